@@ -1,0 +1,331 @@
+/*
+ * cdtls — the crypto provider interface.
+ *
+ * The core (src/) includes no crypto library header: every primitive it uses
+ * comes through one const vtable, struct cdtls_provider. Each entry may be
+ * NULL, meaning "this provider cannot do that"; the core derives from the
+ * non-NULL entries which cipher suites, groups and signature schemes a build
+ * can negotiate. Two backends ship (providers/bearssl, providers/sodium); a
+ * caller may pass its own table (an HSM, a hardware engine, or a test double
+ * with a deterministic random source). See docs/providers.md.
+ *
+ * Conventions for every function pointer below:
+ *  - It returns CDTLS_OK (0) or a negative cdtls_err code.
+ *  - Output buffers may alias input buffers where a comment says "in place".
+ *  - Contexts are caller-owned storage (unions below, sized for the largest
+ *    built-in backend). Hash and HMAC contexts hold no pointers to themselves
+ *    or to heap memory and may be copied with memcpy (the transcript hash is
+ *    forked that way). AEAD, CBC and key-exchange contexts are initialised in
+ *    place and must not be moved; they are wiped by their clear() entry.
+ *  - Secret material is wiped by the backend when a context or key is
+ *    cleared/freed, and on every failure path.
+ */
+#ifndef CDTLS_PROVIDER_H
+#define CDTLS_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/alloc.h"
+#include "cdtls/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CDTLS_PROVIDER_ABI_VERSION 1u
+
+typedef struct cdtls_provider cdtls_provider;
+
+/* ------------------------------------------------------------------ hashes */
+
+typedef enum cdtls_hash_alg {
+    CDTLS_HASH_SHA1 = 0, /* only for HMAC-SHA1 in the legacy *_CBC_SHA suites */
+    CDTLS_HASH_SHA256,
+    CDTLS_HASH_SHA384,
+    CDTLS_HASH_SHA512,
+    CDTLS_HASH__COUNT
+} cdtls_hash_alg;
+
+#define CDTLS_HASH_MAX_DIGEST 64u
+#define CDTLS_HASH_MAX_BLOCK 128u
+#define CDTLS_HASH_CTX_SIZE 512u
+#define CDTLS_HMAC_CTX_SIZE 1024u
+
+typedef union cdtls_hash_ctx {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_HASH_CTX_SIZE];
+} cdtls_hash_ctx;
+
+typedef union cdtls_hmac_ctx {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_HMAC_CTX_SIZE];
+} cdtls_hmac_ctx;
+
+typedef struct cdtls_hash_vt {
+    cdtls_hash_alg alg;
+    const char *name;  /* "SHA-256" ... */
+    size_t digest_len; /* bytes */
+    size_t block_len;  /* bytes, for HMAC and constant-time MAC padding */
+    void (*init)(cdtls_hash_ctx *ctx);
+    void (*update)(cdtls_hash_ctx *ctx, const void *data, size_t len);
+    /* Writes digest_len bytes. Does NOT modify ctx: a running hash (the
+     * handshake transcript) can be read and then continued. */
+    void (*final)(const cdtls_hash_ctx *ctx, uint8_t *out);
+} cdtls_hash_vt;
+
+typedef struct cdtls_hmac_vt {
+    cdtls_hash_alg hash;
+    const char *name; /* "HMAC-SHA-256" ... */
+    size_t mac_len;   /* == digest length of the hash */
+    /* Any key length (RFC 2104: longer keys are hashed first). */
+    void (*init)(cdtls_hmac_ctx *ctx, const uint8_t *key, size_t key_len);
+    void (*update)(cdtls_hmac_ctx *ctx, const void *data, size_t len);
+    /* Writes mac_len bytes and wipes the context. */
+    void (*final)(cdtls_hmac_ctx *ctx, uint8_t *out);
+} cdtls_hmac_vt;
+
+/* -------------------------------------------------------------------- AEAD */
+
+typedef enum cdtls_aead_alg {
+    CDTLS_AEAD_AES_128_GCM = 0,
+    CDTLS_AEAD_AES_256_GCM,
+    CDTLS_AEAD_AES_128_CCM,   /* 16-byte tag, RFC 6655 */
+    CDTLS_AEAD_AES_256_CCM,   /* 16-byte tag, RFC 6655 */
+    CDTLS_AEAD_AES_128_CCM_8, /* 8-byte tag, RFC 6655 / RFC 7251 */
+    CDTLS_AEAD_AES_256_CCM_8, /* 8-byte tag */
+    CDTLS_AEAD_CHACHA20_POLY1305, /* IETF variant, RFC 8439 */
+    CDTLS_AEAD__COUNT
+} cdtls_aead_alg;
+
+#define CDTLS_AEAD_CTX_SIZE 1024u
+#define CDTLS_AEAD_NONCE_LEN 12u /* every AEAD above uses a 96-bit nonce in (D)TLS */
+#define CDTLS_AEAD_MAX_TAG 16u
+
+typedef union cdtls_aead_ctx {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_AEAD_CTX_SIZE];
+} cdtls_aead_ctx;
+
+typedef struct cdtls_aead_vt {
+    cdtls_aead_alg alg;
+    const char *name; /* "AES-128-GCM" ... */
+    size_t key_len;
+    size_t nonce_len; /* 12 for all of the above */
+    size_t tag_len;
+    /* Expands the key into ctx. CDTLS_ERR_KEY_SIZE if key_len != key_len. */
+    int (*init)(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len);
+    /* out receives in_len ciphertext bytes followed by tag_len tag bytes.
+     * In place (out == in) is allowed. CDTLS_ERR_NONCE_SIZE on a bad nonce_len. */
+    int (*seal)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
+                const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+                uint8_t *out);
+    /* in is ciphertext || tag (in_len >= tag_len); out receives in_len - tag_len
+     * bytes. In place allowed. CDTLS_ERR_AUTH if the tag does not verify, in
+     * which case out is wiped; the tag is compared in constant time. */
+    int (*open)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
+                const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
+                uint8_t *out);
+    void (*clear)(cdtls_aead_ctx *ctx);
+} cdtls_aead_vt;
+
+/* ------------------------------------------------- AES-CBC (legacy suites) */
+
+typedef enum cdtls_cbc_alg {
+    CDTLS_CBC_AES_128 = 0,
+    CDTLS_CBC_AES_256,
+    CDTLS_CBC__COUNT
+} cdtls_cbc_alg;
+
+#define CDTLS_CBC_CTX_SIZE 512u
+
+typedef union cdtls_cbc_ctx {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_CBC_CTX_SIZE];
+} cdtls_cbc_ctx;
+
+typedef struct cdtls_cbc_vt {
+    cdtls_cbc_alg alg;
+    const char *name; /* "AES-128-CBC" ... */
+    size_t key_len;
+    size_t block_len; /* 16 */
+    /* encrypt != 0: the context encrypts; 0: it decrypts. */
+    int (*init)(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, size_t key_len);
+    /* In place over len bytes, len a multiple of block_len (else CDTLS_ERR_LENGTH).
+     * iv is block_len bytes and is not modified. No padding is added or removed:
+     * the record layer does that (RFC 5246 §6.2.3.2), in constant time. */
+    int (*encrypt)(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data, size_t len);
+    int (*decrypt)(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data, size_t len);
+    void (*clear)(cdtls_cbc_ctx *ctx);
+} cdtls_cbc_vt;
+
+/* ------------------------------------------------------ key exchange (ECDHE) */
+
+typedef enum cdtls_group {
+    CDTLS_GROUP_X25519 = 0,  /* TLS NamedGroup 29 */
+    CDTLS_GROUP_SECP256R1,   /* TLS NamedGroup 23 */
+    CDTLS_GROUP_SECP384R1,   /* TLS NamedGroup 24 */
+    CDTLS_GROUP__COUNT
+} cdtls_group;
+
+#define CDTLS_KX_KEY_SIZE 256u
+#define CDTLS_KX_MAX_PUBLIC 97u /* uncompressed P-384 point */
+#define CDTLS_KX_MAX_SHARED 48u
+
+/* An ephemeral private key. Opaque to the core; wiped by kx->clear(). */
+typedef union cdtls_kx_key {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_KX_KEY_SIZE];
+} cdtls_kx_key;
+
+typedef struct cdtls_kx_vt {
+    cdtls_group group;
+    uint16_t tls_id;   /* IANA NamedGroup value */
+    const char *name;  /* "X25519", "P-256", "P-384" */
+    size_t public_len; /* 32, 65, 97: X25519 u-coordinate or uncompressed point */
+    size_t shared_len; /* 32, 32, 48: x-coordinate for NIST curves */
+    /* Fresh key pair from provider->random; writes public_len bytes to pub. */
+    int (*keygen)(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub);
+    /* Key pair from a known private scalar (tests, static keys). For X25519
+     * the 32-byte scalar is clamped as RFC 7748 says; NIST scalars are
+     * big-endian and must be in [1, n-1] (else CDTLS_ERR_BAD_KEY). */
+    int (*import_private)(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len,
+                          uint8_t *pub);
+    /* Shared secret with the peer's public value. CDTLS_ERR_BAD_KEY when the
+     * peer's value has the wrong length or is not on the curve, or when the
+     * X25519 result is all zeros (RFC 7748 §6.1). */
+    int (*derive)(const cdtls_kx_key *key, const uint8_t *peer_pub, size_t peer_len,
+                  uint8_t *shared);
+    void (*clear)(cdtls_kx_key *key);
+} cdtls_kx_vt;
+
+/* -------------------------------------------------------------- signatures */
+
+typedef enum cdtls_key_type {
+    CDTLS_KEY_NONE = 0,
+    CDTLS_KEY_EC_P256,
+    CDTLS_KEY_EC_P384,
+    CDTLS_KEY_RSA,
+    CDTLS_KEY_ED25519,
+    CDTLS_KEY__COUNT
+} cdtls_key_type;
+
+#define CDTLS_KEY_BIT(t) (1u << (unsigned)(t))
+
+/* A public key, as parsed from a SubjectPublicKeyInfo by the core. Borrowed
+ * pointers; nothing to free. */
+typedef struct cdtls_public_key {
+    cdtls_key_type type;
+    /* EC: uncompressed point (0x04 || X || Y). Ed25519: 32 bytes. RSA: modulus n
+     * (big-endian, leading zeros allowed). */
+    const uint8_t *data;
+    size_t data_len;
+    const uint8_t *rsa_e; /* RSA public exponent, big-endian */
+    size_t rsa_e_len;
+} cdtls_public_key;
+
+/* The components of a private key, as the core's PEM/DER loader finds them.
+ * Borrowed pointers; the provider copies what it needs. */
+typedef struct cdtls_private_key_params {
+    cdtls_key_type type;
+    /* EC: big-endian scalar. Ed25519: the 32-byte seed (RFC 8032 "private key"). */
+    const uint8_t *priv;
+    size_t priv_len;
+    /* RSA CRT form (RFC 8017 §3.2): n, e, p, q, dp, dq, qinv; big-endian. */
+    const uint8_t *n, *e, *p, *q, *dp, *dq, *qinv;
+    size_t n_len, e_len, p_len, q_len, dp_len, dq_len, qinv_len;
+} cdtls_private_key_params;
+
+/* A private signing key object, owned by the provider that made it. */
+typedef struct cdtls_sign_key cdtls_sign_key;
+
+typedef enum cdtls_sig_alg {
+    CDTLS_SIG_ECDSA_SHA256 = 0, /* TLS 0x0403 ecdsa_secp256r1_sha256 */
+    CDTLS_SIG_ECDSA_SHA384,     /* TLS 0x0503 */
+    CDTLS_SIG_ECDSA_SHA512,     /* TLS 0x0603 */
+    CDTLS_SIG_RSA_PKCS1_SHA256, /* TLS 0x0401 */
+    CDTLS_SIG_RSA_PKCS1_SHA384, /* TLS 0x0501 */
+    CDTLS_SIG_RSA_PKCS1_SHA512, /* TLS 0x0601 */
+    CDTLS_SIG_RSA_PSS_RSAE_SHA256, /* TLS 0x0804, salt length = hash length */
+    CDTLS_SIG_RSA_PSS_RSAE_SHA384, /* TLS 0x0805 */
+    CDTLS_SIG_RSA_PSS_RSAE_SHA512, /* TLS 0x0806 */
+    CDTLS_SIG_ED25519,          /* TLS 0x0807, PureEdDSA (RFC 8032) */
+    CDTLS_SIG__COUNT
+} cdtls_sig_alg;
+
+#define CDTLS_SIG_MAX_LEN 1024u /* RSA-8192 / DER ECDSA P-521 fit */
+
+typedef struct cdtls_sig_vt {
+    cdtls_sig_alg alg;
+    uint16_t tls_id;    /* IANA SignatureScheme value */
+    const char *name;   /* "ecdsa_sha256" ... */
+    unsigned key_types; /* CDTLS_KEY_BIT(...) of the key types this entry handles */
+    /* Signs msg (the whole message: the provider hashes it as the scheme
+     * says). ECDSA signatures are DER (Ecdsa-Sig-Value), as TLS and X.509 carry
+     * them. *sig_len: capacity in, length out. */
+    int (*sign)(const cdtls_provider *p, const cdtls_sign_key *key, const uint8_t *msg,
+                size_t msg_len, uint8_t *sig, size_t *sig_len);
+    /* CDTLS_OK, CDTLS_ERR_SIGNATURE (does not verify) or CDTLS_ERR_BAD_KEY. */
+    int (*verify)(const cdtls_public_key *pub, const uint8_t *msg, size_t msg_len,
+                  const uint8_t *sig, size_t sig_len);
+} cdtls_sig_vt;
+
+/* ---------------------------------------------------------------- provider */
+
+struct cdtls_provider {
+    unsigned abi_version; /* CDTLS_PROVIDER_ABI_VERSION */
+    const char *name;     /* "bearssl", "sodium", ... */
+
+    /* Cryptographically secure random bytes. Receives the provider itself so a
+     * caller-made table (a struct that begins with a cdtls_provider) can keep
+     * state, e.g. a deterministic generator for fuzzing. */
+    int (*random)(const cdtls_provider *self, uint8_t *out, size_t len);
+
+    const cdtls_hash_vt *hash[CDTLS_HASH__COUNT];
+    const cdtls_hmac_vt *hmac[CDTLS_HASH__COUNT];
+    const cdtls_aead_vt *aead[CDTLS_AEAD__COUNT];
+    const cdtls_cbc_vt *cbc[CDTLS_CBC__COUNT];
+    const cdtls_kx_vt *kx[CDTLS_GROUP__COUNT];
+    const cdtls_sig_vt *sig[CDTLS_SIG__COUNT];
+
+    /* Private signing keys (NULL when sig[] is all NULL). */
+    /* Makes a key object from its components; CDTLS_ERR_UNSUPPORTED for key
+     * types this provider cannot sign with, CDTLS_ERR_BAD_KEY for bad values. */
+    int (*sign_key_new)(const cdtls_provider *p, const cdtls_allocator *a,
+                        const cdtls_private_key_params *params, cdtls_sign_key **out);
+    /* Generates a fresh key pair of the given type (for self-signed certificates). */
+    int (*sign_key_generate)(const cdtls_provider *p, const cdtls_allocator *a,
+                             cdtls_key_type type, cdtls_sign_key **out);
+    /* The public half, as borrowed pointers into the key object. */
+    int (*sign_key_public)(const cdtls_sign_key *key, cdtls_public_key *out);
+    /* Wipes and frees the key. NULL key is a no-op. */
+    void (*sign_key_free)(const cdtls_allocator *a, cdtls_sign_key *key);
+
+    void *user; /* for caller-made providers; the built-in ones leave it NULL */
+};
+
+/* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium). */
+const cdtls_provider *cdtls_provider_default(void);
+
+/* The built-in providers; each exists only in builds that compile it. */
+const cdtls_provider *cdtls_provider_bearssl(void);
+const cdtls_provider *cdtls_provider_sodium(void);
+
+/* Name tables for diagnostics and capability listings. */
+const char *cdtls_hash_name(cdtls_hash_alg alg);
+const char *cdtls_aead_name(cdtls_aead_alg alg);
+const char *cdtls_cbc_name(cdtls_cbc_alg alg);
+const char *cdtls_group_name(cdtls_group g);
+const char *cdtls_sig_name(cdtls_sig_alg alg);
+
+/* Runs one known-answer test per primitive the provider has (NIST/RFC
+ * vectors; see src/keys/selftest.c). report, if not NULL, is called once per
+ * check with its name and result. Returns CDTLS_OK if every check passed,
+ * otherwise the first failing code. */
+typedef void (*cdtls_selftest_report)(void *ctx, const char *check, int result);
+int cdtls_provider_selftest(const cdtls_provider *p, cdtls_selftest_report report, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CDTLS_PROVIDER_H */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what cdtls needs to build and test, idempotently:
+#  - Debian packages (only those missing): compilers, BearSSL, libsodium,
+#    Criterion, and the peers the interop tests talk to;
+#  - zig, pinned, from PyPI into a project-local virtualenv (.venv/).
+# Safe to run again and again; it does nothing when everything is present.
+set -euo pipefail
+ZIG_VERSION=0.14.1
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(build-essential clang pkg-config python3 python3-venv
+      libbearssl-dev libsodium-dev libcriterion-dev
+      openssl gnutls-bin)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+venv="$root/.venv"
+if ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
+  echo "setup: installing zig $ZIG_VERSION (PyPI ziglang) into .venv/"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
+fi

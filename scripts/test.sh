@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Quick-start command 2 (and what .ci/run calls): installs what is needed,
+# then runs every test for both crypto providers, first built by zig cc and
+# then by clang with ASan+UBSan. Prints one closing line
+# "cdtls: N passed, N failed" summed over all runs; exits non-zero if any
+# test failed or any step broke.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup.sh || exit 1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+run() {
+  echo "=== $*"
+  if ! "$@" 2>&1 | tee -a "$log"; then
+    echo "=== FAILED: $*"
+    status=1
+  fi
+}
+
+run scripts/check-core-purity.sh
+for crypto in bearssl sodium; do
+  run scripts/zig build test -Dcrypto="$crypto" --summary none
+  run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
+done
+
+# Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C"
+read -r passed failed < <(sed -n 's/.*Synthesis: Tested: *\([0-9]*\) | Passing: *\([0-9]*\) | Failing: *\([0-9]*\) | Crashing: *\([0-9]*\).*/\2 \3 \4/p' "$log" |
+  awk '{p += $1; f += $2 + $3} END {print p + 0, f + 0}')
+runs=$(grep -c 'Synthesis: Tested' "$log" || true)
+if [ "$runs" -lt 4 ]; then
+  echo "expected 4 Criterion runs (2 providers x plain/sanitized), saw $runs"
+  status=1
+fi
+[ "$failed" -eq 0 ] || status=1
+echo "cdtls: $passed passed, $failed failed"
+exit $status
