@@ -1,0 +1,121 @@
+/*
+ * cdtls — connection configuration.
+ *
+ * A cdtls_config is a plain struct: call cdtls_config_init() to fill in the
+ * defaults, then change what you need. The engine copies what it needs at
+ * cdtls_conn_new(), except the buffers noted as borrowed, which must outlive
+ * every connection made from the config.
+ */
+#ifndef CDTLS_CONFIG_H
+#define CDTLS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/alloc.h"
+#include "cdtls/oob.h"
+#include "cdtls/provider.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Extended master secret (RFC 7627) policy. */
+typedef enum cdtls_ems_policy {
+    CDTLS_EMS_REQUEST = 0, /* default: offer/accept it; fall back if the peer lacks it */
+    CDTLS_EMS_REQUIRE,     /* fail the handshake if the peer does not use it */
+    CDTLS_EMS_DISABLE      /* never use it (only for testing against old peers) */
+} cdtls_ems_policy;
+
+/* Server-side PSK lookup (RFC 4279 §5): given the identity the client sent,
+ * write its key into psk (capacity psk_cap) and its length into *psk_len.
+ * Return CDTLS_OK, or CDTLS_ERR_UNKNOWN_PSK for an unknown identity (the
+ * server then answers with the unknown_psk_identity alert). On a client it
+ * receives the server's identity hint and must also fill identity (capacity
+ * identity_cap, *identity_len); on a server identity is NULL. */
+typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, size_t len,
+                                  uint8_t *identity, size_t identity_cap, size_t *identity_len,
+                                  uint8_t *psk, size_t psk_cap, size_t *psk_len);
+
+#define CDTLS_MAX_PSK_LEN 256u
+#define CDTLS_MAX_PSK_IDENTITY_LEN 256u
+
+typedef struct cdtls_config {
+    /* Crypto provider; NULL = cdtls_provider_default(). Borrowed. */
+    const cdtls_provider *provider;
+    /* Allocator for every connection made from this config; NULL = libc. Borrowed. */
+    const cdtls_allocator *allocator;
+
+    /* Cipher suites in preference order (IANA values). NULL = every suite
+     * this build and provider can negotiate, in cdtls's default order (AEAD
+     * before CBC, see cdtls_default_cipher_suites()). Borrowed. */
+    const uint16_t *cipher_suites;
+    size_t n_cipher_suites;
+    /* ECDHE groups in preference order (IANA NamedGroup). NULL = all the
+     * provider has: X25519, P-256, P-384. Borrowed. */
+    const uint16_t *groups;
+    size_t n_groups;
+
+    /* PSK (RFC 4279). Client: the identity and key it uses. Server: a single
+     * (identity, key) pair accepted when psk_callback is NULL. Borrowed. */
+    const uint8_t *psk;
+    size_t psk_len;
+    const uint8_t *psk_identity;
+    size_t psk_identity_len;
+    /* Server: identity hint sent in ServerKeyExchange (may be empty). Borrowed. */
+    const uint8_t *psk_identity_hint;
+    size_t psk_identity_hint_len;
+    /* Server: PSK lookup by identity; client: PSK choice by hint. Optional. */
+    cdtls_psk_callback psk_callback;
+    void *psk_callback_ctx;
+
+    cdtls_ems_policy extended_master_secret; /* default CDTLS_EMS_REQUEST */
+    /* Offer/accept encrypt_then_mac (RFC 7366) for CBC suites. Default 1. */
+    int encrypt_then_mac;
+
+    /* Largest datagram the engine emits, counting DTLS record and handshake
+     * headers (not IP/UDP). Default 1200. Minimum 128. */
+    size_t mtu;
+
+    /* Retransmission (RFC 6347 §4.2.4.1): first timeout, doubling up to the
+     * cap; the handshake fails with CDTLS_ERR_HANDSHAKE_TIMEOUT when it has
+     * not completed handshake_timeout_ms after it began. Defaults 1000,
+     * 60000, 60000 ms. */
+    uint32_t retransmit_initial_ms;
+    uint32_t retransmit_max_ms;
+    uint32_t handshake_timeout_ms;
+
+    /* Replay window size in records (RFC 6347 §4.1.2.6): a multiple of 64,
+     * 64..1024. Default 64. 0 disables replay detection (not recommended). */
+    unsigned replay_window;
+
+    /* Handshake reassembly limits: largest single handshake message, and
+     * all buffered fragments together. Defaults 64 KiB and 256 KiB. */
+    size_t max_handshake_message;
+    size_t max_handshake_buffer;
+    /* Records of the next epoch that arrive before its keys exist (e.g.
+     * Finished overtaking ChangeCipherSpec) are kept, up to this many.
+     * Default 8. */
+    unsigned max_early_records;
+
+    /* Server: run the HelloVerifyRequest cookie exchange (RFC 6347 §4.2.1).
+     * Default 1. A cdtls_server demux always runs it before creating a
+     * connection and tells the connection it was done. */
+    int cookie_exchange;
+    /* Server: how often the cookie secret rotates; a cookie made with the
+     * previous secret is still accepted. Default 30000 ms. */
+    uint32_t cookie_rotate_ms;
+
+    /* OOB marking for datagrams the engine makes on its own (handshake
+     * flights and alerts): flags = 0 means unmarked. */
+    cdtls_oob handshake_oob;
+    cdtls_oob alert_oob;
+} cdtls_config;
+
+/* Fills cfg with the defaults documented above. */
+void cdtls_config_init(cdtls_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CDTLS_CONFIG_H */
