@@ -1,0 +1,146 @@
+/*
+ * cdtls — the sans-IO DTLS 1.2 connection engine.
+ *
+ * The engine does no I/O and reads no clock: the caller feeds it datagrams
+ * and the current time, drains the datagrams it wants sent, and calls it
+ * back when its timer expires.
+ *
+ *   cdtls_conn *c;
+ *   cdtls_conn_new(&cfg, CDTLS_CLIENT, now_ms, &c);
+ *   cdtls_conn_start(c, now_ms);                          client: first flight
+ *   for (;;) {
+ *       while (cdtls_conn_next_datagram(c, buf, sizeof buf, &n, &oob) == CDTLS_OK)
+ *           send(buf, n, &oob);
+ *       wait for a datagram or until cdtls_conn_timeout(c);
+ *       if (datagram) cdtls_conn_recv(c, dgram, len, &oob_in, now_ms);
+ *       else          cdtls_conn_on_timeout(c, now_ms);
+ *       while (cdtls_conn_read(c, app, sizeof app, &n, &oob) == CDTLS_OK) use(app, n);
+ *   }
+ *
+ * A server connection is made for one peer (address) after the stateless
+ * cookie check (cdtls_hello_verifier, below, or the socket listener does it),
+ * and is then fed that peer's datagrams.
+ *
+ * Threading: a connection is not thread-safe; use one from one thread at a
+ * time. Different connections share nothing mutable.
+ */
+#ifndef CDTLS_CONN_H
+#define CDTLS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/config.h"
+#include "cdtls/error.h"
+#include "cdtls/oob.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cdtls_role { CDTLS_CLIENT = 0, CDTLS_SERVER = 1 } cdtls_role;
+
+typedef enum cdtls_conn_state {
+    CDTLS_STATE_HANDSHAKING = 0,
+    CDTLS_STATE_ESTABLISHED,
+    CDTLS_STATE_CLOSED, /* close_notify sent and/or received */
+    CDTLS_STATE_FAILED  /* fatal error; see cdtls_conn_error() */
+} cdtls_conn_state;
+
+typedef struct cdtls_conn cdtls_conn;
+
+/* Creates a connection. cfg is copied (its borrowed buffers must outlive the
+ * connection). now_ms is the caller's monotonic clock in milliseconds. */
+int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out);
+/* Wipes every secret and frees the connection. NULL is a no-op. */
+void cdtls_conn_free(cdtls_conn *c);
+
+/* Server: the peer's transport address as opaque bytes (e.g. a sockaddr),
+ * bound into the HelloVerifyRequest cookie. Copied; at most 128 bytes. */
+int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len);
+/* Server: the cookie exchange for this peer was already done by a
+ * cdtls_hello_verifier; the connection accepts the ClientHello as is. */
+int cdtls_conn_set_cookie_verified(cdtls_conn *c);
+
+/* Client: builds the first flight (ClientHello). Servers need not call it. */
+int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms);
+
+/* Feeds one received datagram. Bad records are dropped silently as RFC
+ * 6347 §4.1.2.7 says, and this returns CDTLS_OK; an error is returned only
+ * when the connection failed (then cdtls_conn_state() is FAILED and an
+ * alert may be waiting in the output queue). oob (may be NULL) is attached
+ * to the application data this datagram carries. */
+int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                    uint64_t now_ms);
+
+/* Takes the next datagram to send: CDTLS_OK with *len bytes in buf and the
+ * OOB it should carry in *oob (may be NULL); CDTLS_ERR_WOULD_BLOCK when
+ * there is none; CDTLS_ERR_BUFFER_TOO_SMALL if cap < the datagram (it stays
+ * queued; cfg.mtu is always enough). */
+int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
+                             cdtls_oob *oob);
+
+/* The absolute time (ms, caller's clock) at which cdtls_conn_on_timeout()
+ * must be called, or UINT64_MAX when no timer runs. */
+uint64_t cdtls_conn_timeout(const cdtls_conn *c);
+/* Retransmits the current flight if its timer expired (RFC 6347 §4.2.4),
+ * doubling the timeout; fails the handshake with CDTLS_ERR_HANDSHAKE_TIMEOUT
+ * past cfg.handshake_timeout_ms. Calling it early is harmless. */
+int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms);
+
+/* Sends len bytes of application data as one record in one datagram that
+ * carries oob (may be NULL). CDTLS_ERR_RECORD_TOO_LARGE if len >
+ * cdtls_conn_max_write(); CDTLS_ERR_BAD_STATE before the handshake is done;
+ * CDTLS_ERR_LIMIT if too many datagrams wait to be drained. */
+int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob);
+/* The largest write that fits one record in one datagram of cfg.mtu bytes
+ * with the negotiated suite (0 before the handshake is done). */
+size_t cdtls_conn_max_write(const cdtls_conn *c);
+
+/* Takes the next received application data record: CDTLS_OK with *len
+ * bytes (and the OOB of the datagram it came in, if oob != NULL);
+ * CDTLS_ERR_WOULD_BLOCK when none is waiting; CDTLS_ERR_CLOSED after the
+ * peer's close_notify; CDTLS_ERR_BUFFER_TOO_SMALL if cap is short (the
+ * record stays queued). */
+int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob);
+
+/* Queues a close_notify alert (RFC 5246 §7.2.1); later writes fail. */
+int cdtls_conn_close(cdtls_conn *c);
+
+cdtls_conn_state cdtls_conn_get_state(const cdtls_conn *c);
+/* The error that failed the connection (CDTLS_OK while it has not). */
+int cdtls_conn_error(const cdtls_conn *c);
+/* The last alert received from the peer: 1 and its level/description, or 0. */
+int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *description);
+/* The negotiated cipher suite (IANA value), 0 before ServerHello. */
+uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c);
+/* 1 if the extended master secret (RFC 7627) is in use. */
+int cdtls_conn_uses_ems(const cdtls_conn *c);
+/* Server: the PSK identity the client used (borrowed; NULL if none). */
+const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
+
+/* ---------------------------------------------------------------------------
+ * Stateless cookie exchange for servers (RFC 6347 §4.2.1).
+ *
+ * A server feeds every datagram from a peer it has no connection for to
+ * cdtls_hello_verifier_check() before it allocates anything for that peer:
+ *   CDTLS_OK                 the datagram is a ClientHello with a valid cookie:
+ *                            create a server connection, call
+ *                            cdtls_conn_set_cookie_verified(), feed it the datagram.
+ *   CDTLS_ERR_WOULD_BLOCK    reply[0..*reply_len) is a HelloVerifyRequest: send it
+ *                            to the peer and keep no state.
+ *   any other error          drop the datagram.
+ */
+typedef struct cdtls_hello_verifier cdtls_hello_verifier;
+
+int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms,
+                             cdtls_hello_verifier **out);
+void cdtls_hello_verifier_free(cdtls_hello_verifier *v);
+int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
+                               const uint8_t *dgram, size_t len, uint64_t now_ms,
+                               uint8_t *reply, size_t reply_cap, size_t *reply_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CDTLS_CONN_H */

@@ -1,0 +1,38 @@
+/* FIFO of datagrams (or records) with the OOB each carries: the engine's
+ * output queue and its received-application-data queue. Nodes come from the
+ * connection's allocator and are wiped when freed (they may hold plaintext). */
+#ifndef CDTLS_ENGINE_DGRAM_QUEUE_H
+#define CDTLS_ENGINE_DGRAM_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/alloc.h"
+#include "cdtls/error.h"
+#include "cdtls/oob.h"
+
+typedef struct dgram_node {
+    struct dgram_node *next;
+    size_t len;
+    cdtls_oob oob;
+    uint8_t data[]; /* C99 flexible array member */
+} dgram_node;
+
+typedef struct dgram_queue {
+    dgram_node *head, *tail;
+    size_t count;
+    size_t bytes;
+} dgram_queue;
+
+void dgram_queue_init(dgram_queue *q);
+/* Appends a copy of data; CDTLS_ERR_NOMEM on allocation failure. */
+int dgram_queue_push(dgram_queue *q, const cdtls_allocator *a, const uint8_t *data, size_t len,
+                     const cdtls_oob *oob);
+/* Allocates a node of len bytes for the caller to fill, appended at once. */
+uint8_t *dgram_queue_push_uninit(dgram_queue *q, const cdtls_allocator *a, size_t len,
+                                 const cdtls_oob *oob);
+const dgram_node *dgram_queue_peek(const dgram_queue *q);
+void dgram_queue_pop(dgram_queue *q, const cdtls_allocator *a);
+void dgram_queue_clear(dgram_queue *q, const cdtls_allocator *a);
+
+#endif
