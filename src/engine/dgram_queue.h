@@ -13,7 +13,8 @@
 
 typedef struct dgram_node {
     struct dgram_node *next;
-    size_t len;
+    size_t len; /* bytes in use */
+    size_t cap; /* bytes allocated after the header (len <= cap) */
     cdtls_oob oob;
     uint8_t data[]; /* C99 flexible array member */
 } dgram_node;
@@ -28,9 +29,12 @@ void dgram_queue_init(dgram_queue *q);
 /* Appends a copy of data; CDTLS_ERR_NOMEM on allocation failure. */
 int dgram_queue_push(dgram_queue *q, const cdtls_allocator *a, const uint8_t *data, size_t len,
                      const cdtls_oob *oob);
-/* Allocates a node of len bytes for the caller to fill, appended at once. */
-uint8_t *dgram_queue_push_uninit(dgram_queue *q, const cdtls_allocator *a, size_t len,
-                                 const cdtls_oob *oob);
+/* A node of len bytes for the caller to fill, not yet in any queue. */
+dgram_node *dgram_node_new(const cdtls_allocator *a, size_t len, const cdtls_oob *oob);
+void dgram_node_free(const cdtls_allocator *a, dgram_node *n);
+void dgram_queue_append(dgram_queue *q, dgram_node *n);
+/* Unlinks and returns the head (NULL if empty); the caller frees it. */
+dgram_node *dgram_queue_take(dgram_queue *q);
 const dgram_node *dgram_queue_peek(const dgram_queue *q);
 void dgram_queue_pop(dgram_queue *q, const cdtls_allocator *a);
 void dgram_queue_clear(dgram_queue *q, const cdtls_allocator *a);
