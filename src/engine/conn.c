@@ -1,0 +1,784 @@
+/* The sans-IO connection: record dispatch, flights and their
+ * retransmission timer, alerts, application data. The handshake state
+ * machines are in hs_engine.c. */
+#include <string.h>
+
+#include "common/dtls.h"
+#include "common/mem.h"
+#include "common/reader.h"
+#include "common/writer.h"
+#include "engine/conn_internal.h"
+#include "handshake/hs_msg.h"
+
+#define NO_TIMER UINT64_MAX
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int copy_cfg_buffer(uint8_t *dst, size_t cap, size_t *dst_len, const uint8_t *src,
+                           size_t len)
+{
+    if (len > cap || (len && !src)) return CDTLS_ERR_INVALID_ARG;
+    if (len) memcpy(dst, src, len);
+    *dst_len = len;
+    return CDTLS_OK;
+}
+
+int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out)
+{
+    if (!cfg || !out || (role != CDTLS_CLIENT && role != CDTLS_SERVER))
+        return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->retransmit_initial_ms == 0 ||
+        cfg->retransmit_max_ms < cfg->retransmit_initial_ms ||
+        (cfg->replay_window % 64) != 0 || cfg->replay_window > REPLAY_WINDOW_MAX)
+        return CDTLS_ERR_INVALID_ARG;
+    const cdtls_provider *p = cfg->provider ? cfg->provider : cdtls_provider_default();
+    const cdtls_allocator *a = cfg->allocator ? cfg->allocator : cdtls_allocator_libc();
+    if (!p || !a || !p->random || p->abi_version != CDTLS_PROVIDER_ABI_VERSION)
+        return CDTLS_ERR_UNSUPPORTED;
+
+    cdtls_conn *c = cdtls_alloc_zero(a, sizeof *c);
+    if (!c) return CDTLS_ERR_NOMEM;
+    c->cfg = *cfg;
+    c->p = p;
+    c->a = a;
+    c->role = role;
+    c->state = CDTLS_STATE_HANDSHAKING;
+    c->hs = role == CDTLS_CLIENT ? HS_C_START : HS_S_WAIT_CLIENT_HELLO;
+    c->timer_at_ms = NO_TIMER;
+    c->timeout_ms = cfg->retransmit_initial_ms;
+    c->hs_started_ms = now_ms;
+    dgram_queue_init(&c->out);
+    dgram_queue_init(&c->app);
+    dgram_queue_init(&c->early);
+    replay_init(&c->replay[0], cfg->replay_window);
+    replay_init(&c->replay[1], cfg->replay_window);
+
+    int rc = copy_cfg_buffer(c->psk, sizeof c->psk, &c->psk_len, cfg->psk, cfg->psk_len);
+    if (!rc)
+        rc = copy_cfg_buffer(c->psk_identity, sizeof c->psk_identity, &c->psk_identity_len,
+                             cfg->psk_identity, cfg->psk_identity_len);
+    if (!rc)
+        rc = copy_cfg_buffer(c->psk_hint, sizeof c->psk_hint, &c->psk_hint_len,
+                             cfg->psk_identity_hint, cfg->psk_identity_hint_len);
+    if (!rc) {
+        hs_reasm_limits lim = {cfg->max_handshake_message, cfg->max_handshake_buffer};
+        rc = hs_reasm_init(&c->reasm, a, &lim);
+    }
+    /* Run both transcript hashes until ServerHello fixes the PRF hash. */
+    for (int i = 0; i < 2 && !rc; i++) {
+        const cdtls_hash_vt *h = p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384];
+        if (h) {
+            h->init(&c->transcript[i]);
+            c->transcript_has[i] = 1;
+        }
+    }
+    if (!rc && !c->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
+    if (rc) {
+        cdtls_conn_free(c);
+        return rc;
+    }
+    *out = c;
+    return CDTLS_OK;
+}
+
+void conn_flight_clear(cdtls_conn *c)
+{
+    for (size_t i = 0; i < c->flight_len; i++)
+        if (c->flight[i].msg) cdtls_free_wipe(c->a, c->flight[i].msg, c->flight[i].len);
+    memset(c->flight, 0, sizeof c->flight);
+    c->flight_len = 0;
+}
+
+void cdtls_conn_free(cdtls_conn *c)
+{
+    if (!c) return;
+    const cdtls_allocator *a = c->a;
+    conn_flight_clear(c);
+    hs_reasm_free(&c->reasm);
+    dgram_queue_clear(&c->out, a);
+    dgram_queue_clear(&c->app, a);
+    dgram_queue_clear(&c->early, a);
+    if (c->have_write_cipher) record_cipher_clear(&c->write_cipher);
+    if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
+    if (c->have_pending_read) record_cipher_clear(&c->pending_read);
+    if (c->have_kx_key && c->kx) c->kx->clear(&c->kx_key);
+    cdtls_free_wipe(a, c, sizeof *c); /* wipes master secret, PSK, transcript */
+}
+
+int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len)
+{
+    if (!c || (!addr && addr_len) || addr_len > CONN_MAX_ADDR) return CDTLS_ERR_INVALID_ARG;
+    if (addr_len) memcpy(c->peer_addr, addr, addr_len);
+    c->peer_addr_len = addr_len;
+    return CDTLS_OK;
+}
+
+int cdtls_conn_set_cookie_verified(cdtls_conn *c)
+{
+    if (!c || c->role != CDTLS_SERVER) return CDTLS_ERR_INVALID_ARG;
+    c->cookie_verified = 1;
+    return CDTLS_OK;
+}
+
+/* ------------------------------------------------------------- failure */
+
+int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
+{
+    uint8_t body[2] = {level, desc};
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + 2 + RECORD_MAX_EXPANSION];
+    size_t n = 0;
+    int epoch = c->write_epoch;
+    if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
+    int rc = record_seal(epoch ? &c->write_cipher : NULL, CT_ALERT, DTLS_VERSION_1_2,
+                         (uint16_t)epoch, c->write_seq[epoch], body, sizeof body, rec,
+                         sizeof rec, &n);
+    if (rc) return rc;
+    c->write_seq[epoch]++;
+    const cdtls_oob *oob = c->cfg.alert_oob.flags ? &c->cfg.alert_oob : NULL;
+    return dgram_queue_push(&c->out, c->a, rec, n, oob);
+}
+
+int conn_fail(cdtls_conn *c, int err, int alert_desc)
+{
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    /* RFC 5246 §7.2.2: a fatal alert, then the connection is unusable. */
+    if (alert_desc >= 0) (void)conn_send_alert(c, ALERT_FATAL, (uint8_t)alert_desc);
+    c->state = CDTLS_STATE_FAILED;
+    c->error = err;
+    c->timer_at_ms = NO_TIMER;
+    conn_flight_clear(c);
+    return err;
+}
+
+/* ---------------------------------------------------------- transcript */
+
+void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len)
+{
+    for (int i = 0; i < 2; i++)
+        if (c->transcript_has[i])
+            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->update(
+                &c->transcript[i], msg, len);
+}
+
+int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len)
+{
+    cdtls_hash_alg alg = c->suite ? c->suite->prf : CDTLS_HASH_SHA256;
+    int i = alg == CDTLS_HASH_SHA384 ? 1 : 0;
+    if (!c->transcript_has[i]) return CDTLS_ERR_UNSUPPORTED;
+    const cdtls_hash_vt *h = c->p->hash[alg];
+    h->final(&c->transcript[i], out);
+    *len = h->digest_len;
+    return CDTLS_OK;
+}
+
+/* -------------------------------------------------------------- flights */
+
+static int flight_add(cdtls_conn *c, int is_ccs, uint8_t *msg, size_t len)
+{
+    if (c->flight_len == FLIGHT_MAX_ENTRIES) {
+        if (msg) cdtls_free_wipe(c->a, msg, len);
+        return CDTLS_ERR_INTERNAL;
+    }
+    flight_entry *e = &c->flight[c->flight_len++];
+    e->is_ccs = (uint8_t)is_ccs;
+    e->epoch = (uint8_t)c->write_epoch;
+    e->msg = msg;
+    e->len = len;
+    return CDTLS_OK;
+}
+
+/* Builds a whole handshake message (header as if unfragmented, RFC 6347
+ * §4.2.6, which is also the form the transcript hashes), adds it to the
+ * transcript and to the flight being built. */
+int conn_hs_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t body_len)
+{
+    if (body_len > 0xffffff) return CDTLS_ERR_INTERNAL;
+    size_t len = DTLS_HS_HEADER_LEN + body_len;
+    uint8_t *msg = c->a->alloc(c->a->ctx, len);
+    if (!msg) return CDTLS_ERR_NOMEM;
+    hs_header h = {type, (uint32_t)body_len, c->send_msg_seq++, 0, (uint32_t)body_len};
+    hs_header_put(&h, msg);
+    if (body_len) memcpy(msg + DTLS_HS_HEADER_LEN, body, body_len);
+    /* HelloVerifyRequest and the ClientHello before it stay out of the
+     * transcript (RFC 6347 §4.2.6); the callers handle that by resetting it. */
+    conn_transcript_add(c, msg, len);
+    return flight_add(c, 0, msg, len);
+}
+
+int conn_hs_queue_ccs(cdtls_conn *c)
+{
+    return flight_add(c, 1, NULL, 1);
+}
+
+static size_t write_expansion(const cdtls_conn *c, int epoch)
+{
+    return epoch ? record_cipher_expansion(&c->write_cipher) : 0;
+}
+
+/* Seals one record into dgram at *used, advancing the epoch's sequence. */
+static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+                      uint8_t *dgram, size_t cap, size_t *used)
+{
+    size_t n = 0;
+    if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
+    int rc = record_seal(epoch ? &c->write_cipher : NULL, type, DTLS_VERSION_1_2,
+                         (uint16_t)epoch, c->write_seq[epoch], pt, pt_len, dgram + *used,
+                         cap - *used, &n);
+    if (rc) return rc;
+    c->write_seq[epoch]++;
+    *used += n;
+    return CDTLS_OK;
+}
+
+static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
+{
+    if (*used == 0) return CDTLS_OK;
+    const cdtls_oob *oob = c->cfg.handshake_oob.flags ? &c->cfg.handshake_oob : NULL;
+    int rc = dgram_queue_push(&c->out, c->a, dgram, *used, oob);
+    *used = 0;
+    return rc;
+}
+
+/* Packs the flight into datagrams of at most cfg.mtu bytes, several records
+ * per datagram, fragmenting messages that do not fit (RFC 6347 §4.2.3).
+ * Every (re)transmission uses fresh record sequence numbers (§4.2.4). */
+static int flight_transmit(cdtls_conn *c)
+{
+    const size_t mtu = c->cfg.mtu;
+    uint8_t *dgram = c->a->alloc(c->a->ctx, mtu);
+    uint8_t *frag = c->a->alloc(c->a->ctx, mtu);
+    if (!dgram || !frag) {
+        if (dgram) c->a->free(c->a->ctx, dgram, mtu);
+        if (frag) c->a->free(c->a->ctx, frag, mtu);
+        return CDTLS_ERR_NOMEM;
+    }
+    size_t used = 0;
+    int rc = CDTLS_OK;
+    for (size_t i = 0; i < c->flight_len && !rc; i++) {
+        const flight_entry *e = &c->flight[i];
+        size_t overhead = DTLS_RECORD_HEADER_LEN + write_expansion(c, e->epoch);
+        if (e->is_ccs) {
+            static const uint8_t ccs = 1;
+            if (used + overhead + 1 > mtu) rc = flush_dgram(c, dgram, &used);
+            if (!rc) rc = put_record(c, e->epoch, CT_CHANGE_CIPHER_SPEC, &ccs, 1, dgram, mtu, &used);
+            continue;
+        }
+        hs_header h;
+        hs_header_get(e->msg, &h);
+        const uint8_t *body = e->msg + DTLS_HS_HEADER_LEN;
+        size_t off = 0;
+        do {
+            /* Room for at least one body byte (or the empty message). */
+            size_t need_min = overhead + DTLS_HS_HEADER_LEN + (h.length ? 1 : 0);
+            if (used + need_min > mtu) {
+                rc = flush_dgram(c, dgram, &used);
+                if (rc) break;
+                if (need_min > mtu) {
+                    rc = CDTLS_ERR_INTERNAL; /* mtu >= 128 makes this impossible */
+                    break;
+                }
+            }
+            size_t room = mtu - used - overhead - DTLS_HS_HEADER_LEN;
+            size_t take = h.length - off < room ? h.length - off : room;
+            if (take > DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN)
+                take = DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN;
+            hs_header fh = {h.type, h.length, h.message_seq, (uint32_t)off, (uint32_t)take};
+            hs_header_put(&fh, frag);
+            memcpy(frag + DTLS_HS_HEADER_LEN, body + off, take);
+            rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram,
+                            mtu, &used);
+            off += take;
+        } while (!rc && off < h.length);
+    }
+    if (!rc) rc = flush_dgram(c, dgram, &used);
+    cdtls_free_wipe(c->a, dgram, mtu);
+    cdtls_free_wipe(c->a, frag, mtu);
+    return rc;
+}
+
+/* Sends the flight just built. A flight that expects a reply runs the
+ * retransmission timer, starting at the initial value (RFC 6347 §4.2.4.1:
+ * the timer is reset for each new flight); the final flight does not. */
+int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
+{
+    c->flight_awaits_reply = awaits_reply;
+    c->timeout_ms = c->cfg.retransmit_initial_ms;
+    c->retransmits = 0;
+    c->timer_at_ms = awaits_reply ? now_ms + c->timeout_ms : NO_TIMER;
+    return flight_transmit(c);
+}
+
+static int flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+{
+    if (c->flight_len == 0) return CDTLS_OK;
+    c->retransmits++;
+    if (c->flight_awaits_reply) c->timer_at_ms = now_ms + c->timeout_ms;
+    return flight_transmit(c);
+}
+
+uint64_t cdtls_conn_timeout(const cdtls_conn *c)
+{
+    if (!c || c->state != CDTLS_STATE_HANDSHAKING) return NO_TIMER;
+    uint64_t deadline = c->hs_started_ms + c->cfg.handshake_timeout_ms;
+    return c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
+}
+
+int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    if (c->state != CDTLS_STATE_HANDSHAKING) return CDTLS_OK;
+    if (c->cfg.handshake_timeout_ms && now_ms - c->hs_started_ms >= c->cfg.handshake_timeout_ms)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
+    /* RFC 6347 §4.2.4.1: double the timeout on each retransmission, up to
+     * the cap. */
+    uint64_t next = (uint64_t)c->timeout_ms * 2;
+    c->timeout_ms = next > c->cfg.retransmit_max_ms ? c->cfg.retransmit_max_ms : (uint32_t)next;
+    int rc = flight_retransmit(c, now_ms);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len)
+{
+    if (c->use_ems) {
+        uint8_t session_hash[CDTLS_HASH_MAX_DIGEST];
+        size_t hlen = 0;
+        int rc = conn_transcript_hash(c, session_hash, &hlen);
+        if (!rc)
+            rc = ks_extended_master_secret(c->p, c->suite->prf, pms, pms_len, session_hash,
+                                           hlen, c->master);
+        return rc;
+    }
+    return ks_master_secret(c->p, c->suite->prf, pms, pms_len, c->client_random,
+                            c->server_random, c->master);
+}
+
+int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out)
+{
+    uint8_t th[CDTLS_HASH_MAX_DIGEST];
+    size_t hlen = 0;
+    int rc = conn_transcript_hash(c, th, &hlen);
+    if (!rc) rc = ks_finished(c->p, c->suite->prf, c->master, from_server, th, hlen, out);
+    return rc;
+}
+
+static int cipher_init(cdtls_conn *c, record_cipher *rc_out, const ks_dir_keys *k,
+                       const ks_keys *keys, int encrypt)
+{
+    const suite_info *s = c->suite;
+    if (s->kind == SUITE_AEAD)
+        return record_cipher_init_aead(rc_out, c->p, s->aead, k->key, keys->key_len, k->iv,
+                                       keys->iv_len);
+    return record_cipher_init_cbc(rc_out, c->p, s->cbc, s->mac, k->key, keys->key_len,
+                                  k->mac_key, keys->mac_key_len, encrypt, c->use_etm);
+}
+
+/* Derives the key block and prepares epoch 1 in both directions: the write
+ * side is used once we send ChangeCipherSpec, the read side waits for the
+ * peer's (RFC 5246 §7.1). */
+int conn_install_keys(cdtls_conn *c)
+{
+    ks_keys keys;
+    const suite_info *s = c->suite;
+    int rc = ks_key_block(c->p, s->prf, c->master, c->client_random, c->server_random,
+                          s->kind == SUITE_CBC ? s->mac_key_len : 0, s->key_len,
+                          s->fixed_iv_len, &keys);
+    if (rc) return rc;
+    const ks_dir_keys *mine = c->role == CDTLS_CLIENT ? &keys.client_write : &keys.server_write;
+    const ks_dir_keys *theirs = c->role == CDTLS_CLIENT ? &keys.server_write : &keys.client_write;
+    rc = cipher_init(c, &c->write_cipher, mine, &keys, 1);
+    if (!rc) {
+        c->have_write_cipher = 1;
+        rc = cipher_init(c, &c->pending_read, theirs, &keys, 0);
+        if (!rc) c->have_pending_read = 1;
+    }
+    cdtls_memzero(&keys, sizeof keys);
+    return rc;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
+{
+    if (len != 2) return CDTLS_OK; /* malformed: drop */
+    c->have_peer_alert = 1;
+    c->peer_alert_level = pt[0];
+    c->peer_alert_desc = pt[1];
+    if (pt[1] == ALERT_CLOSE_NOTIFY) {
+        /* RFC 5246 §7.2.1: answer with our own close_notify and stop. */
+        c->close_received = 1;
+        if (!c->close_sent && c->state == CDTLS_STATE_ESTABLISHED) {
+            (void)conn_send_alert(c, ALERT_WARNING, ALERT_CLOSE_NOTIFY);
+            c->close_sent = 1;
+        }
+        if (c->state != CDTLS_STATE_FAILED) c->state = CDTLS_STATE_CLOSED;
+        c->timer_at_ms = NO_TIMER;
+        return CDTLS_OK;
+    }
+    if (pt[0] == ALERT_FATAL) {
+        c->state = CDTLS_STATE_FAILED;
+        c->error = CDTLS_ERR_PEER_ALERT;
+        c->timer_at_ms = NO_TIMER;
+        conn_flight_clear(c);
+        return CDTLS_ERR_PEER_ALERT;
+    }
+    return CDTLS_OK; /* warnings (e.g. no_renegotiation) are noted, not fatal */
+}
+
+static int handle_app_data(cdtls_conn *c, const uint8_t *pt, size_t len, const cdtls_oob *oob,
+                           int epoch)
+{
+    /* Application data is only valid under the negotiated keys, after the
+     * handshake (RFC 5246 §7.4.9, RFC 6347 §4.1: epoch 0 data is dropped). */
+    if (epoch == 0 || c->close_received) return CDTLS_OK;
+    if (c->state != CDTLS_STATE_ESTABLISHED && c->state != CDTLS_STATE_CLOSED) return CDTLS_OK;
+    if (c->app.count >= CONN_MAX_APP_QUEUE) return CDTLS_OK; /* reader not draining: drop */
+    /* The peer sent data under epoch 1, so it has our final flight. */
+    if (c->role == CDTLS_SERVER && c->flight_len) conn_flight_clear(c);
+    int rc = dgram_queue_push(&c->app, c->a, pt, len, oob);
+    return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc; /* drop rather than fail on OOM */
+}
+
+/* An old message_seq means the peer lost (part of) our last flight and is
+ * retransmitting its own: RFC 6347 §4.2.4 says to retransmit ours. Only the
+ * first fragment of a message triggers it, and at most once per
+ * retransmission interval, so a flood of old fragments cannot make us
+ * amplify. */
+static int peer_retransmitted(cdtls_conn *c, const hs_header *h, uint64_t now_ms)
+{
+    if (h->fragment_offset != 0 || c->flight_len == 0) return CDTLS_OK;
+    if (c->last_peer_retransmit_ms && now_ms - c->last_peer_retransmit_ms < c->timeout_ms / 2 &&
+        now_ms >= c->last_peer_retransmit_ms)
+        return CDTLS_OK;
+    c->last_peer_retransmit_ms = now_ms ? now_ms : 1;
+    return flight_retransmit(c, now_ms);
+}
+
+static int process_complete_messages(cdtls_conn *c, uint64_t now_ms)
+{
+    uint8_t type;
+    uint16_t seq;
+    const uint8_t *msg;
+    size_t msg_len;
+    while (c->state == CDTLS_STATE_HANDSHAKING && hs_reasm_next(&c->reasm, &type, &seq, &msg, &msg_len)) {
+        int rc = hs_handle_message(c, type, msg, msg_len, msg + DTLS_HS_HEADER_LEN,
+                                   msg_len - DTLS_HS_HEADER_LEN, now_ms);
+        hs_reasm_consume(&c->reasm);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t record_seq,
+                            uint64_t now_ms)
+{
+    cdtls_reader r;
+    reader_init(&r, pt, len);
+    while (r.left > 0) {
+        hs_header h;
+        const uint8_t *frag;
+        /* RFC 6347 §4.2.3: a record may hold several fragments; a bad one
+         * ends the record (the rest cannot be delimited). */
+        if (hs_header_read(&r, &h, &frag) != CDTLS_OK) return CDTLS_OK;
+
+        if (c->state != CDTLS_STATE_HANDSHAKING) {
+            if (h.type == HS_CLIENT_HELLO && c->role == CDTLS_SERVER && c->state == CDTLS_STATE_ESTABLISHED &&
+                h.message_seq >= hs_reasm_next_seq(&c->reasm)) {
+                /* Renegotiation: refused (RFC 5746 §4.4 permits a
+                 * no_renegotiation warning). */
+                (void)conn_send_alert(c, ALERT_WARNING, ALERT_NO_RENEGOTIATION);
+                return CDTLS_OK;
+            }
+            if (h.type == HS_HELLO_REQUEST && c->role == CDTLS_CLIENT) {
+                (void)conn_send_alert(c, ALERT_WARNING, ALERT_NO_RENEGOTIATION);
+                return CDTLS_OK;
+            }
+            /* The peer lost our final flight and retransmits its own. */
+            if (h.message_seq < hs_reasm_next_seq(&c->reasm)) {
+                int rc = peer_retransmitted(c, &h, now_ms);
+                if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            }
+            continue;
+        }
+
+        if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO &&
+            h.type == HS_CLIENT_HELLO) {
+            /* Each ClientHello (with or without cookie) may restart the
+             * expected message_seq: the server keeps nothing between the
+             * first ClientHello and the one with the cookie. */
+            if (h.fragment_offset == 0 && h.fragment_length == h.length) {
+                int rc = hs_server_client_hello(c, frag - DTLS_HS_HEADER_LEN,
+                                                DTLS_HS_HEADER_LEN + h.length, h.message_seq,
+                                                frag, h.length, record_seq, now_ms);
+                if (rc) return rc;
+                continue;
+            }
+            if (h.message_seq != hs_reasm_next_seq(&c->reasm)) {
+                hs_reasm_reset(&c->reasm);
+                hs_reasm_set_next_seq(&c->reasm, h.message_seq);
+            }
+        }
+
+        int st = hs_reasm_add(&c->reasm, &h, frag, h.fragment_length);
+        if (st == HS_REASM_OLD) {
+            int rc = peer_retransmitted(c, &h, now_ms);
+            if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            continue;
+        }
+        /* Other refusals (inconsistent overlap, over a limit, too far
+         * ahead) drop the fragment: RFC 6347 §4.1.2.7. */
+        int rc = process_complete_messages(c, now_ms);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len);
+
+/* One authenticated record's plaintext. */
+static int dispatch(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, int epoch,
+                    uint64_t seq, const cdtls_oob *oob, uint64_t now_ms)
+{
+    switch (type) {
+    case CT_HANDSHAKE: return handle_handshake(c, pt, len, seq, now_ms);
+    case CT_CHANGE_CIPHER_SPEC: return handle_ccs(c, pt, len);
+    case CT_ALERT:
+        /* Unprotected alerts are only believed during the handshake. */
+        if (epoch == 0 && c->read_epoch != 0) return CDTLS_OK;
+        return handle_alert(c, pt, len);
+    case CT_APPLICATION_DATA: return handle_app_data(c, pt, len, oob, epoch);
+    default: return CDTLS_OK; /* unknown content type: drop (RFC 5246 §6) */
+    }
+}
+
+/* Authenticates one record and dispatches it; failures are silent drops. */
+static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t *frag,
+                          const cdtls_oob *oob, uint64_t now_ms)
+{
+    int epoch = rh->epoch;
+    if (epoch > 1) return CDTLS_OK;
+    if (epoch == 1 && !c->have_read_cipher) return CDTLS_OK;
+    replay_window *w = &c->replay[epoch];
+    if (c->cfg.replay_window && replay_check(w, rh->seq) != CDTLS_OK) return CDTLS_OK;
+
+    uint8_t *pt = c->a->alloc(c->a->ctx, rh->length ? rh->length : 1);
+    if (!pt) return CDTLS_OK; /* out of memory: behave as a lost datagram */
+    size_t pt_len = 0;
+    int rc = record_open(epoch ? &c->read_cipher : NULL, rh, frag, rh->length, pt,
+                         rh->length ? rh->length : 1, &pt_len);
+    if (rc == CDTLS_OK) {
+        if (c->cfg.replay_window) replay_accept(w, rh->seq);
+        rc = dispatch(c, rh->type, pt, pt_len, epoch, rh->seq, oob, now_ms);
+    } else {
+        rc = CDTLS_OK; /* RFC 6347 §4.1.2.7: bad MAC → silently discard */
+    }
+    cdtls_free_wipe(c->a, pt, rh->length ? rh->length : 1);
+    return rc;
+}
+
+/* Records of the next epoch that overtook the peer's ChangeCipherSpec are
+ * kept (bounded) and replayed once the keys are installed. */
+static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
+{
+    if (c->early.count >= c->cfg.max_early_records) return;
+    (void)dgram_queue_push(&c->early, c->a, rec, len, oob);
+}
+
+static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
+                            const cdtls_oob *oob, uint64_t now_ms, int from_early);
+
+static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
+{
+    /* RFC 5246 §7.1: a single byte of value 1. Valid only once the pending
+     * read keys exist, i.e. after the key exchange; an early CCS is dropped
+     * (the peer will retransmit it). */
+    if (len != 1 || pt[0] != 1) return CDTLS_OK;
+    if (!c->have_pending_read || c->read_epoch != 0) return CDTLS_OK;
+    int rc = hs_handle_ccs(c);
+    if (rc) return rc;
+    c->read_cipher = c->pending_read; /* epoch state is moved before first use */
+    memset(&c->pending_read, 0, sizeof c->pending_read);
+    c->have_pending_read = 0;
+    c->have_read_cipher = 1;
+    c->read_epoch = 1;
+    return CDTLS_OK;
+}
+
+static int replay_early(cdtls_conn *c, uint64_t now_ms)
+{
+    while (c->read_epoch == 1 && c->early.head && c->state == CDTLS_STATE_HANDSHAKING) {
+        dgram_node *n = dgram_queue_take(&c->early);
+        int rc = process_datagram(c, n->data, n->len, &n->oob, now_ms, 1);
+        dgram_node_free(c->a, n);
+        if (rc) return rc;
+    }
+    dgram_queue_clear(&c->early, c->a);
+    return CDTLS_OK;
+}
+
+static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
+                            const cdtls_oob *oob, uint64_t now_ms, int from_early)
+{
+    cdtls_reader r;
+    reader_init(&r, dgram, len);
+    while (r.left > 0 && c->state != CDTLS_STATE_FAILED) {
+        record_header rh;
+        const uint8_t *hdr, *frag;
+        /* RFC 6347 §4.1.2.7: a malformed record ends the datagram. */
+        if (record_read(&r, &rh, &hdr, &frag) != CDTLS_OK) break;
+        if (rh.version != DTLS_VERSION_1_2 &&
+            !(rh.epoch == 0 && rh.version == DTLS_VERSION_1_0))
+            continue;
+        if (rh.epoch == c->read_epoch + 1 && !from_early && c->state == CDTLS_STATE_HANDSHAKING) {
+            keep_early_record(c, hdr, DTLS_RECORD_HEADER_LEN + rh.length, oob);
+            continue;
+        }
+        int was_epoch0 = c->read_epoch == 0;
+        int rc = process_record(c, &rh, frag, oob, now_ms);
+        if (rc) return rc;
+        if (was_epoch0 && c->read_epoch == 1 && !from_early) {
+            rc = replay_early(c, now_ms);
+            if (rc) return rc;
+        }
+    }
+    return CDTLS_OK;
+}
+
+int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                    uint64_t now_ms)
+{
+    if (!c || (!dgram && len)) return CDTLS_ERR_INVALID_ARG;
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    return rc;
+}
+
+/* -------------------------------------------------------------- output */
+
+int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    if (c->role != CDTLS_CLIENT || c->hs != HS_C_START) return CDTLS_ERR_BAD_STATE;
+    c->hs_started_ms = now_ms;
+    int rc = hs_client_start(c, now_ms);
+    return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
+}
+
+int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
+                             cdtls_oob *oob)
+{
+    if (!c || !buf || !len) return CDTLS_ERR_INVALID_ARG;
+    const dgram_node *n = dgram_queue_peek(&c->out);
+    if (!n) return CDTLS_ERR_WOULD_BLOCK;
+    if (n->len > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    memcpy(buf, n->data, n->len);
+    *len = n->len;
+    if (oob) *oob = n->oob;
+    dgram_queue_pop(&c->out, c->a);
+    return CDTLS_OK;
+}
+
+size_t cdtls_conn_max_write(const cdtls_conn *c)
+{
+    if (!c || c->state != CDTLS_STATE_ESTABLISHED || !c->have_write_cipher) return 0;
+    size_t overhead = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher);
+    if (c->cfg.mtu <= overhead) return 0;
+    size_t room = c->cfg.mtu - overhead;
+    return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;
+}
+
+int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob)
+{
+    if (!c || (!data && len)) return CDTLS_ERR_INVALID_ARG;
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    if (c->state == CDTLS_STATE_CLOSED || c->close_sent) return CDTLS_ERR_CLOSED;
+    if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
+    if (len > cdtls_conn_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    size_t cap = c->cfg.mtu;
+    dgram_node *n = dgram_node_new(c->a, cap, oob);
+    if (!n) return CDTLS_ERR_NOMEM;
+    size_t used = 0;
+    int rc = put_record(c, 1, CT_APPLICATION_DATA, data, len, n->data, cap, &used);
+    if (rc) {
+        dgram_node_free(c->a, n);
+        return rc;
+    }
+    n->len = used;
+    dgram_queue_append(&c->out, n);
+    return CDTLS_OK;
+}
+
+int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob)
+{
+    if (!c || !len || (!buf && cap)) return CDTLS_ERR_INVALID_ARG;
+    const dgram_node *n = dgram_queue_peek(&c->app);
+    if (!n) {
+        if (c->state == CDTLS_STATE_FAILED) return c->error;
+        if (c->close_received) return CDTLS_ERR_CLOSED;
+        return CDTLS_ERR_WOULD_BLOCK;
+    }
+    if (n->len > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (n->len) memcpy(buf, n->data, n->len);
+    *len = n->len;
+    if (oob) *oob = n->oob;
+    dgram_queue_pop(&c->app, c->a);
+    return CDTLS_OK;
+}
+
+int cdtls_conn_close(cdtls_conn *c)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+    if (c->close_sent) return CDTLS_OK;
+    int rc = conn_send_alert(c, ALERT_WARNING, ALERT_CLOSE_NOTIFY);
+    c->close_sent = 1;
+    c->state = CDTLS_STATE_CLOSED;
+    c->timer_at_ms = NO_TIMER;
+    return rc;
+}
+
+/* ---------------------------------------------------------- accessors */
+
+cdtls_conn_state cdtls_conn_get_state(const cdtls_conn *c)
+{
+    return c ? c->state : CDTLS_STATE_FAILED;
+}
+
+int cdtls_conn_error(const cdtls_conn *c)
+{
+    return c ? c->error : CDTLS_ERR_INVALID_ARG;
+}
+
+int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *description)
+{
+    if (!c || !c->have_peer_alert) return 0;
+    if (level) *level = c->peer_alert_level;
+    if (description) *description = c->peer_alert_desc;
+    return 1;
+}
+
+uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c)
+{
+    return c && c->suite ? c->suite->id : 0;
+}
+
+int cdtls_conn_uses_ems(const cdtls_conn *c)
+{
+    return c ? c->use_ems : 0;
+}
+
+const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len)
+{
+    if (!c || !c->psk_identity_len) {
+        if (len) *len = 0;
+        return NULL;
+    }
+    if (len) *len = c->psk_identity_len;
+    return c->psk_identity;
+}

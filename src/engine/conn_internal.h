@@ -1,0 +1,159 @@
+/* The connection object and what the engine's files share. */
+#ifndef CDTLS_ENGINE_CONN_INTERNAL_H
+#define CDTLS_ENGINE_CONN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/conn.h"
+#include "engine/dgram_queue.h"
+#include "handshake/cookie.h"
+#include "handshake/hs_msg.h"
+#include "handshake/hs_reasm.h"
+#include "handshake/suites.h"
+#include "keys/keyschedule.h"
+#include "record/record.h"
+
+/* Handshake states (RFC 6347 §4.2.4 flights, RFC 5246 §7.3 message order). */
+typedef enum hs_state {
+    /* client */
+    HS_C_START = 0,
+    HS_C_WAIT_SERVER_HELLO,  /* after flight 1 or 3: HelloVerifyRequest or ServerHello */
+    HS_C_WAIT_SKE_OR_SHD,    /* after ServerHello (PSK: ServerKeyExchange is optional) */
+    HS_C_WAIT_SHD,           /* after ServerKeyExchange */
+    HS_C_WAIT_FINISHED,      /* after flight 5: server CCS + Finished */
+    /* server */
+    HS_S_WAIT_CLIENT_HELLO,
+    HS_S_WAIT_CKE,           /* after flight 4 */
+    HS_S_WAIT_FINISHED,      /* after ClientKeyExchange: client CCS + Finished */
+    /* both */
+    HS_DONE
+} hs_state;
+
+/* One message (or a ChangeCipherSpec) of the flight we may have to send again. */
+typedef struct flight_entry {
+    uint8_t is_ccs;
+    uint8_t epoch;   /* 0 or 1: which write state protects it */
+    uint8_t *msg;    /* whole message: 12-byte DTLS handshake header + body */
+    size_t len;
+} flight_entry;
+
+#define FLIGHT_MAX_ENTRIES 8
+
+#define CONN_MAX_ADDR 128u
+#define CONN_MAX_COOKIE 255u
+#define CONN_MAX_APP_QUEUE 256u    /* received records waiting for cdtls_conn_read */
+#define CONN_MAX_OUT_QUEUE 1024u   /* datagrams waiting for cdtls_conn_next_datagram */
+
+struct cdtls_conn {
+    cdtls_config cfg;
+    const cdtls_provider *p;
+    const cdtls_allocator *a;
+    cdtls_role role;
+    cdtls_conn_state state;
+    hs_state hs;
+    int error;
+
+    /* peer alert seen */
+    int have_peer_alert;
+    uint8_t peer_alert_level, peer_alert_desc;
+    int close_sent, close_received;
+
+    /* negotiated */
+    const suite_info *suite;
+    int use_ems, use_etm, peer_secure_reneg;
+    uint8_t client_random[KS_RANDOM_LEN], server_random[KS_RANDOM_LEN];
+    uint8_t session_id[32];
+    size_t session_id_len;
+    uint8_t master[KS_MASTER_LEN];
+
+    /* client: the cookie from HelloVerifyRequest; server: peer address */
+    uint8_t cookie[CONN_MAX_COOKIE];
+    size_t cookie_len;
+    uint8_t peer_addr[CONN_MAX_ADDR];
+    size_t peer_addr_len;
+    int cookie_verified;
+    cookie_keys cookies; /* server conns doing their own cookie exchange */
+    int cookies_ready;
+
+    /* PSK */
+    uint8_t psk[CDTLS_MAX_PSK_LEN];
+    size_t psk_len;
+    uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
+    size_t psk_identity_len;
+    uint8_t psk_hint[CDTLS_MAX_PSK_IDENTITY_LEN];
+    size_t psk_hint_len;
+
+    /* ECDHE */
+    const cdtls_kx_vt *kx;
+    cdtls_kx_key kx_key;
+    int have_kx_key;
+    uint8_t peer_kx_pub[CDTLS_KX_MAX_PUBLIC];
+    size_t peer_kx_pub_len;
+
+    /* transcript: both hashes run until the suite picks one (RFC 5246 §7.4.9) */
+    cdtls_hash_ctx transcript[2]; /* [0] SHA-256, [1] SHA-384 */
+    int transcript_has[2];
+    uint8_t client_finished[KS_VERIFY_DATA_LEN], server_finished[KS_VERIFY_DATA_LEN];
+
+    /* handshake message sequencing and reassembly */
+    uint16_t send_msg_seq;
+    hs_reasm reasm;
+    int client_hello_seen; /* server: a ClientHello started the handshake */
+
+    /* record layer state */
+    uint16_t read_epoch, write_epoch;
+    uint64_t write_seq[2];        /* per write epoch 0 and 1 */
+    replay_window replay[2];      /* per read epoch 0 and 1 */
+    record_cipher write_cipher;   /* epoch 1 */
+    record_cipher read_cipher;    /* epoch 1 */
+    record_cipher pending_read;   /* keys computed, waiting for the peer's CCS */
+    int have_write_cipher, have_read_cipher, have_pending_read;
+
+    /* records of epoch 1 that arrived before the peer's CCS */
+    dgram_queue early;
+
+    /* flights and timers */
+    flight_entry flight[FLIGHT_MAX_ENTRIES];
+    size_t flight_len;
+    int flight_awaits_reply;   /* retransmit on timer (not for the final flight) */
+    uint64_t hs_started_ms;
+    uint64_t timer_at_ms;      /* UINT64_MAX: no timer */
+    uint32_t timeout_ms;       /* current retransmission timeout */
+    unsigned retransmits;
+    uint64_t last_peer_retransmit_ms;
+
+    dgram_queue out;  /* datagrams to send */
+    dgram_queue app;  /* received application data */
+};
+
+/* conn.c */
+int conn_fail(cdtls_conn *c, int err, int alert_desc);
+int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc);
+void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len);
+int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len);
+int conn_hs_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t body_len);
+int conn_hs_queue_ccs(cdtls_conn *c);
+void conn_flight_clear(cdtls_conn *c);
+int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply);
+int conn_install_keys(cdtls_conn *c);
+int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len);
+int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out);
+
+/* hs_engine.c: the client and server state machines */
+int hs_client_start(cdtls_conn *c, uint64_t now_ms);
+int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len,
+                      const uint8_t *body, size_t body_len, uint64_t now_ms);
+int hs_handle_ccs(cdtls_conn *c);
+/* Shared with the stateless hello verifier (hello_verifier.c): what a
+ * cookie binds, and the HelloVerifyRequest record. */
+size_t hs_client_hello_cookie_parts(const hs_client_hello *ch, const void *addr,
+                                    size_t addr_len, cookie_part parts[4]);
+int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq,
+                          uint16_t msg_seq, const uint8_t *cookie, size_t cookie_len);
+/* Server: a ClientHello arrived while waiting for one. */
+int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
+                           const uint8_t *body, size_t body_len, uint64_t record_seq,
+                           uint64_t now_ms);
+
+#endif

@@ -1,0 +1,627 @@
+/* The client and server handshake state machines for the full DTLS 1.2
+ * handshake with PSK and ECDHE-PSK (RFC 6347 §4.2, RFC 5246 §7.3, RFC 4279,
+ * RFC 5489), with the HelloVerifyRequest cookie exchange, extended master
+ * secret (RFC 7627), secure renegotiation signalling (RFC 5746) and
+ * encrypt_then_mac (RFC 7366).
+ *
+ *   client                               server
+ *   flight 1  ClientHello         -->
+ *                                 <--    HelloVerifyRequest        flight 2
+ *   flight 3  ClientHello+cookie  -->
+ *                                 <--    ServerHello               flight 4
+ *                                        [ServerKeyExchange]
+ *                                        ServerHelloDone
+ *   flight 5  ClientKeyExchange   -->
+ *             ChangeCipherSpec, Finished
+ *                                 <--    ChangeCipherSpec, Finished flight 6
+ */
+#include <string.h>
+
+#include "common/dtls.h"
+#include "common/mem.h"
+#include "common/writer.h"
+#include "engine/conn_internal.h"
+#include "handshake/hs_msg.h"
+
+#define HS_BODY_MAX 2048u /* our own messages are small: no certificates yet */
+
+/* ------------------------------------------------------------- helpers */
+
+static int offered_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t *n)
+{
+    size_t k = 0;
+    if (c->cfg.cipher_suites) {
+        for (size_t i = 0; i < c->cfg.n_cipher_suites && k < cap; i++)
+            if (cdtls_cipher_suite_supported(c->p, c->cfg.cipher_suites[i]))
+                out[k++] = c->cfg.cipher_suites[i];
+    } else {
+        size_t all = cdtls_default_cipher_suites(c->p, out, cap);
+        k = all < cap ? all : cap;
+    }
+    *n = k;
+    return k ? CDTLS_OK : CDTLS_ERR_HANDSHAKE_FAILURE;
+}
+
+/* Our groups in preference order that the provider can do. */
+static size_t our_groups(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    static const uint16_t defaults[] = {29, 23, 24}; /* X25519, P-256, P-384 */
+    const uint16_t *list = c->cfg.groups ? c->cfg.groups : defaults;
+    size_t n = c->cfg.groups ? c->cfg.n_groups : sizeof defaults / sizeof defaults[0];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        for (int g = 0; g < CDTLS_GROUP__COUNT; g++)
+            if (c->p->kx[g] && c->p->kx[g]->tls_id == list[i]) {
+                out[k++] = list[i];
+                break;
+            }
+    return k;
+}
+
+static const cdtls_kx_vt *kx_by_id(const cdtls_provider *p, uint16_t id)
+{
+    for (int g = 0; g < CDTLS_GROUP__COUNT; g++)
+        if (p->kx[g] && p->kx[g]->tls_id == id) return p->kx[g];
+    return NULL;
+}
+
+static int any_offered(const uint16_t *suites, size_t n, int (*pred)(const suite_info *))
+{
+    for (size_t i = 0; i < n; i++) {
+        const suite_info *s = suite_find(suites[i]);
+        if (s && pred(s)) return 1;
+    }
+    return 0;
+}
+
+static int is_cbc(const suite_info *s)
+{
+    return s->kind == SUITE_CBC;
+}
+
+/* Fixes the transcript hash once the suite is known: the other one stops. */
+static void pick_transcript(cdtls_conn *c)
+{
+    int keep = c->suite->prf == CDTLS_HASH_SHA384 ? 1 : 0;
+    int drop = 1 - keep;
+    if (c->transcript_has[drop]) {
+        cdtls_memzero(&c->transcript[drop], sizeof c->transcript[drop]);
+        c->transcript_has[drop] = 0;
+    }
+}
+
+static void transcript_restart(cdtls_conn *c)
+{
+    for (int i = 0; i < 2; i++)
+        if (c->transcript_has[i])
+            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->init(&c->transcript[i]);
+}
+
+/* The PSK premaster secret, then the master secret, then the keys. */
+static int derive_keys(cdtls_conn *c, const uint8_t *ecdh, size_t ecdh_len)
+{
+    uint8_t pms[KS_MAX_PREMASTER];
+    size_t pms_len = 0;
+    int rc = ks_psk_premaster(ecdh, ecdh_len, c->psk, c->psk_len, pms, sizeof pms, &pms_len);
+    if (!rc) rc = conn_compute_master(c, pms, pms_len);
+    cdtls_memzero(pms, sizeof pms);
+    if (!rc) rc = conn_install_keys(c);
+    return rc;
+}
+
+/* ================================================================ CLIENT */
+
+static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
+{
+    uint16_t suites[64];
+    size_t n_suites = 0;
+    int rc = offered_suites(c, suites, 64, &n_suites);
+    if (rc) return rc;
+    uint16_t groups[CDTLS_GROUP__COUNT];
+    size_t n_groups = any_offered(suites, n_suites, suite_uses_ecdhe)
+                          ? our_groups(c, groups, CDTLS_GROUP__COUNT)
+                          : 0;
+
+    hs_client_hello ch;
+    memset(&ch, 0, sizeof ch);
+    ch.version = DTLS_VERSION_1_2;
+    memcpy(ch.random, c->client_random, sizeof ch.random);
+    ch.session_id_len = 0;
+    ch.cookie = c->cookie;
+    ch.cookie_len = c->cookie_len;
+    ch.suites = suites;
+    ch.n_suites = n_suites;
+    ch.ext.ems = c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
+    /* RFC 5746 §3.4: an initial handshake signals with an empty
+     * renegotiation_info extension. */
+    ch.ext.renegotiation_info = 1;
+    ch.ext.renegotiation_info_len = 0;
+    ch.ext.encrypt_then_mac = c->cfg.encrypt_then_mac && any_offered(suites, n_suites, is_cbc);
+    ch.groups = groups;
+    ch.n_groups = n_groups;
+    ch.ext.ec_point_formats = n_groups > 0; /* RFC 8422 §5.1.2: uncompressed only */
+
+    uint8_t body[HS_BODY_MAX];
+    cdtls_writer w;
+    writer_init(&w, body, sizeof body);
+    rc = hs_client_hello_write(&w, &ch);
+    if (rc) return rc;
+    conn_flight_clear(c);
+    rc = conn_hs_queue(c, HS_CLIENT_HELLO, body, w.len);
+    if (!rc) rc = conn_flight_send(c, now_ms, 1);
+    c->hs = HS_C_WAIT_SERVER_HELLO;
+    return rc;
+}
+
+int hs_client_start(cdtls_conn *c, uint64_t now_ms)
+{
+    int rc = c->p->random(c->p, c->client_random, sizeof c->client_random);
+    if (rc) return rc;
+    return client_send_hello(c, now_ms);
+}
+
+static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len,
+                                  uint64_t now_ms)
+{
+    hs_hello_verify_request hvr;
+    if (hs_hello_verify_request_parse(body, len, &hvr) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (hvr.cookie_len > sizeof c->cookie)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    memcpy(c->cookie, hvr.cookie, hvr.cookie_len);
+    c->cookie_len = hvr.cookie_len;
+    /* RFC 6347 §4.2.6: the first ClientHello and the HelloVerifyRequest are
+     * not part of the handshake transcript. The second ClientHello keeps
+     * the same random (§4.2.1). */
+    transcript_restart(c);
+    int rc = client_send_hello(c, now_ms);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_server_hello sh;
+    if (hs_server_hello_parse(body, len, &sh) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (sh.version != DTLS_VERSION_1_2)
+        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    /* The suite must be one we offered (RFC 5246 §7.4.1.3). */
+    uint16_t suites[64];
+    size_t n = 0;
+    (void)offered_suites(c, suites, 64, &n);
+    int offered = 0;
+    for (size_t i = 0; i < n; i++) offered |= suites[i] == sh.cipher_suite;
+    if (!offered) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    if (sh.compression_method != 0)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    c->suite = suite_find(sh.cipher_suite);
+    pick_transcript(c);
+    memcpy(c->server_random, sh.random, sizeof c->server_random);
+    if (sh.session_id_len > sizeof c->session_id)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    memcpy(c->session_id, sh.session_id, sh.session_id_len);
+    c->session_id_len = sh.session_id_len;
+
+    /* RFC 7627 §5.1: use EMS only if the server echoed it. */
+    c->use_ems = sh.ext.ems && c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
+        return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
+    /* RFC 5746 §3.4: the server's renegotiation_info must be empty. */
+    if (sh.ext.renegotiation_info && sh.ext.renegotiation_info_len != 0)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+    c->peer_secure_reneg = sh.ext.renegotiation_info;
+    /* RFC 7366 §2: EtM only for CBC suites, and only if we offered it. */
+    c->use_etm = sh.ext.encrypt_then_mac;
+    if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg.encrypt_then_mac))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+    c->hs = HS_C_WAIT_SKE_OR_SHD;
+    return CDTLS_OK;
+}
+
+static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_server_key_exchange ske;
+    hs_kx_kind kind = c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK;
+    if (hs_server_key_exchange_parse(body, len, kind, &ske) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (ske.psk_hint_len > sizeof c->psk_hint)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    memcpy(c->psk_hint, ske.psk_hint, ske.psk_hint_len);
+    c->psk_hint_len = ske.psk_hint_len;
+    if (kind == HS_KX_ECDHE_PSK) {
+        const cdtls_kx_vt *kx = kx_by_id(c->p, ske.named_curve);
+        uint16_t ours[CDTLS_GROUP__COUNT];
+        size_t n = our_groups(c, ours, CDTLS_GROUP__COUNT);
+        int offered = 0;
+        for (size_t i = 0; i < n; i++) offered |= ours[i] == ske.named_curve;
+        if (!kx || !offered) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        if (ske.public_len != kx->public_len)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        c->kx = kx;
+        memcpy(c->peer_kx_pub, ske.public_key, ske.public_len);
+        c->peer_kx_pub_len = ske.public_len;
+    }
+    c->hs = HS_C_WAIT_SHD;
+    return CDTLS_OK;
+}
+
+/* The client's PSK: from the callback (given the server's hint) or config. */
+static int client_choose_psk(cdtls_conn *c)
+{
+    if (c->cfg.psk_callback) {
+        size_t id_len = 0, psk_len = 0;
+        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, c->psk_hint, c->psk_hint_len,
+                                     c->psk_identity, sizeof c->psk_identity, &id_len, c->psk,
+                                     sizeof c->psk, &psk_len);
+        if (rc) return rc;
+        if (id_len > sizeof c->psk_identity || psk_len > sizeof c->psk) return CDTLS_ERR_INTERNAL;
+        c->psk_identity_len = id_len;
+        c->psk_len = psk_len;
+    }
+    return c->psk_len ? CDTLS_OK : CDTLS_ERR_UNKNOWN_PSK;
+}
+
+static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_ms)
+{
+    if (len != 0) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (c->suite->kx == KX_ECDHE_PSK && !c->kx)
+        return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    int rc = client_choose_psk(c);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+
+    hs_client_key_exchange cke;
+    memset(&cke, 0, sizeof cke);
+    cke.psk_identity = c->psk_identity;
+    cke.psk_identity_len = c->psk_identity_len;
+    uint8_t pub[CDTLS_KX_MAX_PUBLIC], shared[CDTLS_KX_MAX_SHARED];
+    size_t shared_len = 0;
+    if (c->suite->kx == KX_ECDHE_PSK) {
+        rc = c->kx->keygen(c->p, &c->kx_key, pub);
+        if (!rc) {
+            c->have_kx_key = 1;
+            rc = c->kx->derive(&c->kx_key, c->peer_kx_pub, c->peer_kx_pub_len, shared);
+        }
+        if (rc) return conn_fail(c, rc, rc == CDTLS_ERR_BAD_KEY ? ALERT_ILLEGAL_PARAMETER : ALERT_INTERNAL_ERROR);
+        shared_len = c->kx->shared_len;
+        cke.public_key = pub;
+        cke.public_len = c->kx->public_len;
+    }
+    uint8_t body_out[HS_BODY_MAX];
+    cdtls_writer w;
+    writer_init(&w, body_out, sizeof body_out);
+    rc = hs_client_key_exchange_write(&w, c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK, &cke);
+    conn_flight_clear(c);
+    if (!rc) rc = conn_hs_queue(c, HS_CLIENT_KEY_EXCHANGE, body_out, w.len);
+    /* The session hash for EMS covers messages through ClientKeyExchange
+     * (RFC 7627 §4), which is where derive_keys reads the transcript. */
+    if (!rc) rc = derive_keys(c, c->suite->kx == KX_ECDHE_PSK ? shared : NULL, shared_len);
+    cdtls_memzero(shared, sizeof shared);
+    if (c->have_kx_key) {
+        c->kx->clear(&c->kx_key);
+        c->have_kx_key = 0;
+    }
+    if (!rc) rc = conn_hs_queue_ccs(c);
+    if (!rc) {
+        c->write_epoch = 1;
+        rc = conn_finished_data(c, 0, c->client_finished);
+    }
+    if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->client_finished, KS_VERIFY_DATA_LEN);
+    if (!rc) rc = conn_flight_send(c, now_ms, 1);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->hs = HS_C_WAIT_FINISHED;
+    return CDTLS_OK;
+}
+
+/* ================================================================ SERVER */
+
+/* What a cookie binds (shared with the stateless hello verifier). RFC 6347
+ * §4.2.1: the second ClientHello repeats version, random, session_id,
+ * cipher_suites and compression methods; bind those and the client's
+ * address, so a cookie is useless from another address. */
+size_t hs_client_hello_cookie_parts(const hs_client_hello *ch, const void *addr,
+                                    size_t addr_len, cookie_part parts[4])
+{
+    parts[0].p = addr, parts[0].len = addr_len;
+    parts[1].p = ch->raw_version_random_sid, parts[1].len = ch->raw_version_random_sid_len;
+    parts[2].p = ch->raw_suites, parts[2].len = ch->raw_suites_len;
+    parts[3].p = ch->raw_compression, parts[3].len = ch->raw_compression_len;
+    return 4;
+}
+
+/* HelloVerifyRequest (RFC 6347 §4.2.1): record seq echoes the ClientHello's,
+ * message_seq echoes its message_seq, version DTLS 1.0 as the RFC advises;
+ * nothing is kept. */
+int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq,
+                          uint16_t msg_seq, const uint8_t *cookie, size_t cookie_len)
+{
+    uint8_t hs[DTLS_HS_HEADER_LEN + 3 + 255];
+    hs_hello_verify_request hvr = {DTLS_VERSION_1_0, cookie, cookie_len};
+    cdtls_writer w;
+    writer_init(&w, hs + DTLS_HS_HEADER_LEN, sizeof hs - DTLS_HS_HEADER_LEN);
+    int rc = hs_hello_verify_request_write(&w, &hvr);
+    if (rc) return rc;
+    hs_header h = {HS_HELLO_VERIFY_REQUEST, (uint32_t)w.len, msg_seq, 0, (uint32_t)w.len};
+    hs_header_put(&h, hs);
+    return record_seal(NULL, CT_HANDSHAKE, DTLS_VERSION_1_0, 0, record_seq, hs,
+                       DTLS_HS_HEADER_LEN + w.len, out, cap, out_len);
+}
+
+static uint16_t server_pick_suite(const cdtls_conn *c, const hs_client_hello *ch)
+{
+    /* Server preference order (ours), restricted to what the client offers. */
+    uint16_t ours[64];
+    size_t n = 0;
+    if (offered_suites(c, ours, 64, &n)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!hs_client_hello_offers_suite(ch, ours[i])) continue;
+        const suite_info *s = suite_find(ours[i]);
+        if (suite_uses_psk(s) && !c->psk_len && !c->cfg.psk_callback) continue;
+        if (suite_uses_ecdhe(s)) {
+            /* Need a common group (RFC 8422 §5.1.1: no extension = any). */
+            uint16_t groups[CDTLS_GROUP__COUNT];
+            size_t ng = our_groups(c, groups, CDTLS_GROUP__COUNT);
+            int ok = 0;
+            for (size_t g = 0; g < ng && !ok; g++)
+                ok = !ch->ext.has_supported_groups || hs_client_hello_offers_group(ch, groups[g]);
+            if (!ok) continue;
+        }
+        return ours[i];
+    }
+    return 0;
+}
+
+static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
+{
+    int rc = c->p->random(c->p, c->server_random, sizeof c->server_random);
+    if (rc) return rc;
+    hs_server_hello sh;
+    memset(&sh, 0, sizeof sh);
+    sh.version = DTLS_VERSION_1_2;
+    memcpy(sh.random, c->server_random, sizeof sh.random);
+    sh.session_id_len = 0; /* no resumption yet: an empty session_id */
+    sh.cipher_suite = c->suite->id;
+    sh.compression_method = 0;
+    sh.ext.ems = c->use_ems;
+    sh.ext.renegotiation_info = c->peer_secure_reneg;
+    sh.ext.renegotiation_info_len = 0;
+    sh.ext.encrypt_then_mac = c->use_etm;
+    sh.ext.ec_point_formats = suite_uses_ecdhe(c->suite) && ch->ext.ec_point_formats;
+
+    uint8_t body[HS_BODY_MAX];
+    cdtls_writer w;
+    writer_init(&w, body, sizeof body);
+    rc = hs_server_hello_write(&w, &sh);
+    conn_flight_clear(c);
+    if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO, body, w.len);
+
+    /* ServerKeyExchange: always for ECDHE-PSK; for PSK only to carry a hint
+     * (RFC 4279 §2: omitted when there is none). */
+    if (!rc && (c->suite->kx == KX_ECDHE_PSK || c->psk_hint_len)) {
+        hs_server_key_exchange ske;
+        memset(&ske, 0, sizeof ske);
+        ske.psk_hint = c->psk_hint;
+        ske.psk_hint_len = c->psk_hint_len;
+        uint8_t pub[CDTLS_KX_MAX_PUBLIC];
+        if (c->suite->kx == KX_ECDHE_PSK) {
+            uint16_t groups[CDTLS_GROUP__COUNT];
+            size_t ng = our_groups(c, groups, CDTLS_GROUP__COUNT);
+            for (size_t g = 0; g < ng && !c->kx; g++)
+                if (!ch->ext.has_supported_groups || hs_client_hello_offers_group(ch, groups[g]))
+                    c->kx = kx_by_id(c->p, groups[g]);
+            if (!c->kx) rc = CDTLS_ERR_HANDSHAKE_FAILURE;
+            if (!rc) rc = c->kx->keygen(c->p, &c->kx_key, pub);
+            if (!rc) {
+                c->have_kx_key = 1;
+                ske.named_curve = c->kx->tls_id;
+                ske.public_key = pub;
+                ske.public_len = c->kx->public_len;
+            }
+        }
+        writer_init(&w, body, sizeof body);
+        if (!rc)
+            rc = hs_server_key_exchange_write(&w, c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK, &ske);
+        if (!rc) rc = conn_hs_queue(c, HS_SERVER_KEY_EXCHANGE, body, w.len);
+    }
+    if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
+    if (!rc) rc = conn_flight_send(c, now_ms, 1);
+    return rc;
+}
+
+int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
+                           const uint8_t *body, size_t body_len, uint64_t record_seq,
+                           uint64_t now_ms)
+{
+    hs_client_hello ch;
+    if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
+
+    if (c->cfg.cookie_exchange && !c->cookie_verified) {
+        if (!c->cookies_ready) {
+            int rc = cookie_keys_init(&c->cookies, c->p, c->cfg.cookie_rotate_ms, now_ms);
+            if (rc) return conn_fail(c, rc, -1);
+            c->cookies_ready = 1;
+        }
+        (void)cookie_keys_tick(&c->cookies, c->p, now_ms);
+        cookie_part parts[4];
+        size_t np = hs_client_hello_cookie_parts(&ch, c->peer_addr, c->peer_addr_len, parts);
+        if (cookie_verify(c->p, &c->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
+            /* No valid cookie (none yet, forged, or stale): answer with a
+             * fresh HelloVerifyRequest and keep no handshake state. */
+            uint8_t cookie[COOKIE_LEN];
+            uint8_t rec[DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + 3 + COOKIE_LEN];
+            size_t n = 0;
+            int rc = cookie_make(c->p, &c->cookies, parts, np, cookie);
+            if (!rc) rc = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
+            if (!rc) rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg.handshake_oob.flags ? &c->cfg.handshake_oob : NULL);
+            return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
+        }
+        c->cookie_verified = 1;
+    }
+
+    /* DTLS versions count down (RFC 6347 §4.1): 0xfefd is 1.2, 0xfeff is
+     * 1.0. client_version is the highest the client speaks: above 0xfefd
+     * means it cannot do 1.2; below means a newer version, and we answer 1.2. */
+    if (ch.version > DTLS_VERSION_1_2)
+        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    if (!hs_client_hello_offers_null_compression(&ch))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    /* RFC 5746 §3.6: an initial ClientHello's renegotiation_info is empty. */
+    if (ch.ext.renegotiation_info && ch.ext.renegotiation_info_len != 0)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+    c->peer_secure_reneg = ch.ext.renegotiation_info || ch.has_reneg_scsv;
+
+    c->use_ems = ch.ext.ems && c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
+        return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
+
+    uint16_t suite = server_pick_suite(c, &ch);
+    if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+    c->suite = suite_find(suite);
+    c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
+    memcpy(c->client_random, ch.random, sizeof c->client_random);
+
+    /* From here on the handshake runs: the transcript starts with this
+     * ClientHello (RFC 6347 §4.2.6), our message_seq continues from the
+     * client's (§4.2.2), and we expect the client's next message after it. */
+    transcript_restart(c);
+    pick_transcript(c);
+    conn_transcript_add(c, msg, msg_len);
+    c->send_msg_seq = msg_seq;
+    hs_reasm_reset(&c->reasm);
+    hs_reasm_set_next_seq(&c->reasm, (uint16_t)(msg_seq + 1));
+    c->hs_started_ms = now_ms;
+    int rc = server_send_flight4(c, &ch, now_ms);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->hs = HS_S_WAIT_CKE;
+    return CDTLS_OK;
+}
+
+static int server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
+{
+    if (id_len > sizeof c->psk_identity) return CDTLS_ERR_UNKNOWN_PSK;
+    if (c->cfg.psk_callback) {
+        size_t psk_len = 0;
+        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, id, id_len, NULL, 0, NULL, c->psk,
+                                     sizeof c->psk, &psk_len);
+        if (rc) return rc == CDTLS_ERR_UNKNOWN_PSK ? rc : CDTLS_ERR_UNKNOWN_PSK;
+        if (psk_len == 0 || psk_len > sizeof c->psk) return CDTLS_ERR_UNKNOWN_PSK;
+        c->psk_len = psk_len;
+    } else {
+        if (id_len != c->cfg.psk_identity_len ||
+            (id_len && memcmp(id, c->cfg.psk_identity, id_len) != 0))
+            return CDTLS_ERR_UNKNOWN_PSK;
+    }
+    memcpy(c->psk_identity, id, id_len);
+    c->psk_identity_len = id_len;
+    return CDTLS_OK;
+}
+
+static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_client_key_exchange cke;
+    hs_kx_kind kind = c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK;
+    if (hs_client_key_exchange_parse(body, len, kind, &cke) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    int rc = server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
+    if (rc) return conn_fail(c, CDTLS_ERR_UNKNOWN_PSK, ALERT_UNKNOWN_PSK_IDENTITY);
+    uint8_t shared[CDTLS_KX_MAX_SHARED];
+    size_t shared_len = 0;
+    if (kind == HS_KX_ECDHE_PSK) {
+        if (cke.public_len != c->kx->public_len)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        rc = c->kx->derive(&c->kx_key, cke.public_key, cke.public_len, shared);
+        c->kx->clear(&c->kx_key);
+        c->have_kx_key = 0;
+        if (rc) return conn_fail(c, rc, ALERT_ILLEGAL_PARAMETER);
+        shared_len = c->kx->shared_len;
+    }
+    rc = derive_keys(c, kind == HS_KX_ECDHE_PSK ? shared : NULL, shared_len);
+    cdtls_memzero(shared, sizeof shared);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->hs = HS_S_WAIT_FINISHED;
+    return CDTLS_OK;
+}
+
+/* ================================================================= BOTH */
+
+/* The peer's ChangeCipherSpec: valid only right before its Finished. */
+int hs_handle_ccs(cdtls_conn *c)
+{
+    if (c->hs != HS_C_WAIT_FINISHED && c->hs != HS_S_WAIT_FINISHED)
+        return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    return CDTLS_OK;
+}
+
+static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const uint8_t *body,
+                       size_t len, uint64_t now_ms)
+{
+    /* Finished must arrive under the new keys (after the peer's CCS). */
+    if (c->read_epoch != 1) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    if (len != KS_VERIFY_DATA_LEN) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    int from_server = c->role == CDTLS_CLIENT;
+    uint8_t *expect = from_server ? c->server_finished : c->client_finished;
+    int rc = conn_finished_data(c, from_server, expect);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    /* RFC 5246 §7.4.9: constant-time comparison of verify_data. */
+    if (!cdtls_ct_equal(expect, body, KS_VERIFY_DATA_LEN))
+        return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
+    conn_transcript_add(c, msg, msg_len);
+
+    if (c->role == CDTLS_SERVER) {
+        /* Flight 6: CCS + Finished; kept for retransmission on demand. */
+        conn_flight_clear(c);
+        rc = conn_hs_queue_ccs(c);
+        if (!rc) {
+            c->write_epoch = 1;
+            rc = conn_finished_data(c, 1, c->server_finished);
+        }
+        if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->server_finished, KS_VERIFY_DATA_LEN);
+        if (!rc) rc = conn_flight_send(c, now_ms, 0);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    } else {
+        /* The server has our flight 5; nothing more to retransmit. */
+        conn_flight_clear(c);
+        c->timer_at_ms = UINT64_MAX;
+    }
+    c->hs = HS_DONE;
+    c->state = CDTLS_STATE_ESTABLISHED;
+    c->timer_at_ms = UINT64_MAX;
+    return CDTLS_OK;
+}
+
+int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len,
+                      const uint8_t *body, size_t body_len, uint64_t now_ms)
+{
+    /* Every message but HelloVerifyRequest enters the transcript as it
+     * arrives; Finished only after it was checked against the transcript
+     * before it (RFC 5246 §7.4.9). */
+    switch (c->hs) {
+    case HS_C_WAIT_SERVER_HELLO:
+        if (type == HS_HELLO_VERIFY_REQUEST) return client_on_hello_verify(c, body, body_len, now_ms);
+        if (type != HS_SERVER_HELLO) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_server_hello(c, body, body_len);
+    case HS_C_WAIT_SKE_OR_SHD:
+        if (type == HS_SERVER_KEY_EXCHANGE) {
+            conn_transcript_add(c, msg, msg_len);
+            return client_on_server_key_exchange(c, body, body_len);
+        }
+        /* PSK without a hint goes straight to ServerHelloDone */
+        if (type != HS_SERVER_HELLO_DONE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_server_hello_done(c, body_len, now_ms);
+    case HS_C_WAIT_SHD:
+        if (type != HS_SERVER_HELLO_DONE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_server_hello_done(c, body_len, now_ms);
+    case HS_S_WAIT_CKE:
+        if (type != HS_CLIENT_KEY_EXCHANGE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return server_on_client_key_exchange(c, body, body_len);
+    case HS_C_WAIT_FINISHED:
+    case HS_S_WAIT_FINISHED:
+        if (type != HS_FINISHED) break;
+        return on_finished(c, msg, msg_len, body, body_len, now_ms);
+    default: break;
+    }
+    return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+}

@@ -1,0 +1,432 @@
+#include "handshake/hs_msg.h"
+
+#include <string.h>
+
+#include "cdtls/error.h"
+#include "common/dtls.h"
+
+/* ---------------------------------------------------------------- header */
+
+int hs_header_read(cdtls_reader *r, hs_header *h, const uint8_t **frag)
+{
+    uint8_t type;
+    uint16_t seq;
+    reader_u8(r, &type);
+    reader_u24(r, &h->length);
+    reader_u16(r, &seq);
+    reader_u24(r, &h->fragment_offset);
+    reader_u24(r, &h->fragment_length);
+    h->type = type;
+    h->message_seq = seq;
+    /* RFC 6347 §4.2.3: the fragment lies inside the message. 24-bit values
+     * cannot overflow a uint32_t sum. */
+    if (r->failed || h->fragment_offset + h->fragment_length > h->length ||
+        !reader_bytes(r, h->fragment_length, frag)) {
+        reader_fail(r);
+        return CDTLS_ERR_DECODE;
+    }
+    return CDTLS_OK;
+}
+
+void hs_header_put(const hs_header *h, uint8_t out[12])
+{
+    out[0] = h->type;
+    put_u24(out + 1, h->length);
+    put_u16(out + 4, h->message_seq);
+    put_u24(out + 6, h->fragment_offset);
+    put_u24(out + 9, h->fragment_length);
+}
+
+void hs_header_get(const uint8_t in[12], hs_header *h)
+{
+    h->type = in[0];
+    h->length = get_u24(in + 1);
+    h->message_seq = get_u16(in + 4);
+    h->fragment_offset = get_u24(in + 6);
+    h->fragment_length = get_u24(in + 9);
+}
+
+/* ------------------------------------------------------------ extensions */
+
+/* Bits for duplicate detection among the extensions cdtls reads. */
+enum {
+    SEEN_EMS = 1 << 0,
+    SEEN_RENEG = 1 << 1,
+    SEEN_ETM = 1 << 2,
+    SEEN_POINTS = 1 << 3,
+    SEEN_GROUPS = 1 << 4,
+    SEEN_SIGALGS = 1 << 5,
+    SEEN_SNI = 1 << 6
+};
+
+static int parse_server_name(cdtls_reader *body, hs_extensions *e)
+{
+    /* RFC 6066 §3: ServerNameList; cdtls keeps the first host_name (0). */
+    cdtls_reader list;
+    if (!reader_vec16(body, 1, 0xffff, &list)) return 0;
+    while (list.left) {
+        uint8_t type;
+        cdtls_reader name;
+        reader_u8(&list, &type);
+        if (!reader_vec16(&list, 1, 0xffff, &name)) return 0;
+        if (type == 0 && !e->server_name) {
+            e->server_name = name.p;
+            e->server_name_len = name.left;
+        }
+    }
+    return !list.failed && body->left == 0;
+}
+
+/* The extensions block (RFC 5246 §7.4.1.4): unknown ones are skipped, a
+ * known one twice is an error, and so is a malformed known one. */
+static int parse_extensions(cdtls_reader *r, hs_extensions *e)
+{
+    memset(e, 0, sizeof *e);
+    if (r->left == 0) return CDTLS_OK; /* the block is optional */
+    cdtls_reader block;
+    if (!reader_vec16(r, 0, 0xffff, &block)) return CDTLS_ERR_DECODE;
+    unsigned seen = 0, count = 0;
+    while (block.left) {
+        uint16_t type;
+        cdtls_reader body;
+        reader_u16(&block, &type);
+        if (!reader_vec16(&block, 0, 0xffff, &body)) return CDTLS_ERR_DECODE;
+        if (++count > HS_MAX_EXTENSIONS) return CDTLS_ERR_DECODE;
+        unsigned bit = 0;
+        int ok = 1;
+        switch (type) {
+        case EXT_EXTENDED_MASTER_SECRET:
+            bit = SEEN_EMS;
+            ok = body.left == 0; /* RFC 7627 §5.1: empty */
+            e->ems = 1;
+            break;
+        case EXT_ENCRYPT_THEN_MAC:
+            bit = SEEN_ETM;
+            ok = body.left == 0; /* RFC 7366 §2: empty */
+            e->encrypt_then_mac = 1;
+            break;
+        case EXT_RENEGOTIATION_INFO: {
+            cdtls_reader ri;
+            bit = SEEN_RENEG;
+            ok = reader_vec8(&body, 0, 255, &ri) && body.left == 0;
+            e->renegotiation_info = 1;
+            e->renegotiation_info_data = ri.p;
+            e->renegotiation_info_len = ri.left;
+            break;
+        }
+        case EXT_EC_POINT_FORMATS: {
+            cdtls_reader pf;
+            bit = SEEN_POINTS;
+            ok = reader_vec8(&body, 1, 255, &pf) && body.left == 0;
+            e->ec_point_formats = 1;
+            for (size_t i = 0; ok && i < pf.left; i++)
+                if (pf.p[i] == 0) e->ec_point_uncompressed = 1;
+            break;
+        }
+        case EXT_SUPPORTED_GROUPS: {
+            cdtls_reader g;
+            bit = SEEN_GROUPS;
+            ok = reader_vec16(&body, 2, 0xfffe, &g) && body.left == 0 && g.left % 2 == 0;
+            e->has_supported_groups = 1;
+            e->supported_groups = g.p;
+            e->supported_groups_len = g.left;
+            break;
+        }
+        case EXT_SIGNATURE_ALGORITHMS: {
+            cdtls_reader s;
+            bit = SEEN_SIGALGS;
+            ok = reader_vec16(&body, 2, 0xfffe, &s) && body.left == 0 && s.left % 2 == 0;
+            e->has_signature_algorithms = 1;
+            e->signature_algorithms = s.p;
+            e->signature_algorithms_len = s.left;
+            break;
+        }
+        case EXT_SERVER_NAME:
+            bit = SEEN_SNI;
+            /* a server's empty server_name acknowledges the client's */
+            ok = body.left == 0 || parse_server_name(&body, e);
+            break;
+        default: break; /* unknown: ignored */
+        }
+        if (!ok) return CDTLS_ERR_DECODE;
+        if (bit & seen) return CDTLS_ERR_DECODE; /* §7.4.1.4: no duplicates */
+        seen |= bit;
+    }
+    return block.failed ? CDTLS_ERR_DECODE : CDTLS_OK;
+}
+
+static void put_ext_header(cdtls_writer *w, unsigned type, size_t len)
+{
+    writer_u16(w, type);
+    writer_u16(w, (unsigned)len);
+}
+
+/* Writes the extensions a hello carries (groups only in ClientHello). */
+static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups,
+                             size_t n_groups)
+{
+    uint8_t *len_at = writer_reserve(w, 2);
+    size_t start = w->len;
+    if (e->renegotiation_info) {
+        put_ext_header(w, EXT_RENEGOTIATION_INFO, 1 + e->renegotiation_info_len);
+        writer_u8(w, (unsigned)e->renegotiation_info_len);
+        writer_bytes(w, e->renegotiation_info_data, e->renegotiation_info_len);
+    }
+    if (e->ems) put_ext_header(w, EXT_EXTENDED_MASTER_SECRET, 0);
+    if (e->encrypt_then_mac) put_ext_header(w, EXT_ENCRYPT_THEN_MAC, 0);
+    if (n_groups) {
+        put_ext_header(w, EXT_SUPPORTED_GROUPS, 2 + 2 * n_groups);
+        writer_u16(w, (unsigned)(2 * n_groups));
+        for (size_t i = 0; i < n_groups; i++) writer_u16(w, groups[i]);
+    }
+    if (e->ec_point_formats) {
+        put_ext_header(w, EXT_EC_POINT_FORMATS, 2);
+        writer_u8(w, 1);
+        writer_u8(w, 0); /* uncompressed only (RFC 8422 §5.1.2) */
+    }
+    if (e->server_name_len) {
+        put_ext_header(w, EXT_SERVER_NAME, 5 + e->server_name_len);
+        writer_u16(w, (unsigned)(3 + e->server_name_len));
+        writer_u8(w, 0);
+        writer_u16(w, (unsigned)e->server_name_len);
+        writer_bytes(w, e->server_name, e->server_name_len);
+    }
+    if (len_at) {
+        size_t n = w->len - start;
+        if (n == 0) {
+            w->len -= 2; /* no extensions: omit the block */
+        } else if (n > 0xffff) {
+            w->failed = 1;
+        } else {
+            put_u16(len_at, (unsigned)n);
+        }
+    }
+}
+
+/* ----------------------------------------------------------- ClientHello */
+
+int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
+{
+    cdtls_reader r, v;
+    memset(out, 0, sizeof *out);
+    reader_init(&r, body, len);
+    const uint8_t *random;
+    reader_u16(&r, &out->version);
+    reader_bytes(&r, 32, &random);
+    if (!reader_vec8(&r, 0, 32, &v)) return CDTLS_ERR_DECODE;
+    memcpy(out->random, random, 32);
+    out->session_id = v.p;
+    out->session_id_len = v.left;
+    out->raw_version_random_sid = body;
+    out->raw_version_random_sid_len = (size_t)(r.p - body);
+    if (!reader_vec8(&r, 0, 255, &v)) return CDTLS_ERR_DECODE;
+    out->cookie = v.p;
+    out->cookie_len = v.left;
+    /* cipher_suites<2..2^16-2>, an even number of bytes */
+    if (!reader_vec16(&r, 2, 0xfffe, &v) || v.left % 2) return CDTLS_ERR_DECODE;
+    out->raw_suites = v.p;
+    out->raw_suites_len = v.left;
+    for (size_t i = 0; i + 1 < v.left; i += 2)
+        if (get_u16(v.p + i) == TLS_EMPTY_RENEGOTIATION_INFO_SCSV) out->has_reneg_scsv = 1;
+    if (!reader_vec8(&r, 1, 255, &v)) return CDTLS_ERR_DECODE;
+    out->raw_compression = v.p;
+    out->raw_compression_len = v.left;
+    if (parse_extensions(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
+int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
+{
+    if (in->session_id_len > 32 || in->cookie_len > 255 || in->n_suites == 0 ||
+        in->n_suites > 0x7ffe)
+        return CDTLS_ERR_INVALID_ARG;
+    writer_u16(w, in->version);
+    writer_bytes(w, in->random, 32);
+    writer_u8(w, (unsigned)in->session_id_len);
+    writer_bytes(w, in->session_id, in->session_id_len);
+    writer_u8(w, (unsigned)in->cookie_len);
+    writer_bytes(w, in->cookie, in->cookie_len);
+    writer_u16(w, (unsigned)(2 * in->n_suites));
+    for (size_t i = 0; i < in->n_suites; i++) writer_u16(w, in->suites[i]);
+    writer_u8(w, 1);
+    writer_u8(w, 0); /* compression: null only */
+    write_extensions(w, &in->ext, in->groups, in->n_groups);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int hs_client_hello_offers_suite(const hs_client_hello *ch, uint16_t suite)
+{
+    for (size_t i = 0; i + 1 < ch->raw_suites_len; i += 2)
+        if (get_u16(ch->raw_suites + i) == suite) return 1;
+    return 0;
+}
+
+int hs_client_hello_offers_group(const hs_client_hello *ch, uint16_t group)
+{
+    for (size_t i = 0; i + 1 < ch->ext.supported_groups_len; i += 2)
+        if (get_u16(ch->ext.supported_groups + i) == group) return 1;
+    return 0;
+}
+
+int hs_client_hello_offers_null_compression(const hs_client_hello *ch)
+{
+    for (size_t i = 0; i < ch->raw_compression_len; i++)
+        if (ch->raw_compression[i] == 0) return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------- HelloVerifyRequest */
+
+int hs_hello_verify_request_parse(const uint8_t *body, size_t len, hs_hello_verify_request *out)
+{
+    cdtls_reader r, c;
+    reader_init(&r, body, len);
+    reader_u16(&r, &out->version);
+    if (!reader_vec8(&r, 0, 255, &c) || !reader_done(&r)) return CDTLS_ERR_DECODE;
+    out->cookie = c.p;
+    out->cookie_len = c.left;
+    return CDTLS_OK;
+}
+
+int hs_hello_verify_request_write(cdtls_writer *w, const hs_hello_verify_request *in)
+{
+    if (in->cookie_len > 255) return CDTLS_ERR_INVALID_ARG;
+    writer_u16(w, in->version);
+    writer_u8(w, (unsigned)in->cookie_len);
+    writer_bytes(w, in->cookie, in->cookie_len);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+/* ----------------------------------------------------------- ServerHello */
+
+int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out)
+{
+    cdtls_reader r, v;
+    memset(out, 0, sizeof *out);
+    reader_init(&r, body, len);
+    const uint8_t *random;
+    reader_u16(&r, &out->version);
+    reader_bytes(&r, 32, &random);
+    if (!reader_vec8(&r, 0, 32, &v)) return CDTLS_ERR_DECODE;
+    memcpy(out->random, random, 32);
+    out->session_id = v.p;
+    out->session_id_len = v.left;
+    reader_u16(&r, &out->cipher_suite);
+    reader_u8(&r, &out->compression_method);
+    if (r.failed || parse_extensions(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
+int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in)
+{
+    if (in->session_id_len > 32) return CDTLS_ERR_INVALID_ARG;
+    writer_u16(w, in->version);
+    writer_bytes(w, in->random, 32);
+    writer_u8(w, (unsigned)in->session_id_len);
+    writer_bytes(w, in->session_id, in->session_id_len);
+    writer_u16(w, in->cipher_suite);
+    writer_u8(w, in->compression_method);
+    write_extensions(w, &in->ext, NULL, 0);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+/* -------------------------------------------------------- key exchanges */
+
+/* ServerECDHParams (RFC 8422 §5.4): curve_type named_curve(3), NamedCurve,
+ * ECPoint public<1..255>. */
+static int read_ecdh_params(cdtls_reader *r, hs_server_key_exchange *out)
+{
+    const uint8_t *start = r->p;
+    uint8_t curve_type;
+    cdtls_reader pub;
+    reader_u8(r, &curve_type);
+    reader_u16(r, &out->named_curve);
+    if (r->failed || curve_type != 3 || !reader_vec8(r, 1, 255, &pub)) return 0;
+    out->public_key = pub.p;
+    out->public_len = pub.left;
+    out->params = start;
+    out->params_len = (size_t)(r->p - start);
+    return 1;
+}
+
+int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
+                                 hs_server_key_exchange *out)
+{
+    cdtls_reader r, v;
+    memset(out, 0, sizeof *out);
+    reader_init(&r, body, len);
+    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
+        if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
+        out->psk_hint = v.p;
+        out->psk_hint_len = v.left;
+    }
+    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
+        if (!read_ecdh_params(&r, out)) return CDTLS_ERR_DECODE;
+    }
+    if (kind == HS_KX_ECDHE) {
+        reader_u16(&r, &out->sig_alg);
+        if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
+        out->signature = v.p;
+        out->signature_len = v.left;
+    }
+    return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
+int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
+                                 const hs_server_key_exchange *in)
+{
+    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
+        if (in->psk_hint_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
+        writer_u16(w, (unsigned)in->psk_hint_len);
+        writer_bytes(w, in->psk_hint, in->psk_hint_len);
+    }
+    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
+        if (in->public_len == 0 || in->public_len > 255) return CDTLS_ERR_INVALID_ARG;
+        writer_u8(w, 3);
+        writer_u16(w, in->named_curve);
+        writer_u8(w, (unsigned)in->public_len);
+        writer_bytes(w, in->public_key, in->public_len);
+    }
+    if (kind == HS_KX_ECDHE) {
+        if (in->signature_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
+        writer_u16(w, in->sig_alg);
+        writer_u16(w, (unsigned)in->signature_len);
+        writer_bytes(w, in->signature, in->signature_len);
+    }
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
+                                 hs_client_key_exchange *out)
+{
+    cdtls_reader r, v;
+    memset(out, 0, sizeof *out);
+    reader_init(&r, body, len);
+    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
+        if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
+        out->psk_identity = v.p;
+        out->psk_identity_len = v.left;
+    }
+    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
+        if (!reader_vec8(&r, 1, 255, &v)) return CDTLS_ERR_DECODE;
+        out->public_key = v.p;
+        out->public_len = v.left;
+    }
+    return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
+int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
+                                 const hs_client_key_exchange *in)
+{
+    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
+        if (in->psk_identity_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
+        writer_u16(w, (unsigned)in->psk_identity_len);
+        writer_bytes(w, in->psk_identity, in->psk_identity_len);
+    }
+    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
+        if (in->public_len == 0 || in->public_len > 255) return CDTLS_ERR_INVALID_ARG;
+        writer_u8(w, (unsigned)in->public_len);
+        writer_bytes(w, in->public_key, in->public_len);
+    }
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}

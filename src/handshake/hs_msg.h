@@ -1,0 +1,152 @@
+/* DTLS 1.2 handshake message codec (RFC 5246 §7.4, RFC 6347 §4.2-4.3,
+ * RFC 4279, RFC 5489, RFC 8422). Parsers read through cdtls_reader, take
+ * the whole body, reject trailing bytes, and hand back pointers into the
+ * body (nothing is allocated). Writers produce what the parsers accept. */
+#ifndef CDTLS_HANDSHAKE_HS_MSG_H
+#define CDTLS_HANDSHAKE_HS_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/reader.h"
+#include "common/writer.h"
+
+/* ------------------------------------------------------------ the header */
+
+typedef struct hs_header {
+    uint8_t type;
+    uint32_t length; /* 24 bits: the whole message body */
+    uint16_t message_seq;
+    uint32_t fragment_offset; /* 24 bits */
+    uint32_t fragment_length; /* 24 bits */
+} hs_header;
+
+/* Reads one fragment header and borrows its fragment bytes. CDTLS_ERR_DECODE
+ * if short, if offset + fragment_length > length (RFC 6347 §4.2.3), or if the
+ * fragment runs past the record. */
+int hs_header_read(cdtls_reader *r, hs_header *h, const uint8_t **frag);
+void hs_header_put(const hs_header *h, uint8_t out[12]);
+void hs_header_get(const uint8_t in[12], hs_header *h);
+
+/* --------------------------------------------------------- extensions */
+
+#define HS_MAX_EXTENSIONS 256 /* more in one hello is refused as malformed */
+
+typedef struct hs_extensions {
+    int ems;                 /* extended_master_secret (RFC 7627) */
+    int renegotiation_info;  /* present (RFC 5746) */
+    const uint8_t *renegotiation_info_data;
+    size_t renegotiation_info_len;
+    int encrypt_then_mac;    /* RFC 7366 */
+    int ec_point_formats;    /* present (RFC 8422 §5.1.2) */
+    int ec_point_uncompressed; /* the list contains uncompressed (0) */
+    int has_supported_groups;
+    const uint8_t *supported_groups; /* raw NamedGroup list (2 bytes each) */
+    size_t supported_groups_len;
+    int has_signature_algorithms;
+    const uint8_t *signature_algorithms; /* raw SignatureScheme list */
+    size_t signature_algorithms_len;
+    const uint8_t *server_name; /* host_name (RFC 6066 §3), not NUL-terminated */
+    size_t server_name_len;
+} hs_extensions;
+
+/* --------------------------------------------------------- ClientHello */
+
+typedef struct hs_client_hello {
+    uint16_t version;
+    uint8_t random[32];
+    const uint8_t *session_id;
+    size_t session_id_len;
+    const uint8_t *cookie;
+    size_t cookie_len;
+    /* writing: the suites and groups to offer */
+    const uint16_t *suites;
+    size_t n_suites;
+    const uint16_t *groups;
+    size_t n_groups;
+    hs_extensions ext;
+    /* parsing: raw views, and what the cookie binds (RFC 6347 §4.2.1) */
+    int has_reneg_scsv; /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV in the suites */
+    const uint8_t *raw_version_random_sid; /* version || random || session_id<..> */
+    size_t raw_version_random_sid_len;
+    const uint8_t *raw_suites; /* the cipher_suites vector body */
+    size_t raw_suites_len;
+    const uint8_t *raw_compression;
+    size_t raw_compression_len;
+} hs_client_hello;
+
+int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out);
+int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in);
+int hs_client_hello_offers_suite(const hs_client_hello *ch, uint16_t suite);
+int hs_client_hello_offers_group(const hs_client_hello *ch, uint16_t group);
+int hs_client_hello_offers_null_compression(const hs_client_hello *ch);
+
+/* ------------------------------------------------- HelloVerifyRequest */
+
+typedef struct hs_hello_verify_request {
+    uint16_t version;
+    const uint8_t *cookie;
+    size_t cookie_len; /* 0..255 (RFC 6347 §4.2.1, DTLS 1.2) */
+} hs_hello_verify_request;
+
+int hs_hello_verify_request_parse(const uint8_t *body, size_t len, hs_hello_verify_request *out);
+int hs_hello_verify_request_write(cdtls_writer *w, const hs_hello_verify_request *in);
+
+/* --------------------------------------------------------- ServerHello */
+
+typedef struct hs_server_hello {
+    uint16_t version;
+    uint8_t random[32];
+    const uint8_t *session_id;
+    size_t session_id_len;
+    uint16_t cipher_suite;
+    uint8_t compression_method;
+    hs_extensions ext;
+} hs_server_hello;
+
+int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out);
+int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in);
+
+/* ----------------------------------------------------- key exchanges */
+
+/* ServerKeyExchange and ClientKeyExchange are not self-describing: the
+ * negotiated suite says which form they take. */
+typedef enum hs_kx_kind {
+    HS_KX_PSK,       /* RFC 4279 §2 */
+    HS_KX_ECDHE_PSK, /* RFC 5489 §2 */
+    HS_KX_ECDHE      /* RFC 8422 §5.4 / §5.7, signed params */
+} hs_kx_kind;
+
+typedef struct hs_server_key_exchange {
+    const uint8_t *psk_hint; /* PSK, ECDHE_PSK */
+    size_t psk_hint_len;
+    uint16_t named_curve; /* ECDHE*: curve_type must be named_curve (3) */
+    const uint8_t *public_key;
+    size_t public_len;
+    /* ECDHE: the ServerECDHParams bytes as on the wire (what is signed), and
+     * the signature */
+    const uint8_t *params;
+    size_t params_len;
+    uint16_t sig_alg;
+    const uint8_t *signature;
+    size_t signature_len;
+} hs_server_key_exchange;
+
+int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
+                                 hs_server_key_exchange *out);
+int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
+                                 const hs_server_key_exchange *in);
+
+typedef struct hs_client_key_exchange {
+    const uint8_t *psk_identity; /* PSK, ECDHE_PSK */
+    size_t psk_identity_len;
+    const uint8_t *public_key; /* ECDHE*: ecdh_Yc<1..255> */
+    size_t public_len;
+} hs_client_key_exchange;
+
+int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
+                                 hs_client_key_exchange *out);
+int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
+                                 const hs_client_key_exchange *in);
+
+#endif

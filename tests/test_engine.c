@@ -1,0 +1,255 @@
+/* Our client against our server, in process, over a simulated link:
+ * every PSK / ECDHE-PSK suite the linked provider supports, lossy and
+ * reordering links, small MTUs, and hostile input. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cdtls/conn.h"
+#include "cdtls/suites.h"
+#include "sim_link.h"
+
+static const uint8_t test_psk[] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
+                                   0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0};
+static const char test_identity[] = "cdtls-client";
+
+static void psk_configs(cdtls_config *cc, cdtls_config *sc, const uint16_t *suite)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    cc->psk = sc->psk = test_psk;
+    cc->psk_len = sc->psk_len = sizeof test_psk;
+    cc->psk_identity = sc->psk_identity = (const uint8_t *)test_identity;
+    cc->psk_identity_len = sc->psk_identity_len = sizeof test_identity - 1;
+    if (suite) {
+        cc->cipher_suites = suite;
+        cc->n_cipher_suites = 1;
+    }
+}
+
+/* Sends msg from one side and returns 1 if the other side reads it back. */
+static int roundtrip(sim_link *s, int from_client, const char *msg)
+{
+    cdtls_conn *from = from_client ? s->client : s->server;
+    cdtls_conn *to = from_client ? s->server : s->client;
+    size_t len = strlen(msg);
+    if (cdtls_conn_write(from, (const uint8_t *)msg, len, NULL) != CDTLS_OK) return 0;
+    sim_pump(s);
+    sim_run(s, 1000);
+    uint8_t buf[2048];
+    size_t n = 0;
+    if (cdtls_conn_read(to, buf, sizeof buf, &n, NULL) != CDTLS_OK) return 0;
+    return n == len && memcmp(buf, msg, len) == 0;
+}
+
+static void full_session(uint16_t suite)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!cdtls_cipher_suite_supported(p, suite))
+        cr_skip_test("%s not supported by provider %s", cdtls_cipher_suite_name(suite), p->name);
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000), "handshake with %s failed: client %s, server %s",
+              cdtls_cipher_suite_name(suite), cdtls_strerror(cdtls_conn_error(s.client)),
+              cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
+    cr_assert_eq(cdtls_conn_cipher_suite(s.server), suite);
+    cr_assert(cdtls_conn_uses_ems(s.client) && cdtls_conn_uses_ems(s.server));
+    size_t idlen;
+    const uint8_t *id = cdtls_conn_psk_identity(s.server, &idlen);
+    cr_assert(id && idlen == strlen(test_identity) && memcmp(id, test_identity, idlen) == 0);
+    cr_assert(roundtrip(&s, 1, "hello from the client"));
+    cr_assert(roundtrip(&s, 0, "hello from the server"));
+    /* an empty record is legal application data */
+    cr_assert(roundtrip(&s, 1, ""));
+
+    /* close_notify both ways (RFC 5246 §7.2.1) */
+    cr_assert_eq(cdtls_conn_close(s.client), CDTLS_OK);
+    sim_pump(&s);
+    sim_run(&s, 1000);
+    uint8_t buf[64];
+    size_t n;
+    cr_assert_eq(cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL), CDTLS_ERR_CLOSED);
+    cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_CLOSED);
+    cr_assert_eq(cdtls_conn_write(s.client, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED);
+    cr_assert_eq(cdtls_conn_write(s.server, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED);
+    sim_free(&s);
+}
+
+#define SUITE_TEST(name, id) \
+    Test(engine_suite, name) { full_session(id); }
+
+SUITE_TEST(psk_aes_128_gcm_sha256, CDTLS_PSK_WITH_AES_128_GCM_SHA256)
+SUITE_TEST(psk_aes_256_gcm_sha384, CDTLS_PSK_WITH_AES_256_GCM_SHA384)
+SUITE_TEST(psk_aes_128_ccm, CDTLS_PSK_WITH_AES_128_CCM)
+SUITE_TEST(psk_aes_256_ccm, CDTLS_PSK_WITH_AES_256_CCM)
+SUITE_TEST(psk_aes_128_ccm_8, CDTLS_PSK_WITH_AES_128_CCM_8)
+SUITE_TEST(psk_aes_256_ccm_8, CDTLS_PSK_WITH_AES_256_CCM_8)
+SUITE_TEST(psk_aes_128_cbc_sha256, CDTLS_PSK_WITH_AES_128_CBC_SHA256)
+SUITE_TEST(psk_chacha20_poly1305, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256)
+SUITE_TEST(ecdhe_psk_aes_128_cbc_sha256, CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256)
+SUITE_TEST(ecdhe_psk_chacha20_poly1305, CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256)
+SUITE_TEST(ecdhe_psk_aes_128_gcm_sha256, CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256)
+
+/* The suites the issue names must be negotiable where the provider has the
+ * primitives: ChaCha20 everywhere, all eight with bearssl. */
+Test(engine_suite, provider_suite_coverage)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    cr_assert(cdtls_cipher_suite_supported(p, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256));
+    cr_assert(cdtls_cipher_suite_supported(p, CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256));
+    if (strcmp(p->name, "bearssl") == 0) {
+        static const uint16_t all[] = {
+            CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_AES_128_CCM,
+            CDTLS_PSK_WITH_AES_128_CCM_8,      CDTLS_PSK_WITH_AES_256_CCM_8,
+            CDTLS_PSK_WITH_AES_128_CBC_SHA256, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+            CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256,
+            CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            cr_assert(cdtls_cipher_suite_supported(p, all[i]), "%04x", all[i]);
+    } else {
+        /* sodium has no AES-128, no CBC, no SHA-384 */
+        cr_assert(!cdtls_cipher_suite_supported(p, CDTLS_PSK_WITH_AES_128_GCM_SHA256));
+        cr_assert(!cdtls_cipher_suite_supported(p, CDTLS_PSK_WITH_AES_128_CBC_SHA256));
+    }
+}
+
+/* ------------------------------------------------------------- lossy links */
+
+static void lossy(unsigned loss, uint64_t seed, unsigned dup, unsigned reorder)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    uint16_t suite = CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    (void)p;
+    /* A tighter cap keeps many retransmissions inside the budget. */
+    cc.retransmit_max_ms = sc.retransmit_max_ms = 2000;
+    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 120000;
+    sim_impair imp = {loss, dup, reorder, seed};
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, &imp), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 120000), "loss %u%% seed %llu: client %s server %s", loss,
+              (unsigned long long)seed, cdtls_strerror(cdtls_conn_error(s.client)),
+              cdtls_strerror(cdtls_conn_error(s.server)));
+    /* Data over the same lossy link: what arrives is intact and never
+     * duplicated (the replay window drops copies); what is lost is lost. */
+    enum { N = 200 };
+    int seen[N] = {0};
+    for (int i = 0; i < N; i++) {
+        char msg[64];
+        int len = snprintf(msg, sizeof msg, "message %03d of the lossy test", i);
+        cr_assert_eq(cdtls_conn_write(s.client, (const uint8_t *)msg, (size_t)len, NULL), CDTLS_OK);
+        sim_pump(&s);
+    }
+    sim_run(&s, 5000);
+    uint8_t buf[128];
+    size_t n;
+    int got = 0;
+    while (cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL) == CDTLS_OK) {
+        int idx = -1;
+        cr_assert_eq(n, 29);
+        cr_assert_eq(sscanf((const char *)buf, "message %03d of the lossy test", &idx), 1);
+        cr_assert(idx >= 0 && idx < N);
+        char want[64];
+        snprintf(want, sizeof want, "message %03d of the lossy test", idx);
+        cr_assert_eq(memcmp(buf, want, n), 0);
+        cr_assert_eq(seen[idx], 0, "message %d delivered twice", idx);
+        seen[idx] = 1;
+        got++;
+    }
+    /* Loss is i.i.d. per datagram: the delivered share stays near 1-loss. */
+    int expect = N * (int)(100 - loss) / 100;
+    cr_assert(got >= expect - 40 && got <= expect + 40 + (int)dup * 2,
+              "got %d of %d at %u%% loss", got, N, loss);
+    sim_free(&s);
+}
+
+Test(engine_lossy, loss_10) { lossy(10, 1, 0, 0); lossy(10, 2, 0, 0); lossy(10, 3, 0, 0); }
+Test(engine_lossy, loss_30) { lossy(30, 4, 0, 0); lossy(30, 5, 0, 0); lossy(30, 6, 0, 0); }
+Test(engine_lossy, loss_50) { lossy(50, 7, 0, 0); lossy(50, 8, 0, 0); lossy(50, 9, 0, 0); }
+Test(engine_lossy, reorder_and_duplicate) { lossy(10, 10, 20, 30); lossy(0, 11, 50, 50); }
+
+/* ----------------------------------------------------------------- MTU 200 */
+
+typedef struct frag_stats {
+    size_t fragments, whole, biggest;
+} frag_stats;
+
+/* Counts handshake fragments in epoch-0 records (plaintext). */
+static int count_fragments(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    frag_stats *st = ctx;
+    (void)to_server;
+    if (*len > st->biggest) st->biggest = *len;
+    size_t off = 0;
+    while (off + 13 <= *len) {
+        size_t rlen = ((size_t)d[off + 11] << 8) | d[off + 12];
+        int epoch = (d[off + 3] << 8) | d[off + 4];
+        if (d[off] == 22 && epoch == 0 && rlen >= 12) {
+            const uint8_t *h = d + off + 13;
+            size_t mlen = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+            size_t flen = ((size_t)h[9] << 16) | ((size_t)h[10] << 8) | h[11];
+            if (flen < mlen) st->fragments++; else st->whole++;
+        }
+        off += 13 + rlen;
+    }
+    return 1;
+}
+
+Test(engine_mtu, mtu_200_fragments_every_flight)
+{
+    uint16_t suite = CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    cc.mtu = sc.mtu = 200;
+    /* A long identity hint and identity make ServerKeyExchange and
+     * ClientKeyExchange larger than one datagram on their own. */
+    static const char hint[] = "a psk identity hint long enough that the server key exchange "
+                               "message cannot fit in one datagram of two hundred bytes, "
+                               "so it must be fragmented";
+    sc.psk_identity_hint = (const uint8_t *)hint;
+    sc.psk_identity_hint_len = sizeof hint - 1;
+    static const char long_id[] = "an identity long enough to force the client key exchange "
+                                  "to be fragmented across datagrams at mtu two hundred, "
+                                  "which the server must reassemble";
+    cc.psk_identity = sc.psk_identity = (const uint8_t *)long_id;
+    cc.psk_identity_len = sc.psk_identity_len = sizeof long_id - 1;
+    frag_stats st = {0, 0, 0};
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    s.tamper = count_fragments;
+    s.tamper_ctx = &st;
+    cr_assert(sim_run_handshake(&s, 10000));
+    cr_assert(st.biggest <= 200, "datagram of %zu bytes", st.biggest);
+    cr_assert(s.max_dgram[0] <= 200 && s.max_dgram[1] <= 200);
+    cr_assert(st.fragments >= 4, "only %zu fragments", st.fragments);
+    cr_assert(roundtrip(&s, 1, "after a fragmented handshake"));
+    /* the largest write that fits the MTU works; one more byte is refused */
+    size_t max = cdtls_conn_max_write(s.client);
+    cr_assert(max > 0 && max < 200);
+    uint8_t big[256];
+    memset(big, 'z', sizeof big);
+    cr_assert_eq(cdtls_conn_write(s.client, big, max, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_write(s.client, big, max + 1, NULL), CDTLS_ERR_RECORD_TOO_LARGE);
+    sim_free(&s);
+}
+
+Test(engine_mtu, fragmented_under_loss_and_reorder)
+{
+    uint16_t suite = CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    cc.mtu = sc.mtu = 128; /* the smallest allowed: every flight is split */
+    cc.retransmit_max_ms = sc.retransmit_max_ms = 2000;
+    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 120000;
+    for (uint64_t seed = 20; seed < 26; seed++) {
+        sim_impair imp = {20, 10, 30, seed};
+        sim_link s;
+        cr_assert_eq(sim_init(&s, &cc, &sc, &imp), CDTLS_OK);
+        cr_assert(sim_run_handshake(&s, 120000), "seed %llu", (unsigned long long)seed);
+        sim_free(&s);
+    }
+}
