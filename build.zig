@@ -70,7 +70,9 @@ pub fn build(b: *std.Build) void {
     lib_mod.addIncludePath(b.path("include"));
     lib_mod.addIncludePath(b.path("src"));
     lib_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
-    lib_mod.linkSystemLibrary(crypto_name, .{});
+    // The static archive does not link the crypto library (an archive cannot
+    // contain a shared object); its users do, as cdtls.pc's Libs.private says.
+    lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
 
     const static_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
     static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
@@ -106,6 +108,7 @@ pub fn build(b: *std.Build) void {
     demo_mod.addIncludePath(b.path("include"));
     demo_mod.addCSourceFiles(.{ .files = &.{"examples/selftest.c"}, .flags = &warn_flags });
     demo_mod.linkLibrary(static_lib);
+    demo_mod.linkSystemLibrary(crypto_name, .{});
     const demo = b.addExecutable(.{ .name = "cdtls-selftest", .root_module = demo_mod });
     b.installArtifact(demo);
     const demo_run = b.addRunArtifact(demo);
@@ -151,6 +154,7 @@ pub fn build(b: *std.Build) void {
     test_flags.append(provider_define) catch @panic("OOM");
     test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
     test_mod.linkLibrary(static_lib);
+    test_mod.linkSystemLibrary(crypto_name, .{});
     test_mod.linkSystemLibrary("criterion", .{});
     const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });
     b.installArtifact(tests);

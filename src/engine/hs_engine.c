@@ -456,6 +456,11 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         }
         c->cookie_verified = 1;
     }
+    /* The HelloVerifyRequest reused the first ClientHello's record sequence
+     * number (RFC 6347 §4.2.1), so the client has seen that number from us
+     * in epoch 0: continue from this ClientHello's number, or our next
+     * records (even an alert) would fall in the client's replay window. */
+    if (record_seq > c->write_seq[0]) c->write_seq[0] = record_seq;
 
     /* DTLS versions count down (RFC 6347 §4.1): 0xfefd is 1.2, 0xfeff is
      * 1.0. client_version is the highest the client speaks: above 0xfefd
