@@ -137,6 +137,7 @@ pub fn build(b: *std.Build) void {
         const exe = cc.addOutputFileArg(b.fmt("cdtls-tests-{s}-san", .{crypto_name}));
         const run = std.Build.Step.Run.create(b, "run sanitized tests");
         run.addFileArg(exe);
+        if (b.args) |args| run.addArgs(args);
         run.setEnvironmentVariable("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:strict_string_checks=1");
         run.setEnvironmentVariable("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
         run.has_side_effects = true;
@@ -160,5 +161,7 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(tests);
     const run = b.addRunArtifact(tests);
     run.has_side_effects = true;
+    // `zig build test -- --filter 'engine*/*'` passes options to Criterion.
+    if (b.args) |args| run.addArgs(args);
     test_step.dependOn(&run.step);
 }
