@@ -190,12 +190,12 @@ static int bssl_gcm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_
     br_gcm_flip(&g);
     uint8_t tag[16];
     if (encrypt) {
-        memmove(out, in, len);
+        if (len) memmove(out, in, len); /* in may be NULL when len is 0 */
         br_gcm_run(&g, 1, out, len);
         br_gcm_get_tag(&g, out + len);
     } else {
         memcpy(tag, in + len, 16); /* before out may overwrite in */
-        memmove(out, in, len);
+        if (len) memmove(out, in, len); /* in may be NULL when len is 0 */
         br_gcm_run(&g, 0, out, len);
         if (!br_gcm_check_tag(&g, tag)) { /* constant-time compare */
             cdtls_memzero(out, len);
@@ -257,12 +257,12 @@ static int bssl_ccm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_
     uint8_t tag[16];
     int rc = CDTLS_OK;
     if (encrypt) {
-        memmove(out, in, len);
+        if (len) memmove(out, in, len); /* in may be NULL when len is 0 */
         br_ccm_run(&cc, 1, out, len);
         br_ccm_get_tag(&cc, out + len);
     } else {
         memcpy(tag, in + len, tag_len);
-        memmove(out, in, len);
+        if (len) memmove(out, in, len); /* in may be NULL when len is 0 */
         br_ccm_run(&cc, 0, out, len);
         if (!br_ccm_check_tag(&cc, tag)) {
             cdtls_memzero(out, len);
@@ -309,7 +309,7 @@ static int bssl_chacha_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, siz
 {
     if (nonce_len != 12) return CDTLS_ERR_NONCE_SIZE;
     bssl_aead_state *s = aead_state(ctx);
-    memmove(out, in, in_len);
+    if (in_len) memmove(out, in, in_len); /* in may be NULL when empty */
     /* RFC 8439 §2.8 AEAD: BearSSL's poly1305 "run" encrypts with ChaCha20
      * and computes the tag over AAD and ciphertext. */
     s->poly(s->k.chacha_key, nonce, out, in_len, aad, aad_len, out + in_len, s->chacha, 1);
@@ -326,7 +326,7 @@ static int bssl_chacha_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, siz
     size_t len = in_len - 16;
     uint8_t want[16], got[16];
     memcpy(want, in + len, 16);
-    memmove(out, in, len);
+    if (len) memmove(out, in, len);
     s->poly(s->k.chacha_key, nonce, out, len, aad, aad_len, got, s->chacha, 0);
     int ok = cdtls_ct_equal(want, got, 16);
     if (!ok) cdtls_memzero(out, len);
