@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdtls/error.h"
 #include "common/reader.h"
 #include "common/writer.h"
 
