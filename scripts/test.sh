@@ -21,6 +21,7 @@ run() {
 }
 
 run scripts/check-core-purity.sh
+run scripts/check-compilers.sh
 for crypto in bearssl sodium; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none
   run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
