@@ -3,7 +3,7 @@
  * check passes. */
 #include <stdio.h>
 
-#include "cdtls/provider.h"
+#include "cdtls/cdtls.h"
 
 static void report(void *ctx, const char *check, int result)
 {
