@@ -1,5 +1,6 @@
 /* Handshake message codec and fragment reassembly. */
 #include <criterion/criterion.h>
+#include "test_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,6 @@
 #include "handshake/hs_msg.h"
 #include "handshake/hs_reasm.h"
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    cr_assert(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert_eq(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 /* The first datagram of `openssl s_client -dtls1_2 -psk 0102030405060708
  * -psk_identity x` (OpenSSL 3.0.19), captured on loopback by a Python UDP

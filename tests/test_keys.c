@@ -4,23 +4,13 @@
  * were computed with Python's hmac/hashlib from RFC 5246 §5/§6.3/§7.4.9,
  * RFC 7627 §4 and RFC 4279 §2 (see the comments), independently of cdtls. */
 #include <criterion/criterion.h>
+#include "test_util.h"
 #include <stdio.h>
 #include <string.h>
 
 #include "cdtls/prf.h"
 #include "keys/keyschedule.h"
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    cr_assert(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert_eq(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 static void check_prf(cdtls_hash_alg hash, const char *secret_hex, const char *seed_hex,
                       const char *want_hex)

@@ -10,6 +10,7 @@
  * src/common/selftest_vectors.h (made with OpenSSL, see
  * scripts/gen_selftest_vectors.py). */
 #include <criterion/criterion.h>
+#include "test_util.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -23,17 +24,6 @@ static const cdtls_provider *P(void)
     return p;
 }
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    cr_assert(n <= cap, "hex too long");
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert_eq(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 static int all_zero(const uint8_t *p, size_t n)
 {

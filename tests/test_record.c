@@ -1,22 +1,12 @@
 /* Record layer: codec, replay window, AEAD and CBC protection. */
 #include <criterion/criterion.h>
+#include "test_util.h"
 #include <stdio.h>
 #include <string.h>
 
 #include "common/dtls.h"
 #include "record/record.h"
 
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-    size_t n = strlen(h) / 2;
-    cr_assert(n <= cap);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        cr_assert_eq(sscanf(h + 2 * i, "%2x", &v), 1);
-        out[i] = (uint8_t)v;
-    }
-    return n;
-}
 
 /* --------------------------------------------------------------- codec */
 

@@ -74,6 +74,12 @@ static int any_offered(const uint16_t *suites, size_t n, int (*pred)(const suite
     return 0;
 }
 
+/* The wire form of ServerKeyExchange / ClientKeyExchange for the suite. */
+static hs_kx_kind suite_kx_kind(const suite_info *s)
+{
+    return s->kx == KX_PSK ? HS_KX_PSK : s->kx == KX_ECDHE_PSK ? HS_KX_ECDHE_PSK : HS_KX_ECDHE;
+}
+
 static int is_cbc(const suite_info *s)
 {
     return s->kind == SUITE_CBC;
@@ -221,7 +227,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
 static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, size_t len)
 {
     hs_server_key_exchange ske;
-    hs_kx_kind kind = c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK;
+    hs_kx_kind kind = suite_kx_kind(c->suite);
     if (hs_server_key_exchange_parse(body, len, kind, &ske) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (ske.psk_hint_len > sizeof c->psk_hint)
@@ -289,7 +295,7 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
     uint8_t body_out[HS_BODY_MAX];
     cdtls_writer w;
     writer_init(&w, body_out, sizeof body_out);
-    rc = hs_client_key_exchange_write(&w, c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK, &cke);
+    rc = hs_client_key_exchange_write(&w, suite_kx_kind(c->suite), &cke);
     conn_flight_clear(c);
     if (!rc) rc = conn_hs_queue(c, HS_CLIENT_KEY_EXCHANGE, body_out, w.len);
     /* The session hash for EMS covers messages through ClientKeyExchange
@@ -419,7 +425,7 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
         }
         writer_init(&w, body, sizeof body);
         if (!rc)
-            rc = hs_server_key_exchange_write(&w, c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK, &ske);
+            rc = hs_server_key_exchange_write(&w, suite_kx_kind(c->suite), &ske);
         if (!rc) rc = conn_hs_queue(c, HS_SERVER_KEY_EXCHANGE, body, w.len);
     }
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
@@ -523,7 +529,7 @@ static int server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, size_t len)
 {
     hs_client_key_exchange cke;
-    hs_kx_kind kind = c->suite->kx == KX_PSK ? HS_KX_PSK : HS_KX_ECDHE_PSK;
+    hs_kx_kind kind = suite_kx_kind(c->suite);
     if (hs_client_key_exchange_parse(body, len, kind, &cke) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     int rc = server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);

@@ -332,6 +332,43 @@ int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in)
 
 /* -------------------------------------------------------- key exchanges */
 
+static int kx_has_psk(hs_kx_kind kind)
+{
+    return kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK;
+}
+
+static int kx_has_ecdh(hs_kx_kind kind)
+{
+    return kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE;
+}
+
+/* opaque <0..2^16-1>: the PSK identity hint (RFC 4279 §2) or identity */
+static int read_psk_vector(cdtls_reader *r, const uint8_t **p, size_t *len)
+{
+    cdtls_reader v;
+    if (!reader_vec16(r, 0, 0xffff, &v)) return 0;
+    *p = v.p;
+    *len = v.left;
+    return 1;
+}
+
+static int write_vec16(cdtls_writer *w, const uint8_t *p, size_t len)
+{
+    if (len > 0xffff) return 0;
+    writer_u16(w, (unsigned)len);
+    writer_bytes(w, p, len);
+    return 1;
+}
+
+/* ECPoint <1..2^8-1> (RFC 8422 §5.4, §5.7) */
+static int write_ec_point(cdtls_writer *w, const uint8_t *p, size_t len)
+{
+    if (len == 0 || len > 255) return 0;
+    writer_u8(w, (unsigned)len);
+    writer_bytes(w, p, len);
+    return 1;
+}
+
 /* ServerECDHParams (RFC 8422 §5.4): curve_type named_curve(3), NamedCurve,
  * ECPoint public<1..255>. */
 static int read_ecdh_params(cdtls_reader *r, hs_server_key_exchange *out)
@@ -355,14 +392,9 @@ int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
     cdtls_reader r, v;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
-        if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
-        out->psk_hint = v.p;
-        out->psk_hint_len = v.left;
-    }
-    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
-        if (!read_ecdh_params(&r, out)) return CDTLS_ERR_DECODE;
-    }
+    if (kx_has_psk(kind) && !read_psk_vector(&r, &out->psk_hint, &out->psk_hint_len))
+        return CDTLS_ERR_DECODE;
+    if (kx_has_ecdh(kind) && !read_ecdh_params(&r, out)) return CDTLS_ERR_DECODE;
     if (kind == HS_KX_ECDHE) {
         reader_u16(&r, &out->sig_alg);
         if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
@@ -375,23 +407,16 @@ int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
 int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
                                  const hs_server_key_exchange *in)
 {
-    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
-        if (in->psk_hint_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
-        writer_u16(w, (unsigned)in->psk_hint_len);
-        writer_bytes(w, in->psk_hint, in->psk_hint_len);
-    }
-    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
-        if (in->public_len == 0 || in->public_len > 255) return CDTLS_ERR_INVALID_ARG;
-        writer_u8(w, 3);
+    if (kx_has_psk(kind) && !write_vec16(w, in->psk_hint, in->psk_hint_len))
+        return CDTLS_ERR_INVALID_ARG;
+    if (kx_has_ecdh(kind)) {
+        writer_u8(w, 3); /* curve_type named_curve */
         writer_u16(w, in->named_curve);
-        writer_u8(w, (unsigned)in->public_len);
-        writer_bytes(w, in->public_key, in->public_len);
+        if (!write_ec_point(w, in->public_key, in->public_len)) return CDTLS_ERR_INVALID_ARG;
     }
     if (kind == HS_KX_ECDHE) {
-        if (in->signature_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
         writer_u16(w, in->sig_alg);
-        writer_u16(w, (unsigned)in->signature_len);
-        writer_bytes(w, in->signature, in->signature_len);
+        if (!write_vec16(w, in->signature, in->signature_len)) return CDTLS_ERR_INVALID_ARG;
     }
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
@@ -402,12 +427,9 @@ int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
     cdtls_reader r, v;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
-        if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
-        out->psk_identity = v.p;
-        out->psk_identity_len = v.left;
-    }
-    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
+    if (kx_has_psk(kind) && !read_psk_vector(&r, &out->psk_identity, &out->psk_identity_len))
+        return CDTLS_ERR_DECODE;
+    if (kx_has_ecdh(kind)) {
         if (!reader_vec8(&r, 1, 255, &v)) return CDTLS_ERR_DECODE;
         out->public_key = v.p;
         out->public_len = v.left;
@@ -418,15 +440,9 @@ int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
 int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
                                  const hs_client_key_exchange *in)
 {
-    if (kind == HS_KX_PSK || kind == HS_KX_ECDHE_PSK) {
-        if (in->psk_identity_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
-        writer_u16(w, (unsigned)in->psk_identity_len);
-        writer_bytes(w, in->psk_identity, in->psk_identity_len);
-    }
-    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
-        if (in->public_len == 0 || in->public_len > 255) return CDTLS_ERR_INVALID_ARG;
-        writer_u8(w, (unsigned)in->public_len);
-        writer_bytes(w, in->public_key, in->public_len);
-    }
+    if (kx_has_psk(kind) && !write_vec16(w, in->psk_identity, in->psk_identity_len))
+        return CDTLS_ERR_INVALID_ARG;
+    if (kx_has_ecdh(kind) && !write_ec_point(w, in->public_key, in->public_len))
+        return CDTLS_ERR_INVALID_ARG;
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
