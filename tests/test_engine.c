@@ -257,3 +257,76 @@ Test(engine_mtu, fragmented_under_loss_and_reorder)
         sim_free(&s);
     }
 }
+
+/* ------------------------------------------------------------ timers */
+
+typedef struct send_log {
+    uint64_t at[64];
+    size_t n;
+    sim_link *s;
+    int drop_to_client;      /* drop everything server -> client */
+    int drop_final_flights;  /* drop this many server datagrams once the server is established */
+} send_log;
+
+static int log_and_filter(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    send_log *l = ctx;
+    (void)d;
+    (void)len;
+    if (to_server && l->n < 64) l->at[l->n++] = l->s->now_ms;
+    if (!to_server && l->drop_to_client) return 0;
+    if (!to_server && l->drop_final_flights &&
+        cdtls_conn_get_state(l->s->server) == CDTLS_STATE_ESTABLISHED) {
+        l->drop_final_flights--;
+        return 0;
+    }
+    return 1;
+}
+
+/* RFC 6347 §4.2.4.1: retransmit on timer expiry, doubling the timeout up to
+ * the cap; give up after the handshake timeout with a clear error. */
+Test(engine_timer, doubling_cap_and_handshake_timeout)
+{
+    uint16_t suite = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    cc.retransmit_initial_ms = 1000;
+    cc.retransmit_max_ms = 8000;
+    cc.handshake_timeout_ms = 40000;
+    sim_link s;
+    send_log l = {.s = &s, .drop_to_client = 1};
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK); /* flight 1 already sent at t=1000 */
+    s.tamper = log_and_filter;
+    s.tamper_ctx = &l;
+    cr_assert(!sim_run_handshake(&s, 60000));
+    sim_run(&s, 60000);
+    /* retransmissions at +1 s, +2 s, +4 s, +8 s, then every 8 s (the cap) */
+    static const uint64_t want[] = {2000, 4000, 8000, 16000, 24000, 32000};
+    cr_assert(l.n >= 6, "only %zu retransmissions", l.n);
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_eq(l.at[i], want[i], "retransmission %zu at %llu", i, (unsigned long long)l.at[i]);
+    cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_HANDSHAKE_TIMEOUT);
+    cr_assert(l.at[l.n - 1] < 1000 + 40000, "no retransmission after the handshake timeout");
+    sim_free(&s);
+}
+
+/* The server's final flight (CCS, Finished) is lost: the client's timer
+ * retransmits flight 5, the server sees a message_seq it already processed
+ * and retransmits flight 6 (RFC 6347 §4.2.4), and both end established. */
+Test(engine_timer, final_flight_retransmitted_on_demand)
+{
+    uint16_t suite = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    sim_link s;
+    send_log l = {.s = &s, .drop_final_flights = 1};
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    s.tamper = log_and_filter;
+    s.tamper_ctx = &l;
+    cr_assert(sim_run_handshake(&s, 10000));
+    cr_assert_eq(l.drop_final_flights, 0, "the final flight was not dropped");
+    cr_assert_geq(s.sent[1], 4, "server sent HVR, flight 4, flight 6 and its retransmission");
+    cr_assert(roundtrip(&s, 1, "after recovery"));
+    sim_free(&s);
+}
