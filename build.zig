@@ -52,6 +52,8 @@ pub fn build(b: *std.Build) void {
 
     var lib_sources = std.ArrayList([]const u8).init(b.allocator);
     for (core_dirs) |dir| collectC(b, dir, &lib_sources);
+    // The io module (sockets, OOB): the only code that touches the OS network API.
+    collectC(b, "src/io", &lib_sources);
     const provider_dir = b.fmt("providers/{s}", .{crypto_name});
     collectC(b, provider_dir, &lib_sources);
 

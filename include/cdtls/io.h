@@ -1,0 +1,115 @@
+/*
+ * cdtls — the io module: UDP sockets that carry out-of-band (OOB) data on
+ * every datagram, send and receive.
+ *
+ * Two faces, as Go's WriteMsgUDP(b, oob, addr) / ReadMsgUDP:
+ *  - typed and portable: a cdtls_oob (DSCP, ECN, local address, interface,
+ *    TTL/hop limit) becomes the right control message for the socket's
+ *    family and OS (IP_TOS / IPV6_TCLASS, IP_PKTINFO / IPV6_PKTINFO /
+ *    IP_SENDSRCADDR, IP_TTL / IPV6_HOPLIMIT) and received control messages
+ *    are parsed back into one;
+ *  - raw: caller-built native control-message bytes go to sendmsg()
+ *    unchanged, and the received control bytes are handed back.
+ * cdtls_io_build_cmsg() turns typed values into native bytes (with the
+ * platform's CMSG_SPACE alignment), cdtls_io_parse_cmsg() the reverse.
+ *
+ * What a platform or socket cannot carry is reported by cdtls_io_caps(),
+ * detected at run time, never silently faked. When the kernel refuses a
+ * control message on send, the datagram is sent again without it (and the
+ * capability is cleared), rather than lost.
+ *
+ * The io module knows nothing of DTLS.
+ */
+#ifndef CDTLS_IO_H
+#define CDTLS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/error.h"
+#include "cdtls/oob.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A transport address without OS headers. */
+typedef struct cdtls_addr {
+    cdtls_ip_addr ip; /* family 4 or 6 */
+    uint16_t port;    /* host byte order */
+    uint32_t scope_id;
+} cdtls_addr;
+
+/* "127.0.0.1", "::1", "::ffff:10.0.0.1" (no port) into *out; port separate. */
+int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out);
+/* "127.0.0.1:4444" / "[::1]:4444" into buf. */
+int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap);
+
+#if defined(_WIN32)
+typedef uintptr_t cdtls_socket_handle; /* SOCKET */
+#else
+typedef int cdtls_socket_handle;
+#endif
+
+/* Capability bits (cdtls_io_caps). */
+enum cdtls_io_cap {
+    CDTLS_IO_CAP_SEND_DSCP = 1u << 0,       /* per-datagram DSCP on send */
+    CDTLS_IO_CAP_SEND_ECN = 1u << 1,        /* per-datagram ECN codepoint on send */
+    CDTLS_IO_CAP_RECV_DSCP = 1u << 2,       /* DSCP of received datagrams */
+    CDTLS_IO_CAP_RECV_ECN = 1u << 3,        /* ECN of received datagrams */
+    CDTLS_IO_CAP_SEND_LOCAL_ADDR = 1u << 4, /* choose the source address per datagram */
+    CDTLS_IO_CAP_RECV_LOCAL_ADDR = 1u << 5, /* destination address of received datagrams */
+    CDTLS_IO_CAP_RECV_IFINDEX = 1u << 6,    /* arrival interface */
+    CDTLS_IO_CAP_SEND_TTL = 1u << 7,        /* per-datagram TTL / hop limit */
+    CDTLS_IO_CAP_RECV_TTL = 1u << 8,        /* TTL / hop limit of received datagrams */
+    CDTLS_IO_CAP_RAW_OOB = 1u << 9          /* raw control-message passthrough */
+};
+
+typedef struct cdtls_io_socket {
+    cdtls_socket_handle fd;
+    int family;     /* 4 or 6 */
+    int dual_stack; /* IPv6 socket that also carries IPv4 (mapped) */
+    unsigned caps;  /* what this socket can carry (see cdtls_io_caps) */
+    int last_error; /* OS error of the last failing call */
+} cdtls_io_socket;
+
+enum cdtls_io_open_flags {
+    CDTLS_IO_DUAL_STACK = 1u << 0, /* with an IPv6 bind address: also IPv4 */
+    CDTLS_IO_NONBLOCK = 1u << 1
+};
+
+/* Opens a UDP socket bound to *bind (port 0 = any) and turns on every
+ * receive-side OOB report the platform has. */
+int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
+void cdtls_io_close(cdtls_io_socket *s);
+/* The bound address (port filled in). */
+int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out);
+unsigned cdtls_io_caps(const cdtls_io_socket *s);
+
+/* Sends one datagram to *to with typed OOB (may be NULL) and/or raw native
+ * control bytes (raw may be NULL). A typed item the socket cannot carry
+ * gives CDTLS_ERR_OOB_UNSUPPORTED before anything is sent. */
+int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
+                  const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
+
+/* Receives one datagram, waiting up to timeout_ms (-1 forever, 0 poll).
+ * from, oob, raw may be NULL. raw receives the native control bytes (up to
+ * raw_cap; *raw_len set). CDTLS_ERR_TIMEOUT when nothing came;
+ * CDTLS_ERR_WOULD_BLOCK on a non-blocking socket with nothing to read. */
+int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
+                  cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms);
+
+/* Native control-message bytes for typed OOB on a socket of the given
+ * family (4, 6, or 46 for IPv4 traffic over a dual-stack IPv6 socket). */
+int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
+                        size_t *out_len);
+/* Typed OOB from native control-message bytes (unknown messages ignored). */
+int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out);
+
+/* Room for every control message cdtls sends or asks for. */
+#define CDTLS_IO_CMSG_SPACE 256u
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CDTLS_IO_H */

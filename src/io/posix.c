@@ -1,0 +1,599 @@
+/* The io module on POSIX systems: Linux, FreeBSD/NetBSD/OpenBSD, macOS.
+ * sendmsg()/recvmsg() with control messages for DSCP/ECN (IP_TOS,
+ * IPV6_TCLASS), the local address and interface (IP_PKTINFO /
+ * IP_RECVDSTADDR+IP_RECVIF / IP_SENDSRCADDR, IPV6_PKTINFO) and TTL / hop
+ * limit. Option names and the size of their data differ per OS; each
+ * difference is noted where it is handled. */
+#if !defined(_WIN32)
+
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* struct in_pktinfo, in6_pktinfo */
+#endif
+#if defined(__APPLE__) && !defined(__APPLE_USE_RFC_3542)
+#define __APPLE_USE_RFC_3542 /* IPV6_RECVPKTINFO and friends on macOS */
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "cdtls/io.h"
+
+/* BSDs take one byte of TOS in the IP_TOS control message; Linux and macOS
+ * take an int (Linux also accepts a byte). */
+#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+#define CDTLS_TOS_CMSG_BYTE 1
+#else
+#define CDTLS_TOS_CMSG_BYTE 0
+#endif
+
+/* ------------------------------------------------------------- addresses */
+
+static socklen_t to_sockaddr(const cdtls_addr *a, int sock_family, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (sock_family == 6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a->port);
+        s6->sin6_scope_id = a->scope_id;
+        if (a->ip.family == 4) { /* IPv4-mapped on a dual-stack socket */
+            s6->sin6_addr.s6_addr[10] = 0xff;
+            s6->sin6_addr.s6_addr[11] = 0xff;
+            memcpy(&s6->sin6_addr.s6_addr[12], a->ip.addr, 4);
+        } else {
+            memcpy(&s6->sin6_addr, a->ip.addr, 16);
+        }
+        return sizeof *s6;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(a->port);
+    memcpy(&s4->sin_addr, a->ip.addr, 4);
+    return sizeof *s4;
+}
+
+static int is_v4_mapped(const uint8_t *a)
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, prefix, 12) == 0;
+}
+
+/* IPv4-mapped IPv6 addresses are reported as IPv4: the peer is an IPv4 host. */
+static void from_sockaddr(const struct sockaddr_storage *ss, cdtls_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        a->port = ntohs(s6->sin6_port);
+        if (is_v4_mapped(s6->sin6_addr.s6_addr)) {
+            a->ip.family = 4;
+            memcpy(a->ip.addr, &s6->sin6_addr.s6_addr[12], 4);
+        } else {
+            a->ip.family = 6;
+            memcpy(a->ip.addr, &s6->sin6_addr, 16);
+            a->scope_id = s6->sin6_scope_id;
+        }
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        a->ip.family = 4;
+        a->port = ntohs(s4->sin_port);
+        memcpy(a->ip.addr, &s4->sin_addr, 4);
+    }
+}
+
+int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out)
+{
+    if (!text || !out) return CDTLS_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    out->port = port;
+    if (inet_pton(AF_INET, text, out->ip.addr) == 1) {
+        out->ip.family = 4;
+        return CDTLS_OK;
+    }
+    if (inet_pton(AF_INET6, text, out->ip.addr) == 1) {
+        out->ip.family = 6;
+        if (is_v4_mapped(out->ip.addr)) {
+            memmove(out->ip.addr, out->ip.addr + 12, 4);
+            memset(out->ip.addr + 4, 0, 12);
+            out->ip.family = 4;
+        }
+        return CDTLS_OK;
+    }
+    return CDTLS_ERR_INVALID_ARG;
+}
+
+int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (!a || !buf) return CDTLS_ERR_INVALID_ARG;
+    if (!inet_ntop(a->ip.family == 6 ? AF_INET6 : AF_INET, a->ip.addr, ip, sizeof ip))
+        return CDTLS_ERR_INVALID_ARG;
+    int n = a->ip.family == 6 ? snprintf(buf, cap, "[%s]:%u", ip, a->port)
+                              : snprintf(buf, cap, "%s:%u", ip, a->port);
+    return n > 0 && (size_t)n < cap ? CDTLS_OK : CDTLS_ERR_BUFFER_TOO_SMALL;
+}
+
+/* ----------------------------------------------------------- open / close */
+
+static int on(int fd, int level, int opt)
+{
+    int one = 1;
+    return setsockopt(fd, level, opt, &one, sizeof one) == 0;
+}
+
+/* Turns on every receive-side report the platform has, and records which
+ * ones the kernel accepted. */
+static unsigned enable_recv_reports(int fd, int v4, int v6)
+{
+    unsigned caps = 0;
+    if (v4) {
+#if defined(IP_RECVTOS)
+        if (on(fd, IPPROTO_IP, IP_RECVTOS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+#endif
+#if defined(IP_PKTINFO) && !defined(__APPLE__) && !defined(__FreeBSD__)
+        if (on(fd, IPPROTO_IP, IP_PKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+#elif defined(IP_RECVPKTINFO)
+        if (on(fd, IPPROTO_IP, IP_RECVPKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+#elif defined(IP_RECVDSTADDR)
+        if (on(fd, IPPROTO_IP, IP_RECVDSTADDR)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR;
+#endif
+#if defined(IP_RECVTTL)
+        if (on(fd, IPPROTO_IP, IP_RECVTTL)) caps |= CDTLS_IO_CAP_RECV_TTL;
+#endif
+    }
+    if (v6) {
+#if defined(IPV6_RECVTCLASS)
+        if (on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+#endif
+#if defined(IPV6_RECVPKTINFO)
+        if (on(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+#endif
+#if defined(IPV6_RECVHOPLIMIT)
+        if (on(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT)) caps |= CDTLS_IO_CAP_RECV_TTL;
+#endif
+    }
+    return caps;
+}
+
+/* What sendmsg() can carry, by compile-time knowledge of the platform; the
+ * first refusal at run time clears the bit (see send_with_fallback). */
+static unsigned send_caps(int family)
+{
+    unsigned caps = CDTLS_IO_CAP_RAW_OOB;
+    if (family == 6) {
+#if defined(IPV6_TCLASS)
+        caps |= CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
+#endif
+#if defined(IPV6_PKTINFO)
+        caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+#endif
+#if defined(IPV6_HOPLIMIT)
+        caps |= CDTLS_IO_CAP_SEND_TTL;
+#endif
+        return caps;
+    }
+#if defined(IP_TOS) && !defined(__APPLE__)
+    /* macOS's sendmsg() ignores IP_TOS control messages: not claimed. */
+    caps |= CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
+#endif
+#if defined(IP_PKTINFO) && !defined(__FreeBSD__)
+    caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+#elif defined(IP_SENDSRCADDR)
+    caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+#endif
+#if defined(__linux__)
+    caps |= CDTLS_IO_CAP_SEND_TTL; /* IP_TTL as a control message: Linux only */
+#endif
+    return caps;
+}
+
+int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flags)
+{
+    if (!s || !bind_addr || (bind_addr->ip.family != 4 && bind_addr->ip.family != 6))
+        return CDTLS_ERR_INVALID_ARG;
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    int family = bind_addr->ip.family;
+    int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        s->last_error = errno;
+        return CDTLS_ERR_IO;
+    }
+    int dual = family == 6 && (flags & CDTLS_IO_DUAL_STACK);
+    if (family == 6) {
+        int v6only = dual ? 0 : 1;
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = to_sockaddr(bind_addr, family, &ss);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        s->last_error = errno;
+        close(fd);
+        return CDTLS_ERR_IO;
+    }
+    if (flags & CDTLS_IO_NONBLOCK) {
+        int fl = fcntl(fd, F_GETFL, 0);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+            s->last_error = errno;
+            close(fd);
+            return CDTLS_ERR_IO;
+        }
+    }
+    s->fd = fd;
+    s->family = family;
+    s->dual_stack = dual;
+    /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
+     * (Linux honours them on AF_INET6 sockets). */
+    s->caps = enable_recv_reports(fd, family == 4 || dual, family == 6) | send_caps(family);
+    return CDTLS_OK;
+}
+
+void cdtls_io_close(cdtls_io_socket *s)
+{
+    if (s && s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (!s || !out) return CDTLS_ERR_INVALID_ARG;
+    if (getsockname(s->fd, (struct sockaddr *)&ss, &sl) != 0) return CDTLS_ERR_IO;
+    from_sockaddr(&ss, out);
+    return CDTLS_OK;
+}
+
+unsigned cdtls_io_caps(const cdtls_io_socket *s)
+{
+    return s ? s->caps : 0;
+}
+
+/* --------------------------------------------------- typed OOB <-> cmsg */
+
+/* Appends one control message; 0 if it does not fit. */
+static int put_cmsg(struct msghdr *m, size_t *used, size_t cap, int level, int type,
+                    const void *data, size_t len)
+{
+    if (*used + CMSG_SPACE(len) > cap) return 0;
+    struct cmsghdr *c = (struct cmsghdr *)((uint8_t *)m->msg_control + *used);
+    memset(c, 0, CMSG_SPACE(len));
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), data, len);
+    *used += CMSG_SPACE(len);
+    return 1;
+}
+
+/* family 4: IPv4 socket; 6: IPv6 socket; 46: IPv4 traffic on a dual-stack
+ * IPv6 socket, where Linux processes the IPv4 (SOL_IP) messages. */
+static int build_cmsgs(const cdtls_oob *oob, int family, struct msghdr *m, size_t cap,
+                       size_t *used)
+{
+    int ok = 1;
+    if (!oob) return 1;
+    int tos_set = (oob->flags & (CDTLS_OOB_DSCP | CDTLS_OOB_ECN)) != 0;
+    int tos = ((oob->flags & CDTLS_OOB_DSCP) ? (oob->dscp & 0x3f) << 2 : 0) |
+              ((oob->flags & CDTLS_OOB_ECN) ? (oob->ecn & 3) : 0);
+    if (family == 6) {
+#if defined(IPV6_TCLASS)
+        if (tos_set) ok &= put_cmsg(m, used, cap, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+#endif
+#if defined(IPV6_PKTINFO)
+        if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) {
+            struct in6_pktinfo pi;
+            memset(&pi, 0, sizeof pi);
+            if ((oob->flags & CDTLS_OOB_LOCAL_ADDR) && oob->local.family == 6)
+                memcpy(&pi.ipi6_addr, oob->local.addr, 16);
+            if (oob->flags & CDTLS_OOB_IFINDEX) pi.ipi6_ifindex = oob->ifindex;
+            ok &= put_cmsg(m, used, cap, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+        }
+#endif
+#if defined(IPV6_HOPLIMIT)
+        if (oob->flags & CDTLS_OOB_TTL) {
+            int hl = oob->ttl;
+            ok &= put_cmsg(m, used, cap, IPPROTO_IPV6, IPV6_HOPLIMIT, &hl, sizeof hl);
+        }
+#endif
+        return ok;
+    }
+    (void)family;
+#if defined(IP_TOS)
+    if (tos_set) {
+#if CDTLS_TOS_CMSG_BYTE
+        uint8_t b = (uint8_t)tos;
+        ok &= put_cmsg(m, used, cap, IPPROTO_IP, IP_TOS, &b, sizeof b);
+#else
+        ok &= put_cmsg(m, used, cap, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+#endif
+    }
+#endif
+    if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) {
+#if defined(IP_PKTINFO) && !defined(__FreeBSD__)
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof pi);
+        if ((oob->flags & CDTLS_OOB_LOCAL_ADDR) && oob->local.family == 4)
+            memcpy(&pi.ipi_spec_dst, oob->local.addr, 4);
+        if (oob->flags & CDTLS_OOB_IFINDEX) pi.ipi_ifindex = (int)oob->ifindex;
+        ok &= put_cmsg(m, used, cap, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+#elif defined(IP_SENDSRCADDR)
+        if ((oob->flags & CDTLS_OOB_LOCAL_ADDR) && oob->local.family == 4) {
+            struct in_addr a;
+            memcpy(&a, oob->local.addr, 4);
+            ok &= put_cmsg(m, used, cap, IPPROTO_IP, IP_SENDSRCADDR, &a, sizeof a);
+        }
+#endif
+    }
+#if defined(__linux__) && defined(IP_TTL)
+    if (oob->flags & CDTLS_OOB_TTL) {
+        int t = oob->ttl;
+        ok &= put_cmsg(m, used, cap, IPPROTO_IP, IP_TTL, &t, sizeof t);
+    }
+#endif
+    return ok;
+}
+
+int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
+                        size_t *out_len)
+{
+    if (!oob || !out || !out_len || (family != 4 && family != 6 && family != 46))
+        return CDTLS_ERR_INVALID_ARG;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_control = out;
+    size_t used = 0;
+    if (!build_cmsgs(oob, family == 6 ? 6 : 4, &m, cap, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    *out_len = used;
+    return CDTLS_OK;
+}
+
+static void set_tos(cdtls_oob *o, int tos)
+{
+    o->flags |= CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
+    o->dscp = (uint8_t)((tos >> 2) & 0x3f);
+    o->ecn = (uint8_t)(tos & 3);
+}
+
+/* Reads an int or a byte, whichever size the kernel sent (they differ per
+ * OS and per option). */
+static int cmsg_int(const struct cmsghdr *c)
+{
+    size_t len = c->cmsg_len - CMSG_LEN(0);
+    if (len >= sizeof(int)) {
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        return v;
+    }
+    return len >= 1 ? *(const uint8_t *)CMSG_DATA(c) : 0;
+}
+
+int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
+{
+    if ((!cmsg && len) || !out) return CDTLS_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_control = (void *)(uintptr_t)cmsg;
+    m.msg_controllen = len;
+    for (struct cmsghdr *c = len ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+        size_t dlen = c->cmsg_len >= CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0;
+        if (c->cmsg_level == IPPROTO_IP) {
+            switch (c->cmsg_type) {
+#if defined(IP_TOS)
+            case IP_TOS: /* Linux reports the received TOS with type IP_TOS */
+#endif
+#if defined(IP_RECVTOS) && defined(IP_TOS) && (IP_RECVTOS != IP_TOS)
+            case IP_RECVTOS: /* the BSDs and macOS use IP_RECVTOS */
+#endif
+                if (dlen >= 1) set_tos(out, cmsg_int(c));
+                break;
+#if defined(IP_PKTINFO)
+            case IP_PKTINFO:
+                if (dlen >= sizeof(struct in_pktinfo)) {
+                    struct in_pktinfo pi;
+                    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                    out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
+                    out->local.family = 4;
+                    memcpy(out->local.addr, &pi.ipi_addr, 4);
+                    out->ifindex = (uint32_t)pi.ipi_ifindex;
+                }
+                break;
+#endif
+#if defined(IP_RECVDSTADDR) && (!defined(IP_PKTINFO) || IP_RECVDSTADDR != IP_PKTINFO)
+            case IP_RECVDSTADDR:
+                if (dlen >= 4) {
+                    out->flags |= CDTLS_OOB_LOCAL_ADDR;
+                    out->local.family = 4;
+                    memcpy(out->local.addr, CMSG_DATA(c), 4);
+                }
+                break;
+#endif
+#if defined(IP_TTL)
+            case IP_TTL: /* Linux */
+#endif
+#if defined(IP_RECVTTL) && defined(IP_TTL) && (IP_RECVTTL != IP_TTL)
+            case IP_RECVTTL: /* BSD/macOS, one byte */
+#endif
+                if (dlen >= 1) {
+                    out->flags |= CDTLS_OOB_TTL;
+                    out->ttl = (uint8_t)cmsg_int(c);
+                }
+                break;
+            default: break;
+            }
+        } else if (c->cmsg_level == IPPROTO_IPV6) {
+            switch (c->cmsg_type) {
+#if defined(IPV6_TCLASS)
+            case IPV6_TCLASS:
+                if (dlen >= 1) set_tos(out, cmsg_int(c));
+                break;
+#endif
+#if defined(IPV6_PKTINFO)
+            case IPV6_PKTINFO:
+                if (dlen >= sizeof(struct in6_pktinfo)) {
+                    struct in6_pktinfo pi;
+                    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                    out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
+                    out->local.family = 6;
+                    memcpy(out->local.addr, &pi.ipi6_addr, 16);
+                    if (is_v4_mapped(out->local.addr)) {
+                        memmove(out->local.addr, out->local.addr + 12, 4);
+                        memset(out->local.addr + 4, 0, 12);
+                        out->local.family = 4;
+                    }
+                    out->ifindex = pi.ipi6_ifindex;
+                }
+                break;
+#endif
+#if defined(IPV6_HOPLIMIT)
+            case IPV6_HOPLIMIT:
+                if (dlen >= 1) {
+                    out->flags |= CDTLS_OOB_TTL;
+                    out->ttl = (uint8_t)cmsg_int(c);
+                }
+                break;
+#endif
+            default: break;
+            }
+        }
+    }
+    return CDTLS_OK;
+}
+
+/* ---------------------------------------------------------------- send */
+
+static unsigned needed_caps(const cdtls_oob *oob)
+{
+    unsigned need = 0;
+    if (!oob) return 0;
+    if (oob->flags & CDTLS_OOB_DSCP) need |= CDTLS_IO_CAP_SEND_DSCP;
+    if (oob->flags & CDTLS_OOB_ECN) need |= CDTLS_IO_CAP_SEND_ECN;
+    if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) need |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+    if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
+    return need;
+}
+
+int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
+                  const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
+{
+    if (!s || s->fd < 0 || (!buf && len) || !to || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
+    if (to->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
+    if (to->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
+    unsigned need = needed_caps(oob);
+    if ((need & s->caps) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
+
+    struct sockaddr_storage ss;
+    socklen_t sl = to_sockaddr(to, s->family, &ss);
+    /* cmsg buffer aligned for struct cmsghdr */
+    union {
+        struct cmsghdr align;
+        uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
+    } control;
+    struct iovec iov = {(void *)(uintptr_t)buf, len};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_name = &ss;
+    m.msg_namelen = sl;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control.bytes;
+    size_t used = 0;
+    /* IPv4 traffic over a dual-stack socket takes the IPv4 messages. */
+    int cfam = s->family == 6 && to->ip.family == 4 ? 4 : s->family;
+    if (!build_cmsgs(oob, cfam, &m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (raw_len) {
+        if (used + raw_len > sizeof control.bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
+        memcpy(control.bytes + used, raw, raw_len); /* passed through unchanged */
+        used += raw_len;
+    }
+    m.msg_control = used ? control.bytes : NULL;
+    m.msg_controllen = used;
+    for (;;) {
+        ssize_t n = sendmsg(s->fd, &m, 0);
+        if (n >= 0) return CDTLS_OK;
+        if (errno == EINTR) continue;
+        s->last_error = errno;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
+        if (used && !raw_len && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+            /* The kernel refused a typed control message this build thought
+             * it had: stop claiming it, and send the datagram without OOB
+             * rather than lose it. The caller learns it from the caps. */
+            s->caps &= ~need;
+            m.msg_control = NULL;
+            m.msg_controllen = 0;
+            used = 0;
+            continue;
+        }
+        return CDTLS_ERR_IO;
+    }
+}
+
+/* ---------------------------------------------------------------- recv */
+
+int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
+                  cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
+{
+    if (!s || s->fd < 0 || (!buf && cap) || !len || (!raw && raw_cap)) return CDTLS_ERR_INVALID_ARG;
+    if (timeout_ms >= 0) {
+        struct pollfd p = {s->fd, POLLIN, 0};
+        int r;
+        do {
+            r = poll(&p, 1, timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            s->last_error = errno;
+            return CDTLS_ERR_IO;
+        }
+        if (r == 0) return CDTLS_ERR_TIMEOUT;
+    }
+    struct sockaddr_storage ss;
+    union {
+        struct cmsghdr align;
+        uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
+    } control;
+    struct iovec iov = {buf, cap};
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_name = &ss;
+    m.msg_namelen = sizeof ss;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control.bytes;
+    m.msg_controllen = sizeof control.bytes;
+    ssize_t n;
+    do {
+        n = recvmsg(s->fd, &m, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        s->last_error = errno;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
+    }
+    *len = (size_t)n;
+    if (m.msg_flags & MSG_TRUNC) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (from) from_sockaddr(&ss, from);
+    size_t clen = (m.msg_flags & MSG_CTRUNC) ? 0 : (size_t)m.msg_controllen;
+    if (oob) cdtls_io_parse_cmsg(control.bytes, clen, oob);
+    if (raw_len) {
+        *raw_len = 0;
+        if (raw && clen <= raw_cap) {
+            memcpy(raw, control.bytes, clen);
+            *raw_len = clen;
+        }
+    }
+    return CDTLS_OK;
+}
+
+#endif /* !_WIN32 */

@@ -1,0 +1,153 @@
+/* The io module on loopback: the receiver sees the DSCP/ECN, TTL and local
+ * address the sender's kernel put on the wire, for IPv4, IPv6 and IPv4 over
+ * a dual-stack socket, through typed OOB and raw control bytes. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cdtls/io.h"
+
+static int open_on(cdtls_io_socket *s, const char *ip, unsigned flags)
+{
+    cdtls_addr a;
+    cr_assert_eq(cdtls_addr_parse(ip, 0, &a), CDTLS_OK);
+    return cdtls_io_open(s, &a, flags);
+}
+
+static void send_and_check(cdtls_io_socket *tx, cdtls_io_socket *rx, const char *to_ip,
+                           const cdtls_oob *oob, uint8_t want_dscp, uint8_t want_ecn)
+{
+    cdtls_addr to, from;
+    cr_assert_eq(cdtls_io_local_addr(rx, &to), CDTLS_OK);
+    uint16_t port = to.port;
+    cr_assert_eq(cdtls_addr_parse(to_ip, port, &to), CDTLS_OK);
+    cr_assert_eq(cdtls_io_send(tx, (const uint8_t *)"marked", 6, &to, oob, NULL, 0), CDTLS_OK);
+    uint8_t buf[64];
+    size_t n;
+    cdtls_oob got;
+    cr_assert_eq(cdtls_io_recv(rx, buf, sizeof buf, &n, &from, &got, NULL, 0, NULL, 2000), CDTLS_OK);
+    cr_assert(n == 6 && memcmp(buf, "marked", 6) == 0);
+    cr_assert(got.flags & CDTLS_OOB_DSCP, "no DSCP reported");
+    cr_assert_eq(got.dscp, want_dscp);
+    cr_assert_eq(got.ecn, want_ecn);
+    cr_assert(got.flags & CDTLS_OOB_LOCAL_ADDR, "no local address reported");
+    cr_assert(got.flags & CDTLS_OOB_IFINDEX);
+    cr_assert(got.ifindex > 0);
+    cr_assert(got.flags & CDTLS_OOB_TTL);
+}
+
+Test(io, ipv4_dscp_ecn_ttl_local_addr)
+{
+    cdtls_io_socket tx, rx;
+    cr_assert_eq(open_on(&tx, "127.0.0.1", 0), CDTLS_OK);
+    cr_assert_eq(open_on(&rx, "127.0.0.1", 0), CDTLS_OK);
+    unsigned caps = cdtls_io_caps(&rx);
+    cr_assert(caps & CDTLS_IO_CAP_RECV_DSCP && caps & CDTLS_IO_CAP_RECV_ECN);
+    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP);
+    /* EF (46) with ECT(0), then AF41 (34) with CE, then unmarked */
+    cdtls_oob oob = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
+    send_and_check(&tx, &rx, "127.0.0.1", &oob, 46, CDTLS_ECN_ECT0);
+    oob.dscp = 34, oob.ecn = CDTLS_ECN_CE;
+    send_and_check(&tx, &rx, "127.0.0.1", &oob, 34, CDTLS_ECN_CE);
+    send_and_check(&tx, &rx, "127.0.0.1", NULL, 0, CDTLS_ECN_NOT_ECT);
+    /* TTL and the destination address */
+    cdtls_oob ttl = {CDTLS_OOB_TTL, 0, 0, 7, 0, {0, {0}}};
+    cdtls_addr to;
+    cdtls_io_local_addr(&rx, &to);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"t", 1, &to, &ttl, NULL, 0), CDTLS_OK);
+    uint8_t buf[8];
+    size_t n;
+    cdtls_oob got;
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &got, NULL, 0, NULL, 2000), CDTLS_OK);
+    cr_assert_eq(got.ttl, 7);
+    cr_assert_eq(got.local.family, 4);
+    cr_assert(got.local.addr[0] == 127 && got.local.addr[3] == 1);
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+}
+
+Test(io, ipv6_tclass)
+{
+    cdtls_io_socket tx, rx;
+    if (open_on(&rx, "::1", 0) != CDTLS_OK) cr_skip_test("no IPv6 loopback here");
+    cr_assert_eq(open_on(&tx, "::1", 0), CDTLS_OK);
+    cdtls_oob oob = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT1, 0, 0, {0, {0}}};
+    send_and_check(&tx, &rx, "::1", &oob, 46, CDTLS_ECN_ECT1);
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+}
+
+Test(io, dual_stack_carries_ipv4_marks_both_ways)
+{
+    cdtls_io_socket v4, ds;
+    if (open_on(&ds, "::", CDTLS_IO_DUAL_STACK) != CDTLS_OK) cr_skip_test("no dual-stack socket here");
+    cr_assert_eq(open_on(&v4, "127.0.0.1", 0), CDTLS_OK);
+    cdtls_oob oob = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 26, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
+    /* IPv4 sender -> dual-stack receiver: reported as IPv4 */
+    send_and_check(&v4, &ds, "127.0.0.1", &oob, 26, CDTLS_ECN_ECT0);
+    /* dual-stack sender -> IPv4 receiver (IPv4-mapped destination) */
+    oob.dscp = 10;
+    send_and_check(&ds, &v4, "127.0.0.1", &oob, 10, CDTLS_ECN_ECT0);
+    cdtls_io_close(&v4);
+    cdtls_io_close(&ds);
+}
+
+Test(io, raw_control_bytes_pass_through)
+{
+    cdtls_io_socket tx, rx;
+    cr_assert_eq(open_on(&tx, "127.0.0.1", 0), CDTLS_OK);
+    cr_assert_eq(open_on(&rx, "127.0.0.1", 0), CDTLS_OK);
+    /* Build native bytes for DSCP 46 the portable way, send them raw */
+    uint8_t raw[CDTLS_IO_CMSG_SPACE];
+    size_t raw_len;
+    cdtls_oob oob = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
+    cr_assert_eq(cdtls_io_build_cmsg(&oob, 4, raw, sizeof raw, &raw_len), CDTLS_OK);
+    cr_assert(raw_len > 0 && raw_len % sizeof(size_t) == 0, "CMSG_SPACE aligned");
+    cdtls_oob back;
+    cr_assert_eq(cdtls_io_parse_cmsg(raw, raw_len, &back), CDTLS_OK);
+    cr_assert_eq(back.dscp, 46);
+    cdtls_addr to;
+    cdtls_io_local_addr(&rx, &to);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"raw", 3, &to, NULL, raw, raw_len), CDTLS_OK);
+    uint8_t buf[8], rbuf[CDTLS_IO_CMSG_SPACE];
+    size_t n, rlen = 0;
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, rbuf, sizeof rbuf, &rlen, 2000), CDTLS_OK);
+    cr_assert(rlen > 0, "received control bytes are handed back");
+    cdtls_oob got;
+    cr_assert_eq(cdtls_io_parse_cmsg(rbuf, rlen, &got), CDTLS_OK);
+    cr_assert_eq(got.dscp, 46);
+    cr_assert_eq(got.ecn, CDTLS_ECN_ECT0);
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+}
+
+Test(io, unsupported_items_are_reported_not_faked)
+{
+    cdtls_io_socket tx;
+    cr_assert_eq(open_on(&tx, "127.0.0.1", 0), CDTLS_OK);
+    tx.caps &= ~(unsigned)CDTLS_IO_CAP_SEND_DSCP; /* as on a platform without it */
+    cdtls_addr to;
+    cdtls_addr_parse("127.0.0.1", 9, &to);
+    cdtls_oob oob = {CDTLS_OOB_DSCP, 46, 0, 0, 0, {0, {0}}};
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"x", 1, &to, &oob, NULL, 0), CDTLS_ERR_OOB_UNSUPPORTED);
+    cdtls_io_close(&tx);
+}
+
+Test(io, timeouts_and_addresses)
+{
+    cdtls_io_socket rx;
+    cr_assert_eq(open_on(&rx, "127.0.0.1", 0), CDTLS_OK);
+    uint8_t buf[8];
+    size_t n;
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 50), CDTLS_ERR_TIMEOUT);
+    cdtls_io_close(&rx);
+    cdtls_addr a;
+    char text[64];
+    cr_assert_eq(cdtls_addr_parse("::ffff:10.1.2.3", 99, &a), CDTLS_OK);
+    cr_assert_eq(a.ip.family, 4); /* mapped addresses are IPv4 hosts */
+    cr_assert_eq(cdtls_addr_format(&a, text, sizeof text), CDTLS_OK);
+    cr_assert_str_eq(text, "10.1.2.3:99");
+    cr_assert_eq(cdtls_addr_parse("2001:db8::1", 443, &a), CDTLS_OK);
+    cr_assert_eq(cdtls_addr_format(&a, text, sizeof text), CDTLS_OK);
+    cr_assert_str_eq(text, "[2001:db8::1]:443");
+    cr_assert_eq(cdtls_addr_parse("not an address", 1, &a), CDTLS_ERR_INVALID_ARG);
+}
