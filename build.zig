@@ -135,7 +135,7 @@ pub fn build(b: *std.Build) void {
         cc.addDirectoryArg(b.path("tests"));
         for (lib_sources.items) |f| cc.addFileArg(b.path(f));
         for (test_sources.items) |f| cc.addFileArg(b.path(f));
-        cc.addArgs(&.{ b.fmt("-l{s}", .{crypto_name}), "-lcriterion", "-o" });
+        cc.addArgs(&.{ b.fmt("-l{s}", .{crypto_name}), "-lcriterion", "-lpthread", "-o" });
         const exe = cc.addOutputFileArg(b.fmt("cdtls-tests-{s}-san", .{crypto_name}));
         const run = std.Build.Step.Run.create(b, "run sanitized tests");
         run.addFileArg(exe);
@@ -159,6 +159,7 @@ pub fn build(b: *std.Build) void {
     test_mod.linkLibrary(static_lib);
     test_mod.linkSystemLibrary(crypto_name, .{});
     test_mod.linkSystemLibrary("criterion", .{});
+    test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
     const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });
     b.installArtifact(tests);
     const run = b.addRunArtifact(tests);

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdtls/io.h"
@@ -35,6 +36,16 @@
 #else
 #define CDTLS_TOS_CMSG_BYTE 0
 #endif
+
+uint64_t cdtls_io_now_ms(void);
+
+/* The socket layer's clock: monotonic milliseconds. */
+uint64_t cdtls_io_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ------------------------------------------------------------- addresses */
 

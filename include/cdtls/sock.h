@@ -1,0 +1,89 @@
+/*
+ * cdtls — DTLS over UDP sockets, with OOB data on every datagram.
+ *
+ * The socket layer drives the sans-IO engine (cdtls_conn) over the io module
+ * (cdtls_io_*): blocking calls take a timeout in milliseconds (-1 = forever,
+ * 0 = poll once and return CDTLS_ERR_WOULD_BLOCK if nothing is ready).
+ *
+ *   client:  cdtls_sock_dial(&cfg, &server_addr, 5000, &s);
+ *   server:  cdtls_listener_open(&cfg, &bind_addr, 0, &l);
+ *            cdtls_listener_accept(l, -1, &s);          one per peer
+ *   both:    cdtls_sock_write(s, data, n, &oob);         typed OOB (DSCP, ECN...)
+ *            cdtls_sock_write_oob(s, b, n, cmsg, cmsgn, &written, &oobwritten);  raw
+ *            cdtls_sock_read(s, buf, cap, &n, &oob, timeout);      typed OOB received
+ *            cdtls_sock_read_oob(s, buf, cap, &n, cmsg, cap, &cmsgn, timeout);   raw
+ *            cdtls_sock_close(s);
+ *
+ * The OOB of a write goes on the datagram that write produces; handshake
+ * flights and alerts carry cfg.handshake_oob / cfg.alert_oob. A read returns
+ * the OOB of the datagram the record arrived in, as the receiving kernel
+ * reported it.
+ *
+ * A listener serves many peers on one socket: a datagram from an unknown
+ * address goes through the stateless cookie check (cdtls_hello_verifier)
+ * before anything is allocated for that peer; connections are demultiplexed
+ * by peer address; handshakes progress independently; established peers
+ * wait in an accept queue of at most `backlog`. Not thread-safe: use a
+ * listener and its sockets from one thread.
+ */
+#ifndef CDTLS_SOCK_H
+#define CDTLS_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/config.h"
+#include "cdtls/conn.h"
+#include "cdtls/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cdtls_sock cdtls_sock;
+typedef struct cdtls_listener cdtls_listener;
+
+/* Client: opens a UDP socket (any local port, the peer's family), runs the
+ * handshake, returns when established or after timeout_ms
+ * (CDTLS_ERR_TIMEOUT; a failed handshake returns its error). */
+int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
+                    cdtls_sock **out);
+
+/* Sends one record in one datagram with typed OOB (may be NULL). */
+int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob);
+/* Sends one record in one datagram carrying the caller's native control
+ * bytes unchanged (Go's WriteMsgUDP). written and oob_written (may be NULL)
+ * report what was sent. */
+int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
+                         size_t oob_len, size_t *written, size_t *oob_written);
+/* Receives one record; *oob (may be NULL) gets the typed OOB of its datagram. */
+int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
+                    int timeout_ms);
+/* Receives one record with the native control bytes of its datagram. */
+int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob,
+                        size_t oob_cap, size_t *oob_len, int timeout_ms);
+/* Sends close_notify and frees. For a client, closes its UDP socket too. */
+void cdtls_sock_close(cdtls_sock *s);
+
+/* The engine under the socket (suite, state, alerts) and the peer. */
+cdtls_conn *cdtls_sock_conn(const cdtls_sock *s);
+const cdtls_addr *cdtls_sock_peer(const cdtls_sock *s);
+/* The io socket (caps, local address). For accepted sockets: the listener's. */
+cdtls_io_socket *cdtls_sock_io(cdtls_sock *s);
+
+/* Server side. flags: CDTLS_IO_DUAL_STACK. backlog 0 = 16. max_peers in
+ * progress or established: 0 = 1024. */
+int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
+                        cdtls_listener **out);
+int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_peers);
+/* Serves the socket until a peer finishes its handshake, then returns it. */
+int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out);
+cdtls_io_socket *cdtls_listener_io(cdtls_listener *l);
+/* Closes every peer that was not accepted, then the socket. Accepted
+ * sockets must be closed first. */
+void cdtls_listener_close(cdtls_listener *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CDTLS_SOCK_H */

@@ -1,0 +1,524 @@
+/* DTLS over UDP sockets: drives cdtls_conn over the io module, for a client
+ * (cdtls_sock_dial) and for a listener serving many peers on one socket. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdtls/sock.h"
+#include "common/mem.h"
+
+#define RX_MAX 256u           /* records waiting per socket; more are dropped */
+#define DGRAM_MAX 65536u      /* largest UDP payload we read */
+
+typedef struct rx_item {
+    struct rx_item *next;
+    size_t len;
+    cdtls_oob oob;
+    size_t raw_len;
+    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
+    uint8_t data[]; /* C99 flexible array member */
+} rx_item;
+
+struct cdtls_sock {
+    const cdtls_allocator *a;
+    cdtls_conn *conn;
+    cdtls_addr peer;
+    cdtls_io_socket *io;   /* own_io for a client, the listener's for a peer */
+    cdtls_io_socket own_io;
+    cdtls_listener *l;     /* NULL for a client */
+    int accepted, queued;
+    rx_item *rx_head, *rx_tail;
+    size_t rx_count;
+    struct cdtls_sock *next; /* listener's peer list */
+};
+
+struct cdtls_listener {
+    cdtls_config cfg;
+    const cdtls_allocator *a;
+    cdtls_io_socket io;
+    cdtls_hello_verifier *hv;
+    cdtls_sock *peers;
+    unsigned n_peers, n_queued, backlog, max_peers;
+    uint8_t *buf; /* DGRAM_MAX bytes */
+};
+
+uint64_t cdtls_io_now_ms(void); /* posix.c / win32.c */
+
+static const cdtls_allocator *alloc_of(const cdtls_config *cfg)
+{
+    return cfg->allocator ? cfg->allocator : cdtls_allocator_libc();
+}
+
+static int same_addr(const cdtls_addr *x, const cdtls_addr *y)
+{
+    size_t n = x->ip.family == 6 ? 16 : 4;
+    return x->ip.family == y->ip.family && x->port == y->port &&
+           memcmp(x->ip.addr, y->ip.addr, n) == 0;
+}
+
+/* ------------------------------------------------------------- plumbing */
+
+/* Sends what the engine queued. OOB the socket cannot carry on engine-made
+ * datagrams (handshake_oob/alert_oob) is dropped for that datagram only:
+ * the handshake must not fail over a marking; cdtls_io_caps says what works. */
+static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
+{
+    uint8_t d[DGRAM_MAX > 65507 ? 65507 : DGRAM_MAX];
+    size_t n;
+    cdtls_oob oob;
+    while (cdtls_conn_next_datagram(s->conn, d, sizeof d, &n, &oob) == CDTLS_OK) {
+        int rc = cdtls_io_send(s->io, d, n, &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
+        if (rc == CDTLS_ERR_OOB_UNSUPPORTED)
+            rc = cdtls_io_send(s->io, d, n, &s->peer, NULL, raw, raw_len);
+        if (rc && rc != CDTLS_ERR_WOULD_BLOCK) return rc; /* a full send buffer is loss */
+    }
+    return CDTLS_OK;
+}
+
+/* Moves decrypted records into the socket's queue with the OOB and raw
+ * control bytes of the datagram they came in. */
+static void collect(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
+{
+    uint8_t buf[16384];
+    size_t n;
+    cdtls_oob oob;
+    while (cdtls_conn_read(s->conn, buf, sizeof buf, &n, &oob) == CDTLS_OK) {
+        if (s->rx_count >= RX_MAX) continue; /* reader not keeping up: drop */
+        rx_item *it = s->a->alloc(s->a->ctx, sizeof *it + n);
+        if (!it) continue;
+        memset(it, 0, sizeof *it);
+        it->len = n;
+        it->oob = oob;
+        if (raw_len <= sizeof it->raw) {
+            memcpy(it->raw, raw, raw_len);
+            it->raw_len = raw_len;
+        }
+        if (n) memcpy(it->data, buf, n);
+        if (s->rx_tail) s->rx_tail->next = it; else s->rx_head = it;
+        s->rx_tail = it;
+        s->rx_count++;
+    }
+}
+
+static void deliver(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *oob,
+                    const uint8_t *raw, size_t raw_len)
+{
+    (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
+    collect(s, raw, raw_len);
+    (void)flush(s, NULL, 0);
+}
+
+static void fire_timer(cdtls_sock *s)
+{
+    uint64_t now = cdtls_io_now_ms();
+    if (cdtls_conn_timeout(s->conn) <= now) {
+        (void)cdtls_conn_on_timeout(s->conn, now);
+        (void)flush(s, NULL, 0);
+    }
+}
+
+/* Milliseconds until the connection's timer, capped by what is left. */
+static int wait_budget(const cdtls_conn *c, uint64_t deadline, int forever)
+{
+    uint64_t now = cdtls_io_now_ms();
+    uint64_t t = cdtls_conn_timeout(c);
+    uint64_t until = forever ? UINT64_MAX : deadline;
+    if (t < until) until = t;
+    if (until == UINT64_MAX) return 1000; /* wake up now and then anyway */
+    return until > now ? (int)(until - now > 1000 ? 1000 : until - now) : 0;
+}
+
+static void rx_free_all(cdtls_sock *s)
+{
+    while (s->rx_head) {
+        rx_item *it = s->rx_head;
+        s->rx_head = it->next;
+        cdtls_free_wipe(s->a, it, sizeof *it + it->len);
+    }
+    s->rx_tail = NULL;
+    s->rx_count = 0;
+}
+
+static void sock_free(cdtls_sock *s)
+{
+    rx_free_all(s);
+    cdtls_conn_free(s->conn);
+    if (!s->l) cdtls_io_close(&s->own_io);
+    cdtls_free_wipe(s->a, s, sizeof *s);
+}
+
+/* --------------------------------------------------------------- client */
+
+/* One step of a client socket: wait for a datagram from the peer or the
+ * timer. Datagrams from other addresses are ignored. */
+static int client_step(cdtls_sock *s, int wait_ms)
+{
+    uint8_t d[DGRAM_MAX];
+    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
+    size_t n, raw_len = 0;
+    cdtls_addr from;
+    cdtls_oob oob;
+    int rc = cdtls_io_recv(s->io, d, sizeof d, &n, &from, &oob, raw, sizeof raw, &raw_len, wait_ms);
+    if (rc == CDTLS_OK && same_addr(&from, &s->peer)) deliver(s, d, n, &oob, raw, raw_len);
+    fire_timer(s);
+    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK || rc == CDTLS_ERR_BUFFER_TOO_SMALL
+               ? CDTLS_OK
+               : rc;
+}
+
+int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
+                    cdtls_sock **out)
+{
+    if (!cfg || !peer || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    const cdtls_allocator *a = alloc_of(cfg);
+    cdtls_sock *s = cdtls_alloc_zero(a, sizeof *s);
+    if (!s) return CDTLS_ERR_NOMEM;
+    s->a = a;
+    s->peer = *peer;
+    s->io = &s->own_io;
+    s->own_io.fd = (cdtls_socket_handle)-1;
+    cdtls_addr any;
+    memset(&any, 0, sizeof any);
+    any.ip.family = peer->ip.family;
+    int rc = cdtls_io_open(&s->own_io, &any, 0);
+    if (!rc) rc = cdtls_conn_new(cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    if (!rc) rc = cdtls_conn_start(s->conn, cdtls_io_now_ms());
+    if (!rc) rc = flush(s, NULL, 0);
+    uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    while (!rc) {
+        cdtls_conn_state st = cdtls_conn_get_state(s->conn);
+        if (st == CDTLS_STATE_ESTABLISHED) break;
+        if (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED) {
+            rc = cdtls_conn_error(s->conn);
+            if (!rc) rc = CDTLS_ERR_CLOSED;
+            break;
+        }
+        if (timeout_ms >= 0 && cdtls_io_now_ms() >= deadline) {
+            rc = CDTLS_ERR_TIMEOUT;
+            break;
+        }
+        rc = client_step(s, wait_budget(s->conn, deadline, timeout_ms < 0));
+    }
+    if (rc) {
+        sock_free(s);
+        return rc;
+    }
+    *out = s;
+    return CDTLS_OK;
+}
+
+/* ------------------------------------------------------------- listener */
+
+int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
+                        cdtls_listener **out)
+{
+    if (!cfg || !bind || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    const cdtls_allocator *a = alloc_of(cfg);
+    cdtls_listener *l = cdtls_alloc_zero(a, sizeof *l);
+    if (!l) return CDTLS_ERR_NOMEM;
+    l->cfg = *cfg;
+    l->a = a;
+    l->backlog = 16;
+    l->max_peers = 1024;
+    l->buf = a->alloc(a->ctx, DGRAM_MAX);
+    int rc = l->buf ? CDTLS_OK : CDTLS_ERR_NOMEM;
+    if (!rc) rc = cdtls_io_open(&l->io, bind, flags);
+    if (!rc) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
+    if (rc) {
+        if (l->buf) a->free(a->ctx, l->buf, DGRAM_MAX);
+        if (!l->hv) cdtls_io_close(&l->io);
+        cdtls_free_wipe(a, l, sizeof *l);
+        return rc;
+    }
+    *out = l;
+    return CDTLS_OK;
+}
+
+int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_peers)
+{
+    if (!l) return CDTLS_ERR_INVALID_ARG;
+    l->backlog = backlog ? backlog : 16;
+    l->max_peers = max_peers ? max_peers : 1024;
+    return CDTLS_OK;
+}
+
+cdtls_io_socket *cdtls_listener_io(cdtls_listener *l)
+{
+    return l ? &l->io : NULL;
+}
+
+static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
+{
+    for (cdtls_sock **pp = &l->peers; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            l->n_peers--;
+            if (s->queued && !s->accepted) l->n_queued--;
+            return;
+        }
+}
+
+/* A datagram from an address with no connection: the stateless cookie check
+ * first (RFC 6347 §4.2.1); only a ClientHello with a valid cookie makes a
+ * connection. */
+static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
+                     const cdtls_oob *oob)
+{
+    uint8_t reply[512];
+    size_t reply_len = 0;
+    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(), reply,
+                                        sizeof reply, &reply_len);
+    if (rc == CDTLS_ERR_WOULD_BLOCK) {
+        const cdtls_oob *hs = l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL;
+        if (cdtls_io_send(&l->io, reply, reply_len, from, hs, NULL, 0) == CDTLS_ERR_OOB_UNSUPPORTED)
+            (void)cdtls_io_send(&l->io, reply, reply_len, from, NULL, NULL, 0);
+        return;
+    }
+    if (rc != CDTLS_OK || l->n_peers >= l->max_peers) return;
+    cdtls_sock *s = cdtls_alloc_zero(l->a, sizeof *s);
+    if (!s) return;
+    s->a = l->a;
+    s->peer = *from;
+    s->io = &l->io;
+    s->l = l;
+    if (cdtls_conn_new(&l->cfg, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
+        cdtls_free_wipe(l->a, s, sizeof *s);
+        return;
+    }
+    (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
+    (void)cdtls_conn_set_cookie_verified(s->conn);
+    s->next = l->peers;
+    l->peers = s;
+    l->n_peers++;
+    deliver(s, d, n, oob, NULL, 0);
+}
+
+/* Timers, failed handshakes, and peers that just finished their handshake. */
+static void housekeeping(cdtls_listener *l)
+{
+    cdtls_sock **pp = &l->peers;
+    while (*pp) {
+        cdtls_sock *s = *pp;
+        fire_timer(s);
+        cdtls_conn_state st = cdtls_conn_get_state(s->conn);
+        if (!s->accepted && (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED)) {
+            *pp = s->next; /* never accepted: nobody holds it */
+            l->n_peers--;
+            if (s->queued) l->n_queued--;
+            sock_free(s);
+            continue;
+        }
+        if (!s->queued && st == CDTLS_STATE_ESTABLISHED) {
+            if (l->n_queued < l->backlog) {
+                s->queued = 1;
+                l->n_queued++;
+            }
+        }
+        pp = &s->next;
+    }
+}
+
+static int listener_wait_ms(const cdtls_listener *l, uint64_t deadline, int forever)
+{
+    uint64_t now = cdtls_io_now_ms(), until = forever ? UINT64_MAX : deadline;
+    for (const cdtls_sock *s = l->peers; s; s = s->next) {
+        uint64_t t = cdtls_conn_timeout(s->conn);
+        if (t < until) until = t;
+    }
+    if (until == UINT64_MAX) return 1000;
+    return until > now ? (int)(until - now > 1000 ? 1000 : until - now) : 0;
+}
+
+/* Reads one datagram (or waits for a timer) and gives it to its peer. */
+static int listener_step(cdtls_listener *l, int wait_ms)
+{
+    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
+    size_t n, raw_len = 0;
+    cdtls_addr from;
+    cdtls_oob oob;
+    int rc = cdtls_io_recv(&l->io, l->buf, DGRAM_MAX, &n, &from, &oob, raw, sizeof raw, &raw_len,
+                           wait_ms);
+    if (rc == CDTLS_OK) {
+        cdtls_sock *s = l->peers;
+        while (s && !same_addr(&s->peer, &from)) s = s->next;
+        if (s)
+            deliver(s, l->buf, n, &oob, raw, raw_len);
+        else
+            new_peer(l, &from, l->buf, n, &oob);
+    }
+    housekeeping(l);
+    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK || rc == CDTLS_ERR_BUFFER_TOO_SMALL
+               ? CDTLS_OK
+               : rc;
+}
+
+int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
+{
+    if (!l || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    for (;;) {
+        housekeeping(l);
+        for (cdtls_sock *s = l->peers; s; s = s->next)
+            if (s->queued && !s->accepted) {
+                s->accepted = 1;
+                l->n_queued--;
+                *out = s;
+                return CDTLS_OK;
+            }
+        if (timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
+            return timeout_ms == 0 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_TIMEOUT;
+        int rc = listener_step(l, listener_wait_ms(l, deadline, timeout_ms < 0));
+        if (rc) return rc;
+    }
+}
+
+void cdtls_listener_close(cdtls_listener *l)
+{
+    if (!l) return;
+    while (l->peers) {
+        cdtls_sock *s = l->peers;
+        l->peers = s->next;
+        sock_free(s);
+    }
+    cdtls_hello_verifier_free(l->hv);
+    cdtls_io_close(&l->io);
+    l->a->free(l->a->ctx, l->buf, DGRAM_MAX);
+    cdtls_free_wipe(l->a, l, sizeof *l);
+}
+
+/* ------------------------------------------------------- read and write */
+
+static int sock_step(cdtls_sock *s, int wait_ms)
+{
+    return s->l ? listener_step(s->l, wait_ms) : client_step(s, wait_ms);
+}
+
+static int sock_wait_ms(cdtls_sock *s, uint64_t deadline, int forever)
+{
+    return s->l ? listener_wait_ms(s->l, deadline, forever) : wait_budget(s->conn, deadline, forever);
+}
+
+/* Waits until a record is queued; returns its item (still queued). */
+static int wait_record(cdtls_sock *s, int timeout_ms, rx_item **it)
+{
+    uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    for (;;) {
+        if (s->rx_head) {
+            *it = s->rx_head;
+            return CDTLS_OK;
+        }
+        cdtls_conn_state st = cdtls_conn_get_state(s->conn);
+        if (st == CDTLS_STATE_FAILED) return cdtls_conn_error(s->conn);
+        if (st == CDTLS_STATE_CLOSED) return CDTLS_ERR_CLOSED;
+        if (timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
+            return timeout_ms == 0 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_TIMEOUT;
+        int rc = sock_step(s, timeout_ms == 0 ? 0 : sock_wait_ms(s, deadline, timeout_ms < 0));
+        if (rc) return rc;
+    }
+}
+
+static void pop_record(cdtls_sock *s)
+{
+    rx_item *it = s->rx_head;
+    s->rx_head = it->next;
+    if (!s->rx_head) s->rx_tail = NULL;
+    s->rx_count--;
+    cdtls_free_wipe(s->a, it, sizeof *it + it->len);
+}
+
+int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
+                    int timeout_ms)
+{
+    if (!s || !len || (!buf && cap)) return CDTLS_ERR_INVALID_ARG;
+    rx_item *it;
+    int rc = wait_record(s, timeout_ms, &it);
+    if (rc) return rc;
+    if (it->len > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (it->len) memcpy(buf, it->data, it->len);
+    *len = it->len;
+    if (oob) *oob = it->oob;
+    pop_record(s);
+    return CDTLS_OK;
+}
+
+int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob,
+                        size_t oob_cap, size_t *oob_len, int timeout_ms)
+{
+    if (!s || !len || (!buf && cap) || (!oob && oob_cap) || !oob_len) return CDTLS_ERR_INVALID_ARG;
+    rx_item *it;
+    int rc = wait_record(s, timeout_ms, &it);
+    if (rc) return rc;
+    if (it->len > cap || it->raw_len > oob_cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (it->len) memcpy(buf, it->data, it->len);
+    if (it->raw_len) memcpy(oob, it->raw, it->raw_len);
+    *len = it->len;
+    *oob_len = it->raw_len;
+    pop_record(s);
+    return CDTLS_OK;
+}
+
+static unsigned caps_needed(const cdtls_oob *oob)
+{
+    unsigned need = 0;
+    if (!oob) return 0;
+    if (oob->flags & CDTLS_OOB_DSCP) need |= CDTLS_IO_CAP_SEND_DSCP;
+    if (oob->flags & CDTLS_OOB_ECN) need |= CDTLS_IO_CAP_SEND_ECN;
+    if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) need |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+    if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
+    return need;
+}
+
+int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob)
+{
+    if (!s) return CDTLS_ERR_INVALID_ARG;
+    /* Refuse up front what the socket cannot carry: never a silent downgrade
+     * of a marking the application asked for. */
+    unsigned need = caps_needed(oob);
+    if ((cdtls_io_caps(s->io) & need) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
+    int rc = flush(s, NULL, 0); /* earlier datagrams keep their own OOB */
+    if (!rc) rc = cdtls_conn_write(s->conn, data, len, oob);
+    if (!rc) rc = flush(s, NULL, 0);
+    return rc;
+}
+
+int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
+                         size_t oob_len, size_t *written, size_t *oob_written)
+{
+    if (!s || (!oob && oob_len)) return CDTLS_ERR_INVALID_ARG;
+    if (written) *written = 0;
+    if (oob_written) *oob_written = 0;
+    int rc = flush(s, NULL, 0);
+    if (!rc) rc = cdtls_conn_write(s->conn, data, len, NULL);
+    if (!rc) rc = flush(s, oob, oob_len); /* the raw bytes ride this write's datagram */
+    if (!rc) {
+        if (written) *written = len;
+        if (oob_written) *oob_written = oob_len;
+    }
+    return rc;
+}
+
+void cdtls_sock_close(cdtls_sock *s)
+{
+    if (!s) return;
+    (void)cdtls_conn_close(s->conn);
+    (void)flush(s, NULL, 0);
+    if (s->l) unlink_peer(s->l, s);
+    sock_free(s);
+}
+
+cdtls_conn *cdtls_sock_conn(const cdtls_sock *s)
+{
+    return s ? s->conn : NULL;
+}
+
+const cdtls_addr *cdtls_sock_peer(const cdtls_sock *s)
+{
+    return s ? &s->peer : NULL;
+}
+
+cdtls_io_socket *cdtls_sock_io(cdtls_sock *s)
+{
+    return s ? s->io : NULL;
+}
