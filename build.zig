@@ -114,8 +114,19 @@ pub fn build(b: *std.Build) void {
     const demo = b.addExecutable(.{ .name = "cdtls-selftest", .root_module = demo_mod });
     b.installArtifact(demo);
     const demo_run = b.addRunArtifact(demo);
-    const demo_step = b.step("demo", "run the demo (provider self-test)");
+    const demo_step = b.step("demo", "run the provider self-test");
     demo_step.dependOn(&demo_run.step);
+
+    // Command-line tools: cdtls-client and cdtls-server (examples/).
+    const tools = [_][2][]const u8{ .{ "cdtls-client", "examples/cdtls_client.c" }, .{ "cdtls-server", "examples/cdtls_server.c" } };
+    for (tools) |t| {
+        const mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+        mod.addIncludePath(b.path("include"));
+        mod.addCSourceFiles(.{ .files = &.{ t[1], "examples/cli_common.c" }, .flags = &warn_flags });
+        mod.linkLibrary(static_lib);
+        mod.linkSystemLibrary(crypto_name, .{});
+        b.installArtifact(b.addExecutable(.{ .name = t[0], .root_module = mod }));
+    }
 
     // ------------------------------------------------------------------ tests
     const test_step = b.step("test", "run the Criterion suites");

@@ -1,0 +1,204 @@
+#include "cli_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(const cli_opts *o, int is_server)
+{
+    fprintf(stderr,
+            "usage: %s %s ADDR:PORT --psk HEX [options]\n"
+            "  --psk HEX            pre-shared key (hex, 1..256 bytes)\n"
+            "  --identity NAME      PSK identity (client: sent; server: the one accepted)\n"
+            "%s"
+            "  --suite NAME         cipher suite (repeatable), e.g. TLS_PSK_WITH_AES_128_GCM_SHA256\n"
+            "  --mtu N              largest datagram (default 1200)\n"
+            "  --dscp N             DSCP to mark %s with (0..63, e.g. 46 = EF)\n"
+            "  --ecn CODE           ECN codepoint: not-ect, ect0, ect1, ce\n"
+            "%s"
+            "  --timeout MS         handshake / read timeout (default 10000)\n"
+            "  --quiet              print less\n",
+            o->prog, is_server ? "--listen" : "--connect",
+            is_server ? "  --hint TEXT          PSK identity hint to send\n" : "",
+            is_server ? "replies" : "every datagram",
+            is_server ? "  --echo               send every record back (with the marking it came with\n"
+                        "                       unless --dscp/--ecn are given)\n"
+                        "  --count N            exit after N peers (default: serve forever)\n"
+                        "  --dual-stack         with an IPv6 address: also accept IPv4\n"
+                      : "  --message TEXT       what to send (default \"hello over DTLS\")\n"
+                        "  --count N            how many times (default 3)\n");
+}
+
+static void fail(const cli_opts *o, int is_server, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", o->prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(o, is_server);
+    exit(2);
+}
+
+static int parse_hex(const char *h, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n % 2 || n / 2 > cap) return 0;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(h + 2 * i, "%2x", &v) != 1) return 0;
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 1;
+}
+
+static int parse_hostport(const char *text, cdtls_addr *a)
+{
+    char host[128];
+    const char *colon;
+    if (text[0] == '[') { /* [v6]:port */
+        const char *end = strchr(text, ']');
+        if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof host) return 0;
+        memcpy(host, text + 1, (size_t)(end - text - 1));
+        host[end - text - 1] = 0;
+        colon = end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon || (size_t)(colon - text) >= sizeof host) return 0;
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = 0;
+    }
+    char *endp;
+    long port = strtol(colon + 1, &endp, 10);
+    if (*endp || port < 0 || port > 65535) return 0;
+    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+    return cdtls_addr_parse(host, (uint16_t)port, a) == CDTLS_OK;
+}
+
+static long parse_num(const cli_opts *o, int is_server, const char *flag, const char *v, long lo, long hi)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == 0 || *end || x < lo || x > hi) fail(o, is_server, "bad value for %s", flag);
+    return x;
+}
+
+static uint16_t suite_by_name(const char *name)
+{
+    for (unsigned id = 0; id <= 0xffff; id++) {
+        const char *n = cdtls_cipher_suite_name((uint16_t)id);
+        if (n && (strcmp(n, name) == 0 || (strncmp(n, "TLS_", 4) == 0 && strcmp(n + 4, name) == 0)))
+            return (uint16_t)id;
+    }
+    return 0;
+}
+
+void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
+{
+    memset(o, 0, sizeof *o);
+    o->prog = argv[0];
+    o->timeout_ms = 10000;
+    o->count = is_server ? 0 : 3;
+    o->message = "hello over DTLS";
+    o->identity = "cdtls";
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+            usage(o, is_server);
+            exit(0);
+        } else if (strcmp(f, "--echo") == 0 && is_server) {
+            o->echo = 1, takes = 0;
+        } else if (strcmp(f, "--quiet") == 0) {
+            o->quiet = 1, takes = 0;
+        } else if (strcmp(f, "--dual-stack") == 0 && is_server) {
+            o->dual_stack = 1, takes = 0;
+        } else if (!v) {
+            fail(o, is_server, "%s needs a value (or is unknown)", f);
+        } else if (strcmp(f, is_server ? "--listen" : "--connect") == 0) {
+            if (!parse_hostport(v, &o->addr)) fail(o, is_server, "bad address %s (want IP:PORT or [IPv6]:PORT)", v);
+            o->have_addr = 1;
+        } else if (strcmp(f, "--psk") == 0) {
+            if (!parse_hex(v, o->psk, sizeof o->psk, &o->psk_len)) fail(o, is_server, "bad --psk %s (want 2..512 hex digits)", v);
+        } else if (strcmp(f, "--identity") == 0) {
+            o->identity = v;
+        } else if (strcmp(f, "--hint") == 0 && is_server) {
+            o->hint = v;
+        } else if (strcmp(f, "--suite") == 0) {
+            uint16_t id = suite_by_name(v);
+            if (!id) fail(o, is_server, "unknown cipher suite %s", v);
+            if (o->n_suites == 16) fail(o, is_server, "too many --suite (%s)", v);
+            o->suites[o->n_suites++] = id;
+        } else if (strcmp(f, "--mtu") == 0) {
+            o->mtu = (size_t)parse_num(o, is_server, f, v, 128, 65507);
+        } else if (strcmp(f, "--dscp") == 0) {
+            o->mark.flags |= CDTLS_OOB_DSCP;
+            o->mark.dscp = (uint8_t)parse_num(o, is_server, f, v, 0, 63);
+        } else if (strcmp(f, "--ecn") == 0) {
+            static const char *const names[4] = {"not-ect", "ect1", "ect0", "ce"};
+            int e = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, names[k]) == 0) e = k;
+            if (e < 0) fail(o, is_server, "bad --ecn %s (not-ect, ect0, ect1, ce)", v);
+            o->mark.flags |= CDTLS_OOB_ECN;
+            o->mark.ecn = (uint8_t)e;
+        } else if (strcmp(f, "--count") == 0) {
+            o->count = (int)parse_num(o, is_server, f, v, 0, 1000000);
+        } else if (strcmp(f, "--message") == 0 && !is_server) {
+            o->message = v;
+        } else if (strcmp(f, "--timeout") == 0) {
+            o->timeout_ms = (int)parse_num(o, is_server, f, v, 1, 3600000);
+        } else {
+            fail(o, is_server, "unknown option %s", f);
+        }
+        i += takes;
+    }
+    if (!o->have_addr) fail(o, is_server, "%s", is_server ? "--listen ADDR:PORT is required" : "--connect ADDR:PORT is required");
+    if (!o->psk_len) fail(o, is_server, "%s", "--psk is required (certificates come in a later release)");
+}
+
+void cli_config(const cli_opts *o, cdtls_config *cfg)
+{
+    cdtls_config_init(cfg);
+    cfg->psk = o->psk;
+    cfg->psk_len = o->psk_len;
+    cfg->psk_identity = (const uint8_t *)o->identity;
+    cfg->psk_identity_len = strlen(o->identity);
+    if (o->hint) {
+        cfg->psk_identity_hint = (const uint8_t *)o->hint;
+        cfg->psk_identity_hint_len = strlen(o->hint);
+    }
+    if (o->n_suites) {
+        cfg->cipher_suites = o->suites;
+        cfg->n_cipher_suites = o->n_suites;
+    }
+    if (o->mtu) cfg->mtu = o->mtu;
+    /* handshake flights and alerts carry the same marking as the data */
+    cfg->handshake_oob = o->mark;
+    cfg->alert_oob = o->mark;
+}
+
+void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap)
+{
+    static const char *const ecn[4] = {"Not-ECT", "ECT(1)", "ECT(0)", "CE"};
+    static const char *const phb[64] = {[0] = "BE", [8] = "CS1", [10] = "AF11", [18] = "AF21",
+                                        [26] = "AF31", [34] = "AF41", [46] = "EF", [48] = "CS6"};
+    if (!(oob->flags & (CDTLS_OOB_DSCP | CDTLS_OOB_ECN))) {
+        snprintf(buf, cap, "(no DSCP/ECN reported)");
+        return;
+    }
+    snprintf(buf, cap, "dscp=%u%s%s%s ecn=%s", oob->dscp, phb[oob->dscp & 63] ? " (" : "",
+             phb[oob->dscp & 63] ? phb[oob->dscp & 63] : "", phb[oob->dscp & 63] ? ")" : "",
+             ecn[oob->ecn & 3]);
+}
+
+const char *cli_caps_string(unsigned caps, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "send[dscp:%s ecn:%s src:%s ttl:%s] recv[dscp:%s ecn:%s dst:%s if:%s ttl:%s]",
+             caps & CDTLS_IO_CAP_SEND_DSCP ? "yes" : "no", caps & CDTLS_IO_CAP_SEND_ECN ? "yes" : "no",
+             caps & CDTLS_IO_CAP_SEND_LOCAL_ADDR ? "yes" : "no", caps & CDTLS_IO_CAP_SEND_TTL ? "yes" : "no",
+             caps & CDTLS_IO_CAP_RECV_DSCP ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_ECN ? "yes" : "no",
+             caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_IFINDEX ? "yes" : "no",
+             caps & CDTLS_IO_CAP_RECV_TTL ? "yes" : "no");
+    return buf;
+}

@@ -1,0 +1,39 @@
+/* Shared option parsing for the cdtls-client and cdtls-server tools. */
+#ifndef CDTLS_EXAMPLES_CLI_COMMON_H
+#define CDTLS_EXAMPLES_CLI_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdtls/cdtls.h"
+#include "cdtls/sock.h"
+
+typedef struct cli_opts {
+    const char *prog;
+    cdtls_addr addr;            /* --connect / --listen */
+    int have_addr;
+    uint8_t psk[CDTLS_MAX_PSK_LEN];
+    size_t psk_len;
+    const char *identity;
+    const char *hint;
+    uint16_t suites[16];
+    size_t n_suites;
+    size_t mtu;
+    cdtls_oob mark;             /* --dscp / --ecn */
+    int echo;                   /* server */
+    int count;                  /* messages (client) / peers (server); 0 = forever (server) */
+    const char *message;        /* client */
+    int timeout_ms;
+    int dual_stack;
+    int quiet;
+} cli_opts;
+
+/* Parses argv; on a bad flag prints why and the usage, and exits 2. */
+void cli_parse(cli_opts *o, int argc, char **argv, int is_server);
+/* A config from the options. */
+void cli_config(const cli_opts *o, cdtls_config *cfg);
+/* "dscp=46 (EF) ecn=ECT(0)" or "unmarked". */
+void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap);
+const char *cli_caps_string(unsigned caps, char *buf, size_t cap);
+
+#endif
