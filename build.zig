@@ -49,6 +49,8 @@ pub fn build(b: *std.Build) void {
     const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default) or sodium") orelse .bearssl;
     const sanitize = b.option([]const u8, "sanitize", "build the tests with system clang and these -fsanitize= checks, e.g. address,undefined");
     const crypto_name = @tagName(crypto);
+    // The io module uses Winsock on Windows (src/io/win32.c).
+    const is_windows = target.result.os.tag == .windows;
 
     var lib_sources = std.ArrayList([]const u8).init(b.allocator);
     for (core_dirs) |dir| collectC(b, dir, &lib_sources);
@@ -85,6 +87,7 @@ pub fn build(b: *std.Build) void {
     shared_mod.addIncludePath(b.path("src"));
     shared_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
     shared_mod.linkSystemLibrary(crypto_name, .{});
+    if (is_windows) shared_mod.linkSystemLibrary("ws2_32", .{});
     const shared_lib = b.addLibrary(.{ .linkage = .dynamic, .name = "cdtls", .root_module = shared_mod, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
     b.installArtifact(shared_lib);
 
@@ -125,6 +128,7 @@ pub fn build(b: *std.Build) void {
         mod.addCSourceFiles(.{ .files = &.{ t[1], "examples/cli_common.c" }, .flags = &warn_flags });
         mod.linkLibrary(static_lib);
         mod.linkSystemLibrary(crypto_name, .{});
+        if (is_windows) mod.linkSystemLibrary("ws2_32", .{});
         b.installArtifact(b.addExecutable(.{ .name = t[0], .root_module = mod }));
     }
 
@@ -169,6 +173,7 @@ pub fn build(b: *std.Build) void {
     test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
     test_mod.linkLibrary(static_lib);
     test_mod.linkSystemLibrary(crypto_name, .{});
+    if (is_windows) test_mod.linkSystemLibrary("ws2_32", .{});
     test_mod.linkSystemLibrary("criterion", .{});
     test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
     const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });

@@ -151,3 +151,34 @@ Test(io, timeouts_and_addresses)
     cr_assert_str_eq(text, "[2001:db8::1]:443");
     cr_assert_eq(cdtls_addr_parse("not an address", 1, &a), CDTLS_ERR_INVALID_ARG);
 }
+
+/* Control bytes from the caller are walked with bounds checks: lengths too
+ * small, too large or zero end the walk; nothing is read past the buffer
+ * (the ASan build checks that) and nothing loops. */
+Test(io, parse_cmsg_hostile_bytes)
+{
+    uint8_t buf[CDTLS_IO_CMSG_SPACE];
+    size_t len;
+    cdtls_oob oob = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_TTL, 46, 1, 9, 0, {0, {0}}}, got;
+    cr_assert_eq(cdtls_io_build_cmsg(&oob, 4, buf, sizeof buf, &len), CDTLS_OK);
+    for (size_t cut = 0; cut <= len; cut++) cr_assert_eq(cdtls_io_parse_cmsg(buf, cut, &got), CDTLS_OK);
+    /* corrupt the first length field every way that matters */
+    static const size_t lens[] = {0, 1, 4, 8, 15, 16, 17, 1000, (size_t)-1};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        uint8_t bad[CDTLS_IO_CMSG_SPACE];
+        memcpy(bad, buf, len);
+        memcpy(bad, &lens[i], sizeof(size_t) <= len ? sizeof(size_t) : len);
+        cr_assert_eq(cdtls_io_parse_cmsg(bad, len, &got), CDTLS_OK);
+    }
+    /* random garbage */
+    uint64_t x = 88172645463325252ull;
+    for (int round = 0; round < 2000; round++) {
+        uint8_t junk[96];
+        for (size_t i = 0; i < sizeof junk; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            junk[i] = (uint8_t)x;
+        }
+        cr_assert_eq(cdtls_io_parse_cmsg(junk, sizeof junk, &got), CDTLS_OK);
+    }
+    cr_assert_eq(cdtls_io_parse_cmsg(NULL, 4, &got), CDTLS_ERR_INVALID_ARG);
+}

@@ -71,6 +71,7 @@ typedef struct cdtls_io_socket {
     int dual_stack; /* IPv6 socket that also carries IPv4 (mapped) */
     unsigned caps;  /* what this socket can carry (see cdtls_io_caps) */
     int last_error; /* OS error of the last failing call */
+    void *os_private; /* Windows: the WSARecvMsg function pointer */
 } cdtls_io_socket;
 
 enum cdtls_io_open_flags {

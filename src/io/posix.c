@@ -378,6 +378,29 @@ static void set_tos(cdtls_oob *o, int tos)
     o->ecn = (uint8_t)(tos & 3);
 }
 
+/* A bounds-checked walk over control messages (the bytes may come from the
+ * caller, so no libc macro is trusted with them). CMSG_SPACE(n) -
+ * CMSG_SPACE(0) is the platform's CMSG_ALIGN(n), which POSIX does not name. */
+static size_t cmsg_align(size_t n)
+{
+    return CMSG_SPACE(n) - CMSG_SPACE(0);
+}
+
+static const struct cmsghdr *cmsg_next(const uint8_t *base, size_t len, const struct cmsghdr *c)
+{
+    size_t off = c ? (size_t)((const uint8_t *)c - base) + cmsg_align(c->cmsg_len) : 0;
+    if (off > len || len - off < sizeof(struct cmsghdr)) return NULL;
+    const struct cmsghdr *n = (const struct cmsghdr *)(const void *)(base + off);
+    if (n->cmsg_len < CMSG_LEN(0) || n->cmsg_len > len - off) return NULL;
+    return n;
+}
+
+/* CMSG_DATA for a const header: the data starts CMSG_LEN(0) bytes in. */
+static const uint8_t *cmsg_data(const struct cmsghdr *c)
+{
+    return (const uint8_t *)c + CMSG_LEN(0);
+}
+
 /* Reads an int or a byte, whichever size the kernel sent (they differ per
  * OS and per option). */
 static int cmsg_int(const struct cmsghdr *c)
@@ -385,22 +408,18 @@ static int cmsg_int(const struct cmsghdr *c)
     size_t len = c->cmsg_len - CMSG_LEN(0);
     if (len >= sizeof(int)) {
         int v;
-        memcpy(&v, CMSG_DATA(c), sizeof v);
+        memcpy(&v, cmsg_data(c), sizeof v);
         return v;
     }
-    return len >= 1 ? *(const uint8_t *)CMSG_DATA(c) : 0;
+    return len >= 1 ? *cmsg_data(c) : 0;
 }
 
 int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
 {
     if ((!cmsg && len) || !out) return CDTLS_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_control = (void *)(uintptr_t)cmsg;
-    m.msg_controllen = len;
-    for (struct cmsghdr *c = len ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
-        size_t dlen = c->cmsg_len >= CMSG_LEN(0) ? c->cmsg_len - CMSG_LEN(0) : 0;
+    for (const struct cmsghdr *c = cmsg_next(cmsg, len, NULL); c; c = cmsg_next(cmsg, len, c)) {
+        size_t dlen = c->cmsg_len - CMSG_LEN(0);
         if (c->cmsg_level == IPPROTO_IP) {
             switch (c->cmsg_type) {
 #if defined(IP_TOS)
@@ -415,7 +434,7 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
             case IP_PKTINFO:
                 if (dlen >= sizeof(struct in_pktinfo)) {
                     struct in_pktinfo pi;
-                    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                    memcpy(&pi, cmsg_data(c), sizeof pi);
                     out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
                     out->local.family = 4;
                     memcpy(out->local.addr, &pi.ipi_addr, 4);
@@ -428,7 +447,7 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
                 if (dlen >= 4) {
                     out->flags |= CDTLS_OOB_LOCAL_ADDR;
                     out->local.family = 4;
-                    memcpy(out->local.addr, CMSG_DATA(c), 4);
+                    memcpy(out->local.addr, cmsg_data(c), 4);
                 }
                 break;
 #endif
@@ -456,7 +475,7 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
             case IPV6_PKTINFO:
                 if (dlen >= sizeof(struct in6_pktinfo)) {
                     struct in6_pktinfo pi;
-                    memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                    memcpy(&pi, cmsg_data(c), sizeof pi);
                     out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
                     out->local.family = 6;
                     memcpy(out->local.addr, &pi.ipi6_addr, 16);
@@ -607,4 +626,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     return CDTLS_OK;
 }
 
+#else
+/* On Windows src/io/win32.c is the io module. */
+typedef int cdtls_io_posix_unused;
 #endif /* !_WIN32 */
