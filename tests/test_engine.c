@@ -330,3 +330,58 @@ Test(engine_timer, final_flight_retransmitted_on_demand)
     cr_assert(roundtrip(&s, 1, "after recovery"));
     sim_free(&s);
 }
+
+/* ---------------------------------------------------- OOB through the engine */
+
+typedef struct oob_watch {
+    sim_link *s;
+    int handshake_dgrams, handshake_marked;
+} oob_watch;
+
+Test(engine_oob, flights_writes_and_reads_keep_their_oob)
+{
+    uint16_t suite = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    cc.handshake_oob = (cdtls_oob){CDTLS_OOB_DSCP, 48, 0, 0, 0, {0, {0}}}; /* CS6 for control */
+    cc.alert_oob = (cdtls_oob){CDTLS_OOB_DSCP, 8, 0, 0, 0, {0, {0}}};
+    cdtls_conn *cl, *sv;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &cl), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(cl, 1000), CDTLS_OK);
+    uint8_t d[2048];
+    size_t n;
+    cdtls_oob o;
+    int flights = 0;
+    for (int round = 0; round < 10; round++) {
+        while (cdtls_conn_next_datagram(cl, d, sizeof d, &n, &o) == CDTLS_OK) {
+            flights++;
+            cr_assert(o.flags == CDTLS_OOB_DSCP && o.dscp == 48, "handshake datagram without handshake_oob");
+            cdtls_conn_recv(sv, d, n, NULL, 1001);
+        }
+        while (cdtls_conn_next_datagram(sv, d, sizeof d, &n, &o) == CDTLS_OK) {
+            cr_assert_eq(o.flags, 0, "the server has no marking configured");
+            cdtls_conn_recv(cl, d, n, NULL, 1001);
+        }
+    }
+    cr_assert(flights >= 3);
+    cr_assert_eq(cdtls_conn_get_state(cl), CDTLS_STATE_ESTABLISHED);
+    /* a write's OOB goes on its datagram */
+    cdtls_oob ef = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
+    cr_assert_eq(cdtls_conn_write(cl, (const uint8_t *)"rtp", 3, &ef), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(cl, d, sizeof d, &n, &o), CDTLS_OK);
+    cr_assert(o.flags == ef.flags && o.dscp == 46 && o.ecn == CDTLS_ECN_ECT0);
+    /* the OOB a datagram arrived with is handed out with its record */
+    cdtls_oob arrived = {.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_TTL, .dscp = 46, .ecn = CDTLS_ECN_CE, .ttl = 61};
+    cr_assert_eq(cdtls_conn_recv(sv, d, n, &arrived, 1002), CDTLS_OK);
+    uint8_t buf[16];
+    cdtls_oob got;
+    cr_assert_eq(cdtls_conn_read(sv, buf, sizeof buf, &n, &got), CDTLS_OK);
+    cr_assert(n == 3 && got.dscp == 46 && got.ecn == CDTLS_ECN_CE && got.ttl == 61, "n=%zu flags=%u dscp=%u ecn=%u ttl=%u", n, got.flags, got.dscp, got.ecn, got.ttl);
+    /* alerts carry alert_oob */
+    cr_assert_eq(cdtls_conn_close(cl), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(cl, d, sizeof d, &n, &o), CDTLS_OK);
+    cr_assert(o.flags == CDTLS_OOB_DSCP && o.dscp == 8);
+    cdtls_conn_free(cl);
+    cdtls_conn_free(sv);
+}

@@ -163,3 +163,45 @@ Test(sock, dial_times_out_without_a_server, .timeout = 10)
     cdtls_sock *c;
     cr_assert_eq(cdtls_sock_dial(&cfg, &nobody, 1500, &c), CDTLS_ERR_TIMEOUT);
 }
+
+/* A peer that passes the cookie check and then goes silent in the middle of
+ * its handshake holds a slot but does not hold up anyone else. */
+Test(sock, stalled_handshake_does_not_block_others, .timeout = 30)
+{
+    server_ctx ctx;
+    pthread_t th;
+    cdtls_addr where;
+    start_server(&ctx, &th, &where, 1);
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    /* the stalled peer: a sans-IO client over its own socket, driven by hand
+     * through HelloVerifyRequest and the second ClientHello, then abandoned */
+    cdtls_io_socket io;
+    cdtls_addr any;
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    cr_assert_eq(cdtls_io_open(&io, &any, 0), CDTLS_OK);
+    cdtls_conn *stalled;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 0, &stalled), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(stalled, 0), CDTLS_OK);
+    uint8_t d[2048];
+    size_t n;
+    for (int step = 0; step < 2; step++) {
+        while (cdtls_conn_next_datagram(stalled, d, sizeof d, &n, NULL) == CDTLS_OK)
+            cr_assert_eq(cdtls_io_send(&io, d, n, &where, NULL, NULL, 0), CDTLS_OK);
+        if (step == 0) { /* the HelloVerifyRequest */
+            cr_assert_eq(cdtls_io_recv(&io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 3000), CDTLS_OK);
+            cdtls_conn_recv(stalled, d, n, NULL, 1);
+        }
+    }
+    /* now silent; a real client must still get through promptly */
+    cdtls_sock *c;
+    cr_assert_eq(cdtls_sock_dial(&cfg, &where, 5000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_sock_write(c, (const uint8_t *)"through", 7, NULL), CDTLS_OK);
+    expect_echo(c, "through", 0, 0);
+    cdtls_sock_close(c);
+    pthread_join(th, NULL);
+    cr_assert(ctx.ok && ctx.served == 1);
+    cdtls_listener_close(ctx.l);
+    cdtls_conn_free(stalled);
+    cdtls_io_close(&io);
+}
