@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential clang pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev
-      openssl gnutls-bin)
+      openssl gnutls-bin wine64)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,6 +22,7 @@ run() {
 
 run scripts/check-core-purity.sh
 run scripts/check-compilers.sh
+run scripts/win-io-smoke.sh
 for crypto in bearssl sodium; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none
   run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
@@ -29,10 +30,12 @@ for crypto in bearssl sodium; do
 done
 
 # Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C",
-# and the tools smoke test's "tools-smoke (P): N passed, N failed".
+# the tools smoke test's "tools-smoke (P): N passed, N failed", and the Windows io
+# smoke test under wine64, "win-io-smoke: N passed, N failed".
 read -r passed failed < <( {
   sed -n 's/.*Synthesis: Tested: *\([0-9]*\) | Passing: *\([0-9]*\) | Failing: *\([0-9]*\) | Crashing: *\([0-9]*\).*/\2 \3 \4/p' "$log"
   sed -n 's/^tools-smoke ([a-z]*): \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2 0/p' "$log"
+  sed -n 's/^win-io-smoke: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2 0/p' "$log"
 } | awk '{p += $1; f += $2 + $3} END {print p + 0, f + 0}')
 runs=$(grep -c 'Synthesis: Tested' "$log" || true)
 if [ "$runs" -lt 4 ]; then

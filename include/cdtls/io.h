@@ -76,7 +76,13 @@ typedef struct cdtls_io_socket {
 
 enum cdtls_io_open_flags {
     CDTLS_IO_DUAL_STACK = 1u << 0, /* with an IPv6 bind address: also IPv4 */
-    CDTLS_IO_NONBLOCK = 1u << 1
+    CDTLS_IO_NONBLOCK = 1u << 1,
+    /* Skip the send probe: by default cdtls_io_open sends one DSCP+ECN
+     * marked datagram between two temporary loopback sockets of the same
+     * family and keeps CDTLS_IO_CAP_SEND_DSCP / _SEND_ECN only if the
+     * marking arrives (some systems accept the control message and drop
+     * the marking silently). Without loopback the claim is kept unverified. */
+    CDTLS_IO_NO_PROBE = 1u << 2
 };
 
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every

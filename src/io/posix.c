@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cdtls/io.h"
+#include "io/io_internal.h"
 
 /* BSDs take one byte of TOS in the IP_TOS control message; Linux and macOS
  * take an int (Linux also accepts a byte). */
@@ -37,7 +38,6 @@
 #define CDTLS_TOS_CMSG_BYTE 0
 #endif
 
-uint64_t cdtls_io_now_ms(void);
 
 /* The socket layer's clock: monotonic milliseconds. */
 uint64_t cdtls_io_now_ms(void)
@@ -246,6 +246,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
      * (Linux honours them on AF_INET6 sockets). */
     s->caps = enable_recv_reports(fd, family == 4 || dual, family == 6) | send_caps(family);
+    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
     return CDTLS_OK;
 }
 

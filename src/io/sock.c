@@ -5,6 +5,7 @@
 
 #include "cdtls/sock.h"
 #include "common/mem.h"
+#include "io/io_internal.h"
 
 #define RX_MAX 256u           /* records waiting per socket; more are dropped */
 #define DGRAM_MAX 65536u      /* largest UDP payload we read */
@@ -41,7 +42,6 @@ struct cdtls_listener {
     uint8_t *buf; /* DGRAM_MAX bytes */
 };
 
-uint64_t cdtls_io_now_ms(void); /* posix.c / win32.c */
 
 static const cdtls_allocator *alloc_of(const cdtls_config *cfg)
 {

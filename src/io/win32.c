@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "cdtls/io.h"
+#include "io/io_internal.h"
 
 /* The WSA_CMSG_* macros of mswsock.h, restated in C11: mingw's spell the
  * alignment with a struct defined inside offsetof, which C11 does not
@@ -54,7 +55,6 @@ static const uint8_t *cd_cmsg_data_const(const WSACMSGHDR *c)
     return (const uint8_t *)c + CD_DATA_ALIGN(sizeof(WSACMSGHDR));
 }
 
-uint64_t cdtls_io_now_ms(void);
 
 uint64_t cdtls_io_now_ms(void)
 {
@@ -211,6 +211,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->dual_stack = dual;
     s->caps = caps;
     s->os_private = (void *)recvmsg_fn;
+    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
     return CDTLS_OK;
 }
 

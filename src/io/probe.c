@@ -1,0 +1,53 @@
+/* The send-capability probe (see CDTLS_IO_NO_PROBE in cdtls/io.h): a system
+ * that accepts a TOS/ECN control message and silently sends the datagram
+ * unmarked (seen under wine) must not be reported as able to mark. Built on
+ * the public io calls only, so it serves every backend. */
+#include <string.h>
+
+#include "cdtls/io.h"
+#include "io/io_internal.h"
+
+unsigned io_probe_send_marks(int family, unsigned caps)
+{
+    const unsigned marks = CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
+    if (!(caps & marks)) return caps;
+    cdtls_addr lo;
+    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return caps;
+    cdtls_io_socket tx, rx;
+    if (cdtls_io_open(&rx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
+    if (cdtls_io_open(&tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
+        cdtls_io_close(&rx);
+        return caps;
+    }
+    unsigned rx_caps = cdtls_io_caps(&rx);
+    cdtls_addr to;
+    if ((rx_caps & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) &&
+        cdtls_io_local_addr(&rx, &to) == CDTLS_OK) {
+        /* One datagram per capability: a system may take one and not the other. */
+        static const uint8_t probe[] = "cdtls io probe";
+        cdtls_oob want[2] = {{.flags = CDTLS_OOB_DSCP, .dscp = 46},
+                             {.flags = CDTLS_OOB_ECN, .ecn = CDTLS_ECN_ECT0}};
+        const unsigned cap_of[2] = {CDTLS_IO_CAP_SEND_DSCP, CDTLS_IO_CAP_SEND_ECN};
+        for (int i = 0; i < 2; i++) {
+            if (!(tx.caps & cap_of[i])) continue;
+            tx.caps = caps; /* a refusal inside send clears bits; start from the claim */
+            if (cdtls_io_send(&tx, probe, sizeof probe, &to, &want[i], NULL, 0) != CDTLS_OK) {
+                caps &= ~cap_of[i];
+                continue;
+            }
+            uint8_t buf[64];
+            size_t n;
+            cdtls_oob got;
+            /* Loopback delivery is immediate; no answer means "unverified",
+             * and the claim stays. */
+            if (cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &got, NULL, 0, NULL, 200) != CDTLS_OK)
+                continue;
+            int arrived = i == 0 ? (got.flags & CDTLS_OOB_DSCP) && got.dscp == 46
+                                 : (got.flags & CDTLS_OOB_ECN) && got.ecn == CDTLS_ECN_ECT0;
+            if (!arrived) caps &= ~cap_of[i];
+        }
+    }
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+    return caps;
+}
