@@ -182,3 +182,30 @@ Test(io, parse_cmsg_hostile_bytes)
     }
     cr_assert_eq(cdtls_io_parse_cmsg(NULL, 4, &got), CDTLS_ERR_INVALID_ARG);
 }
+
+/* A typed control message the kernel refuses (Linux: IP_TTL 0 is EINVAL)
+ * does not lose the datagram: it is sent again without the OOB, and the
+ * capability is cleared so the caller can see it. */
+Test(io, refused_cmsg_falls_back_without_losing_the_datagram)
+{
+#if defined(__linux__)
+    cdtls_io_socket tx, rx;
+    cr_assert_eq(open_on(&tx, "127.0.0.1", 0), CDTLS_OK);
+    cr_assert_eq(open_on(&rx, "127.0.0.1", 0), CDTLS_OK);
+    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_TTL);
+    cdtls_oob bad = {.flags = CDTLS_OOB_TTL, .ttl = 0};
+    cdtls_addr to;
+    cdtls_io_local_addr(&rx, &to);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"kept", 4, &to, &bad, NULL, 0), CDTLS_OK);
+    uint8_t buf[8];
+    size_t n;
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK);
+    cr_assert(n == 4 && memcmp(buf, "kept", 4) == 0);
+    cr_assert(!(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_TTL), "the refused capability is no longer claimed");
+    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP, "others stay");
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+#else
+    cr_skip_test("needs a kernel that refuses IP_TTL 0 (Linux)");
+#endif
+}

@@ -79,6 +79,8 @@ int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_
 /* Serves the socket until a peer finishes its handshake, then returns it. */
 int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out);
 cdtls_io_socket *cdtls_listener_io(cdtls_listener *l);
+/* Peers holding state: handshaking (after a valid cookie) or established. */
+unsigned cdtls_listener_peer_count(const cdtls_listener *l);
 /* Closes every peer that was not accepted, then the socket. Accepted
  * sockets must be closed first. */
 void cdtls_listener_close(cdtls_listener *l);

@@ -248,6 +248,11 @@ cdtls_io_socket *cdtls_listener_io(cdtls_listener *l)
     return l ? &l->io : NULL;
 }
 
+unsigned cdtls_listener_peer_count(const cdtls_listener *l)
+{
+    return l ? l->n_peers : 0;
+}
+
 static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
 {
     for (cdtls_sock **pp = &l->peers; *pp; pp = &(*pp)->next)
@@ -358,7 +363,7 @@ int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
     if (!l || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
     uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
-    for (;;) {
+    for (int stepped = 0;; stepped = 1) {
         housekeeping(l);
         for (cdtls_sock *s = l->peers; s; s = s->next)
             if (s->queued && !s->accepted) {
@@ -367,9 +372,10 @@ int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
                 *out = s;
                 return CDTLS_OK;
             }
-        if (timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
+        /* timeout 0 still polls the socket once */
+        if (stepped && timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
             return timeout_ms == 0 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_TIMEOUT;
-        int rc = listener_step(l, listener_wait_ms(l, deadline, timeout_ms < 0));
+        int rc = listener_step(l, timeout_ms == 0 ? 0 : listener_wait_ms(l, deadline, timeout_ms < 0));
         if (rc) return rc;
     }
 }
@@ -404,7 +410,7 @@ static int sock_wait_ms(cdtls_sock *s, uint64_t deadline, int forever)
 static int wait_record(cdtls_sock *s, int timeout_ms, rx_item **it)
 {
     uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
-    for (;;) {
+    for (int stepped = 0;; stepped = 1) {
         if (s->rx_head) {
             *it = s->rx_head;
             return CDTLS_OK;
@@ -412,7 +418,7 @@ static int wait_record(cdtls_sock *s, int timeout_ms, rx_item **it)
         cdtls_conn_state st = cdtls_conn_get_state(s->conn);
         if (st == CDTLS_STATE_FAILED) return cdtls_conn_error(s->conn);
         if (st == CDTLS_STATE_CLOSED) return CDTLS_ERR_CLOSED;
-        if (timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
+        if (stepped && timeout_ms >= 0 && cdtls_io_now_ms() >= deadline)
             return timeout_ms == 0 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_TIMEOUT;
         int rc = sock_step(s, timeout_ms == 0 ? 0 : sock_wait_ms(s, deadline, timeout_ms < 0));
         if (rc) return rc;

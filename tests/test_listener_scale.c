@@ -1,0 +1,221 @@
+/* The listener at scale, on loopback, single-threaded so it is repeatable:
+ * 200 clients handshaking at the same time all complete and echo; a flood
+ * of cookie-less ClientHellos allocates nothing per peer (measured with a
+ * counting allocator). */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdtls/sock.h"
+
+typedef struct counting {
+    cdtls_allocator a;
+    size_t live, peak, allocs;
+} counting;
+
+static void *count_alloc(void *ctx, size_t n)
+{
+    counting *c = ctx;
+    void *p = malloc(n);
+    if (p) {
+        c->live += n;
+        c->allocs++;
+        if (c->live > c->peak) c->peak = c->live;
+    }
+    return p;
+}
+
+static void count_free(void *ctx, void *p, size_t n)
+{
+    counting *c = ctx;
+    c->live -= n;
+    free(p);
+}
+
+static const uint8_t psk[16] = "scale-test-psk16";
+
+static void cfg_init(cdtls_config *cfg, counting *cnt)
+{
+    cdtls_config_init(cfg);
+    cfg->psk = psk;
+    cfg->psk_len = sizeof psk;
+    cfg->psk_identity = (const uint8_t *)"scale";
+    cfg->psk_identity_len = 5;
+    if (cnt) {
+        memset(cnt, 0, sizeof *cnt);
+        cnt->a = (cdtls_allocator){count_alloc, count_free, cnt};
+        cfg->allocator = &cnt->a;
+    }
+}
+
+static void pump_listener(cdtls_listener *l, cdtls_sock **accepted, int *n_accepted, int max)
+{
+    for (int i = 0; i < 64; i++) { /* a bounded number of steps per call */
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 0, &s);
+        if (rc == CDTLS_OK) {
+            cr_assert(*n_accepted < max);
+            accepted[(*n_accepted)++] = s;
+        } else if (rc == CDTLS_ERR_WOULD_BLOCK) {
+            return;
+        } else {
+            cr_assert_fail("accept: %s", cdtls_strerror(rc));
+        }
+    }
+}
+
+typedef struct client {
+    cdtls_io_socket io;
+    cdtls_conn *c;
+} client;
+
+static void client_pump(client *cl, const cdtls_addr *server, uint64_t now)
+{
+    uint8_t d[2048];
+    size_t n;
+    while (cdtls_io_recv(&cl->io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK)
+        cdtls_conn_recv(cl->c, d, n, NULL, now);
+    if (cdtls_conn_timeout(cl->c) <= now) cdtls_conn_on_timeout(cl->c, now);
+    while (cdtls_conn_next_datagram(cl->c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        cdtls_io_send(&cl->io, d, n, server, NULL, NULL, 0);
+}
+
+#define N_CLIENTS 200
+
+Test(listener_scale, two_hundred_concurrent_clients, .timeout = 120)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg, NULL);
+    cdtls_addr bind, where;
+    cdtls_addr_parse("127.0.0.1", 0, &bind);
+    cdtls_listener *l;
+    cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &l), CDTLS_OK);
+    cr_assert_eq(cdtls_listener_set_limits(l, N_CLIENTS, N_CLIENTS), CDTLS_OK);
+    cdtls_io_local_addr(cdtls_listener_io(l), &where);
+    static client cl[N_CLIENTS];
+    cdtls_addr any;
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    uint64_t t0 = 0;
+    for (int i = 0; i < N_CLIENTS; i++) {
+        cr_assert_eq(cdtls_io_open(&cl[i].io, &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, t0, &cl[i].c), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_start(cl[i].c, t0), CDTLS_OK);
+    }
+    static cdtls_sock *acc[N_CLIENTS];
+    int n_acc = 0, established = 0;
+    /* all 200 handshakes in flight together; the clients' clock is virtual
+     * (advanced 10 ms per round) so slow rounds cannot time them out */
+    for (int round = 0; round < 5000 && (n_acc < N_CLIENTS || established < N_CLIENTS); round++) {
+        uint64_t now = t0 + (uint64_t)round * 10;
+        established = 0;
+        for (int i = 0; i < N_CLIENTS; i++) {
+            client_pump(&cl[i], &where, now);
+            established += cdtls_conn_get_state(cl[i].c) == CDTLS_STATE_ESTABLISHED;
+        }
+        pump_listener(l, acc, &n_acc, N_CLIENTS);
+    }
+    cr_assert_eq(established, N_CLIENTS, "only %d clients established", established);
+    cr_assert_eq(n_acc, N_CLIENTS, "only %d accepted", n_acc);
+    cr_assert_eq(cdtls_listener_peer_count(l), N_CLIENTS);
+    /* every client sends one record; every accepted socket echoes it */
+    for (int i = 0; i < N_CLIENTS; i++) {
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "client %d", i);
+        cr_assert_eq(cdtls_conn_write(cl[i].c, (const uint8_t *)msg, (size_t)n, NULL), CDTLS_OK);
+        client_pump(&cl[i], &where, 60000);
+    }
+    static int got_echo[N_CLIENTS];
+    int echoed = 0;
+    for (int round = 0; round < 2000 && echoed < N_CLIENTS; round++) {
+        for (int i = 0; i < N_CLIENTS; i++) {
+            if (!acc[i]) continue;
+            uint8_t buf[64];
+            size_t n;
+            if (cdtls_sock_read(acc[i], buf, sizeof buf, &n, NULL, 0) == CDTLS_OK)
+                cr_assert_eq(cdtls_sock_write(acc[i], buf, n, NULL), CDTLS_OK);
+        }
+        echoed = 0;
+        for (int i = 0; i < N_CLIENTS; i++) {
+            client_pump(&cl[i], &where, 60000);
+            uint8_t buf[64];
+            size_t n;
+            char want[32];
+            snprintf(want, sizeof want, "client %d", i);
+            if (cdtls_conn_read(cl[i].c, buf, sizeof buf, &n, NULL) == CDTLS_OK) {
+                cr_assert(n == strlen(want) && memcmp(buf, want, n) == 0, "client %d got the wrong echo", i);
+                got_echo[i] = 1;
+            }
+            echoed += got_echo[i];
+        }
+    }
+    cr_assert_eq(echoed, N_CLIENTS, "only %d echoes", echoed);
+    fprintf(stderr, "listener_scale: %d concurrent clients handshook and echoed on one socket\n", N_CLIENTS);
+    for (int i = 0; i < N_CLIENTS; i++) {
+        cdtls_sock_close(acc[i]);
+        cdtls_conn_free(cl[i].c);
+        cdtls_io_close(&cl[i].io);
+    }
+    cdtls_listener_close(l);
+}
+
+Test(listener_scale, cookieless_flood_allocates_nothing, .timeout = 120)
+{
+    counting cnt;
+    cdtls_config cfg;
+    cfg_init(&cfg, &cnt);
+    cdtls_addr bind, where, any;
+    cdtls_addr_parse("127.0.0.1", 0, &bind);
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    cdtls_listener *l;
+    cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &l), CDTLS_OK);
+    cdtls_io_local_addr(cdtls_listener_io(l), &where);
+    size_t baseline = cnt.live, allocs_before = cnt.allocs;
+    cnt.peak = cnt.live;
+
+    /* a real first ClientHello (no cookie), made with the default allocator */
+    cdtls_config ccfg;
+    cfg_init(&ccfg, NULL);
+    cdtls_conn *c;
+    uint8_t ch[1024];
+    size_t ch_len;
+    cr_assert_eq(cdtls_conn_new(&ccfg, CDTLS_CLIENT, 0, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 0), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(c, ch, sizeof ch, &ch_len, NULL), CDTLS_OK);
+    cdtls_conn_free(c);
+
+    enum { SENDERS = 20, PER_SENDER = 500 };
+    static cdtls_io_socket tx[SENDERS];
+    for (int i = 0; i < SENDERS; i++)
+        cr_assert_eq(cdtls_io_open(&tx[i], &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+    static cdtls_sock *acc[4];
+    int n_acc = 0;
+    long sent = 0, replies = 0;
+    for (int k = 0; k < PER_SENDER; k++) {
+        for (int i = 0; i < SENDERS; i++) {
+            ch[ch_len - 1] ^= (uint8_t)k; /* vary the bytes a little */
+            if (cdtls_io_send(&tx[i], ch, ch_len, &where, NULL, NULL, 0) == CDTLS_OK) sent++;
+        }
+        for (int j = 0; j < SENDERS; j++) pump_listener(l, acc, &n_acc, 4);
+        for (int i = 0; i < SENDERS; i++) {
+            uint8_t d[512];
+            size_t n;
+            while (cdtls_io_recv(&tx[i], d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK)
+                replies += n > 25 && d[13] == 3; /* HelloVerifyRequest */
+        }
+        cr_assert_eq(cdtls_listener_peer_count(l), 0);
+    }
+    cr_assert_eq(n_acc, 0);
+    cr_assert_eq(cdtls_listener_peer_count(l), 0, "a cookie-less ClientHello made per-peer state");
+    cr_assert_eq(cnt.peak, baseline, "the flood allocated memory: peak %zu > baseline %zu", cnt.peak, baseline);
+    cr_assert_eq(cnt.allocs, allocs_before, "%zu allocations during the flood", cnt.allocs - allocs_before);
+    cr_assert(replies > sent * 9 / 10, "only %ld HelloVerifyRequests for %ld ClientHellos", replies, sent);
+    fprintf(stderr,
+            "listener_scale: %ld cookie-less ClientHellos -> %ld HelloVerifyRequests, 0 peers, "
+            "0 allocations, live bytes %zu before and after (peak %zu)\n",
+            sent, replies, baseline, cnt.peak);
+    for (int i = 0; i < SENDERS; i++) cdtls_io_close(&tx[i]);
+    cdtls_listener_close(l);
+    cr_assert_eq(cnt.live, 0, "listener leaked %zu bytes", cnt.live);
+}
