@@ -27,15 +27,16 @@ for crypto in bearssl sodium; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none
   run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
   run scripts/tools-smoke.sh "$crypto"
+  run scripts/capture-check.sh "$crypto"
 done
 
 # Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C",
-# the tools smoke test's "tools-smoke (P): N passed, N failed", and the Windows io
-# smoke test under wine64, "win-io-smoke: N passed, N failed".
+# and the closing lines of our script checks (tools smoke test, tshark capture
+# check, Windows io smoke test under wine64): "<name>[ (<provider>)]: N passed, N failed".
 read -r passed failed < <( {
   sed -n 's/.*Synthesis: Tested: *\([0-9]*\) | Passing: *\([0-9]*\) | Failing: *\([0-9]*\) | Crashing: *\([0-9]*\).*/\2 \3 \4/p' "$log"
-  sed -n 's/^tools-smoke ([a-z]*): \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2 0/p' "$log"
-  sed -n 's/^win-io-smoke: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2 0/p' "$log"
+  # our own scripts: "<name>[ (<provider>)]: N passed, N failed"
+  sed -n 's/^[a-z-]*\( ([a-z]*)\)\{0,1\}: \([0-9]*\) passed, \([0-9]*\) failed$/\2 \3 0/p' "$log"
 } | awk '{p += $1; f += $2 + $3} END {print p + 0, f + 0}')
 runs=$(grep -c 'Synthesis: Tested' "$log" || true)
 if [ "$runs" -lt 4 ]; then
