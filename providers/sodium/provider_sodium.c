@@ -1,8 +1,17 @@
-/* The libsodium crypto provider: random, SHA-256/512, HMAC-SHA-256/512,
- * ChaCha20-Poly1305 (IETF), AES-256-GCM where the CPU has AES-NI + CLMUL,
- * X25519 and Ed25519. libsodium has no SHA-1/SHA-384, no AES-128, CCM or
- * CBC, no NIST curves, ECDSA or RSA: those entries stay NULL. */
+/* The libsodium crypto provider (libsodium 1.0.18): random, SHA-256/512,
+ * HMAC-SHA-256/512, ChaCha20-Poly1305 (IETF), AES-256-GCM where the CPU has
+ * AES-NI + CLMUL, X25519 and Ed25519.
+ *
+ * libsodium has no SHA-1 or SHA-384, no AES-128, no AES-CCM or AES-CBC, no
+ * NIST curves, no ECDSA and no RSA: those vtable entries stay NULL and the
+ * core never negotiates what needs them. See README.md here.
+ *
+ * State: none of our own. The two provider tables are const; which one
+ * cdtls_provider_sodium() returns depends only on what libsodium reports
+ * about the CPU after sodium_init(). */
 #include <sodium.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cdtls/provider.h"
@@ -10,35 +19,58 @@
 
 #define SOD_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
+/* Hash and HMAC states live directly in the cdtls context unions; they hold
+ * only integers and byte arrays (no pointers), so they are memcpy-copyable as
+ * the contract requires. */
 SOD_STATIC_ASSERT(sizeof(crypto_hash_sha256_state) <= CDTLS_HASH_CTX_SIZE, "sha256 state fits");
 SOD_STATIC_ASSERT(sizeof(crypto_hash_sha512_state) <= CDTLS_HASH_CTX_SIZE, "sha512 state fits");
+SOD_STATIC_ASSERT(alignof(crypto_hash_sha256_state) <= alignof(cdtls_hash_ctx), "sha256 align");
+SOD_STATIC_ASSERT(alignof(crypto_hash_sha512_state) <= alignof(cdtls_hash_ctx), "sha512 align");
 SOD_STATIC_ASSERT(sizeof(crypto_auth_hmacsha256_state) <= CDTLS_HMAC_CTX_SIZE, "hmac256 fits");
 SOD_STATIC_ASSERT(sizeof(crypto_auth_hmacsha512_state) <= CDTLS_HMAC_CTX_SIZE, "hmac512 fits");
+SOD_STATIC_ASSERT(alignof(crypto_auth_hmacsha256_state) <= alignof(cdtls_hmac_ctx), "hmac256 align");
+SOD_STATIC_ASSERT(alignof(crypto_auth_hmacsha512_state) <= alignof(cdtls_hmac_ctx), "hmac512 align");
+
+SOD_STATIC_ASSERT(crypto_hash_sha256_BYTES == 32 && crypto_hash_sha512_BYTES == 64, "digests");
+SOD_STATIC_ASSERT(crypto_auth_hmacsha256_BYTES == 32 && crypto_auth_hmacsha512_BYTES == 64, "macs");
 
 /* ------------------------------------------------------------------ random */
 
 static int sod_random(const cdtls_provider *self, uint8_t *out, size_t len)
 {
     (void)self;
-    if (!out && len) return CDTLS_ERR_INVALID_ARG;
+    if (!len) return CDTLS_OK;
+    if (!out) return CDTLS_ERR_INVALID_ARG;
     randombytes_buf(out, len);
     return CDTLS_OK;
 }
 
 /* ------------------------------------------------------------------ hashes */
 
+static crypto_hash_sha256_state *sod_sha256_state(cdtls_hash_ctx *ctx)
+{
+    return (crypto_hash_sha256_state *)(void *)ctx->opaque;
+}
+
+static crypto_hash_sha512_state *sod_sha512_state(cdtls_hash_ctx *ctx)
+{
+    return (crypto_hash_sha512_state *)(void *)ctx->opaque;
+}
+
 static void sod_sha256_init(cdtls_hash_ctx *ctx)
 {
-    crypto_hash_sha256_init((crypto_hash_sha256_state *)ctx->opaque);
+    crypto_hash_sha256_init(sod_sha256_state(ctx));
 }
 
 static void sod_sha256_update(cdtls_hash_ctx *ctx, const void *data, size_t len)
 {
-    crypto_hash_sha256_update((crypto_hash_sha256_state *)ctx->opaque, data, len);
+    if (!len) return;
+    crypto_hash_sha256_update(sod_sha256_state(ctx), data, len);
 }
 
-/* libsodium's final consumes the state; the contract says final must not,
- * so finalize a copy. */
+/* libsodium's final consumes (and wipes) the state; the contract says final
+ * must not modify ctx (the transcript is read and then continued), so
+ * finalize a local copy and wipe the copy. */
 static void sod_sha256_final(const cdtls_hash_ctx *ctx, uint8_t *out)
 {
     crypto_hash_sha256_state copy;
@@ -49,12 +81,13 @@ static void sod_sha256_final(const cdtls_hash_ctx *ctx, uint8_t *out)
 
 static void sod_sha512_init(cdtls_hash_ctx *ctx)
 {
-    crypto_hash_sha512_init((crypto_hash_sha512_state *)ctx->opaque);
+    crypto_hash_sha512_init(sod_sha512_state(ctx));
 }
 
 static void sod_sha512_update(cdtls_hash_ctx *ctx, const void *data, size_t len)
 {
-    crypto_hash_sha512_update((crypto_hash_sha512_state *)ctx->opaque, data, len);
+    if (!len) return;
+    crypto_hash_sha512_update(sod_sha512_state(ctx), data, len);
 }
 
 static void sod_sha512_final(const cdtls_hash_ctx *ctx, uint8_t *out)
@@ -65,40 +98,61 @@ static void sod_sha512_final(const cdtls_hash_ctx *ctx, uint8_t *out)
     sodium_memzero(&copy, sizeof copy);
 }
 
-static const cdtls_hash_vt sod_sha256 = {CDTLS_HASH_SHA256, "SHA-256", 32, 64, sod_sha256_init,
-                                         sod_sha256_update, sod_sha256_final};
-static const cdtls_hash_vt sod_sha512 = {CDTLS_HASH_SHA512, "SHA-512", 64, 128, sod_sha512_init,
-                                         sod_sha512_update, sod_sha512_final};
+static const cdtls_hash_vt sod_sha256 = {CDTLS_HASH_SHA256, "SHA-256", 32, 64,
+                                         sod_sha256_init,   sod_sha256_update, sod_sha256_final};
+static const cdtls_hash_vt sod_sha512 = {CDTLS_HASH_SHA512, "SHA-512", 64, 128,
+                                         sod_sha512_init,   sod_sha512_update, sod_sha512_final};
+
+/* -------------------------------------------------------------------- HMAC */
+
+/* libsodium's HMAC init takes any key length (longer than the block: hashed
+ * first, RFC 2104). An empty key may come as NULL; hand libsodium a valid
+ * pointer anyway. */
+
+static crypto_auth_hmacsha256_state *sod_hmac256_state(cdtls_hmac_ctx *ctx)
+{
+    return (crypto_auth_hmacsha256_state *)(void *)ctx->opaque;
+}
+
+static crypto_auth_hmacsha512_state *sod_hmac512_state(cdtls_hmac_ctx *ctx)
+{
+    return (crypto_auth_hmacsha512_state *)(void *)ctx->opaque;
+}
 
 static void sod_hmac256_init(cdtls_hmac_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-    crypto_auth_hmacsha256_init((crypto_auth_hmacsha256_state *)ctx->opaque, key, key_len);
+    const uint8_t empty = 0;
+    crypto_auth_hmacsha256_init(sod_hmac256_state(ctx), key_len ? key : &empty, key_len);
 }
 
 static void sod_hmac256_update(cdtls_hmac_ctx *ctx, const void *data, size_t len)
 {
-    crypto_auth_hmacsha256_update((crypto_auth_hmacsha256_state *)ctx->opaque, data, len);
+    if (!len) return;
+    crypto_auth_hmacsha256_update(sod_hmac256_state(ctx), data, len);
 }
 
+/* Writes the MAC and wipes the whole context. */
 static void sod_hmac256_final(cdtls_hmac_ctx *ctx, uint8_t *out)
 {
-    crypto_auth_hmacsha256_final((crypto_auth_hmacsha256_state *)ctx->opaque, out);
+    crypto_auth_hmacsha256_final(sod_hmac256_state(ctx), out);
     sodium_memzero(ctx, sizeof *ctx);
 }
 
 static void sod_hmac512_init(cdtls_hmac_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-    crypto_auth_hmacsha512_init((crypto_auth_hmacsha512_state *)ctx->opaque, key, key_len);
+    const uint8_t empty = 0;
+    crypto_auth_hmacsha512_init(sod_hmac512_state(ctx), key_len ? key : &empty, key_len);
 }
 
 static void sod_hmac512_update(cdtls_hmac_ctx *ctx, const void *data, size_t len)
 {
-    crypto_auth_hmacsha512_update((crypto_auth_hmacsha512_state *)ctx->opaque, data, len);
+    if (!len) return;
+    crypto_auth_hmacsha512_update(sod_hmac512_state(ctx), data, len);
 }
 
 static void sod_hmac512_final(cdtls_hmac_ctx *ctx, uint8_t *out)
 {
-    crypto_auth_hmacsha512_final((crypto_auth_hmacsha512_state *)ctx->opaque, out);
+    crypto_auth_hmacsha512_final(sod_hmac512_state(ctx), out);
     sodium_memzero(ctx, sizeof *ctx);
 }
 
@@ -109,11 +163,24 @@ static const cdtls_hmac_vt sod_hmac512 = {CDTLS_HASH_SHA512, "HMAC-SHA-512", 64,
 
 /* -------------------------------------------------------------------- AEAD */
 
-/* ChaCha20-Poly1305: the context holds the 32-byte key. */
+SOD_STATIC_ASSERT(crypto_aead_chacha20poly1305_ietf_KEYBYTES == 32, "chacha key");
+SOD_STATIC_ASSERT(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == CDTLS_AEAD_NONCE_LEN, "chacha nonce");
+SOD_STATIC_ASSERT(crypto_aead_chacha20poly1305_ietf_ABYTES == CDTLS_AEAD_MAX_TAG, "chacha tag");
+SOD_STATIC_ASSERT(crypto_aead_chacha20poly1305_ietf_KEYBYTES <= CDTLS_AEAD_CTX_SIZE, "chacha fits");
+
+static void sod_aead_clear(cdtls_aead_ctx *ctx)
+{
+    if (ctx) sodium_memzero(ctx, sizeof *ctx);
+}
+
+/* ChaCha20-Poly1305 (RFC 8439): the context holds the 32-byte key. libsodium
+ * allows c == m, and the detached form writes the tag after the ciphertext,
+ * so seal and open work in place. */
 static int sod_chacha_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    if (!ctx) return CDTLS_ERR_INVALID_ARG;
     if (key_len != crypto_aead_chacha20poly1305_ietf_KEYBYTES) return CDTLS_ERR_KEY_SIZE;
+    if (!key) return CDTLS_ERR_INVALID_ARG;
     memcpy(ctx->opaque, key, key_len);
     return CDTLS_OK;
 }
@@ -122,11 +189,15 @@ static int sod_chacha_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
                            const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
                            uint8_t *out)
 {
+    if (!ctx || !out) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_chacha20poly1305_ietf_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
-    /* Detached: in place works because ciphertext and plaintext have equal
-     * length and the tag goes after them. */
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + in_len, NULL, in, in_len, aad,
-                                                       aad_len, NULL, nonce, ctx->opaque);
+    if (!nonce || (!in && in_len) || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
+    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + in_len, NULL, in, in_len,
+                                                           aad, aad_len, NULL, nonce,
+                                                           ctx->opaque) != 0) {
+        sodium_memzero(out, in_len + crypto_aead_chacha20poly1305_ietf_ABYTES);
+        return CDTLS_ERR_CRYPTO;
+    }
     return CDTLS_OK;
 }
 
@@ -135,9 +206,11 @@ static int sod_chacha_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
                            uint8_t *out)
 {
     const size_t tag = crypto_aead_chacha20poly1305_ietf_ABYTES;
+    if (!ctx) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_chacha20poly1305_ietf_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
     if (in_len < tag) return CDTLS_ERR_AUTH;
-    /* libsodium verifies the tag (in constant time) before decrypting. */
+    if (!nonce || !in || !out || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
+    /* libsodium checks the tag in constant time before it decrypts. */
     if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, in_len - tag,
                                                            in + in_len - tag, aad, aad_len,
                                                            nonce, ctx->opaque) != 0) {
@@ -147,26 +220,53 @@ static int sod_chacha_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
     return CDTLS_OK;
 }
 
-static void sod_aead_clear(cdtls_aead_ctx *ctx)
+static const cdtls_aead_vt sod_chacha = {
+    CDTLS_AEAD_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 12, 16,
+    sod_chacha_init,              sod_chacha_seal,     sod_chacha_open, sod_aead_clear};
+
+/* AES-256-GCM: libsodium's expanded-key state (crypto_aead_aes256gcm_beforenm)
+ * lives in the context. It must be 16-byte aligned. The union is aligned for
+ * max_align_t, which is 16 on x86-64 (the only place libsodium 1.0.18 offers
+ * AES-GCM), so the state normally sits at offset 0. Where max_align_t is less
+ * aligned, the state is placed at the first suitably aligned offset; the
+ * context is never moved after init (the contract), so init and seal/open
+ * find it at the same place. The assert checks that the worst-case offset
+ * still fits. */
+#define SOD_GCM_ALIGN alignof(crypto_aead_aes256gcm_state)
+SOD_STATIC_ASSERT((SOD_GCM_ALIGN & (SOD_GCM_ALIGN - 1u)) == 0, "gcm state alignment is a power of 2");
+SOD_STATIC_ASSERT(sizeof(crypto_aead_aes256gcm_state) +
+                          (alignof(cdtls_aead_ctx) >= SOD_GCM_ALIGN ? 0u : SOD_GCM_ALIGN - 1u) <=
+                      CDTLS_AEAD_CTX_SIZE,
+                  "aes256gcm state (plus alignment slack) fits cdtls_aead_ctx");
+SOD_STATIC_ASSERT(crypto_aead_aes256gcm_KEYBYTES == 32, "gcm key");
+SOD_STATIC_ASSERT(crypto_aead_aes256gcm_NPUBBYTES == CDTLS_AEAD_NONCE_LEN, "gcm nonce");
+SOD_STATIC_ASSERT(crypto_aead_aes256gcm_ABYTES == CDTLS_AEAD_MAX_TAG, "gcm tag");
+
+static size_t sod_gcm_offset(const cdtls_aead_ctx *ctx)
 {
-    sodium_memzero(ctx, sizeof *ctx);
+    const size_t mis = (size_t)((uintptr_t)(const void *)ctx->opaque % SOD_GCM_ALIGN);
+    return mis ? SOD_GCM_ALIGN - mis : 0u;
 }
 
-static const cdtls_aead_vt sod_chacha = {CDTLS_AEAD_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 12,
-                                         16, sod_chacha_init, sod_chacha_seal, sod_chacha_open,
-                                         sod_aead_clear};
+static crypto_aead_aes256gcm_state *sod_gcm_state(cdtls_aead_ctx *ctx)
+{
+    return (crypto_aead_aes256gcm_state *)(void *)(ctx->opaque + sod_gcm_offset(ctx));
+}
 
-/* AES-256-GCM: the expanded key state lives in the context; it needs 16-byte
- * alignment, which the union's max_align_t member gives on the targets where
- * libsodium offers AES-GCM (x86-64). */
-SOD_STATIC_ASSERT(sizeof(crypto_aead_aes256gcm_state) <= CDTLS_AEAD_CTX_SIZE, "aesgcm state fits");
+static const crypto_aead_aes256gcm_state *sod_gcm_cstate(const cdtls_aead_ctx *ctx)
+{
+    return (const crypto_aead_aes256gcm_state *)(const void *)(ctx->opaque + sod_gcm_offset(ctx));
+}
 
 static int sod_aesgcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len)
 {
-    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    if (!ctx) return CDTLS_ERR_INVALID_ARG;
     if (key_len != crypto_aead_aes256gcm_KEYBYTES) return CDTLS_ERR_KEY_SIZE;
-    if (((uintptr_t)ctx->opaque & 15u) != 0) return CDTLS_ERR_UNSUPPORTED;
-    crypto_aead_aes256gcm_beforenm((crypto_aead_aes256gcm_state *)(void *)ctx->opaque, key);
+    if (!key) return CDTLS_ERR_INVALID_ARG;
+    if (crypto_aead_aes256gcm_beforenm(sod_gcm_state(ctx), key) != 0) {
+        sodium_memzero(ctx, sizeof *ctx);
+        return CDTLS_ERR_CRYPTO;
+    }
     return CDTLS_OK;
 }
 
@@ -174,10 +274,15 @@ static int sod_aesgcm_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
                            const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
                            uint8_t *out)
 {
+    if (!ctx || !out) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_aes256gcm_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
-    crypto_aead_aes256gcm_encrypt_detached_afternm(
-        out, out + in_len, NULL, in, in_len, aad, aad_len, NULL, nonce,
-        (const crypto_aead_aes256gcm_state *)(const void *)ctx->opaque);
+    if (!nonce || (!in && in_len) || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
+    if (crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + in_len, NULL, in, in_len, aad,
+                                                       aad_len, NULL, nonce,
+                                                       sod_gcm_cstate(ctx)) != 0) {
+        sodium_memzero(out, in_len + crypto_aead_aes256gcm_ABYTES);
+        return CDTLS_ERR_CRYPTO; /* message longer than GCM allows */
+    }
     return CDTLS_OK;
 }
 
@@ -186,11 +291,13 @@ static int sod_aesgcm_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
                            uint8_t *out)
 {
     const size_t tag = crypto_aead_aes256gcm_ABYTES;
+    if (!ctx) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_aes256gcm_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
     if (in_len < tag) return CDTLS_ERR_AUTH;
-    if (crypto_aead_aes256gcm_decrypt_detached_afternm(
-            out, NULL, in, in_len - tag, in + in_len - tag, aad, aad_len, nonce,
-            (const crypto_aead_aes256gcm_state *)(const void *)ctx->opaque) != 0) {
+    if (!nonce || !in || !out || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
+    if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, in_len - tag,
+                                                       in + in_len - tag, aad, aad_len, nonce,
+                                                       sod_gcm_cstate(ctx)) != 0) {
         sodium_memzero(out, in_len - tag);
         return CDTLS_ERR_AUTH;
     }
@@ -198,20 +305,26 @@ static int sod_aesgcm_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
 }
 
 static const cdtls_aead_vt sod_aesgcm = {CDTLS_AEAD_AES_256_GCM, "AES-256-GCM", 32, 12, 16,
-                                         sod_aesgcm_init, sod_aesgcm_seal, sod_aesgcm_open,
+                                         sod_aesgcm_init,        sod_aesgcm_seal, sod_aesgcm_open,
                                          sod_aead_clear};
 
 /* ------------------------------------------------------------------ X25519 */
 
-/* cdtls_kx_key layout: the 32-byte scalar. */
+/* cdtls_kx_key holds the 32-byte scalar as given; libsodium clamps it
+ * (RFC 7748 §5) inside every scalar multiplication. */
+SOD_STATIC_ASSERT(crypto_scalarmult_curve25519_SCALARBYTES == 32, "x25519 scalar");
+SOD_STATIC_ASSERT(crypto_scalarmult_curve25519_BYTES == 32, "x25519 point");
+SOD_STATIC_ASSERT(crypto_scalarmult_curve25519_SCALARBYTES <= CDTLS_KX_KEY_SIZE, "x25519 fits");
+
 static int sod_x25519_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len, uint8_t *pub)
 {
-    if (!key || !priv || !pub) return CDTLS_ERR_INVALID_ARG;
-    if (priv_len != crypto_scalarmult_curve25519_SCALARBYTES) return CDTLS_ERR_BAD_KEY;
+    if (!key || !pub) return CDTLS_ERR_INVALID_ARG;
+    if (!priv || priv_len != crypto_scalarmult_curve25519_SCALARBYTES) return CDTLS_ERR_BAD_KEY;
+    sodium_memzero(key, sizeof *key);
     memcpy(key->opaque, priv, priv_len);
-    /* crypto_scalarmult_curve25519_base clamps the scalar (RFC 7748 §5). */
     if (crypto_scalarmult_curve25519_base(pub, key->opaque) != 0) {
         sodium_memzero(key, sizeof *key);
+        sodium_memzero(pub, crypto_scalarmult_curve25519_BYTES);
         return CDTLS_ERR_BAD_KEY;
     }
     return CDTLS_OK;
@@ -219,11 +332,13 @@ static int sod_x25519_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv
 
 static int sod_x25519_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub)
 {
-    uint8_t scalar[32];
+    uint8_t scalar[crypto_scalarmult_curve25519_SCALARBYTES];
+    int rc;
+    if (!p || !p->random || !key || !pub) return CDTLS_ERR_INVALID_ARG;
     /* From the provider's random entry, so a caller's deterministic source
      * (tests, fuzzing) gives deterministic keys. */
-    int rc = p->random(p, scalar, sizeof scalar);
-    if (!rc) rc = sod_x25519_import(key, scalar, sizeof scalar, pub);
+    rc = p->random(p, scalar, sizeof scalar);
+    if (rc == CDTLS_OK) rc = sod_x25519_import(key, scalar, sizeof scalar, pub);
     sodium_memzero(scalar, sizeof scalar);
     return rc;
 }
@@ -231,12 +346,12 @@ static int sod_x25519_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t
 static int sod_x25519_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,
                              uint8_t *shared)
 {
-    if (!key || !peer || !shared) return CDTLS_ERR_INVALID_ARG;
-    if (peer_len != crypto_scalarmult_curve25519_BYTES) return CDTLS_ERR_BAD_KEY;
-    /* libsodium returns -1 for an all-zero result (a low-order point),
-     * which RFC 7748 §6.1 says to reject. */
+    if (!key || !shared) return CDTLS_ERR_INVALID_ARG;
+    if (!peer || peer_len != crypto_scalarmult_curve25519_BYTES) return CDTLS_ERR_BAD_KEY;
+    /* libsodium returns -1 for an all-zero result (a small-order peer
+     * point), which RFC 7748 §6.1 says to reject. */
     if (crypto_scalarmult_curve25519(shared, key->opaque, peer) != 0) {
-        sodium_memzero(shared, 32);
+        sodium_memzero(shared, crypto_scalarmult_curve25519_BYTES);
         return CDTLS_ERR_BAD_KEY;
     }
     return CDTLS_OK;
@@ -244,18 +359,24 @@ static int sod_x25519_derive(const cdtls_kx_key *key, const uint8_t *peer, size_
 
 static void sod_kx_clear(cdtls_kx_key *key)
 {
-    sodium_memzero(key, sizeof *key);
+    if (key) sodium_memzero(key, sizeof *key);
 }
 
-static const cdtls_kx_vt sod_x25519 = {CDTLS_GROUP_X25519, 29, "X25519", 32, 32,
-                                       sod_x25519_keygen, sod_x25519_import, sod_x25519_derive,
-                                       sod_kx_clear};
+static const cdtls_kx_vt sod_x25519 = {CDTLS_GROUP_X25519, 29,           "X25519",
+                                       32,                 32,           sod_x25519_keygen,
+                                       sod_x25519_import,  sod_x25519_derive, sod_kx_clear};
 
 /* ----------------------------------------------------------------- Ed25519 */
 
+SOD_STATIC_ASSERT(crypto_sign_ed25519_BYTES == 64, "ed25519 signature");
+SOD_STATIC_ASSERT(crypto_sign_ed25519_SEEDBYTES == 32, "ed25519 seed");
+
+/* The provider's private signing key: libsodium's 64-byte secret key
+ * (seed || public key) and the public key, allocated with the caller's
+ * allocator and wiped when freed. */
 struct cdtls_sign_key {
     cdtls_key_type type;
-    uint8_t sk[crypto_sign_ed25519_SECRETKEYBYTES]; /* seed || public */
+    uint8_t sk[crypto_sign_ed25519_SECRETKEYBYTES];
     uint8_t pk[crypto_sign_ed25519_PUBLICKEYBYTES];
 };
 
@@ -276,22 +397,28 @@ static int sod_sign_key_new(const cdtls_provider *p, const cdtls_allocator *a,
                             const cdtls_private_key_params *params, cdtls_sign_key **out)
 {
     (void)p;
-    if (!a || !params || !out) return CDTLS_ERR_INVALID_ARG;
+    if (!out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
+    if (!a || !params) return CDTLS_ERR_INVALID_ARG;
     if (params->type != CDTLS_KEY_ED25519) return CDTLS_ERR_UNSUPPORTED;
-    if (!params->priv || params->priv_len != crypto_sign_ed25519_SEEDBYTES) return CDTLS_ERR_BAD_KEY;
+    if (!params->priv || params->priv_len != crypto_sign_ed25519_SEEDBYTES)
+        return CDTLS_ERR_BAD_KEY;
     return sod_key_from_seed(a, params->priv, out);
 }
 
 static int sod_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
                                  cdtls_key_type type, cdtls_sign_key **out)
 {
-    if (!p || !a || !out) return CDTLS_ERR_INVALID_ARG;
-    *out = NULL;
-    if (type != CDTLS_KEY_ED25519) return CDTLS_ERR_UNSUPPORTED;
     uint8_t seed[crypto_sign_ed25519_SEEDBYTES];
-    int rc = p->random(p, seed, sizeof seed);
-    if (!rc) rc = sod_key_from_seed(a, seed, out);
+    int rc;
+    if (!out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!p || !p->random || !a) return CDTLS_ERR_INVALID_ARG;
+    if (type != CDTLS_KEY_ED25519) return CDTLS_ERR_UNSUPPORTED;
+    /* The seed comes from the provider's random entry (not randombytes
+     * directly), so a deterministic generator gives deterministic keys. */
+    rc = p->random(p, seed, sizeof seed);
+    if (rc == CDTLS_OK) rc = sod_key_from_seed(a, seed, out);
     sodium_memzero(seed, sizeof seed);
     return rc;
 }
@@ -314,12 +441,16 @@ static void sod_sign_key_free(const cdtls_allocator *a, cdtls_sign_key *key)
 static int sod_ed25519_sign(const cdtls_provider *p, const cdtls_sign_key *key, const uint8_t *msg,
                             size_t msg_len, uint8_t *sig, size_t *sig_len)
 {
+    unsigned long long n = 0;
+    const uint8_t empty = 0;
     (void)p;
     if (!key || (!msg && msg_len) || !sig || !sig_len) return CDTLS_ERR_INVALID_ARG;
     if (key->type != CDTLS_KEY_ED25519) return CDTLS_ERR_BAD_KEY;
     if (*sig_len < crypto_sign_ed25519_BYTES) return CDTLS_ERR_BUFFER_TOO_SMALL;
-    unsigned long long n = 0;
-    if (crypto_sign_ed25519_detached(sig, &n, msg, msg_len, key->sk) != 0) return CDTLS_ERR_CRYPTO;
+    if (crypto_sign_ed25519_detached(sig, &n, msg_len ? msg : &empty, msg_len, key->sk) != 0) {
+        sodium_memzero(sig, crypto_sign_ed25519_BYTES);
+        return CDTLS_ERR_CRYPTO;
+    }
     *sig_len = (size_t)n;
     return CDTLS_OK;
 }
@@ -327,12 +458,13 @@ static int sod_ed25519_sign(const cdtls_provider *p, const cdtls_sign_key *key, 
 static int sod_ed25519_verify(const cdtls_public_key *pub, const uint8_t *msg, size_t msg_len,
                               const uint8_t *sig, size_t sig_len)
 {
-    if (!pub || (!msg && msg_len) || !sig) return CDTLS_ERR_INVALID_ARG;
+    const uint8_t empty = 0;
+    if (!pub || (!msg && msg_len)) return CDTLS_ERR_INVALID_ARG;
     if (pub->type != CDTLS_KEY_ED25519 || !pub->data ||
         pub->data_len != crypto_sign_ed25519_PUBLICKEYBYTES)
         return CDTLS_ERR_BAD_KEY;
-    if (sig_len != crypto_sign_ed25519_BYTES) return CDTLS_ERR_SIGNATURE;
-    return crypto_sign_ed25519_verify_detached(sig, msg, msg_len, pub->data) == 0
+    if (!sig || sig_len != crypto_sign_ed25519_BYTES) return CDTLS_ERR_SIGNATURE;
+    return crypto_sign_ed25519_verify_detached(sig, msg_len ? msg : &empty, msg_len, pub->data) == 0
                ? CDTLS_OK
                : CDTLS_ERR_SIGNATURE;
 }
@@ -343,32 +475,35 @@ static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807, "ed25519",
 
 /* ---------------------------------------------------------------- provider */
 
-#define SOD_PROVIDER(aes256gcm_entry)                                                   \
-    {                                                                                   \
-        .abi_version = CDTLS_PROVIDER_ABI_VERSION,                                      \
-        .name = "sodium",                                                               \
-        .random = sod_random,                                                           \
-        .hash = {[CDTLS_HASH_SHA256] = &sod_sha256, [CDTLS_HASH_SHA512] = &sod_sha512}, \
+#define SOD_PROVIDER(aes256gcm_entry)                                                     \
+    {                                                                                     \
+        .abi_version = CDTLS_PROVIDER_ABI_VERSION,                                        \
+        .name = "sodium",                                                                 \
+        .random = sod_random,                                                             \
+        .hash = {[CDTLS_HASH_SHA256] = &sod_sha256, [CDTLS_HASH_SHA512] = &sod_sha512},   \
         .hmac = {[CDTLS_HASH_SHA256] = &sod_hmac256, [CDTLS_HASH_SHA512] = &sod_hmac512}, \
-        .aead = {[CDTLS_AEAD_CHACHA20_POLY1305] = &sod_chacha,                          \
-                 [CDTLS_AEAD_AES_256_GCM] = aes256gcm_entry},                           \
-        .kx = {[CDTLS_GROUP_X25519] = &sod_x25519},                                     \
-        .sig = {[CDTLS_SIG_ED25519] = &sod_ed25519},                                    \
-        .sign_key_new = sod_sign_key_new,                                               \
-        .sign_key_generate = sod_sign_key_generate,                                     \
-        .sign_key_public = sod_sign_key_public,                                         \
-        .sign_key_free = sod_sign_key_free,                                             \
+        .aead = {[CDTLS_AEAD_AES_256_GCM] = aes256gcm_entry,                              \
+                 [CDTLS_AEAD_CHACHA20_POLY1305] = &sod_chacha},                           \
+        .cbc = {NULL},                                                                    \
+        .kx = {[CDTLS_GROUP_X25519] = &sod_x25519},                                       \
+        .sig = {[CDTLS_SIG_ED25519] = &sod_ed25519},                                      \
+        .sign_key_new = sod_sign_key_new,                                                 \
+        .sign_key_generate = sod_sign_key_generate,                                       \
+        .sign_key_public = sod_sign_key_public,                                           \
+        .sign_key_free = sod_sign_key_free,                                               \
+        .user = NULL,                                                                     \
     }
 
 /* Two tables, both const: libsodium offers AES-256-GCM only on CPUs with
- * AES-NI and CLMUL, which it reports after sodium_init(). */
+ * AES-NI and CLMUL, which it can tell only after sodium_init(). */
 static const cdtls_provider sod_with_aesgcm = SOD_PROVIDER(&sod_aesgcm);
 static const cdtls_provider sod_without_aesgcm = SOD_PROVIDER(NULL);
 
+/* Returns NULL if sodium_init() fails (-1: libsodium could not initialise,
+ * e.g. no usable entropy source); there is no provider then. sodium_init()
+ * is idempotent and thread-safe (0 first time, 1 afterwards). */
 const cdtls_provider *cdtls_provider_sodium(void)
 {
-    /* sodium_init() is idempotent and thread-safe; -1 means libsodium could
-     * not initialise (no entropy source), and there is no provider then. */
     if (sodium_init() < 0) return NULL;
     return crypto_aead_aes256gcm_is_available() ? &sod_with_aesgcm : &sod_without_aesgcm;
 }
