@@ -210,3 +210,75 @@ Test(x509, fingerprint)
     for (int i = 0; i < 32; i++) snprintf(mine + 3 * i, 4, "%02X%s", fp[i], i < 31 ? ":" : "");
     cr_assert(strstr(line, mine) != NULL, "openssl: %s mine: %s", line, mine);
 }
+
+static size_t read_file(const char *name, char *buf, size_t cap)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "missing %s", path);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+Test(x509, pem_certificates_and_chains)
+{
+    static char pem[16384];
+    static uint8_t der[8192];
+    size_t n = read_file("chain.pem", pem, sizeof pem), dl, used = 0, off = 0;
+    cdtls_x509_cert leaf = load("leaf"), in = load("int");
+    cr_assert_eq(cdtls_pem_decode(pem, n, "CERTIFICATE", der, sizeof der, &dl, &used), CDTLS_OK);
+    cr_assert(dl == leaf.der_len && memcmp(der, leaf.der, dl) == 0, "first block is the leaf, byte for byte");
+    off += used;
+    cr_assert_eq(cdtls_pem_decode(pem + off, n - off, "CERTIFICATE", der, sizeof der, &dl, &used), CDTLS_OK);
+    cr_assert(dl == in.der_len && memcmp(der, in.der, dl) == 0);
+    off += used;
+    cr_assert_eq(cdtls_pem_decode(pem + off, n - off, "CERTIFICATE", der, sizeof der, &dl, &used), CDTLS_ERR_DECODE);
+    /* broken base64, missing END, other label */
+    static char bad[16384];
+    memcpy(bad, pem, n);
+    char *b64 = strstr(bad, "-----\n") + 6;
+    b64[3] = '!';
+    cr_assert_eq(cdtls_pem_decode(bad, n, "CERTIFICATE", der, sizeof der, &dl, NULL), CDTLS_ERR_PEM);
+    cr_assert_eq(cdtls_pem_decode(pem, n / 3, "CERTIFICATE", der, sizeof der, &dl, NULL), CDTLS_ERR_PEM);
+    cr_assert_eq(cdtls_pem_decode(pem, n, "PRIVATE KEY", der, sizeof der, &dl, NULL), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_pem_decode(pem, n, NULL, der, 10, &dl, NULL), CDTLS_ERR_BUFFER_TOO_SMALL);
+}
+
+/* A loaded key signs; the certificate's public key verifies: the key matches. */
+static void key_matches_cert(const char *keyfile, const char *certname, cdtls_sig_alg alg)
+{
+    const cdtls_provider *p = P();
+    if (!p->sig[alg]) return;
+    static char buf[16384];
+    size_t n = read_file(keyfile, buf, sizeof buf);
+    cdtls_sign_key *key = NULL;
+    int rc = cdtls_private_key_load(p, NULL, (const uint8_t *)buf, n, &key);
+    cr_assert_eq(rc, CDTLS_OK, "%s: %s", keyfile, cdtls_strerror(rc));
+    cdtls_x509_cert cert = load(certname);
+    uint8_t sig[CDTLS_SIG_MAX_LEN];
+    size_t sl = sizeof sig;
+    cr_assert_eq(p->sig[alg]->sign(p, key, (const uint8_t *)"proof", 5, sig, &sl), CDTLS_OK);
+    cr_assert_eq(p->sig[alg]->verify(&cert.key, (const uint8_t *)"proof", 5, sig, sl), CDTLS_OK, "%s does not match %s", keyfile, certname);
+    p->sign_key_free(cdtls_allocator_libc(), key);
+}
+
+Test(x509, private_keys_in_every_format)
+{
+    key_matches_cert("leaf.key", "leaf", CDTLS_SIG_ECDSA_SHA256);            /* PKCS#8 EC */
+    key_matches_cert("leaf.sec1.pem", "leaf", CDTLS_SIG_ECDSA_SHA256);       /* SEC1 */
+    key_matches_cert("p384.key", "p384", CDTLS_SIG_ECDSA_SHA384);            /* PKCS#8 EC P-384 */
+    key_matches_cert("rsaleaf.key", "rsaleaf", CDTLS_SIG_RSA_PSS_RSAE_SHA256); /* PKCS#8 RSA */
+    key_matches_cert("rsaleaf.pkcs1.pem", "rsaleaf", CDTLS_SIG_RSA_PKCS1_SHA256); /* PKCS#1 */
+    key_matches_cert("ed.key", "ed", CDTLS_SIG_ED25519);                     /* PKCS#8 Ed25519 */
+    /* a key type the provider cannot sign with is reported, not crashed on */
+    static char buf[16384];
+    size_t n = read_file(P()->sig[CDTLS_SIG_ED25519] ? "rsaleaf.key" : "ed.key", buf, sizeof buf);
+    cdtls_sign_key *key = NULL;
+    int rc = cdtls_private_key_load(P(), NULL, (const uint8_t *)buf, n, &key);
+    if (rc == CDTLS_OK) P()->sign_key_free(cdtls_allocator_libc(), key);
+    else cr_assert_eq(rc, CDTLS_ERR_UNSUPPORTED);
+    /* garbage */
+    cr_assert_neq(cdtls_private_key_load(P(), NULL, (const uint8_t *)"not a key at all", 16, &key), CDTLS_OK);
+}

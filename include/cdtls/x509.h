@@ -99,6 +99,27 @@ int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chai
 int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
                                   uint8_t out[32]);
 
+/* ------------------------------------------------------------ PEM and keys */
+
+/* Finds the next PEM block ("-----BEGIN LABEL-----") in text[0..len) and
+ * decodes it into der (capacity der_cap). label may be NULL (any block)
+ * or the wanted label ("CERTIFICATE"). *consumed (may be NULL) is where the
+ * search can continue. CDTLS_ERR_PEM on malformed base64 or a missing END
+ * line; CDTLS_ERR_DECODE when no (further) block is found. The base64
+ * decoder has no secret-dependent branches or table lookups (the blocks
+ * may hold private keys). */
+int cdtls_pem_decode(const char *text, size_t len, const char *label, uint8_t *der, size_t der_cap,
+                     size_t *der_len, size_t *consumed);
+
+/* The components of a private key in DER: PKCS#8 PrivateKeyInfo (RSA, EC
+ * P-256/P-384, Ed25519), SEC1 ECPrivateKey, or PKCS#1 RSAPrivateKey. The
+ * pointers in *out borrow der. CDTLS_ERR_DER / CDTLS_ERR_UNSUPPORTED. */
+int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_params *out);
+
+/* A signing key object from PEM or DER bytes, through the provider. */
+int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, const uint8_t *data,
+                           size_t len, cdtls_sign_key **out);
+
 #ifdef __cplusplus
 }
 #endif

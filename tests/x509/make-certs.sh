@@ -53,5 +53,9 @@ ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout p384.key -ou
 ext "subjectAltName=DNS:p384.example.com"
 ossl x509 -req -in p384.csr -CA root.pem -CAkey root.key -CAcreateserial -out p384.pem -days 365 -extfile ext.cnf -sha384
 
+# key formats: PKCS#8 as openssl 3 writes them, SEC1 and PKCS#1 ("traditional")
+ossl ec -in leaf.key -out leaf.sec1.pem
+ossl rsa -in rsaleaf.key -traditional -out rsaleaf.pkcs1.pem
+cat leaf.pem int.pem > chain.pem
 for c in root int leaf clientonly notca undernotca sub undersub otherroot rsaroot rsaleaf rsapss ed p384; do der $c; done
 echo ok
