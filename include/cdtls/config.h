@@ -15,6 +15,7 @@
 #include "cdtls/alloc.h"
 #include "cdtls/oob.h"
 #include "cdtls/provider.h"
+#include "cdtls/x509.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,15 @@ typedef enum cdtls_ems_policy {
 typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, size_t len,
                                   uint8_t *identity, size_t identity_cap, size_t *identity_len,
                                   uint8_t *psk, size_t psk_cap, size_t *psk_len);
+
+/* The peer's certificate chain was checked as configured (default_result is
+ * CDTLS_OK or the validation error); return CDTLS_OK to accept or an error to
+ * reject (like pion's VerifyPeerCertificate). chain[0] is the peer's leaf. */
+typedef int (*cdtls_verify_callback)(void *ctx, const cdtls_x509_cert *chain, size_t n,
+                                     int default_result);
+/* Seconds since 1970 (UTC): the engine reads no clock, so certificate
+ * validity is checked at the time this returns. */
+typedef int64_t (*cdtls_unix_time_callback)(void *ctx);
 
 #define CDTLS_MAX_PSK_LEN 256u
 #define CDTLS_MAX_PSK_IDENTITY_LEN 256u
@@ -68,6 +78,32 @@ typedef struct cdtls_config {
     /* Server: PSK lookup by identity; client: PSK choice by hint. Optional. */
     cdtls_psk_callback psk_callback;
     void *psk_callback_ctx;
+
+    /* Certificates (ECDHE-ECDSA / ECDHE-RSA suites, Ed25519 per RFC 8422).
+     * Our chain, leaf first, as DER, and the leaf's private key (see
+     * cdtls_private_key_load). Borrowed. A server needs them for the
+     * certificate suites; a client only for client authentication. */
+    const uint8_t *const *cert_chain;
+    const size_t *cert_chain_len;
+    size_t n_certs;
+    const cdtls_sign_key *private_key;
+    /* Peer verification: trust anchors (borrowed parsed certificates), the
+     * clock, and for a client the server's name (sent as SNI, RFC 6066, and
+     * checked against the certificate, RFC 6125). A client with
+     * certificate suites and no anchors fails the handshake unless
+     * insecure_skip_verify (then the verify callback or pins decide). */
+    const cdtls_x509_cert *trust_anchors;
+    size_t n_trust_anchors;
+    const char *server_name;
+    cdtls_unix_time_callback unix_time;
+    void *unix_time_ctx;
+    int insecure_skip_verify;
+    cdtls_verify_callback verify_peer;
+    void *verify_peer_ctx;
+    /* SHA-256 fingerprints (32 bytes each, back to back) the peer's leaf
+     * must match one of (WebRTC-style pinning, RFC 8122). Borrowed. */
+    const uint8_t *pinned_sha256;
+    size_t n_pins;
 
     cdtls_ems_policy extended_master_secret; /* default CDTLS_EMS_REQUEST */
     /* Offer/accept encrypt_then_mac (RFC 7366) for CBC suites. Default 1. */

@@ -116,6 +116,9 @@ int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *descript
 uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c);
 /* 1 if the extended master secret (RFC 7627) is in use. */
 int cdtls_conn_uses_ems(const cdtls_conn *c);
+/* The peer's certificate chain as it sent it, leaf first (borrowed; valid
+ * while the connection lives); NULL with *n = 0 for PSK suites. */
+const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);
 /* Server: the PSK identity the client used (borrowed; NULL if none). */
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
 

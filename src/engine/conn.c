@@ -74,6 +74,12 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
         }
     }
     if (!rc && !c->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
+    /* our leaf certificate, to know the key type the suites must fit */
+    if (!rc && cfg->n_certs) {
+        if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
+        else rc = cdtls_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->own_leaf);
+        c->have_own_leaf = rc == CDTLS_OK;
+    }
     if (rc) {
         cdtls_conn_free(c);
         return rc;
@@ -103,6 +109,7 @@ void cdtls_conn_free(cdtls_conn *c)
     if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
     if (c->have_pending_read) record_cipher_clear(&c->pending_read);
     if (c->have_kx_key && c->kx) c->kx->clear(&c->kx_key);
+    if (c->peer_der) cdtls_free_wipe(a, c->peer_der, c->peer_der_size);
     cdtls_free_wipe(a, c, sizeof *c); /* wipes master secret, PSK, transcript */
 }
 
@@ -771,6 +778,12 @@ uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c)
 int cdtls_conn_uses_ems(const cdtls_conn *c)
 {
     return c ? c->use_ems : 0;
+}
+
+const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n)
+{
+    if (n) *n = c ? c->peer_chain_len : 0;
+    return c && c->peer_chain_len ? c->peer_chain : NULL;
 }
 
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len)

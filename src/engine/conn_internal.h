@@ -19,6 +19,9 @@ typedef enum hs_state {
     /* client */
     HS_C_START = 0,
     HS_C_WAIT_SERVER_HELLO,  /* after flight 1 or 3: HelloVerifyRequest or ServerHello */
+    HS_C_WAIT_CERT,          /* certificate suites: the server's Certificate */
+    HS_C_WAIT_SKE,           /* certificate suites: the signed ServerKeyExchange */
+    HS_C_WAIT_CR_OR_SHD,     /* certificate suites: CertificateRequest or ServerHelloDone */
     HS_C_WAIT_SKE_OR_SHD,    /* after ServerHello (PSK: ServerKeyExchange is optional) */
     HS_C_WAIT_SHD,           /* after ServerKeyExchange */
     HS_C_WAIT_FINISHED,      /* after flight 5: server CCS + Finished */
@@ -83,6 +86,16 @@ struct cdtls_conn {
     size_t psk_identity_len;
     uint8_t psk_hint[CDTLS_MAX_PSK_IDENTITY_LEN];
     size_t psk_hint_len;
+
+    /* certificates: the peer's chain (one allocation holding the DER copies) */
+    cdtls_x509_cert peer_chain[CDTLS_X509_MAX_DEPTH];
+    size_t peer_chain_len;
+    uint8_t *peer_der;
+    size_t peer_der_size;
+    int cert_requested; /* client: the server sent CertificateRequest */
+    cdtls_x509_cert own_leaf; /* parsed cfg.cert_chain[0] */
+    int have_own_leaf;
+    uint16_t sig_scheme; /* server: the scheme signing ServerKeyExchange */
 
     /* ECDHE */
     const cdtls_kx_vt *kx;

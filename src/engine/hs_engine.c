@@ -27,19 +27,96 @@
 
 /* ------------------------------------------------------------- helpers */
 
+/* Whether this side is set up for the suite: a PSK for the PSK suites; for
+ * the certificate suites a client that can judge a server (anchors, pins,
+ * a callback, or an explicit insecure_skip_verify) and a server with a
+ * certificate whose key fits the suite (RFC 8422 §5.1.1: ECDSA and Ed25519
+ * keys for ECDHE_ECDSA, RSA for ECDHE_RSA). */
+static int suite_configured(const cdtls_conn *c, const suite_info *s)
+{
+    if (suite_uses_psk(s)) return c->psk_len > 0 || c->cfg.psk_callback != NULL;
+    if (c->role == CDTLS_CLIENT)
+        return c->cfg.n_trust_anchors || c->cfg.insecure_skip_verify || c->cfg.verify_peer || c->cfg.n_pins;
+    if (!c->have_own_leaf) return 0;
+    cdtls_key_type t = c->own_leaf.key.type;
+    if (s->kx == KX_ECDHE_RSA) return t == CDTLS_KEY_RSA;
+    return t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519;
+}
+
 static int offered_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t *n)
 {
-    size_t k = 0;
+    uint16_t all[64];
+    size_t m;
     if (c->cfg.cipher_suites) {
-        for (size_t i = 0; i < c->cfg.n_cipher_suites && k < cap; i++)
-            if (cdtls_cipher_suite_supported(c->p, c->cfg.cipher_suites[i]))
-                out[k++] = c->cfg.cipher_suites[i];
+        m = c->cfg.n_cipher_suites < 64 ? c->cfg.n_cipher_suites : 64;
+        memcpy(all, c->cfg.cipher_suites, m * sizeof all[0]);
     } else {
-        size_t all = cdtls_default_cipher_suites(c->p, out, cap);
-        k = all < cap ? all : cap;
+        m = cdtls_default_cipher_suites(c->p, all, 64);
+        if (m > 64) m = 64;
     }
+    size_t k = 0;
+    for (size_t i = 0; i < m && k < cap; i++)
+        if (cdtls_cipher_suite_supported(c->p, all[i]) && suite_configured(c, suite_find(all[i])))
+            out[k++] = all[i];
     *n = k;
     return k ? CDTLS_OK : CDTLS_ERR_HANDSHAKE_FAILURE;
+}
+
+static int suite_uses_cert(const suite_info *s)
+{
+    return s->kx == KX_ECDHE_ECDSA || s->kx == KX_ECDHE_RSA;
+}
+
+/* Signature schemes in cdtls's preference order (RFC 8446 §4.2.3 values,
+ * used by TLS 1.2's signature_algorithms too). */
+static const uint16_t sig_pref[] = {0x0807, 0x0403, 0x0503, 0x0603, 0x0804,
+                                    0x0805, 0x0806, 0x0401, 0x0501, 0x0601};
+
+static const cdtls_sig_vt *sig_by_id(const cdtls_provider *p, uint16_t id)
+{
+    for (int a = 0; a < CDTLS_SIG__COUNT; a++)
+        if (p->sig[a] && p->sig[a]->tls_id == id) return p->sig[a];
+    return NULL;
+}
+
+static size_t our_sig_algs(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof sig_pref / sizeof sig_pref[0] && k < cap; i++)
+        if (sig_by_id(c->p, sig_pref[i])) out[k++] = sig_pref[i];
+    return k;
+}
+
+/* The scheme a server signs with: one its key and provider can do that
+ * the client offered (no extension: RFC 5246 §7.4.1.4.1 defaults are SHA-1,
+ * which cdtls does not do, so the preferred one is tried). A P-384 key
+ * prefers SHA-384. */
+static uint16_t server_pick_sig(const cdtls_conn *c, const hs_client_hello *ch)
+{
+    cdtls_key_type t = c->own_leaf.key.type;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof sig_pref / sizeof sig_pref[0]; i++) {
+            uint16_t id = sig_pref[i];
+            if (pass == 0 && t == CDTLS_KEY_EC_P384 && id != 0x0503) continue;
+            const cdtls_sig_vt *v = sig_by_id(c->p, id);
+            if (!v || !(v->key_types & CDTLS_KEY_BIT(t))) continue;
+            if (ch->ext.has_signature_algorithms &&
+                !hs_sig_algs_contain(ch->ext.signature_algorithms, ch->ext.signature_algorithms_len, id))
+                continue;
+            return id;
+        }
+    return 0;
+}
+
+/* TLS 1.2 ServerKeyExchange signature input (RFC 8422 §5.4):
+ * client_random || server_random || ServerECDHParams. */
+static void ske_signed_input(const cdtls_conn *c, const uint8_t *params, size_t params_len,
+                             uint8_t *out, size_t *out_len)
+{
+    memcpy(out, c->client_random, 32);
+    memcpy(out + 32, c->server_random, 32);
+    memcpy(out + 64, params, params_len);
+    *out_len = 64 + params_len;
 }
 
 /* Our groups in preference order that the provider can do. */
@@ -108,7 +185,15 @@ static int derive_keys(cdtls_conn *c, const uint8_t *ecdh, size_t ecdh_len)
 {
     uint8_t pms[KS_MAX_PREMASTER];
     size_t pms_len = 0;
-    int rc = ks_psk_premaster(ecdh, ecdh_len, c->psk, c->psk_len, pms, sizeof pms, &pms_len);
+    int rc = CDTLS_OK;
+    if (suite_uses_psk(c->suite)) {
+        rc = ks_psk_premaster(ecdh, ecdh_len, c->psk, c->psk_len, pms, sizeof pms, &pms_len);
+    } else {
+        /* RFC 8422 §5.10: the premaster secret is the ECDH shared secret */
+        if (!ecdh || ecdh_len > sizeof pms) return CDTLS_ERR_INTERNAL;
+        memcpy(pms, ecdh, ecdh_len);
+        pms_len = ecdh_len;
+    }
     if (!rc) rc = conn_compute_master(c, pms, pms_len);
     cdtls_memzero(pms, sizeof pms);
     if (!rc) rc = conn_install_keys(c);
@@ -146,6 +231,13 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     ch.groups = groups;
     ch.n_groups = n_groups;
     ch.ext.ec_point_formats = n_groups > 0; /* RFC 8422 §5.1.2: uncompressed only */
+    uint16_t sig_algs[16];
+    ch.sig_algs = sig_algs;
+    ch.n_sig_algs = any_offered(suites, n_suites, suite_uses_cert) ? our_sig_algs(c, sig_algs, 16) : 0;
+    if (c->cfg.server_name) { /* RFC 6066 §3 */
+        ch.ext.server_name = (const uint8_t *)c->cfg.server_name;
+        ch.ext.server_name_len = strlen(c->cfg.server_name);
+    }
 
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
@@ -220,7 +312,95 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->use_etm = sh.ext.encrypt_then_mac;
     if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg.encrypt_then_mac))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
-    c->hs = HS_C_WAIT_SKE_OR_SHD;
+    c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
+    return CDTLS_OK;
+}
+
+/* The alert that goes with a certificate error (RFC 5246 §7.2.2). */
+static int cert_alert(int err)
+{
+    switch (err) {
+    case CDTLS_ERR_CERT_EXPIRED:
+    case CDTLS_ERR_CERT_NOT_YET_VALID: return ALERT_CERTIFICATE_EXPIRED;
+    case CDTLS_ERR_CERT_UNTRUSTED: return ALERT_UNKNOWN_CA;
+    case CDTLS_ERR_CERT_SIGNATURE:
+    case CDTLS_ERR_CERT_HOSTNAME:
+    case CDTLS_ERR_DER: return ALERT_BAD_CERTIFICATE;
+    case CDTLS_ERR_UNSUPPORTED: return ALERT_UNSUPPORTED_CERTIFICATE;
+    default: return ALERT_CERTIFICATE_UNKNOWN;
+    }
+}
+
+/* Checks the peer's chain as configured: trust anchors (and host name),
+ * pins, then the application's callback, which has the last word. */
+static int judge_peer_chain(cdtls_conn *c)
+{
+    int rc;
+    if (c->cfg.insecure_skip_verify) {
+        rc = CDTLS_OK;
+    } else if (c->cfg.n_trust_anchors) {
+        if (!c->cfg.unix_time) return CDTLS_ERR_INVALID_ARG; /* no clock: cannot check validity */
+        int64_t now = c->cfg.unix_time(c->cfg.unix_time_ctx);
+        rc = cdtls_x509_verify_chain(c->p, c->peer_chain, c->peer_chain_len, c->cfg.trust_anchors,
+                                     c->cfg.n_trust_anchors, now,
+                                     c->role == CDTLS_CLIENT ? c->cfg.server_name : NULL,
+                                     c->role == CDTLS_CLIENT ? CDTLS_X509_PURPOSE_SERVER : CDTLS_X509_PURPOSE_CLIENT);
+    } else {
+        rc = c->cfg.n_pins ? CDTLS_OK : CDTLS_ERR_CERT_UNTRUSTED;
+    }
+    if (!rc && c->cfg.n_pins) {
+        uint8_t fp[32];
+        int pinned = 0;
+        rc = cdtls_x509_fingerprint_sha256(c->p, &c->peer_chain[0], fp);
+        for (size_t i = 0; !rc && i < c->cfg.n_pins; i++)
+            pinned |= cdtls_ct_equal(fp, c->cfg.pinned_sha256 + 32 * i, 32);
+        if (!rc && !pinned) rc = CDTLS_ERR_CERT_REJECTED;
+    }
+    if (c->cfg.verify_peer) {
+        int verdict = c->cfg.verify_peer(c->cfg.verify_peer_ctx, c->peer_chain, c->peer_chain_len, rc);
+        rc = verdict ? (verdict == rc ? rc : CDTLS_ERR_CERT_REJECTED) : CDTLS_OK;
+    }
+    return rc;
+}
+
+/* Certificate (RFC 5246 §7.4.2): keep a copy of the chain (the record
+ * buffers go away), parse it, and judge it. */
+static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    cdtls_reader list;
+    size_t n = 0;
+    int rc = hs_certificate_parse(body, len, CDTLS_X509_MAX_DEPTH, &n, &list);
+    if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
+    if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (n == 0) return conn_fail(c, CDTLS_ERR_CERT_UNTRUSTED, ALERT_HANDSHAKE_FAILURE);
+    c->peer_der = c->a->alloc(c->a->ctx, list.left);
+    if (!c->peer_der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+    c->peer_der_size = list.left;
+    size_t off = 0;
+    const uint8_t *der;
+    size_t der_len;
+    for (size_t i = 0; i < n && hs_certificate_next(&list, &der, &der_len); i++) {
+        memcpy(c->peer_der + off, der, der_len);
+        rc = cdtls_x509_parse(c->peer_der + off, der_len, &c->peer_chain[i]);
+        if (rc) return conn_fail(c, rc, cert_alert(rc));
+        off += der_len;
+        c->peer_chain_len = i + 1;
+    }
+    rc = judge_peer_chain(c);
+    if (rc) return conn_fail(c, rc, cert_alert(rc));
+    return CDTLS_OK;
+}
+
+static int client_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    int rc = on_peer_certificate(c, body, len);
+    if (rc) return rc;
+    /* the leaf's key must fit the suite (RFC 8422 §5.3) */
+    cdtls_key_type t = c->peer_chain[0].key.type;
+    int fits = c->suite->kx == KX_ECDHE_RSA ? t == CDTLS_KEY_RSA
+                                            : (t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519);
+    if (!fits) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_CERTIFICATE);
+    c->hs = HS_C_WAIT_SKE;
     return CDTLS_OK;
 }
 
@@ -230,11 +410,27 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     hs_kx_kind kind = suite_kx_kind(c->suite);
     if (hs_server_key_exchange_parse(body, len, kind, &ske) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (kind == HS_KX_ECDHE) {
+        /* the scheme must be one we offered and fit the server's key, and
+         * the signature must verify over both randoms and the params */
+        uint16_t ours[16];
+        size_t n = our_sig_algs(c, ours, 16);
+        int offered = 0;
+        for (size_t i = 0; i < n; i++) offered |= ours[i] == ske.sig_alg;
+        const cdtls_sig_vt *v = sig_by_id(c->p, ske.sig_alg);
+        if (!offered || !v || !(v->key_types & CDTLS_KEY_BIT(c->peer_chain[0].key.type)))
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        uint8_t signed_data[64 + 4 + 255];
+        size_t sd_len;
+        ske_signed_input(c, ske.params, ske.params_len, signed_data, &sd_len);
+        if (v->verify(&c->peer_chain[0].key, signed_data, sd_len, ske.signature, ske.signature_len) != CDTLS_OK)
+            return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
+    }
     if (ske.psk_hint_len > sizeof c->psk_hint)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     memcpy(c->psk_hint, ske.psk_hint, ske.psk_hint_len);
     c->psk_hint_len = ske.psk_hint_len;
-    if (kind == HS_KX_ECDHE_PSK) {
+    if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
         const cdtls_kx_vt *kx = kx_by_id(c->p, ske.named_curve);
         uint16_t ours[CDTLS_GROUP__COUNT];
         size_t n = our_groups(c, ours, CDTLS_GROUP__COUNT);
@@ -247,7 +443,7 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
         memcpy(c->peer_kx_pub, ske.public_key, ske.public_len);
         c->peer_kx_pub_len = ske.public_len;
     }
-    c->hs = HS_C_WAIT_SHD;
+    c->hs = kind == HS_KX_ECDHE ? HS_C_WAIT_CR_OR_SHD : HS_C_WAIT_SHD;
     return CDTLS_OK;
 }
 
@@ -270,10 +466,19 @@ static int client_choose_psk(cdtls_conn *c)
 static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_ms)
 {
     if (len != 0) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (c->suite->kx == KX_ECDHE_PSK && !c->kx)
+    if (suite_uses_ecdhe(c->suite) && !c->kx)
         return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
-    int rc = client_choose_psk(c);
+    int rc = suite_uses_psk(c->suite) ? client_choose_psk(c) : CDTLS_OK;
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    conn_flight_clear(c);
+    if (c->cert_requested) {
+        /* Client authentication is not implemented yet: RFC 5246 §7.4.6
+         * lets a client without a certificate send an empty list; a server
+         * that requires one then ends the handshake. */
+        static const uint8_t empty_list[3] = {0, 0, 0};
+        rc = conn_hs_queue(c, HS_CERTIFICATE, empty_list, sizeof empty_list);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    }
 
     hs_client_key_exchange cke;
     memset(&cke, 0, sizeof cke);
@@ -281,7 +486,7 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
     cke.psk_identity_len = c->psk_identity_len;
     uint8_t pub[CDTLS_KX_MAX_PUBLIC], shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
-    if (c->suite->kx == KX_ECDHE_PSK) {
+    if (suite_uses_ecdhe(c->suite)) {
         rc = c->kx->keygen(c->p, &c->kx_key, pub);
         if (!rc) {
             c->have_kx_key = 1;
@@ -296,11 +501,10 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
     cdtls_writer w;
     writer_init(&w, body_out, sizeof body_out);
     rc = hs_client_key_exchange_write(&w, suite_kx_kind(c->suite), &cke);
-    conn_flight_clear(c);
     if (!rc) rc = conn_hs_queue(c, HS_CLIENT_KEY_EXCHANGE, body_out, w.len);
     /* The session hash for EMS covers messages through ClientKeyExchange
      * (RFC 7627 §4), which is where derive_keys reads the transcript. */
-    if (!rc) rc = derive_keys(c, c->suite->kx == KX_ECDHE_PSK ? shared : NULL, shared_len);
+    if (!rc) rc = derive_keys(c, suite_uses_ecdhe(c->suite) ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (c->have_kx_key) {
         c->kx->clear(&c->kx_key);
@@ -361,7 +565,7 @@ static uint16_t server_pick_suite(const cdtls_conn *c, const hs_client_hello *ch
     for (size_t i = 0; i < n; i++) {
         if (!hs_client_hello_offers_suite(ch, ours[i])) continue;
         const suite_info *s = suite_find(ours[i]);
-        if (suite_uses_psk(s) && !c->psk_len && !c->cfg.psk_callback) continue;
+        if (suite_uses_cert(s) && !server_pick_sig(c, ch)) continue; /* no common signature scheme */
         if (suite_uses_ecdhe(s)) {
             /* Need a common group (RFC 8422 §5.1.1: no extension = any). */
             uint16_t groups[CDTLS_GROUP__COUNT];
@@ -400,15 +604,28 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     conn_flight_clear(c);
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO, body, w.len);
 
-    /* ServerKeyExchange: always for ECDHE-PSK; for PSK only to carry a hint
-     * (RFC 4279 §2: omitted when there is none). */
-    if (!rc && (c->suite->kx == KX_ECDHE_PSK || c->psk_hint_len)) {
+    /* Certificate (RFC 5246 §7.4.2): our chain, leaf first */
+    if (!rc && suite_uses_cert(c->suite)) {
+        size_t size = hs_certificate_size(c->cfg.cert_chain_len, c->cfg.n_certs);
+        uint8_t *cert_body = c->a->alloc(c->a->ctx, size);
+        if (!cert_body) return CDTLS_ERR_NOMEM;
+        cdtls_writer cw;
+        writer_init(&cw, cert_body, size);
+        rc = hs_certificate_write(&cw, c->cfg.cert_chain, c->cfg.cert_chain_len, c->cfg.n_certs);
+        if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE, cert_body, cw.len);
+        c->a->free(c->a->ctx, cert_body, size);
+    }
+
+    /* ServerKeyExchange: always for the ECDHE suites; for PSK only to carry
+     * a hint (RFC 4279 §2: omitted when there is none). */
+    if (!rc && (suite_uses_ecdhe(c->suite) || c->psk_hint_len)) {
         hs_server_key_exchange ske;
         memset(&ske, 0, sizeof ske);
         ske.psk_hint = c->psk_hint;
         ske.psk_hint_len = c->psk_hint_len;
         uint8_t pub[CDTLS_KX_MAX_PUBLIC];
-        if (c->suite->kx == KX_ECDHE_PSK) {
+        uint8_t sig[CDTLS_SIG_MAX_LEN];
+        if (suite_uses_ecdhe(c->suite)) {
             uint16_t groups[CDTLS_GROUP__COUNT];
             size_t ng = our_groups(c, groups, CDTLS_GROUP__COUNT);
             for (size_t g = 0; g < ng && !c->kx; g++)
@@ -422,6 +639,22 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
                 ske.public_key = pub;
                 ske.public_len = c->kx->public_len;
             }
+        }
+        if (!rc && suite_uses_cert(c->suite)) {
+            /* sign client_random || server_random || ServerECDHParams
+             * (RFC 8422 §5.4) with our leaf's key */
+            uint8_t params[4 + CDTLS_KX_MAX_PUBLIC], signed_data[64 + sizeof params];
+            size_t sd_len, sig_len = sizeof sig;
+            params[0] = 3; /* named_curve */
+            params[1] = (uint8_t)(ske.named_curve >> 8), params[2] = (uint8_t)ske.named_curve;
+            params[3] = (uint8_t)ske.public_len;
+            memcpy(params + 4, pub, ske.public_len);
+            ske_signed_input(c, params, 4 + ske.public_len, signed_data, &sd_len);
+            const cdtls_sig_vt *v = sig_by_id(c->p, c->sig_scheme);
+            rc = v ? v->sign(c->p, c->cfg.private_key, signed_data, sd_len, sig, &sig_len) : CDTLS_ERR_INTERNAL;
+            ske.sig_alg = c->sig_scheme;
+            ske.signature = sig;
+            ske.signature_len = sig_len;
         }
         writer_init(&w, body, sizeof body);
         if (!rc)
@@ -487,6 +720,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     uint16_t suite = server_pick_suite(c, &ch);
     if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->suite = suite_find(suite);
+    if (suite_uses_cert(c->suite)) c->sig_scheme = server_pick_sig(c, &ch);
     c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch.random, sizeof c->client_random);
 
@@ -532,11 +766,11 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     hs_kx_kind kind = suite_kx_kind(c->suite);
     if (hs_client_key_exchange_parse(body, len, kind, &cke) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    int rc = server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
+    int rc = kind == HS_KX_ECDHE ? CDTLS_OK : server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
     if (rc) return conn_fail(c, CDTLS_ERR_UNKNOWN_PSK, ALERT_UNKNOWN_PSK_IDENTITY);
     uint8_t shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
-    if (kind == HS_KX_ECDHE_PSK) {
+    if (kind != HS_KX_PSK) {
         if (cke.public_len != c->kx->public_len)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         rc = c->kx->derive(&c->kx_key, cke.public_key, cke.public_len, shared);
@@ -545,7 +779,7 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
         if (rc) return conn_fail(c, rc, ALERT_ILLEGAL_PARAMETER);
         shared_len = c->kx->shared_len;
     }
-    rc = derive_keys(c, kind == HS_KX_ECDHE_PSK ? shared : NULL, shared_len);
+    rc = derive_keys(c, kind != HS_KX_PSK ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = HS_S_WAIT_FINISHED;
@@ -611,6 +845,24 @@ int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t ms
         if (type != HS_SERVER_HELLO) break;
         conn_transcript_add(c, msg, msg_len);
         return client_on_server_hello(c, body, body_len);
+    case HS_C_WAIT_CERT:
+        if (type != HS_CERTIFICATE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_certificate(c, body, body_len);
+    case HS_C_WAIT_SKE:
+        if (type != HS_SERVER_KEY_EXCHANGE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_server_key_exchange(c, body, body_len);
+    case HS_C_WAIT_CR_OR_SHD:
+        if (type == HS_CERTIFICATE_REQUEST) {
+            conn_transcript_add(c, msg, msg_len);
+            c->cert_requested = 1;
+            c->hs = HS_C_WAIT_SHD;
+            return CDTLS_OK;
+        }
+        if (type != HS_SERVER_HELLO_DONE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return client_on_server_hello_done(c, body_len, now_ms);
     case HS_C_WAIT_SKE_OR_SHD:
         if (type == HS_SERVER_KEY_EXCHANGE) {
             conn_transcript_add(c, msg, msg_len);

@@ -163,7 +163,7 @@ static void put_ext_header(cdtls_writer *w, unsigned type, size_t len)
 
 /* Writes the extensions a hello carries (groups only in ClientHello). */
 static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups,
-                             size_t n_groups)
+                             size_t n_groups, const uint16_t *sig_algs, size_t n_sig_algs)
 {
     uint8_t *len_at = writer_reserve(w, 2);
     size_t start = w->len;
@@ -178,6 +178,11 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         put_ext_header(w, EXT_SUPPORTED_GROUPS, 2 + 2 * n_groups);
         writer_u16(w, (unsigned)(2 * n_groups));
         for (size_t i = 0; i < n_groups; i++) writer_u16(w, groups[i]);
+    }
+    if (n_sig_algs) {
+        put_ext_header(w, EXT_SIGNATURE_ALGORITHMS, 2 + 2 * n_sig_algs);
+        writer_u16(w, (unsigned)(2 * n_sig_algs));
+        for (size_t i = 0; i < n_sig_algs; i++) writer_u16(w, sig_algs[i]);
     }
     if (e->ec_point_formats) {
         put_ext_header(w, EXT_EC_POINT_FORMATS, 2);
@@ -250,7 +255,7 @@ int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
     for (size_t i = 0; i < in->n_suites; i++) writer_u16(w, in->suites[i]);
     writer_u8(w, 1);
     writer_u8(w, 0); /* compression: null only */
-    write_extensions(w, &in->ext, in->groups, in->n_groups);
+    write_extensions(w, &in->ext, in->groups, in->n_groups, in->sig_algs, in->n_sig_algs);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
@@ -326,7 +331,7 @@ int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in)
     writer_bytes(w, in->session_id, in->session_id_len);
     writer_u16(w, in->cipher_suite);
     writer_u8(w, in->compression_method);
-    write_extensions(w, &in->ext, NULL, 0);
+    write_extensions(w, &in->ext, NULL, 0, NULL, 0);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
@@ -445,4 +450,58 @@ int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
     if (kx_has_ecdh(kind) && !write_ec_point(w, in->public_key, in->public_len))
         return CDTLS_ERR_INVALID_ARG;
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+/* ----------------------------------------------------------- Certificate */
+
+int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count,
+                         cdtls_reader *list)
+{
+    cdtls_reader r, walk, one;
+    reader_init(&r, body, len);
+    if (!reader_vec24(&r, 0, 0xffffff, list) || r.left) return CDTLS_ERR_DECODE;
+    walk = *list;
+    size_t n = 0;
+    while (walk.left) {
+        if (!reader_vec24(&walk, 1, 0xffffff, &one)) return CDTLS_ERR_DECODE;
+        if (++n > max) return CDTLS_ERR_LIMIT;
+    }
+    *count = n;
+    return CDTLS_OK;
+}
+
+int hs_certificate_next(cdtls_reader *list, const uint8_t **der, size_t *der_len)
+{
+    cdtls_reader one;
+    if (!list->left || !reader_vec24(list, 1, 0xffffff, &one)) return 0;
+    *der = one.p;
+    *der_len = one.left;
+    return 1;
+}
+
+size_t hs_certificate_size(const size_t *lens, size_t n)
+{
+    size_t total = 3;
+    for (size_t i = 0; i < n; i++) total += 3 + lens[i];
+    return total;
+}
+
+int hs_certificate_write(cdtls_writer *w, const uint8_t *const *certs, const size_t *lens, size_t n)
+{
+    size_t total = hs_certificate_size(lens, n) - 3;
+    if (total > 0xffffff) return CDTLS_ERR_INVALID_ARG;
+    writer_u24(w, (uint32_t)total);
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] == 0 || lens[i] > 0xffffff) return CDTLS_ERR_INVALID_ARG;
+        writer_u24(w, (uint32_t)lens[i]);
+        writer_bytes(w, certs[i], lens[i]);
+    }
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int hs_sig_algs_contain(const uint8_t *list, size_t len, uint16_t id)
+{
+    for (size_t i = 0; i + 1 < len; i += 2)
+        if (get_u16(list + i) == id) return 1;
+    return 0;
 }

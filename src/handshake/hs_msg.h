@@ -65,6 +65,8 @@ typedef struct hs_client_hello {
     size_t n_suites;
     const uint16_t *groups;
     size_t n_groups;
+    const uint16_t *sig_algs; /* signature_algorithms to offer (RFC 5246 §7.4.1.4.1) */
+    size_t n_sig_algs;
     hs_extensions ext;
     /* parsing: raw views, and what the cookie binds (RFC 6347 §4.2.1) */
     int has_reneg_scsv; /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV in the suites */
@@ -149,5 +151,19 @@ int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
                                  hs_client_key_exchange *out);
 int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
                                  const hs_client_key_exchange *in);
+
+/* ----------------------------------------------------------- Certificate */
+
+/* Certificate (RFC 5246 §7.4.2): certificate_list<0..2^24-1> of
+ * ASN.1Cert<1..2^24-1>. hs_certificate_parse checks the framing and counts
+ * the entries (at most max); hs_certificate_next walks them. */
+int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count,
+                         cdtls_reader *list);
+int hs_certificate_next(cdtls_reader *list, const uint8_t **der, size_t *der_len);
+int hs_certificate_write(cdtls_writer *w, const uint8_t *const *certs, const size_t *lens, size_t n);
+size_t hs_certificate_size(const size_t *lens, size_t n);
+
+/* Whether a raw SignatureScheme list (from signature_algorithms) has id. */
+int hs_sig_algs_contain(const uint8_t *list, size_t len, uint16_t id);
 
 #endif

@@ -89,9 +89,14 @@ int suite_uses_psk(const suite_info *s)
 int suite_usable(const cdtls_provider *p, const suite_info *s)
 {
     if (!p || !s) return 0;
-    /* Certificate key exchanges need the X.509 layer, which this build of
-     * the engine does not have yet. */
-    if (s->kx == KX_ECDHE_ECDSA || s->kx == KX_ECDHE_RSA) return 0;
+    /* Certificate suites need a signature scheme for their key type:
+     * ECDHE_ECDSA covers ECDSA and Ed25519 keys (RFC 8422 §5.1.1). */
+    if (s->kx == KX_ECDHE_ECDSA &&
+        !(p->sig[CDTLS_SIG_ECDSA_SHA256] || p->sig[CDTLS_SIG_ECDSA_SHA384] || p->sig[CDTLS_SIG_ED25519]))
+        return 0;
+    if (s->kx == KX_ECDHE_RSA &&
+        !(p->sig[CDTLS_SIG_RSA_PKCS1_SHA256] || p->sig[CDTLS_SIG_RSA_PSS_RSAE_SHA256]))
+        return 0;
     if (!p->hmac[s->prf] || !p->hash[s->prf] || !p->random) return 0;
     if (s->kind == SUITE_AEAD) {
         if (!p->aead[s->aead]) return 0;
