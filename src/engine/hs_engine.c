@@ -428,7 +428,7 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     }
     if (ske.psk_hint_len > sizeof c->psk_hint)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    memcpy(c->psk_hint, ske.psk_hint, ske.psk_hint_len);
+    if (ske.psk_hint_len) memcpy(c->psk_hint, ske.psk_hint, ske.psk_hint_len);
     c->psk_hint_len = ske.psk_hint_len;
     if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
         const cdtls_kx_vt *kx = kx_by_id(c->p, ske.named_curve);

@@ -1,0 +1,279 @@
+/* Certificate handshakes between our client and our server over the
+ * simulated link, with certificates made by openssl at test time
+ * (tests/x509/make-certs.sh): ECDSA P-256 chain of depth 3, RSA-2048,
+ * Ed25519; every certificate suite the provider can do; and the client's
+ * refusals (wrong host, unknown CA, expired, pin mismatch, callback). */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdtls/conn.h"
+#include "cdtls/suites.h"
+#include "sim_link.h"
+
+static char dir[64];
+typedef struct blob {
+    uint8_t b[8192];
+    size_t n;
+} blob;
+static blob files[12];
+static size_t n_files;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cdtls-ecert-%d", (int)getpid());
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/tests/x509/make-certs.sh %s > /dev/null", CDTLS_SOURCE_DIR, dir);
+    cr_assert_eq(system(cmd), 0);
+    n_files = 0;
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)system(cmd);
+}
+
+static blob *slurp(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert(n_files < 12);
+    blob *b = &files[n_files++];
+    b->n = fread(b->b, 1, sizeof b->b, f);
+    fclose(f);
+    return b;
+}
+
+static int64_t fixed_now;
+static int64_t clock_cb(void *ctx)
+{
+    (void)ctx;
+    return fixed_now;
+}
+
+typedef struct ident {
+    const uint8_t *chain[2];
+    size_t lens[2];
+    size_t n;
+    cdtls_sign_key *key;
+    cdtls_x509_cert anchor;
+} ident;
+
+/* Server identity (leaf [+ intermediate], key) and the anchor a client trusts. */
+static void identity(ident *id, const char *leaf, const char *inter, const char *key, const char *root)
+{
+    memset(id, 0, sizeof *id);
+    blob *l = slurp(leaf);
+    id->chain[0] = l->b, id->lens[0] = l->n, id->n = 1;
+    if (inter) {
+        blob *i = slurp(inter);
+        id->chain[1] = i->b, id->lens[1] = i->n, id->n = 2;
+    }
+    blob *k = slurp(key);
+    int rc = cdtls_private_key_load(cdtls_provider_default(), NULL, k->b, k->n, &id->key);
+    cr_assert_eq(rc, CDTLS_OK, "%s: %s", key, cdtls_strerror(rc));
+    blob *r = slurp(root);
+    cr_assert_eq(cdtls_x509_parse(r->b, r->n, &id->anchor), CDTLS_OK);
+    cdtls_x509_cert leafc;
+    cr_assert_eq(cdtls_x509_parse(l->b, l->n, &leafc), CDTLS_OK);
+    fixed_now = leafc.not_before + 3600;
+}
+
+static void configs(const ident *id, cdtls_config *cc, cdtls_config *sc, const char *host, const uint16_t *suite)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    sc->cert_chain = id->chain;
+    sc->cert_chain_len = id->lens;
+    sc->n_certs = id->n;
+    sc->private_key = id->key;
+    cc->trust_anchors = &id->anchor;
+    cc->n_trust_anchors = 1;
+    cc->server_name = host;
+    cc->unix_time = clock_cb;
+    if (suite) {
+        cc->cipher_suites = suite;
+        cc->n_cipher_suites = 1;
+    }
+}
+
+static void done(ident *id)
+{
+    cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), id->key);
+}
+
+static int echo_ok(sim_link *s)
+{
+    if (cdtls_conn_write(s->client, (const uint8_t *)"cert ok", 7, NULL) != CDTLS_OK) return 0;
+    sim_pump(s);
+    sim_run(s, 1000);
+    uint8_t buf[16];
+    size_t n;
+    return cdtls_conn_read(s->server, buf, sizeof buf, &n, NULL) == CDTLS_OK && n == 7;
+}
+
+static void handshake_with(const char *leaf, const char *inter, const char *key, const char *root,
+                           const char *host, uint16_t suite)
+{
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
+        cr_skip_test("%s not supported by %s", cdtls_cipher_suite_name(suite), cdtls_provider_default()->name);
+    const cdtls_provider *p = cdtls_provider_default();
+    if ((strncmp(leaf, "rsa", 3) == 0 && !p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) ||
+        (strncmp(leaf, "leaf", 4) == 0 && !p->sig[CDTLS_SIG_ECDSA_SHA256]))
+        cr_skip_test("%s cannot sign with the key of %s", p->name, leaf);
+    ident id;
+    identity(&id, leaf, inter, key, root);
+    cdtls_config cc, sc;
+    configs(&id, &cc, &sc, host, &suite);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    int ok = sim_run_handshake(&s, 10000);
+    cr_assert(ok, "%s: client %s, server %s", cdtls_cipher_suite_name(suite),
+              cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
+    size_t n;
+    const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.client, &n);
+    cr_assert(chain && n == id.n, "the client sees the server's chain");
+    cr_assert(echo_ok(&s));
+    sim_free(&s);
+    done(&id);
+}
+
+TestSuite(engine_cert, .init = setup, .fini = teardown, .timeout = 60);
+
+#define ECDSA(name, suite) \
+    Test(engine_cert, ecdsa_##name) { handshake_with("leaf.der", "int.der", "leaf.key", "root.der", "server.example.com", suite); }
+#define RSA(name, suite) \
+    Test(engine_cert, rsa_##name) { handshake_with("rsaleaf.der", NULL, "rsaleaf.key", "rsaroot.der", "rsa.example.com", suite); }
+
+ECDSA(aes_128_gcm, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+ECDSA(aes_256_gcm, CDTLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)
+ECDSA(chacha20, CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256)
+ECDSA(aes_128_ccm, CDTLS_ECDHE_ECDSA_WITH_AES_128_CCM)
+ECDSA(aes_128_ccm_8, CDTLS_ECDHE_ECDSA_WITH_AES_128_CCM_8)
+ECDSA(aes_128_cbc_sha, CDTLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA)
+ECDSA(aes_256_cbc_sha, CDTLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA)
+RSA(aes_128_gcm, CDTLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+RSA(aes_256_gcm, CDTLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)
+RSA(chacha20, CDTLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256)
+RSA(aes_128_cbc_sha, CDTLS_ECDHE_RSA_WITH_AES_128_CBC_SHA)
+RSA(aes_256_cbc_sha, CDTLS_ECDHE_RSA_WITH_AES_256_CBC_SHA)
+
+/* Ed25519 certificates with ECDHE-ECDSA-CHACHA20 over X25519 (RFC 8422):
+ * the combination a sodium build speaks. The self-signed certificate is
+ * its own anchor. */
+Test(engine_cert, ed25519_chacha20)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ED25519]) cr_skip_test("no Ed25519 in this provider");
+    handshake_with("ed.der", NULL, "ed.key", "ed.der", "ed.example.com",
+                   CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256);
+}
+
+static void expect_refusal(const char *host, int64_t shift, const char *root, int want_err, uint8_t want_alert)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", root);
+    fixed_now += shift;
+    cdtls_config cc, sc;
+    configs(&id, &cc, &sc, host, NULL);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert_eq(cdtls_conn_error(s.client), want_err, "got %s", cdtls_strerror(cdtls_conn_error(s.client)));
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(s.server, &level, &desc), "the server was told");
+    cr_assert_eq(desc, want_alert);
+    sim_free(&s);
+    done(&id);
+}
+
+Test(engine_cert, wrong_host_refused) { expect_refusal("evil.example.com", 0, "root.der", CDTLS_ERR_CERT_HOSTNAME, 42); }
+Test(engine_cert, unknown_ca_refused) { expect_refusal("server.example.com", 0, "otherroot.der", CDTLS_ERR_CERT_UNTRUSTED, 48); }
+Test(engine_cert, expired_refused) { expect_refusal("server.example.com", 400LL * 86400, "root.der", CDTLS_ERR_CERT_EXPIRED, 45); }
+
+static int reject_all(void *ctx, const cdtls_x509_cert *chain, size_t n, int def)
+{
+    (void)ctx, (void)chain, (void)n;
+    return def == CDTLS_OK ? CDTLS_ERR_CERT_REJECTED : def;
+}
+
+static int accept_if_two(void *ctx, const cdtls_x509_cert *chain, size_t n, int def)
+{
+    (void)chain, (void)def;
+    *(int *)ctx = (int)n;
+    return n == 2 ? CDTLS_OK : CDTLS_ERR_CERT_REJECTED;
+}
+
+Test(engine_cert, pins_and_callbacks)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
+    cdtls_config cc, sc;
+    sim_link s;
+    cdtls_x509_cert leaf;
+    cr_assert_eq(cdtls_x509_parse(id.chain[0], id.lens[0], &leaf), CDTLS_OK);
+    uint8_t pins[64];
+    cr_assert_eq(cdtls_x509_fingerprint_sha256(cdtls_provider_default(), &leaf, pins + 32), CDTLS_OK);
+    memset(pins, 0xab, 32);
+    /* pinning alone (no anchors), as WebRTC does: the right pin among others */
+    configs(&id, &cc, &sc, NULL, NULL);
+    cc.trust_anchors = NULL, cc.n_trust_anchors = 0;
+    cc.pinned_sha256 = pins, cc.n_pins = 2;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
+    sim_free(&s);
+    /* only a wrong pin */
+    cc.n_pins = 1;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_REJECTED);
+    sim_free(&s);
+    /* a callback that rejects a valid chain */
+    configs(&id, &cc, &sc, "server.example.com", NULL);
+    cc.verify_peer = reject_all;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_REJECTED);
+    sim_free(&s);
+    /* insecure_skip_verify + a callback that decides for itself */
+    int seen = 0;
+    configs(&id, &cc, &sc, NULL, NULL);
+    cc.trust_anchors = NULL, cc.n_trust_anchors = 0;
+    cc.insecure_skip_verify = 1;
+    cc.verify_peer = accept_if_two;
+    cc.verify_peer_ctx = &seen;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    cr_assert_eq(seen, 2);
+    sim_free(&s);
+    done(&id);
+}
+
+Test(engine_cert, psk_only_client_does_not_offer_certificate_suites)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
+    cdtls_config cc, sc;
+    configs(&id, &cc, &sc, NULL, NULL);
+    cc.trust_anchors = NULL, cc.n_trust_anchors = 0; /* nothing to verify with */
+    static const uint8_t psk[16] = "0123456789abcdef";
+    cc.psk = sc.psk = psk, cc.psk_len = sc.psk_len = 16;
+    cc.psk_identity = sc.psk_identity = (const uint8_t *)"id", cc.psk_identity_len = sc.psk_identity_len = 2;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    uint16_t suite = cdtls_conn_cipher_suite(s.client);
+    cr_assert(strstr(cdtls_cipher_suite_name(suite), "PSK") != NULL, "negotiated %s", cdtls_cipher_suite_name(suite));
+    sim_free(&s);
+    done(&id);
+}
