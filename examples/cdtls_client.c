@@ -2,6 +2,7 @@
  * DSCP/ECN and prints the marking of every datagram it receives.
  *   cdtls-client --connect 127.0.0.1:4444 --psk 0011.. --dscp 46 --ecn ect0 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
@@ -25,6 +26,15 @@ int main(int argc, char **argv)
     printf("client: connected to %s, %s%s\n", peer,
            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
            cdtls_conn_uses_ems(c) ? ", extended master secret" : "");
+    size_t n_peer;
+    const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(c, &n_peer);
+    if (chain) {
+        uint8_t fp[32];
+        if (cdtls_x509_fingerprint_sha256(cdtls_provider_default(), &chain[0], fp) == CDTLS_OK) {
+            printf("client: server certificate chain of %zu, leaf sha-256 ", n_peer);
+            for (int i = 0; i < 32; i++) printf("%02X%s", fp[i], i < 31 ? ":" : "\n");
+        }
+    }
     if (!o.quiet)
         printf("client: socket can carry %s\n", cli_caps_string(cdtls_io_caps(cdtls_sock_io(s)), caps, sizeof caps));
     cli_format_oob(&o.mark, mark, sizeof mark);

@@ -3,6 +3,7 @@
  * sends each record back marked as it arrived (or as --dscp/--ecn say).
  *   cdtls-server --listen 127.0.0.1:4444 --psk 0011.. --echo */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
@@ -50,8 +51,11 @@ int main(int argc, char **argv)
                 cdtls_conn *c = cdtls_sock_conn(s);
                 size_t idl;
                 const uint8_t *id = cdtls_conn_psk_identity(c, &idl);
-                printf("server: %s connected, identity \"%.*s\", %s\n", peer, (int)idl, (const char *)id,
-                       cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
+                if (id)
+                    printf("server: %s connected, identity \"%.*s\", %s\n", peer, (int)idl, (const char *)id,
+                           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
+                else
+                    printf("server: %s connected, %s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
                 fflush(stdout);
             }
         }

@@ -7,9 +7,14 @@
 static void usage(const cli_opts *o, int is_server)
 {
     fprintf(stderr,
-            "usage: %s %s ADDR:PORT --psk HEX [options]\n"
+            "usage: %s %s ADDR:PORT (--psk HEX | --cert FILE --key FILE | --ca FILE) [options]\n"
             "  --psk HEX            pre-shared key (hex, 1..256 bytes)\n"
             "  --identity NAME      PSK identity (client: sent; server: the one accepted)\n"
+            "  --cert FILE          PEM certificate chain, leaf first (server; client auth)\n"
+            "  --key FILE           PEM/DER private key for --cert (PKCS#8, SEC1, PKCS#1)\n"
+            "  --ca FILE            PEM trust anchors to verify the peer with\n"
+            "  --servername NAME    client: SNI and the name the certificate must carry\n"
+            "  --insecure           client: accept any server certificate (testing only)\n"
             "%s"
             "  --suite NAME         cipher suite (repeatable), e.g. TLS_PSK_WITH_AES_128_GCM_SHA256\n"
             "  --mtu N              largest datagram (default 1200)\n"
@@ -113,6 +118,8 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             o->quiet = 1, takes = 0;
         } else if (strcmp(f, "--dual-stack") == 0 && is_server) {
             o->dual_stack = 1, takes = 0;
+        } else if (strcmp(f, "--insecure") == 0 && !is_server) {
+            o->insecure = 1, takes = 0;
         } else if (!v) {
             fail(o, is_server, "%s needs a value (or is unknown)", f);
         } else if (strcmp(f, is_server ? "--listen" : "--connect") == 0) {
@@ -120,6 +127,14 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             o->have_addr = 1;
         } else if (strcmp(f, "--psk") == 0) {
             if (!parse_hex(v, o->psk, sizeof o->psk, &o->psk_len)) fail(o, is_server, "bad --psk %s (want 2..512 hex digits)", v);
+        } else if (strcmp(f, "--cert") == 0) {
+            o->cert_file = v;
+        } else if (strcmp(f, "--key") == 0) {
+            o->key_file = v;
+        } else if (strcmp(f, "--ca") == 0) {
+            o->ca_file = v;
+        } else if (strcmp(f, "--servername") == 0 && !is_server) {
+            o->server_name = v;
         } else if (strcmp(f, "--identity") == 0) {
             o->identity = v;
         } else if (strcmp(f, "--hint") == 0 && is_server) {
@@ -154,11 +169,72 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
         i += takes;
     }
     if (!o->have_addr) fail(o, is_server, "%s", is_server ? "--listen ADDR:PORT is required" : "--connect ADDR:PORT is required");
-    if (!o->psk_len) fail(o, is_server, "%s", "--psk is required (certificates come in a later release)");
+    if (!o->psk_len && !(is_server ? (o->cert_file && o->key_file) : (o->ca_file || o->insecure)))
+        fail(o, is_server, "%s", is_server ? "--psk or --cert and --key are required" : "--psk, --ca or --insecure is required");
+    if (!!o->cert_file != !!o->key_file) fail(o, is_server, "%s", "--cert and --key go together");
 }
 
-void cli_config(const cli_opts *o, cdtls_config *cfg)
+static size_t read_all(const cli_opts *o, const char *file, char *buf, size_t cap)
 {
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot read %s\n", o->prog, file);
+        exit(2);
+    }
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+/* All CERTIFICATE blocks of a PEM file, as DER copies. */
+static size_t load_pem_certs(const cli_opts *o, const char *file, uint8_t **der, size_t *len, size_t max)
+{
+    static char text[65536];
+    size_t n = read_all(o, file, text, sizeof text), off = 0, count = 0, used;
+    uint8_t buf[16384];
+    size_t dl;
+    while (count < max && cdtls_pem_decode(text + off, n - off, "CERTIFICATE", buf, sizeof buf, &dl, &used) == CDTLS_OK) {
+        der[count] = malloc(dl);
+        if (!der[count]) exit(1);
+        memcpy(der[count], buf, dl);
+        len[count++] = dl;
+        off += used;
+    }
+    if (!count) {
+        fprintf(stderr, "%s: no certificate in %s\n", o->prog, file);
+        exit(2);
+    }
+    return count;
+}
+
+static void load_certificates(cli_opts *o)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (o->cert_file) {
+        o->n_certs = load_pem_certs(o, o->cert_file, o->cert_der, o->cert_len, 8);
+        static char keytext[65536];
+        size_t kn = read_all(o, o->key_file, keytext, sizeof keytext);
+        int rc = cdtls_private_key_load(p, NULL, (const uint8_t *)keytext, kn, &o->key);
+        if (rc) {
+            fprintf(stderr, "%s: cannot use key %s: %s\n", o->prog, o->key_file, cdtls_strerror(rc));
+            exit(2);
+        }
+    }
+    if (o->ca_file) {
+        o->n_anchors = load_pem_certs(o, o->ca_file, o->anchor_der, o->anchor_len, 16);
+        for (size_t i = 0; i < o->n_anchors; i++) {
+            int rc = cdtls_x509_parse(o->anchor_der[i], o->anchor_len[i], &o->anchors[i]);
+            if (rc) {
+                fprintf(stderr, "%s: certificate %zu in %s: %s\n", o->prog, i + 1, o->ca_file, cdtls_strerror(rc));
+                exit(2);
+            }
+        }
+    }
+}
+
+void cli_config(cli_opts *o, cdtls_config *cfg)
+{
+    load_certificates(o);
     cdtls_config_init(cfg);
     cfg->psk = o->psk;
     cfg->psk_len = o->psk_len;
@@ -173,6 +249,16 @@ void cli_config(const cli_opts *o, cdtls_config *cfg)
         cfg->n_cipher_suites = o->n_suites;
     }
     if (o->mtu) cfg->mtu = o->mtu;
+    if (o->n_certs) {
+        cfg->cert_chain = (const uint8_t *const *)o->cert_der;
+        cfg->cert_chain_len = o->cert_len;
+        cfg->n_certs = o->n_certs;
+        cfg->private_key = o->key;
+    }
+    cfg->trust_anchors = o->n_anchors ? o->anchors : NULL;
+    cfg->n_trust_anchors = o->n_anchors;
+    cfg->server_name = o->server_name;
+    cfg->insecure_skip_verify = o->insecure;
     /* handshake flights and alerts carry the same marking as the data */
     cfg->handshake_oob = o->mark;
     cfg->alert_oob = o->mark;

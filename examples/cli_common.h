@@ -26,12 +26,24 @@ typedef struct cli_opts {
     int timeout_ms;
     int dual_stack;
     int quiet;
+    /* certificates */
+    const char *cert_file, *key_file, *ca_file, *server_name;
+    int insecure;
+    uint8_t *cert_der[8];
+    size_t cert_len[8];
+    size_t n_certs;
+    cdtls_sign_key *key;
+    cdtls_x509_cert anchors[16];
+    uint8_t *anchor_der[16];
+    size_t anchor_len[16];
+    size_t n_anchors;
 } cli_opts;
 
 /* Parses argv; on a bad flag prints why and the usage, and exits 2. */
 void cli_parse(cli_opts *o, int argc, char **argv, int is_server);
-/* A config from the options. */
-void cli_config(const cli_opts *o, cdtls_config *cfg);
+/* A config from the options (loads certificate files; exits 2 with the
+ * reason when one is unusable). */
+void cli_config(cli_opts *o, cdtls_config *cfg);
 /* "dscp=46 (EF) ecn=ECT(0)" or "unmarked". */
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap);
 const char *cli_caps_string(unsigned caps, char *buf, size_t cap);

@@ -32,5 +32,29 @@ zig-out/bin/cdtls-server --listen 127.0.0.1:1 --psk $psk --dscp 99 > "$clog" 2>&
 check "out-of-range DSCP refused" "[ $? -eq 2 ] && grep -q 'bad value for --dscp' '$clog'"
 zig-out/bin/cdtls-client --connect 127.0.0.1:9 --psk $psk --suite TLS_NOT_A_SUITE > "$clog" 2>&1
 check "unknown suite refused" "[ $? -eq 2 ] && grep -q 'unknown cipher suite' '$clog'"
+# certificates: ECDSA chain (bearssl) or Ed25519 (sodium), made by openssl now
+cdir=$(mktemp -d)
+tests/x509/make-certs.sh "$cdir" > /dev/null
+cat "$cdir/leaf.pem" "$cdir/int.pem" > "$cdir/leafchain.pem"
+if [ "$crypto" = bearssl ]; then cert=$cdir/leafchain.pem key=$cdir/leaf.key ca=$cdir/root.pem name=server.example.com
+else cert=$cdir/ed.pem key=$cdir/ed.key ca=$cdir/ed.pem name=ed.example.com; fi
+for attempt in good wrongname; do
+  : > "$slog"
+  zig-out/bin/cdtls-server --listen 127.0.0.1:0 --cert "$cert" --key "$key" --echo --count 1 --quiet > "$slog" 2>&1 &
+  srv=$!
+  for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
+  port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
+  sn=$name; [ $attempt = wrongname ] && sn=wrong.example.com
+  zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --ca "$ca" --servername "$sn" --dscp 46 --count 1 --quiet --timeout 3000 > "$clog" 2>&1
+  crc=$?
+  if [ $attempt = good ]; then
+    wait $srv
+    check "certificate session ($crypto)" "[ $crc -eq 0 ] && grep -q 'server certificate chain' '$clog' && grep -q 'dscp=46' '$slog'"
+  else
+    kill $srv 2>/dev/null; wait $srv 2>/dev/null
+    check "wrong server name refused" "[ $crc -eq 1 ] && grep -q 'does not match host name' '$clog'"
+  fi
+done
+rm -rf "$cdir"
 echo "tools-smoke ($crypto): $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -788,7 +788,7 @@ const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t 
 
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len)
 {
-    if (!c || !c->psk_identity_len) {
+    if (!c || !c->psk_identity_len || !c->suite || !suite_uses_psk(c->suite)) {
         if (len) *len = 0;
         return NULL;
     }

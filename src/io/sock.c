@@ -2,6 +2,7 @@
  * (cdtls_sock_dial) and for a listener serving many peers on one socket. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cdtls/sock.h"
 #include "common/mem.h"
@@ -42,6 +43,21 @@ struct cdtls_listener {
     uint8_t *buf; /* DGRAM_MAX bytes */
 };
 
+
+/* The socket layer is hosted code: it can read the wall clock that the
+ * sans-IO engine needs for certificate validity. */
+static int64_t wall_clock(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+static cdtls_config with_clock(const cdtls_config *cfg)
+{
+    cdtls_config c = *cfg;
+    if (!c.unix_time) c.unix_time = wall_clock;
+    return c;
+}
 
 static const cdtls_allocator *alloc_of(const cdtls_config *cfg)
 {
@@ -181,7 +197,8 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     memset(&any, 0, sizeof any);
     any.ip.family = peer->ip.family;
     int rc = cdtls_io_open(&s->own_io, &any, 0);
-    if (!rc) rc = cdtls_conn_new(cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    cdtls_config ccfg = with_clock(cfg);
+    if (!rc) rc = cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
     if (!rc) rc = cdtls_conn_start(s->conn, cdtls_io_now_ms());
     if (!rc) rc = flush(s, NULL, 0);
     uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
@@ -217,7 +234,7 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     const cdtls_allocator *a = alloc_of(cfg);
     cdtls_listener *l = cdtls_alloc_zero(a, sizeof *l);
     if (!l) return CDTLS_ERR_NOMEM;
-    l->cfg = *cfg;
+    l->cfg = with_clock(cfg);
     l->a = a;
     l->backlog = 16;
     l->max_peers = 1024;
