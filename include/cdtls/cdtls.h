@@ -14,6 +14,7 @@
 #include "cdtls/prf.h"
 #include "cdtls/provider.h"
 #include "cdtls/suites.h"
+#include "cdtls/x509.h"
 
 #define CDTLS_VERSION_STRING "0.1.0"
 
