@@ -208,6 +208,21 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
     }
 }
 
+/* Both hellos start with version, random[32], session_id<0..32>. */
+static int read_hello_start(cdtls_reader *r, uint16_t *version, uint8_t random[32],
+                            const uint8_t **sid, size_t *sid_len)
+{
+    const uint8_t *rnd;
+    cdtls_reader v;
+    reader_u16(r, version);
+    reader_bytes(r, 32, &rnd);
+    if (!reader_vec8(r, 0, 32, &v)) return 0;
+    memcpy(random, rnd, 32);
+    *sid = v.p;
+    *sid_len = v.left;
+    return 1;
+}
+
 /* ----------------------------------------------------------- ClientHello */
 
 int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
@@ -215,13 +230,8 @@ int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
     cdtls_reader r, v;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    const uint8_t *random;
-    reader_u16(&r, &out->version);
-    reader_bytes(&r, 32, &random);
-    if (!reader_vec8(&r, 0, 32, &v)) return CDTLS_ERR_DECODE;
-    memcpy(out->random, random, 32);
-    out->session_id = v.p;
-    out->session_id_len = v.left;
+    if (!read_hello_start(&r, &out->version, out->random, &out->session_id, &out->session_id_len))
+        return CDTLS_ERR_DECODE;
     out->raw_version_random_sid = body;
     out->raw_version_random_sid_len = (size_t)(r.p - body);
     if (!reader_vec8(&r, 0, 255, &v)) return CDTLS_ERR_DECODE;
@@ -306,16 +316,11 @@ int hs_hello_verify_request_write(cdtls_writer *w, const hs_hello_verify_request
 
 int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out)
 {
-    cdtls_reader r, v;
+    cdtls_reader r;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    const uint8_t *random;
-    reader_u16(&r, &out->version);
-    reader_bytes(&r, 32, &random);
-    if (!reader_vec8(&r, 0, 32, &v)) return CDTLS_ERR_DECODE;
-    memcpy(out->random, random, 32);
-    out->session_id = v.p;
-    out->session_id_len = v.left;
+    if (!read_hello_start(&r, &out->version, out->random, &out->session_id, &out->session_id_len))
+        return CDTLS_ERR_DECODE;
     reader_u16(&r, &out->cipher_suite);
     reader_u8(&r, &out->compression_method);
     if (r.failed || parse_extensions(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;

@@ -47,93 +47,6 @@ uint64_t cdtls_io_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* ------------------------------------------------------------- addresses */
-
-static socklen_t to_sockaddr(const cdtls_addr *a, int sock_family, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    if (sock_family == 6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        s6->sin6_scope_id = a->scope_id;
-        if (a->ip.family == 4) { /* IPv4-mapped on a dual-stack socket */
-            s6->sin6_addr.s6_addr[10] = 0xff;
-            s6->sin6_addr.s6_addr[11] = 0xff;
-            memcpy(&s6->sin6_addr.s6_addr[12], a->ip.addr, 4);
-        } else {
-            memcpy(&s6->sin6_addr, a->ip.addr, 16);
-        }
-        return sizeof *s6;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(a->port);
-    memcpy(&s4->sin_addr, a->ip.addr, 4);
-    return sizeof *s4;
-}
-
-static int is_v4_mapped(const uint8_t *a)
-{
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, prefix, 12) == 0;
-}
-
-/* IPv4-mapped IPv6 addresses are reported as IPv4: the peer is an IPv4 host. */
-static void from_sockaddr(const struct sockaddr_storage *ss, cdtls_addr *a)
-{
-    memset(a, 0, sizeof *a);
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        a->port = ntohs(s6->sin6_port);
-        if (is_v4_mapped(s6->sin6_addr.s6_addr)) {
-            a->ip.family = 4;
-            memcpy(a->ip.addr, &s6->sin6_addr.s6_addr[12], 4);
-        } else {
-            a->ip.family = 6;
-            memcpy(a->ip.addr, &s6->sin6_addr, 16);
-            a->scope_id = s6->sin6_scope_id;
-        }
-    } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        a->ip.family = 4;
-        a->port = ntohs(s4->sin_port);
-        memcpy(a->ip.addr, &s4->sin_addr, 4);
-    }
-}
-
-int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out)
-{
-    if (!text || !out) return CDTLS_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
-    out->port = port;
-    if (inet_pton(AF_INET, text, out->ip.addr) == 1) {
-        out->ip.family = 4;
-        return CDTLS_OK;
-    }
-    if (inet_pton(AF_INET6, text, out->ip.addr) == 1) {
-        out->ip.family = 6;
-        if (is_v4_mapped(out->ip.addr)) {
-            memmove(out->ip.addr, out->ip.addr + 12, 4);
-            memset(out->ip.addr + 4, 0, 12);
-            out->ip.family = 4;
-        }
-        return CDTLS_OK;
-    }
-    return CDTLS_ERR_INVALID_ARG;
-}
-
-int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap)
-{
-    char ip[INET6_ADDRSTRLEN];
-    if (!a || !buf) return CDTLS_ERR_INVALID_ARG;
-    if (!inet_ntop(a->ip.family == 6 ? AF_INET6 : AF_INET, a->ip.addr, ip, sizeof ip))
-        return CDTLS_ERR_INVALID_ARG;
-    int n = a->ip.family == 6 ? snprintf(buf, cap, "[%s]:%u", ip, a->port)
-                              : snprintf(buf, cap, "%s:%u", ip, a->port);
-    return n > 0 && (size_t)n < cap ? CDTLS_OK : CDTLS_ERR_BUFFER_TOO_SMALL;
-}
-
 /* ----------------------------------------------------------- open / close */
 
 static int on(int fd, int level, int opt)
@@ -226,7 +139,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     struct sockaddr_storage ss;
-    socklen_t sl = to_sockaddr(bind_addr, family, &ss);
+    socklen_t sl = (socklen_t)io_to_sockaddr(bind_addr, family, &ss);
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
         s->last_error = errno;
         close(fd);
@@ -264,7 +177,7 @@ int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out)
     socklen_t sl = sizeof ss;
     if (!s || !out) return CDTLS_ERR_INVALID_ARG;
     if (getsockname(s->fd, (struct sockaddr *)&ss, &sl) != 0) return CDTLS_ERR_IO;
-    from_sockaddr(&ss, out);
+    io_from_sockaddr(&ss, out);
     return CDTLS_OK;
 }
 
@@ -480,7 +393,7 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
                     out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
                     out->local.family = 6;
                     memcpy(out->local.addr, &pi.ipi6_addr, 16);
-                    if (is_v4_mapped(out->local.addr)) {
+                    if (io_is_v4_mapped(out->local.addr)) {
                         memmove(out->local.addr, out->local.addr + 12, 4);
                         memset(out->local.addr + 4, 0, 12);
                         out->local.family = 4;
@@ -506,28 +419,17 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
 
 /* ---------------------------------------------------------------- send */
 
-static unsigned needed_caps(const cdtls_oob *oob)
-{
-    unsigned need = 0;
-    if (!oob) return 0;
-    if (oob->flags & CDTLS_OOB_DSCP) need |= CDTLS_IO_CAP_SEND_DSCP;
-    if (oob->flags & CDTLS_OOB_ECN) need |= CDTLS_IO_CAP_SEND_ECN;
-    if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) need |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
-    if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
-    return need;
-}
-
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
 {
     if (!s || s->fd < 0 || (!buf && len) || !to || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
     if (to->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
     if (to->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
-    unsigned need = needed_caps(oob);
+    unsigned need = io_oob_send_caps(oob);
     if ((need & s->caps) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
 
     struct sockaddr_storage ss;
-    socklen_t sl = to_sockaddr(to, s->family, &ss);
+    socklen_t sl = (socklen_t)io_to_sockaddr(to, s->family, &ss);
     /* cmsg buffer aligned for struct cmsghdr */
     union {
         struct cmsghdr align;
@@ -614,7 +516,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     }
     *len = (size_t)n;
     if (m.msg_flags & MSG_TRUNC) return CDTLS_ERR_BUFFER_TOO_SMALL;
-    if (from) from_sockaddr(&ss, from);
+    if (from) io_from_sockaddr(&ss, from);
     size_t clen = (m.msg_flags & MSG_CTRUNC) ? 0 : (size_t)m.msg_controllen;
     if (oob) cdtls_io_parse_cmsg(control.bytes, clen, oob);
     if (raw_len) {

@@ -482,23 +482,12 @@ int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, ui
     return CDTLS_OK;
 }
 
-static unsigned caps_needed(const cdtls_oob *oob)
-{
-    unsigned need = 0;
-    if (!oob) return 0;
-    if (oob->flags & CDTLS_OOB_DSCP) need |= CDTLS_IO_CAP_SEND_DSCP;
-    if (oob->flags & CDTLS_OOB_ECN) need |= CDTLS_IO_CAP_SEND_ECN;
-    if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) need |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
-    if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
-    return need;
-}
-
 int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob)
 {
     if (!s) return CDTLS_ERR_INVALID_ARG;
     /* Refuse up front what the socket cannot carry: never a silent downgrade
      * of a marking the application asked for. */
-    unsigned need = caps_needed(oob);
+    unsigned need = io_oob_send_caps(oob);
     if ((cdtls_io_caps(s->io) & need) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
     int rc = flush(s, NULL, 0); /* earlier datagrams keep their own OOB */
     if (!rc) rc = cdtls_conn_write(s->conn, data, len, oob);

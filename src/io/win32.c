@@ -61,92 +61,6 @@ uint64_t cdtls_io_now_ms(void)
     return (uint64_t)GetTickCount64();
 }
 
-/* ------------------------------------------------------------- addresses */
-
-static int is_v4_mapped(const uint8_t *a)
-{
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, prefix, 12) == 0;
-}
-
-static int to_sockaddr(const cdtls_addr *a, int sock_family, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof *ss);
-    if (sock_family == 6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        s6->sin6_scope_id = a->scope_id;
-        if (a->ip.family == 4) {
-            s6->sin6_addr.s6_addr[10] = 0xff;
-            s6->sin6_addr.s6_addr[11] = 0xff;
-            memcpy(&s6->sin6_addr.s6_addr[12], a->ip.addr, 4);
-        } else {
-            memcpy(&s6->sin6_addr, a->ip.addr, 16);
-        }
-        return (int)sizeof *s6;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(a->port);
-    memcpy(&s4->sin_addr, a->ip.addr, 4);
-    return (int)sizeof *s4;
-}
-
-static void from_sockaddr(const struct sockaddr_storage *ss, cdtls_addr *a)
-{
-    memset(a, 0, sizeof *a);
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        a->port = ntohs(s6->sin6_port);
-        if (is_v4_mapped(s6->sin6_addr.s6_addr)) {
-            a->ip.family = 4;
-            memcpy(a->ip.addr, &s6->sin6_addr.s6_addr[12], 4);
-        } else {
-            a->ip.family = 6;
-            memcpy(a->ip.addr, &s6->sin6_addr, 16);
-            a->scope_id = s6->sin6_scope_id;
-        }
-    } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        a->ip.family = 4;
-        a->port = ntohs(s4->sin_port);
-        memcpy(a->ip.addr, &s4->sin_addr, 4);
-    }
-}
-
-int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out)
-{
-    if (!text || !out) return CDTLS_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
-    out->port = port;
-    if (inet_pton(AF_INET, text, out->ip.addr) == 1) {
-        out->ip.family = 4;
-        return CDTLS_OK;
-    }
-    if (inet_pton(AF_INET6, text, out->ip.addr) == 1) {
-        out->ip.family = 6;
-        if (is_v4_mapped(out->ip.addr)) {
-            memmove(out->ip.addr, out->ip.addr + 12, 4);
-            memset(out->ip.addr + 4, 0, 12);
-            out->ip.family = 4;
-        }
-        return CDTLS_OK;
-    }
-    return CDTLS_ERR_INVALID_ARG;
-}
-
-int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap)
-{
-    char ip[INET6_ADDRSTRLEN];
-    if (!a || !buf) return CDTLS_ERR_INVALID_ARG;
-    if (!inet_ntop(a->ip.family == 6 ? AF_INET6 : AF_INET, (void *)(uintptr_t)a->ip.addr, ip, sizeof ip))
-        return CDTLS_ERR_INVALID_ARG;
-    int n = a->ip.family == 6 ? snprintf(buf, cap, "[%s]:%u", ip, a->port)
-                              : snprintf(buf, cap, "%s:%u", ip, a->port);
-    return n > 0 && (size_t)n < cap ? CDTLS_OK : CDTLS_ERR_BUFFER_TOO_SMALL;
-}
-
 /* ----------------------------------------------------------- open / close */
 
 static int on(SOCKET fd, int level, int opt)
@@ -176,7 +90,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only, sizeof v6only);
     }
     struct sockaddr_storage ss;
-    int sl = to_sockaddr(bind_addr, family, &ss);
+    int sl = (int)io_to_sockaddr(bind_addr, family, &ss);
     GUID guid = WSAID_WSARECVMSG;
     LPFN_WSARECVMSG recvmsg_fn = NULL;
     DWORD got = 0;
@@ -230,7 +144,7 @@ int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out)
     int sl = sizeof ss;
     if (!s || !out) return CDTLS_ERR_INVALID_ARG;
     if (getsockname((SOCKET)s->fd, (struct sockaddr *)&ss, &sl) != 0) return CDTLS_ERR_IO;
-    from_sockaddr(&ss, out);
+    io_from_sockaddr(&ss, out);
     return CDTLS_OK;
 }
 
@@ -360,16 +274,10 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && len) || !to || (!raw && raw_len) ||
         len > 0xffffffffu)
         return CDTLS_ERR_INVALID_ARG;
-    unsigned need = 0;
-    if (oob) {
-        if (oob->flags & CDTLS_OOB_DSCP) need |= CDTLS_IO_CAP_SEND_DSCP;
-        if (oob->flags & CDTLS_OOB_ECN) need |= CDTLS_IO_CAP_SEND_ECN;
-        if (oob->flags & (CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX)) need |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
-        if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
-    }
+    unsigned need = io_oob_send_caps(oob);
     if ((need & s->caps) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
     struct sockaddr_storage ss;
-    int sl = to_sockaddr(to, s->family, &ss);
+    int sl = (int)io_to_sockaddr(to, s->family, &ss);
     union {
         WSACMSGHDR align;
         uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
@@ -449,7 +357,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
         return e == WSAECONNRESET ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
     }
     *len = got;
-    if (from) from_sockaddr(&ss, from);
+    if (from) io_from_sockaddr(&ss, from);
     size_t clen = (m.dwFlags & MSG_CTRUNC) ? 0 : m.Control.len;
     if (oob) cdtls_io_parse_cmsg(control.bytes, clen, oob);
     if (raw_len) {
