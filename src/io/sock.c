@@ -28,6 +28,11 @@ struct cdtls_sock {
     cdtls_io_socket own_io;
     cdtls_listener *l;     /* NULL for a client */
     int accepted, queued;
+    /* DGRAM_MAX bytes for building datagrams and reading records: heap, not
+     * stack (threads on musl get 128 KiB stacks). A listener's peers share
+     * the listener's (one thread drives them). A client owns one allocation
+     * of 2 * DGRAM_MAX: the scratch, then its receive buffer. */
+    uint8_t *scratch;
     rx_item *rx_head, *rx_tail;
     size_t rx_count;
     struct cdtls_sock *next; /* listener's peer list */
@@ -40,7 +45,8 @@ struct cdtls_listener {
     cdtls_hello_verifier *hv;
     cdtls_sock *peers;
     unsigned n_peers, n_queued, backlog, max_peers;
-    uint8_t *buf; /* DGRAM_MAX bytes */
+    uint8_t *buf;     /* DGRAM_MAX bytes: the datagram being received */
+    uint8_t *scratch; /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
 };
 
 
@@ -78,10 +84,10 @@ static int same_addr(const cdtls_addr *x, const cdtls_addr *y)
  * the handshake must not fail over a marking; cdtls_io_caps says what works. */
 static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
 {
-    uint8_t d[DGRAM_MAX > 65507 ? 65507 : DGRAM_MAX];
+    uint8_t *d = s->scratch;
     size_t n;
     cdtls_oob oob;
-    while (cdtls_conn_next_datagram(s->conn, d, sizeof d, &n, &oob) == CDTLS_OK) {
+    while (cdtls_conn_next_datagram(s->conn, d, DGRAM_MAX, &n, &oob) == CDTLS_OK) {
         int rc = cdtls_io_send(s->io, d, n, &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
         if (rc == CDTLS_ERR_OOB_UNSUPPORTED)
             rc = cdtls_io_send(s->io, d, n, &s->peer, NULL, raw, raw_len);
@@ -94,10 +100,10 @@ static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
  * control bytes of the datagram they came in. */
 static void collect(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
 {
-    uint8_t buf[16384];
+    uint8_t *buf = s->scratch;
     size_t n;
     cdtls_oob oob;
-    while (cdtls_conn_read(s->conn, buf, sizeof buf, &n, &oob) == CDTLS_OK) {
+    while (cdtls_conn_read(s->conn, buf, DGRAM_MAX, &n, &oob) == CDTLS_OK) {
         if (s->rx_count >= RX_MAX) continue; /* reader not keeping up: drop */
         rx_item *it = s->a->alloc(s->a->ctx, sizeof *it + n);
         if (!it) continue;
@@ -158,7 +164,10 @@ static void sock_free(cdtls_sock *s)
 {
     rx_free_all(s);
     cdtls_conn_free(s->conn);
-    if (!s->l) cdtls_io_close(&s->own_io);
+    if (!s->l) {
+        cdtls_io_close(&s->own_io);
+        if (s->scratch) cdtls_free_wipe(s->a, s->scratch, 2 * DGRAM_MAX);
+    }
     cdtls_free_wipe(s->a, s, sizeof *s);
 }
 
@@ -168,13 +177,13 @@ static void sock_free(cdtls_sock *s)
  * timer. Datagrams from other addresses are ignored. */
 static int client_step(cdtls_sock *s, int wait_ms)
 {
-    uint8_t d[DGRAM_MAX];
     uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
     size_t n, raw_len = 0;
     cdtls_addr from;
     cdtls_oob oob;
-    int rc = cdtls_io_recv(s->io, d, sizeof d, &n, &from, &oob, raw, sizeof raw, &raw_len, wait_ms);
-    if (rc == CDTLS_OK && same_addr(&from, &s->peer)) deliver(s, d, n, &oob, raw, raw_len);
+    /* receive into the second half of the client's allocation */
+    int rc = cdtls_io_recv(s->io, s->scratch + DGRAM_MAX, DGRAM_MAX, &n, &from, &oob, raw, sizeof raw, &raw_len, wait_ms);
+    if (rc == CDTLS_OK && same_addr(&from, &s->peer)) deliver(s, s->scratch + DGRAM_MAX, n, &oob, raw, raw_len);
     fire_timer(s);
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK || rc == CDTLS_ERR_BUFFER_TOO_SMALL
                ? CDTLS_OK
@@ -193,6 +202,11 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     s->peer = *peer;
     s->io = &s->own_io;
     s->own_io.fd = (cdtls_socket_handle)-1;
+    s->scratch = a->alloc(a->ctx, 2 * DGRAM_MAX);
+    if (!s->scratch) {
+        cdtls_free_wipe(a, s, sizeof *s);
+        return CDTLS_ERR_NOMEM;
+    }
     cdtls_addr any;
     memset(&any, 0, sizeof any);
     any.ip.family = peer->ip.family;
@@ -239,11 +253,13 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     l->backlog = 16;
     l->max_peers = 1024;
     l->buf = a->alloc(a->ctx, DGRAM_MAX);
-    int rc = l->buf ? CDTLS_OK : CDTLS_ERR_NOMEM;
+    l->scratch = a->alloc(a->ctx, DGRAM_MAX);
+    int rc = l->buf && l->scratch ? CDTLS_OK : CDTLS_ERR_NOMEM;
     if (!rc) rc = cdtls_io_open(&l->io, bind, flags);
     if (!rc) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
     if (rc) {
         if (l->buf) a->free(a->ctx, l->buf, DGRAM_MAX);
+        if (l->scratch) a->free(a->ctx, l->scratch, DGRAM_MAX);
         if (!l->hv) cdtls_io_close(&l->io);
         cdtls_free_wipe(a, l, sizeof *l);
         return rc;
@@ -304,6 +320,7 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     s->peer = *from;
     s->io = &l->io;
     s->l = l;
+    s->scratch = l->scratch;
     if (cdtls_conn_new(&l->cfg, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
         cdtls_free_wipe(l->a, s, sizeof *s);
         return;
@@ -408,6 +425,7 @@ void cdtls_listener_close(cdtls_listener *l)
     cdtls_hello_verifier_free(l->hv);
     cdtls_io_close(&l->io);
     l->a->free(l->a->ctx, l->buf, DGRAM_MAX);
+    cdtls_free_wipe(l->a, l->scratch, DGRAM_MAX); /* held plaintext */
     cdtls_free_wipe(l->a, l, sizeof *l);
 }
 
