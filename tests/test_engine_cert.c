@@ -277,3 +277,69 @@ Test(engine_cert, psk_only_client_does_not_offer_certificate_suites)
     sim_free(&s);
     done(&id);
 }
+
+/* SNI certificate selection: one server, the ECDSA chain by default, the
+ * RSA identity for rsa.example.com, and a refusal for refuse.example.com. */
+typedef struct sni_ctx {
+    ident *rsa;
+    int calls;
+    char last[64];
+} sni_ctx;
+
+static int select_cert(void *ctx, const char *name, const uint8_t *const **chain, const size_t **lens,
+                       size_t *n, const cdtls_sign_key **key)
+{
+    sni_ctx *s = ctx;
+    s->calls++;
+    snprintf(s->last, sizeof s->last, "%s", name ? name : "(none)");
+    if (name && strcmp(name, "refuse.example.com") == 0) return CDTLS_ERR_CERT_REJECTED;
+    if (!name || strcmp(name, "rsa.example.com") != 0) return CDTLS_ERR_UNSUPPORTED;
+    *chain = s->rsa->chain;
+    *lens = s->rsa->lens;
+    *n = s->rsa->n;
+    *key = s->rsa->key;
+    return CDTLS_OK;
+}
+
+Test(engine_cert, sni_selects_the_certificate)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] || !p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) cr_skip_test("needs ECDSA and RSA");
+    ident ec, rsa;
+    identity(&ec, "leaf.der", "int.der", "leaf.key", "root.der");
+    int64_t now = fixed_now;
+    identity(&rsa, "rsaleaf.der", NULL, "rsaleaf.key", "rsaroot.der");
+    fixed_now = now;
+    sni_ctx ctx = {&rsa, 0, ""};
+    static const struct {
+        const char *host;
+        int want_ok;
+        const char *suite_word;
+    } cases[3] = {{"server.example.com", 1, "ECDSA"}, {"rsa.example.com", 1, "RSA"},
+                  {"refuse.example.com", 0, NULL}};
+    for (int i = 0; i < 3; i++) {
+        cdtls_config cc, sc;
+        configs(&ec, &cc, &sc, cases[i].host, NULL);
+        sc.select_certificate = select_cert;
+        sc.select_certificate_ctx = &ctx;
+        cdtls_x509_cert anchors[2] = {ec.anchor, rsa.anchor};
+        cc.trust_anchors = anchors;
+        cc.n_trust_anchors = 2;
+        sim_link s;
+        cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+        int ok = sim_run_handshake(&s, 10000);
+        cr_assert_eq(ok, cases[i].want_ok, "%s: %s", cases[i].host, cdtls_strerror(cdtls_conn_error(s.client)));
+        cr_assert_str_eq(ctx.last, cases[i].host, "the callback sees the SNI name");
+        if (ok) {
+            const char *name = cdtls_cipher_suite_name(cdtls_conn_cipher_suite(s.client));
+            cr_assert(strstr(name, cases[i].suite_word) != NULL, "%s -> %s", cases[i].host, name);
+        } else {
+            uint8_t level, desc;
+            cr_assert(cdtls_conn_peer_alert(s.client, &level, &desc));
+            cr_assert_eq(desc, 112); /* unrecognized_name */
+        }
+        sim_free(&s);
+    }
+    done(&ec);
+    done(&rsa);
+}

@@ -43,6 +43,15 @@ typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, si
  * reject (like pion's VerifyPeerCertificate). chain[0] is the peer's leaf. */
 typedef int (*cdtls_verify_callback)(void *ctx, const cdtls_x509_cert *chain, size_t n,
                                      int default_result);
+/* Server: choose the certificate for the name the client asked for (SNI,
+ * RFC 6066 §3; server_name is NUL-terminated, NULL when the client sent
+ * none). Set *chain, *lens, *n and *key (borrowed; they must outlive the
+ * connection) and return CDTLS_OK, or return CDTLS_ERR_UNSUPPORTED to keep
+ * the configured certificate, or another error to refuse the handshake
+ * (the client gets an unrecognized_name alert). */
+typedef int (*cdtls_cert_select_callback)(void *ctx, const char *server_name,
+                                          const uint8_t *const **chain, const size_t **lens,
+                                          size_t *n, const cdtls_sign_key **key);
 /* Seconds since 1970 (UTC): the engine reads no clock, so certificate
  * validity is checked at the time this returns. */
 typedef int64_t (*cdtls_unix_time_callback)(void *ctx);
@@ -87,6 +96,9 @@ typedef struct cdtls_config {
     const size_t *cert_chain_len;
     size_t n_certs;
     const cdtls_sign_key *private_key;
+    /* Server: certificate selection by SNI (optional). */
+    cdtls_cert_select_callback select_certificate;
+    void *select_certificate_ctx;
     /* Peer verification: trust anchors (borrowed parsed certificates), the
      * clock, and for a client the server's name (sent as SNI, RFC 6066, and
      * checked against the certificate, RFC 6125). A client with

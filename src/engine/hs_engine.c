@@ -717,6 +717,32 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
 
+    /* SNI certificate selection happens before the suite is chosen: the
+     * selected key's type decides between ECDSA and RSA suites. */
+    if (c->cfg.select_certificate) {
+        char name[256];
+        size_t nl = ch.ext.server_name_len < sizeof name - 1 ? ch.ext.server_name_len : 0;
+        if (nl) memcpy(name, ch.ext.server_name, nl);
+        name[nl] = 0;
+        const uint8_t *const *chain = NULL;
+        const size_t *lens = NULL;
+        size_t n = 0;
+        const cdtls_sign_key *key = NULL;
+        int sel = c->cfg.select_certificate(c->cfg.select_certificate_ctx, nl ? name : NULL, &chain,
+                                            &lens, &n, &key);
+        if (sel == CDTLS_OK) {
+            if (!chain || !lens || !n || !key ||
+                cdtls_x509_parse(chain[0], lens[0], &c->own_leaf) != CDTLS_OK)
+                return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
+            c->cfg.cert_chain = chain;
+            c->cfg.cert_chain_len = lens;
+            c->cfg.n_certs = n;
+            c->cfg.private_key = key;
+            c->have_own_leaf = 1;
+        } else if (sel != CDTLS_ERR_UNSUPPORTED) {
+            return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
+        }
+    }
     uint16_t suite = server_pick_suite(c, &ch);
     if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->suite = suite_find(suite);
