@@ -343,3 +343,55 @@ Test(engine_cert, sni_selects_the_certificate)
     done(&ec);
     done(&rsa);
 }
+
+/* Client authentication, every mode, with and without a client certificate
+ * (clientonly: EKU clientAuth; leaf: EKU serverAuth only). */
+static void client_auth_case(cdtls_client_auth mode, const char *client_cert, int want_ok, int want_server_err)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("needs ECDSA");
+    ident srv, cli;
+    identity(&srv, "leaf.der", "int.der", "leaf.key", "root.der");
+    int64_t now = fixed_now;
+    cdtls_config cc, sc;
+    configs(&srv, &cc, &sc, "server.example.com", NULL);
+    sc.client_auth = mode;
+    sc.trust_anchors = &srv.anchor; /* the same root issued the client certificates */
+    sc.n_trust_anchors = 1;
+    sc.unix_time = clock_cb;
+    if (client_cert) {
+        identity(&cli, client_cert, "int.der", "leaf.key", "root.der");
+        cc.cert_chain = cli.chain;
+        cc.cert_chain_len = cli.lens;
+        cc.n_certs = cli.n;
+        cc.private_key = cli.key;
+    }
+    fixed_now = now;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    int ok = sim_run_handshake(&s, 10000);
+    cr_assert_eq(ok, want_ok, "mode %d cert %s: client %s server %s", mode, client_cert ? client_cert : "none",
+                 cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+    if (ok) {
+        size_t n;
+        const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.server, &n);
+        cr_assert_eq(n, client_cert ? 2u : 0u, "the server sees the client's chain");
+        cr_assert(client_cert ? chain != NULL : chain == NULL);
+        cr_assert(echo_ok(&s));
+    } else {
+        cr_assert_eq(cdtls_conn_error(s.server), want_server_err, "server: %s", cdtls_strerror(cdtls_conn_error(s.server)));
+    }
+    sim_free(&s);
+    done(&srv);
+    if (client_cert) done(&cli);
+}
+
+Test(engine_cert, client_auth_require_and_verify) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "clientonly.der", 1, 0); }
+Test(engine_cert, client_auth_require_and_verify_missing) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED); }
+Test(engine_cert, client_auth_require_and_verify_wrong_usage) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "leaf.der", 0, CDTLS_ERR_CERT_USAGE); }
+Test(engine_cert, client_auth_verify_if_given_none) { client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, NULL, 1, 0); }
+Test(engine_cert, client_auth_verify_if_given_valid) { client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, "clientonly.der", 1, 0); }
+Test(engine_cert, client_auth_require_any_unchecked_chain) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, "leaf.der", 1, 0); }
+Test(engine_cert, client_auth_require_any_missing) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED); }
+Test(engine_cert, client_auth_request_given) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, "leaf.der", 1, 0); }
+Test(engine_cert, client_auth_request_none) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, NULL, 1, 0); }

@@ -34,6 +34,18 @@ typedef enum cdtls_ems_policy {
  * server then answers with the unknown_psk_identity alert). On a client it
  * receives the server's identity hint and must also fill identity (capacity
  * identity_cap, *identity_len); on a server identity is NULL. */
+/* Server: client certificate authentication (as pion's ClientAuthType). A
+ * given certificate always has to prove possession of its key
+ * (CertificateVerify); "verify" means checking the chain against
+ * trust_anchors as well. */
+typedef enum cdtls_client_auth {
+    CDTLS_CLIENT_AUTH_NONE = 0,        /* no CertificateRequest */
+    CDTLS_CLIENT_AUTH_REQUEST,         /* ask; accept none; do not check a given chain */
+    CDTLS_CLIENT_AUTH_REQUIRE_ANY,     /* require one; do not check its chain */
+    CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, /* accept none; check a given chain */
+    CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY
+} cdtls_client_auth;
+
 typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, size_t len,
                                   uint8_t *identity, size_t identity_cap, size_t *identity_len,
                                   uint8_t *psk, size_t psk_cap, size_t *psk_len);
@@ -96,6 +108,8 @@ typedef struct cdtls_config {
     const size_t *cert_chain_len;
     size_t n_certs;
     const cdtls_sign_key *private_key;
+    /* Server: ask the client for a certificate (certificate suites only). */
+    cdtls_client_auth client_auth;
     /* Server: certificate selection by SNI (optional). */
     cdtls_cert_select_callback select_certificate;
     void *select_certificate_ctx;

@@ -74,6 +74,9 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
         }
     }
     if (!rc && !c->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
+    /* keep the handshake messages if a CertificateVerify may be made or checked */
+    c->hs_log_on = (role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
+                   (role == CDTLS_CLIENT && cfg->n_certs > 0);
     /* our leaf certificate, to know the key type the suites must fit */
     if (!rc && cfg->n_certs) {
         if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
@@ -110,6 +113,7 @@ void cdtls_conn_free(cdtls_conn *c)
     if (c->have_pending_read) record_cipher_clear(&c->pending_read);
     if (c->have_kx_key && c->kx) c->kx->clear(&c->kx_key);
     if (c->peer_der) cdtls_free_wipe(a, c->peer_der, c->peer_der_size);
+    if (c->hs_log) cdtls_free_wipe(a, c->hs_log, c->hs_log_cap);
     cdtls_free_wipe(a, c, sizeof *c); /* wipes master secret, PSK, transcript */
 }
 
@@ -160,8 +164,33 @@ int conn_fail(cdtls_conn *c, int err, int alert_desc)
 
 /* ---------------------------------------------------------- transcript */
 
+static void hs_log_add(cdtls_conn *c, const uint8_t *msg, size_t len)
+{
+    if (!c->hs_log_on || c->hs_log_overflow) return;
+    if (c->hs_log_len + len > c->hs_log_cap) {
+        size_t cap = c->hs_log_cap ? c->hs_log_cap : 4096;
+        while (cap < c->hs_log_len + len) cap *= 2;
+        if (cap > CONN_MAX_HS_LOG) {
+            c->hs_log_overflow = 1; /* CertificateVerify then fails the handshake */
+            return;
+        }
+        uint8_t *n = c->a->alloc(c->a->ctx, cap);
+        if (!n) {
+            c->hs_log_overflow = 1;
+            return;
+        }
+        if (c->hs_log_len) memcpy(n, c->hs_log, c->hs_log_len);
+        if (c->hs_log) cdtls_free_wipe(c->a, c->hs_log, c->hs_log_cap);
+        c->hs_log = n;
+        c->hs_log_cap = cap;
+    }
+    memcpy(c->hs_log + c->hs_log_len, msg, len);
+    c->hs_log_len += len;
+}
+
 void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len)
 {
+    hs_log_add(c, msg, len);
     for (int i = 0; i < 2; i++)
         if (c->transcript_has[i])
             c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->update(

@@ -27,7 +27,9 @@ typedef enum hs_state {
     HS_C_WAIT_FINISHED,      /* after flight 5: server CCS + Finished */
     /* server */
     HS_S_WAIT_CLIENT_HELLO,
+    HS_S_WAIT_CLIENT_CERT,   /* after flight 4 with CertificateRequest */
     HS_S_WAIT_CKE,           /* after flight 4 */
+    HS_S_WAIT_CERT_VERIFY,   /* a client certificate came: its CertificateVerify */
     HS_S_WAIT_FINISHED,      /* after ClientKeyExchange: client CCS + Finished */
     /* both */
     HS_DONE
@@ -47,6 +49,7 @@ typedef struct flight_entry {
 #define CONN_MAX_COOKIE 255u
 #define CONN_MAX_APP_QUEUE 256u    /* received records waiting for cdtls_conn_read */
 #define CONN_MAX_OUT_QUEUE 1024u   /* datagrams waiting for cdtls_conn_next_datagram */
+#define CONN_MAX_HS_LOG (128u * 1024u) /* handshake bytes kept for CertificateVerify */
 
 struct cdtls_conn {
     cdtls_config cfg;
@@ -96,6 +99,13 @@ struct cdtls_conn {
     cdtls_x509_cert own_leaf; /* parsed cfg.cert_chain[0] */
     int have_own_leaf;
     uint16_t sig_scheme; /* server: the scheme signing ServerKeyExchange */
+    uint16_t client_sig_scheme; /* client: the scheme for CertificateVerify, 0 = none */
+    /* The handshake messages themselves, kept only when client
+     * authentication may happen: CertificateVerify signs them whole
+     * (RFC 5246 §7.4.8) and the provider API takes the message. */
+    uint8_t *hs_log;
+    size_t hs_log_len, hs_log_cap;
+    int hs_log_on, hs_log_overflow;
 
     /* ECDHE */
     const cdtls_kx_vt *kx;

@@ -175,6 +175,7 @@ static void pick_transcript(cdtls_conn *c)
 
 static void transcript_restart(cdtls_conn *c)
 {
+    c->hs_log_len = 0;
     for (int i = 0; i < 2; i++)
         if (c->transcript_has[i])
             c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->init(&c->transcript[i]);
@@ -365,7 +366,7 @@ static int judge_peer_chain(cdtls_conn *c)
 
 /* Certificate (RFC 5246 §7.4.2): keep a copy of the chain (the record
  * buffers go away), parse it, and judge it. */
-static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
+static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge)
 {
     cdtls_reader list;
     size_t n = 0;
@@ -386,14 +387,36 @@ static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
         off += der_len;
         c->peer_chain_len = i + 1;
     }
-    rc = judge_peer_chain(c);
+    rc = judge ? judge_peer_chain(c) : CDTLS_OK;
     if (rc) return conn_fail(c, rc, cert_alert(rc));
+    return CDTLS_OK;
+}
+
+/* CertificateRequest (RFC 5246 §7.4.4): answer with our certificate if we
+ * have one whose key a scheme of the server's list can sign with. */
+static int client_on_certificate_request(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_certificate_request cr;
+    if (hs_certificate_request_parse(body, len, &cr) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    c->cert_requested = 1;
+    c->client_sig_scheme = 0;
+    if (c->cfg.n_certs && c->have_own_leaf) {
+        cdtls_key_type t = c->own_leaf.key.type;
+        for (size_t i = 0; i < sizeof sig_pref / sizeof sig_pref[0] && !c->client_sig_scheme; i++) {
+            const cdtls_sig_vt *v = sig_by_id(c->p, sig_pref[i]);
+            if (v && (v->key_types & CDTLS_KEY_BIT(t)) &&
+                hs_sig_algs_contain(cr.sig_algs, cr.sig_algs_len, sig_pref[i]))
+                c->client_sig_scheme = sig_pref[i];
+        }
+    }
+    c->hs = HS_C_WAIT_SHD;
     return CDTLS_OK;
 }
 
 static int client_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
 {
-    int rc = on_peer_certificate(c, body, len);
+    int rc = on_peer_certificate(c, body, len, 1);
     if (rc) return rc;
     /* the leaf's key must fit the suite (RFC 8422 §5.3) */
     cdtls_key_type t = c->peer_chain[0].key.type;
@@ -472,11 +495,17 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     conn_flight_clear(c);
     if (c->cert_requested) {
-        /* Client authentication is not implemented yet: RFC 5246 §7.4.6
-         * lets a client without a certificate send an empty list; a server
-         * that requires one then ends the handshake. */
-        static const uint8_t empty_list[3] = {0, 0, 0};
-        rc = conn_hs_queue(c, HS_CERTIFICATE, empty_list, sizeof empty_list);
+        /* RFC 5246 §7.4.6: our chain if we have a certificate the server's
+         * schemes can carry, else an empty list (the server decides). */
+        size_t n = c->client_sig_scheme ? c->cfg.n_certs : 0;
+        size_t size = hs_certificate_size(c->cfg.cert_chain_len, n);
+        uint8_t *cert_body = c->a->alloc(c->a->ctx, size);
+        if (!cert_body) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+        cdtls_writer cw;
+        writer_init(&cw, cert_body, size);
+        rc = hs_certificate_write(&cw, c->cfg.cert_chain, c->cfg.cert_chain_len, n);
+        if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE, cert_body, cw.len);
+        c->a->free(c->a->ctx, cert_body, size);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     }
 
@@ -509,6 +538,20 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
     if (c->have_kx_key) {
         c->kx->clear(&c->kx_key);
         c->have_kx_key = 0;
+    }
+    if (!rc && c->cert_requested && c->client_sig_scheme) {
+        /* CertificateVerify (RFC 5246 §7.4.8): a signature over every
+         * handshake message so far, ClientKeyExchange included */
+        const cdtls_sig_vt *v = sig_by_id(c->p, c->client_sig_scheme);
+        uint8_t sig[CDTLS_SIG_MAX_LEN], cv[4 + CDTLS_SIG_MAX_LEN];
+        size_t sig_len = sizeof sig;
+        rc = c->hs_log_overflow || !v ? CDTLS_ERR_LIMIT
+                                      : v->sign(c->p, c->cfg.private_key, c->hs_log, c->hs_log_len, sig, &sig_len);
+        hs_certificate_verify hcv = {c->client_sig_scheme, sig, sig_len};
+        cdtls_writer vw;
+        writer_init(&vw, cv, sizeof cv);
+        if (!rc) rc = hs_certificate_verify_write(&vw, &hcv);
+        if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE_VERIFY, cv, vw.len);
     }
     if (!rc) rc = conn_hs_queue_ccs(c);
     if (!rc) {
@@ -661,6 +704,14 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
             rc = hs_server_key_exchange_write(&w, suite_kx_kind(c->suite), &ske);
         if (!rc) rc = conn_hs_queue(c, HS_SERVER_KEY_EXCHANGE, body, w.len);
     }
+    if (!rc && suite_uses_cert(c->suite) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE) {
+        uint16_t algs[16];
+        size_t n = our_sig_algs(c, algs, 16);
+        writer_init(&w, body, sizeof body);
+        rc = hs_certificate_request_write(&w, algs, n);
+        if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE_REQUEST, body, w.len);
+        c->cert_requested = 1;
+    }
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
     if (!rc) rc = conn_flight_send(c, now_ms, 1);
     return rc;
@@ -762,7 +813,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     c->hs_started_ms = now_ms;
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    c->hs = HS_S_WAIT_CKE;
+    c->hs = c->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
     return CDTLS_OK;
 }
 
@@ -783,6 +834,52 @@ static int server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
     }
     memcpy(c->psk_identity, id, id_len);
     c->psk_identity_len = id_len;
+    return CDTLS_OK;
+}
+
+static int auth_requires(const cdtls_conn *c)
+{
+    return c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_ANY ||
+           c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+}
+
+static int auth_verifies(const cdtls_conn *c)
+{
+    return c->cfg.client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
+           c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+}
+
+/* The client's Certificate (RFC 5246 §7.4.6), judged as the mode says. */
+static int server_on_client_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    if (len == 3 && body[0] == 0 && body[1] == 0 && body[2] == 0) {
+        if (auth_requires(c)) return conn_fail(c, CDTLS_ERR_CERT_UNTRUSTED, ALERT_HANDSHAKE_FAILURE);
+        c->hs = HS_S_WAIT_CKE;
+        return CDTLS_OK;
+    }
+    int rc = on_peer_certificate(c, body, len, auth_verifies(c));
+    if (rc) return rc;
+    c->hs = HS_S_WAIT_CKE;
+    return CDTLS_OK;
+}
+
+/* CertificateVerify: the client proves it holds the certificate's key. */
+static int server_on_certificate_verify(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_certificate_verify cv;
+    if (hs_certificate_verify_parse(body, len, &cv) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    uint16_t ours[16];
+    size_t n = our_sig_algs(c, ours, 16);
+    int asked = 0;
+    for (size_t i = 0; i < n; i++) asked |= ours[i] == cv.sig_alg;
+    const cdtls_sig_vt *v = sig_by_id(c->p, cv.sig_alg);
+    if (!asked || !v || !(v->key_types & CDTLS_KEY_BIT(c->peer_chain[0].key.type)))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    if (c->hs_log_overflow) return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_INTERNAL_ERROR);
+    if (v->verify(&c->peer_chain[0].key, c->hs_log, c->hs_log_len, cv.signature, cv.signature_len) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
+    c->hs = HS_S_WAIT_FINISHED;
     return CDTLS_OK;
 }
 
@@ -808,7 +905,8 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     rc = derive_keys(c, kind != HS_KX_PSK ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    c->hs = HS_S_WAIT_FINISHED;
+    /* a client certificate must be followed by its CertificateVerify */
+    c->hs = c->peer_chain_len ? HS_S_WAIT_CERT_VERIFY : HS_S_WAIT_FINISHED;
     return CDTLS_OK;
 }
 
@@ -882,9 +980,7 @@ int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t ms
     case HS_C_WAIT_CR_OR_SHD:
         if (type == HS_CERTIFICATE_REQUEST) {
             conn_transcript_add(c, msg, msg_len);
-            c->cert_requested = 1;
-            c->hs = HS_C_WAIT_SHD;
-            return CDTLS_OK;
+            return client_on_certificate_request(c, body, body_len);
         }
         if (type != HS_SERVER_HELLO_DONE) break;
         conn_transcript_add(c, msg, msg_len);
@@ -902,6 +998,17 @@ int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t ms
         if (type != HS_SERVER_HELLO_DONE) break;
         conn_transcript_add(c, msg, msg_len);
         return client_on_server_hello_done(c, body_len, now_ms);
+    case HS_S_WAIT_CLIENT_CERT:
+        if (type != HS_CERTIFICATE) break;
+        conn_transcript_add(c, msg, msg_len);
+        return server_on_client_certificate(c, body, body_len);
+    case HS_S_WAIT_CERT_VERIFY: {
+        /* checked against the messages before it, then added */
+        if (type != HS_CERTIFICATE_VERIFY) break;
+        int rc = server_on_certificate_verify(c, body, body_len);
+        if (!rc) conn_transcript_add(c, msg, msg_len);
+        return rc;
+    }
     case HS_S_WAIT_CKE:
         if (type != HS_CLIENT_KEY_EXCHANGE) break;
         conn_transcript_add(c, msg, msg_len);

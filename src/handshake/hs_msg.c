@@ -510,3 +510,48 @@ int hs_sig_algs_contain(const uint8_t *list, size_t len, uint16_t id)
         if (get_u16(list + i) == id) return 1;
     return 0;
 }
+
+/* ---------------------------------------- CertificateRequest / Verify */
+
+int hs_certificate_request_parse(const uint8_t *body, size_t len, hs_certificate_request *out)
+{
+    cdtls_reader r, v;
+    memset(out, 0, sizeof *out);
+    reader_init(&r, body, len);
+    if (!reader_vec8(&r, 1, 255, &v)) return CDTLS_ERR_DECODE;
+    out->types = v.p, out->types_len = v.left;
+    if (!reader_vec16(&r, 2, 0xfffe, &v) || v.left % 2) return CDTLS_ERR_DECODE;
+    out->sig_algs = v.p, out->sig_algs_len = v.left;
+    if (!reader_vec16(&r, 0, 0xffff, &v)) return CDTLS_ERR_DECODE;
+    out->cas = v.p, out->cas_len = v.left;
+    return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
+int hs_certificate_request_write(cdtls_writer *w, const uint16_t *sig_algs, size_t n)
+{
+    if (n == 0 || n > 0x7fff) return CDTLS_ERR_INVALID_ARG;
+    writer_u8(w, 2);
+    writer_u8(w, 64); /* ecdsa_sign (RFC 8422 §5.5; also Ed25519) */
+    writer_u8(w, 1);  /* rsa_sign */
+    writer_u16(w, (unsigned)(2 * n));
+    for (size_t i = 0; i < n; i++) writer_u16(w, sig_algs[i]);
+    writer_u16(w, 0); /* certificate_authorities: any */
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int hs_certificate_verify_parse(const uint8_t *body, size_t len, hs_certificate_verify *out)
+{
+    cdtls_reader r, v;
+    reader_init(&r, body, len);
+    reader_u16(&r, &out->sig_alg);
+    if (!reader_vec16(&r, 0, 0xffff, &v) || !reader_done(&r)) return CDTLS_ERR_DECODE;
+    out->signature = v.p, out->signature_len = v.left;
+    return CDTLS_OK;
+}
+
+int hs_certificate_verify_write(cdtls_writer *w, const hs_certificate_verify *in)
+{
+    writer_u16(w, in->sig_alg);
+    if (!write_vec16(w, in->signature, in->signature_len)) return CDTLS_ERR_INVALID_ARG;
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}

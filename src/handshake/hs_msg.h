@@ -163,6 +163,32 @@ int hs_certificate_next(cdtls_reader *list, const uint8_t **der, size_t *der_len
 int hs_certificate_write(cdtls_writer *w, const uint8_t *const *certs, const size_t *lens, size_t n);
 size_t hs_certificate_size(const size_t *lens, size_t n);
 
+/* CertificateRequest (RFC 5246 §7.4.4): certificate_types<1..2^8-1>,
+ * supported_signature_algorithms<2..2^16-2>, certificate_authorities<0..2^16-1>. */
+typedef struct hs_certificate_request {
+    const uint8_t *types;
+    size_t types_len;
+    const uint8_t *sig_algs; /* raw SignatureScheme list */
+    size_t sig_algs_len;
+    const uint8_t *cas; /* raw DistinguishedName list (not used for selection) */
+    size_t cas_len;
+} hs_certificate_request;
+
+int hs_certificate_request_parse(const uint8_t *body, size_t len, hs_certificate_request *out);
+/* Writes certificate_types {ecdsa_sign(64), rsa_sign(1)}, the given schemes,
+ * and an empty certificate_authorities list. */
+int hs_certificate_request_write(cdtls_writer *w, const uint16_t *sig_algs, size_t n);
+
+/* CertificateVerify (RFC 5246 §7.4.8): SignatureAndHashAlgorithm + signature<0..2^16-1>. */
+typedef struct hs_certificate_verify {
+    uint16_t sig_alg;
+    const uint8_t *signature;
+    size_t signature_len;
+} hs_certificate_verify;
+
+int hs_certificate_verify_parse(const uint8_t *body, size_t len, hs_certificate_verify *out);
+int hs_certificate_verify_write(cdtls_writer *w, const hs_certificate_verify *in);
+
 /* Whether a raw SignatureScheme list (from signature_algorithms) has id. */
 int hs_sig_algs_contain(const uint8_t *list, size_t len, uint16_t id);
 
