@@ -281,3 +281,121 @@ static void vs_gnutls_client(const kind *k)
 
 Test(interop_cert, server_vs_gnutls_ecdsa_chain) { vs_gnutls_client(&ECDSA); }
 Test(interop_cert, server_vs_gnutls_rsa) { vs_gnutls_client(&RSA); }
+
+/* -------------------------------------------------- client authentication */
+
+static void load_ident(const char *leaf, const char *inter, const char *key, blob *bl, blob *bi,
+                       const uint8_t **chain, size_t *lens, cdtls_sign_key **sk)
+{
+    slurp(leaf, bl);
+    slurp(inter, bi);
+    chain[0] = bl->b, lens[0] = bl->n, chain[1] = bi->b, lens[1] = bi->n;
+    blob k;
+    slurp(key, &k);
+    cr_assert_eq(cdtls_private_key_load(cdtls_provider_default(), NULL, k.b, k.n, sk), CDTLS_OK);
+}
+
+/* openssl s_server -Verify 1 requires and verifies our client certificate */
+Test(interop_cert, client_auth_to_openssl_server)
+{
+    require(&ECDSA);
+    uint16_t port = udp_free_port();
+    char accept[32];
+    snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
+    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-cert", path("leaf.pem"), "-key", path("leaf.key"),
+                    "-cert_chain", path("int.pem"), "-Verify", "2", "-CAfile", path("root.pem"),
+                    "-verify_return_error", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-accept", accept,
+                    "-naccept", "1", NULL};
+    child srv;
+    cr_assert_eq(child_start(&srv, argv), 0);
+    cr_assert(child_output_contains(&srv, "ACCEPT", 5000));
+    blob root, bl, bi;
+    slurp("root.der", &root);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root.b, root.n, &anchor), CDTLS_OK);
+    const uint8_t *chain[2];
+    size_t lens[2];
+    cdtls_sign_key *sk;
+    load_ident("clientonly.der", "int.der", "leaf.key", &bl, &bi, chain, lens, &sk);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.cipher_suites = &ECDSA.suite;
+    cfg.n_cipher_suites = 1;
+    cfg.trust_anchors = &anchor;
+    cfg.n_trust_anchors = 1;
+    cfg.server_name = "server.example.com";
+    cfg.unix_time = wall_clock;
+    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = sk;
+    cdtls_conn *c;
+    udp_peer u = {.have_peer = 1};
+    u.fd = udp_open(0, NULL);
+    u.peer.sin_family = AF_INET;
+    u.peer.sin_port = htons(port);
+    u.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, udp_now_ms(), &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, udp_now_ms()), CDTLS_OK);
+    int ok = udp_handshake(c, &u, 8000);
+    if (ok != 1) child_stop(&srv, 1);
+    cr_assert_eq(ok, 1, "handshake: %s", cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"authenticated\n", 14, NULL), CDTLS_OK);
+    udp_flush(c, &u);
+    int seen = child_output_contains(&srv, "authenticated", 5000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen);
+    cdtls_conn_close(c);
+    udp_flush(c, &u);
+    cdtls_conn_free(c);
+    close(u.fd);
+    child_stop(&srv, 0);
+    cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), sk);
+}
+
+/* our server requires and verifies openssl s_client's certificate */
+Test(interop_cert, openssl_client_auth_to_our_server)
+{
+    require(&ECDSA);
+    uint16_t port;
+    int fd = udp_open(0, &port);
+    char connect[32];
+    snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
+    char *argv[] = {"openssl", "s_client", "-dtls1_2", "-CAfile", path("root.pem"), "-verify_return_error",
+                    "-cert", path("clientonly.pem"), "-key", path("leaf.key"), "-cert_chain", path("int.pem"),
+                    "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-connect", connect, "-quiet", NULL};
+    child cli;
+    cr_assert_eq(child_start(&cli, argv), 0);
+    blob bl, bi, root;
+    const uint8_t *chain[2];
+    size_t lens[2];
+    cdtls_sign_key *sk;
+    load_ident("leaf.der", "int.der", "leaf.key", &bl, &bi, chain, lens, &sk);
+    slurp("root.der", &root);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root.b, root.n, &anchor), CDTLS_OK);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = sk;
+    cfg.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    cfg.trust_anchors = &anchor;
+    cfg.n_trust_anchors = 1;
+    cfg.unix_time = wall_clock;
+    cdtls_conn *c;
+    udp_peer u = {.fd = fd};
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, udp_now_ms(), &c), CDTLS_OK);
+    int ok = udp_handshake(c, &u, 8000);
+    if (ok != 1) child_stop(&cli, 1);
+    cr_assert_eq(ok, 1, "handshake: %s", cdtls_strerror(cdtls_conn_error(c)));
+    size_t n;
+    cr_assert_not_null(cdtls_conn_peer_certificates(c, &n));
+    cr_assert_eq(n, 2, "openssl sent its chain");
+    cr_assert_eq(child_write(&cli, "hello-authenticated\n"), 0);
+    uint8_t buf[128];
+    size_t got;
+    cr_assert_eq(udp_read(c, &u, buf, sizeof buf, &got, 5000), CDTLS_OK);
+    cr_assert(got >= 19 && memcmp(buf, "hello-authenticated", 19) == 0);
+    cdtls_conn_close(c);
+    udp_flush(c, &u);
+    cdtls_conn_free(c);
+    child_stop(&cli, 0);
+    close(fd);
+    cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), sk);
+}
