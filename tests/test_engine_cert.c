@@ -130,19 +130,39 @@ static void handshake_with(const char *leaf, const char *inter, const char *key,
         cr_skip_test("%s cannot sign with the key of %s", p->name, leaf);
     ident id;
     identity(&id, leaf, inter, key, root);
-    cdtls_config cc, sc;
-    configs(&id, &cc, &sc, host, &suite);
-    sim_link s;
-    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
-    int ok = sim_run_handshake(&s, 10000);
-    cr_assert(ok, "%s: client %s, server %s", cdtls_cipher_suite_name(suite),
-              cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
-    cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
-    size_t n;
-    const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.client, &n);
-    cr_assert(chain && n == id.n, "the client sees the server's chain");
-    cr_assert(echo_ok(&s));
-    sim_free(&s);
+    int64_t now = fixed_now;
+    /* without and then with a client certificate (the same identity: a
+     * certificate without EKU, or with clientAuth, may authenticate a client) */
+    for (int with_client = 0; with_client < 2; with_client++) {
+        ident cli;
+        cdtls_config cc, sc;
+        configs(&id, &cc, &sc, host, &suite);
+        if (with_client) {
+            int ecdsa_chain = strncmp(leaf, "leaf", 4) == 0;
+            identity(&cli, ecdsa_chain ? "clientonly.der" : leaf, inter, key, root);
+            cc.cert_chain = cli.chain, cc.cert_chain_len = cli.lens, cc.n_certs = cli.n;
+            cc.private_key = cli.key;
+            sc.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+            sc.trust_anchors = &id.anchor;
+            sc.n_trust_anchors = 1;
+            sc.unix_time = clock_cb;
+            fixed_now = now;
+        }
+        sim_link s;
+        cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+        int ok = sim_run_handshake(&s, 10000);
+        cr_assert(ok, "%s (client cert %d): client %s, server %s", cdtls_cipher_suite_name(suite), with_client,
+                  cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+        cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
+        size_t n;
+        const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.client, &n);
+        cr_assert(chain && n == id.n, "the client sees the server's chain");
+        cdtls_conn_peer_certificates(s.server, &n);
+        cr_assert_eq(n, with_client ? cli.n : 0, "the server sees the client's chain");
+        cr_assert(echo_ok(&s));
+        sim_free(&s);
+        if (with_client) done(&cli);
+    }
     done(&id);
 }
 
@@ -395,3 +415,58 @@ Test(engine_cert, client_auth_require_any_unchecked_chain) { client_auth_case(CD
 Test(engine_cert, client_auth_require_any_missing) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED); }
 Test(engine_cert, client_auth_request_given) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, "leaf.der", 1, 0); }
 Test(engine_cert, client_auth_request_none) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, NULL, 1, 0); }
+
+/* selfsign, as pion's: P-256 with bearssl, Ed25519 with sodium; the
+ * certificate parses, openssl reads it, it verifies as its own anchor, and
+ * a handshake pinned to its fingerprint (WebRTC style) completes. */
+Test(engine_cert, selfsign_and_pinned_handshake)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    uint8_t der[CDTLS_X509_SELFSIGN_MAX];
+    size_t n;
+    cdtls_sign_key *key;
+    const int64_t nb = 1764000000; /* 2025-11-24 */
+    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "webrtc.example", nb, 30, der, sizeof der, &n, &key), CDTLS_OK);
+    cdtls_x509_cert c;
+    cr_assert_eq(cdtls_x509_parse(der, n, &c), CDTLS_OK);
+    cr_assert_eq(c.version, 3);
+    cr_assert_eq(c.not_before, nb);
+    cr_assert_eq(c.not_after, nb + 30 * 86400);
+    /* past 2049 the validity switches to GeneralizedTime (RFC 5280 §4.1.2.5) */
+    uint8_t far[CDTLS_X509_SELFSIGN_MAX];
+    size_t fn;
+    cdtls_sign_key *fk;
+    const int64_t y2060 = 2840140800; /* 2060-01-01 */
+    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "later.example", y2060, 1, far, sizeof far, &fn, &fk), CDTLS_OK);
+    cdtls_x509_cert fc;
+    cr_assert_eq(cdtls_x509_parse(far, fn, &fc), CDTLS_OK);
+    cr_assert(fc.not_before == y2060 && fc.not_after == y2060 + 86400);
+    p->sign_key_free(cdtls_allocator_libc(), fk);
+    cr_assert_eq(c.key.type, p->sig[CDTLS_SIG_ECDSA_SHA256] ? CDTLS_KEY_EC_P256 : CDTLS_KEY_ED25519);
+    cr_assert_eq(cdtls_x509_verify_chain(p, &c, 1, &c, 1, nb + 10, "webrtc.example", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
+    /* openssl reads it */
+    char path[64], cmd[160];
+    snprintf(path, sizeof path, "%s/self.der", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite(der, 1, n, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "openssl x509 -inform DER -in %s -noout -subject -ext subjectAltName | grep -q 'DNS:webrtc.example'", path);
+    cr_assert_eq(system(cmd), 0, "openssl could not read the certificate");
+    /* a handshake that trusts it only by its fingerprint */
+    uint8_t pin[32];
+    cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &c, pin), CDTLS_OK);
+    const uint8_t *chain[1] = {der};
+    size_t lens[1] = {n};
+    cdtls_config cc, sc;
+    cdtls_config_init(&cc);
+    cdtls_config_init(&sc);
+    sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
+    cc.pinned_sha256 = pin, cc.n_pins = 1;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
+    cr_assert(echo_ok(&s));
+    sim_free(&s);
+    p->sign_key_free(cdtls_allocator_libc(), key);
+}

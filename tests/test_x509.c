@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdtls/io.h"
 #include "cdtls/x509.h"
 
 #ifndef CDTLS_SOURCE_DIR
@@ -281,4 +282,27 @@ Test(x509, private_keys_in_every_format)
     else cr_assert_eq(rc, CDTLS_ERR_UNSUPPORTED);
     /* garbage */
     cr_assert_neq(cdtls_private_key_load(P(), NULL, (const uint8_t *)"not a key at all", 16, &key), CDTLS_OK);
+}
+
+Test(x509, key_and_chain_from_files)
+{
+    uint8_t *data;
+    size_t len;
+    cr_assert_eq(cdtls_read_file("/nonexistent/cdtls.pem", NULL, &data, &len), CDTLS_ERR_IO);
+    char p[128];
+    snprintf(p, sizeof p, "%s/chain.pem", dir);
+    cr_assert_eq(cdtls_read_file(p, NULL, &data, &len), CDTLS_OK);
+    static uint8_t der[4096];
+    size_t dl;
+    cr_assert_eq(cdtls_pem_decode((const char *)data, len, "CERTIFICATE", der, sizeof der, &dl, NULL), CDTLS_OK);
+    cdtls_x509_cert c;
+    cr_assert_eq(cdtls_x509_parse(der, dl, &c), CDTLS_OK);
+    cdtls_free_file(NULL, data, len);
+    if (!P()->sig[CDTLS_SIG_ECDSA_SHA256]) return;
+    snprintf(p, sizeof p, "%s/leaf.key", dir);
+    cr_assert_eq(cdtls_read_file(p, NULL, &data, &len), CDTLS_OK);
+    cdtls_sign_key *key;
+    cr_assert_eq(cdtls_private_key_load(P(), NULL, data, len, &key), CDTLS_OK);
+    P()->sign_key_free(cdtls_allocator_libc(), key);
+    cdtls_free_file(NULL, data, len);
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdtls/alloc.h"
 #include "cdtls/error.h"
 #include "cdtls/oob.h"
 
@@ -112,6 +113,13 @@ int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t c
                         size_t *out_len);
 /* Typed OOB from native control-message bytes (unknown messages ignored). */
 int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out);
+
+/* Reads a whole file (a PEM or DER certificate chain or key) into memory
+ * from the allocator (NULL = libc); hosted builds only. Free it with
+ * cdtls_free_file, which wipes it (it may hold a private key). Files over
+ * 16 MiB give CDTLS_ERR_LIMIT. */
+int cdtls_read_file(const char *path, const cdtls_allocator *a, uint8_t **data, size_t *len);
+void cdtls_free_file(const cdtls_allocator *a, uint8_t *data, size_t len);
 
 /* Room for every control message cdtls sends or asks for. */
 #define CDTLS_IO_CMSG_SPACE 256u

@@ -99,6 +99,17 @@ int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chai
 int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
                                   uint8_t out[32]);
 
+/* Generates a key pair (ECDSA P-256 when the provider can sign with it, else
+ * Ed25519) and a self-signed X.509 v3 certificate for name (CN and a dNSName
+ * subjectAltName), valid from not_before (seconds since 1970) for days, as
+ * pion's selfsign does: for WebRTC-style pinning by fingerprint. der gets
+ * the certificate (CDTLS_X509_SELFSIGN_MAX bytes are always enough); *key
+ * the private key (free with provider->sign_key_free). */
+#define CDTLS_X509_SELFSIGN_MAX 1024u
+int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const char *name,
+                        int64_t not_before, uint32_t days, uint8_t *der, size_t cap, size_t *der_len,
+                        cdtls_sign_key **key);
+
 /* ------------------------------------------------------------ PEM and keys */
 
 /* Finds the next PEM block ("-----BEGIN LABEL-----") in text[0..len) and

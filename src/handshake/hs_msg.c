@@ -56,7 +56,8 @@ enum {
     SEEN_POINTS = 1 << 3,
     SEEN_GROUPS = 1 << 4,
     SEEN_SIGALGS = 1 << 5,
-    SEEN_SNI = 1 << 6
+    SEEN_SNI = 1 << 6,
+    SEEN_SIGALGS_CERT = 1 << 7
 };
 
 static int parse_server_name(cdtls_reader *body, hs_extensions *e)
@@ -141,6 +142,15 @@ static int parse_extensions(cdtls_reader *r, hs_extensions *e)
             e->signature_algorithms_len = s.left;
             break;
         }
+        case EXT_SIGNATURE_ALGORITHMS_CERT: {
+            cdtls_reader sc;
+            bit = SEEN_SIGALGS_CERT;
+            ok = reader_vec16(&body, 2, 0xfffe, &sc) && body.left == 0 && sc.left % 2 == 0;
+            e->has_signature_algorithms_cert = 1;
+            e->signature_algorithms_cert = sc.p;
+            e->signature_algorithms_cert_len = sc.left;
+            break;
+        }
         case EXT_SERVER_NAME:
             bit = SEEN_SNI;
             /* a server's empty server_name acknowledges the client's */
@@ -180,9 +190,15 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         for (size_t i = 0; i < n_groups; i++) writer_u16(w, groups[i]);
     }
     if (n_sig_algs) {
-        put_ext_header(w, EXT_SIGNATURE_ALGORITHMS, 2 + 2 * n_sig_algs);
-        writer_u16(w, (unsigned)(2 * n_sig_algs));
-        for (size_t i = 0; i < n_sig_algs; i++) writer_u16(w, sig_algs[i]);
+        /* the same list for handshake signatures and, with
+         * signature_algorithms_cert, for the certificates themselves: we
+         * verify whatever our provider can */
+        static const unsigned exts[2] = {EXT_SIGNATURE_ALGORITHMS, EXT_SIGNATURE_ALGORITHMS_CERT};
+        for (int k = 0; k < 2; k++) {
+            put_ext_header(w, exts[k], 2 + 2 * n_sig_algs);
+            writer_u16(w, (unsigned)(2 * n_sig_algs));
+            for (size_t i = 0; i < n_sig_algs; i++) writer_u16(w, sig_algs[i]);
+        }
     }
     if (e->ec_point_formats) {
         put_ext_header(w, EXT_EC_POINT_FORMATS, 2);

@@ -47,6 +47,9 @@ typedef struct hs_extensions {
     int has_signature_algorithms;
     const uint8_t *signature_algorithms; /* raw SignatureScheme list */
     size_t signature_algorithms_len;
+    int has_signature_algorithms_cert; /* RFC 8446 §4.2.3, also used with 1.2 */
+    const uint8_t *signature_algorithms_cert;
+    size_t signature_algorithms_cert_len;
     const uint8_t *server_name; /* host_name (RFC 6066 §3), not NUL-terminated */
     size_t server_name_len;
 } hs_extensions;
