@@ -1,18 +1,33 @@
 // cdtls build script (zig 0.14.1, pinned in scripts/setup.sh).
 //
-//   zig build -Dcrypto=bearssl|sodium          static + shared library, headers, cdtls.pc
+//   zig build -Dcrypto=bearssl|sodium          static + shared library, headers, cdtls.pc,
+//                                               tools (cdtls-client, cdtls-server, cdtls-selftest)
 //   zig build test -Dcrypto=...                 the Criterion suites
 //   zig build test -Dsanitize=address,undefined the same suites built by the system clang
 //                                               with ASan+UBSan (zig's own toolchain ships
 //                                               no ASan runtime, so that build goes through
 //                                               clang; see docs/building.md)
-//   zig build demo -Dcrypto=...                 the demo program
+//   zig build demo -Dcrypto=...                 the provider self-test
+//
+// Cross-compiling (docs/portability.md):
+//   zig build -Dtarget=aarch64-linux-musl -Dcrypto=sodium
+//                  a non-native target compiles its provider from the upstream
+//                  source in third_party/ (scripts/fetch-provider-src.sh gets it
+//                  from Debian's source packages) and its tests with the
+//                  Criterion shim (tests/shim/); -Dprovider-source and
+//                  -Dtest-runner choose explicitly.
+//   zig build test -Dtarget=s390x-linux-musl -fqemu    runs the tests under qemu-user
+//   zig build test -Dtarget=x86_64-windows-gnu -fwine  runs the tests under wine64
+//   zig build cross          the whole target x provider matrix, into zig-out/cross/
+//   zig build firmware       the freestanding Cortex-M core (PSK, AES-CCM_8), zig-out/firmware/
 //
 // Source lists are found by walking directories, so adding a .c file to a
 // directory is all it takes to build it.
 const std = @import("std");
 
 const Crypto = enum { bearssl, sodium };
+const ProviderSource = enum { system, source };
+const TestRunner = enum { criterion, shim };
 
 // -Werror everywhere: the project rule is a warning-free build on gcc, clang and zig cc.
 // The library and examples add -Wpedantic (no extensions in the core) and
@@ -24,6 +39,28 @@ const warn_flags = base_flags ++ [_][]const u8{ "-Wpedantic", "-Wmissing-prototy
 // The core: pure C11, no OS or crypto-library headers (checked by scripts/check-core-purity.sh).
 const core_dirs = [_][]const u8{ "src/common", "src/keys", "src/record", "src/handshake", "src/x509", "src/engine" };
 
+// Test files that need a POSIX host (fork/exec of openssl and gnutls peers,
+// pthreads): left out of Windows test binaries.
+const posix_only_tests = [_][]const u8{ "tests/udp_driver.c", "tests/test_interop.c", "tests/test_interop_cert.c", "tests/test_listener_scale.c", "tests/test_sock.c" };
+
+// The matrix `zig build cross` builds (library, tools and tests for each
+// provider that builds there). docs/portability.md has the results.
+pub const cross_targets = [_][]const u8{
+    "x86_64-linux-gnu",     "x86_64-linux-musl", "aarch64-linux-musl", "arm-linux-musleabihf",
+    "riscv64-linux-musl",   "s390x-linux-musl",  "x86_64-windows-gnu", "aarch64-macos",
+    "x86_64-macos",         "x86_64-freebsd",
+};
+
+fn sortedPaths(b: *std.Build, names: *std.ArrayList([]const u8)) void {
+    // Directory order is filesystem-dependent; sort for reproducible builds.
+    std.mem.sort([]const u8, names.items, {}, struct {
+        fn lt(_: void, a: []const u8, c: []const u8) bool {
+            return std.mem.lessThan(u8, a, c);
+        }
+    }.lt);
+    _ = b;
+}
+
 fn collectC(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) void {
     var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return;
     defer d.close();
@@ -34,62 +71,280 @@ fn collectC(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) vo
         if (!std.mem.endsWith(u8, entry.name, ".c")) continue;
         names.append(b.fmt("{s}/{s}", .{ dir, entry.name })) catch @panic("OOM");
     }
-    // Directory order is filesystem-dependent; sort for reproducible builds.
-    std.mem.sort([]const u8, names.items, {}, struct {
-        fn lt(_: void, a: []const u8, c: []const u8) bool {
-            return std.mem.lessThan(u8, a, c);
-        }
-    }.lt);
+    sortedPaths(b, &names);
     list.appendSlice(names.items) catch @panic("OOM");
+}
+
+// Every .c file under dir, recursively (the upstream provider trees).
+fn collectCRecursive(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) bool {
+    var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return false;
+    defer d.close();
+    var names = std.ArrayList([]const u8).init(b.allocator);
+    var walker = d.walk(b.allocator) catch @panic("OOM");
+    defer walker.deinit();
+    while (walker.next() catch null) |entry| {
+        if (entry.kind != .file) continue;
+        if (!std.mem.endsWith(u8, entry.basename, ".c")) continue;
+        names.append(b.fmt("{s}/{s}", .{ dir, entry.path })) catch @panic("OOM");
+    }
+    sortedPaths(b, &names);
+    list.appendSlice(names.items) catch @panic("OOM");
+    return names.items.len > 0;
+}
+
+fn isIn(name: []const u8, set: []const []const u8) bool {
+    for (set) |s| if (std.mem.eql(u8, s, name)) return true;
+    return false;
+}
+
+const Variant = struct {
+    target: std.Build.ResolvedTarget,
+    optimize: std.builtin.OptimizeMode,
+    crypto: Crypto,
+    provider_source: ProviderSource,
+    runner: TestRunner,
+    // Where artifacts go under the install prefix: null = bin/ and lib/ as
+    // usual; "cross/<target>-<crypto>" for the matrix.
+    subdir: ?[]const u8,
+};
+
+// The provider's upstream library compiled for the target from third_party/
+// (docs/portability.md). BearSSL is plain C with no configuration; libsodium
+// is built with its portable C code only (no assembly, no x86 intrinsics:
+// AES-256-GCM is then reported unavailable and the provider leaves it out),
+// with the settings its ./configure would find for the OS.
+fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
+    const t = v.target.result;
+    // PIC: the shared libcdtls links this archive in.
+    const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = t.os.tag != .freestanding, .pic = if (t.os.tag == .freestanding) null else true });
+    var files = std.ArrayList([]const u8).init(b.allocator);
+    var flags = std.ArrayList([]const u8).init(b.allocator);
+    // Third-party code: its own warnings are not ours to fix; and zig's
+    // default UBSan trap in Debug builds is for our code, not theirs.
+    flags.appendSlice(&.{ "-std=c99", "-w", "-fno-sanitize=undefined", "-fno-strict-aliasing", "-fwrapv" }) catch @panic("OOM");
+    switch (v.crypto) {
+        .bearssl => {
+            if (!collectCRecursive(b, "third_party/bearssl/src", &files)) return null;
+            mod.addIncludePath(b.path("third_party/bearssl/inc"));
+            mod.addIncludePath(b.path("third_party/bearssl/src"));
+        },
+        .sodium => {
+            if (t.os.tag == .freestanding) return null; // libsodium needs a C library
+            if (!collectCRecursive(b, "third_party/libsodium/src/libsodium", &files)) return null;
+            mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include/sodium"));
+            mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include"));
+            flags.append("-DCONFIGURED=1") catch @panic("OOM");
+            flags.append(if (t.cpu.arch.endian() == .big) "-DNATIVE_BIG_ENDIAN=1" else "-DNATIVE_LITTLE_ENDIAN=1") catch @panic("OOM");
+            if (t.ptrBitWidth() == 64) flags.append("-DHAVE_TI_MODE=1") catch @panic("OOM");
+            switch (t.os.tag) {
+                .windows => flags.appendSlice(&.{ "-DSODIUM_STATIC=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
+                .macos, .freebsd => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_ARC4RANDOM=1", "-DHAVE_ARC4RANDOM_BUF=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
+                else => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_MADVISE=1", "-DHAVE_MLOCK=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1", "-DHAVE_SYSCONF=1" }) catch @panic("OOM"),
+            }
+        },
+    }
+    mod.addCSourceFiles(.{ .files = files.items, .flags = flags.items });
+    return b.addLibrary(.{ .linkage = .static, .name = @tagName(v.crypto), .root_module = mod });
+}
+
+fn linkProvider(mod: *std.Build.Module, v: Variant, provider: ?*std.Build.Step.Compile) void {
+    if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(@tagName(v.crypto), .{});
+}
+
+fn providerIncludes(b: *std.Build, mod: *std.Build.Module, v: Variant) void {
+    if (v.provider_source != .source) return;
+    switch (v.crypto) {
+        .bearssl => mod.addIncludePath(b.path("third_party/bearssl/inc")),
+        .sodium => mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include")),
+    }
+}
+
+fn install(b: *std.Build, step: *std.Build.Step, v: Variant, art: *std.Build.Step.Compile) void {
+    if (v.subdir) |sub| {
+        const dir: std.Build.InstallDir = .{ .custom = sub };
+        const ia = b.addInstallArtifact(art, .{
+            .dest_dir = .{ .override = dir },
+            .pdb_dir = .disabled,
+            .h_dir = .disabled,
+            .implib_dir = .disabled,
+        });
+        step.dependOn(&ia.step);
+    } else {
+        b.installArtifact(art);
+    }
+}
+
+const Built = struct {
+    static_lib: *std.Build.Step.Compile,
+    tests: ?*std.Build.Step.Compile,
+};
+
+fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: bool) ?Built {
+    const t = v.target.result;
+    const is_windows = t.os.tag == .windows;
+    const crypto_name = @tagName(v.crypto);
+    const provider: ?*std.Build.Step.Compile = if (v.provider_source == .source) (addProviderFromSource(b, v) orelse {
+        const fail = b.addFail(b.fmt("no {s} source for this target: run scripts/fetch-provider-src.sh (third_party/), or build with -Dprovider-source=system", .{crypto_name}));
+        step.dependOn(&fail.step);
+        return null;
+    }) else null;
+
+    var lib_sources = std.ArrayList([]const u8).init(b.allocator);
+    for (core_dirs) |dir| collectC(b, dir, &lib_sources);
+    // The io module (sockets, OOB): the only code that touches the OS network API.
+    collectC(b, "src/io", &lib_sources);
+    collectC(b, b.fmt("providers/{s}", .{crypto_name}), &lib_sources);
+
+    var lib_flags = std.ArrayList([]const u8).init(b.allocator);
+    lib_flags.appendSlice(&warn_flags) catch @panic("OOM");
+    lib_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
+    if (is_windows and v.crypto == .sodium) lib_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
+
+    // ---------------------------------------------------------------- library
+    const lib_mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true });
+    lib_mod.addIncludePath(b.path("include"));
+    lib_mod.addIncludePath(b.path("src"));
+    providerIncludes(b, lib_mod, v);
+    lib_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
+    // The static archive does not link the crypto library (an archive cannot
+    // contain a shared object); its users do, as cdtls.pc's Libs.private says.
+    if (v.provider_source == .system) lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
+
+    const static_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
+    if (v.subdir == null) static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
+    install(b, step, v, static_lib);
+
+    if (with_shared) {
+        const shared_mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true, .pic = true });
+        shared_mod.addIncludePath(b.path("include"));
+        shared_mod.addIncludePath(b.path("src"));
+        providerIncludes(b, shared_mod, v);
+        shared_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
+        linkProvider(shared_mod, v, provider);
+        if (is_windows) shared_mod.linkSystemLibrary("ws2_32", .{});
+        const shared_lib = b.addLibrary(.{ .linkage = .dynamic, .name = "cdtls", .root_module = shared_mod, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
+        install(b, step, v, shared_lib);
+    }
+
+    // ------------------------------------------------------------------ tools
+    const tools = [_][3][]const u8{
+        .{ "cdtls-selftest", "examples/selftest.c", "" },
+        .{ "cdtls-client", "examples/cdtls_client.c", "examples/cli_common.c" },
+        .{ "cdtls-server", "examples/cdtls_server.c", "examples/cli_common.c" },
+    };
+    for (tools) |tool| {
+        const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true });
+        mod.addIncludePath(b.path("include"));
+        if (tool[2].len > 0)
+            mod.addCSourceFiles(.{ .files = &.{ tool[1], tool[2] }, .flags = &warn_flags })
+        else
+            mod.addCSourceFiles(.{ .files = &.{tool[1]}, .flags = &warn_flags });
+        mod.linkLibrary(static_lib);
+        linkProvider(mod, v, provider);
+        if (is_windows) mod.linkSystemLibrary("ws2_32", .{});
+        const exe = b.addExecutable(.{ .name = tool[0], .root_module = mod });
+        install(b, step, v, exe);
+        if (v.subdir == null and std.mem.eql(u8, tool[0], "cdtls-selftest")) {
+            const demo_step = b.step("demo", "run the provider self-test");
+            demo_step.dependOn(&b.addRunArtifact(exe).step);
+        }
+    }
+
+    // ------------------------------------------------------------------ tests
+    var test_sources = std.ArrayList([]const u8).init(b.allocator);
+    var all_tests = std.ArrayList([]const u8).init(b.allocator);
+    collectC(b, "tests", &all_tests);
+    for (all_tests.items) |f| {
+        if (is_windows and isIn(f, &posix_only_tests)) continue;
+        test_sources.append(f) catch @panic("OOM");
+    }
+    const test_mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true });
+    test_mod.addIncludePath(b.path("include"));
+    test_mod.addIncludePath(b.path("src"));
+    test_mod.addIncludePath(b.path("tests"));
+    providerIncludes(b, test_mod, v);
+    var test_flags = std.ArrayList([]const u8).init(b.allocator);
+    test_flags.appendSlice(&base_flags) catch @panic("OOM");
+    test_flags.append(b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."})) catch @panic("OOM");
+    test_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
+    if (is_windows and v.crypto == .sodium) test_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
+    if (v.runner == .shim) {
+        // tests/shim/criterion/criterion.h stands in for <criterion/criterion.h>.
+        test_mod.addIncludePath(b.path("tests/shim"));
+        test_sources.append("tests/shim/runner.c") catch @panic("OOM");
+        test_flags.append("-DCDTLS_TEST_SHIM=1") catch @panic("OOM");
+    }
+    test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
+    test_mod.linkLibrary(static_lib);
+    linkProvider(test_mod, v, provider);
+    if (is_windows) test_mod.linkSystemLibrary("ws2_32", .{});
+    if (v.runner == .criterion) test_mod.linkSystemLibrary("criterion", .{});
+    if (!is_windows) test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
+    const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });
+    install(b, step, v, tests);
+    return .{ .static_lib = static_lib, .tests = tests };
+}
+
+// The core for a freestanding Cortex-M4 (thumb): no C library, no io module,
+// a PSK + AES-CCM_8 configuration (CDTLS_PSK_ONLY leaves out the certificate
+// handshake and X.509), BearSSL from source, built for size. The firmware
+// example (examples/firmware/psk_ccm8.c) links both with section GC so the
+// image's size is what a device would carry.
+fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
+    const query = std.Target.Query{ .cpu_arch = .thumb, .os_tag = .freestanding, .abi = .eabi, .cpu_model = .{ .explicit = &std.Target.arm.cpu.cortex_m4 } };
+    const target = b.resolveTargetQuery(query);
+    const v: Variant = .{ .target = target, .optimize = .ReleaseSmall, .crypto = .bearssl, .provider_source = .source, .runner = .shim, .subdir = "firmware" };
+    const provider = addProviderFromSource(b, v) orelse {
+        step.dependOn(&b.addFail("no BearSSL source: run scripts/fetch-provider-src.sh").step);
+        return;
+    };
+    var core = std.ArrayList([]const u8).init(b.allocator);
+    for (core_dirs) |dir| {
+        if (std.mem.eql(u8, dir, "src/x509")) continue; // certificates: not in a PSK-only build
+        collectC(b, dir, &core);
+    }
+    collectC(b, "providers/bearssl", &core);
+    const flags = warn_flags ++ [_][]const u8{ "-DCDTLS_FREESTANDING=1", "-DCDTLS_PSK_ONLY=1", "-DCDTLS_PROVIDER_NAME=\"bearssl\"", "-ffunction-sections", "-fdata-sections" };
+    const mod = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = false });
+    mod.addIncludePath(b.path("include"));
+    mod.addIncludePath(b.path("src"));
+    mod.addIncludePath(b.path("third_party/bearssl/inc"));
+    mod.addCSourceFiles(.{ .files = core.items, .flags = &flags });
+    const lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-core", .root_module = mod });
+    install(b, step, v, lib);
+    install(b, step, v, provider);
+
+    const fw_mod = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = false });
+    fw_mod.addIncludePath(b.path("include"));
+    fw_mod.addCSourceFiles(.{ .files = &.{"examples/firmware/psk_ccm8.c"}, .flags = &flags });
+    fw_mod.linkLibrary(lib);
+    fw_mod.linkLibrary(provider);
+    const fw = b.addExecutable(.{ .name = "psk_ccm8.elf", .root_module = fw_mod });
+    fw.link_gc_sections = true;
+    fw.entry = .{ .symbol_name = "firmware_main" };
+    install(b, step, v, fw);
 }
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
     const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default) or sodium") orelse .bearssl;
+    const native = target.query.isNative();
+    const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds); source: compile it from third_party/ (default for other targets)") orelse (if (native) ProviderSource.system else ProviderSource.source);
+    const runner = b.option(TestRunner, "test-runner", "criterion: link libcriterion (default for native builds); shim: tests/shim (default for other targets)") orelse (if (native) TestRunner.criterion else TestRunner.shim);
     const sanitize = b.option([]const u8, "sanitize", "build the tests with system clang and these -fsanitize= checks, e.g. address,undefined");
+
+    const v: Variant = .{ .target = target, .optimize = optimize, .crypto = crypto, .provider_source = provider_source, .runner = runner, .subdir = null };
     const crypto_name = @tagName(crypto);
-    // The io module uses Winsock on Windows (src/io/win32.c).
-    const is_windows = target.result.os.tag == .windows;
+    const test_step = b.step("test", "run the test suites");
 
-    var lib_sources = std.ArrayList([]const u8).init(b.allocator);
-    for (core_dirs) |dir| collectC(b, dir, &lib_sources);
-    // The io module (sockets, OOB): the only code that touches the OS network API.
-    collectC(b, "src/io", &lib_sources);
-    const provider_dir = b.fmt("providers/{s}", .{crypto_name});
-    collectC(b, provider_dir, &lib_sources);
+    if (target.result.os.tag == .freestanding) {
+        // Only the core exists there: `zig build firmware` is the supported way.
+        addFirmware(b, b.getInstallStep());
+        return;
+    }
 
-    var test_sources = std.ArrayList([]const u8).init(b.allocator);
-    collectC(b, "tests", &test_sources);
-
-    const source_dir_define = b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."});
-    const provider_define = b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name});
-
-    var lib_flags = std.ArrayList([]const u8).init(b.allocator);
-    lib_flags.appendSlice(&warn_flags) catch @panic("OOM");
-    lib_flags.append(provider_define) catch @panic("OOM");
-
-    // ---------------------------------------------------------------- library
-    const lib_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-    lib_mod.addIncludePath(b.path("include"));
-    lib_mod.addIncludePath(b.path("src"));
-    lib_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
-    // The static archive does not link the crypto library (an archive cannot
-    // contain a shared object); its users do, as cdtls.pc's Libs.private says.
-    lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
-
-    const static_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
-    static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
-    b.installArtifact(static_lib);
-
-    const shared_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true, .pic = true });
-    shared_mod.addIncludePath(b.path("include"));
-    shared_mod.addIncludePath(b.path("src"));
-    shared_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
-    shared_mod.linkSystemLibrary(crypto_name, .{});
-    if (is_windows) shared_mod.linkSystemLibrary("ws2_32", .{});
-    const shared_lib = b.addLibrary(.{ .linkage = .dynamic, .name = "cdtls", .root_module = shared_mod, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
-    b.installArtifact(shared_lib);
+    const built = addVariant(b, v, b.getInstallStep(), true);
 
     // pkg-config file, pointing at the install prefix.
     const pc = b.addWriteFiles();
@@ -108,40 +363,32 @@ pub fn build(b: *std.Build) void {
     , .{ b.install_prefix, crypto_name, crypto_name }));
     b.getInstallStep().dependOn(&b.addInstallFileWithDir(pc_file, .lib, "pkgconfig/cdtls.pc").step);
 
-    // ------------------------------------------------------------------- demo
-    const demo_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-    demo_mod.addIncludePath(b.path("include"));
-    demo_mod.addCSourceFiles(.{ .files = &.{"examples/selftest.c"}, .flags = &warn_flags });
-    demo_mod.linkLibrary(static_lib);
-    demo_mod.linkSystemLibrary(crypto_name, .{});
-    const demo = b.addExecutable(.{ .name = "cdtls-selftest", .root_module = demo_mod });
-    b.installArtifact(demo);
-    const demo_run = b.addRunArtifact(demo);
-    const demo_step = b.step("demo", "run the provider self-test");
-    demo_step.dependOn(&demo_run.step);
-
-    // Command-line tools: cdtls-client and cdtls-server (examples/).
-    const tools = [_][2][]const u8{ .{ "cdtls-client", "examples/cdtls_client.c" }, .{ "cdtls-server", "examples/cdtls_server.c" } };
-    for (tools) |t| {
-        const mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-        mod.addIncludePath(b.path("include"));
-        mod.addCSourceFiles(.{ .files = &.{ t[1], "examples/cli_common.c" }, .flags = &warn_flags });
-        mod.linkLibrary(static_lib);
-        mod.linkSystemLibrary(crypto_name, .{});
-        if (is_windows) mod.linkSystemLibrary("ws2_32", .{});
-        b.installArtifact(b.addExecutable(.{ .name = t[0], .root_module = mod }));
+    // The matrix and the firmware image.
+    const cross_step = b.step("cross", "build library, tools and tests for every target x provider into zig-out/cross/");
+    for (cross_targets) |triple| {
+        const q = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch @panic("bad triple");
+        const xt = b.resolveTargetQuery(q);
+        for ([_]Crypto{ .bearssl, .sodium }) |c| {
+            const xv: Variant = .{ .target = xt, .optimize = .ReleaseSafe, .crypto = c, .provider_source = .source, .runner = .shim, .subdir = b.fmt("cross/{s}-{s}", .{ triple, @tagName(c) }) };
+            _ = addVariant(b, xv, cross_step, false);
+        }
     }
-
-    // ------------------------------------------------------------------ tests
-    const test_step = b.step("test", "run the Criterion suites");
-    if (test_sources.items.len == 0) return;
+    const fw_step = b.step("firmware", "build the freestanding Cortex-M4 PSK/AES-CCM_8 core and firmware image into zig-out/firmware/");
+    addFirmware(b, fw_step);
+    cross_step.dependOn(fw_step);
 
     if (sanitize) |checks| {
         // System clang with ASan/UBSan; every source (library and tests) is
         // compiled in one command so the whole program is instrumented.
+        var lib_sources = std.ArrayList([]const u8).init(b.allocator);
+        for (core_dirs) |dir| collectC(b, dir, &lib_sources);
+        collectC(b, "src/io", &lib_sources);
+        collectC(b, b.fmt("providers/{s}", .{crypto_name}), &lib_sources);
+        var test_sources = std.ArrayList([]const u8).init(b.allocator);
+        collectC(b, "tests", &test_sources);
         const cc = b.addSystemCommand(&.{"clang"});
         cc.addArgs(&base_flags);
-        cc.addArgs(&.{ b.fmt("-fsanitize={s}", .{checks}), "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1", source_dir_define, provider_define });
+        cc.addArgs(&.{ b.fmt("-fsanitize={s}", .{checks}), "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1", b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."}), b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name}) });
         cc.addArg("-I");
         cc.addDirectoryArg(b.path("include"));
         cc.addArg("-I");
@@ -166,25 +413,13 @@ pub fn build(b: *std.Build) void {
         return;
     }
 
-    const test_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-    test_mod.addIncludePath(b.path("include"));
-    test_mod.addIncludePath(b.path("src"));
-    test_mod.addIncludePath(b.path("tests"));
-    var test_flags = std.ArrayList([]const u8).init(b.allocator);
-    test_flags.appendSlice(&base_flags) catch @panic("OOM");
-    test_flags.append(source_dir_define) catch @panic("OOM");
-    test_flags.append(provider_define) catch @panic("OOM");
-    test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
-    test_mod.linkLibrary(static_lib);
-    test_mod.linkSystemLibrary(crypto_name, .{});
-    if (is_windows) test_mod.linkSystemLibrary("ws2_32", .{});
-    test_mod.linkSystemLibrary("criterion", .{});
-    test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
-    const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });
-    b.installArtifact(tests);
+    const bt = built orelse return;
+    const tests = bt.tests orelse return;
+    // addRunArtifact runs a foreign binary through qemu-user or wine64 when
+    // the build is given -fqemu / -fwine.
     const run = b.addRunArtifact(tests);
     run.has_side_effects = true;
-    // `zig build test -- --filter 'engine*/*'` passes options to Criterion.
+    // `zig build test -- --filter 'engine*/*'` passes options to the runner.
     if (b.args) |args| run.addArgs(args);
     test_step.dependOn(&run.step);
 }

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "test_util.h"
 #include "cdtls/conn.h"
 #include "cdtls/suites.h"
 #include "sim_link.h"
@@ -24,18 +24,13 @@ static size_t n_files;
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cdtls-ecert-%d", (int)getpid());
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s/tests/x509/make-certs.sh %s > /dev/null", CDTLS_SOURCE_DIR, dir);
-    cr_assert_eq(system(cmd), 0);
+    test_certs_make(dir, sizeof dir, "ecert");
     n_files = 0;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)system(cmd);
+    test_certs_remove(dir);
 }
 
 static blob *slurp(const char *name)
@@ -452,7 +447,7 @@ Test(engine_cert, selfsign_and_pinned_handshake)
     fwrite(der, 1, n, f);
     fclose(f);
     snprintf(cmd, sizeof cmd, "openssl x509 -inform DER -in %s -noout -subject -ext subjectAltName | grep -q 'DNS:webrtc.example'", path);
-    cr_assert_eq(system(cmd), 0, "openssl could not read the certificate");
+    if (test_have_shell()) cr_assert_eq(system(cmd), 0, "openssl could not read the certificate");
     /* a handshake that trusts it only by its fingerprint */
     uint8_t pin[32];
     cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &c, pin), CDTLS_OK);

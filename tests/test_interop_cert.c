@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "cdtls/conn.h"
 #include "cdtls/suites.h"
 #include "udp_driver.h"
@@ -19,10 +20,8 @@ static char dir[64];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cdtls-icert-%d", (int)getpid());
+    test_certs_make(dir, sizeof dir, "icert");
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s/tests/x509/make-certs.sh %s > /dev/null", CDTLS_SOURCE_DIR, dir);
-    cr_assert_eq(system(cmd), 0);
     /* gnutls-serv wants the chain in one file */
     snprintf(cmd, sizeof cmd, "cat %s/leaf.pem %s/int.pem > %s/leafchain.pem", dir, dir, dir);
     cr_assert_eq(system(cmd), 0);
@@ -30,9 +29,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)system(cmd);
+    test_certs_remove(dir);
 }
 
 TestSuite(interop_cert, .init = setup, .fini = teardown, .timeout = 60);

@@ -1,8 +1,15 @@
+#define _POSIX_C_SOURCE 200809L
 #include "test_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <process.h> /* getpid */
+#else
+#include <unistd.h>
+#endif
 
 size_t unhex(const char *h, uint8_t *out, size_t cap)
 {
@@ -14,4 +21,41 @@ size_t unhex(const char *h, uint8_t *out, size_t cap)
         out[i] = (uint8_t)v;
     }
     return n;
+}
+
+/* Certificates for a test: made by tests/x509/make-certs.sh (openssl CLI)
+ * into /tmp/cdtls-TAG-PID, or, when CDTLS_TEST_CERTS names a directory that
+ * the script filled beforehand, read from there. The second form is for test
+ * binaries that cannot run a shell script: Windows under wine64
+ * (scripts/cross-test.sh prepares the directory on the host). */
+void test_certs_make(char *dir, size_t cap, const char *tag)
+{
+    const char *pre = getenv("CDTLS_TEST_CERTS");
+    if (pre && *pre) {
+        cr_assert(strlen(pre) < cap, "CDTLS_TEST_CERTS too long");
+        snprintf(dir, cap, "%s", pre);
+        return;
+    }
+    snprintf(dir, cap, "/tmp/cdtls-%s-%d", tag, (int)getpid());
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/tests/x509/make-certs.sh %s > /dev/null", CDTLS_SOURCE_DIR, dir);
+    cr_assert_eq(system(cmd), 0, "make-certs.sh failed (is openssl installed?)");
+}
+
+void test_certs_remove(const char *dir)
+{
+    const char *pre = getenv("CDTLS_TEST_CERTS");
+    if (pre && *pre) return; /* not ours to remove */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)system(cmd);
+}
+
+int test_have_shell(void)
+{
+#ifdef _WIN32
+    return 0;
+#else
+    return 1;
+#endif
 }

@@ -9,4 +9,14 @@
  * Fails the running Criterion test on bad input or overflow. */
 size_t unhex(const char *hex, uint8_t *out, size_t cap);
 
+/* Fills dir with the path of a directory of test certificates (see
+ * tests/x509/make-certs.sh), generated for this test unless the environment
+ * variable CDTLS_TEST_CERTS names a prepared one; test_certs_remove deletes a
+ * generated directory and leaves a prepared one alone. */
+void test_certs_make(char *dir, size_t cap, const char *tag);
+void test_certs_remove(const char *dir);
+
+/* 1 where system() has a POSIX shell with the host's tools (openssl). */
+int test_have_shell(void);
+
 #endif

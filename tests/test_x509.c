@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "test_util.h"
 #include "cdtls/io.h"
 #include "cdtls/x509.h"
 
@@ -22,18 +22,13 @@ static size_t n_bufs;
 
 static void make_certs(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cdtls-x509-%d", (int)getpid());
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s/tests/x509/make-certs.sh %s > /dev/null", CDTLS_SOURCE_DIR, dir);
-    cr_assert_eq(system(cmd), 0, "make-certs.sh failed (is openssl installed?)");
+    test_certs_make(dir, sizeof dir, "x509");
     n_bufs = 0;
 }
 
 static void remove_certs(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    (void)system(cmd);
+    test_certs_remove(dir);
 }
 
 /* Loads and parses NAME.der; the DER stays in a static buffer. */

@@ -2,6 +2,15 @@
  * freestanding builds (CDTLS_FREESTANDING), which must pass their own. */
 #include "cdtls/alloc.h"
 
+#if defined(CDTLS_FREESTANDING)
+/* No C library: there is no default; callers get NULL and every entry point
+ * that needs memory then returns CDTLS_ERR_INVALID_ARG/UNSUPPORTED unless the
+ * configuration names an allocator. */
+const cdtls_allocator *cdtls_allocator_libc(void)
+{
+    return NULL;
+}
+#else
 #include <stdlib.h>
 
 static void *libc_alloc(void *ctx, size_t size)
@@ -23,3 +32,4 @@ const cdtls_allocator *cdtls_allocator_libc(void)
 {
     return &libc_allocator;
 }
+#endif

@@ -198,6 +198,7 @@ int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, co
     if (!p || !data || !out) return CDTLS_ERR_INVALID_ARG;
     if (!p->sign_key_new) return CDTLS_ERR_UNSUPPORTED;
     if (!a) a = cdtls_allocator_libc();
+    if (!a) return CDTLS_ERR_INVALID_ARG; /* freestanding: no default allocator */
     uint8_t *der = a->alloc(a->ctx, len);
     if (!der) return CDTLS_ERR_NOMEM;
     size_t der_len = 0;

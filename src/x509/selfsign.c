@@ -99,6 +99,7 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
     if (!p || !name || !*name || strlen(name) > 200 || !der || !der_len || !key || days == 0)
         return CDTLS_ERR_INVALID_ARG;
     if (!a) a = cdtls_allocator_libc();
+    if (!a) return CDTLS_ERR_INVALID_ARG; /* freestanding: no default allocator */
     *key = NULL;
     const int ecdsa = p->sig[CDTLS_SIG_ECDSA_SHA256] != NULL;
     const cdtls_sig_vt *sv = p->sig[ecdsa ? CDTLS_SIG_ECDSA_SHA256 : CDTLS_SIG_ED25519];
