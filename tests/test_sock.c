@@ -10,6 +10,7 @@
 
 #include "cdtls/sock.h"
 #include "cdtls/suites.h"
+#include "test_util.h"
 
 static const uint8_t psk[16] = "sock-test-psk-16";
 
@@ -234,6 +235,16 @@ static void all_marks(const char *ip)
     cfg_init(&cfg);
     cdtls_sock *c;
     cr_assert_eq(cdtls_sock_dial(&cfg, &where, 5000, &c), CDTLS_OK);
+    if (!(cdtls_io_caps(cdtls_sock_io(c)) & CDTLS_IO_CAP_SEND_DSCP) && test_emulator()) {
+        /* See io::ipv6_tclass: qemu-user cannot carry a big-endian guest's
+         * IPV6_TCLASS. A marked write must be refused, not sent unmarked. */
+        cdtls_oob o = {CDTLS_OOB_DSCP, 46, 0, 0, 0, {0, {0}}};
+        cr_assert_eq(cdtls_sock_write(c, (const uint8_t *)"x", 1, &o), CDTLS_ERR_OOB_UNSUPPORTED);
+        cdtls_sock_close(c);
+        pthread_join(th, NULL);
+        cdtls_listener_close(ctx.l);
+        cr_skip_test("%s cannot mark on %s; the socket reports it (caps)", test_emulator(), ip);
+    }
     for (unsigned dscp = 0; dscp < 64; dscp++)
         for (unsigned ecn = 0; ecn < 4; ecn++) {
             char msg[32];

@@ -59,3 +59,9 @@ int test_have_shell(void)
     return 1;
 #endif
 }
+
+const char *test_emulator(void)
+{
+    const char *e = getenv("CDTLS_TEST_EMULATOR");
+    return e && *e ? e : NULL;
+}

@@ -16,6 +16,12 @@ size_t unhex(const char *hex, uint8_t *out, size_t cap);
 void test_certs_make(char *dir, size_t cap, const char *tag);
 void test_certs_remove(const char *dir);
 
+/* The emulator the tests run under ("qemu-s390x", "wine64", ...), from the
+ * environment variable CDTLS_TEST_EMULATOR that scripts/cross-test.sh sets;
+ * NULL on a real machine. Only for what an emulator is known to lack, and
+ * then the library must still report the lack (its caps), never fake it. */
+const char *test_emulator(void);
+
 /* 1 where system() has a POSIX shell with the host's tools (openssl). */
 int test_have_shell(void);
 

@@ -196,6 +196,7 @@ Test(x509, fingerprint)
     uint8_t fp[32];
     cr_assert_eq(cdtls_x509_fingerprint_sha256(P(), &leaf, fp), CDTLS_OK);
     /* the same as openssl's */
+    if (!test_have_shell()) cr_skip_test("no openssl command here to compare with");
     char cmd[256], line[256];
     snprintf(cmd, sizeof cmd, "openssl x509 -inform DER -in %s/leaf.der -noout -fingerprint -sha256", dir);
     FILE *f = popen(cmd, "r");

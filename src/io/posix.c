@@ -30,9 +30,15 @@
 #include "cdtls/io.h"
 #include "io/io_internal.h"
 
-/* BSDs take one byte of TOS in the IP_TOS control message; Linux and macOS
- * take an int (Linux also accepts a byte). */
-#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+/* The BSDs take one byte of TOS in the IP_TOS control message; macOS takes
+ * an int; Linux accepts either (ip_cmsg_send: CMSG_LEN(sizeof(int)) or
+ * CMSG_LEN(sizeof(u8))). Linux gets the byte: a single byte has no byte
+ * order, so the message is right whatever the endianness of the code that
+ * built it and of whatever carries it (qemu-user passes IP-level control
+ * messages through unconverted, so an int from a big-endian guest reaches
+ * a little-endian kernel as 0xb8000000 and is refused). */
+#if defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__) || \
+    defined(__linux__)
 #define CDTLS_TOS_CMSG_BYTE 1
 #else
 #define CDTLS_TOS_CMSG_BYTE 0
