@@ -125,6 +125,8 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
     switch (v.crypto) {
         .bearssl => {
             if (!collectCRecursive(b, "third_party/bearssl/src", &files)) return null;
+            // No C library: the firmware's <string.h> (examples/firmware/libc).
+            if (t.os.tag == .freestanding) mod.addIncludePath(b.path("examples/firmware/libc"));
             mod.addIncludePath(b.path("third_party/bearssl/inc"));
             mod.addIncludePath(b.path("third_party/bearssl/src"));
         },
@@ -139,7 +141,7 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
             switch (t.os.tag) {
                 .windows => flags.appendSlice(&.{ "-DSODIUM_STATIC=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
                 .macos, .freebsd => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_ARC4RANDOM=1", "-DHAVE_ARC4RANDOM_BUF=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
-                else => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_MADVISE=1", "-DHAVE_MLOCK=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1", "-DHAVE_SYSCONF=1" }) catch @panic("OOM"),
+                else => flags.appendSlice(&.{ "-D_GNU_SOURCE=1", "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_MADVISE=1", "-DHAVE_MLOCK=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1", "-DHAVE_SYSCONF=1" }) catch @panic("OOM"),
             }
         },
     }
@@ -303,12 +305,17 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
         if (std.mem.eql(u8, dir, "src/x509")) continue; // certificates: not in a PSK-only build
         collectC(b, dir, &core);
     }
-    collectC(b, "providers/bearssl", &core);
+    // Not providers/bearssl/default.c: the firmware names its own default
+    // provider (the PSK/CCM_8 table with the board's RNG).
+    var prov = std.ArrayList([]const u8).init(b.allocator);
+    collectC(b, "providers/bearssl", &prov);
+    for (prov.items) |f| if (!std.mem.endsWith(u8, f, "/default.c")) core.append(f) catch @panic("OOM");
     const flags = warn_flags ++ [_][]const u8{ "-DCDTLS_FREESTANDING=1", "-DCDTLS_PSK_ONLY=1", "-DCDTLS_PROVIDER_NAME=\"bearssl\"", "-ffunction-sections", "-fdata-sections" };
     const mod = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = false });
     mod.addIncludePath(b.path("include"));
     mod.addIncludePath(b.path("src"));
     mod.addIncludePath(b.path("third_party/bearssl/inc"));
+    mod.addIncludePath(b.path("examples/firmware/libc"));
     mod.addCSourceFiles(.{ .files = core.items, .flags = &flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-core", .root_module = mod });
     install(b, step, v, lib);
@@ -316,9 +323,14 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
 
     const fw_mod = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = false });
     fw_mod.addIncludePath(b.path("include"));
+    fw_mod.addIncludePath(b.path("third_party/bearssl/inc"));
+    fw_mod.addIncludePath(b.path("examples/firmware/libc"));
     fw_mod.addCSourceFiles(.{ .files = &.{"examples/firmware/psk_ccm8.c"}, .flags = &flags });
     fw_mod.linkLibrary(lib);
     fw_mod.linkLibrary(provider);
+    // Symbols kept: scripts/firmware-size.sh attributes .text to the core,
+    // BearSSL and the image by symbol (symbols take no space on the device).
+    fw_mod.strip = false;
     const fw = b.addExecutable(.{ .name = "psk_ccm8.elf", .root_module = fw_mod });
     fw.link_gc_sections = true;
     fw.entry = .{ .symbol_name = "firmware_main" };

@@ -309,6 +309,10 @@ const cdtls_provider *cdtls_provider_default(void);
 
 /* The built-in providers; each exists only in builds that compile it. */
 const cdtls_provider *cdtls_provider_bearssl(void);
+/* BearSSL cut to SHA-256, HMAC-SHA256 and AES-128-CCM_8: what
+ * TLS_PSK_WITH_AES_128_CCM_8 needs, for firmware images (only in -Dcrypto=bearssl
+ * builds). */
+const cdtls_provider *cdtls_provider_bearssl_psk_ccm8(void);
 const cdtls_provider *cdtls_provider_sodium(void);
 
 /* Name tables for diagnostics and capability listings. */

@@ -989,3 +989,21 @@ const cdtls_provider *cdtls_provider_bearssl(void)
 {
     return &bssl_provider;
 }
+
+/* The same provider cut to what PSK with AES-128-CCM_8 needs
+ * (TLS_PSK_WITH_AES_128_CCM_8, RFC 6655): SHA-256, HMAC-SHA256 (PRF) and
+ * AES-128-CCM_8. A firmware that names only this table lets the linker's
+ * section GC drop the rest of BearSSL (docs/portability.md has the sizes). */
+static const cdtls_provider bssl_provider_psk_ccm8 = {
+    .abi_version = CDTLS_PROVIDER_ABI_VERSION,
+    .name = "bearssl-psk-ccm8",
+    .random = bssl_random,
+    .hash = {[CDTLS_HASH_SHA256] = &bssl_sha256},
+    .hmac = {[CDTLS_HASH_SHA256] = &bssl_hmac_sha256},
+    .aead = {[CDTLS_AEAD_AES_128_CCM_8] = &bssl_aes128ccm8},
+};
+
+const cdtls_provider *cdtls_provider_bearssl_psk_ccm8(void)
+{
+    return &bssl_provider_psk_ccm8;
+}

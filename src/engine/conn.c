@@ -8,6 +8,7 @@
 #include "common/reader.h"
 #include "common/writer.h"
 #include "engine/conn_internal.h"
+#include "engine/x509_use.h"
 #include "handshake/hs_msg.h"
 
 #define NO_TIMER UINT64_MAX
@@ -80,7 +81,7 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
     /* our leaf certificate, to know the key type the suites must fit */
     if (!rc && cfg->n_certs) {
         if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
-        else rc = cdtls_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->own_leaf);
+        else rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->own_leaf);
         c->have_own_leaf = rc == CDTLS_OK;
     }
     if (rc) {

@@ -21,6 +21,7 @@
 #include "common/mem.h"
 #include "common/writer.h"
 #include "engine/conn_internal.h"
+#include "engine/x509_use.h"
 #include "handshake/hs_msg.h"
 
 #define HS_BODY_MAX 2048u /* our own messages are small: no certificates yet */
@@ -35,6 +36,9 @@
 static int suite_configured(const cdtls_conn *c, const suite_info *s)
 {
     if (suite_uses_psk(s)) return c->psk_len > 0 || c->cfg.psk_callback != NULL;
+#if defined(CDTLS_PSK_ONLY)
+    return 0; /* no X.509 in this build (engine/x509_use.h) */
+#endif
     if (c->role == CDTLS_CLIENT)
         return c->cfg.n_trust_anchors || c->cfg.insecure_skip_verify || c->cfg.verify_peer || c->cfg.n_pins;
     if (!c->have_own_leaf) return 0;
@@ -342,7 +346,7 @@ static int judge_peer_chain(cdtls_conn *c)
     } else if (c->cfg.n_trust_anchors) {
         if (!c->cfg.unix_time) return CDTLS_ERR_INVALID_ARG; /* no clock: cannot check validity */
         int64_t now = c->cfg.unix_time(c->cfg.unix_time_ctx);
-        rc = cdtls_x509_verify_chain(c->p, c->peer_chain, c->peer_chain_len, c->cfg.trust_anchors,
+        rc = engine_x509_verify_chain(c->p, c->peer_chain, c->peer_chain_len, c->cfg.trust_anchors,
                                      c->cfg.n_trust_anchors, now,
                                      c->role == CDTLS_CLIENT ? c->cfg.server_name : NULL,
                                      c->role == CDTLS_CLIENT ? CDTLS_X509_PURPOSE_SERVER : CDTLS_X509_PURPOSE_CLIENT);
@@ -352,7 +356,7 @@ static int judge_peer_chain(cdtls_conn *c)
     if (!rc && c->cfg.n_pins) {
         uint8_t fp[32];
         int pinned = 0;
-        rc = cdtls_x509_fingerprint_sha256(c->p, &c->peer_chain[0], fp);
+        rc = engine_x509_fingerprint_sha256(c->p, &c->peer_chain[0], fp);
         for (size_t i = 0; !rc && i < c->cfg.n_pins; i++)
             pinned |= cdtls_ct_equal(fp, c->cfg.pinned_sha256 + 32 * i, 32);
         if (!rc && !pinned) rc = CDTLS_ERR_CERT_REJECTED;
@@ -382,7 +386,7 @@ static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, i
     size_t der_len;
     for (size_t i = 0; i < n && hs_certificate_next(&list, &der, &der_len); i++) {
         memcpy(c->peer_der + off, der, der_len);
-        rc = cdtls_x509_parse(c->peer_der + off, der_len, &c->peer_chain[i]);
+        rc = engine_x509_parse(c->peer_der + off, der_len, &c->peer_chain[i]);
         if (rc) return conn_fail(c, rc, cert_alert(rc));
         off += der_len;
         c->peer_chain_len = i + 1;
@@ -783,7 +787,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
                                             &lens, &n, &key);
         if (sel == CDTLS_OK) {
             if (!chain || !lens || !n || !key ||
-                cdtls_x509_parse(chain[0], lens[0], &c->own_leaf) != CDTLS_OK)
+                engine_x509_parse(chain[0], lens[0], &c->own_leaf) != CDTLS_OK)
                 return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
             c->cfg.cert_chain = chain;
             c->cfg.cert_chain_len = lens;
