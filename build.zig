@@ -25,6 +25,13 @@
 // directory is all it takes to build it.
 const std = @import("std");
 
+// The managed ArrayList (allocator kept inside): std.ArrayList up to zig
+// 0.14, std.array_list.Managed from 0.15 on. The build works with both.
+fn List(comptime T: type) type {
+    if (@hasDecl(std, "array_list") and @hasDecl(std.array_list, "Managed")) return std.array_list.Managed(T);
+    return std.ArrayList(T);
+}
+
 const Crypto = enum { bearssl, sodium };
 const ProviderSource = enum { system, source };
 const TestRunner = enum { criterion, shim };
@@ -51,7 +58,7 @@ pub const cross_targets = [_][]const u8{
     "x86_64-macos",         "x86_64-freebsd",
 };
 
-fn sortedPaths(b: *std.Build, names: *std.ArrayList([]const u8)) void {
+fn sortedPaths(b: *std.Build, names: *List([]const u8)) void {
     // Directory order is filesystem-dependent; sort for reproducible builds.
     std.mem.sort([]const u8, names.items, {}, struct {
         fn lt(_: void, a: []const u8, c: []const u8) bool {
@@ -61,10 +68,10 @@ fn sortedPaths(b: *std.Build, names: *std.ArrayList([]const u8)) void {
     _ = b;
 }
 
-fn collectC(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) void {
+fn collectC(b: *std.Build, dir: []const u8, list: *List([]const u8)) void {
     var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return;
     defer d.close();
-    var names = std.ArrayList([]const u8).init(b.allocator);
+    var names = List([]const u8).init(b.allocator);
     var it = d.iterate();
     while (it.next() catch null) |entry| {
         if (entry.kind != .file) continue;
@@ -76,10 +83,10 @@ fn collectC(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) vo
 }
 
 // Every .c file under dir, recursively (the upstream provider trees).
-fn collectCRecursive(b: *std.Build, dir: []const u8, list: *std.ArrayList([]const u8)) bool {
+fn collectCRecursive(b: *std.Build, dir: []const u8, list: *List([]const u8)) bool {
     var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return false;
     defer d.close();
-    var names = std.ArrayList([]const u8).init(b.allocator);
+    var names = List([]const u8).init(b.allocator);
     var walker = d.walk(b.allocator) catch @panic("OOM");
     defer walker.deinit();
     while (walker.next() catch null) |entry| {
@@ -117,8 +124,8 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
     const t = v.target.result;
     // PIC: the shared libcdtls links this archive in.
     const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = t.os.tag != .freestanding, .pic = if (t.os.tag == .freestanding) null else true });
-    var files = std.ArrayList([]const u8).init(b.allocator);
-    var flags = std.ArrayList([]const u8).init(b.allocator);
+    var files = List([]const u8).init(b.allocator);
+    var flags = List([]const u8).init(b.allocator);
     // Third-party code: its own warnings are not ours to fix; and zig's
     // default UBSan trap in Debug builds is for our code, not theirs.
     flags.appendSlice(&.{ "-std=c99", "-w", "-fno-sanitize=undefined", "-fno-strict-aliasing", "-fwrapv" }) catch @panic("OOM");
@@ -140,7 +147,9 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
             if (t.ptrBitWidth() == 64) flags.append("-DHAVE_TI_MODE=1") catch @panic("OOM");
             switch (t.os.tag) {
                 .windows => flags.appendSlice(&.{ "-DSODIUM_STATIC=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
-                .macos, .freebsd => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_ARC4RANDOM=1", "-DHAVE_ARC4RANDOM_BUF=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
+                // FreeBSD: getrandom() is declared in <sys/random.h>.
+                .freebsd => flags.appendSlice(&.{ "-DHAVE_SYS_RANDOM_H=1", "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
+                .macos => flags.appendSlice(&.{ "-DHAVE_PTHREAD=1", "-DHAVE_ARC4RANDOM=1", "-DHAVE_ARC4RANDOM_BUF=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1" }) catch @panic("OOM"),
                 else => flags.appendSlice(&.{ "-D_GNU_SOURCE=1", "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_MADVISE=1", "-DHAVE_MLOCK=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1", "-DHAVE_SYSCONF=1" }) catch @panic("OOM"),
             }
         },
@@ -191,13 +200,13 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         return null;
     }) else null;
 
-    var lib_sources = std.ArrayList([]const u8).init(b.allocator);
+    var lib_sources = List([]const u8).init(b.allocator);
     for (core_dirs) |dir| collectC(b, dir, &lib_sources);
     // The io module (sockets, OOB): the only code that touches the OS network API.
     collectC(b, "src/io", &lib_sources);
     collectC(b, b.fmt("providers/{s}", .{crypto_name}), &lib_sources);
 
-    var lib_flags = std.ArrayList([]const u8).init(b.allocator);
+    var lib_flags = List([]const u8).init(b.allocator);
     lib_flags.appendSlice(&warn_flags) catch @panic("OOM");
     lib_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
     if (is_windows and v.crypto == .sodium) lib_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
@@ -253,8 +262,8 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     }
 
     // ------------------------------------------------------------------ tests
-    var test_sources = std.ArrayList([]const u8).init(b.allocator);
-    var all_tests = std.ArrayList([]const u8).init(b.allocator);
+    var test_sources = List([]const u8).init(b.allocator);
+    var all_tests = List([]const u8).init(b.allocator);
     collectC(b, "tests", &all_tests);
     for (all_tests.items) |f| {
         if (is_windows and isIn(f, &posix_only_tests)) continue;
@@ -265,7 +274,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     test_mod.addIncludePath(b.path("src"));
     test_mod.addIncludePath(b.path("tests"));
     providerIncludes(b, test_mod, v);
-    var test_flags = std.ArrayList([]const u8).init(b.allocator);
+    var test_flags = List([]const u8).init(b.allocator);
     test_flags.appendSlice(&base_flags) catch @panic("OOM");
     test_flags.append(b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."})) catch @panic("OOM");
     test_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
@@ -300,14 +309,14 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
         step.dependOn(&b.addFail("no BearSSL source: run scripts/fetch-provider-src.sh").step);
         return;
     };
-    var core = std.ArrayList([]const u8).init(b.allocator);
+    var core = List([]const u8).init(b.allocator);
     for (core_dirs) |dir| {
         if (std.mem.eql(u8, dir, "src/x509")) continue; // certificates: not in a PSK-only build
         collectC(b, dir, &core);
     }
     // Not providers/bearssl/default.c: the firmware names its own default
     // provider (the PSK/CCM_8 table with the board's RNG).
-    var prov = std.ArrayList([]const u8).init(b.allocator);
+    var prov = List([]const u8).init(b.allocator);
     collectC(b, "providers/bearssl", &prov);
     for (prov.items) |f| if (!std.mem.endsWith(u8, f, "/default.c")) core.append(f) catch @panic("OOM");
     const flags = warn_flags ++ [_][]const u8{ "-DCDTLS_FREESTANDING=1", "-DCDTLS_PSK_ONLY=1", "-DCDTLS_PROVIDER_NAME=\"bearssl\"", "-ffunction-sections", "-fdata-sections" };
@@ -392,11 +401,11 @@ pub fn build(b: *std.Build) void {
     if (sanitize) |checks| {
         // System clang with ASan/UBSan; every source (library and tests) is
         // compiled in one command so the whole program is instrumented.
-        var lib_sources = std.ArrayList([]const u8).init(b.allocator);
+        var lib_sources = List([]const u8).init(b.allocator);
         for (core_dirs) |dir| collectC(b, dir, &lib_sources);
         collectC(b, "src/io", &lib_sources);
         collectC(b, b.fmt("providers/{s}", .{crypto_name}), &lib_sources);
-        var test_sources = std.ArrayList([]const u8).init(b.allocator);
+        var test_sources = List([]const u8).init(b.allocator);
         collectC(b, "tests", &test_sources);
         const cc = b.addSystemCommand(&.{"clang"});
         cc.addArgs(&base_flags);

@@ -8,9 +8,12 @@ set -euo pipefail
 ZIG_VERSION=0.14.1
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=(build-essential clang pkg-config python3 python3-venv
+# qemu-user and wine64 run the cross-compiled tests; dpkg-dev (dpkg-source)
+# unpacks the providers' Debian source packages (scripts/fetch-provider-src.sh);
+# llvm gives llvm-size/llvm-nm for the firmware size report.
+pkgs=(build-essential clang llvm pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev
-      openssl gnutls-bin wine64 tshark)
+      openssl gnutls-bin wine64 tshark qemu-user dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -80,7 +80,7 @@ static void client_against(child *srv, uint16_t port, const interop_suite *s, in
     cr_assert(u.fd >= 0);
     u.peer.sin_family = AF_INET;
     u.peer.sin_port = htons(port);
-    u.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u.peer.sin_addr.s_addr = htonl(0x7f000001u); /* 127.0.0.1 (INADDR_LOOPBACK is not POSIX) */
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, udp_now_ms(), &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, udp_now_ms()), CDTLS_OK);
     int ok = udp_handshake(c, &u, 8000);

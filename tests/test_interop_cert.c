@@ -112,7 +112,7 @@ static void our_client(const kind *k, child *srv, uint16_t port, int peer_echoes
     u.fd = udp_open(0, NULL);
     u.peer.sin_family = AF_INET;
     u.peer.sin_port = htons(port);
-    u.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u.peer.sin_addr.s_addr = htonl(0x7f000001u); /* 127.0.0.1 (INADDR_LOOPBACK is not POSIX) */
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, udp_now_ms(), &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, udp_now_ms()), CDTLS_OK);
     int ok = udp_handshake(c, &u, 8000);
@@ -328,7 +328,7 @@ Test(interop_cert, client_auth_to_openssl_server)
     u.fd = udp_open(0, NULL);
     u.peer.sin_family = AF_INET;
     u.peer.sin_port = htons(port);
-    u.peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u.peer.sin_addr.s_addr = htonl(0x7f000001u); /* 127.0.0.1 (INADDR_LOOPBACK is not POSIX) */
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, udp_now_ms(), &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, udp_now_ms()), CDTLS_OK);
     int ok = udp_handshake(c, &u, 8000);

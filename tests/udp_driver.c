@@ -29,7 +29,7 @@ int udp_open(uint16_t port, uint16_t *bound)
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(0x7f000001u); /* 127.0.0.1 (INADDR_LOOPBACK is not POSIX) */
     if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         return -1;

@@ -4,6 +4,7 @@
 #ifndef CDTLS_TESTS_UDP_DRIVER_H
 #define CDTLS_TESTS_UDP_DRIVER_H
 
+#include <sys/socket.h> /* AF_INET: FreeBSD's netinet/in.h does not bring it in */
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
