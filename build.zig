@@ -1,4 +1,5 @@
-// cdtls build script (zig 0.14.1, pinned in scripts/setup.sh).
+// cdtls build script (zig 0.15.2, pinned in scripts/setup.sh; 0.14 works too,
+// except for FreeBSD targets, whose libc zig ships from 0.15 on).
 //
 //   zig build -Dcrypto=bearssl|sodium          static + shared library, headers, cdtls.pc,
 //                                               tools (cdtls-client, cdtls-server, cdtls-selftest)

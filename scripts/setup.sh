@@ -5,7 +5,7 @@
 #  - zig, pinned, from PyPI into a project-local virtualenv (.venv/).
 # Safe to run again and again; it does nothing when everything is present.
 set -euo pipefail
-ZIG_VERSION=0.14.1
+ZIG_VERSION=0.15.2
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # qemu-user and wine64 run the cross-compiled tests; dpkg-dev (dpkg-source)
