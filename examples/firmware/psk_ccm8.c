@@ -73,8 +73,11 @@ size_t strlen(const char *s)
 
 /* --------------------------------------------------------------- memory */
 /* A bump arena: connections are made at start-up and live for the image's
- * life; free() returns the block only if it was the last one handed out. */
-static _Alignas(8) uint8_t arena[24 * 1024];
+ * life; free() returns the block only if it was the last one handed out.
+ * Size: scripts/psk-only-check.sh measures a client and a server of this
+ * configuration on a 64-bit host at 23.4 KB peak and 27.4 KB allocated in
+ * all (through 20 % loss); pointers are half as wide here. */
+static _Alignas(8) uint8_t arena[32 * 1024];
 static size_t arena_used;
 
 static void *arena_alloc(void *ctx, size_t size)
