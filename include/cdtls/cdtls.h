@@ -13,6 +13,7 @@
 #include "cdtls/oob.h"
 #include "cdtls/prf.h"
 #include "cdtls/provider.h"
+#include "cdtls/srtp.h"
 #include "cdtls/suites.h"
 #include "cdtls/x509.h"
 

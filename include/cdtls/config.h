@@ -68,6 +68,21 @@ typedef int (*cdtls_cert_select_callback)(void *ctx, const char *server_name,
  * validity is checked at the time this returns. */
 typedef int64_t (*cdtls_unix_time_callback)(void *ctx);
 
+/* Server: choose the application protocol (ALPN, RFC 7301) from the
+ * client's list: offered[i] (offered_len[i] bytes, not NUL-terminated),
+ * in the client's order, at most CDTLS_MAX_ALPN_OFFERED of them. Set
+ * *chosen to an index and return CDTLS_OK; return CDTLS_ERR_UNSUPPORTED to
+ * go on without ALPN; any other error refuses the handshake with a
+ * no_application_protocol alert. */
+typedef int (*cdtls_alpn_select_callback)(void *ctx, const uint8_t *const *offered,
+                                          const size_t *offered_len, size_t n, size_t *chosen);
+/* NSS key log line "CLIENT_RANDOM <64 hex> <96 hex>" (no newline). */
+typedef void (*cdtls_keylog_callback)(void *ctx, const char *line);
+
+#define CDTLS_MAX_ALPN_OFFERED 32u
+#define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
+#define CDTLS_MAX_SRTP_PROFILES 16u
+
 #define CDTLS_MAX_PSK_LEN 256u
 #define CDTLS_MAX_PSK_IDENTITY_LEN 256u
 
@@ -172,6 +187,36 @@ typedef struct cdtls_config {
      * flights and alerts): flags = 0 means unmarked. */
     cdtls_oob handshake_oob;
     cdtls_oob alert_oob;
+
+    /* ALPN (RFC 7301). Client: the protocols to offer, in preference order.
+     * Server: the protocols it speaks, in its preference order; the first
+     * one the client also offers is chosen, and a client that offers ALPN
+     * but none of them gets a no_application_protocol alert. Each name is
+     * 1..255 bytes (NUL-terminated here); all encoded, at most
+     * CDTLS_MAX_ALPN_LIST bytes. NULL/0 = no ALPN (a server then ignores the
+     * client's list). Borrowed. cdtls_conn_alpn() tells the result. */
+    const char *const *alpn_protocols;
+    size_t n_alpn_protocols;
+    /* Server: choose yourself instead (optional; the list is then unused). */
+    cdtls_alpn_select_callback select_alpn;
+    void *select_alpn_ctx;
+
+    /* DTLS-SRTP (RFC 5764, RFC 7714): SRTP protection profiles
+     * (CDTLS_SRTP_*, cdtls/srtp.h) in preference order, at most
+     * CDTLS_MAX_SRTP_PROFILES. Client: offered with srtp_mki (0..255 bytes).
+     * Server: its first profile the client offers is chosen and the
+     * client's MKI echoed; with none in common the handshake goes on without
+     * use_srtp (RFC 5764 §4.1.1). Borrowed. */
+    const uint16_t *srtp_profiles;
+    size_t n_srtp_profiles;
+    const uint8_t *srtp_mki;
+    size_t srtp_mki_len;
+
+    /* NSS key log (Wireshark's "(Pre)-Master-Secret log"): called once per
+     * handshake, when the master secret exists. It discloses the session's
+     * keys: for debugging only. */
+    cdtls_keylog_callback keylog;
+    void *keylog_ctx;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above. */

@@ -121,6 +121,22 @@ int cdtls_conn_uses_ems(const cdtls_conn *c);
 const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);
 /* Server: the PSK identity the client used (borrowed; NULL if none). */
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
+/* The application protocol agreed by ALPN (RFC 7301): its bytes (borrowed,
+ * NUL-terminated for convenience) and length, or NULL with *len = 0. */
+const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len);
+
+/* Keying material exporter (RFC 5705 §4): out_len bytes of
+ *   PRF(master_secret, label, client_random + server_random
+ *       [+ uint16 context_len + context])
+ * with the suite's PRF hash, once the connection is established. The
+ * context is used when use_context is 1 (an empty context then differs from
+ * no context). Labels the TLS key schedule uses ("client finished",
+ * "server finished", "master secret", "extended master secret", "key
+ * expansion") are refused with CDTLS_ERR_INVALID_ARG; CDTLS_ERR_BAD_STATE
+ * before the handshake completes. For DTLS-SRTP keys see cdtls/srtp.h. */
+int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
+                                      const uint8_t *context, size_t context_len, int use_context,
+                                      uint8_t *out, size_t out_len);
 
 /* ---------------------------------------------------------------------------
  * Stateless cookie exchange for servers (RFC 6347 §4.2.1).

@@ -58,6 +58,7 @@ typedef enum cdtls_err {
     CDTLS_ERR_RENEGOTIATION = -54,       /* peer attempted renegotiation, which cdtls refuses */
     CDTLS_ERR_EMS_REQUIRED = -55,        /* extended master secret required by policy but not offered */
     CDTLS_ERR_FAILED = -56,              /* connection failed earlier; only free it now */
+    CDTLS_ERR_NO_APPLICATION_PROTOCOL = -57, /* no ALPN protocol in common (RFC 7301 §3.2) */
 
     /* certificates and keys */
     CDTLS_ERR_DER = -90,             /* malformed DER/ASN.1 */

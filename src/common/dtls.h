@@ -62,7 +62,8 @@ enum dtls_alert_desc {
     ALERT_NO_RENEGOTIATION = 100,
     ALERT_UNSUPPORTED_EXTENSION = 110,
     ALERT_UNRECOGNIZED_NAME = 112,
-    ALERT_UNKNOWN_PSK_IDENTITY = 115
+    ALERT_UNKNOWN_PSK_IDENTITY = 115,
+    ALERT_NO_APPLICATION_PROTOCOL = 120 /* RFC 7301 §3.2 */
 };
 
 /* ExtensionType values used by the handshake */

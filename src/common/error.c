@@ -37,6 +37,7 @@ const char *cdtls_strerror(int err)
     case CDTLS_ERR_RENEGOTIATION: return "renegotiation refused";
     case CDTLS_ERR_EMS_REQUIRED: return "extended master secret required but not offered";
     case CDTLS_ERR_FAILED: return "connection has failed";
+    case CDTLS_ERR_NO_APPLICATION_PROTOCOL: return "no application protocol (ALPN) in common";
     case CDTLS_ERR_DER: return "malformed DER";
     case CDTLS_ERR_PEM: return "malformed PEM";
     case CDTLS_ERR_CERT_EXPIRED: return "certificate expired";

@@ -31,7 +31,8 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
     *out = NULL;
     if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->retransmit_initial_ms == 0 ||
         cfg->retransmit_max_ms < cfg->retransmit_initial_ms ||
-        (cfg->replay_window % 64) != 0 || cfg->replay_window > REPLAY_WINDOW_MAX)
+        (cfg->replay_window % 64) != 0 || cfg->replay_window > REPLAY_WINDOW_MAX ||
+        !hs_app_ext_config_ok(cfg))
         return CDTLS_ERR_INVALID_ARG;
     const cdtls_provider *p = cfg->provider ? cfg->provider : cdtls_provider_default();
     const cdtls_allocator *a = cfg->allocator ? cfg->allocator : cdtls_allocator_libc();
@@ -381,17 +382,20 @@ int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
 
 int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len)
 {
+    int rc;
     if (c->use_ems) {
         uint8_t session_hash[CDTLS_HASH_MAX_DIGEST];
         size_t hlen = 0;
-        int rc = conn_transcript_hash(c, session_hash, &hlen);
+        rc = conn_transcript_hash(c, session_hash, &hlen);
         if (!rc)
             rc = ks_extended_master_secret(c->p, c->suite->prf, pms, pms_len, session_hash,
                                            hlen, c->master);
-        return rc;
+    } else {
+        rc = ks_master_secret(c->p, c->suite->prf, pms, pms_len, c->client_random,
+                              c->server_random, c->master);
     }
-    return ks_master_secret(c->p, c->suite->prf, pms, pms_len, c->client_random,
-                            c->server_random, c->master);
+    if (!rc) conn_keylog(c);
+    return rc;
 }
 
 int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out)

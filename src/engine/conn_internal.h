@@ -148,6 +148,13 @@ struct cdtls_conn {
 
     dgram_queue out;  /* datagrams to send */
     dgram_queue app;  /* received application data */
+
+    /* ALPN (RFC 7301) and DTLS-SRTP (RFC 5764) results */
+    uint8_t alpn[256]; /* NUL-terminated */
+    size_t alpn_len;
+    uint16_t srtp_profile;
+    uint8_t srtp_mki[255];
+    size_t srtp_mki_len;
 };
 
 /* conn.c */
@@ -162,6 +169,23 @@ int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply);
 int conn_install_keys(cdtls_conn *c);
 int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len);
 int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out);
+
+/* hs_app_ext.c: ALPN and use_srtp. The client's offer (written into buf,
+ * which must outlive the ClientHello write); the server's choice from the
+ * ClientHello (kept in the conn; alert set on refusal) and its ServerHello
+ * extensions from that choice; the client's check of the ServerHello (alert
+ * set on a violation). */
+#define HS_APP_EXT_OFFER_MAX (CDTLS_MAX_ALPN_LIST + 2 * CDTLS_MAX_SRTP_PROFILES)
+#define HS_APP_EXT_REPLY_MAX (1 + 255 + 2)
+int hs_app_ext_offer(const cdtls_conn *c, hs_extensions *ext, uint8_t *buf, size_t cap);
+int hs_app_ext_choose(cdtls_conn *c, const hs_extensions *offer, int *alert);
+int hs_app_ext_reply(const cdtls_conn *c, hs_extensions *reply, uint8_t *buf, size_t cap);
+int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert);
+/* Checks the ALPN and SRTP settings of a config (conn_new). */
+int hs_app_ext_config_ok(const cdtls_config *cfg);
+
+/* exporter.c: the NSS key log line, once the master secret exists */
+void conn_keylog(const cdtls_conn *c);
 
 /* hs_engine.c: the client and server state machines */
 int hs_client_start(cdtls_conn *c, uint64_t now_ms);

@@ -243,6 +243,9 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
         ch.ext.server_name = (const uint8_t *)c->cfg.server_name;
         ch.ext.server_name_len = strlen(c->cfg.server_name);
     }
+    uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
+    rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
+    if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
@@ -317,6 +320,9 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->use_etm = sh.ext.encrypt_then_mac;
     if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg.encrypt_then_mac))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+    int alert = ALERT_INTERNAL_ERROR;
+    int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
+    if (rc) return conn_fail(c, rc, alert);
     c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
     return CDTLS_OK;
 }
@@ -643,6 +649,9 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     sh.ext.renegotiation_info_len = 0;
     sh.ext.encrypt_then_mac = c->use_etm;
     sh.ext.ec_point_formats = suite_uses_ecdhe(c->suite) && ch->ext.ec_point_formats;
+    uint8_t app_ext[HS_APP_EXT_REPLY_MAX]; /* ALPN, use_srtp chosen from the ClientHello */
+    rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
+    if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
@@ -804,6 +813,9 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (suite_uses_cert(c->suite)) c->sig_scheme = server_pick_sig(c, &ch);
     c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch.random, sizeof c->client_random);
+    int alert = ALERT_INTERNAL_ERROR;
+    if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
+        return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
     /* From here on the handshake runs: the transcript starts with this
      * ClientHello (RFC 6347 §4.2.6), our message_seq continues from the

@@ -57,8 +57,52 @@ enum {
     SEEN_GROUPS = 1 << 4,
     SEEN_SIGALGS = 1 << 5,
     SEEN_SNI = 1 << 6,
-    SEEN_SIGALGS_CERT = 1 << 7
+    SEEN_SIGALGS_CERT = 1 << 7,
+    SEEN_ALPN = 1 << 8,
+    SEEN_SRTP = 1 << 9
 };
+
+/* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, with
+ * ProtocolName<1..2^8-1>; empty names are refused. */
+static int parse_alpn(cdtls_reader *body, hs_extensions *e)
+{
+    cdtls_reader list;
+    if (!reader_vec16(body, 2, 0xffff, &list) || body->left) return 0;
+    e->alpn = list.p;
+    e->alpn_len = list.left;
+    while (list.left) {
+        cdtls_reader name;
+        if (!reader_vec8(&list, 1, 255, &name)) return 0;
+    }
+    return !list.failed;
+}
+
+int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name,
+                 size_t *name_len)
+{
+    if (*off >= len) return 0;
+    size_t n = list[*off];
+    if (n == 0 || n > len - *off - 1) return 0; /* the parser refused these already */
+    *name = list + *off + 1;
+    *name_len = n;
+    *off += 1 + n;
+    return 1;
+}
+
+/* RFC 5764 §4.1.1: SRTPProtectionProfiles<2..2^16-1> (uint16 each) and
+ * opaque srtp_mki<0..255>. */
+static int parse_use_srtp(cdtls_reader *body, hs_extensions *e)
+{
+    cdtls_reader profiles, mki;
+    if (!reader_vec16(body, 2, 0xfffe, &profiles) || profiles.left % 2) return 0;
+    if (!reader_vec8(body, 0, 255, &mki) || body->left) return 0;
+    e->use_srtp = 1;
+    e->srtp_profiles = profiles.p;
+    e->srtp_profiles_len = profiles.left;
+    e->srtp_mki = mki.p;
+    e->srtp_mki_len = mki.left;
+    return 1;
+}
 
 static int parse_server_name(cdtls_reader *body, hs_extensions *e)
 {
@@ -151,6 +195,14 @@ static int parse_extensions(cdtls_reader *r, hs_extensions *e)
             e->signature_algorithms_cert_len = sc.left;
             break;
         }
+        case EXT_ALPN:
+            bit = SEEN_ALPN;
+            ok = parse_alpn(&body, e);
+            break;
+        case EXT_USE_SRTP:
+            bit = SEEN_SRTP;
+            ok = parse_use_srtp(&body, e);
+            break;
         case EXT_SERVER_NAME:
             bit = SEEN_SNI;
             /* a server's empty server_name acknowledges the client's */
@@ -211,6 +263,18 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         writer_u8(w, 0);
         writer_u16(w, (unsigned)e->server_name_len);
         writer_bytes(w, e->server_name, e->server_name_len);
+    }
+    if (e->alpn_len) {
+        put_ext_header(w, EXT_ALPN, 2 + e->alpn_len);
+        writer_u16(w, (unsigned)e->alpn_len);
+        writer_bytes(w, e->alpn, e->alpn_len);
+    }
+    if (e->use_srtp) {
+        put_ext_header(w, EXT_USE_SRTP, 2 + e->srtp_profiles_len + 1 + e->srtp_mki_len);
+        writer_u16(w, (unsigned)e->srtp_profiles_len);
+        writer_bytes(w, e->srtp_profiles, e->srtp_profiles_len);
+        writer_u8(w, (unsigned)e->srtp_mki_len);
+        writer_bytes(w, e->srtp_mki, e->srtp_mki_len);
     }
     if (len_at) {
         size_t n = w->len - start;

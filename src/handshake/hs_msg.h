@@ -52,7 +52,23 @@ typedef struct hs_extensions {
     size_t signature_algorithms_cert_len;
     const uint8_t *server_name; /* host_name (RFC 6066 §3), not NUL-terminated */
     size_t server_name_len;
+    /* ALPN (RFC 7301 §3.1): the ProtocolNameList body, a sequence of
+     * ProtocolName<1..255>, each checked by the parser. Empty = absent. */
+    const uint8_t *alpn;
+    size_t alpn_len;
+    /* use_srtp (RFC 5764 §4.1.1): SRTPProtectionProfiles (2 bytes each) and
+     * srtp_mki<0..255>. */
+    int use_srtp;
+    const uint8_t *srtp_profiles;
+    size_t srtp_profiles_len;
+    const uint8_t *srtp_mki;
+    size_t srtp_mki_len;
 } hs_extensions;
+
+/* Walks a checked ProtocolNameList body: returns 1 and the next name, or 0
+ * at the end. *off starts at 0. */
+int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name,
+                 size_t *name_len);
 
 /* --------------------------------------------------------- ClientHello */
 

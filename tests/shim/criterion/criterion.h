@@ -5,7 +5,7 @@
  *
  *   Test(suite, name, .init = f, .fini = g, .timeout = s, .disabled = b)
  *   TestSuite(suite, .init = f, .fini = g, .timeout = s)
- *   cr_assert, cr_assert_eq/neq/geq, cr_assert_not_null, cr_assert_arr_eq,
+ *   cr_assert, cr_assert_eq/neq/geq, cr_assert_(not_)null, cr_assert_arr_eq,
  *   cr_assert_str_eq/neq, cr_assert_fail, cr_skip_test
  *
  * Differences from Criterion, on purpose (tests/shim/runner.c says more):
@@ -91,6 +91,10 @@ void cdtls_shim_skip(const char *fmt, ...);
 #define cr_assert_not_null(p, ...)                                                          \
     do {                                                                                    \
         if ((p) == NULL) cdtls_shim_fail(__FILE__, __LINE__, #p " != NULL", " " __VA_ARGS__); \
+    } while (0)
+#define cr_assert_null(p, ...)                                                              \
+    do {                                                                                    \
+        if ((p) != NULL) cdtls_shim_fail(__FILE__, __LINE__, #p " == NULL", " " __VA_ARGS__); \
     } while (0)
 #define cr_assert_arr_eq(a, b, n, ...)                                                      \
     do {                                                                                    \
