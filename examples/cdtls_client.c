@@ -26,6 +26,9 @@ int main(int argc, char **argv)
     printf("client: connected to %s, %s%s\n", peer,
            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
            cdtls_conn_uses_ems(c) ? ", extended master secret" : "");
+    size_t alpn_len;
+    const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
+    if (alpn) printf("client: ALPN %.*s\n", (int)alpn_len, (const char *)alpn);
     size_t n_peer;
     const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(c, &n_peer);
     if (chain) {

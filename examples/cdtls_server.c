@@ -56,6 +56,9 @@ int main(int argc, char **argv)
                            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
                 else
                     printf("server: %s connected, %s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
+                size_t alpn_len;
+                const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
+                if (alpn) printf("server: %s ALPN %.*s\n", peer, (int)alpn_len, (const char *)alpn);
                 fflush(stdout);
             }
         }

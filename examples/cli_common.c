@@ -21,6 +21,8 @@ static void usage(const cli_opts *o, int is_server)
             "  --dscp N             DSCP to mark %s with (0..63, e.g. 46 = EF)\n"
             "  --ecn CODE           ECN codepoint: not-ect, ect0, ect1, ce\n"
             "%s"
+            "  --alpn LIST          ALPN protocols, comma-separated, in preference order\n"
+            "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
             "  --timeout MS         handshake / read timeout (default 10000)\n"
             "  --quiet              print less\n",
             o->prog, is_server ? "--listen" : "--connect",
@@ -161,12 +163,24 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             o->count = (int)parse_num(o, is_server, f, v, 0, 1000000);
         } else if (strcmp(f, "--message") == 0 && !is_server) {
             o->message = v;
+        } else if (strcmp(f, "--keylog") == 0) {
+            o->keylog_file = v;
+        } else if (strcmp(f, "--alpn") == 0) {
+            if (strlen(v) >= sizeof o->alpn_buf) fail(o, is_server, "--alpn list too long (%s)", v);
+            strcpy(o->alpn_buf, v);
+            o->n_alpn = 0;
+            for (char *tok = strtok(o->alpn_buf, ","); tok && o->n_alpn < 16; tok = strtok(NULL, ","))
+                o->alpn[o->n_alpn++] = tok;
         } else if (strcmp(f, "--timeout") == 0) {
             o->timeout_ms = (int)parse_num(o, is_server, f, v, 1, 3600000);
         } else {
             fail(o, is_server, "unknown option %s", f);
         }
         i += takes;
+    }
+    if (!o->keylog_file) {
+        const char *env = getenv("SSLKEYLOGFILE");
+        if (env && *env) o->keylog_file = env;
     }
     if (!o->have_addr) fail(o, is_server, "%s", is_server ? "--listen ADDR:PORT is required" : "--connect ADDR:PORT is required");
     if (!o->psk_len && !(is_server ? (o->cert_file && o->key_file) : (o->ca_file || o->insecure)))
@@ -232,6 +246,15 @@ static void load_certificates(cli_opts *o)
     }
 }
 
+/* Appends one NSS key log line (ctx: the file name). */
+static void keylog_append(void *ctx, const char *line)
+{
+    FILE *f = fopen((const char *)ctx, "a");
+    if (!f) return;
+    fprintf(f, "%s\n", line);
+    fclose(f);
+}
+
 void cli_config(cli_opts *o, cdtls_config *cfg)
 {
     load_certificates(o);
@@ -262,6 +285,14 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
     /* handshake flights and alerts carry the same marking as the data */
     cfg->handshake_oob = o->mark;
     cfg->alert_oob = o->mark;
+    if (o->keylog_file) {
+        cfg->keylog = keylog_append;
+        cfg->keylog_ctx = (void *)(uintptr_t)o->keylog_file;
+    }
+    if (o->n_alpn) {
+        cfg->alpn_protocols = o->alpn;
+        cfg->n_alpn_protocols = o->n_alpn;
+    }
 }
 
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap)

@@ -37,6 +37,12 @@ typedef struct cli_opts {
     uint8_t *anchor_der[16];
     size_t anchor_len[16];
     size_t n_anchors;
+    /* --keylog FILE (or $SSLKEYLOGFILE): NSS key log lines appended */
+    const char *keylog_file;
+    /* --alpn LIST: comma-separated protocols to offer / accept */
+    char alpn_buf[512];
+    const char *alpn[16];
+    size_t n_alpn;
 } cli_opts;
 
 /* Parses argv; on a bad flag prints why and the usage, and exits 2. */

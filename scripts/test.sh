@@ -37,6 +37,7 @@ for crypto in bearssl sodium; do
   run scripts/tools-smoke.sh "$crypto"
   run scripts/capture-check.sh "$crypto"
 done
+run scripts/keylog-check.sh
 
 # Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C",
 # and the closing lines of our script checks (tools smoke test, tshark capture
