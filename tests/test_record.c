@@ -15,7 +15,7 @@ Test(record_codec, several_records_and_malformed)
     uint8_t d[64];
     size_t n = 0;
     for (int i = 0; i < 3; i++) { /* three records of 1, 2, 3 bytes */
-        record_header h = {22, DTLS_VERSION_1_2, 0, (uint64_t)i, (uint16_t)(i + 1)};
+        record_header h = {22, DTLS_VERSION_1_2, 0, (uint64_t)i, (uint16_t)(i + 1), NULL, 0};
         record_header_put(&h, d + n);
         n += 13;
         memset(d + n, 'a' + i, (size_t)i + 1);
@@ -40,18 +40,18 @@ Test(record_codec, several_records_and_malformed)
     reader_init(&r, d, 13);
     cr_assert_eq(record_read(&r, &h, &hdr, &frag), CDTLS_ERR_DECODE);
     static uint8_t big[13 + 18500];
-    record_header bh = {23, DTLS_VERSION_1_2, 1, 1, (uint16_t)(DTLS_MAX_CIPHERTEXT + 1)};
+    record_header bh = {23, DTLS_VERSION_1_2, 1, 1, (uint16_t)(DTLS_MAX_CIPHERTEXT + 1), NULL, 0};
     record_header_put(&bh, big);
     reader_init(&r, big, sizeof big);
     cr_assert_eq(record_read(&r, &h, &hdr, &frag), CDTLS_ERR_DECODE);
     /* a zero-length record is well formed */
-    record_header zh = {23, DTLS_VERSION_1_2, 1, 7, 0};
+    record_header zh = {23, DTLS_VERSION_1_2, 1, 7, 0, NULL, 0};
     record_header_put(&zh, big);
     reader_init(&r, big, 13);
     cr_assert_eq(record_read(&r, &h, &hdr, &frag), CDTLS_OK);
     cr_assert_eq(h.length, 0);
     /* 48-bit sequence numbers survive the round trip */
-    record_header mh = {23, DTLS_VERSION_1_2, 0xffff, DTLS_MAX_SEQ, 0};
+    record_header mh = {23, DTLS_VERSION_1_2, 0xffff, DTLS_MAX_SEQ, 0, NULL, 0};
     record_header_put(&mh, big);
     reader_init(&r, big, 13);
     cr_assert_eq(record_read(&r, &h, &hdr, &frag), CDTLS_OK);
@@ -259,7 +259,7 @@ Test(record_protect, cbc_padding_errors_are_auth_errors)
         if (variant == 2) body[63] = 200;  /* padding longer than the record */
         if (variant == 3) body[63] = 13;   /* padding eats into the MAC */
         cr_assert_eq(p->cbc[CDTLS_CBC_AES_128]->encrypt(&enc, iv, body, 64), CDTLS_OK);
-        record_header hh = {23, DTLS_VERSION_1_2, 1, 2, 80};
+        record_header hh = {23, DTLS_VERSION_1_2, 1, 2, 80, NULL, 0};
         uint8_t out[96];
         size_t pl;
         int rc = record_open(&r, &hh, frag, 80, out, sizeof out, &pl);

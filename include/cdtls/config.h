@@ -79,6 +79,18 @@ typedef int (*cdtls_alpn_select_callback)(void *ctx, const uint8_t *const *offer
 /* NSS key log line "CLIENT_RANDOM <64 hex> <96 hex>" (no newline). */
 typedef void (*cdtls_keylog_callback)(void *ctx, const char *line);
 
+/* Connection ID (RFC 9146): writes the CID this side wants its peer to put
+ * on the records it sends (0..cap bytes; cap is CDTLS_MAX_CID_LEN) and
+ * returns CDTLS_OK. Called once per connection. A server behind a
+ * cdtls_listener should return CIDs of one fixed length that are unique
+ * among its connections (the listener routes by them). */
+typedef int (*cdtls_cid_generator)(void *ctx, uint8_t *cid, size_t cap, size_t *len);
+/* Padding for each tls12_cid record (RFC 9146 §4), given the content
+ * length: how many zero bytes to add (the record still fits the MTU and
+ * 2^14; more is cut to that). */
+typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
+
+#define CDTLS_MAX_CID_LEN 255u
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u
@@ -217,6 +229,16 @@ typedef struct cdtls_config {
      * keys: for debugging only. */
     cdtls_keylog_callback keylog;
     void *keylog_ctx;
+
+    /* Connection ID (RFC 9146), AEAD suites only. With a generator this
+     * side offers (client) or accepts (server) the connection_id
+     * extension; the records of epoch 1 then carry the peer's CID in the
+     * tls12_cid format, so the peer can find the session after our address
+     * changed (NAT rebinding). NULL = no connection IDs. */
+    cdtls_cid_generator cid_generator;
+    void *cid_generator_ctx;
+    cdtls_cid_padding cid_padding;
+    void *cid_padding_ctx;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above. */

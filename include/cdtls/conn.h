@@ -125,6 +125,20 @@ const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
  * NUL-terminated for convenience) and length, or NULL with *len = 0. */
 const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len);
 
+/* Connection ID (RFC 9146): 1 if negotiated; then the CID we receive on
+ * (ours) and the one we send (the peer's), borrowed, either possibly empty. */
+int cdtls_conn_uses_cid(const cdtls_conn *c);
+const uint8_t *cdtls_conn_own_cid(const cdtls_conn *c, size_t *len);
+const uint8_t *cdtls_conn_peer_cid(const cdtls_conn *c, size_t *len);
+/* 1 if the last cdtls_conn_recv() authenticated a record newer than every
+ * earlier one of this epoch: the only condition under which a server may
+ * move a connection to the datagram's source address (RFC 9146 §6). */
+int cdtls_conn_recv_advanced(const cdtls_conn *c);
+/* For routing by CID before any connection is known: if the datagram
+ * starts with a tls12_cid record, points *cid at its cid_len CID bytes and
+ * returns 1; else 0. Reads nothing beyond len. */
+int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid);
+
 /* Keying material exporter (RFC 5705 §4): out_len bytes of
  *   PRF(master_secret, label, client_random + server_random
  *       [+ uint16 context_len + context])

@@ -139,13 +139,11 @@ int cdtls_conn_set_cookie_verified(cdtls_conn *c)
 int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
 {
     uint8_t body[2] = {level, desc};
-    uint8_t rec[DTLS_RECORD_HEADER_LEN + 2 + RECORD_MAX_EXPANSION];
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + CDTLS_MAX_CID_LEN + 1 + 2 + RECORD_MAX_EXPANSION];
     size_t n = 0;
     int epoch = c->write_epoch;
     if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
-    int rc = record_seal(epoch ? &c->write_cipher : NULL, CT_ALERT, DTLS_VERSION_1_2,
-                         (uint16_t)epoch, c->write_seq[epoch], body, sizeof body, rec,
-                         sizeof rec, &n);
+    int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body, rec, sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
     const cdtls_oob *oob = c->cfg.alert_oob.flags ? &c->cfg.alert_oob : NULL;
@@ -251,7 +249,7 @@ int conn_hs_queue_ccs(cdtls_conn *c)
 
 static size_t write_expansion(const cdtls_conn *c, int epoch)
 {
-    return epoch ? record_cipher_expansion(&c->write_cipher) : 0;
+    return epoch ? record_cipher_expansion(&c->write_cipher) + conn_cid_overhead(c) : 0;
 }
 
 /* Seals one record into dgram at *used, advancing the epoch's sequence. */
@@ -260,9 +258,7 @@ static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt,
 {
     size_t n = 0;
     if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
-    int rc = record_seal(epoch ? &c->write_cipher : NULL, type, DTLS_VERSION_1_2,
-                         (uint16_t)epoch, c->write_seq[epoch], pt, pt_len, dgram + *used,
-                         cap - *used, &n);
+    int rc = conn_seal(c, epoch, type, pt, pt_len, dgram + *used, cap - *used, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
     *used += n;
@@ -606,14 +602,28 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     replay_window *w = &c->replay[epoch];
     if (c->cfg.replay_window && replay_check(w, rh->seq) != CDTLS_OK) return CDTLS_OK;
 
+    /* RFC 9146: once we asked for a CID, protected records must carry it
+     * (and ours); a tls12_cid record is never valid otherwise. */
+    const int cid_expected = epoch == 1 && c->use_cid && c->own_cid_len;
+    if ((rh->type == CT_TLS12_CID) != cid_expected) return CDTLS_OK;
+    if (cid_expected && (rh->cid_len != c->own_cid_len || memcmp(rh->cid, c->own_cid, c->own_cid_len)))
+        return CDTLS_OK;
+
     uint8_t *pt = c->a->alloc(c->a->ctx, rh->length ? rh->length : 1);
     if (!pt) return CDTLS_OK; /* out of memory: behave as a lost datagram */
     size_t pt_len = 0;
-    int rc = record_open(epoch ? &c->read_cipher : NULL, rh, frag, rh->length, pt,
-                         rh->length ? rh->length : 1, &pt_len);
+    uint8_t type = rh->type;
+    int rc = cid_expected ? record_open_cid(&c->read_cipher, rh, frag, pt, rh->length, &pt_len, &type)
+                          : record_open(epoch ? &c->read_cipher : NULL, rh, frag, rh->length, pt,
+                                        rh->length ? rh->length : 1, &pt_len);
     if (rc == CDTLS_OK) {
         if (c->cfg.replay_window) replay_accept(w, rh->seq);
-        rc = dispatch(c, rh->type, pt, pt_len, epoch, rh->seq, oob, now_ms);
+        if (epoch == 1 && (!c->have_newest || rh->seq > c->newest_seq)) {
+            c->have_newest = 1;
+            c->newest_seq = rh->seq;
+            c->recv_advanced = 1;
+        }
+        rc = dispatch(c, type, pt, pt_len, epoch, rh->seq, oob, now_ms);
     } else {
         rc = CDTLS_OK; /* RFC 6347 §4.1.2.7: bad MAC → silently discard */
     }
@@ -669,13 +679,15 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
     while (r.left > 0 && c->state != CDTLS_STATE_FAILED) {
         record_header rh;
         const uint8_t *hdr, *frag;
+        size_t hdr_len = 0;
         /* RFC 6347 §4.1.2.7: a malformed record ends the datagram. */
-        if (record_read(&r, &rh, &hdr, &frag) != CDTLS_OK) break;
+        if (record_read_cid(&r, c->use_cid ? c->own_cid_len : 0, &rh, &hdr, &hdr_len, &frag) != CDTLS_OK)
+            break;
         if (rh.version != DTLS_VERSION_1_2 &&
             !(rh.epoch == 0 && rh.version == DTLS_VERSION_1_0))
             continue;
         if (rh.epoch == c->read_epoch + 1 && !from_early && c->state == CDTLS_STATE_HANDSHAKING) {
-            keep_early_record(c, hdr, DTLS_RECORD_HEADER_LEN + rh.length, oob);
+            keep_early_record(c, hdr, hdr_len + rh.length, oob);
             continue;
         }
         int was_epoch0 = c->read_epoch == 0;
@@ -694,6 +706,7 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
 {
     if (!c || (!dgram && len)) return CDTLS_ERR_INVALID_ARG;
     if (c->state == CDTLS_STATE_FAILED) return c->error;
+    c->recv_advanced = 0;
     int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     return rc;
@@ -727,7 +740,8 @@ int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *le
 size_t cdtls_conn_max_write(const cdtls_conn *c)
 {
     if (!c || c->state != CDTLS_STATE_ESTABLISHED || !c->have_write_cipher) return 0;
-    size_t overhead = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher);
+    size_t overhead = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher) +
+                      conn_cid_overhead(c);
     if (c->cfg.mtu <= overhead) return 0;
     size_t room = c->cfg.mtu - overhead;
     return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;

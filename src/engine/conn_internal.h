@@ -155,6 +155,16 @@ struct cdtls_conn {
     uint16_t srtp_profile;
     uint8_t srtp_mki[255];
     size_t srtp_mki_len;
+
+    /* Connection ID (RFC 9146) */
+    int cid_offered;   /* client: our ClientHello carried connection_id */
+    int use_cid;       /* both sides sent the extension */
+    uint8_t own_cid[CDTLS_MAX_CID_LEN]; /* what the peer puts on records to us */
+    size_t own_cid_len;
+    uint8_t peer_cid[CDTLS_MAX_CID_LEN]; /* what we put on records to the peer */
+    size_t peer_cid_len;
+    uint64_t newest_seq;  /* highest authenticated epoch-1 sequence number */
+    int have_newest, recv_advanced;
 };
 
 /* conn.c */
@@ -183,6 +193,16 @@ int hs_app_ext_reply(const cdtls_conn *c, hs_extensions *reply, uint8_t *buf, si
 int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert);
 /* Checks the ALPN and SRTP settings of a config (conn_new). */
 int hs_app_ext_config_ok(const cdtls_config *cfg);
+
+/* conn_cid.c: connection IDs in the hellos (RFC 9146 §3) */
+int conn_cid_offer(cdtls_conn *c, hs_extensions *ext);
+int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
+int conn_cid_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);
+/* The bytes a record to the peer grows by with a CID (0 without). */
+size_t conn_cid_overhead(const cdtls_conn *c);
+/* Seals a record of epoch `epoch` (a CID record when negotiated). */
+int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+              uint8_t *out, size_t cap, size_t *out_len);
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

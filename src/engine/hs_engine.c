@@ -245,6 +245,7 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     }
     uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
     rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
+    if (!rc) rc = conn_cid_offer(c, &ch.ext); /* RFC 9146 */
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
@@ -322,6 +323,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
+    if (!rc) rc = conn_cid_accept_reply(c, &sh.ext, &alert);
     if (rc) return conn_fail(c, rc, alert);
     c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
     return CDTLS_OK;
@@ -651,6 +653,7 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     sh.ext.ec_point_formats = suite_uses_ecdhe(c->suite) && ch->ext.ec_point_formats;
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX]; /* ALPN, use_srtp chosen from the ClientHello */
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
+    if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];

@@ -59,7 +59,8 @@ enum {
     SEEN_SNI = 1 << 6,
     SEEN_SIGALGS_CERT = 1 << 7,
     SEEN_ALPN = 1 << 8,
-    SEEN_SRTP = 1 << 9
+    SEEN_SRTP = 1 << 9,
+    SEEN_CID = 1 << 10
 };
 
 /* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, with
@@ -203,6 +204,16 @@ static int parse_extensions(cdtls_reader *r, hs_extensions *e)
             bit = SEEN_SRTP;
             ok = parse_use_srtp(&body, e);
             break;
+        case EXT_CONNECTION_ID: {
+            /* RFC 9146 §3: opaque cid<0..2^8-1> */
+            cdtls_reader cid;
+            bit = SEEN_CID;
+            ok = reader_vec8(&body, 0, 255, &cid) && body.left == 0;
+            e->has_cid = 1;
+            e->cid = cid.p;
+            e->cid_len = cid.left;
+            break;
+        }
         case EXT_SERVER_NAME:
             bit = SEEN_SNI;
             /* a server's empty server_name acknowledges the client's */
@@ -275,6 +286,11 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         writer_bytes(w, e->srtp_profiles, e->srtp_profiles_len);
         writer_u8(w, (unsigned)e->srtp_mki_len);
         writer_bytes(w, e->srtp_mki, e->srtp_mki_len);
+    }
+    if (e->has_cid) {
+        put_ext_header(w, EXT_CONNECTION_ID, 1 + e->cid_len);
+        writer_u8(w, (unsigned)e->cid_len);
+        writer_bytes(w, e->cid, e->cid_len);
     }
     if (len_at) {
         size_t n = w->len - start;

@@ -63,6 +63,11 @@ typedef struct hs_extensions {
     size_t srtp_profiles_len;
     const uint8_t *srtp_mki;
     size_t srtp_mki_len;
+    /* connection_id (RFC 9146 §3): the CID the sender wants to receive,
+     * 0..255 bytes (empty: "send me none, I will send yours"). */
+    int has_cid;
+    const uint8_t *cid;
+    size_t cid_len;
 } hs_extensions;
 
 /* Walks a checked ProtocolNameList body: returns 1 and the next name, or 0

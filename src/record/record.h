@@ -17,6 +17,9 @@ typedef struct record_header {
     uint16_t epoch;
     uint64_t seq; /* 48 bits */
     uint16_t length;
+    /* tls12_cid records (RFC 9146 §4): the connection ID, in the datagram */
+    const uint8_t *cid;
+    uint8_t cid_len;
 } record_header;
 
 /* Takes the next record from a datagram: *hdr points at its 13 header bytes,
@@ -27,6 +30,13 @@ typedef struct record_header {
 int record_read(cdtls_reader *dgram, record_header *h, const uint8_t **hdr, const uint8_t **frag);
 /* Writes the 13-byte header. */
 void record_header_put(const record_header *h, uint8_t *out);
+
+/* Like record_read, but a tls12_cid record (type 25, RFC 9146 §4) is read
+ * with a connection ID of cid_len bytes, which is what this side asked its
+ * peer to send (the header does not carry the length). *hdr_len gets the
+ * header's size (13, or 13 + cid_len). */
+int record_read_cid(cdtls_reader *dgram, size_t cid_len, record_header *h, const uint8_t **hdr,
+                    size_t *hdr_len, const uint8_t **frag);
 
 /* ---------------------------------------------------------- replay window */
 
@@ -103,5 +113,25 @@ int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_
  * plaintext exceeds 2^14 (RFC 5246 §6.2.1). */
 int record_open(const record_cipher *rc, const record_header *h, const uint8_t *frag,
                 size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len);
+
+/* The AEAD nonce of a record (RFC 5288 §3 salt || epoch||seq, or RFC 7905
+ * §2 IV XOR epoch||seq). */
+void record_aead_nonce(const record_cipher *rc, uint16_t epoch, uint64_t seq, uint8_t nonce[12]);
+
+/* tls12_cid records (RFC 9146), AEAD suites (record_cid.c): the plaintext
+ * travels as DTLSInnerPlaintext = content || real type || pad zero bytes,
+ * under the additional data of RFC 9146 §5.1. CBC ciphers:
+ * CDTLS_ERR_UNSUPPORTED (cdtls negotiates connection IDs with AEAD suites
+ * only). record_open_cid sets *real_type; an inner plaintext with no
+ * non-zero byte is CDTLS_ERR_DECODE. */
+#define RECORD_CID_MAX 255u
+/* The RFC 9146 §5.1 additional data (23 + cid_len bytes into aad). */
+size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t seq,
+                      const uint8_t *cid, size_t cid_len, size_t inner_len);
+int record_seal_cid(const record_cipher *rc, uint8_t real_type, uint16_t version, uint16_t epoch,
+                    uint64_t seq, const uint8_t *cid, size_t cid_len, size_t pad,
+                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
+int record_open_cid(const record_cipher *rc, const record_header *h, const uint8_t *frag,
+                    uint8_t *out, size_t cap, size_t *pt_len, uint8_t *real_type);
 
 #endif

@@ -18,6 +18,8 @@ int record_read(cdtls_reader *r, record_header *h, const uint8_t **hdr, const ui
     reader_u16(r, &h->length);
     h->type = type;
     h->epoch = epoch;
+    h->cid = NULL;
+    h->cid_len = 0;
     if (r->failed || h->length > DTLS_MAX_CIPHERTEXT || !reader_bytes(r, h->length, frag)) {
         reader_fail(r);
         return CDTLS_ERR_DECODE;

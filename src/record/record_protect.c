@@ -98,7 +98,7 @@ size_t record_cipher_expansion(const record_cipher *rc)
 
 /* --------------------------------------------------------------- helpers */
 
-static void build_nonce(const record_cipher *rc, uint16_t epoch, uint64_t seq, uint8_t nonce[12])
+void record_aead_nonce(const record_cipher *rc, uint16_t epoch, uint64_t seq, uint8_t nonce[12])
 {
     uint8_t es[8];
     put_u16(es, epoch);
@@ -147,7 +147,7 @@ static int seal_aead(const record_cipher *rc, uint8_t type, uint16_t version, ui
     size_t need = explicit_len + pt_len + rc->aead->tag_len;
     if (cap < need) return CDTLS_ERR_BUFFER_TOO_SMALL;
     uint8_t nonce[12], aad[13];
-    build_nonce(rc, epoch, seq, nonce);
+    record_aead_nonce(rc, epoch, seq, nonce);
     build_aad(aad, epoch, seq, type, version, pt_len);
     if (explicit_len) memcpy(frag, nonce + 4, explicit_len);
     int r = rc->aead->seal(&rc->aead_ctx, nonce, 12, aad, 13, pt, pt_len, frag + explicit_len);
@@ -210,7 +210,7 @@ int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_
         r = seal_cbc(rc, type, version, epoch, seq, pt, pt_len, frag, room, &frag_len);
     }
     if (r) return r;
-    record_header h = {type, version, epoch, seq, (uint16_t)frag_len};
+    record_header h = {type, version, epoch, seq, (uint16_t)frag_len, NULL, 0};
     record_header_put(&h, out);
     *out_len = DTLS_RECORD_HEADER_LEN + frag_len;
     return CDTLS_OK;
@@ -232,7 +232,7 @@ static int open_aead(const record_cipher *rc, const record_header *h, const uint
         memcpy(nonce, rc->iv, 4);
         memcpy(nonce + 4, frag, 8);
     } else {
-        build_nonce(rc, h->epoch, h->seq, nonce);
+        record_aead_nonce(rc, h->epoch, h->seq, nonce);
     }
     build_aad(aad, h->epoch, h->seq, h->type, h->version, len);
     int r = rc->aead->open(&rc->aead_ctx, nonce, 12, aad, 13, frag + explicit_len,
