@@ -91,6 +91,17 @@ typedef int (*cdtls_cid_generator)(void *ctx, uint8_t *cid, size_t cap, size_t *
 typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
 
 #define CDTLS_MAX_CID_LEN 255u
+
+/* A ready cdtls_cid_generator: random CIDs of a fixed length from the
+ * provider's random source (like pion's RandomCIDGenerator). Use it with
+ * cid_generator_ctx pointing at a cdtls_cid_random that outlives the
+ * connections. 8 bytes make collisions among a server's connections
+ * negligible (2^-64 per pair). */
+typedef struct cdtls_cid_random {
+    const cdtls_provider *provider; /* NULL = cdtls_provider_default() */
+    size_t len;                     /* 1..CDTLS_MAX_CID_LEN */
+} cdtls_cid_random;
+int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len);
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u

@@ -89,6 +89,10 @@ enum cdtls_io_open_flags {
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every
  * receive-side OOB report the platform has. */
 int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
+/* A monotonic clock in milliseconds: the time base the socket layer gives
+ * the engine (cdtls_conn_*'s now_ms), for callers driving a cdtls_conn over
+ * io sockets themselves. */
+uint64_t cdtls_io_now_ms(void);
 void cdtls_io_close(cdtls_io_socket *s);
 /* The bound address (port filled in). */
 int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out);

@@ -115,3 +115,16 @@ int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const u
     *cid = dgram + 11;
     return 1;
 }
+
+int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len)
+{
+    const cdtls_cid_random *r = ctx;
+    if (!r || !cid || !len || r->len == 0 || r->len > cap || r->len > CDTLS_MAX_CID_LEN)
+        return CDTLS_ERR_INVALID_ARG;
+    const cdtls_provider *p = r->provider ? r->provider : cdtls_provider_default();
+    if (!p || !p->random) return CDTLS_ERR_UNSUPPORTED;
+    int rc = p->random(p, cid, r->len);
+    if (rc) return rc;
+    *len = r->len;
+    return CDTLS_OK;
+}

@@ -369,6 +369,33 @@ static int listener_wait_ms(const cdtls_listener *l, uint64_t deadline, int fore
     return until > now ? (int)(until - now > 1000 ? 1000 : until - now) : 0;
 }
 
+/* RFC 9146: a datagram from an address no peer has, carrying a connection
+ * ID one of our peers issued, belongs to that peer (its NAT rebound). The
+ * peer moves to the new address only if the datagram authenticated a
+ * record newer than any before (RFC 9146 §6), so a replayed or forged
+ * datagram cannot steer its traffic. */
+static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
+{
+    for (cdtls_sock *s = l->peers; s; s = s->next) {
+        size_t len;
+        const uint8_t *own = cdtls_conn_own_cid(s->conn, &len), *cid;
+        if (own && len && cdtls_datagram_cid(d, n, len, &cid) && memcmp(cid, own, len) == 0) return s;
+    }
+    return NULL;
+}
+
+static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t *d, size_t n,
+                            const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
+{
+    (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
+    if (cdtls_conn_recv_advanced(s->conn)) {
+        s->peer = *from;
+        (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
+    }
+    collect(s, raw, raw_len);
+    (void)flush(s, NULL, 0);
+}
+
 /* Reads one datagram (or waits for a timer) and gives it to its peer. */
 static int listener_step(cdtls_listener *l, int wait_ms)
 {
@@ -383,6 +410,8 @@ static int listener_step(cdtls_listener *l, int wait_ms)
         while (s && !same_addr(&s->peer, &from)) s = s->next;
         if (s)
             deliver(s, l->buf, n, &oob, raw, raw_len);
+        else if ((s = peer_by_cid(l, l->buf, n)) != NULL)
+            deliver_rebound(s, &from, l->buf, n, &oob, raw, raw_len);
         else
             new_peer(l, &from, l->buf, n, &oob);
     }
