@@ -438,3 +438,64 @@ Test(pion, server_srtp_exporter_alpn)
     expect_same_srtp_keys(&cli, c);
     client_done(c, &u, &cli);
 }
+
+/* ------------------------------------------------------ connection IDs */
+
+/* pion's listener routes by CID: our client finishes the handshake from one
+ * socket, then speaks from another (a NAT rebinding); pion must find the
+ * session by the CID and answer at the new address. */
+Test(pion, client_cid_survives_address_change)
+{
+    uint16_t suite = psk_suite();
+    need(suite, -1);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-psk", PION_PSK_HEX, "-cid", "8", "-count", "2", NULL};
+    child srv;
+    start_pion(&srv, "server", port, suite, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000));
+    cdtls_config cfg;
+    psk_config(&cfg, &suite);
+    cdtls_cid_random gen = {NULL, 4};
+    cfg.cid_generator = cdtls_cid_random_generator, cfg.cid_generator_ctx = &gen;
+    udp_peer u;
+    cdtls_conn *c = client_vs_pion(&srv, port, &cfg, &u);
+    cr_assert(cdtls_conn_uses_cid(c));
+    size_t n;
+    cr_assert_not_null(cdtls_conn_peer_cid(c, &n));
+    cr_assert_eq(n, 8u, "pion's 8-byte CID");
+    /* the NAT rebinds */
+    udp_peer moved = u;
+    moved.fd = udp_open(0, NULL);
+    cr_assert(moved.fd >= 0);
+    cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"after-rebinding", 15, NULL), CDTLS_OK);
+    udp_flush(c, &moved);
+    uint8_t buf[64];
+    int rc = udp_read(c, &moved, buf, sizeof buf, &n, 5000);
+    if (rc) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion answered at the new address");
+    cr_assert(n == 15 && memcmp(buf, "after-rebinding", 15) == 0);
+    close(u.fd);
+    client_done(c, &moved, &srv);
+}
+
+Test(pion, server_cid_with_pion_client)
+{
+    uint16_t suite = psk_suite();
+    need(suite, -1);
+    uint16_t port;
+    int fd = udp_open(0, &port);
+    const char *extra[] = {"-psk", PION_PSK_HEX, "-cid", "6", "-message", "ping-from-pion", NULL};
+    child cli;
+    start_pion(&cli, "client", port, suite, extra);
+    cdtls_config cfg;
+    psk_config(&cfg, &suite);
+    cdtls_cid_random gen = {NULL, 8};
+    cfg.cid_generator = cdtls_cid_random_generator, cfg.cid_generator_ctx = &gen;
+    udp_peer u;
+    cdtls_conn *c = server_vs_pion(&cli, fd, &cfg, &u);
+    cr_assert(cdtls_conn_uses_cid(c));
+    size_t n;
+    cr_assert_not_null(cdtls_conn_peer_cid(c, &n));
+    cr_assert_eq(n, 6u, "pion's 6-byte CID");
+    client_done(c, &u, &cli);
+}

@@ -7,7 +7,8 @@
 //	pion: alpn=webrtc
 //	pion: srtp=0x0001
 //	pion: export=<HEX>         (-export LABEL:LEN, no context)
-//	pion: recv=<text>          (a record received; the server echoes it)
+//	pion: recv=<text>          (a record received; the server echoes it, and
+//	                           adds " from=<address>")
 //
 // Exit status 0 when the session ran as asked, 1 otherwise (with
 // "pion: error ..." on stdout).
@@ -103,6 +104,8 @@ func main() {
 	mkiHex := flag.String("mki", "", "client: SRTP MKI (hex)")
 	export := flag.String("export", "", "LABEL:LEN to export after the handshake")
 	message := flag.String("message", "", "client: send this and expect it back")
+	cidLen := flag.Int("cid", -1, "connection ID length to ask for (RFC 9146; 0 = send only; -1 = no CID)")
+	count := flag.Int("count", 1, "server: how many records to echo")
 	timeout := flag.Duration("timeout", 10*time.Second, "overall time limit")
 	flag.Parse()
 
@@ -154,6 +157,12 @@ func main() {
 			fail("bad -mki: %v", err)
 		}
 		cfg.SRTPMasterKeyIdentifier = mki
+	}
+
+	if *cidLen == 0 {
+		cfg.ConnectionIDGenerator = dtls.OnlySendCIDGenerator()
+	} else if *cidLen > 0 {
+		cfg.ConnectionIDGenerator = dtls.RandomCIDGenerator(*cidLen)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -213,13 +222,15 @@ func main() {
 	_ = conn.SetDeadline(time.Now().Add(*timeout))
 	buf := make([]byte, 2048)
 	if *role == "server" {
-		n, err := conn.Read(buf)
-		if err != nil {
-			fail("read: %v", err)
-		}
-		fmt.Printf("pion: recv=%s\n", buf[:n])
-		if _, err := conn.Write(buf[:n]); err != nil {
-			fail("write: %v", err)
+		for i := 0; i < *count; i++ {
+			n, err := conn.Read(buf)
+			if err != nil {
+				fail("read: %v", err)
+			}
+			fmt.Printf("pion: recv=%s from=%s\n", buf[:n], conn.RemoteAddr())
+			if _, err := conn.Write(buf[:n]); err != nil {
+				fail("write: %v", err)
+			}
 		}
 		// Let the echo leave before close_notify.
 		time.Sleep(200 * time.Millisecond)
