@@ -139,6 +139,23 @@ int cdtls_conn_recv_advanced(const cdtls_conn *c);
  * returns 1; else 0. Reads nothing beyond len. */
 int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid);
 
+/* Connection state export (moving an established session to another
+ * process or host): the keys, the next sequence numbers, the replay window
+ * and what was negotiated (suite, EMS, ALPN, SRTP, CIDs, peer address, PSK
+ * identity), as a versioned blob encrypted and authenticated with key (32
+ * bytes, shared by the two processes; ChaCha20-Poly1305 or AES-256-GCM).
+ * Not carried: the peer's certificate chain, and data queued but not yet
+ * read or sent. Export only once the handshake settled (established); the
+ * exporting connection is retired (CLOSED, it sends nothing more), since
+ * two live copies would reuse AEAD nonces. Up to about 1 KiB.
+ * Import: cfg supplies provider, allocator, callbacks and limits; errors:
+ * CDTLS_ERR_AUTH (wrong key or altered blob), CDTLS_ERR_DECODE,
+ * CDTLS_ERR_UNSUPPORTED (another version, or a suite this build lacks). */
+int cdtls_conn_export_state(cdtls_conn *c, const uint8_t key[32], uint8_t *out, size_t cap,
+                            size_t *out_len);
+int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], const uint8_t *in,
+                            size_t len, uint64_t now_ms, cdtls_conn **out);
+
 /* Keying material exporter (RFC 5705 §4): out_len bytes of
  *   PRF(master_secret, label, client_random + server_random
  *       [+ uint16 context_len + context])

@@ -14,8 +14,11 @@ static int reserved_label(const char *label)
 {
     static const char *const reserved[] = {"client finished", "server finished", "master secret",
                                            "extended master secret", "key expansion"};
+    /* strlen + memcmp, not strcmp: the core needs only the memory functions
+     * and strlen, which freestanding builds provide (examples/firmware). */
+    size_t n = strlen(label);
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (strcmp(label, reserved[i]) == 0) return 1;
+        if (strlen(reserved[i]) == n && memcmp(label, reserved[i], n) == 0) return 1;
     return 0;
 }
 

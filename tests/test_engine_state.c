@@ -1,0 +1,131 @@
+/* Connection state export/import: a session moved into a new connection
+ * object carries on with its peer (both directions, the replay window, the
+ * SRTP keys and CIDs preserved); the exporter is retired; an altered blob, a
+ * wrong key or another version is refused. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cdtls/cdtls.h"
+#include "sim_link.h"
+
+static const uint8_t st_psk[16] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
+                                   0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60};
+static const uint8_t st_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint16_t st_srtp[] = {CDTLS_SRTP_AEAD_AES_128_GCM};
+static const char *const st_alpn[] = {"webrtc"};
+
+static void st_configs(cdtls_config *cc, cdtls_config *sc, cdtls_cid_random *gen)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    cc->psk = sc->psk = st_psk;
+    cc->psk_len = sc->psk_len = sizeof st_psk;
+    cc->psk_identity = sc->psk_identity = (const uint8_t *)"mover";
+    cc->psk_identity_len = sc->psk_identity_len = 5;
+    cc->srtp_profiles = sc->srtp_profiles = st_srtp;
+    cc->n_srtp_profiles = sc->n_srtp_profiles = 1;
+    cc->alpn_protocols = sc->alpn_protocols = st_alpn;
+    cc->n_alpn_protocols = sc->n_alpn_protocols = 1;
+    if (gen) {
+        cc->cid_generator = sc->cid_generator = cdtls_cid_random_generator;
+        cc->cid_generator_ctx = sc->cid_generator_ctx = gen;
+    }
+}
+
+static int deliver(cdtls_conn *from, cdtls_conn *to, const char *msg, uint8_t *last, size_t *last_len)
+{
+    if (cdtls_conn_write(from, (const uint8_t *)msg, strlen(msg), NULL) != CDTLS_OK) return 0;
+    uint8_t d[2048];
+    size_t n;
+    if (cdtls_conn_next_datagram(from, d, sizeof d, &n, NULL) != CDTLS_OK) return 0;
+    if (last) memcpy(last, d, n), *last_len = n;
+    (void)cdtls_conn_recv(to, d, n, NULL, 0);
+    uint8_t buf[256];
+    size_t got = 0;
+    return cdtls_conn_read(to, buf, sizeof buf, &got, NULL) == CDTLS_OK && got == strlen(msg) &&
+           memcmp(buf, msg, got) == 0;
+}
+
+static void move_side(int move_server)
+{
+    cdtls_cid_random gen = {NULL, 6};
+    cdtls_config cc, sc;
+    st_configs(&cc, &sc, &gen);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    sim_run(&s, 3000); /* let the final flight settle */
+    cdtls_conn **side = move_server ? &s.server : &s.client;
+    cdtls_conn *peer = move_server ? s.client : s.server;
+    uint8_t last[2048];
+    size_t last_len = 0;
+    cr_assert(deliver(peer, *side, "before the move", last, &last_len));
+    cdtls_srtp_keys before, after;
+    cr_assert_eq(cdtls_conn_srtp_keys(*side, &before), CDTLS_OK);
+
+    uint8_t blob[2048];
+    size_t blob_len = 0;
+    cr_assert_eq(cdtls_conn_export_state(*side, st_key, blob, sizeof blob, &blob_len), CDTLS_OK);
+    cr_assert(blob_len > 100 && blob_len < 1200, "blob of %zu bytes", blob_len);
+    cr_assert_eq(cdtls_conn_write(*side, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED, "the exporter is retired");
+    cdtls_conn *moved;
+    cr_assert_eq(cdtls_conn_import_state(move_server ? &sc : &cc, st_key, blob, blob_len, 0, &moved), CDTLS_OK);
+    cdtls_conn_free(*side);
+    *side = moved;
+
+    cr_assert_eq(cdtls_conn_get_state(moved), CDTLS_STATE_ESTABLISHED);
+    cr_assert(cdtls_conn_uses_cid(moved));
+    size_t n;
+    const uint8_t *alpn = cdtls_conn_alpn(moved, &n);
+    cr_assert(alpn && n == 6 && memcmp(alpn, "webrtc", 6) == 0);
+    cr_assert_eq(cdtls_conn_srtp_keys(moved, &after), CDTLS_OK);
+    cr_assert_eq(memcmp(&before, &after, sizeof before), 0, "same SRTP keys");
+    /* both directions continue, and the replay window came along */
+    cr_assert(deliver(moved, peer, "after the move, out", NULL, NULL));
+    cr_assert(deliver(peer, moved, "after the move, in", NULL, NULL));
+    cr_assert(deliver(moved, peer, "and again", NULL, NULL), "sequence numbers continue (the peer's window accepts them)");
+    cr_assert_eq(cdtls_conn_recv(moved, last, last_len, NULL, 0), CDTLS_OK);
+    uint8_t buf[64];
+    cr_assert_eq(cdtls_conn_read(moved, buf, sizeof buf, &n, NULL), CDTLS_ERR_WOULD_BLOCK,
+                 "a record seen before the move is a replay after it");
+    sim_free(&s);
+}
+
+Test(conn_state, client_moves_and_continues) { move_side(0); }
+Test(conn_state, server_moves_and_continues) { move_side(1); }
+
+Test(conn_state, tampered_wrong_key_and_versions_refused)
+{
+    cdtls_config cc, sc;
+    st_configs(&cc, &sc, NULL);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    uint8_t blob[2048];
+    size_t len = 0;
+    cr_assert_eq(cdtls_conn_export_state(s.client, st_key, blob, sizeof blob, &len), CDTLS_ERR_BAD_STATE,
+                 "not before the handshake");
+    cr_assert(sim_run_handshake(&s, 10000));
+    sim_run(&s, 3000);
+    cr_assert_eq(cdtls_conn_export_state(s.client, st_key, blob, 10, &len), CDTLS_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(cdtls_conn_export_state(s.client, st_key, blob, sizeof blob, &len), CDTLS_OK);
+    cdtls_conn *c = NULL;
+    for (size_t i = 0; i < len; i++) {
+        blob[i] ^= 0x20;
+        int rc = cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c);
+        cr_assert(rc != CDTLS_OK && c == NULL, "byte %zu altered: %s", i, cdtls_strerror(rc));
+        blob[i] ^= 0x20;
+    }
+    uint8_t other[32];
+    memcpy(other, st_key, 32);
+    other[31] ^= 1;
+    cr_assert_eq(cdtls_conn_import_state(&cc, other, blob, len, 0, &c), CDTLS_ERR_AUTH);
+    for (size_t cut = 0; cut < len; cut++)
+        cr_assert_neq(cdtls_conn_import_state(&cc, st_key, blob, cut, 0, &c), CDTLS_OK);
+    blob[7] = 2; /* a future version */
+    cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_ERR_UNSUPPORTED);
+    blob[7] = 1;
+    cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_OK);
+    cdtls_conn_free(c);
+    sim_free(&s);
+}
