@@ -114,18 +114,17 @@ Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
     cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"from A", 6, NULL), CDTLS_OK);
     send_all(c, &a, &server);
     cr_assert(read_echo(c, &a, &server, "from A"));
-    cr_assert_eq(e.last_peer.port, addr_a.port);
 
     /* the NAT rebinds: the same session now speaks from socket B */
     cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"from B", 6, NULL), CDTLS_OK);
     send_all(c, &b, &server);
     cr_assert(read_echo(c, &b, &server, "from B"), "the echo follows the session to its new address");
-    cr_assert_eq(e.last_peer.port, addr_b.port);
-    cr_assert_eq(e.echoed, 2);
 
     cdtls_conn_close(c);
     send_all(c, &b, &server);
-    pthread_join(th, NULL);
+    pthread_join(th, NULL); /* then the server thread's counters are settled */
+    cr_assert_eq(e.echoed, 2);
+    cr_assert_eq(e.last_peer.port, addr_b.port, "the session moved to the new address");
     cdtls_conn_free(c);
     cdtls_io_close(&a);
     cdtls_io_close(&b);

@@ -90,6 +90,12 @@ typedef int (*cdtls_cid_generator)(void *ctx, uint8_t *cid, size_t cap, size_t *
  * 2^14; more is cut to that). */
 typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
 
+/* Raw public keys (RFC 7250): judges the peer's SubjectPublicKeyInfo (DER)
+ * when no pin matched it (default_result CDTLS_ERR_CERT_UNTRUSTED) or after
+ * one did (CDTLS_OK); return CDTLS_OK to accept. */
+typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t spki_len,
+                                         int default_result);
+
 #define CDTLS_MAX_CID_LEN 255u
 
 /* A ready cdtls_cid_generator: random CIDs of a fixed length from the
@@ -250,6 +256,23 @@ typedef struct cdtls_config {
     void *cid_generator_ctx;
     cdtls_cid_padding cid_padding;
     void *cid_padding_ctx;
+
+    /* Raw public keys (RFC 7250), for the certificate suites without
+     * certificates (constrained devices; something pion lacks).
+     * raw_public_key: our SubjectPublicKeyInfo (DER, e.g. from
+     * cdtls_x509_spki_encode), sent instead of a certificate when the peer
+     * accepts raw keys; private_key signs as with a certificate. A server
+     * offers it through server_certificate_type; a client through
+     * client_certificate_type when the server asks for client auth.
+     * Accepting the peer's raw key: SHA-256 pins of its SPKI (32 bytes
+     * each, back to back) and/or a callback; with either set we offer to
+     * take raw keys. X.509 stays available when configured too. Borrowed. */
+    const uint8_t *raw_public_key;
+    size_t raw_public_key_len;
+    const uint8_t *pinned_spki_sha256;
+    size_t n_spki_pins;
+    cdtls_rpk_verify_callback verify_raw_public_key;
+    void *verify_raw_public_key_ctx;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above. */

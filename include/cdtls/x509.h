@@ -67,6 +67,15 @@ typedef struct cdtls_x509_cert {
  * cdtls does not handle. */
 int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *out);
 
+/* A SubjectPublicKeyInfo (DER), e.g. a raw public key (RFC 7250): the key
+ * points into der. The whole input must be one SPKI. */
+int cdtls_x509_parse_spki(const uint8_t *der, size_t len, cdtls_public_key *out);
+/* Encodes a public key (EC P-256/P-384, Ed25519; e.g. from the provider's
+ * sign_key_public) as SubjectPublicKeyInfo DER: what a raw-public-key
+ * endpoint sends. CDTLS_ERR_UNSUPPORTED for RSA. */
+#define CDTLS_X509_SPKI_MAX 128u
+int cdtls_x509_spki_encode(const cdtls_public_key *pub, uint8_t *out, size_t cap, size_t *len);
+
 /* Host name (RFC 6125: subjectAltName dNSName only, case-insensitive, "*"
  * only as the whole left-most label and matching exactly one label, never
  * directly below a single-label name) or IP literal (iPAddress SAN).

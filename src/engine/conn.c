@@ -78,7 +78,14 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
     if (!rc && !c->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
     /* keep the handshake messages if a CertificateVerify may be made or checked */
     c->hs_log_on = (role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
-                   (role == CDTLS_CLIENT && cfg->n_certs > 0);
+                   (role == CDTLS_CLIENT && (cfg->n_certs > 0 || cfg->raw_public_key_len > 0));
+    /* our raw public key (RFC 7250), to know its type */
+    if (!rc && cfg->raw_public_key_len) {
+        if (!cfg->raw_public_key || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
+        else rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &c->own_rpk_key);
+        c->have_own_rpk = rc == CDTLS_OK;
+    }
+    if (cfg->n_spki_pins && !cfg->pinned_spki_sha256) rc = rc ? rc : CDTLS_ERR_INVALID_ARG;
     /* our leaf certificate, to know the key type the suites must fit */
     if (!rc && cfg->n_certs) {
         if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;

@@ -165,6 +165,14 @@ struct cdtls_conn {
     size_t peer_cid_len;
     uint64_t newest_seq;  /* highest authenticated epoch-1 sequence number */
     int have_newest, recv_advanced;
+
+    /* Raw public keys (RFC 7250): what each side's Certificate carries */
+    int own_cert_rpk, peer_cert_rpk;
+    int offered_server_rpk, offered_client_rpk; /* client: what it put in its ClientHello */
+    int own_x509_ok, peer_x509_ok;              /* client: X.509 also offered */
+    int rpk_server_none, rpk_client_none;       /* server: no certificate type in common */
+    cdtls_public_key own_rpk_key;               /* parsed cfg.raw_public_key */
+    int have_own_rpk;
 };
 
 /* conn.c */
@@ -203,6 +211,20 @@ size_t conn_cid_overhead(const cdtls_conn *c);
 /* Seals a record of epoch `epoch` (a CID record when negotiated). */
 int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
               uint8_t *out, size_t cap, size_t *out_len);
+
+/* hs_rpk.c: raw public keys (RFC 7250) */
+int rpk_have_own(const cdtls_conn *c);
+int rpk_accepts_peer(const cdtls_conn *c);
+int rpk_offer(cdtls_conn *c, hs_extensions *ext, uint8_t buf[8]);
+/* Server: the types from the ClientHello; "none in common" only marks the
+ * conn (certificate suites are then not chosen / client auth fails). */
+int rpk_choose(cdtls_conn *c, const hs_extensions *offer, int *alert);
+void rpk_reply(const cdtls_conn *c, hs_extensions *reply, uint8_t buf[2]);
+int rpk_accept(cdtls_conn *c, const hs_extensions *reply, int *alert);
+int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
+/* The Certificate body for our side: chain (n entries) or raw key. */
+int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
+size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

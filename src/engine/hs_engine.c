@@ -40,9 +40,11 @@ static int suite_configured(const cdtls_conn *c, const suite_info *s)
     return 0; /* no X.509 in this build (engine/x509_use.h) */
 #endif
     if (c->role == CDTLS_CLIENT)
-        return c->cfg.n_trust_anchors || c->cfg.insecure_skip_verify || c->cfg.verify_peer || c->cfg.n_pins;
-    if (!c->have_own_leaf) return 0;
-    cdtls_key_type t = c->own_leaf.key.type;
+        return c->cfg.n_trust_anchors || c->cfg.insecure_skip_verify || c->cfg.verify_peer || c->cfg.n_pins ||
+               rpk_accepts_peer(c);
+    /* server: the key we will show, certificate or raw (RFC 7250) */
+    if (c->rpk_server_none || (c->own_cert_rpk ? !c->have_own_rpk : !c->have_own_leaf)) return 0;
+    cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
     if (s->kx == KX_ECDHE_RSA) return t == CDTLS_KEY_RSA;
     return t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519;
 }
@@ -97,7 +99,8 @@ static size_t our_sig_algs(const cdtls_conn *c, uint16_t *out, size_t cap)
  * prefers SHA-384. */
 static uint16_t server_pick_sig(const cdtls_conn *c, const hs_client_hello *ch)
 {
-    cdtls_key_type t = c->own_leaf.key.type;
+    /* the key behind our certificate or raw public key (RFC 7250) */
+    cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < sizeof sig_pref / sizeof sig_pref[0]; i++) {
             uint16_t id = sig_pref[i];
@@ -246,6 +249,8 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
     rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_offer(c, &ch.ext); /* RFC 9146 */
+    uint8_t rpk_ext[8]; /* RFC 7250 certificate types */
+    if (!rc) rc = rpk_offer(c, &ch.ext, rpk_ext);
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
@@ -324,6 +329,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
     if (!rc) rc = conn_cid_accept_reply(c, &sh.ext, &alert);
+    if (!rc) rc = rpk_accept(c, &sh.ext, &alert); /* RFC 7250 */
     if (rc) return conn_fail(c, rc, alert);
     c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
     return CDTLS_OK;
@@ -380,6 +386,27 @@ static int judge_peer_chain(cdtls_conn *c)
  * buffers go away), parse it, and judge it. */
 static int on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge)
 {
+    if (c->peer_cert_rpk) {
+        /* RFC 7250 §3: one SubjectPublicKeyInfo; kept as the "chain" of one
+         * whose der is the SPKI and key its parsed key */
+        const uint8_t *spki;
+        size_t spki_len;
+        if (hs_raw_public_key_parse(body, len, &spki, &spki_len) != CDTLS_OK)
+            return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+        c->peer_der = c->a->alloc(c->a->ctx, spki_len);
+        if (!c->peer_der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+        c->peer_der_size = spki_len;
+        memcpy(c->peer_der, spki, spki_len);
+        memset(&c->peer_chain[0], 0, sizeof c->peer_chain[0]);
+        int prc = engine_x509_parse_spki(c->peer_der, spki_len, &c->peer_chain[0].key);
+        if (prc) return conn_fail(c, prc, ALERT_BAD_CERTIFICATE);
+        c->peer_chain[0].der = c->peer_der;
+        c->peer_chain[0].der_len = spki_len;
+        c->peer_chain_len = 1;
+        prc = judge ? rpk_judge(c, c->peer_der, spki_len) : CDTLS_OK;
+        if (prc) return conn_fail(c, prc, cert_alert(prc));
+        return CDTLS_OK;
+    }
     cdtls_reader list;
     size_t n = 0;
     int rc = hs_certificate_parse(body, len, CDTLS_X509_MAX_DEPTH, &n, &list);
@@ -413,8 +440,8 @@ static int client_on_certificate_request(cdtls_conn *c, const uint8_t *body, siz
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     c->cert_requested = 1;
     c->client_sig_scheme = 0;
-    if (c->cfg.n_certs && c->have_own_leaf) {
-        cdtls_key_type t = c->own_leaf.key.type;
+    if (c->own_cert_rpk ? c->have_own_rpk : (c->cfg.n_certs && c->have_own_leaf)) {
+        cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
         for (size_t i = 0; i < sizeof sig_pref / sizeof sig_pref[0] && !c->client_sig_scheme; i++) {
             const cdtls_sig_vt *v = sig_by_id(c->p, sig_pref[i]);
             if (v && (v->key_types & CDTLS_KEY_BIT(t)) &&
@@ -510,12 +537,14 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
         /* RFC 5246 §7.4.6: our chain if we have a certificate the server's
          * schemes can carry, else an empty list (the server decides). */
         size_t n = c->client_sig_scheme ? c->cfg.n_certs : 0;
-        size_t size = hs_certificate_size(c->cfg.cert_chain_len, n);
+        if (c->own_cert_rpk && !c->client_sig_scheme)
+            return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE); /* no way to sign */
+        size_t size = rpk_or_chain_size(c, n);
         uint8_t *cert_body = c->a->alloc(c->a->ctx, size);
         if (!cert_body) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
         cdtls_writer cw;
         writer_init(&cw, cert_body, size);
-        rc = hs_certificate_write(&cw, c->cfg.cert_chain, c->cfg.cert_chain_len, n);
+        rc = rpk_or_chain_write(c, &cw, n);
         if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE, cert_body, cw.len);
         c->a->free(c->a->ctx, cert_body, size);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
@@ -654,6 +683,8 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX]; /* ALPN, use_srtp chosen from the ClientHello */
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
+    uint8_t rpk_ext[2];
+    if (suite_uses_cert(c->suite)) rpk_reply(c, &sh.ext, rpk_ext); /* RFC 7250 */
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
@@ -665,12 +696,12 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
 
     /* Certificate (RFC 5246 §7.4.2): our chain, leaf first */
     if (!rc && suite_uses_cert(c->suite)) {
-        size_t size = hs_certificate_size(c->cfg.cert_chain_len, c->cfg.n_certs);
+        size_t size = rpk_or_chain_size(c, c->cfg.n_certs);
         uint8_t *cert_body = c->a->alloc(c->a->ctx, size);
         if (!cert_body) return CDTLS_ERR_NOMEM;
         cdtls_writer cw;
         writer_init(&cw, cert_body, size);
-        rc = hs_certificate_write(&cw, c->cfg.cert_chain, c->cfg.cert_chain_len, c->cfg.n_certs);
+        rc = rpk_or_chain_write(c, &cw, c->cfg.n_certs);
         if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE, cert_body, cw.len);
         c->a->free(c->a->ctx, cert_body, size);
     }
@@ -810,9 +841,16 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
             return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
         }
     }
+    /* RFC 7250: which kind of Certificate each side will send; the suite
+     * choice then checks the key we will show */
+    int rpk_alert = ALERT_INTERNAL_ERROR;
+    int rpk_rc = rpk_choose(c, &ch.ext, &rpk_alert);
+    if (rpk_rc) return conn_fail(c, rpk_rc, rpk_alert);
     uint16_t suite = server_pick_suite(c, &ch);
     if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->suite = suite_find(suite);
+    if (suite_uses_cert(c->suite) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
     if (suite_uses_cert(c->suite)) c->sig_scheme = server_pick_sig(c, &ch);
     c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch.random, sizeof c->client_random);
@@ -871,7 +909,7 @@ static int auth_verifies(const cdtls_conn *c)
 /* The client's Certificate (RFC 5246 §7.4.6), judged as the mode says. */
 static int server_on_client_certificate(cdtls_conn *c, const uint8_t *body, size_t len)
 {
-    if (len == 3 && body[0] == 0 && body[1] == 0 && body[2] == 0) {
+    if (!c->peer_cert_rpk && len == 3 && body[0] == 0 && body[1] == 0 && body[2] == 0) {
         if (auth_requires(c)) return conn_fail(c, CDTLS_ERR_CERT_UNTRUSTED, ALERT_HANDSHAKE_FAILURE);
         c->hs = HS_S_WAIT_CKE;
         return CDTLS_OK;

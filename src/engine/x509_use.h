@@ -43,4 +43,14 @@ static inline int engine_x509_fingerprint_sha256(const cdtls_provider *p,
 #endif
 }
 
+static inline int engine_x509_parse_spki(const uint8_t *der, size_t len, cdtls_public_key *out)
+{
+#if defined(CDTLS_PSK_ONLY)
+    (void)der, (void)len, (void)out;
+    return CDTLS_ERR_UNSUPPORTED;
+#else
+    return cdtls_x509_parse_spki(der, len, out);
+#endif
+}
+
 #endif

@@ -60,7 +60,9 @@ enum {
     SEEN_SIGALGS_CERT = 1 << 7,
     SEEN_ALPN = 1 << 8,
     SEEN_SRTP = 1 << 9,
-    SEEN_CID = 1 << 10
+    SEEN_CID = 1 << 10,
+    SEEN_CCT = 1 << 11,
+    SEEN_SCT = 1 << 12
 };
 
 /* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, with
@@ -214,6 +216,17 @@ static int parse_extensions(cdtls_reader *r, hs_extensions *e)
             e->cid_len = cid.left;
             break;
         }
+        case EXT_CLIENT_CERTIFICATE_TYPE:
+        case EXT_SERVER_CERTIFICATE_TYPE:
+            /* RFC 7250 §3: ClientHello: CertificateType list<1..2^8-1>;
+             * ServerHello: one CertificateType. Either way, not empty. */
+            bit = type == EXT_CLIENT_CERTIFICATE_TYPE ? SEEN_CCT : SEEN_SCT;
+            ok = body.left >= 1;
+            if (type == EXT_CLIENT_CERTIFICATE_TYPE)
+                e->client_cert_type = body.p, e->client_cert_type_len = body.left;
+            else
+                e->server_cert_type = body.p, e->server_cert_type_len = body.left;
+            break;
         case EXT_SERVER_NAME:
             bit = SEEN_SNI;
             /* a server's empty server_name acknowledges the client's */
@@ -286,6 +299,14 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         writer_bytes(w, e->srtp_profiles, e->srtp_profiles_len);
         writer_u8(w, (unsigned)e->srtp_mki_len);
         writer_bytes(w, e->srtp_mki, e->srtp_mki_len);
+    }
+    if (e->client_cert_type_len) {
+        put_ext_header(w, EXT_CLIENT_CERTIFICATE_TYPE, e->client_cert_type_len);
+        writer_bytes(w, e->client_cert_type, e->client_cert_type_len);
+    }
+    if (e->server_cert_type_len) {
+        put_ext_header(w, EXT_SERVER_CERTIFICATE_TYPE, e->server_cert_type_len);
+        writer_bytes(w, e->server_cert_type, e->server_cert_type_len);
     }
     if (e->has_cid) {
         put_ext_header(w, EXT_CONNECTION_ID, 1 + e->cid_len);
@@ -649,5 +670,23 @@ int hs_certificate_verify_write(cdtls_writer *w, const hs_certificate_verify *in
 {
     writer_u16(w, in->sig_alg);
     if (!write_vec16(w, in->signature, in->signature_len)) return CDTLS_ERR_INVALID_ARG;
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int hs_raw_public_key_parse(const uint8_t *body, size_t len, const uint8_t **spki, size_t *spki_len)
+{
+    cdtls_reader r, v;
+    reader_init(&r, body, len);
+    if (!reader_vec24(&r, 1, 0xffffff, &v) || r.left) return CDTLS_ERR_DECODE;
+    *spki = v.p;
+    *spki_len = v.left;
+    return CDTLS_OK;
+}
+
+int hs_raw_public_key_write(cdtls_writer *w, const uint8_t *spki, size_t spki_len)
+{
+    if (!spki_len || spki_len > 0xffffff) return CDTLS_ERR_INVALID_ARG;
+    writer_u24(w, (uint32_t)spki_len);
+    writer_bytes(w, spki, spki_len);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }

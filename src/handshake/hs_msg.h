@@ -68,7 +68,20 @@ typedef struct hs_extensions {
     int has_cid;
     const uint8_t *cid;
     size_t cid_len;
+    /* client_/server_certificate_type (RFC 7250 §3): the raw extension_data,
+     * a list<1..255> of types in a ClientHello, one type in a ServerHello
+     * (the engine reads it per message; the codec checks it is not empty). */
+    const uint8_t *client_cert_type, *server_cert_type;
+    size_t client_cert_type_len, server_cert_type_len;
 } hs_extensions;
+
+#define HS_CERT_TYPE_X509 0u
+#define HS_CERT_TYPE_RAW_PUBLIC_KEY 2u
+
+/* Certificate with a raw public key (RFC 7250 §3): the body is
+ * ASN.1_subjectPublicKeyInfo<1..2^24-1> itself, not a list. */
+int hs_raw_public_key_parse(const uint8_t *body, size_t len, const uint8_t **spki, size_t *spki_len);
+int hs_raw_public_key_write(cdtls_writer *w, const uint8_t *spki, size_t spki_len);
 
 /* Walks a checked ProtocolNameList body: returns 1 and the next name, or 0
  * at the end. *off starts at 0. */

@@ -223,3 +223,13 @@ int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert
     h->final(&ctx, out);
     return CDTLS_OK;
 }
+
+int cdtls_x509_parse_spki(const uint8_t *der, size_t len, cdtls_public_key *out)
+{
+    if (!der || !out) return CDTLS_ERR_INVALID_ARG;
+    cdtls_reader r;
+    reader_init(&r, der, len);
+    int rc = parse_spki(&r, out);
+    if (rc) return rc;
+    return r.left ? CDTLS_ERR_DER : CDTLS_OK; /* exactly one SubjectPublicKeyInfo */
+}

@@ -115,7 +115,7 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
     db_tlv(&alg, 0x06, ecdsa ? oid_ecdsa_sha256 : oid_ed25519, ecdsa ? sizeof oid_ecdsa_sha256 : sizeof oid_ed25519);
     db_wrap(&algseq, 0x30, &alg);
 
-    der_buf tbs = {{0}, 0, 0}, part = {{0}, 0, 0}, inner = {{0}, 0, 0};
+    der_buf tbs = {{0}, 0, 0}, part = {{0}, 0, 0};
     /* version v3: [0] { INTEGER 2 } */
     db_tlv(&tbs, 0xa0, OID_BYTES(0x02, 0x01, 0x02));
     /* serial: 16 random bytes, positive and without a leading zero byte */
@@ -131,21 +131,10 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
     db_wrap(&tbs, 0x30, &part);
     db_name(&tbs, name); /* subject */
     /* SubjectPublicKeyInfo */
-    part.n = 0, inner.n = 0;
-    if (ecdsa) {
-        db_tlv(&inner, 0x06, OID_BYTES(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01));
-        db_tlv(&inner, 0x06, OID_BYTES(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07));
-    } else {
-        db_tlv(&inner, 0x06, oid_ed25519, sizeof oid_ed25519);
-    }
-    db_wrap(&part, 0x30, &inner);
-    uint8_t bits[1 + 97];
-    bits[0] = 0; /* no unused bits */
-    if (!rc && pub.data_len <= sizeof bits - 1) memcpy(bits + 1, pub.data, pub.data_len);
-    db_tlv(&part, 0x03, bits, 1 + pub.data_len);
-    der_buf spki = {{0}, 0, 0};
-    db_wrap(&spki, 0x30, &part);
-    db_put(&tbs, spki.b, spki.n);
+    uint8_t spki[CDTLS_X509_SPKI_MAX];
+    size_t spki_len = 0;
+    if (!rc) rc = cdtls_x509_spki_encode(&pub, spki, sizeof spki, &spki_len);
+    db_put(&tbs, spki, spki_len);
     /* extensions [3]: subjectAltName { dNSName name }, basicConstraints {} (not a CA) */
     der_buf gn = {{0}, 0, 0}, gns = {{0}, 0, 0}, ext = {{0}, 0, 0}, exts = {{0}, 0, 0}, list = {{0}, 0, 0};
     db_tlv(&gn, 0x82, (const uint8_t *)name, strlen(name));
@@ -183,4 +172,40 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
         *key = NULL;
     }
     return rc;
+}
+
+/* SubjectPublicKeyInfo (RFC 5480 for EC, RFC 8410 for Ed25519). */
+int cdtls_x509_spki_encode(const cdtls_public_key *pub, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!pub || !out || !len || !pub->data) return CDTLS_ERR_INVALID_ARG;
+    der_buf alg = {{0}, 0, 0}, part = {{0}, 0, 0}, spki = {{0}, 0, 0};
+    size_t want;
+    switch (pub->type) {
+    case CDTLS_KEY_EC_P256:
+    case CDTLS_KEY_EC_P384:
+        db_tlv(&alg, 0x06, OID_BYTES(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01)); /* id-ecPublicKey */
+        if (pub->type == CDTLS_KEY_EC_P256)
+            db_tlv(&alg, 0x06, OID_BYTES(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07));
+        else
+            db_tlv(&alg, 0x06, OID_BYTES(0x2b, 0x81, 0x04, 0x00, 0x22));
+        want = pub->type == CDTLS_KEY_EC_P256 ? 65 : 97;
+        break;
+    case CDTLS_KEY_ED25519:
+        db_tlv(&alg, 0x06, OID_BYTES(0x2b, 0x65, 0x70));
+        want = 32;
+        break;
+    default: return CDTLS_ERR_UNSUPPORTED; /* RSA raw keys: not offered */
+    }
+    if (pub->data_len != want) return CDTLS_ERR_BAD_KEY;
+    db_wrap(&part, 0x30, &alg);
+    uint8_t bits[1 + 97];
+    bits[0] = 0; /* no unused bits */
+    memcpy(bits + 1, pub->data, pub->data_len);
+    db_tlv(&part, 0x03, bits, 1 + pub->data_len);
+    db_wrap(&spki, 0x30, &part);
+    if (spki.failed) return CDTLS_ERR_INTERNAL;
+    if (spki.n > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    memcpy(out, spki.b, spki.n);
+    *len = spki.n;
+    return CDTLS_OK;
 }
