@@ -17,8 +17,14 @@ uint64_t sim_rand(sim_link *s)
 int sim_init(sim_link *s, const cdtls_config *client_cfg, const cdtls_config *server_cfg,
              const sim_impair *imp)
 {
+    return sim_init_at(s, client_cfg, server_cfg, imp, 1000);
+}
+
+int sim_init_at(sim_link *s, const cdtls_config *client_cfg, const cdtls_config *server_cfg,
+                const sim_impair *imp, uint64_t start_ms)
+{
     memset(s, 0, sizeof *s);
-    s->now_ms = 1000;
+    s->now_ms = start_ms;
     if (imp) s->imp = *imp;
     s->rng = s->imp.seed ? s->imp.seed : 0x9e3779b97f4a7c15ULL;
     s->inflight = calloc(SIM_MAX_INFLIGHT, sizeof *s->inflight);

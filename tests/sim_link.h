@@ -44,6 +44,9 @@ typedef struct sim_link {
  * as configured) and starts the client. */
 int sim_init(sim_link *s, const cdtls_config *client_cfg, const cdtls_config *server_cfg,
              const sim_impair *imp);
+/* The same with the virtual clock starting at start_ms (sim_init: 1000). */
+int sim_init_at(sim_link *s, const cdtls_config *client_cfg, const cdtls_config *server_cfg,
+                const sim_impair *imp, uint64_t start_ms);
 void sim_free(sim_link *s);
 /* Runs until both sides are established (or one failed), or until the
  * virtual clock passes budget_ms. Returns 1 if both are established. */

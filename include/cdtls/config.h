@@ -96,6 +96,52 @@ typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
 typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t spki_len,
                                          int default_result);
 
+/* A resumable session (RFC 5246 §7.3 abbreviated handshake): what a
+ * session store keeps. Secret: a store must protect and wipe it. */
+typedef struct cdtls_session {
+    uint8_t id[32];
+    size_t id_len;
+    uint16_t cipher_suite;
+    uint8_t master_secret[48];
+    uint8_t ems;         /* the session was made with the extended master secret */
+    uint64_t created_ms; /* the engine's clock when it was made */
+} cdtls_session;
+
+/* Pluggable session storage (like pion's SessionStore). A client looks its
+ * session up by the server's name (cfg.server_name) or, without one, by the
+ * address given to cdtls_conn_set_peer_address; a server by session ID.
+ * get: CDTLS_OK and *out filled, or CDTLS_ERR_UNSUPPORTED when unknown.
+ * put and del may fail silently (resumption is an optimisation).
+ * cdtls_session_cache (below) is a ready in-memory one. */
+typedef struct cdtls_session_store {
+    int (*put)(void *ctx, const uint8_t *key, size_t key_len, const cdtls_session *s);
+    int (*get)(void *ctx, const uint8_t *key, size_t key_len, cdtls_session *out);
+    void (*del)(void *ctx, const uint8_t *key, size_t key_len);
+    void *ctx;
+} cdtls_session_store;
+
+/* A fixed-size in-memory session store in caller-owned memory: n entries,
+ * the oldest replaced when full; entries are wiped when replaced or
+ * deleted. Not thread-safe (one per event loop, or lock around it). */
+#define CDTLS_SESSION_KEY_MAX 256u
+typedef struct cdtls_session_cache_entry {
+    uint8_t key[CDTLS_SESSION_KEY_MAX];
+    size_t key_len;
+    cdtls_session session;
+    uint64_t stamp;
+    int used;
+} cdtls_session_cache_entry;
+typedef struct cdtls_session_cache {
+    cdtls_session_cache_entry *entries;
+    size_t n;
+    uint64_t clock;
+    cdtls_session_store store; /* points back at this cache */
+} cdtls_session_cache;
+/* Returns the store to put in cdtls_config.session_store. */
+const cdtls_session_store *cdtls_session_cache_init(cdtls_session_cache *cache,
+                                                    cdtls_session_cache_entry *entries, size_t n);
+void cdtls_session_cache_clear(cdtls_session_cache *cache);
+
 #define CDTLS_MAX_CID_LEN 255u
 
 /* A ready cdtls_cid_generator: random CIDs of a fixed length from the
@@ -267,6 +313,14 @@ typedef struct cdtls_config {
      * Accepting the peer's raw key: SHA-256 pins of its SPKI (32 bytes
      * each, back to back) and/or a callback; with either set we offer to
      * take raw keys. X.509 stays available when configured too. Borrowed. */
+    /* Session resumption by session ID (RFC 5246 §7.3): a server with a
+     * store issues session IDs and resumes the sessions it finds; a client
+     * with a store offers the session it kept for this server. Sessions
+     * older than session_lifetime_ms are not resumed (default 24 h; the
+     * store itself is not told). Borrowed; NULL = no resumption. */
+    const cdtls_session_store *session_store;
+    uint32_t session_lifetime_ms;
+
     const uint8_t *raw_public_key;
     size_t raw_public_key_len;
     const uint8_t *pinned_spki_sha256;

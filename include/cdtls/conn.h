@@ -125,6 +125,10 @@ const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
  * NUL-terminated for convenience) and length, or NULL with *len = 0. */
 const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len);
 
+/* 1 if this handshake resumed a stored session (abbreviated handshake).
+ * A resumed certificate session has no peer certificates to show. */
+int cdtls_conn_resumed(const cdtls_conn *c);
+
 /* Connection ID (RFC 9146): 1 if negotiated; then the CID we receive on
  * (ours) and the one we send (the peer's), borrowed, either possibly empty. */
 int cdtls_conn_uses_cid(const cdtls_conn *c);

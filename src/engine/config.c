@@ -18,4 +18,5 @@ void cdtls_config_init(cdtls_config *cfg)
     cfg->max_early_records = 8;
     cfg->cookie_exchange = 1;
     cfg->cookie_rotate_ms = 30000;
+    cfg->session_lifetime_ms = 24u * 3600u * 1000u;
 }

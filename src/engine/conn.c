@@ -166,6 +166,7 @@ int conn_fail(cdtls_conn *c, int err, int alert_desc)
     c->error = err;
     c->timer_at_ms = NO_TIMER;
     conn_flight_clear(c);
+    resume_forget(c); /* RFC 5246 §7.2 */
     return err;
 }
 
@@ -468,6 +469,7 @@ static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
         c->error = CDTLS_ERR_PEER_ALERT;
         c->timer_at_ms = NO_TIMER;
         conn_flight_clear(c);
+        resume_forget(c); /* RFC 5246 §7.2 */
         return CDTLS_ERR_PEER_ALERT;
     }
     return CDTLS_OK; /* warnings (e.g. no_renegotiation) are noted, not fatal */

@@ -173,6 +173,10 @@ struct cdtls_conn {
     int rpk_server_none, rpk_client_none;       /* server: no certificate type in common */
     cdtls_public_key own_rpk_key;               /* parsed cfg.raw_public_key */
     int have_own_rpk;
+
+    /* Session resumption (RFC 5246 §7.3) */
+    cdtls_session offer; /* client: the stored session offered; server: the one resumed */
+    int have_offer, offer_looked_up, resumed;
 };
 
 /* conn.c */
@@ -225,6 +229,12 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
 /* The Certificate body for our side: chain (n entries) or raw key. */
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
+
+/* hs_resume.c: sessions in the store */
+void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offered, uint64_t now_ms);
+int resume_server_lookup(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms);
+void resume_remember(cdtls_conn *c, uint64_t now_ms);
+void resume_forget(cdtls_conn *c);
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

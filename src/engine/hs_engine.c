@@ -226,6 +226,11 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     ch.version = DTLS_VERSION_1_2;
     memcpy(ch.random, c->client_random, sizeof ch.random);
     ch.session_id_len = 0;
+    resume_client_lookup(c, suites, n_suites, now_ms); /* a stored session for this server */
+    if (c->have_offer) {
+        ch.session_id = c->offer.id;
+        ch.session_id_len = c->offer.id_len;
+    }
     ch.cookie = c->cookie;
     ch.cookie_len = c->cookie_len;
     ch.suites = suites;
@@ -331,6 +336,23 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     if (!rc) rc = conn_cid_accept_reply(c, &sh.ext, &alert);
     if (!rc) rc = rpk_accept(c, &sh.ext, &alert); /* RFC 7250 */
     if (rc) return conn_fail(c, rc, alert);
+    if (c->have_offer && sh.session_id_len == c->offer.id_len &&
+        memcmp(sh.session_id, c->offer.id, sh.session_id_len) == 0) {
+        /* RFC 5246 §7.3: the server resumes our session; its CCS and
+         * Finished follow, then ours. The suite and the use of EMS must be
+         * the session's (RFC 7627 §5.3). */
+        if (sh.cipher_suite != c->offer.cipher_suite)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        if (c->use_ems != (int)c->offer.ems)
+            return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+        memcpy(c->master, c->offer.master_secret, KS_MASTER_LEN);
+        c->resumed = 1;
+        conn_keylog(c);
+        rc = conn_install_keys(c);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+        c->hs = HS_C_WAIT_FINISHED;
+        return CDTLS_OK;
+    }
     c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
     return CDTLS_OK;
 }
@@ -664,7 +686,9 @@ static uint16_t server_pick_suite(const cdtls_conn *c, const hs_client_hello *ch
     return 0;
 }
 
-static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
+/* ServerHello, queued as the first message of a new flight. The session
+ * ID is c->session_id (empty: not resumable). */
+static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
 {
     int rc = c->p->random(c->p, c->server_random, sizeof c->server_random);
     if (rc) return rc;
@@ -672,7 +696,8 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     memset(&sh, 0, sizeof sh);
     sh.version = DTLS_VERSION_1_2;
     memcpy(sh.random, c->server_random, sizeof sh.random);
-    sh.session_id_len = 0; /* no resumption yet: an empty session_id */
+    sh.session_id = c->session_id;
+    sh.session_id_len = c->session_id_len;
     sh.cipher_suite = c->suite->id;
     sh.compression_method = 0;
     sh.ext.ems = c->use_ems;
@@ -684,7 +709,7 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
     uint8_t rpk_ext[2];
-    if (suite_uses_cert(c->suite)) rpk_reply(c, &sh.ext, rpk_ext); /* RFC 7250 */
+    if (suite_uses_cert(c->suite) && !c->resumed) rpk_reply(c, &sh.ext, rpk_ext); /* RFC 7250 */
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
@@ -693,6 +718,44 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     rc = hs_server_hello_write(&w, &sh);
     conn_flight_clear(c);
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO, body, w.len);
+    return rc;
+}
+
+/* RFC 5246 §7.3 abbreviated handshake, server side: ServerHello with the
+ * session's ID, then at once ChangeCipherSpec and Finished under keys from
+ * the stored master secret; the flight is resent until the client's
+ * Finished arrives. */
+static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
+{
+    memcpy(c->master, c->offer.master_secret, KS_MASTER_LEN);
+    c->resumed = 1;
+    int rc = server_hello_queue(c, ch);
+    if (!rc) {
+        conn_keylog(c);
+        rc = conn_install_keys(c);
+    }
+    if (!rc) rc = conn_hs_queue_ccs(c);
+    if (!rc) {
+        c->write_epoch = 1;
+        rc = conn_finished_data(c, 1, c->server_finished);
+    }
+    if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->server_finished, KS_VERIFY_DATA_LEN);
+    if (!rc) rc = conn_flight_send(c, now_ms, 1);
+    return rc;
+}
+
+static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
+{
+    /* a resumable session needs an ID (RFC 5246 §7.4.1.3) */
+    c->session_id_len = 0;
+    int rc = CDTLS_OK;
+    if (c->cfg.session_store) {
+        rc = c->p->random(c->p, c->session_id, 32);
+        c->session_id_len = 32;
+    }
+    if (!rc) rc = server_hello_queue(c, ch);
+    uint8_t body[HS_BODY_MAX];
+    cdtls_writer w;
 
     /* Certificate (RFC 5246 §7.4.2): our chain, leaf first */
     if (!rc && suite_uses_cert(c->suite)) {
@@ -764,6 +827,21 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     return rc;
 }
 
+/* From here on the handshake runs: the transcript starts with this
+ * ClientHello (RFC 6347 §4.2.6), our message_seq continues from the
+ * client's (§4.2.2), and we expect the client's next message after it. */
+static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t msg_len,
+                                    uint16_t msg_seq, uint64_t now_ms)
+{
+    transcript_restart(c);
+    pick_transcript(c);
+    conn_transcript_add(c, msg, msg_len);
+    c->send_msg_seq = msg_seq;
+    hs_reasm_reset(&c->reasm);
+    hs_reasm_set_next_seq(&c->reasm, (uint16_t)(msg_seq + 1));
+    c->hs_started_ms = now_ms;
+}
+
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
                            const uint8_t *body, size_t body_len, uint64_t record_seq,
                            uint64_t now_ms)
@@ -815,6 +893,24 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
 
+    if (resume_server_lookup(c, &ch, now_ms)) {
+        /* RFC 5246 §7.3: a stored session the client offered; from here
+         * a fatal error invalidates it (§7.2) */
+        memcpy(c->session_id, c->offer.id, c->offer.id_len);
+        c->session_id_len = c->offer.id_len;
+        c->suite = suite_find(c->offer.cipher_suite);
+        c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
+        memcpy(c->client_random, ch.random, sizeof c->client_random);
+        int alert = ALERT_INTERNAL_ERROR;
+        if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
+            return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
+        server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
+        int rc = server_send_resumed_flight(c, &ch, now_ms);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+        c->hs = HS_S_WAIT_FINISHED;
+        return CDTLS_OK;
+    }
+
     /* SNI certificate selection happens before the suite is chosen: the
      * selected key's type decides between ECDSA and RSA suites. */
     if (c->cfg.select_certificate) {
@@ -858,16 +954,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
         return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
-    /* From here on the handshake runs: the transcript starts with this
-     * ClientHello (RFC 6347 §4.2.6), our message_seq continues from the
-     * client's (§4.2.2), and we expect the client's next message after it. */
-    transcript_restart(c);
-    pick_transcript(c);
-    conn_transcript_add(c, msg, msg_len);
-    c->send_msg_seq = msg_seq;
-    hs_reasm_reset(&c->reasm);
-    hs_reasm_set_next_seq(&c->reasm, (uint16_t)(msg_seq + 1));
-    c->hs_started_ms = now_ms;
+    server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = c->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
@@ -992,7 +1079,21 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
         return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
     conn_transcript_add(c, msg, msg_len);
 
-    if (c->role == CDTLS_SERVER) {
+    if (c->resumed) {
+        /* abbreviated handshake: the server sent its CCS + Finished first */
+        conn_flight_clear(c);
+        if (c->role == CDTLS_CLIENT) {
+            /* our CCS + Finished close it; resent if the server resends */
+            rc = conn_hs_queue_ccs(c);
+            if (!rc) {
+                c->write_epoch = 1;
+                rc = conn_finished_data(c, 0, c->client_finished);
+            }
+            if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->client_finished, KS_VERIFY_DATA_LEN);
+            if (!rc) rc = conn_flight_send(c, now_ms, 0);
+            if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+        }
+    } else if (c->role == CDTLS_SERVER) {
         /* Flight 6: CCS + Finished; kept for retransmission on demand. */
         conn_flight_clear(c);
         rc = conn_hs_queue_ccs(c);
@@ -1011,6 +1112,7 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
     c->hs = HS_DONE;
     c->state = CDTLS_STATE_ESTABLISHED;
     c->timer_at_ms = UINT64_MAX;
+    resume_remember(c, now_ms); /* a full handshake's session, for next time */
     return CDTLS_OK;
 }
 

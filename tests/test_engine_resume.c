@@ -1,0 +1,251 @@
+/* Session resumption by session ID (RFC 5246 §7.3): a second connection
+ * resumes the first one's session in the abbreviated handshake (fewer
+ * flights, same master secret), also over a lossy link; and it does not
+ * resume when it must not: unknown or expired session, a change in the use
+ * of the extended master secret, a suite no longer allowed, or a
+ * corrupted secret (which must fail, not succeed). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cdtls/cdtls.h"
+#include "sim_link.h"
+
+static const uint8_t r_psk[16] = {0xfe, 0xed, 0xfa, 0xce, 0xca, 0xfe, 0xbe, 0xef,
+                                  0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
+
+typedef struct caches {
+    cdtls_session_cache client, server;
+    cdtls_session_cache_entry ce[4], se[8];
+    const cdtls_session_store *cs, *ss;
+} caches;
+
+static void caches_init(caches *k)
+{
+    k->cs = cdtls_session_cache_init(&k->client, k->ce, 4);
+    k->ss = cdtls_session_cache_init(&k->server, k->se, 8);
+}
+
+struct keylog {
+    char line[256];
+};
+
+static void keep(void *ctx, const char *line)
+{
+    struct keylog *k = ctx;
+    strncpy(k->line, line, sizeof k->line - 1);
+}
+
+static void r_configs(cdtls_config *cc, cdtls_config *sc, caches *k)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    cc->psk = sc->psk = r_psk;
+    cc->psk_len = sc->psk_len = sizeof r_psk;
+    cc->psk_identity = sc->psk_identity = (const uint8_t *)"again";
+    cc->psk_identity_len = sc->psk_identity_len = 5;
+    cc->server_name = "resume.example"; /* the client's key in its store */
+    cc->session_store = k->cs;
+    sc->session_store = k->ss;
+}
+
+/* Application data both ways (resent until it gets through: the link may
+ * be lossy, and application data is not retransmitted by DTLS). */
+static int talk(sim_link *s)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        cdtls_conn *from = dir ? s->server : s->client, *to = dir ? s->client : s->server;
+        int got = 0;
+        for (int attempt = 0; attempt < 20 && !got; attempt++) {
+            if (cdtls_conn_write(from, (const uint8_t *)"hi", 2, NULL) != CDTLS_OK) return 0;
+            sim_pump(s);
+            sim_run(s, 1000);
+            uint8_t b[8];
+            size_t n;
+            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 2;
+        }
+        if (!got) return 0;
+    }
+    return 1;
+}
+
+/* One connection; returns whether it resumed; counts datagrams. Each one
+ * starts a minute after the one before on the virtual clock (session ages
+ * are measured on it). */
+static uint64_t clock_ms = 1000;
+
+static int session(cdtls_config *cc, cdtls_config *sc, const sim_impair *imp, size_t *dgrams)
+{
+    sim_link s;
+    clock_ms += 60000;
+    cr_assert_eq(sim_init_at(&s, cc, sc, imp, clock_ms), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 60000), "handshake: %s / %s", cdtls_strerror(cdtls_conn_error(s.client)),
+              cdtls_strerror(cdtls_conn_error(s.server)));
+    int resumed = cdtls_conn_resumed(s.client);
+    cr_assert_eq(resumed, cdtls_conn_resumed(s.server), "both sides agree");
+    cr_assert(talk(&s));
+    if (dgrams) *dgrams = s.sent[0] + s.sent[1];
+    sim_free(&s);
+    return resumed;
+}
+
+Test(resume, second_connection_resumes_with_fewer_datagrams)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    struct keylog k1 = {{0}}, k2 = {{0}};
+    cc.keylog = keep, cc.keylog_ctx = &k1;
+    size_t full = 0, abbreviated = 0;
+    cr_assert(!session(&cc, &sc, NULL, &full), "the first one is a full handshake");
+    cc.keylog_ctx = &k2;
+    cr_assert(session(&cc, &sc, NULL, &abbreviated), "the second resumes");
+    cr_assert(abbreviated < full, "abbreviated: %zu datagrams, full: %zu", abbreviated, full);
+    /* same master secret, new randoms */
+    cr_assert_neq(strncmp(k1.line, k2.line, 14 + 64), 0, "new client random");
+    cr_assert_str_eq(k1.line + 14 + 65, k2.line + 14 + 65, "same master secret");
+    cr_assert(session(&cc, &sc, NULL, NULL), "and again");
+}
+
+Test(resume, over_a_lossy_link)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        sim_impair imp = {30, 10, 10, seed};
+        cr_assert(session(&cc, &sc, &imp, NULL), "seed %llu", (unsigned long long)seed);
+    }
+}
+
+Test(resume, unknown_or_expired_sessions_run_a_full_handshake)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cdtls_session_cache_clear(&k.server); /* the server forgot */
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cr_assert(session(&cc, &sc, NULL, NULL), "the new session resumes");
+    /* each session starts a minute later: a 30 s lifetime has run out */
+    sc.session_lifetime_ms = 30000;
+    cr_assert(!session(&cc, &sc, NULL, NULL), "expired on the server");
+}
+
+Test(resume, not_across_a_change_of_extended_master_secret)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cc.extended_master_secret = sc.extended_master_secret = CDTLS_EMS_DISABLE;
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cc.extended_master_secret = sc.extended_master_secret = CDTLS_EMS_REQUEST;
+    cr_assert(!session(&cc, &sc, NULL, NULL), "RFC 7627 §5.3: a session without EMS is not resumed with it");
+    cr_assert(session(&cc, &sc, NULL, NULL), "the new (EMS) session is");
+}
+
+Test(resume, not_with_a_suite_no_longer_allowed)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    const cdtls_provider *p = cdtls_provider_default();
+    uint16_t two[2] = {CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_GCM_SHA256};
+    if (!cdtls_cipher_suite_supported(p, two[1])) cr_skip_test("one PSK suite only here");
+    sc.cipher_suites = two, sc.n_cipher_suites = 2;
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    sc.cipher_suites = two + 1, sc.n_cipher_suites = 1; /* the session's suite is gone */
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+}
+
+Test(resume, a_corrupted_secret_fails_the_handshake)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    for (size_t i = 0; i < 4; i++)
+        if (k.ce[i].used) k.ce[i].session.master_secret[0] ^= 1;
+    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 8000;
+    sim_link s;
+    clock_ms += 60000;
+    cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 20000), "different master secrets must not agree");
+    /* the server's Finished does not authenticate for the client, so it is
+     * dropped as any forged record would be (RFC 6347 §4.1.2.7): the
+     * attempt ends in a timeout, not in success */
+    cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_FAILED);
+    cr_assert(cdtls_conn_error(s.client) == CDTLS_ERR_BAD_FINISHED ||
+              cdtls_conn_error(s.client) == CDTLS_ERR_HANDSHAKE_TIMEOUT,
+              "client %s", cdtls_strerror(cdtls_conn_error(s.client)));
+    cr_assert_neq(cdtls_conn_get_state(s.server), CDTLS_STATE_ESTABLISHED);
+    sim_free(&s);
+    /* RFC 5246 §7.2: the failed session is forgotten on both sides, so the
+     * next connection runs a full handshake and succeeds */
+    for (size_t i = 0; i < 4; i++) cr_assert(!k.ce[i].used, "client entry %zu dropped", i);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cr_assert(session(&cc, &sc, NULL, NULL));
+}
+
+static size_t used_entries(const cdtls_session_cache_entry *e, size_t n)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) u += e[i].used != 0;
+    return u;
+}
+
+Test(resume, a_fatal_alert_invalidates_the_session)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    static const char *const srv[] = {"coap"}, *const cli_ok[] = {"coap"}, *const cli_bad[] = {"mqtt"};
+    sc.alpn_protocols = srv, sc.n_alpn_protocols = 1;
+    cc.alpn_protocols = cli_ok, cc.n_alpn_protocols = 1;
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cr_assert_eq(used_entries(k.se, 8), 1, "the server keeps the session");
+    cr_assert_eq(used_entries(k.ce, 4), 1, "and so does the client");
+    /* the resumption attempt ends in a fatal no_application_protocol
+     * (RFC 7301 §3.2): RFC 5246 §7.2 says the session is then invalid */
+    cc.alpn_protocols = cli_bad;
+    sim_link s;
+    clock_ms += 60000;
+    cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_NO_APPLICATION_PROTOCOL);
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_PEER_ALERT);
+    sim_free(&s);
+    cr_assert_eq(used_entries(k.se, 8), 0, "the server forgot it");
+    cr_assert_eq(used_entries(k.ce, 4), 0, "the client forgot it");
+    cc.alpn_protocols = cli_ok;
+    cr_assert(!session(&cc, &sc, NULL, NULL), "so the next one is a full handshake");
+    /* a clean close (close_notify is a warning) keeps the session */
+    cr_assert(session(&cc, &sc, NULL, NULL));
+}
+
+Test(resume, session_cache_replaces_the_oldest_and_wipes)
+{
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry e[2];
+    const cdtls_session_store *st = cdtls_session_cache_init(&cache, e, 2);
+    cdtls_session s = {{1}, 1, 0x1301, {7}, 1, 0}, out;
+    cr_assert_eq(st->put(st->ctx, (const uint8_t *)"a", 1, &s), CDTLS_OK);
+    s.id[0] = 2;
+    cr_assert_eq(st->put(st->ctx, (const uint8_t *)"b", 1, &s), CDTLS_OK);
+    s.id[0] = 3;
+    cr_assert_eq(st->put(st->ctx, (const uint8_t *)"c", 1, &s), CDTLS_OK); /* replaces "a" */
+    cr_assert_eq(st->get(st->ctx, (const uint8_t *)"a", 1, &out), CDTLS_ERR_UNSUPPORTED);
+    cr_assert_eq(st->get(st->ctx, (const uint8_t *)"c", 1, &out), CDTLS_OK);
+    cr_assert_eq(out.id[0], 3);
+    st->del(st->ctx, (const uint8_t *)"c", 1);
+    cr_assert_eq(st->get(st->ctx, (const uint8_t *)"c", 1, &out), CDTLS_ERR_UNSUPPORTED);
+    for (size_t i = 0; i < 2; i++)
+        if (!e[i].used) cr_assert_eq(e[i].session.master_secret[0], 0, "a removed entry is wiped");
+}
