@@ -63,7 +63,12 @@ enum cdtls_io_cap {
     CDTLS_IO_CAP_RECV_IFINDEX = 1u << 6,    /* arrival interface */
     CDTLS_IO_CAP_SEND_TTL = 1u << 7,        /* per-datagram TTL / hop limit */
     CDTLS_IO_CAP_RECV_TTL = 1u << 8,        /* TTL / hop limit of received datagrams */
-    CDTLS_IO_CAP_RAW_OOB = 1u << 9          /* raw control-message passthrough */
+    CDTLS_IO_CAP_RAW_OOB = 1u << 9,         /* raw control-message passthrough */
+    /* Batching (cdtls_io_send_batch / cdtls_io_recv_batch): the batch goes
+     * to the kernel in one system call (Linux sendmmsg / recvmmsg). Without
+     * the bit the batch calls still work, one datagram per system call. */
+    CDTLS_IO_CAP_SEND_BATCH = 1u << 10,
+    CDTLS_IO_CAP_RECV_BATCH = 1u << 11
 };
 
 typedef struct cdtls_io_socket {
@@ -110,6 +115,40 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
  * CDTLS_ERR_WOULD_BLOCK on a non-blocking socket with nothing to read. */
 int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
                   cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms);
+
+/* One datagram of a batch. Send: buf/len to addr with typed oob (flags 0 =
+ * none) and raw native control bytes (raw/raw_len, may be NULL/0), exactly
+ * as cdtls_io_send takes them. Receive: up to cap bytes into buf, len set;
+ * addr is the source, oob what the kernel reported for this datagram, raw
+ * (if not NULL) its native control bytes (up to raw_cap, raw_len set);
+ * truncated is 1 when the datagram was larger than cap. The OOB of every
+ * datagram stays its own: a batch never merges or shares control data. */
+typedef struct cdtls_io_msg {
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    cdtls_addr addr;
+    cdtls_oob oob;
+    uint8_t *raw;
+    size_t raw_len;
+    size_t raw_cap;
+    int truncated;
+} cdtls_io_msg;
+
+/* Sends msgs[0..n) in order: with CDTLS_IO_CAP_SEND_BATCH in one system
+ * call per up to 64 datagrams, else one by one. *sent (may be NULL) says
+ * how many went out. CDTLS_OK when all n did; otherwise the error that
+ * stopped the batch at msgs[*sent] (CDTLS_ERR_WOULD_BLOCK when the send
+ * buffer is full, CDTLS_ERR_OOB_UNSUPPORTED for OOB the socket cannot carry,
+ * checked per datagram before it is sent). */
+int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
+/* Waits up to timeout_ms (-1 forever, 0 poll) for a datagram, then takes
+ * every datagram already queued, up to n, without waiting again: with
+ * CDTLS_IO_CAP_RECV_BATCH in one system call, else one by one. CDTLS_OK
+ * with *received >= 1; CDTLS_ERR_TIMEOUT / CDTLS_ERR_WOULD_BLOCK when
+ * nothing came. */
+int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                        int timeout_ms);
 
 /* Native control-message bytes for typed OOB on a socket of the given
  * family (4, 6, or 46 for IPv4 traffic over a dual-stack IPv6 socket). */

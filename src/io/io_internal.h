@@ -24,4 +24,13 @@ size_t io_to_sockaddr(const cdtls_addr *a, int sock_family, struct sockaddr_stor
 void io_from_sockaddr(const struct sockaddr_storage *ss, cdtls_addr *a);
 unsigned io_oob_send_caps(const cdtls_oob *oob);
 
+/* The backend's one-system-call batches (batch.c calls them only while
+ * the socket has CDTLS_IO_CAP_SEND_BATCH / _RECV_BATCH). Arguments are
+ * checked. CDTLS_ERR_UNSUPPORTED (after clearing the bit) means "the kernel
+ * refused the call itself": *sent / nothing received tells where to go on
+ * one by one. */
+int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                         int timeout_ms);
+
 #endif

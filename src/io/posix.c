@@ -166,6 +166,9 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
      * (Linux honours them on AF_INET6 sockets). */
     s->caps = enable_recv_reports(fd, family == 4 || dual, family == 6) | send_caps(family);
     if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+#if defined(__linux__)
+    s->caps |= CDTLS_IO_CAP_SEND_BATCH | CDTLS_IO_CAP_RECV_BATCH; /* sendmmsg / recvmmsg */
+#endif
     return CDTLS_OK;
 }
 
@@ -425,55 +428,76 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
 
 /* ---------------------------------------------------------------- send */
 
-int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
-                  const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
+/* Room for one datagram's control messages: typed ones, then raw bytes. */
+typedef union io_control {
+    /* aligned as struct cmsghdr needs (size_t on Linux, long on the BSDs);
+     * not the struct itself, which glibc gives a flexible array member, so
+     * it could not be an array element in a batch */
+    size_t align_size;
+    long align_long;
+    uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
+} io_control;
+
+/* Checks one datagram and fills *m (pointing at *iov, *ss and *control)
+ * for sendmsg; *need gets the typed-OOB capabilities it uses. Shared by
+ * the single send and the batch, so both refuse and build the same way. */
+static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len,
+                        const cdtls_addr *to, const cdtls_oob *oob, const uint8_t *raw,
+                        size_t raw_len, struct msghdr *m, struct iovec *iov,
+                        struct sockaddr_storage *ss, io_control *control, unsigned *need)
 {
-    if (!s || s->fd < 0 || (!buf && len) || !to || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
+    if ((!buf && len) || !to || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
     if (to->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
     if (to->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
-    unsigned need = io_oob_send_caps(oob);
-    if ((need & s->caps) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
-
-    struct sockaddr_storage ss;
-    socklen_t sl = (socklen_t)io_to_sockaddr(to, s->family, &ss);
-    /* cmsg buffer aligned for struct cmsghdr */
-    union {
-        struct cmsghdr align;
-        uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
-    } control;
-    struct iovec iov = {(void *)(uintptr_t)buf, len};
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_name = &ss;
-    m.msg_namelen = sl;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control.bytes;
+    *need = io_oob_send_caps(oob);
+    if ((*need & s->caps) != *need) return CDTLS_ERR_OOB_UNSUPPORTED;
+    socklen_t sl = (socklen_t)io_to_sockaddr(to, s->family, ss);
+    iov->iov_base = (void *)(uintptr_t)buf;
+    iov->iov_len = len;
+    memset(m, 0, sizeof *m);
+    m->msg_name = ss;
+    m->msg_namelen = sl;
+    m->msg_iov = iov;
+    m->msg_iovlen = 1;
+    m->msg_control = control->bytes;
     size_t used = 0;
     /* IPv4 traffic over a dual-stack socket takes the IPv4 messages. */
     int cfam = s->family == 6 && to->ip.family == 4 ? 4 : s->family;
-    if (!build_cmsgs(oob, cfam, &m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (!build_cmsgs(oob, cfam, m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
     if (raw_len) {
-        if (used + raw_len > sizeof control.bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
-        memcpy(control.bytes + used, raw, raw_len); /* passed through unchanged */
+        if (used + raw_len > sizeof control->bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
+        memcpy(control->bytes + used, raw, raw_len); /* passed through unchanged */
         used += raw_len;
     }
-    m.msg_control = used ? control.bytes : NULL;
-    m.msg_controllen = used;
+    m->msg_control = used ? control->bytes : NULL;
+    m->msg_controllen = used;
+    return CDTLS_OK;
+}
+
+int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
+                  const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
+{
+    if (!s || s->fd < 0) return CDTLS_ERR_INVALID_ARG;
+    struct sockaddr_storage ss;
+    io_control control;
+    struct iovec iov;
+    struct msghdr m;
+    unsigned need = 0;
+    int rc = prepare_send(s, buf, len, to, oob, raw, raw_len, &m, &iov, &ss, &control, &need);
+    if (rc) return rc;
     for (;;) {
         ssize_t n = sendmsg(s->fd, &m, 0);
         if (n >= 0) return CDTLS_OK;
         if (errno == EINTR) continue;
         s->last_error = errno;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
-        if (used && !raw_len && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+        if (m.msg_controllen && !raw_len && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
             /* The kernel refused a typed control message this build thought
              * it had: stop claiming it, and send the datagram without OOB
              * rather than lose it. The caller learns it from the caps. */
             s->caps &= ~need;
             m.msg_control = NULL;
             m.msg_controllen = 0;
-            used = 0;
             continue;
         }
         return CDTLS_ERR_IO;
@@ -534,6 +558,173 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     }
     return CDTLS_OK;
 }
+
+/* --------------------------------------------------------------- batches */
+
+#if defined(__linux__)
+/* sendmmsg/recvmmsg (Linux 3.0, glibc 2.14, musl): one system call per
+ * chunk. The chunk bounds the stack the call takes (control room for each
+ * datagram: 32 x 512 bytes), small enough for 128 KiB thread stacks. */
+#define IO_BATCH_CHUNK 32u
+
+int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+{
+    struct mmsghdr mh[IO_BATCH_CHUNK];
+    struct iovec iov[IO_BATCH_CHUNK];
+    struct sockaddr_storage ss[IO_BATCH_CHUNK];
+    io_control control[IO_BATCH_CHUNK];
+    size_t done = 0;
+    while (done < n) {
+        size_t k = 0;
+        int stop = CDTLS_OK; /* why the chunk ends before n, if it does */
+        for (; k < IO_BATCH_CHUNK && done + k < n; k++) {
+            const cdtls_io_msg *m = &msgs[done + k];
+            unsigned need;
+            stop = prepare_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
+                                m->raw_len, &mh[k].msg_hdr, &iov[k], &ss[k], &control[k], &need);
+            if (stop) break;
+            mh[k].msg_len = 0;
+        }
+        if (k > 0) {
+            int r = sendmmsg(s->fd, mh, (unsigned)k, 0);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                s->last_error = errno;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    *sent = done;
+                    return CDTLS_ERR_WOULD_BLOCK;
+                }
+                if (errno == ENOSYS) {
+                    s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_BATCH;
+                    *sent = done;
+                    return CDTLS_ERR_UNSUPPORTED;
+                }
+                /* Anything else (a refused control message, say): this
+                 * datagram goes through the single send, which knows how to
+                 * fall back without losing it. */
+                const cdtls_io_msg *m = &msgs[done];
+                int rc = cdtls_io_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL,
+                                       m->raw, m->raw_len);
+                if (rc) {
+                    *sent = done;
+                    return rc;
+                }
+                done++;
+                continue;
+            }
+            if (r == 0) { /* nothing taken and no error: treat as a full buffer */
+                *sent = done;
+                return CDTLS_ERR_WOULD_BLOCK;
+            }
+            done += (size_t)r;
+            /* A short count: the kernel stopped at a datagram; the next call
+             * starts there and reports its error. */
+            if ((size_t)r < k) continue;
+        }
+        if (stop) {
+            *sent = done;
+            return stop;
+        }
+    }
+    *sent = done;
+    return CDTLS_OK;
+}
+
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                         int timeout_ms)
+{
+    if (s->fd < 0) return CDTLS_ERR_INVALID_ARG;
+    if (timeout_ms >= 0) {
+        struct pollfd p = {s->fd, POLLIN, 0};
+        int r;
+        do {
+            r = poll(&p, 1, timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            s->last_error = errno;
+            return CDTLS_ERR_IO;
+        }
+        if (r == 0) return CDTLS_ERR_TIMEOUT;
+    }
+    struct mmsghdr mh[IO_BATCH_CHUNK];
+    struct iovec iov[IO_BATCH_CHUNK];
+    struct sockaddr_storage ss[IO_BATCH_CHUNK];
+    io_control control[IO_BATCH_CHUNK];
+    size_t got = 0;
+    while (got < n) {
+        size_t k = n - got < IO_BATCH_CHUNK ? n - got : IO_BATCH_CHUNK;
+        for (size_t i = 0; i < k; i++) {
+            cdtls_io_msg *m = &msgs[got + i];
+            iov[i].iov_base = m->buf;
+            iov[i].iov_len = m->cap;
+            memset(&mh[i], 0, sizeof mh[i]);
+            mh[i].msg_hdr.msg_name = &ss[i];
+            mh[i].msg_hdr.msg_namelen = sizeof ss[i];
+            mh[i].msg_hdr.msg_iov = &iov[i];
+            mh[i].msg_hdr.msg_iovlen = 1;
+            mh[i].msg_hdr.msg_control = control[i].bytes;
+            mh[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
+        }
+        /* The first chunk may block (a blocking socket with no timeout);
+         * MSG_WAITFORONE returns as soon as one datagram is in, and later
+         * chunks only take what is already queued. */
+        int r = recvmmsg(s->fd, mh, (unsigned)k, got == 0 ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            if (got > 0) break; /* nothing more queued: the batch is what we have */
+            s->last_error = errno;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
+            if (errno == ENOSYS) {
+                s->caps &= ~(unsigned)CDTLS_IO_CAP_RECV_BATCH;
+                return CDTLS_ERR_UNSUPPORTED;
+            }
+            return CDTLS_ERR_IO;
+        }
+        for (size_t i = 0; i < (size_t)r; i++) {
+            cdtls_io_msg *m = &msgs[got + i];
+            const struct msghdr *h = &mh[i].msg_hdr;
+            m->len = mh[i].msg_len;
+            m->truncated = (h->msg_flags & MSG_TRUNC) != 0;
+            io_from_sockaddr(&ss[i], &m->addr);
+            /* each datagram's own control messages: OOB stays per datagram */
+            size_t clen = (h->msg_flags & MSG_CTRUNC) ? 0 : (size_t)h->msg_controllen;
+            cdtls_io_parse_cmsg(control[i].bytes, clen, &m->oob);
+            m->raw_len = 0;
+            if (m->raw && clen <= m->raw_cap) {
+                memcpy(m->raw, control[i].bytes, clen);
+                m->raw_len = clen;
+            }
+        }
+        got += (size_t)r;
+        if ((size_t)r < k) break; /* the queue is empty */
+    }
+    *received = got;
+    return CDTLS_OK;
+}
+
+#else
+/* No one-call batches here (macOS has no sendmmsg; the BSDs' are not used
+ * yet): the capability bits stay clear and batch.c sends one by one. */
+int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+{
+    (void)s;
+    (void)msgs;
+    (void)n;
+    *sent = 0;
+    return CDTLS_ERR_UNSUPPORTED;
+}
+
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                         int timeout_ms)
+{
+    (void)s;
+    (void)msgs;
+    (void)n;
+    (void)timeout_ms;
+    *received = 0;
+    return CDTLS_ERR_UNSUPPORTED;
+}
+#endif
 
 #else
 /* On Windows src/io/win32.c is the io module. */

@@ -370,6 +370,29 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     return CDTLS_OK;
 }
 
+/* No one-call batch on Windows yet (WSASendMsg takes one datagram; RIO
+ * would be the way): the capability bits stay clear and batch.c sends and
+ * receives one datagram at a time. */
+int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+{
+    (void)s;
+    (void)msgs;
+    (void)n;
+    *sent = 0;
+    return CDTLS_ERR_UNSUPPORTED;
+}
+
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                         int timeout_ms)
+{
+    (void)s;
+    (void)msgs;
+    (void)n;
+    (void)timeout_ms;
+    *received = 0;
+    return CDTLS_ERR_UNSUPPORTED;
+}
+
 #else
 /* On other systems src/io/posix.c is the io module; ISO C wants a
  * declaration in every translation unit. */
