@@ -199,6 +199,9 @@ int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, co
     if (!p->sign_key_new) return CDTLS_ERR_UNSUPPORTED;
     if (!a) a = cdtls_allocator_libc();
     if (!a) return CDTLS_ERR_INVALID_ARG; /* freestanding: no default allocator */
+    /* Nothing is no key; and cdtls_allocator's alloc must not be asked for
+     * 0 bytes (cdtls/alloc.h). Found by fuzz/fuzz_key.c. */
+    if (len == 0) return CDTLS_ERR_DER;
     uint8_t *der = a->alloc(a->ctx, len);
     if (!der) return CDTLS_ERR_NOMEM;
     size_t der_len = 0;
