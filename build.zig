@@ -21,6 +21,7 @@
 //   zig build test -Dtarget=x86_64-windows-gnu -fwine  runs the tests under wine64
 //   zig build cross          the whole target x provider matrix, into zig-out/cross/
 //   zig build firmware       the freestanding Cortex-M core (PSK, AES-CCM_8), zig-out/firmware/
+//   zig build bench          the benchmarks, ReleaseFast, into zig-out/bench/ (scripts/bench.sh)
 //
 // Source lists are found by walking directories, so adding a .c file to a
 // directory is all it takes to build it.
@@ -347,6 +348,48 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
     install(b, step, v, fw);
 }
 
+// The benchmarks (bench/, docs/benchmarks.md): for each provider a
+// ReleaseFast library and cdtls-bench-<provider>, and openssl-bench against
+// the system libssl, into zig-out/bench/. Always ReleaseFast, whatever
+// -Doptimize says: numbers from a Debug build would mean nothing. The pion
+// program (bench/pion, Go) is built by scripts/bench.sh.
+fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.Step) void {
+    const dir: std.Build.InstallDir = .{ .custom = "bench" };
+    for ([_]Crypto{ .bearssl, .sodium }) |c| {
+        const name = @tagName(c);
+        var sources = List([]const u8).init(b.allocator);
+        for (core_dirs) |d| collectC(b, d, &sources);
+        collectC(b, "src/io", &sources);
+        collectC(b, b.fmt("providers/{s}", .{name}), &sources);
+        const flags = warn_flags ++ [_][]const u8{b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{name})};
+        const lib_mod = b.createModule(.{ .target = target, .optimize = .ReleaseFast, .link_libc = true });
+        lib_mod.addIncludePath(b.path("include"));
+        lib_mod.addIncludePath(b.path("src"));
+        lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
+        lib_mod.addCSourceFiles(.{ .files = sources.items, .flags = &flags });
+        const lib = b.addLibrary(.{ .linkage = .static, .name = b.fmt("cdtls-bench-{s}", .{name}), .root_module = lib_mod });
+        // The archive itself too: scripts/bench.sh reports its .text size.
+        step.dependOn(&b.addInstallArtifact(lib, .{ .dest_dir = .{ .override = dir } }).step);
+
+        const mod = b.createModule(.{ .target = target, .optimize = .ReleaseFast, .link_libc = true });
+        mod.addIncludePath(b.path("include"));
+        // cdtls_bench.c also times the record layer's own functions (src/record).
+        mod.addIncludePath(b.path("src"));
+        mod.addCSourceFiles(.{ .files = &.{"bench/cdtls_bench.c"}, .flags = &warn_flags });
+        mod.linkLibrary(lib);
+        mod.linkSystemLibrary(name, .{});
+        const exe = b.addExecutable(.{ .name = b.fmt("cdtls-bench-{s}", .{name}), .root_module = mod });
+        step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = dir } }).step);
+    }
+    const ossl = b.createModule(.{ .target = target, .optimize = .ReleaseFast, .link_libc = true });
+    ossl.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
+    ossl.addCSourceFiles(.{ .files = &.{"bench/openssl_bench.c"}, .flags = &base_flags });
+    ossl.linkSystemLibrary("ssl", .{});
+    ossl.linkSystemLibrary("crypto", .{});
+    const ossl_exe = b.addExecutable(.{ .name = "openssl-bench", .root_module = ossl });
+    step.dependOn(&b.addInstallArtifact(ossl_exe, .{ .dest_dir = .{ .override = dir } }).step);
+}
+
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
@@ -398,6 +441,7 @@ pub fn build(b: *std.Build) void {
     const fw_step = b.step("firmware", "build the freestanding Cortex-M4 PSK/AES-CCM_8 core and firmware image into zig-out/firmware/");
     addFirmware(b, fw_step);
     cross_step.dependOn(fw_step);
+    if (native) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, both providers, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
 
     if (sanitize) |checks| {
         // System clang with ASan/UBSan; every source (library and tests) is

@@ -1,0 +1,836 @@
+/* cdtls benchmarks (issue 9): one program per provider (cdtls-bench-bearssl,
+ * cdtls-bench-sodium), built ReleaseFast by `zig build bench`, run by
+ * scripts/bench.sh next to bench/openssl_bench.c and bench/pion/.
+ *
+ * Workloads (--only NAME runs one):
+ *   handshake  full handshakes over loopback UDP, client and server driven by
+ *              this one thread (so per CPU second = per core)
+ *   resume     session-ID resumption (RFC 5246 §7.3), same loop
+ *   tput       one connection over loopback: 1200-byte records (bytes/s) and
+ *              64-byte records (records/s), windows of 32 records, datagram
+ *              by datagram and batched (sendmmsg/recvmmsg, cdtls_io_*_batch)
+ *   engine     in memory, no sockets: ns per record for the provider's raw
+ *              AEAD seal+open, the record layer's record_seal+record_open,
+ *              and the whole engine (conn_write, next_datagram, conn_recv,
+ *              conn_read), at 64 and 1200 bytes
+ *   memory     bytes per established connection and peak in the handshake,
+ *              each side, through a counting allocator
+ *   scale      a cdtls_listener holding --scale established peers (10,000):
+ *              memory per peer, handshake rate empty and under that load
+ *
+ * Results are JSON lines (bench_common.h). Microbenchmarks report the best
+ * of 3 runs of CPU time, which is what survives other load on the machine. */
+#include "bench_common.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cdtls/cdtls.h"
+#include "cdtls/io.h"
+#include "cdtls/sock.h"
+#include "cdtls/suites.h"
+/* the record layer's own entry points, for its cost without the engine */
+#include "common/reader.h"
+#include "record/record.h"
+
+static int quick; /* --quick: shorter runs, for trying the program out */
+
+/* ------------------------------------------------------------ allocator */
+
+typedef struct counting {
+    cdtls_allocator a;
+    bench_counter n;
+} counting;
+
+static void *count_alloc(void *ctx, size_t n)
+{
+    counting *c = ctx;
+    void *p = malloc(n);
+    if (p) bench_count_alloc(&c->n, n);
+    return p;
+}
+
+static void count_free(void *ctx, void *p, size_t n)
+{
+    counting *c = ctx;
+    bench_count_free(&c->n, n);
+    free(p);
+}
+
+static void counting_init(counting *c)
+{
+    memset(c, 0, sizeof *c);
+    c->a.alloc = count_alloc;
+    c->a.free = count_free;
+    c->a.ctx = c;
+}
+
+/* ------------------------------------------------------------- configs */
+
+static const uint8_t psk[16] = "bench-psk-16byte";
+static const char *certs_dir = "zig-out/bench/certs";
+
+typedef struct suite_def {
+    const char *name;
+    uint16_t suite;
+    int psk;            /* PSK suite */
+    const char *cert;   /* certificate suites: file stem in certs_dir */
+    uint16_t group;     /* ECDHE group */
+} suite_def;
+
+static const suite_def hs_suites[] = {
+    {"PSK-AES128-GCM-SHA256", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 1, NULL, 0},
+    {"PSK-CHACHA20-POLY1305-SHA256", CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, 1, NULL, 0},
+    {"ECDHE-ECDSA-AES128-GCM-SHA256/P-256", CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 0, "p256", 23},
+    {"ECDHE-ECDSA-CHACHA20-POLY1305/X25519/Ed25519", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0,
+     "ed25519", 29},
+};
+
+typedef struct cert_set {
+    uint8_t leaf[2048], root[2048];
+    size_t leaf_len, root_len;
+    const uint8_t *chain[1];
+    size_t chain_len[1];
+    cdtls_sign_key *key;
+    cdtls_x509_cert anchor;
+} cert_set;
+
+static int64_t unix_now(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+static int load_pem_cert(const char *path, uint8_t *der, size_t cap, size_t *len)
+{
+    uint8_t *text;
+    size_t n;
+    if (cdtls_read_file(path, NULL, &text, &n) != CDTLS_OK) return -1;
+    int rc = cdtls_pem_decode((const char *)text, n, "CERTIFICATE", der, cap, len, NULL);
+    cdtls_free_file(NULL, text, n);
+    return rc;
+}
+
+/* certs_dir/<stem>-leaf.pem, -leaf.key, -root.pem (bench.sh makes them). */
+static int load_certs(const char *stem, cert_set *cs)
+{
+    char path[512];
+    memset(cs, 0, sizeof *cs);
+    snprintf(path, sizeof path, "%s/%s-leaf.pem", certs_dir, stem);
+    if (load_pem_cert(path, cs->leaf, sizeof cs->leaf, &cs->leaf_len)) return -1;
+    snprintf(path, sizeof path, "%s/%s-root.pem", certs_dir, stem);
+    if (load_pem_cert(path, cs->root, sizeof cs->root, &cs->root_len)) return -1;
+    if (cdtls_x509_parse(cs->root, cs->root_len, &cs->anchor) != CDTLS_OK) return -1;
+    snprintf(path, sizeof path, "%s/%s-leaf.key", certs_dir, stem);
+    uint8_t *k;
+    size_t kn;
+    if (cdtls_read_file(path, NULL, &k, &kn) != CDTLS_OK) return -1;
+    int rc = cdtls_private_key_load(cdtls_provider_default(), NULL, k, kn, &cs->key);
+    cdtls_free_file(NULL, k, kn);
+    if (rc) return -1;
+    cs->chain[0] = cs->leaf;
+    cs->chain_len[0] = cs->leaf_len;
+    return 0;
+}
+
+/* Client and server configs for a suite; NULL allocator = libc. */
+static int make_cfgs(const suite_def *sd, cert_set *cs, const uint16_t *suite, const uint16_t *group,
+                     cdtls_config *cc, cdtls_config *sc)
+{
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), sd->suite)) return -1;
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    /* 1200-byte records need room for the record header and AEAD
+     * expansion: a 1500-byte MTU (Ethernet), the same in every program */
+    cc->mtu = sc->mtu = 1500;
+    cc->cipher_suites = sc->cipher_suites = suite;
+    cc->n_cipher_suites = sc->n_cipher_suites = 1;
+    if (sd->psk) {
+        cc->psk = sc->psk = psk;
+        cc->psk_len = sc->psk_len = sizeof psk;
+        cc->psk_identity = sc->psk_identity = (const uint8_t *)"bench";
+        cc->psk_identity_len = sc->psk_identity_len = 5;
+    } else {
+        if (load_certs(sd->cert, cs)) return -1;
+        cc->groups = sc->groups = group;
+        cc->n_groups = sc->n_groups = 1;
+        sc->cert_chain = cs->chain;
+        sc->cert_chain_len = cs->chain_len;
+        sc->n_certs = 1;
+        sc->private_key = cs->key;
+        cc->trust_anchors = &cs->anchor;
+        cc->n_trust_anchors = 1;
+        cc->server_name = "bench.example";
+        cc->unix_time = unix_now;
+    }
+    return 0;
+}
+
+static void free_certs(cert_set *cs)
+{
+    if (cs->key) cdtls_provider_default()->sign_key_free(NULL, cs->key);
+    cs->key = NULL;
+}
+
+/* ------------------------------------------------------ loopback pairs */
+
+typedef struct ep {
+    cdtls_io_socket io;
+    cdtls_addr addr;
+    cdtls_conn *c;
+} ep;
+
+typedef struct net {
+    ep cli, srv;
+    int batch; /* use cdtls_io_send_batch / cdtls_io_recv_batch */
+} net;
+
+#define WINDOW 32u
+#define DGRAM 2048u
+
+static uint8_t txbuf[WINDOW][DGRAM], rxbuf[WINDOW][DGRAM];
+static uint8_t app[16384];
+
+static void net_open(net *n, int batch)
+{
+    memset(n, 0, sizeof *n);
+    cdtls_addr lo;
+    cdtls_addr_parse("127.0.0.1", 0, &lo);
+    /* No DSCP probe: the benchmark sends no marks. Non-blocking: a receive
+     * is one recvmsg, as in the OpenSSL and pion programs. */
+    if (cdtls_io_open(&n->cli.io, &lo, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE) ||
+        cdtls_io_open(&n->srv.io, &lo, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE)) {
+        fprintf(stderr, "cannot open loopback sockets\n");
+        exit(1);
+    }
+    cdtls_io_local_addr(&n->cli.io, &n->cli.addr);
+    cdtls_io_local_addr(&n->srv.io, &n->srv.addr);
+    n->batch = batch;
+}
+
+static void net_close(net *n)
+{
+    cdtls_io_close(&n->cli.io);
+    cdtls_io_close(&n->srv.io);
+}
+
+/* Sends what from's engine queued to `to`; returns datagrams sent. */
+static size_t flush_ep(net *n, ep *from, const ep *to)
+{
+    size_t total = 0;
+    for (;;) {
+        size_t k = 0;
+        cdtls_io_msg msgs[WINDOW];
+        while (k < WINDOW) {
+            size_t len;
+            if (cdtls_conn_next_datagram(from->c, txbuf[k], DGRAM, &len, NULL) != CDTLS_OK) break;
+            if (!n->batch) {
+                (void)cdtls_io_send(&from->io, txbuf[k], len, &to->addr, NULL, NULL, 0);
+                total++;
+                continue;
+            }
+            memset(&msgs[k], 0, sizeof msgs[k]);
+            msgs[k].buf = txbuf[k];
+            msgs[k].len = len;
+            msgs[k].addr = to->addr;
+            k++;
+        }
+        if (k == 0) return total;
+        size_t sent = 0;
+        (void)cdtls_io_send_batch(&from->io, msgs, k, &sent);
+        total += k;
+    }
+}
+
+/* Feeds e's engine everything queued on its socket; returns datagrams. */
+static size_t drain_ep(net *n, ep *e)
+{
+    size_t total = 0;
+    uint64_t now = cdtls_io_now_ms();
+    for (;;) {
+        if (n->batch) {
+            cdtls_io_msg msgs[WINDOW];
+            memset(msgs, 0, sizeof msgs);
+            for (unsigned i = 0; i < WINDOW; i++) msgs[i].buf = rxbuf[i], msgs[i].cap = DGRAM;
+            size_t k = 0;
+            if (cdtls_io_recv_batch(&e->io, msgs, WINDOW, &k, -1) != CDTLS_OK) return total;
+            for (size_t i = 0; i < k; i++)
+                if (!msgs[i].truncated) (void)cdtls_conn_recv(e->c, msgs[i].buf, msgs[i].len, NULL, now);
+            total += k;
+        } else {
+            size_t len;
+            cdtls_addr from;
+            if (cdtls_io_recv(&e->io, rxbuf[0], DGRAM, &len, &from, NULL, NULL, 0, NULL, -1) != CDTLS_OK)
+                return total;
+            (void)cdtls_conn_recv(e->c, rxbuf[0], len, NULL, now);
+            total++;
+        }
+    }
+}
+
+/* Waits for either socket (or the nearer timer), then fires due timers. */
+static void net_wait(net *n, int ms)
+{
+    struct pollfd p[2] = {{n->cli.io.fd, POLLIN, 0}, {n->srv.io.fd, POLLIN, 0}};
+    (void)poll(p, 2, ms);
+    uint64_t now = cdtls_io_now_ms();
+    if (cdtls_conn_timeout(n->cli.c) <= now) (void)cdtls_conn_on_timeout(n->cli.c, now);
+    if (cdtls_conn_timeout(n->srv.c) <= now) (void)cdtls_conn_on_timeout(n->srv.c, now);
+}
+
+static int established(const cdtls_conn *c)
+{
+    return cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED;
+}
+
+static int failed(const cdtls_conn *c)
+{
+    cdtls_conn_state s = cdtls_conn_get_state(c);
+    return s == CDTLS_STATE_FAILED || s == CDTLS_STATE_CLOSED;
+}
+
+/* One handshake between new engines over n's sockets. Returns 0 when both
+ * sides are established (*resumed: the client's cdtls_conn_resumed). The
+ * engines stay in n->cli.c / n->srv.c for the caller to use and free. */
+static int net_handshake(net *n, const cdtls_config *cc, const cdtls_config *sc, int *resumed)
+{
+    uint64_t now = cdtls_io_now_ms();
+    if (cdtls_conn_new(cc, CDTLS_CLIENT, now, &n->cli.c) || cdtls_conn_new(sc, CDTLS_SERVER, now, &n->srv.c))
+        return -1;
+    /* the server binds cookies to it; the client keys its session store by it */
+    cdtls_conn_set_peer_address(n->srv.c, &n->cli.addr, sizeof n->cli.addr);
+    cdtls_conn_set_peer_address(n->cli.c, &n->srv.addr, sizeof n->srv.addr);
+    if (cdtls_conn_start(n->cli.c, now)) return -1;
+    for (int idle = 0; idle < 20;) {
+        size_t moved = flush_ep(n, &n->cli, &n->srv);
+        moved += drain_ep(n, &n->srv);
+        moved += flush_ep(n, &n->srv, &n->cli);
+        moved += drain_ep(n, &n->cli);
+        if (established(n->cli.c) && established(n->srv.c)) {
+            flush_ep(n, &n->cli, &n->srv);
+            flush_ep(n, &n->srv, &n->cli);
+            if (resumed) *resumed = cdtls_conn_resumed(n->cli.c);
+            return 0;
+        }
+        if (failed(n->cli.c) || failed(n->srv.c)) {
+            fprintf(stderr, "handshake failed: client %d server %d\n", cdtls_conn_error(n->cli.c),
+                    cdtls_conn_error(n->srv.c));
+            return -1;
+        }
+        if (!moved) {
+            net_wait(n, 100);
+            idle++;
+        }
+    }
+    fprintf(stderr, "handshake stalled\n");
+    return -1;
+}
+
+static void net_free_conns(net *n)
+{
+    cdtls_conn_free(n->cli.c);
+    cdtls_conn_free(n->srv.c);
+    n->cli.c = n->srv.c = NULL;
+}
+
+/* -------------------------------------------------------- handshakes */
+
+static void bench_handshakes(int resume)
+{
+    const char *wl = resume ? "resume" : "handshake";
+    for (size_t i = 0; i < sizeof hs_suites / sizeof hs_suites[0]; i++) {
+        const suite_def *sd = &hs_suites[i];
+        cert_set cs;
+        cdtls_config cc, sc;
+        uint16_t suite = sd->suite, group = sd->group;
+        memset(&cs, 0, sizeof cs);
+        if (make_cfgs(sd, &cs, &suite, &group, &cc, &sc)) {
+            free_certs(&cs);
+            continue; /* this provider cannot do the suite (or no certs) */
+        }
+        cdtls_session_cache ccache, scache;
+        static cdtls_session_cache_entry cent[4], sent[64];
+        if (resume) {
+            cc.session_store = cdtls_session_cache_init(&ccache, cent, 4);
+            sc.session_store = cdtls_session_cache_init(&scache, sent, 64);
+        }
+        net n;
+        net_open(&n, 0);
+        int iters = quick ? 50 : (sd->psk ? 3000 : 600);
+        /* warm-up; for resume, the full handshake that makes the session */
+        int resumed = 0, ok = 1;
+        for (int w = 0; w < 5 && ok; w++) {
+            ok = net_handshake(&n, &cc, &sc, &resumed) == 0;
+            net_free_conns(&n);
+        }
+        if (!ok) {
+            bench_not_measured(wl, sd->name, "handshake failed");
+            goto next;
+        }
+        if (resume && !resumed) {
+            bench_not_measured(wl, sd->name, "the client did not resume (cdtls_conn_resumed() == 0)");
+            goto next;
+        }
+        double best = 0, wall_rate = 0;
+        for (int rep = 0; rep < 3 && ok; rep++) {
+            double w0 = bench_wall(), c0 = bench_cpu();
+            int done = 0;
+            for (; done < iters; done++) {
+                if (net_handshake(&n, &cc, &sc, &resumed) != 0 || (resume && !resumed)) {
+                    ok = 0;
+                    break;
+                }
+                net_free_conns(&n);
+            }
+            double cpu = bench_cpu() - c0, wall = bench_wall() - w0;
+            if (cpu > 0 && done / cpu > best) {
+                best = done / cpu;
+                wall_rate = done / wall;
+            }
+        }
+        if (!ok) {
+            bench_not_measured(wl, sd->name, resume ? "a handshake failed or did not resume" : "a handshake failed");
+        } else {
+            bench_result(wl, sd->name, "hs_per_cpu_s", best);
+            bench_result(wl, sd->name, "hs_per_wall_s", wall_rate);
+        }
+    next:
+        net_free_conns(&n);
+        net_close(&n);
+        free_certs(&cs);
+    }
+}
+
+/* -------------------------------------------------------- throughput */
+
+static const suite_def tput_suites[] = {
+    {"PSK-AES128-GCM-SHA256", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 1, NULL, 0},
+    {"PSK-CHACHA20-POLY1305-SHA256", CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, 1, NULL, 0},
+};
+
+/* Client -> server, windows of WINDOW records: written, sent, received,
+ * decrypted, read. Returns CPU seconds; *lost counts records that did not
+ * arrive within 200 ms (UDP may drop; none should on loopback). */
+static double run_stream(net *n, size_t rec, size_t total, size_t *lost, double *wall)
+{
+    memset(app, 0x5a, rec);
+    *lost = 0;
+    double w0 = bench_wall(), c0 = bench_cpu();
+    size_t got_total = 0;
+    for (size_t sent = 0; sent < total; sent += WINDOW) {
+        for (unsigned i = 0; i < WINDOW; i++)
+            if (cdtls_conn_write(n->cli.c, app, rec, NULL) != CDTLS_OK) {
+                fprintf(stderr, "write failed\n");
+                exit(1);
+            }
+        flush_ep(n, &n->cli, &n->srv);
+        size_t got = 0;
+        while (got < WINDOW) {
+            if (drain_ep(n, &n->srv) == 0) {
+                struct pollfd p = {n->srv.io.fd, POLLIN, 0};
+                if (poll(&p, 1, 200) <= 0) break;
+            }
+            size_t len;
+            while (cdtls_conn_read(n->srv.c, rxbuf[0], DGRAM, &len, NULL) == CDTLS_OK) got++;
+        }
+        got_total += got;
+        *lost += WINDOW - got;
+    }
+    *wall = bench_wall() - w0;
+    (void)got_total;
+    return bench_cpu() - c0;
+}
+
+static void bench_tput(void)
+{
+    for (size_t i = 0; i < sizeof tput_suites / sizeof tput_suites[0]; i++) {
+        const suite_def *sd = &tput_suites[i];
+        cdtls_config cc, sc;
+        cert_set cs;
+        uint16_t suite = sd->suite;
+        if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) continue;
+        for (int batch = 0; batch < 2; batch++) {
+            net n;
+            net_open(&n, batch);
+            if (net_handshake(&n, &cc, &sc, NULL) != 0) {
+                bench_not_measured("tput", sd->name, "handshake failed");
+                net_free_conns(&n);
+                net_close(&n);
+                continue;
+            }
+            /* The server's final flight is kept until the client's first
+             * data shows it arrived; one record settles that. */
+            size_t lost;
+            double wall;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            const size_t sizes[2] = {1200, 64};
+            for (int s = 0; s < 2; s++) {
+                size_t total = quick ? 20000 : (sizes[s] == 1200 ? 200000 : 300000);
+                double best = 1e9, best_wall = 0;
+                size_t best_lost = 0;
+                for (int rep = 0; rep < 3; rep++) {
+                    double cpu = run_stream(&n, sizes[s], total, &lost, &wall);
+                    if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
+                }
+                char wl[64];
+                snprintf(wl, sizeof wl, "%s%s", sizes[s] == 1200 ? "tput1200" : "rec64",
+                         batch ? "_batch" : "");
+                double delivered = (double)(total - best_lost);
+                if (sizes[s] == 1200) {
+                    bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
+                    bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
+                } else {
+                    bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
+                    bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
+                }
+                bench_result(wl, sd->name, "lost", (double)best_lost);
+            }
+            net_free_conns(&n);
+            net_close(&n);
+        }
+    }
+}
+
+/* -------------------------------------------------- engine, in memory */
+
+static double ns_per(double cpu, size_t n)
+{
+    return cpu * 1e9 / (double)n;
+}
+
+/* Moves every queued datagram from a to b. */
+static void mem_move(cdtls_conn *a, cdtls_conn *b)
+{
+    size_t len;
+    uint64_t now = 1000;
+    while (cdtls_conn_next_datagram(a, txbuf[0], DGRAM, &len, NULL) == CDTLS_OK)
+        (void)cdtls_conn_recv(b, txbuf[0], len, NULL, now);
+}
+
+/* In-memory handshake; returns 0 with both established. */
+static int mem_handshake(const cdtls_config *cc, const cdtls_config *sc, cdtls_conn **cli, cdtls_conn **srv)
+{
+    if (cdtls_conn_new(cc, CDTLS_CLIENT, 1000, cli) || cdtls_conn_new(sc, CDTLS_SERVER, 1000, srv)) return -1;
+    static const uint8_t addr[6] = {127, 0, 0, 1, 0x12, 0x34};
+    cdtls_conn_set_peer_address(*srv, addr, sizeof addr);
+    if (cdtls_conn_start(*cli, 1000)) return -1;
+    for (int i = 0; i < 20 && !(established(*cli) && established(*srv)); i++) {
+        mem_move(*cli, *srv);
+        mem_move(*srv, *cli);
+    }
+    return established(*cli) && established(*srv) ? 0 : -1;
+}
+
+static void bench_engine(void)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    struct {
+        const char *name;
+        cdtls_aead_alg alg;
+        uint16_t suite;
+        size_t fixed_iv;
+    } algs[] = {
+        {"AES-128-GCM", CDTLS_AEAD_AES_128_GCM, CDTLS_PSK_WITH_AES_128_GCM_SHA256, 4},
+        {"CHACHA20-POLY1305", CDTLS_AEAD_CHACHA20_POLY1305, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, 12},
+    };
+    static uint8_t pt[2048], ct[2048], back[2048];
+    memset(pt, 0x42, sizeof pt);
+    for (size_t a = 0; a < 2; a++) {
+        const cdtls_aead_vt *vt = p->aead[algs[a].alg];
+        if (!vt || !cdtls_cipher_suite_supported(p, algs[a].suite)) continue;
+        static const uint8_t key[32] = {1, 2, 3};
+        uint8_t nonce[12] = {0}, aad[13] = {0};
+        static cdtls_aead_ctx ctx;
+        if (vt->init(&ctx, key, vt->key_len)) continue;
+        static record_cipher rc;
+        if (record_cipher_init_aead(&rc, p, algs[a].alg, key, vt->key_len, key, algs[a].fixed_iv)) continue;
+        cdtls_config cc, sc;
+        uint16_t suite = algs[a].suite;
+        suite_def sd = {algs[a].name, suite, 1, NULL, 0};
+        cert_set cs;
+        cdtls_conn *cli = NULL, *srv = NULL;
+        int have_engine = make_cfgs(&sd, &cs, &suite, NULL, &cc, &sc) == 0 && mem_handshake(&cc, &sc, &cli, &srv) == 0;
+        if (have_engine) {
+            /* settle: the first record from the client retires the final flight */
+            (void)cdtls_conn_write(cli, pt, 16, NULL);
+            mem_move(cli, srv);
+            size_t l;
+            while (cdtls_conn_read(srv, back, sizeof back, &l, NULL) == CDTLS_OK) {
+            }
+        }
+        const size_t sizes[2] = {64, 1200};
+        for (int s = 0; s < 2; s++) {
+            size_t len = sizes[s], iters = quick ? 20000 : 200000;
+            double raw = 1e9, rec = 1e9, eng = 1e9;
+            uint64_t seq = 1;
+            for (int rep = 0; rep < 3; rep++) {
+                double c0 = bench_cpu();
+                for (size_t i = 0; i < iters; i++) {
+                    nonce[11] = (uint8_t)i;
+                    vt->seal(&ctx, nonce, 12, aad, 13, pt, len, ct);
+                    if (vt->open(&ctx, nonce, 12, aad, 13, ct, len + vt->tag_len, back)) exit(2);
+                }
+                double t = bench_cpu() - c0;
+                if (t < raw) raw = t;
+
+                c0 = bench_cpu();
+                for (size_t i = 0; i < iters; i++) {
+                    size_t n = 0, ptl = 0;
+                    if (record_seal(&rc, 23, 0xfefd, 1, seq++, pt, len, ct, sizeof ct, &n)) exit(3);
+                    cdtls_reader r;
+                    reader_init(&r, ct, n);
+                    record_header h;
+                    const uint8_t *hdr, *frag;
+                    if (record_read(&r, &h, &hdr, &frag)) exit(4);
+                    if (record_open(&rc, &h, frag, h.length, back, sizeof back, &ptl)) exit(5);
+                }
+                t = bench_cpu() - c0;
+                if (t < rec) rec = t;
+
+                if (have_engine) {
+                    c0 = bench_cpu();
+                    for (size_t i = 0; i < iters; i++) {
+                        size_t n, l;
+                        if (cdtls_conn_write(cli, pt, len, NULL)) exit(6);
+                        if (cdtls_conn_next_datagram(cli, ct, sizeof ct, &n, NULL)) exit(7);
+                        (void)cdtls_conn_recv(srv, ct, n, NULL, 1000);
+                        if (cdtls_conn_read(srv, back, sizeof back, &l, NULL) || l != len) exit(8);
+                    }
+                    t = bench_cpu() - c0;
+                    if (t < eng) eng = t;
+                }
+            }
+            char wl[32];
+            snprintf(wl, sizeof wl, "engine%zu", len);
+            bench_result(wl, algs[a].name, "raw_aead_ns", ns_per(raw, iters));
+            bench_result(wl, algs[a].name, "record_ns", ns_per(rec, iters));
+            bench_result(wl, algs[a].name, "record_over_raw", rec / raw);
+            if (have_engine) {
+                bench_result(wl, algs[a].name, "engine_ns", ns_per(eng, iters));
+                bench_result(wl, algs[a].name, "engine_over_raw", eng / raw);
+            }
+        }
+        cdtls_conn_free(cli);
+        cdtls_conn_free(srv);
+        vt->clear(&ctx);
+        record_cipher_clear(&rc);
+    }
+}
+
+/* ----------------------------------------------------------- memory */
+
+static void bench_memory(void)
+{
+    for (size_t i = 0; i < sizeof hs_suites / sizeof hs_suites[0]; i++) {
+        const suite_def *sd = &hs_suites[i];
+        cert_set cs;
+        cdtls_config cc, sc;
+        uint16_t suite = sd->suite, group = sd->group;
+        memset(&cs, 0, sizeof cs);
+        if (make_cfgs(sd, &cs, &suite, &group, &cc, &sc)) {
+            free_certs(&cs);
+            continue;
+        }
+        counting ca, sa;
+        counting_init(&ca);
+        counting_init(&sa);
+        cc.allocator = &ca.a;
+        sc.allocator = &sa.a;
+        cdtls_conn *cli = NULL, *srv = NULL;
+        if (mem_handshake(&cc, &sc, &cli, &srv) == 0) {
+            uint8_t b[64];
+            size_t l;
+            /* settle both ways: the server drops its kept final flight */
+            (void)cdtls_conn_write(cli, b, 16, NULL);
+            mem_move(cli, srv);
+            while (cdtls_conn_read(srv, b, sizeof b, &l, NULL) == CDTLS_OK) {
+            }
+            (void)cdtls_conn_write(srv, b, 16, NULL);
+            mem_move(srv, cli);
+            while (cdtls_conn_read(cli, b, sizeof b, &l, NULL) == CDTLS_OK) {
+            }
+            bench_result("memory", sd->name, "client_established_B", (double)ca.n.live);
+            bench_result("memory", sd->name, "server_established_B", (double)sa.n.live);
+            bench_result("memory", sd->name, "client_peak_B", (double)ca.n.peak);
+            bench_result("memory", sd->name, "server_peak_B", (double)sa.n.peak);
+            bench_result("memory", sd->name, "client_allocs", (double)ca.n.allocs);
+            bench_result("memory", sd->name, "server_allocs", (double)sa.n.allocs);
+        } else {
+            bench_not_measured("memory", sd->name, "in-memory handshake failed");
+        }
+        cdtls_conn_free(cli);
+        cdtls_conn_free(srv);
+        free_certs(&cs);
+    }
+}
+
+/* ------------------------------------------------------------ scale */
+
+typedef struct client {
+    cdtls_io_socket io;
+    cdtls_conn *c;
+    int done;
+} client;
+
+static size_t scale_n = 10000;
+
+/* Runs handshakes for clients [from, to) against the listener, at most
+ * `inflight` at once; returns 0 when each is established and accepted. */
+static int scale_phase(cdtls_listener *l, const cdtls_config *cc, const cdtls_addr *srv, client *cl,
+                       size_t from, size_t to, unsigned inflight, cdtls_sock **acc, size_t *n_acc)
+{
+    size_t next = from, busy = 0, finished = 0, accepted_at_start = *n_acc;
+    cdtls_addr lo;
+    cdtls_addr_parse("127.0.0.1", 0, &lo);
+    double deadline = bench_wall() + 120;
+    while (finished < to - from || *n_acc - accepted_at_start < to - from) {
+        if (bench_wall() > deadline) return -1;
+        while (busy < inflight && next < to) {
+            client *c = &cl[next++];
+            if (cdtls_io_open(&c->io, &lo, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE)) return -1;
+            uint64_t now = cdtls_io_now_ms();
+            if (cdtls_conn_new(cc, CDTLS_CLIENT, now, &c->c) || cdtls_conn_start(c->c, now)) return -1;
+            size_t len;
+            while (cdtls_conn_next_datagram(c->c, txbuf[0], DGRAM, &len, NULL) == CDTLS_OK)
+                (void)cdtls_io_send(&c->io, txbuf[0], len, srv, NULL, NULL, 0);
+            busy++;
+        }
+        cdtls_sock *s;
+        while (cdtls_listener_accept(l, 0, &s) == CDTLS_OK) acc[(*n_acc)++] = s;
+        int progress = 0;
+        for (size_t i = from; i < next; i++) {
+            client *c = &cl[i];
+            if (c->done) continue;
+            size_t len;
+            cdtls_addr fa;
+            uint64_t now = cdtls_io_now_ms();
+            while (cdtls_io_recv(&c->io, rxbuf[0], DGRAM, &len, &fa, NULL, NULL, 0, NULL, -1) == CDTLS_OK) {
+                (void)cdtls_conn_recv(c->c, rxbuf[0], len, NULL, now);
+                progress = 1;
+            }
+            if (cdtls_conn_timeout(c->c) <= now) (void)cdtls_conn_on_timeout(c->c, now);
+            while (cdtls_conn_next_datagram(c->c, txbuf[0], DGRAM, &len, NULL) == CDTLS_OK)
+                (void)cdtls_io_send(&c->io, txbuf[0], len, srv, NULL, NULL, 0);
+            if (established(c->c)) {
+                /* one record so the server retires its final flight */
+                (void)cdtls_conn_write(c->c, app, 16, NULL);
+                while (cdtls_conn_next_datagram(c->c, txbuf[0], DGRAM, &len, NULL) == CDTLS_OK)
+                    (void)cdtls_io_send(&c->io, txbuf[0], len, srv, NULL, NULL, 0);
+                /* the engine is no longer needed; the socket stays open so
+                 * its port (the server's key for this peer) is not reused */
+                cdtls_conn_free(c->c);
+                c->c = NULL;
+                c->done = 1;
+                busy--;
+                finished++;
+            } else if (failed(c->c)) {
+                fprintf(stderr, "scale: client %zu failed: %d\n", i, cdtls_conn_error(c->c));
+                return -1;
+            }
+        }
+        (void)progress;
+    }
+    return 0;
+}
+
+static void bench_scale(void)
+{
+    const suite_def *sd = &hs_suites[0]; /* PSK-AES128-GCM, or the first the provider has */
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), sd->suite)) sd = &hs_suites[1];
+    cdtls_config cc, sc;
+    cert_set cs;
+    uint16_t suite = sd->suite;
+    if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) return;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    size_t probe = 1000, want = scale_n + probe + 1000;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < scale_n + probe + 100) {
+        bench_not_measured("scale", sd->name, "not enough file descriptors for the clients");
+        return;
+    }
+    counting sa;
+    counting_init(&sa);
+    sc.allocator = &sa.a;
+    cdtls_listener *l;
+    cdtls_addr lo;
+    cdtls_addr_parse("127.0.0.1", 0, &lo);
+    if (cdtls_listener_open(&sc, &lo, 0, &l)) return;
+    cdtls_listener_set_limits(l, 256, (unsigned)(scale_n + probe + 10));
+    cdtls_addr srv;
+    cdtls_io_local_addr(cdtls_listener_io(l), &srv);
+    size_t total = scale_n + probe;
+    client *cl = calloc(total, sizeof *cl);
+    cdtls_sock **acc = calloc(total, sizeof *acc);
+    size_t n_acc = 0;
+    size_t base = sa.n.live;
+    const unsigned inflight = 16;
+
+    /* empty server: the first `probe` handshakes */
+    double w0 = bench_wall(), c0 = bench_cpu();
+    int ok = scale_phase(l, &cc, &srv, cl, 0, probe, inflight, acc, &n_acc) == 0;
+    double rate0 = probe / (bench_wall() - w0), crate0 = probe / (bench_cpu() - c0);
+    /* fill to scale_n established */
+    if (ok) ok = scale_phase(l, &cc, &srv, cl, probe, scale_n, inflight, acc, &n_acc) == 0;
+    size_t live_n = sa.n.live;
+    /* under load: `probe` more */
+    double rateN = 0, crateN = 0;
+    if (ok) {
+        w0 = bench_wall(), c0 = bench_cpu();
+        ok = scale_phase(l, &cc, &srv, cl, scale_n, total, inflight, acc, &n_acc) == 0;
+        rateN = probe / (bench_wall() - w0), crateN = probe / (bench_cpu() - c0);
+    }
+    if (!ok) {
+        bench_not_measured("scale", sd->name, "handshakes did not complete");
+    } else {
+        bench_result("scale", sd->name, "peers", (double)cdtls_listener_peer_count(l));
+        bench_result("scale", sd->name, "server_B_per_peer", (double)(live_n - base) / (double)scale_n);
+        bench_result("scale", sd->name, "hs_per_wall_s_empty", rate0);
+        bench_result("scale", sd->name, "hs_per_cpu_s_empty", crate0);
+        bench_result("scale", sd->name, "hs_per_wall_s_loaded", rateN);
+        bench_result("scale", sd->name, "hs_per_cpu_s_loaded", crateN);
+    }
+    for (size_t i = 0; i < n_acc; i++) cdtls_sock_close(acc[i]);
+    cdtls_listener_close(l);
+    for (size_t i = 0; i < total; i++) {
+        if (cl[i].c) cdtls_conn_free(cl[i].c);
+        if (cl[i].io.fd > 0) cdtls_io_close(&cl[i].io);
+    }
+    free(cl);
+    free(acc);
+}
+
+/* ------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale_n = (size_t)atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] [--scale N]\n", argv[0]);
+            return 2;
+        }
+    }
+    static char impl[64];
+    snprintf(impl, sizeof impl, "cdtls-%s", cdtls_provider_default()->name);
+    bench_impl = impl;
+#define RUN(name, fn) \
+    if (!only || !strcmp(only, name)) fn
+    RUN("engine", bench_engine());
+    RUN("memory", bench_memory());
+    RUN("handshake", bench_handshakes(0));
+    RUN("resume", bench_handshakes(1));
+    RUN("tput", bench_tput());
+    RUN("scale", bench_scale());
+    return 0;
+}

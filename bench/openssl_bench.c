@@ -1,0 +1,476 @@
+/* The cdtls benchmark workloads against OpenSSL's DTLS 1.2 (libssl), for
+ * the ratios in docs/benchmarks.md. Same shape as bench/cdtls_bench.c:
+ * client and server in this one thread over two loopback UDP sockets
+ * (connected, non-blocking, BIO_s_datagram), so per CPU second = per core;
+ * the same suites, group, certificates (bench.sh makes them), cookie
+ * exchange on (SSL_OP_COOKIE_EXCHANGE: HelloVerifyRequest as cdtls and pion
+ * send it), extended master secret on (OpenSSL's default, cdtls's too),
+ * session-ID resumption without tickets, and windows of 32 records.
+ *
+ *   openssl-bench [--quick] [--only handshake|resume|tput|memory] [--certs DIR]
+ *
+ * Results are JSON lines (bench_common.h). */
+#include "bench_common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ssl.h>
+
+static int quick;
+static const char *certs_dir = "zig-out/bench/certs";
+static const unsigned char psk[16] = "bench-psk-16byte";
+
+/* ------------------------------------------------- counting allocator */
+
+/* OpenSSL's free() is not told the size: each block carries it in a header
+ * (16 bytes, keeping malloc's alignment). */
+static bench_counter mem;
+
+static void *c_malloc(size_t n, const char *f, int l)
+{
+    (void)f, (void)l;
+    size_t *p = malloc(n + 16);
+    if (!p) return NULL;
+    p[0] = n;
+    bench_count_alloc(&mem, n);
+    return (uint8_t *)p + 16;
+}
+
+static void c_free(void *q, const char *f, int l)
+{
+    (void)f, (void)l;
+    if (!q) return;
+    size_t *p = (size_t *)(void *)((uint8_t *)q - 16);
+    bench_count_free(&mem, p[0]);
+    free(p);
+}
+
+static void *c_realloc(void *q, size_t n, const char *f, int l)
+{
+    if (!q) return c_malloc(n, f, l);
+    if (n == 0) {
+        c_free(q, f, l);
+        return NULL;
+    }
+    size_t *p = (size_t *)(void *)((uint8_t *)q - 16);
+    size_t old = p[0];
+    size_t *np = realloc(p, n + 16);
+    if (!np) return NULL;
+    np[0] = n;
+    bench_count_free(&mem, old);
+    bench_count_alloc(&mem, n);
+    return (uint8_t *)np + 16;
+}
+
+/* ----------------------------------------------------------- configs */
+
+typedef struct suite_def {
+    const char *name;
+    const char *ciphers;
+    int psk;
+    const char *cert;
+    const char *groups;
+} suite_def;
+
+static const suite_def hs_suites[] = {
+    {"PSK-AES128-GCM-SHA256", "PSK-AES128-GCM-SHA256", 1, NULL, NULL},
+    {"PSK-CHACHA20-POLY1305-SHA256", "PSK-CHACHA20-POLY1305", 1, NULL, NULL},
+    {"ECDHE-ECDSA-AES128-GCM-SHA256/P-256", "ECDHE-ECDSA-AES128-GCM-SHA256", 0, "p256", "P-256"},
+    {"ECDHE-ECDSA-CHACHA20-POLY1305/X25519/Ed25519", "ECDHE-ECDSA-CHACHA20-POLY1305", 0, "ed25519", "X25519"},
+};
+
+static unsigned int psk_client_cb(SSL *s, const char *hint, char *identity, unsigned int max_identity,
+                                  unsigned char *out, unsigned int max_psk)
+{
+    (void)s, (void)hint;
+    if (max_identity < 6 || max_psk < sizeof psk) return 0;
+    memcpy(identity, "bench", 6);
+    memcpy(out, psk, sizeof psk);
+    return sizeof psk;
+}
+
+static unsigned int psk_server_cb(SSL *s, const char *identity, unsigned char *out, unsigned int max_psk)
+{
+    (void)s;
+    if (strcmp(identity, "bench") != 0 || max_psk < sizeof psk) return 0;
+    memcpy(out, psk, sizeof psk);
+    return sizeof psk;
+}
+
+/* Cookies: HMAC-SHA-256 over the peer's address, as cdtls binds them. */
+static unsigned char cookie_secret[32] = "bench-cookie-secret-32-bytes-xx";
+
+static int make_cookie(SSL *s, unsigned char *out, unsigned int *len)
+{
+    struct sockaddr_storage peer;
+    memset(&peer, 0, sizeof peer);
+    (void)BIO_dgram_get_peer(SSL_get_rbio(s), &peer);
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), cookie_secret, sizeof cookie_secret, (const unsigned char *)&peer,
+         sizeof(struct sockaddr_in), out, &n);
+    *len = n;
+    return 1;
+}
+
+static int gen_cookie_cb(SSL *s, unsigned char *cookie, unsigned int *len)
+{
+    return make_cookie(s, cookie, len);
+}
+
+static int verify_cookie_cb(SSL *s, const unsigned char *cookie, unsigned int len)
+{
+    unsigned char want[EVP_MAX_MD_SIZE];
+    unsigned int n;
+    make_cookie(s, want, &n);
+    return len == n && CRYPTO_memcmp(want, cookie, n) == 0;
+}
+
+static int make_ctxs(const suite_def *sd, SSL_CTX **cc, SSL_CTX **sc)
+{
+    *cc = SSL_CTX_new(DTLS_client_method());
+    *sc = SSL_CTX_new(DTLS_server_method());
+    if (!*cc || !*sc) return -1;
+    for (int i = 0; i < 2; i++) {
+        SSL_CTX *c = i ? *sc : *cc;
+        SSL_CTX_set_min_proto_version(c, DTLS1_2_VERSION);
+        SSL_CTX_set_max_proto_version(c, DTLS1_2_VERSION);
+        /* session-ID resumption, as cdtls does it: no tickets */
+        SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+        if (SSL_CTX_set_cipher_list(c, sd->ciphers) != 1) return -1;
+        if (sd->groups && SSL_CTX_set1_groups_list(c, sd->groups) != 1) return -1;
+    }
+    SSL_CTX_set_options(*sc, SSL_OP_COOKIE_EXCHANGE);
+    SSL_CTX_set_cookie_generate_cb(*sc, gen_cookie_cb);
+    SSL_CTX_set_cookie_verify_cb(*sc, verify_cookie_cb);
+    SSL_CTX_set_session_id_context(*sc, (const unsigned char *)"bench", 5);
+    SSL_CTX_set_session_cache_mode(*sc, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_cache_mode(*cc, SSL_SESS_CACHE_CLIENT);
+    if (sd->psk) {
+        SSL_CTX_set_psk_client_callback(*cc, psk_client_cb);
+        SSL_CTX_set_psk_server_callback(*sc, psk_server_cb);
+    } else {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s-leaf.pem", certs_dir, sd->cert);
+        if (SSL_CTX_use_certificate_file(*sc, path, SSL_FILETYPE_PEM) != 1) return -1;
+        snprintf(path, sizeof path, "%s/%s-leaf.key", certs_dir, sd->cert);
+        if (SSL_CTX_use_PrivateKey_file(*sc, path, SSL_FILETYPE_PEM) != 1) return -1;
+        snprintf(path, sizeof path, "%s/%s-root.pem", certs_dir, sd->cert);
+        if (SSL_CTX_load_verify_locations(*cc, path, NULL) != 1) return -1;
+        SSL_CTX_set_verify(*cc, SSL_VERIFY_PEER, NULL);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- sockets */
+
+typedef struct net {
+    int cfd, sfd;
+    struct sockaddr_in caddr, saddr;
+    SSL *cli, *srv;
+} net;
+
+static int udp_socket(struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof *a) != 0) exit(1);
+    socklen_t l = sizeof *a;
+    getsockname(fd, (struct sockaddr *)a, &l);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    return fd;
+}
+
+static void net_open(net *n)
+{
+    memset(n, 0, sizeof *n);
+    n->cfd = udp_socket(&n->caddr);
+    n->sfd = udp_socket(&n->saddr);
+    /* connected: each side's BIO talks to the other only */
+    connect(n->cfd, (struct sockaddr *)&n->saddr, sizeof n->saddr);
+    connect(n->sfd, (struct sockaddr *)&n->caddr, sizeof n->caddr);
+}
+
+static void net_close(net *n)
+{
+    close(n->cfd);
+    close(n->sfd);
+}
+
+static SSL *new_ssl(SSL_CTX *ctx, int fd, const struct sockaddr_in *peer)
+{
+    SSL *s = SSL_new(ctx);
+    BIO *b = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(b, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)peer);
+    SSL_set_bio(s, b, b);
+    return s;
+}
+
+static int progress_of(SSL *s, int r)
+{
+    if (r == 1) return 1;
+    int e = SSL_get_error(s, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/* One handshake; both SSL objects stay in n for the caller to free. */
+static int net_handshake(net *n, SSL_CTX *cc, SSL_CTX *sc, SSL_SESSION *sess, int *resumed)
+{
+    n->cli = new_ssl(cc, n->cfd, &n->saddr);
+    n->srv = new_ssl(sc, n->sfd, &n->caddr);
+    SSL_set_connect_state(n->cli);
+    SSL_set_accept_state(n->srv);
+    SSL_set1_host(n->cli, "bench.example");
+    if (sess) SSL_set_session(n->cli, sess);
+    int cdone = 0, sdone = 0;
+    for (int idle = 0; idle < 200;) {
+        if (!cdone) {
+            int r = progress_of(n->cli, SSL_do_handshake(n->cli));
+            if (r < 0) return -1;
+            cdone = r;
+        }
+        if (!sdone) {
+            int r = progress_of(n->srv, SSL_do_handshake(n->srv));
+            if (r < 0) return -1;
+            sdone = r;
+        }
+        if (cdone && sdone) break;
+        /* nothing moves until a datagram arrives on a socket not yet read */
+        struct pollfd p[2] = {{n->cfd, POLLIN, 0}, {n->sfd, POLLIN, 0}};
+        if (poll(p, 2, 0) == 0) {
+            if (poll(p, 2, 10) == 0) {
+                DTLSv1_handle_timeout(n->cli);
+                DTLSv1_handle_timeout(n->srv);
+                idle++;
+            }
+        }
+    }
+    if (!(cdone && sdone)) return -1;
+    if (resumed) *resumed = SSL_session_reused(n->cli);
+    return 0;
+}
+
+static void net_free_ssl(net *n)
+{
+    /* Freed as after a clean (quiet) shutdown: OpenSSL drops from its cache
+     * the session of an SSL object freed without one, and cdtls keeps it. */
+    SSL_set_shutdown(n->cli, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_set_shutdown(n->srv, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(n->cli);
+    SSL_free(n->srv);
+    n->cli = n->srv = NULL;
+}
+
+/* ------------------------------------------------------- handshakes */
+
+static void bench_handshakes(int resume)
+{
+    const char *wl = resume ? "resume" : "handshake";
+    for (size_t i = 0; i < sizeof hs_suites / sizeof hs_suites[0]; i++) {
+        const suite_def *sd = &hs_suites[i];
+        SSL_CTX *cc, *sc;
+        if (make_ctxs(sd, &cc, &sc)) {
+            bench_not_measured(wl, sd->name, "OpenSSL refused the configuration");
+            ERR_print_errors_fp(stderr);
+            continue;
+        }
+        net n;
+        net_open(&n);
+        SSL_SESSION *sess = NULL;
+        int ok = 1, resumed = 0;
+        for (int w = 0; w < 5 && ok; w++) {
+            ok = net_handshake(&n, cc, sc, sess, &resumed) == 0;
+            if (ok && resume && !sess) {
+                SSL_shutdown(n.cli); /* a session is resumable once shut down cleanly */
+                sess = SSL_get1_session(n.cli);
+            }
+
+            net_free_ssl(&n);
+        }
+        if (!ok || (resume && !resumed)) {
+            bench_not_measured(wl, sd->name,
+                               ok ? "did not resume"
+                               : !sd->psk && !strcmp(sd->cert, "ed25519")
+                                   ? "OpenSSL 3.0 DTLS 1.2 negotiates no suite with an Ed25519 certificate (no shared cipher)"
+                                   : "handshake failed");
+            ERR_print_errors_fp(stderr);
+        } else {
+            int iters = quick ? 50 : (sd->psk ? 3000 : 600);
+            double best = 0, wall_rate = 0;
+            for (int rep = 0; rep < 3 && ok; rep++) {
+                double w0 = bench_wall(), c0 = bench_cpu();
+                int done = 0;
+                for (; done < iters; done++) {
+                    if (net_handshake(&n, cc, sc, sess, &resumed) || (resume && !resumed)) {
+                        ok = 0;
+                        break;
+                    }
+                    net_free_ssl(&n);
+                }
+                double cpu = bench_cpu() - c0, wall = bench_wall() - w0;
+                if (done / cpu > best) best = done / cpu, wall_rate = done / wall;
+            }
+            if (ok) {
+                bench_result(wl, sd->name, "hs_per_cpu_s", best);
+                bench_result(wl, sd->name, "hs_per_wall_s", wall_rate);
+            } else {
+                bench_not_measured(wl, sd->name, "a handshake failed");
+            }
+        }
+        if (n.cli) net_free_ssl(&n);
+        if (sess) SSL_SESSION_free(sess);
+        net_close(&n);
+        SSL_CTX_free(cc);
+        SSL_CTX_free(sc);
+    }
+}
+
+/* ------------------------------------------------------- throughput */
+
+#define WINDOW 32u
+static unsigned char app[16384], rbuf[16384];
+
+static double run_stream(net *n, size_t rec, size_t total, size_t *lost, double *wall)
+{
+    memset(app, 0x5a, rec);
+    *lost = 0;
+    double w0 = bench_wall(), c0 = bench_cpu();
+    for (size_t sent = 0; sent < total; sent += WINDOW) {
+        for (unsigned i = 0; i < WINDOW; i++)
+            if (SSL_write(n->cli, app, (int)rec) != (int)rec) {
+                fprintf(stderr, "SSL_write failed\n");
+                exit(1);
+            }
+        size_t got = 0;
+        while (got < WINDOW) {
+            int r = SSL_read(n->srv, rbuf, sizeof rbuf);
+            if (r > 0) {
+                got++;
+                continue;
+            }
+            if (SSL_get_error(n->srv, r) != SSL_ERROR_WANT_READ) exit(1);
+            struct pollfd p = {n->sfd, POLLIN, 0};
+            if (poll(&p, 1, 200) <= 0) break;
+        }
+        *lost += WINDOW - got;
+    }
+    *wall = bench_wall() - w0;
+    return bench_cpu() - c0;
+}
+
+static void bench_tput(void)
+{
+    for (size_t i = 0; i < 2; i++) {
+        const suite_def *sd = &hs_suites[i];
+        SSL_CTX *cc, *sc;
+        if (make_ctxs(sd, &cc, &sc)) continue;
+        net n;
+        net_open(&n);
+        if (net_handshake(&n, cc, sc, NULL, NULL)) {
+            bench_not_measured("tput", sd->name, "handshake failed");
+        } else {
+            size_t lost;
+            double wall;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            const size_t sizes[2] = {1200, 64};
+            for (int s = 0; s < 2; s++) {
+                size_t total = quick ? 20000 : (sizes[s] == 1200 ? 200000 : 300000);
+                double best = 1e9, best_wall = 0;
+                size_t best_lost = 0;
+                for (int rep = 0; rep < 3; rep++) {
+                    double cpu = run_stream(&n, sizes[s], total, &lost, &wall);
+                    if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
+                }
+                const char *wl = sizes[s] == 1200 ? "tput1200" : "rec64";
+                double delivered = (double)(total - best_lost);
+                if (sizes[s] == 1200) {
+                    bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
+                    bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
+                } else {
+                    bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
+                    bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
+                }
+                bench_result(wl, sd->name, "lost", (double)best_lost);
+            }
+        }
+        net_free_ssl(&n);
+        net_close(&n);
+        SSL_CTX_free(cc);
+        SSL_CTX_free(sc);
+    }
+}
+
+/* ----------------------------------------------------------- memory */
+
+/* Bytes that one established pair (client + server SSL objects) holds,
+ * after a record each way, and the peak during its handshake, measured over
+ * the handshake alone (contexts exist before). */
+static void bench_memory(void)
+{
+    for (size_t i = 0; i < sizeof hs_suites / sizeof hs_suites[0]; i++) {
+        const suite_def *sd = &hs_suites[i];
+        SSL_CTX *cc, *sc;
+        if (make_ctxs(sd, &cc, &sc)) continue;
+        net n;
+        net_open(&n);
+        /* one handshake first, so lazily made tables (cipher lists, group
+         * parameters) are not charged to the measured one */
+        if (net_handshake(&n, cc, sc, NULL, NULL) == 0) net_free_ssl(&n);
+        size_t base = mem.live;
+        mem.peak = mem.live;
+        if (net_handshake(&n, cc, sc, NULL, NULL) == 0) {
+            size_t peak = mem.peak - base;
+            size_t w;
+            SSL_write_ex(n.cli, app, 16, &w);
+            for (int k = 0; k < 100 && SSL_read_ex(n.srv, rbuf, sizeof rbuf, &w) != 1; k++) usleep(100);
+            SSL_write_ex(n.srv, app, 16, &w);
+            for (int k = 0; k < 100 && SSL_read_ex(n.cli, rbuf, sizeof rbuf, &w) != 1; k++) usleep(100);
+            bench_result("memory", sd->name, "pair_established_B", (double)(mem.live - base));
+            bench_result("memory", sd->name, "pair_peak_B", (double)peak);
+            net_free_ssl(&n);
+        } else {
+            bench_not_measured("memory", sd->name, sd->cert && !strcmp(sd->cert, "ed25519") ? "OpenSSL 3.0 DTLS 1.2: no suite with an Ed25519 certificate" : "handshake failed");
+        }
+        net_close(&n);
+        SSL_CTX_free(cc);
+        SSL_CTX_free(sc);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    /* before OpenSSL allocates anything */
+    if (!CRYPTO_set_mem_functions(c_malloc, c_realloc, c_free)) {
+        fprintf(stderr, "CRYPTO_set_mem_functions refused\n");
+        return 1;
+    }
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|memory] [--certs DIR]\n", argv[0]);
+            return 2;
+        }
+    }
+    static char impl[64];
+    snprintf(impl, sizeof impl, "openssl-%s", OpenSSL_version(OPENSSL_VERSION_STRING));
+    bench_impl = impl;
+    if (!only || !strcmp(only, "memory")) bench_memory();
+    if (!only || !strcmp(only, "handshake")) bench_handshakes(0);
+    if (!only || !strcmp(only, "resume")) bench_handshakes(1);
+    if (!only || !strcmp(only, "tput")) bench_tput();
+    return 0;
+}
