@@ -504,13 +504,27 @@ static int peer_retransmitted(cdtls_conn *c, const hs_header *h, uint64_t now_ms
     return flight_retransmit(c, now_ms);
 }
 
-static int process_complete_messages(cdtls_conn *c, uint64_t now_ms)
+static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_t now_ms)
 {
     uint8_t type;
     uint16_t seq;
     const uint8_t *msg;
     size_t msg_len;
     while (c->state == CDTLS_STATE_HANDSHAKING && hs_reasm_next(&c->reasm, &type, &seq, &msg, &msg_len)) {
+        if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO && type == HS_CLIENT_HELLO) {
+            /* A ClientHello that came in fragments (RFC 6347 §4.2.3 allows
+             * it for every message) is handled like an unfragmented one.
+             * That restarts the reassembly, so it works on a copy. */
+            uint8_t *copy = c->a->alloc(c->a->ctx, msg_len);
+            if (copy) memcpy(copy, msg, msg_len);
+            hs_reasm_consume(&c->reasm);
+            if (!copy) return CDTLS_OK; /* out of memory: as if it were lost */
+            int rc = hs_server_client_hello(c, copy, msg_len, seq, copy + DTLS_HS_HEADER_LEN,
+                                            msg_len - DTLS_HS_HEADER_LEN, record_seq, now_ms);
+            cdtls_free_wipe(c->a, copy, msg_len);
+            if (rc) return rc;
+            continue;
+        }
         int rc = hs_handle_message(c, type, msg, msg_len, msg + DTLS_HS_HEADER_LEN,
                                    msg_len - DTLS_HS_HEADER_LEN, now_ms);
         hs_reasm_consume(&c->reasm);
@@ -577,7 +591,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
         }
         /* Other refusals (inconsistent overlap, over a limit, too far
          * ahead) drop the fragment: RFC 6347 §4.1.2.7. */
-        int rc = process_complete_messages(c, now_ms);
+        int rc = process_complete_messages(c, record_seq, now_ms);
         if (rc) return rc;
     }
     return CDTLS_OK;
