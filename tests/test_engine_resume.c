@@ -235,7 +235,7 @@ Test(resume, session_cache_replaces_the_oldest_and_wipes)
     cdtls_session_cache cache;
     cdtls_session_cache_entry e[2];
     const cdtls_session_store *st = cdtls_session_cache_init(&cache, e, 2);
-    cdtls_session s = {{1}, 1, 0x1301, {7}, 1, 0}, out;
+    cdtls_session s = {.id = {1}, .id_len = 1, .cipher_suite = 0x1301, .master_secret = {7}, .ems = 1}, out;
     cr_assert_eq(st->put(st->ctx, (const uint8_t *)"a", 1, &s), CDTLS_OK);
     s.id[0] = 2;
     cr_assert_eq(st->put(st->ctx, (const uint8_t *)"b", 1, &s), CDTLS_OK);

@@ -96,16 +96,66 @@ typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
 typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t spki_len,
                                          int default_result);
 
+#define CDTLS_MAX_PSK_LEN 256u
+#define CDTLS_MAX_PSK_IDENTITY_LEN 256u
+/* The longest session ticket a client keeps (RFC 5077 allows 2^16-1; ours
+ * are 96 bytes plus the PSK identity, OpenSSL's and GnuTLS's a few hundred).
+ * A longer one is not kept: that session is then not resumed. */
+#define CDTLS_MAX_TICKET_LEN 1024u
+
 /* A resumable session (RFC 5246 §7.3 abbreviated handshake): what a
  * session store keeps. Secret: a store must protect and wipe it. */
 typedef struct cdtls_session {
     uint8_t id[32];
-    size_t id_len;
+    size_t id_len;       /* 0 for a ticket-only session (RFC 5077) */
     uint16_t cipher_suite;
     uint8_t master_secret[48];
     uint8_t ems;         /* the session was made with the extended master secret */
     uint64_t created_ms; /* the engine's clock when it was made */
+    /* PSK suites: the identity the session was authenticated with, so that
+     * a resumed connection reports it (cdtls_conn_psk_identity) */
+    uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
+    size_t psk_identity_len;
+    /* client: the server's ticket (RFC 5077 §3.3), offered on resumption */
+    uint8_t ticket[CDTLS_MAX_TICKET_LEN];
+    size_t ticket_len;
+    uint32_t ticket_lifetime_s; /* the server's hint; 0 = none given */
 } cdtls_session;
+
+/* Session ticket keys (RFC 5077 §4), a server's: tickets are sealed with
+ * the current key and opened with any key still kept, so rotation never
+ * invalidates a ticket before its time. Caller-owned, shared by every
+ * connection of a server (borrowed by the config, and changed by the
+ * engine when it rotates: one event loop, or lock around it). A cluster
+ * that shares tickets installs the same keys everywhere with
+ * cdtls_ticket_keys_add instead of rotating automatically.
+ * Ticket: key_name(16) || nonce(12) || AEAD(state) || tag(16), the name and
+ * nonce as additional data; ChaCha20-Poly1305, else AES-256-GCM. */
+#define CDTLS_TICKET_KEY_NAME_LEN 16u
+#define CDTLS_TICKET_KEYS 3u
+typedef struct cdtls_ticket_key {
+    uint8_t name[CDTLS_TICKET_KEY_NAME_LEN];
+    uint8_t key[32];
+    uint64_t created_ms;
+    int used;
+} cdtls_ticket_key;
+typedef struct cdtls_ticket_keys {
+    cdtls_ticket_key keys[CDTLS_TICKET_KEYS]; /* [0] seals; all open */
+    uint32_t rotate_ms;                       /* 0 = never on its own */
+    const cdtls_provider *provider;
+    uint64_t sealed, opened, refused;         /* counters, for monitoring */
+} cdtls_ticket_keys;
+/* A first random key, made at now_ms; a new one replaces it every
+ * rotate_ms (the oldest kept key is then forgotten, so a ticket lives at
+ * least (CDTLS_TICKET_KEYS - 1) * rotate_ms: keep session_lifetime_ms
+ * within that). provider NULL = cdtls_provider_default(). */
+int cdtls_ticket_keys_init(cdtls_ticket_keys *k, const cdtls_provider *provider, uint32_t rotate_ms,
+                           uint64_t now_ms);
+/* Installs a key made elsewhere as the current one; the others shift. */
+int cdtls_ticket_keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_KEY_NAME_LEN],
+                          const uint8_t key[32], uint64_t now_ms);
+/* Wipes every key. */
+void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k);
 
 /* Pluggable session storage (like pion's SessionStore). A client looks its
  * session up by the server's name (cfg.server_name) or, without one, by the
@@ -157,9 +207,6 @@ int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len)
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u
-
-#define CDTLS_MAX_PSK_LEN 256u
-#define CDTLS_MAX_PSK_IDENTITY_LEN 256u
 
 typedef struct cdtls_config {
     /* Crypto provider; NULL = cdtls_provider_default(). Borrowed. */
@@ -313,20 +360,27 @@ typedef struct cdtls_config {
      * Accepting the peer's raw key: SHA-256 pins of its SPKI (32 bytes
      * each, back to back) and/or a callback; with either set we offer to
      * take raw keys. X.509 stays available when configured too. Borrowed. */
-    /* Session resumption by session ID (RFC 5246 §7.3): a server with a
-     * store issues session IDs and resumes the sessions it finds; a client
-     * with a store offers the session it kept for this server. Sessions
-     * older than session_lifetime_ms are not resumed (default 24 h; the
-     * store itself is not told). Borrowed; NULL = no resumption. */
-    const cdtls_session_store *session_store;
-    uint32_t session_lifetime_ms;
-
     const uint8_t *raw_public_key;
     size_t raw_public_key_len;
     const uint8_t *pinned_spki_sha256;
     size_t n_spki_pins;
     cdtls_rpk_verify_callback verify_raw_public_key;
     void *verify_raw_public_key_ctx;
+
+    /* Session resumption (RFC 5246 §7.3). By session ID: a server with a
+     * store issues session IDs and resumes the sessions it finds; a client
+     * with a store offers the session it kept for this server (looked up by
+     * server_name, else by the peer address). Sessions older than
+     * session_lifetime_ms are not resumed (default 24 h; the store itself
+     * is not told). Borrowed; NULL = no resumption by session ID. */
+    const cdtls_session_store *session_store;
+    uint32_t session_lifetime_ms;
+    /* By session ticket (RFC 5077): a client with session_tickets set
+     * offers the SessionTicket extension (with the ticket it kept in its
+     * session_store, which it then needs); a server with ticket_keys issues
+     * tickets and resumes from them, keeping no per-session state. */
+    int session_tickets;
+    cdtls_ticket_keys *ticket_keys;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above. */

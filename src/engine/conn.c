@@ -123,6 +123,7 @@ void cdtls_conn_free(cdtls_conn *c)
     if (c->have_kx_key && c->kx) c->kx->clear(&c->kx_key);
     if (c->peer_der) cdtls_free_wipe(a, c->peer_der, c->peer_der_size);
     if (c->hs_log) cdtls_free_wipe(a, c->hs_log, c->hs_log_cap);
+    resume_release(c);
     cdtls_free_wipe(a, c, sizeof *c); /* wipes master secret, PSK, transcript */
 }
 

@@ -174,9 +174,12 @@ struct cdtls_conn {
     cdtls_public_key own_rpk_key;               /* parsed cfg.raw_public_key */
     int have_own_rpk;
 
-    /* Session resumption (RFC 5246 §7.3) */
-    cdtls_session offer; /* client: the stored session offered; server: the one resumed */
-    int have_offer, offer_looked_up, resumed;
+    /* Session resumption (RFC 5246 §7.3, RFC 5077) */
+    cdtls_session *sess; /* client: the session offered (+ a new ticket); server: the one resumed */
+    int have_offer, offer_looked_up, resumed, resumed_by_ticket;
+    int issue_ticket;  /* server: a NewSessionTicket goes in our next flight */
+    int expect_ticket; /* client: the ServerHello promised a NewSessionTicket */
+    int got_ticket_msg, got_ticket; /* ...it came; and it carried a ticket we keep */
 };
 
 /* conn.c */
@@ -230,11 +233,25 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
 
-/* hs_resume.c: sessions in the store */
+/* hs_resume.c: sessions in the store and in tickets */
 void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offered, uint64_t now_ms);
+void resume_client_offer(const cdtls_conn *c, hs_client_hello *ch);
+int resume_client_accepted(const cdtls_conn *c, const hs_server_hello *sh);
+int resume_client_on_ticket(cdtls_conn *c, const hs_new_session_ticket *t);
 int resume_server_lookup(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms);
+void resume_restore(cdtls_conn *c);
+int resume_ticket_make(cdtls_conn *c, uint64_t now_ms, uint8_t *out, size_t cap, size_t *len);
 void resume_remember(cdtls_conn *c, uint64_t now_ms);
 void resume_forget(cdtls_conn *c);
+void resume_release(cdtls_conn *c);
+
+/* ticket.c: the ticket format (RFC 5077 §4) */
+const cdtls_aead_vt *blob_aead(const cdtls_provider *p); /* ChaCha20-Poly1305, else AES-256-GCM */
+int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out,
+                size_t cap, size_t *out_len);
+int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
+                int *old_key);
+#define TICKET_MAX_OURS (16u + 12u + 64u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

@@ -23,12 +23,9 @@
 
 static const cdtls_aead_vt *state_aead(const cdtls_provider *p, uint8_t *alg)
 {
-    if (p->aead[CDTLS_AEAD_CHACHA20_POLY1305]) {
-        *alg = CDTLS_AEAD_CHACHA20_POLY1305;
-        return p->aead[CDTLS_AEAD_CHACHA20_POLY1305];
-    }
-    *alg = CDTLS_AEAD_AES_256_GCM;
-    return p->aead[CDTLS_AEAD_AES_256_GCM];
+    const cdtls_aead_vt *a = blob_aead(p);
+    *alg = a ? (uint8_t)a->alg : 0;
+    return a;
 }
 
 static void put_vec8(cdtls_writer *w, const uint8_t *p, size_t n)

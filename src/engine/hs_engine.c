@@ -227,10 +227,7 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     memcpy(ch.random, c->client_random, sizeof ch.random);
     ch.session_id_len = 0;
     resume_client_lookup(c, suites, n_suites, now_ms); /* a stored session for this server */
-    if (c->have_offer) {
-        ch.session_id = c->offer.id;
-        ch.session_id_len = c->offer.id_len;
-    }
+    resume_client_offer(c, &ch);                        /* its ID, the SessionTicket extension */
     ch.cookie = c->cookie;
     ch.cookie_len = c->cookie_len;
     ch.suites = suites;
@@ -336,23 +333,27 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     if (!rc) rc = conn_cid_accept_reply(c, &sh.ext, &alert);
     if (!rc) rc = rpk_accept(c, &sh.ext, &alert); /* RFC 7250 */
     if (rc) return conn_fail(c, rc, alert);
-    if (c->have_offer && sh.session_id_len == c->offer.id_len &&
-        memcmp(sh.session_id, c->offer.id, sh.session_id_len) == 0) {
-        /* RFC 5246 §7.3: the server resumes our session; its CCS and
-         * Finished follow, then ours. The suite and the use of EMS must be
-         * the session's (RFC 7627 §5.3). */
-        if (sh.cipher_suite != c->offer.cipher_suite)
+    /* RFC 5077 §3.2: a SessionTicket extension only in answer to ours; it
+     * promises a NewSessionTicket before the server's CCS */
+    if (sh.ext.session_ticket && (!c->cfg.session_tickets || sh.ext.ticket_len != 0))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+    c->expect_ticket = sh.ext.session_ticket;
+    if (resume_client_accepted(c, &sh)) {
+        /* RFC 5246 §7.3: the server resumes our session; [its
+         * NewSessionTicket,] its CCS and Finished follow, then ours. The
+         * suite and the use of EMS must be the session's (RFC 7627 §5.3). */
+        if (sh.cipher_suite != c->sess->cipher_suite)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-        if (c->use_ems != (int)c->offer.ems)
+        if (c->use_ems != (int)c->sess->ems)
             return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
-        memcpy(c->master, c->offer.master_secret, KS_MASTER_LEN);
-        c->resumed = 1;
+        resume_restore(c);
         conn_keylog(c);
         rc = conn_install_keys(c);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         c->hs = HS_C_WAIT_FINISHED;
         return CDTLS_OK;
     }
+    c->have_offer = 0; /* a full handshake: a new session */
     c->hs = suite_uses_cert(c->suite) ? HS_C_WAIT_CERT : HS_C_WAIT_SKE_OR_SHD;
     return CDTLS_OK;
 }
@@ -705,6 +706,7 @@ static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
     sh.ext.renegotiation_info_len = 0;
     sh.ext.encrypt_then_mac = c->use_etm;
     sh.ext.ec_point_formats = suite_uses_ecdhe(c->suite) && ch->ext.ec_point_formats;
+    sh.ext.session_ticket = c->issue_ticket; /* RFC 5077 §3.2: empty, a NewSessionTicket follows */
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX]; /* ALPN, use_srtp chosen from the ClientHello */
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
@@ -721,15 +723,32 @@ static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
     return rc;
 }
 
+/* NewSessionTicket (RFC 5077 §3.3), queued right before our CCS when the
+ * ServerHello promised it. A ticket that cannot be made is sent empty, as
+ * the RFC allows, rather than failing the handshake. */
+static int server_queue_ticket(cdtls_conn *c, uint64_t now_ms)
+{
+    if (!c->issue_ticket) return CDTLS_OK;
+    uint8_t ticket[TICKET_MAX_OURS], body[4 + 2 + TICKET_MAX_OURS];
+    hs_new_session_ticket t = {c->cfg.session_lifetime_ms / 1000u, ticket, 0};
+    if (resume_ticket_make(c, now_ms, ticket, sizeof ticket, &t.ticket_len) != CDTLS_OK) t.ticket_len = 0;
+    cdtls_writer w;
+    writer_init(&w, body, sizeof body);
+    int rc = hs_new_session_ticket_write(&w, &t);
+    if (!rc) rc = conn_hs_queue(c, HS_NEW_SESSION_TICKET, body, w.len);
+    cdtls_memzero(ticket, sizeof ticket);
+    cdtls_memzero(body, sizeof body);
+    return rc;
+}
+
 /* RFC 5246 §7.3 abbreviated handshake, server side: ServerHello with the
- * session's ID, then at once ChangeCipherSpec and Finished under keys from
- * the stored master secret; the flight is resent until the client's
- * Finished arrives. */
+ * session's ID, [NewSessionTicket,] then at once ChangeCipherSpec and
+ * Finished under keys from the session's master secret; the flight is
+ * resent until the client's Finished arrives. */
 static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
 {
-    memcpy(c->master, c->offer.master_secret, KS_MASTER_LEN);
-    c->resumed = 1;
     int rc = server_hello_queue(c, ch);
+    if (!rc) rc = server_queue_ticket(c, now_ms);
     if (!rc) {
         conn_keylog(c);
         rc = conn_install_keys(c);
@@ -746,7 +765,8 @@ static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, 
 
 static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
 {
-    /* a resumable session needs an ID (RFC 5246 §7.4.1.3) */
+    /* a resumable session needs an ID (RFC 5246 §7.4.1.3); with tickets
+     * only, there is nothing to look an ID up in */
     c->session_id_len = 0;
     int rc = CDTLS_OK;
     if (c->cfg.session_store) {
@@ -894,11 +914,10 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
 
     if (resume_server_lookup(c, &ch, now_ms)) {
-        /* RFC 5246 §7.3: a stored session the client offered; from here
-         * a fatal error invalidates it (§7.2) */
-        memcpy(c->session_id, c->offer.id, c->offer.id_len);
-        c->session_id_len = c->offer.id_len;
-        c->suite = suite_find(c->offer.cipher_suite);
+        /* RFC 5246 §7.3: a session the client offered (stored, or in its
+         * ticket); from here a fatal error invalidates it (§7.2) */
+        resume_restore(c);
+        c->suite = suite_find(c->sess->cipher_suite);
         c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
         memcpy(c->client_random, ch.random, sizeof c->client_random);
         int alert = ALERT_INTERNAL_ERROR;
@@ -955,6 +974,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
     server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
+    c->issue_ticket = c->cfg.ticket_keys && ch.ext.session_ticket; /* RFC 5077 §3.2 */
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = c->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
@@ -1071,6 +1091,9 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
     if (c->read_epoch != 1) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     if (len != KS_VERIFY_DATA_LEN) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     int from_server = c->role == CDTLS_CLIENT;
+    /* RFC 5077 §3.3: a promised NewSessionTicket comes before the CCS */
+    if (from_server && c->expect_ticket && !c->got_ticket_msg)
+        return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     uint8_t *expect = from_server ? c->server_finished : c->client_finished;
     int rc = conn_finished_data(c, from_server, expect);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
@@ -1094,9 +1117,11 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
             if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         }
     } else if (c->role == CDTLS_SERVER) {
-        /* Flight 6: CCS + Finished; kept for retransmission on demand. */
+        /* Flight 6: [NewSessionTicket,] CCS + Finished; kept for
+         * retransmission on demand. */
         conn_flight_clear(c);
-        rc = conn_hs_queue_ccs(c);
+        rc = server_queue_ticket(c, now_ms);
+        if (!rc) rc = conn_hs_queue_ccs(c);
         if (!rc) {
             c->write_epoch = 1;
             rc = conn_finished_data(c, 1, c->server_finished);
@@ -1173,6 +1198,16 @@ int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t ms
         conn_transcript_add(c, msg, msg_len);
         return server_on_client_key_exchange(c, body, body_len);
     case HS_C_WAIT_FINISHED:
+        if (type == HS_NEW_SESSION_TICKET && c->expect_ticket && !c->got_ticket_msg) {
+            hs_new_session_ticket t;
+            if (hs_new_session_ticket_parse(body, body_len, &t) != CDTLS_OK)
+                return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+            c->got_ticket_msg = 1;
+            conn_transcript_add(c, msg, msg_len);
+            return resume_client_on_ticket(c, &t);
+        }
+        if (type != HS_FINISHED) break;
+        return on_finished(c, msg, msg_len, body, body_len, now_ms);
     case HS_S_WAIT_FINISHED:
         if (type != HS_FINISHED) break;
         return on_finished(c, msg, msg_len, body, body_len, now_ms);

@@ -62,7 +62,8 @@ enum {
     SEEN_SRTP = 1 << 9,
     SEEN_CID = 1 << 10,
     SEEN_CCT = 1 << 11,
-    SEEN_SCT = 1 << 12
+    SEEN_SCT = 1 << 12,
+    SEEN_TICKET = 1 << 13
 };
 
 /* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, with
@@ -227,6 +228,14 @@ static int parse_extensions(cdtls_reader *r, hs_extensions *e)
             else
                 e->server_cert_type = body.p, e->server_cert_type_len = body.left;
             break;
+        case EXT_SESSION_TICKET:
+            /* RFC 5077 §3.2: the opaque ticket is the whole extension_data
+             * (empty: "I support tickets", or the server's promise of one) */
+            bit = SEEN_TICKET;
+            e->session_ticket = 1;
+            e->ticket = body.p;
+            e->ticket_len = body.left;
+            break;
         case EXT_SERVER_NAME:
             bit = SEEN_SNI;
             /* a server's empty server_name acknowledges the client's */
@@ -307,6 +316,10 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
     if (e->server_cert_type_len) {
         put_ext_header(w, EXT_SERVER_CERTIFICATE_TYPE, e->server_cert_type_len);
         writer_bytes(w, e->server_cert_type, e->server_cert_type_len);
+    }
+    if (e->session_ticket) {
+        put_ext_header(w, EXT_SESSION_TICKET, e->ticket_len);
+        writer_bytes(w, e->ticket, e->ticket_len);
     }
     if (e->has_cid) {
         put_ext_header(w, EXT_CONNECTION_ID, 1 + e->cid_len);
@@ -688,5 +701,27 @@ int hs_raw_public_key_write(cdtls_writer *w, const uint8_t *spki, size_t spki_le
     if (!spki_len || spki_len > 0xffffff) return CDTLS_ERR_INVALID_ARG;
     writer_u24(w, (uint32_t)spki_len);
     writer_bytes(w, spki, spki_len);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+/* NewSessionTicket (RFC 5077 §3.3): uint32 ticket_lifetime_hint, then
+ * opaque ticket<0..2^16-1>; an empty ticket means "none after all". */
+int hs_new_session_ticket_parse(const uint8_t *body, size_t len, hs_new_session_ticket *out)
+{
+    cdtls_reader r, t;
+    reader_init(&r, body, len);
+    reader_u32(&r, &out->lifetime_hint_s);
+    if (!reader_vec16(&r, 0, 0xffff, &t) || r.left != 0) return CDTLS_ERR_DECODE;
+    out->ticket = t.p;
+    out->ticket_len = t.left;
+    return CDTLS_OK;
+}
+
+int hs_new_session_ticket_write(cdtls_writer *w, const hs_new_session_ticket *in)
+{
+    if (in->ticket_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
+    writer_u32(w, in->lifetime_hint_s);
+    writer_u16(w, (unsigned)in->ticket_len);
+    writer_bytes(w, in->ticket, in->ticket_len);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }

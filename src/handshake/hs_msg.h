@@ -73,7 +73,20 @@ typedef struct hs_extensions {
      * (the engine reads it per message; the codec checks it is not empty). */
     const uint8_t *client_cert_type, *server_cert_type;
     size_t client_cert_type_len, server_cert_type_len;
+    /* SessionTicket (RFC 5077 §3.2): present, and the ticket (may be empty) */
+    int session_ticket;
+    const uint8_t *ticket;
+    size_t ticket_len;
 } hs_extensions;
+
+/* NewSessionTicket (RFC 5077 §3.3) */
+typedef struct hs_new_session_ticket {
+    uint32_t lifetime_hint_s;
+    const uint8_t *ticket;
+    size_t ticket_len;
+} hs_new_session_ticket;
+int hs_new_session_ticket_parse(const uint8_t *body, size_t len, hs_new_session_ticket *out);
+int hs_new_session_ticket_write(cdtls_writer *w, const hs_new_session_ticket *in);
 
 #define HS_CERT_TYPE_X509 0u
 #define HS_CERT_TYPE_RAW_PUBLIC_KEY 2u
