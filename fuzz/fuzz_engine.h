@@ -1,0 +1,481 @@
+/* The engine driver shared by fuzz_engine_client.c, fuzz_engine_server.c
+ * and gen_corpus.c: one connection of cdtls (the target) under the
+ * deterministic provider and clock of fuzz_common.h, fed the datagrams of
+ * its peer one step at a time.
+ *
+ * Why shared: a recorded peer datagram (a ServerHello echoing our random, a
+ * Finished whose MAC covers our transcript, a cookie made from our
+ * ClientHello) is only valid if the target does exactly what it did when
+ * gen_corpus recorded it: the same configuration, the same random bytes in
+ * the same order, the same clock readings, the same writes. So the
+ * generator runs the target through these very functions, and a seed
+ * replayed by a harness walks the whole handshake into application data.
+ *
+ * Input of an engine harness: byte 0 picks the scenario (modulo their
+ * number); the rest is parts as fuzz_common.h frames them: a datagram the
+ * peer sends, or FUZZ_TIMER_MARK, which fires the target's timer. */
+#ifndef CDTLS_FUZZ_ENGINE_H
+#define CDTLS_FUZZ_ENGINE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdtls/config.h"
+#include "cdtls/conn.h"
+#include "cdtls/srtp.h"
+#include "cdtls/suites.h"
+#include "cdtls/x509.h"
+#include "fuzz_common.h"
+
+#ifndef FUZZ_CERT_DIR
+#define FUZZ_CERT_DIR "fuzz/certs"
+#endif
+
+/* Each datagram arrives this much later than the one before. */
+#define FUZZ_STEP_MS 10u
+
+/* ------------------------------------------------------------ fixtures */
+
+typedef struct fuzz_identity {
+    uint8_t *der[3];
+    size_t len[3];
+    size_t n;
+    cdtls_sign_key *key;
+    uint8_t *anchor_der;
+    size_t anchor_len;
+    cdtls_x509_cert anchor;
+} fuzz_identity;
+
+enum { FI_ECDSA, FI_ECDSA_CLIENT, FI_RSA, FI_ED25519, FI__COUNT };
+
+typedef struct fuzz_fixtures {
+    int loaded;
+    fuzz_identity id[FI__COUNT];
+    uint8_t spki[CDTLS_X509_SPKI_MAX]; /* the ECDSA leaf's key, for raw public keys */
+    size_t spki_len;
+    uint8_t spki_pin[32];
+} fuzz_fixtures;
+
+static fuzz_fixtures fuzz_fx;
+
+static uint8_t *fuzz_read_file(const char *name, size_t *len)
+{
+    const char *dir = getenv("CDTLS_FUZZ_CERTS");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : FUZZ_CERT_DIR, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "fuzz: cannot open %s (set CDTLS_FUZZ_CERTS to fuzz/certs)\n", path);
+        abort();
+    }
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (!got) break;
+        n += got;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The identities come from fuzz/certs (made once by
+ * tests/x509/make-certs.sh and committed, so recorded handshakes stay
+ * valid); they are loaded through the build's real provider, which needs
+ * no randomness for that. */
+static void fuzz_identity_load(fuzz_identity *id, const char *const *certs, const char *key,
+                               const char *anchor)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    for (id->n = 0; certs[id->n]; id->n++) id->der[id->n] = fuzz_read_file(certs[id->n], &id->len[id->n]);
+    size_t klen;
+    uint8_t *k = fuzz_read_file(key, &klen);
+    if (cdtls_private_key_load(p, NULL, k, klen, &id->key) != CDTLS_OK) id->key = NULL;
+    free(k);
+    id->anchor_der = fuzz_read_file(anchor, &id->anchor_len);
+    if (cdtls_x509_parse(id->anchor_der, id->anchor_len, &id->anchor) != CDTLS_OK) abort();
+}
+
+static void fuzz_fixtures_load(void)
+{
+    if (fuzz_fx.loaded) return;
+    fuzz_fx.loaded = 1;
+    static const char *const ec[] = {"leaf.der", "int.der", NULL};
+    static const char *const ec_client[] = {"clientonly.der", "int.der", NULL};
+    static const char *const rsa[] = {"rsaleaf.der", NULL};
+    static const char *const ed[] = {"ed.der", NULL};
+    fuzz_identity_load(&fuzz_fx.id[FI_ECDSA], ec, "leaf.key", "root.der");
+    /* clientonly.der was issued for leaf.key's request: same key */
+    fuzz_identity_load(&fuzz_fx.id[FI_ECDSA_CLIENT], ec_client, "leaf.key", "root.der");
+    fuzz_identity_load(&fuzz_fx.id[FI_RSA], rsa, "rsaleaf.key", "rsaroot.der");
+    fuzz_identity_load(&fuzz_fx.id[FI_ED25519], ed, "ed.key", "ed.der");
+    cdtls_x509_cert leaf;
+    const fuzz_identity *e = &fuzz_fx.id[FI_ECDSA];
+    if (cdtls_x509_parse(e->der[0], e->len[0], &leaf) != CDTLS_OK ||
+        cdtls_x509_spki_encode(&leaf.key, fuzz_fx.spki, sizeof fuzz_fx.spki, &fuzz_fx.spki_len) != CDTLS_OK)
+        abort();
+    const cdtls_hash_vt *h = cdtls_provider_default()->hash[CDTLS_HASH_SHA256];
+    cdtls_hash_ctx hc;
+    h->init(&hc);
+    h->update(&hc, fuzz_fx.spki, fuzz_fx.spki_len);
+    h->final(&hc, fuzz_fx.spki_pin);
+}
+
+/* ----------------------------------------------------------- scenarios */
+
+enum {
+    SC_PSK_HINT = 1u << 0,    /* the server sends an identity hint */
+    SC_NO_EMS = 1u << 1,      /* extended master secret disabled on both sides */
+    SC_NO_ETM = 1u << 2,      /* encrypt_then_mac off on both sides */
+    SC_CERT_ECDSA = 1u << 3,  /* server: ECDSA chain leaf+int under root */
+    SC_CERT_RSA = 1u << 4,    /* server: RSA leaf under rsaroot */
+    SC_CERT_ED = 1u << 5,     /* server: self-signed Ed25519 */
+    SC_CLIENT_AUTH = 1u << 6, /* server requires and verifies; client: clientonly+int */
+    SC_CID = 1u << 7,         /* connection IDs both ways (8 bytes) */
+    SC_ALPN_SRTP = 1u << 8,   /* ALPN and use_srtp with an MKI */
+    SC_RPK = 1u << 9,         /* raw public keys (RFC 7250), pinned */
+    SC_VERIFIER = 1u << 10,   /* server: stateless cdtls_hello_verifier first */
+    SC_NO_COOKIE = 1u << 11,  /* server: no HelloVerifyRequest */
+    SC_REPLAY_WIN = 1u << 12, /* replay window 1024, early records 2 */
+};
+
+typedef struct fuzz_scenario {
+    const char *name;
+    uint16_t suite;
+    uint16_t group;  /* 0 = the default list */
+    unsigned mtu;    /* 0 = default (1200); small ones fragment the flights */
+    unsigned flags;
+} fuzz_scenario;
+
+static const fuzz_scenario fuzz_scenarios[] = {
+    {"psk-ccm8", CDTLS_PSK_WITH_AES_128_CCM_8, 0, 0, 0},
+    {"psk-gcm-mtu128", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 0, 128, SC_PSK_HINT},
+    {"psk-cbc-etm", CDTLS_PSK_WITH_AES_128_CBC_SHA256, 0, 0, SC_PSK_HINT},
+    {"psk-cbc-noetm-noems", CDTLS_PSK_WITH_AES_128_CBC_SHA256, 0, 0, SC_NO_ETM | SC_NO_EMS},
+    {"psk-aes256gcm-nocookie", CDTLS_PSK_WITH_AES_256_GCM_SHA384, 0, 0, SC_NO_COOKIE},
+    {"psk-chacha-verifier", CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, 0, 0, SC_VERIFIER},
+    {"ecdhe-psk-chacha-x25519", CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256, 29, 0, SC_REPLAY_WIN},
+    {"ecdhe-psk-gcm-p256-cid", CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256, 23, 0, SC_CID},
+    {"ecdsa-gcm", CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 23, 0, SC_CERT_ECDSA},
+    {"ecdsa-gcm384-auth-mtu256", CDTLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 24, 256,
+     SC_CERT_ECDSA | SC_CLIENT_AUTH},
+    {"ecdsa-ccm8-rpk", CDTLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, 29, 0, SC_RPK},
+    {"ecdsa-cbc-alpn-srtp", CDTLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, 29, 0,
+     SC_CERT_ECDSA | SC_ALPN_SRTP},
+    {"rsa-cbc-p384", CDTLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, 24, 0, SC_CERT_RSA},
+    {"rsa-chacha-cid-alpn-mtu300", CDTLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 29, 300,
+     SC_CERT_RSA | SC_CID | SC_ALPN_SRTP},
+    {"ed25519-chacha", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 0, SC_CERT_ED},
+    {"ed25519-chacha-auth-cid", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 200,
+     SC_CERT_ED | SC_CLIENT_AUTH | SC_CID},
+};
+#define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
+
+/* Whether this build can run the scenario at all. */
+static int fuzz_scenario_supported(const fuzz_scenario *sc)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!cdtls_cipher_suite_supported(p, sc->suite)) return 0;
+    fuzz_fixtures_load();
+    if ((sc->flags & (SC_CERT_ECDSA | SC_RPK)) && !fuzz_fx.id[FI_ECDSA].key) return 0;
+    if ((sc->flags & SC_CERT_RSA) && !fuzz_fx.id[FI_RSA].key) return 0;
+    if ((sc->flags & SC_CERT_ED) && !fuzz_fx.id[FI_ED25519].key) return 0;
+    if ((sc->flags & SC_CLIENT_AUTH) && (sc->flags & SC_CERT_ED) && !fuzz_fx.id[FI_ED25519].key) return 0;
+    if ((sc->flags & SC_CLIENT_AUTH) && !(sc->flags & SC_CERT_ED) && !fuzz_fx.id[FI_ECDSA_CLIENT].key)
+        return 0;
+    if (sc->group == 23 && !p->kx[CDTLS_GROUP_SECP256R1]) return 0;
+    if (sc->group == 24 && !p->kx[CDTLS_GROUP_SECP384R1]) return 0;
+    if (sc->group == 29 && !p->kx[CDTLS_GROUP_X25519]) return 0;
+    return 1;
+}
+
+static const uint8_t fuzz_psk[16] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
+                                     0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0};
+static const char fuzz_psk_identity[] = "fuzz-client";
+static const char fuzz_psk_hint[] = "fuzz-hint";
+static const char *const fuzz_alpn[] = {"webrtc", "c-webrtc", "h2"};
+static const uint16_t fuzz_srtp[] = {CDTLS_SRTP_AEAD_AES_128_GCM, CDTLS_SRTP_AES128_CM_HMAC_SHA1_80};
+static const uint8_t fuzz_mki[] = {0xaa, 0xbb, 0xcc};
+static const uint8_t fuzz_peer_addr[] = "fuzzpeer";
+
+static int64_t fuzz_unix_time_cb(void *ctx)
+{
+    (void)ctx;
+    return FUZZ_UNIX_TIME;
+}
+
+/* What a configuration borrows, kept with it. */
+typedef struct fuzz_cfg {
+    cdtls_config cfg;
+    uint16_t suite, group;
+    cdtls_cid_random cid;
+} fuzz_cfg;
+
+static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, const cdtls_provider *p)
+{
+    fuzz_fixtures_load();
+    cdtls_config *c = &fc->cfg;
+    cdtls_config_init(c);
+    c->provider = p;
+    c->allocator = &fuzz_allocator;
+    c->unix_time = fuzz_unix_time_cb;
+    fc->suite = sc->suite;
+    c->cipher_suites = &fc->suite;
+    c->n_cipher_suites = 1;
+    if (sc->group) {
+        fc->group = sc->group;
+        c->groups = &fc->group;
+        c->n_groups = 1;
+    }
+    if (sc->mtu) c->mtu = sc->mtu;
+    c->psk = fuzz_psk;
+    c->psk_len = sizeof fuzz_psk;
+    c->psk_identity = (const uint8_t *)fuzz_psk_identity;
+    c->psk_identity_len = sizeof fuzz_psk_identity - 1;
+    if ((sc->flags & SC_PSK_HINT) && role == CDTLS_SERVER) {
+        c->psk_identity_hint = (const uint8_t *)fuzz_psk_hint;
+        c->psk_identity_hint_len = sizeof fuzz_psk_hint - 1;
+    }
+    if (sc->flags & SC_NO_EMS) c->extended_master_secret = CDTLS_EMS_DISABLE;
+    if (sc->flags & SC_NO_ETM) c->encrypt_then_mac = 0;
+    if (sc->flags & SC_NO_COOKIE) c->cookie_exchange = 0;
+    if (sc->flags & SC_REPLAY_WIN) {
+        c->replay_window = 1024;
+        c->max_early_records = 2;
+    }
+    const fuzz_identity *server_id = NULL, *client_id = NULL;
+    if (sc->flags & SC_CERT_ECDSA) server_id = &fuzz_fx.id[FI_ECDSA];
+    if (sc->flags & SC_CERT_RSA) server_id = &fuzz_fx.id[FI_RSA];
+    if (sc->flags & SC_CERT_ED) server_id = &fuzz_fx.id[FI_ED25519];
+    if (sc->flags & SC_CLIENT_AUTH)
+        client_id = (sc->flags & SC_CERT_ED) ? &fuzz_fx.id[FI_ED25519] : &fuzz_fx.id[FI_ECDSA_CLIENT];
+    const fuzz_identity *mine = role == CDTLS_SERVER ? server_id : client_id;
+    const fuzz_identity *theirs = role == CDTLS_SERVER ? client_id : server_id;
+    if (mine) {
+        c->cert_chain = (const uint8_t *const *)mine->der;
+        c->cert_chain_len = mine->len;
+        c->n_certs = mine->n;
+        c->private_key = mine->key;
+    }
+    if (theirs) {
+        c->trust_anchors = &theirs->anchor;
+        c->n_trust_anchors = 1;
+    }
+    if (role == CDTLS_CLIENT && server_id) {
+        c->server_name = server_id == &fuzz_fx.id[FI_ECDSA]  ? "server.example.com"
+                         : server_id == &fuzz_fx.id[FI_RSA] ? "rsa.example.com"
+                                                             : "ed.example.com";
+    }
+    if (role == CDTLS_SERVER && client_id) c->client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    if (sc->flags & SC_RPK) {
+        /* the server sends its raw key, the client pins it */
+        if (role == CDTLS_SERVER) {
+            c->raw_public_key = fuzz_fx.spki;
+            c->raw_public_key_len = fuzz_fx.spki_len;
+            c->private_key = fuzz_fx.id[FI_ECDSA].key;
+        } else {
+            c->pinned_spki_sha256 = fuzz_fx.spki_pin;
+            c->n_spki_pins = 1;
+        }
+    }
+    if (sc->flags & SC_CID) {
+        fc->cid.provider = p;
+        fc->cid.len = 8;
+        c->cid_generator = cdtls_cid_random_generator;
+        c->cid_generator_ctx = &fc->cid;
+    }
+    if (sc->flags & SC_ALPN_SRTP) {
+        c->alpn_protocols = role == CDTLS_SERVER ? fuzz_alpn + 1 : fuzz_alpn;
+        c->n_alpn_protocols = role == CDTLS_SERVER ? 2 : 3;
+        c->srtp_profiles = fuzz_srtp;
+        c->n_srtp_profiles = 2;
+        if (role == CDTLS_CLIENT) {
+            c->srtp_mki = fuzz_mki;
+            c->srtp_mki_len = sizeof fuzz_mki;
+        }
+    }
+}
+
+/* -------------------------------------------------------------- driver */
+
+typedef void (*fuzz_sink)(void *ctx, const uint8_t *dgram, size_t len);
+
+typedef struct fuzz_engine {
+    fuzz_provider prov;
+    fuzz_cfg fc;
+    const fuzz_scenario *sc;
+    cdtls_role role;
+    cdtls_conn *c;
+    cdtls_hello_verifier *verifier; /* SC_VERIFIER servers, until a cookie verifies */
+    uint64_t now;
+    int established_seen;
+    fuzz_sink sink;
+    void *sink_ctx;
+    uint8_t buf[65536];
+} fuzz_engine;
+
+/* Everything the target wants to send goes to the sink (the harnesses
+ * discard it; gen_corpus hands it to the real peer). */
+static void fuzz_engine_drain(fuzz_engine *fe)
+{
+    if (!fe->c) return;
+    size_t n;
+    cdtls_oob oob;
+    while (cdtls_conn_next_datagram(fe->c, fe->buf, sizeof fe->buf, &n, &oob) == CDTLS_OK) {
+        if (n > sizeof fe->buf) abort();
+        if (fe->sink) fe->sink(fe->sink_ctx, fe->buf, n);
+    }
+}
+
+/* The first time the handshake is seen complete: the getters, the
+ * exporter, and a first write (the application speaks first). */
+static void fuzz_engine_established(fuzz_engine *fe)
+{
+    cdtls_conn *c = fe->c;
+    size_t n;
+    (void)cdtls_conn_cipher_suite(c);
+    (void)cdtls_conn_uses_ems(c);
+    (void)cdtls_conn_resumed(c);
+    (void)cdtls_conn_uses_cid(c);
+    (void)cdtls_conn_own_cid(c, &n);
+    (void)cdtls_conn_peer_cid(c, &n);
+    (void)cdtls_conn_alpn(c, &n);
+    (void)cdtls_conn_psk_identity(c, &n);
+    const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(c, &n);
+    for (size_t i = 0; i < n; i++)
+        if (!chain || chain[i].der_len == 0) abort();
+    uint8_t km[32];
+    if (cdtls_conn_export_keying_material(c, "EXTRACTOR-fuzz", (const uint8_t *)"ctx", 3, 1, km,
+                                          sizeof km) != CDTLS_OK)
+        abort(); /* established: the exporter must work */
+    static const char hello[] = "hello from the fuzz target";
+    if (cdtls_conn_max_write(c) >= sizeof hello - 1)
+        (void)cdtls_conn_write(c, (const uint8_t *)hello, sizeof hello - 1, NULL);
+}
+
+/* After each step: take every application record and echo it back. */
+static void fuzz_engine_after(fuzz_engine *fe)
+{
+    cdtls_conn *c = fe->c;
+    if (!c) return;
+    if (!fe->established_seen && cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED) {
+        fe->established_seen = 1;
+        fuzz_engine_established(fe);
+    }
+    for (int i = 0; i < 300; i++) {
+        size_t n = 0;
+        int rc = cdtls_conn_read(c, fe->buf, sizeof fe->buf, &n, NULL);
+        if (rc != CDTLS_OK) break;
+        if (n > sizeof fe->buf) abort();
+        if (n <= cdtls_conn_max_write(c)) (void)cdtls_conn_write(c, fe->buf, n, NULL);
+    }
+    fuzz_engine_drain(fe);
+}
+
+static int fuzz_engine_new_conn(fuzz_engine *fe)
+{
+    if (cdtls_conn_new(&fe->fc.cfg, fe->role, fe->now, &fe->c) != CDTLS_OK) abort();
+    if (fe->role == CDTLS_SERVER &&
+        cdtls_conn_set_peer_address(fe->c, fuzz_peer_addr, sizeof fuzz_peer_addr - 1) != CDTLS_OK)
+        abort();
+    return 0;
+}
+
+/* 0 when the scenario cannot run in this build. */
+static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, fuzz_sink sink,
+                            void *sink_ctx)
+{
+    memset(fe, 0, offsetof(fuzz_engine, buf));
+    fe->sc = &fuzz_scenarios[scenario % FUZZ_N_SCENARIOS];
+    if (!fuzz_scenario_supported(fe->sc)) return 0;
+    fe->role = role;
+    fe->sink = sink;
+    fe->sink_ctx = sink_ctx;
+    fe->now = FUZZ_T0_MS;
+    /* the target's random stream: one per role and scenario */
+    fuzz_provider_init(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) + scenario % FUZZ_N_SCENARIOS);
+    fuzz_config(&fe->fc, fe->sc, role, &fe->prov.base);
+    if (role == CDTLS_SERVER && (fe->sc->flags & SC_VERIFIER)) {
+        if (cdtls_hello_verifier_new(&fe->fc.cfg, fe->now, &fe->verifier) != CDTLS_OK) abort();
+        return 1;
+    }
+    fuzz_engine_new_conn(fe);
+    if (role == CDTLS_CLIENT && cdtls_conn_start(fe->c, fe->now) != CDTLS_OK) abort();
+    fuzz_engine_drain(fe);
+    return 1;
+}
+
+/* One part of the input: a datagram from the peer, or the timer. */
+static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, int timer)
+{
+    if (timer) {
+        if (!fe->c) return;
+        uint64_t t = cdtls_conn_timeout(fe->c);
+        /* no timer running: let a second pass (the handshake timeout,
+         * the final flight kept for the peer) */
+        fe->now = t == UINT64_MAX ? fe->now + 1000 : (t > fe->now ? t : fe->now);
+        (void)cdtls_conn_on_timeout(fe->c, fe->now);
+        fuzz_engine_after(fe);
+        return;
+    }
+    fe->now += FUZZ_STEP_MS;
+    if (fe->verifier) {
+        size_t reply_len = 0;
+        int rc = cdtls_hello_verifier_check(fe->verifier, fuzz_peer_addr, sizeof fuzz_peer_addr - 1, dgram,
+                                            len, fe->now, fe->buf, sizeof fe->buf, &reply_len);
+        if (rc == CDTLS_ERR_WOULD_BLOCK) {
+            if (reply_len > sizeof fe->buf) abort();
+            if (fe->sink) fe->sink(fe->sink_ctx, fe->buf, reply_len);
+            return;
+        }
+        if (rc != CDTLS_OK) return;
+        cdtls_hello_verifier_free(fe->verifier);
+        fe->verifier = NULL;
+        fuzz_engine_new_conn(fe);
+        if (cdtls_conn_set_cookie_verified(fe->c) != CDTLS_OK) abort();
+    }
+    cdtls_oob oob;
+    memset(&oob, 0, sizeof oob);
+    (void)cdtls_conn_recv(fe->c, dgram, len, &oob, fe->now);
+    (void)cdtls_conn_recv_advanced(fe->c);
+    fuzz_engine_after(fe);
+}
+
+static void fuzz_engine_close(fuzz_engine *fe)
+{
+    if (fe->c) {
+        (void)cdtls_conn_error(fe->c);
+        uint8_t level, desc;
+        (void)cdtls_conn_peer_alert(fe->c, &level, &desc);
+        cdtls_conn_free(fe->c);
+    }
+    cdtls_hello_verifier_free(fe->verifier);
+    fe->c = NULL;
+    fe->verifier = NULL;
+}
+
+/* A whole harness input; returns 1 if the target reached ESTABLISHED
+ * (gen_corpus checks its seeds with it). */
+static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    static fuzz_engine fe;
+    if (!fuzz_engine_open(&fe, role, data[0], NULL, NULL)) return 0;
+    fuzz_split s = {data + 1, size - 1};
+    const uint8_t *part;
+    size_t len;
+    int mark;
+    while (fuzz_next(&s, &part, &len, &mark)) fuzz_engine_step(&fe, part, len, mark);
+    int established = fe.established_seen;
+    fuzz_engine_close(&fe);
+    return established;
+}
+
+#endif

@@ -1,0 +1,16 @@
+/* The whole engine as a client: the fuzzer plays the server. Input (see
+ * fuzz_engine.h): byte 0 picks the scenario (suite family, certificates,
+ * MTU, CID, ALPN/SRTP, ...), then the server's datagrams, length-prefixed,
+ * with FUZZ_TIMER_MARK parts firing the retransmission timer. Everything
+ * the engine sends is drained and discarded after each step; application
+ * data it receives is read and echoed. The provider's randomness and the
+ * clock are deterministic, so a recorded server (fuzz/gen_corpus.c) stays
+ * valid and every crash reproduces from its file alone. */
+#include "fuzz_engine.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    (void)fuzz_engine_run(CDTLS_CLIENT, data, size);
+    return 0;
+}

@@ -1,0 +1,485 @@
+/* Seed corpora for every harness, from real handshakes of our own client
+ * and server in memory (docs/fuzzing.md):
+ *
+ *   gen_corpus OUTDIR
+ *
+ * For each scenario of fuzz_engine.h this build can run, and each role,
+ * the target side runs through the very driver the engine harnesses use
+ * (fuzz_engine_step: same deterministic provider, same clock, same
+ * writes), the other side is an ordinary cdtls connection, and what the
+ * other side sends is recorded as the harness input. Variants: a clean
+ * link; the target's first datagram lost (its timer must fire: the seed
+ * holds a FUZZ_TIMER_MARK); and each batch delivered in reverse order
+ * with its first datagram duplicated. After the handshake the peer sends
+ * application data, which the target echoes, and a close_notify.
+ *
+ * Every datagram seen is also a fuzz_record seed; every handshake message
+ * (reassembled with our own hs_reasm) a fuzz_hs_msg seed; the hellos'
+ * extension blocks fuzz_hs_ext seeds; each direction's fragment stream a
+ * fuzz_hs_reasm seed. fuzz/certs gives the X.509, chain, PEM and key seeds.
+ *
+ * Self-check: every engine seed is replayed through a fresh driver and must
+ * bring the target to ESTABLISHED, i.e. the recording stays valid under
+ * the deterministic provider. A scenario that does not complete, or a seed
+ * that does not replay, makes this program fail (exit 1). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/dtls.h"
+#include "fuzz_engine.h"
+#include "handshake/hs_msg.h"
+#include "handshake/hs_reasm.h"
+#include "record/record.h"
+
+static const char *outdir;
+static size_t n_written;
+
+/* ------------------------------------------------------------ byte vectors */
+
+typedef struct vec {
+    uint8_t *p;
+    size_t n, cap;
+} vec;
+
+static void vec_put(vec *v, const void *d, size_t n)
+{
+    if (v->n + n > v->cap) {
+        size_t cap = v->cap ? v->cap : 1024;
+        while (cap < v->n + n) cap *= 2;
+        v->p = realloc(v->p, cap);
+        if (!v->p) abort();
+        v->cap = cap;
+    }
+    if (n) memcpy(v->p + v->n, d, n);
+    v->n += n;
+}
+
+static void vec_u8(vec *v, uint8_t b) { vec_put(v, &b, 1); }
+
+static void vec_part(vec *v, const uint8_t *d, size_t n)
+{
+    uint8_t len[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+    vec_put(v, len, 2);
+    vec_put(v, d, n);
+}
+
+/* ------------------------------------------------------------ seed files */
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* Named by content (FNV-1a), so duplicates collapse. */
+static void write_seed(const char *harness, const uint8_t *d, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ d[i]) * 0x100000001b3ull;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", outdir, harness);
+    make_dir(path);
+    snprintf(path, sizeof path, "%s/%s/seed-%016llx", outdir, harness, (unsigned long long)h);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(d, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    n_written++;
+}
+
+static void write_seed2(const char *harness, uint8_t first, const uint8_t *d, size_t n)
+{
+    vec v = {0};
+    vec_u8(&v, first);
+    vec_put(&v, d, n);
+    write_seed(harness, v.p, v.n);
+    free(v.p);
+}
+
+/* ------------------------------------------------- parser seeds from a link */
+
+/* One direction of a connection as the parsers see it. */
+typedef struct direction {
+    hs_reasm reasm;
+    vec frags; /* fuzz_hs_reasm seed: limits byte, reset header, fragments */
+    int first;
+} direction;
+
+static void direction_init(direction *d)
+{
+    memset(d, 0, sizeof *d);
+    hs_reasm_limits lim = {65536, 262144};
+    if (hs_reasm_init(&d->reasm, cdtls_allocator_libc(), &lim) != CDTLS_OK) abort();
+    vec_u8(&d->frags, 0x0f); /* the largest limits of fuzz_hs_reasm */
+    d->first = 1;
+}
+
+static void direction_flush(direction *d)
+{
+    if (d->frags.n > 1) write_seed("fuzz_hs_reasm", d->frags.p, d->frags.n);
+    hs_reasm_free(&d->reasm);
+    free(d->frags.p);
+}
+
+static void extension_seed(const uint8_t *body, size_t len, size_t at)
+{
+    /* at: where the 2-byte extensions length is */
+    if (at + 2 > len) return;
+    size_t n = ((size_t)body[at] << 8) | body[at + 1];
+    if (at + 2 + n != len) return;
+    write_seed("fuzz_hs_ext", body + at + 2, n);
+}
+
+static void message_seed(uint8_t type, const uint8_t *body, size_t len)
+{
+    write_seed2("fuzz_hs_msg", type, body, len);
+    if (type == HS_CLIENT_HELLO) {
+        hs_client_hello ch;
+        if (hs_client_hello_parse(body, len, &ch) == CDTLS_OK)
+            extension_seed(body, len, (size_t)(ch.raw_compression + ch.raw_compression_len - body));
+    } else if (type == HS_SERVER_HELLO && len >= 35) {
+        extension_seed(body, len, 35 + body[34] + 3);
+    }
+}
+
+/* The record cipher fuzz_record should try for this scenario's suite. */
+static uint8_t record_selector(const fuzz_scenario *sc)
+{
+    uint8_t sel;
+    switch (sc->suite) {
+    case CDTLS_PSK_WITH_AES_128_GCM_SHA256:
+    case CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256:
+    case CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+    case CDTLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: sel = 1; break;
+    case CDTLS_PSK_WITH_AES_128_CCM_8:
+    case CDTLS_ECDHE_ECDSA_WITH_AES_128_CCM_8: sel = 2; break;
+    case CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256:
+    case CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256:
+    case CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+    case CDTLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: sel = 3; break;
+    case CDTLS_PSK_WITH_AES_256_GCM_SHA384:
+    case CDTLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: sel = 6; break;
+    default: sel = (sc->flags & SC_NO_ETM) ? 4 : 5; break; /* CBC */
+    }
+    if (sc->flags & SC_CID) sel |= 8u << 3;
+    return sel;
+}
+
+static void observe(direction *d, const fuzz_scenario *sc, const uint8_t *dgram, size_t len)
+{
+    write_seed2("fuzz_record", record_selector(sc), dgram, len);
+    write_seed2("fuzz_record", 0, dgram, len);
+    cdtls_reader r;
+    reader_init(&r, dgram, len);
+    while (r.left) {
+        record_header h;
+        const uint8_t *hdr, *frag;
+        size_t hdr_len;
+        if (record_read_cid(&r, (sc->flags & SC_CID) ? 8 : 0, &h, &hdr, &hdr_len, &frag) != CDTLS_OK) break;
+        if (h.type != CT_HANDSHAKE || h.epoch != 0) continue;
+        cdtls_reader hr;
+        reader_init(&hr, frag, h.length);
+        while (hr.left) {
+            hs_header hh;
+            const uint8_t *f;
+            const uint8_t *start = hr.p;
+            if (hs_header_read(&hr, &hh, &f) != CDTLS_OK) break;
+            if (d->first) {
+                /* fuzz_hs_reasm: a header of type 0xfe resets to its seq */
+                hs_header reset = hh;
+                reset.type = 0xfe;
+                uint8_t put[12];
+                hs_header_put(&reset, put);
+                vec_put(&d->frags, put, sizeof put);
+                hs_reasm_set_next_seq(&d->reasm, hh.message_seq);
+                d->first = 0;
+            }
+            vec_put(&d->frags, start, (size_t)(hr.p - start));
+            (void)hs_reasm_add(&d->reasm, &hh, f, hh.fragment_length);
+            uint8_t type;
+            uint16_t seq;
+            const uint8_t *msg;
+            size_t msg_len;
+            while (hs_reasm_next(&d->reasm, &type, &seq, &msg, &msg_len)) {
+                message_seed(type, msg + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN);
+                hs_reasm_consume(&d->reasm);
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------- one recording */
+
+enum { V_CLEAN, V_LOSS, V_REORDER, V__COUNT };
+static const char *const variant_name[] = {"clean", "loss", "reorder"};
+
+typedef struct queue {
+    vec data;
+    size_t len[512];
+    size_t n;
+} queue;
+
+static void queue_sink(void *ctx, const uint8_t *d, size_t n)
+{
+    queue *q = ctx;
+    if (q->n == sizeof q->len / sizeof q->len[0]) return; /* a runaway peer: drop */
+    vec_put(&q->data, d, n);
+    q->len[q->n++] = n;
+}
+
+static void queue_clear(queue *q)
+{
+    q->data.n = 0;
+    q->n = 0;
+}
+
+static void drain_conn(cdtls_conn *c, queue *q)
+{
+    static uint8_t buf[65536];
+    size_t n;
+    while (cdtls_conn_next_datagram(c, buf, sizeof buf, &n, NULL) == CDTLS_OK) queue_sink(q, buf, n);
+}
+
+/* Records one session; returns 1 if both sides got to ESTABLISHED and the
+ * seed (in *seed) replays. */
+static int record_session(size_t scenario, cdtls_role role, int variant, vec *seed)
+{
+    static fuzz_engine target;
+    queue to_peer = {0}, to_target = {0};
+    const fuzz_scenario *sc = &fuzz_scenarios[scenario];
+    if (!fuzz_engine_open(&target, role, scenario, queue_sink, &to_peer)) return -1;
+    seed->n = 0;
+    vec_u8(seed, (uint8_t)scenario);
+
+    cdtls_role peer_role = role == CDTLS_CLIENT ? CDTLS_SERVER : CDTLS_CLIENT;
+    fuzz_provider pprov;
+    fuzz_provider_init(&pprov, 0x9e000 + scenario + (role == CDTLS_CLIENT ? 0 : 0x100));
+    fuzz_cfg pfc;
+    fuzz_config(&pfc, sc, peer_role, &pprov.base);
+    cdtls_conn *peer = NULL;
+    if (cdtls_conn_new(&pfc.cfg, peer_role, FUZZ_T0_MS, &peer) != CDTLS_OK) abort();
+    if (peer_role == CDTLS_SERVER) {
+        if (cdtls_conn_set_peer_address(peer, "fuzzself", 8) != CDTLS_OK) abort();
+    } else if (cdtls_conn_start(peer, FUZZ_T0_MS) != CDTLS_OK) {
+        abort();
+    }
+    drain_conn(peer, &to_target);
+
+    direction up, down; /* peer -> target, target -> peer */
+    direction_init(&up);
+    direction_init(&down);
+    int dropped = 0, pings = 0, closed = 0, quiet = 0;
+    /* the peer's own clock: it is not replayed, so it need not follow the
+     * target's (whose clock the harness semantics fix) */
+    uint64_t pnow = target.now;
+    static uint8_t buf[65536];
+    for (int iter = 0; iter < 400; iter++) {
+        int progress = 0;
+        /* the peer's datagrams to the target: recorded */
+        size_t off[512], k = to_target.n;
+        for (size_t i = 0, o = 0; i < k; i++) off[i] = o, o += to_target.len[i];
+        vec batch = {0};
+        vec_put(&batch, to_target.data.p, to_target.data.n);
+        size_t lens[512];
+        memcpy(lens, to_target.len, k * sizeof lens[0]);
+        queue_clear(&to_target);
+        for (size_t j = 0; j < k; j++) {
+            size_t i = variant == V_REORDER ? k - 1 - j : j;
+            int times = variant == V_REORDER && j == 0 ? 2 : 1;
+            for (int t = 0; t < times; t++) {
+                observe(&up, sc, batch.p + off[i], lens[i]);
+                vec_part(seed, batch.p + off[i], lens[i]);
+                fuzz_engine_step(&target, batch.p + off[i], lens[i], 0);
+            }
+            progress = 1;
+        }
+        free(batch.p);
+        /* the target's datagrams to the peer */
+        size_t o = 0;
+        for (size_t i = 0; i < to_peer.n; i++) {
+            const uint8_t *d = to_peer.data.p + o;
+            o += to_peer.len[i];
+            observe(&down, sc, d, to_peer.len[i]);
+            if (variant == V_LOSS && !dropped) {
+                dropped = 1;
+                continue;
+            }
+            pnow += FUZZ_STEP_MS;
+            (void)cdtls_conn_recv(peer, d, to_peer.len[i], NULL, pnow);
+            progress = 1;
+        }
+        queue_clear(&to_peer);
+        /* the peer reads what the target echoed */
+        size_t n;
+        while (cdtls_conn_read(peer, buf, sizeof buf, &n, NULL) == CDTLS_OK) {
+        }
+        int both = target.c && cdtls_conn_get_state(target.c) == CDTLS_STATE_ESTABLISHED &&
+                   cdtls_conn_get_state(peer) == CDTLS_STATE_ESTABLISHED;
+        if (both && !progress) {
+            if (pings < 2) {
+                char msg[32];
+                int len = snprintf(msg, sizeof msg, "ping %d from the peer", pings++);
+                (void)cdtls_conn_write(peer, (const uint8_t *)msg, (size_t)len, NULL);
+            } else if (!closed) {
+                closed = 1;
+                (void)cdtls_conn_close(peer);
+            }
+        }
+        drain_conn(peer, &to_target);
+        if (to_target.n) continue;
+        if (progress) continue;
+        if (closed && ++quiet > 2) break;
+        if (!both && !closed) {
+            /* nobody has anything to say: a timer. The target's when it
+             * runs a retransmission timer (recorded as a FUZZ_TIMER_MARK);
+             * else the peer's (a server waiting for a ClientHello only has
+             * its handshake deadline, which would end the session). */
+            uint64_t t = target.c ? cdtls_conn_timeout(target.c) : UINT64_MAX;
+            if (t != UINT64_MAX && t <= target.now + 5000) {
+                vec_part(seed, NULL, 0);
+                seed->p[seed->n - 2] = 0xff, seed->p[seed->n - 1] = 0xff;
+                fuzz_engine_step(&target, NULL, 0, 1);
+            } else {
+                uint64_t pt = cdtls_conn_timeout(peer);
+                if (pt == UINT64_MAX) break; /* stuck */
+                if (pt > pnow) pnow = pt;
+                (void)cdtls_conn_on_timeout(peer, pnow);
+            }
+            drain_conn(peer, &to_target);
+        }
+    }
+    int ok = target.established_seen && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+    if (!ok)
+        fprintf(stderr, "gen_corpus: %s as %s (%s): target %s (%s), peer %s\n", sc->name,
+                role == CDTLS_CLIENT ? "client" : "server", variant_name[variant],
+                target.established_seen ? "established" : "not established",
+                target.c ? cdtls_strerror(cdtls_conn_error(target.c)) : "-",
+                cdtls_strerror(cdtls_conn_error(peer)));
+    fuzz_engine_close(&target);
+    cdtls_conn_free(peer);
+    direction_flush(&up);
+    direction_flush(&down);
+    free(to_peer.data.p);
+    free(to_target.data.p);
+    if (!ok) return 0;
+
+    /* the self-check: the seed alone brings a fresh target to ESTABLISHED */
+    ok = fuzz_engine_run(role, seed->p, seed->n);
+    if (!ok)
+        fprintf(stderr, "gen_corpus: %s as %s (%s): the recorded seed does not replay\n", sc->name,
+                role == CDTLS_CLIENT ? "client" : "server", variant_name[variant]);
+    return ok;
+}
+
+/* ------------------------------------------------------ certificate seeds */
+
+static uint8_t *cert_file(const char *name, size_t *len) { return fuzz_read_file(name, len); }
+
+static void chain_seed(uint8_t flags, const char *const *names, const char *host)
+{
+    vec v = {0};
+    vec_u8(&v, flags);
+    for (size_t i = 0; names[i]; i++) {
+        size_t n;
+        uint8_t *d = cert_file(names[i], &n);
+        vec_part(&v, d, n);
+        free(d);
+    }
+    if (host) vec_part(&v, (const uint8_t *)host, strlen(host));
+    write_seed("fuzz_x509_chain", v.p, v.n);
+    free(v.p);
+}
+
+static void cert_seeds(void)
+{
+    static const char *const ders[] = {"root.der", "int.der", "leaf.der", "clientonly.der", "notca.der",
+                                       "undernotca.der", "sub.der", "undersub.der", "otherroot.der",
+                                       "rsaroot.der", "rsaleaf.der", "rsapss.der", "ed.der", "p384.der"};
+    for (size_t i = 0; i < sizeof ders / sizeof ders[0]; i++) {
+        size_t n;
+        uint8_t *d = cert_file(ders[i], &n);
+        write_seed("fuzz_x509", d, n);
+        free(d);
+    }
+    static const char *const c1[] = {"leaf.der", "int.der", "root.der", NULL};
+    static const char *const c2[] = {"undersub.der", "sub.der", "int.der", "root.der", NULL};
+    static const char *const c3[] = {"undernotca.der", "notca.der", "root.der", NULL};
+    static const char *const c4[] = {"rsaleaf.der", "rsaroot.der", NULL};
+    static const char *const c5[] = {"rsapss.der", "rsaroot.der", NULL};
+    static const char *const c6[] = {"ed.der", "ed.der", NULL};
+    static const char *const c7[] = {"p384.der", "root.der", NULL};
+    static const char *const c8[] = {"clientonly.der", "int.der", "otherroot.der", NULL};
+    chain_seed(0x06, c1, "server.example.com"); /* host, purpose server */
+    chain_seed(0x02, c1, "a.wild.example.com");
+    chain_seed(0x22, c1, "127.0.0.1");          /* anchor by name */
+    chain_seed(0x00, c2, NULL);
+    chain_seed(0x00, c3, NULL);
+    chain_seed(0x06, c4, "rsa.example.com");
+    chain_seed(0x10, c5, NULL);
+    chain_seed(0x01, c6, NULL);
+    chain_seed(0x08, c7, NULL);
+    chain_seed(0x08, c8, NULL);
+
+    static const char *const pems[] = {"chain.pem", "leaf.key", "leaf.sec1.pem", "rsaleaf.key",
+                                       "rsaleaf.pkcs1.pem", "ed.key", "p384.key", "root.key"};
+    for (size_t i = 0; i < sizeof pems / sizeof pems[0]; i++) {
+        size_t n;
+        uint8_t *d = cert_file(pems[i], &n);
+        write_seed("fuzz_pem", d, n);
+        if (i) {
+            write_seed("fuzz_key", d, n);
+            /* and the DER inside */
+            uint8_t *der = malloc(n);
+            size_t der_len;
+            if (!der) abort();
+            if (cdtls_pem_decode((const char *)d, n, NULL, der, n, &der_len, NULL) == CDTLS_OK) {
+                write_seed("fuzz_key", der, der_len);
+                write_seed("fuzz_pem", der, der_len);
+            }
+            free(der);
+        }
+        free(d);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_corpus OUTDIR\n");
+        return 2;
+    }
+    outdir = argv[1];
+    make_dir(outdir);
+    fuzz_fixtures_load();
+    cert_seeds();
+    int failed = 0, sessions = 0, skipped = 0;
+    vec seed = {0};
+    for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {
+        for (int role = 0; role < 2; role++) {
+            for (int v = 0; v < V__COUNT; v++) {
+                int rc = record_session(s, role ? CDTLS_SERVER : CDTLS_CLIENT, v, &seed);
+                if (rc < 0) {
+                    skipped++;
+                    break;
+                }
+                if (!rc) {
+                    failed++;
+                    continue;
+                }
+                sessions++;
+                write_seed(role ? "fuzz_engine_server" : "fuzz_engine_client", seed.p, seed.n);
+            }
+        }
+    }
+    free(seed.p);
+    printf("gen_corpus: %d sessions recorded, %d failed, %d scenario/role pairs not in this build, "
+           "%zu seed files written to %s\n",
+           sessions, failed, skipped, n_written, outdir);
+    return failed ? 1 : 0;
+}

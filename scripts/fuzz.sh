@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The libFuzzer harnesses of fuzz/ (docs/fuzzing.md):
+#
+#   scripts/fuzz.sh build                  build the harnesses and gen_corpus
+#   scripts/fuzz.sh corpus                 build, then (re)generate the seed corpora
+#   scripts/fuzz.sh smoke [SECONDS]        build, corpus, replay every seed and every
+#                                          committed regression input, then fuzz each
+#                                          harness SECONDS (default 3); prints
+#                                          "fuzz-smoke: N passed, N failed"
+#   scripts/fuzz.sh run SECONDS [harness...]
+#                                          fuzz each harness (default: all) for SECONDS,
+#                                          at most $FUZZ_JOBS (default 2) at once, under
+#                                          nice -n 19; corpora grow in fuzz/out/corpus-*/,
+#                                          logs in fuzz/out/logs-*/, crashes in
+#                                          fuzz/out/crashes-*/; prints execs and edges
+#   scripts/fuzz.sh repro HARNESS FILE     run one harness on one input (a crash file)
+#
+# FUZZ_CRYPTO=bearssl (default) or sodium picks the provider the core is
+# linked with. A crash, a sanitizer report, a leak or a timeout fails the
+# command (exit 1).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+crypto=${FUZZ_CRYPTO:-bearssl}
+jobs=${FUZZ_JOBS:-2}
+out=fuzz/out
+bin=$out/build-$crypto
+corpus=$out/corpus-$crypto
+harnesses=(fuzz_record fuzz_hs_msg fuzz_hs_ext fuzz_hs_reasm fuzz_x509 fuzz_x509_chain
+           fuzz_pem fuzz_key fuzz_engine_client fuzz_engine_server)
+export CDTLS_FUZZ_CERTS="$root/fuzz/certs"
+# a UBSan report is fatal (the build also says -fno-sanitize-recover)
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+dict_of() {
+  case $1 in
+    fuzz_x509*|fuzz_pem|fuzz_key) echo fuzz/x509.dict ;;
+    *) echo fuzz/dtls.dict ;;
+  esac
+}
+max_len_of() {
+  case $1 in
+    fuzz_engine_*) echo 32768 ;;
+    fuzz_x509_chain|fuzz_hs_reasm) echo 16384 ;;
+    *) echo 8192 ;;
+  esac
+}
+
+build() {
+  command -v clang >/dev/null || { echo "fuzz: clang is missing (scripts/setup.sh)"; return 1; }
+  nice -n 19 make -s -f fuzz/Makefile -j"$jobs" CRYPTO="$crypto" OUT="$bin"
+}
+
+gen_corpus() {
+  rm -rf "$corpus.seeds"
+  "$bin/gen_corpus" "$corpus.seeds" || return 1
+  # the growing corpus keeps what earlier runs found; the seeds are added
+  mkdir -p "$corpus"
+  for h in "${harnesses[@]}"; do
+    mkdir -p "$corpus/$h"
+    [ -d "$corpus.seeds/$h" ] && cp -n "$corpus.seeds/$h"/* "$corpus/$h/" 2>/dev/null
+  done
+  return 0
+}
+
+# The inputs every smoke run replays: the generated seeds and the committed
+# regression inputs (fuzz/regress/<harness>/, one per bug fixed).
+replay() {
+  local h=$1 dirs=()
+  [ -d "$corpus.seeds/$h" ] && dirs+=("$corpus.seeds/$h")
+  [ -d "fuzz/regress/$h" ] && dirs+=("fuzz/regress/$h")
+  [ ${#dirs[@]} -eq 0 ] && return 0
+  mkdir -p "$crashes/$h"
+  "$bin/$h" -runs=0 -timeout=25 -rss_limit_mb=2048 -artifact_prefix="$crashes/$h/replay-" \
+    "${dirs[@]}" > "$logs/$h.replay.log" 2>&1
+}
+
+# fuzz_one HARNESS SECONDS LOG CORPUS_DIR
+fuzz_one() {
+  local h=$1 secs=$2 log=$3 dir=$4
+  mkdir -p "$crashes/$h"
+  nice -n 19 "$bin/$h" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
+    -max_len="$(max_len_of "$h")" -dict="$(dict_of "$h")" -print_final_stats=1 \
+    -artifact_prefix="$crashes/$h/" "$dir" > "$log" 2>&1
+}
+
+# execs and edges from libFuzzer's final stats / last status line
+stats() {
+  local log=$1
+  local execs edges
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  echo "execs=${execs:-?} edges=${edges:-?}"
+}
+
+logs=$out/logs-$crypto
+crashes=$out/crashes-$crypto
+mkdir -p "$logs" "$crashes"
+cmd=${1:-}
+shift || true
+case $cmd in
+  build) build ;;
+  corpus) build && gen_corpus ;;
+  smoke)
+    secs=${1:-3}
+    passed=0 failed=0
+    if ! build || ! gen_corpus; then
+      echo "fuzz-smoke: 0 passed, 1 failed (build or corpus)"
+      exit 1
+    fi
+    for h in "${harnesses[@]}"; do
+      ok=1
+      if ! replay "$h"; then
+        ok=0
+        echo "fuzz-smoke: $h: replaying the corpus failed:"
+        grep -E 'ERROR|SUMMARY|Running:|==[0-9]+==' "$logs/$h.replay.log" | head -20
+      fi
+      # a fresh corpus of the seeds, so a smoke run takes the same time every time
+      rm -rf "$out/smoke-$crypto/$h" && mkdir -p "$out/smoke-$crypto/$h"
+      [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$out/smoke-$crypto/$h/"
+      if [ $ok = 1 ] && ! fuzz_one "$h" "$secs" "$logs/$h.smoke.log" "$out/smoke-$crypto/$h"; then
+        ok=0
+        echo "fuzz-smoke: $h: fuzzing failed (artifacts in $crashes/$h/):"
+        grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$logs/$h.smoke.log" | head -20
+      fi
+      if [ $ok = 1 ]; then
+        passed=$((passed + 1))
+        echo "fuzz-smoke: $h ok ($(stats "$logs/$h.smoke.log"))"
+      else
+        failed=$((failed + 1))
+      fi
+    done
+    echo "fuzz-smoke: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    ;;
+  run)
+    secs=${1:?usage: scripts/fuzz.sh run SECONDS [harness...]}
+    shift
+    [ $# -gt 0 ] && harnesses=("$@")
+    build && gen_corpus || exit 1
+    status=0
+    pids=() names=()
+    for h in "${harnesses[@]}"; do
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+      echo "fuzz: $h for ${secs}s (log $logs/$h.run.log)"
+      fuzz_one "$h" "$secs" "$logs/$h.run.log" "$corpus/$h" &
+      pids+=($!) names+=("$h")
+    done
+    for i in "${!pids[@]}"; do
+      if ! wait "${pids[$i]}"; then
+        status=1
+        echo "fuzz: ${names[$i]} FAILED (artifacts in $crashes/${names[$i]}/)"
+      fi
+    done
+    for h in "${harnesses[@]}"; do
+      echo "fuzz: $h $(stats "$logs/$h.run.log") corpus=$(ls "$corpus/$h" | wc -l)"
+    done
+    exit $status
+    ;;
+  repro)
+    h=${1:?usage: scripts/fuzz.sh repro HARNESS FILE}
+    f=${2:?usage: scripts/fuzz.sh repro HARNESS FILE}
+    build || exit 1
+    "$bin/$h" -runs=1 "$f"
+    ;;
+  *)
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
