@@ -16,16 +16,22 @@
 #   scripts/fuzz.sh repro HARNESS FILE     run one harness on one input (a crash file)
 #
 # FUZZ_CRYPTO=bearssl (default) or sodium picks the provider the core is
-# linked with. A crash, a sanitizer report, a leak or a timeout fails the
-# command (exit 1).
+# linked with (smoke does both unless it is set). A crash, a sanitizer
+# report, a leak or a timeout fails the command (exit 1).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-crypto=${FUZZ_CRYPTO:-bearssl}
 jobs=${FUZZ_JOBS:-2}
 out=fuzz/out
-bin=$out/build-$crypto
-corpus=$out/corpus-$crypto
+# the provider the core is linked with, and where its builds and corpora go
+set_crypto() {
+  crypto=$1
+  bin=$out/build-$crypto
+  corpus=$out/corpus-$crypto
+  logs=$out/logs-$crypto
+  crashes=$out/crashes-$crypto
+  mkdir -p "$logs" "$crashes"
+}
 harnesses=(fuzz_record fuzz_hs_msg fuzz_hs_ext fuzz_hs_reasm fuzz_x509 fuzz_x509_chain
            fuzz_pem fuzz_key fuzz_engine_client fuzz_engine_server)
 export CDTLS_FUZZ_CERTS="$root/fuzz/certs"
@@ -94,42 +100,50 @@ stats() {
   echo "execs=${execs:-?} edges=${edges:-?}"
 }
 
-logs=$out/logs-$crypto
-crashes=$out/crashes-$crypto
-mkdir -p "$logs" "$crashes"
+set_crypto "${FUZZ_CRYPTO:-bearssl}"
 cmd=${1:-}
 shift || true
 case $cmd in
   build) build ;;
   corpus) build && gen_corpus ;;
   smoke)
+    # bearssl, SECONDS per harness; then sodium (the other provider, another
+    # build of the core), replay and 1 s per harness, unless FUZZ_CRYPTO
+    # names one provider
     secs=${1:-3}
     passed=0 failed=0
-    if ! build || ! gen_corpus; then
-      echo "fuzz-smoke: 0 passed, 1 failed (build or corpus)"
-      exit 1
-    fi
-    for h in "${harnesses[@]}"; do
-      ok=1
-      if ! replay "$h"; then
-        ok=0
-        echo "fuzz-smoke: $h: replaying the corpus failed:"
-        grep -E 'ERROR|SUMMARY|Running:|==[0-9]+==' "$logs/$h.replay.log" | head -20
-      fi
-      # a fresh corpus of the seeds, so a smoke run takes the same time every time
-      rm -rf "$out/smoke-$crypto/$h" && mkdir -p "$out/smoke-$crypto/$h"
-      [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$out/smoke-$crypto/$h/"
-      if [ $ok = 1 ] && ! fuzz_one "$h" "$secs" "$logs/$h.smoke.log" "$out/smoke-$crypto/$h"; then
-        ok=0
-        echo "fuzz-smoke: $h: fuzzing failed (artifacts in $crashes/$h/):"
-        grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$logs/$h.smoke.log" | head -20
-      fi
-      if [ $ok = 1 ]; then
-        passed=$((passed + 1))
-        echo "fuzz-smoke: $h ok ($(stats "$logs/$h.smoke.log"))"
-      else
+    providers=${FUZZ_CRYPTO:-bearssl sodium}
+    for c in $providers; do
+      set_crypto "$c"
+      s=$secs
+      [ "$c" = bearssl ] || [ -n "${FUZZ_CRYPTO:-}" ] || s=1
+      if ! build || ! gen_corpus; then
+        echo "fuzz-smoke: $c: the build or the corpus generation failed"
         failed=$((failed + 1))
+        continue
       fi
+      for h in "${harnesses[@]}"; do
+        ok=1
+        if ! replay "$h"; then
+          ok=0
+          echo "fuzz-smoke: $c $h: replaying the corpus failed:"
+          grep -E 'ERROR|SUMMARY|Running:|==[0-9]+==' "$logs/$h.replay.log" | head -20
+        fi
+        # a fresh corpus of the seeds, so a smoke run takes the same time every time
+        rm -rf "$out/smoke-$c/$h" && mkdir -p "$out/smoke-$c/$h"
+        [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$out/smoke-$c/$h/"
+        if [ $ok = 1 ] && ! fuzz_one "$h" "$s" "$logs/$h.smoke.log" "$out/smoke-$c/$h"; then
+          ok=0
+          echo "fuzz-smoke: $c $h: fuzzing failed (artifacts in $crashes/$h/):"
+          grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$logs/$h.smoke.log" | head -20
+        fi
+        if [ $ok = 1 ]; then
+          passed=$((passed + 1))
+          echo "fuzz-smoke: $c $h ok ($(stats "$logs/$h.smoke.log"))"
+        else
+          failed=$((failed + 1))
+        fi
+      done
     done
     echo "fuzz-smoke: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]

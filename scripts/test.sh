@@ -38,6 +38,9 @@ for crypto in bearssl sodium; do
   run scripts/capture-check.sh "$crypto"
 done
 run scripts/keylog-check.sh
+# libFuzzer harnesses (docs/fuzzing.md): build, generate the seed corpora,
+# replay them and the regression inputs, fuzz each harness 3 s.
+run scripts/fuzz.sh smoke 3
 
 # Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C",
 # and the closing lines of our script checks (tools smoke test, tshark capture
