@@ -624,7 +624,17 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     if (epoch > 1) return CDTLS_OK;
     if (epoch == 1 && !c->have_read_cipher) return CDTLS_OK;
     replay_window *w = &c->replay[epoch];
-    if (c->cfg.replay_window && replay_check(w, rh->seq) != CDTLS_OK) return CDTLS_OK;
+    if (c->cfg.replay_window && replay_check(w, rh->seq) != CDTLS_OK) {
+        /* Epoch 0 has no MAC, so any forged record moves its window, where
+         * RFC 6347 §4.1.2.6 moves it only for authenticated records: one
+         * plaintext record numbered far ahead would leave every real
+         * handshake record of the peer behind the window. So in epoch 0
+         * only a number seen inside the window (a duplicate) is dropped;
+         * older ones are processed, which the handshake tolerates
+         * (reassembly ignores duplicates, answering retransmissions is
+         * rate-limited). */
+        if (epoch != 0 || w->top - rh->seq < w->size) return CDTLS_OK;
+    }
 
     /* RFC 9146: once we asked for a CID, protected records must carry it
      * (and ours); a tls12_cid record is never valid otherwise. */
