@@ -534,8 +534,8 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
     return CDTLS_OK;
 }
 
-static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t record_seq,
-                            uint64_t now_ms)
+static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch,
+                            uint64_t record_seq, uint64_t now_ms)
 {
     cdtls_reader r;
     reader_init(&r, pt, len);
@@ -547,14 +547,19 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
         if (hs_header_read(&r, &h, &frag) != CDTLS_OK) return CDTLS_OK;
 
         if (c->state != CDTLS_STATE_HANDSHAKING) {
-            if (h.type == HS_CLIENT_HELLO && c->role == CDTLS_SERVER && c->state == CDTLS_STATE_ESTABLISHED &&
-                h.message_seq >= hs_reasm_next_seq(&c->reasm)) {
+            /* Only a hello under the current keys comes from the peer: a
+             * plaintext one is anybody's, and answering each such record
+             * would make us a reflector (one datagram of 769 ClientHellos
+             * drew 769 alerts). */
+            const int authentic = epoch == c->read_epoch;
+            if (authentic && h.type == HS_CLIENT_HELLO && c->role == CDTLS_SERVER &&
+                c->state == CDTLS_STATE_ESTABLISHED && h.message_seq >= hs_reasm_next_seq(&c->reasm)) {
                 /* Renegotiation: refused (RFC 5746 §4.4 permits a
                  * no_renegotiation warning). */
                 (void)conn_send_alert(c, ALERT_WARNING, ALERT_NO_RENEGOTIATION);
                 return CDTLS_OK;
             }
-            if (h.type == HS_HELLO_REQUEST && c->role == CDTLS_CLIENT) {
+            if (authentic && h.type == HS_HELLO_REQUEST && c->role == CDTLS_CLIENT) {
                 (void)conn_send_alert(c, ALERT_WARNING, ALERT_NO_RENEGOTIATION);
                 return CDTLS_OK;
             }
@@ -605,7 +610,7 @@ static int dispatch(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, 
                     uint64_t seq, const cdtls_oob *oob, uint64_t now_ms)
 {
     switch (type) {
-    case CT_HANDSHAKE: return handle_handshake(c, pt, len, seq, now_ms);
+    case CT_HANDSHAKE: return handle_handshake(c, pt, len, epoch, seq, now_ms);
     case CT_CHANGE_CIPHER_SPEC: return handle_ccs(c, pt, len);
     case CT_ALERT:
         /* Unprotected alerts are only believed during the handshake. */
