@@ -151,6 +151,10 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     size_t n = 0;
     int epoch = c->write_epoch;
     if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
+    /* The same cap as for writes: a peer whose records each draw an alert
+     * (renegotiation attempts) must not grow the queue while the
+     * application is not draining it. Alerts are unreliable anyway. */
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body, rec, sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
