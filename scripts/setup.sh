@@ -11,9 +11,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # qemu-user and wine64 run the cross-compiled tests; dpkg-dev (dpkg-source)
 # unpacks the providers' Debian source packages (scripts/fetch-provider-src.sh);
 # llvm gives llvm-size/llvm-nm for the firmware size report; libclang-rt-14-dev
-# holds clang's libFuzzer and sanitizer runtimes (scripts/fuzz.sh).
+# holds clang's libFuzzer and sanitizer runtimes (scripts/fuzz.sh); libssl-dev
+# is what bench/openssl_bench.c links (scripts/bench.sh).
 pkgs=(build-essential clang llvm libclang-rt-14-dev pkg-config python3 python3-venv
-      libbearssl-dev libsodium-dev libcriterion-dev
+      libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
       openssl gnutls-bin wine64 tshark qemu-user dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Gathers the JSON result lines of one scripts/bench.sh run (cdtls-bench-*,
+openssl-bench, pion-bench, and bench.sh's own meta lines) into one table with
+ratios, printed as Markdown, and a machine-readable results.json.
+
+    report.py RAW.jsonl OUT.json [OUT.md]
+
+Ratios are ours / theirs: above 1 is better for rates, below 1 is better
+for bytes and nanoseconds. A cell is empty where a program did not measure
+the workload; "n/m" where it said why it could not (the why is listed under
+the table). Nothing here makes up a number: every value is a measured one
+or a quotient of two measured ones."""
+import json
+import sys
+
+IMPLS = [("cdtls-bearssl", "bearssl"), ("cdtls-sodium", "sodium"), ("openssl", "OpenSSL"), ("pion", "pion")]
+
+
+def impl_key(name):
+    for key, _ in IMPLS:
+        if name.startswith(key):
+            return key
+    return None
+
+
+def fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def main():
+    raw, out_json = sys.argv[1], sys.argv[2]
+    out_md = sys.argv[3] if len(sys.argv) > 3 else None
+    results, meta, why = {}, [], []
+    impl_names = {}
+    for line in open(raw):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if "meta" in r:
+            meta.append(r)
+            continue
+        k = impl_key(r.get("impl", ""))
+        if not k:
+            continue
+        impl_names[k] = r["impl"]
+        key = (r["workload"], r["suite"], r["metric"] if r["metric"] != "not_measured" else None)
+        if r["metric"] == "not_measured":
+            why.append((k, r["workload"], r["suite"], r.get("why", "")))
+            results.setdefault((r["workload"], r["suite"], "n/m"), {})[k] = "n/m"
+        else:
+            results.setdefault(key, {})[k] = r["value"]
+
+    def get(w, s, m, k):
+        return results.get((w, s, m), {}).get(k)
+
+    def nm(w, s, k):
+        return results.get((w, s, "n/m"), {}).get(k)
+
+    lines = []
+    cols = ["bearssl", "sodium", "OpenSSL", "pion", "bearssl/OpenSSL", "sodium/OpenSSL", "bearssl/pion", "sodium/pion"]
+
+    def table(title, rows, note=""):
+        """rows: (label, workload, suite, metric[, peer workload]); with a
+        peer workload the peers' cells and the ratios use that one (the
+        peers' unbatched numbers beside our batched ones, marked *)."""
+        lines.append(f"### {title}")
+        lines.append("")
+        if note:
+            lines.append(note)
+            lines.append("")
+        lines.append("| workload | suite | " + " | ".join(cols) + " |")
+        lines.append("|" + "---|" * (len(cols) + 2))
+        for row in rows:
+            label, w, s, m = row[:4]
+            pw = row[4] if len(row) > 4 else w
+            vals = {k: get(w if k.startswith("cdtls") else pw, s, m, k) for k, _ in IMPLS}
+            cells = []
+            for k, _ in IMPLS:
+                v = vals[k]
+                mark = "*" if v is not None and pw != w and not k.startswith("cdtls") else ""
+                cells.append(fmt(v) + mark if v is not None else (nm(w if k.startswith("cdtls") else pw, s, k) or ""))
+            for ours, theirs in (("cdtls-bearssl", "openssl"), ("cdtls-sodium", "openssl"),
+                                 ("cdtls-bearssl", "pion"), ("cdtls-sodium", "pion")):
+                a, b = vals[ours], vals[theirs]
+                num = (int, float)
+                cells.append(f"{a / b:.2f}" if isinstance(a, num) and isinstance(b, num) and b else "")
+            lines.append(f"| {label} | {s} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    suites_hs = ["PSK-AES128-GCM-SHA256", "PSK-CHACHA20-POLY1305-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256/P-256",
+                 "ECDHE-ECDSA-CHACHA20-POLY1305/X25519/Ed25519"]
+    suites_tp = suites_hs[:2]
+    rows = []
+    for s in suites_hs:
+        rows.append(("full handshakes / CPU-s", "handshake", s, "hs_per_cpu_s"))
+    for s in suites_hs:
+        rows.append(("resumed handshakes / CPU-s", "resume", s, "hs_per_cpu_s"))
+    for s in suites_hs:
+        rows.append(("full handshakes / wall-s", "handshake", s, "hs_per_wall_s"))
+    table("Handshakes per second per core (client + server on one core, loopback)", rows)
+
+    rows = []
+    for s in suites_tp:
+        rows.append(("1200-B records, MB/CPU-s", "tput1200", s, "MB_per_cpu_s"))
+        rows.append(("1200-B records, batched, MB/CPU-s", "tput1200_batch", s, "MB_per_cpu_s", "tput1200"))
+        rows.append(("64-B records / CPU-s", "rec64", s, "rec_per_cpu_s"))
+        rows.append(("64-B records, batched / CPU-s", "rec64_batch", s, "rec_per_cpu_s", "rec64"))
+        rows.append(("1200-B records, MB/wall-s", "tput1200", s, "MB_per_wall_s"))
+    table("Throughput, one connection over loopback (sender + receiver on one core)", rows,
+          "Batched = cdtls_io_send_batch / cdtls_io_recv_batch (sendmmsg / recvmmsg). OpenSSL and pion "
+          "send and receive one datagram per system call; in the batched rows their cells (marked *) "
+          "repeat those numbers, so the ratios show what batching buys us against them.")
+
+    rows = []
+    for s in suites_hs:
+        rows.append(("bytes per established pair", "memory", s, "pair_established_B"))
+        rows.append(("peak bytes during the handshake (pair)", "memory", s, "pair_peak_B"))
+    table("Memory (client + server of one connection, lower is better)", rows,
+          "cdtls and OpenSSL: through their allocator hooks (cdtls_allocator, CRYPTO_set_mem_functions), "
+          "engine objects only, no sockets. pion: Go heap (runtime.MemStats.HeapAlloc after GC) per pair "
+          "over 200 pairs held at once; its two read goroutines' stacks come on top (pion row below).")
+    extra = []
+    for s in suites_hs:
+        for m, label in (("client_established_B", "cdtls client bytes, established"),
+                         ("server_established_B", "cdtls server bytes, established"),
+                         ("client_peak_B", "cdtls client peak"), ("server_peak_B", "cdtls server peak")):
+            for k in ("cdtls-bearssl", "cdtls-sodium"):
+                v = get("memory", s, m, k)
+                if v is not None:
+                    extra.append(f"- {impl_names.get(k, k)}, {s}: {label} {fmt(v)} B")
+        v = get("memory", s, "pair_goroutine_stack_B", "pion")
+        if v is not None:
+            extra.append(f"- pion, {s}: goroutine stacks per pair {fmt(v)} B (not in the table)")
+    lines.extend(extra)
+    lines.append("")
+
+    # engine
+    lines.append("### In-memory cost per record (seal + open, ns, best of 9)")
+    lines.append("")
+    lines.append("| provider | AEAD | size | raw AEAD ns | record layer ns | record / raw | engine ns | engine / raw |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for k in ("cdtls-bearssl", "cdtls-sodium"):
+        for a in ("AES-128-GCM", "CHACHA20-POLY1305"):
+            for size in ("64", "1200"):
+                w = "engine" + size
+                raw_ns = get(w, a, "raw_aead_ns", k)
+                if raw_ns is None:
+                    continue
+                lines.append(f"| {k[6:]} | {a} | {size} | {fmt(raw_ns)} | {fmt(get(w, a, 'record_ns', k))} | "
+                             f"{fmt(get(w, a, 'record_over_raw', k))} | {fmt(get(w, a, 'engine_ns', k))} | "
+                             f"{fmt(get(w, a, 'engine_over_raw', k))} |")
+    lines.append("")
+
+    # scale
+    lines.append("### A listener holding established peers (cdtls, PSK)")
+    lines.append("")
+    lines.append("| provider | suite | peers | server bytes / peer | hs/s empty (wall) | hs/s loaded (wall) | hs/CPU-s empty | hs/CPU-s loaded |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for k in ("cdtls-bearssl", "cdtls-sodium"):
+        for s in suites_hs[:2]:
+            p = get("scale", s, "peers", k)
+            if p is None:
+                if nm("scale", s, k):
+                    lines.append(f"| {k[6:]} | {s} | n/m | | | | | |")
+                continue
+            lines.append(f"| {k[6:]} | {s} | {fmt(p)} | {fmt(get('scale', s, 'server_B_per_peer', k))} | "
+                         f"{fmt(get('scale', s, 'hs_per_wall_s_empty', k))} | {fmt(get('scale', s, 'hs_per_wall_s_loaded', k))} | "
+                         f"{fmt(get('scale', s, 'hs_per_cpu_s_empty', k))} | {fmt(get('scale', s, 'hs_per_cpu_s_loaded', k))} |")
+    lines.append("")
+
+    sizes = [m for m in meta if m["meta"] == "text_size"]
+    if sizes:
+        lines.append("### Code size (.text, bytes)")
+        lines.append("")
+        lines.append("| what | .text |")
+        lines.append("|---|---|")
+        for m in sizes:
+            lines.append(f"| {m['what']} | {m['bytes']:,} |")
+        lines.append("")
+
+    if why:
+        lines.append("### Not measured, and why")
+        lines.append("")
+        for k, w, s, y in why:
+            lines.append(f"- {impl_names.get(k, k)}: {w} {s}: {y}")
+        lines.append("")
+    loads = [m for m in meta if m["meta"] == "load"]
+    if loads:
+        lines.append("### Machine load during the run (uptime before each step)")
+        lines.append("")
+        for m in loads:
+            lines.append(f"- {m['step']}: {m['uptime']}")
+        lines.append("")
+
+    text = "\n".join(lines)
+    print(text)
+    if out_md:
+        open(out_md, "w").write(text + "\n")
+    out = {
+        "meta": meta,
+        "results": [
+            {"workload": w, "suite": s, "metric": m, "impl": impl_names.get(k, k), "value": v}
+            for (w, s, m), d in sorted(results.items()) if m != "n/m"
+            for k, v in sorted(d.items())
+        ],
+        "not_measured": [{"impl": impl_names.get(k, k), "workload": w, "suite": s, "why": y} for k, w, s, y in why],
+    }
+    json.dump(out, open(out_json, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

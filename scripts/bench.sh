@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds and runs every benchmark (docs/benchmarks.md) in one go, on this
+# machine, in this one run: cdtls with each provider, OpenSSL's DTLS
+# (libssl) and pion/dtls (Go, pinned), workload by workload, the programs
+# taking turns so that what is compared was measured minutes apart, not
+# hours. Prints the table with ratios and writes results.json.
+#
+#   scripts/bench.sh [--quick] [--scale N] [--out DIR]
+#
+#   --quick    short runs (a minute), for trying things out; not for numbers
+#   --scale N  established peers in the listener test (default 10000)
+#   --out DIR  where raw.jsonl, results.json and results.md go
+#              (default zig-out/bench)
+#
+# Needs: scripts/setup.sh (zig, libssl-dev, the providers), Go (for pion),
+# openssl (to make the certificates). The load average is recorded before
+# each step: other builds on the machine slow every program alike within a
+# step, and rates are per CPU second, which load disturbs little.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=()
+scale=10000
+out=zig-out/bench
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=(--quick) ;;
+    --scale) scale=$2; shift ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--scale N] [--out DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+bin=zig-out/bench
+mkdir -p "$out"
+raw=$out/raw.jsonl
+: > "$raw"
+meta() { printf '%s\n' "$1" >> "$raw"; }
+load() { meta "{\"meta\":\"load\",\"step\":\"$1\",\"uptime\":\"$(uptime | sed 's/.*load/load/')\"}"; }
+
+echo "bench: building (ReleaseFast)" >&2
+scripts/zig build bench --summary none
+(cd bench/pion && go build -o "$root/$bin/pion-bench" .)
+
+# One CA and one server certificate per key type; every program trusts the
+# CA and checks the name bench.example.
+certs=$bin/certs
+if [ ! -f "$certs/ed25519-leaf.pem" ]; then
+  mkdir -p "$certs"
+  (
+    cd "$certs"
+    ossl() { openssl "$@" 2>/dev/null; }
+    printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:bench.example\n' > ext.cnf
+    for kind in p256 ed25519; do
+      if [ $kind = p256 ]; then ka=(-newkey ec -pkeyopt ec_paramgen_curve:P-256); else ka=(-newkey ed25519); fi
+      ossl req -x509 "${ka[@]}" -nodes -keyout $kind-root.key -out $kind-root.pem -days 3650 -subj /CN=bench-root \
+        -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign
+      ossl req "${ka[@]}" -nodes -keyout $kind-leaf.key -out $kind-leaf.csr -subj /CN=bench.example
+      ossl x509 -req -in $kind-leaf.csr -CA $kind-root.pem -CAkey $kind-root.key -CAcreateserial -out $kind-leaf.pem \
+        -days 3650 -extfile ext.cnf
+    done
+  )
+fi
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+meta "{\"meta\":\"machine\",\"cpu\":\"$cpu\",\"cores\":$(nproc),\"kernel\":\"$(uname -r)\",\"date\":\"$(date -u +%FT%TZ)\",\"openssl\":\"$(openssl version)\",\"go\":\"$(go version | cut -d' ' -f3)\",\"commit\":\"$(git rev-parse --short HEAD)\"}"
+
+run() { # run NAME CMD... : JSON lines to raw.jsonl, the rest to stderr
+  load "$1"
+  echo "bench: $1" >&2
+  shift
+  "$@" | tee -a "$raw" | sed 's/^/  /' >&2 || echo "bench: $1 exited with $?" >&2
+}
+for w in engine memory handshake resume tput; do
+  for p in bearssl sodium; do run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
+  if [ $w != engine ]; then
+    run "$w openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only $w
+    run "$w pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
+  fi
+done
+for p in bearssl sodium; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
+load end
+
+# .text: the cdtls archive per provider (core, io, provider glue; the crypto
+# library apart), the crypto libraries, and OpenSSL's for scale.
+text() { size -A "$2" 2>/dev/null | awk '$1 ~ /^\.text/ {s += $2} END {print s + 0}'; }
+lib=/usr/lib/$(gcc -dumpmachine)
+for p in bearssl sodium; do
+  meta "{\"meta\":\"text_size\",\"what\":\"libcdtls (core + io + $p glue), ReleaseFast\",\"bytes\":$(text x $bin/libcdtls-bench-$p.a)}"
+done
+for f in libbearssl.so.0 libsodium.so.23 libssl.so.3 libcrypto.so.3; do
+  [ -e "$lib/$f" ] && meta "{\"meta\":\"text_size\",\"what\":\"$f (Debian)\",\"bytes\":$(text x "$lib/$f")}"
+done
+meta "{\"meta\":\"text_size\",\"what\":\"pion-bench (whole Go binary, for scale)\",\"bytes\":$(text x $bin/pion-bench)}"
+
+python3 bench/report.py "$raw" "$out/results.json" "$out/results.md"
+echo "bench: wrote $out/results.json and $out/results.md" >&2
