@@ -175,6 +175,10 @@ static const fuzz_scenario fuzz_scenarios[] = {
     {"ed25519-chacha", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 0, SC_CERT_ED},
     {"ed25519-chacha-auth-cid", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 200,
      SC_CERT_ED | SC_CLIENT_AUTH | SC_CID},
+    /* suite 0: the default lists of suites and groups on both sides, so the
+     * hellos carry everything this build offers and the server chooses */
+    {"defaults-psk", 0, 0, 0, 0},
+    {"defaults-ecdsa-psk-alpn", 0, 0, 0, SC_CERT_ECDSA | SC_ALPN_SRTP},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
@@ -182,7 +186,7 @@ static const fuzz_scenario fuzz_scenarios[] = {
 static int fuzz_scenario_supported(const fuzz_scenario *sc)
 {
     const cdtls_provider *p = cdtls_provider_default();
-    if (!cdtls_cipher_suite_supported(p, sc->suite)) return 0;
+    if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) return 0;
     fuzz_fixtures_load();
     if ((sc->flags & (SC_CERT_ECDSA | SC_RPK)) && !fuzz_fx.id[FI_ECDSA].key) return 0;
     if ((sc->flags & SC_CERT_RSA) && !fuzz_fx.id[FI_RSA].key) return 0;
@@ -226,9 +230,11 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
     c->provider = p;
     c->allocator = &fuzz_allocator;
     c->unix_time = fuzz_unix_time_cb;
-    fc->suite = sc->suite;
-    c->cipher_suites = &fc->suite;
-    c->n_cipher_suites = 1;
+    if (sc->suite) {
+        fc->suite = sc->suite;
+        c->cipher_suites = &fc->suite;
+        c->n_cipher_suites = 1;
+    }
     if (sc->group) {
         fc->group = sc->group;
         c->groups = &fc->group;
@@ -316,6 +322,7 @@ typedef struct fuzz_engine {
     cdtls_hello_verifier *verifier; /* SC_VERIFIER servers, until a cookie verifies */
     uint64_t now;
     int established_seen;
+    cdtls_conn_state last_state;
     fuzz_sink sink;
     void *sink_ctx;
     uint8_t buf[65536];
@@ -328,8 +335,10 @@ static void fuzz_engine_drain(fuzz_engine *fe)
     if (!fe->c) return;
     size_t n;
     cdtls_oob oob;
+    size_t mtu = fe->fc.cfg.mtu ? fe->fc.cfg.mtu : 1200;
     while (cdtls_conn_next_datagram(fe->c, fe->buf, sizeof fe->buf, &n, &oob) == CDTLS_OK) {
-        if (n > sizeof fe->buf) abort();
+        /* cdtls_config.mtu: the largest datagram the engine emits */
+        if (n > mtu || n == 0) abort();
         if (fe->sink) fe->sink(fe->sink_ctx, fe->buf, n);
     }
 }
@@ -360,11 +369,26 @@ static void fuzz_engine_established(fuzz_engine *fe)
         (void)cdtls_conn_write(c, (const uint8_t *)hello, sizeof hello - 1, NULL);
 }
 
+/* What conn.h promises about the state, whatever the peer sends: a
+ * failed connection stays failed and says why (and only then has an
+ * error); a connection that left the handshake never re-enters it
+ * (renegotiation is refused). */
+static void fuzz_engine_check_state(fuzz_engine *fe)
+{
+    cdtls_conn_state st = cdtls_conn_get_state(fe->c);
+    int err = cdtls_conn_error(fe->c);
+    if ((st == CDTLS_STATE_FAILED) != (err != CDTLS_OK)) abort();
+    if (fe->last_state == CDTLS_STATE_FAILED && st != CDTLS_STATE_FAILED) abort();
+    if (fe->last_state != CDTLS_STATE_HANDSHAKING && st == CDTLS_STATE_HANDSHAKING) abort();
+    fe->last_state = st;
+}
+
 /* After each step: take every application record and echo it back. */
 static void fuzz_engine_after(fuzz_engine *fe)
 {
     cdtls_conn *c = fe->c;
     if (!c) return;
+    fuzz_engine_check_state(fe);
     if (!fe->established_seen && cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED) {
         fe->established_seen = 1;
         fuzz_engine_established(fe);
@@ -373,10 +397,15 @@ static void fuzz_engine_after(fuzz_engine *fe)
         size_t n = 0;
         int rc = cdtls_conn_read(c, fe->buf, sizeof fe->buf, &n, NULL);
         if (rc != CDTLS_OK) break;
-        if (n > sizeof fe->buf) abort();
-        if (n <= cdtls_conn_max_write(c)) (void)cdtls_conn_write(c, fe->buf, n, NULL);
+        if (n > 16384) abort(); /* one record's plaintext: at most 2^14 */
+        if (n > cdtls_conn_max_write(c)) continue;
+        rc = cdtls_conn_write(c, fe->buf, n, NULL);
+        /* established and within max_write: sent, or the queue is full */
+        if (cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED && rc != CDTLS_OK && rc != CDTLS_ERR_LIMIT)
+            abort();
     }
     fuzz_engine_drain(fe);
+    fuzz_engine_check_state(fe);
 }
 
 static int fuzz_engine_new_conn(fuzz_engine *fe)

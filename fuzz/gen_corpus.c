@@ -322,10 +322,19 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
         int both = target.c && cdtls_conn_get_state(target.c) == CDTLS_STATE_ESTABLISHED &&
                    cdtls_conn_get_state(peer) == CDTLS_STATE_ESTABLISHED;
         if (both && !progress) {
-            if (pings < 2) {
-                char msg[32];
-                int len = snprintf(msg, sizeof msg, "ping %d from the peer", pings++);
-                (void)cdtls_conn_write(peer, (const uint8_t *)msg, (size_t)len, NULL);
+            if (pings < 3) {
+                /* a short message, an empty record (legal application
+                 * data), and the largest record that fits the MTU */
+                static uint8_t msg[16384];
+                size_t len = 0;
+                if (pings == 0) len = (size_t)snprintf((char *)msg, sizeof msg, "ping from the peer");
+                if (pings == 2) {
+                    len = cdtls_conn_max_write(peer);
+                    if (len > sizeof msg) len = sizeof msg;
+                    for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)i;
+                }
+                pings++;
+                (void)cdtls_conn_write(peer, msg, len, NULL);
             } else if (!closed) {
                 closed = 1;
                 (void)cdtls_conn_close(peer);

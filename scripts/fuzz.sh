@@ -14,6 +14,8 @@
 #                                          logs in fuzz/out/logs-*/, crashes in
 #                                          fuzz/out/crashes-*/; prints execs and edges
 #   scripts/fuzz.sh repro HARNESS FILE     run one harness on one input (a crash file)
+#   scripts/fuzz.sh coverage HARNESS       source coverage of that harness's corpus
+#                                          (llvm-cov report per file of src/, providers/)
 #
 # FUZZ_CRYPTO=bearssl (default) or sodium picks the provider the core is
 # linked with (smoke does both unless it is set). A crash, a sanitizer
@@ -171,6 +173,17 @@ case $cmd in
       echo "fuzz: $h $(stats "$logs/$h.run.log") corpus=$(ls "$corpus/$h" | wc -l)"
     done
     exit $status
+    ;;
+  coverage)
+    # which source lines the grown corpus of one harness reaches (llvm-cov)
+    h=${1:?usage: scripts/fuzz.sh coverage HARNESS}
+    cbin=$out/build-$crypto-cov
+    nice -n 19 make -s -f fuzz/Makefile -j"$jobs" CRYPTO="$crypto" OUT="$cbin" COVERAGE=1 "$cbin/$h" || exit 1
+    rm -f "$cbin/$h".prof*
+    LLVM_PROFILE_FILE="$cbin/$h.profraw" "$cbin/$h" -runs=0 "$corpus/$h" > "$logs/$h.cov.log" 2>&1 || exit 1
+    llvm-profdata merge -sparse "$cbin/$h.profraw" -o "$cbin/$h.profdata" || exit 1
+    llvm-cov report "$cbin/$h" -instr-profile="$cbin/$h.profdata" src/ providers/
+    echo "fuzz: line by line: llvm-cov show $cbin/$h -instr-profile=$cbin/$h.profdata FILE"
     ;;
   repro)
     h=${1:?usage: scripts/fuzz.sh repro HARNESS FILE}
