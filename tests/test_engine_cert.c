@@ -465,3 +465,55 @@ Test(engine_cert, selfsign_and_pinned_handshake)
     sim_free(&s);
     p->sign_key_free(cdtls_allocator_libc(), key);
 }
+
+/* Resumption of a certificate session (ECDHE-ECDSA), by session ID and by
+ * ticket: the abbreviated handshake has no Certificate, so the resumed
+ * connection shows no chain; a server that asks for client certificates
+ * makes no session resumable (as pion: a resumed connection could not show
+ * the client's certificate). */
+Test(engine_cert, certificate_sessions_resume_unless_client_auth)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("needs ECDSA");
+    ident srv;
+    identity(&srv, "leaf.der", "int.der", "leaf.key", "root.der");
+    cdtls_session_cache ccache, scache;
+    cdtls_session_cache_entry ce[2], se[4];
+    cdtls_ticket_keys keys;
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 0, 0), CDTLS_OK);
+    for (int by_ticket = 0; by_ticket < 2; by_ticket++) {
+        for (int auth = 0; auth < 2; auth++) {
+            cdtls_config cc, sc;
+            configs(&srv, &cc, &sc, "server.example.com", NULL);
+            cc.session_store = cdtls_session_cache_init(&ccache, ce, 2);
+            cc.session_tickets = by_ticket;
+            if (by_ticket) sc.ticket_keys = &keys;
+            else sc.session_store = cdtls_session_cache_init(&scache, se, 4);
+            if (auth) {
+                sc.client_auth = CDTLS_CLIENT_AUTH_REQUEST;
+                sc.trust_anchors = &srv.anchor;
+                sc.n_trust_anchors = 1;
+                sc.unix_time = clock_cb;
+            }
+            for (int round = 0; round < 2; round++) {
+                sim_link s;
+                static uint64_t t = 1000; /* session ages run on the engine's clock */
+                t += 60000;
+                cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, t), CDTLS_OK);
+                cr_assert(sim_run_handshake(&s, 10000), "ticket %d auth %d round %d: %s / %s", by_ticket, auth,
+                          round, cdtls_strerror(cdtls_conn_error(s.client)),
+                          cdtls_strerror(cdtls_conn_error(s.server)));
+                int want = round == 1 && !auth;
+                cr_assert_eq(cdtls_conn_resumed(s.client), want, "ticket %d auth %d round %d", by_ticket, auth, round);
+                cr_assert_eq(cdtls_conn_resumed(s.server), want);
+                size_t n = 9;
+                cdtls_conn_peer_certificates(s.client, &n);
+                cr_assert_eq(n, want ? 0u : 2u, "a full handshake shows the chain, a resumed one none");
+                cr_assert(echo_ok(&s));
+                sim_free(&s);
+            }
+        }
+    }
+    cdtls_ticket_keys_wipe(&keys);
+    done(&srv);
+}

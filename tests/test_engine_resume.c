@@ -163,12 +163,55 @@ Test(resume, not_with_a_suite_no_longer_allowed)
     cr_assert(!session(&cc, &sc, NULL, NULL));
 }
 
+static int client_psk(void *ctx, const uint8_t *hint, size_t hint_len, uint8_t *identity, size_t identity_cap,
+                      size_t *identity_len, uint8_t *psk, size_t psk_cap, size_t *psk_len)
+{
+    (void)ctx, (void)hint, (void)hint_len;
+    if (identity_cap < 5 || psk_cap < sizeof r_psk) return CDTLS_ERR_UNKNOWN_PSK;
+    memcpy(identity, "again", 5);
+    *identity_len = 5;
+    memcpy(psk, r_psk, sizeof r_psk);
+    *psk_len = sizeof r_psk;
+    return CDTLS_OK;
+}
+
+/* A server looks the PSK up again before it resumes: an identity it no
+ * longer knows, or whose key changed, gets a full handshake (which then
+ * fails or succeeds on its own terms); so does a client whose key changed. */
+Test(resume, a_changed_or_revoked_psk_is_not_resumed)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cr_assert(session(&cc, &sc, NULL, NULL));
+    static const uint8_t other[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    cc.psk = sc.psk = other; /* both sides rekeyed: the old session is not theirs */
+    cr_assert(!session(&cc, &sc, NULL, NULL), "new key: a full handshake");
+    cr_assert(session(&cc, &sc, NULL, NULL), "and the new session resumes");
+    /* the server rekeys alone: the client offers, the server refuses, and
+     * the full handshake then fails (the client still has the old key) */
+    sc.psk = r_psk;
+    sim_link s;
+    clock_ms += 60000;
+    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 5000;
+    cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert(!cdtls_conn_resumed(s.server), "not resumed under a key the server no longer has");
+    sim_free(&s);
+}
+
 Test(resume, a_corrupted_secret_fails_the_handshake)
 {
     caches k;
     caches_init(&k);
     cdtls_config cc, sc;
     r_configs(&cc, &sc, &k);
+    /* with a PSK callback the client cannot re-check its session's PSK
+     * binding before it offers (the callback wants the server's hint), so
+     * the corrupted secret is offered, and must not lead anywhere */
+    cc.psk_callback = client_psk, cc.psk_callback_ctx = NULL;
     cr_assert(!session(&cc, &sc, NULL, NULL));
     for (size_t i = 0; i < 4; i++)
         if (k.ce[i].used) k.ce[i].session.master_secret[0] ^= 1;

@@ -269,7 +269,7 @@ Test(ticket, format_round_trip_and_every_byte)
     uint8_t t[TICKET_MAX_OURS];
     size_t len = 0;
     cr_assert_eq(ticket_seal(&k, &s, 5, t, sizeof t, &len), CDTLS_OK);
-    cr_assert_eq(len, 16 + 12 + 1 + 2 + 1 + 8 + 48 + 2 + 2 + 16);
+    cr_assert_eq(len, 16 + 12 + 1 + 2 + 1 + 8 + 48 + 32 + 2 + 2 + 16);
     int old = 1;
     cr_assert_eq(ticket_open(&k, t, len, 5, &out, &old), CDTLS_OK);
     cr_assert_eq(old, 0);
@@ -287,4 +287,38 @@ Test(ticket, format_round_trip_and_every_byte)
     size_t small = 0;
     cr_assert_eq(ticket_seal(&k, &s, 5, t, len - 1, &small), CDTLS_ERR_BUFFER_TOO_SMALL);
     cdtls_ticket_keys_wipe(&k);
+}
+
+/* A server looking identities up through a callback: a ticket for an
+ * identity it has since revoked does not resume (the session's PSK is
+ * checked again, RFC 4279 §5 as in a full handshake). */
+static int revoked;
+static int server_psk(void *ctx, const uint8_t *id, size_t id_len, uint8_t *identity, size_t identity_cap,
+                      size_t *identity_len, uint8_t *psk, size_t psk_cap, size_t *psk_len)
+{
+    (void)ctx, (void)identity, (void)identity_cap, (void)identity_len;
+    if (revoked || id_len != 9 || memcmp(id, "sensor-17", 9) != 0 || psk_cap < sizeof t_psk)
+        return CDTLS_ERR_UNKNOWN_PSK;
+    memcpy(psk, t_psk, sizeof t_psk);
+    *psk_len = sizeof t_psk;
+    return CDTLS_OK;
+}
+
+Test(ticket, a_revoked_identity_is_not_resumed)
+{
+    env e;
+    env_init(&e);
+    e.sc.psk_callback = server_psk;
+    revoked = 0;
+    cr_assert(!connect(&e, &e.sc, 1000, NULL, NULL));
+    cr_assert(connect(&e, &e.sc, 1000, NULL, NULL));
+    revoked = 1;
+    sim_link s;
+    e.clock_ms += 1000;
+    cr_assert_eq(sim_init_at(&s, &e.cc, &e.sc, NULL, e.clock_ms), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert(!cdtls_conn_resumed(s.server));
+    cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_UNKNOWN_PSK, "the full handshake refuses it: %s",
+                 cdtls_strerror(cdtls_conn_error(s.server)));
+    sim_free(&s);
 }

@@ -116,6 +116,10 @@ typedef struct cdtls_session {
      * a resumed connection reports it (cdtls_conn_psk_identity) */
     uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
     size_t psk_identity_len;
+    /* ...and a SHA-256 binding of that PSK to the master secret: a session
+     * is not resumed once its identity is unknown or its key has changed
+     * (revoking a PSK revokes its sessions) */
+    uint8_t psk_binder[32];
     /* client: the server's ticket (RFC 5077 §3.3), offered on resumption */
     uint8_t ticket[CDTLS_MAX_TICKET_LEN];
     size_t ticket_len;

@@ -233,6 +233,10 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
 
+/* hs_engine.c: the server's PSK for an identity, into c->psk (and the
+ * identity into c->psk_identity); CDTLS_ERR_UNKNOWN_PSK if none */
+int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len);
+
 /* hs_resume.c: sessions in the store and in tickets */
 void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offered, uint64_t now_ms);
 void resume_client_offer(const cdtls_conn *c, hs_client_hello *ch);
@@ -251,7 +255,7 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
                 size_t cap, size_t *out_len);
 int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
                 int *old_key);
-#define TICKET_MAX_OURS (16u + 12u + 64u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
+#define TICKET_MAX_OURS (16u + 12u + 96u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

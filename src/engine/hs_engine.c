@@ -763,13 +763,21 @@ static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, 
     return rc;
 }
 
+/* Sessions that authenticated a client certificate are not made
+ * resumable (as in pion): the resumed connection could not show the
+ * certificate, and a later change of trust anchors would not reach it. */
+static int server_may_resume(const cdtls_conn *c)
+{
+    return !suite_uses_cert(c->suite) || c->cfg.client_auth == CDTLS_CLIENT_AUTH_NONE;
+}
+
 static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_ms)
 {
     /* a resumable session needs an ID (RFC 5246 §7.4.1.3); with tickets
      * only, there is nothing to look an ID up in */
     c->session_id_len = 0;
     int rc = CDTLS_OK;
-    if (c->cfg.session_store) {
+    if (c->cfg.session_store && server_may_resume(c)) {
         rc = c->p->random(c->p, c->session_id, 32);
         c->session_id_len = 32;
     }
@@ -974,14 +982,14 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
     server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
-    c->issue_ticket = c->cfg.ticket_keys && ch.ext.session_ticket; /* RFC 5077 §3.2 */
+    c->issue_ticket = c->cfg.ticket_keys && ch.ext.session_ticket && server_may_resume(c); /* RFC 5077 §3.2 */
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = c->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
     return CDTLS_OK;
 }
 
-static int server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
+int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 {
     if (id_len > sizeof c->psk_identity) return CDTLS_ERR_UNKNOWN_PSK;
     if (c->cfg.psk_callback) {
@@ -1053,7 +1061,7 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     hs_kx_kind kind = suite_kx_kind(c->suite);
     if (hs_client_key_exchange_parse(body, len, kind, &cke) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    int rc = kind == HS_KX_ECDHE ? CDTLS_OK : server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
+    int rc = kind == HS_KX_ECDHE ? CDTLS_OK : conn_server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
     if (rc) return conn_fail(c, CDTLS_ERR_UNKNOWN_PSK, ALERT_UNKNOWN_PSK_IDENTITY);
     uint8_t shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;

@@ -53,6 +53,41 @@ static int fresh(const cdtls_conn *c, const cdtls_session *s, uint64_t now_ms)
     return now_ms >= s->created_ms && now_ms - s->created_ms <= life;
 }
 
+/* SHA-256("cdtls psk binder" || master_secret || psk): ties a session to
+ * the key it was made with, without keeping the key itself (or a plain
+ * hash of it, which a weak PSK would not survive) in the store. */
+static int psk_binder(const cdtls_conn *c, const uint8_t *master, const uint8_t *psk, size_t psk_len,
+                      uint8_t out[32])
+{
+    const cdtls_hash_vt *h = c->p->hash[CDTLS_HASH_SHA256];
+    if (!h) return CDTLS_ERR_UNSUPPORTED;
+    static const char label[] = "cdtls psk binder";
+    cdtls_hash_ctx ctx;
+    h->init(&ctx);
+    h->update(&ctx, label, sizeof label - 1);
+    h->update(&ctx, master, KS_MASTER_LEN);
+    h->update(&ctx, psk, psk_len);
+    h->final(&ctx, out);
+    cdtls_memzero(&ctx, sizeof ctx);
+    return CDTLS_OK;
+}
+
+/* Is the session's PSK still the one we have for its identity? (Server:
+ * looked up again, as in a full handshake; client: its configured key.) */
+static int psk_still_valid(cdtls_conn *c, const cdtls_session *s)
+{
+    if (c->role == CDTLS_SERVER) {
+        if (conn_server_lookup_psk(c, s->psk_identity, s->psk_identity_len) != CDTLS_OK) return 0;
+    } else if (c->cfg.psk_callback) {
+        return 1; /* the callback needs the server's hint, which comes later */
+    }
+    uint8_t b[32];
+    int ok = c->psk_len > 0 && psk_binder(c, s->master_secret, c->psk, c->psk_len, b) == CDTLS_OK &&
+             cdtls_ct_equal(b, s->psk_binder, sizeof b);
+    cdtls_memzero(b, sizeof b);
+    return ok;
+}
+
 static int ems_matches(const cdtls_conn *c, const cdtls_session *s, int offered_ems)
 {
     return s->ems ? offered_ems && c->cfg.extended_master_secret != CDTLS_EMS_DISABLE
@@ -79,8 +114,9 @@ void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offer
     int ems_ok = ems_matches(c, s, c->cfg.extended_master_secret != CDTLS_EMS_DISABLE);
     int has_handle = (s->id_len > 0 && s->id_len <= sizeof s->id) ||
                      (s->ticket_len > 0 && s->ticket_len <= sizeof s->ticket && c->cfg.session_tickets);
-    if (!suite_ok || !ems_ok || !has_handle || !fresh(c, s, now_ms) ||
-        s->psk_identity_len > sizeof s->psk_identity) {
+    const suite_info *suite = suite_find(s->cipher_suite);
+    if (!suite_ok || !ems_ok || !has_handle || !fresh(c, s, now_ms) || !suite ||
+        s->psk_identity_len > sizeof s->psk_identity || (suite_uses_psk(suite) && !psk_still_valid(c, s))) {
         resume_release(c);
         return;
     }
@@ -118,7 +154,7 @@ int resume_client_accepted(const cdtls_conn *c, const hs_server_hello *sh)
 }
 
 /* Can the server resume s for this ClientHello? */
-static int server_acceptable(const cdtls_conn *c, const hs_client_hello *ch, const cdtls_session *s,
+static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdtls_session *s,
                              uint64_t now_ms)
 {
     int ok = fresh(c, s, now_ms) && hs_client_hello_offers_suite(ch, s->cipher_suite) &&
@@ -129,7 +165,10 @@ static int server_acceptable(const cdtls_conn *c, const hs_client_hello *ch, con
         for (size_t i = 0; i < c->cfg.n_cipher_suites; i++) allowed |= c->cfg.cipher_suites[i] == s->cipher_suite;
         ok = allowed;
     }
-    if (ok && suite_uses_psk(suite_find(s->cipher_suite)) && s->psk_identity_len == 0) ok = 0;
+    if (ok && suite_uses_psk(suite_find(s->cipher_suite)) && !psk_still_valid(c, s)) ok = 0;
+    /* no certificate session while we ask for client certificates (see
+     * server_may_resume in hs_engine.c) */
+    if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE) ok = 0;
     return ok;
 }
 
@@ -180,7 +219,7 @@ void resume_restore(cdtls_conn *c)
 }
 
 /* This connection's session, as a store or a ticket keeps it. */
-static void session_of(const cdtls_conn *c, cdtls_session *s, uint64_t created_ms)
+static int session_of(const cdtls_conn *c, cdtls_session *s, uint64_t created_ms)
 {
     memset(s, 0, sizeof *s);
     memcpy(s->id, c->session_id, c->session_id_len);
@@ -192,7 +231,9 @@ static void session_of(const cdtls_conn *c, cdtls_session *s, uint64_t created_m
     if (suite_uses_psk(c->suite)) {
         memcpy(s->psk_identity, c->psk_identity, c->psk_identity_len);
         s->psk_identity_len = c->psk_identity_len;
+        return psk_binder(c, c->master, c->psk, c->psk_len, s->psk_binder);
     }
+    return CDTLS_OK;
 }
 
 int resume_ticket_make(cdtls_conn *c, uint64_t now_ms, uint8_t *out, size_t cap, size_t *len)
@@ -201,8 +242,8 @@ int resume_ticket_make(cdtls_conn *c, uint64_t now_ms, uint8_t *out, size_t cap,
     if (!s) return CDTLS_ERR_NOMEM;
     /* a renewed ticket keeps the session's age: lifetimes bound sessions,
      * not tickets */
-    session_of(c, s, c->resumed && c->sess ? c->sess->created_ms : now_ms);
-    int rc = ticket_seal(c->cfg.ticket_keys, s, now_ms, out, cap, len);
+    int rc = session_of(c, s, c->resumed && c->sess ? c->sess->created_ms : now_ms);
+    if (!rc) rc = ticket_seal(c->cfg.ticket_keys, s, now_ms, out, cap, len);
     cdtls_free_wipe(c->a, s, sizeof *s);
     return rc;
 }
@@ -232,16 +273,14 @@ void resume_remember(cdtls_conn *c, uint64_t now_ms)
     int keep;
     if (c->role == CDTLS_SERVER) {
         /* by session ID only; ticket sessions live in their tickets */
-        keep = !c->resumed && c->session_id_len > 0;
-        if (keep) session_of(c, s, now_ms);
+        keep = !c->resumed && c->session_id_len > 0 && session_of(c, s, now_ms) == CDTLS_OK;
     } else if (c->resumed) {
         /* the same session; worth storing again only with a new ticket */
         keep = c->got_ticket;
         if (keep) *s = *c->sess;
     } else {
-        keep = c->session_id_len > 0 || c->got_ticket;
+        keep = (c->session_id_len > 0 || c->got_ticket) && session_of(c, s, now_ms) == CDTLS_OK;
         if (keep) {
-            session_of(c, s, now_ms);
             if (c->got_ticket) {
                 memcpy(s->ticket, c->sess->ticket, c->sess->ticket_len);
                 s->ticket_len = c->sess->ticket_len;
