@@ -19,9 +19,19 @@ int cookie_keys_tick(cookie_keys *k, const cdtls_provider *p, uint64_t now_ms)
     if (k->rotate_ms == 0 || now_ms < k->rotated_at_ms ||
         now_ms - k->rotated_at_ms < k->rotate_ms)
         return CDTLS_OK;
-    memcpy(k->previous, k->current, sizeof k->previous);
-    k->has_previous = 1;
-    k->rotated_at_ms = now_ms;
+    /* Ticks come only with traffic. Count the periods that passed, so a
+     * cookie lives at most two periods however sparse the ClientHellos
+     * are: after two or more, even the current secret is too old to keep
+     * as the previous one. */
+    uint64_t periods = (now_ms - k->rotated_at_ms) / k->rotate_ms;
+    if (periods >= 2) {
+        cdtls_memzero(k->previous, sizeof k->previous);
+        k->has_previous = 0;
+    } else {
+        memcpy(k->previous, k->current, sizeof k->previous);
+        k->has_previous = 1;
+    }
+    k->rotated_at_ms += periods * k->rotate_ms;
     return p->random(p, k->current, sizeof k->current);
 }
 
