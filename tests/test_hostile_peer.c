@@ -1255,3 +1255,289 @@ Test(hostile_peer, renegotiation_flood_authenticated)
     cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_ESTABLISHED);
     hp_end(h, "renegotiation_flood_authenticated", "alerts bounded by the output queue cap", 1024 * 100); /* ~84 B per queued alert */
 }
+
+/* ----------------------------------------- the client's flight 5 tampered */
+
+enum fin_mode { FIN_BAD_VERIFY, FIN_BAD_LENGTH, FIN_DATA_FIRST, FIN_CCS_BAD };
+
+typedef struct fin_ctx {
+    enum fin_mode mode;
+    int done;
+} fin_ctx;
+
+static int flight5_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    fin_ctx *f = vctx;
+    if (f->done || !to_server || first_hs(d, *n) != HS_CLIENT_KEY_EXCHANGE) return 1;
+    f->done = 1;
+    cr_assert(h->have_keys, "keys unknown at flight 5");
+    rec_view v[8];
+    size_t k = split_records(d, *n, v, 8);
+    cr_assert(k == 3 && v[1].h.type == CT_CHANGE_CIPHER_SPEC && v[2].h.epoch == 1, "flight 5 layout");
+    hs_header cke;
+    hs_header_get(v[0].frag, &cke);
+    static uint8_t out[HP_MAX_DGRAM];
+    size_t o = 0;
+    memcpy(out, v[0].rec, v[0].len + v[1].len); /* CKE, CCS */
+    o = v[0].len + v[1].len;
+    uint8_t fin[12 + 13], pt[64];
+    size_t m = 0;
+    switch (f->mode) {
+    case FIN_BAD_VERIFY:
+    case FIN_BAD_LENGTH: {
+        uint8_t vd[13];
+        memset(vd, 0xa5, sizeof vd);
+        size_t fl = put_frag(fin, HS_FINISHED, f->mode == FIN_BAD_LENGTH ? 13 : 12,
+                             (uint16_t)(cke.message_seq + 1), 0, vd, f->mode == FIN_BAD_LENGTH ? 13 : 12);
+        o += forge(h, 1, CT_HANDSHAKE, 1, 0, fin, fl, out + o, sizeof out - o);
+        break;
+    }
+    case FIN_DATA_FIRST:
+        /* between the CCS and the Finished: the handshake is not done */
+        o += forge(h, 1, CT_APPLICATION_DATA, 1, 5, (const uint8_t *)"too early", 9, out + o, sizeof out - o);
+        memcpy(out + o, v[2].rec, v[2].len);
+        o += v[2].len;
+        break;
+    case FIN_CCS_BAD:
+        o = v[0].len;
+        pt[0] = 2; /* RFC 5246 §7.1: the only value is 1 */
+        o += put_plain(out + o, CT_CHANGE_CIPHER_SPEC, 0, v[1].h.seq, pt, 1);
+        memcpy(out + o, v[2].rec, v[2].len);
+        o += v[2].len;
+        break;
+    }
+    (void)m;
+    memcpy(d, out, o);
+    *n = o;
+    return 1;
+}
+
+static hp *flight5_case(enum fin_mode mode, int expect_ok)
+{
+    hp *h = hp_new(HP_PSK, NULL);
+    fin_ctx f = {mode, 0};
+    int ok = hp_run(h, flight5_filter, &f, expect_ok ? 10000 : 100);
+    cr_assert(f.done);
+    cr_assert_eq(ok, expect_ok, "client %s, server %s", cdtls_strerror(cdtls_conn_error(h->cl)),
+                 cdtls_strerror(cdtls_conn_error(h->sv)));
+    return h;
+}
+
+Test(hostile_peer, finished_bad_verify_data)
+{
+    hp *h = flight5_case(FIN_BAD_VERIFY, 0);
+    cr_assert_eq(cdtls_conn_error(h->sv), CDTLS_ERR_BAD_FINISHED);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->cl, &level, &desc));
+    cr_assert(level == ALERT_FATAL && desc == ALERT_DECRYPT_ERROR);
+    hp_end(h, "finished_bad_verify_data", "fatal decrypt_error (51), RFC 5246 §7.4.9", 1024);
+}
+
+Test(hostile_peer, finished_wrong_length)
+{
+    hp *h = flight5_case(FIN_BAD_LENGTH, 0);
+    cr_assert_eq(cdtls_conn_error(h->sv), CDTLS_ERR_DECODE);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->cl, &level, &desc));
+    cr_assert(level == ALERT_FATAL && desc == ALERT_DECODE_ERROR);
+    hp_end(h, "finished_wrong_length", "fatal decode_error (50)", 1024);
+}
+
+Test(hostile_peer, data_before_finished)
+{
+    hp *h = flight5_case(FIN_DATA_FIRST, 1);
+    cr_assert(server_has_nothing(h), "data before Finished was delivered");
+    still_works(h, "after the early data");
+    hp_end(h, "data_before_finished", "dropped (not yet established), handshake completes", 1024);
+}
+
+Test(hostile_peer, change_cipher_spec_malformed)
+{
+    hp *h = flight5_case(FIN_CCS_BAD, 1);
+    cr_assert(h->now > 1000, "completed without the retransmission");
+    hp_end(h, "change_cipher_spec_malformed", "dropped, Finished kept early, completes on the retransmitted CCS", 1024);
+}
+
+/* The server's Finished replaced: the client fails, with its alert under
+ * the new keys. */
+static int flight6_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    int *done = vctx;
+    if (*done || to_server || *n < 14 || d[0] != CT_CHANGE_CIPHER_SPEC) return 1;
+    *done = 1;
+    rec_view v[4];
+    size_t k = split_records(d, *n, v, 4);
+    cr_assert(k == 2 && v[1].h.epoch == 1);
+    uint8_t vd[12], fin[24];
+    memset(vd, 0x3c, sizeof vd);
+    size_t fl = put_frag(fin, HS_FINISHED, 12, 4, 0, vd, 12); /* SH, SHD... its message_seq does not matter here: it is the next one */
+    (void)fl;
+    /* the server's next message_seq: what the real Finished has; read it
+     * by opening the real record */
+    uint8_t pt[64], type;
+    size_t pl = 0;
+    cr_assert_eq(open_rec(h, 0, v[1].rec, v[1].len, &type, pt, sizeof pt, &pl), CDTLS_OK);
+    hs_header real;
+    hs_header_get(pt, &real);
+    fl = put_frag(fin, HS_FINISHED, 12, real.message_seq, 0, vd, 12);
+    size_t o = v[0].len;
+    o += forge(h, 0, CT_HANDSHAKE, 1, v[1].h.seq, fin, fl, d + o, HP_MAX_DGRAM - o);
+    *n = o;
+    return 1;
+}
+
+Test(hostile_peer, server_finished_bad_verify_data)
+{
+    hp *h = hp_new(HP_PSK, NULL);
+    int done = 0;
+    /* the client's alert is sent, not delivered: stop before it goes */
+    cr_assert(!hp_run(h, flight6_filter, &done, 100));
+    cr_assert(done);
+    cr_assert_eq(cdtls_conn_get_state(h->cl), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_error(h->cl), CDTLS_ERR_BAD_FINISHED);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc), "the server saw no alert");
+    cr_assert(level == ALERT_FATAL && desc == ALERT_DECRYPT_ERROR);
+    hp_end(h, "server_finished_bad_verify_data", "client: fatal decrypt_error (51) under epoch 1", 1024);
+}
+
+/* ------------------------------------------------------------- cookies */
+
+/* The client's ClientHello with cookie from a clean run. */
+static size_t cookie_hello(hp *h, uint8_t *out)
+{
+    for (size_t i = 0; i < h->n_log[1]; i++) {
+        const uint8_t *d = h->log[1][i].data;
+        size_t n = h->log[1][i].len;
+        if (first_hs(d, n) == HS_CLIENT_HELLO && ch_cookie_len(d + 25, n - 25)) {
+            memcpy(out, d, n);
+            return n;
+        }
+    }
+    cr_assert_fail("no ClientHello with cookie");
+    return 0;
+}
+
+/* A fresh server connection on the counting allocator. */
+static cdtls_conn *fresh_server(hp *h, const char *addr)
+{
+    cdtls_conn *s;
+    cr_assert_eq(cdtls_conn_new(&h->sc, CDTLS_SERVER, h->now, &s), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(s, addr, strlen(addr)), CDTLS_OK);
+    return s;
+}
+
+static int reply_type(cdtls_conn *s, size_t *count)
+{
+    static uint8_t d[HP_MAX_DGRAM];
+    size_t n;
+    int t = -1;
+    *count = 0;
+    while (cdtls_conn_next_datagram(s, d, sizeof d, &n, NULL) == CDTLS_OK) {
+        if (t < 0) t = first_hs(d, n);
+        (*count)++;
+    }
+    return t;
+}
+
+Test(hostile_peer, cookie_replay_from_another_address)
+{
+    hp *h = hp_established(HP_PSK, NULL);
+    uint8_t ch[2048];
+    size_t n = cookie_hello(h, ch);
+    /* the same server connection's cookie, another address: RFC 6347
+     * §4.2.1 binds it to the address */
+    cdtls_conn *s = fresh_server(h, "client:2");
+    size_t live0 = h->mem.live, k;
+    cr_assert_eq(cdtls_conn_recv(s, ch, n, NULL, h->now), CDTLS_OK);
+    cr_assert_eq(reply_type(s, &k), HS_HELLO_VERIFY_REQUEST);
+    cr_assert_eq(k, 1);
+    cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_HANDSHAKING);
+    cr_assert(h->mem.live <= live0 + 64, "state kept for an unverified hello (%zu B)", h->mem.live - live0);
+    cdtls_conn_free(s);
+    /* and through the stateless verifier */
+    cdtls_hello_verifier *v;
+    cr_assert_eq(cdtls_hello_verifier_new(&h->sc, h->now, &v), CDTLS_OK);
+    uint8_t reply[512];
+    size_t rn = 0;
+    cr_assert_eq(cdtls_hello_verifier_check(v, "client:9", 8, ch, n, h->now, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert(rn > 0 && reply[13] == HS_HELLO_VERIFY_REQUEST);
+    cdtls_hello_verifier_free(v);
+    hp_end(h, "cookie_replay_from_another_address", "fresh HelloVerifyRequest, no state kept", 1024 * 16);
+}
+
+static void fast_rotation(hp *h)
+{
+    h->sc.cookie_rotate_ms = 1000;
+}
+
+typedef struct stale_ctx {
+    int held, hvr;
+} stale_ctx;
+
+static int stale_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    stale_ctx *s = vctx;
+    if (!to_server && first_hs(d, *n) == HS_HELLO_VERIFY_REQUEST) s->hvr++;
+    if (to_server && !s->held && first_hs(d, *n) == HS_CLIENT_HELLO && ch_cookie_len(d + 25, *n - 25)) {
+        s->held = 1;
+        h->now += 2 * 1000 + 1; /* the cookie is two rotations old when it arrives */
+    }
+    return 1;
+}
+
+Test(hostile_peer, cookie_stale)
+{
+    hp *h = hp_new(HP_PSK, fast_rotation);
+    stale_ctx s = {0, 0};
+    cr_assert(hp_run(h, stale_filter, &s, 10000));
+    cr_assert_eq(s.hvr, 2, "%d HelloVerifyRequests", s.hvr);
+    /* the stateless verifier too: no ClientHello in between to rotate it */
+    cdtls_conn *c;
+    cdtls_config cfg = h->cc;
+    cfg.allocator = NULL, cfg.keylog = NULL;
+    cdtls_hello_verifier *v;
+    cr_assert_eq(cdtls_hello_verifier_new(&h->sc, 5000, &v), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 5000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 5000), CDTLS_OK);
+    uint8_t d[2048], reply[512];
+    size_t n, rn;
+    cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_conn_recv(c, reply, rn, NULL, 5000), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000 + 1999, reply, sizeof reply, &rn), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000 + 2000, reply, sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK, "a cookie outlived two rotation periods");
+    cdtls_conn_free(c);
+    cdtls_hello_verifier_free(v);
+    hp_end(h, "cookie_stale", "refused with a fresh HelloVerifyRequest, completes with the new cookie", 1024);
+}
+
+Test(hostile_peer, forged_cookie_flood)
+{
+    hp *h = hp_established(HP_PSK, NULL);
+    uint8_t ch[2048];
+    size_t n = cookie_hello(h, ch);
+    size_t sid = ch[25 + 34], at = 25 + 35 + sid + 1; /* first cookie byte */
+    cdtls_conn *s = fresh_server(h, "client:1");
+    size_t live0 = h->mem.live, replies = 0, max_reply = 0;
+    static uint8_t d[HP_MAX_DGRAM];
+    for (int i = 0; i < 1000; i++) {
+        ch[at + (size_t)i % 16] ^= (uint8_t)(i + 1);
+        ch[9] = (uint8_t)(i >> 8), ch[10] = (uint8_t)i; /* fresh record numbers */
+        cr_assert_eq(cdtls_conn_recv(s, ch, n, NULL, h->now), CDTLS_OK);
+        size_t m;
+        while (cdtls_conn_next_datagram(s, d, sizeof d, &m, NULL) == CDTLS_OK) {
+            cr_assert_eq(first_hs(d, m), HS_HELLO_VERIFY_REQUEST);
+            replies++;
+            if (m > max_reply) max_reply = m;
+        }
+    }
+    cr_assert_eq(replies, 1000);
+    cr_assert(max_reply < n, "HelloVerifyRequest (%zu B) larger than the ClientHello (%zu B)", max_reply, n);
+    cr_assert(h->mem.live <= live0 + 64);
+    cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_HANDSHAKING);
+    cdtls_conn_free(s);
+    hp_end(h, "forged_cookie_flood", "one small HelloVerifyRequest each, no state", 1024 * 16);
+}
