@@ -37,6 +37,27 @@ static int cipher_init(record_cipher *rc, const cdtls_provider *p, unsigned whic
     }
 }
 
+/* The reference replay window: every sequence number accepted so far. */
+#define MODEL_MAX 8192
+static uint64_t model_seen[MODEL_MAX], model_top;
+static size_t model_n;
+
+static int model_fresh(uint64_t seq, unsigned size)
+{
+    if (size == 0 || model_n == 0 || seq > model_top) return 1;
+    if (model_top - seq >= size) return 0;
+    for (size_t i = 0; i < model_n; i++)
+        if (model_seen[i] == seq) return 0;
+    return 1;
+}
+
+static void model_accept(uint64_t seq)
+{
+    if (model_n == MODEL_MAX) abort(); /* more records than an input can hold */
+    if (model_n == 0 || seq > model_top) model_top = seq;
+    model_seen[model_n++] = seq;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -58,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     replay_window win;
     replay_init(&win, 64u << (cid_len & 3));
+    model_n = 0;
     uint8_t *out = malloc(DTLS_MAX_CIPHERTEXT + 64);
     uint8_t *back = malloc(DTLS_MAX_CIPHERTEXT + 512);
     if (!out || !back) abort();
@@ -69,9 +91,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *hdr, *frag;
         size_t hdr_len;
         if (record_read_cid(&r, cid_len, &h, &hdr, &hdr_len, &frag) != CDTLS_OK) break;
-        if (replay_check(&win, h.seq) == CDTLS_OK) replay_accept(&win, h.seq);
-        (void)replay_check(&win, h.seq);
+        /* the replay window against a model that remembers every accepted
+         * number (RFC 6347 §4.1.2.6: new if above the top, or inside the
+         * window and not seen) */
+        int fresh = replay_check(&win, h.seq) == CDTLS_OK;
+        int model = model_fresh(h.seq, win.size);
+        if (fresh != model) abort();
+        if (fresh) {
+            replay_accept(&win, h.seq);
+            model_accept(h.seq);
+            if (replay_check(&win, h.seq) == CDTLS_OK) abort(); /* now seen */
+        }
 
+        if (!h.cid) {
+            /* the 13-byte header written back is the one read */
+            uint8_t put[13];
+            record_header_put(&h, put);
+            if (hdr_len != 13 || memcmp(put, hdr, 13) != 0) abort();
+        }
         if (h.type == CT_HANDSHAKE && h.epoch == 0) {
             cdtls_reader hr;
             reader_init(&hr, frag, h.length);

@@ -75,7 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cdtls_x509_purpose purpose = (cdtls_x509_purpose)(((unsigned)flags >> 2 & 3) % 3);
     int rc = cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_before + 1,
                                      hostp, purpose);
-    (void)rc;
+    if (rc == CDTLS_OK) {
+        /* what a validated chain must satisfy: the leaf matches the host
+         * and every member is inside its validity at that time */
+        if (hostp && cdtls_x509_check_host(&chain[0], hostp) != CDTLS_OK) abort();
+        for (size_t i = 0; i < len; i++)
+            if (chain[0].not_before + 1 < chain[i].not_before || chain[0].not_before + 1 > chain[i].not_after)
+                abort();
+    }
     (void)cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_after + 1, NULL,
                                   purpose);
     return 0;
