@@ -85,17 +85,20 @@ static const cdtls_allocator fuzz_allocator = {fuzz_alloc, fuzz_free, NULL};
 
 /* Input framing for the multi-part harnesses: a sequence of
  * [2-byte big-endian length][that many bytes]. A length past the end takes
- * what is left. The engine harnesses give FUZZ_TIMER_MARK a meaning of its
- * own (fire the timer) instead of a datagram. */
+ * what is left. Two lengths no datagram can have (UDP carries at most
+ * 65507 bytes) are marks the engine harnesses give a meaning of their own:
+ * FUZZ_TIMER_MARK fires the timer, FUZZ_NEXT_CONN_MARK ends the connection
+ * and starts the next one (same session store: resumption). */
 #define FUZZ_TIMER_MARK 0xffffu
+#define FUZZ_NEXT_CONN_MARK 0xfffeu
 
 typedef struct fuzz_split {
     const uint8_t *p;
     size_t left;
 } fuzz_split;
 
-/* 1 and the next part (*mark set when its length was FUZZ_TIMER_MARK, then
- * *len is 0), 0 at the end. */
+/* 1 and the next part (*mark 1 when its length was FUZZ_TIMER_MARK, 2 for
+ * FUZZ_NEXT_CONN_MARK, then *len is 0), 0 at the end. */
 static inline int fuzz_next(fuzz_split *s, const uint8_t **part, size_t *len, int *mark)
 {
     *mark = 0;
@@ -103,8 +106,8 @@ static inline int fuzz_next(fuzz_split *s, const uint8_t **part, size_t *len, in
     size_t n = ((size_t)s->p[0] << 8) | s->p[1];
     s->p += 2;
     s->left -= 2;
-    if (n == FUZZ_TIMER_MARK) {
-        *mark = 1;
+    if (n == FUZZ_TIMER_MARK || n == FUZZ_NEXT_CONN_MARK) {
+        *mark = n == FUZZ_TIMER_MARK ? 1 : 2;
         *part = s->p;
         *len = 0;
         return 1;

@@ -13,7 +13,9 @@
  *
  * Input of an engine harness: byte 0 picks the scenario (modulo their
  * number); the rest is parts as fuzz_common.h frames them: a datagram the
- * peer sends, or FUZZ_TIMER_MARK, which fires the target's timer. */
+ * peer sends, FUZZ_TIMER_MARK, which fires the target's timer, or
+ * FUZZ_NEXT_CONN_MARK, which starts the target's next connection with the
+ * same configuration and session store (a resumed handshake). */
 #ifndef CDTLS_FUZZ_ENGINE_H
 #define CDTLS_FUZZ_ENGINE_H
 
@@ -144,6 +146,8 @@ enum {
     SC_VERIFIER = 1u << 10,   /* server: stateless cdtls_hello_verifier first */
     SC_NO_COOKIE = 1u << 11,  /* server: no HelloVerifyRequest */
     SC_REPLAY_WIN = 1u << 12, /* replay window 1024, early records 2 */
+    SC_RESUME = 1u << 13,     /* session store on both sides (resumption by session ID) */
+    SC_TICKET = 1u << 14,     /* client store + session_tickets; server ticket keys */
 };
 
 typedef struct fuzz_scenario {
@@ -179,6 +183,11 @@ static const fuzz_scenario fuzz_scenarios[] = {
      * hellos carry everything this build offers and the server chooses */
     {"defaults-psk", 0, 0, 0, 0},
     {"defaults-ecdsa-psk-alpn", 0, 0, 0, SC_CERT_ECDSA | SC_ALPN_SRTP},
+    /* two connections each: a full handshake, then a resumed one */
+    {"psk-gcm-resume-id", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 0, 0, SC_RESUME},
+    {"ecdsa-chacha-resume-ticket-cid", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 0,
+     SC_CERT_ECDSA | SC_TICKET | SC_CID},
+    {"ecdhe-psk-cbc-resume-ticket", CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, 29, 0, SC_TICKET},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
@@ -220,6 +229,9 @@ typedef struct fuzz_cfg {
     cdtls_config cfg;
     uint16_t suite, group;
     cdtls_cid_random cid;
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[4];
+    cdtls_ticket_keys ticket_keys;
 } fuzz_cfg;
 
 static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, const cdtls_provider *p)
@@ -297,6 +309,18 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
         c->cid_generator = cdtls_cid_random_generator;
         c->cid_generator_ctx = &fc->cid;
     }
+    if ((sc->flags & SC_RESUME) || ((sc->flags & SC_TICKET) && role == CDTLS_CLIENT))
+        c->session_store = cdtls_session_cache_init(&fc->cache, fc->entries, 4);
+    if (sc->flags & SC_TICKET) {
+        if (role == CDTLS_CLIENT) {
+            c->session_tickets = 1;
+        } else {
+            /* never rotating on its own; the key comes from the
+             * deterministic provider */
+            if (cdtls_ticket_keys_init(&fc->ticket_keys, p, 0, FUZZ_T0_MS) != CDTLS_OK) abort();
+            c->ticket_keys = &fc->ticket_keys;
+        }
+    }
     if (sc->flags & SC_ALPN_SRTP) {
         c->alpn_protocols = role == CDTLS_SERVER ? fuzz_alpn + 1 : fuzz_alpn;
         c->n_alpn_protocols = role == CDTLS_SERVER ? 2 : 3;
@@ -321,7 +345,10 @@ typedef struct fuzz_engine {
     cdtls_conn *c;
     cdtls_hello_verifier *verifier; /* SC_VERIFIER servers, until a cookie verifies */
     uint64_t now;
-    int established_seen;
+    int established_seen; /* connections of this input that got established */
+    int resumed_seen;     /* ...by an abbreviated handshake */
+    int conn_established; /* the current connection did */
+    int conns;            /* FUZZ_NEXT_CONN_MARKs taken */
     cdtls_conn_state last_state;
     fuzz_sink sink;
     void *sink_ctx;
@@ -389,8 +416,10 @@ static void fuzz_engine_after(fuzz_engine *fe)
     cdtls_conn *c = fe->c;
     if (!c) return;
     fuzz_engine_check_state(fe);
-    if (!fe->established_seen && cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED) {
-        fe->established_seen = 1;
+    if (!fe->conn_established && cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED) {
+        fe->conn_established = 1;
+        fe->established_seen++;
+        if (cdtls_conn_resumed(c)) fe->resumed_seen++;
         fuzz_engine_established(fe);
     }
     for (int i = 0; i < 300; i++) {
@@ -411,10 +440,26 @@ static void fuzz_engine_after(fuzz_engine *fe)
 static int fuzz_engine_new_conn(fuzz_engine *fe)
 {
     if (cdtls_conn_new(&fe->fc.cfg, fe->role, fe->now, &fe->c) != CDTLS_OK) abort();
-    if (fe->role == CDTLS_SERVER &&
+    fe->conn_established = 0;
+    fe->last_state = CDTLS_STATE_HANDSHAKING;
+    /* a server's cookies bind the address; a client without a server name
+     * finds its session by it */
+    if ((fe->role == CDTLS_SERVER || (fe->sc->flags & (SC_RESUME | SC_TICKET))) &&
         cdtls_conn_set_peer_address(fe->c, fuzz_peer_addr, sizeof fuzz_peer_addr - 1) != CDTLS_OK)
         abort();
     return 0;
+}
+
+/* The first connection, or the next one after FUZZ_NEXT_CONN_MARK. */
+static void fuzz_engine_begin(fuzz_engine *fe)
+{
+    if (fe->role == CDTLS_SERVER && (fe->sc->flags & SC_VERIFIER)) {
+        if (cdtls_hello_verifier_new(&fe->fc.cfg, fe->now, &fe->verifier) != CDTLS_OK) abort();
+        return;
+    }
+    fuzz_engine_new_conn(fe);
+    if (fe->role == CDTLS_CLIENT && cdtls_conn_start(fe->c, fe->now) != CDTLS_OK) abort();
+    fuzz_engine_drain(fe);
 }
 
 /* 0 when the scenario cannot run in this build. */
@@ -431,20 +476,38 @@ static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, f
     /* the target's random stream: one per role and scenario */
     fuzz_provider_init(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) + scenario % FUZZ_N_SCENARIOS);
     fuzz_config(&fe->fc, fe->sc, role, &fe->prov.base);
-    if (role == CDTLS_SERVER && (fe->sc->flags & SC_VERIFIER)) {
-        if (cdtls_hello_verifier_new(&fe->fc.cfg, fe->now, &fe->verifier) != CDTLS_OK) abort();
-        return 1;
-    }
-    fuzz_engine_new_conn(fe);
-    if (role == CDTLS_CLIENT && cdtls_conn_start(fe->c, fe->now) != CDTLS_OK) abort();
-    fuzz_engine_drain(fe);
+    fuzz_engine_begin(fe);
     return 1;
 }
 
-/* One part of the input: a datagram from the peer, or the timer. */
-static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, int timer)
+static void fuzz_engine_end_conn(fuzz_engine *fe)
 {
-    if (timer) {
+    if (fe->c) {
+        (void)cdtls_conn_error(fe->c);
+        uint8_t level, desc;
+        (void)cdtls_conn_peer_alert(fe->c, &level, &desc);
+        cdtls_conn_free(fe->c);
+    }
+    cdtls_hello_verifier_free(fe->verifier);
+    fe->c = NULL;
+    fe->verifier = NULL;
+}
+
+/* One part of the input: a datagram from the peer (mark 0), the timer
+ * (mark 1) or the next connection (mark 2). */
+static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, int mark)
+{
+    if (mark == 2) {
+        /* at most a few connections per input, so an input's cost stays
+         * bounded */
+        if (fe->conns >= 4) return;
+        fe->conns++;
+        fuzz_engine_end_conn(fe);
+        fe->now += FUZZ_STEP_MS;
+        fuzz_engine_begin(fe);
+        return;
+    }
+    if (mark) {
         if (!fe->c) return;
         uint64_t t = cdtls_conn_timeout(fe->c);
         /* no timer running: let a second pass (the handshake timeout,
@@ -479,21 +542,17 @@ static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, 
 
 static void fuzz_engine_close(fuzz_engine *fe)
 {
-    if (fe->c) {
-        (void)cdtls_conn_error(fe->c);
-        uint8_t level, desc;
-        (void)cdtls_conn_peer_alert(fe->c, &level, &desc);
-        cdtls_conn_free(fe->c);
-    }
-    cdtls_hello_verifier_free(fe->verifier);
-    fe->c = NULL;
-    fe->verifier = NULL;
+    fuzz_engine_end_conn(fe);
+    cdtls_ticket_keys_wipe(&fe->fc.ticket_keys);
+    cdtls_session_cache_clear(&fe->fc.cache);
 }
 
-/* A whole harness input; returns 1 if the target reached ESTABLISHED
- * (gen_corpus checks its seeds with it). */
-static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size)
+/* A whole harness input; returns how many of its connections reached
+ * ESTABLISHED, and in *resumed (may be NULL) how many of them by
+ * resumption (gen_corpus checks its seeds with it). */
+static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size, int *resumed)
 {
+    if (resumed) *resumed = 0;
     if (size < 1) return 0;
     static fuzz_engine fe;
     if (!fuzz_engine_open(&fe, role, data[0], NULL, NULL)) return 0;
@@ -503,6 +562,7 @@ static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size)
     int mark;
     while (fuzz_next(&s, &part, &len, &mark)) fuzz_engine_step(&fe, part, len, mark);
     int established = fe.established_seen;
+    if (resumed) *resumed = fe.resumed_seen;
     fuzz_engine_close(&fe);
     return established;
 }

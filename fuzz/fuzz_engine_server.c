@@ -11,6 +11,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    (void)fuzz_engine_run(CDTLS_SERVER, data, size);
+    (void)fuzz_engine_run(CDTLS_SERVER, data, size, NULL);
     return 0;
 }

@@ -246,6 +246,19 @@ static void drain_conn(cdtls_conn *c, queue *q)
     while (cdtls_conn_next_datagram(c, buf, sizeof buf, &n, NULL) == CDTLS_OK) queue_sink(q, buf, n);
 }
 
+static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
+{
+    cdtls_conn *peer = NULL;
+    if (cdtls_conn_new(&pfc->cfg, peer_role, now, &peer) != CDTLS_OK) abort();
+    /* a server's cookies bind the client's address; a client finds its
+     * session by the server's */
+    if ((peer_role == CDTLS_SERVER || pfc->cfg.session_store) &&
+        cdtls_conn_set_peer_address(peer, "fuzzself", 8) != CDTLS_OK)
+        abort();
+    if (peer_role == CDTLS_CLIENT && cdtls_conn_start(peer, now) != CDTLS_OK) abort();
+    return peer;
+}
+
 /* Records one session; returns 1 if both sides got to ESTABLISHED and the
  * seed (in *seed) replays. */
 static int record_session(size_t scenario, cdtls_role role, int variant, vec *seed)
@@ -262,24 +275,33 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     fuzz_provider_init(&pprov, 0x9e000 + scenario + (role == CDTLS_CLIENT ? 0 : 0x100));
     fuzz_cfg pfc;
     fuzz_config(&pfc, sc, peer_role, &pprov.base);
-    cdtls_conn *peer = NULL;
-    if (cdtls_conn_new(&pfc.cfg, peer_role, FUZZ_T0_MS, &peer) != CDTLS_OK) abort();
-    if (peer_role == CDTLS_SERVER) {
-        if (cdtls_conn_set_peer_address(peer, "fuzzself", 8) != CDTLS_OK) abort();
-    } else if (cdtls_conn_start(peer, FUZZ_T0_MS) != CDTLS_OK) {
-        abort();
-    }
+    /* the peer's own clock: it is not replayed, so it need not follow the
+     * target's (whose clock the harness semantics fix) */
+    uint64_t pnow = target.now;
+    cdtls_conn *peer = peer_new(&pfc, peer_role, pnow);
     drain_conn(peer, &to_target);
 
     direction up, down; /* peer -> target, target -> peer */
     direction_init(&up);
     direction_init(&down);
     int dropped = 0, pings = 0, closed = 0, quiet = 0;
-    /* the peer's own clock: it is not replayed, so it need not follow the
-     * target's (whose clock the harness semantics fix) */
-    uint64_t pnow = target.now;
+    /* resumption scenarios: a full handshake, then a resumed one */
+    int conns = (sc->flags & (SC_RESUME | SC_TICKET)) ? 2 : 1, conn = 0, first_ok = 1;
     static uint8_t buf[65536];
-    for (int iter = 0; iter < 400; iter++) {
+    for (int iter = 0; iter < 800; iter++) {
+        if (closed && quiet > 2) {
+            if (++conn == conns) break;
+            /* the next connection, both sides keeping their stores */
+            first_ok = first_ok && target.conn_established && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+            vec_part(seed, NULL, 0);
+            seed->p[seed->n - 2] = 0xff, seed->p[seed->n - 1] = 0xfe;
+            fuzz_engine_step(&target, NULL, 0, 2);
+            cdtls_conn_free(peer);
+            pnow += FUZZ_STEP_MS;
+            peer = peer_new(&pfc, peer_role, pnow);
+            drain_conn(peer, &to_target);
+            pings = closed = quiet = 0;
+        }
         int progress = 0;
         /* the peer's datagrams to the target: recorded */
         size_t off[512], k = to_target.n;
@@ -343,7 +365,10 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
         drain_conn(peer, &to_target);
         if (to_target.n) continue;
         if (progress) continue;
-        if (closed && ++quiet > 2) break;
+        if (closed) {
+            quiet++;
+            continue;
+        }
         if (!both && !closed) {
             /* nobody has anything to say: a timer. The target's when it
              * runs a retransmission timer (recorded as a FUZZ_TIMER_MARK);
@@ -363,7 +388,9 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
             drain_conn(peer, &to_target);
         }
     }
-    int ok = target.established_seen && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+    int ok = first_ok && target.established_seen == conns &&
+             cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+    if (conns > 1 && target.resumed_seen != conns - 1) ok = 0;
     if (!ok)
         fprintf(stderr, "gen_corpus: %s as %s (%s): target %s (%s), peer %s\n", sc->name,
                 role == CDTLS_CLIENT ? "client" : "server", variant_name[variant],
@@ -379,7 +406,8 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     if (!ok) return 0;
 
     /* the self-check: the seed alone brings a fresh target to ESTABLISHED */
-    ok = fuzz_engine_run(role, seed->p, seed->n);
+    int resumed;
+    ok = fuzz_engine_run(role, seed->p, seed->n, &resumed) == conns && resumed == conns - 1;
     if (!ok)
         fprintf(stderr, "gen_corpus: %s as %s (%s): the recorded seed does not replay\n", sc->name,
                 role == CDTLS_CLIENT ? "client" : "server", variant_name[variant]);
