@@ -519,14 +519,11 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
         if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO && type == HS_CLIENT_HELLO) {
             /* A ClientHello that came in fragments (RFC 6347 §4.2.3 allows
              * it for every message) is handled like an unfragmented one.
-             * That restarts the reassembly, so it works on a copy. */
-            uint8_t *copy = c->a->alloc(c->a->ctx, msg_len);
-            if (copy) memcpy(copy, msg, msg_len);
-            hs_reasm_consume(&c->reasm);
-            if (!copy) return CDTLS_OK; /* out of memory: as if it were lost */
-            int rc = hs_server_client_hello(c, copy, msg_len, seq, copy + DTLS_HS_HEADER_LEN,
+             * That restarts the reassembly, so it takes the message out. */
+            uint8_t *own = hs_reasm_take(&c->reasm);
+            int rc = hs_server_client_hello(c, own, msg_len, seq, own + DTLS_HS_HEADER_LEN,
                                             msg_len - DTLS_HS_HEADER_LEN, record_seq, now_ms);
-            cdtls_free_wipe(c->a, copy, msg_len);
+            cdtls_free_wipe(c->a, own, msg_len);
             if (rc) return rc;
             continue;
         }

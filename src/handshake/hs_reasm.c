@@ -112,6 +112,15 @@ void hs_reasm_consume(hs_reasm *r)
     r->next_seq++;
 }
 
+uint8_t *hs_reasm_take(hs_reasm *r)
+{
+    hs_reasm_slot *s = &r->slot[0];
+    uint8_t *msg = s->msg;
+    s->msg = NULL; /* slot_free then releases the bitmap and the accounting only */
+    hs_reasm_consume(r);
+    return msg;
+}
+
 uint16_t hs_reasm_next_seq(const hs_reasm *r)
 {
     return r->next_seq;

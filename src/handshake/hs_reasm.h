@@ -51,6 +51,11 @@ int hs_reasm_add(hs_reasm *r, const hs_header *h, const uint8_t *frag, size_t fr
 int hs_reasm_next(const hs_reasm *r, uint8_t *type, uint16_t *seq, const uint8_t **msg,
                   size_t *msg_len);
 void hs_reasm_consume(hs_reasm *r);
+/* hs_reasm_consume, but the message's buffer (msg_len bytes from
+ * hs_reasm_next) passes to the caller, who frees it with the reassembler's
+ * allocator: for a caller that restarts the reassembly while it still
+ * works on the message. */
+uint8_t *hs_reasm_take(hs_reasm *r);
 uint16_t hs_reasm_next_seq(const hs_reasm *r);
 /* Expect seq next (after a reset, e.g. a server restarting on a new
  * ClientHello). */
