@@ -1427,6 +1427,20 @@ static cdtls_conn *fresh_server(hp *h, const char *addr)
     return s;
 }
 
+/* The bound for cases that feed one fresh server connection next to the
+ * established pair: what is live now, that connection, and the message
+ * in reassembly (body, header, bitmap), plus 8 KiB for the flight it
+ * answers with and a record being opened. */
+static size_t fresh_bound(hp *h, size_t msg)
+{
+    size_t live0 = h->mem.live;
+    cdtls_conn *s = fresh_server(h, "probe");
+    size_t conn = h->mem.live - live0;
+    cdtls_conn_free(s);
+    size_t want = live0 + conn + msg + 12 + msg / 8 + 1 + 8192;
+    return want > h->base_peak ? want - h->base_peak : 0;
+}
+
 static int reply_type(cdtls_conn *s, size_t *count)
 {
     static uint8_t d[HP_MAX_DGRAM];
@@ -1463,7 +1477,7 @@ Test(hostile_peer, cookie_replay_from_another_address)
     cr_assert_eq(cdtls_hello_verifier_check(v, "client:9", 8, ch, n, h->now, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
     cr_assert(rn > 0 && reply[13] == HS_HELLO_VERIFY_REQUEST);
     cdtls_hello_verifier_free(v);
-    hp_end(h, "cookie_replay_from_another_address", "fresh HelloVerifyRequest, no state kept", 1024 * 16);
+    hp_end(h, "cookie_replay_from_another_address", "fresh HelloVerifyRequest, no state kept", fresh_bound(h, 0));
 }
 
 static void fast_rotation(hp *h)
@@ -1539,5 +1553,398 @@ Test(hostile_peer, forged_cookie_flood)
     cr_assert(h->mem.live <= live0 + 64);
     cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_HANDSHAKING);
     cdtls_conn_free(s);
-    hp_end(h, "forged_cookie_flood", "one small HelloVerifyRequest each, no state", 1024 * 16);
+    hp_end(h, "forged_cookie_flood", "one small HelloVerifyRequest each, no state", fresh_bound(h, 0));
+}
+
+/* ------------------------------------------------- odd ClientHellos */
+
+/* Rebuilds a ClientHello body: the real one's fields, with n_suites
+ * suites (the real ones last) and n_ext extra extensions of type
+ * ext_type (0 = unknown types, distinct) in front of the real ones. */
+static size_t ch_build(const uint8_t *b, size_t bl, size_t n_suites, size_t n_ext,
+                       uint16_t ext_type, uint8_t *out, size_t cap)
+{
+    size_t o = 0, p = 0;
+    memcpy(out, b, 34); /* version, random */
+    o = p = 34;
+    size_t sid = b[p];
+    memcpy(out + o, b + p, 1 + sid), o += 1 + sid, p += 1 + sid;
+    size_t ck = b[p];
+    memcpy(out + o, b + p, 1 + ck), o += 1 + ck, p += 1 + ck;
+    size_t sl = (size_t)b[p] << 8 | b[p + 1];
+    size_t total = n_suites > sl / 2 ? n_suites : sl / 2;
+    cr_assert(o + 2 + 2 * total + 16 + 4 * n_ext + (bl - p) < cap);
+    out[o] = (uint8_t)((2 * total) >> 8), out[o + 1] = (uint8_t)(2 * total);
+    o += 2;
+    for (size_t i = 0; i + sl / 2 < total; i++) { /* unassigned values */
+        out[o++] = (uint8_t)(0x80 + (i >> 8) % 0x40);
+        out[o++] = (uint8_t)i;
+    }
+    memcpy(out + o, b + p + 2, sl), o += sl, p += 2 + sl;
+    size_t cl = b[p];
+    memcpy(out + o, b + p, 1 + cl), o += 1 + cl, p += 1 + cl;
+    size_t el = (size_t)b[p] << 8 | b[p + 1];
+    size_t nel = el + 4 * n_ext;
+    cr_assert(nel <= 0xffff);
+    out[o] = (uint8_t)(nel >> 8), out[o + 1] = (uint8_t)nel;
+    o += 2;
+    for (size_t i = 0; i < n_ext; i++) {
+        uint16_t t = ext_type ? ext_type : (uint16_t)(0x1000 + i);
+        out[o++] = (uint8_t)(t >> 8), out[o++] = (uint8_t)t;
+        out[o++] = 0, out[o++] = 0;
+    }
+    memcpy(out + o, b + p + 2, el), o += el;
+    return o;
+}
+
+static void no_cookies(hp *h)
+{
+    h->sc.cookie_exchange = 0;
+}
+
+/* Feeds a ClientHello body to a fresh server (no cookie exchange), in
+ * fragments of at most frag bytes, records of one fragment, datagrams of
+ * up to 1200 bytes. Returns the reply's first message type (-1: none). */
+static int feed_hello(hp *h, const uint8_t *body, size_t bl, size_t frag)
+{
+    cdtls_conn *s = fresh_server(h, "client:1");
+    static uint8_t d[HP_MAX_DGRAM], f[HP_MAX_DGRAM];
+    size_t dn = 0;
+    uint64_t seq = 0;
+    for (size_t off = 0; off < bl || (bl == 0 && off == 0);) {
+        size_t take = bl - off < frag ? bl - off : frag;
+        size_t fl = put_frag(f, HS_CLIENT_HELLO, (uint32_t)bl, 0, (uint32_t)off, body + off, (uint32_t)take);
+        if (dn + 13 + fl > 1200 && dn) {
+            (void)cdtls_conn_recv(s, d, dn, NULL, h->now);
+            dn = 0;
+        }
+        dn += put_plain(d + dn, CT_HANDSHAKE, 0, seq++, f, fl);
+        off += take;
+        if (bl == 0) break;
+    }
+    (void)cdtls_conn_recv(s, d, dn, NULL, h->now);
+    size_t k;
+    int t = reply_type(s, &k);
+    cdtls_conn_free(s);
+    return t;
+}
+
+Test(hostile_peer, client_hello_thousands_of_suites)
+{
+    hp *h = hp_established(HP_PSK, no_cookies);
+    uint8_t real[1024];
+    size_t rl = client_hello_body(h, real, sizeof real);
+    static uint8_t b[70000];
+    /* 8000 suites: one record just under 2^14 */
+    size_t bl = ch_build(real, rl, 8000, 0, 0, b, sizeof b);
+    cr_assert(bl + 12 <= 16384);
+    cr_assert_eq(feed_hello(h, b, bl, bl), HS_SERVER_HELLO);
+    /* 30000 suites (60 KB): only fragmented; under max_handshake_message */
+    bl = ch_build(real, rl, 30000, 0, 0, b, sizeof b);
+    cr_assert_eq(feed_hello(h, b, bl, 1100), HS_SERVER_HELLO);
+    /* 33000 suites: over 64 KiB, dropped unbuffered */
+    bl = ch_build(real, rl, 33000, 0, 0, b, sizeof b);
+    cr_assert(bl > 65536);
+    cr_assert_eq(feed_hello(h, b, bl, 1100), -1);
+    hp_end(h, "client_hello_thousands_of_suites", "8000 and 30000 (fragmented) answered, >64 KiB dropped",
+           fresh_bound(h, 60100));
+}
+
+Test(hostile_peer, client_hello_thousands_of_extensions)
+{
+    hp *h = hp_established(HP_PSK, no_cookies);
+    uint8_t real[1024];
+    size_t rl = client_hello_body(h, real, sizeof real);
+    static uint8_t b[70000];
+    /* up to HS_MAX_EXTENSIONS in all is fine; unknown ones are ignored */
+    size_t bl = ch_build(real, rl, 0, 200, 0, b, sizeof b);
+    cr_assert_eq(feed_hello(h, b, bl, bl), HS_SERVER_HELLO);
+    /* 3000: refused as malformed, silently (before any state) */
+    bl = ch_build(real, rl, 0, 3000, 0, b, sizeof b);
+    cr_assert_eq(feed_hello(h, b, bl, bl), -1);
+    /* 16000 (64 KB), fragmented */
+    bl = ch_build(real, rl, 0, 16000, 0, b, sizeof b);
+    cr_assert_eq(feed_hello(h, b, bl, 1100), -1);
+    hp_end(h, "client_hello_thousands_of_extensions", "200 answered, 3000 and 16000 dropped",
+           fresh_bound(h, 64100));
+}
+
+Test(hostile_peer, client_hello_duplicate_or_lying)
+{
+    hp *h = hp_established(HP_PSK, no_cookies);
+    uint8_t real[1024];
+    size_t rl = client_hello_body(h, real, sizeof real);
+    static uint8_t b[4096];
+    cr_assert_eq(feed_hello(h, real, rl, rl), HS_SERVER_HELLO); /* the control */
+    /* RFC 5246 §7.4.1.4: no two extensions of one type */
+    size_t bl = ch_build(real, rl, 0, 2, EXT_EXTENDED_MASTER_SECRET, b, sizeof b);
+    cr_assert_eq(feed_hello(h, b, bl, bl), -1);
+    /* every length field one too large, and the body cut anywhere */
+    const size_t sid_at = 34, ck_at = 35 + real[34];
+    const size_t st_at = ck_at + 1 + real[ck_at];
+    const size_t at[] = {sid_at, ck_at, st_at + 1};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(b, real, rl);
+        b[at[i]]++;
+        cr_assert_eq(feed_hello(h, b, rl, rl), -1, "length field %zu", i);
+    }
+    memcpy(b, real, rl);
+    b[34] = 33; /* session_id over 32 bytes */
+    cr_assert_eq(feed_hello(h, b, rl, rl), -1);
+    /* (a hello may end before its extensions: that cut is a valid one) */
+    const size_t ext_at = st_at + 2 + ((size_t)real[st_at] << 8 | real[st_at + 1]) + 1 + real[st_at + 2 + ((size_t)real[st_at] << 8 | real[st_at + 1])];
+    for (size_t cut = 0; cut < rl; cut += 3)
+        if (cut != ext_at) cr_assert_eq(feed_hello(h, real, cut, cut ? cut : 1), -1, "cut at %zu", cut);
+    hp_end(h, "client_hello_duplicate_or_lying", "dropped silently", fresh_bound(h, rl));
+}
+
+/* --------------------------------------------------- hostile server */
+
+/* HelloVerifyRequests, each with the next message_seq: the client answers
+ * each (RFC 6347 §4.2.1 lets a server ask again), one ClientHello per
+ * HelloVerifyRequest, never more. */
+Test(hostile_peer, hello_verify_request_flood)
+{
+    hp *h = hp_new(HP_PSK, NULL);
+    static uint8_t d[HP_MAX_DGRAM];
+    while (hp_take(h, 1, d)) {
+    }
+    size_t answers = 0;
+    for (uint16_t i = 0; i < 200; i++) {
+        uint8_t body[3 + 32], f[64], rec[96];
+        body[0] = 0xfe, body[1] = 0xfd, body[2] = 32;
+        memset(body + 3, (uint8_t)i, 32);
+        size_t fl = put_frag(f, HS_HELLO_VERIFY_REQUEST, sizeof body, i, 0, body, sizeof body);
+        size_t n = put_plain(rec, CT_HANDSHAKE, 0, i, f, fl);
+        cr_assert_eq(hp_send(h, 0, rec, n), CDTLS_OK);
+        size_t m = count_out(h, 1);
+        cr_assert(m <= 1);
+        answers += m;
+    }
+    printf("hostile_peer: 200 HelloVerifyRequests -> %zu ClientHellos\n", answers);
+    cr_assert_eq(cdtls_conn_get_state(h->cl), CDTLS_STATE_HANDSHAKING);
+    hp_end(h, "hello_verify_request_flood", "one ClientHello per HelloVerifyRequest, nothing held", 4096);
+}
+
+/* The ServerHello rewritten: a suite the client did not offer, an older
+ * version. */
+typedef struct sh_ctx {
+    int what;
+    int done;
+} sh_ctx;
+
+static int sh_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    (void)h;
+    sh_ctx *s = vctx;
+    if (s->done || to_server || first_hs(d, *n) != HS_SERVER_HELLO) return 1;
+    s->done = 1;
+    uint8_t *body = d + 25;
+    size_t suite_at = 34 + 1 + body[34];
+    if (s->what == 0) body[suite_at] = 0xc0, body[suite_at + 1] = 0x2b; /* ECDHE-ECDSA-AES128-GCM */
+    if (s->what == 1) body[0] = 0xfe, body[1] = 0xff;                   /* DTLS 1.0 */
+    if (s->what == 2) body[suite_at + 2] = 1;                             /* compression method 1 */
+    return 1;
+}
+
+static void server_hello_case(int what, int alert, const char *name, const char *outcome)
+{
+    hp *h = hp_new(HP_PSK, NULL);
+    sh_ctx s = {what, 0};
+    cr_assert(!hp_run(h, sh_filter, &s, 100));
+    cr_assert_eq(cdtls_conn_get_state(h->cl), CDTLS_STATE_FAILED);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc), "%s: no alert reached the server", name);
+    cr_assert(level == ALERT_FATAL && desc == alert, "%s: alert %d", name, desc);
+    hp_end(h, name, outcome, 1024);
+}
+
+Test(hostile_peer, server_hello_unoffered_suite)
+{
+    server_hello_case(0, ALERT_ILLEGAL_PARAMETER, "server_hello_unoffered_suite", "fatal illegal_parameter (47)");
+}
+Test(hostile_peer, server_hello_old_version)
+{
+    server_hello_case(1, ALERT_PROTOCOL_VERSION, "server_hello_old_version", "fatal protocol_version (70)");
+}
+Test(hostile_peer, server_hello_compression)
+{
+    server_hello_case(2, ALERT_ILLEGAL_PARAMETER, "server_hello_compression", "fatal illegal_parameter (47)");
+}
+
+/* The client's flight 5 retransmitted 500 times at once after the
+ * handshake (each copy with fresh record numbers): the server resends its
+ * last flight at most once per half retransmission timeout (RFC 6347
+ * §4.2.4), so old fragments cannot make it amplify. */
+Test(hostile_peer, retransmission_flood)
+{
+    hp *h = hp_established(HP_PSK, NULL);
+    const uint8_t *cke = NULL;
+    size_t ckel = 0;
+    for (size_t i = 0; i < h->n_log[1]; i++)
+        if (first_hs(h->log[1][i].data, h->log[1][i].len) == HS_CLIENT_KEY_EXCHANGE) {
+            rec_view v[4];
+            split_records(h->log[1][i].data, h->log[1][i].len, v, 4);
+            cke = v[0].rec;
+            ckel = v[0].len;
+        }
+    cr_assert_not_null(cke);
+    static uint8_t rec[2048];
+    size_t resent = 0;
+    for (int burst = 0; burst < 3; burst++) {
+        for (int i = 0; i < 500; i++) {
+            memcpy(rec, cke, ckel);
+            uint64_t seq = 100 + (uint64_t)burst * 1000 + (uint64_t)i;
+            rec[9] = (uint8_t)(seq >> 8), rec[10] = (uint8_t)seq;
+            (void)hp_send(h, 1, rec, ckel);
+        }
+        size_t k = count_out(h, 0);
+        cr_assert(k <= 1, "burst %d: %zu datagrams", burst, k);
+        resent += k;
+        h->now += 600; /* over half of the 1 s timeout */
+    }
+    printf("hostile_peer: 1500 retransmitted ClientKeyExchanges -> %zu resent flights\n", resent);
+    cr_assert(resent >= 1, "the peer's retransmission was never answered");
+    still_works(h, "after the flood");
+    hp_end(h, "retransmission_flood", "last flight resent at most once per half timeout", 4096);
+}
+
+/* ------------------------------------------------------- certificates */
+
+/* The server's flight 4 re-sent with another Certificate message: what a
+ * hostile server (or a MITM on the plaintext flight) can send. */
+typedef struct cert_ctx {
+    int every; /* every transmission of flight 4, not only the first */
+    int done;
+    size_t n_certs;  /* copies of the real certificate */
+    int lie;         /* certificate_list length one too large */
+    int garbage;     /* one entry of random bytes */
+} cert_ctx;
+
+static int cert_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    cert_ctx *c = vctx;
+    if (to_server) return 1;
+    rec_view v[16];
+    size_t k = split_records(d, *n, v, 16);
+    int has_sh = k && first_hs(d, *n) == HS_SERVER_HELLO;
+    if (!has_sh) {
+        /* later datagrams of flight 4 (more of the real Certificate) */
+        for (size_t i = 0; i < k; i++)
+            if (v[i].h.epoch == 0 && v[i].h.type == CT_HANDSHAKE && v[i].frag[0] == HS_CERTIFICATE)
+                return 0;
+        return 1;
+    }
+    if (c->done && !c->every) return 1;
+    c->done = 1;
+    /* the new Certificate body */
+    static uint8_t body[1 << 20];
+    size_t bl = 3;
+    for (size_t i = 0; i < c->n_certs; i++) {
+        const uint8_t *der = h->cert;
+        size_t dl = h->cert_len;
+        static uint8_t junk[600];
+        if (c->garbage && i == 1) {
+            for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)(j * 7 + 1);
+            der = junk, dl = sizeof junk;
+        }
+        body[bl] = (uint8_t)(dl >> 16), body[bl + 1] = (uint8_t)(dl >> 8), body[bl + 2] = (uint8_t)dl;
+        memcpy(body + bl + 3, der, dl);
+        bl += 3 + dl;
+    }
+    size_t list = bl - 3 + (c->lie ? 1 : 0);
+    body[0] = (uint8_t)(list >> 16), body[1] = (uint8_t)(list >> 8), body[2] = (uint8_t)list;
+    /* SH as it was; the Certificate in 1000-byte fragments; the rest
+     * (ServerKeyExchange, ServerHelloDone) renumbered after them */
+    uint64_t seq = v[0].h.seq;
+    static uint8_t out[HP_MAX_DGRAM], f[1100];
+    size_t o = 0;
+    memcpy(out, v[0].rec, v[0].len);
+    o = v[0].len;
+    hs_header sh;
+    hs_header_get(v[0].frag, &sh);
+    hs_header ch = {HS_CERTIFICATE, (uint32_t)bl, (uint16_t)(sh.message_seq + 1), 0, 0};
+    for (size_t off = 0; off < bl; off += 1000) {
+        size_t take = bl - off < 1000 ? bl - off : 1000;
+        ch.fragment_offset = (uint32_t)off, ch.fragment_length = (uint32_t)take;
+        hs_header_put(&ch, f);
+        memcpy(f + 12, body + off, take);
+        if (o + 13 + 12 + take > 1200) {
+            (void)hp_send(h, 0, out, o);
+            o = 0;
+        }
+        o += put_plain(out + o, CT_HANDSHAKE, 0, ++seq, f, 12 + take);
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (v[i].frag[0] == HS_SERVER_HELLO || v[i].frag[0] == HS_CERTIFICATE) continue;
+        if (o + v[i].len > 1200) {
+            (void)hp_send(h, 0, out, o);
+            o = 0;
+        }
+        memcpy(out + o, v[i].rec, v[i].len);
+        rec_view *w = &v[i];
+        record_header rh = w->h;
+        rh.seq = ++seq;
+        record_header_put(&rh, out + o);
+        o += w->len;
+    }
+    memcpy(d, out, o);
+    *n = o;
+    return 1;
+}
+
+static hp *cert_case(cert_ctx *c, uint64_t budget)
+{
+    hp *h = hp_new(HP_CERT, NULL);
+    cr_assert(!hp_run(h, cert_filter, c, budget));
+    cr_assert(c->done);
+    return h;
+}
+
+Test(hostile_peer, certificate_chain_too_deep)
+{
+    cert_ctx c = {0, 0, CDTLS_X509_MAX_DEPTH + 1, 0, 0};
+    hp *h = cert_case(&c, 100);
+    cr_assert_eq(cdtls_conn_error(h->cl), CDTLS_ERR_CERT_PATHLEN, "%s", cdtls_strerror(cdtls_conn_error(h->cl)));
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc));
+    cr_assert(level == ALERT_FATAL && desc == ALERT_BAD_CERTIFICATE);
+    /* the whole message (9 certificates) is buffered once, then parsed in place */
+    hp_end(h, "certificate_chain_too_deep", "fatal bad_certificate (42) before any parsing beyond the count",
+           2 * 9 * (h->cert_len + 3) + 4096);
+}
+
+Test(hostile_peer, certificate_message_over_limit)
+{
+    /* 64 KiB + : every fragment refused by the reassembly limit, every
+     * time the server sends it: nothing buffered; the client times out */
+    cert_ctx c = {1, 0, 0, 0, 0};
+    hp *probe = hp_new(HP_CERT, NULL);
+    c.n_certs = 65536 / (probe->cert_len + 3) + 1;
+    hp_free(probe);
+    free(probe);
+    hp *h = cert_case(&c, 70000);
+    cr_assert_eq(cdtls_conn_get_state(h->cl), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_error(h->cl), CDTLS_ERR_HANDSHAKE_TIMEOUT);
+    hp_end(h, "certificate_message_over_limit", "fragments dropped unbuffered; handshake timeout", 4096);
+}
+
+Test(hostile_peer, certificate_list_length_lies)
+{
+    cert_ctx c = {0, 0, 2, 1, 0};
+    hp *h = cert_case(&c, 100);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc));
+    cr_assert(level == ALERT_FATAL && desc == ALERT_DECODE_ERROR, "alert %d", desc);
+    hp_end(h, "certificate_list_length_lies", "fatal decode_error (50)", 8192);
+}
+
+Test(hostile_peer, certificate_garbage_entry)
+{
+    cert_ctx c = {0, 0, 2, 0, 1};
+    hp *h = cert_case(&c, 100);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc));
+    cr_assert(level == ALERT_FATAL && desc == ALERT_BAD_CERTIFICATE, "alert %d", desc);
+    hp_end(h, "certificate_garbage_entry", "fatal bad_certificate (42)", 8192);
 }
