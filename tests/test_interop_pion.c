@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* Interop with pion/dtls itself (tests/interop/pion: a pion/dtls v3.1.15
  * client/server built from the Go module proxy): PSK, ECDSA with a chain,
  * Ed25519, client authentication both ways, and DTLS-SRTP + exporter +
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cdtls/cdtls.h"
@@ -498,4 +500,126 @@ Test(pion, server_cid_with_pion_client)
     cr_assert_not_null(cdtls_conn_peer_cid(c, &n));
     cr_assert_eq(n, 6u, "pion's 6-byte CID");
     client_done(c, &u, &cli);
+}
+
+/* ------------------------------------------------------------ resumption */
+
+/* pion's SessionStore (tests/interop/pion -sessions 2) against ours: the
+ * second connection is an abbreviated handshake on both sides, which the
+ * cdtls side reports (cdtls_conn_resumed); pion resumes by session ID only
+ * (no tickets), so that is what is shown. */
+static void resume_client_vs_pion(const char *const *extra, cdtls_config *cfg)
+{
+    uint16_t port = udp_free_port();
+    child srv;
+    start_pion(&srv, "server", port, cfg->cipher_suites[0], extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "pion server did not start");
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry e[2];
+    cfg->session_store = cdtls_session_cache_init(&cache, e, 2);
+    for (int round = 0; round < 2; round++) {
+        udp_peer u;
+        cdtls_conn *c = client_vs_pion(&srv, port, cfg, &u);
+        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round, round ? "resumed" : "full handshake");
+        cdtls_conn_close(c);
+        udp_flush(c, &u);
+        cdtls_conn_free(c);
+        close(u.fd);
+    }
+    cr_assert(child_output_contains(&srv, "pion: done", 5000));
+    child_stop(&srv, 0);
+}
+
+static void resume_server_vs_pion(const char *const *extra, cdtls_config *cfg)
+{
+    uint16_t port;
+    int fd = udp_open(0, &port);
+    child cli;
+    start_pion(&cli, "client", port, cfg->cipher_suites[0], extra);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry e[4];
+    cfg->session_store = cdtls_session_cache_init(&cache, e, 4);
+    for (int round = 0; round < 2; round++) {
+        udp_peer u;
+        cdtls_conn *c = server_vs_pion(&cli, fd, cfg, &u);
+        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round, round ? "resumed" : "full handshake");
+        cdtls_conn_close(c);
+        udp_flush(c, &u);
+        cdtls_conn_free(c);
+        /* the old connection's last datagrams (pion's close_notify) must not
+         * be taken for the new client's address; pion resends its
+         * ClientHello after 1 s if this swallows it */
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        uint8_t junk[2048];
+        while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+        }
+    }
+    close(fd);
+    cr_assert(child_output_contains(&cli, "pion: done", 5000));
+    child_stop(&cli, 0);
+}
+
+Test(pion, client_resumes_psk_session)
+{
+    uint16_t suite = psk_suite();
+    need(suite, -1);
+    const char *extra[] = {"-psk", PION_PSK_HEX, "-sessions", "2", "-count", "1", NULL};
+    cdtls_config cfg;
+    psk_config(&cfg, &suite);
+    cfg.server_name = "pion.example"; /* the client's key in its session store */
+    resume_client_vs_pion(extra, &cfg);
+}
+
+Test(pion, server_resumes_psk_session)
+{
+    uint16_t suite = psk_suite();
+    need(suite, -1);
+    const char *extra[] = {"-psk", PION_PSK_HEX, "-message", "ping-from-pion", "-sessions", "2", NULL};
+    cdtls_config cfg;
+    psk_config(&cfg, &suite);
+    resume_server_vs_pion(extra, &cfg);
+}
+
+Test(pion, client_resumes_ecdsa_session)
+{
+    const cert_kind *k = &ECDSA;
+    need(k->suite, k->sig);
+    const char *extra[] = {"-cert", certpath(k->leaf_pem_chain), "-key", certpath(k->key), "-sessions", "2", NULL};
+    der_file root;
+    load_der(k->root_der, &root);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root.b, root.n, &anchor), CDTLS_OK);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;
+    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.server_name = k->host;
+    cfg.unix_time = wall_clock;
+    resume_client_vs_pion(extra, &cfg);
+}
+
+Test(pion, server_resumes_ecdsa_session)
+{
+    const cert_kind *k = &ECDSA;
+    need(k->suite, k->sig);
+    der_file leaf, inter;
+    load_der(k->leaf_der, &leaf);
+    load_der(k->inter_der, &inter);
+    const uint8_t *chain[2] = {leaf.b, inter.b};
+    size_t lens[2] = {leaf.n, inter.n};
+    uint8_t *keyfile;
+    size_t keylen;
+    cr_assert_eq(cdtls_read_file(certpath(k->key), NULL, &keyfile, &keylen), CDTLS_OK);
+    cdtls_sign_key *key = NULL;
+    cr_assert_eq(cdtls_private_key_load(cdtls_provider_default(), NULL, keyfile, keylen, &key), CDTLS_OK);
+    cdtls_free_file(NULL, keyfile, keylen);
+    const char *extra[] = {"-ca", certpath(k->root_pem), "-servername", k->host, "-message", "ping-from-pion",
+                           "-sessions", "2", NULL};
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;
+    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = key;
+    resume_server_vs_pion(extra, &cfg);
+    cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), key);
 }

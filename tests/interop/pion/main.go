@@ -107,6 +107,7 @@ func main() {
 	cidLen := flag.Int("cid", -1, "connection ID length to ask for (RFC 9146; 0 = send only; -1 = no CID)")
 	count := flag.Int("count", 1, "server: how many records to echo")
 	timeout := flag.Duration("timeout", 10*time.Second, "overall time limit")
+	sessions := flag.Int("sessions", 1, "connections one after another, sharing an in-memory session store (resumption)")
 	flag.Parse()
 
 	cfg := &dtls.Config{ExtendedMasterSecret: dtls.RequireExtendedMasterSecret}
@@ -165,6 +166,10 @@ func main() {
 		cfg.ConnectionIDGenerator = dtls.RandomCIDGenerator(*cidLen)
 	}
 
+	if *sessions > 1 {
+		cfg.SessionStore = &memStore{m: map[string]dtls.Session{}}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	udpAddr, err := net.ResolveUDPAddr("udp", *addr)
@@ -172,7 +177,6 @@ func main() {
 		fail("bad -addr: %v", err)
 	}
 
-	var conn *dtls.Conn
 	if *role == "server" {
 		ln, err := dtls.Listen("udp", udpAddr, cfg)
 		if err != nil {
@@ -181,17 +185,35 @@ func main() {
 		defer ln.Close()
 		fmt.Println("pion: listening")
 		go func() { <-ctx.Done(); ln.Close() }()
-		c, err := ln.Accept()
-		if err != nil {
-			fail("accept: %v", err)
+		for i := 0; i < *sessions; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				fail("accept: %v", err)
+			}
+			session(ctx, c.(*dtls.Conn), *role, *export, *message, *count, *timeout)
 		}
-		conn = c.(*dtls.Conn)
 	} else {
-		conn, err = dtls.Dial("udp", udpAddr, cfg)
-		if err != nil {
-			fail("dial: %v", err)
+		for i := 0; i < *sessions; i++ {
+			conn, err := dtls.Dial("udp", udpAddr, cfg)
+			if err != nil {
+				fail("dial: %v", err)
+			}
+			session(ctx, conn, *role, *export, *message, *count, *timeout)
 		}
 	}
+	fmt.Println("pion: done")
+}
+
+// memStore: pion's SessionStore in memory (client: by server name or
+// address; server: by session ID), for -sessions.
+type memStore struct{ m map[string]dtls.Session }
+
+func (s *memStore) Set(key []byte, v dtls.Session) error { s.m[string(key)] = v; return nil }
+func (s *memStore) Get(key []byte) (dtls.Session, error) { return s.m[string(key)], nil }
+func (s *memStore) Del(key []byte) error                 { delete(s.m, string(key)); return nil }
+
+// session runs one connection: handshake, report, echo.
+func session(ctx context.Context, conn *dtls.Conn, role, export, message string, count int, timeout time.Duration) {
 	defer conn.Close()
 	if err := conn.HandshakeContext(ctx); err != nil {
 		fail("handshake: %v", err)
@@ -207,22 +229,22 @@ func main() {
 	if p, ok := conn.SelectedSRTPProtectionProfile(); ok {
 		fmt.Printf("pion: srtp=0x%04X\n", uint16(p))
 	}
-	if *export != "" {
-		i := strings.LastIndex(*export, ":")
-		n, err := strconv.Atoi((*export)[i+1:])
+	if export != "" {
+		i := strings.LastIndex(export, ":")
+		n, err := strconv.Atoi((export)[i+1:])
 		if i < 0 || err != nil {
-			fail("bad -export %s", *export)
+			fail("bad -export %s", export)
 		}
-		km, err := state.ExportKeyingMaterial((*export)[:i], nil, n)
+		km, err := state.ExportKeyingMaterial((export)[:i], nil, n)
 		if err != nil {
 			fail("export: %v", err)
 		}
 		fmt.Printf("pion: export=%X\n", km)
 	}
-	_ = conn.SetDeadline(time.Now().Add(*timeout))
+	_ = conn.SetDeadline(time.Now().Add(timeout))
 	buf := make([]byte, 2048)
-	if *role == "server" {
-		for i := 0; i < *count; i++ {
+	if role == "server" {
+		for i := 0; i < count; i++ {
 			n, err := conn.Read(buf)
 			if err != nil {
 				fail("read: %v", err)
@@ -234,8 +256,8 @@ func main() {
 		}
 		// Let the echo leave before close_notify.
 		time.Sleep(200 * time.Millisecond)
-	} else if *message != "" {
-		if _, err := conn.Write([]byte(*message)); err != nil {
+	} else if message != "" {
+		if _, err := conn.Write([]byte(message)); err != nil {
 			fail("write: %v", err)
 		}
 		n, err := conn.Read(buf)
@@ -244,5 +266,4 @@ func main() {
 		}
 		fmt.Printf("pion: recv=%s\n", buf[:n])
 	}
-	fmt.Println("pion: done")
 }
