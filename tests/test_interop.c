@@ -70,10 +70,26 @@ static void require_suite(const interop_suite *s)
 
 /* ------------------------------------------------- our client, their server */
 
+static int client_against_with(child *srv, uint16_t port, const interop_suite *s, int peer_echoes,
+                               const cdtls_config *base);
+
 static void client_against(child *srv, uint16_t port, const interop_suite *s, int peer_echoes)
+{
+    (void)client_against_with(srv, port, s, peer_echoes, NULL);
+}
+
+/* Returns whether the session was resumed. base: the configuration to
+ * start from (a session store), NULL = the plain PSK one. */
+static int client_against_with(child *srv, uint16_t port, const interop_suite *s, int peer_echoes,
+                               const cdtls_config *base)
 {
     cdtls_config cfg;
     config_for(&cfg, &s->id);
+    if (base) {
+        cfg.session_store = base->session_store;
+        cfg.session_tickets = base->session_tickets;
+        cfg.server_name = base->server_name;
+    }
     cdtls_conn *c;
     udp_peer u = {.have_peer = 1};
     u.fd = udp_open(0, NULL);
@@ -106,10 +122,12 @@ static void client_against(child *srv, uint16_t port, const interop_suite *s, in
         cr_assert_eq(udp_read(c, &u, buf, sizeof buf, &n, 5000), CDTLS_OK);
         cr_assert(n >= 14 && memcmp(buf, "pong-from-peer", 14) == 0);
     }
+    int resumed = cdtls_conn_resumed(c);
     cdtls_conn_close(c);
     udp_flush(c, &u);
     cdtls_conn_free(c);
     close(u.fd);
+    return resumed;
 }
 
 static void client_vs_openssl(uint16_t id)
@@ -154,11 +172,23 @@ static void client_vs_gnutls(uint16_t id)
 
 /* ------------------------------------------------- their client, our server */
 
+static int serve_with(child *cli, const interop_suite *s, int fd, const cdtls_config *base);
+
 static void serve(child *cli, const interop_suite *s, int fd)
+{
+    (void)serve_with(cli, s, fd, NULL);
+}
+
+/* Returns whether the session was resumed; base as for client_against_with. */
+static int serve_with(child *cli, const interop_suite *s, int fd, const cdtls_config *base)
 {
     cdtls_config cfg;
     config_for(&cfg, NULL);
     cfg.cipher_suites = NULL; /* offer everything: the client's choice decides */
+    if (base) {
+        cfg.session_store = base->session_store;
+        cfg.ticket_keys = base->ticket_keys;
+    }
     cdtls_conn *c;
     udp_peer u = {.fd = fd};
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, udp_now_ms(), &c), CDTLS_OK);
@@ -173,6 +203,7 @@ static void serve(child *cli, const interop_suite *s, int fd)
         child_stop(cli, 0);
         close(fd);
         cr_skip_test("peer %s died of signal %d (peer bug; see docs/interop.md)", cli->argv0, sig);
+        return 0;
     }
     if (ok != 1) child_stop(cli, 1);
     cr_assert_eq(ok, 1, "handshake failed: %s", cdtls_strerror(cdtls_conn_error(c)));
@@ -192,9 +223,11 @@ static void serve(child *cli, const interop_suite *s, int fd)
     int seen = child_output_contains(cli, "hello-from-peer", 5000);
     if (!seen) child_stop(cli, 1);
     cr_assert(seen, "peer did not print our echo");
+    int resumed = cdtls_conn_resumed(c);
     cdtls_conn_close(c);
     udp_flush(c, &u);
     cdtls_conn_free(c);
+    return resumed;
 }
 
 static void server_vs_openssl(uint16_t id)
@@ -249,3 +282,93 @@ INTEROP(psk_aes_128_cbc_sha256, CDTLS_PSK_WITH_AES_128_CBC_SHA256)
 INTEROP(psk_chacha20_poly1305, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256)
 INTEROP(ecdhe_psk_aes_128_cbc_sha256, CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256)
 INTEROP(ecdhe_psk_chacha20_poly1305, CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256)
+
+/* ------------------------------------------------------------ resumption */
+
+/* AES-128-GCM, or ChaCha20-Poly1305 where the provider has no AES (sodium) */
+static const interop_suite *resumption_suite(void)
+{
+    const interop_suite *s = find_suite(CDTLS_PSK_WITH_AES_128_GCM_SHA256);
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), s->id))
+        s = find_suite(CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256);
+    require_suite(s);
+    return s;
+}
+
+/* Our client resumes with openssl s_server (two connections, -naccept 2):
+ * by session ticket (OpenSSL issues RFC 5077 tickets by default: a third
+ * party's ticket format, opaque to us) and, with tickets off on our side,
+ * by session ID from s_server's session cache. */
+static void client_resumes_openssl(int tickets)
+{
+    const interop_suite *s = resumption_suite();
+    uint16_t port = udp_free_port();
+    char accept[32];
+    snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
+    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-nocert", "-psk", PSK_HEX,
+                    "-psk_identity", (char *)identity, "-cipher", (char *)s->openssl,
+                    "-accept", accept, "-naccept", "2", NULL};
+    child srv;
+    cr_assert_eq(child_start(&srv, argv), 0);
+    cr_assert(child_output_contains(&srv, "ACCEPT", 5000), "s_server did not start");
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry e[2];
+    cdtls_config base;
+    cdtls_config_init(&base);
+    base.session_store = cdtls_session_cache_init(&cache, e, 2);
+    base.session_tickets = tickets;
+    base.server_name = "openssl.example";
+    cr_assert(!client_against_with(&srv, port, s, 0, &base), "first: a full handshake");
+    cr_assert(e[0].used || e[1].used, "a session was kept");
+    const cdtls_session *kept = e[0].used ? &e[0].session : &e[1].session;
+    if (tickets) cr_assert_gt(kept->ticket_len, 0, "OpenSSL's ticket");
+    else cr_assert_gt(kept->id_len, 0, "OpenSSL's session ID");
+    cr_assert(client_against_with(&srv, port, s, 0, &base), "second: resumed");
+    child_stop(&srv, 0);
+}
+
+Test(interop, client_resumes_openssl_by_ticket) { client_resumes_openssl(1); }
+Test(interop, client_resumes_openssl_by_session_id) { client_resumes_openssl(0); }
+
+/* openssl s_client -sess_out, then -sess_in, against our server: by ticket
+ * (our ticket keys) and by session ID (s_client -no_ticket, our store). */
+static void server_resumes_openssl(int tickets)
+{
+    const interop_suite *s = resumption_suite();
+    uint16_t port;
+    int fd = udp_open(0, &port);
+    cr_assert(fd >= 0);
+    char connect[32], sess[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
+    snprintf(sess, sizeof sess, "/tmp/cdtls-sess-%ld.pem", (long)getpid());
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry e[4];
+    cdtls_ticket_keys keys;
+    cdtls_config base;
+    cdtls_config_init(&base);
+    if (tickets) {
+        cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 0, udp_now_ms()), CDTLS_OK);
+        base.ticket_keys = &keys;
+    } else {
+        base.session_store = cdtls_session_cache_init(&cache, e, 4);
+    }
+    for (int round = 0; round < 2; round++) {
+        char *argv[] = {"openssl", "s_client", "-dtls1_2", "-psk", PSK_HEX, "-psk_identity", (char *)identity,
+                        "-cipher", (char *)s->openssl, "-connect", connect, "-quiet",
+                        round ? "-sess_in" : "-sess_out", sess, tickets ? NULL : "-no_ticket", NULL};
+        child cli;
+        cr_assert_eq(child_start(&cli, argv), 0);
+        int resumed = serve_with(&cli, s, fd, &base);
+        child_stop(&cli, 0);
+        cr_assert_eq(resumed, round, "round %d: %s", round, round ? "resumed" : "a full handshake");
+        uint8_t junk[2048]; /* the old client's last datagrams */
+        while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+        }
+    }
+    if (tickets) cr_assert_eq(keys.opened, 1, "our ticket came back");
+    remove(sess);
+    close(fd);
+}
+
+Test(interop, server_resumes_openssl_by_ticket) { server_resumes_openssl(1); }
+Test(interop, server_resumes_openssl_by_session_id) { server_resumes_openssl(0); }
