@@ -219,3 +219,74 @@ Test(listener_scale, cookieless_flood_allocates_nothing, .timeout = 120)
     cdtls_listener_close(l);
     cr_assert_eq(cnt.live, 0, "listener leaked %zu bytes", cnt.live);
 }
+
+/* The listener finds peers through an address table that grows (64, 128,
+ * 256 buckets...) and walks only the peers not yet accepted: 300 peers
+ * accepted one after another, half of them closed (taken out of the
+ * table), 40 newcomers after that; every remaining peer still gets its
+ * own records, and the peer count follows. */
+static int handshake_one(cdtls_listener *l, const cdtls_config *cfg, const cdtls_addr *where,
+                         client *c, cdtls_sock **acc)
+{
+    cdtls_addr any;
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    cr_assert_eq(cdtls_io_open(&c->io, &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(cfg, CDTLS_CLIENT, 0, &c->c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c->c, 0), CDTLS_OK);
+    int n_acc = 0;
+    for (int round = 0; round < 2000; round++) {
+        client_pump(c, where, (uint64_t)round);
+        pump_listener(l, acc, &n_acc, 1);
+        if (n_acc == 1 && cdtls_conn_get_state(c->c) == CDTLS_STATE_ESTABLISHED) return 1;
+    }
+    return 0;
+}
+
+static void echo_check(client *c, cdtls_sock *s, const cdtls_addr *where, int i)
+{
+    char msg[32];
+    int n = snprintf(msg, sizeof msg, "peer %d", i);
+    cr_assert_eq(cdtls_conn_write(c->c, (const uint8_t *)msg, (size_t)n, NULL), CDTLS_OK);
+    client_pump(c, where, 100000);
+    uint8_t buf[64];
+    size_t got;
+    /* the listener reads the socket for every peer: this peer's record must
+     * reach this peer's socket */
+    cr_assert_eq(cdtls_sock_read(s, buf, sizeof buf, &got, NULL, 2000), CDTLS_OK, "peer %d got nothing", i);
+    cr_assert(got == (size_t)n && memcmp(buf, msg, got) == 0, "peer %d got another peer's record", i);
+}
+
+#define N_TABLE 300
+#define N_LATE 40
+
+Test(listener_scale, address_table_grows_and_forgets, .timeout = 120)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg, NULL);
+    cdtls_addr bind, where;
+    cdtls_addr_parse("127.0.0.1", 0, &bind);
+    cdtls_listener *l;
+    cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &l), CDTLS_OK);
+    cr_assert_eq(cdtls_listener_set_limits(l, 4, N_TABLE + N_LATE), CDTLS_OK);
+    cdtls_io_local_addr(cdtls_listener_io(l), &where);
+    static client cl[N_TABLE + N_LATE];
+    static cdtls_sock *acc[N_TABLE + N_LATE];
+    for (int i = 0; i < N_TABLE; i++) cr_assert(handshake_one(l, &cfg, &where, &cl[i], &acc[i]), "peer %d", i);
+    cr_assert_eq(cdtls_listener_peer_count(l), N_TABLE);
+    for (int i = 0; i < N_TABLE; i += 2) {
+        cdtls_sock_close(acc[i]);
+        acc[i] = NULL;
+    }
+    cr_assert_eq(cdtls_listener_peer_count(l), N_TABLE / 2);
+    for (int i = N_TABLE; i < N_TABLE + N_LATE; i++)
+        cr_assert(handshake_one(l, &cfg, &where, &cl[i], &acc[i]), "late peer %d", i);
+    cr_assert_eq(cdtls_listener_peer_count(l), N_TABLE / 2 + N_LATE);
+    for (int i = 1; i < N_TABLE + N_LATE; i += (i < N_TABLE ? 2 : 1)) echo_check(&cl[i], acc[i], &where, i);
+    for (int i = 0; i < N_TABLE + N_LATE; i++) {
+        if (acc[i]) cdtls_sock_close(acc[i]);
+        cdtls_conn_free(cl[i].c);
+        cdtls_io_close(&cl[i].io);
+    }
+    cr_assert_eq(cdtls_listener_peer_count(l), 0);
+    cdtls_listener_close(l);
+}

@@ -35,7 +35,8 @@ struct cdtls_sock {
     uint8_t *scratch;
     rx_item *rx_head, *rx_tail;
     size_t rx_count;
-    struct cdtls_sock *next; /* listener's peer list */
+    struct cdtls_sock *next;  /* listener's list of peers not yet accepted */
+    struct cdtls_sock *hnext; /* listener's address table chain */
 };
 
 struct cdtls_listener {
@@ -43,7 +44,15 @@ struct cdtls_listener {
     const cdtls_allocator *a;
     cdtls_io_socket io;
     cdtls_hello_verifier *hv;
+    /* Peers still handshaking or waiting in the accept queue: the only ones
+     * with timers or state changes to watch, so each step walks these and
+     * not every established peer (a server holding 10,000 connections would
+     * otherwise scan them all for every datagram; docs/benchmarks.md). */
     cdtls_sock *peers;
+    /* Every peer, accepted or not, by address: a hash table with chains,
+     * doubled when it holds twice as many peers as buckets. */
+    cdtls_sock **table;
+    size_t table_size; /* a power of two, or 0 */
     unsigned n_peers, n_queued, backlog, max_peers;
     uint8_t *buf;     /* DGRAM_MAX bytes: the datagram being received */
     uint8_t *scratch; /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
@@ -75,6 +84,17 @@ static int same_addr(const cdtls_addr *x, const cdtls_addr *y)
     size_t n = x->ip.family == 6 ? 16 : 4;
     return x->ip.family == y->ip.family && x->port == y->port &&
            memcmp(x->ip.addr, y->ip.addr, n) == 0;
+}
+
+/* FNV-1a over the family, port and address bytes. */
+static size_t addr_hash(const cdtls_addr *a)
+{
+    uint32_t h = 2166136261u;
+    uint8_t head[3] = {(uint8_t)a->ip.family, (uint8_t)(a->port >> 8), (uint8_t)a->port};
+    for (size_t i = 0; i < sizeof head; i++) h = (h ^ head[i]) * 16777619u;
+    size_t n = a->ip.family == 6 ? 16 : 4;
+    for (size_t i = 0; i < n; i++) h = (h ^ a->ip.addr[i]) * 16777619u;
+    return h;
 }
 
 /* ------------------------------------------------------------- plumbing */
@@ -286,13 +306,63 @@ unsigned cdtls_listener_peer_count(const cdtls_listener *l)
     return l ? l->n_peers : 0;
 }
 
+static cdtls_sock *table_find(const cdtls_listener *l, const cdtls_addr *a)
+{
+    if (!l->table_size) return NULL;
+    cdtls_sock *s = l->table[addr_hash(a) & (l->table_size - 1)];
+    while (s && !same_addr(&s->peer, a)) s = s->hnext;
+    return s;
+}
+
+static void table_remove(cdtls_listener *l, cdtls_sock *s)
+{
+    if (!l->table_size) return;
+    for (cdtls_sock **pp = &l->table[addr_hash(&s->peer) & (l->table_size - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == s) {
+            *pp = s->hnext;
+            s->hnext = NULL;
+            return;
+        }
+}
+
+/* Inserts s (by s->peer); grows the table first when it is getting long
+ * chains. Fails only when the first table cannot be allocated. */
+static int table_insert(cdtls_listener *l, cdtls_sock *s)
+{
+    if (l->table_size == 0 || l->n_peers >= 2 * l->table_size) {
+        size_t size = l->table_size ? 2 * l->table_size : 64;
+        cdtls_sock **t = cdtls_alloc_zero(l->a, size * sizeof *t);
+        if (!t) {
+            if (!l->table_size) return CDTLS_ERR_NOMEM;
+        } else {
+            for (size_t i = 0; i < l->table_size; i++)
+                while (l->table[i]) {
+                    cdtls_sock *e = l->table[i];
+                    l->table[i] = e->hnext;
+                    size_t b = addr_hash(&e->peer) & (size - 1);
+                    e->hnext = t[b];
+                    t[b] = e;
+                }
+            if (l->table_size) l->a->free(l->a->ctx, l->table, l->table_size * sizeof *l->table);
+            l->table = t;
+            l->table_size = size;
+        }
+    }
+    size_t b = addr_hash(&s->peer) & (l->table_size - 1);
+    s->hnext = l->table[b];
+    l->table[b] = s;
+    return CDTLS_OK;
+}
+
 static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
 {
+    table_remove(l, s);
+    l->n_peers--;
+    if (s->accepted) return; /* accepted peers are no longer on the list */
     for (cdtls_sock **pp = &l->peers; *pp; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
-            l->n_peers--;
-            if (s->queued && !s->accepted) l->n_queued--;
+            if (s->queued) l->n_queued--;
             return;
         }
 }
@@ -327,6 +397,11 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     }
     (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
     (void)cdtls_conn_set_cookie_verified(s->conn);
+    if (table_insert(l, s) != CDTLS_OK) {
+        cdtls_conn_free(s->conn);
+        cdtls_free_wipe(l->a, s, sizeof *s);
+        return;
+    }
     s->next = l->peers;
     l->peers = s;
     l->n_peers++;
@@ -341,8 +416,9 @@ static void housekeeping(cdtls_listener *l)
         cdtls_sock *s = *pp;
         fire_timer(s);
         cdtls_conn_state st = cdtls_conn_get_state(s->conn);
-        if (!s->accepted && (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED)) {
-            *pp = s->next; /* never accepted: nobody holds it */
+        if (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED) {
+            *pp = s->next; /* never accepted (the list holds no other): nobody holds it */
+            table_remove(l, s);
             l->n_peers--;
             if (s->queued) l->n_queued--;
             sock_free(s);
@@ -376,11 +452,15 @@ static int listener_wait_ms(const cdtls_listener *l, uint64_t deadline, int fore
  * datagram cannot steer its traffic. */
 static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
 {
-    for (cdtls_sock *s = l->peers; s; s = s->next) {
-        size_t len;
-        const uint8_t *own = cdtls_conn_own_cid(s->conn, &len), *cid;
-        if (own && len && cdtls_datagram_cid(d, n, len, &cid) && memcmp(cid, own, len) == 0) return s;
-    }
+    /* Only peers of a listener that hands out CIDs can have one: without a
+     * generator, a datagram from a new address is not looked for here. */
+    if (!l->cfg.cid_generator) return NULL;
+    for (size_t i = 0; i < l->table_size; i++)
+        for (cdtls_sock *s = l->table[i]; s; s = s->hnext) {
+            size_t len;
+            const uint8_t *own = cdtls_conn_own_cid(s->conn, &len), *cid;
+            if (own && len && cdtls_datagram_cid(d, n, len, &cid) && memcmp(cid, own, len) == 0) return s;
+        }
     return NULL;
 }
 
@@ -389,7 +469,9 @@ static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t
 {
     (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
     if (cdtls_conn_recv_advanced(s->conn)) {
+        table_remove(s->l, s);
         s->peer = *from;
+        (void)table_insert(s->l, s); /* the table exists: it holds s */
         (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
     }
     collect(s, raw, raw_len);
@@ -406,8 +488,7 @@ static int listener_step(cdtls_listener *l, int wait_ms)
     int rc = cdtls_io_recv(&l->io, l->buf, DGRAM_MAX, &n, &from, &oob, raw, sizeof raw, &raw_len,
                            wait_ms);
     if (rc == CDTLS_OK) {
-        cdtls_sock *s = l->peers;
-        while (s && !same_addr(&s->peer, &from)) s = s->next;
+        cdtls_sock *s = table_find(l, &from);
         if (s)
             deliver(s, l->buf, n, &oob, raw, raw_len);
         else if ((s = peer_by_cid(l, l->buf, n)) != NULL)
@@ -428,8 +509,11 @@ int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
     uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
     for (int stepped = 0;; stepped = 1) {
         housekeeping(l);
-        for (cdtls_sock *s = l->peers; s; s = s->next)
-            if (s->queued && !s->accepted) {
+        for (cdtls_sock **pp = &l->peers; *pp; pp = &(*pp)->next)
+            if ((*pp)->queued) {
+                cdtls_sock *s = *pp;
+                *pp = s->next; /* accepted peers leave the list (they stay in the table) */
+                s->next = NULL;
                 s->accepted = 1;
                 l->n_queued--;
                 *out = s;
@@ -449,8 +533,10 @@ void cdtls_listener_close(cdtls_listener *l)
     while (l->peers) {
         cdtls_sock *s = l->peers;
         l->peers = s->next;
+        table_remove(l, s);
         sock_free(s);
     }
+    if (l->table_size) l->a->free(l->a->ctx, l->table, l->table_size * sizeof *l->table);
     cdtls_hello_verifier_free(l->hv);
     cdtls_io_close(&l->io);
     l->a->free(l->a->ctx, l->buf, DGRAM_MAX);
