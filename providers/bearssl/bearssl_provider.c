@@ -11,6 +11,20 @@
 #include <bearssl.h>
 #include <string.h>
 
+/* x86: BearSSL's AES-NI / PCLMUL *_get() functions run CPUID on every call,
+ * and a hypervisor that traps CPUID makes each one slow (18 us per call,
+ * measured on the Firecracker VM of docs/benchmarks.md); the answers are
+ * therefore looked up once per process (bssl_impls below), with C11
+ * atomics so that threads may race for it. Elsewhere the lookups are
+ * compile-time and are simply made each time. */
+#if (defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)) && \
+    !defined(__STDC_NO_ATOMICS__)
+#define BSSL_CACHE_IMPLS 1
+#include <stdatomic.h>
+#else
+#define BSSL_CACHE_IMPLS 0
+#endif
+
 #include "cdtls/provider.h"
 #include "common/mem.h"
 
@@ -138,16 +152,57 @@ static bssl_aead_state *aead_state(const cdtls_aead_ctx *ctx)
     return (bssl_aead_state *)(void *)(uintptr_t)ctx->opaque;
 }
 
-static const br_block_ctr_class *bssl_ctr_class(void)
+/* The AES and GHASH implementations for this CPU: AES-NI / PCLMUL where
+ * present, else the portable constant-time ones. */
+typedef struct bssl_impls {
+    const br_block_ctr_class *ctr;
+    const br_block_ctrcbc_class *ctrcbc;
+    const br_block_cbcenc_class *cbcenc;
+    const br_block_cbcdec_class *cbcdec;
+    br_ghash ghash;
+} bssl_impls;
+
+static bssl_impls bssl_find_impls(void)
 {
-    const br_block_ctr_class *c = br_aes_x86ni_ctr_get_vtable();
-    return c ? c : &br_aes_ct64_ctr_vtable;
+    bssl_impls m;
+    m.ctr = br_aes_x86ni_ctr_get_vtable();
+    if (!m.ctr) m.ctr = &br_aes_ct64_ctr_vtable;
+    m.ctrcbc = br_aes_x86ni_ctrcbc_get_vtable();
+    if (!m.ctrcbc) m.ctrcbc = &br_aes_ct64_ctrcbc_vtable;
+    m.cbcenc = br_aes_x86ni_cbcenc_get_vtable();
+    if (!m.cbcenc) m.cbcenc = &br_aes_ct64_cbcenc_vtable;
+    m.cbcdec = br_aes_x86ni_cbcdec_get_vtable();
+    if (!m.cbcdec) m.cbcdec = &br_aes_ct64_cbcdec_vtable;
+    m.ghash = br_ghash_pclmul_get();
+    if (!m.ghash) m.ghash = br_ghash_ctmul64;
+    return m;
 }
+
+#if BSSL_CACHE_IMPLS
+static bssl_impls bssl_impls_cache; /* written once, by the thread that moves state 0 -> 1 */
+static atomic_int bssl_impls_state; /* 0 empty, 1 being written, 2 ready */
+
+static bssl_impls bssl_get_impls(void)
+{
+    if (atomic_load_explicit(&bssl_impls_state, memory_order_acquire) == 2) return bssl_impls_cache;
+    bssl_impls m = bssl_find_impls();
+    int empty = 0;
+    if (atomic_compare_exchange_strong(&bssl_impls_state, &empty, 1)) {
+        bssl_impls_cache = m;
+        atomic_store_explicit(&bssl_impls_state, 2, memory_order_release);
+    }
+    return m; /* a thread that lost the race uses its own, identical, answer */
+}
+#else
+static bssl_impls bssl_get_impls(void)
+{
+    return bssl_find_impls();
+}
+#endif
 
 static const br_block_ctrcbc_class *bssl_ctrcbc_class(void)
 {
-    const br_block_ctrcbc_class *c = br_aes_x86ni_ctrcbc_get_vtable();
-    return c ? c : &br_aes_ct64_ctrcbc_vtable;
+    return bssl_get_impls().ctrcbc;
 }
 
 static int bssl_gcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len, size_t want)
@@ -156,10 +211,9 @@ static int bssl_gcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len
     if (key_len != want) return CDTLS_ERR_KEY_SIZE;
     bssl_aead_state *s = aead_state(ctx);
     memset(s, 0, sizeof *s);
-    const br_block_ctr_class *cls = bssl_ctr_class();
-    cls->init(&s->k.ctr.vtable, key, key_len);
-    s->ghash = br_ghash_pclmul_get();
-    if (!s->ghash) s->ghash = br_ghash_ctmul64;
+    const bssl_impls m = bssl_get_impls();
+    m.ctr->init(&s->k.ctr.vtable, key, key_len);
+    s->ghash = m.ghash;
     return CDTLS_OK;
 }
 
@@ -380,15 +434,11 @@ static int bssl_cbc_init(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, si
     bssl_cbc_state *s = (bssl_cbc_state *)(void *)ctx->opaque;
     memset(s, 0, sizeof *s);
     s->encrypt = encrypt;
-    if (encrypt) {
-        const br_block_cbcenc_class *c = br_aes_x86ni_cbcenc_get_vtable();
-        if (!c) c = &br_aes_ct64_cbcenc_vtable;
-        c->init(&s->k.enc.vtable, key, key_len);
-    } else {
-        const br_block_cbcdec_class *c = br_aes_x86ni_cbcdec_get_vtable();
-        if (!c) c = &br_aes_ct64_cbcdec_vtable;
-        c->init(&s->k.dec.vtable, key, key_len);
-    }
+    const bssl_impls m = bssl_get_impls();
+    if (encrypt)
+        m.cbcenc->init(&s->k.enc.vtable, key, key_len);
+    else
+        m.cbcdec->init(&s->k.dec.vtable, key, key_len);
     return CDTLS_OK;
 }
 
