@@ -185,10 +185,11 @@ var lo = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
 // client keys its session store by the server's address (and name).
 var serverAddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
 
-func handshake(cc, sc *dtls.Config) (*pair, error) { return handshakeOn(cc, sc, true) }
+func handshake(cc, sc *dtls.Config) (*pair, error) { return handshakeOn(cc, sc, false) }
 
-// handshakeOn: fixedPort false gives the server a port of its own (pairs
-// held at once, in the memory test).
+// handshakeOn: fixedPort true binds the server to the port it had last time
+// (resumption: pion's client keys its session store by the server's address);
+// false gives it a fresh port.
 func handshakeOn(cc, sc *dtls.Config, fixedPort bool) (*pair, error) {
 	c1, err := net.ListenUDP("udp4", lo)
 	if err != nil {
@@ -262,7 +263,7 @@ func benchHandshakes(resume bool) {
 		}
 		ok := true
 		for w := 0; w < 5 && ok; w++ {
-			p, err := handshake(cc, sc)
+			p, err := handshakeOn(cc, sc, resume)
 			if err != nil {
 				notMeasured(wl, sd.name, "handshake failed: "+err.Error())
 				ok = false
@@ -281,8 +282,9 @@ func benchHandshakes(resume bool) {
 			}
 			w0, c0 := time.Now(), cpuSeconds()
 			for i := 0; i < iters; i++ {
-				p, err := handshake(cc, sc)
+				p, err := handshakeOn(cc, sc, resume)
 				if err != nil {
+					fmt.Fprintln(os.Stderr, "pion handshake failed:", err)
 					ok = false
 					break
 				}
