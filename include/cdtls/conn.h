@@ -56,7 +56,9 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
 void cdtls_conn_free(cdtls_conn *c);
 
 /* Server: the peer's transport address as opaque bytes (e.g. a sockaddr),
- * bound into the HelloVerifyRequest cookie. Copied; at most 128 bytes. */
+ * bound into the HelloVerifyRequest cookie. Client: the key of its session
+ * store entry when cfg.server_name is not set (cdtls_sock_dial gives the
+ * address as text). Copied; at most 128 bytes. */
 int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len);
 /* Server: the cookie exchange for this peer was already done by a
  * cdtls_hello_verifier; the connection accepts the ClientHello as is. */

@@ -233,6 +233,13 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     int rc = cdtls_io_open(&s->own_io, &any, 0);
     cdtls_config ccfg = with_clock(cfg);
     if (!rc) rc = cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    if (!rc) {
+        /* the session store's key when there is no server_name: the
+         * address as text (no struct padding in it) */
+        char key[64];
+        if (cdtls_addr_format(peer, key, sizeof key) == CDTLS_OK)
+            (void)cdtls_conn_set_peer_address(s->conn, key, strlen(key));
+    }
     if (!rc) rc = cdtls_conn_start(s->conn, cdtls_io_now_ms());
     if (!rc) rc = flush(s, NULL, 0);
     uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
