@@ -91,6 +91,9 @@ static const cdtls_allocator fuzz_allocator = {fuzz_alloc, fuzz_free, NULL};
  * and starts the next one (same session store: resumption). */
 #define FUZZ_TIMER_MARK 0xffffu
 #define FUZZ_NEXT_CONN_MARK 0xfffeu
+/* The part after this mark is [content type][plaintext], which the engine
+ * harnesses seal as the peer's next epoch-1 record (see fuzz_engine.h). */
+#define FUZZ_FORGE_MARK 0xfffdu
 
 typedef struct fuzz_split {
     const uint8_t *p;
@@ -98,7 +101,8 @@ typedef struct fuzz_split {
 } fuzz_split;
 
 /* 1 and the next part (*mark 1 when its length was FUZZ_TIMER_MARK, 2 for
- * FUZZ_NEXT_CONN_MARK, then *len is 0), 0 at the end. */
+ * FUZZ_NEXT_CONN_MARK, then *len is 0; 3 for FUZZ_FORGE_MARK, then the
+ * part is the one that follows it), 0 at the end. */
 static inline int fuzz_next(fuzz_split *s, const uint8_t **part, size_t *len, int *mark)
 {
     *mark = 0;
@@ -106,6 +110,12 @@ static inline int fuzz_next(fuzz_split *s, const uint8_t **part, size_t *len, in
     size_t n = ((size_t)s->p[0] << 8) | s->p[1];
     s->p += 2;
     s->left -= 2;
+    if (n == FUZZ_FORGE_MARK) {
+        int ignored;
+        if (!fuzz_next(s, part, len, &ignored) || ignored) return 0;
+        *mark = 3;
+        return 1;
+    }
     if (n == FUZZ_TIMER_MARK || n == FUZZ_NEXT_CONN_MARK) {
         *mark = n == FUZZ_TIMER_MARK ? 1 : 2;
         *part = s->p;

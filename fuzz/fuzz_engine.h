@@ -15,7 +15,14 @@
  * number); the rest is parts as fuzz_common.h frames them: a datagram the
  * peer sends, FUZZ_TIMER_MARK, which fires the target's timer, or
  * FUZZ_NEXT_CONN_MARK, which starts the target's next connection with the
- * same configuration and session store (a resumed handshake). */
+ * same configuration and session store (a resumed handshake), or
+ * FUZZ_FORGE_MARK and a part [content type][plaintext]: an epoch-1 record
+ * sealed with the keys the target reads the peer's records with (AEAD
+ * suites), so the fuzzer reaches what an authenticated peer can send
+ * (encrypted handshake messages, renegotiation, protected alerts, CID inner
+ * plaintext) instead of having every mutated epoch-1 record fail
+ * authentication. This is the one place the driver looks inside the
+ * connection (engine/conn_internal.h). */
 #ifndef CDTLS_FUZZ_ENGINE_H
 #define CDTLS_FUZZ_ENGINE_H
 
@@ -28,7 +35,9 @@
 #include "cdtls/srtp.h"
 #include "cdtls/suites.h"
 #include "cdtls/x509.h"
+#include "engine/conn_internal.h"
 #include "fuzz_common.h"
+#include "record/record.h"
 
 #ifndef FUZZ_CERT_DIR
 #define FUZZ_CERT_DIR "fuzz/certs"
@@ -493,10 +502,40 @@ static void fuzz_engine_end_conn(fuzz_engine *fe)
     fe->verifier = NULL;
 }
 
+/* The peer's next epoch-1 record, made with the target's own read keys:
+ * sequence number one past the highest the target accepted, the target's
+ * CID when it asked for one (with the last plaintext byte as padding
+ * length, RFC 9146 §4). 0 if no AEAD read keys are installed yet. */
+static int fuzz_engine_forge(fuzz_engine *fe, const uint8_t *p, size_t n, size_t *out_len)
+{
+    cdtls_conn *c = fe->c;
+    if (!c || n < 1 || !c->have_read_cipher || c->read_cipher.kind != RC_AEAD) return 0;
+    const replay_window *w = &c->replay[1];
+    uint64_t seq = w->any ? w->top + 1 : 1;
+    if (seq >= (1ull << 48)) return 0;
+    size_t pt_len = n - 1 > 16384 ? 16384 : n - 1;
+    int rc;
+    if (c->use_cid && c->own_cid_len)
+        rc = record_seal_cid(&c->read_cipher, p[0], 0xfefd, 1, seq, c->own_cid, c->own_cid_len,
+                             pt_len ? p[n - 1] % 32 : 0, p + 1, pt_len, fe->buf, sizeof fe->buf, out_len);
+    else
+        rc = record_seal(&c->read_cipher, p[0], 0xfefd, 1, seq, p + 1, pt_len, fe->buf, sizeof fe->buf,
+                         out_len);
+    return rc == CDTLS_OK;
+}
+
 /* One part of the input: a datagram from the peer (mark 0), the timer
- * (mark 1) or the next connection (mark 2). */
+ * (mark 1), the next connection (mark 2), or a record to forge (mark 3). */
 static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, int mark)
 {
+    if (mark == 3) {
+        size_t n;
+        if (!fuzz_engine_forge(fe, dgram, len, &n)) return;
+        fe->now += FUZZ_STEP_MS;
+        (void)cdtls_conn_recv(fe->c, fe->buf, n, NULL, fe->now);
+        fuzz_engine_after(fe);
+        return;
+    }
     if (mark == 2) {
         /* at most a few connections per input, so an input's cost stays
          * bounded */

@@ -136,9 +136,18 @@ static void extension_seed(const uint8_t *body, size_t len, size_t at)
     write_seed("fuzz_hs_ext", body + at + 2, n);
 }
 
+/* The last ClientHello seen, header included: replayed inside epoch 1 as a
+ * renegotiation attempt. */
+static uint8_t last_ch[4096];
+static size_t last_ch_len;
+
 static void message_seed(uint8_t type, const uint8_t *body, size_t len)
 {
     write_seed2("fuzz_hs_msg", type, body, len);
+    if (type == HS_CLIENT_HELLO && DTLS_HS_HEADER_LEN + len <= sizeof last_ch) {
+        memcpy(last_ch, body - DTLS_HS_HEADER_LEN, DTLS_HS_HEADER_LEN + len);
+        last_ch_len = DTLS_HS_HEADER_LEN + len;
+    }
     if (type == HS_CLIENT_HELLO) {
         hs_client_hello ch;
         if (hs_client_hello_parse(body, len, &ch) == CDTLS_OK)
@@ -244,6 +253,45 @@ static void drain_conn(cdtls_conn *c, queue *q)
     static uint8_t buf[65536];
     size_t n;
     while (cdtls_conn_next_datagram(c, buf, sizeof buf, &n, NULL) == CDTLS_OK) queue_sink(q, buf, n);
+}
+
+static void forge_one(fuzz_engine *t, vec *seed, uint8_t type, const uint8_t *body, size_t len)
+{
+    vec part = {0};
+    vec_u8(&part, type);
+    vec_put(&part, body, len);
+    uint8_t mark[2] = {0xff, 0xfd};
+    vec_put(seed, mark, 2);
+    vec_part(seed, part.p, part.n);
+    fuzz_engine_step(t, part.p, part.n, 3);
+    free(part.p);
+}
+
+/* After the application data: what only an authenticated peer can send,
+ * as FUZZ_FORGE_MARK parts (AEAD suites; the harness seals them): data, a
+ * warning alert, a HelloRequest, the ClientHello again (renegotiation,
+ * refused with no_renegotiation), a ChangeCipherSpec in epoch 1, a
+ * handshake message of an unknown type. The peer itself never learns of
+ * them; its later records fall behind the replay window, which is why
+ * they come last. */
+static void forge_records(fuzz_engine *t, vec *seed)
+{
+    if (!t->c || !t->c->have_read_cipher || t->c->read_cipher.kind != RC_AEAD) return;
+    static const char data[] = "forged application data\x03";
+    static const uint8_t warning[] = {1, 100}; /* no_renegotiation */
+    static const uint8_t hello_request[] = {0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0};
+    static const uint8_t ccs[] = {1};
+    static const uint8_t unknown_hs[] = {99, 0, 0, 2, 0, 10, 0, 0, 0, 0, 0, 2, 0xab, 0xcd};
+    forge_one(t, seed, 23, (const uint8_t *)data, sizeof data - 1);
+    forge_one(t, seed, 21, warning, sizeof warning);
+    if (t->role == CDTLS_CLIENT) forge_one(t, seed, 22, hello_request, sizeof hello_request);
+    if (t->role == CDTLS_SERVER && last_ch_len) {
+        /* a new message_seq, past what the handshake used */
+        last_ch[4] = 0, last_ch[5] = 32;
+        forge_one(t, seed, 22, last_ch, last_ch_len);
+    }
+    forge_one(t, seed, 20, ccs, sizeof ccs);
+    forge_one(t, seed, 22, unknown_hs, sizeof unknown_hs);
 }
 
 static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
@@ -357,6 +405,9 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
                 }
                 pings++;
                 (void)cdtls_conn_write(peer, msg, len, NULL);
+            } else if (pings == 3) {
+                pings++;
+                forge_records(&target, seed);
             } else if (!closed) {
                 closed = 1;
                 (void)cdtls_conn_close(peer);
