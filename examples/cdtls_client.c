@@ -7,15 +7,12 @@
 
 #include "cli_common.h"
 
-int main(int argc, char **argv)
+/* One connection: handshake, --count messages echoed, close. */
+static int run_connection(cli_opts *ov, const cdtls_config *cfgp, const char *peer)
 {
-    cli_opts o;
-    cli_parse(&o, argc, argv, 0);
-    cdtls_config cfg;
-    cli_config(&o, &cfg);
-    char peer[64], mark[64], caps[256];
-    cdtls_addr_format(&o.addr, peer, sizeof peer);
-
+    cli_opts o = *ov;
+    cdtls_config cfg = *cfgp;
+    char mark[64], caps[256];
     cdtls_sock *s;
     int rc = cdtls_sock_dial(&cfg, &o.addr, o.timeout_ms, &s);
     if (rc) {
@@ -23,9 +20,10 @@ int main(int argc, char **argv)
         return 1;
     }
     cdtls_conn *c = cdtls_sock_conn(s);
-    printf("client: connected to %s, %s%s\n", peer,
+    printf("client: connected to %s, %s%s%s\n", peer,
            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
-           cdtls_conn_uses_ems(c) ? ", extended master secret" : "");
+           cdtls_conn_uses_ems(c) ? ", extended master secret" : "",
+           cdtls_conn_resumed(c) ? ", resumed session" : "");
     size_t alpn_len;
     const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
     if (alpn) printf("client: ALPN %.*s\n", (int)alpn_len, (const char *)alpn);
@@ -67,5 +65,18 @@ int main(int argc, char **argv)
         cli_format_oob(&o.mark, mark, sizeof mark);
     }
     cdtls_sock_close(s);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli_opts o;
+    cli_parse(&o, argc, argv, 0);
+    cdtls_config cfg;
+    cli_config(&o, &cfg);
+    char peer[64];
+    cdtls_addr_format(&o.addr, peer, sizeof peer);
+    int status = 0;
+    for (int i = 0; i < o.connections && status == 0; i++) status = run_connection(&o, &cfg, peer);
     return status;
 }

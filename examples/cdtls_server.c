@@ -51,11 +51,13 @@ int main(int argc, char **argv)
                 cdtls_conn *c = cdtls_sock_conn(s);
                 size_t idl;
                 const uint8_t *id = cdtls_conn_psk_identity(c, &idl);
+                const char *resumed = cdtls_conn_resumed(c) ? ", resumed session" : "";
                 if (id)
-                    printf("server: %s connected, identity \"%.*s\", %s\n", peer, (int)idl, (const char *)id,
-                           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
+                    printf("server: %s connected, identity \"%.*s\", %s%s\n", peer, (int)idl, (const char *)id,
+                           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
                 else
-                    printf("server: %s connected, %s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)));
+                    printf("server: %s connected, %s%s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
+                           resumed);
                 size_t alpn_len;
                 const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
                 if (alpn) printf("server: %s ALPN %.*s\n", peer, (int)alpn_len, (const char *)alpn);

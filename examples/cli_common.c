@@ -22,6 +22,8 @@ static void usage(const cli_opts *o, int is_server)
             "  --ecn CODE           ECN codepoint: not-ect, ect0, ect1, ce\n"
             "%s"
             "  --alpn LIST          ALPN protocols, comma-separated, in preference order\n"
+            "  --resume             resumable sessions (session IDs and RFC 5077 tickets)\n"
+            "%s"
             "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
             "  --timeout MS         handshake / read timeout (default 10000)\n"
             "  --quiet              print less\n",
@@ -33,7 +35,8 @@ static void usage(const cli_opts *o, int is_server)
                         "  --count N            exit after N peers (default: serve forever)\n"
                         "  --dual-stack         with an IPv6 address: also accept IPv4\n"
                       : "  --message TEXT       what to send (default \"hello over DTLS\")\n"
-                        "  --count N            how many times (default 3)\n");
+                        "  --count N            how many times (default 3)\n",
+            is_server ? "" : "  --connections N      connect N times one after another (with --resume: resumed)\n");
 }
 
 static void fail(const cli_opts *o, int is_server, const char *fmt, const char *arg)
@@ -105,6 +108,7 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
     o->prog = argv[0];
     o->timeout_ms = 10000;
     o->count = is_server ? 0 : 3;
+    o->connections = 1;
     o->message = "hello over DTLS";
     o->identity = "cdtls";
     for (int i = 1; i < argc; i++) {
@@ -120,6 +124,8 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             o->quiet = 1, takes = 0;
         } else if (strcmp(f, "--dual-stack") == 0 && is_server) {
             o->dual_stack = 1, takes = 0;
+        } else if (strcmp(f, "--resume") == 0) {
+            o->resume = 1, takes = 0;
         } else if (strcmp(f, "--insecure") == 0 && !is_server) {
             o->insecure = 1, takes = 0;
         } else if (!v) {
@@ -161,6 +167,8 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             o->mark.ecn = (uint8_t)e;
         } else if (strcmp(f, "--count") == 0) {
             o->count = (int)parse_num(o, is_server, f, v, 0, 1000000);
+        } else if (strcmp(f, "--connections") == 0 && !is_server) {
+            o->connections = (int)parse_num(o, is_server, f, v, 1, 100000);
         } else if (strcmp(f, "--message") == 0 && !is_server) {
             o->message = v;
         } else if (strcmp(f, "--keylog") == 0) {
@@ -255,6 +263,12 @@ static void keylog_append(void *ctx, const char *line)
     fclose(f);
 }
 
+/* The tools' session storage: a program-wide store is what a real
+ * application keeps too (the library itself has no globals). */
+static cdtls_session_cache session_cache;
+static cdtls_session_cache_entry session_entries[256];
+static cdtls_ticket_keys ticket_keys;
+
 void cli_config(cli_opts *o, cdtls_config *cfg)
 {
     load_certificates(o);
@@ -292,6 +306,16 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
     if (o->n_alpn) {
         cfg->alpn_protocols = o->alpn;
         cfg->n_alpn_protocols = o->n_alpn;
+    }
+    if (o->resume) {
+        cfg->session_store = cdtls_session_cache_init(&session_cache, session_entries,
+                                                      sizeof session_entries / sizeof session_entries[0]);
+        cfg->session_tickets = 1;
+        /* a server's ticket keys rotate hourly (tickets then live 2-3 h;
+         * sessions are refused after cfg->session_lifetime_ms anyway) */
+        if (cdtls_ticket_keys_init(&ticket_keys, NULL, 3600u * 1000u, cdtls_io_now_ms()) == CDTLS_OK)
+            cfg->ticket_keys = &ticket_keys;
+        cfg->session_lifetime_ms = 2u * 3600u * 1000u;
     }
 }
 

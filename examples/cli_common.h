@@ -43,6 +43,10 @@ typedef struct cli_opts {
     char alpn_buf[512];
     const char *alpn[16];
     size_t n_alpn;
+    /* --resume: server: session IDs and tickets; client: keep and offer the
+     * session (with --connections N, dial N times) */
+    int resume;
+    int connections;
 } cli_opts;
 
 /* Parses argv; on a bad flag prints why and the usage, and exits 2. */

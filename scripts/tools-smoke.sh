@@ -24,6 +24,18 @@ check "client exit status" "[ $crc -eq 0 ]"
 check "server exit status" "[ $src -eq 0 ]"
 check "server sees the client's marking" "[ \$(grep -c 'dscp=34 (AF41) ecn=CE' '$slog') -eq 2 ]"
 check "client sees the echo's marking" "[ \$(grep -c 'received .* dscp=34 (AF41) ecn=CE' '$clog') -eq 2 ]"
+# resumption: three connections, the last two abbreviated on both sides
+: > "$slog"
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --resume --count 3 --quiet > "$slog" 2>&1 &
+srv=$!
+for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --resume --connections 3 --count 1 --quiet > "$clog" 2>&1
+crc=$?
+wait $srv; src=$?
+check "resumption: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
+check "resumption: client resumed twice" "[ \$(grep -c 'resumed session' '$clog') -eq 2 ]"
+check "resumption: server resumed twice" "[ \$(grep -c 'resumed session' '$slog') -eq 2 ]"
 zig-out/bin/cdtls-client --connect 127.0.0.1:9 --psk $psk --timeout 300 > "$clog" 2>&1
 check "failed handshake exits 1 with a reason" "[ $? -eq 1 ] && grep -q 'handshake with 127.0.0.1:9 failed: timed out' '$clog'"
 zig-out/bin/cdtls-client --connect 127.0.0.1:9 --psk zz > "$clog" 2>&1
