@@ -59,14 +59,23 @@ static inline int64_t fuzz_unix_time(void *ctx)
 /* An allocator that holds the core to the contract of cdtls/alloc.h: alloc
  * is never asked for 0 bytes, and free gets back the size that alloc
  * returned (pools and accounting allocators rely on it). Either breach
- * aborts, so the fuzzer reports it. Leaks are LeakSanitizer's job. */
+ * aborts, so the fuzzer reports it. It also counts the bytes live: more
+ * than FUZZ_HEAP_LIMIT at once means a peer made the core allocate without
+ * bound (the documented limits of docs/architecture.md add up to far
+ * less), and the engine harnesses check that a freed connection leaves
+ * nothing behind. */
+#define FUZZ_HEAP_LIMIT (8u << 20)
+static size_t fuzz_live_bytes;
+
 static inline void *fuzz_alloc(void *ctx, size_t size)
 {
     (void)ctx;
     if (size == 0 || size > SIZE_MAX - 16) abort();
+    if (size > FUZZ_HEAP_LIMIT - fuzz_live_bytes) abort();
     unsigned char *p = malloc(size + 16);
     if (!p) return NULL;
     memcpy(p, &size, sizeof size);
+    fuzz_live_bytes += size;
     return p + 16;
 }
 
@@ -77,7 +86,8 @@ static inline void fuzz_free(void *ctx, void *ptr, size_t size)
     unsigned char *p = (unsigned char *)ptr - 16;
     size_t was;
     memcpy(&was, p, sizeof was);
-    if (was != size) abort();
+    if (was != size || size > fuzz_live_bytes) abort();
+    fuzz_live_bytes -= size;
     free(p);
 }
 

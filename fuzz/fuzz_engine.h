@@ -603,6 +603,7 @@ static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size, in
     int established = fe.established_seen;
     if (resumed) *resumed = fe.resumed_seen;
     fuzz_engine_close(&fe);
+    if (fuzz_live_bytes != 0) abort(); /* freed connections leave nothing allocated */
     return established;
 }
 
