@@ -37,6 +37,7 @@
 #include "cdtls/x509.h"
 #include "engine/conn_internal.h"
 #include "fuzz_common.h"
+#include "handshake/suites.h"
 #include "record/record.h"
 
 #ifndef FUZZ_CERT_DIR
@@ -379,6 +380,45 @@ static void fuzz_engine_drain(fuzz_engine *fe)
     }
 }
 
+/* Authentication, whatever the fuzzer sent: it has none of the peer's
+ * secrets (PSK, private keys), so a connection it brought to ESTABLISHED
+ * must be one with the peer the scenario configured. A full certificate
+ * handshake shows exactly the peer's configured leaf (or raw key); a
+ * resumed one shows none; a PSK server names the configured identity. */
+static void fuzz_engine_check_auth(const fuzz_engine *fe, const cdtls_x509_cert *chain, size_t n)
+{
+    const fuzz_scenario *sc = fe->sc;
+    const uint8_t *want = NULL;
+    size_t want_len = 0;
+    int resumed = cdtls_conn_resumed(fe->c);
+    if (fe->role == CDTLS_CLIENT) {
+        const fuzz_identity *id = (sc->flags & SC_CERT_ECDSA) ? &fuzz_fx.id[FI_ECDSA]
+                                  : (sc->flags & SC_CERT_RSA) ? &fuzz_fx.id[FI_RSA]
+                                  : (sc->flags & SC_CERT_ED)  ? &fuzz_fx.id[FI_ED25519]
+                                                               : NULL;
+        if (id) want = id->der[0], want_len = id->len[0];
+        if (sc->flags & SC_RPK) want = fuzz_fx.spki, want_len = fuzz_fx.spki_len;
+    } else if (sc->flags & SC_CLIENT_AUTH) {
+        const fuzz_identity *id =
+            (sc->flags & SC_CERT_ED) ? &fuzz_fx.id[FI_ED25519] : &fuzz_fx.id[FI_ECDSA_CLIENT];
+        want = id->der[0], want_len = id->len[0];
+    }
+    const suite_info *si = suite_find(cdtls_conn_cipher_suite(fe->c));
+    if (!si) abort(); /* established without a suite */
+    int cert_suite = !suite_uses_psk(si);
+    if (resumed || !cert_suite) {
+        if (n != 0) abort(); /* nothing to show */
+    } else if (want) {
+        if (n == 0 || chain[0].der_len != want_len || memcmp(chain[0].der, want, want_len) != 0) abort();
+    }
+    if (fe->role == CDTLS_SERVER && !cert_suite) {
+        size_t idl;
+        const uint8_t *ident = cdtls_conn_psk_identity(fe->c, &idl);
+        if (!ident || idl != sizeof fuzz_psk_identity - 1 || memcmp(ident, fuzz_psk_identity, idl) != 0)
+            abort();
+    }
+}
+
 /* The first time the handshake is seen complete: the getters, the
  * exporter, and a first write (the application speaks first). */
 static void fuzz_engine_established(fuzz_engine *fe)
@@ -396,6 +436,7 @@ static void fuzz_engine_established(fuzz_engine *fe)
     const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(c, &n);
     for (size_t i = 0; i < n; i++)
         if (!chain || chain[i].der_len == 0) abort();
+    fuzz_engine_check_auth(fe, chain, n);
     uint8_t km[32];
     if (cdtls_conn_export_keying_material(c, "EXTRACTOR-fuzz", (const uint8_t *)"ctx", 3, 1, km,
                                           sizeof km) != CDTLS_OK)
