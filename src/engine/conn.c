@@ -689,6 +689,11 @@ static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
      * (the peer will retransmit it). */
     if (len != 1 || pt[0] != 1) return CDTLS_OK;
     if (!c->have_pending_read || c->read_epoch != 0) return CDTLS_OK;
+    /* A CCS is no handshake message and has no message_seq, so it can
+     * overtake messages due before it (a CertificateVerify lost, its CCS
+     * not): dropped as if lost too, since the peer resends the flight
+     * whole (RFC 6347 §4.2.4), rather than failing the handshake. */
+    if (c->hs != HS_C_WAIT_FINISHED && c->hs != HS_S_WAIT_FINISHED) return CDTLS_OK;
     int rc = hs_handle_ccs(c);
     if (rc) return rc;
     c->read_cipher = c->pending_read; /* epoch state is moved before first use */
