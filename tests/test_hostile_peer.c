@@ -2006,3 +2006,60 @@ Test(hostile_peer, unknown_handshake_type)
     cr_assert(level == ALERT_FATAL && desc == ALERT_UNEXPECTED_MESSAGE);
     hp_end(h, "unknown_handshake_type", "fatal unexpected_message (10)", 1024);
 }
+
+/* --------------------------------------------------- client certificates */
+
+static void client_cert(hp *h)
+{
+    h->cc.cert_chain = h->chain;
+    h->cc.cert_chain_len = h->chain_len;
+    h->cc.n_certs = 1;
+    h->cc.private_key = h->key;
+    h->sc.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_ANY;
+}
+
+/* The client's flight 5 loses its CertificateVerify (first transmission
+ * only); its ChangeCipherSpec arrives with the keys computed but the
+ * CertificateVerify missing. A CCS is not a handshake message and carries
+ * no message_seq: one that comes before the messages due ahead of it is
+ * treated as lost (RFC 6347 §4.2.4: the flight is retransmitted whole),
+ * not as a protocol violation. */
+static int drop_cert_verify(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    (void)h;
+    int *done = vctx;
+    if (*done || !to_server) return 1;
+    rec_view v[16];
+    size_t k = split_records(d, *n, v, 16);
+    static uint8_t out[HP_MAX_DGRAM];
+    size_t o = 0;
+    int dropped = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (v[i].h.epoch == 0 && v[i].h.type == CT_HANDSHAKE && v[i].frag[0] == HS_CERTIFICATE_VERIFY) {
+            dropped = 1;
+            continue;
+        }
+        memcpy(out + o, v[i].rec, v[i].len);
+        o += v[i].len;
+    }
+    if (!dropped) return 1;
+    *done = 1;
+    memcpy(d, out, o);
+    *n = o;
+    return 1;
+}
+
+Test(hostile_peer, certificate_verify_lost_before_ccs)
+{
+    hp *h = hp_new(HP_CERT, client_cert);
+    int done = 0;
+    int ok = hp_run(h, drop_cert_verify, &done, 10000);
+    cr_assert(done, "no CertificateVerify seen");
+    cr_assert(ok, "client %s, server %s", cdtls_strerror(cdtls_conn_error(h->cl)),
+              cdtls_strerror(cdtls_conn_error(h->sv)));
+    cr_assert(h->now > 1000);
+    size_t n = 0;
+    cdtls_conn_peer_certificates(h->sv, &n);
+    cr_assert_eq(n, 1);
+    hp_end(h, "certificate_verify_lost_before_ccs", "early CCS treated as lost; completes on the retransmission", 4096);
+}
