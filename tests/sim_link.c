@@ -146,3 +146,21 @@ void sim_run(sim_link *s, uint64_t budget_ms)
     while (s->now_ms <= end && step(s)) {
     }
 }
+
+int sim_exchange(sim_link *s, int tries)
+{
+    for (int dir = 0; dir < 2; dir++) {
+        cdtls_conn *from = dir ? s->server : s->client, *to = dir ? s->client : s->server;
+        int got = 0;
+        for (int attempt = 0; attempt < tries && !got; attempt++) {
+            if (cdtls_conn_write(from, (const uint8_t *)"xchg", 4, NULL) != CDTLS_OK) return 0;
+            sim_pump(s);
+            sim_run(s, 1000);
+            uint8_t b[8];
+            size_t n;
+            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 4 && memcmp(b, "xchg", 4) == 0;
+        }
+        if (!got) return 0;
+    }
+    return 1;
+}

@@ -59,5 +59,9 @@ void sim_pump(sim_link *s);
 int sim_inject(sim_link *s, int to_server, const uint8_t *data, size_t len);
 
 uint64_t sim_rand(sim_link *s);
+/* A short record each way, written again until it gets through (the link
+ * may be lossy; DTLS does not retransmit application data). 1 if both
+ * arrived within `tries` attempts each. */
+int sim_exchange(sim_link *s, int tries);
 
 #endif

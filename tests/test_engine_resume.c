@@ -48,25 +48,6 @@ static void r_configs(cdtls_config *cc, cdtls_config *sc, caches *k)
     sc->session_store = k->ss;
 }
 
-/* Application data both ways (resent until it gets through: the link may
- * be lossy, and application data is not retransmitted by DTLS). */
-static int talk(sim_link *s)
-{
-    for (int dir = 0; dir < 2; dir++) {
-        cdtls_conn *from = dir ? s->server : s->client, *to = dir ? s->client : s->server;
-        int got = 0;
-        for (int attempt = 0; attempt < 20 && !got; attempt++) {
-            if (cdtls_conn_write(from, (const uint8_t *)"hi", 2, NULL) != CDTLS_OK) return 0;
-            sim_pump(s);
-            sim_run(s, 1000);
-            uint8_t b[8];
-            size_t n;
-            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 2;
-        }
-        if (!got) return 0;
-    }
-    return 1;
-}
 
 /* One connection; returns whether it resumed; counts datagrams. Each one
  * starts a minute after the one before on the virtual clock (session ages
@@ -82,7 +63,7 @@ static int session(cdtls_config *cc, cdtls_config *sc, const sim_impair *imp, si
               cdtls_strerror(cdtls_conn_error(s.server)));
     int resumed = cdtls_conn_resumed(s.client);
     cr_assert_eq(resumed, cdtls_conn_resumed(s.server), "both sides agree");
-    cr_assert(talk(&s));
+    cr_assert(sim_exchange(&s, 20));
     if (dgrams) *dgrams = s.sent[0] + s.sent[1];
     sim_free(&s);
     return resumed;

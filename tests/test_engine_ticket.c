@@ -40,24 +40,6 @@ static void env_init(env *e)
     e->sc.ticket_keys = &e->keys;
 }
 
-/* Application data both ways, resent until it gets through. */
-static int talk(sim_link *s)
-{
-    for (int dir = 0; dir < 2; dir++) {
-        cdtls_conn *from = dir ? s->server : s->client, *to = dir ? s->client : s->server;
-        int got = 0;
-        for (int attempt = 0; attempt < 20 && !got; attempt++) {
-            if (cdtls_conn_write(from, (const uint8_t *)"tk", 2, NULL) != CDTLS_OK) return 0;
-            sim_pump(s);
-            sim_run(s, 1000);
-            uint8_t b[8];
-            size_t n;
-            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 2;
-        }
-        if (!got) return 0;
-    }
-    return 1;
-}
 
 typedef struct outcome {
     int resumed;
@@ -75,7 +57,7 @@ static int connect(env *e, const cdtls_config *sc, uint64_t gap_ms, const sim_im
               cdtls_strerror(cdtls_conn_error(s.server)));
     int resumed = cdtls_conn_resumed(s.client);
     cr_assert_eq(resumed, cdtls_conn_resumed(s.server), "both sides agree");
-    cr_assert(talk(&s));
+    cr_assert(sim_exchange(&s, 20));
     if (o) {
         memset(o, 0, sizeof *o);
         o->resumed = resumed;

@@ -68,6 +68,21 @@ static int offered_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t
     return k ? CDTLS_OK : CDTLS_ERR_HANDSHAKE_FAILURE;
 }
 
+/* Our ChangeCipherSpec and Finished, closing the flight being built
+ * (RFC 5246 §7.1, §7.4.9): from here we write under epoch 1. */
+static int queue_ccs_finished(cdtls_conn *c)
+{
+    const int from_server = c->role == CDTLS_SERVER;
+    uint8_t *verify = from_server ? c->server_finished : c->client_finished;
+    int rc = conn_hs_queue_ccs(c);
+    if (!rc) {
+        c->write_epoch = 1;
+        rc = conn_finished_data(c, from_server, verify);
+    }
+    if (!rc) rc = conn_hs_queue(c, HS_FINISHED, verify, KS_VERIFY_DATA_LEN);
+    return rc;
+}
+
 static int suite_uses_cert(const suite_info *s)
 {
     return s->kx == KX_ECDHE_ECDSA || s->kx == KX_ECDHE_RSA;
@@ -617,12 +632,7 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
         if (!rc) rc = hs_certificate_verify_write(&vw, &hcv);
         if (!rc) rc = conn_hs_queue(c, HS_CERTIFICATE_VERIFY, cv, vw.len);
     }
-    if (!rc) rc = conn_hs_queue_ccs(c);
-    if (!rc) {
-        c->write_epoch = 1;
-        rc = conn_finished_data(c, 0, c->client_finished);
-    }
-    if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->client_finished, KS_VERIFY_DATA_LEN);
+    if (!rc) rc = queue_ccs_finished(c);
     if (!rc) rc = conn_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = HS_C_WAIT_FINISHED;
@@ -753,12 +763,7 @@ static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, 
         conn_keylog(c);
         rc = conn_install_keys(c);
     }
-    if (!rc) rc = conn_hs_queue_ccs(c);
-    if (!rc) {
-        c->write_epoch = 1;
-        rc = conn_finished_data(c, 1, c->server_finished);
-    }
-    if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->server_finished, KS_VERIFY_DATA_LEN);
+    if (!rc) rc = queue_ccs_finished(c);
     if (!rc) rc = conn_flight_send(c, now_ms, 1);
     return rc;
 }
@@ -1115,12 +1120,7 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
         conn_flight_clear(c);
         if (c->role == CDTLS_CLIENT) {
             /* our CCS + Finished close it; resent if the server resends */
-            rc = conn_hs_queue_ccs(c);
-            if (!rc) {
-                c->write_epoch = 1;
-                rc = conn_finished_data(c, 0, c->client_finished);
-            }
-            if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->client_finished, KS_VERIFY_DATA_LEN);
+            rc = queue_ccs_finished(c);
             if (!rc) rc = conn_flight_send(c, now_ms, 0);
             if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         }
@@ -1129,12 +1129,7 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
          * retransmission on demand. */
         conn_flight_clear(c);
         rc = server_queue_ticket(c, now_ms);
-        if (!rc) rc = conn_hs_queue_ccs(c);
-        if (!rc) {
-            c->write_epoch = 1;
-            rc = conn_finished_data(c, 1, c->server_finished);
-        }
-        if (!rc) rc = conn_hs_queue(c, HS_FINISHED, c->server_finished, KS_VERIFY_DATA_LEN);
+        if (!rc) rc = queue_ccs_finished(c);
         if (!rc) rc = conn_flight_send(c, now_ms, 0);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     } else {
