@@ -304,3 +304,25 @@ Test(ticket, a_revoked_identity_is_not_resumed)
                  cdtls_strerror(cdtls_conn_error(s.server)));
     sim_free(&s);
 }
+
+/* NewSessionTicket codec (RFC 5077 §3.3): round trip, every truncation and
+ * a trailing byte refused, an empty ticket accepted. */
+Test(ticket, new_session_ticket_codec)
+{
+    static const uint8_t t[5] = {1, 2, 3, 4, 5};
+    hs_new_session_ticket in = {7200, t, sizeof t}, out;
+    uint8_t buf[32];
+    cdtls_writer w;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs_new_session_ticket_write(&w, &in), CDTLS_OK);
+    cr_assert_eq(w.len, 4 + 2 + 5);
+    cr_assert_eq(hs_new_session_ticket_parse(buf, w.len, &out), CDTLS_OK);
+    cr_assert_eq(out.lifetime_hint_s, 7200);
+    cr_assert(out.ticket_len == 5 && memcmp(out.ticket, t, 5) == 0);
+    for (size_t n = 0; n < w.len; n++) cr_assert_neq(hs_new_session_ticket_parse(buf, n, &out), CDTLS_OK, "%zu", n);
+    buf[w.len] = 0;
+    cr_assert_neq(hs_new_session_ticket_parse(buf, w.len + 1, &out), CDTLS_OK, "trailing byte");
+    static const uint8_t empty[6] = {0, 0, 0, 0, 0, 0};
+    cr_assert_eq(hs_new_session_ticket_parse(empty, 6, &out), CDTLS_OK);
+    cr_assert_eq(out.ticket_len, 0);
+}
