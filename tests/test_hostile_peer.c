@@ -2063,3 +2063,46 @@ Test(hostile_peer, certificate_verify_lost_before_ccs)
     cr_assert_eq(n, 1);
     hp_end(h, "certificate_verify_lost_before_ccs", "early CCS treated as lost; completes on the retransmission", 4096);
 }
+
+/* Client authentication over a lossy link: 20% of the datagrams dropped at
+ * random both ways, MTU 200 so that the certificates span datagrams, 12
+ * seeds (LOSSY_SEEDS=n for more). Every handshake completes, within the
+ * memory bound. (The flight packing keeps CertificateVerify and CCS in one
+ * datagram here, so random loss does not reach the case above.) */
+typedef struct loss_ctx {
+    uint64_t rng;
+    unsigned pct;
+} loss_ctx;
+
+static int lossy_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    (void)h, (void)to_server, (void)d, (void)n;
+    loss_ctx *l = vctx;
+    l->rng ^= l->rng << 13, l->rng ^= l->rng >> 7, l->rng ^= l->rng << 17;
+    return (l->rng % 100) >= l->pct;
+}
+
+static void small_mtu_client_cert(hp *h)
+{
+    client_cert(h);
+    h->cc.mtu = h->sc.mtu = 200; /* the certificates span datagrams */
+    h->cc.handshake_timeout_ms = h->sc.handshake_timeout_ms = 300000;
+}
+
+Test(hostile_peer, lossy_client_authentication)
+{
+    uint64_t n_seeds = getenv("LOSSY_SEEDS") ? strtoull(getenv("LOSSY_SEEDS"), NULL, 10) : 12;
+    for (uint64_t seed = 1; seed <= n_seeds; seed++) {
+        hp *h = hp_new(HP_CERT, small_mtu_client_cert);
+        loss_ctx l = {seed * 0x9e3779b97f4a7c15ull, 20};
+        int ok = hp_run(h, lossy_filter, &l, 300000);
+        cr_assert(ok, "seed %llu: client %s, server %s", (unsigned long long)seed,
+                  cdtls_strerror(cdtls_conn_error(h->cl)), cdtls_strerror(cdtls_conn_error(h->sv)));
+        if (seed < n_seeds) {
+            hp_free(h);
+            free(h);
+            continue;
+        }
+        hp_end(h, "lossy_client_authentication", "12 handshakes at 20% loss, MTU 200, all complete", 16384);
+    }
+}
