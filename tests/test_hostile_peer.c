@@ -481,9 +481,7 @@ static size_t split_records(const uint8_t *d, size_t n, rec_view *out, size_t ca
     return k;
 }
 
-
 /* The handshake type of a datagram's first record (-1: none / not epoch 0). */
-static int first_hs(const uint8_t *d, size_t n);
 static int first_hs(const uint8_t *d, size_t n)
 {
     if (n < 13 + 12 || d[0] != CT_HANDSHAKE || d[3] || d[4]) return -1;
