@@ -195,6 +195,11 @@ typedef struct ep {
     cdtls_io_socket io;
     cdtls_addr addr;
     cdtls_conn *c;
+    /* Server: the stateless cookie check, made once as cdtls_listener makes
+     * it (OpenSSL's program likewise keys its cookies once), and the config
+     * its connection is made from when a ClientHello passes it. */
+    cdtls_hello_verifier *hv;
+    const cdtls_config *cfg;
 } ep;
 
 typedef struct net {
@@ -227,6 +232,8 @@ static void net_open(net *n, int batch)
 
 static void net_close(net *n)
 {
+    cdtls_hello_verifier_free(n->srv.hv);
+    n->srv.hv = NULL;
     cdtls_io_close(&n->cli.io);
     cdtls_io_close(&n->srv.io);
 }
@@ -259,6 +266,27 @@ static size_t flush_ep(net *n, ep *from, const ep *to)
     }
 }
 
+/* One datagram for e: to its engine, or, for a server without a
+ * connection yet, through the cookie check first (a HelloVerifyRequest goes
+ * back; a ClientHello with a valid cookie makes the connection). */
+static void deliver_ep(ep *e, const uint8_t *d, size_t len, const cdtls_addr *from, uint64_t now)
+{
+    if (e->c || !e->hv) {
+        if (e->c) (void)cdtls_conn_recv(e->c, d, len, NULL, now);
+        return;
+    }
+    uint8_t reply[512];
+    size_t rlen = 0;
+    int rc = cdtls_hello_verifier_check(e->hv, from, sizeof *from, d, len, now, reply, sizeof reply, &rlen);
+    if (rc == CDTLS_ERR_WOULD_BLOCK) {
+        (void)cdtls_io_send(&e->io, reply, rlen, from, NULL, NULL, 0);
+    } else if (rc == CDTLS_OK && cdtls_conn_new(e->cfg, CDTLS_SERVER, now, &e->c) == CDTLS_OK) {
+        cdtls_conn_set_peer_address(e->c, from, sizeof *from);
+        cdtls_conn_set_cookie_verified(e->c);
+        (void)cdtls_conn_recv(e->c, d, len, NULL, now);
+    }
+}
+
 /* Feeds e's engine everything queued on its socket; returns datagrams. */
 static size_t drain_ep(net *n, ep *e)
 {
@@ -272,14 +300,14 @@ static size_t drain_ep(net *n, ep *e)
             size_t k = 0;
             if (cdtls_io_recv_batch(&e->io, msgs, WINDOW, &k, -1) != CDTLS_OK) return total;
             for (size_t i = 0; i < k; i++)
-                if (!msgs[i].truncated) (void)cdtls_conn_recv(e->c, msgs[i].buf, msgs[i].len, NULL, now);
+                if (!msgs[i].truncated) deliver_ep(e, msgs[i].buf, msgs[i].len, &msgs[i].addr, now);
             total += k;
         } else {
             size_t len;
             cdtls_addr from;
             if (cdtls_io_recv(&e->io, rxbuf[0], DGRAM, &len, &from, NULL, NULL, 0, NULL, -1) != CDTLS_OK)
                 return total;
-            (void)cdtls_conn_recv(e->c, rxbuf[0], len, NULL, now);
+            deliver_ep(e, rxbuf[0], len, &from, now);
             total++;
         }
     }
@@ -297,11 +325,12 @@ static void net_wait(net *n, int ms)
 
 static int established(const cdtls_conn *c)
 {
-    return cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED;
+    return c && cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED;
 }
 
 static int failed(const cdtls_conn *c)
 {
+    if (!c) return 0;
     cdtls_conn_state s = cdtls_conn_get_state(c);
     return s == CDTLS_STATE_FAILED || s == CDTLS_STATE_CLOSED;
 }
@@ -312,10 +341,12 @@ static int failed(const cdtls_conn *c)
 static int net_handshake(net *n, const cdtls_config *cc, const cdtls_config *sc, int *resumed)
 {
     uint64_t now = cdtls_io_now_ms();
-    if (cdtls_conn_new(cc, CDTLS_CLIENT, now, &n->cli.c) || cdtls_conn_new(sc, CDTLS_SERVER, now, &n->srv.c))
-        return -1;
-    /* the server binds cookies to it; the client keys its session store by it */
-    cdtls_conn_set_peer_address(n->srv.c, &n->cli.addr, sizeof n->cli.addr);
+    if (cdtls_conn_new(cc, CDTLS_CLIENT, now, &n->cli.c)) return -1;
+    /* the server's connection is made when its ClientHello passes the
+     * cookie check (deliver_ep), as in cdtls_listener */
+    if (!n->srv.hv && cdtls_hello_verifier_new(sc, now, &n->srv.hv)) return -1;
+    n->srv.cfg = sc;
+    /* the client keys its session store by the server's address */
     cdtls_conn_set_peer_address(n->cli.c, &n->srv.addr, sizeof n->srv.addr);
     if (cdtls_conn_start(n->cli.c, now)) return -1;
     for (int idle = 0; idle < 20;) {
