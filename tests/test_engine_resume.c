@@ -273,3 +273,25 @@ Test(resume, session_cache_replaces_the_oldest_and_wipes)
     for (size_t i = 0; i < 2; i++)
         if (!e[i].used) cr_assert_eq(e[i].session.master_secret[0], 0, "a removed entry is wiped");
 }
+
+/* RFC 6066 §3: a server "MUST NOT accept the request to resume the session
+ * if the server_name extension contains a different name". The client's
+ * session for one name is offered under another (as a confused or hostile
+ * client might): the server runs a full handshake instead. */
+Test(resume, not_under_another_server_name)
+{
+    caches k;
+    caches_init(&k);
+    cdtls_config cc, sc;
+    r_configs(&cc, &sc, &k);
+    cr_assert(!session(&cc, &sc, NULL, NULL));
+    cr_assert(session(&cc, &sc, NULL, NULL), "same name: resumed");
+    for (size_t i = 0; i < 4; i++)
+        if (k.ce[i].used) {
+            memcpy(k.ce[i].key, "other.example", 13);
+            k.ce[i].key_len = 13;
+        }
+    cc.server_name = "other.example";
+    cr_assert(!session(&cc, &sc, NULL, NULL), "another name: a full handshake");
+    cr_assert(session(&cc, &sc, NULL, NULL), "whose session then resumes under that name");
+}

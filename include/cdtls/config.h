@@ -120,6 +120,9 @@ typedef struct cdtls_session {
      * is not resumed once its identity is unknown or its key has changed
      * (revoking a PSK revokes its sessions) */
     uint8_t psk_binder[32];
+    /* server: SHA-256 of the host name the client asked for (RFC 6066 §3:
+     * a session is not resumed under another name) */
+    uint8_t server_name_hash[32];
     /* client: the server's ticket (RFC 5077 §3.3), offered on resumption */
     uint8_t ticket[CDTLS_MAX_TICKET_LEN];
     size_t ticket_len;

@@ -180,6 +180,7 @@ struct cdtls_conn {
     int issue_ticket;  /* server: a NewSessionTicket goes in our next flight */
     int expect_ticket; /* client: the ServerHello promised a NewSessionTicket */
     int got_ticket_msg, got_ticket; /* ...it came; and it carried a ticket we keep */
+    uint8_t sni_hash[32]; /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
 };
 
 /* conn.c */
@@ -248,6 +249,7 @@ int resume_ticket_make(cdtls_conn *c, uint64_t now_ms, uint8_t *out, size_t cap,
 void resume_remember(cdtls_conn *c, uint64_t now_ms);
 void resume_forget(cdtls_conn *c);
 void resume_release(cdtls_conn *c);
+int resume_note_server_name(cdtls_conn *c, const uint8_t *name, size_t len);
 
 /* ticket.c: the ticket format (RFC 5077 §4) */
 const cdtls_aead_vt *blob_aead(const cdtls_provider *p); /* ChaCha20-Poly1305, else AES-256-GCM */
@@ -255,7 +257,7 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
                 size_t cap, size_t *out_len);
 int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
                 int *old_key);
-#define TICKET_MAX_OURS (16u + 12u + 96u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
+#define TICKET_MAX_OURS (16u + 12u + 128u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
 
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);

@@ -926,6 +926,8 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
 
+    int sni_rc = resume_note_server_name(c, ch.ext.server_name, ch.ext.server_name_len);
+    if (sni_rc) return conn_fail(c, sni_rc, ALERT_INTERNAL_ERROR);
     if (resume_server_lookup(c, &ch, now_ms)) {
         /* RFC 5246 §7.3: a session the client offered (stored, or in its
          * ticket); from here a fatal error invalidates it (§7.2) */

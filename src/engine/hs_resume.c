@@ -53,23 +53,38 @@ static int fresh(const cdtls_conn *c, const cdtls_session *s, uint64_t now_ms)
     return now_ms >= s->created_ms && now_ms - s->created_ms <= life;
 }
 
+static int sha256_of(const cdtls_conn *c, const void *a, size_t a_len, const void *b, size_t b_len,
+                     const void *d, size_t d_len, uint8_t out[32])
+{
+    const cdtls_hash_vt *h = c->p->hash[CDTLS_HASH_SHA256];
+    if (!h) return CDTLS_ERR_UNSUPPORTED;
+    cdtls_hash_ctx ctx;
+    h->init(&ctx);
+    h->update(&ctx, a, a_len);
+    h->update(&ctx, b, b_len);
+    h->update(&ctx, d, d_len);
+    h->final(&ctx, out);
+    cdtls_memzero(&ctx, sizeof ctx);
+    return CDTLS_OK;
+}
+
+/* The server remembers which name the client asked for, to bind its
+ * sessions to it (RFC 6066 §3: "MUST NOT accept the request to resume the
+ * session if the server_name extension contains a different name"). */
+int resume_note_server_name(cdtls_conn *c, const uint8_t *name, size_t len)
+{
+    static const char label[] = "cdtls server name";
+    return sha256_of(c, label, sizeof label - 1, name ? (const void *)name : "", name ? len : 0, "", 0, c->sni_hash);
+}
+
 /* SHA-256("cdtls psk binder" || master_secret || psk): ties a session to
  * the key it was made with, without keeping the key itself (or a plain
  * hash of it, which a weak PSK would not survive) in the store. */
 static int psk_binder(const cdtls_conn *c, const uint8_t *master, const uint8_t *psk, size_t psk_len,
                       uint8_t out[32])
 {
-    const cdtls_hash_vt *h = c->p->hash[CDTLS_HASH_SHA256];
-    if (!h) return CDTLS_ERR_UNSUPPORTED;
     static const char label[] = "cdtls psk binder";
-    cdtls_hash_ctx ctx;
-    h->init(&ctx);
-    h->update(&ctx, label, sizeof label - 1);
-    h->update(&ctx, master, KS_MASTER_LEN);
-    h->update(&ctx, psk, psk_len);
-    h->final(&ctx, out);
-    cdtls_memzero(&ctx, sizeof ctx);
-    return CDTLS_OK;
+    return sha256_of(c, label, sizeof label - 1, master, KS_MASTER_LEN, psk, psk_len, out);
 }
 
 /* Is the session's PSK still the one we have for its identity? (Server:
@@ -159,7 +174,8 @@ static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdt
 {
     int ok = fresh(c, s, now_ms) && hs_client_hello_offers_suite(ch, s->cipher_suite) &&
              cdtls_cipher_suite_supported(c->p, s->cipher_suite) && suite_find(s->cipher_suite) &&
-             ems_matches(c, s, ch->ext.ems) && s->psk_identity_len <= sizeof s->psk_identity;
+             ems_matches(c, s, ch->ext.ems) && s->psk_identity_len <= sizeof s->psk_identity &&
+             memcmp(s->server_name_hash, c->sni_hash, sizeof c->sni_hash) == 0;
     if (ok && c->cfg.cipher_suites) { /* and still one we allow */
         int allowed = 0;
         for (size_t i = 0; i < c->cfg.n_cipher_suites; i++) allowed |= c->cfg.cipher_suites[i] == s->cipher_suite;
@@ -228,6 +244,7 @@ static int session_of(const cdtls_conn *c, cdtls_session *s, uint64_t created_ms
     memcpy(s->master_secret, c->master, sizeof s->master_secret);
     s->ems = (uint8_t)c->use_ems;
     s->created_ms = created_ms;
+    if (c->role == CDTLS_SERVER) memcpy(s->server_name_hash, c->sni_hash, sizeof s->server_name_hash);
     if (suite_uses_psk(c->suite)) {
         memcpy(s->psk_identity, c->psk_identity, c->psk_identity_len);
         s->psk_identity_len = c->psk_identity_len;

@@ -8,6 +8,7 @@
  *
  *   state = version(1) || cipher_suite(2) || flags(1: bit 0 = EMS)
  *           || created_ms(8) || master_secret(48) || psk_binder(32)
+ *           || server_name_hash(32)
  *           || psk_identity<0..2^16-1>
  *
  * The nonce is random per ticket (96 bits; keys rotate long before a
@@ -23,7 +24,7 @@
 
 #define TICKET_VERSION 1u
 #define TICKET_HDR (CDTLS_TICKET_KEY_NAME_LEN + 12u)
-#define TICKET_STATE_FIXED (1u + 2u + 1u + 8u + KS_MASTER_LEN + 32u + 2u)
+#define TICKET_STATE_FIXED (1u + 2u + 1u + 8u + KS_MASTER_LEN + 32u + 32u + 2u)
 
 const cdtls_aead_vt *blob_aead(const cdtls_provider *p)
 {
@@ -105,6 +106,7 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
     writer_u32(&w, (uint32_t)s->created_ms);
     writer_bytes(&w, s->master_secret, KS_MASTER_LEN);
     writer_bytes(&w, s->psk_binder, sizeof s->psk_binder);
+    writer_bytes(&w, s->server_name_hash, sizeof s->server_name_hash);
     writer_u16(&w, (unsigned)s->psk_identity_len);
     writer_bytes(&w, s->psk_identity, s->psk_identity_len);
     rc = w.failed ? CDTLS_ERR_INTERNAL : CDTLS_OK;
@@ -161,7 +163,7 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
         uint8_t version = 0, flags = 0;
         uint16_t suite = 0, id_len = 0;
         uint32_t hi = 0, lo = 0;
-        const uint8_t *master = NULL, *binder = NULL, *identity = NULL;
+        const uint8_t *master = NULL, *binder = NULL, *sni = NULL, *identity = NULL;
         reader_u8(&r, &version);
         reader_u16(&r, &suite);
         reader_u8(&r, &flags);
@@ -169,6 +171,7 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
         reader_u32(&r, &lo);
         (void)reader_bytes(&r, KS_MASTER_LEN, &master);
         (void)reader_bytes(&r, 32, &binder);
+        (void)reader_bytes(&r, 32, &sni);
         reader_u16(&r, &id_len);
         (void)reader_bytes(&r, id_len, &identity);
         /* authenticated, so made by us: a bad layout means another version */
@@ -181,6 +184,7 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
             out->created_ms = ((uint64_t)hi << 32) | lo;
             memcpy(out->master_secret, master, KS_MASTER_LEN);
             memcpy(out->psk_binder, binder, sizeof out->psk_binder);
+            memcpy(out->server_name_hash, sni, sizeof out->server_name_hash);
             if (id_len) memcpy(out->psk_identity, identity, id_len);
             out->psk_identity_len = id_len;
             *old_key = which != 0;
