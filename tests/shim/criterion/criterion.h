@@ -88,6 +88,18 @@ void cdtls_shim_skip(const char *fmt, ...);
     do {                                                                                    \
         if (!((a) >= (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " >= " #b, " " __VA_ARGS__); \
     } while (0)
+#define cr_assert_gt(a, b, ...)                                                             \
+    do {                                                                                    \
+        if (!((a) > (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " > " #b, " " __VA_ARGS__);  \
+    } while (0)
+#define cr_assert_lt(a, b, ...)                                                             \
+    do {                                                                                    \
+        if (!((a) < (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " < " #b, " " __VA_ARGS__);  \
+    } while (0)
+#define cr_assert_leq(a, b, ...)                                                            \
+    do {                                                                                    \
+        if (!((a) <= (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " <= " #b, " " __VA_ARGS__); \
+    } while (0)
 #define cr_assert_not_null(p, ...)                                                          \
     do {                                                                                    \
         if ((p) == NULL) cdtls_shim_fail(__FILE__, __LINE__, #p " != NULL", " " __VA_ARGS__); \
