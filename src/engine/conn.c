@@ -590,6 +590,12 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
             }
         }
 
+        /* Finished is the first message under the new keys (RFC 5246
+         * §7.4.9): one in plaintext after the peer's CCS is not the peer's,
+         * and must not reach the verify_data check (a forged one there
+         * ends the handshake). Dropped like any invalid record. */
+        if (h.type == HS_FINISHED && epoch < c->read_epoch) continue;
+
         int st = hs_reasm_add(&c->reasm, &h, frag, h.fragment_length);
         if (st == HS_REASM_OLD) {
             int rc = peer_retransmitted(c, &h, now_ms);
