@@ -2126,3 +2126,41 @@ Test(hostile_peer, unread_data_flood)
     /* 256 queued records of 2^14 bytes, their nodes, one being opened */
     hp_end(h, "unread_data_flood", "256 records kept, the rest dropped", 257 * (16384 + 128) + 16400);
 }
+
+/* A plaintext Finished after the peer's CCS, before its real Finished:
+ * not protected by the new keys, so not the peer's (RFC 5246 §7.4.9: the
+ * Finished is the first message under the new state). Dropped; the real
+ * one completes the handshake. (It used to reach the verify_data check and
+ * end the handshake with decrypt_error: an off-path kill that skipped the
+ * "Finished under the new keys" rule.) */
+static int plain_finished_after_ccs(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
+{
+    int *done = vctx;
+    if (*done || !to_server || first_hs(d, *n) != HS_CLIENT_KEY_EXCHANGE) return 1;
+    *done = 1;
+    rec_view v[8];
+    size_t k = split_records(d, *n, v, 8);
+    cr_assert(k == 3 && v[1].h.type == CT_CHANGE_CIPHER_SPEC);
+    hs_header cke;
+    hs_header_get(v[0].frag, &cke);
+    (void)hp_send(h, 1, d, v[0].len + v[1].len); /* CKE, CCS */
+    static const uint8_t vd[12] = {0x42};
+    send_frag0(h, 1, ATK_SEQ0, HS_FINISHED, 12, (uint16_t)(cke.message_seq + 1), 0, vd, 12);
+    cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_HANDSHAKING, "%s", cdtls_strerror(cdtls_conn_error(h->sv)));
+    /* then the real Finished */
+    memmove(d, v[2].rec, v[2].len);
+    *n = v[2].len;
+    return 1;
+}
+
+Test(hostile_peer, plaintext_finished_after_ccs)
+{
+    hp *h = hp_new(HP_PSK, NULL);
+    int done = 0;
+    int ok = hp_run(h, plain_finished_after_ccs, &done, 10000);
+    cr_assert(done);
+    cr_assert(ok, "client %s, server %s", cdtls_strerror(cdtls_conn_error(h->cl)),
+              cdtls_strerror(cdtls_conn_error(h->sv)));
+    cr_assert_eq(h->now, 1000);
+    hp_end(h, "plaintext_finished_after_ccs", "dropped; the real Finished completes the handshake", 1024);
+}
