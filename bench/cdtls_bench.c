@@ -204,7 +204,7 @@ typedef struct ep {
 
 typedef struct net {
     ep cli, srv;
-    int batch; /* use cdtls_io_send_batch / cdtls_io_recv_batch */
+    int batch; /* use cdtls_io_send_batch / cdtls_io_recv_batch (2: with GSO) */
 } net;
 
 #define WINDOW 32u
@@ -228,6 +228,11 @@ static void net_open(net *n, int batch)
     cdtls_io_local_addr(&n->cli.io, &n->cli.addr);
     cdtls_io_local_addr(&n->srv.io, &n->srv.addr);
     n->batch = batch;
+    /* batch 1: sendmmsg/recvmmsg only; 2: UDP GSO too where the kernel has it */
+    if (batch < 2) {
+        n->cli.io.caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+        n->srv.io.caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+    }
 }
 
 static void net_close(net *n)
@@ -499,9 +504,14 @@ static void bench_tput(void)
         uint16_t suite = sd->suite;
         if (skip_suite(sd->name)) continue;
         if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) continue;
-        for (int batch = 0; batch < 2; batch++) {
+        for (int batch = 0; batch < 3; batch++) {
             net n;
             net_open(&n, batch);
+            if (batch == 2 && !(cdtls_io_caps(&n.cli.io) & CDTLS_IO_CAP_SEND_GSO)) {
+                bench_not_measured("tput_gso", sd->name, "no UDP GSO on this system");
+                net_close(&n);
+                continue;
+            }
             if (net_handshake(&n, &cc, &sc, NULL) != 0) {
                 bench_not_measured("tput", sd->name, "handshake failed");
                 net_free_conns(&n);
@@ -524,7 +534,7 @@ static void bench_tput(void)
                 }
                 char wl[64];
                 snprintf(wl, sizeof wl, "%s%s", sizes[s] == 1200 ? "tput1200" : "rec64",
-                         batch ? "_batch" : "");
+                         batch == 2 ? "_gso" : batch ? "_batch" : "");
                 double delivered = (double)(total - best_lost);
                 if (sizes[s] == 1200) {
                     bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);

@@ -68,7 +68,11 @@ enum cdtls_io_cap {
      * to the kernel in one system call (Linux sendmmsg / recvmmsg). Without
      * the bit the batch calls still work, one datagram per system call. */
     CDTLS_IO_CAP_SEND_BATCH = 1u << 10,
-    CDTLS_IO_CAP_RECV_BATCH = 1u << 11
+    CDTLS_IO_CAP_RECV_BATCH = 1u << 11,
+    /* UDP GSO (Linux UDP_SEGMENT): inside cdtls_io_send_batch, runs of
+     * unmarked datagrams of one size to one address go down the stack as
+     * one send; they still arrive as separate datagrams. */
+    CDTLS_IO_CAP_SEND_GSO = 1u << 12
 };
 
 typedef struct cdtls_io_socket {
