@@ -1175,7 +1175,7 @@ static size_t client_hello_body(hp *h, uint8_t *out, size_t cap)
     return n - 25;
 }
 
-/* RFC 5746 §4.4 allows refusing renegotiation with a no_renegotiation
+/* RFC 5246 §7.2.2: renegotiation may be refused with a no_renegotiation
  * warning; the session goes on. */
 Test(hostile_peer, renegotiation_client_hello)
 {
