@@ -191,10 +191,9 @@ func handshake(cc, sc *dtls.Config) (*pair, error) { return handshakeOn(cc, sc, 
 // (resumption: pion's client keys its session store by the server's address);
 // false gives it a fresh port.
 func handshakeOn(cc, sc *dtls.Config, fixedPort bool) (*pair, error) {
-	c1, err := net.ListenUDP("udp4", lo)
-	if err != nil {
-		return nil, err
-	}
+	// The server's socket first: a client socket bound first could be given
+	// the very port the server wants back (the kernel hands out the port
+	// just freed).
 	sa := serverAddr
 	if !fixedPort {
 		sa = lo
@@ -207,11 +206,15 @@ func handshakeOn(cc, sc *dtls.Config, fixedPort bool) (*pair, error) {
 		c2, err = net.ListenUDP("udp4", sa)
 	}
 	if err != nil {
-		c1.Close()
 		return nil, err
 	}
 	if fixedPort {
 		serverAddr = c2.LocalAddr().(*net.UDPAddr)
+	}
+	c1, err := net.ListenUDP("udp4", lo)
+	if err != nil {
+		c2.Close()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
