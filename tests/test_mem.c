@@ -115,7 +115,9 @@ Test(mem, record_path_frees_only_wiped_blocks)
         cr_assert(memcmp(got, msg, len) == 0);
     }
     in.watching = 0;
-    cr_assert_gt(in.checked, 3 * 200, "the record path freed its blocks (%zu)", in.checked);
+    /* two blocks per record: the sent datagram, and the received record
+     * (decrypted into the node that the application queue then keeps) */
+    cr_assert_gt(in.checked, 2 * 200, "the record path freed its blocks (%zu)", in.checked);
     cr_assert_eq(in.dirty, 0, "%zu of %zu freed blocks were not wiped", in.dirty, in.checked);
     cdtls_conn_free(c);
     cdtls_conn_free(s);

@@ -480,8 +480,9 @@ static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
     return CDTLS_OK; /* warnings (e.g. no_renegotiation) are noted, not fatal */
 }
 
-static int handle_app_data(cdtls_conn *c, const uint8_t *pt, size_t len, const cdtls_oob *oob,
-                           int epoch)
+/* The record's plaintext arrives in a queue node (*node), which becomes the
+ * entry in the application queue: no second allocation, copy and wipe. */
+static int handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epoch)
 {
     /* Application data is only valid under the negotiated keys, after the
      * handshake (RFC 5246 §7.4.9, RFC 6347 §4.1: epoch 0 data is dropped). */
@@ -490,8 +491,10 @@ static int handle_app_data(cdtls_conn *c, const uint8_t *pt, size_t len, const c
     if (c->app.count >= CONN_MAX_APP_QUEUE) return CDTLS_OK; /* reader not draining: drop */
     /* The peer sent data under epoch 1, so it has our final flight. */
     if (c->role == CDTLS_SERVER && c->flight_len) conn_flight_clear(c);
-    int rc = dgram_queue_push(&c->app, c->a, pt, len, oob);
-    return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc; /* drop rather than fail on OOM */
+    (*node)->len = len;
+    dgram_queue_append(&c->app, *node);
+    *node = NULL;
+    return CDTLS_OK;
 }
 
 /* An old message_seq means the peer lost (part of) our last flight and is
@@ -613,9 +616,10 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
 static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len);
 
 /* One authenticated record's plaintext. */
-static int dispatch(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, int epoch,
-                    uint64_t seq, const cdtls_oob *oob, uint64_t now_ms)
+static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, int epoch,
+                    uint64_t seq, uint64_t now_ms)
 {
+    const uint8_t *pt = (*node)->data;
     switch (type) {
     case CT_HANDSHAKE: return handle_handshake(c, pt, len, epoch, seq, now_ms);
     case CT_CHANGE_CIPHER_SPEC: return handle_ccs(c, pt, len);
@@ -623,7 +627,7 @@ static int dispatch(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, 
         /* Unprotected alerts are only believed during the handshake. */
         if (epoch == 0 && c->read_epoch != 0) return CDTLS_OK;
         return handle_alert(c, pt, len);
-    case CT_APPLICATION_DATA: return handle_app_data(c, pt, len, oob, epoch);
+    case CT_APPLICATION_DATA: return handle_app_data(c, node, len, epoch);
     default: return CDTLS_OK; /* unknown content type: drop (RFC 5246 §6) */
     }
 }
@@ -655,8 +659,10 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     if (cid_expected && (rh->cid_len != c->own_cid_len || memcmp(rh->cid, c->own_cid, c->own_cid_len)))
         return CDTLS_OK;
 
-    uint8_t *pt = c->a->alloc(c->a->ctx, rh->length ? rh->length : 1);
-    if (!pt) return CDTLS_OK; /* out of memory: behave as a lost datagram */
+    /* decrypted into what may become the application queue's entry */
+    dgram_node *node = dgram_node_new(c->a, rh->length ? rh->length : 1, oob);
+    if (!node) return CDTLS_OK; /* out of memory: behave as a lost datagram */
+    uint8_t *pt = node->data;
     size_t pt_len = 0;
     uint8_t type = rh->type;
     int rc = cid_expected ? record_open_cid(&c->read_cipher, rh, frag, pt, rh->length, &pt_len, &type)
@@ -669,11 +675,11 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
             c->newest_seq = rh->seq;
             c->recv_advanced = 1;
         }
-        rc = dispatch(c, type, pt, pt_len, epoch, rh->seq, oob, now_ms);
+        rc = dispatch(c, type, &node, pt_len, epoch, rh->seq, now_ms);
     } else {
         rc = CDTLS_OK; /* RFC 6347 §4.1.2.7: bad MAC → silently discard */
     }
-    cdtls_free_wipe(c->a, pt, rh->length ? rh->length : 1);
+    dgram_node_free(c->a, node); /* NULL when the application queue took it */
     return rc;
 }
 
@@ -806,7 +812,14 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
     if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
     if (len > cdtls_conn_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    /* the node holds exactly the record (it is wiped when sent: a small
+     * record should not cost an MTU-sized wipe); with a CID padding
+     * callback the record may grow up to the MTU */
     size_t cap = c->cfg.mtu;
+    if (!(c->use_cid && c->cfg.cid_padding)) {
+        size_t exact = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher) + conn_cid_overhead(c) + len;
+        if (exact < cap) cap = exact;
+    }
     dgram_node *n = dgram_node_new(c->a, cap, oob);
     if (!n) return CDTLS_ERR_NOMEM;
     size_t used = 0;
