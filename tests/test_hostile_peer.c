@@ -2106,9 +2106,9 @@ Test(hostile_peer, lossy_client_authentication)
 }
 
 /* An authenticated peer sending 2^14-byte records to an application that
- * does not read: the received queue stops at CONN_MAX_APP_QUEUE (256)
- * records, the rest are dropped. That bounds it at about 4 MiB per
- * connection, the largest of the caps (docs/security.md). */
+ * does not read: the received queue stops at CONN_MAX_APP_BYTES (256 KiB:
+ * 16 such records; small records stop at CONN_MAX_APP_QUEUE, 256), the rest
+ * are dropped (docs/security.md). */
 Test(hostile_peer, unread_data_flood)
 {
     hp *h = hp_established(HP_PSK, NULL);
@@ -2118,13 +2118,13 @@ Test(hostile_peer, unread_data_flood)
     size_t got = 0, n;
     static uint8_t buf[16384];
     while (cdtls_conn_read(h->sv, buf, sizeof buf, &n, NULL) == CDTLS_OK) got++;
-    cr_assert_eq(got, 256);
+    cr_assert_eq(got, 16);
     cr_assert_eq(count_out(h, 0), 0);
     /* once read, the queue takes records again */
     forge_to_server(h, CT_APPLICATION_DATA, 1, F_SEQ + 300, "after", 5);
     cr_assert(server_reads(h, "after"));
-    /* 256 queued records of 2^14 bytes, their nodes, one being opened */
-    hp_end(h, "unread_data_flood", "256 records kept, the rest dropped", 257 * (16384 + 128) + 16400);
+    /* 16 queued records of 2^14 bytes, their nodes, one being opened */
+    hp_end(h, "unread_data_flood", "16 records (256 KiB) kept, the rest dropped", 17 * (16384 + 128) + 16400);
 }
 
 /* A plaintext Finished after the peer's CCS, before its real Finished:

@@ -488,7 +488,9 @@ static int handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epo
      * handshake (RFC 5246 §7.4.9, RFC 6347 §4.1: epoch 0 data is dropped). */
     if (epoch == 0 || c->close_received) return CDTLS_OK;
     if (c->state != CDTLS_STATE_ESTABLISHED && c->state != CDTLS_STATE_CLOSED) return CDTLS_OK;
-    if (c->app.count >= CONN_MAX_APP_QUEUE) return CDTLS_OK; /* reader not draining: drop */
+    /* reader not draining: drop (bounded in records and in bytes, so that
+     * a peer sending 2^14-byte records cannot make us hold 4 MiB) */
+    if (c->app.count >= CONN_MAX_APP_QUEUE || c->app.bytes + len > CONN_MAX_APP_BYTES) return CDTLS_OK;
     /* The peer sent data under epoch 1, so it has our final flight. */
     if (c->role == CDTLS_SERVER && c->flight_len) conn_flight_clear(c);
     (*node)->len = len;

@@ -48,6 +48,7 @@ typedef struct flight_entry {
 #define CONN_MAX_ADDR 128u
 #define CONN_MAX_COOKIE 255u
 #define CONN_MAX_APP_QUEUE 256u    /* received records waiting for cdtls_conn_read */
+#define CONN_MAX_APP_BYTES (256u * 1024u) /* ...and their plaintext bytes */
 #define CONN_MAX_OUT_QUEUE 1024u   /* datagrams waiting for cdtls_conn_next_datagram */
 #define CONN_MAX_HS_LOG (128u * 1024u) /* handshake bytes kept for CertificateVerify */
 
