@@ -186,21 +186,44 @@ typedef struct bssl_impls {
     br_ghash ghash;
 } bssl_impls;
 
+static void bssl_find_ctr(bssl_impls *m)
+{
+    m->ctr = br_aes_x86ni_ctr_get_vtable();
+    if (!m->ctr) m->ctr = &br_aes_ct64_ctr_vtable;
+}
+static void bssl_find_ctrcbc(bssl_impls *m)
+{
+    m->ctrcbc = br_aes_x86ni_ctrcbc_get_vtable();
+    if (!m->ctrcbc) m->ctrcbc = &br_aes_ct64_ctrcbc_vtable;
+}
+static void bssl_find_cbcenc(bssl_impls *m)
+{
+    m->cbcenc = br_aes_x86ni_cbcenc_get_vtable();
+    if (!m->cbcenc) m->cbcenc = &br_aes_ct64_cbcenc_vtable;
+}
+static void bssl_find_cbcdec(bssl_impls *m)
+{
+    m->cbcdec = br_aes_x86ni_cbcdec_get_vtable();
+    if (!m->cbcdec) m->cbcdec = &br_aes_ct64_cbcdec_vtable;
+}
+static void bssl_find_ghash(bssl_impls *m)
+{
+    m->ghash = br_ghash_pclmul_get();
+    if (!m->ghash) m->ghash = br_ghash_ctmul64;
+}
+
+#if BSSL_CACHE_IMPLS
 static bssl_impls bssl_find_impls(void)
 {
     bssl_impls m;
-    m.ctr = br_aes_x86ni_ctr_get_vtable();
-    if (!m.ctr) m.ctr = &br_aes_ct64_ctr_vtable;
-    m.ctrcbc = br_aes_x86ni_ctrcbc_get_vtable();
-    if (!m.ctrcbc) m.ctrcbc = &br_aes_ct64_ctrcbc_vtable;
-    m.cbcenc = br_aes_x86ni_cbcenc_get_vtable();
-    if (!m.cbcenc) m.cbcenc = &br_aes_ct64_cbcenc_vtable;
-    m.cbcdec = br_aes_x86ni_cbcdec_get_vtable();
-    if (!m.cbcdec) m.cbcdec = &br_aes_ct64_cbcdec_vtable;
-    m.ghash = br_ghash_pclmul_get();
-    if (!m.ghash) m.ghash = br_ghash_ctmul64;
+    bssl_find_ctr(&m);
+    bssl_find_ctrcbc(&m);
+    bssl_find_cbcenc(&m);
+    bssl_find_cbcdec(&m);
+    bssl_find_ghash(&m);
     return m;
 }
+#endif
 
 #if BSSL_CACHE_IMPLS
 static bssl_impls bssl_impls_cache; /* written once, by the thread that moves state 0 -> 1 */
@@ -217,17 +240,25 @@ static bssl_impls bssl_get_impls(void)
     }
     return m; /* a thread that lost the race uses its own, identical, answer */
 }
+#define BSSL_IMPL(name_, type_, field_) \
+    static type_ name_(void) { return bssl_get_impls().field_; }
 #else
-static bssl_impls bssl_get_impls(void)
-{
-    return bssl_find_impls();
-}
+/* No CPUID to save: each lookup names only its own implementation, so that
+ * section GC can drop the others (the firmware image uses CCM alone; one
+ * table of all of them pulled GHASH and AES decryption in, +8 KB). */
+#define BSSL_IMPL(name_, type_, field_)                     \
+    static type_ name_(void)                                \
+    {                                                       \
+        bssl_impls m;                                       \
+        bssl_find_##field_(&m);                             \
+        return m.field_;                                    \
+    }
 #endif
-
-static const br_block_ctrcbc_class *bssl_ctrcbc_class(void)
-{
-    return bssl_get_impls().ctrcbc;
-}
+BSSL_IMPL(bssl_ctr_class, const br_block_ctr_class *, ctr)
+BSSL_IMPL(bssl_ctrcbc_class, const br_block_ctrcbc_class *, ctrcbc)
+BSSL_IMPL(bssl_cbcenc_class, const br_block_cbcenc_class *, cbcenc)
+BSSL_IMPL(bssl_cbcdec_class, const br_block_cbcdec_class *, cbcdec)
+BSSL_IMPL(bssl_ghash_impl, br_ghash, ghash)
 
 static int bssl_gcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len, size_t want)
 {
@@ -235,9 +266,8 @@ static int bssl_gcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len
     if (key_len != want) return CDTLS_ERR_KEY_SIZE;
     bssl_aead_state *s = aead_state(ctx);
     memset(s, 0, sizeof *s);
-    const bssl_impls m = bssl_get_impls();
-    m.ctr->init(&s->k.ctr.vtable, key, key_len);
-    s->ghash = m.ghash;
+    bssl_ctr_class()->init(&s->k.ctr.vtable, key, key_len);
+    s->ghash = bssl_ghash_impl();
     return CDTLS_OK;
 }
 
@@ -458,11 +488,10 @@ static int bssl_cbc_init(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, si
     bssl_cbc_state *s = (bssl_cbc_state *)(void *)ctx->opaque;
     memset(s, 0, sizeof *s);
     s->encrypt = encrypt;
-    const bssl_impls m = bssl_get_impls();
     if (encrypt)
-        m.cbcenc->init(&s->k.enc.vtable, key, key_len);
+        bssl_cbcenc_class()->init(&s->k.enc.vtable, key, key_len);
     else
-        m.cbcdec->init(&s->k.dec.vtable, key, key_len);
+        bssl_cbcdec_class()->init(&s->k.dec.vtable, key, key_len);
     return CDTLS_OK;
 }
 
