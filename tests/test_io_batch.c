@@ -13,6 +13,15 @@
 
 #define N_BATCH 40
 
+/* qemu-user hands a big-endian guest's control messages to the host
+ * kernel without converting them (docs/portability.md): the 16-bit
+ * UDP_SEGMENT size arrives byte-swapped, so GSO cannot be tested there. */
+static int emulated_big_endian(void)
+{
+    const uint16_t one = 1;
+    return test_emulator() && *(const uint8_t *)&one == 0;
+}
+
 static void open_pair(cdtls_io_socket *tx, cdtls_io_socket *rx, cdtls_addr *to)
 {
     cdtls_addr a;
@@ -20,6 +29,7 @@ static void open_pair(cdtls_io_socket *tx, cdtls_io_socket *rx, cdtls_addr *to)
     cr_assert_eq(cdtls_io_open(tx, &a, 0), CDTLS_OK);
     cr_assert_eq(cdtls_io_open(rx, &a, 0), CDTLS_OK);
     cr_assert_eq(cdtls_io_local_addr(rx, to), CDTLS_OK);
+    if (emulated_big_endian()) tx->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
 }
 
 /* Datagram i: 1 + 37*i bytes of (i + j) & 0xff, DSCP i % 64 and ECN i % 4
@@ -282,6 +292,7 @@ static void gso_runs(int use_gso)
 
 Test(io_batch, gso_runs_arrive_as_their_datagrams)
 {
-    gso_runs(1);
     gso_runs(0);
+    if (emulated_big_endian()) cr_skip_test("qemu-user passes UDP_SEGMENT unconverted from a big-endian guest");
+    gso_runs(1);
 }

@@ -214,3 +214,13 @@ void child_stop(child *ch, int dump)
     }
     unlink(ch->out_path);
 }
+
+void udp_drain(int fd, int wait_ms)
+{
+    uint8_t junk[2048];
+    struct pollfd p = {fd, POLLIN, 0};
+    while (poll(&p, 1, wait_ms) > 0 && (p.revents & POLLIN)) {
+        if (recv(fd, junk, sizeof junk, 0) < 0) break;
+        wait_ms = 0;
+    }
+}

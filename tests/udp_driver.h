@@ -15,6 +15,9 @@
 uint64_t udp_now_ms(void);
 /* A UDP socket bound to 127.0.0.1:port (0 = any free port); *bound gets the port. */
 int udp_open(uint16_t port, uint16_t *bound);
+/* Discards every datagram already waiting on fd (a previous peer's last
+ * ones), after waiting wait_ms for stragglers. */
+void udp_drain(int fd, int wait_ms);
 /* A free UDP port on 127.0.0.1 (bind to 0, read, close). */
 uint16_t udp_free_port(void);
 
