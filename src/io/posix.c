@@ -512,21 +512,29 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
 
 /* ---------------------------------------------------------------- recv */
 
+/* Waits until a datagram can be read: CDTLS_OK, CDTLS_ERR_TIMEOUT, or
+ * CDTLS_ERR_IO with s->last_error set. */
+static int wait_readable(cdtls_io_socket *s, int timeout_ms)
+{
+    struct pollfd p = {s->fd, POLLIN, 0};
+    int r;
+    do {
+        r = poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        s->last_error = errno;
+        return CDTLS_ERR_IO;
+    }
+    return r == 0 ? CDTLS_ERR_TIMEOUT : CDTLS_OK;
+}
+
 int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
                   cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
 {
     if (!s || s->fd < 0 || (!buf && cap) || !len || (!raw && raw_cap)) return CDTLS_ERR_INVALID_ARG;
     if (timeout_ms >= 0) {
-        struct pollfd p = {s->fd, POLLIN, 0};
-        int r;
-        do {
-            r = poll(&p, 1, timeout_ms);
-        } while (r < 0 && errno == EINTR);
-        if (r < 0) {
-            s->last_error = errno;
-            return CDTLS_ERR_IO;
-        }
-        if (r == 0) return CDTLS_ERR_TIMEOUT;
+        int rc = wait_readable(s, timeout_ms);
+        if (rc) return rc;
     }
     struct sockaddr_storage ss;
     union {
@@ -706,16 +714,8 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
 {
     if (s->fd < 0) return CDTLS_ERR_INVALID_ARG;
     if (timeout_ms >= 0) {
-        struct pollfd p = {s->fd, POLLIN, 0};
-        int r;
-        do {
-            r = poll(&p, 1, timeout_ms);
-        } while (r < 0 && errno == EINTR);
-        if (r < 0) {
-            s->last_error = errno;
-            return CDTLS_ERR_IO;
-        }
-        if (r == 0) return CDTLS_ERR_TIMEOUT;
+        int rc = wait_readable(s, timeout_ms);
+        if (rc) return rc;
     }
     struct mmsghdr mh[IO_BATCH_CHUNK];
     struct iovec iov[IO_BATCH_CHUNK];
