@@ -237,6 +237,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
+    case HS_NEW_SESSION_TICKET: {
+        hs_new_session_ticket t;
+        ROUND_TRIP(hs_new_session_ticket_parse(b, n, &t), hs_new_session_ticket_write(w, &t));
+        break;
+    }
     case HS_CERTIFICATE_VERIFY: {
         hs_certificate_verify cv;
         ROUND_TRIP(hs_certificate_verify_parse(b, n, &cv), hs_certificate_verify_write(w, &cv));
