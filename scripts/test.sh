@@ -12,12 +12,17 @@ scripts/setup.sh || exit 1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+timings=""
 run() {
   echo "=== $*"
+  local t0=$SECONDS
   if ! "$@" 2>&1 | tee -a "$log"; then
     echo "=== FAILED: $*"
     status=1
   fi
+  # per-step wall time, printed at the end: CI has 2 cores and 90 minutes,
+  # and the default run must stay well under 30 minutes
+  timings+="$(printf '%5ds  %s' $((SECONDS - t0)) "$*")"$'\n'
 }
 
 run scripts/check-core-purity.sh
@@ -57,5 +62,6 @@ if [ "$runs" -lt 12 ]; then
   status=1
 fi
 [ "$failed" -eq 0 ] || status=1
+printf "=== wall time per step (total %ds)\n%s" "$SECONDS" "$timings"
 echo "cdtls: $passed passed, $failed failed"
 exit $status
