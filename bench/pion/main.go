@@ -12,7 +12,14 @@
 // Each handshake uses two fresh loopback sockets: pion's Conn owns and
 // closes its net.PacketConn (its read loop would otherwise keep reading).
 //
-//	pion-bench [-quick] [-only handshake|resume|tput|memory] [-certs DIR]
+// scale: one dtls.Listen (pion's multi-peer listener) holding -scale
+// established PSK peers, as cdtls_bench.c's scale workload holds them in a
+// cdtls_listener: 1,000 handshakes on an empty server, then up to -scale
+// established, then 1,000 more with those held; 16 clients in flight, each
+// on its own socket, in this process (on the same core, counted in the CPU
+// seconds, as cdtls's clients are).
+//
+//	pion-bench [-quick] [-only handshake|resume|tput|memory|scale] [-certs DIR] [-scale N] [-suite NAME]
 //
 // Results are JSON lines, as bench_common.h prints them.
 package main
@@ -27,8 +34,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,9 +50,11 @@ import (
 const impl = "pion-dtls-v3.1.15"
 
 var (
-	quick    = flag.Bool("quick", false, "short runs")
-	only     = flag.String("only", "", "one workload")
-	certsDir = flag.String("certs", "zig-out/bench/certs", "certificates made by scripts/bench.sh")
+	quick     = flag.Bool("quick", false, "short runs")
+	only      = flag.String("only", "", "one workload")
+	certsDir  = flag.String("certs", "zig-out/bench/certs", "certificates made by scripts/bench.sh")
+	scaleN    = flag.Int("scale", 10000, "established peers in the scale workload")
+	onlySuite = flag.String("suite", "", "scale: only this suite")
 )
 
 func result(workload, suite, metric string, value float64) {
@@ -447,4 +458,282 @@ func main() {
 	run("handshake", func() { benchHandshakes(false) })
 	run("resume", func() { benchHandshakes(true) })
 	run("tput", benchTput)
+	run("scale", benchScale)
+}
+
+// --------------------------------------------------------------- scale
+
+// quietConn is a scale client's socket, which outlives the client's
+// dtls.Conn: cdtls's scale clients free their engine once established and
+// keep the socket open, its port being the server's key for that peer.
+// mute() before the Conn's Close: the Conn's close_notify is dropped (it
+// would make the server close the peer), its read loop is woken and told
+// the socket is closed, and the socket itself stays open.
+type quietConn struct {
+	*net.UDPConn
+	muted atomic.Bool
+}
+
+func (q *quietConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, a, err := q.UDPConn.ReadFrom(b)
+	if q.muted.Load() {
+		return 0, nil, net.ErrClosed
+	}
+	return n, a, err
+}
+
+func (q *quietConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	if q.muted.Load() {
+		return len(b), nil
+	}
+	return q.UDPConn.WriteTo(b, a)
+}
+
+func (q *quietConn) Close() error { return nil }
+
+func (q *quietConn) mute() {
+	q.muted.Store(true)
+	_ = q.UDPConn.SetReadDeadline(time.Unix(1, 0))
+}
+
+type scaleServer struct {
+	ln    net.Listener
+	addr  *net.UDPAddr
+	got   chan bool // a peer's first record was read (true), or its handshake failed
+	mu    sync.Mutex
+	conns []*dtls.Conn
+}
+
+func (s *scaleServer) acceptLoop() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		dc := c.(*dtls.Conn)
+		s.mu.Lock()
+		s.conns = append(s.conns, dc)
+		s.mu.Unlock()
+		go s.serve(dc)
+	}
+}
+
+// serve is the server's goroutine for one peer, as a Go server has one:
+// the first Read runs the handshake, then it reads until the Conn closes
+// (pion: an accepted Conn must be read or closed).
+func (s *scaleServer) serve(c *dtls.Conn) {
+	var buf [1500]byte
+	first := true
+	for {
+		if _, err := c.Read(buf[:]); err != nil {
+			if first {
+				s.got <- false
+			}
+			return
+		}
+		if first {
+			first = false
+			s.got <- true
+		}
+	}
+}
+
+var rec16 = make([]byte, 16)
+
+// scaleClient: one handshake from its own socket, one record so the server
+// has read something from the peer, then the Conn is dropped (socket kept).
+func scaleClient(q *quietConn, srv net.Addr, cc *dtls.Config) error {
+	c, err := dtls.Client(q, srv, cc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = c.HandshakeContext(ctx)
+	if err == nil {
+		_, err = c.Write(rec16)
+	}
+	q.mute()
+	c.Close()
+	return err
+}
+
+// scalePhase runs the handshakes of clients [from, to), at most inflight at
+// once, and waits until the server has read each one's first record.
+func scalePhase(s *scaleServer, qs []*quietConn, cc *dtls.Config, from, to, inflight int) error {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for w := 0; w < inflight; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= to {
+					return
+				}
+				if err := scaleClient(qs[i], s.addr, cc); err != nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("client %d: %w", i, err))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		return e
+	}
+	deadline := time.After(120 * time.Second)
+	for n := from; n < to; n++ {
+		select {
+		case ok := <-s.got:
+			if !ok {
+				return errors.New("a server-side handshake failed")
+			}
+		case <-deadline:
+			return fmt.Errorf("the server read %d of %d peers' records", n-from, to-from)
+		}
+	}
+	return nil
+}
+
+// settledHeap: the heap after three collections: sync.Pool keeps what was
+// put back through one (its victim cache), and pion pools its 8 KiB read
+// buffers; a peer's read loop holds one while it waits, which stays
+// counted.
+func settledHeap(m *runtime.MemStats) {
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(m)
+}
+
+func benchScale() {
+	n := *scaleN
+	probe := 1000
+	if n < 2000 {
+		probe = n / 2
+	}
+	total := n + probe
+	const inflight = 16
+	// 10,000+ client sockets: the soft limit up to the hard one (Go since
+	// 1.19 does this at start already; said here so it does not depend on it)
+	var rl syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	if *onlySuite == "" {
+		// one process per suite: the Go runtime keeps what one run made
+		// (goroutine descriptors, stack spans) for the next to reuse, which
+		// would make the second suite's peers look smaller
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pion scale:", err)
+			return
+		}
+		for _, sd := range hsSuites[:2] {
+			args := []string{"-only", "scale", "-scale", strconv.Itoa(n), "-suite", sd.name, "-certs", *certsDir}
+			if *quick {
+				args = append(args, "-quick")
+			}
+			cmd := exec.Command(exe, args...)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				notMeasured("scale", sd.name, "pion-bench exited: "+err.Error())
+			}
+		}
+		return
+	}
+	for _, sd := range hsSuites[:2] {
+		if *onlySuite != sd.name {
+			continue
+		}
+		if rl.Cur < uint64(total+100) {
+			notMeasured("scale", sd.name, "not enough file descriptors for the clients")
+			continue
+		}
+		cc, sc, err := makeConfigs(sd)
+		if err != nil {
+			notMeasured("scale", sd.name, err.Error())
+			continue
+		}
+		gBase := runtime.NumGoroutine()
+		// the clients' sockets first, so that the heap measured below
+		// holds the server's per-peer state only (cdtls counts its
+		// listener's allocations alone; the sockets are not in it)
+		qs := make([]*quietConn, total)
+		for i := range qs {
+			u, err := net.ListenUDP("udp4", lo)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "pion scale: client socket:", err)
+				os.Exit(1)
+			}
+			qs[i] = &quietConn{UDPConn: u}
+		}
+		ln, err := dtls.Listen("udp4", lo, sc)
+		if err != nil {
+			notMeasured("scale", sd.name, err.Error())
+			continue
+		}
+		s := &scaleServer{ln: ln, addr: ln.Addr().(*net.UDPAddr), got: make(chan bool, total), conns: make([]*dtls.Conn, 0, total)}
+		go s.acceptLoop()
+		var m0, m1 runtime.MemStats
+		settledHeap(&m0)
+		g0 := runtime.NumGoroutine()
+
+		w0, c0 := time.Now(), cpuSeconds()
+		err = scalePhase(s, qs, cc, 0, probe, inflight)
+		wall0, cpu0 := time.Since(w0).Seconds(), cpuSeconds()-c0
+		if err == nil {
+			err = scalePhase(s, qs, cc, probe, n, inflight)
+		}
+		var wallN, cpuN float64
+		var g1 int
+		if err == nil {
+			// the dropped clients' goroutines end, then what is left is
+			// the n peers' server side
+			time.Sleep(100 * time.Millisecond)
+			settledHeap(&m1)
+			g1 = runtime.NumGoroutine()
+			w0, c0 = time.Now(), cpuSeconds()
+			err = scalePhase(s, qs, cc, n, total, inflight)
+			wallN, cpuN = time.Since(w0).Seconds(), cpuSeconds()-c0
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "pion scale:", err)
+			notMeasured("scale", sd.name, "handshakes did not complete: "+err.Error())
+		} else {
+			s.mu.Lock()
+			peers := len(s.conns)
+			s.mu.Unlock()
+			result("scale", sd.name, "peers", float64(peers))
+			result("scale", sd.name, "server_B_per_peer", float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(n))
+			result("scale", sd.name, "server_stack_B_per_peer", float64(int64(m1.StackInuse)-int64(m0.StackInuse))/float64(n))
+			result("scale", sd.name, "goroutines_per_peer", float64(g1-g0)/float64(n))
+			result("scale", sd.name, "hs_per_wall_s_empty", float64(probe)/wall0)
+			result("scale", sd.name, "hs_per_cpu_s_empty", float64(probe)/cpu0)
+			result("scale", sd.name, "hs_per_wall_s_loaded", float64(probe)/wallN)
+			result("scale", sd.name, "hs_per_cpu_s_loaded", float64(probe)/cpuN)
+		}
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+		for _, q := range qs {
+			q.UDPConn.Close()
+		}
+		for t := 0; t < 1000 && runtime.NumGoroutine() > gBase; t++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if g := runtime.NumGoroutine(); g > gBase {
+			fmt.Fprintf(os.Stderr, "pion scale: %d goroutines left after closing\n", g-gBase)
+		}
+	}
 }
