@@ -7,7 +7,11 @@
  * send it), extended master secret on (OpenSSL's default, cdtls's too),
  * session-ID resumption without tickets, and windows of 32 records.
  *
- *   openssl-bench [--quick] [--only handshake|resume|tput|memory] [--certs DIR]
+ * scale: OpenSSL has no multi-peer DTLS listener, so this program has the
+ * one an application writes (below, "scale"), as close to cdtls_listener as
+ * libssl allows, holding --scale established PSK peers.
+ *
+ *   openssl-bench [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]
  *
  * Results are JSON lines (bench_common.h). */
 #include "bench_common.h"
@@ -17,6 +21,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -448,6 +453,382 @@ static void bench_memory(void)
     }
 }
 
+/* ------------------------------------------------------------ scale */
+
+/* A server holding many peers, written as cdtls_listener is written: one
+ * unconnected UDP socket for all peers; datagrams from an address it does
+ * not know go to DTLSv1_listen on one listening SSL object (the stateless
+ * HelloVerifyRequest cookie exchange, as cdtls's one hello verifier; the
+ * same HMAC cookie callbacks as the other workloads); a ClientHello with a
+ * good cookie turns that SSL object into the peer's (a fresh listening one
+ * is made) and the peer goes into a hash table by address (open addressing,
+ * grown at half full, as cdtls's). Each peer's SSL talks through a small
+ * BIO of this program: a read gives the one datagram being handed to it,
+ * each write is one sendto on the shared socket to the peer's address.
+ * Retransmission timers are walked for the peers still handshaking only
+ * (an established peer has none), as cdtls_listener walks them. The peers'
+ * structs and the table are counted with OpenSSL's allocations. No session
+ * cache on either side (the cdtls and pion scale servers have none).
+ *
+ * Clients as cdtls's scale clients: each on its own socket (connected,
+ * BIO_s_datagram, as in the other workloads), 16 handshaking at once,
+ * driven by this same thread; once established a client sends one 16-byte
+ * record and its SSL object is freed without a close_notify, the socket
+ * kept open (its port is the server's key for that peer). */
+
+static size_t scale_n = 10000;
+
+typedef struct speer {
+    SSL *ssl;
+    struct sockaddr_in addr;
+    const unsigned char *in; /* the datagram being handed to ssl, or NULL */
+    size_t in_len;
+    int established;
+    size_t hs_slot; /* index in scale_hs while handshaking */
+} speer;
+
+static int scale_fd = -1;
+static BIO_METHOD *peer_method;
+static speer **scale_tab, **scale_hs;
+static size_t tab_cap, tab_n, hs_n, hs_cap, scale_established, scale_failed;
+
+static void *counted(size_t n) { return c_malloc(n, NULL, 0); }
+static void uncounted(void *p) { c_free(p, NULL, 0); }
+
+static int pbio_write(BIO *b, const char *d, int len)
+{
+    speer *p = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    /* a datagram the kernel refuses (queue full) is lost, as on a network:
+     * the handshake's timers resend */
+    (void)sendto(scale_fd, d, (size_t)len, 0, (struct sockaddr *)&p->addr, sizeof p->addr);
+    return len;
+}
+
+static int pbio_read(BIO *b, char *out, int len)
+{
+    speer *p = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (!p->in) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    size_t n = p->in_len < (size_t)len ? p->in_len : (size_t)len;
+    memcpy(out, p->in, n);
+    p->in = NULL;
+    return (int)n;
+}
+
+static long pbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    speer *p = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_DGRAM_GET_PEER: /* the cookie callbacks bind the address */
+        memcpy(ptr, &p->addr, sizeof p->addr);
+        return (long)sizeof p->addr;
+    case BIO_CTRL_DGRAM_SET_PEER:
+    case BIO_CTRL_DGRAM_SET_CONNECTED:
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
+        return 28; /* IPv4 + UDP */
+    default:
+        return 0;
+    }
+}
+
+static int pbio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static speer *speer_new(SSL_CTX *sc)
+{
+    speer *p = counted(sizeof *p);
+    if (!p) return NULL;
+    memset(p, 0, sizeof *p);
+    p->ssl = SSL_new(sc);
+    BIO *b = BIO_new(peer_method);
+    BIO_set_data(b, p);
+    SSL_set_bio(p->ssl, b, b);
+    SSL_set_options(p->ssl, SSL_OP_NO_QUERY_MTU);
+    DTLS_set_link_mtu(p->ssl, 1500);
+    SSL_set_accept_state(p->ssl);
+    p->hs_slot = (size_t)-1;
+    return p;
+}
+
+static void speer_free(speer *p)
+{
+    SSL_set_shutdown(p->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(p->ssl);
+    uncounted(p);
+}
+
+static size_t addr_hash(const struct sockaddr_in *a)
+{
+    uint64_t k = ((uint64_t)a->sin_addr.s_addr << 16) ^ a->sin_port;
+    k *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(k >> 29);
+}
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+static speer *tab_find(const struct sockaddr_in *a)
+{
+    if (!tab_cap) return NULL;
+    for (size_t i = addr_hash(a) & (tab_cap - 1);; i = (i + 1) & (tab_cap - 1)) {
+        if (!scale_tab[i]) return NULL;
+        if (same_addr(&scale_tab[i]->addr, a)) return scale_tab[i];
+    }
+}
+
+static void tab_put(speer **t, size_t cap, speer *p)
+{
+    size_t i = addr_hash(&p->addr) & (cap - 1);
+    while (t[i]) i = (i + 1) & (cap - 1);
+    t[i] = p;
+}
+
+static int tab_insert(speer *p)
+{
+    if (2 * (tab_n + 1) > tab_cap) {
+        size_t cap = tab_cap ? 2 * tab_cap : 64;
+        speer **t = counted(cap * sizeof *t);
+        if (!t) return -1;
+        memset(t, 0, cap * sizeof *t);
+        for (size_t i = 0; i < tab_cap; i++)
+            if (scale_tab[i]) tab_put(t, cap, scale_tab[i]);
+        if (scale_tab) uncounted(scale_tab);
+        scale_tab = t, tab_cap = cap;
+    }
+    tab_put(scale_tab, tab_cap, p);
+    tab_n++;
+    return 0;
+}
+
+/* the peers still handshaking (at most the clients in flight, and the
+ * list's slots are not per peer: not counted) */
+static void hs_add(speer *p)
+{
+    if (hs_n == hs_cap) {
+        hs_cap = hs_cap ? 2 * hs_cap : 64;
+        scale_hs = realloc(scale_hs, hs_cap * sizeof *scale_hs);
+    }
+    p->hs_slot = hs_n;
+    scale_hs[hs_n++] = p;
+}
+
+static void hs_remove(speer *p)
+{
+    if (p->hs_slot == (size_t)-1) return;
+    speer *last = scale_hs[--hs_n];
+    scale_hs[p->hs_slot] = last;
+    last->hs_slot = p->hs_slot;
+    p->hs_slot = (size_t)-1;
+}
+
+/* Moves one peer's SSL on after a datagram (or a timer), reading whatever
+ * application data it has once established. */
+static void speer_drive(speer *p)
+{
+    if (!p->established) {
+        int r = SSL_do_handshake(p->ssl);
+        if (r == 1) {
+            p->established = 1;
+            hs_remove(p);
+            scale_established++;
+        } else {
+            if (progress_of(p->ssl, r) < 0) {
+                if (!scale_failed++) ERR_print_errors_fp(stderr);
+                hs_remove(p);
+            }
+            return;
+        }
+    }
+    while (SSL_read(p->ssl, rbuf, sizeof rbuf) > 0) {
+    }
+}
+
+static speer *listening;
+static BIO_ADDR *listen_peer;
+
+static void server_datagram(SSL_CTX *sc, const struct sockaddr_in *from, const unsigned char *d, size_t n)
+{
+    speer *p = tab_find(from);
+    if (!p) {
+        p = listening;
+        p->addr = *from;
+        p->in = d, p->in_len = n;
+        int r = DTLSv1_listen(p->ssl, listen_peer);
+        p->in = NULL;
+        if (r <= 0) { /* HelloVerifyRequest sent, or not a ClientHello */
+            ERR_clear_error();
+            return;
+        }
+        /* a verified cookie: the SSL object holds the ClientHello */
+        if (tab_insert(p)) return;
+        hs_add(p);
+        listening = speer_new(sc);
+    } else {
+        p->in = d, p->in_len = n;
+    }
+    speer_drive(p);
+    p->in = NULL;
+}
+
+static void server_step(SSL_CTX *sc)
+{
+    static unsigned char d[65536];
+    for (;;) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(scale_fd, d, sizeof d, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0) break;
+        server_datagram(sc, &from, d, (size_t)n);
+    }
+    for (size_t i = 0; i < hs_n; i++) {
+        speer *p = scale_hs[i];
+        if (DTLSv1_handle_timeout(p->ssl) > 0) speer_drive(p);
+    }
+}
+
+typedef struct sclient {
+    int fd;
+    SSL *ssl;
+    int done;
+} sclient;
+
+static int scale_phase(SSL_CTX *cc, SSL_CTX *sc, const struct sockaddr_in *srv, sclient *cl, size_t from,
+                       size_t to, unsigned inflight)
+{
+    size_t next = from, busy = 0, finished = 0, est0 = scale_established;
+    double deadline = bench_wall() + 900;
+    while (finished < to - from || scale_established - est0 < to - from) {
+        if (bench_wall() > deadline || scale_failed) return -1;
+        while (busy < inflight && next < to) {
+            sclient *c = &cl[next++];
+            struct sockaddr_in a;
+            c->fd = udp_socket(&a);
+            connect(c->fd, (const struct sockaddr *)srv, sizeof *srv);
+            c->ssl = new_ssl(cc, c->fd, srv);
+            SSL_set_connect_state(c->ssl);
+            if (progress_of(c->ssl, SSL_do_handshake(c->ssl)) < 0) return -1;
+            busy++;
+        }
+        server_step(sc);
+        for (size_t i = from; i < next; i++) {
+            sclient *c = &cl[i];
+            if (c->done) continue;
+            DTLSv1_handle_timeout(c->ssl);
+            int r = progress_of(c->ssl, SSL_do_handshake(c->ssl));
+            if (r < 0) {
+                fprintf(stderr, "openssl scale: client %zu failed\n", i);
+                ERR_print_errors_fp(stderr);
+                return -1;
+            }
+            if (r == 1) {
+                size_t w;
+                /* one record so the server has read from the peer */
+                SSL_write_ex(c->ssl, app, 16, &w);
+                /* the engine is no longer needed; the socket stays open */
+                SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+                SSL_free(c->ssl);
+                c->ssl = NULL;
+                c->done = 1;
+                busy--;
+                finished++;
+            }
+        }
+    }
+    return 0;
+}
+
+static void bench_scale(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    size_t probe = scale_n >= 2000 ? 1000 : scale_n / 2, want = scale_n + probe + 1000, total = scale_n + probe;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    peer_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "bench-peer");
+    BIO_meth_set_write(peer_method, pbio_write);
+    BIO_meth_set_read(peer_method, pbio_read);
+    BIO_meth_set_ctrl(peer_method, pbio_ctrl);
+    BIO_meth_set_create(peer_method, pbio_create);
+    listen_peer = BIO_ADDR_new();
+    for (size_t si = 0; si < 2; si++) {
+        const suite_def *sd = &hs_suites[si];
+        if (rl.rlim_cur < scale_n + probe + 100) {
+            bench_not_measured("scale", sd->name, "not enough file descriptors for the clients");
+            continue;
+        }
+        SSL_CTX *cc, *sc;
+        if (make_ctxs(sd, &cc, &sc)) {
+            bench_not_measured("scale", sd->name, "OpenSSL refused the configuration");
+            continue;
+        }
+        SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_OFF);
+        struct sockaddr_in srv;
+        scale_fd = udp_socket(&srv);
+        tab_cap = tab_n = hs_n = scale_established = scale_failed = 0;
+        scale_tab = NULL;
+        listening = speer_new(sc);
+        sclient *cl = calloc(total, sizeof *cl);
+        const unsigned inflight = 16;
+        size_t base = mem.live;
+
+        double w0 = bench_wall(), c0 = bench_cpu();
+        int ok = scale_phase(cc, sc, &srv, cl, 0, probe, inflight) == 0;
+        double rate0 = probe / (bench_wall() - w0), crate0 = probe / (bench_cpu() - c0);
+        if (ok) ok = scale_phase(cc, sc, &srv, cl, probe, scale_n, inflight) == 0;
+        size_t live_n = mem.live;
+        double rateN = 0, crateN = 0;
+        if (ok) {
+            w0 = bench_wall(), c0 = bench_cpu();
+            ok = scale_phase(cc, sc, &srv, cl, scale_n, total, inflight) == 0;
+            rateN = probe / (bench_wall() - w0), crateN = probe / (bench_cpu() - c0);
+        }
+        if (!ok) {
+            bench_not_measured("scale", sd->name, "handshakes did not complete");
+        } else {
+            bench_result("scale", sd->name, "peers", (double)tab_n);
+            bench_result("scale", sd->name, "server_B_per_peer", (double)(live_n - base) / (double)scale_n);
+            bench_result("scale", sd->name, "hs_per_wall_s_empty", rate0);
+            bench_result("scale", sd->name, "hs_per_cpu_s_empty", crate0);
+            bench_result("scale", sd->name, "hs_per_wall_s_loaded", rateN);
+            bench_result("scale", sd->name, "hs_per_cpu_s_loaded", crateN);
+        }
+        for (size_t i = 0; i < tab_cap; i++)
+            if (scale_tab[i]) speer_free(scale_tab[i]);
+        if (scale_tab) uncounted(scale_tab);
+        scale_tab = NULL;
+        speer_free(listening);
+        for (size_t i = 0; i < total; i++) {
+            if (cl[i].ssl) SSL_free(cl[i].ssl);
+            if (cl[i].fd > 0) close(cl[i].fd);
+        }
+        free(cl);
+        close(scale_fd);
+        SSL_CTX_free(cc);
+        SSL_CTX_free(sc);
+    }
+    free(scale_hs);
+    scale_hs = NULL;
+    hs_cap = 0;
+    BIO_ADDR_free(listen_peer);
+    BIO_meth_free(peer_method);
+}
+
 int main(int argc, char **argv)
 {
     /* before OpenSSL allocates anything */
@@ -460,8 +841,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale_n = (size_t)atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|memory] [--certs DIR]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]\n", argv[0]);
             return 2;
         }
     }
@@ -472,5 +854,6 @@ int main(int argc, char **argv)
     if (!only || !strcmp(only, "handshake")) bench_handshakes(0);
     if (!only || !strcmp(only, "resume")) bench_handshakes(1);
     if (!only || !strcmp(only, "tput")) bench_tput();
+    if (!only || !strcmp(only, "scale")) bench_scale();
     return 0;
 }
