@@ -8,7 +8,8 @@
 #   scripts/bench.sh [--quick] [--scale N] [--out DIR]
 #
 #   --quick    short runs (a minute), for trying things out; not for numbers
-#   --scale N  established peers in the listener test (default 10000)
+#   --scale N  established peers in the listener test, for cdtls, OpenSSL
+#              and pion alike (default 10000; 1000 with --quick)
 #   --out DIR  where raw.jsonl, results.json and results.md go
 #              (default zig-out/bench)
 #
@@ -20,7 +21,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 quick=()
-scale=10000
+scale=
 out=zig-out/bench
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[ -n "$scale" ] || scale=$([ ${#quick[@]} -gt 0 ] && echo 1000 || echo 10000)
 bin=zig-out/bench
 mkdir -p "$out"
 raw=$out/raw.jsonl
@@ -78,7 +80,13 @@ for w in engine memory handshake resume tput; do
     run "$w pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
   fi
 done
+# the listener holding $scale peers: cdtls_listener, OpenSSL's DTLSv1_listen
+# server (openssl_bench.c), pion's dtls.Listen; each raises its own
+# RLIMIT_NOFILE soft limit to what it needs (the hard limit must allow
+# ~1.1 x scale + 1000 descriptors; below that the program says so)
 for p in bearssl sodium; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
+run "scale openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"
+run "scale pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only scale -scale "$scale"
 load end
 
 # .text: the cdtls archive per provider (core, io, provider glue; the crypto
