@@ -14,6 +14,14 @@
 
 static const uint8_t psk[16] = "sock-test-psk-16";
 
+/* qemu-user passes a big-endian guest's UDP_SEGMENT unconverted (see
+ * gso_runs in test_io_batch.c): GSO is turned off there. */
+static int emulated_big_endian(void)
+{
+    const uint16_t one = 1;
+    return test_emulator() && *(const uint8_t *)&one == 0;
+}
+
 static void cfg_init(cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
@@ -261,3 +269,240 @@ static void all_marks(const char *ip)
 
 Test(sock, every_dscp_and_ecn_ipv4, .timeout = 60) { all_marks("127.0.0.1"); }
 Test(sock, every_dscp_and_ecn_ipv6, .timeout = 60) { all_marks("::1"); }
+
+/* ------------------------------------------------------------ batching */
+
+/* cdtls_sock_write_many and the socket layer's batches, counted in system
+ * calls (cdtls_io_socket.send_calls / recv_calls). The two sides take
+ * turns through a condition variable, so each side's datagrams are all
+ * queued in the other's socket before it reads them: then the number of
+ * receive calls is fixed by the batch size, not by thread timing. */
+#define N_RECORDS 100
+
+typedef struct turn {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stage; /* 1: client sent its records; 2: server echoed them */
+} turn;
+
+static void turn_set(turn *t, int stage)
+{
+    pthread_mutex_lock(&t->mu);
+    t->stage = stage;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void turn_wait(turn *t, int stage)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->stage < stage) pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
+typedef struct batch_server {
+    cdtls_listener *l;
+    turn *t;
+    int ok;                      /* all N_RECORDS read in order and echoed */
+    char why[128];               /* else: what went wrong */
+    uint8_t dscp[N_RECORDS], ecn[N_RECORDS], marked[N_RECORDS];
+    uint64_t recv_calls, send_calls; /* the listener's, for the reads / the echo */
+} batch_server;
+
+/* Record i: its number, then padding of i % 17 bytes, or of 8 for every
+ * record when uniform (equal datagrams: what UDP GSO runs are made of). */
+static int uniform_records;
+
+static size_t record_text(char *buf, size_t cap, int i)
+{
+    return (size_t)snprintf(buf, cap, "record %03d %.*s", i, uniform_records ? 8 : i % 17, "abcdefghijklmnopq");
+}
+
+/* Accepts one peer, waits until the client has sent everything, reads the
+ * records checking their order, then echoes all of them back in one
+ * write_many with the DSCP/ECN each arrived with. */
+static void *batch_serve(void *arg)
+{
+    batch_server *b = arg;
+    cdtls_sock *s;
+    if (cdtls_listener_accept(b->l, 10000, &s) != CDTLS_OK) {
+        snprintf(b->why, sizeof b->why, "accept failed");
+        turn_set(b->t, 2);
+        return NULL;
+    }
+    turn_wait(b->t, 1);
+    cdtls_io_socket *io = cdtls_listener_io(b->l);
+    static uint8_t data[N_RECORDS][64];
+    size_t len[N_RECORDS];
+    uint64_t before = io->recv_calls;
+    int i = 0;
+    for (; i < N_RECORDS; i++) {
+        cdtls_oob got;
+        int rc = cdtls_sock_read(s, data[i], sizeof data[i], &len[i], &got, 5000);
+        if (rc != CDTLS_OK) {
+            snprintf(b->why, sizeof b->why, "read %d: %s", i, cdtls_strerror(rc));
+            break;
+        }
+        char want[64];
+        size_t wn = record_text(want, sizeof want, i);
+        if (len[i] != wn || memcmp(data[i], want, wn) != 0) {
+            snprintf(b->why, sizeof b->why, "record %d out of order or damaged", i);
+            break;
+        }
+        b->marked[i] = (got.flags & CDTLS_OOB_DSCP) != 0;
+        b->dscp[i] = got.dscp;
+        b->ecn[i] = got.ecn;
+    }
+    b->recv_calls = io->recv_calls - before;
+    if (i == N_RECORDS) {
+        cdtls_sock_record recs[N_RECORDS];
+        memset(recs, 0, sizeof recs);
+        for (int k = 0; k < N_RECORDS; k++) {
+            recs[k].data = data[k];
+            recs[k].len = len[k];
+            if (b->marked[k] && (b->dscp[k] || b->ecn[k])) {
+                recs[k].oob.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
+                recs[k].oob.dscp = b->dscp[k];
+                recs[k].oob.ecn = b->ecn[k];
+            }
+        }
+        size_t written = 0;
+        before = io->send_calls;
+        int rc = cdtls_sock_write_many(s, recs, N_RECORDS, &written);
+        b->send_calls = io->send_calls - before;
+        if (rc != CDTLS_OK || written != N_RECORDS)
+            snprintf(b->why, sizeof b->why, "echo: %s, %zu written", cdtls_strerror(rc), written);
+        else
+            b->ok = 1;
+    }
+    turn_set(b->t, 2);
+    /* the client closes after reading the echoes */
+    uint8_t sink[64];
+    size_t n;
+    while (cdtls_sock_read(s, sink, sizeof sink, &n, NULL, 5000) == CDTLS_OK) {
+    }
+    cdtls_sock_close(s);
+    return NULL;
+}
+
+/* Most system calls n datagrams may take through a batch path: the
+ * socket layer hands over at most 64 per cdtls_io_send_batch, which the
+ * io layer cuts in chunks of 32 (plus one for a stray handshake
+ * retransmission on receive). Without the one-call capability, one per
+ * datagram. */
+static uint64_t max_calls(size_t n, size_t per_call, int batched)
+{
+    return batched ? (n + per_call - 1) / per_call + 1 : n;
+}
+
+enum { UNMARKED, MARKED, UNIFORM };
+
+static void hundred_records(int mode)
+{
+    int marked = mode == MARKED;
+    uniform_records = mode == UNIFORM;
+    turn t = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    batch_server b;
+    memset(&b, 0, sizeof b);
+    b.t = &t;
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    cdtls_addr bind, where;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &b.l), CDTLS_OK);
+    cr_assert_eq(cdtls_io_local_addr(cdtls_listener_io(b.l), &where), CDTLS_OK);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, batch_serve, &b), 0);
+    cdtls_sock *c;
+    cr_assert_eq(cdtls_sock_dial(&cfg, &where, 5000, &c), CDTLS_OK);
+    cdtls_io_socket *io = cdtls_sock_io(c);
+    if (emulated_big_endian()) { /* see gso_runs in test_io_batch.c; the listener's too */
+        io->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+        cdtls_listener_io(b.l)->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+    }
+    const unsigned caps = cdtls_io_caps(io);
+    if (marked && !(caps & CDTLS_IO_CAP_SEND_DSCP && caps & CDTLS_IO_CAP_SEND_ECN)) marked = 0; /* caps tell */
+
+    static char text[N_RECORDS][64];
+    cdtls_sock_record recs[N_RECORDS];
+    memset(recs, 0, sizeof recs);
+    for (int i = 0; i < N_RECORDS; i++) {
+        recs[i].data = (const uint8_t *)text[i];
+        recs[i].len = record_text(text[i], sizeof text[i], i);
+        if (marked) { /* every record its own marking; 0/0 = unmarked */
+            recs[i].oob.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
+            recs[i].oob.dscp = (uint8_t)(i % 64);
+            recs[i].oob.ecn = (uint8_t)(i % 4);
+        }
+    }
+    size_t written = 0;
+    uint64_t before = io->send_calls;
+    cr_assert_eq(cdtls_sock_write_many(c, recs, N_RECORDS, &written), CDTLS_OK);
+    uint64_t sent_calls = io->send_calls - before;
+    cr_assert_eq(written, N_RECORDS);
+    turn_set(&t, 1);
+    turn_wait(&t, 2);
+    cr_assert(b.ok, "server: %s", b.why);
+
+    /* the echoes, in order, each with the marking its record had */
+    before = io->recv_calls;
+    for (int i = 0; i < N_RECORDS; i++) {
+        uint8_t buf[64];
+        size_t n;
+        cdtls_oob got;
+        cr_assert_eq(cdtls_sock_read(c, buf, sizeof buf, &n, &got, 5000), CDTLS_OK, "echo %d", i);
+        cr_assert(n == recs[i].len && memcmp(buf, text[i], n) == 0, "echo %d out of order", i);
+        if (marked) {
+            cr_assert(b.marked[i], "record %d: the server's read reports a marking", i);
+            cr_assert_eq(b.dscp[i], i % 64, "record %d arrived with DSCP %u", i, b.dscp[i]);
+            cr_assert_eq(b.ecn[i], i % 4, "record %d arrived with ECN %u", i, b.ecn[i]);
+            cr_assert_eq(got.dscp, i % 64, "echo %d DSCP", i);
+            cr_assert_eq(got.ecn, i % 4, "echo %d ECN", i);
+        } else if (b.marked[i]) {
+            cr_assert(b.dscp[i] == 0 && b.ecn[i] == 0, "record %d was sent unmarked", i);
+        }
+    }
+    uint64_t read_calls = io->recv_calls - before;
+    cdtls_sock_close(c);
+    pthread_join(th, NULL);
+    cdtls_listener_close(b.l);
+    unsigned lcaps = caps; /* both ends run the same io code */
+    fprintf(stderr,
+            "sock batch (%s): %d records: client %llu send calls, server %llu receive calls, "
+            "server echo %llu send calls, client %llu receive calls\n",
+            marked ? "each marked" : uniform_records ? "unmarked, one size" : "unmarked", N_RECORDS, (unsigned long long)sent_calls,
+            (unsigned long long)b.recv_calls, (unsigned long long)b.send_calls,
+            (unsigned long long)read_calls);
+    const int sb = (lcaps & CDTLS_IO_CAP_SEND_BATCH) != 0, rb = (lcaps & CDTLS_IO_CAP_RECV_BATCH) != 0;
+    /* a flush that went back to one send per datagram fails these */
+    cr_assert_leq(sent_calls, max_calls(N_RECORDS, 32, sb), "%llu send calls for %d records",
+                  (unsigned long long)sent_calls, N_RECORDS);
+    cr_assert_leq(b.send_calls, max_calls(N_RECORDS, 32, sb), "echo: %llu send calls",
+                  (unsigned long long)b.send_calls);
+    /* 16 datagrams per listener receive, 4 per client receive */
+    cr_assert_leq(b.recv_calls, max_calls(N_RECORDS, 16, rb), "listener: %llu receive calls",
+                  (unsigned long long)b.recv_calls);
+    cr_assert_leq(read_calls, max_calls(N_RECORDS, 4, rb), "client: %llu receive calls",
+                  (unsigned long long)read_calls);
+    if (uniform_records && (lcaps & CDTLS_IO_CAP_SEND_GSO)) {
+        /* 64 equal unmarked datagrams per batch go down as one GSO send:
+         * one sendmmsg for each of the two batches, each way */
+        cr_assert_leq(sent_calls, 2, "%llu send calls with GSO", (unsigned long long)sent_calls);
+        cr_assert_leq(b.send_calls, 2, "echo: %llu send calls with GSO", (unsigned long long)b.send_calls);
+    }
+}
+
+Test(sock_batch, hundred_marked_records_in_order_with_their_marks, .timeout = 60)
+{
+    hundred_records(MARKED);
+}
+
+Test(sock_batch, hundred_unmarked_records_in_order, .timeout = 60)
+{
+    hundred_records(UNMARKED);
+}
+
+Test(sock_batch, hundred_equal_records_as_gso_runs, .timeout = 60)
+{
+    hundred_records(UNIFORM);
+}

@@ -82,6 +82,14 @@ typedef struct cdtls_io_socket {
     unsigned caps;  /* what this socket can carry (see cdtls_io_caps) */
     int last_error; /* OS error of the last failing call */
     void *os_private; /* Windows: the WSARecvMsg function pointer */
+    /* How many system calls this socket has made to move datagrams: one
+     * per sendmsg / sendmmsg / WSASendMsg, and per recvmsg / recvmmsg /
+     * WSARecvMsg, failed ones (EAGAIN...) included; poll is not counted.
+     * Plain counters for tests and tuning (they show whether batching
+     * happens: tests/test_sock.c), not atomic: read them from the
+     * thread that uses the socket. Zero after cdtls_io_open. */
+    uint64_t send_calls;
+    uint64_t recv_calls;
 } cdtls_io_socket;
 
 enum cdtls_io_open_flags {

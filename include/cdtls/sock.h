@@ -9,6 +9,7 @@
  *   server:  cdtls_listener_open(&cfg, &bind_addr, 0, &l);
  *            cdtls_listener_accept(l, -1, &s);          one per peer
  *   both:    cdtls_sock_write(s, data, n, &oob);         typed OOB (DSCP, ECN...)
+ *            cdtls_sock_write_many(s, recs, n, &written); many records, few syscalls
  *            cdtls_sock_write_oob(s, b, n, cmsg, cmsgn, &written, &oobwritten);  raw
  *            cdtls_sock_read(s, buf, cap, &n, &oob, timeout);      typed OOB received
  *            cdtls_sock_read_oob(s, buf, cap, &n, cmsg, cap, &cmsgn, timeout);   raw
@@ -56,6 +57,23 @@ int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls
  * report what was sent. */
 int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
                          size_t oob_len, size_t *written, size_t *oob_written);
+/* One record for cdtls_sock_write_many: its bytes, and the typed OOB of
+ * the datagram that carries it (flags 0 = unmarked). */
+typedef struct cdtls_sock_record {
+    const uint8_t *data;
+    size_t len;
+    cdtls_oob oob;
+} cdtls_sock_record;
+/* Sends n records, each in its own datagram with its own OOB, as
+ * cdtls_sock_write would one by one, but hands the datagrams to the io
+ * socket together (cdtls_io_send_batch: on Linux one sendmmsg per 32, and
+ * runs of unmarked datagrams of one size as one UDP GSO send) rather than
+ * one system call each. Every record is checked first (its size against
+ * cdtls_conn_max_write, its OOB against what the socket can carry): a
+ * refusal (CDTLS_ERR_RECORD_TOO_LARGE, CDTLS_ERR_OOB_UNSUPPORTED) sends
+ * nothing. *written (may be NULL) says how many records went to the
+ * engine; on a later error they are sent, and the error is returned. */
+int cdtls_sock_write_many(cdtls_sock *s, const cdtls_sock_record *recs, size_t n, size_t *written);
 /* Receives one record; *oob (may be NULL) gets the typed OOB of its datagram. */
 int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
                     int timeout_ms);

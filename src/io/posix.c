@@ -492,6 +492,7 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     int rc = prepare_send(s, buf, len, to, oob, raw, raw_len, &m, &iov, &ss, &control, &need);
     if (rc) return rc;
     for (;;) {
+        s->send_calls++;
         ssize_t n = sendmsg(s->fd, &m, 0);
         if (n >= 0) return CDTLS_OK;
         if (errno == EINTR) continue;
@@ -552,6 +553,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     m.msg_controllen = sizeof control.bytes;
     ssize_t n;
     do {
+        s->recv_calls++;
         n = recvmsg(s->fd, &m, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
@@ -658,6 +660,7 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
             k++;
         }
         if (k > 0) {
+            s->send_calls++;
             int r = sendmmsg(s->fd, mh, (unsigned)k, 0);
             if (r < 0) {
                 if (errno == EINTR) continue;
@@ -739,6 +742,7 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
         /* The first chunk may block (a blocking socket with no timeout);
          * MSG_WAITFORONE returns as soon as one datagram is in, and later
          * chunks only take what is already queued. */
+        s->recv_calls++;
         int r = recvmmsg(s->fd, mh, (unsigned)k, got == 0 ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
         if (r < 0) {
             if (errno == EINTR) continue;

@@ -10,15 +10,67 @@
 
 #define RX_MAX 256u           /* records waiting per socket; more are dropped */
 #define DGRAM_MAX 65536u      /* largest UDP payload we read */
+#define RAW_MAX (CDTLS_IO_CMSG_SPACE * 2) /* native control bytes of one datagram */
+#define HVR_MAX 512u          /* room for one HelloVerifyRequest */
 
 typedef struct rx_item {
     struct rx_item *next;
     size_t len;
     cdtls_oob oob;
     size_t raw_len;
-    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
+    uint8_t raw[RAW_MAX];
     uint8_t data[]; /* C99 flexible array member */
 } rx_item;
+
+/* Datagrams on their way out, sent together with cdtls_io_send_batch
+ * (Linux: one sendmmsg per 32, runs of unmarked datagrams of one size as
+ * one UDP GSO send) rather than one system call each.
+ *
+ * The datagrams themselves lie back to back in one DGRAM_MAX buffer, which
+ * the engine fills one datagram after the other (cdtls_conn_next_datagram
+ * into what is left; a datagram that does not fit sends the batch first and
+ * goes to the front). Each is at most cfg.mtu (<= 65,507) bytes, so 64 KiB
+ * holds 54 datagrams of the default 1,200; TX_MSGS is the most a batch takes
+ * whatever the size. A batch per socket thus costs its 64 descriptors
+ * (about 9 KiB) on top of a buffer of the size the socket already had, not
+ * TX_MSGS buffers of the largest datagram. A client's batch uses its
+ * scratch (it sends before anything else writes there); a listener's
+ * batch has its own buffer, because while a step holds the batch (see
+ * `hold`) its peers' scratch takes their plaintext between datagrams. */
+#define TX_MSGS 64u
+
+typedef struct tx_batch {
+    cdtls_io_socket *io;
+    uint8_t *buf;  /* DGRAM_MAX bytes */
+    size_t used;   /* bytes of buf the queued datagrams take */
+    size_t n;      /* datagrams queued in msgs */
+    /* > 0 while a listener step runs: flush() only queues, and the step
+     * sends once at its end, so the replies to every datagram of a
+     * received batch (many peers) share system calls too. */
+    unsigned hold;
+    cdtls_io_msg msgs[TX_MSGS];
+} tx_batch;
+
+/* Received datagrams, taken with cdtls_io_recv_batch (Linux: one recvmmsg
+ * for all that is queued, up to `slots`). Every slot is DGRAM_MAX bytes:
+ * the kernel cuts a datagram that does not fit its buffer, and the peer's
+ * datagram size is not ours to choose (cfg.mtu bounds what we send, not
+ * what arrives: OpenSSL on loopback sends several KiB), so smaller slots
+ * would lose datagrams the one-buffer receive took whole. Only what a
+ * datagram fills is written, so the pages of a slot become resident as far
+ * as the datagrams in it reach (a few KiB for DTLS traffic), not 64 KiB.
+ * Sockets without CDTLS_IO_CAP_RECV_BATCH (no one-call receive, where a
+ * batch would save nothing) get one slot. The listener, which many peers
+ * share, takes more per call than a client, which hears one peer. */
+#define RX_SLOTS_LISTENER 16u
+#define RX_SLOTS_CLIENT 4u
+
+typedef struct rx_batch {
+    size_t slots;
+    uint8_t *bufs; /* slots * DGRAM_MAX bytes */
+    cdtls_io_msg msgs[RX_SLOTS_LISTENER];
+    uint8_t raw[RX_SLOTS_LISTENER][RAW_MAX];
+} rx_batch;
 
 struct cdtls_sock {
     const cdtls_allocator *a;
@@ -28,11 +80,12 @@ struct cdtls_sock {
     cdtls_io_socket own_io;
     cdtls_listener *l;     /* NULL for a client */
     int accepted, queued;
-    /* DGRAM_MAX bytes for building datagrams and reading records: heap, not
-     * stack (threads on musl get 128 KiB stacks). A listener's peers share
-     * the listener's (one thread drives them). A client owns one allocation
-     * of 2 * DGRAM_MAX: the scratch, then its receive buffer. */
+    /* DGRAM_MAX bytes for reading records (and a client's outgoing batch):
+     * heap, not stack (threads on musl get 128 KiB stacks). A listener's
+     * peers share the listener's (one thread drives them). */
     uint8_t *scratch;
+    tx_batch *tx; /* a client's own; the listener's for its peers */
+    rx_batch *rx; /* a client's own; NULL for a listener's peers */
     rx_item *rx_head, *rx_tail;
     size_t rx_count;
     struct cdtls_sock *next;  /* listener's list of peers not yet accepted */
@@ -54,8 +107,9 @@ struct cdtls_listener {
     cdtls_sock **table;
     size_t table_size; /* a power of two, or 0 */
     unsigned n_peers, n_queued, backlog, max_peers;
-    uint8_t *buf;     /* DGRAM_MAX bytes: the datagram being received */
     uint8_t *scratch; /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
+    tx_batch tx;      /* what the listener and its peers send */
+    rx_batch rx;      /* the datagrams being received */
 };
 
 
@@ -99,21 +153,124 @@ static size_t addr_hash(const cdtls_addr *a)
 
 /* ------------------------------------------------------------- plumbing */
 
-/* Sends what the engine queued. OOB the socket cannot carry on engine-made
- * datagrams (handshake_oob/alert_oob) is dropped for that datagram only:
- * the handshake must not fail over a marking; cdtls_io_caps says what works. */
+/* Sends the queued batch and empties it. OOB the socket cannot carry on
+ * engine-made datagrams (handshake_oob/alert_oob) is dropped for that
+ * datagram only, which is sent without it: the handshake must not fail over
+ * a marking; cdtls_io_caps says what works. tx_add drops what the caps
+ * already exclude; a refusal here means a bit was cleared while the batch
+ * went out (the kernel turned a control message down). A full send buffer
+ * is loss of that one datagram, as UDP is lossy anyway; the ones after it
+ * are still tried. Any other error ends the batch (its rest is lost) and
+ * is returned. */
+static int tx_send(tx_batch *t)
+{
+    size_t done = 0;
+    int rc = CDTLS_OK;
+    while (done < t->n) {
+        size_t sent = 0;
+        int r = cdtls_io_send_batch(t->io, t->msgs + done, t->n - done, &sent);
+        done += sent;
+        if (r == CDTLS_OK || done >= t->n) break; /* an error names msgs[done] */
+        if (r == CDTLS_ERR_OOB_UNSUPPORTED && t->msgs[done].oob.flags) {
+            t->msgs[done].oob.flags = 0;
+            continue;
+        }
+        if (r == CDTLS_ERR_WOULD_BLOCK) {
+            done++;
+            continue;
+        }
+        rc = r;
+        break;
+    }
+    t->n = 0;
+    t->used = 0;
+    return rc;
+}
+
+/* Queues the datagram that lies at t->buf + t->used (len bytes). */
+static void tx_add(tx_batch *t, size_t len, const cdtls_addr *to, const cdtls_oob *oob,
+                   const uint8_t *raw, size_t raw_len)
+{
+    cdtls_io_msg *m = &t->msgs[t->n++];
+    memset(m, 0, sizeof *m);
+    m->buf = t->buf + t->used;
+    m->len = len;
+    m->addr = *to;
+    if (oob) {
+        unsigned need = io_oob_send_caps(oob);
+        if ((cdtls_io_caps(t->io) & need) == need) m->oob = *oob;
+    }
+    m->raw = (uint8_t *)(uintptr_t)raw; /* only read: the batch sends it */
+    m->raw_len = raw_len;
+    t->used += len;
+}
+
+/* Sends what the engine queued, as one batch (more if it does not fit
+ * one), each datagram with its own OOB; raw (the caller's native control
+ * bytes) rides every one of them. While a listener step holds the batch,
+ * only queues (raw is then always NULL: only the application's
+ * write_oob passes it, never from inside a step). */
 static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
 {
-    uint8_t *d = s->scratch;
-    size_t n;
-    cdtls_oob oob;
-    while (cdtls_conn_next_datagram(s->conn, d, DGRAM_MAX, &n, &oob) == CDTLS_OK) {
-        int rc = cdtls_io_send(s->io, d, n, &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
-        if (rc == CDTLS_ERR_OOB_UNSUPPORTED)
-            rc = cdtls_io_send(s->io, d, n, &s->peer, NULL, raw, raw_len);
-        if (rc && rc != CDTLS_ERR_WOULD_BLOCK) return rc; /* a full send buffer is loss */
+    tx_batch *t = s->tx;
+    for (;;) {
+        if (t->n == TX_MSGS) {
+            int rc = tx_send(t);
+            if (rc) return rc;
+        }
+        size_t n;
+        cdtls_oob oob;
+        int rc = cdtls_conn_next_datagram(s->conn, t->buf + t->used, DGRAM_MAX - t->used, &n, &oob);
+        if (rc == CDTLS_ERR_WOULD_BLOCK) break;
+        if (rc == CDTLS_ERR_BUFFER_TOO_SMALL && t->n > 0) {
+            /* the rest of the buffer is too short for it: send, and it goes
+             * first in the emptied buffer (no datagram exceeds DGRAM_MAX) */
+            rc = tx_send(t);
+            if (rc) return rc;
+            continue;
+        }
+        if (rc) return rc;
+        tx_add(t, n, &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
     }
-    return CDTLS_OK;
+    return t->hold ? CDTLS_OK : tx_send(t);
+}
+
+static void tx_hold(tx_batch *t)
+{
+    t->hold++;
+}
+
+static void tx_release(tx_batch *t)
+{
+    if (--t->hold == 0) (void)tx_send(t); /* as before batching: send errors here were ignored */
+}
+
+/* A batch of slots receive buffers: NULL bufs when the allocation failed. */
+static void rx_setup(rx_batch *r, const cdtls_allocator *a, size_t slots)
+{
+    memset(r, 0, sizeof *r);
+    r->bufs = a->alloc(a->ctx, slots * DGRAM_MAX);
+    if (!r->bufs) return;
+    r->slots = slots;
+    for (size_t i = 0; i < slots; i++) {
+        r->msgs[i].buf = r->bufs + i * DGRAM_MAX;
+        r->msgs[i].cap = DGRAM_MAX;
+        r->msgs[i].raw = r->raw[i];
+        r->msgs[i].raw_cap = sizeof r->raw[i];
+    }
+}
+
+/* Only ciphertext went through them (no wipe: that would make every page
+ * of every slot resident just to free it). */
+static void rx_teardown(rx_batch *r, const cdtls_allocator *a)
+{
+    if (r->bufs) a->free(a->ctx, r->bufs, r->slots * DGRAM_MAX);
+    r->bufs = NULL;
+}
+
+static size_t rx_slots_for(const cdtls_io_socket *io, size_t want)
+{
+    return (cdtls_io_caps(io) & CDTLS_IO_CAP_RECV_BATCH) ? want : 1;
 }
 
 /* Moves decrypted records into the socket's queue with the OOB and raw
@@ -186,28 +343,32 @@ static void sock_free(cdtls_sock *s)
     cdtls_conn_free(s->conn);
     if (!s->l) {
         cdtls_io_close(&s->own_io);
-        if (s->scratch) cdtls_free_wipe(s->a, s->scratch, 2 * DGRAM_MAX);
+        if (s->scratch) cdtls_free_wipe(s->a, s->scratch, DGRAM_MAX); /* held plaintext */
+        if (s->tx) cdtls_free_wipe(s->a, s->tx, sizeof *s->tx);
+        if (s->rx) {
+            rx_teardown(s->rx, s->a);
+            cdtls_free_wipe(s->a, s->rx, sizeof *s->rx);
+        }
     }
     cdtls_free_wipe(s->a, s, sizeof *s);
 }
 
 /* --------------------------------------------------------------- client */
 
-/* One step of a client socket: wait for a datagram from the peer or the
- * timer. Datagrams from other addresses are ignored. */
+/* One step of a client socket: wait for datagrams from the peer (all that
+ * are queued, up to the batch) or the timer. Datagrams from other
+ * addresses, and any too large for a slot, are ignored. */
 static int client_step(cdtls_sock *s, int wait_ms)
 {
-    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
-    size_t n, raw_len = 0;
-    cdtls_addr from;
-    cdtls_oob oob;
-    /* receive into the second half of the client's allocation */
-    int rc = cdtls_io_recv(s->io, s->scratch + DGRAM_MAX, DGRAM_MAX, &n, &from, &oob, raw, sizeof raw, &raw_len, wait_ms);
-    if (rc == CDTLS_OK && same_addr(&from, &s->peer)) deliver(s, s->scratch + DGRAM_MAX, n, &oob, raw, raw_len);
+    rx_batch *r = s->rx;
+    size_t got = 0;
+    int rc = cdtls_io_recv_batch(s->io, r->msgs, r->slots, &got, wait_ms);
+    for (size_t i = 0; i < got; i++) {
+        const cdtls_io_msg *m = &r->msgs[i];
+        if (!m->truncated && same_addr(&m->addr, &s->peer)) deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+    }
     fire_timer(s);
-    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK || rc == CDTLS_ERR_BUFFER_TOO_SMALL
-               ? CDTLS_OK
-               : rc;
+    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
 int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
@@ -222,15 +383,21 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     s->peer = *peer;
     s->io = &s->own_io;
     s->own_io.fd = (cdtls_socket_handle)-1;
-    s->scratch = a->alloc(a->ctx, 2 * DGRAM_MAX);
-    if (!s->scratch) {
-        cdtls_free_wipe(a, s, sizeof *s);
-        return CDTLS_ERR_NOMEM;
-    }
     cdtls_addr any;
     memset(&any, 0, sizeof any);
     any.ip.family = peer->ip.family;
     int rc = cdtls_io_open(&s->own_io, &any, 0);
+    if (!rc) {
+        s->scratch = a->alloc(a->ctx, DGRAM_MAX);
+        s->tx = cdtls_alloc_zero(a, sizeof *s->tx);
+        s->rx = a->alloc(a->ctx, sizeof *s->rx);
+        if (s->rx) rx_setup(s->rx, a, rx_slots_for(&s->own_io, RX_SLOTS_CLIENT));
+        if (!s->scratch || !s->tx || !s->rx || !s->rx->bufs) rc = CDTLS_ERR_NOMEM;
+    }
+    if (!rc) {
+        s->tx->io = &s->own_io;
+        s->tx->buf = s->scratch;
+    }
     cdtls_config ccfg = with_clock(cfg);
     if (!rc) rc = cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
     if (!rc) {
@@ -279,15 +446,22 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     l->a = a;
     l->backlog = 16;
     l->max_peers = 1024;
-    l->buf = a->alloc(a->ctx, DGRAM_MAX);
+    int rc = cdtls_io_open(&l->io, bind, flags);
+    if (rc) {
+        cdtls_free_wipe(a, l, sizeof *l);
+        return rc;
+    }
     l->scratch = a->alloc(a->ctx, DGRAM_MAX);
-    int rc = l->buf && l->scratch ? CDTLS_OK : CDTLS_ERR_NOMEM;
-    if (!rc) rc = cdtls_io_open(&l->io, bind, flags);
+    l->tx.buf = a->alloc(a->ctx, DGRAM_MAX);
+    l->tx.io = &l->io;
+    rx_setup(&l->rx, a, rx_slots_for(&l->io, RX_SLOTS_LISTENER));
+    rc = l->scratch && l->tx.buf && l->rx.bufs ? CDTLS_OK : CDTLS_ERR_NOMEM;
     if (!rc) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
     if (rc) {
-        if (l->buf) a->free(a->ctx, l->buf, DGRAM_MAX);
         if (l->scratch) a->free(a->ctx, l->scratch, DGRAM_MAX);
-        if (!l->hv) cdtls_io_close(&l->io);
+        if (l->tx.buf) a->free(a->ctx, l->tx.buf, DGRAM_MAX);
+        rx_teardown(&l->rx, a);
+        cdtls_io_close(&l->io);
         cdtls_free_wipe(a, l, sizeof *l);
         return rc;
     }
@@ -380,14 +554,16 @@ static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
 static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
                      const cdtls_oob *oob)
 {
-    uint8_t reply[512];
+    /* The HelloVerifyRequest is written straight into the outgoing batch:
+     * a flood of ClientHellos is answered a batch at a time. */
+    tx_batch *t = &l->tx;
+    if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
     size_t reply_len = 0;
-    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(), reply,
-                                        sizeof reply, &reply_len);
+    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(),
+                                        t->buf + t->used, HVR_MAX, &reply_len);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
-        const cdtls_oob *hs = l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL;
-        if (cdtls_io_send(&l->io, reply, reply_len, from, hs, NULL, 0) == CDTLS_ERR_OOB_UNSUPPORTED)
-            (void)cdtls_io_send(&l->io, reply, reply_len, from, NULL, NULL, 0);
+        tx_add(t, reply_len, from, l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL, NULL, 0);
+        if (!t->hold) (void)tx_send(t);
         return;
     }
     if (rc != CDTLS_OK || l->n_peers >= l->max_peers) return;
@@ -398,6 +574,7 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     s->io = &l->io;
     s->l = l;
     s->scratch = l->scratch;
+    s->tx = &l->tx;
     if (cdtls_conn_new(&l->cfg, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
         cdtls_free_wipe(l->a, s, sizeof *s);
         return;
@@ -415,9 +592,11 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     deliver(s, d, n, oob, NULL, 0);
 }
 
-/* Timers, failed handshakes, and peers that just finished their handshake. */
+/* Timers, failed handshakes, and peers that just finished their handshake.
+ * The retransmissions of all peers go out as one batch. */
 static void housekeeping(cdtls_listener *l)
 {
+    tx_hold(&l->tx);
     cdtls_sock **pp = &l->peers;
     while (*pp) {
         cdtls_sock *s = *pp;
@@ -439,6 +618,7 @@ static void housekeeping(cdtls_listener *l)
         }
         pp = &s->next;
     }
+    tx_release(&l->tx);
 }
 
 static int listener_wait_ms(const cdtls_listener *l, uint64_t deadline, int forever)
@@ -485,28 +665,30 @@ static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t
     (void)flush(s, NULL, 0);
 }
 
-/* Reads one datagram (or waits for a timer) and gives it to its peer. */
+/* Reads the datagrams that are queued (or waits for one, or a timer) and
+ * gives each, in the order they came, to its peer; what they make the
+ * peers send goes out together when the step ends. A datagram larger than
+ * a slot (DGRAM_MAX) cannot be a whole one and is ignored. */
 static int listener_step(cdtls_listener *l, int wait_ms)
 {
-    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
-    size_t n, raw_len = 0;
-    cdtls_addr from;
-    cdtls_oob oob;
-    int rc = cdtls_io_recv(&l->io, l->buf, DGRAM_MAX, &n, &from, &oob, raw, sizeof raw, &raw_len,
-                           wait_ms);
-    if (rc == CDTLS_OK) {
-        cdtls_sock *s = table_find(l, &from);
+    rx_batch *r = &l->rx;
+    size_t got = 0;
+    int rc = cdtls_io_recv_batch(&l->io, r->msgs, r->slots, &got, wait_ms);
+    tx_hold(&l->tx);
+    for (size_t i = 0; i < got; i++) {
+        const cdtls_io_msg *m = &r->msgs[i];
+        if (m->truncated) continue;
+        cdtls_sock *s = table_find(l, &m->addr);
         if (s)
-            deliver(s, l->buf, n, &oob, raw, raw_len);
-        else if ((s = peer_by_cid(l, l->buf, n)) != NULL)
-            deliver_rebound(s, &from, l->buf, n, &oob, raw, raw_len);
+            deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+        else if ((s = peer_by_cid(l, m->buf, m->len)) != NULL)
+            deliver_rebound(s, &m->addr, m->buf, m->len, &m->oob, m->raw, m->raw_len);
         else
-            new_peer(l, &from, l->buf, n, &oob);
+            new_peer(l, &m->addr, m->buf, m->len, &m->oob);
     }
     housekeeping(l);
-    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK || rc == CDTLS_ERR_BUFFER_TOO_SMALL
-               ? CDTLS_OK
-               : rc;
+    tx_release(&l->tx);
+    return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
 int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
@@ -546,7 +728,8 @@ void cdtls_listener_close(cdtls_listener *l)
     if (l->table_size) l->a->free(l->a->ctx, l->table, l->table_size * sizeof *l->table);
     cdtls_hello_verifier_free(l->hv);
     cdtls_io_close(&l->io);
-    l->a->free(l->a->ctx, l->buf, DGRAM_MAX);
+    l->a->free(l->a->ctx, l->tx.buf, DGRAM_MAX); /* ciphertext and cookies only */
+    rx_teardown(&l->rx, l->a);
     cdtls_free_wipe(l->a, l->scratch, DGRAM_MAX); /* held plaintext */
     cdtls_free_wipe(l->a, l, sizeof *l);
 }
@@ -633,6 +816,36 @@ int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls
     if (!rc) rc = cdtls_conn_write(s->conn, data, len, oob);
     if (!rc) rc = flush(s, NULL, 0);
     return rc;
+}
+
+int cdtls_sock_write_many(cdtls_sock *s, const cdtls_sock_record *recs, size_t n, size_t *written)
+{
+    if (written) *written = 0;
+    if (!s || (!recs && n)) return CDTLS_ERR_INVALID_ARG;
+    /* All checks before the first record, so a refusal sends nothing. */
+    unsigned caps = cdtls_io_caps(s->io);
+    size_t max = cdtls_conn_max_write(s->conn); /* 0 before the handshake: the write says so */
+    for (size_t i = 0; i < n; i++) {
+        if (!recs[i].data && recs[i].len) return CDTLS_ERR_INVALID_ARG;
+        unsigned need = io_oob_send_caps(&recs[i].oob);
+        if ((caps & need) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
+        if (max && recs[i].len > max) return CDTLS_ERR_RECORD_TOO_LARGE;
+    }
+    int rc = flush(s, NULL, 0); /* earlier datagrams keep their own OOB */
+    size_t k = 0;
+    while (!rc && k < n) {
+        const cdtls_oob *oob = recs[k].oob.flags ? &recs[k].oob : NULL;
+        rc = cdtls_conn_write(s->conn, recs[k].data, recs[k].len, oob);
+        if (rc == CDTLS_ERR_LIMIT) {
+            /* the engine's output queue is full: send it, then go on */
+            rc = flush(s, NULL, 0);
+            if (!rc) rc = cdtls_conn_write(s->conn, recs[k].data, recs[k].len, oob);
+        }
+        if (!rc) k++;
+    }
+    int frc = flush(s, NULL, 0);
+    if (written) *written = k;
+    return rc ? rc : frc;
 }
 
 int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,

@@ -301,6 +301,7 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     m.Control.len = (ULONG)used;
     DWORD sent = 0;
     for (;;) {
+        s->send_calls++;
         if (WSASendMsg((SOCKET)s->fd, &m, 0, &sent, NULL, NULL) == 0) return CDTLS_OK;
         int e = WSAGetLastError();
         s->last_error = e;
@@ -348,6 +349,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     m.Control.len = sizeof control.bytes;
     DWORD got = 0;
     LPFN_WSARECVMSG recvmsg_fn = (LPFN_WSARECVMSG)s->os_private;
+    s->recv_calls++;
     if (recvmsg_fn((SOCKET)s->fd, &m, &got, NULL, NULL) != 0) {
         int e = WSAGetLastError();
         s->last_error = e;
