@@ -70,9 +70,20 @@ enum cdtls_io_cap {
     CDTLS_IO_CAP_SEND_BATCH = 1u << 10,
     CDTLS_IO_CAP_RECV_BATCH = 1u << 11,
     /* UDP GSO (Linux UDP_SEGMENT): inside cdtls_io_send_batch, runs of
-     * unmarked datagrams of one size to one address go down the stack as
-     * one send; they still arrive as separate datagrams. */
-    CDTLS_IO_CAP_SEND_GSO = 1u << 12
+     * datagrams of one size (the last may be shorter) to one address that
+     * carry the same typed OOB (or none) go down the stack as one send;
+     * they still arrive as separate datagrams, each with that OOB. */
+    CDTLS_IO_CAP_SEND_GSO = 1u << 12,
+    /* UDP GRO (Linux UDP_GRO, asked for with CDTLS_IO_GRO): the kernel may
+     * hand over several datagrams of one flow in one read; the io layer
+     * cuts it back into the datagrams, each handed out on its own (by
+     * cdtls_io_recv and cdtls_io_recv_batch alike) with its own copy of
+     * the read's OOB and control bytes. The kernel coalesces only
+     * datagrams whose IP headers match but for length and ID, so that OOB
+     * (DSCP, ECN, TTL, local address) is the same for every datagram of a
+     * read and is each one's own. The UDP_GRO control message itself is
+     * left out of the raw bytes: each datagram handed out is one. */
+    CDTLS_IO_CAP_RECV_GRO = 1u << 13
 };
 
 typedef struct cdtls_io_socket {
@@ -90,6 +101,14 @@ typedef struct cdtls_io_socket {
      * thread that uses the socket. Zero after cdtls_io_open. */
     uint64_t send_calls;
     uint64_t recv_calls;
+    /* Datagrams that arrived coalesced (GRO reads of two or more) and were
+     * cut apart: how much GRO happens. */
+    uint64_t gro_datagrams;
+    /* UDP GRO state (CDTLS_IO_GRO): the reads datagrams are handed out
+     * from. NULL when GRO is off. Whether the kernel coalesces is decided
+     * by this, not by the caps bit: clearing CDTLS_IO_CAP_RECV_GRO by hand
+     * does not turn it off. */
+    struct cdtls_io_gro *gro;
 } cdtls_io_socket;
 
 enum cdtls_io_open_flags {
@@ -100,7 +119,22 @@ enum cdtls_io_open_flags {
      * family and keeps CDTLS_IO_CAP_SEND_DSCP / _SEND_ECN only if the
      * marking arrives (some systems accept the control message and drop
      * the marking silently). Without loopback the claim is kept unverified. */
-    CDTLS_IO_NO_PROBE = 1u << 2
+    CDTLS_IO_NO_PROBE = 1u << 2,
+    /* Ask the kernel for UDP GRO (Linux 5.0; elsewhere the flag does
+     * nothing and CDTLS_IO_CAP_RECV_GRO stays clear). Off by default,
+     * because a receive may then take more datagrams from the kernel than
+     * it hands out: the rest wait inside the socket (cdtls_io_pending), where
+     * poll/epoll on the descriptor cannot see them. A caller that waits on
+     * the descriptor itself must first drain the socket (receive until
+     * CDTLS_ERR_WOULD_BLOCK / _TIMEOUT) or check cdtls_io_pending; the io
+     * calls' own timeouts and the cdtls_sock layer take care of it. The
+     * socket holds eight read buffers of 64 KiB from the C
+     * library's allocator. Unless CDTLS_IO_NO_PROBE, open sends a GSO run
+     * between two temporary loopback sockets and keeps GRO only if it is
+     * cut back into the datagrams that were sent (qemu-user, for one,
+     * passes a big-endian guest's UDP_GRO size unconverted); without GSO
+     * or loopback the claim stays unverified. */
+    CDTLS_IO_GRO = 1u << 3
 };
 
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every
@@ -122,6 +156,9 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
 
 /* Receives one datagram, waiting up to timeout_ms (-1 forever, 0 poll).
+ * With GRO on, a datagram already read from the kernel (cdtls_io_pending)
+ * is handed out first, without waiting; a coalesced read gives its first
+ * datagram and keeps the rest for the next calls.
  * from, oob, raw may be NULL. raw receives the native control bytes (up to
  * raw_cap; *raw_len set). CDTLS_ERR_TIMEOUT when nothing came;
  * CDTLS_ERR_WOULD_BLOCK on a non-blocking socket with nothing to read. */
@@ -161,6 +198,11 @@ int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, 
  * nothing came. */
 int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
                         int timeout_ms);
+
+/* How many received datagrams the socket holds that the kernel no longer
+ * has (the rest of a GRO read): the next receive returns one at once. 0
+ * without GRO. */
+size_t cdtls_io_pending(const cdtls_io_socket *s);
 
 /* Native control-message bytes for typed OOB on a socket of the given
  * family (4, 6, or 46 for IPv4 traffic over a dual-stack IPv6 socket). */

@@ -15,6 +15,11 @@ uint64_t cdtls_io_now_ms(void);
 /* Keeps SEND_DSCP / SEND_ECN in caps only if a marked datagram between two
  * temporary loopback sockets of the family arrives marked (probe.c). */
 unsigned io_probe_send_marks(int family, unsigned caps);
+/* 0 if a GSO run between two temporary loopback sockets of the family,
+ * received with CDTLS_IO_GRO, does not come out as the datagrams that were
+ * sent; 1 if it does, or if it cannot be tried (no GSO, no loopback, no
+ * GRO, nothing arrived: unverified). */
+int io_probe_gro(int family);
 
 /* addr.c: sockaddr conversions (the socket's family decides the form; an
  * IPv4 address on a dual-stack socket becomes IPv4-mapped), and the send
@@ -32,5 +37,57 @@ unsigned io_oob_send_caps(const cdtls_oob *oob);
 int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
 int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
                          int timeout_ms);
+
+/* ------------------------------------------------------------ UDP GRO
+ * With UDP_GRO on (Linux, CDTLS_IO_GRO) the kernel may hand over several
+ * datagrams of one flow in one read: back to back, each of the segment size
+ * its UDP_GRO control message gives, the last possibly shorter, with one
+ * set of control messages for all (the kernel coalesces only datagrams
+ * whose IP headers match but for length and ID, so the TOS/traffic class
+ * and TTL it reports are each datagram's). posix.c reads into the buffers
+ * below and the io layer hands the datagrams out one by one from there:
+ * never a coalesced buffer to the caller. */
+#define IO_GRO_READS 8u          /* coalesced reads one receive call may take */
+#define IO_GRO_READ_MAX 65536u   /* a coalesced read is at most 64 KiB */
+
+typedef struct io_gro_read {
+    const uint8_t *buf; /* the bytes of the read */
+    size_t len;         /* bytes the read stored */
+    size_t off;         /* where the next datagram starts */
+    size_t seg;         /* segment size (UDP_GRO message); 0: not coalesced */
+    size_t left;        /* datagrams not yet handed out */
+    int cut;            /* the kernel truncated the read (MSG_TRUNC) */
+    cdtls_addr from;
+    cdtls_oob oob;
+    size_t raw_len; /* the read's control bytes, the UDP_GRO message left out */
+    uint8_t raw[CDTLS_IO_CMSG_SPACE * 2];
+} io_gro_read;
+
+/* Makes r hand out the datagrams of a read of len bytes at buf cut in
+ * segments of seg bytes: seg 0 (no UDP_GRO message) or seg >= len is one
+ * datagram of len bytes; otherwise len / seg of seg bytes and a shorter
+ * last one if len is not a multiple. cut: the read was truncated. from,
+ * oob and raw of r are the caller's to fill. */
+void io_gro_read_init(io_gro_read *r, const uint8_t *buf, size_t len, size_t seg, int cut);
+/* The next datagram of r into m, as a received datagram of a batch: up to
+ * m->cap bytes copied into m->buf (m->len), m->truncated when it did not
+ * fit m->cap or is the incomplete end of a truncated read, m->addr, m->oob
+ * and m->raw (its own copy of the read's control bytes; raw_len 0 if they
+ * do not fit raw_cap). 0 when r has no datagram left. */
+int io_gro_take(io_gro_read *r, cdtls_io_msg *m);
+
+struct cdtls_io_gro {
+    const cdtls_allocator *a; /* where this came from */
+    size_t next, count;       /* reads [next, count) hold datagrams not handed out */
+    int more;                 /* the last fill used every slot: more may be queued */
+    io_gro_read r[IO_GRO_READS];
+    uint8_t bufs[IO_GRO_READS][IO_GRO_READ_MAX];
+};
+
+/* Datagrams a GRO socket holds, read from the kernel but not handed out. */
+size_t io_gro_pending(const struct cdtls_io_gro *g);
+/* posix.c (Linux): cdtls_io_recv_batch on a socket with GRO on. */
+int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                      int timeout_ms);
 
 #endif

@@ -45,6 +45,12 @@
 #endif
 
 
+#if defined(__linux__)
+static void gro_enable(cdtls_io_socket *s, unsigned flags);
+static int gro_recv_one(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
+                        cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms);
+#endif
+
 /* The socket layer's clock: monotonic milliseconds. */
 uint64_t cdtls_io_now_ms(void)
 {
@@ -174,6 +180,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         socklen_t seg_len = sizeof seg;
         if (getsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, &seg_len) == 0) s->caps |= CDTLS_IO_CAP_SEND_GSO;
     }
+    if (flags & CDTLS_IO_GRO) gro_enable(s, flags);
 #endif
     return CDTLS_OK;
 }
@@ -183,6 +190,10 @@ void cdtls_io_close(cdtls_io_socket *s)
     if (s && s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
+    }
+    if (s && s->gro) {
+        s->gro->a->free(s->gro->a->ctx, s->gro, sizeof *s->gro);
+        s->gro = NULL;
     }
 }
 
@@ -533,6 +544,10 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
                   cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
 {
     if (!s || s->fd < 0 || (!buf && cap) || !len || (!raw && raw_cap)) return CDTLS_ERR_INVALID_ARG;
+#if defined(__linux__)
+    /* a read may be coalesced: the GRO path cuts it apart */
+    if (s->gro) return gro_recv_one(s, buf, cap, len, from, oob, raw, raw_cap, raw_len, timeout_ms);
+#endif
     if (timeout_ms >= 0) {
         int rc = wait_readable(s, timeout_ms);
         if (rc) return rc;
@@ -587,8 +602,11 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
  * one size (the last may be shorter) to one address, with a UDP_SEGMENT
  * control message giving that size; the kernel sends them as separate
  * datagrams, taking one trip down the stack. Used inside a batch for runs
- * of datagrams that carry no OOB (a marking would apply to the whole run,
- * so marked datagrams always go alone). */
+ * of datagrams that carry the same typed OOB, or none: the control
+ * messages of a GSO send apply to the whole run (every segment leaves with
+ * the IP header of the first), so a run may share a marking only when
+ * every datagram in it asked for exactly that marking. Datagrams with raw
+ * control bytes always go alone (their meaning is the caller's). */
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -602,16 +620,32 @@ static int same_dest(const cdtls_addr *a, const cdtls_addr *b)
            memcmp(a->ip.addr, b->ip.addr, a->ip.family == 6 ? 16 : 4) == 0;
 }
 
+/* Whether two typed OOB ask for the same control messages (fields without
+ * their flag do not count). */
+static int same_oob(const cdtls_oob *a, const cdtls_oob *b)
+{
+    if (a->flags != b->flags) return 0;
+    if ((a->flags & CDTLS_OOB_DSCP) && a->dscp != b->dscp) return 0;
+    if ((a->flags & CDTLS_OOB_ECN) && a->ecn != b->ecn) return 0;
+    if ((a->flags & CDTLS_OOB_TTL) && a->ttl != b->ttl) return 0;
+    if ((a->flags & CDTLS_OOB_IFINDEX) && a->ifindex != b->ifindex) return 0;
+    if ((a->flags & CDTLS_OOB_LOCAL_ADDR) &&
+        (a->local.family != b->local.family ||
+         memcmp(a->local.addr, b->local.addr, a->local.family == 6 ? 16 : 4) != 0))
+        return 0;
+    return 1;
+}
+
 /* How many datagrams from msgs[0] can go as one GSO send (1 = none). */
 static size_t gso_run(const cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t max_iov)
 {
     if (!(s->caps & CDTLS_IO_CAP_SEND_GSO) || n < 2) return 1;
     const cdtls_io_msg *first = &msgs[0];
-    if (first->oob.flags || first->raw_len || first->len == 0) return 1;
+    if (first->raw_len || first->len == 0) return 1;
     size_t k = 1, bytes = first->len;
     while (k < n && k < IO_GSO_MAX_SEGS && k < max_iov) {
         const cdtls_io_msg *m = &msgs[k];
-        if (m->oob.flags || m->raw_len || m->len == 0 || m->len > first->len ||
+        if (!same_oob(&m->oob, &first->oob) || m->raw_len || m->len == 0 || m->len > first->len ||
             !same_dest(&m->addr, &first->addr) || bytes + m->len > IO_GSO_MAX_BYTES)
             break;
         bytes += m->len;
@@ -645,10 +679,11 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
                     iov[used_iov + i].iov_len = m[i].len;
                 }
                 mh[k].msg_hdr.msg_iovlen = run;
-                /* the segment size: the only control message of the run */
+                /* the segment size, after the run's typed OOB (that of its
+                 * first datagram, which all of them share) */
                 struct msghdr *h = &mh[k].msg_hdr;
                 h->msg_control = control[k].bytes;
-                size_t cused = 0;
+                size_t cused = h->msg_controllen;
                 uint16_t seg = (uint16_t)m->len;
                 (void)put_cmsg(h, &cused, sizeof control[k].bytes, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg);
                 h->msg_controllen = cused;
@@ -677,7 +712,10 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
                 if (count[0] > 1) {
                     /* The kernel refused the GSO send (no UDP_SEGMENT, or a
                      * device that cannot do it: EIO): nothing of it went;
-                     * stop claiming GSO and build the chunk again without. */
+                     * stop claiming GSO and build the chunk again without.
+                     * (A marked run whose marking was refused lands here
+                     * too; its datagrams then go one by one and meet the
+                     * single send's fallback.) */
                     s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
                     continue;
                 }
@@ -774,6 +812,183 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
         if ((size_t)r < k) break; /* the queue is empty */
     }
     *received = got;
+    return CDTLS_OK;
+}
+
+/* ------------------------------------------------------------ UDP GRO */
+
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h; glibc's netinet/udp.h has it from 2.31 */
+#endif
+
+static int gro_set(int fd, int value)
+{
+    return setsockopt(fd, IPPROTO_UDP, UDP_GRO, &value, sizeof value) == 0;
+}
+
+/* CDTLS_IO_GRO at open. The probe runs before the option is set on this
+ * socket: turning GRO off later would leave coalesced datagrams that
+ * arrived meanwhile in its queue, where nothing would cut them apart. */
+static void gro_enable(cdtls_io_socket *s, unsigned flags)
+{
+    if (!(flags & CDTLS_IO_NO_PROBE) && !io_probe_gro(s->family)) return;
+    const cdtls_allocator *a = cdtls_allocator_libc();
+    struct cdtls_io_gro *g = a->alloc(a->ctx, sizeof *g);
+    if (!g) return;
+    if (!gro_set(s->fd, 1)) { /* a kernel before 5.0, or an emulator */
+        a->free(a->ctx, g, sizeof *g);
+        return;
+    }
+    g->a = a;
+    g->next = g->count = 0;
+    g->more = 0;
+    s->gro = g;
+    s->caps |= CDTLS_IO_CAP_RECV_GRO;
+}
+
+/* The control messages of one read: the segment size of its UDP_GRO
+ * message (0 if none), and all the others into r->raw, parsed into r->oob.
+ * With MSG_CTRUNC the report is incomplete and, as for any read, no OOB is
+ * reported; the segment size still counts, the kernel putting UDP_GRO
+ * first (udp_recvmsg), so a coalesced read is never handed out whole. */
+static size_t gro_control(const uint8_t *control, size_t clen, int ctrunc, io_gro_read *r)
+{
+    size_t seg = 0;
+    r->raw_len = 0;
+    for (const struct cmsghdr *c = cmsg_next(control, clen, NULL); c; c = cmsg_next(control, clen, c)) {
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+            int v = cmsg_int(c);
+            if (v > 0) seg = (size_t)v;
+            continue;
+        }
+        if (ctrunc) continue;
+        size_t off = (size_t)((const uint8_t *)c - control);
+        size_t span = cmsg_align(c->cmsg_len);
+        if (span > clen - off) span = clen - off; /* the last one may be unpadded */
+        if (r->raw_len + span > sizeof r->raw) break;
+        memcpy(r->raw + r->raw_len, c, span);
+        r->raw_len += span;
+    }
+    cdtls_io_parse_cmsg(r->raw, r->raw_len, &r->oob);
+    return seg;
+}
+
+/* Reads from the kernel into the GRO buffers: one recvmmsg for up to
+ * IO_GRO_READS reads (one recvmsg without CDTLS_IO_CAP_RECV_BATCH). Only
+ * when no datagram of the last fill is left. dontwait: take only what is
+ * queued; else MSG_WAITFORONE (the caller has polled, or blocks). */
+static int gro_fill(cdtls_io_socket *s, int dontwait)
+{
+    struct cdtls_io_gro *g = s->gro;
+    struct mmsghdr mh[IO_GRO_READS];
+    struct iovec iov[IO_GRO_READS];
+    struct sockaddr_storage ss[IO_GRO_READS];
+    io_control control[IO_GRO_READS];
+    unsigned k = (s->caps & CDTLS_IO_CAP_RECV_BATCH) ? IO_GRO_READS : 1u;
+    for (unsigned i = 0; i < k; i++) {
+        iov[i].iov_base = g->bufs[i];
+        iov[i].iov_len = sizeof g->bufs[i];
+        memset(&mh[i], 0, sizeof mh[i]);
+        mh[i].msg_hdr.msg_name = &ss[i];
+        mh[i].msg_hdr.msg_namelen = sizeof ss[i];
+        mh[i].msg_hdr.msg_iov = &iov[i];
+        mh[i].msg_hdr.msg_iovlen = 1;
+        mh[i].msg_hdr.msg_control = control[i].bytes;
+        mh[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
+    }
+    int r;
+    for (;;) {
+        s->recv_calls++;
+        if (k > 1) {
+            r = recvmmsg(s->fd, mh, k, dontwait ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
+        } else {
+            ssize_t n = recvmsg(s->fd, &mh[0].msg_hdr, dontwait ? MSG_DONTWAIT : 0);
+            if (n >= 0) mh[0].msg_len = (unsigned)n;
+            r = n >= 0 ? 1 : -1;
+        }
+        if (r >= 0 || errno != EINTR) {
+            if (r < 0 && errno == ENOSYS && k > 1) { /* an emulator without recvmmsg */
+                s->caps &= ~(unsigned)CDTLS_IO_CAP_RECV_BATCH;
+                k = 1;
+                continue;
+            }
+            break;
+        }
+    }
+    if (r < 0) {
+        s->last_error = errno;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
+    }
+    for (int i = 0; i < r; i++) {
+        const struct msghdr *h = &mh[i].msg_hdr;
+        io_gro_read *rd = &g->r[i];
+        size_t clen = h->msg_controllen > sizeof control[i].bytes ? sizeof control[i].bytes : (size_t)h->msg_controllen;
+        size_t seg = gro_control(control[i].bytes, clen, (h->msg_flags & MSG_CTRUNC) != 0, rd);
+        io_gro_read_init(rd, g->bufs[i], mh[i].msg_len, seg, (h->msg_flags & MSG_TRUNC) != 0);
+        io_from_sockaddr(&ss[i], &rd->from);
+        if (rd->left > 1) s->gro_datagrams += rd->left;
+    }
+    g->next = 0;
+    g->count = (size_t)r;
+    g->more = (unsigned)r == k;
+    return CDTLS_OK;
+}
+
+/* The next datagram the socket holds into m; 0 if none is left. */
+static int gro_take(struct cdtls_io_gro *g, cdtls_io_msg *m)
+{
+    for (; g->next < g->count; g->next++)
+        if (io_gro_take(&g->r[g->next], m)) return 1;
+    return 0;
+}
+
+static int gro_recv_one(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
+                        cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
+{
+    if (!io_gro_pending(s->gro)) {
+        if (timeout_ms >= 0) {
+            int rc = wait_readable(s, timeout_ms);
+            if (rc) return rc;
+        }
+        int rc = gro_fill(s, 0);
+        if (rc) return rc;
+    }
+    cdtls_io_msg m;
+    memset(&m, 0, sizeof m);
+    m.buf = buf;
+    m.cap = cap;
+    m.raw = raw;
+    m.raw_cap = raw_cap;
+    (void)gro_take(s->gro, &m); /* a fill that succeeded holds a datagram */
+    *len = m.len;
+    if (from) *from = m.addr;
+    if (oob) *oob = m.oob;
+    if (raw_len) *raw_len = m.raw_len;
+    return m.truncated ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                      int timeout_ms)
+{
+    if (s->fd < 0) return CDTLS_ERR_INVALID_ARG;
+    struct cdtls_io_gro *g = s->gro;
+    if (!io_gro_pending(g)) {
+        if (timeout_ms >= 0) {
+            int rc = wait_readable(s, timeout_ms);
+            if (rc) return rc;
+        }
+        int rc = gro_fill(s, 0);
+        if (rc) return rc;
+    }
+    size_t k = 0;
+    for (;;) {
+        while (k < n && gro_take(g, &msgs[k])) k++;
+        /* All handed out and room left: read again if the last fill used
+         * every buffer (more may be queued); a read that finds nothing
+         * ends the batch. What does not fit stays for the next call. */
+        if (k == n || !g->more || gro_fill(s, 1) != CDTLS_OK) break;
+    }
+    *received = k;
     return CDTLS_OK;
 }
 
