@@ -22,7 +22,10 @@
 
 /* qemu-user hands a big-endian guest's control messages to the host
  * kernel without converting them (docs/portability.md): the 16-bit
- * UDP_SEGMENT size arrives byte-swapped, so GSO cannot be tested there. */
+ * UDP_SEGMENT size arrives byte-swapped, and so does UDP_GRO's. The open
+ * probe finds the first and clears CDTLS_IO_CAP_SEND_GSO (the GSO tests
+ * below then check that batches still arrive right without it); the GRO
+ * tests skip there. */
 static int emulated_big_endian(void)
 {
     const uint16_t one = 1;
@@ -36,7 +39,6 @@ static void open_pair(cdtls_io_socket *tx, cdtls_io_socket *rx, cdtls_addr *to)
     cr_assert_eq(cdtls_io_open(tx, &a, 0), CDTLS_OK);
     cr_assert_eq(cdtls_io_open(rx, &a, 0), CDTLS_OK);
     cr_assert_eq(cdtls_io_local_addr(rx, to), CDTLS_OK);
-    if (emulated_big_endian()) tx->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
 }
 
 /* Datagram i: 1 + 37*i bytes of (i + j) & 0xff, DSCP i % 64 and ECN i % 4
@@ -300,7 +302,8 @@ static void gso_runs(int use_gso)
 Test(io_batch, gso_runs_arrive_as_their_datagrams)
 {
     gso_runs(0);
-    if (emulated_big_endian()) cr_skip_test("qemu-user passes UDP_SEGMENT unconverted from a big-endian guest");
+    /* where the probe cleared the bit (qemu, big-endian guest) this checks
+     * that the batch is right without GSO */
     gso_runs(1);
 }
 
@@ -456,12 +459,16 @@ static void open_gro_pair(cdtls_io_socket *tx, cdtls_io_socket *rx, cdtls_addr *
  * handed out: each is one datagram. */
 static int has_udp_cmsg(const uint8_t *raw, size_t len)
 {
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_control = (void *)(uintptr_t)raw;
-    m.msg_controllen = len;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-        if (c->cmsg_level == IPPROTO_UDP) return 1;
+    /* walked by hand: musl's CMSG_NXTHDR trips -Wsign-compare */
+    size_t off = 0;
+    while (len - off >= sizeof(struct cmsghdr)) {
+        struct cmsghdr c;
+        memcpy(&c, raw + off, sizeof c);
+        if (c.cmsg_len < CMSG_LEN(0) || c.cmsg_len > len - off) break;
+        if (c.cmsg_level == IPPROTO_UDP) return 1;
+        off += CMSG_SPACE(c.cmsg_len - CMSG_LEN(0));
+        if (off > len) break;
+    }
     return 0;
 }
 

@@ -118,7 +118,10 @@ enum cdtls_io_open_flags {
      * marked datagram between two temporary loopback sockets of the same
      * family and keeps CDTLS_IO_CAP_SEND_DSCP / _SEND_ECN only if the
      * marking arrives (some systems accept the control message and drop
-     * the marking silently). Without loopback the claim is kept unverified. */
+     * the marking silently), and on Linux a GSO run of three datagrams,
+     * keeping CDTLS_IO_CAP_SEND_GSO only if they arrive in the sizes sent
+     * (qemu-user garbles a big-endian guest's segment size). Without
+     * loopback the claims are kept unverified. */
     CDTLS_IO_NO_PROBE = 1u << 2,
     /* Ask the kernel for UDP GRO (Linux 5.0; elsewhere the flag does
      * nothing and CDTLS_IO_CAP_RECV_GRO stays clear). Off by default,

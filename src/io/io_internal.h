@@ -15,6 +15,9 @@ uint64_t cdtls_io_now_ms(void);
 /* Keeps SEND_DSCP / SEND_ECN in caps only if a marked datagram between two
  * temporary loopback sockets of the family arrives marked (probe.c). */
 unsigned io_probe_send_marks(int family, unsigned caps);
+/* Keeps SEND_GSO in caps unless a GSO run between two temporary loopback
+ * sockets of the family arrives in other sizes than were sent (probe.c). */
+unsigned io_probe_send_gso(int family, unsigned caps);
 /* 0 if a GSO run between two temporary loopback sockets of the family,
  * received with CDTLS_IO_GRO, does not come out as the datagrams that were
  * sent; 1 if it does, or if it cannot be tried (no GSO, no loopback, no

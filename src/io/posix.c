@@ -179,6 +179,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         int seg = 0;
         socklen_t seg_len = sizeof seg;
         if (getsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, &seg_len) == 0) s->caps |= CDTLS_IO_CAP_SEND_GSO;
+        if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_gso(family, s->caps);
     }
     if (flags & CDTLS_IO_GRO) gro_enable(s, flags);
 #endif

@@ -52,12 +52,78 @@ unsigned io_probe_send_marks(int family, unsigned caps)
     return caps;
 }
 
-/* The GRO probe (CDTLS_IO_GRO): three datagrams, 100 + 100 + 40 bytes of
- * distinct contents, sent as one GSO run to a GRO socket on loopback,
- * where the kernel hands the run over coalesced; they must come out as the
- * three that were sent. A wrong segment size (qemu-user passing a
- * big-endian guest's control messages unconverted) would merge or cut
- * them. */
+/* Sends a GSO run of 100 + 100 + 40 bytes (distinct contents) from tx to
+ * rx and checks what arrives: 1 if it came out as those three datagrams,
+ * 0 if it came in other sizes or contents, -1 if nothing came or the send
+ * failed (unverified). */
+static int gso_run_arrives(cdtls_io_socket *tx, cdtls_io_socket *rx)
+{
+    static const size_t lens[3] = {100, 100, 40};
+    cdtls_addr to;
+    if (cdtls_io_local_addr(rx, &to) != CDTLS_OK) return -1;
+    uint8_t out[3][100], in[4][128];
+    cdtls_io_msg msgs[4];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < 3; i++) {
+        memset(out[i], 0x51 + i, sizeof out[i]);
+        msgs[i].buf = out[i];
+        msgs[i].len = lens[i];
+        msgs[i].addr = to;
+    }
+    size_t sent = 0, got = 0;
+    if (cdtls_io_send_batch(tx, msgs, 3, &sent) != CDTLS_OK) return -1;
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < 4; i++) {
+        msgs[i].buf = in[i];
+        msgs[i].cap = sizeof in[i];
+    }
+    /* Loopback delivery is immediate. The run may come as one read or
+     * several; more than three datagrams would show in the sizes of the
+     * first. */
+    while (got < 3) {
+        size_t k = 0;
+        if (cdtls_io_recv_batch(rx, msgs + got, 4 - got, &k, got ? 50 : 200) != CDTLS_OK) break;
+        got += k;
+    }
+    if (got == 0) return -1;
+    if (got != 3) return 0;
+    for (size_t i = 0; i < 3; i++)
+        if (msgs[i].truncated || msgs[i].len != lens[i] || in[i][0] != 0x51 + i || in[i][lens[i] - 1] != 0x51 + i)
+            return 0;
+    return 1;
+}
+
+/* The GSO probe: the run to a plain socket, to which the kernel delivers
+ * the datagrams separately, in the sizes the sender's UDP_SEGMENT gave.
+ * qemu-user passes a big-endian guest's UDP_SEGMENT unconverted (100
+ * arrives as 25,600), which sends the run as one datagram or cuts it in
+ * the wrong places; since the socket layer sends equal unmarked datagrams
+ * as GSO runs, DTLS would break there rather than only a test. */
+unsigned io_probe_send_gso(int family, unsigned caps)
+{
+    if (!(caps & CDTLS_IO_CAP_SEND_GSO)) return caps;
+    cdtls_addr lo;
+    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return caps;
+    cdtls_io_socket tx, rx;
+    if (cdtls_io_open(&rx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
+    if (cdtls_io_open(&tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
+        cdtls_io_close(&rx);
+        return caps;
+    }
+    /* the temporary sender claims GSO as the real socket does (the same
+     * getsockopt); a refusal inside the send clears it there */
+    if ((tx.caps & CDTLS_IO_CAP_SEND_GSO) && gso_run_arrives(&tx, &rx) == 0) caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+    return caps;
+}
+
+/* The GRO probe (CDTLS_IO_GRO): the same GSO run to a GRO socket on
+ * loopback, where the kernel hands it over coalesced; it must come out as
+ * the three datagrams that were sent. A wrong segment size (qemu-user
+ * passing a big-endian guest's UDP_GRO unconverted) would merge or cut
+ * them. (A sender whose GSO is wrong fails it too: GRO then stays off,
+ * which is the safe side.) */
 int io_probe_gro(int family)
 {
     cdtls_addr lo;
@@ -69,42 +135,7 @@ int io_probe_gro(int family)
         return 1;
     }
     int ok = 1;
-    cdtls_addr to;
-    if ((rx.caps & CDTLS_IO_CAP_RECV_GRO) && (tx.caps & CDTLS_IO_CAP_SEND_GSO) &&
-        cdtls_io_local_addr(&rx, &to) == CDTLS_OK) {
-        static const size_t lens[3] = {100, 100, 40};
-        uint8_t out[3][100], in[4][128];
-        cdtls_io_msg msgs[4];
-        memset(msgs, 0, sizeof msgs);
-        for (int i = 0; i < 3; i++) {
-            memset(out[i], 0x51 + i, sizeof out[i]);
-            msgs[i].buf = out[i];
-            msgs[i].len = lens[i];
-            msgs[i].addr = to;
-        }
-        size_t sent = 0, got = 0;
-        if (cdtls_io_send_batch(&tx, msgs, 3, &sent) == CDTLS_OK) {
-            memset(msgs, 0, sizeof msgs);
-            for (int i = 0; i < 4; i++) {
-                msgs[i].buf = in[i];
-                msgs[i].cap = sizeof in[i];
-            }
-            /* Loopback delivery is immediate; nothing at all means
-             * "unverified". The run may come as one read or several; more
-             * than three datagrams would show in the sizes of the first. */
-            while (got < 3) {
-                size_t k = 0;
-                if (cdtls_io_recv_batch(&rx, msgs + got, 4 - got, &k, got ? 50 : 200) != CDTLS_OK) break;
-                got += k;
-            }
-            if (got > 0) {
-                ok = got == 3;
-                for (size_t i = 0; ok && i < 3; i++)
-                    ok = !msgs[i].truncated && msgs[i].len == lens[i] && in[i][0] == 0x51 + i &&
-                         in[i][lens[i] - 1] == 0x51 + i;
-            }
-        }
-    }
+    if ((rx.caps & CDTLS_IO_CAP_RECV_GRO) && (tx.caps & CDTLS_IO_CAP_SEND_GSO)) ok = gso_run_arrives(&tx, &rx) != 0;
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
     return ok;
