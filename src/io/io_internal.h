@@ -15,6 +15,7 @@ uint64_t cdtls_io_now_ms(void);
 /* Keeps SEND_DSCP / SEND_ECN in caps only if a marked datagram between two
  * temporary loopback sockets of the family arrives marked (probe.c). */
 unsigned io_probe_send_marks(int family, unsigned caps);
+/* Linux only (UDP GSO/GRO): */
 /* Keeps SEND_GSO in caps unless a GSO run between two temporary loopback
  * sockets of the family arrives in other sizes than were sent (probe.c). */
 unsigned io_probe_send_gso(int family, unsigned caps);
