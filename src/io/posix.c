@@ -943,6 +943,8 @@ static int gro_take(struct cdtls_io_gro *g, cdtls_io_msg *m)
     return 0;
 }
 
+/* cdtls_io_recv with GRO on: a held datagram first, without waiting; else
+ * one fill, whose first datagram is returned and the rest held. */
 static int gro_recv_one(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
                         cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
 {
