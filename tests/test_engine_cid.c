@@ -299,6 +299,64 @@ Test(cid, padding_grows_records_and_is_removed)
     sim_free(&s);
 }
 
+/* Asks for far more padding than a datagram holds, and counts the asks. */
+struct greedy {
+    size_t calls;
+};
+
+static size_t pad_greedy(void *ctx, size_t len)
+{
+    (void)len;
+    ((struct greedy *)ctx)->calls++;
+    return 100000;
+}
+
+/* Padding is clamped to the MTU for every record, application data and
+ * alerts alike (an alert was once clamped only to its stack buffer, which
+ * is larger than a small MTU), and the callback is asked once per record:
+ * the write sizes its node from the padding it got, then seals with it. */
+Test(cid, padding_clamped_to_the_mtu_and_asked_once_per_record)
+{
+    uint16_t suite = aead_suite();
+    struct gen gc = {7, 4, 0}, gs = {8, 4, 0};
+    cdtls_config cc, sc;
+    cid_configs(&cc, &sc, &suite, &gc, &gs);
+    struct greedy g = {0};
+    cc.cid_padding = pad_greedy;
+    cc.cid_padding_ctx = &g;
+    cc.mtu = sc.mtu = 200;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    cr_assert(cdtls_conn_uses_cid(s.client));
+    sim_run(&s, 1000);
+    uint8_t d[2048];
+    size_t n;
+    while (cdtls_conn_next_datagram(s.client, d, sizeof d, &n, NULL) == CDTLS_OK) {
+    }
+    const size_t max = cdtls_conn_max_write(s.client);
+    cr_assert_gt(max, 0);
+    const size_t lens[3] = {1, max / 2, max};
+    for (int i = 0; i < 3; i++) {
+        g.calls = 0;
+        cr_assert_eq(cdtls_conn_write(s.client, d, lens[i], NULL), CDTLS_OK);
+        cr_assert_eq(g.calls, 1, "write of %zu asked for padding %zu times", lens[i], g.calls);
+        cr_assert_eq(cdtls_conn_next_datagram(s.client, d, sizeof d, &n, NULL), CDTLS_OK);
+        cr_assert_eq(n, 200, "a record padded to the MTU exactly (len %zu: %zu bytes)", lens[i], n);
+        cr_assert_eq(cdtls_conn_recv(s.server, d, n, NULL, s.now_ms), CDTLS_OK);
+        uint8_t got[256];
+        size_t m = 0;
+        cr_assert_eq(cdtls_conn_read(s.server, got, sizeof got, &m, NULL), CDTLS_OK);
+        cr_assert_eq(m, lens[i], "the padding is removed");
+    }
+    cr_assert_eq(cdtls_conn_close(s.client), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(s.client, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_leq(n, 200, "close_notify of %zu bytes over an MTU of 200", n);
+    cr_assert_eq(cdtls_conn_recv(s.server, d, n, NULL, s.now_ms), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_CLOSED);
+    sim_free(&s);
+}
+
 /* A record whose CID is not ours, or a plain record where a CID is due,
  * is dropped; a replayed datagram authenticates nothing new, so it must not
  * move a server to a new address (RFC 9146 §6). */

@@ -155,7 +155,9 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
      * (renegotiation attempts) must not grow the queue while the
      * application is not draining it. Alerts are unreliable anyway. */
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
-    int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body, rec, sizeof rec, &n);
+    int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body,
+                       conn_cid_pad(c, epoch, sizeof body, c->cfg.mtu < sizeof rec ? c->cfg.mtu : sizeof rec),
+                       rec, sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
     const cdtls_oob *oob = c->cfg.alert_oob.flags ? &c->cfg.alert_oob : NULL;
@@ -265,17 +267,26 @@ static size_t write_expansion(const cdtls_conn *c, int epoch)
     return epoch ? record_cipher_expansion(&c->write_cipher) + conn_cid_overhead(c) : 0;
 }
 
-/* Seals one record into dgram at *used, advancing the epoch's sequence. */
-static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
-                      uint8_t *dgram, size_t cap, size_t *used)
+/* Seals one record with pad bytes of CID padding into dgram at *used,
+ * advancing the epoch's sequence. */
+static int put_record_pad(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+                          size_t pad, uint8_t *dgram, size_t cap, size_t *used)
 {
     size_t n = 0;
     if (c->write_seq[epoch] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
-    int rc = conn_seal(c, epoch, type, pt, pt_len, dgram + *used, cap - *used, &n);
+    int rc = conn_seal(c, epoch, type, pt, pt_len, pad, dgram + *used, cap - *used, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
     *used += n;
     return CDTLS_OK;
+}
+
+/* The same, padded as cfg.cid_padding asks within what is left of cap. */
+static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+                      uint8_t *dgram, size_t cap, size_t *used)
+{
+    size_t pad = conn_cid_pad(c, epoch, pt_len, cap - *used);
+    return put_record_pad(c, epoch, type, pt, pt_len, pad, dgram, cap, used);
 }
 
 static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
@@ -814,18 +825,15 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
     if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
     if (len > cdtls_conn_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
-    /* the node holds exactly the record (it is wiped when sent: a small
-     * record should not cost an MTU-sized wipe); with a CID padding
-     * callback the record may grow up to the MTU */
-    size_t cap = c->cfg.mtu;
-    if (!(c->use_cid && c->cfg.cid_padding)) {
-        size_t exact = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher) + conn_cid_overhead(c) + len;
-        if (exact < cap) cap = exact;
-    }
+    /* The node holds exactly the record, CID padding included (the
+     * padding is chosen first for that): it is wiped when popped, and a
+     * small record should not cost an MTU-sized allocation and wipe. */
+    const size_t pad = conn_cid_pad(c, 1, len, c->cfg.mtu);
+    const size_t cap = DTLS_RECORD_HEADER_LEN + write_expansion(c, 1) + len + pad;
     dgram_node *n = dgram_node_new(c->a, cap, oob);
     if (!n) return CDTLS_ERR_NOMEM;
     size_t used = 0;
-    int rc = put_record(c, 1, CT_APPLICATION_DATA, data, len, n->data, cap, &used);
+    int rc = put_record_pad(c, 1, CT_APPLICATION_DATA, data, len, pad, n->data, cap, &used);
     if (rc) {
         dgram_node_free(c->a, n);
         return rc;

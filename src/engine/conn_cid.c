@@ -67,20 +67,26 @@ size_t conn_cid_overhead(const cdtls_conn *c)
     return c->use_cid && c->peer_cid_len ? c->peer_cid_len + 1 : 0; /* CID + inner type byte */
 }
 
-int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+size_t conn_cid_pad(cdtls_conn *c, int epoch, size_t pt_len, size_t cap)
+{
+    if (epoch == 0 || !conn_cid_overhead(c) || !c->cfg.cid_padding) return 0;
+    size_t pad = c->cfg.cid_padding(c->cfg.cid_padding_ctx, pt_len);
+    /* padding never makes a record exceed the buffer (the MTU) or 2^14 */
+    size_t fixed = DTLS_RECORD_HEADER_LEN + conn_cid_overhead(c) + record_cipher_expansion(&c->write_cipher) +
+                   pt_len;
+    size_t room = cap > fixed ? cap - fixed : 0;
+    size_t inner_room = pt_len < DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT - 1 - pt_len : 0;
+    if (pad > room) pad = room;
+    if (pad > inner_room) pad = inner_room;
+    return pad;
+}
+
+int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len, size_t pad,
               uint8_t *out, size_t cap, size_t *out_len)
 {
     if (epoch == 0 || !conn_cid_overhead(c))
         return record_seal(epoch ? &c->write_cipher : NULL, type, DTLS_VERSION_1_2,
                            (uint16_t)epoch, c->write_seq[epoch], pt, pt_len, out, cap, out_len);
-    size_t pad = c->cfg.cid_padding ? c->cfg.cid_padding(c->cfg.cid_padding_ctx, pt_len) : 0;
-    /* padding never makes a record exceed the buffer (the MTU) or 2^14 */
-    size_t fixed = DTLS_RECORD_HEADER_LEN + c->peer_cid_len + record_cipher_expansion(&c->write_cipher) +
-                   pt_len + 1;
-    size_t room = cap > fixed ? cap - fixed : 0;
-    size_t inner_room = pt_len < DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT - 1 - pt_len : 0;
-    if (pad > room) pad = room;
-    if (pad > inner_room) pad = inner_room;
     return record_seal_cid(&c->write_cipher, type, DTLS_VERSION_1_2, (uint16_t)epoch,
                            c->write_seq[epoch], c->peer_cid, c->peer_cid_len, pad, pt, pt_len, out,
                            cap, out_len);

@@ -217,8 +217,15 @@ int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensio
 int conn_cid_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);
 /* The bytes a record to the peer grows by with a CID (0 without). */
 size_t conn_cid_overhead(const cdtls_conn *c);
-/* Seals a record of epoch `epoch` (a CID record when negotiated). */
-int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
+/* The padding (RFC 9146 §4, cfg.cid_padding) for a record of pt_len bytes
+ * of epoch `epoch`, clamped so that the record fits cap bytes and its inner
+ * plaintext 2^14; 0 for records without a CID. Asks the callback once per
+ * call: a caller that must size a buffer first calls this, then seals with
+ * the same pad. */
+size_t conn_cid_pad(cdtls_conn *c, int epoch, size_t pt_len, size_t cap);
+/* Seals a record of epoch `epoch` (a CID record, with pad bytes of padding,
+ * when negotiated; pad is ignored otherwise). */
+int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len, size_t pad,
               uint8_t *out, size_t cap, size_t *out_len);
 
 /* hs_rpk.c: raw public keys (RFC 7250) */
