@@ -5,7 +5,8 @@
  * every alignment and length; and everything the engine frees on the
  * record path (queued datagrams, decrypted plaintext) reaches the allocator
  * already zeroed, which an allocator that inspects each block on free
- * checks for records of 0 to 1400 bytes. */
+ * checks for records of 0 to 1400 bytes, through the copying calls and
+ * through the borrowing ones (whose pops free the nodes). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,25 @@ static void ins_free(void *ctx, void *p, size_t n)
     free(p);
 }
 
-static void move_all(cdtls_conn *from, cdtls_conn *to)
+/* borrowed: through cdtls_conn_peek_datagram / _pop_datagram and
+ * cdtls_conn_peek_read / _pop_read, whose pops free the nodes themselves */
+static void move_all(cdtls_conn *from, cdtls_conn *to, int borrowed)
 {
     uint8_t d[2048];
+    const uint8_t *b;
     size_t n;
+    if (borrowed) {
+        while (cdtls_conn_peek_datagram(from, &b, &n, NULL) == CDTLS_OK) {
+            cr_assert_eq(cdtls_conn_recv(to, b, n, NULL, 1000), CDTLS_OK);
+            cr_assert_eq(cdtls_conn_pop_datagram(from), CDTLS_OK);
+        }
+        return;
+    }
     while (cdtls_conn_next_datagram(from, d, sizeof d, &n, NULL) == CDTLS_OK)
         cr_assert_eq(cdtls_conn_recv(to, d, n, NULL, 1000), CDTLS_OK);
 }
 
-Test(mem, record_path_frees_only_wiped_blocks)
+static void record_path_wipes(int borrowed)
 {
     static const uint8_t psk[16] = "mem-test-psk-16b";
     static const uint16_t suite[1] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256};
@@ -97,8 +108,8 @@ Test(mem, record_path_frees_only_wiped_blocks)
     cr_assert_eq(cdtls_conn_set_peer_address(s, addr, sizeof addr), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
     for (int i = 0; i < 10; i++) {
-        move_all(c, s);
-        move_all(s, c);
+        move_all(c, s, borrowed);
+        move_all(s, c, borrowed);
     }
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED);
     cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_ESTABLISHED);
@@ -108,11 +119,19 @@ Test(mem, record_path_frees_only_wiped_blocks)
     for (size_t len = 0; len <= 1400; len += 7) {
         for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)(i * 31 + len + 1) | 1; /* no zero bytes */
         cr_assert_eq(cdtls_conn_write(c, msg, len, NULL), CDTLS_OK);
-        move_all(c, s);
+        move_all(c, s, borrowed);
         size_t n = 99999;
-        cr_assert_eq(cdtls_conn_read(s, got, sizeof got, &n, NULL), CDTLS_OK);
-        cr_assert_eq(n, len);
-        cr_assert(memcmp(got, msg, len) == 0);
+        if (borrowed) {
+            const uint8_t *pt;
+            cr_assert_eq(cdtls_conn_peek_read(s, &pt, &n, NULL), CDTLS_OK);
+            cr_assert_eq(n, len);
+            cr_assert(memcmp(pt, msg, len) == 0);
+            cr_assert_eq(cdtls_conn_pop_read(s), CDTLS_OK);
+        } else {
+            cr_assert_eq(cdtls_conn_read(s, got, sizeof got, &n, NULL), CDTLS_OK);
+            cr_assert_eq(n, len);
+            cr_assert(memcmp(got, msg, len) == 0);
+        }
     }
     in.watching = 0;
     /* two blocks per record: the sent datagram, and the received record
@@ -121,4 +140,14 @@ Test(mem, record_path_frees_only_wiped_blocks)
     cr_assert_eq(in.dirty, 0, "%zu of %zu freed blocks were not wiped", in.dirty, in.checked);
     cdtls_conn_free(c);
     cdtls_conn_free(s);
+}
+
+Test(mem, record_path_frees_only_wiped_blocks)
+{
+    record_path_wipes(0);
+}
+
+Test(mem, borrowed_record_path_frees_only_wiped_blocks)
+{
+    record_path_wipes(1);
 }

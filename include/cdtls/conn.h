@@ -78,7 +78,8 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
 /* Takes the next datagram to send: CDTLS_OK with *len bytes in buf and the
  * OOB it should carry in *oob (may be NULL); CDTLS_ERR_WOULD_BLOCK when
  * there is none; CDTLS_ERR_BUFFER_TOO_SMALL if cap < the datagram (it stays
- * queued; cfg.mtu is always enough). */
+ * queued; cfg.mtu is always enough). cdtls_conn_peek_datagram (below) is
+ * the same without the copy. */
 int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
                              cdtls_oob *oob);
 
@@ -103,8 +104,63 @@ size_t cdtls_conn_max_write(const cdtls_conn *c);
  * bytes (and the OOB of the datagram it came in, if oob != NULL);
  * CDTLS_ERR_WOULD_BLOCK when none is waiting; CDTLS_ERR_CLOSED after the
  * peer's close_notify; CDTLS_ERR_BUFFER_TOO_SMALL if cap is short (the
- * record stays queued). */
+ * record stays queued). cdtls_conn_peek_read (below) is the same without
+ * the copy. */
 int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob);
+
+/* ---------------------------------------------------------------------------
+ * Borrowing instead of copying (zero-copy), for embedders that run their own
+ * event loop. cdtls_conn_next_datagram and cdtls_conn_read are peek, copy,
+ * pop; these are the same calls without the copy:
+ *
+ *   while (cdtls_conn_peek_datagram(c, &d, &n, &oob) == CDTLS_OK) {
+ *       if (send(d, n, &oob) would block) break;    still queued, still lent
+ *       cdtls_conn_pop_datagram(c);
+ *   }
+ *   while (cdtls_conn_peek_read(c, &d, &n, &oob) == CDTLS_OK) {
+ *       use(d, n);
+ *       cdtls_conn_pop_read(c);
+ *   }
+ *
+ * cdtls_conn_peek_datagram lends the next datagram to send: *data points at
+ * its *len bytes inside the engine's output queue and *oob (may be NULL) gets
+ * the OOB it should carry; CDTLS_ERR_WOULD_BLOCK when there is none.
+ * cdtls_conn_peek_read lends the next received application data record the
+ * same way (*len may be 0; *data is then still a valid pointer); when none is
+ * waiting it returns what cdtls_conn_read would: CDTLS_ERR_WOULD_BLOCK,
+ * CDTLS_ERR_CLOSED after the peer's close_notify, or the connection's error
+ * once it failed (records that arrived before are handed out first).
+ *
+ * Peeking again before the pop lends the same datagram or record (the same
+ * pointer). A lent datagram or record stays valid and unchanged until its
+ * pop, until the copying call for that queue (cdtls_conn_next_datagram,
+ * cdtls_conn_read), which takes the same entry, or until cdtls_conn_free.
+ * Every other call only adds behind it: cdtls_conn_write, _recv,
+ * _on_timeout, _close and _start append datagrams, cdtls_conn_recv appends
+ * records. So a datagram whose send would block may stay lent while the
+ * connection is driven, and be sent later from the same pointer. A lent
+ * record still counts against the receive queue's bounds (256 records,
+ * 256 KiB): records that arrive while it is full are dropped, as when the
+ * application does not read.
+ *
+ * Retransmission: each datagram is in the output queue once. A handshake
+ * flight is kept apart, as its messages; a retransmission (the timer in
+ * cdtls_conn_on_timeout, or the peer retransmitting) seals them again with
+ * fresh record sequence numbers (RFC 6347 §4.2.4) into new datagrams at the
+ * queue's end. So popping a flight's datagrams loses nothing, a lent
+ * datagram is never rewritten, and popping one without sending it is the
+ * same as the network losing it.
+ *
+ * cdtls_conn_pop_datagram / cdtls_conn_pop_read release the entry the last
+ * peek lent: wiped, then freed. CDTLS_ERR_BAD_STATE when nothing is lent
+ * (the queue is empty, or no peek came since the last pop or the last
+ * copying call that took an entry), so a pop can never drop an entry the
+ * caller has not seen. Only the head of each queue is lent: a caller that
+ * sends several datagrams in one batch (cdtls_io_send_batch) copies them. */
+int cdtls_conn_peek_datagram(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
+int cdtls_conn_pop_datagram(cdtls_conn *c);
+int cdtls_conn_peek_read(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
+int cdtls_conn_pop_read(cdtls_conn *c);
 
 /* Queues a close_notify alert (RFC 5246 §7.2.1); later writes fail. */
 int cdtls_conn_close(cdtls_conn *c);

@@ -793,18 +793,50 @@ int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms)
     return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
 }
 
+/* The output queue is the only place a sealed datagram lives: a flight is
+ * kept as messages (c->flight) and sealed again for each retransmission, so
+ * handing a datagram out, borrowed or copied, never costs the flight. */
+int cdtls_conn_peek_datagram(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob)
+{
+    if (!c || !data || !len) return CDTLS_ERR_INVALID_ARG;
+    const dgram_node *n = dgram_queue_peek(&c->out);
+    if (!n) return CDTLS_ERR_WOULD_BLOCK;
+    *data = n->data;
+    *len = n->len;
+    if (oob) *oob = n->oob;
+    c->out_lent = 1;
+    return CDTLS_OK;
+}
+
+int cdtls_conn_pop_datagram(cdtls_conn *c)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    /* Only what was lent is dropped: a second pop after one peek would
+     * otherwise discard a datagram the caller never saw. */
+    if (!c->out_lent) return CDTLS_ERR_BAD_STATE;
+    c->out_lent = 0;
+    dgram_queue_pop(&c->out, c->a); /* wiped: test_mem.c holds every freed block to that */
+    return CDTLS_OK;
+}
+
 int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
                              cdtls_oob *oob)
 {
     if (!c || !buf || !len) return CDTLS_ERR_INVALID_ARG;
-    const dgram_node *n = dgram_queue_peek(&c->out);
-    if (!n) return CDTLS_ERR_WOULD_BLOCK;
-    if (n->len > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
-    memcpy(buf, n->data, n->len);
-    *len = n->len;
-    if (oob) *oob = n->oob;
-    dgram_queue_pop(&c->out, c->a);
-    return CDTLS_OK;
+    const int was_lent = c->out_lent;
+    const uint8_t *d;
+    size_t n;
+    cdtls_oob o;
+    int rc = cdtls_conn_peek_datagram(c, &d, &n, &o);
+    if (rc) return rc;
+    if (n > cap) {
+        c->out_lent = was_lent; /* refused: it stays queued, lent only if it was */
+        return CDTLS_ERR_BUFFER_TOO_SMALL;
+    }
+    memcpy(buf, d, n);
+    *len = n;
+    if (oob) *oob = o;
+    return cdtls_conn_pop_datagram(c);
 }
 
 size_t cdtls_conn_max_write(const cdtls_conn *c)
@@ -843,21 +875,49 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
     return CDTLS_OK;
 }
 
-int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob)
+int cdtls_conn_peek_read(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob)
 {
-    if (!c || !len || (!buf && cap)) return CDTLS_ERR_INVALID_ARG;
+    if (!c || !data || !len) return CDTLS_ERR_INVALID_ARG;
     const dgram_node *n = dgram_queue_peek(&c->app);
     if (!n) {
+        /* what arrived before the close or the failure is still handed out */
         if (c->state == CDTLS_STATE_FAILED) return c->error;
         if (c->close_received) return CDTLS_ERR_CLOSED;
         return CDTLS_ERR_WOULD_BLOCK;
     }
-    if (n->len > cap) return CDTLS_ERR_BUFFER_TOO_SMALL;
-    if (n->len) memcpy(buf, n->data, n->len);
+    *data = n->data; /* never NULL: an empty record's node has a byte (process_record) */
     *len = n->len;
     if (oob) *oob = n->oob;
-    dgram_queue_pop(&c->app, c->a);
+    c->app_lent = 1;
     return CDTLS_OK;
+}
+
+int cdtls_conn_pop_read(cdtls_conn *c)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    if (!c->app_lent) return CDTLS_ERR_BAD_STATE;
+    c->app_lent = 0;
+    dgram_queue_pop(&c->app, c->a); /* the plaintext is wiped before the node is freed */
+    return CDTLS_OK;
+}
+
+int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob)
+{
+    if (!c || !len || (!buf && cap)) return CDTLS_ERR_INVALID_ARG;
+    const int was_lent = c->app_lent;
+    const uint8_t *d;
+    size_t n;
+    cdtls_oob o;
+    int rc = cdtls_conn_peek_read(c, &d, &n, &o);
+    if (rc) return rc;
+    if (n > cap) {
+        c->app_lent = was_lent;
+        return CDTLS_ERR_BUFFER_TOO_SMALL;
+    }
+    if (n) memcpy(buf, d, n);
+    *len = n;
+    if (oob) *oob = o;
+    return cdtls_conn_pop_read(c);
 }
 
 int cdtls_conn_close(cdtls_conn *c)

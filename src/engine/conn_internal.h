@@ -149,6 +149,10 @@ struct cdtls_conn {
 
     dgram_queue out;  /* datagrams to send */
     dgram_queue app;  /* received application data */
+    /* The queue's head is lent to the caller (cdtls_conn_peek_datagram /
+     * cdtls_conn_peek_read) and not yet popped. Only the pops and the
+     * copying calls take a head, so a lent head stays the head. */
+    int out_lent, app_lent;
 
     /* ALPN (RFC 7301) and DTLS-SRTP (RFC 5764) results */
     uint8_t alpn[256]; /* NUL-terminated */
