@@ -282,6 +282,12 @@ typedef struct cdtls_config {
     /* Largest datagram the engine emits, counting DTLS record and handshake
      * headers (not IP/UDP). Default 1200. Minimum 128. */
     size_t mtu;
+    /* 0 (default): each connection keeps one record buffer per direction
+     * (up to mtu bytes, wiped while unused) for the next record, so a
+     * stream of records costs no allocation per record. 1: every buffer is
+     * freed as soon as its record is sent or read (smallest idle memory,
+     * as OpenSSL's SSL_MODE_RELEASE_BUFFERS). */
+    int release_buffers;
 
     /* Retransmission (RFC 6347 §4.2.4.1): first timeout, doubling up to the
      * cap; the handshake fails with CDTLS_ERR_HANDSHAKE_TIMEOUT when it has

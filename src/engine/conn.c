@@ -108,6 +108,18 @@ void conn_flight_clear(cdtls_conn *c)
     c->flight_len = 0;
 }
 
+void conn_keep_record_buffers(cdtls_conn *c)
+{
+    /* One spare node per direction, up to a datagram's size: a stream of
+     * records then reuses it instead of an allocation and a free per
+     * record. Only from the established state on: before it, a server
+     * answering unverified ClientHellos must keep nothing (RFC 6347
+     * §4.2.1), and handshake datagrams are few. */
+    if (c->cfg.release_buffers) return;
+    c->out.spare_max = c->cfg.mtu;
+    c->app.spare_max = c->cfg.mtu;
+}
+
 void cdtls_conn_free(cdtls_conn *c)
 {
     if (!c) return;
@@ -673,7 +685,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
         return CDTLS_OK;
 
     /* decrypted into what may become the application queue's entry */
-    dgram_node *node = dgram_node_new(c->a, rh->length ? rh->length : 1, oob);
+    dgram_node *node = dgram_queue_node(&c->app, c->a, rh->length ? rh->length : 1, oob);
     if (!node) return CDTLS_OK; /* out of memory: behave as a lost datagram */
     uint8_t *pt = node->data;
     size_t pt_len = 0;
@@ -692,7 +704,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     } else {
         rc = CDTLS_OK; /* RFC 6347 §4.1.2.7: bad MAC → silently discard */
     }
-    dgram_node_free(c->a, node); /* NULL when the application queue took it */
+    dgram_queue_recycle(&c->app, c->a, node); /* NULL when the application queue took it */
     return rc;
 }
 
@@ -862,12 +874,12 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
      * small record should not cost an MTU-sized allocation and wipe. */
     const size_t pad = conn_cid_pad(c, 1, len, c->cfg.mtu);
     const size_t cap = DTLS_RECORD_HEADER_LEN + write_expansion(c, 1) + len + pad;
-    dgram_node *n = dgram_node_new(c->a, cap, oob);
+    dgram_node *n = dgram_queue_node(&c->out, c->a, cap, oob);
     if (!n) return CDTLS_ERR_NOMEM;
     size_t used = 0;
     int rc = put_record_pad(c, 1, CT_APPLICATION_DATA, data, len, pad, n->data, cap, &used);
     if (rc) {
-        dgram_node_free(c->a, n);
+        dgram_queue_recycle(&c->out, c->a, n);
         return rc;
     }
     n->len = used;

@@ -196,6 +196,9 @@ int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len);
 int conn_hs_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t body_len);
 int conn_hs_queue_ccs(cdtls_conn *c);
 void conn_flight_clear(cdtls_conn *c);
+/* On entering the established state: the record queues keep a spare node
+ * each (cfg.release_buffers). */
+void conn_keep_record_buffers(cdtls_conn *c);
 int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply);
 int conn_install_keys(cdtls_conn *c);
 int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len);

@@ -167,6 +167,7 @@ static int restore(cdtls_conn *c, cdtls_reader *r)
     c->hs = HS_DONE;
     c->state = CDTLS_STATE_ESTABLISHED;
     c->timer_at_ms = UINT64_MAX;
+    conn_keep_record_buffers(c);
     return CDTLS_OK;
 }
 

@@ -1142,6 +1142,7 @@ static int on_finished(cdtls_conn *c, const uint8_t *msg, size_t msg_len, const 
     c->hs = HS_DONE;
     c->state = CDTLS_STATE_ESTABLISHED;
     c->timer_at_ms = UINT64_MAX;
+    conn_keep_record_buffers(c);
     resume_remember(c, now_ms); /* a full handshake's session, for next time */
     return CDTLS_OK;
 }
