@@ -362,6 +362,7 @@ typedef struct fuzz_engine {
     cdtls_conn_state last_state;
     fuzz_sink sink;
     void *sink_ctx;
+    unsigned turns;       /* drains and reads alternate copying and borrowing calls */
     uint8_t buf[65536];
 } fuzz_engine;
 
@@ -373,6 +374,20 @@ static void fuzz_engine_drain(fuzz_engine *fe)
     size_t n;
     cdtls_oob oob;
     size_t mtu = fe->fc.cfg.mtu ? fe->fc.cfg.mtu : 1200;
+    if (fe->turns++ & 1) {
+        /* the borrowing calls: a peek lends the same datagram until its
+         * pop, and a pop with nothing lent is refused */
+        const uint8_t *d, *again;
+        size_t m;
+        while (cdtls_conn_peek_datagram(fe->c, &d, &n, &oob) == CDTLS_OK) {
+            if (n > mtu || n == 0) abort();
+            if (cdtls_conn_peek_datagram(fe->c, &again, &m, NULL) != CDTLS_OK || again != d || m != n) abort();
+            if (fe->sink) fe->sink(fe->sink_ctx, d, n);
+            if (cdtls_conn_pop_datagram(fe->c) != CDTLS_OK) abort();
+        }
+        if (cdtls_conn_pop_datagram(fe->c) != CDTLS_ERR_BAD_STATE) abort();
+        return;
+    }
     while (cdtls_conn_next_datagram(fe->c, fe->buf, sizeof fe->buf, &n, &oob) == CDTLS_OK) {
         /* cdtls_config.mtu: the largest datagram the engine emits */
         if (n > mtu || n == 0) abort();
@@ -472,16 +487,24 @@ static void fuzz_engine_after(fuzz_engine *fe)
         if (cdtls_conn_resumed(c)) fe->resumed_seen++;
         fuzz_engine_established(fe);
     }
+    const int borrow = fe->turns & 1;
     for (int i = 0; i < 300; i++) {
         size_t n = 0;
-        int rc = cdtls_conn_read(c, fe->buf, sizeof fe->buf, &n, NULL);
+        const uint8_t *pt = fe->buf;
+        /* borrowing: the record is echoed straight from the lent node,
+         * which a write (it only appends to the output queue) must leave
+         * alone until the pop */
+        int rc = borrow ? cdtls_conn_peek_read(c, &pt, &n, NULL)
+                        : cdtls_conn_read(c, fe->buf, sizeof fe->buf, &n, NULL);
         if (rc != CDTLS_OK) break;
         if (n > 16384) abort(); /* one record's plaintext: at most 2^14 */
-        if (n > cdtls_conn_max_write(c)) continue;
-        rc = cdtls_conn_write(c, fe->buf, n, NULL);
-        /* established and within max_write: sent, or the queue is full */
-        if (cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED && rc != CDTLS_OK && rc != CDTLS_ERR_LIMIT)
-            abort();
+        if (n <= cdtls_conn_max_write(c)) {
+            rc = cdtls_conn_write(c, pt, n, NULL);
+            /* established and within max_write: sent, or the queue is full */
+            if (cdtls_conn_get_state(c) == CDTLS_STATE_ESTABLISHED && rc != CDTLS_OK && rc != CDTLS_ERR_LIMIT)
+                abort();
+        }
+        if (borrow && cdtls_conn_pop_read(c) != CDTLS_OK) abort();
     }
     fuzz_engine_drain(fe);
     fuzz_engine_check_state(fe);
