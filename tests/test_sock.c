@@ -112,6 +112,10 @@ Test(sock, dscp_ecn_round_trip_typed_and_raw, .timeout = 30)
     cdtls_sock *c;
     cr_assert_eq(cdtls_sock_dial(&cfg, &where, 5000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_get_state(cdtls_sock_conn(c)), CDTLS_STATE_ESTABLISHED);
+    /* the client's socket is connected to the server, and the marks below
+     * still go and come per datagram through it */
+    cr_assert(cdtls_sock_io(c)->connected);
+    cr_assert_eq(cdtls_sock_io(c)->peer.port, where.port);
 
     cdtls_oob ef = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
     cr_assert_eq(cdtls_sock_write(c, (const uint8_t *)"voice", 5, &ef), CDTLS_OK);

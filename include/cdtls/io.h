@@ -109,6 +109,9 @@ typedef struct cdtls_io_socket {
      * by this, not by the caps bit: clearing CDTLS_IO_CAP_RECV_GRO by hand
      * does not turn it off. */
     struct cdtls_io_gro *gro;
+    /* cdtls_io_connect: 1 when the socket is connected to `peer`. */
+    int connected;
+    cdtls_addr peer;
 } cdtls_io_socket;
 
 enum cdtls_io_open_flags {
@@ -141,8 +144,52 @@ enum cdtls_io_open_flags {
 };
 
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every
- * receive-side OOB report the platform has. */
+ * receive-side OOB report the platform has (cdtls_io_set_recv_reports
+ * chooses fewer). */
 int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
+
+/* Connects the socket to one peer (connect(2)), for a socket that talks to
+ * one peer only, as a dialled client does. From then on:
+ *  - datagrams to the peer go without a destination address (sendmsg with
+ *    no msg_name, WSASendMsg with no name), so the kernel uses the route it
+ *    keeps for the connected socket instead of looking one up for every
+ *    datagram; per-datagram OOB (typed and raw) is carried as before. The
+ *    destination of cdtls_io_send may be NULL, and that of a batch message
+ *    family 0, both meaning the peer; any other address than the peer
+ *    gives CDTLS_ERR_INVALID_ARG (the BSDs and macOS refuse a destination
+ *    on a connected socket, so no platform is allowed one);
+ *  - the kernel hands over only datagrams from the peer's address and
+ *    port. Datagrams that were already queued before the call stay queued
+ *    (as connect(2) leaves them), so a caller that must not see them
+ *    connects before anything is sent, or checks the source;
+ *  - an ICMP error the kernel ties to the connection (port unreachable:
+ *    nobody listens at the peer's port yet) is not an error of the io
+ *    calls: a receive that meets it returns CDTLS_ERR_WOULD_BLOCK (as
+ *    Windows' WSAECONNRESET always did), a send that meets it is made
+ *    again (the kernel reports such an error instead of sending, once).
+ * Calling it again connects to another peer. CDTLS_ERR_INVALID_ARG for a
+ * peer of another family (an IPv4 peer needs an IPv4 or dual-stack
+ * socket), CDTLS_ERR_IO when the system refuses (s->last_error). */
+int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer);
+
+/* The receive-side reports cdtls_io_open turns on. */
+#define CDTLS_IO_RECV_REPORTS                                                                        \
+    (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN | CDTLS_IO_CAP_RECV_LOCAL_ADDR |                \
+     CDTLS_IO_CAP_RECV_IFINDEX | CDTLS_IO_CAP_RECV_TTL)
+
+/* Chooses which receive-side reports the socket asks the kernel for: mask
+ * is a set of CDTLS_IO_RECV_REPORTS bits; the others are turned off. Each
+ * report the kernel adds to a datagram costs kernel time per datagram
+ * (~3 % of a 1200-byte DTLS stream over loopback for all of them), so a
+ * socket whose reader does not look at the OOB can do without. Reports
+ * come in pairs where one socket option gives both: DSCP and ECN (the TOS
+ * / traffic-class byte), local address and interface (PKTINFO); asking
+ * for either asks for both. cdtls_io_caps says afterwards what is on (a
+ * report the kernel refuses stays off); the receive calls then report that
+ * and nothing else, typed and raw. Other bits (batching, GRO) are not
+ * reports: CDTLS_ERR_INVALID_ARG. Datagrams already queued keep the
+ * reports they were queued with. */
+int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask);
 /* A monotonic clock in milliseconds: the time base the socket layer gives
  * the engine (cdtls_conn_*'s now_ms), for callers driving a cdtls_conn over
  * io sockets themselves. */
@@ -154,7 +201,8 @@ unsigned cdtls_io_caps(const cdtls_io_socket *s);
 
 /* Sends one datagram to *to with typed OOB (may be NULL) and/or raw native
  * control bytes (raw may be NULL). A typed item the socket cannot carry
- * gives CDTLS_ERR_OOB_UNSUPPORTED before anything is sent. */
+ * gives CDTLS_ERR_OOB_UNSUPPORTED before anything is sent. On a connected
+ * socket to is NULL or the peer (cdtls_io_connect). */
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
 

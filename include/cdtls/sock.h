@@ -44,9 +44,12 @@ extern "C" {
 typedef struct cdtls_sock cdtls_sock;
 typedef struct cdtls_listener cdtls_listener;
 
-/* Client: opens a UDP socket (any local port, the peer's family), runs the
- * handshake, returns when established or after timeout_ms
- * (CDTLS_ERR_TIMEOUT; a failed handshake returns its error). */
+/* Client: opens a UDP socket (any local port, the peer's family) connected
+ * to the peer (cdtls_io_connect: datagrams go without an address, and
+ * datagrams from other addresses never arrive), runs the handshake,
+ * returns when established or after timeout_ms (CDTLS_ERR_TIMEOUT; a
+ * failed handshake returns its error). The socket asks for every receive
+ * report; cdtls_io_set_recv_reports(cdtls_sock_io(s), mask) chooses fewer. */
 int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
                     cdtls_sock **out);
 

@@ -116,3 +116,27 @@ unsigned io_oob_send_caps(const cdtls_oob *oob)
     if (oob->flags & CDTLS_OOB_TTL) need |= CDTLS_IO_CAP_SEND_TTL;
     return need;
 }
+
+int io_same_addr(const cdtls_addr *a, const cdtls_addr *b)
+{
+    return a->ip.family == b->ip.family && a->port == b->port && a->scope_id == b->scope_id &&
+           memcmp(a->ip.addr, b->ip.addr, a->ip.family == 6 ? 16 : 4) == 0;
+}
+
+int io_send_dest(const cdtls_io_socket *s, const cdtls_addr *to, const cdtls_addr **dest)
+{
+    if (s->connected) {
+        /* no destination on the wire: the kernel's connected route. Another
+         * address is refused everywhere, since the BSDs and macOS fail such
+         * a send (EISCONN) and Linux would send it past the connection. */
+        if (to && to->ip.family != 0 && !io_same_addr(to, &s->peer)) return CDTLS_ERR_INVALID_ARG;
+        *dest = NULL;
+        return CDTLS_OK;
+    }
+    if (!to) return CDTLS_ERR_INVALID_ARG;
+    if (to->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
+    if (to->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
+    if (to->ip.family != 4 && to->ip.family != 6) return CDTLS_ERR_INVALID_ARG;
+    *dest = to;
+    return CDTLS_OK;
+}

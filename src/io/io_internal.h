@@ -32,6 +32,13 @@ int io_is_v4_mapped(const uint8_t *a);
 size_t io_to_sockaddr(const cdtls_addr *a, int sock_family, struct sockaddr_storage *ss);
 void io_from_sockaddr(const struct sockaddr_storage *ss, cdtls_addr *a);
 unsigned io_oob_send_caps(const cdtls_oob *oob);
+/* Family, port, scope and address bytes equal. */
+int io_same_addr(const cdtls_addr *a, const cdtls_addr *b);
+/* Where a datagram for `to` goes: *dest = to on an unconnected socket
+ * (checked against the socket's family), NULL on a connected one (sent
+ * without an address), where `to` must be NULL, family 0 or the peer.
+ * CDTLS_ERR_INVALID_ARG otherwise. */
+int io_send_dest(const cdtls_io_socket *s, const cdtls_addr *to, const cdtls_addr **dest);
 
 /* The backend's one-system-call batches (batch.c calls them only while
  * the socket has CDTLS_IO_CAP_SEND_BATCH / _RECV_BATCH). Arguments are

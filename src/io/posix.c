@@ -61,41 +61,51 @@ uint64_t cdtls_io_now_ms(void)
 
 /* ----------------------------------------------------------- open / close */
 
-static int on(int fd, int level, int opt)
+/* Sets a boolean socket option; 1 when it is on afterwards (an option
+ * turned off reports 0 whatever the kernel said: it is not on). */
+static int set_report(int fd, int level, int opt, int want)
 {
-    int one = 1;
-    return setsockopt(fd, level, opt, &one, sizeof one) == 0;
+    int v = want ? 1 : 0;
+    return setsockopt(fd, level, opt, &v, sizeof v) == 0 && want;
 }
 
-/* Turns on every receive-side report the platform has, and records which
- * ones the kernel accepted. */
-static unsigned enable_recv_reports(int fd, int v4, int v6)
+/* Turns the receive-side reports in `want` (CDTLS_IO_RECV_REPORTS bits) on
+ * and the others off, and returns the bits of those the kernel turned on.
+ * One option gives DSCP and ECN, one the local address and interface:
+ * either bit of a pair asks for the option. */
+static unsigned set_recv_reports(int fd, int v4, int v6, unsigned want)
 {
+    const int tos = (want & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) != 0;
+    const int pkt = (want & (CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX)) != 0;
+    const int ttl = (want & CDTLS_IO_CAP_RECV_TTL) != 0;
     unsigned caps = 0;
+    (void)tos;
+    (void)pkt;
+    (void)ttl;
     if (v4) {
 #if defined(IP_RECVTOS)
-        if (on(fd, IPPROTO_IP, IP_RECVTOS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IP, IP_RECVTOS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
 #endif
 #if defined(IP_PKTINFO) && !defined(__APPLE__) && !defined(__FreeBSD__)
-        if (on(fd, IPPROTO_IP, IP_PKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #elif defined(IP_RECVPKTINFO)
-        if (on(fd, IPPROTO_IP, IP_RECVPKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_RECVPKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #elif defined(IP_RECVDSTADDR)
-        if (on(fd, IPPROTO_IP, IP_RECVDSTADDR)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR;
+        if (set_report(fd, IPPROTO_IP, IP_RECVDSTADDR, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR;
 #endif
 #if defined(IP_RECVTTL)
-        if (on(fd, IPPROTO_IP, IP_RECVTTL)) caps |= CDTLS_IO_CAP_RECV_TTL;
+        if (set_report(fd, IPPROTO_IP, IP_RECVTTL, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
 #endif
     }
     if (v6) {
 #if defined(IPV6_RECVTCLASS)
-        if (on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
 #endif
 #if defined(IPV6_RECVPKTINFO)
-        if (on(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #endif
 #if defined(IPV6_RECVHOPLIMIT)
-        if (on(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT)) caps |= CDTLS_IO_CAP_RECV_TTL;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
 #endif
     }
     return caps;
@@ -170,7 +180,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->dual_stack = dual;
     /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
      * (Linux honours them on AF_INET6 sockets). */
-    s->caps = enable_recv_reports(fd, family == 4 || dual, family == 6) | send_caps(family);
+    s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family);
     if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
 #if defined(__linux__)
     s->caps |= CDTLS_IO_CAP_SEND_BATCH | CDTLS_IO_CAP_RECV_BATCH; /* sendmmsg / recvmmsg */
@@ -184,6 +194,46 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     if (flags & CDTLS_IO_GRO) gro_enable(s, flags);
 #endif
     return CDTLS_OK;
+}
+
+int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask)
+{
+    if (!s || s->fd < 0 || (mask & ~(unsigned)CDTLS_IO_RECV_REPORTS)) return CDTLS_ERR_INVALID_ARG;
+    unsigned got = set_recv_reports(s->fd, s->family == 4 || s->dual_stack, s->family == 6, mask);
+    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | got;
+    return CDTLS_OK;
+}
+
+int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer)
+{
+    if (!s || s->fd < 0 || !peer || (peer->ip.family != 4 && peer->ip.family != 6)) return CDTLS_ERR_INVALID_ARG;
+    if (peer->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
+    if (peer->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
+    struct sockaddr_storage ss;
+    socklen_t sl = (socklen_t)io_to_sockaddr(peer, s->family, &ss);
+    int r;
+    do {
+        r = connect(s->fd, (struct sockaddr *)&ss, sl);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) {
+        s->last_error = errno;
+        return CDTLS_ERR_IO;
+    }
+    s->connected = 1;
+    s->peer = *peer;
+    return CDTLS_OK;
+}
+
+/* A connected UDP socket is told about ICMP errors for its peer (port
+ * unreachable before anyone listens there): the receive that finds one
+ * pending fails with ECONNREFUSED and clears it. That is no failure of the
+ * socket (an unconnected one is never told), so it reads as "nothing
+ * came". */
+static int recv_errno_rc(const cdtls_io_socket *s, int e)
+{
+    if (e == EAGAIN || e == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
+    if (e == ECONNREFUSED && s->connected) return CDTLS_ERR_WOULD_BLOCK;
+    return CDTLS_ERR_IO;
 }
 
 void cdtls_io_close(cdtls_io_socket *s)
@@ -464,23 +514,26 @@ static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len
                         size_t raw_len, struct msghdr *m, struct iovec *iov,
                         struct sockaddr_storage *ss, io_control *control, unsigned *need)
 {
-    if ((!buf && len) || !to || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
-    if (to->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
-    if (to->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
+    if ((!buf && len) || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
+    const cdtls_addr *dest;
+    int rc = io_send_dest(s, to, &dest);
+    if (rc) return rc;
     *need = io_oob_send_caps(oob);
     if ((*need & s->caps) != *need) return CDTLS_ERR_OOB_UNSUPPORTED;
-    socklen_t sl = (socklen_t)io_to_sockaddr(to, s->family, ss);
     iov->iov_base = (void *)(uintptr_t)buf;
     iov->iov_len = len;
     memset(m, 0, sizeof *m);
-    m->msg_name = ss;
-    m->msg_namelen = sl;
+    if (dest) {
+        m->msg_name = ss;
+        m->msg_namelen = (socklen_t)io_to_sockaddr(dest, s->family, ss);
+    } /* connected: no msg_name, the socket's own route (cdtls_io_connect) */
     m->msg_iov = iov;
     m->msg_iovlen = 1;
     m->msg_control = control->bytes;
     size_t used = 0;
     /* IPv4 traffic over a dual-stack socket takes the IPv4 messages. */
-    int cfam = s->family == 6 && to->ip.family == 4 ? 4 : s->family;
+    const cdtls_addr *peer = dest ? dest : &s->peer;
+    int cfam = s->family == 6 && peer->ip.family == 4 ? 4 : s->family;
     if (!build_cmsgs(oob, cfam, m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
     if (raw_len) {
         if (used + raw_len > sizeof control->bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
@@ -503,6 +556,7 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     unsigned need = 0;
     int rc = prepare_send(s, buf, len, to, oob, raw, raw_len, &m, &iov, &ss, &control, &need);
     if (rc) return rc;
+    int refused = 0;
     for (;;) {
         s->send_calls++;
         ssize_t n = sendmsg(s->fd, &m, 0);
@@ -510,6 +564,11 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
         if (errno == EINTR) continue;
         s->last_error = errno;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
+        if (errno == ECONNREFUSED && s->connected && !refused++) {
+            /* a pending ICMP error of the connection was reported (and
+             * cleared) instead of sending: not this datagram's fault */
+            continue;
+        }
         if (m.msg_controllen && !raw_len && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
             /* The kernel refused a typed control message this build thought
              * it had: stop claiming it, and send the datagram without OOB
@@ -574,7 +633,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         s->last_error = errno;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
+        return recv_errno_rc(s, errno);
     }
     *len = (size_t)n;
     if (m.msg_flags & MSG_TRUNC) return CDTLS_ERR_BUFFER_TOO_SMALL;
@@ -615,10 +674,11 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
 #define IO_GSO_MAX_BYTES 65000u    /* below the largest UDP payload */
 #define IO_BATCH_IOV (2u * IO_BATCH_CHUNK) /* iovecs per chunk, GSO runs included */
 
-static int same_dest(const cdtls_addr *a, const cdtls_addr *b)
+/* Whether two datagrams of a batch go to the same place: on a connected
+ * socket every one goes to the peer (io_send_dest refuses the others). */
+static int same_dest(const cdtls_io_socket *s, const cdtls_addr *a, const cdtls_addr *b)
 {
-    return a->ip.family == b->ip.family && a->port == b->port && a->scope_id == b->scope_id &&
-           memcmp(a->ip.addr, b->ip.addr, a->ip.family == 6 ? 16 : 4) == 0;
+    return s->connected || io_same_addr(a, b);
 }
 
 /* Whether two typed OOB ask for the same control messages (fields without
@@ -647,7 +707,7 @@ static size_t gso_run(const cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t
     while (k < n && k < IO_GSO_MAX_SEGS && k < max_iov) {
         const cdtls_io_msg *m = &msgs[k];
         if (!same_oob(&m->oob, &first->oob) || m->raw_len || m->len == 0 || m->len > first->len ||
-            !same_dest(&m->addr, &first->addr) || bytes + m->len > IO_GSO_MAX_BYTES)
+            !same_dest(s, &m->addr, &first->addr) || bytes + m->len > IO_GSO_MAX_BYTES)
             break;
         bytes += m->len;
         k++;
@@ -664,6 +724,7 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
     io_control control[IO_BATCH_CHUNK];
     size_t count[IO_BATCH_CHUNK]; /* datagrams in each entry (> 1: a GSO run) */
     size_t done = 0;
+    int refused = 0;
     while (done < n) {
         size_t k = 0, queued = 0, used_iov = 0;
         int stop = CDTLS_OK; /* why the chunk ends before n, if it does */
@@ -705,6 +766,8 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
                     *sent = done;
                     return CDTLS_ERR_WOULD_BLOCK;
                 }
+                if (errno == ECONNREFUSED && s->connected && !refused++)
+                    continue; /* a pending ICMP error, reported once instead of sending (cdtls_io_send) */
                 if (errno == ENOSYS) {
                     s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_BATCH;
                     *sent = done;
@@ -787,12 +850,11 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
             if (errno == EINTR) continue;
             if (got > 0) break; /* nothing more queued: the batch is what we have */
             s->last_error = errno;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
             if (errno == ENOSYS) {
                 s->caps &= ~(unsigned)CDTLS_IO_CAP_RECV_BATCH;
                 return CDTLS_ERR_UNSUPPORTED;
             }
-            return CDTLS_ERR_IO;
+            return recv_errno_rc(s, errno);
         }
         for (size_t i = 0; i < (size_t)r; i++) {
             cdtls_io_msg *m = &msgs[got + i];
@@ -918,7 +980,7 @@ static int gro_fill(cdtls_io_socket *s, int dontwait)
     }
     if (r < 0) {
         s->last_error = errno;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
+        return recv_errno_rc(s, errno);
     }
     for (int i = 0; i < r; i++) {
         const struct msghdr *h = &mh[i].msg_hdr;

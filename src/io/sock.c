@@ -357,7 +357,8 @@ static void sock_free(cdtls_sock *s)
 
 /* One step of a client socket: wait for datagrams from the peer (all that
  * are queued, up to the batch) or the timer. Datagrams from other
- * addresses, and any too large for a slot, are ignored. */
+ * addresses (the socket is connected, so the kernel drops them already),
+ * and any too large for a slot, are ignored. */
 static int client_step(cdtls_sock *s, int wait_ms)
 {
     rx_batch *r = s->rx;
@@ -387,6 +388,13 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     memset(&any, 0, sizeof any);
     any.ip.family = peer->ip.family;
     int rc = cdtls_io_open(&s->own_io, &any, 0);
+    /* A client talks to one peer: connected, its datagrams go without an
+     * address (no route lookup per datagram in the kernel) and the kernel
+     * drops datagrams from anyone else. Connected before anything is sent,
+     * so nothing from elsewhere can be queued yet; client_step checks the
+     * source all the same. The peer's address never changes on this side
+     * (NAT rebinding moves the client's address, which the server follows). */
+    if (!rc) rc = cdtls_io_connect(&s->own_io, peer);
     if (!rc) {
         s->scratch = a->alloc(a->ctx, DGRAM_MAX);
         s->tx = cdtls_alloc_zero(a, sizeof *s->tx);

@@ -63,10 +63,33 @@ uint64_t cdtls_io_now_ms(void)
 
 /* ----------------------------------------------------------- open / close */
 
-static int on(SOCKET fd, int level, int opt)
+/* Sets a boolean socket option; 1 when it is on afterwards. */
+static int set_report(SOCKET fd, int level, int opt, int want)
 {
-    DWORD one = 1;
-    return setsockopt(fd, level, opt, (const char *)&one, sizeof one) == 0;
+    DWORD v = want ? 1 : 0;
+    return setsockopt(fd, level, opt, (const char *)&v, sizeof v) == 0 && want;
+}
+
+/* The receive-side reports in `want` on, the others off; returns the bits
+ * of those that are on. One option gives DSCP and ECN, one the local
+ * address and interface (as in posix.c). */
+static unsigned set_recv_reports(SOCKET fd, int v4, int v6, unsigned want)
+{
+    const int tos = (want & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) != 0;
+    const int pkt = (want & (CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX)) != 0;
+    const int ttl = (want & CDTLS_IO_CAP_RECV_TTL) != 0;
+    unsigned caps = 0;
+    if (v4) {
+        if (set_report(fd, IPPROTO_IP, IP_RECVTOS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
+    }
+    if (v6) {
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
+    }
+    return caps;
 }
 
 int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flags)
@@ -107,17 +130,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         u_long nb = 1;
         ioctlsocket(fd, FIONBIO, &nb);
     }
-    unsigned caps = CDTLS_IO_CAP_RAW_OOB;
-    if (family == 4 || dual) {
-        if (on(fd, IPPROTO_IP, IP_RECVTOS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
-        if (on(fd, IPPROTO_IP, IP_PKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
-        if (on(fd, IPPROTO_IP, IP_HOPLIMIT)) caps |= CDTLS_IO_CAP_RECV_TTL;
-    }
-    if (family == 6) {
-        if (on(fd, IPPROTO_IPV6, IPV6_RECVTCLASS)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
-        if (on(fd, IPPROTO_IPV6, IPV6_PKTINFO)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
-        if (on(fd, IPPROTO_IPV6, IPV6_HOPLIMIT)) caps |= CDTLS_IO_CAP_RECV_TTL;
-    }
+    unsigned caps = CDTLS_IO_CAP_RAW_OOB | set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS);
     /* send: ECN via IP_ECN/IPV6_ECN, source address via *_PKTINFO; no DSCP */
     caps |= CDTLS_IO_CAP_SEND_ECN | CDTLS_IO_CAP_SEND_LOCAL_ADDR;
     s->fd = (cdtls_socket_handle)fd;
@@ -126,6 +139,32 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->caps = caps;
     s->os_private = (void *)recvmsg_fn;
     if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+    return CDTLS_OK;
+}
+
+int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask)
+{
+    if (!s || (SOCKET)s->fd == INVALID_SOCKET || (mask & ~(unsigned)CDTLS_IO_RECV_REPORTS))
+        return CDTLS_ERR_INVALID_ARG;
+    unsigned got = set_recv_reports((SOCKET)s->fd, s->family == 4 || s->dual_stack, s->family == 6, mask);
+    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | got;
+    return CDTLS_OK;
+}
+
+int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer)
+{
+    if (!s || (SOCKET)s->fd == INVALID_SOCKET || !peer || (peer->ip.family != 4 && peer->ip.family != 6))
+        return CDTLS_ERR_INVALID_ARG;
+    if (peer->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
+    if (peer->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
+    struct sockaddr_storage ss;
+    int sl = (int)io_to_sockaddr(peer, s->family, &ss);
+    if (connect((SOCKET)s->fd, (struct sockaddr *)&ss, sl) != 0) {
+        s->last_error = WSAGetLastError();
+        return CDTLS_ERR_IO;
+    }
+    s->connected = 1;
+    s->peer = *peer;
     return CDTLS_OK;
 }
 
@@ -271,19 +310,23 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
 {
-    if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && len) || !to || (!raw && raw_len) ||
+    if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && len) || (!raw && raw_len) ||
         len > 0xffffffffu)
         return CDTLS_ERR_INVALID_ARG;
+    const cdtls_addr *dest;
+    int rc = io_send_dest(s, to, &dest);
+    if (rc) return rc;
     unsigned need = io_oob_send_caps(oob);
     if ((need & s->caps) != need) return CDTLS_ERR_OOB_UNSUPPORTED;
     struct sockaddr_storage ss;
-    int sl = (int)io_to_sockaddr(to, s->family, &ss);
+    int sl = dest ? (int)io_to_sockaddr(dest, s->family, &ss) : 0;
+    const cdtls_addr *peer = dest ? dest : &s->peer;
     union {
         WSACMSGHDR align;
         uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
     } control;
     size_t used = 0;
-    int cfam = s->family == 6 && to->ip.family == 4 ? 4 : s->family;
+    int cfam = s->family == 6 && peer->ip.family == 4 ? 4 : s->family;
     if (!build(oob, cfam, control.bytes, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
     if (raw_len) {
         if (used + raw_len > sizeof control.bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
@@ -293,19 +336,22 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     WSABUF wb = {(ULONG)len, (CHAR *)(uintptr_t)buf};
     WSAMSG m;
     memset(&m, 0, sizeof m);
-    m.name = (struct sockaddr *)&ss;
+    /* connected (cdtls_io_connect): no name, WSASendMsg sends to the peer */
+    m.name = dest ? (struct sockaddr *)&ss : NULL;
     m.namelen = sl;
     m.lpBuffers = &wb;
     m.dwBufferCount = 1;
     m.Control.buf = used ? (CHAR *)control.bytes : NULL;
     m.Control.len = (ULONG)used;
     DWORD sent = 0;
+    int refused = 0;
     for (;;) {
         s->send_calls++;
         if (WSASendMsg((SOCKET)s->fd, &m, 0, &sent, NULL, NULL) == 0) return CDTLS_OK;
         int e = WSAGetLastError();
         s->last_error = e;
         if (e == WSAEWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
+        if (e == WSAECONNRESET && !refused++) continue; /* an earlier datagram's ICMP error, reported here */
         if (used && !raw_len && (e == WSAEINVAL || e == WSAENOPROTOOPT || e == WSAEOPNOTSUPP)) {
             /* a refused typed message: send without it, stop claiming it */
             s->caps &= ~need;
