@@ -8,7 +8,15 @@
  *   resume     session-ID resumption (RFC 5246 §7.3), same loop
  *   tput       one connection over loopback: 1200-byte records (bytes/s) and
  *              64-byte records (records/s), windows of 32 records, datagram
- *              by datagram and batched (sendmmsg/recvmmsg, cdtls_io_*_batch)
+ *              by datagram and batched (sendmmsg/recvmmsg, cdtls_io_*_batch),
+ *              the engine over io sockets connected to each other and asking
+ *              for no receive reports, as OpenSSL's program's sockets are
+ *              (--tput-net plain|connected|quiet|both chooses: unconnected
+ *              with every report, connected only, no reports only, both);
+ *              and the socket layer as its users get it by default: a
+ *              cdtls_sock_dial client writing with cdtls_sock_write_many, a
+ *              cdtls_listener-accepted server reading with cdtls_sock_read
+ *              (workloads tput1200_sock, rec64_sock)
  *   engine     in memory, no sockets: ns per record for the provider's raw
  *              AEAD seal+open, the record layer's record_seal+record_open,
  *              and the whole engine (conn_write, next_datagram, conn_recv,
@@ -26,6 +34,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -38,6 +47,13 @@
 #include "record/record.h"
 
 static int quick; /* --quick: shorter runs, for trying the program out */
+/* --tput-net: how the throughput rows' io sockets are set up. Bit 1:
+ * connected to each other (cdtls_io_connect), bit 2: no receive reports
+ * (cdtls_io_set_recv_reports 0). Both by default, as OpenSSL's program
+ * (connected BIO_s_datagram sockets, no reports asked for). */
+#define TPUT_NET_CONNECT 1
+#define TPUT_NET_QUIET 2
+static int tput_net = TPUT_NET_CONNECT | TPUT_NET_QUIET;
 static const char *only_suite; /* --suite NAME: only that suite (profiling) */
 
 static int skip_suite(const char *name)
@@ -497,6 +513,124 @@ static double run_stream(net *n, size_t rec, size_t total, size_t *lost, double 
     return bench_cpu() - c0;
 }
 
+/* The socket layer as its users get it by default. cdtls_sock_dial runs
+ * its handshake to the end before it returns, so it runs in a thread of
+ * its own while this one serves the listener; the stream itself runs in
+ * this thread only, as the other rows. */
+typedef struct dial_job {
+    const cdtls_config *cfg;
+    cdtls_addr srv;
+    cdtls_sock *s;
+    int rc;
+} dial_job;
+
+static void *dial_thread(void *arg)
+{
+    dial_job *j = arg;
+    j->rc = cdtls_sock_dial(j->cfg, &j->srv, 5000, &j->s);
+    return NULL;
+}
+
+/* As run_stream, through the socket layer: the client writes each window
+ * with one cdtls_sock_write_many (its flush: one cdtls_io_send_batch), the
+ * accepted server socket reads with cdtls_sock_read and timeout 0 (each
+ * read with nothing queued steps the listener once: a poll and one
+ * recvmmsg of up to 16 datagrams); when nothing is there, a poll on the
+ * listener's socket waits, 200 ms at most (then the rest of the window
+ * counts as lost). */
+static double run_sock_stream(cdtls_sock *cli, cdtls_sock *srv, const cdtls_io_socket *lio, size_t rec,
+                              size_t total, size_t *lost, double *wall)
+{
+    memset(app, 0x5a, rec);
+    cdtls_sock_record recs[WINDOW];
+    memset(recs, 0, sizeof recs);
+    for (unsigned i = 0; i < WINDOW; i++) recs[i].data = app, recs[i].len = rec;
+    *lost = 0;
+    double w0 = bench_wall(), c0 = bench_cpu();
+    for (size_t sent = 0; sent < total; sent += WINDOW) {
+        size_t written = 0;
+        int rc = cdtls_sock_write_many(cli, recs, WINDOW, &written);
+        if (rc != CDTLS_OK || written != WINDOW) {
+            fprintf(stderr, "cdtls_sock_write_many: %s (%zu written)\n", cdtls_strerror(rc), written);
+            exit(1);
+        }
+        size_t got = 0;
+        while (got < WINDOW) {
+            size_t len;
+            rc = cdtls_sock_read(srv, rxbuf[0], DGRAM, &len, NULL, 0);
+            if (rc == CDTLS_OK) {
+                got++;
+                continue;
+            }
+            if (rc != CDTLS_ERR_WOULD_BLOCK) {
+                fprintf(stderr, "cdtls_sock_read: %s\n", cdtls_strerror(rc));
+                exit(1);
+            }
+            struct pollfd p = {lio->fd, POLLIN, 0};
+            if (poll(&p, 1, 200) <= 0) break;
+        }
+        *lost += WINDOW - got;
+    }
+    *wall = bench_wall() - w0;
+    return bench_cpu() - c0;
+}
+
+static void bench_tput_sock(const suite_def *sd, const cdtls_config *cc, const cdtls_config *sc)
+{
+    cdtls_addr lo;
+    cdtls_addr_parse("127.0.0.1", 0, &lo);
+    cdtls_listener *l;
+    if (cdtls_listener_open(sc, &lo, 0, &l) != CDTLS_OK) {
+        bench_not_measured("tput_sock", sd->name, "cdtls_listener_open failed");
+        return;
+    }
+    dial_job j = {cc, lo, NULL, -1};
+    cdtls_io_local_addr(cdtls_listener_io(l), &j.srv);
+    pthread_t th;
+    if (pthread_create(&th, NULL, dial_thread, &j) != 0) {
+        bench_not_measured("tput_sock", sd->name, "no thread for the dial");
+        cdtls_listener_close(l);
+        return;
+    }
+    cdtls_sock *srv = NULL;
+    int arc = cdtls_listener_accept(l, 5000, &srv);
+    pthread_join(th, NULL);
+    if (arc != CDTLS_OK || j.rc != CDTLS_OK) {
+        bench_not_measured("tput_sock", sd->name, "handshake failed");
+        if (srv) cdtls_sock_close(srv);
+        if (j.s) cdtls_sock_close(j.s);
+        cdtls_listener_close(l);
+        return;
+    }
+    const cdtls_io_socket *lio = cdtls_listener_io(l);
+    size_t lost;
+    double wall;
+    run_sock_stream(j.s, srv, lio, 16, WINDOW, &lost, &wall); /* retires the server's last flight */
+    const size_t sizes[2] = {1200, 64};
+    for (int s = 0; s < 2; s++) {
+        size_t total = quick ? 20000 : (sizes[s] == 1200 ? 200000 : 300000);
+        double best = 1e9, best_wall = 0;
+        size_t best_lost = 0;
+        for (int rep = 0; rep < 3; rep++) {
+            double cpu = run_sock_stream(j.s, srv, lio, sizes[s], total, &lost, &wall);
+            if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
+        }
+        const char *wl = sizes[s] == 1200 ? "tput1200_sock" : "rec64_sock";
+        double delivered = (double)(total - best_lost);
+        if (sizes[s] == 1200) {
+            bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
+            bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
+        } else {
+            bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
+            bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
+        }
+        bench_result(wl, sd->name, "lost", (double)best_lost);
+    }
+    cdtls_sock_close(j.s);
+    cdtls_sock_close(srv);
+    cdtls_listener_close(l);
+}
+
 static void bench_tput(void)
 {
     for (size_t i = 0; i < sizeof tput_suites / sizeof tput_suites[0]; i++) {
@@ -509,6 +643,19 @@ static void bench_tput(void)
         for (int batch = 0; batch < 3; batch++) {
             net n;
             net_open(&n, batch);
+            if (tput_net & TPUT_NET_CONNECT) {
+                /* one peer each: sends go without an address (no route
+                 * lookup per datagram), as OpenSSL's connected sockets */
+                if (cdtls_io_connect(&n.cli.io, &n.srv.addr) || cdtls_io_connect(&n.srv.io, &n.cli.addr)) {
+                    fprintf(stderr, "cannot connect the loopback sockets\n");
+                    exit(1);
+                }
+            }
+            if (tput_net & TPUT_NET_QUIET) {
+                /* the stream reads no OOB: no reports for the kernel to add */
+                (void)cdtls_io_set_recv_reports(&n.cli.io, 0);
+                (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
+            }
             if (batch == 2 && !(cdtls_io_caps(&n.cli.io) & CDTLS_IO_CAP_SEND_GSO)) {
                 bench_not_measured("tput_gso", sd->name, "no UDP GSO on this system");
                 net_close(&n);
@@ -550,6 +697,7 @@ static void bench_tput(void)
             net_free_conns(&n);
             net_close(&n);
         }
+        bench_tput_sock(sd, &cc, &sc);
     }
 }
 
@@ -915,8 +1063,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale_n = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--suite") && i + 1 < argc) only_suite = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] [--scale N] [--suite NAME]\n", argv[0]);
+        else if (!strcmp(argv[i], "--tput-net") && i + 1 < argc) {
+            const char *m = argv[++i];
+            tput_net = !strcmp(m, "plain")       ? 0
+                       : !strcmp(m, "connected") ? TPUT_NET_CONNECT
+                       : !strcmp(m, "quiet")     ? TPUT_NET_QUIET
+                       : !strcmp(m, "both")      ? TPUT_NET_CONNECT | TPUT_NET_QUIET
+                                                 : -1;
+            if (tput_net < 0) {
+                fprintf(stderr, "--tput-net: plain, connected, quiet or both\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] [--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n", argv[0]);
             return 2;
         }
     }
