@@ -222,7 +222,7 @@ typedef struct ep {
 
 typedef struct net {
     ep cli, srv;
-    int batch; /* use cdtls_io_send_batch / cdtls_io_recv_batch (2: with GSO) */
+    int batch; /* use cdtls_io_send_batch / cdtls_io_recv_batch (2: with GSO, 3: and GRO) */
 } net;
 
 #define WINDOW 32u
@@ -237,9 +237,11 @@ static void net_open(net *n, int batch)
     cdtls_addr lo;
     cdtls_addr_parse("127.0.0.1", 0, &lo);
     /* No DSCP probe: the benchmark sends no marks. Non-blocking: a receive
-     * is one recvmsg, as in the OpenSSL and pion programs. */
-    if (cdtls_io_open(&n->cli.io, &lo, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE) ||
-        cdtls_io_open(&n->srv.io, &lo, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE)) {
+     * is one recvmsg, as in the OpenSSL and pion programs. With GRO (batch
+     * 3) the open's probe runs: GRO is kept only where it cuts a GSO run
+     * back into the datagrams sent. */
+    unsigned flags = CDTLS_IO_NONBLOCK | (batch == 3 ? CDTLS_IO_GRO : CDTLS_IO_NO_PROBE);
+    if (cdtls_io_open(&n->cli.io, &lo, flags) || cdtls_io_open(&n->srv.io, &lo, flags)) {
         fprintf(stderr, "cannot open loopback sockets\n");
         exit(1);
     }
@@ -640,7 +642,7 @@ static void bench_tput(void)
         uint16_t suite = sd->suite;
         if (skip_suite(sd->name)) continue;
         if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) continue;
-        for (int batch = 0; batch < 3; batch++) {
+        for (int batch = 0; batch < 4; batch++) {
             net n;
             net_open(&n, batch);
             if (tput_net & TPUT_NET_CONNECT) {
@@ -656,8 +658,13 @@ static void bench_tput(void)
                 (void)cdtls_io_set_recv_reports(&n.cli.io, 0);
                 (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
             }
-            if (batch == 2 && !(cdtls_io_caps(&n.cli.io) & CDTLS_IO_CAP_SEND_GSO)) {
-                bench_not_measured("tput_gso", sd->name, "no UDP GSO on this system");
+            if (batch >= 2 && !(cdtls_io_caps(&n.cli.io) & CDTLS_IO_CAP_SEND_GSO)) {
+                bench_not_measured(batch == 2 ? "tput_gso" : "tput_gro", sd->name, "no UDP GSO on this system");
+                net_close(&n);
+                continue;
+            }
+            if (batch == 3 && !(cdtls_io_caps(&n.srv.io) & CDTLS_IO_CAP_RECV_GRO)) {
+                bench_not_measured("tput_gro", sd->name, "no UDP GRO on this system");
                 net_close(&n);
                 continue;
             }
@@ -677,13 +684,17 @@ static void bench_tput(void)
                 size_t total = quick ? 20000 : (sizes[s] == 1200 ? 200000 : 300000);
                 double best = 1e9, best_wall = 0;
                 size_t best_lost = 0;
+                const uint64_t gro0 = n.srv.io.gro_datagrams;
                 for (int rep = 0; rep < 3; rep++) {
                     double cpu = run_stream(&n, sizes[s], total, &lost, &wall);
                     if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
                 }
                 char wl[64];
                 snprintf(wl, sizeof wl, "%s%s", sizes[s] == 1200 ? "tput1200" : "rec64",
-                         batch == 2 ? "_gso" : batch ? "_batch" : "");
+                         batch == 3 ? "_gro" : batch == 2 ? "_gso" : batch ? "_batch" : "");
+                /* how much of the stream the kernel handed over coalesced */
+                if (batch == 3)
+                    bench_result(wl, sd->name, "gro_share", (double)(n.srv.io.gro_datagrams - gro0) / (3.0 * (double)total));
                 double delivered = (double)(total - best_lost);
                 if (sizes[s] == 1200) {
                     bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);

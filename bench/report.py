@@ -116,16 +116,19 @@ def main():
         rows.append(("1200-B records, MB/CPU-s", "tput1200", s, "MB_per_cpu_s"))
         rows.append(("1200-B records, batched, MB/CPU-s", "tput1200_batch", s, "MB_per_cpu_s", "tput1200"))
         rows.append(("1200-B records, batched + GSO, MB/CPU-s", "tput1200_gso", s, "MB_per_cpu_s", "tput1200"))
+        rows.append(("1200-B records, batched + GSO + GRO, MB/CPU-s", "tput1200_gro", s, "MB_per_cpu_s", "tput1200"))
         rows.append(("64-B records / CPU-s", "rec64", s, "rec_per_cpu_s"))
         rows.append(("64-B records, batched / CPU-s", "rec64_batch", s, "rec_per_cpu_s", "rec64"))
         rows.append(("64-B records, batched + GSO / CPU-s", "rec64_gso", s, "rec_per_cpu_s", "rec64"))
+        rows.append(("64-B records, batched + GSO + GRO / CPU-s", "rec64_gro", s, "rec_per_cpu_s", "rec64"))
         rows.append(("1200-B records, socket layer, MB/CPU-s", "tput1200_sock", s, "MB_per_cpu_s", "tput1200"))
         rows.append(("64-B records, socket layer / CPU-s", "rec64_sock", s, "rec_per_cpu_s", "rec64"))
         rows.append(("1200-B records, MB/wall-s", "tput1200", s, "MB_per_wall_s"))
         rows.append(("1200-B records, socket layer, MB/wall-s", "tput1200_sock", s, "MB_per_wall_s", "tput1200"))
     table("Throughput, one connection over loopback (sender + receiver on one core)", rows,
           "Batched = cdtls_io_send_batch / cdtls_io_recv_batch (sendmmsg / recvmmsg); + GSO = the same "
-          "with UDP GSO on the send side (runs of equal-size datagrams as one send). OpenSSL and pion "
+          "with UDP GSO on the send side (runs of equal-size datagrams as one send); + GRO = and UDP GRO on "
+          "the receiving socket (CDTLS_IO_GRO: coalesced reads cut back into datagrams). OpenSSL and pion "
           "send and receive one datagram per system call; in the batched rows their cells (marked *) "
           "repeat those numbers, so the ratios show what batching buys us against them. These rows "
           "drive the engine over io sockets connected to each other (cdtls_io_connect) that ask for no "
