@@ -271,7 +271,10 @@ static void check_reports(const char *ip, unsigned mask, unsigned want_caps, uns
     cr_assert_eq(got.flags, expect, "reported %#x, kept %#x", got.flags, expect);
     cr_assert_eq(cdtls_io_parse_cmsg(raw, raw_len, &parsed), CDTLS_OK);
     cr_assert_eq(parsed.flags, expect, "raw bytes: %#x", parsed.flags);
-    if (expect == 0) cr_assert_eq(raw_len, 0u, "no report, no control bytes");
+    /* Nothing asked for: no control bytes at all. A report asked for that
+     * the open's probe found missing (wine: the IPv4 TTL) is not in the
+     * caps nor typed, but the system may still hand over bytes for it. */
+    if (mask == 0) cr_assert_eq(raw_len, 0u, "no report, no control bytes");
     if ((expect & CDTLS_OOB_DSCP) && mark.flags) cr_assert(got.dscp == 26 && got.ecn == CDTLS_ECN_ECT1);
     if (expect & CDTLS_OOB_LOCAL_ADDR) cr_assert_eq(got.local.family, ra.ip.family);
     cdtls_io_close(&tx);

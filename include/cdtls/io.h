@@ -109,6 +109,11 @@ typedef struct cdtls_io_socket {
      * by this, not by the caps bit: clearing CDTLS_IO_CAP_RECV_GRO by hand
      * does not turn it off. */
     struct cdtls_io_gro *gro;
+    /* The receive reports open found working (all it could ask for, less
+     * any the probe saw missing from a received datagram: wine accepts
+     * IPv4 IP_HOPLIMIT and reports no TTL); cdtls_io_set_recv_reports turns
+     * on no others. */
+    unsigned recv_reports_ok;
     /* cdtls_io_connect: 1 when the socket is connected to `peer`. */
     int connected;
     cdtls_addr peer;

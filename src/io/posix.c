@@ -182,6 +182,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
      * (Linux honours them on AF_INET6 sockets). */
     s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family);
     if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+    s->recv_reports_ok = s->caps & CDTLS_IO_RECV_REPORTS;
 #if defined(__linux__)
     s->caps |= CDTLS_IO_CAP_SEND_BATCH | CDTLS_IO_CAP_RECV_BATCH; /* sendmmsg / recvmmsg */
     {
@@ -200,7 +201,7 @@ int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask)
 {
     if (!s || s->fd < 0 || (mask & ~(unsigned)CDTLS_IO_RECV_REPORTS)) return CDTLS_ERR_INVALID_ARG;
     unsigned got = set_recv_reports(s->fd, s->family == 4 || s->dual_stack, s->family == 6, mask);
-    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | got;
+    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | (got & s->recv_reports_ok);
     return CDTLS_OK;
 }
 

@@ -1,11 +1,31 @@
 /* The send-capability probe (see CDTLS_IO_NO_PROBE in cdtls/io.h): a system
  * that accepts a TOS/ECN control message and silently sends the datagram
- * unmarked (seen under wine) must not be reported as able to mark. Built on
- * the public io calls only, so it serves every backend. */
+ * unmarked (seen under wine) must not be reported as able to mark. The
+ * datagrams it receives check the receive reports the same way: one the
+ * socket option was accepted for but that no datagram carries (wine: the
+ * IPv4 TTL) is not reported either. Built on the public io calls only, so
+ * it serves every backend. */
 #include <string.h>
 
 #include "cdtls/io.h"
 #include "io/io_internal.h"
+
+/* The receive capabilities rx claims whose report a received datagram
+ * did not carry. */
+static unsigned missing_reports(unsigned rx_caps, unsigned got)
+{
+    static const struct {
+        unsigned cap, flag;
+    } report[] = {{CDTLS_IO_CAP_RECV_DSCP, CDTLS_OOB_DSCP},
+                  {CDTLS_IO_CAP_RECV_ECN, CDTLS_OOB_ECN},
+                  {CDTLS_IO_CAP_RECV_LOCAL_ADDR, CDTLS_OOB_LOCAL_ADDR},
+                  {CDTLS_IO_CAP_RECV_IFINDEX, CDTLS_OOB_IFINDEX},
+                  {CDTLS_IO_CAP_RECV_TTL, CDTLS_OOB_TTL}};
+    unsigned missing = 0;
+    for (size_t i = 0; i < sizeof report / sizeof report[0]; i++)
+        if ((rx_caps & report[i].cap) && !(got & report[i].flag)) missing |= report[i].cap;
+    return missing;
+}
 
 unsigned io_probe_send_marks(int family, unsigned caps)
 {
@@ -45,6 +65,7 @@ unsigned io_probe_send_marks(int family, unsigned caps)
             int arrived = i == 0 ? (got.flags & CDTLS_OOB_DSCP) && got.dscp == 46
                                  : (got.flags & CDTLS_OOB_ECN) && got.ecn == CDTLS_ECN_ECT0;
             if (!arrived) caps &= ~cap_of[i];
+            caps &= ~missing_reports(rx_caps, got.flags);
         }
     }
     cdtls_io_close(&tx);

@@ -139,6 +139,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->caps = caps;
     s->os_private = (void *)recvmsg_fn;
     if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+    s->recv_reports_ok = s->caps & CDTLS_IO_RECV_REPORTS;
     return CDTLS_OK;
 }
 
@@ -147,7 +148,7 @@ int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask)
     if (!s || (SOCKET)s->fd == INVALID_SOCKET || (mask & ~(unsigned)CDTLS_IO_RECV_REPORTS))
         return CDTLS_ERR_INVALID_ARG;
     unsigned got = set_recv_reports((SOCKET)s->fd, s->family == 4 || s->dual_stack, s->family == 6, mask);
-    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | got;
+    s->caps = (s->caps & ~(unsigned)CDTLS_IO_RECV_REPORTS) | (got & s->recv_reports_ok);
     return CDTLS_OK;
 }
 
