@@ -507,6 +507,24 @@ typedef union io_control {
     uint8_t bytes[CDTLS_IO_CMSG_SPACE * 2];
 } io_control;
 
+#if defined(__linux__)
+/* One recvmmsg slot: a datagram into buf (cap bytes), its source into ss,
+ * its control messages into control. */
+static void recv_hdr_init(struct mmsghdr *mh, struct iovec *iov, uint8_t *buf, size_t cap,
+                          struct sockaddr_storage *ss, io_control *control)
+{
+    iov->iov_base = buf;
+    iov->iov_len = cap;
+    memset(mh, 0, sizeof *mh);
+    mh->msg_hdr.msg_name = ss;
+    mh->msg_hdr.msg_namelen = sizeof *ss;
+    mh->msg_hdr.msg_iov = iov;
+    mh->msg_hdr.msg_iovlen = 1;
+    mh->msg_hdr.msg_control = control->bytes;
+    mh->msg_hdr.msg_controllen = sizeof control->bytes;
+}
+#endif
+
 /* Checks one datagram and fills *m (pointing at *iov, *ss and *control)
  * for sendmsg; *need gets the typed-OOB capabilities it uses. Shared by
  * the single send and the batch, so both refuse and build the same way. */
@@ -830,18 +848,7 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
     size_t got = 0;
     while (got < n) {
         size_t k = n - got < IO_BATCH_CHUNK ? n - got : IO_BATCH_CHUNK;
-        for (size_t i = 0; i < k; i++) {
-            cdtls_io_msg *m = &msgs[got + i];
-            iov[i].iov_base = m->buf;
-            iov[i].iov_len = m->cap;
-            memset(&mh[i], 0, sizeof mh[i]);
-            mh[i].msg_hdr.msg_name = &ss[i];
-            mh[i].msg_hdr.msg_namelen = sizeof ss[i];
-            mh[i].msg_hdr.msg_iov = &iov[i];
-            mh[i].msg_hdr.msg_iovlen = 1;
-            mh[i].msg_hdr.msg_control = control[i].bytes;
-            mh[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
-        }
+        for (size_t i = 0; i < k; i++) recv_hdr_init(&mh[i], &iov[i], msgs[got + i].buf, msgs[got + i].cap, &ss[i], &control[i]);
         /* The first chunk may block (a blocking socket with no timeout);
          * MSG_WAITFORONE returns as soon as one datagram is in, and later
          * chunks only take what is already queued. */
@@ -949,17 +956,7 @@ static int gro_fill(cdtls_io_socket *s, int dontwait)
     struct sockaddr_storage ss[IO_GRO_READS];
     io_control control[IO_GRO_READS];
     unsigned k = (s->caps & CDTLS_IO_CAP_RECV_BATCH) ? IO_GRO_READS : 1u;
-    for (unsigned i = 0; i < k; i++) {
-        iov[i].iov_base = g->bufs[i];
-        iov[i].iov_len = sizeof g->bufs[i];
-        memset(&mh[i], 0, sizeof mh[i]);
-        mh[i].msg_hdr.msg_name = &ss[i];
-        mh[i].msg_hdr.msg_namelen = sizeof ss[i];
-        mh[i].msg_hdr.msg_iov = &iov[i];
-        mh[i].msg_hdr.msg_iovlen = 1;
-        mh[i].msg_hdr.msg_control = control[i].bytes;
-        mh[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
-    }
+    for (unsigned i = 0; i < k; i++) recv_hdr_init(&mh[i], &iov[i], g->bufs[i], sizeof g->bufs[i], &ss[i], &control[i]);
     int r;
     for (;;) {
         s->recv_calls++;

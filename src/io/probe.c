@@ -27,18 +27,27 @@ static unsigned missing_reports(unsigned rx_caps, unsigned got)
     return missing;
 }
 
+/* A pair of temporary loopback sockets of the family, without probes of
+ * their own (rx opened with rx_flags): 0 when both are open, else -1 and
+ * neither is (the probe then leaves the claim unverified). */
+static int probe_pair_open(int family, unsigned rx_flags, cdtls_io_socket *tx, cdtls_io_socket *rx)
+{
+    cdtls_addr lo;
+    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return -1;
+    if (cdtls_io_open(rx, &lo, rx_flags | CDTLS_IO_NO_PROBE) != CDTLS_OK) return -1;
+    if (cdtls_io_open(tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
+        cdtls_io_close(rx);
+        return -1;
+    }
+    return 0;
+}
+
 unsigned io_probe_send_marks(int family, unsigned caps)
 {
     const unsigned marks = CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
     if (!(caps & marks)) return caps;
-    cdtls_addr lo;
-    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return caps;
     cdtls_io_socket tx, rx;
-    if (cdtls_io_open(&rx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
-    if (cdtls_io_open(&tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
-        cdtls_io_close(&rx);
-        return caps;
-    }
+    if (probe_pair_open(family, 0, &tx, &rx)) return caps;
     unsigned rx_caps = cdtls_io_caps(&rx);
     cdtls_addr to;
     if ((rx_caps & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) &&
@@ -128,14 +137,8 @@ static int gso_run_arrives(cdtls_io_socket *tx, cdtls_io_socket *rx)
 unsigned io_probe_send_gso(int family, unsigned caps)
 {
     if (!(caps & CDTLS_IO_CAP_SEND_GSO)) return caps;
-    cdtls_addr lo;
-    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return caps;
     cdtls_io_socket tx, rx;
-    if (cdtls_io_open(&rx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
-    if (cdtls_io_open(&tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
-        cdtls_io_close(&rx);
-        return caps;
-    }
+    if (probe_pair_open(family, 0, &tx, &rx)) return caps;
     /* the temporary sender claims GSO as the real socket does (the same
      * getsockopt); a refusal inside the send clears it there */
     if ((tx.caps & CDTLS_IO_CAP_SEND_GSO) && gso_run_arrives(&tx, &rx) == 0) caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
@@ -152,14 +155,8 @@ unsigned io_probe_send_gso(int family, unsigned caps)
  * which is the safe side.) */
 int io_probe_gro(int family)
 {
-    cdtls_addr lo;
-    if (cdtls_addr_parse(family == 6 ? "::1" : "127.0.0.1", 0, &lo) != CDTLS_OK) return 1;
     cdtls_io_socket tx, rx;
-    if (cdtls_io_open(&rx, &lo, CDTLS_IO_GRO | CDTLS_IO_NO_PROBE) != CDTLS_OK) return 1;
-    if (cdtls_io_open(&tx, &lo, CDTLS_IO_NO_PROBE) != CDTLS_OK) {
-        cdtls_io_close(&rx);
-        return 1;
-    }
+    if (probe_pair_open(family, CDTLS_IO_GRO, &tx, &rx)) return 1;
     int ok = 1;
     if ((rx.caps & CDTLS_IO_CAP_RECV_GRO) && (tx.caps & CDTLS_IO_CAP_SEND_GSO)) ok = gso_run_arrives(&tx, &rx) != 0;
     cdtls_io_close(&tx);
