@@ -42,6 +42,23 @@ static inline void bench_result(const char *workload, const char *suite, const c
     fflush(stdout);
 }
 
+/* A throughput stream's results: of `total` records of `size` bytes,
+ * `lost` did not arrive, in `cpu` CPU seconds and `wall` wall seconds (the
+ * best of the repetitions). 1200-byte streams in MB, others in records. */
+static inline void bench_stream_result(const char *workload, const char *suite, size_t size, size_t total,
+                                       size_t lost, double cpu, double wall)
+{
+    double delivered = (double)(total - lost);
+    if (size == 1200) {
+        bench_result(workload, suite, "MB_per_cpu_s", delivered * 1200 / cpu / 1e6);
+        bench_result(workload, suite, "MB_per_wall_s", delivered * 1200 / wall / 1e6);
+    } else {
+        bench_result(workload, suite, "rec_per_cpu_s", delivered / cpu);
+        bench_result(workload, suite, "rec_per_wall_s", delivered / wall);
+    }
+    bench_result(workload, suite, "lost", (double)lost);
+}
+
 /* A workload that could not be measured: said so, with why, never a number. */
 static inline void bench_not_measured(const char *workload, const char *suite, const char *why)
 {

@@ -618,15 +618,7 @@ static void bench_tput_sock(const suite_def *sd, const cdtls_config *cc, const c
             if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
         }
         const char *wl = sizes[s] == 1200 ? "tput1200_sock" : "rec64_sock";
-        double delivered = (double)(total - best_lost);
-        if (sizes[s] == 1200) {
-            bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
-            bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
-        } else {
-            bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
-            bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
-        }
-        bench_result(wl, sd->name, "lost", (double)best_lost);
+        bench_stream_result(wl, sd->name, sizes[s], total, best_lost, best, best_wall);
     }
     cdtls_sock_close(j.s);
     cdtls_sock_close(srv);
@@ -695,15 +687,7 @@ static void bench_tput(void)
                 /* how much of the stream the kernel handed over coalesced */
                 if (batch == 3)
                     bench_result(wl, sd->name, "gro_share", (double)(n.srv.io.gro_datagrams - gro0) / (3.0 * (double)total));
-                double delivered = (double)(total - best_lost);
-                if (sizes[s] == 1200) {
-                    bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
-                    bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
-                } else {
-                    bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
-                    bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
-                }
-                bench_result(wl, sd->name, "lost", (double)best_lost);
+                bench_stream_result(wl, sd->name, sizes[s], total, best_lost, best, best_wall);
             }
             net_free_conns(&n);
             net_close(&n);

@@ -398,15 +398,7 @@ static void bench_tput(void)
                     if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
                 }
                 const char *wl = sizes[s] == 1200 ? "tput1200" : "rec64";
-                double delivered = (double)(total - best_lost);
-                if (sizes[s] == 1200) {
-                    bench_result(wl, sd->name, "MB_per_cpu_s", delivered * 1200 / best / 1e6);
-                    bench_result(wl, sd->name, "MB_per_wall_s", delivered * 1200 / best_wall / 1e6);
-                } else {
-                    bench_result(wl, sd->name, "rec_per_cpu_s", delivered / best);
-                    bench_result(wl, sd->name, "rec_per_wall_s", delivered / best_wall);
-                }
-                bench_result(wl, sd->name, "lost", (double)best_lost);
+                bench_stream_result(wl, sd->name, sizes[s], total, best_lost, best, best_wall);
             }
         }
         net_free_ssl(&n);
