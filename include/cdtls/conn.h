@@ -236,13 +236,35 @@ int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
  *
  * A server feeds every datagram from a peer it has no connection for to
  * cdtls_hello_verifier_check() before it allocates anything for that peer:
- *   CDTLS_OK                 the datagram is a ClientHello with a valid cookie:
- *                            create a server connection, call
- *                            cdtls_conn_set_cookie_verified(), feed it the datagram.
+ *   CDTLS_OK                 the datagram holds the start of a ClientHello
+ *                            with a valid cookie: create a server connection,
+ *                            call cdtls_conn_set_cookie_verified(), feed it the
+ *                            datagram and then every later one from that peer.
  *   CDTLS_ERR_WOULD_BLOCK    reply[0..*reply_len) is a HelloVerifyRequest: send it
  *                            to the peer and keep no state.
  *   any other error          drop the datagram.
+ *
+ * ClientHellos may come in fragments, over several records and datagrams
+ * (RFC 6347 §4.2.3; a DTLS 1.3 browser's hello with a post-quantum key
+ * share is ~1.4 KB). The verifier looks, in every epoch-0 record of the
+ * datagram, for the fragment at offset 0 of a ClientHello; it needs that
+ * fragment to hold the hello through its cookie field (client_version,
+ * random, session_id, cookie: 100 bytes with our 32-byte cookie; every MTU
+ * the engine allows leaves room). The cookie binds the peer's address,
+ * client_version, random and session_id, all in that fragment, so:
+ *  - a first ClientHello is answered from its first fragment alone; its
+ *    other fragments are dropped (nothing is reassembled, nothing kept);
+ *  - the second ClientHello's cookie is checked on its first fragment, and
+ *    the connection made then reassembles the rest. Its fragments that come
+ *    before the first one are dropped here (keep them and feed them after
+ *    the datagram that returned CDTLS_OK, as the socket listener does with
+ *    the datagrams of the same batch, or let the client's retransmission
+ *    bring them again, RFC 6347 §4.2.4).
+ * A ClientHello whose message length exceeds CDTLS_MAX_CLIENT_HELLO_LEN is
+ * dropped here and by the connection.
  */
+#define CDTLS_MAX_CLIENT_HELLO_LEN 16384u
+
 typedef struct cdtls_hello_verifier cdtls_hello_verifier;
 
 int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms,

@@ -602,9 +602,15 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
 
         if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO &&
             h.type == HS_CLIENT_HELLO) {
-            /* Each ClientHello (with or without cookie) may restart the
-             * expected message_seq: the server keeps nothing between the
-             * first ClientHello and the one with the cookie. */
+            if (h.length > CDTLS_MAX_CLIENT_HELLO_LEN) continue; /* docs/security.md */
+            /* Once a cookie was verified (here, or by the stateless
+             * verifier on the hello's first fragment), a hello with a lower
+             * message_seq is a stale copy of the first one: it must not
+             * restart the reassembly of the second (RFC 6347 §4.2.2). */
+            if (c->cookie_verified && h.message_seq < hs_reasm_next_seq(&c->reasm)) continue;
+            /* Before that, each ClientHello (with or without cookie) may
+             * restart the expected message_seq: the server keeps nothing
+             * between the first ClientHello and the one with the cookie. */
             if (h.fragment_offset == 0 && h.fragment_length == h.length) {
                 int rc = hs_server_client_hello(c, frag - DTLS_HS_HEADER_LEN,
                                                 DTLS_HS_HEADER_LEN + h.length, h.message_seq,

@@ -284,8 +284,8 @@ int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t ms
 int hs_handle_ccs(cdtls_conn *c);
 /* Shared with the stateless hello verifier (hello_verifier.c): what a
  * cookie binds, and the HelloVerifyRequest record. */
-size_t hs_client_hello_cookie_parts(const hs_client_hello *ch, const void *addr,
-                                    size_t addr_len, cookie_part parts[4]);
+size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr,
+                       size_t addr_len, cookie_part parts[2]);
 int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq,
                           uint16_t msg_seq, const uint8_t *cookie, size_t cookie_len);
 /* Server: a ClientHello arrived while waiting for one. */

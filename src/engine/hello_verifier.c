@@ -1,9 +1,11 @@
 /* cdtls_hello_verifier: the stateless cookie exchange a server runs before
- * it allocates anything for a peer (RFC 6347 §4.2.1). It parses only the
- * first record of the datagram, which must hold a whole ClientHello in
- * epoch 0: a first ClientHello is small, and a server that is stateless at
- * this point cannot reassemble fragments (OpenSSL's DTLSv1_listen has the
- * same rule). */
+ * it allocates anything for a peer (RFC 6347 §4.2.1). A ClientHello may be
+ * fragmented over several records and datagrams (§4.2.3): today's DTLS 1.3
+ * clients with post-quantum key shares send ~1.4 KB hellos. Nothing is
+ * reassembled here: the cookie binds only what the fragment at offset 0
+ * always carries (address, client_version, random, session_id; see
+ * hs_cookie_parts), so a first hello is answered, and a second hello's
+ * cookie checked, from that fragment alone. */
 #include <string.h>
 
 #include "cdtls/conn.h"
@@ -43,6 +45,43 @@ void cdtls_hello_verifier_free(cdtls_hello_verifier *v)
     if (v) cdtls_free_wipe(v->a, v, sizeof *v);
 }
 
+/* The first fragment (offset 0) of a ClientHello in the datagram's
+ * epoch-0 handshake records: a datagram may carry several records (RFC
+ * 6347 §4.1.1) and a record several fragments (§4.2.3). Returns 1 and
+ * the record and fragment headers, 0 if there is none. A record that does
+ * not parse ends the search: the rest of the datagram cannot be delimited. */
+static int find_hello_start(const uint8_t *dgram, size_t len, record_header *rh, hs_header *h,
+                            const uint8_t **frag)
+{
+    cdtls_reader r;
+    reader_init(&r, dgram, len);
+    while (r.left > 0) {
+        const uint8_t *hdr, *body;
+        if (record_read(&r, rh, &hdr, &body) != CDTLS_OK) return 0;
+        if (rh->type != CT_HANDSHAKE || rh->epoch != 0) continue;
+        cdtls_reader hr;
+        reader_init(&hr, body, rh->length);
+        while (hr.left > 0) {
+            if (hs_header_read(&hr, h, frag) != CDTLS_OK) break;
+            if (h->type == HS_CLIENT_HELLO && h->fragment_offset == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/* What the cookie is checked against: the whole hello must parse when it
+ * came unfragmented; a first fragment must hold the fields up to the
+ * cookie (the rest is checked by the connection once reassembled). */
+static int hello_start_parse(const hs_header *h, const uint8_t *frag, hs_client_hello_prefix *pre)
+{
+    if (h->length > CDTLS_MAX_CLIENT_HELLO_LEN) return CDTLS_ERR_LIMIT;
+    if (h->fragment_length == h->length) {
+        hs_client_hello ch;
+        if (hs_client_hello_parse(frag, h->length, &ch) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    }
+    return hs_client_hello_prefix_parse(frag, h->fragment_length, pre);
+}
+
 int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
                                const uint8_t *dgram, size_t len, uint64_t now_ms,
                                uint8_t *reply, size_t reply_cap, size_t *reply_len)
@@ -52,26 +91,17 @@ int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t
     int rc = cookie_keys_tick(&v->keys, v->p, now_ms);
     if (rc) return rc;
 
-    cdtls_reader r;
-    reader_init(&r, dgram, len);
     record_header rh;
-    const uint8_t *hdr, *frag;
-    if (record_read(&r, &rh, &hdr, &frag) != CDTLS_OK) return CDTLS_ERR_DECODE;
-    if (rh.type != CT_HANDSHAKE || rh.epoch != 0) return CDTLS_ERR_DECODE;
-
-    cdtls_reader hr;
-    reader_init(&hr, frag, rh.length);
     hs_header h;
-    const uint8_t *body;
-    if (hs_header_read(&hr, &h, &body) != CDTLS_OK) return CDTLS_ERR_DECODE;
-    if (h.type != HS_CLIENT_HELLO || h.fragment_offset != 0 || h.fragment_length != h.length)
-        return CDTLS_ERR_DECODE;
-    hs_client_hello ch;
-    if (hs_client_hello_parse(body, h.length, &ch) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    const uint8_t *frag;
+    hs_client_hello_prefix pre;
+    if (!find_hello_start(dgram, len, &rh, &h, &frag)) return CDTLS_ERR_DECODE;
+    rc = hello_start_parse(&h, frag, &pre);
+    if (rc) return rc;
 
-    cookie_part parts[4];
-    size_t np = hs_client_hello_cookie_parts(&ch, addr, addr_len, parts);
-    if (cookie_verify(v->p, &v->keys, parts, np, ch.cookie, ch.cookie_len) == CDTLS_OK)
+    cookie_part parts[2];
+    size_t np = hs_cookie_parts(pre.version_random_sid, pre.version_random_sid_len, addr, addr_len, parts);
+    if (cookie_verify(v->p, &v->keys, parts, np, pre.cookie, pre.cookie_len) == CDTLS_OK)
         return CDTLS_OK;
     uint8_t cookie[COOKIE_LEN];
     rc = cookie_make(v->p, &v->keys, parts, np, cookie);

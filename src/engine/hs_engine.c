@@ -642,17 +642,21 @@ static int client_on_server_hello_done(cdtls_conn *c, size_t len, uint64_t now_m
 /* ================================================================ SERVER */
 
 /* What a cookie binds (shared with the stateless hello verifier). RFC 6347
- * §4.2.1: the second ClientHello repeats version, random, session_id,
- * cipher_suites and compression methods; bind those and the client's
- * address, so a cookie is useless from another address. */
-size_t hs_client_hello_cookie_parts(const hs_client_hello *ch, const void *addr,
-                                    size_t addr_len, cookie_part parts[4])
+ * §4.2.1 leaves the choice to the server; we bind the client's address and
+ * the fixed start of the hello: client_version, random and session_id. The
+ * second ClientHello repeats them (§4.2.1), and they are in its first
+ * fragment however the hello is cut, so a stateless server can check the
+ * cookie before it reassembles (or allocates) anything. cipher_suites,
+ * compression and the extensions are not bound: a fragment boundary can
+ * fall inside them, and the second hello (32 bytes longer with the cookie)
+ * is often cut elsewhere than the first. A cookie proves the address; it
+ * is useless from another one, and for another random. */
+size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr,
+                       size_t addr_len, cookie_part parts[2])
 {
     parts[0].p = addr, parts[0].len = addr_len;
-    parts[1].p = ch->raw_version_random_sid, parts[1].len = ch->raw_version_random_sid_len;
-    parts[2].p = ch->raw_suites, parts[2].len = ch->raw_suites_len;
-    parts[3].p = ch->raw_compression, parts[3].len = ch->raw_compression_len;
-    return 4;
+    parts[1].p = version_random_sid, parts[1].len = len;
+    return 2;
 }
 
 /* HelloVerifyRequest (RFC 6347 §4.2.1): record seq echoes the ClientHello's,
@@ -889,8 +893,9 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
             c->cookies_ready = 1;
         }
         (void)cookie_keys_tick(&c->cookies, c->p, now_ms);
-        cookie_part parts[4];
-        size_t np = hs_client_hello_cookie_parts(&ch, c->peer_addr, c->peer_addr_len, parts);
+        cookie_part parts[2];
+        size_t np = hs_cookie_parts(ch.raw_version_random_sid, ch.raw_version_random_sid_len,
+                                    c->peer_addr, c->peer_addr_len, parts);
         if (cookie_verify(c->p, &c->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
             /* No valid cookie (none yet, forged, or stale): answer with a
              * fresh HelloVerifyRequest and keep no handshake state. */

@@ -355,18 +355,44 @@ static int read_hello_start(cdtls_reader *r, uint16_t *version, uint8_t random[3
 
 /* ----------------------------------------------------------- ClientHello */
 
+/* client_version, random, session_id<0..32>, cookie<0..255>: the fields
+ * before the first list that can be long. */
+static int read_client_hello_prefix(cdtls_reader *r, const uint8_t *body, hs_client_hello_prefix *out,
+                                    uint8_t random[32])
+{
+    cdtls_reader v;
+    if (!read_hello_start(r, &out->version, random, &out->session_id, &out->session_id_len)) return 0;
+    out->version_random_sid = body;
+    out->version_random_sid_len = (size_t)(r->p - body);
+    if (!reader_vec8(r, 0, 255, &v)) return 0;
+    out->cookie = v.p;
+    out->cookie_len = v.left;
+    return 1;
+}
+
+int hs_client_hello_prefix_parse(const uint8_t *frag, size_t len, hs_client_hello_prefix *out)
+{
+    cdtls_reader r;
+    uint8_t random[32];
+    memset(out, 0, sizeof *out);
+    reader_init(&r, frag, len);
+    return read_client_hello_prefix(&r, frag, out, random) ? CDTLS_OK : CDTLS_ERR_DECODE;
+}
+
 int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
 {
     cdtls_reader r, v;
+    hs_client_hello_prefix pre;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    if (!read_hello_start(&r, &out->version, out->random, &out->session_id, &out->session_id_len))
-        return CDTLS_ERR_DECODE;
-    out->raw_version_random_sid = body;
-    out->raw_version_random_sid_len = (size_t)(r.p - body);
-    if (!reader_vec8(&r, 0, 255, &v)) return CDTLS_ERR_DECODE;
-    out->cookie = v.p;
-    out->cookie_len = v.left;
+    if (!read_client_hello_prefix(&r, body, &pre, out->random)) return CDTLS_ERR_DECODE;
+    out->version = pre.version;
+    out->session_id = pre.session_id;
+    out->session_id_len = pre.session_id_len;
+    out->raw_version_random_sid = pre.version_random_sid;
+    out->raw_version_random_sid_len = pre.version_random_sid_len;
+    out->cookie = pre.cookie;
+    out->cookie_len = pre.cookie_len;
     /* cipher_suites<2..2^16-2>, an even number of bytes */
     if (!reader_vec16(&r, 2, 0xfffe, &v) || v.left % 2) return CDTLS_ERR_DECODE;
     out->raw_suites = v.p;

@@ -129,6 +129,26 @@ typedef struct hs_client_hello {
 } hs_client_hello;
 
 int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out);
+
+/* The fixed start of every ClientHello: client_version, random,
+ * session_id<0..32> and cookie<0..255> (at most 323 bytes; 100 with a
+ * 32-byte cookie such as ours). A server that
+ * keeps no state before the cookie is checked reads them from the first
+ * fragment (offset 0) alone: the fragment boundary can fall anywhere after
+ * them (RFC 6347 §4.2.1, §4.2.3). Trailing bytes are allowed. */
+typedef struct hs_client_hello_prefix {
+    uint16_t version;
+    const uint8_t *session_id;
+    size_t session_id_len;
+    const uint8_t *version_random_sid; /* version || random || session_id<..> */
+    size_t version_random_sid_len;
+    const uint8_t *cookie;
+    size_t cookie_len;
+} hs_client_hello_prefix;
+
+#define HS_CLIENT_HELLO_PREFIX_MAX (2u + 32u + 1u + 32u + 1u + 255u)
+
+int hs_client_hello_prefix_parse(const uint8_t *frag, size_t len, hs_client_hello_prefix *out);
 int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in);
 int hs_client_hello_offers_suite(const hs_client_hello *ch, uint16_t suite);
 int hs_client_hello_offers_group(const hs_client_hello *ch, uint16_t group);

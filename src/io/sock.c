@@ -557,10 +557,10 @@ static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
 }
 
 /* A datagram from an address with no connection: the stateless cookie check
- * first (RFC 6347 §4.2.1); only a ClientHello with a valid cookie makes a
- * connection. */
-static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
-                     const cdtls_oob *oob)
+ * first (RFC 6347 §4.2.1); only the start of a ClientHello with a valid
+ * cookie makes a connection, which it returns (NULL otherwise). */
+static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
+                            const cdtls_oob *oob)
 {
     /* The HelloVerifyRequest is written straight into the outgoing batch:
      * a flood of ClientHellos is answered a batch at a time. */
@@ -572,11 +572,11 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
         tx_add(t, reply_len, from, l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
-        return;
+        return NULL;
     }
-    if (rc != CDTLS_OK || l->n_peers >= l->max_peers) return;
+    if (rc != CDTLS_OK || l->n_peers >= l->max_peers) return NULL;
     cdtls_sock *s = cdtls_alloc_zero(l->a, sizeof *s);
-    if (!s) return;
+    if (!s) return NULL;
     s->a = l->a;
     s->peer = *from;
     s->io = &l->io;
@@ -585,19 +585,20 @@ static void new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d
     s->tx = &l->tx;
     if (cdtls_conn_new(&l->cfg, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
         cdtls_free_wipe(l->a, s, sizeof *s);
-        return;
+        return NULL;
     }
     (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
     (void)cdtls_conn_set_cookie_verified(s->conn);
     if (table_insert(l, s) != CDTLS_OK) {
         cdtls_conn_free(s->conn);
         cdtls_free_wipe(l->a, s, sizeof *s);
-        return;
+        return NULL;
     }
     s->next = l->peers;
     l->peers = s;
     l->n_peers++;
     deliver(s, d, n, oob, NULL, 0);
+    return s;
 }
 
 /* Timers, failed handshakes, and peers that just finished their handshake.
@@ -673,6 +674,22 @@ static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t
     (void)flush(s, NULL, 0);
 }
 
+/* A connection was just made from datagram `made` of the batch (the first
+ * fragment of a ClientHello with a valid cookie). The peer's datagrams
+ * before it in the same batch went to the stateless check, which keeps
+ * nothing: fragments of that hello that overtook its first one are among
+ * them. The connection gets them now, in their order, instead of waiting
+ * for the client to retransmit its flight (RFC 6347 §4.2.3: fragments may
+ * come in any order). Stale copies of the first hello are ignored by it. */
+static void redeliver_earlier(cdtls_sock *s, const rx_batch *r, size_t made)
+{
+    for (size_t j = 0; j < made; j++) {
+        const cdtls_io_msg *m = &r->msgs[j];
+        if (!m->truncated && same_addr(&m->addr, &s->peer))
+            deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+    }
+}
+
 /* Reads the datagrams that are queued (or waits for one, or a timer) and
  * gives each, in the order they came, to its peer; what they make the
  * peers send goes out together when the step ends. A datagram larger than
@@ -691,8 +708,8 @@ static int listener_step(cdtls_listener *l, int wait_ms)
             deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
         else if ((s = peer_by_cid(l, m->buf, m->len)) != NULL)
             deliver_rebound(s, &m->addr, m->buf, m->len, &m->oob, m->raw, m->raw_len);
-        else
-            new_peer(l, &m->addr, m->buf, m->len, &m->oob);
+        else if ((s = new_peer(l, &m->addr, m->buf, m->len, &m->oob)) != NULL)
+            redeliver_earlier(s, r, i);
     }
     housekeeping(l);
     tx_release(&l->tx);
