@@ -1,6 +1,6 @@
 /* The sans-IO connection: record dispatch, flights and their
  * retransmission timer, alerts, application data. The handshake state
- * machines are in hs_engine.c. */
+ * machines are in hs_common.c, hs_client.c and hs_server.c. */
 #include <string.h>
 
 #include "common/dtls.h"

@@ -249,7 +249,7 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
 
-/* hs_engine.c: the server's PSK for an identity, into c->psk (and the
+/* hs_server.c: the server's PSK for an identity, into c->psk (and the
  * identity into c->psk_identity); CDTLS_ERR_UNKNOWN_PSK if none */
 int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len);
 
@@ -277,7 +277,7 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
 /* exporter.c: the NSS key log line, once the master secret exists */
 void conn_keylog(const cdtls_conn *c);
 
-/* hs_engine.c: the client and server state machines */
+/* hs_common.c, hs_client.c, hs_server.c: the state machines (hs_internal.h) */
 int hs_client_start(cdtls_conn *c, uint64_t now_ms);
 int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len,
                       const uint8_t *body, size_t body_len, uint64_t now_ms);

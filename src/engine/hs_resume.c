@@ -2,7 +2,7 @@
  * ID from the application's store and by session ticket (RFC 5077):
  * finding the session to offer or to resume, keeping the sessions that
  * handshakes make, and forgetting those that failed. The abbreviated
- * flights themselves are in hs_engine.c, the ticket format in ticket.c.
+ * flights themselves are in hs_client.c and hs_server.c, the ticket format in ticket.c.
  * RFC 7627 §5.3: a session resumes only with the same use of the extended
  * master secret it was made with.
  *
@@ -183,7 +183,7 @@ static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdt
     }
     if (ok && suite_uses_psk(suite_find(s->cipher_suite)) && !psk_still_valid(c, s)) ok = 0;
     /* no certificate session while we ask for client certificates (see
-     * server_may_resume in hs_engine.c) */
+     * server_may_resume in hs_server.c) */
     if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE) ok = 0;
     return ok;
 }

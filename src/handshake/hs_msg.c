@@ -570,16 +570,22 @@ int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 
+int hs_ecdh_params_write(cdtls_writer *w, uint16_t named_curve, const uint8_t *pub, size_t len)
+{
+    writer_u8(w, 3); /* curve_type named_curve */
+    writer_u16(w, named_curve);
+    if (!write_ec_point(w, pub, len)) return CDTLS_ERR_INVALID_ARG;
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
 int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
                                  const hs_server_key_exchange *in)
 {
     if (kx_has_psk(kind) && !write_vec16(w, in->psk_hint, in->psk_hint_len))
         return CDTLS_ERR_INVALID_ARG;
-    if (kx_has_ecdh(kind)) {
-        writer_u8(w, 3); /* curve_type named_curve */
-        writer_u16(w, in->named_curve);
-        if (!write_ec_point(w, in->public_key, in->public_len)) return CDTLS_ERR_INVALID_ARG;
-    }
+    if (kx_has_ecdh(kind) &&
+        hs_ecdh_params_write(w, in->named_curve, in->public_key, in->public_len) == CDTLS_ERR_INVALID_ARG)
+        return CDTLS_ERR_INVALID_ARG;
     if (kind == HS_KX_ECDHE) {
         writer_u16(w, in->sig_alg);
         if (!write_vec16(w, in->signature, in->signature_len)) return CDTLS_ERR_INVALID_ARG;

@@ -207,6 +207,10 @@ typedef struct hs_server_key_exchange {
 
 int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
                                  hs_server_key_exchange *out);
+/* ServerECDHParams (RFC 8422 §5.4): curve_type named_curve, the group,
+ * the point. The bytes a server signs are the ones this writes, and the
+ * ServerKeyExchange writer writes them with it. */
+int hs_ecdh_params_write(cdtls_writer *w, uint16_t named_curve, const uint8_t *pub, size_t len);
 int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
                                  const hs_server_key_exchange *in);
 
