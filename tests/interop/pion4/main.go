@@ -1,0 +1,219 @@
+// pion4-peer: a pion/dtls v4 client or server for cdtls's interop tests
+// (tests/test_interop_pion4.c). pion/dtls v4 speaks DTLS 1.3 and 1.2 and
+// offers the post-quantum hybrid group X25519MLKEM768, whose 1,216-byte key
+// share makes a ClientHello of ~1.4 KB: above the MTU, it goes out in two or
+// more handshake fragments (RFC 6347 §4.2.3), the case of cdtls issue 14.
+// It prints what it negotiated, one "pion: key=value" line each:
+//
+//	pion: listening                                (server, ready)
+//	pion: handshake ok version=1.2 suite=0xC02B    (DTLS version, suite)
+//	pion: recv=<text>                              (a record received; the
+//	                                               server echoes it)
+//	pion: done
+//
+// Exit status 0 when the session ran as asked, 1 otherwise (with
+// "pion: error ..." on stdout).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pion/dtls/v4"
+	"github.com/pion/dtls/v4/pkg/crypto/ciphersuite"
+	"github.com/pion/dtls/v4/pkg/crypto/elliptic"
+	"github.com/pion/dtls/v4/pkg/protocol"
+)
+
+func fail(format string, args ...interface{}) {
+	fmt.Printf("pion: error "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func curveByName(name string) elliptic.Curve {
+	for c := range elliptic.Curves() {
+		if c.String() == name {
+			return c
+		}
+	}
+	fail("unknown curve %s", name)
+	return 0
+}
+
+func versionByName(name string) protocol.Version {
+	switch name {
+	case "1.2":
+		return protocol.Version1_2
+	case "1.3":
+		return protocol.Version1_3
+	}
+	fail("unknown version %s", name)
+	return 0
+}
+
+func versionName(v protocol.Version) string {
+	switch v {
+	case protocol.Version1_2:
+		return "1.2"
+	case protocol.Version1_3:
+		return "1.3"
+	}
+	return fmt.Sprintf("0x%04x", uint16(v))
+}
+
+func main() {
+	role := flag.String("role", "client", "client or server")
+	addr := flag.String("addr", "127.0.0.1:4444", "server: listen address; client: server address")
+	curves := flag.String("curves", "", "groups in preference order, comma-separated (pion's names: X25519MLKEM768,X25519,P-256,P-384); empty = pion's defaults")
+	mtu := flag.Int("mtu", 0, "handshake fragmentation size (pion's default 1200 when 0)")
+	minVersion := flag.String("min", "", "lowest DTLS version: 1.2 or 1.3 (pion's default 1.2)")
+	maxVersion := flag.String("max", "", "highest DTLS version: 1.2 or 1.3 (pion's default 1.3)")
+	certFile := flag.String("cert", "", "PEM certificate chain")
+	keyFile := flag.String("key", "", "PEM private key")
+	insecure := flag.Bool("insecure", false, "client: skip server certificate verification")
+	pskHex := flag.String("psk", "", "DTLS 1.2 pre-shared key (hex), with -identity")
+	identity := flag.String("identity", "cdtls", "PSK identity")
+	suite := flag.String("suite", "", "cipher suite name (pion's String())")
+	message := flag.String("message", "", "client: send this and expect it back")
+	timeout := flag.Duration("timeout", 10*time.Second, "overall time limit")
+	flag.Parse()
+
+	var opts []dtls.Option
+	if *curves != "" {
+		var cs []elliptic.Curve
+		for _, n := range strings.Split(*curves, ",") {
+			cs = append(cs, curveByName(n))
+		}
+		opts = append(opts, dtls.WithEllipticCurves(cs...))
+	}
+	if *mtu > 0 {
+		opts = append(opts, dtls.WithMTU(*mtu))
+	}
+	if *minVersion != "" {
+		opts = append(opts, dtls.WithMinVersion(versionByName(*minVersion)))
+	}
+	if *maxVersion != "" {
+		opts = append(opts, dtls.WithMaxVersion(versionByName(*maxVersion)))
+	}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fail("loading -cert/-key: %v", err)
+		}
+		opts = append(opts, dtls.WithCertificates(cert))
+	}
+	if *insecure {
+		opts = append(opts, dtls.WithInsecureSkipVerify(true))
+	}
+	if *pskHex != "" {
+		key, err := hex.DecodeString(*pskHex)
+		if err != nil {
+			fail("bad -psk: %v", err)
+		}
+		psk := dtls.PSK{Identity: []byte(*identity), Key: key}
+		opts = append(opts, dtls.WithPSK(
+			func() ([]dtls.PSK, error) { return []dtls.PSK{psk}, nil },
+			func([][]byte) (*dtls.PSK, error) { return &psk, nil }))
+	}
+	if *suite != "" {
+		id, ok := suiteByName(*suite)
+		if !ok {
+			fail("unknown suite %s", *suite)
+		}
+		opts = append(opts, dtls.WithCipherSuites(id))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	udpAddr, err := net.ResolveUDPAddr("udp", *addr)
+	if err != nil {
+		fail("bad -addr: %v", err)
+	}
+
+	if *role == "server" {
+		sopts := make([]dtls.ServerOption, len(opts))
+		for i, o := range opts {
+			sopts[i] = o
+		}
+		ln, err := dtls.ListenAddr("udp", udpAddr, sopts...)
+		if err != nil {
+			fail("listen: %v", err)
+		}
+		defer ln.Close()
+		fmt.Println("pion: listening")
+		go func() { <-ctx.Done(); ln.Close() }()
+		c, err := ln.Accept()
+		if err != nil {
+			fail("accept: %v", err)
+		}
+		session(ctx, c.(*dtls.Conn), *role, *message, *timeout)
+	} else {
+		copts := make([]dtls.ClientOption, len(opts))
+		for i, o := range opts {
+			copts[i] = o
+		}
+		conn, err := dtls.Dial("udp", udpAddr, copts...)
+		if err != nil {
+			fail("dial: %v", err)
+		}
+		session(ctx, conn, *role, *message, *timeout)
+	}
+	fmt.Println("pion: done")
+}
+
+func suiteByName(name string) (ciphersuite.ID, bool) {
+	for _, id := range []ciphersuite.ID{
+		ciphersuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		ciphersuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		ciphersuite.TLS_PSK_WITH_AES_128_CCM_8,
+		ciphersuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+	} {
+		if id.String() == name {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// session runs one connection: handshake, report, echo.
+func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout time.Duration) {
+	defer conn.Close()
+	if err := conn.HandshakeContext(ctx); err != nil {
+		fail("handshake: %v", err)
+	}
+	state, ok := conn.ConnectionState()
+	if !ok {
+		fail("no connection state")
+	}
+	fmt.Printf("pion: handshake ok version=%s suite=0x%04X\n", versionName(state.NegotiatedVersion()), uint16(state.CipherSuiteID))
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 2048)
+	if role == "server" {
+		n, err := conn.Read(buf)
+		if err != nil {
+			fail("read: %v", err)
+		}
+		fmt.Printf("pion: recv=%s\n", buf[:n])
+		if _, err := conn.Write(buf[:n]); err != nil {
+			fail("write: %v", err)
+		}
+		// Let the echo leave before close_notify.
+		time.Sleep(200 * time.Millisecond)
+	} else if message != "" {
+		if _, err := conn.Write([]byte(message)); err != nil {
+			fail("write: %v", err)
+		}
+		n, err := conn.Read(buf)
+		if err != nil {
+			fail("read: %v", err)
+		}
+		fmt.Printf("pion: recv=%s\n", buf[:n])
+	}
+}
