@@ -1,0 +1,203 @@
+#define _POSIX_C_SOURCE 200809L
+/* Interop with pion/dtls v4.0.1 (tests/interop/pion4), the DTLS 1.3 + 1.2
+ * stack whose ClientHello carries the post-quantum hybrid key share
+ * X25519MLKEM768 (1,216 bytes) when its groups lead with it: a first
+ * ClientHello of ~1.4 KB that pion fragments over two or more datagrams at
+ * its MTU (RFC 6347 §4.2.3) — issue 14. The pion client talks to OUR
+ * LISTENER (whose stateless HelloVerifyRequest step must take the hello in
+ * fragments) and must end up on DTLS 1.2, all we speak; the pion server
+ * with its defaults (1.3 and 1.2, X25519MLKEM768 first) must settle on 1.2
+ * with our client. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdtls/cdtls.h"
+#include "cdtls/sock.h"
+#include "interop_listener.h"
+#include "test_util.h"
+#include "udp_driver.h"
+
+#define PION4_PSK_HEX "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+
+static char certs[64];
+static char pion4_bin[512];
+
+/* Builds the v4 peer (go build; cached after the first time) and the
+ * certificates. No Go toolchain: the suite is skipped, said so. */
+static void setup(void)
+{
+    if (system("command -v go > /dev/null 2>&1") != 0) cr_skip_test("no Go toolchain to build the pion v4 peer");
+    test_certs_make(certs, sizeof certs, "pion4");
+    snprintf(pion4_bin, sizeof pion4_bin, "%s/zig-out/pion4-peer", CDTLS_SOURCE_DIR);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion4 && go build -o %s . 2>&1", CDTLS_SOURCE_DIR, pion4_bin);
+    cr_assert_eq(system(cmd), 0, "go build of tests/interop/pion4 failed");
+}
+
+static void teardown(void)
+{
+    if (certs[0]) test_certs_remove(certs);
+}
+
+TestSuite(pion4, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *cert_file(const char *name)
+{
+    static char buf[4][192];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 192, "%s/%s", certs, name);
+    return p;
+}
+
+static void start_pion4(child *ch, const char *role, uint16_t port, const char *const *extra)
+{
+    static char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = pion4_bin;
+    argv[n++] = "-role", argv[n++] = (char *)role;
+    argv[n++] = "-addr", argv[n++] = addr;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    cr_assert_eq(child_start(ch, argv), 0);
+}
+
+/* "pion: handshake ok version=1.2 suite=0xXXXX" for the suite we chose. */
+static void expect_pion_on_dtls12(child *peer, uint16_t suite)
+{
+    char line[96];
+    snprintf(line, sizeof line, "pion: handshake ok version=1.2 suite=0x%04X", suite);
+    int seen = child_output_contains(peer, line, 5000);
+    if (!seen) child_stop(peer, 1);
+    cr_assert(seen, "pion did not report \"%s\"", line);
+}
+
+/* The pion v4 client, offering DTLS 1.2-1.3 with the given groups (the
+ * first one gets the 1.3 key share), handshake fragments of at most mtu
+ * bytes, against our listener. pion gives up after 8 s, before the
+ * listener's 10 s, so a failure shows pion's own error. */
+static void pion4_client_vs_listener(const char *curves, const char *mtu)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[] = {"-curves", curves, "-mtu", mtu, "-insecure", "-timeout", "8s",
+                           "-message", "ping-from-pion4", NULL};
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    uint16_t suite = 0;
+    listener_echo_once(l, &cli, "ping-from-pion4", 10000, &suite);
+    cr_assert_eq(suite, id.suite);
+    expect_pion_on_dtls12(&cli, suite);
+    cr_assert(child_output_contains(&cli, "pion: recv=ping-from-pion4", 3000), "pion got our echo");
+    cr_assert(child_output_contains(&cli, "pion: done", 3000));
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+/* X25519 first: a 1.3-offering hello of ~200 bytes, whole in one record;
+ * what sets the two below apart is the fragmenting alone. */
+Test(pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", "1200"); }
+/* MTU 1200 (pion's default): the ~1.4 KB hello in two fragments. */
+Test(pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", "1200"); }
+/* MTU 500: three or more fragments, each its own datagram. */
+Test(pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", "500"); }
+
+/* A PSK suite both sides have: CCM_8 with BearSSL, ChaCha20 with libsodium. */
+static uint16_t psk_suite(void)
+{
+    return cdtls_cipher_suite_supported(cdtls_provider_default(), CDTLS_PSK_WITH_AES_128_CCM_8)
+               ? CDTLS_PSK_WITH_AES_128_CCM_8
+               : CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
+}
+
+/* The same with a pre-shared key: pion still offers 1.3 and the hybrid
+ * key share (psk_dhe_ke), so its hello is as large; we answer PSK on 1.2. */
+Test(pion4, mlkem_psk_client_vs_listener_mtu500)
+{
+    uint16_t suite = psk_suite();
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
+        cr_skip_test("provider lacks %s", cdtls_cipher_suite_name(suite));
+    uint8_t psk[16];
+    cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk = psk, cfg.psk_len = sizeof psk;
+    cfg.psk_identity = (const uint8_t *)"cdtls", cfg.psk_identity_len = 5;
+    cfg.cipher_suites = &suite, cfg.n_cipher_suites = 1;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[] = {"-curves", "X25519MLKEM768,X25519", "-mtu", "500", "-psk", PION4_PSK_HEX, "-timeout", "8s",
+                           "-message", "ping-from-pion4", NULL};
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    uint16_t got = 0;
+    listener_echo_once(l, &cli, "ping-from-pion4", 10000, &got);
+    cr_assert_eq(got, suite);
+    expect_pion_on_dtls12(&cli, suite);
+    cr_assert(child_output_contains(&cli, "pion: done", 3000));
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+}
+
+static int64_t wall_clock(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+/* The pion v4 server with its defaults (DTLS 1.3 and 1.2; groups
+ * X25519MLKEM768, X25519, P-256, P-384) against our client over
+ * cdtls_sock_dial: the server must answer our 1.2 hello with 1.2. */
+Test(pion4, default_server_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-cert", cert_file(id.pem_chain), "-key", cert_file(id.key_file), NULL};
+    child srv;
+    start_pion4(&srv, "server", port, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
+
+    uint8_t root[4096];
+    FILE *f = fopen(cert_file(id.root_der), "rb");
+    cr_assert_not_null(f);
+    size_t rn = fread(root, 1, sizeof root, f);
+    fclose(f);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root, rn, &anchor), CDTLS_OK);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.server_name = id.host;
+    cfg.unix_time = wall_clock;
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with the pion v4 server: %s", cdtls_strerror(rc));
+    uint16_t suite = cdtls_conn_cipher_suite(cdtls_sock_conn(s));
+    expect_pion_on_dtls12(&srv, suite);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's echo: %s", cdtls_strerror(rc));
+    cr_assert(n == strlen(ping) && memcmp(buf, ping, n) == 0, "pion echoes");
+    cdtls_sock_close(s);
+    cr_assert(child_output_contains(&srv, "pion: done", 3000));
+    child_stop(&srv, 0);
+    served_identity_free(&id);
+}
