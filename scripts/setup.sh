@@ -12,10 +12,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # unpacks the providers' Debian source packages (scripts/fetch-provider-src.sh);
 # llvm gives llvm-size/llvm-nm for the firmware size report; libclang-rt-14-dev
 # holds clang's libFuzzer and sanitizer runtimes (scripts/fuzz.sh); libssl-dev
-# is what bench/openssl_bench.c links (scripts/bench.sh).
+# is what bench/openssl_bench.c links (scripts/bench.sh); libnss3-tools gives
+# NSS's tstclnt, certutil and pk12util (tests/test_interop_nss.c).
 pkgs=(build-essential clang llvm libclang-rt-14-dev pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
-      openssl gnutls-bin wine64 tshark qemu-user dpkg-dev)
+      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
