@@ -77,11 +77,41 @@ static void expect_pion_on_dtls12(child *peer, uint16_t suite)
     cr_assert(seen, "pion did not report \"%s\"", line);
 }
 
+/* The body length of the first ClientHello pion built ("pion:
+ * client_hello bytes=N"), read from its output; 0 if it printed none. */
+static unsigned long first_hello_bytes(child *peer)
+{
+    if (!child_output_contains(peer, "pion: client_hello bytes=", 3000)) return 0;
+    FILE *f = fopen(peer->out_path, "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long n = 0;
+    while (!n && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "pion: client_hello bytes=");
+        if (p) n = strtoul(p + strlen("pion: client_hello bytes="), NULL, 10);
+    }
+    fclose(f);
+    return n;
+}
+
+/* That pion's hello needs at least min_fragments at the MTU: each fragment
+ * carries at most mtu bytes of it (less the record and fragment headers),
+ * so a body over (min_fragments - 1) * mtu cannot take fewer. What makes
+ * the test about fragmentation, whatever pion's defaults become. */
+static void expect_fragmented_hello(child *peer, unsigned mtu, unsigned min_fragments)
+{
+    unsigned long n = first_hello_bytes(peer);
+    if (n <= (unsigned long)(min_fragments - 1) * mtu) child_stop(peer, 1);
+    cr_assert(n > (unsigned long)(min_fragments - 1) * mtu,
+              "pion's ClientHello (%lu bytes) fits in fewer than %u fragments of %u", n, min_fragments, mtu);
+}
+
 /* The pion v4 client, offering DTLS 1.2-1.3 with the given groups (the
  * first one gets the 1.3 key share), handshake fragments of at most mtu
- * bytes, against our listener. pion gives up after 8 s, before the
- * listener's 10 s, so a failure shows pion's own error. */
-static void pion4_client_vs_listener(const char *curves, const char *mtu)
+ * bytes, against our listener; its first ClientHello must need at least
+ * min_fragments. pion gives up after 8 s, before the listener's 10 s, so a
+ * failure shows pion's own error. */
+static void pion4_client_vs_listener(const char *curves, unsigned mtu, unsigned min_fragments)
 {
     served_identity id;
     served_identity_load(&id, certs);
@@ -89,7 +119,9 @@ static void pion4_client_vs_listener(const char *curves, const char *mtu)
     served_identity_config(&id, &cfg);
     uint16_t port;
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
-    const char *extra[] = {"-curves", curves, "-mtu", mtu, "-insecure", "-timeout", "8s",
+    char mtu_arg[16];
+    snprintf(mtu_arg, sizeof mtu_arg, "%u", mtu);
+    const char *extra[] = {"-curves", curves, "-mtu", mtu_arg, "-insecure", "-timeout", "8s",
                            "-message", "ping-from-pion4", NULL};
     child cli;
     start_pion4(&cli, "client", port, extra);
@@ -97,6 +129,7 @@ static void pion4_client_vs_listener(const char *curves, const char *mtu)
     listener_echo_once(l, &cli, "ping-from-pion4", 10000, &suite);
     cr_assert_eq(suite, id.suite);
     expect_pion_on_dtls12(&cli, suite);
+    expect_fragmented_hello(&cli, mtu, min_fragments);
     cr_assert(child_output_contains(&cli, "pion: recv=ping-from-pion4", 3000), "pion got our echo");
     cr_assert(child_output_contains(&cli, "pion: done", 3000));
     child_stop(&cli, 0);
@@ -106,11 +139,11 @@ static void pion4_client_vs_listener(const char *curves, const char *mtu)
 
 /* X25519 first: a 1.3-offering hello of ~200 bytes, whole in one record;
  * what sets the two below apart is the fragmenting alone. */
-Test(pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", "1200"); }
+Test(pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", 1200, 1); }
 /* MTU 1200 (pion's default): the ~1.4 KB hello in two fragments. */
-Test(pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", "1200"); }
+Test(pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", 1200, 2); }
 /* MTU 500: three or more fragments, each its own datagram. */
-Test(pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", "500"); }
+Test(pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3); }
 
 /* A PSK suite both sides have: CCM_8 with BearSSL, ChaCha20 with libsodium. */
 static uint16_t psk_suite(void)
@@ -120,8 +153,9 @@ static uint16_t psk_suite(void)
                : CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
 }
 
-/* The same with a pre-shared key: pion still offers 1.3 and the hybrid
- * key share (psk_dhe_ke), so its hello is as large; we answer PSK on 1.2. */
+/* The same with a pre-shared key: pion offers its 1.3 suite beside the
+ * 1.2 PSK one, so 1.3 and the hybrid key share (psk_dhe_ke) with it, and
+ * its hello is as large; we answer PSK on 1.2. */
 Test(pion4, mlkem_psk_client_vs_listener_mtu500)
 {
     uint16_t suite = psk_suite();
@@ -136,14 +170,19 @@ Test(pion4, mlkem_psk_client_vs_listener_mtu500)
     cfg.cipher_suites = &suite, cfg.n_cipher_suites = 1;
     uint16_t port;
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
-    const char *extra[] = {"-curves", "X25519MLKEM768,X25519", "-mtu", "500", "-psk", PION4_PSK_HEX, "-timeout", "8s",
-                           "-message", "ping-from-pion4", NULL};
+    char suites[96];
+    snprintf(suites, sizeof suites, "%s,%s",
+             suite == CDTLS_PSK_WITH_AES_128_CCM_8 ? "TLS_AES_128_GCM_SHA256" : "TLS_CHACHA20_POLY1305_SHA256",
+             cdtls_cipher_suite_name(suite));
+    const char *extra[] = {"-curves", "X25519MLKEM768,X25519", "-mtu", "500", "-psk", PION4_PSK_HEX, "-suites", suites,
+                           "-timeout", "8s", "-message", "ping-from-pion4", NULL};
     child cli;
     start_pion4(&cli, "client", port, extra);
     uint16_t got = 0;
     listener_echo_once(l, &cli, "ping-from-pion4", 10000, &got);
     cr_assert_eq(got, suite);
     expect_pion_on_dtls12(&cli, suite);
+    expect_fragmented_hello(&cli, 500, 3);
     cr_assert(child_output_contains(&cli, "pion: done", 3000));
     child_stop(&cli, 0);
     cdtls_listener_close(l);

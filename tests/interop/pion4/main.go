@@ -6,6 +6,9 @@
 // It prints what it negotiated, one "pion: key=value" line each:
 //
 //	pion: listening                                (server, ready)
+//	pion: client_hello bytes=1414                  (client: the body of each
+//	                                               ClientHello it builds, to
+//	                                               show it is over the MTU)
 //	pion: handshake ok version=1.2 suite=0xC02B    (DTLS version, suite)
 //	pion: recv=<text>                              (a record received; the
 //	                                               server echoes it)
@@ -30,6 +33,7 @@ import (
 	"github.com/pion/dtls/v4/pkg/crypto/ciphersuite"
 	"github.com/pion/dtls/v4/pkg/crypto/elliptic"
 	"github.com/pion/dtls/v4/pkg/protocol"
+	"github.com/pion/dtls/v4/pkg/protocol/handshake"
 )
 
 func fail(format string, args ...interface{}) {
@@ -80,7 +84,7 @@ func main() {
 	insecure := flag.Bool("insecure", false, "client: skip server certificate verification")
 	pskHex := flag.String("psk", "", "DTLS 1.2 pre-shared key (hex), with -identity")
 	identity := flag.String("identity", "cdtls", "PSK identity")
-	suite := flag.String("suite", "", "cipher suite name (pion's String())")
+	suites := flag.String("suites", "", "cipher suite names (pion's String()), comma-separated; empty = pion's defaults")
 	message := flag.String("message", "", "client: send this and expect it back")
 	timeout := flag.Duration("timeout", 10*time.Second, "overall time limit")
 	flag.Parse()
@@ -122,12 +126,16 @@ func main() {
 			func() ([]dtls.PSK, error) { return []dtls.PSK{psk}, nil },
 			func([][]byte) (*dtls.PSK, error) { return &psk, nil }))
 	}
-	if *suite != "" {
-		id, ok := suiteByName(*suite)
-		if !ok {
-			fail("unknown suite %s", *suite)
+	if *suites != "" {
+		var ids []ciphersuite.ID
+		for _, n := range strings.Split(*suites, ",") {
+			id, ok := suiteByName(n)
+			if !ok {
+				fail("unknown suite %s", n)
+			}
+			ids = append(ids, id)
 		}
-		opts = append(opts, dtls.WithCipherSuites(id))
+		opts = append(opts, dtls.WithCipherSuites(ids...))
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -159,6 +167,10 @@ func main() {
 		for i, o := range opts {
 			copts[i] = o
 		}
+		copts = append(copts, dtls.WithClientHelloMessageHook(func(m handshake.MessageClientHello) handshake.Message {
+			fmt.Printf("pion: client_hello bytes=%d\n", m.MarshalSize())
+			return &m
+		}))
 		conn, err := dtls.Dial("udp", udpAddr, copts...)
 		if err != nil {
 			fail("dial: %v", err)
@@ -174,6 +186,8 @@ func suiteByName(name string) (ciphersuite.ID, bool) {
 		ciphersuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 		ciphersuite.TLS_PSK_WITH_AES_128_CCM_8,
 		ciphersuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+		ciphersuite.TLS_AES_128_GCM_SHA256,
+		ciphersuite.TLS_CHACHA20_POLY1305_SHA256,
 	} {
 		if id.String() == name {
 			return id, true
