@@ -55,7 +55,7 @@ static void teardown(void)
     if (certs[0]) test_certs_remove(certs); /* the database is inside */
 }
 
-TestSuite(nss, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(interop_nss, .init = setup, .fini = teardown, .timeout = 60);
 
 /* NSS 3.87 has no Ed25519 in TLS (signature scheme 0x0807), so a build
  * that can only serve an Ed25519 certificate (libsodium) has nothing to
@@ -91,7 +91,7 @@ static void start_tstclnt(child *ch, const char *role, uint16_t port, const char
 /* tstclnt -P client, DTLS 1.2-1.3, against our listener: it verifies our
  * chain (against the root in its database, for server.example.com), sends
  * a line from its stdin, prints our echo. */
-Test(nss, client_offering_13_vs_listener)
+Test(interop_nss, client_offering_13_vs_listener)
 {
     served_identity id;
     served_identity_load(&id, certs);
@@ -118,7 +118,7 @@ Test(nss, client_offering_13_vs_listener)
 
 /* tstclnt offering DTLS 1.3 only: we speak 1.2, so no handshake may
  * complete; the listener must not hand out a connection. */
-Test(nss, client_13_only_is_refused)
+Test(interop_nss, client_13_only_is_refused)
 {
     served_identity id;
     served_identity_load(&id, certs);
@@ -179,7 +179,7 @@ static int64_t wall_clock(void *ctx)
  * against our client: the handshake completes on 1.2 with our chain
  * verified; tstclnt prints the line we send and sends what its stdin
  * gives it, which we read. */
-Test(nss, server_vs_our_client)
+Test(interop_nss, server_vs_our_client)
 {
     served_identity id;
     served_identity_load(&id, certs);

@@ -42,7 +42,7 @@ static void teardown(void)
     if (certs[0]) test_certs_remove(certs);
 }
 
-TestSuite(pion4, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(interop_pion4, .init = setup, .fini = teardown, .timeout = 60);
 
 static const char *cert_file(const char *name)
 {
@@ -139,11 +139,11 @@ static void pion4_client_vs_listener(const char *curves, unsigned mtu, unsigned 
 
 /* X25519 first: a 1.3-offering hello of ~200 bytes, whole in one record;
  * what sets the two below apart is the fragmenting alone. */
-Test(pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", 1200, 1); }
+Test(interop_pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", 1200, 1); }
 /* MTU 1200 (pion's default): the ~1.4 KB hello in two fragments. */
-Test(pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", 1200, 2); }
+Test(interop_pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", 1200, 2); }
 /* MTU 500: three or more fragments, each its own datagram. */
-Test(pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3); }
+Test(interop_pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3); }
 
 /* A PSK suite both sides have: CCM_8 with BearSSL, ChaCha20 with libsodium. */
 static uint16_t psk_suite(void)
@@ -156,7 +156,7 @@ static uint16_t psk_suite(void)
 /* The same with a pre-shared key: pion offers its 1.3 suite beside the
  * 1.2 PSK one, so 1.3 and the hybrid key share (psk_dhe_ke) with it, and
  * its hello is as large; we answer PSK on 1.2. */
-Test(pion4, mlkem_psk_client_vs_listener_mtu500)
+Test(interop_pion4, mlkem_psk_client_vs_listener_mtu500)
 {
     uint16_t suite = psk_suite();
     if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
@@ -197,7 +197,7 @@ static int64_t wall_clock(void *ctx)
 /* The pion v4 server with its defaults (DTLS 1.3 and 1.2; groups
  * X25519MLKEM768, X25519, P-256, P-384) against our client over
  * cdtls_sock_dial: the server must answer our 1.2 hello with 1.2. */
-Test(pion4, default_server_vs_our_client)
+Test(interop_pion4, default_server_vs_our_client)
 {
     served_identity id;
     served_identity_load(&id, certs);
