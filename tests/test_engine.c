@@ -259,6 +259,58 @@ Test(engine_mtu, fragmented_under_loss_and_reorder)
     }
 }
 
+/* A path narrower than the configured MTU (RFC 6347 §4.1.1.1): every
+ * datagram over `narrow` bytes is lost, and the sender is told so (as
+ * cdtls_sock does on an ICMP "fragmentation needed" / EMSGSIZE) through
+ * cdtls_conn_set_mtu, once per side. The flights that were lost are packed
+ * again at the new size when they are retransmitted. */
+typedef struct narrow_path {
+    sim_link *s;
+    size_t narrow;
+    size_t dropped, lowered, biggest_after;
+} narrow_path;
+
+static int narrow_path_filter(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    narrow_path *np = ctx;
+    (void)d;
+    cdtls_conn *sender = to_server ? np->s->client : np->s->server;
+    if (cdtls_conn_mtu(sender) <= np->narrow && *len > np->biggest_after) np->biggest_after = *len;
+    if (*len <= np->narrow) return 1;
+    np->dropped++;
+    if (cdtls_conn_mtu(sender) > np->narrow) {
+        cr_assert_eq(cdtls_conn_set_mtu(sender, np->narrow), CDTLS_OK);
+        np->lowered++;
+    }
+    return 0;
+}
+
+Test(engine_mtu, set_mtu_lowers_a_live_connection)
+{
+    uint16_t suite = CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256;
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, &suite);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_mtu(s.client), 1200);
+    cr_assert_eq(cdtls_conn_set_mtu(s.client, 127), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_conn_set_mtu(s.client, 65508), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_conn_set_mtu(NULL, 500), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_conn_mtu(s.client), 1200, "refused values change nothing");
+    narrow_path np = {&s, 150, 0, 0, 0};
+    s.tamper = narrow_path_filter;
+    s.tamper_ctx = &np;
+    cr_assert(sim_run_handshake(&s, 60000), "the handshake completes over the narrow path");
+    cr_assert_geq(np.dropped, 1, "the path was narrower than the first flights");
+    cr_assert_geq(np.lowered, 1);
+    cr_assert(np.biggest_after <= 150, "a datagram of %zu bytes after the MTU was lowered", np.biggest_after);
+    /* application data follows the new size too */
+    size_t max = cdtls_conn_max_write(s.server);
+    cr_assert(max > 0 && max < 150, "max write %zu", max);
+    cr_assert(roundtrip(&s, 1, "over the narrow path"));
+    sim_free(&s);
+}
+
 /* ------------------------------------------------------------ timers */
 
 typedef struct send_log {

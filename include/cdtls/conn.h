@@ -100,6 +100,17 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
  * with the negotiated suite (0 before the handshake is done). */
 size_t cdtls_conn_max_write(const cdtls_conn *c);
 
+/* The largest datagram the connection emits (cfg.mtu at first), and a new
+ * one for a live connection: a path that turned out narrower (an ICMP
+ * "fragmentation needed" / "packet too big", a local EMSGSIZE: RFC 6347
+ * §4.1.1.1, RFC 9147 §4.4; cdtls_sock does this from the io events). From
+ * the next datagram on: a flight is packed again at the new size when it
+ * is (re)transmitted, cdtls_conn_max_write follows, and datagrams already
+ * queued keep their size. Same range as cfg.mtu (128..65507), else
+ * CDTLS_ERR_INVALID_ARG. */
+size_t cdtls_conn_mtu(const cdtls_conn *c);
+int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu);
+
 /* Takes the next received application data record: CDTLS_OK with *len
  * bytes (and the OOB of the datagram it came in, if oob != NULL);
  * CDTLS_ERR_WOULD_BLOCK when none is waiting; CDTLS_ERR_CLOSED after the

@@ -867,6 +867,21 @@ size_t cdtls_conn_max_write(const cdtls_conn *c)
     return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;
 }
 
+size_t cdtls_conn_mtu(const cdtls_conn *c)
+{
+    return c ? c->cfg.mtu : 0;
+}
+
+int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu)
+{
+    if (!c || mtu < 128 || mtu > 65507) return CDTLS_ERR_INVALID_ARG;
+    c->cfg.mtu = mtu;
+    /* the outgoing spare buffer follows (a larger one is freed when it
+     * comes back instead of kept); received records are the peer's size */
+    if (c->out.spare_max) c->out.spare_max = mtu;
+    return CDTLS_OK;
+}
+
 int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob)
 {
     if (!c || (!data && len)) return CDTLS_ERR_INVALID_ARG;
