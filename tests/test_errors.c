@@ -19,7 +19,8 @@ Test(errors, every_code_has_its_own_message)
         CDTLS_ERR_DER, CDTLS_ERR_PEM, CDTLS_ERR_CERT_EXPIRED, CDTLS_ERR_CERT_NOT_YET_VALID,
         CDTLS_ERR_CERT_UNTRUSTED, CDTLS_ERR_CERT_SIGNATURE, CDTLS_ERR_CERT_HOSTNAME,
         CDTLS_ERR_CERT_NOT_CA, CDTLS_ERR_CERT_PATHLEN, CDTLS_ERR_CERT_USAGE, CDTLS_ERR_CERT_REJECTED,
-        CDTLS_ERR_IO, CDTLS_ERR_TIMEOUT, CDTLS_ERR_OOB_UNSUPPORTED};
+        CDTLS_ERR_IO, CDTLS_ERR_TIMEOUT, CDTLS_ERR_OOB_UNSUPPORTED, CDTLS_ERR_UNREACHABLE,
+        CDTLS_ERR_MSG_SIZE};
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *m = cdtls_strerror(codes[i]);

@@ -255,25 +255,43 @@ Test(io, parse_cmsg_hostile_bytes)
 }
 
 /* A typed control message the kernel refuses (Linux: IP_TTL 0 is EINVAL)
- * does not lose the datagram: it is sent again without the OOB, and the
- * capability is cleared so the caller can see it. */
-Test(io, refused_cmsg_falls_back_without_losing_the_datagram)
+ * is not dropped silently: the send gives CDTLS_ERR_OOB_UNSUPPORTED with
+ * nothing sent, the capability refused (and only that one: the DSCP and
+ * ECN the same datagram asked for were fine) is cleared, and an event says
+ * which. The datagram then goes without the OOB if the caller wants. */
+Test(io, refused_cmsg_is_reported_and_clears_only_its_capability)
 {
 #if defined(__linux__)
     cdtls_io_socket tx, rx;
     cr_assert_eq(open_on(&tx, "127.0.0.1", 0), CDTLS_OK);
     cr_assert_eq(open_on(&rx, "127.0.0.1", 0), CDTLS_OK);
     cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_TTL);
+    unsigned marks = cdtls_io_caps(&tx) & (CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN);
     cdtls_oob bad = {.flags = CDTLS_OOB_TTL, .ttl = 0};
+    if (marks == (CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN)) {
+        bad.flags |= CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
+        bad.dscp = 46;
+        bad.ecn = 2;
+    }
     cdtls_addr to;
     cdtls_io_local_addr(&rx, &to);
-    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"kept", 4, &to, &bad, NULL, 0), CDTLS_OK);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"lost", 4, &to, &bad, NULL, 0), CDTLS_ERR_OOB_UNSUPPORTED);
     uint8_t buf[8];
     size_t n;
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 200), CDTLS_ERR_TIMEOUT,
+                 "nothing was sent unmarked");
+    cr_assert(!(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_TTL), "the refused capability is no longer claimed");
+    cr_assert_eq(cdtls_io_caps(&tx) & (CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN), marks, "others stay");
+    uint64_t cursor = 0;
+    cdtls_io_event ev;
+    cr_assert_eq(cdtls_io_event_read(&tx, &cursor, &ev, NULL), CDTLS_OK);
+    cr_assert_eq(ev.kind, CDTLS_IO_EVENT_OOB_REFUSED);
+    cr_assert_eq(ev.caps, CDTLS_IO_CAP_SEND_TTL);
+    cr_assert_eq(ev.addr.port, to.port);
+    cr_assert_eq(cdtls_io_event_read(&tx, &cursor, &ev, NULL), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"kept", 4, &to, NULL, NULL, 0), CDTLS_OK);
     cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK);
     cr_assert(n == 4 && memcmp(buf, "kept", 4) == 0);
-    cr_assert(!(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_TTL), "the refused capability is no longer claimed");
-    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP, "others stay");
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
 #else

@@ -163,7 +163,8 @@ Test(io_connect, hears_only_its_peer)
     m[0].len = 1;
     size_t sent = 9;
     cr_assert_eq(cdtls_io_send_batch(&cli, m, 1, &sent), CDTLS_ERR_INVALID_ARG);
-    cr_assert_eq(sent, 0);
+    cr_assert_eq(sent, 1, "dealt with: refused, its status says so");
+    cr_assert_eq(m[0].status, CDTLS_ERR_INVALID_ARG);
     /* the unconnected socket still needs an address */
     cr_assert_eq(cdtls_io_send(&srv, (const uint8_t *)"x", 1, NULL, NULL, NULL, 0), CDTLS_ERR_INVALID_ARG);
     cdtls_io_close(&cli);
@@ -183,9 +184,11 @@ Test(io_connect, wrong_family_is_refused)
 }
 
 /* Linux tells a connected UDP socket about the ICMP port unreachable its
- * datagram drew (an unconnected one is never told): the next receive or
- * send meets ECONNREFUSED. That is no failure of the socket: a client that
- * dials before the server is up must keep retransmitting. */
+ * datagram drew (with IP_RECVERR, an unconnected one too): the next
+ * receive or send meets ECONNREFUSED. That is no failure of the socket: a
+ * client that dials before the server is up must keep retransmitting. The
+ * error becomes an event, with the ICMP type and code and the address the
+ * error queue names, and is counted. */
 Test(io_connect, closed_peer_port_is_not_an_error)
 {
 #if defined(__linux__)
@@ -212,16 +215,28 @@ Test(io_connect, closed_peer_port_is_not_an_error)
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR), "an ICMP error is pending");
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"again", 5, NULL, NULL, NULL, 0), CDTLS_OK,
                  "errno %d", cli.last_error);
+    cr_assert_geq(cli.icmp_errors, 1);
+    uint64_t cursor = 0;
+    cdtls_io_event ev;
+    cr_assert_eq(cdtls_io_event_read(&cli, &cursor, &ev, NULL), CDTLS_OK);
+    cr_assert_eq(ev.kind, CDTLS_IO_EVENT_UNREACHABLE);
+    cr_assert_eq(ev.os_error, ECONNREFUSED);
+    cr_assert(ev.icmp_type == 3 && ev.icmp_code == 3, "ICMP port unreachable, got %d/%d", ev.icmp_type, ev.icmp_code);
+    cr_assert_eq(ev.addr.port, ga.port, "the error queue names the destination");
+    cr_assert(cdtls_io_caps(&cli) & CDTLS_IO_CAP_SEND_BATCH, "no capability changes");
     /* a receive that meets it reads as nothing received */
+    cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"x", 1, NULL, NULL, NULL, 0), CDTLS_OK);
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR));
-    cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 300), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, -1), CDTLS_ERR_WOULD_BLOCK);
     cr_assert_eq(cli.last_error, ECONNREFUSED, "it was the ICMP error");
     cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 100), CDTLS_ERR_TIMEOUT,
                  "and it is cleared");
-    /* the same for the batch calls */
+    /* a wait that sees one takes it as an event and goes on waiting */
+    uint64_t before = cli.event_seq;
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"hello?", 6, NULL, NULL, NULL, 0), CDTLS_OK);
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR));
-    cr_assert_eq(cdtls_io_recv_batch(&cli, r, 2, &got, 300), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_io_recv_batch(&cli, r, 2, &got, 300), CDTLS_ERR_TIMEOUT);
+    cr_assert_gt(cli.event_seq, before);
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"hello?", 6, NULL, NULL, NULL, 0), CDTLS_OK);
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR));
     cr_assert_eq(cdtls_io_send_batch(&cli, m, 2, &sent), CDTLS_OK, "errno %d", cli.last_error);

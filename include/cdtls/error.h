@@ -76,7 +76,10 @@ typedef enum cdtls_err {
     /* io */
     CDTLS_ERR_IO = -130,             /* socket call failed (errno/WSAGetLastError in cdtls_io_last_os_error) */
     CDTLS_ERR_TIMEOUT = -131,        /* blocking call timed out */
-    CDTLS_ERR_OOB_UNSUPPORTED = -132 /* this platform/socket cannot carry the requested OOB item */
+    CDTLS_ERR_OOB_UNSUPPORTED = -132, /* this platform/socket cannot carry the requested OOB item */
+    CDTLS_ERR_UNREACHABLE = -133,     /* this destination cannot be reached now (no route, an ICMP
+                                         error): that datagram only; the path may come back */
+    CDTLS_ERR_MSG_SIZE = -134         /* the datagram is larger than the path MTU (EMSGSIZE) */
 } cdtls_err;
 
 /* A static, human-readable English description of an error code. Never NULL. */

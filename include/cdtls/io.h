@@ -15,8 +15,23 @@
  *
  * What a platform or socket cannot carry is reported by cdtls_io_caps(),
  * detected at run time, never silently faked. When the kernel refuses a
- * control message on send, the datagram is sent again without it (and the
- * capability is cleared), rather than lost.
+ * control message on send, the capability it refused (and only that one:
+ * on Linux each typed item is tried alone with MSG_PROBE, which sends
+ * nothing) is cleared, the send gives CDTLS_ERR_OOB_UNSUPPORTED with
+ * nothing sent, and a CDTLS_IO_EVENT_OOB_REFUSED event says which: the
+ * application is never handed an unmarked datagram without being told.
+ *
+ * Network faults are per datagram and per destination (RFC 6347
+ * §4.1.2.7: the handshake timer, not the socket, decides that a peer is
+ * gone): an ICMP error (port, host or net unreachable, administratively
+ * prohibited, protocol unreachable) or a missing route never changes a
+ * capability and never makes a socket unusable; it is counted
+ * (icmp_errors) and reported as an event (cdtls_io_event_read), and the
+ * send it hit gives CDTLS_ERR_UNREACHABLE for that datagram alone. A
+ * datagram larger than the path MTU gives CDTLS_ERR_MSG_SIZE and a
+ * CDTLS_IO_EVENT_PATH_MTU event with the MTU the kernel learnt (RFC 6347
+ * §4.1.1.1: don't-fragment is set where the platform has it, so the
+ * path's MTU is learnt instead of paid for in IP fragments).
  *
  * The io module knows nothing of DTLS.
  */
@@ -86,6 +101,39 @@ enum cdtls_io_cap {
     CDTLS_IO_CAP_RECV_GRO = 1u << 13
 };
 
+/* Something the network said about the socket's traffic that is not a
+ * datagram (cdtls_io_event_read). */
+enum cdtls_io_event_kind {
+    /* An ICMP error (or a missing route) for traffic to `addr`:
+     * os_error is the errno / WSA code it reads as (ECONNREFUSED port
+     * unreachable, EHOSTUNREACH host unreachable or prohibited,
+     * ENETUNREACH, ENOPROTOOPT protocol unreachable, EACCES, ...), and
+     * icmp_type / icmp_code the ICMP message when the kernel says
+     * (Linux's error queue; 0 otherwise). */
+    CDTLS_IO_EVENT_UNREACHABLE = 1,
+    /* The path to `addr` carries at most `mtu` bytes of IP packet (an
+     * ICMP "fragmentation needed" / "packet too big", or a local
+     * EMSGSIZE); 0 when the kernel did not say how many. */
+    CDTLS_IO_EVENT_PATH_MTU = 2,
+    /* The kernel refused the typed OOB `caps` (CDTLS_IO_CAP_SEND_* bits,
+     * now cleared from the socket's caps) on a send to `addr`. */
+    CDTLS_IO_EVENT_OOB_REFUSED = 3
+};
+
+typedef struct cdtls_io_event {
+    uint64_t seq; /* 1, 2, 3... in the order the socket saw them */
+    int kind;     /* enum cdtls_io_event_kind */
+    int os_error;
+    cdtls_addr addr; /* the destination it concerns; family 0: not known */
+    uint32_t mtu;
+    unsigned caps;
+    uint8_t icmp_type, icmp_code;
+} cdtls_io_event;
+
+/* Events a socket keeps: the newest this many; a reader that falls further
+ * behind is told how many it missed. */
+#define CDTLS_IO_EVENTS 16u
+
 typedef struct cdtls_io_socket {
     cdtls_socket_handle fd;
     int family;     /* 4 or 6 */
@@ -117,7 +165,26 @@ typedef struct cdtls_io_socket {
     /* cdtls_io_connect: 1 when the socket is connected to `peer`. */
     int connected;
     cdtls_addr peer;
+    /* ICMP errors the socket was told of (pending socket errors, Linux's
+     * error queue), whatever they concerned; and datagrams a send lost to
+     * them or to a missing route. Plain counters, like send_calls. */
+    uint64_t icmp_errors;
+    uint64_t unreachable_sends;
+    /* The events, a ring read through cdtls_io_event_read (any number of
+     * readers, each with its own cursor). */
+    cdtls_io_event events[CDTLS_IO_EVENTS];
+    uint64_t event_seq; /* seq of the newest event; 0: none yet */
 } cdtls_io_socket;
+
+/* The next event after *cursor (0 to start from the oldest kept): CDTLS_OK
+ * with *ev and *cursor = ev->seq; CDTLS_ERR_WOULD_BLOCK when there is none
+ * newer. *missed (may be NULL) gets how many events were overwritten
+ * before this reader got to them. Reading does not remove an event: the
+ * socket layer (cdtls_sock) reads them with its own cursor to lower a
+ * connection's MTU, and the application may read the same ones with its
+ * own (cdtls_listener_io / cdtls_sock_io give the socket). */
+int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev,
+                        uint64_t *missed);
 
 enum cdtls_io_open_flags {
     CDTLS_IO_DUAL_STACK = 1u << 0, /* with an IPv6 bind address: also IPv4 */
@@ -206,15 +273,24 @@ unsigned cdtls_io_caps(const cdtls_io_socket *s);
 
 /* Sends one datagram to *to with typed OOB (may be NULL) and/or raw native
  * control bytes (raw may be NULL). A typed item the socket cannot carry
- * gives CDTLS_ERR_OOB_UNSUPPORTED before anything is sent. On a connected
- * socket to is NULL or the peer (cdtls_io_connect). */
+ * gives CDTLS_ERR_OOB_UNSUPPORTED before anything is sent, and so does one
+ * the kernel refuses now (its bit is cleared, an event says which). On a
+ * connected socket to is NULL or the peer (cdtls_io_connect).
+ * CDTLS_ERR_WOULD_BLOCK when the send buffer is full or the kernel is out
+ * of buffers (ENOBUFS): transient. CDTLS_ERR_UNREACHABLE / _MSG_SIZE: this
+ * destination, now (see above). A pending ICMP error of an earlier
+ * datagram that the kernel reports instead of sending this one is taken
+ * as an event and the datagram is sent. */
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
 
 /* Receives one datagram, waiting up to timeout_ms (-1 forever, 0 poll).
  * With GRO on, a datagram already read from the kernel (cdtls_io_pending)
  * is handed out first, without waiting; a coalesced read gives its first
- * datagram and keeps the rest for the next calls.
+ * datagram and keeps the rest for the next calls. An ICMP error met while
+ * waiting or reading becomes an event (never an error of the call); the
+ * wait goes on for what is left of timeout_ms (a poll, 0, gives
+ * CDTLS_ERR_WOULD_BLOCK).
  * from, oob, raw may be NULL. raw receives the native control bytes (up to
  * raw_cap; *raw_len set). CDTLS_ERR_TIMEOUT when nothing came;
  * CDTLS_ERR_WOULD_BLOCK on a non-blocking socket with nothing to read. */
@@ -223,7 +299,9 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
 
 /* One datagram of a batch. Send: buf/len to addr with typed oob (flags 0 =
  * none) and raw native control bytes (raw/raw_len, may be NULL/0), exactly
- * as cdtls_io_send takes them. Receive: up to cap bytes into buf, len set;
+ * as cdtls_io_send takes them; status gets what became of it (CDTLS_OK:
+ * sent; else the error cdtls_io_send would have given, os_error the OS's
+ * code). Receive: up to cap bytes into buf, len set;
  * addr is the source, oob what the kernel reported for this datagram, raw
  * (if not NULL) its native control bytes (up to raw_cap, raw_len set);
  * truncated is 1 when the datagram was larger than cap. The OOB of every
@@ -238,14 +316,21 @@ typedef struct cdtls_io_msg {
     size_t raw_len;
     size_t raw_cap;
     int truncated;
+    int status;   /* send: the outcome of this datagram */
+    int os_error; /* send: errno / WSA code when status is not CDTLS_OK */
 } cdtls_io_msg;
 
 /* Sends msgs[0..n) in order: with CDTLS_IO_CAP_SEND_BATCH in one system
- * call per up to 64 datagrams, else one by one. *sent (may be NULL) says
- * how many went out. CDTLS_OK when all n did; otherwise the error that
- * stopped the batch at msgs[*sent] (CDTLS_ERR_WOULD_BLOCK when the send
- * buffer is full, CDTLS_ERR_OOB_UNSUPPORTED for OOB the socket cannot carry,
- * checked per datagram before it is sent). */
+ * call per up to 64 datagrams, else one by one. A datagram that fails
+ * (its destination unreachable, too large for the path, OOB the socket
+ * cannot carry, an invalid address...) does not stop the batch: its
+ * status says why and the next one is sent. Only a full send buffer
+ * (EAGAIN, or ENOBUFS: transient) stops it, with CDTLS_ERR_WOULD_BLOCK at
+ * msgs[*sent]. *sent (may be NULL) is how many datagrams were dealt with
+ * (sent or failed, each status set); msgs[*sent..n) were not tried.
+ * Otherwise CDTLS_OK when all n went, else the status of the first that
+ * did not. Only the error that means it (EIO, or EINVAL when the same
+ * datagram then goes alone) turns UDP GSO off. */
 int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
 /* Waits up to timeout_ms (-1 forever, 0 poll) for a datagram, then takes
  * every datagram already queued, up to n, without waiting again: with

@@ -52,6 +52,8 @@ const char *cdtls_strerror(int err)
     case CDTLS_ERR_IO: return "socket I/O error";
     case CDTLS_ERR_TIMEOUT: return "timed out";
     case CDTLS_ERR_OOB_UNSUPPORTED: return "out-of-band data item not supported on this platform";
+    case CDTLS_ERR_UNREACHABLE: return "destination unreachable";
+    case CDTLS_ERR_MSG_SIZE: return "datagram larger than the path MTU";
     }
     return "unknown error";
 }

@@ -6,23 +6,33 @@
  * io_recv_native_batch; when the kernel turns the call down (ENOSYS under
  * an emulator, say) the backend clears the bit and the loop below takes
  * over, so a batch is never lost for want of the fast path. */
+#include <stdint.h>
 #include <string.h>
 
 #include "cdtls/io.h"
 #include "io/io_internal.h"
 
+/* One by one; a datagram's failure is its own (status), only a full send
+ * buffer stops the batch (cdtls_io_send_batch). */
 static int send_loop(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
+    cdtls_io_msg *out = (cdtls_io_msg *)(uintptr_t)msgs; /* only status / os_error are written */
+    int first = CDTLS_OK;
     size_t k = 0;
-    int rc = CDTLS_OK;
     for (; k < n; k++) {
         const cdtls_io_msg *m = &msgs[k];
-        rc = cdtls_io_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
-                           m->raw_len);
-        if (rc) break;
+        int rc = cdtls_io_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
+                               m->raw_len);
+        out[k].status = rc;
+        out[k].os_error = rc ? s->last_error : 0;
+        if (rc == CDTLS_ERR_WOULD_BLOCK) {
+            *sent = k;
+            return rc;
+        }
+        if (rc && !first) first = rc;
     }
     *sent = k;
-    return rc;
+    return first;
 }
 
 static int recv_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
@@ -62,10 +72,12 @@ int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, 
         int rc = io_send_native_batch(s, msgs, n, sent);
         if (rc != CDTLS_ERR_UNSUPPORTED) return rc;
         /* the backend gave up on the fast path (and cleared the bit) */
+        int before = CDTLS_OK;
+        for (size_t i = 0; i < *sent && !before; i++) before = msgs[i].status;
         size_t more = 0;
         rc = send_loop(s, msgs + *sent, n - *sent, &more);
         *sent += more;
-        return rc;
+        return rc == CDTLS_ERR_WOULD_BLOCK || !before ? rc : before;
     }
     return send_loop(s, msgs, n, sent);
 }

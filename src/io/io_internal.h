@@ -40,6 +40,11 @@ int io_same_addr(const cdtls_addr *a, const cdtls_addr *b);
  * CDTLS_ERR_INVALID_ARG otherwise. */
 int io_send_dest(const cdtls_io_socket *s, const cdtls_addr *to, const cdtls_addr **dest);
 
+/* event.c: adds an event to the socket's ring (seq set here). */
+void io_event_push(cdtls_io_socket *s, const cdtls_io_event *ev);
+void io_event_note(cdtls_io_socket *s, int kind, int os_error, const cdtls_addr *addr, uint32_t mtu,
+                   unsigned caps);
+
 /* The backend's one-system-call batches (batch.c calls them only while
  * the socket has CDTLS_IO_CAP_SEND_BATCH / _RECV_BATCH). Arguments are
  * checked. CDTLS_ERR_UNSUPPORTED (after clearing the bit) means "the kernel

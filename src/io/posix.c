@@ -30,6 +30,10 @@
 #include "cdtls/io.h"
 #include "io/io_internal.h"
 
+#if defined(__linux__)
+#include <linux/errqueue.h> /* struct sock_extended_err: the IP_RECVERR queue */
+#endif
+
 /* The BSDs take one byte of TOS in the IP_TOS control message; macOS takes
  * an int; Linux accepts either (ip_cmsg_send: CMSG_LEN(sizeof(int)) or
  * CMSG_LEN(sizeof(u8))). Linux gets the byte: a single byte has no byte
@@ -111,8 +115,47 @@ static unsigned set_recv_reports(int fd, int v4, int v6, unsigned want)
     return caps;
 }
 
-/* What sendmsg() can carry, by compile-time knowledge of the platform; the
- * first refusal at run time clears the bit (see send_with_fallback). */
+/* Don't-fragment on every datagram, so a path narrower than our datagrams
+ * says so (ICMP "fragmentation needed" / "packet too big") instead of
+ * fragmenting them (RFC 6347 §4.1.1.1, RFC 9147 §4.4), and the ICMP errors
+ * of an unconnected socket reported with the address they concern. Linux:
+ * IP_PMTUDISC_DO / IPV6_PMTUDISC_DO sets DF and makes a send larger than
+ * the MTU the kernel knows for the route fail with EMSGSIZE; IP_RECVERR /
+ * IPV6_RECVERR queue every ICMP error (and a local EMSGSIZE, with the
+ * MTU) on the socket's error queue, which drain_errors reads. The BSDs and
+ * macOS: IP_DONTFRAG / IPV6_DONTFRAG, and no error queue (an ICMP error
+ * reaches only a connected socket, as its pending error). Best effort: an
+ * option the kernel refuses leaves the socket as it was. */
+static void path_mtu_setup(int fd, int v4, int v6)
+{
+    int on = 1;
+    (void)on;
+    if (v4) {
+#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_DO)
+        int pmtu = IP_PMTUDISC_DO;
+        (void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+#elif defined(IP_DONTFRAG)
+        (void)setsockopt(fd, IPPROTO_IP, IP_DONTFRAG, &on, sizeof on);
+#endif
+#if defined(IP_RECVERR)
+        (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+#endif
+    }
+    if (v6) {
+#if defined(IPV6_MTU_DISCOVER) && defined(IPV6_PMTUDISC_DO)
+        int pmtu = IPV6_PMTUDISC_DO;
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+#elif defined(IPV6_DONTFRAG)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &on, sizeof on);
+#endif
+#if defined(IPV6_RECVERR)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+#endif
+    }
+}
+
+/* What sendmsg() can carry, by compile-time knowledge of the platform; a
+ * refusal at run time clears the bit it concerns (see refused_caps). */
 static unsigned send_caps(int family)
 {
     unsigned caps = CDTLS_IO_CAP_RAW_OOB;
@@ -178,6 +221,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->fd = fd;
     s->family = family;
     s->dual_stack = dual;
+    path_mtu_setup(fd, family == 4 || dual, family == 6);
     /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
      * (Linux honours them on AF_INET6 sockets). */
     s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family);
@@ -225,15 +269,141 @@ int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer)
     return CDTLS_OK;
 }
 
-/* A connected UDP socket is told about ICMP errors for its peer (port
- * unreachable before anyone listens there): the receive that finds one
- * pending fails with ECONNREFUSED and clears it. That is no failure of the
- * socket (an unconnected one is never told), so it reads as "nothing
- * came". */
-static int recv_errno_rc(const cdtls_io_socket *s, int e)
+/* ------------------------------------------------------ network faults */
+
+/* The errors an ICMP error reads as when the kernel reports it later, as
+ * the socket's pending error, on whatever call comes next (Linux
+ * icmp_err_convert / icmpv6_err_convert; the BSDs' inetctlerrmap): port
+ * unreachable ECONNREFUSED; host unreachable, host or communication
+ * prohibited, time exceeded EHOSTUNREACH; net unreachable ENETUNREACH;
+ * protocol unreachable ENOPROTOOPT; source route failed EOPNOTSUPP;
+ * fragmentation needed / packet too big EMSGSIZE; parameter problem
+ * EPROTO; IPv6 administratively prohibited EACCES. */
+static int errno_may_be_icmp(int e)
+{
+    switch (e) {
+    case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENOPROTOOPT:
+    case EOPNOTSUPP: case EMSGSIZE: case EPROTO: case EACCES:
+#if defined(ENONET)
+    case ENONET:
+#endif
+        return 1;
+    default: return 0;
+    }
+}
+
+/* A send error that is about this destination, now (a route, a firewall,
+ * an ICMP error): the datagram is lost, the socket is fine. */
+static int errno_unreachable(int e)
+{
+    switch (e) {
+    case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENOPROTOOPT:
+    case EPROTO: case EACCES: case EPERM: case ENETDOWN:
+#if defined(ENONET)
+    case ENONET:
+#endif
+        return 1;
+    default: return 0;
+    }
+}
+
+#if defined(__linux__) && defined(IP_RECVERR)
+/* One entry of the error queue into an event: an ICMP error (or a local
+ * EMSGSIZE) for the datagram sent to `to`. */
+static void errqueue_event(cdtls_io_socket *s, const struct sock_extended_err *ee, const cdtls_addr *to)
+{
+    cdtls_io_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.os_error = (int)ee->ee_errno;
+    ev.addr = *to;
+    ev.icmp_type = ee->ee_type;
+    ev.icmp_code = ee->ee_code;
+    int icmp = ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6;
+    if (icmp) s->icmp_errors++;
+    if (ee->ee_errno == EMSGSIZE) {
+        /* fragmentation needed (ICMP 3/4), packet too big (ICMPv6 2), or
+         * a local send over the MTU the route has: ee_info is the MTU */
+        ev.kind = CDTLS_IO_EVENT_PATH_MTU;
+        ev.mtu = ee->ee_info;
+    } else {
+        ev.kind = CDTLS_IO_EVENT_UNREACHABLE;
+    }
+    io_event_push(s, &ev);
+}
+#endif
+
+/* Takes what the kernel holds about errors of the socket's traffic: every
+ * entry of Linux's error queue (bounded: the queue is charged to the
+ * receive buffer, so it is emptied, not left to fill), then the pending
+ * error (SO_ERROR, which reading clears; without an error queue the only
+ * report there is, its destination the connected peer). Each becomes an
+ * event. A pending error hit by a send or receive (`seen`, 0 if none) is
+ * the same report: it counts only when the queue said nothing. Returns how
+ * many events it added. */
+static int drain_errors(cdtls_io_socket *s, int seen)
+{
+    int queued = 0;
+#if defined(__linux__) && defined(IP_RECVERR)
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        union {
+            struct cmsghdr align;
+            uint8_t bytes[512];
+        } control;
+        uint8_t head[1];
+        struct iovec iov = {head, sizeof head};
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        memset(&ss, 0, sizeof ss);
+        m.msg_name = &ss;
+        m.msg_namelen = sizeof ss;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = control.bytes;
+        m.msg_controllen = sizeof control.bytes;
+        if (recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+        cdtls_addr to;
+        memset(&to, 0, sizeof to);
+        if (m.msg_namelen > 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) io_from_sockaddr(&ss, &to);
+        else if (s->connected) to = s->peer;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+                (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+                struct sock_extended_err ee;
+                if (c->cmsg_len < CMSG_LEN(sizeof ee)) continue;
+                memcpy(&ee, CMSG_DATA(c), sizeof ee);
+                errqueue_event(s, &ee, &to);
+                queued++;
+            }
+        }
+    }
+#endif
+    int pending = 0;
+    socklen_t pl = sizeof pending;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &pending, &pl) != 0) pending = 0;
+    if (!pending) pending = seen;
+    if (pending && !queued) {
+        s->icmp_errors++;
+        io_event_note(s, pending == EMSGSIZE ? CDTLS_IO_EVENT_PATH_MTU : CDTLS_IO_EVENT_UNREACHABLE, pending,
+                      s->connected ? &s->peer : NULL, 0, 0);
+        queued++;
+    }
+    return queued;
+}
+
+/* An error of a receive: nothing to read, or an ICMP error the kernel
+ * reports instead of a datagram. That one is no failure of the socket (it
+ * concerns something sent earlier, to someone): it becomes an event and
+ * reads as "nothing came", so neither a listener nor a connected client
+ * dies of a peer's unreachable port, host or network (RFC 6347 §4.1.2.7:
+ * the handshake timer decides). */
+static int recv_errno_rc(cdtls_io_socket *s, int e)
 {
     if (e == EAGAIN || e == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
-    if (e == ECONNREFUSED && s->connected) return CDTLS_ERR_WOULD_BLOCK;
+    if (errno_may_be_icmp(e)) {
+        drain_errors(s, e);
+        return CDTLS_ERR_WOULD_BLOCK;
+    }
     return CDTLS_ERR_IO;
 }
 
@@ -525,6 +695,14 @@ static void recv_hdr_init(struct mmsghdr *mh, struct iovec *iov, uint8_t *buf, s
 }
 #endif
 
+/* The family of the control messages a datagram to dest takes: IPv4
+ * traffic over a dual-stack socket takes the IPv4 messages. */
+static int cmsg_family(const cdtls_io_socket *s, const cdtls_addr *dest)
+{
+    const cdtls_addr *peer = dest ? dest : &s->peer;
+    return s->family == 6 && peer->ip.family == 4 ? 4 : s->family;
+}
+
 /* Checks one datagram and fills *m (pointing at *iov, *ss and *control)
  * for sendmsg; *need gets the typed-OOB capabilities it uses. Shared by
  * the single send and the batch, so both refuse and build the same way. */
@@ -550,10 +728,7 @@ static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len
     m->msg_iovlen = 1;
     m->msg_control = control->bytes;
     size_t used = 0;
-    /* IPv4 traffic over a dual-stack socket takes the IPv4 messages. */
-    const cdtls_addr *peer = dest ? dest : &s->peer;
-    int cfam = s->family == 6 && peer->ip.family == 4 ? 4 : s->family;
-    if (!build_cmsgs(oob, cfam, m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (!build_cmsgs(oob, cmsg_family(s, dest), m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
     if (raw_len) {
         if (used + raw_len > sizeof control->bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
         memcpy(control->bytes + used, raw, raw_len); /* passed through unchanged */
@@ -562,6 +737,125 @@ static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len
     m->msg_control = used ? control->bytes : NULL;
     m->msg_controllen = used;
     return CDTLS_OK;
+}
+
+/* The typed OOB items of `oob` the kernel refuses on a send like *m (same
+ * destination): each item alone in a sendmsg with MSG_PROBE and no data,
+ * which Linux checks as a send (control messages, route) and then sends
+ * nothing. Only evidence about the option itself clears a capability: if
+ * the datagram fails as well without any control message, or every item
+ * passes alone, nothing is blamed (0). Without MSG_PROBE (the BSDs, macOS)
+ * the one item of a datagram that carried one is blamed; of several, all
+ * (they cannot be told apart without sending). */
+#if defined(__linux__)
+/* Linux's MSG_PROBE (include/linux/socket.h: "do not send, only probe
+ * path"), which the C libraries do not name (glibc calls 0x10 MSG_PROXY,
+ * a flag Linux never implemented); udp_sendmsg and udpv6_sendmsg check the
+ * control messages and the route, then return 0 for a probe of 0 bytes. */
+#define IO_MSG_PROBE 0x10
+#endif
+
+static unsigned refused_caps(cdtls_io_socket *s, const struct msghdr *m, const cdtls_oob *oob, int cfam)
+{
+    unsigned need = io_oob_send_caps(oob);
+#if defined(IO_MSG_PROBE)
+    static const uint16_t items[] = {CDTLS_OOB_DSCP, CDTLS_OOB_ECN, CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX,
+                                     CDTLS_OOB_TTL};
+    struct msghdr p = *m;
+    struct iovec none = {NULL, 0};
+    io_control control;
+    p.msg_iov = &none;
+    p.msg_iovlen = 1;
+    p.msg_control = NULL;
+    p.msg_controllen = 0;
+    if (sendmsg(s->fd, &p, IO_MSG_PROBE) < 0) return 0; /* the destination, not the OOB */
+    unsigned refused = 0;
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (!(oob->flags & items[i])) continue;
+        cdtls_oob one = *oob;
+        one.flags = (uint16_t)(oob->flags & items[i]);
+        size_t used = 0;
+        p.msg_control = control.bytes;
+        if (!build_cmsgs(&one, cfam, &p, sizeof control.bytes, &used)) continue;
+        p.msg_controllen = used;
+        if (sendmsg(s->fd, &p, IO_MSG_PROBE) < 0 && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP))
+            refused |= io_oob_send_caps(&one);
+    }
+    (void)need;
+    return refused;
+#else
+    (void)s;
+    (void)m;
+    (void)cfam;
+    return need;
+#endif
+}
+
+/* What a datagram sent to `dest` (NULL: the connected peer) concerns. */
+static const cdtls_addr *dest_or_peer(const cdtls_io_socket *s, const cdtls_addr *dest)
+{
+    return dest ? dest : (s->connected ? &s->peer : NULL);
+}
+
+/* Sends one datagram built by prepare_send. e is 0, or the error a send
+ * that carried this datagram (a sendmmsg entry, a GSO run) already met:
+ * nothing of it went. A possible ICMP error is tried once more, because
+ * the kernel reports an earlier datagram's ICMP error (the socket's
+ * pending error: sock_error() in the send path) instead of sending this
+ * one, and clears it: the second try sends, and the report becomes an
+ * event. Refused typed OOB: see refused_caps; the datagram is not sent
+ * unmarked. Everything else is this datagram's error, *os_error its code. */
+static int send_one(cdtls_io_socket *s, struct msghdr *m, const cdtls_oob *oob, size_t raw_len, int cfam,
+                    const cdtls_addr *dest, int e, int *os_error)
+{
+    int pending = 0;
+    *os_error = 0;
+    for (;;) {
+        if (e == 0) {
+            s->send_calls++;
+            if (sendmsg(s->fd, m, 0) >= 0) {
+                if (pending) drain_errors(s, pending);
+                return CDTLS_OK;
+            }
+            e = errno;
+            if (e == EINTR) {
+                e = 0;
+                continue;
+            }
+        }
+        s->last_error = e;
+        *os_error = e;
+        if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) return CDTLS_ERR_WOULD_BLOCK;
+        if (!pending && errno_may_be_icmp(e)) {
+            pending = e;
+            e = 0;
+            continue;
+        }
+        break;
+    }
+    if (oob && io_oob_send_caps(oob) && !raw_len && (e == EINVAL || e == ENOPROTOOPT || e == EOPNOTSUPP)) {
+        unsigned refused = refused_caps(s, m, oob, cfam);
+        if (refused) {
+            s->caps &= ~refused;
+            io_event_note(s, CDTLS_IO_EVENT_OOB_REFUSED, e, dest_or_peer(s, dest), 0, refused);
+            return CDTLS_ERR_OOB_UNSUPPORTED;
+        }
+    }
+    if (e == EMSGSIZE) {
+        /* over the path MTU the kernel knows (DF is set): the error queue
+         * says which MTU; a kernel without one gets an event without it */
+        drain_errors(s, 0);
+        if (!s->event_seq || s->events[(s->event_seq - 1) % CDTLS_IO_EVENTS].kind != CDTLS_IO_EVENT_PATH_MTU)
+            io_event_note(s, CDTLS_IO_EVENT_PATH_MTU, e, dest_or_peer(s, dest), 0, 0);
+        return CDTLS_ERR_MSG_SIZE;
+    }
+    if (errno_unreachable(e)) {
+        s->unreachable_sends++;
+        drain_errors(s, 0);
+        io_event_note(s, CDTLS_IO_EVENT_UNREACHABLE, e, dest_or_peer(s, dest), 0, 0);
+        return CDTLS_ERR_UNREACHABLE;
+    }
+    return CDTLS_ERR_IO;
 }
 
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
@@ -575,48 +869,43 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     unsigned need = 0;
     int rc = prepare_send(s, buf, len, to, oob, raw, raw_len, &m, &iov, &ss, &control, &need);
     if (rc) return rc;
-    int refused = 0;
-    for (;;) {
-        s->send_calls++;
-        ssize_t n = sendmsg(s->fd, &m, 0);
-        if (n >= 0) return CDTLS_OK;
-        if (errno == EINTR) continue;
-        s->last_error = errno;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
-        if (errno == ECONNREFUSED && s->connected && !refused++) {
-            /* a pending ICMP error of the connection was reported (and
-             * cleared) instead of sending: not this datagram's fault */
-            continue;
-        }
-        if (m.msg_controllen && !raw_len && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
-            /* The kernel refused a typed control message this build thought
-             * it had: stop claiming it, and send the datagram without OOB
-             * rather than lose it. The caller learns it from the caps. */
-            s->caps &= ~need;
-            m.msg_control = NULL;
-            m.msg_controllen = 0;
-            continue;
-        }
-        return CDTLS_ERR_IO;
-    }
+    const cdtls_addr *dest = NULL;
+    (void)io_send_dest(s, to, &dest); /* prepare_send checked it */
+    int os_error;
+    return send_one(s, &m, oob, raw_len, cmsg_family(s, dest), dest, 0, &os_error);
 }
 
 /* ---------------------------------------------------------------- recv */
 
 /* Waits until a datagram can be read: CDTLS_OK, CDTLS_ERR_TIMEOUT, or
- * CDTLS_ERR_IO with s->last_error set. */
+ * CDTLS_ERR_IO with s->last_error set. poll reports POLLERR while an ICMP
+ * error is pending or queued: those become events (drain_errors) and the
+ * wait goes on for what is left of timeout_ms, so an ICMP error neither
+ * ends a wait nor makes it spin. Should POLLERR stay after a drain (an
+ * error the drain cannot take), the receive is let through to meet it. */
 static int wait_readable(cdtls_io_socket *s, int timeout_ms)
 {
-    struct pollfd p = {s->fd, POLLIN, 0};
-    int r;
-    do {
-        r = poll(&p, 1, timeout_ms);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        s->last_error = errno;
-        return CDTLS_ERR_IO;
+    uint64_t deadline = cdtls_io_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        struct pollfd p = {s->fd, POLLIN, 0};
+        int wait = timeout_ms;
+        if (timeout_ms > 0) {
+            uint64_t now = cdtls_io_now_ms();
+            wait = now >= deadline ? 0 : (int)(deadline - now);
+        }
+        int r;
+        do {
+            r = poll(&p, 1, wait);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            s->last_error = errno;
+            return CDTLS_ERR_IO;
+        }
+        if (r == 0) return CDTLS_ERR_TIMEOUT;
+        if ((p.revents & POLLIN) || !(p.revents & POLLERR)) return CDTLS_OK;
+        if (!drain_errors(s, 0)) return CDTLS_OK;
+        if (wait == 0 || (timeout_ms > 0 && cdtls_io_now_ms() >= deadline)) return CDTLS_ERR_TIMEOUT;
     }
-    return r == 0 ? CDTLS_ERR_TIMEOUT : CDTLS_OK;
 }
 
 int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
@@ -735,6 +1024,43 @@ static size_t gso_run(const cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t
     return k;
 }
 
+/* One datagram of a batch on its own (send_one), its outcome into its
+ * status. e: the error a send carrying it already met (0: none). */
+static int send_msg_alone(cdtls_io_socket *s, const cdtls_io_msg *cm, int e)
+{
+    cdtls_io_msg *m = (cdtls_io_msg *)(uintptr_t)cm; /* status is the caller's to read back */
+    struct sockaddr_storage ss;
+    io_control control;
+    struct iovec iov;
+    struct msghdr h;
+    unsigned need;
+    const cdtls_oob *oob = m->oob.flags ? &m->oob : NULL;
+    m->os_error = 0;
+    m->status = prepare_send(s, m->buf, m->len, &m->addr, oob, m->raw, m->raw_len, &h, &iov, &ss, &control, &need);
+    if (m->status) return m->status;
+    const cdtls_addr *dest = NULL;
+    (void)io_send_dest(s, &m->addr, &dest);
+    m->status = send_one(s, &h, oob, m->raw_len, cmsg_family(s, dest), dest, e, &m->os_error);
+    return m->status;
+}
+
+/* A GSO run the kernel refused whole (msgs[0..run), error e): its
+ * datagrams go one by one. Only EIO (a device that cannot segment) or
+ * EINVAL (no UDP_SEGMENT here) can be GSO's doing, and only if the first
+ * datagram then goes alone is it: GSO is turned off on that evidence and
+ * no other (an unreachable destination fails the same alone, and GSO
+ * stays). Any other error may be a pending ICMP error the run's send
+ * reported and cleared: the first datagram's own send is its retry. */
+static void send_run_alone(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t run, int e)
+{
+    int gso_suspect = e == EIO || e == EINVAL;
+    for (size_t i = 0; i < run; i++) {
+        int rc = send_msg_alone(s, &msgs[i], i == 0 && !gso_suspect ? e : 0);
+        if (i == 0 && gso_suspect && rc == CDTLS_OK) s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+        if (rc == CDTLS_ERR_WOULD_BLOCK) return;
+    }
+}
+
 int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
     struct mmsghdr mh[IO_BATCH_CHUNK];
@@ -742,18 +1068,25 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
     struct sockaddr_storage ss[IO_BATCH_CHUNK];
     io_control control[IO_BATCH_CHUNK];
     size_t count[IO_BATCH_CHUNK]; /* datagrams in each entry (> 1: a GSO run) */
+    cdtls_io_msg *out = (cdtls_io_msg *)(uintptr_t)msgs; /* only status / os_error are written */
     size_t done = 0;
-    int refused = 0;
+    int first = CDTLS_OK; /* the status of the first datagram that did not go */
     while (done < n) {
         size_t k = 0, queued = 0, used_iov = 0;
-        int stop = CDTLS_OK; /* why the chunk ends before n, if it does */
         while (k < IO_BATCH_CHUNK && done + queued < n && used_iov < IO_BATCH_IOV) {
             const cdtls_io_msg *m = &msgs[done + queued];
             unsigned need;
             size_t run = gso_run(s, m, n - done - queued, IO_BATCH_IOV - used_iov);
-            stop = prepare_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
-                                m->raw_len, &mh[k].msg_hdr, &iov[used_iov], &ss[k], &control[k], &need);
-            if (stop) break;
+            int rc = prepare_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
+                                  m->raw_len, &mh[k].msg_hdr, &iov[used_iov], &ss[k], &control[k], &need);
+            if (rc) {
+                if (k > 0) break; /* the chunk goes first; the next one starts here */
+                out[done].status = rc; /* refused before the kernel: this one only */
+                out[done].os_error = 0;
+                if (!first) first = rc;
+                done++;
+                continue;
+            }
             if (run > 1) {
                 for (size_t i = 1; i < run; i++) {
                     iov[used_iov + i].iov_base = (void *)(uintptr_t)m[i].buf;
@@ -775,62 +1108,52 @@ int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n,
             queued += run;
             k++;
         }
-        if (k > 0) {
-            s->send_calls++;
-            int r = sendmmsg(s->fd, mh, (unsigned)k, 0);
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                s->last_error = errno;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    *sent = done;
-                    return CDTLS_ERR_WOULD_BLOCK;
-                }
-                if (errno == ECONNREFUSED && s->connected && !refused++)
-                    continue; /* a pending ICMP error, reported once instead of sending (cdtls_io_send) */
-                if (errno == ENOSYS) {
-                    s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_BATCH;
-                    *sent = done;
-                    return CDTLS_ERR_UNSUPPORTED;
-                }
-                if (count[0] > 1) {
-                    /* The kernel refused the GSO send (no UDP_SEGMENT, or a
-                     * device that cannot do it: EIO): nothing of it went;
-                     * stop claiming GSO and build the chunk again without.
-                     * (A marked run whose marking was refused lands here
-                     * too; its datagrams then go one by one and meet the
-                     * single send's fallback.) */
-                    s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
-                    continue;
-                }
-                /* Anything else (a refused control message, say): this
-                 * datagram goes through the single send, which knows how to
-                 * fall back without losing it. */
-                const cdtls_io_msg *m = &msgs[done];
-                int rc = cdtls_io_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL,
-                                       m->raw, m->raw_len);
-                if (rc) {
-                    *sent = done;
-                    return rc;
-                }
-                done++;
-                continue;
-            }
-            if (r == 0) { /* nothing taken and no error: treat as a full buffer */
-                *sent = done;
-                return CDTLS_ERR_WOULD_BLOCK;
-            }
-            for (int i = 0; i < r; i++) done += count[i];
-            /* A short count: the kernel stopped at an entry; the next call
-             * starts there and reports its error. */
-            if ((size_t)r < k) continue;
-        }
-        if (stop) {
+        if (k == 0) continue;
+        s->send_calls++;
+        int r = sendmmsg(s->fd, mh, (unsigned)k, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == ENOSYS) {
+            s->last_error = errno;
+            s->caps &= ~(unsigned)CDTLS_IO_CAP_SEND_BATCH;
             *sent = done;
-            return stop;
+            return CDTLS_ERR_UNSUPPORTED;
+        }
+        if (r == 0) { /* nothing taken, no error: a full buffer */
+            r = -1;
+            errno = EAGAIN;
+        }
+        size_t i = 0;
+        for (; r > 0 && i < (size_t)r; i++) {
+            for (size_t j = 0; j < count[i]; j++) out[done + j].status = out[done + j].os_error = 0;
+            done += count[i];
+        }
+        if (i == k) continue;
+        /* msgs[done] (entry i, count[i] datagrams) failed with errno, the
+         * later entries of the chunk were not tried; nothing of entry i
+         * went. It goes again alone, with what the error means. */
+        int e = errno;
+        if (r > 0) e = 0; /* a short count: the kernel keeps the error for the next call */
+        if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) {
+            s->last_error = e;
+            out[done].status = CDTLS_ERR_WOULD_BLOCK;
+            out[done].os_error = e;
+            *sent = done;
+            return CDTLS_ERR_WOULD_BLOCK;
+        }
+        if (count[i] > 1) send_run_alone(s, &msgs[done], count[i], e);
+        else (void)send_msg_alone(s, &msgs[done], e);
+        for (size_t j = 0; j < count[i]; j++) {
+            int st = msgs[done].status;
+            if (st == CDTLS_ERR_WOULD_BLOCK) {
+                *sent = done;
+                return st;
+            }
+            if (st && !first) first = st;
+            done++;
         }
     }
     *sent = done;
-    return CDTLS_OK;
+    return first;
 }
 
 int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,

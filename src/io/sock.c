@@ -90,6 +90,7 @@ struct cdtls_sock {
     size_t rx_count;
     struct cdtls_sock *next;  /* listener's list of peers not yet accepted */
     struct cdtls_sock *hnext; /* listener's address table chain */
+    uint64_t io_events;       /* a client's cursor in its io socket's events */
 };
 
 struct cdtls_listener {
@@ -110,6 +111,7 @@ struct cdtls_listener {
     uint8_t *scratch; /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
     tx_batch tx;      /* what the listener and its peers send */
     rx_batch rx;      /* the datagrams being received */
+    uint64_t io_events; /* cursor in the io socket's events */
 };
 
 
@@ -153,38 +155,65 @@ static size_t addr_hash(const cdtls_addr *a)
 
 /* ------------------------------------------------------------- plumbing */
 
-/* Sends the queued batch and empties it. OOB the socket cannot carry on
- * engine-made datagrams (handshake_oob/alert_oob) is dropped for that
- * datagram only, which is sent without it: the handshake must not fail over
- * a marking; cdtls_io_caps says what works. tx_add drops what the caps
- * already exclude; a refusal here means a bit was cleared while the batch
- * went out (the kernel turned a control message down). A full send buffer
- * is loss of that one datagram, as UDP is lossy anyway; the ones after it
- * are still tried. Any other error ends the batch (its rest is lost) and
- * is returned. */
+/* Sends the queued batch and empties it. A datagram's failure is that
+ * datagram's (cdtls_io_send_batch goes on past it): an unreachable
+ * destination, one too large for the path, a full send buffer are loss of
+ * that datagram, as UDP is lossy anyway, and no other peer's datagrams are
+ * held back by it; the io events tell what happened (follow_io_events).
+ * OOB the socket cannot carry on engine-made datagrams (handshake_oob,
+ * alert_oob) is dropped for that datagram only, which is sent without it:
+ * the handshake must not fail over a marking, and the io socket's
+ * CDTLS_IO_EVENT_OOB_REFUSED event and caps say so. tx_add drops what the
+ * caps already exclude; a refusal here means the kernel turned a control
+ * message down just now. Returns CDTLS_ERR_IO when a datagram met an error
+ * of the socket itself (the others were still sent), else CDTLS_OK. */
 static int tx_send(tx_batch *t)
 {
-    size_t done = 0;
     int rc = CDTLS_OK;
-    while (done < t->n) {
-        size_t sent = 0;
-        int r = cdtls_io_send_batch(t->io, t->msgs + done, t->n - done, &sent);
-        done += sent;
-        if (r == CDTLS_OK || done >= t->n) break; /* an error names msgs[done] */
-        if (r == CDTLS_ERR_OOB_UNSUPPORTED && t->msgs[done].oob.flags) {
-            t->msgs[done].oob.flags = 0;
-            continue;
+    /* Each pass sends what is left, then keeps only the datagrams to send
+     * again (stripped of their refused OOB: at most once each) and those
+     * after a full buffer (the one it stopped at is dropped): the count
+     * goes down on every pass. */
+    while (t->n > 0) {
+        size_t sent = 0, keep = 0;
+        int r = cdtls_io_send_batch(t->io, t->msgs, t->n, &sent);
+        for (size_t i = 0; i < sent; i++) {
+            cdtls_io_msg *m = &t->msgs[i];
+            if (m->status == CDTLS_ERR_OOB_UNSUPPORTED && m->oob.flags) {
+                m->oob.flags = 0;
+                t->msgs[keep++] = *m;
+            } else if (m->status == CDTLS_ERR_IO && !rc) {
+                rc = CDTLS_ERR_IO;
+            }
         }
-        if (r == CDTLS_ERR_WOULD_BLOCK) {
-            done++;
-            continue;
-        }
-        rc = r;
-        break;
+        size_t rest = sent;
+        if (r == CDTLS_ERR_WOULD_BLOCK && rest < t->n) rest++;
+        for (size_t i = rest; i < t->n; i++) t->msgs[keep++] = t->msgs[i];
+        if (keep >= t->n) break; /* no progress: cannot happen, but never loop on it */
+        t->n = keep;
     }
     t->n = 0;
     t->used = 0;
     return rc;
+}
+
+/* The smallest MTUs a path may have (RFC 791: 576, RFC 8200 §5: 1280),
+ * less the IP and UDP headers (20 + 8, 40 + 8): the floor a path MTU
+ * report cannot take a connection below. */
+#define MTU_FLOOR_V4 (576u - 28u)
+#define MTU_FLOOR_V6 (1280u - 48u)
+
+/* A path MTU report (an io event) for the connection to `peer`: its
+ * datagrams become small enough for the path (RFC 6347 §4.1.1.1), never
+ * larger than they were, never below the floor. A report without a number
+ * (a kernel that says only EMSGSIZE) goes to the floor. */
+static void lower_mtu(cdtls_conn *c, const cdtls_addr *peer, uint32_t path_mtu)
+{
+    size_t hdr = peer->ip.family == 6 ? 48u : 28u;
+    size_t floor = peer->ip.family == 6 ? MTU_FLOOR_V6 : MTU_FLOOR_V4;
+    size_t want = path_mtu > hdr ? path_mtu - hdr : floor;
+    if (want < floor) want = floor;
+    if (want < cdtls_conn_mtu(c)) (void)cdtls_conn_set_mtu(c, want);
 }
 
 /* Queues the datagram that lies at t->buf + t->used (len bytes). */
@@ -369,6 +398,10 @@ static int client_step(cdtls_sock *s, int wait_ms)
         if (!m->truncated && same_addr(&m->addr, &s->peer)) deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
     }
     fire_timer(s);
+    cdtls_io_event ev;
+    for (unsigned i = 0; i < CDTLS_IO_EVENTS && cdtls_io_event_read(s->io, &s->io_events, &ev, NULL) == CDTLS_OK; i++)
+        if (ev.kind == CDTLS_IO_EVENT_PATH_MTU && (ev.addr.ip.family == 0 || same_addr(&ev.addr, &s->peer)))
+            lower_mtu(s->conn, &s->peer, ev.mtu);
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
@@ -713,6 +746,13 @@ static int listener_step(cdtls_listener *l, int wait_ms)
     }
     housekeeping(l);
     tx_release(&l->tx);
+    /* path MTU reports name the peer they concern (the error queue gives
+     * the destination): that peer's connection follows */
+    cdtls_io_event ev;
+    for (unsigned i = 0; i < CDTLS_IO_EVENTS && cdtls_io_event_read(&l->io, &l->io_events, &ev, NULL) == CDTLS_OK; i++) {
+        cdtls_sock *s = ev.kind == CDTLS_IO_EVENT_PATH_MTU && ev.addr.ip.family ? table_find(l, &ev.addr) : NULL;
+        if (s) lower_mtu(s->conn, &s->peer, ev.mtu);
+    }
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
