@@ -13,10 +13,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # llvm gives llvm-size/llvm-nm for the firmware size report; libclang-rt-14-dev
 # holds clang's libFuzzer and sanitizer runtimes (scripts/fuzz.sh); libssl-dev
 # is what bench/openssl_bench.c links (scripts/bench.sh); libnss3-tools gives
-# NSS's tstclnt, certutil and pk12util (tests/test_interop_nss.c).
+# NSS's tstclnt, certutil and pk12util (tests/test_interop_nss.c); iproute2
+# and nftables build the network namespaces, routes and ICMP-answering rules
+# of tests/test_io_netns.c.
 pkgs=(build-essential clang llvm libclang-rt-14-dev pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
-      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev)
+      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
