@@ -11,7 +11,7 @@ if [ -z "$wine" ]; then echo "win-io-smoke: wine64 missing (scripts/setup.sh ins
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 scripts/zig cc -target x86_64-windows-gnu -std=c11 -Wall -Wextra -Werror -Wpedantic -Iinclude -Isrc \
-    tests/win/io_smoke.c src/io/win32.c src/io/probe.c src/io/addr.c -lws2_32 -o "$out/io_smoke.exe" || exit 1
+    tests/win/io_smoke.c src/io/win32.c src/io/probe.c src/io/addr.c src/io/event.c -lws2_32 -o "$out/io_smoke.exe" || exit 1
 export WINEPREFIX="$root/.wine" WINEDEBUG=-all
 result=$(timeout 300 "$wine" "$out/io_smoke.exe" 2>&1 | tr -d '\r' | grep -v '^wine: ')
 status=$?

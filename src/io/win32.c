@@ -3,16 +3,29 @@
  * requires) with WSACMSGHDR control messages.
  *
  * Windows differences, reported through the capability bits rather than
- * faked:
- *  - ECN is sent with an IP_ECN / IPV6_ECN control message (Windows 10
- *    2004 and later); DSCP cannot be set per datagram through sendmsg
- *    (Windows ignores IP_TOS unless the qWAVE/QoS2 API is used), so
- *    CDTLS_IO_CAP_SEND_DSCP is not claimed.
+ *  faked:
+ *  - DSCP and ECN are sent with an IP_TOS / IPV6_TCLASS control message
+ *    (an INT) where the system takes a traffic class (msquic's test: an
+ *    IPv6 socket accepts the IPV6_TCLASS option; IPv4 would accept it and
+ *    ignore it), which the open-time probe then checks on a real datagram;
+ *    elsewhere ECN alone goes with IP_ECN / IPV6_ECN (Windows 10 2004 and
+ *    later) and SEND_DSCP is not claimed.
  *  - The received TOS / traffic class (DSCP + ECN) comes with IP_RECVTOS /
- *    IPV6_RECVTCLASS (Windows 10 1903 and later); older systems refuse the
- *    option and the receive bits stay clear.
- *  - Local address and interface: IP_PKTINFO / IPV6_PKTINFO; received TTL
- *    and hop limit: IP_HOPLIMIT / IPV6_HOPLIMIT. */
+ *    IPV6_RECVTCLASS (Windows 10 1903 and later); where the option is
+ *    refused, ECN alone with IP_RECVECN / IPV6_RECVECN (the control
+ *    message then has type IP_ECN / IPV6_ECN). Windows Server 2022 (build
+ *    20348) gets ECN alone and no TTL report: a receive-offload (URO) bug
+ *    of that build breaks the TOS and hop-limit reports (msquic turns them
+ *    off there too).
+ *  - Local address and interface: IP_PKTINFO / IPV6_PKTINFO (an IPv4
+ *    datagram on a dual-stack socket reports its address IPv4-mapped: it
+ *    is unmapped, as posix.c does). Received TTL: the option is
+ *    IP_HOPLIMIT, the control message that carries the IPv4 TTL has type
+ *    IP_TTL; hop limit: IPV6_HOPLIMIT both ways.
+ *  - Don't-fragment: IP_DONTFRAGMENT / IPV6_DONTFRAG (RFC 6347 §4.1.1.1).
+ *  - ICMP errors: WSAECONNRESET (port unreachable), WSAENETRESET (TTL
+ *    expired), WSAEHOSTUNREACH / WSAENETUNREACH on a later call: events,
+ *    never errors of the socket (cdtls/io.h). */
 #if defined(_WIN32)
 
 #ifndef _WIN32_WINNT
@@ -61,6 +74,47 @@ uint64_t cdtls_io_now_ms(void)
     return (uint64_t)GetTickCount64();
 }
 
+/* ws2ipdef.h of the Windows SDK names the receive options IP_RECVECN and
+ * IPV6_RECVECN (50, the value of the IP_ECN / IPV6_ECN control message);
+ * mingw-w64's has only the latter names. */
+#ifndef IP_RECVECN
+#define IP_RECVECN 50
+#endif
+#ifndef IPV6_RECVECN
+#define IPV6_RECVECN 50
+#endif
+
+/* The Windows build number (RtlGetVersion: GetVersionEx is subject to the
+ * application manifest and may not tell the truth); 0 if unknown. */
+static DWORD windows_build(void)
+{
+    typedef LONG(WINAPI * rtl_get_version_fn)(OSVERSIONINFOW *);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    if (!ntdll) return 0;
+    /* via void (*)(void): the generic function pointer type C converts */
+    rtl_get_version_fn get = (rtl_get_version_fn)(void (*)(void))GetProcAddress(ntdll, "RtlGetVersion");
+    OSVERSIONINFOW v;
+    memset(&v, 0, sizeof v);
+    v.dwOSVersionInfoSize = sizeof v;
+    return get && get(&v) == 0 ? v.dwBuildNumber : 0;
+}
+
+/* Windows Server 2022: its receive offload mangles the TOS and hop-limit
+ * reports (see the top of the file). */
+#define WINDOWS_BUILD_URO_QUIRK 20348u
+
+/* Whether the system takes a traffic class to send (msquic's test: IPv6,
+ * because IPv4 accepts IP_TOS and ignores it). */
+static int can_send_tclass(void)
+{
+    SOCKET t = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+    if (t == INVALID_SOCKET) return 0;
+    DWORD tos = 1u << 2; /* DSCP 1 (LE, RFC 8622): harmless if it sticks */
+    int ok = setsockopt(t, IPPROTO_IPV6, IPV6_TCLASS, (const char *)&tos, sizeof tos) == 0;
+    closesocket(t);
+    return ok;
+}
+
 /* ----------------------------------------------------------- open / close */
 
 /* Sets a boolean socket option; 1 when it is on afterwards. */
@@ -73,19 +127,34 @@ static int set_report(SOCKET fd, int level, int opt, int want)
 /* The receive-side reports in `want` on, the others off; returns the bits
  * of those that are on. One option gives DSCP and ECN, one the local
  * address and interface (as in posix.c). */
+/* The TOS report of one family: the whole TOS / traffic class (DSCP and
+ * ECN) where the system has it and the build has no quirk, else ECN alone
+ * (IP_RECVECN / IPV6_RECVECN); turning off turns both off. */
+static unsigned set_tos_report(SOCKET fd, int level, int tos_opt, int ecn_opt, int want, int quirk)
+{
+    if (!want) {
+        (void)set_report(fd, level, tos_opt, 0);
+        (void)set_report(fd, level, ecn_opt, 0);
+        return 0;
+    }
+    if (!quirk && set_report(fd, level, tos_opt, 1)) return CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+    return set_report(fd, level, ecn_opt, 1) ? CDTLS_IO_CAP_RECV_ECN : 0;
+}
+
 static unsigned set_recv_reports(SOCKET fd, int v4, int v6, unsigned want)
 {
     const int tos = (want & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) != 0;
     const int pkt = (want & (CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX)) != 0;
-    const int ttl = (want & CDTLS_IO_CAP_RECV_TTL) != 0;
+    const int quirk = windows_build() == WINDOWS_BUILD_URO_QUIRK;
+    const int ttl = (want & CDTLS_IO_CAP_RECV_TTL) != 0 && !quirk;
     unsigned caps = 0;
     if (v4) {
-        if (set_report(fd, IPPROTO_IP, IP_RECVTOS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        caps |= set_tos_report(fd, IPPROTO_IP, IP_RECVTOS, IP_RECVECN, tos, quirk);
         if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
         if (set_report(fd, IPPROTO_IP, IP_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
     }
     if (v6) {
-        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        caps |= set_tos_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, IPV6_RECVECN, tos, quirk);
         if (set_report(fd, IPPROTO_IPV6, IPV6_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
         if (set_report(fd, IPPROTO_IPV6, IPV6_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
     }
@@ -131,8 +200,17 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         ioctlsocket(fd, FIONBIO, &nb);
     }
     unsigned caps = CDTLS_IO_CAP_RAW_OOB | set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS);
-    /* send: ECN via IP_ECN/IPV6_ECN, source address via *_PKTINFO; no DSCP */
+    /* send: DSCP + ECN as a traffic class where the system takes one (the
+     * probe below checks it arrives), else ECN alone via IP_ECN/IPV6_ECN;
+     * source address via *_PKTINFO */
     caps |= CDTLS_IO_CAP_SEND_ECN | CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+    if (can_send_tclass()) caps |= CDTLS_IO_CAP_SEND_DSCP;
+    {
+        /* don't-fragment: the path's MTU is learnt, not paid in fragments */
+        DWORD on = 1;
+        if (family == 4 || dual) (void)setsockopt(fd, IPPROTO_IP, IP_DONTFRAGMENT, (const char *)&on, sizeof on);
+        if (family == 6) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, (const char *)&on, sizeof on);
+    }
     s->fd = (cdtls_socket_handle)fd;
     s->family = family;
     s->dual_stack = dual;
@@ -209,11 +287,17 @@ static int put_cmsg(uint8_t *buf, size_t *used, size_t cap, int level, int type,
     return 1;
 }
 
+/* The marking: with DSCP, the whole TOS / traffic class as an INT in
+ * IP_TOS / IPV6_TCLASS (msquic's form); ECN alone, IP_ECN / IPV6_ECN. */
 static int build(const cdtls_oob *oob, int family, uint8_t *buf, size_t cap, size_t *used)
 {
     int ok = 1;
     if (!oob) return 1;
-    if (oob->flags & CDTLS_OOB_ECN) {
+    if (oob->flags & CDTLS_OOB_DSCP) {
+        INT tos = (INT)(((oob->dscp & 0x3f) << 2) | ((oob->flags & CDTLS_OOB_ECN) ? (oob->ecn & 3) : 0));
+        ok &= family == 6 ? put_cmsg(buf, used, cap, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos)
+                          : put_cmsg(buf, used, cap, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    } else if (oob->flags & CDTLS_OOB_ECN) {
         INT ecn = oob->ecn & 3;
         ok &= family == 6 ? put_cmsg(buf, used, cap, IPPROTO_IPV6, IPV6_ECN, &ecn, sizeof ecn)
                           : put_cmsg(buf, used, cap, IPPROTO_IP, IP_ECN, &ecn, sizeof ecn);
@@ -243,7 +327,7 @@ int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t c
 {
     if (!oob || !out || !out_len || (family != 4 && family != 6 && family != 46))
         return CDTLS_ERR_INVALID_ARG;
-    if (oob->flags & (CDTLS_OOB_DSCP | CDTLS_OOB_TTL)) return CDTLS_ERR_OOB_UNSUPPORTED;
+    if (oob->flags & CDTLS_OOB_TTL) return CDTLS_ERR_OOB_UNSUPPORTED;
     size_t used = 0;
     if (!build(oob, family == 6 ? 6 : 4, out, cap, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
     *out_len = used;
@@ -296,9 +380,17 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
             out->flags |= CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX;
             out->local.family = 6;
             memcpy(out->local.addr, &pi.ipi6_addr, 16);
+            if (io_is_v4_mapped(out->local.addr)) { /* IPv4 on a dual-stack socket */
+                memmove(out->local.addr, out->local.addr + 12, 4);
+                memset(out->local.addr + 4, 0, 12);
+                out->local.family = 4;
+            }
             out->ifindex = pi.ipi6_ifindex;
-        } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_HOPLIMIT) ||
+        } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
                    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+            /* the IPv4 TTL comes as IP_TTL although the option that asks
+             * for it is IP_HOPLIMIT (21, which as a message type is no
+             * IPv4 report) */
             out->flags |= CDTLS_OOB_TTL;
             out->ttl = (uint8_t)cmsg_int(c);
         }
@@ -307,6 +399,22 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
 }
 
 /* ------------------------------------------------------- send / receive */
+
+/* The errors an ICMP error reads as on a later call (with SIO_UDP_CONNRESET
+ * and SIO_UDP_NETRESET on, as they are by default): port unreachable
+ * WSAECONNRESET, TTL expired WSAENETRESET, host / net unreachable. */
+static int icmp_error(int e)
+{
+    return e == WSAECONNRESET || e == WSAENETRESET || e == WSAEHOSTUNREACH || e == WSAENETUNREACH;
+}
+
+/* Windows says nothing of where the error came from: a connected socket's
+ * peer, else unknown. */
+static void note_icmp(cdtls_io_socket *s, int e)
+{
+    s->icmp_errors++;
+    io_event_note(s, CDTLS_IO_EVENT_UNREACHABLE, e, s->connected ? &s->peer : NULL, 0, 0);
+}
 
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
@@ -345,21 +453,39 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     m.Control.buf = used ? (CHAR *)control.bytes : NULL;
     m.Control.len = (ULONG)used;
     DWORD sent = 0;
-    int refused = 0;
+    int pending = 0;
     for (;;) {
         s->send_calls++;
-        if (WSASendMsg((SOCKET)s->fd, &m, 0, &sent, NULL, NULL) == 0) return CDTLS_OK;
+        if (WSASendMsg((SOCKET)s->fd, &m, 0, &sent, NULL, NULL) == 0) {
+            if (pending) note_icmp(s, pending);
+            return CDTLS_OK;
+        }
         int e = WSAGetLastError();
         s->last_error = e;
-        if (e == WSAEWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
-        if (e == WSAECONNRESET && !refused++) continue; /* an earlier datagram's ICMP error, reported here */
-        if (used && !raw_len && (e == WSAEINVAL || e == WSAENOPROTOOPT || e == WSAEOPNOTSUPP)) {
-            /* a refused typed message: send without it, stop claiming it */
-            s->caps &= ~need;
-            m.Control.buf = NULL;
-            m.Control.len = 0;
-            used = 0;
+        if (e == WSAEWOULDBLOCK || e == WSAENOBUFS) return CDTLS_ERR_WOULD_BLOCK;
+        if (!pending && icmp_error(e)) {
+            /* an earlier datagram's ICMP error, reported here instead of
+             * sending this one: an event, and this datagram goes */
+            pending = e;
             continue;
+        }
+        if (used && !raw_len && need && (e == WSAEINVAL || e == WSAENOPROTOOPT || e == WSAEOPNOTSUPP)) {
+            /* A refused typed message: not sent unmarked, the caller is
+             * told. Without a way to try one item alone (Linux's
+             * MSG_PROBE), a datagram with one typed item blames that one;
+             * with several, all. */
+            s->caps &= ~need;
+            io_event_note(s, CDTLS_IO_EVENT_OOB_REFUSED, e, dest ? dest : &s->peer, 0, need);
+            return CDTLS_ERR_OOB_UNSUPPORTED;
+        }
+        if (e == WSAEMSGSIZE) {
+            io_event_note(s, CDTLS_IO_EVENT_PATH_MTU, e, dest ? dest : &s->peer, 0, 0);
+            return CDTLS_ERR_MSG_SIZE;
+        }
+        if (icmp_error(e) || e == WSAEACCES || e == WSAENETDOWN) {
+            s->unreachable_sends++;
+            io_event_note(s, CDTLS_IO_EVENT_UNREACHABLE, e, dest ? dest : &s->peer, 0, 0);
+            return CDTLS_ERR_UNREACHABLE;
         }
         return CDTLS_ERR_IO;
     }
@@ -401,9 +527,19 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
         int e = WSAGetLastError();
         s->last_error = e;
         if (e == WSAEWOULDBLOCK) return CDTLS_ERR_WOULD_BLOCK;
-        if (e == WSAEMSGSIZE) return CDTLS_ERR_BUFFER_TOO_SMALL;
-        /* ICMP port unreachable surfaces as WSAECONNRESET on UDP: not fatal */
-        return e == WSAECONNRESET ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_IO;
+        if (e == WSAEMSGSIZE) {
+            /* the first cap bytes are in buf; what `got` says then is not
+             * to be relied on, so the length is stated, not left stale */
+            *len = cap;
+            return CDTLS_ERR_BUFFER_TOO_SMALL;
+        }
+        /* an ICMP error about something sent earlier: an event, not a
+         * failure of the socket */
+        if (icmp_error(e)) {
+            note_icmp(s, e);
+            return CDTLS_ERR_WOULD_BLOCK;
+        }
+        return CDTLS_ERR_IO;
     }
     *len = got;
     if (from) io_from_sockaddr(&ss, from);
