@@ -137,7 +137,9 @@ Test(io, dual_stack_carries_ipv4_marks_both_ways)
     skip_if_cannot_mark(&v4, &ds);
     send_and_check(&v4, &ds, "127.0.0.1", &oob, 26, CDTLS_ECN_ECT0);
     /* dual-stack sender -> IPv4 receiver (IPv4-mapped destination); a
-     * dual-stack socket's send caps are probed over IPv6 */
+     * dual-stack socket's send caps are probed over IPv6 and, for its IPv4
+     * traffic, from a dual-stack socket to an IPv4 one: what it claims
+     * here was seen to work on this very path */
     skip_if_cannot_mark(&ds, &v4);
     oob.dscp = 10;
     send_and_check(&ds, &v4, "127.0.0.1", &oob, 10, CDTLS_ECN_ECT0);

@@ -13,8 +13,10 @@ struct sockaddr_storage;
 /* Monotonic milliseconds (the socket layer's clock). */
 uint64_t cdtls_io_now_ms(void);
 /* Keeps SEND_DSCP / SEND_ECN in caps only if a marked datagram between two
- * temporary loopback sockets of the family arrives marked (probe.c). */
-unsigned io_probe_send_marks(int family, unsigned caps);
+ * temporary loopback sockets of the family arrives marked, and for a
+ * dual-stack socket (dual) an IPv4 one from a dual-stack socket too
+ * (probe.c). */
+unsigned io_probe_send_marks(int family, int dual, unsigned caps);
 /* Linux only (UDP GSO/GRO): */
 /* Keeps SEND_GSO in caps unless a GSO run between two temporary loopback
  * sockets of the family arrives in other sizes than were sent (probe.c). */

@@ -19,6 +19,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +33,9 @@
 
 #if defined(__linux__)
 #include <linux/errqueue.h> /* struct sock_extended_err: the IP_RECVERR queue */
+#endif
+#if defined(IP_RECVIF) && !defined(__linux__)
+#include <net/if_dl.h> /* struct sockaddr_dl: the IP_RECVIF report */
 #endif
 
 /* The BSDs take one byte of TOS in the IP_TOS control message; macOS takes
@@ -96,6 +100,11 @@ static unsigned set_recv_reports(int fd, int v4, int v6, unsigned want)
         if (set_report(fd, IPPROTO_IP, IP_RECVPKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #elif defined(IP_RECVDSTADDR)
         if (set_report(fd, IPPROTO_IP, IP_RECVDSTADDR, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR;
+#if defined(IP_RECVIF)
+        /* the BSDs: the arrival interface is a report of its own, a
+         * sockaddr_dl whose sdl_index is the interface index */
+        if (set_report(fd, IPPROTO_IP, IP_RECVIF, pkt)) caps |= CDTLS_IO_CAP_RECV_IFINDEX;
+#endif
 #endif
 #if defined(IP_RECVTTL)
         if (set_report(fd, IPPROTO_IP, IP_RECVTTL, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
@@ -154,10 +163,13 @@ static void path_mtu_setup(int fd, int v4, int v6)
     }
 }
 
-/* What sendmsg() can carry, by compile-time knowledge of the platform; a
- * refusal at run time clears the bit it concerns (see refused_caps). */
-static unsigned send_caps(int family)
+/* What sendmsg() can carry, by compile-time knowledge of the platform and
+ * the address the socket is bound to; a refusal at run time clears the bit
+ * it concerns (see refused_caps). The marking claims are then checked by
+ * the open-time probe. */
+static unsigned send_caps(int family, const cdtls_addr *bound)
 {
+    (void)bound;
     unsigned caps = CDTLS_IO_CAP_RAW_OOB;
     if (family == 6) {
 #if defined(IPV6_TCLASS)
@@ -171,14 +183,18 @@ static unsigned send_caps(int family)
 #endif
         return caps;
     }
-#if defined(IP_TOS) && !defined(__APPLE__)
-    /* macOS's sendmsg() ignores IP_TOS control messages: not claimed. */
+#if defined(IP_TOS) && !defined(__NetBSD__)
+    /* An IP_TOS control message on an IPv4 socket (macOS too: an int, as
+     * quinn-udp sends it; NetBSD has no IP_TOS control message on send). */
     caps |= CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
 #endif
 #if defined(IP_PKTINFO) && !defined(__FreeBSD__)
     caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
 #elif defined(IP_SENDSRCADDR)
-    caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
+    /* The BSDs refuse IP_SENDSRCADDR (EINVAL) on a socket bound to one
+     * address: only the wildcard may choose its source per datagram. */
+    static const uint8_t any4[4] = {0, 0, 0, 0};
+    if (memcmp(bound->ip.addr, any4, 4) == 0) caps |= CDTLS_IO_CAP_SEND_LOCAL_ADDR;
 #endif
 #if defined(__linux__)
     caps |= CDTLS_IO_CAP_SEND_TTL; /* IP_TTL as a control message: Linux only */
@@ -224,8 +240,22 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     path_mtu_setup(fd, family == 4 || dual, family == 6);
     /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
      * (Linux honours them on AF_INET6 sockets). */
-    s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family);
-    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+    s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family, bind_addr);
+#if defined(__APPLE__)
+    {
+        /* macOS: a datagram with control messages whose size is at or just
+         * under SO_SNDBUF fails with EWOULDBLOCK however long one waits
+         * (Apple feedback FB23671230, worked around by quinn-udp the same
+         * way): a send buffer of at least the largest datagram plus its
+         * control messages */
+        int sndbuf = 0;
+        socklen_t sl2 = sizeof sndbuf;
+        const int floor = 65535 + (int)CDTLS_IO_CMSG_SPACE * 2;
+        if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl2) == 0 && sndbuf < floor)
+            (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &floor, sizeof floor);
+    }
+#endif
+    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, dual, s->caps);
     s->recv_reports_ok = s->caps & CDTLS_IO_RECV_REPORTS;
 #if defined(__linux__)
     s->caps |= CDTLS_IO_CAP_SEND_BATCH | CDTLS_IO_CAP_RECV_BATCH; /* sendmmsg / recvmmsg */
@@ -601,6 +631,17 @@ int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out)
                     out->local.family = 4;
                     memcpy(out->local.addr, &pi.ipi_addr, 4);
                     out->ifindex = (uint32_t)pi.ipi_ifindex;
+                }
+                break;
+#endif
+#if defined(IP_RECVIF) && !defined(__linux__)
+            case IP_RECVIF: /* a struct sockaddr_dl (the BSDs) */
+                if (dlen >= offsetof(struct sockaddr_dl, sdl_index) + sizeof(unsigned short)) {
+                    struct sockaddr_dl dl;
+                    memset(&dl, 0, sizeof dl);
+                    memcpy(&dl, cmsg_data(c), dlen < sizeof dl ? dlen : sizeof dl);
+                    out->flags |= CDTLS_OOB_IFINDEX;
+                    out->ifindex = dl.sdl_index;
                 }
                 break;
 #endif

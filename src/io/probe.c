@@ -42,43 +42,72 @@ static int probe_pair_open(int family, unsigned rx_flags, cdtls_io_socket *tx, c
     return 0;
 }
 
-unsigned io_probe_send_marks(int family, unsigned caps)
+/* One marked datagram per marking capability from tx to `to` (rx's
+ * address): the claims in caps whose marking does not arrive, or whose
+ * send fails, are dropped, and so are rx's receive reports a datagram
+ * came without (*rx_missing). */
+static unsigned probe_marks_path(cdtls_io_socket *tx, cdtls_io_socket *rx, const cdtls_addr *to, unsigned caps,
+                                 unsigned *rx_missing)
+{
+    static const uint8_t probe[] = "cdtls io probe";
+    cdtls_oob want[2] = {{.flags = CDTLS_OOB_DSCP, .dscp = 46}, {.flags = CDTLS_OOB_ECN, .ecn = CDTLS_ECN_ECT0}};
+    const unsigned cap_of[2] = {CDTLS_IO_CAP_SEND_DSCP, CDTLS_IO_CAP_SEND_ECN};
+    unsigned rx_caps = cdtls_io_caps(rx);
+    if (!(rx_caps & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN))) return caps;
+    /* One datagram per capability: a system may take one and not the other. */
+    for (int i = 0; i < 2; i++) {
+        if (!(caps & cap_of[i])) continue;
+        tx->caps = caps; /* a refusal inside send clears bits; start from the claim */
+        if (cdtls_io_send(tx, probe, sizeof probe, to, &want[i], NULL, 0) != CDTLS_OK) {
+            caps &= ~cap_of[i];
+            continue;
+        }
+        uint8_t buf[64];
+        size_t n;
+        cdtls_oob got;
+        /* Loopback delivery is immediate; no answer means "unverified",
+         * and the claim stays. */
+        if (cdtls_io_recv(rx, buf, sizeof buf, &n, NULL, &got, NULL, 0, NULL, 200) != CDTLS_OK) continue;
+        int arrived = i == 0 ? (got.flags & CDTLS_OOB_DSCP) && got.dscp == 46
+                             : (got.flags & CDTLS_OOB_ECN) && got.ecn == CDTLS_ECN_ECT0;
+        if (!arrived) caps &= ~cap_of[i];
+        *rx_missing |= missing_reports(rx_caps, got.flags);
+    }
+    return caps;
+}
+
+unsigned io_probe_send_marks(int family, int dual, unsigned caps)
 {
     const unsigned marks = CDTLS_IO_CAP_SEND_DSCP | CDTLS_IO_CAP_SEND_ECN;
     if (!(caps & marks)) return caps;
     cdtls_io_socket tx, rx;
     if (probe_pair_open(family, 0, &tx, &rx)) return caps;
-    unsigned rx_caps = cdtls_io_caps(&rx);
     cdtls_addr to;
-    if ((rx_caps & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN)) &&
-        cdtls_io_local_addr(&rx, &to) == CDTLS_OK) {
-        /* One datagram per capability: a system may take one and not the other. */
-        static const uint8_t probe[] = "cdtls io probe";
-        cdtls_oob want[2] = {{.flags = CDTLS_OOB_DSCP, .dscp = 46},
-                             {.flags = CDTLS_OOB_ECN, .ecn = CDTLS_ECN_ECT0}};
-        const unsigned cap_of[2] = {CDTLS_IO_CAP_SEND_DSCP, CDTLS_IO_CAP_SEND_ECN};
-        for (int i = 0; i < 2; i++) {
-            if (!(tx.caps & cap_of[i])) continue;
-            tx.caps = caps; /* a refusal inside send clears bits; start from the claim */
-            if (cdtls_io_send(&tx, probe, sizeof probe, &to, &want[i], NULL, 0) != CDTLS_OK) {
-                caps &= ~cap_of[i];
-                continue;
-            }
-            uint8_t buf[64];
-            size_t n;
-            cdtls_oob got;
-            /* Loopback delivery is immediate; no answer means "unverified",
-             * and the claim stays. */
-            if (cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &got, NULL, 0, NULL, 200) != CDTLS_OK)
-                continue;
-            int arrived = i == 0 ? (got.flags & CDTLS_OOB_DSCP) && got.dscp == 46
-                                 : (got.flags & CDTLS_OOB_ECN) && got.ecn == CDTLS_ECN_ECT0;
-            if (!arrived) caps &= ~cap_of[i];
-            caps &= ~missing_reports(rx_caps, got.flags);
-        }
-    }
+    unsigned missing = 0;
+    if (cdtls_io_local_addr(&rx, &to) == CDTLS_OK) caps = probe_marks_path(&tx, &rx, &to, caps, &missing);
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
+    caps &= ~missing;
+    /* A dual-stack socket marks its IPv4 traffic with the IPv4 messages
+     * (IP_TOS), another path than the IPv6 one just tried: an IPv4
+     * datagram from a dual-stack socket must arrive marked as well, or the
+     * claim goes (caps are per socket, not per family). The receive
+     * reports are the IPv6 socket's: only the IPv6 probe judges those. */
+    if (dual && (caps & marks)) {
+        cdtls_addr any6, lo4;
+        if (cdtls_addr_parse("::", 0, &any6) != CDTLS_OK || cdtls_addr_parse("127.0.0.1", 0, &lo4) != CDTLS_OK)
+            return caps;
+        if (cdtls_io_open(&rx, &lo4, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
+        if (cdtls_io_open(&tx, &any6, CDTLS_IO_DUAL_STACK | CDTLS_IO_NO_PROBE) != CDTLS_OK) {
+            cdtls_io_close(&rx);
+            return caps;
+        }
+        unsigned ignored = 0;
+        if (cdtls_io_local_addr(&rx, &to) == CDTLS_OK && cdtls_addr_parse("127.0.0.1", to.port, &to) == CDTLS_OK)
+            caps = probe_marks_path(&tx, &rx, &to, caps, &ignored);
+        cdtls_io_close(&tx);
+        cdtls_io_close(&rx);
+    }
     return caps;
 }
 

@@ -216,7 +216,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     s->dual_stack = dual;
     s->caps = caps;
     s->os_private = (void *)recvmsg_fn;
-    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, s->caps);
+    if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_marks(family, dual, s->caps);
     s->recv_reports_ok = s->caps & CDTLS_IO_RECV_REPORTS;
     return CDTLS_OK;
 }
