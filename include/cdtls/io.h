@@ -331,7 +331,7 @@ typedef struct cdtls_io_msg {
  * Otherwise CDTLS_OK when all n went, else the status of the first that
  * did not. Only the error that means it (EIO, or EINVAL when the same
  * datagram then goes alone) turns UDP GSO off. */
-int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
+int cdtls_io_send_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent);
 /* Waits up to timeout_ms (-1 forever, 0 poll) for a datagram, then takes
  * every datagram already queued, up to n, without waiting again: with
  * CDTLS_IO_CAP_RECV_BATCH in one system call, else one by one. CDTLS_OK

@@ -6,7 +6,6 @@
  * io_recv_native_batch; when the kernel turns the call down (ENOSYS under
  * an emulator, say) the backend clears the bit and the loop below takes
  * over, so a batch is never lost for want of the fast path. */
-#include <stdint.h>
 #include <string.h>
 
 #include "cdtls/io.h"
@@ -14,9 +13,9 @@
 
 /* One by one; a datagram's failure is its own (status), only a full send
  * buffer stops the batch (cdtls_io_send_batch). */
-static int send_loop(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+static int send_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
-    cdtls_io_msg *out = (cdtls_io_msg *)(uintptr_t)msgs; /* only status / os_error are written */
+    cdtls_io_msg *out = msgs;
     int first = CDTLS_OK;
     size_t k = 0;
     for (; k < n; k++) {
@@ -61,7 +60,7 @@ static int recv_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *r
     return CDTLS_OK;
 }
 
-int cdtls_io_send_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+int cdtls_io_send_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
     size_t dummy;
     if (!sent) sent = &dummy;

@@ -52,7 +52,7 @@ void io_event_note(cdtls_io_socket *s, int kind, int os_error, const cdtls_addr 
  * checked. CDTLS_ERR_UNSUPPORTED (after clearing the bit) means "the kernel
  * refused the call itself": *sent / nothing received tells where to go on
  * one by one. */
-int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent);
+int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent);
 int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
                          int timeout_ms);
 

@@ -1067,9 +1067,8 @@ static size_t gso_run(const cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t
 
 /* One datagram of a batch on its own (send_one), its outcome into its
  * status. e: the error a send carrying it already met (0: none). */
-static int send_msg_alone(cdtls_io_socket *s, const cdtls_io_msg *cm, int e)
+static int send_msg_alone(cdtls_io_socket *s, cdtls_io_msg *m, int e)
 {
-    cdtls_io_msg *m = (cdtls_io_msg *)(uintptr_t)cm; /* status is the caller's to read back */
     struct sockaddr_storage ss;
     io_control control;
     struct iovec iov;
@@ -1092,7 +1091,7 @@ static int send_msg_alone(cdtls_io_socket *s, const cdtls_io_msg *cm, int e)
  * no other (an unreachable destination fails the same alone, and GSO
  * stays). Any other error may be a pending ICMP error the run's send
  * reported and cleared: the first datagram's own send is its retry. */
-static void send_run_alone(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t run, int e)
+static void send_run_alone(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t run, int e)
 {
     int gso_suspect = e == EIO || e == EINVAL;
     for (size_t i = 0; i < run; i++) {
@@ -1102,14 +1101,14 @@ static void send_run_alone(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t 
     }
 }
 
-int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
     struct mmsghdr mh[IO_BATCH_CHUNK];
     struct iovec iov[IO_BATCH_IOV];
     struct sockaddr_storage ss[IO_BATCH_CHUNK];
     io_control control[IO_BATCH_CHUNK];
     size_t count[IO_BATCH_CHUNK]; /* datagrams in each entry (> 1: a GSO run) */
-    cdtls_io_msg *out = (cdtls_io_msg *)(uintptr_t)msgs; /* only status / os_error are written */
+    cdtls_io_msg *out = msgs;
     size_t done = 0;
     int first = CDTLS_OK; /* the status of the first datagram that did not go */
     while (done < n) {
@@ -1422,7 +1421,7 @@ int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *
 #else
 /* No one-call batches here (macOS has no sendmmsg; the BSDs' are not used
  * yet): the capability bits stay clear and batch.c sends one by one. */
-int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
     (void)s;
     (void)msgs;

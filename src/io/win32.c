@@ -558,7 +558,7 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
 /* No one-call batch on Windows yet (WSASendMsg takes one datagram; RIO
  * would be the way): the capability bits stay clear and batch.c sends and
  * receives one datagram at a time. */
-int io_send_native_batch(cdtls_io_socket *s, const cdtls_io_msg *msgs, size_t n, size_t *sent)
+int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent)
 {
     (void)s;
     (void)msgs;
