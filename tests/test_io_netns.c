@@ -35,6 +35,7 @@
 
 #include "cdtls/io.h"
 #include "cdtls/sock.h"
+#include "io/io_internal.h" /* io_event_push: a report as the kernel would make it */
 #include "test_util.h"
 
 /* Runs a shell command in the calling thread's namespace: its exit code. */
@@ -251,6 +252,12 @@ typedef struct echo_server {
     volatile int stop;
     int accepted;
     uint64_t icmp_errors, unreachable_sends;
+    /* inject == 1: the thread adds `ev` to its listener's io events (as the
+     * kernel's reports would) and sets 2; peer_mtu: the first peer's
+     * connection MTU when it stopped */
+    volatile int inject;
+    cdtls_io_event ev;
+    size_t peer_mtu;
 } echo_server;
 
 /* Accepts `peers`, then echoes every record back until told to stop
@@ -264,6 +271,10 @@ static void *echo_serve(void *arg)
         if (cdtls_listener_accept(e->l, 200, &socks[e->accepted]) == CDTLS_OK) e->accepted++;
     while (!e->stop && cdtls_io_now_ms() < end) {
         int idle = 1;
+        if (e->inject == 1) {
+            io_event_push(cdtls_listener_io(e->l), &e->ev);
+            e->inject = 2;
+        }
         for (int i = 0; i < e->accepted; i++) {
             uint8_t buf[2048];
             size_t n;
@@ -277,6 +288,7 @@ static void *echo_serve(void *arg)
             nanosleep(&ts, NULL);
         }
     }
+    if (e->accepted > 0 && socks[0]) e->peer_mtu = cdtls_conn_mtu(cdtls_sock_conn(socks[0]));
     e->icmp_errors = cdtls_listener_io(e->l)->icmp_errors;
     e->unreachable_sends = cdtls_listener_io(e->l)->unreachable_sends;
     for (int i = 0; i < e->accepted; i++) cdtls_sock_close(socks[i]);
@@ -407,6 +419,76 @@ Test(io_netns, dial_through_a_path_prohibited_for_a_while, .timeout = 60)
 }
 
 /* ---------------------------------------------------------------- path MTU */
+
+static void push_pmtu(cdtls_io_socket *io, const cdtls_addr *to, uint32_t mtu)
+{
+    cdtls_io_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = CDTLS_IO_EVENT_PATH_MTU;
+    ev.os_error = EMSGSIZE;
+    if (to) ev.addr = *to;
+    ev.mtu = mtu;
+    io_event_push(io, &ev);
+}
+
+/* How cdtls_sock follows path MTU reports (loopback, reports made up as
+ * the kernel would make them): a client's connection and the listener's
+ * peer named by the report go to the MTU less the IP and UDP headers,
+ * never below the floor (576 - 28 for IPv4), never up again; a report
+ * without a number goes to the floor; a report for another address
+ * changes no connection. */
+Test(sock_pmtu, reports_lower_the_named_connection_to_a_floor, .timeout = 30)
+{
+    echo_server e;
+    pthread_t th;
+    cdtls_addr where;
+    echo_start(&e, &th, "127.0.0.1", 1, 0, &where);
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    cdtls_sock *c;
+    cr_assert_eq(cdtls_sock_dial(&cfg, &where, 10000, &c), CDTLS_OK);
+    cdtls_conn *conn = cdtls_sock_conn(c);
+    cdtls_io_socket *io = cdtls_sock_io(c);
+    cr_assert_eq(cdtls_conn_mtu(conn), 1200);
+    cdtls_addr elsewhere;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.9", 9, &elsewhere), CDTLS_OK);
+    push_pmtu(io, &elsewhere, 700);
+    cr_assert(echo_back(c, (const uint8_t *)"a", 1, 5000));
+    cr_assert_eq(cdtls_conn_mtu(conn), 1200, "a report for another address changes nothing");
+    push_pmtu(io, &where, 1000);
+    cr_assert(echo_back(c, (const uint8_t *)"b", 1, 5000));
+    cr_assert_eq(cdtls_conn_mtu(conn), 1000 - 28);
+    push_pmtu(io, &where, 1100);
+    cr_assert(echo_back(c, (const uint8_t *)"c", 1, 5000));
+    cr_assert_eq(cdtls_conn_mtu(conn), 1000 - 28, "never raised by a report");
+    push_pmtu(io, &where, 300); /* below the smallest IPv4 MTU: a forged or broken report */
+    cr_assert(echo_back(c, (const uint8_t *)"d", 1, 5000));
+    cr_assert_eq(cdtls_conn_mtu(conn), 576 - 28, "the floor");
+    push_pmtu(io, NULL, 0);
+    cr_assert(echo_back(c, (const uint8_t *)"e", 1, 5000));
+    cr_assert_eq(cdtls_conn_mtu(conn), 576 - 28);
+    size_t max = cdtls_conn_max_write(conn);
+    static uint8_t big[600];
+    memset(big, 'f', sizeof big);
+    cr_assert(max > 400 && max < 548, "max write %zu", max);
+    cr_assert(echo_back(c, big, max, 5000), "records of the new largest size go through");
+
+    /* the listener: a report naming this client lowers that peer only */
+    cdtls_addr me;
+    cr_assert_eq(cdtls_io_local_addr(io, &me), CDTLS_OK);
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", me.port, &me), CDTLS_OK);
+    memset(&e.ev, 0, sizeof e.ev);
+    e.ev.kind = CDTLS_IO_EVENT_PATH_MTU;
+    e.ev.addr = me;
+    e.ev.mtu = 800;
+    e.inject = 1;
+    cr_assert(echo_back(c, (const uint8_t *)"g", 1, 5000));
+    cr_assert(echo_back(c, (const uint8_t *)"h", 1, 5000));
+    cdtls_sock_close(c);
+    echo_stop(&e, th);
+    cr_assert_eq(e.inject, 2);
+    cr_assert_eq(e.peer_mtu, 800 - 28, "the listener's peer at that address follows (%zu)", e.peer_mtu);
+}
 
 /* client (ns A, 10.19.1.1) -- router (ns R) -- server (ns B, 10.19.2.1):
  * 1500-byte links, then the router's link to B drops to 1000. */
