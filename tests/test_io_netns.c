@@ -12,7 +12,9 @@
  *  - a path whose MTU drops below our datagrams (a router namespace with a
  *    narrower link sends "fragmentation needed"): the session goes on at
  *    the smaller size (RFC 6347 §4.1.1.1).
- * Each test unshares its own namespaces (Criterion runs every test in a
+ * And on loopback (sock_pmtu): how cdtls_sock follows path MTU reports,
+ * with its floor, for a client and for a listener's peer.
+ * Each netns test unshares its own namespaces (Criterion runs every test in a
  * process of its own, and the namespaces end with it: nothing to remove,
  * even when an assertion fails), brings up their loopback, and adds veth
  * pairs, routes and nftables rules inside them: no datagram leaves them.
