@@ -37,8 +37,9 @@ static void send_and_check(cdtls_io_socket *tx, cdtls_io_socket *rx, const char 
 }
 
 /* Skips a marking test where marks cannot be sent, after checking that the
- * io layer says so (caps), and only where that is known: Windows has no
- * per-datagram DSCP (docs/oob.md), wine drops ECN too, and qemu-user passes
+ * io layer says so (caps), and only where that is known: Windows marks
+ * DSCP only where it takes a traffic class and the open probe sees the
+ * marking arrive (docs/oob.md; not under wine), wine drops ECN too, and qemu-user passes
  * a big-endian guest's int-sized IPV6_TCLASS to the kernel unconverted, so
  * it is refused. On a real Linux/BSD/macOS machine the test runs. */
 static void skip_if_cannot_mark(cdtls_io_socket *tx, cdtls_io_socket *rx)
