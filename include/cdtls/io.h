@@ -235,10 +235,13 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
  *    (as connect(2) leaves them), so a caller that must not see them
  *    connects before anything is sent, or checks the source;
  *  - an ICMP error the kernel ties to the connection (port unreachable:
- *    nobody listens at the peer's port yet) is not an error of the io
- *    calls: a receive that meets it returns CDTLS_ERR_WOULD_BLOCK (as
- *    Windows' WSAECONNRESET always did), a send that meets it is made
- *    again (the kernel reports such an error instead of sending, once).
+ *    nobody listens at the peer's port yet; host or net unreachable,
+ *    prohibited, protocol unreachable) is not an error of the io calls but
+ *    an event (cdtls_io_event_read): a receive that meets it returns
+ *    CDTLS_ERR_WOULD_BLOCK (as Windows' WSAECONNRESET always did), a send
+ *    that meets it is made again (the kernel reports such an error instead
+ *    of sending, once). On Linux an unconnected socket is told of them too
+ *    (IP_RECVERR), the same way.
  * Calling it again connects to another peer. CDTLS_ERR_INVALID_ARG for a
  * peer of another family (an IPv4 peer needs an IPv4 or dual-stack
  * socket), CDTLS_ERR_IO when the system refuses (s->last_error). */
