@@ -198,6 +198,58 @@ Test(io_netns, batch_to_mixed_reachable_and_unreachable_peers, .timeout = 30)
     cdtls_io_close(&walled);
 }
 
+/* A GSO run the kernel refuses because the route's MTU is below its
+ * segments (EINVAL from udp_send_skb) is no evidence against GSO: the
+ * datagrams go alone, fail as too large for the path (EMSGSIZE, DF set),
+ * the MTU becomes an event, and GSO stays on for the runs that fit. */
+Test(io_netns, gso_refused_for_the_path_mtu_keeps_gso, .timeout = 30)
+{
+    (void)netns_new();
+    /* a local address whose route carries at most 500 bytes */
+    sh_ok("ip addr add 10.19.7.1/32 dev lo && ip route replace local 10.19.7.1 dev lo mtu lock 500 table local");
+    cdtls_io_socket tx, rx;
+    cdtls_addr ta, ra;
+    open_at(&tx, "10.19.7.1", &ta);
+    open_at(&rx, "10.19.7.1", &ra);
+    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_GSO, "Linux >= 4.18 has UDP GSO");
+    uint8_t big[3][600], small[3][400];
+    cdtls_io_msg m[6];
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 3; i++) {
+        memset(big[i], 'B', sizeof big[i]);
+        memset(small[i], 'a' + i, sizeof small[i]);
+        m[i].buf = big[i];
+        m[i].len = sizeof big[i];
+        m[i].addr = ra;
+        m[3 + i].buf = small[i];
+        m[3 + i].len = sizeof small[i];
+        m[3 + i].addr = ra;
+    }
+    size_t sent = 0;
+    cr_assert_eq(cdtls_io_send_batch(&tx, m, 6, &sent), CDTLS_ERR_MSG_SIZE);
+    cr_assert_eq(sent, 6);
+    for (int i = 0; i < 3; i++) cr_assert_eq(m[i].status, CDTLS_ERR_MSG_SIZE, "datagram %d: %d", i, m[i].status);
+    for (int i = 3; i < 6; i++) cr_assert_eq(m[i].status, CDTLS_OK, "datagram %d: %d", i, m[i].status);
+    cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_GSO, "GSO was not to blame and stays");
+    uint64_t calls = tx.send_calls;
+    cr_assert_eq(cdtls_io_send_batch(&tx, m + 3, 3, &sent), CDTLS_OK);
+    cr_assert_eq(tx.send_calls, calls + 1, "a run that fits is one GSO send");
+    for (int k = 0; k < 6; k++) {
+        uint8_t buf[700];
+        size_t n;
+        cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK, "datagram %d", k);
+        cr_assert(n == 400 && buf[0] == 'a' + k % 3, "got %zu bytes of '%c'", n, buf[0]);
+    }
+    uint64_t cursor = 0;
+    cdtls_io_event ev;
+    uint32_t reported = 0;
+    while (cdtls_io_event_read(&tx, &cursor, &ev, NULL) == CDTLS_OK)
+        if (ev.kind == CDTLS_IO_EVENT_PATH_MTU) reported = ev.mtu;
+    cr_assert_eq(reported, 500, "the route's MTU came with the EMSGSIZE (error queue)");
+    cdtls_io_close(&tx);
+    cdtls_io_close(&rx);
+}
+
 /* A protocol-unreachable (ICMP 3/2) the kernel holds for a connected socket
  * is reported as ENOPROTOOPT by the next send, which carries DSCP and ECN:
  * it is the earlier datagram's error, not a refused marking. The datagram
