@@ -199,9 +199,11 @@ Test(io_netns, batch_to_mixed_reachable_and_unreachable_peers, .timeout = 30)
 }
 
 /* A GSO run the kernel refuses because the route's MTU is below its
- * segments (EINVAL from udp_send_skb) is no evidence against GSO: the
- * datagrams go alone, fail as too large for the path (EMSGSIZE, DF set),
- * the MTU becomes an event, and GSO stays on for the runs that fit. */
+ * segments (EMSGSIZE on Linux 6.x; EINVAL from udp_send_skb on older
+ * kernels) is no evidence against GSO: the datagrams go alone, fail as too
+ * large for the path (EMSGSIZE, DF set), the MTU becomes an event, and GSO
+ * stays on for the runs that fit (the io layer used to turn GSO off for
+ * good on any error of a GSO send). */
 Test(io_netns, gso_refused_for_the_path_mtu_keeps_gso, .timeout = 30)
 {
     (void)netns_new();
