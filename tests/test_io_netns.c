@@ -336,6 +336,11 @@ static void *echo_serve(void *arg)
             uint8_t buf[2048];
             size_t n;
             if (socks[i] && cdtls_sock_read(socks[i], buf, sizeof buf, &n, NULL, 0) == CDTLS_OK) {
+                if (n == 3 && memcmp(buf, "BIG", 3) == 0) {
+                    /* a reply as large as the connection allows now */
+                    n = cdtls_conn_max_write(cdtls_sock_conn(socks[i]));
+                    memset(buf, 'Z', n);
+                }
                 (void)cdtls_sock_write(socks[i], buf, n, NULL);
                 idle = 0;
             }
@@ -617,8 +622,23 @@ static void path_narrows(int v6)
             cr_assert(io_same_addr(&ev.addr, &where) || ev.addr.ip.family == 0, "the report names the server");
         }
     cr_assert_eq(reported, narrow, "the router's ICMP gave the MTU");
+
+    /* The other way: the server's own link is the narrow one, so its
+     * kernel refuses its full-size reply (EMSGSIZE, DF set) and says so on
+     * the listener's error queue, naming the client; the listener lowers
+     * that peer's MTU and the next reply fits. */
+    size_t got = 0;
+    for (int i = 0; i < 10 && !got; i++) {
+        uint8_t buf[2048];
+        size_t n;
+        cr_assert_eq(cdtls_sock_write(c, (const uint8_t *)"BIG", 3, NULL), CDTLS_OK);
+        if (cdtls_sock_read(c, buf, sizeof buf, &n, NULL, 1000) == CDTLS_OK) got = n;
+    }
+    cr_assert(got > 0, "no reply crossed the server's narrow link");
+    cr_assert(got + hdr < narrow, "a reply of %zu bytes", got);
     cdtls_sock_close(c);
     echo_stop(&e, th);
+    cr_assert_eq(e.peer_mtu, narrow - hdr, "the listener lowered that peer (%zu)", e.peer_mtu);
     close(fa);
     close(fr);
     close(fb);

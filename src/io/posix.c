@@ -885,9 +885,19 @@ static int send_one(cdtls_io_socket *s, struct msghdr *m, const cdtls_oob *oob, 
     if (e == EMSGSIZE) {
         /* over the path MTU the kernel knows (DF is set): the error queue
          * says which MTU; a kernel without one gets an event without it */
+        const cdtls_addr *to = dest_or_peer(s, dest);
+        uint64_t before = s->event_seq;
         drain_errors(s, 0);
-        if (!s->event_seq || s->events[(s->event_seq - 1) % CDTLS_IO_EVENTS].kind != CDTLS_IO_EVENT_PATH_MTU)
-            io_event_note(s, CDTLS_IO_EVENT_PATH_MTU, e, dest_or_peer(s, dest), 0, 0);
+        if (s->event_seq == before || s->events[(s->event_seq - 1) % CDTLS_IO_EVENTS].kind != CDTLS_IO_EVENT_PATH_MTU)
+            io_event_note(s, CDTLS_IO_EVENT_PATH_MTU, e, to, 0, 0);
+        /* Linux's local IPv4 report names the socket's connected port, 0
+         * on an unconnected one: this send's destination is the one meant */
+        for (uint64_t q = before + 1; to && q <= s->event_seq && s->event_seq - q < CDTLS_IO_EVENTS; q++) {
+            cdtls_io_event *ev = &s->events[(q - 1) % CDTLS_IO_EVENTS];
+            if (ev->kind == CDTLS_IO_EVENT_PATH_MTU && ev->addr.port == 0 && ev->addr.ip.family == to->ip.family &&
+                memcmp(ev->addr.ip.addr, to->ip.addr, to->ip.family == 6 ? 16 : 4) == 0)
+                ev->addr.port = to->port;
+        }
         return CDTLS_ERR_MSG_SIZE;
     }
     if (errno_unreachable(e)) {
