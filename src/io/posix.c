@@ -301,6 +301,9 @@ int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer)
 
 /* ------------------------------------------------------ network faults */
 
+static const struct cmsghdr *cmsg_next(const uint8_t *base, size_t len, const struct cmsghdr *c);
+static const uint8_t *cmsg_data(const struct cmsghdr *c);
+
 /* The errors an ICMP error reads as when the kernel reports it later, as
  * the socket's pending error, on whatever call comes next (Linux
  * icmp_err_convert / icmpv6_err_convert; the BSDs' inetctlerrmap): port
@@ -396,12 +399,13 @@ static int drain_errors(cdtls_io_socket *s, int seen)
         memset(&to, 0, sizeof to);
         if (m.msg_namelen > 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) io_from_sockaddr(&ss, &to);
         else if (s->connected) to = s->peer;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        size_t clen = (m.msg_flags & MSG_CTRUNC) ? 0 : (size_t)m.msg_controllen;
+        for (const struct cmsghdr *c = cmsg_next(control.bytes, clen, NULL); c; c = cmsg_next(control.bytes, clen, c)) {
             if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
                 struct sock_extended_err ee;
                 if (c->cmsg_len < CMSG_LEN(sizeof ee)) continue;
-                memcpy(&ee, CMSG_DATA(c), sizeof ee);
+                memcpy(&ee, cmsg_data(c), sizeof ee);
                 errqueue_event(s, &ee, &to);
                 queued++;
             }
