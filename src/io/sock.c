@@ -159,7 +159,8 @@ static size_t addr_hash(const cdtls_addr *a)
  * datagram's (cdtls_io_send_batch goes on past it): an unreachable
  * destination, one too large for the path, a full send buffer are loss of
  * that datagram, as UDP is lossy anyway, and no other peer's datagrams are
- * held back by it; the io events tell what happened (follow_io_events).
+ * held back by it; the io events tell what happened (client_step and
+ * listener_step read them: path MTU reports lower the MTU).
  * OOB the socket cannot carry on engine-made datagrams (handshake_oob,
  * alert_oob) is dropped for that datagram only, which is sent without it:
  * the handshake must not fail over a marking, and the io socket's
