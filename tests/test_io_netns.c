@@ -562,8 +562,10 @@ static void path_narrows(int v6)
     const size_t narrow = v6 ? 1300 : 1000, hdr = v6 ? 48 : 28, floor = v6 ? 1280 - 48 : 576 - 28;
     int fa = netns_new();
     int fr = netns_new();
-    sh_ok(v6 ? "sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.icmp.ratelimit=0"
-             : "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0");
+    /* a router that answers every datagram too big (no ICMP rate limit);
+     * /proc/sys/net is the writer's namespace's */
+    sh_ok(v6 ? "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding && echo 0 > /proc/sys/net/ipv6/icmp/ratelimit"
+             : "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 0 > /proc/sys/net/ipv4/icmp_ratelimit");
     int fb = netns_new();
     pid_t pid = getpid();
     const char *ip = v6 ? "ip -6" : "ip";
