@@ -41,6 +41,11 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
 
     cdtls_conn *c = cdtls_alloc_zero(a, sizeof *c);
     if (!c) return CDTLS_ERR_NOMEM;
+    c->h = cdtls_alloc_zero(a, sizeof *c->h);
+    if (!c->h) {
+        a->free(a->ctx, c, sizeof *c);
+        return CDTLS_ERR_NOMEM;
+    }
     c->cfg = *cfg;
     c->p = p;
     c->a = a;
@@ -49,48 +54,48 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
     c->hs = role == CDTLS_CLIENT ? HS_C_START : HS_S_WAIT_CLIENT_HELLO;
     c->timer_at_ms = NO_TIMER;
     c->timeout_ms = cfg->retransmit_initial_ms;
-    c->hs_started_ms = now_ms;
+    c->h->hs_started_ms = now_ms;
     dgram_queue_init(&c->out);
     dgram_queue_init(&c->app);
-    dgram_queue_init(&c->early);
+    dgram_queue_init(&c->h->early);
     replay_init(&c->replay[0], cfg->replay_window);
     replay_init(&c->replay[1], cfg->replay_window);
 
-    int rc = copy_cfg_buffer(c->psk, sizeof c->psk, &c->psk_len, cfg->psk, cfg->psk_len);
+    int rc = copy_cfg_buffer(c->h->psk, sizeof c->h->psk, &c->h->psk_len, cfg->psk, cfg->psk_len);
     if (!rc)
         rc = copy_cfg_buffer(c->psk_identity, sizeof c->psk_identity, &c->psk_identity_len,
                              cfg->psk_identity, cfg->psk_identity_len);
     if (!rc)
-        rc = copy_cfg_buffer(c->psk_hint, sizeof c->psk_hint, &c->psk_hint_len,
+        rc = copy_cfg_buffer(c->h->psk_hint, sizeof c->h->psk_hint, &c->h->psk_hint_len,
                              cfg->psk_identity_hint, cfg->psk_identity_hint_len);
     if (!rc) {
         hs_reasm_limits lim = {cfg->max_handshake_message, cfg->max_handshake_buffer};
-        rc = hs_reasm_init(&c->reasm, a, &lim);
+        rc = hs_reasm_init(&c->h->reasm, a, &lim);
     }
     /* Run both transcript hashes until ServerHello fixes the PRF hash. */
     for (int i = 0; i < 2 && !rc; i++) {
         const cdtls_hash_vt *h = p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384];
         if (h) {
-            h->init(&c->transcript[i]);
-            c->transcript_has[i] = 1;
+            h->init(&c->h->transcript[i]);
+            c->h->transcript_has[i] = 1;
         }
     }
-    if (!rc && !c->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
+    if (!rc && !c->h->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
     /* keep the handshake messages if a CertificateVerify may be made or checked */
-    c->hs_log_on = (role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
+    c->h->hs_log_on = (role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
                    (role == CDTLS_CLIENT && (cfg->n_certs > 0 || cfg->raw_public_key_len > 0));
     /* our raw public key (RFC 7250), to know its type */
     if (!rc && cfg->raw_public_key_len) {
         if (!cfg->raw_public_key || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
-        else rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &c->own_rpk_key);
-        c->have_own_rpk = rc == CDTLS_OK;
+        else rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &c->h->own_rpk_key);
+        c->h->have_own_rpk = rc == CDTLS_OK;
     }
     if (cfg->n_spki_pins && !cfg->pinned_spki_sha256) rc = rc ? rc : CDTLS_ERR_INVALID_ARG;
     /* our leaf certificate, to know the key type the suites must fit */
     if (!rc && cfg->n_certs) {
         if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
-        else rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->own_leaf);
-        c->have_own_leaf = rc == CDTLS_OK;
+        else rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->h->own_leaf);
+        c->h->have_own_leaf = rc == CDTLS_OK;
     }
     if (rc) {
         cdtls_conn_free(c);
@@ -120,23 +125,48 @@ void conn_keep_record_buffers(cdtls_conn *c)
     c->app.spare_max = c->cfg.mtu;
 }
 
+void conn_handshake_end(cdtls_conn *c)
+{
+    conn_handshake *h = c->h;
+    if (!h) return;
+    const cdtls_allocator *a = c->a;
+    c->peer_next_seq = hs_reasm_next_seq(&h->reasm);
+    hs_reasm_free(&h->reasm);
+    dgram_queue_clear(&h->early, a);
+    if (h->have_pending_read) record_cipher_clear(&h->pending_read);
+    if (h->have_kx_key && h->kx) h->kx->clear(&h->kx_key);
+    if (h->hs_log) cdtls_free_wipe(a, h->hs_log, h->hs_log_cap);
+    cdtls_free_wipe(a, h, sizeof *h); /* wipes the PSK, the transcript, the key share */
+    c->h = NULL;
+}
+
+uint16_t conn_peer_next_seq(const cdtls_conn *c)
+{
+    return c->h ? hs_reasm_next_seq(&c->h->reasm) : c->peer_next_seq;
+}
+
+/* Called where a public call returns: the handshake state goes once it
+ * cannot be needed (established: our last flight lives in c->flight and
+ * its keys in the connection; failed or closed: nothing will follow). Not
+ * sooner, so that no function deep in the dispatch finds it gone. */
+static void handshake_end_if_over(cdtls_conn *c)
+{
+    if (c->h && c->state != CDTLS_STATE_HANDSHAKING) conn_handshake_end(c);
+}
+
 void cdtls_conn_free(cdtls_conn *c)
 {
     if (!c) return;
     const cdtls_allocator *a = c->a;
     conn_flight_clear(c);
-    hs_reasm_free(&c->reasm);
+    conn_handshake_end(c);
     dgram_queue_clear(&c->out, a);
     dgram_queue_clear(&c->app, a);
-    dgram_queue_clear(&c->early, a);
     if (c->have_write_cipher) record_cipher_clear(&c->write_cipher);
     if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
-    if (c->have_pending_read) record_cipher_clear(&c->pending_read);
-    if (c->have_kx_key && c->kx) c->kx->clear(&c->kx_key);
     if (c->peer_der) cdtls_free_wipe(a, c->peer_der, c->peer_der_size);
-    if (c->hs_log) cdtls_free_wipe(a, c->hs_log, c->hs_log_cap);
     resume_release(c);
-    cdtls_free_wipe(a, c, sizeof *c); /* wipes master secret, PSK, transcript */
+    cdtls_free_wipe(a, c, sizeof *c); /* wipes the master secret */
 }
 
 int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len)
@@ -193,44 +223,44 @@ int conn_fail(cdtls_conn *c, int err, int alert_desc)
 
 static void hs_log_add(cdtls_conn *c, const uint8_t *msg, size_t len)
 {
-    if (!c->hs_log_on || c->hs_log_overflow) return;
-    if (c->hs_log_len + len > c->hs_log_cap) {
-        size_t cap = c->hs_log_cap ? c->hs_log_cap : 4096;
-        while (cap < c->hs_log_len + len) cap *= 2;
+    if (!c->h->hs_log_on || c->h->hs_log_overflow) return;
+    if (c->h->hs_log_len + len > c->h->hs_log_cap) {
+        size_t cap = c->h->hs_log_cap ? c->h->hs_log_cap : 4096;
+        while (cap < c->h->hs_log_len + len) cap *= 2;
         if (cap > CONN_MAX_HS_LOG) {
-            c->hs_log_overflow = 1; /* CertificateVerify then fails the handshake */
+            c->h->hs_log_overflow = 1; /* CertificateVerify then fails the handshake */
             return;
         }
         uint8_t *n = c->a->alloc(c->a->ctx, cap);
         if (!n) {
-            c->hs_log_overflow = 1;
+            c->h->hs_log_overflow = 1;
             return;
         }
-        if (c->hs_log_len) memcpy(n, c->hs_log, c->hs_log_len);
-        if (c->hs_log) cdtls_free_wipe(c->a, c->hs_log, c->hs_log_cap);
-        c->hs_log = n;
-        c->hs_log_cap = cap;
+        if (c->h->hs_log_len) memcpy(n, c->h->hs_log, c->h->hs_log_len);
+        if (c->h->hs_log) cdtls_free_wipe(c->a, c->h->hs_log, c->h->hs_log_cap);
+        c->h->hs_log = n;
+        c->h->hs_log_cap = cap;
     }
-    memcpy(c->hs_log + c->hs_log_len, msg, len);
-    c->hs_log_len += len;
+    memcpy(c->h->hs_log + c->h->hs_log_len, msg, len);
+    c->h->hs_log_len += len;
 }
 
 void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len)
 {
     hs_log_add(c, msg, len);
     for (int i = 0; i < 2; i++)
-        if (c->transcript_has[i])
+        if (c->h->transcript_has[i])
             c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->update(
-                &c->transcript[i], msg, len);
+                &c->h->transcript[i], msg, len);
 }
 
 int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len)
 {
     cdtls_hash_alg alg = c->suite ? c->suite->prf : CDTLS_HASH_SHA256;
     int i = alg == CDTLS_HASH_SHA384 ? 1 : 0;
-    if (!c->transcript_has[i]) return CDTLS_ERR_UNSUPPORTED;
+    if (!c->h->transcript_has[i]) return CDTLS_ERR_UNSUPPORTED;
     const cdtls_hash_vt *h = c->p->hash[alg];
-    h->final(&c->transcript[i], out);
+    h->final(&c->h->transcript[i], out);
     *len = h->digest_len;
     return CDTLS_OK;
 }
@@ -390,16 +420,15 @@ static int flight_retransmit(cdtls_conn *c, uint64_t now_ms)
 uint64_t cdtls_conn_timeout(const cdtls_conn *c)
 {
     if (!c || c->state != CDTLS_STATE_HANDSHAKING) return NO_TIMER;
-    uint64_t deadline = c->hs_started_ms + c->cfg.handshake_timeout_ms;
+    uint64_t deadline = c->h->hs_started_ms + c->cfg.handshake_timeout_ms;
     return c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
 }
 
-int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
+static int on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
-    if (!c) return CDTLS_ERR_INVALID_ARG;
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     if (c->state != CDTLS_STATE_HANDSHAKING) return CDTLS_OK;
-    if (c->cfg.handshake_timeout_ms && now_ms - c->hs_started_ms >= c->cfg.handshake_timeout_ms)
+    if (c->cfg.handshake_timeout_ms && now_ms - c->h->hs_started_ms >= c->cfg.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     /* RFC 6347 §4.2.4.1: double the timeout on each retransmission, up to
@@ -408,6 +437,14 @@ int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
     c->timeout_ms = next > c->cfg.retransmit_max_ms ? c->cfg.retransmit_max_ms : (uint32_t)next;
     int rc = flight_retransmit(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    int rc = on_timeout(c, now_ms);
+    handshake_end_if_over(c);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -466,8 +503,8 @@ int conn_install_keys(cdtls_conn *c)
     rc = cipher_init(c, &c->write_cipher, mine, &keys, 1);
     if (!rc) {
         c->have_write_cipher = 1;
-        rc = cipher_init(c, &c->pending_read, theirs, &keys, 0);
-        if (!rc) c->have_pending_read = 1;
+        rc = cipher_init(c, &c->h->pending_read, theirs, &keys, 0);
+        if (!rc) c->h->have_pending_read = 1;
     }
     cdtls_memzero(&keys, sizeof keys);
     return rc;
@@ -543,12 +580,12 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
     uint16_t seq;
     const uint8_t *msg;
     size_t msg_len;
-    while (c->state == CDTLS_STATE_HANDSHAKING && hs_reasm_next(&c->reasm, &type, &seq, &msg, &msg_len)) {
+    while (c->state == CDTLS_STATE_HANDSHAKING && hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
         if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO && type == HS_CLIENT_HELLO) {
             /* A ClientHello that came in fragments (RFC 6347 §4.2.3 allows
              * it for every message) is handled like an unfragmented one.
              * That restarts the reassembly, so it takes the message out. */
-            uint8_t *own = hs_reasm_take(&c->reasm);
+            uint8_t *own = hs_reasm_take(&c->h->reasm);
             int rc = hs_server_client_hello(c, own, msg_len, seq, own + DTLS_HS_HEADER_LEN,
                                             msg_len - DTLS_HS_HEADER_LEN, record_seq, now_ms);
             cdtls_free_wipe(c->a, own, msg_len);
@@ -557,7 +594,7 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
         }
         int rc = hs_handle_message(c, type, msg, msg_len, msg + DTLS_HS_HEADER_LEN,
                                    msg_len - DTLS_HS_HEADER_LEN, now_ms);
-        hs_reasm_consume(&c->reasm);
+        hs_reasm_consume(&c->h->reasm);
         if (rc) return rc;
     }
     return CDTLS_OK;
@@ -582,7 +619,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
              * drew 769 alerts). */
             const int authentic = epoch == c->read_epoch;
             if (authentic && h.type == HS_CLIENT_HELLO && c->role == CDTLS_SERVER &&
-                c->state == CDTLS_STATE_ESTABLISHED && h.message_seq >= hs_reasm_next_seq(&c->reasm)) {
+                c->state == CDTLS_STATE_ESTABLISHED && h.message_seq >= conn_peer_next_seq(c)) {
                 /* Renegotiation: refused (RFC 5746 §4.4 permits a
                  * no_renegotiation warning). */
                 (void)conn_send_alert(c, ALERT_WARNING, ALERT_NO_RENEGOTIATION);
@@ -593,7 +630,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
                 return CDTLS_OK;
             }
             /* The peer lost our final flight and retransmits its own. */
-            if (h.message_seq < hs_reasm_next_seq(&c->reasm)) {
+            if (h.message_seq < conn_peer_next_seq(c)) {
                 int rc = peer_retransmitted(c, &h, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             }
@@ -607,7 +644,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
              * verifier on the hello's first fragment), a hello with a lower
              * message_seq is a stale copy of the first one: it must not
              * restart the reassembly of the second (RFC 6347 §4.2.2). */
-            if (c->cookie_verified && h.message_seq < hs_reasm_next_seq(&c->reasm)) continue;
+            if (c->cookie_verified && h.message_seq < hs_reasm_next_seq(&c->h->reasm)) continue;
             /* Before that, each ClientHello (with or without cookie) may
              * restart the expected message_seq: the server keeps nothing
              * between the first ClientHello and the one with the cookie. */
@@ -618,9 +655,9 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
                 if (rc) return rc;
                 continue;
             }
-            if (h.message_seq != hs_reasm_next_seq(&c->reasm)) {
-                hs_reasm_reset(&c->reasm);
-                hs_reasm_set_next_seq(&c->reasm, h.message_seq);
+            if (h.message_seq != hs_reasm_next_seq(&c->h->reasm)) {
+                hs_reasm_reset(&c->h->reasm);
+                hs_reasm_set_next_seq(&c->h->reasm, h.message_seq);
             }
         }
 
@@ -630,7 +667,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
          * ends the handshake). Dropped like any invalid record. */
         if (h.type == HS_FINISHED && epoch < c->read_epoch) continue;
 
-        int st = hs_reasm_add(&c->reasm, &h, frag, h.fragment_length);
+        int st = hs_reasm_add(&c->h->reasm, &h, frag, h.fragment_length);
         if (st == HS_REASM_OLD) {
             int rc = peer_retransmitted(c, &h, now_ms);
             if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
@@ -718,8 +755,8 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
  * kept (bounded) and replayed once the keys are installed. */
 static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
 {
-    if (c->early.count >= c->cfg.max_early_records) return;
-    (void)dgram_queue_push(&c->early, c->a, rec, len, oob);
+    if (!c->h || c->h->early.count >= c->cfg.max_early_records) return;
+    (void)dgram_queue_push(&c->h->early, c->a, rec, len, oob);
 }
 
 static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
@@ -731,7 +768,7 @@ static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
      * read keys exist, i.e. after the key exchange; an early CCS is dropped
      * (the peer will retransmit it). */
     if (len != 1 || pt[0] != 1) return CDTLS_OK;
-    if (!c->have_pending_read || c->read_epoch != 0) return CDTLS_OK;
+    if (!c->h || !c->h->have_pending_read || c->read_epoch != 0) return CDTLS_OK;
     /* A CCS is no handshake message and has no message_seq, so it can
      * overtake messages due before it (a CertificateVerify lost, its CCS
      * not): dropped as if lost too, since the peer resends the flight
@@ -739,9 +776,9 @@ static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
     if (c->hs != HS_C_WAIT_FINISHED && c->hs != HS_S_WAIT_FINISHED) return CDTLS_OK;
     int rc = hs_handle_ccs(c);
     if (rc) return rc;
-    c->read_cipher = c->pending_read; /* epoch state is moved before first use */
-    memset(&c->pending_read, 0, sizeof c->pending_read);
-    c->have_pending_read = 0;
+    c->read_cipher = c->h->pending_read; /* epoch state is moved before first use */
+    memset(&c->h->pending_read, 0, sizeof c->h->pending_read);
+    c->h->have_pending_read = 0;
     c->have_read_cipher = 1;
     c->read_epoch = 1;
     return CDTLS_OK;
@@ -749,13 +786,13 @@ static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
 
 static int replay_early(cdtls_conn *c, uint64_t now_ms)
 {
-    while (c->read_epoch == 1 && c->early.head && c->state == CDTLS_STATE_HANDSHAKING) {
-        dgram_node *n = dgram_queue_take(&c->early);
+    while (c->state == CDTLS_STATE_HANDSHAKING && c->read_epoch == 1 && c->h->early.head) {
+        dgram_node *n = dgram_queue_take(&c->h->early);
         int rc = process_datagram(c, n->data, n->len, &n->oob, now_ms, 1);
         dgram_node_free(c->a, n);
         if (rc) return rc;
     }
-    dgram_queue_clear(&c->early, c->a);
+    if (c->h) dgram_queue_clear(&c->h->early, c->a);
     return CDTLS_OK;
 }
 
@@ -796,6 +833,7 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     c->recv_advanced = 0;
     int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
+    handshake_end_if_over(c);
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     return rc;
 }
@@ -806,7 +844,7 @@ int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms)
 {
     if (!c) return CDTLS_ERR_INVALID_ARG;
     if (c->role != CDTLS_CLIENT || c->hs != HS_C_START) return CDTLS_ERR_BAD_STATE;
-    c->hs_started_ms = now_ms;
+    c->h->hs_started_ms = now_ms;
     int rc = hs_client_start(c, now_ms);
     return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
 }

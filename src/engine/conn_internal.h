@@ -52,53 +52,31 @@ typedef struct flight_entry {
 #define CONN_MAX_OUT_QUEUE 1024u   /* datagrams waiting for cdtls_conn_next_datagram */
 #define CONN_MAX_HS_LOG (128u * 1024u) /* handshake bytes kept for CertificateVerify */
 
-struct cdtls_conn {
-    cdtls_config cfg;
-    const cdtls_provider *p;
-    const cdtls_allocator *a;
-    cdtls_role role;
-    cdtls_conn_state state;
-    hs_state hs;
-    int error;
-
-    /* peer alert seen */
-    int have_peer_alert;
-    uint8_t peer_alert_level, peer_alert_desc;
-    int close_sent, close_received;
-
-    /* negotiated */
-    const suite_info *suite;
-    int use_ems, use_etm, peer_secure_reneg;
-    uint8_t client_random[KS_RANDOM_LEN], server_random[KS_RANDOM_LEN];
-    uint8_t session_id[32];
-    size_t session_id_len;
-    uint8_t master[KS_MASTER_LEN];
-
-    /* client: the cookie from HelloVerifyRequest; server: peer address */
+/* What only a handshake needs (RFC 6347 §4.2): allocated with the
+ * connection, freed (wiped) by conn_handshake_end once the handshake is
+ * done and our last flight can no longer need anything of it: our final
+ * flight's messages and the keys that protect it live in the connection. */
+typedef struct conn_handshake {
+    /* client: the cookie from HelloVerifyRequest */
     uint8_t cookie[CONN_MAX_COOKIE];
     size_t cookie_len;
-    uint8_t peer_addr[CONN_MAX_ADDR];
-    size_t peer_addr_len;
-    int cookie_verified;
     cookie_keys cookies; /* server conns doing their own cookie exchange */
     int cookies_ready;
+    uint64_t hs_started_ms;
 
-    /* PSK */
+    /* PSK (the identity, which the application can read, stays in the
+     * connection) */
     uint8_t psk[CDTLS_MAX_PSK_LEN];
     size_t psk_len;
-    uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
-    size_t psk_identity_len;
     uint8_t psk_hint[CDTLS_MAX_PSK_IDENTITY_LEN];
     size_t psk_hint_len;
 
-    /* certificates: the peer's chain (one allocation holding the DER copies) */
-    cdtls_x509_cert peer_chain[CDTLS_X509_MAX_DEPTH];
-    size_t peer_chain_len;
-    uint8_t *peer_der;
-    size_t peer_der_size;
-    int cert_requested; /* client: the server sent CertificateRequest */
+    /* our key and certificate, as the suites must fit them */
     cdtls_x509_cert own_leaf; /* parsed cfg.cert_chain[0] */
     int have_own_leaf;
+    cdtls_public_key own_rpk_key; /* parsed cfg.raw_public_key (RFC 7250) */
+    int have_own_rpk;
+    int cert_requested; /* client: the server sent CertificateRequest */
     uint16_t sig_scheme; /* server: the scheme signing ServerKeyExchange */
     uint16_t client_sig_scheme; /* client: the scheme for CertificateVerify, 0 = none */
     /* The handshake messages themselves, kept only when client
@@ -120,9 +98,57 @@ struct cdtls_conn {
     int transcript_has[2];
     uint8_t client_finished[KS_VERIFY_DATA_LEN], server_finished[KS_VERIFY_DATA_LEN];
 
+    hs_reasm reasm;
+
+    /* epoch 1 read keys computed, waiting for the peer's CCS, and the
+     * records of epoch 1 that arrived before it */
+    record_cipher pending_read;
+    int have_pending_read;
+    dgram_queue early;
+} conn_handshake;
+
+struct cdtls_conn {
+    cdtls_config cfg;
+    conn_handshake *h; /* NULL once the handshake is over */
+    const cdtls_provider *p;
+    const cdtls_allocator *a;
+    cdtls_role role;
+    cdtls_conn_state state;
+    hs_state hs;
+    int error;
+
+    /* peer alert seen */
+    int have_peer_alert;
+    uint8_t peer_alert_level, peer_alert_desc;
+    int close_sent, close_received;
+
+    /* negotiated */
+    const suite_info *suite;
+    int use_ems, use_etm, peer_secure_reneg;
+    uint8_t client_random[KS_RANDOM_LEN], server_random[KS_RANDOM_LEN];
+    uint8_t session_id[32];
+    size_t session_id_len;
+    uint8_t master[KS_MASTER_LEN];
+
+
+    /* server: the peer's address (bound into cookies) */
+    uint8_t peer_addr[CONN_MAX_ADDR];
+    size_t peer_addr_len;
+    int cookie_verified;
+
+    /* PSK */
+    uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
+    size_t psk_identity_len;
+
+    /* certificates: the peer's chain (one allocation holding the DER copies) */
+    cdtls_x509_cert peer_chain[CDTLS_X509_MAX_DEPTH];
+    size_t peer_chain_len;
+    uint8_t *peer_der;
+    size_t peer_der_size;
+
     /* handshake message sequencing and reassembly */
     uint16_t send_msg_seq;
-    hs_reasm reasm;
+    uint16_t peer_next_seq; /* the peer's next message_seq once c->h is gone */
     int client_hello_seen; /* server: a ClientHello started the handshake */
 
     /* record layer state */
@@ -131,17 +157,13 @@ struct cdtls_conn {
     replay_window replay[2];      /* per read epoch 0 and 1 */
     record_cipher write_cipher;   /* epoch 1 */
     record_cipher read_cipher;    /* epoch 1 */
-    record_cipher pending_read;   /* keys computed, waiting for the peer's CCS */
-    int have_write_cipher, have_read_cipher, have_pending_read;
+    int have_write_cipher, have_read_cipher;
 
-    /* records of epoch 1 that arrived before the peer's CCS */
-    dgram_queue early;
 
     /* flights and timers */
     flight_entry flight[FLIGHT_MAX_ENTRIES];
     size_t flight_len;
     int flight_awaits_reply;   /* retransmit on timer (not for the final flight) */
-    uint64_t hs_started_ms;
     uint64_t timer_at_ms;      /* UINT64_MAX: no timer */
     uint32_t timeout_ms;       /* current retransmission timeout */
     unsigned retransmits;
@@ -176,8 +198,6 @@ struct cdtls_conn {
     int offered_server_rpk, offered_client_rpk; /* client: what it put in its ClientHello */
     int own_x509_ok, peer_x509_ok;              /* client: X.509 also offered */
     int rpk_server_none, rpk_client_none;       /* server: no certificate type in common */
-    cdtls_public_key own_rpk_key;               /* parsed cfg.raw_public_key */
-    int have_own_rpk;
 
     /* Session resumption (RFC 5246 §7.3, RFC 5077) */
     cdtls_session *sess; /* client: the session offered (+ a new ticket); server: the one resumed */
@@ -189,6 +209,11 @@ struct cdtls_conn {
 };
 
 /* conn.c */
+/* The handshake is over (established, or the state imported): its state
+ * is wiped and freed. */
+void conn_handshake_end(cdtls_conn *c);
+/* The peer's next handshake message_seq (older ones are retransmissions). */
+uint16_t conn_peer_next_seq(const cdtls_conn *c);
 int conn_fail(cdtls_conn *c, int err, int alert_desc);
 int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc);
 void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len);

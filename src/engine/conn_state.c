@@ -159,15 +159,16 @@ static int restore(cdtls_conn *c, cdtls_reader *r)
     /* Keys from the master secret, as at the end of the handshake */
     int rc = conn_install_keys(c);
     if (rc) return rc;
-    c->read_cipher = c->pending_read;
-    memset(&c->pending_read, 0, sizeof c->pending_read);
-    c->have_pending_read = 0;
+    c->read_cipher = c->h->pending_read;
+    memset(&c->h->pending_read, 0, sizeof c->h->pending_read);
+    c->h->have_pending_read = 0;
     c->have_read_cipher = 1;
     c->read_epoch = c->write_epoch = 1;
     c->hs = HS_DONE;
     c->state = CDTLS_STATE_ESTABLISHED;
     c->timer_at_ms = UINT64_MAX;
     conn_keep_record_buffers(c);
+    conn_handshake_end(c);
     return CDTLS_OK;
 }
 

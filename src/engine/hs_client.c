@@ -43,8 +43,8 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     ch.session_id_len = 0;
     resume_client_lookup(c, suites, n_suites, now_ms); /* a stored session for this server */
     resume_client_offer(c, &ch);                        /* its ID, the SessionTicket extension */
-    ch.cookie = c->cookie;
-    ch.cookie_len = c->cookie_len;
+    ch.cookie = c->h->cookie;
+    ch.cookie_len = c->h->cookie_len;
     ch.suites = suites;
     ch.n_suites = n_suites;
     ch.ext.ems = c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
@@ -95,10 +95,10 @@ static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len
     hs_hello_verify_request hvr;
     if (hs_hello_verify_request_parse(body, len, &hvr) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (hvr.cookie_len > sizeof c->cookie)
+    if (hvr.cookie_len > sizeof c->h->cookie)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    memcpy(c->cookie, hvr.cookie, hvr.cookie_len);
-    c->cookie_len = hvr.cookie_len;
+    memcpy(c->h->cookie, hvr.cookie, hvr.cookie_len);
+    c->h->cookie_len = hvr.cookie_len;
     /* RFC 6347 §4.2.6: the first ClientHello and the HelloVerifyRequest are
      * not part of the handshake transcript. The second ClientHello keeps
      * the same random (§4.2.1). */
@@ -182,11 +182,11 @@ static int client_on_certificate_request(cdtls_conn *c, const uint8_t *body, siz
     hs_certificate_request cr;
     if (hs_certificate_request_parse(body, len, &cr) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    c->cert_requested = 1;
-    c->client_sig_scheme = 0;
-    if (c->own_cert_rpk ? c->have_own_rpk : (c->cfg.n_certs && c->have_own_leaf)) {
-        cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
-        c->client_sig_scheme = hs_sig_choose(c, t, cr.sig_algs, cr.sig_algs_len, 0);
+    c->h->cert_requested = 1;
+    c->h->client_sig_scheme = 0;
+    if (c->own_cert_rpk ? c->h->have_own_rpk : (c->cfg.n_certs && c->h->have_own_leaf)) {
+        cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
+        c->h->client_sig_scheme = hs_sig_choose(c, t, cr.sig_algs, cr.sig_algs_len, 0);
     }
     c->hs = HS_C_WAIT_SHD;
     return CDTLS_OK;
@@ -229,10 +229,10 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
         if (v->verify(&c->peer_chain[0].key, signed_data, sd_len, ske.signature, ske.signature_len) != CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
     }
-    if (ske.psk_hint_len > sizeof c->psk_hint)
+    if (ske.psk_hint_len > sizeof c->h->psk_hint)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (ske.psk_hint_len) memcpy(c->psk_hint, ske.psk_hint, ske.psk_hint_len);
-    c->psk_hint_len = ske.psk_hint_len;
+    if (ske.psk_hint_len) memcpy(c->h->psk_hint, ske.psk_hint, ske.psk_hint_len);
+    c->h->psk_hint_len = ske.psk_hint_len;
     if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
         const cdtls_kx_vt *kx = hs_kx_by_id(c->p, ske.named_curve);
         uint16_t ours[CDTLS_GROUP__COUNT];
@@ -242,9 +242,9 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
         if (!kx || !offered) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         if (ske.public_len != kx->public_len)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-        c->kx = kx;
-        memcpy(c->peer_kx_pub, ske.public_key, ske.public_len);
-        c->peer_kx_pub_len = ske.public_len;
+        c->h->kx = kx;
+        memcpy(c->h->peer_kx_pub, ske.public_key, ske.public_len);
+        c->h->peer_kx_pub_len = ske.public_len;
     }
     c->hs = kind == HS_KX_ECDHE ? HS_C_WAIT_CR_OR_SHD : HS_C_WAIT_SHD;
     return CDTLS_OK;
@@ -255,15 +255,15 @@ static int client_choose_psk(cdtls_conn *c)
 {
     if (c->cfg.psk_callback) {
         size_t id_len = 0, psk_len = 0;
-        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, c->psk_hint, c->psk_hint_len,
-                                     c->psk_identity, sizeof c->psk_identity, &id_len, c->psk,
-                                     sizeof c->psk, &psk_len);
+        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, c->h->psk_hint, c->h->psk_hint_len,
+                                     c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
+                                     sizeof c->h->psk, &psk_len);
         if (rc) return rc;
-        if (id_len > sizeof c->psk_identity || psk_len > sizeof c->psk) return CDTLS_ERR_INTERNAL;
+        if (id_len > sizeof c->psk_identity || psk_len > sizeof c->h->psk) return CDTLS_ERR_INTERNAL;
         c->psk_identity_len = id_len;
-        c->psk_len = psk_len;
+        c->h->psk_len = psk_len;
     }
-    return c->psk_len ? CDTLS_OK : CDTLS_ERR_UNKNOWN_PSK;
+    return c->h->psk_len ? CDTLS_OK : CDTLS_ERR_UNKNOWN_PSK;
 }
 
 /* Our Certificate when the server asked (RFC 5246 §7.4.6): our chain if
@@ -272,8 +272,8 @@ static int client_choose_psk(cdtls_conn *c)
  * handshake. */
 static int client_queue_certificate(cdtls_conn *c)
 {
-    if (c->own_cert_rpk && !c->client_sig_scheme) return CDTLS_ERR_HANDSHAKE_FAILURE;
-    return hs_queue_certificate(c, c->client_sig_scheme ? c->cfg.n_certs : 0);
+    if (c->own_cert_rpk && !c->h->client_sig_scheme) return CDTLS_ERR_HANDSHAKE_FAILURE;
+    return hs_queue_certificate(c, c->h->client_sig_scheme ? c->cfg.n_certs : 0);
 }
 
 /* ClientKeyExchange (RFC 4279 §2, RFC 5489 §2, RFC 8422 §5.7): our PSK
@@ -288,14 +288,14 @@ static int client_queue_key_exchange(cdtls_conn *c, uint8_t shared[CDTLS_KX_MAX_
     uint8_t pub[CDTLS_KX_MAX_PUBLIC];
     *shared_len = 0;
     if (suite_uses_ecdhe(c->suite)) {
-        int rc = c->kx->keygen(c->p, &c->kx_key, pub);
+        int rc = c->h->kx->keygen(c->p, &c->h->kx_key, pub);
         if (rc) return rc;
-        rc = c->kx->derive(&c->kx_key, c->peer_kx_pub, c->peer_kx_pub_len, shared);
-        c->kx->clear(&c->kx_key);
+        rc = c->h->kx->derive(&c->h->kx_key, c->h->peer_kx_pub, c->h->peer_kx_pub_len, shared);
+        c->h->kx->clear(&c->h->kx_key);
         if (rc) return rc;
-        *shared_len = c->kx->shared_len;
+        *shared_len = c->h->kx->shared_len;
         cke.public_key = pub;
-        cke.public_len = c->kx->public_len;
+        cke.public_len = c->h->kx->public_len;
     }
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
@@ -308,13 +308,13 @@ static int client_queue_key_exchange(cdtls_conn *c, uint8_t shared[CDTLS_KX_MAX_
  * message so far, ClientKeyExchange included. */
 static int client_queue_certificate_verify(cdtls_conn *c)
 {
-    const cdtls_sig_vt *v = hs_sig_by_id(c->p, c->client_sig_scheme);
-    if (c->hs_log_overflow || !v) return CDTLS_ERR_LIMIT;
+    const cdtls_sig_vt *v = hs_sig_by_id(c->p, c->h->client_sig_scheme);
+    if (c->h->hs_log_overflow || !v) return CDTLS_ERR_LIMIT;
     uint8_t sig[CDTLS_SIG_MAX_LEN], body[4 + CDTLS_SIG_MAX_LEN];
     size_t sig_len = sizeof sig;
-    int rc = v->sign(c->p, c->cfg.private_key, c->hs_log, c->hs_log_len, sig, &sig_len);
+    int rc = v->sign(c->p, c->cfg.private_key, c->h->hs_log, c->h->hs_log_len, sig, &sig_len);
     if (rc) return rc;
-    hs_certificate_verify hcv = {c->client_sig_scheme, sig, sig_len};
+    hs_certificate_verify hcv = {c->h->client_sig_scheme, sig, sig_len};
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
     rc = hs_certificate_verify_write(&w, &hcv);
@@ -328,7 +328,7 @@ static int client_queue_certificate_verify(cdtls_conn *c)
 static int client_send_flight5(cdtls_conn *c, uint64_t now_ms)
 {
     conn_flight_clear(c);
-    int rc = c->cert_requested ? client_queue_certificate(c) : CDTLS_OK;
+    int rc = c->h->cert_requested ? client_queue_certificate(c) : CDTLS_OK;
     if (rc) return rc;
     uint8_t shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
@@ -336,7 +336,7 @@ static int client_send_flight5(cdtls_conn *c, uint64_t now_ms)
     if (!rc) rc = hs_derive_keys(c, shared_len ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (rc) return rc;
-    if (c->cert_requested && c->client_sig_scheme) {
+    if (c->h->cert_requested && c->h->client_sig_scheme) {
         rc = client_queue_certificate_verify(c);
         if (rc) return rc;
     }
@@ -348,7 +348,7 @@ static int client_on_server_hello_done(cdtls_conn *c, const uint8_t *body, size_
 {
     (void)body;
     if (len != 0) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (suite_uses_ecdhe(c->suite) && !c->kx)
+    if (suite_uses_ecdhe(c->suite) && !c->h->kx)
         return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     int rc = suite_uses_psk(c->suite) ? client_choose_psk(c) : CDTLS_OK;
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);

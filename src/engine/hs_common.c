@@ -36,7 +36,7 @@
  * keys for ECDHE_ECDSA, RSA for ECDHE_RSA). */
 int hs_suite_configured(const cdtls_conn *c, const suite_info *s)
 {
-    if (suite_uses_psk(s)) return c->psk_len > 0 || c->cfg.psk_callback != NULL;
+    if (suite_uses_psk(s)) return c->h->psk_len > 0 || c->cfg.psk_callback != NULL;
 #if defined(CDTLS_PSK_ONLY)
     return 0; /* no X.509 in this build (engine/x509_use.h) */
 #endif
@@ -44,8 +44,8 @@ int hs_suite_configured(const cdtls_conn *c, const suite_info *s)
         return c->cfg.n_trust_anchors || c->cfg.insecure_skip_verify || c->cfg.verify_peer || c->cfg.n_pins ||
                rpk_accepts_peer(c);
     /* server: the key we will show, certificate or raw (RFC 7250) */
-    if (c->rpk_server_none || (c->own_cert_rpk ? !c->have_own_rpk : !c->have_own_leaf)) return 0;
-    cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
+    if (c->rpk_server_none || (c->own_cert_rpk ? !c->h->have_own_rpk : !c->h->have_own_leaf)) return 0;
+    cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
     if (s->kx == KX_ECDHE_RSA) return t == CDTLS_KEY_RSA;
     return t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519;
 }
@@ -76,7 +76,7 @@ int hs_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t *n)
 int hs_queue_ccs_finished(cdtls_conn *c)
 {
     const int from_server = c->role == CDTLS_SERVER;
-    uint8_t *verify = from_server ? c->server_finished : c->client_finished;
+    uint8_t *verify = from_server ? c->h->server_finished : c->h->client_finished;
     int rc = conn_hs_queue_ccs(c);
     if (!rc) {
         c->write_epoch = 1;
@@ -171,18 +171,18 @@ void hs_transcript_pick(cdtls_conn *c)
 {
     int keep = c->suite->prf == CDTLS_HASH_SHA384 ? 1 : 0;
     int drop = 1 - keep;
-    if (c->transcript_has[drop]) {
-        cdtls_memzero(&c->transcript[drop], sizeof c->transcript[drop]);
-        c->transcript_has[drop] = 0;
+    if (c->h->transcript_has[drop]) {
+        cdtls_memzero(&c->h->transcript[drop], sizeof c->h->transcript[drop]);
+        c->h->transcript_has[drop] = 0;
     }
 }
 
 void hs_transcript_restart(cdtls_conn *c)
 {
-    c->hs_log_len = 0;
+    c->h->hs_log_len = 0;
     for (int i = 0; i < 2; i++)
-        if (c->transcript_has[i])
-            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->init(&c->transcript[i]);
+        if (c->h->transcript_has[i])
+            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->init(&c->h->transcript[i]);
 }
 
 /* The PSK premaster secret, then the master secret, then the keys. */
@@ -192,7 +192,7 @@ int hs_derive_keys(cdtls_conn *c, const uint8_t *ecdh, size_t ecdh_len)
     size_t pms_len = 0;
     int rc = CDTLS_OK;
     if (suite_uses_psk(c->suite)) {
-        rc = ks_psk_premaster(ecdh, ecdh_len, c->psk, c->psk_len, pms, sizeof pms, &pms_len);
+        rc = ks_psk_premaster(ecdh, ecdh_len, c->h->psk, c->h->psk_len, pms, sizeof pms, &pms_len);
     } else {
         /* RFC 8422 §5.10: the premaster secret is the ECDH shared secret */
         if (!ecdh || ecdh_len > sizeof pms) return CDTLS_ERR_INTERNAL;
@@ -332,7 +332,7 @@ int hs_finished_check(cdtls_conn *c, const uint8_t *body, size_t len)
     const int from_server = c->role == CDTLS_CLIENT;
     if (from_server && c->expect_ticket && !c->got_ticket_msg)
         return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
-    uint8_t *expect = from_server ? c->server_finished : c->client_finished;
+    uint8_t *expect = from_server ? c->h->server_finished : c->h->client_finished;
     int rc = conn_finished_data(c, from_server, expect);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     if (!cdtls_ct_equal(expect, body, KS_VERIFY_DATA_LEN))

@@ -97,7 +97,7 @@ static int psk_still_valid(cdtls_conn *c, const cdtls_session *s)
         return 1; /* the callback needs the server's hint, which comes later */
     }
     uint8_t b[32];
-    int ok = c->psk_len > 0 && psk_binder(c, s->master_secret, c->psk, c->psk_len, b) == CDTLS_OK &&
+    int ok = c->h->psk_len > 0 && psk_binder(c, s->master_secret, c->h->psk, c->h->psk_len, b) == CDTLS_OK &&
              cdtls_ct_equal(b, s->psk_binder, sizeof b);
     cdtls_memzero(b, sizeof b);
     return ok;
@@ -248,7 +248,7 @@ static int session_of(const cdtls_conn *c, cdtls_session *s, uint64_t created_ms
     if (suite_uses_psk(c->suite)) {
         memcpy(s->psk_identity, c->psk_identity, c->psk_identity_len);
         s->psk_identity_len = c->psk_identity_len;
-        return psk_binder(c, c->master, c->psk, c->psk_len, s->psk_binder);
+        return psk_binder(c, c->master, c->h->psk, c->h->psk_len, s->psk_binder);
     }
     return CDTLS_OK;
 }

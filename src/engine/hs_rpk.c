@@ -11,7 +11,7 @@
 
 int rpk_have_own(const cdtls_conn *c)
 {
-    return c->have_own_rpk;
+    return c->h->have_own_rpk;
 }
 
 int rpk_accepts_peer(const cdtls_conn *c)

@@ -55,7 +55,7 @@ int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t re
 static uint16_t server_pick_sig(const cdtls_conn *c, const hs_client_hello *ch)
 {
     /* the key behind our certificate or raw public key (RFC 7250) */
-    cdtls_key_type t = c->own_cert_rpk ? c->own_rpk_key.type : c->own_leaf.key.type;
+    cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
     const uint8_t *peer = ch->ext.has_signature_algorithms ? ch->ext.signature_algorithms : NULL;
     return hs_sig_choose(c, t, peer, ch->ext.signature_algorithms_len, t == CDTLS_KEY_EC_P384 ? 0x0503 : 0);
 }
@@ -169,12 +169,12 @@ static int server_make_kx_key(cdtls_conn *c, const hs_client_hello *ch, uint8_t 
 {
     uint16_t groups[CDTLS_GROUP__COUNT];
     size_t ng = hs_our_groups(c, groups, CDTLS_GROUP__COUNT);
-    for (size_t g = 0; g < ng && !c->kx; g++)
+    for (size_t g = 0; g < ng && !c->h->kx; g++)
         if (!ch->ext.has_supported_groups || hs_client_hello_offers_group(ch, groups[g]))
-            c->kx = hs_kx_by_id(c->p, groups[g]);
-    if (!c->kx) return CDTLS_ERR_HANDSHAKE_FAILURE;
-    int rc = c->kx->keygen(c->p, &c->kx_key, pub);
-    if (!rc) c->have_kx_key = 1;
+            c->h->kx = hs_kx_by_id(c->p, groups[g]);
+    if (!c->h->kx) return CDTLS_ERR_HANDSHAKE_FAILURE;
+    int rc = c->h->kx->keygen(c->p, &c->h->kx_key, pub);
+    if (!rc) c->h->have_kx_key = 1;
     return rc;
 }
 
@@ -191,11 +191,11 @@ static int server_sign_params(cdtls_conn *c, hs_server_key_exchange *ske, uint8_
     if (rc) return rc;
     size_t sd_len, sig_len = sig_cap;
     hs_ske_signed_input(c, params, pw.len, signed_data, &sd_len);
-    const cdtls_sig_vt *v = hs_sig_by_id(c->p, c->sig_scheme);
+    const cdtls_sig_vt *v = hs_sig_by_id(c->p, c->h->sig_scheme);
     if (!v) return CDTLS_ERR_INTERNAL;
     rc = v->sign(c->p, c->cfg.private_key, signed_data, sd_len, sig, &sig_len);
     if (rc) return rc;
-    ske->sig_alg = c->sig_scheme;
+    ske->sig_alg = c->h->sig_scheme;
     ske->signature = sig;
     ske->signature_len = sig_len;
     return CDTLS_OK;
@@ -205,18 +205,18 @@ static int server_sign_params(cdtls_conn *c, hs_server_key_exchange *ske, uint8_
  * a hint (RFC 4279 §2: omitted when there is none). */
 static int server_queue_key_exchange(cdtls_conn *c, const hs_client_hello *ch)
 {
-    if (!suite_uses_ecdhe(c->suite) && !c->psk_hint_len) return CDTLS_OK;
+    if (!suite_uses_ecdhe(c->suite) && !c->h->psk_hint_len) return CDTLS_OK;
     hs_server_key_exchange ske;
     memset(&ske, 0, sizeof ske);
-    ske.psk_hint = c->psk_hint;
-    ske.psk_hint_len = c->psk_hint_len;
+    ske.psk_hint = c->h->psk_hint;
+    ske.psk_hint_len = c->h->psk_hint_len;
     uint8_t pub[CDTLS_KX_MAX_PUBLIC], sig[CDTLS_SIG_MAX_LEN];
     if (suite_uses_ecdhe(c->suite)) {
         int rc = server_make_kx_key(c, ch, pub);
         if (rc) return rc;
-        ske.named_curve = c->kx->tls_id;
+        ske.named_curve = c->h->kx->tls_id;
         ske.public_key = pub;
-        ske.public_len = c->kx->public_len;
+        ske.public_len = c->h->kx->public_len;
     }
     if (hs_suite_uses_cert(c->suite)) {
         int rc = server_sign_params(c, &ske, sig, sizeof sig);
@@ -240,7 +240,7 @@ static int server_queue_certificate_request(cdtls_conn *c)
     writer_init(&w, body, sizeof body);
     int rc = hs_certificate_request_write(&w, algs, n);
     if (rc) return rc;
-    c->cert_requested = 1;
+    c->h->cert_requested = 1;
     return conn_hs_queue(c, HS_CERTIFICATE_REQUEST, body, w.len);
 }
 
@@ -275,9 +275,9 @@ static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t ms
     hs_transcript_pick(c);
     conn_transcript_add(c, msg, msg_len);
     c->send_msg_seq = msg_seq;
-    hs_reasm_reset(&c->reasm);
-    hs_reasm_set_next_seq(&c->reasm, (uint16_t)(msg_seq + 1));
-    c->hs_started_ms = now_ms;
+    hs_reasm_reset(&c->h->reasm);
+    hs_reasm_set_next_seq(&c->h->reasm, (uint16_t)(msg_seq + 1));
+    c->h->hs_started_ms = now_ms;
 }
 
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
@@ -288,22 +288,22 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
 
     if (c->cfg.cookie_exchange && !c->cookie_verified) {
-        if (!c->cookies_ready) {
-            int rc = cookie_keys_init(&c->cookies, c->p, c->cfg.cookie_rotate_ms, now_ms);
+        if (!c->h->cookies_ready) {
+            int rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg.cookie_rotate_ms, now_ms);
             if (rc) return conn_fail(c, rc, -1);
-            c->cookies_ready = 1;
+            c->h->cookies_ready = 1;
         }
-        (void)cookie_keys_tick(&c->cookies, c->p, now_ms);
+        (void)cookie_keys_tick(&c->h->cookies, c->p, now_ms);
         cookie_part parts[2];
         size_t np = hs_cookie_parts(ch.raw_version_random_sid, ch.raw_version_random_sid_len,
                                     c->peer_addr, c->peer_addr_len, parts);
-        if (cookie_verify(c->p, &c->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
+        if (cookie_verify(c->p, &c->h->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
             /* No valid cookie (none yet, forged, or stale): answer with a
              * fresh HelloVerifyRequest and keep no handshake state. */
             uint8_t cookie[COOKIE_LEN];
             uint8_t rec[DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + 3 + COOKIE_LEN];
             size_t n = 0;
-            int rc = cookie_make(c->p, &c->cookies, parts, np, cookie);
+            int rc = cookie_make(c->p, &c->h->cookies, parts, np, cookie);
             if (!rc) rc = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
             if (!rc) rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg.handshake_oob.flags ? &c->cfg.handshake_oob : NULL);
             return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
@@ -366,13 +366,13 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
                                             &lens, &n, &key);
         if (sel == CDTLS_OK) {
             if (!chain || !lens || !n || !key ||
-                engine_x509_parse(chain[0], lens[0], &c->own_leaf) != CDTLS_OK)
+                engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
                 return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
             c->cfg.cert_chain = chain;
             c->cfg.cert_chain_len = lens;
             c->cfg.n_certs = n;
             c->cfg.private_key = key;
-            c->have_own_leaf = 1;
+            c->h->have_own_leaf = 1;
         } else if (sel != CDTLS_ERR_UNSUPPORTED) {
             return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
         }
@@ -387,7 +387,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     c->suite = suite_find(suite);
     if (hs_suite_uses_cert(c->suite) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
-    if (hs_suite_uses_cert(c->suite)) c->sig_scheme = server_pick_sig(c, &ch);
+    if (hs_suite_uses_cert(c->suite)) c->h->sig_scheme = server_pick_sig(c, &ch);
     c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch.random, sizeof c->client_random);
     int alert = ALERT_INTERNAL_ERROR;
@@ -398,7 +398,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     c->issue_ticket = c->cfg.ticket_keys && ch.ext.session_ticket && server_may_resume(c); /* RFC 5077 §3.2 */
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    c->hs = c->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
+    c->hs = c->h->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
     return CDTLS_OK;
 }
 
@@ -407,11 +407,11 @@ int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
     if (id_len > sizeof c->psk_identity) return CDTLS_ERR_UNKNOWN_PSK;
     if (c->cfg.psk_callback) {
         size_t psk_len = 0;
-        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, id, id_len, NULL, 0, NULL, c->psk,
-                                     sizeof c->psk, &psk_len);
+        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, id, id_len, NULL, 0, NULL, c->h->psk,
+                                     sizeof c->h->psk, &psk_len);
         if (rc) return rc == CDTLS_ERR_UNKNOWN_PSK ? rc : CDTLS_ERR_UNKNOWN_PSK;
-        if (psk_len == 0 || psk_len > sizeof c->psk) return CDTLS_ERR_UNKNOWN_PSK;
-        c->psk_len = psk_len;
+        if (psk_len == 0 || psk_len > sizeof c->h->psk) return CDTLS_ERR_UNKNOWN_PSK;
+        c->h->psk_len = psk_len;
     } else {
         if (id_len != c->cfg.psk_identity_len ||
             (id_len && memcmp(id, c->cfg.psk_identity, id_len) != 0))
@@ -462,8 +462,8 @@ static int server_certificate_verify_check(cdtls_conn *c, const uint8_t *body, s
     const cdtls_sig_vt *v = hs_sig_by_id(c->p, cv.sig_alg);
     if (!asked || !v || !(v->key_types & CDTLS_KEY_BIT(c->peer_chain[0].key.type)))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    if (c->hs_log_overflow) return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_INTERNAL_ERROR);
-    if (v->verify(&c->peer_chain[0].key, c->hs_log, c->hs_log_len, cv.signature, cv.signature_len) != CDTLS_OK)
+    if (c->h->hs_log_overflow) return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_INTERNAL_ERROR);
+    if (v->verify(&c->peer_chain[0].key, c->h->hs_log, c->h->hs_log_len, cv.signature, cv.signature_len) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
     return CDTLS_OK;
 }
@@ -487,13 +487,13 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     uint8_t shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
     if (kind != HS_KX_PSK) {
-        if (cke.public_len != c->kx->public_len)
+        if (cke.public_len != c->h->kx->public_len)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-        rc = c->kx->derive(&c->kx_key, cke.public_key, cke.public_len, shared);
-        c->kx->clear(&c->kx_key);
-        c->have_kx_key = 0;
+        rc = c->h->kx->derive(&c->h->kx_key, cke.public_key, cke.public_len, shared);
+        c->h->kx->clear(&c->h->kx_key);
+        c->h->have_kx_key = 0;
         if (rc) return conn_fail(c, rc, ALERT_ILLEGAL_PARAMETER);
-        shared_len = c->kx->shared_len;
+        shared_len = c->h->kx->shared_len;
     }
     rc = hs_derive_keys(c, kind != HS_KX_PSK ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
