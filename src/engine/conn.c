@@ -164,7 +164,7 @@ void cdtls_conn_free(cdtls_conn *c)
     dgram_queue_clear(&c->app, a);
     if (c->have_write_cipher) record_cipher_clear(&c->write_cipher);
     if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
-    if (c->peer_der) cdtls_free_wipe(a, c->peer_der, c->peer_der_size);
+    if (c->peer_block) cdtls_free_wipe(a, c->peer_block, c->peer_block_size);
     resume_release(c);
     cdtls_free_wipe(a, c, sizeof *c); /* wipes the master secret */
 }

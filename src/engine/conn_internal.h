@@ -141,10 +141,13 @@ struct cdtls_conn {
     size_t psk_identity_len;
 
     /* certificates: the peer's chain (one allocation holding the DER copies) */
-    cdtls_x509_cert peer_chain[CDTLS_X509_MAX_DEPTH];
+    /* the peer's chain: one allocation (peer_block) holding the parsed
+     * certificates followed by the DER copies they point into; NULL for a
+     * connection that saw none (PSK) */
+    cdtls_x509_cert *peer_chain;
     size_t peer_chain_len;
-    uint8_t *peer_der;
-    size_t peer_der_size;
+    uint8_t *peer_block;
+    size_t peer_block_size;
 
     /* handshake message sequencing and reassembly */
     uint16_t send_msg_seq;

@@ -267,8 +267,21 @@ static int judge_peer_chain(cdtls_conn *c)
 
 /* Certificate (RFC 5246 §7.4.2): keep a copy of the chain (the record
  * buffers go away), parse it, and judge it. */
+/* One block for n parsed certificates and der_len bytes of DER after
+ * them; returns where the DER goes. */
+static uint8_t *peer_block_alloc(cdtls_conn *c, size_t n, size_t der_len)
+{
+    size_t head = n * sizeof *c->peer_chain;
+    c->peer_block = cdtls_alloc_zero(c->a, head + der_len);
+    if (!c->peer_block) return NULL;
+    c->peer_block_size = head + der_len;
+    c->peer_chain = (cdtls_x509_cert *)(void *)c->peer_block;
+    return c->peer_block + head;
+}
+
 int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge)
 {
+    if (c->peer_block) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     if (c->peer_cert_rpk) {
         /* RFC 7250 §3: one SubjectPublicKeyInfo; kept as the "chain" of one
          * whose der is the SPKI and key its parsed key */
@@ -276,17 +289,15 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
         size_t spki_len;
         if (hs_raw_public_key_parse(body, len, &spki, &spki_len) != CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-        c->peer_der = c->a->alloc(c->a->ctx, spki_len);
-        if (!c->peer_der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
-        c->peer_der_size = spki_len;
-        memcpy(c->peer_der, spki, spki_len);
-        memset(&c->peer_chain[0], 0, sizeof c->peer_chain[0]);
-        int prc = engine_x509_parse_spki(c->peer_der, spki_len, &c->peer_chain[0].key);
+        uint8_t *der = peer_block_alloc(c, 1, spki_len);
+        if (!der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+        memcpy(der, spki, spki_len);
+        int prc = engine_x509_parse_spki(der, spki_len, &c->peer_chain[0].key);
         if (prc) return conn_fail(c, prc, ALERT_BAD_CERTIFICATE);
-        c->peer_chain[0].der = c->peer_der;
+        c->peer_chain[0].der = der;
         c->peer_chain[0].der_len = spki_len;
         c->peer_chain_len = 1;
-        prc = judge ? rpk_judge(c, c->peer_der, spki_len) : CDTLS_OK;
+        prc = judge ? rpk_judge(c, der, spki_len) : CDTLS_OK;
         if (prc) return conn_fail(c, prc, cert_alert(prc));
         return CDTLS_OK;
     }
@@ -296,15 +307,14 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
     if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
     if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (n == 0) return conn_fail(c, CDTLS_ERR_CERT_UNTRUSTED, ALERT_HANDSHAKE_FAILURE);
-    c->peer_der = c->a->alloc(c->a->ctx, list.left);
-    if (!c->peer_der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
-    c->peer_der_size = list.left;
+    uint8_t *copy = peer_block_alloc(c, n, list.left);
+    if (!copy) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
     size_t off = 0;
     const uint8_t *der;
     size_t der_len;
     for (size_t i = 0; i < n && hs_certificate_next(&list, &der, &der_len); i++) {
-        memcpy(c->peer_der + off, der, der_len);
-        rc = engine_x509_parse(c->peer_der + off, der_len, &c->peer_chain[i]);
+        memcpy(copy + off, der, der_len);
+        rc = engine_x509_parse(copy + off, der_len, &c->peer_chain[i]);
         if (rc) return conn_fail(c, rc, cert_alert(rc));
         off += der_len;
         c->peer_chain_len = i + 1;

@@ -69,18 +69,24 @@ typedef enum record_cipher_kind { RC_AEAD = 1, RC_CBC = 2 } record_cipher_kind;
 typedef struct record_cipher {
     record_cipher_kind kind;
     const cdtls_provider *p;
-    /* AEAD */
-    const cdtls_aead_vt *aead;
-    cdtls_aead_ctx aead_ctx;
-    uint8_t iv[12];
-    size_t fixed_iv_len; /* 4: salt + 8-byte explicit nonce; 12: XOR nonce (RFC 7905) */
-    /* CBC */
-    const cdtls_cbc_vt *cbc;
-    cdtls_cbc_ctx cbc_ctx;
-    const cdtls_hmac_vt *mac;
-    uint8_t mac_key[64];
-    size_t mac_key_len;
-    int encrypt_then_mac;
+    /* One kind per cipher: the members of the other kind share its bytes
+     * (a connection holds two of these for its whole life). */
+    union {
+        struct { /* RC_AEAD */
+            const cdtls_aead_vt *aead;
+            cdtls_aead_ctx aead_ctx;
+            uint8_t iv[12];
+            size_t fixed_iv_len; /* 4: salt + 8-byte explicit nonce; 12: XOR nonce (RFC 7905) */
+        };
+        struct { /* RC_CBC */
+            const cdtls_cbc_vt *cbc;
+            cdtls_cbc_ctx cbc_ctx;
+            const cdtls_hmac_vt *mac;
+            uint8_t mac_key[64];
+            size_t mac_key_len;
+            int encrypt_then_mac;
+        };
+    };
 } record_cipher;
 
 /* Worst-case bytes protection adds to a plaintext (CBC: IV + MAC + 16 pad). */
