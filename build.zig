@@ -34,7 +34,16 @@ fn List(comptime T: type) type {
     return std.ArrayList(T);
 }
 
-const Crypto = enum { bearssl, sodium };
+const Crypto = enum { bearssl, sodium, openssl };
+
+// The system library each provider links: -lbearssl, -lsodium, -lcrypto.
+fn libName(c: Crypto) []const u8 {
+    return switch (c) {
+        .bearssl => "bearssl",
+        .sodium => "sodium",
+        .openssl => "crypto",
+    };
+}
 const ProviderSource = enum { system, source };
 const TestRunner = enum { criterion, shim };
 
@@ -155,13 +164,17 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
                 else => flags.appendSlice(&.{ "-D_GNU_SOURCE=1", "-DHAVE_PTHREAD=1", "-DHAVE_SYS_MMAN_H=1", "-DHAVE_MMAP=1", "-DHAVE_MPROTECT=1", "-DHAVE_MADVISE=1", "-DHAVE_MLOCK=1", "-DHAVE_POSIX_MEMALIGN=1", "-DHAVE_RAISE=1", "-DHAVE_SYSCONF=1" }) catch @panic("OOM"),
             }
         },
+        // libcrypto is native-only: building OpenSSL for a target takes its
+        // Configure and perl-generated assembly, not a list of C files
+        // (docs/portability.md).
+        .openssl => return null,
     }
     mod.addCSourceFiles(.{ .files = files.items, .flags = flags.items });
     return b.addLibrary(.{ .linkage = .static, .name = @tagName(v.crypto), .root_module = mod });
 }
 
 fn linkProvider(mod: *std.Build.Module, v: Variant, provider: ?*std.Build.Step.Compile) void {
-    if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(@tagName(v.crypto), .{});
+    if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(libName(v.crypto), .{});
 }
 
 fn providerIncludes(b: *std.Build, mod: *std.Build.Module, v: Variant) void {
@@ -169,6 +182,7 @@ fn providerIncludes(b: *std.Build, mod: *std.Build.Module, v: Variant) void {
     switch (v.crypto) {
         .bearssl => mod.addIncludePath(b.path("third_party/bearssl/inc")),
         .sodium => mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include")),
+        .openssl => {},
     }
 }
 
@@ -197,7 +211,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     const is_windows = t.os.tag == .windows;
     const crypto_name = @tagName(v.crypto);
     const provider: ?*std.Build.Step.Compile = if (v.provider_source == .source) (addProviderFromSource(b, v) orelse {
-        const fail = b.addFail(b.fmt("no {s} source for this target: run scripts/fetch-provider-src.sh (third_party/), or build with -Dprovider-source=system", .{crypto_name}));
+        const fail = b.addFail(if (v.crypto == .openssl) "the openssl provider builds for the native target only (it links the system libcrypto)" else b.fmt("no {s} source for this target: run scripts/fetch-provider-src.sh (third_party/), or build with -Dprovider-source=system", .{crypto_name}));
         step.dependOn(&fail.step);
         return null;
     }) else null;
@@ -355,7 +369,7 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
 // program (bench/pion, Go) is built by scripts/bench.sh.
 fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.Step) void {
     const dir: std.Build.InstallDir = .{ .custom = "bench" };
-    for ([_]Crypto{ .bearssl, .sodium }) |c| {
+    for ([_]Crypto{ .bearssl, .sodium, .openssl }) |c| {
         const name = @tagName(c);
         var sources = List([]const u8).init(b.allocator);
         for (core_dirs) |d| collectC(b, d, &sources);
@@ -377,7 +391,7 @@ fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.St
         mod.addIncludePath(b.path("src"));
         mod.addCSourceFiles(.{ .files = &.{"bench/cdtls_bench.c"}, .flags = &warn_flags });
         mod.linkLibrary(lib);
-        mod.linkSystemLibrary(name, .{});
+        mod.linkSystemLibrary(libName(c), .{});
         const exe = b.addExecutable(.{ .name = b.fmt("cdtls-bench-{s}", .{name}), .root_module = mod });
         step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = dir } }).step);
     }
@@ -393,7 +407,7 @@ fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.St
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
-    const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default) or sodium") orelse .bearssl;
+    const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default), sodium or openssl (libcrypto; native only)") orelse .bearssl;
     const native = target.query.isNative();
     const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds); source: compile it from third_party/ (default for other targets)") orelse (if (native) ProviderSource.system else ProviderSource.source);
     const runner = b.option(TestRunner, "test-runner", "criterion: link libcriterion (default for native builds); shim: tests/shim (default for other targets)") orelse (if (native) TestRunner.criterion else TestRunner.shim);
@@ -425,7 +439,7 @@ pub fn build(b: *std.Build) void {
         \\Libs.private: -l{s}
         \\Cflags: -I${{includedir}}
         \\
-    , .{ b.install_prefix, crypto_name, crypto_name }));
+    , .{ b.install_prefix, crypto_name, libName(crypto) }));
     b.getInstallStep().dependOn(&b.addInstallFileWithDir(pc_file, .lib, "pkgconfig/cdtls.pc").step);
 
     // The matrix and the firmware image.
@@ -463,7 +477,7 @@ pub fn build(b: *std.Build) void {
         cc.addDirectoryArg(b.path("tests"));
         for (lib_sources.items) |f| cc.addFileArg(b.path(f));
         for (test_sources.items) |f| cc.addFileArg(b.path(f));
-        cc.addArgs(&.{ b.fmt("-l{s}", .{crypto_name}), "-lcriterion", "-lpthread", "-o" });
+        cc.addArgs(&.{ b.fmt("-l{s}", .{libName(crypto)}), "-lcriterion", "-lpthread", "-o" });
         const exe = cc.addOutputFileArg(b.fmt("cdtls-tests-{s}-san", .{crypto_name}));
         const run = std.Build.Step.Run.create(b, "run sanitized tests");
         run.addFileArg(exe);

@@ -17,8 +17,8 @@
 #   scripts/fuzz.sh coverage HARNESS       source coverage of that harness's corpus
 #                                          (llvm-cov report per file of src/, providers/)
 #
-# FUZZ_CRYPTO=bearssl (default) or sodium picks the provider the core is
-# linked with (smoke does both unless it is set). A crash, a sanitizer
+# FUZZ_CRYPTO=bearssl (default), sodium or openssl picks the provider the
+# core is linked with (smoke does all three unless it is set). A crash, a sanitizer
 # report, a leak or a timeout fails the command (exit 1).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,12 +109,12 @@ case $cmd in
   build) build ;;
   corpus) build && gen_corpus ;;
   smoke)
-    # bearssl, SECONDS per harness; then sodium (the other provider, another
-    # build of the core), replay and 1 s per harness, unless FUZZ_CRYPTO
-    # names one provider
+    # bearssl, SECONDS per harness; then sodium and openssl (the other
+    # providers, other builds of the core), replay and 1 s per harness,
+    # unless FUZZ_CRYPTO names one provider
     secs=${1:-3}
     passed=0 failed=0
-    providers=${FUZZ_CRYPTO:-bearssl sodium}
+    providers=${FUZZ_CRYPTO:-bearssl sodium openssl}
     for c in $providers; do
       set_crypto "$c"
       s=$secs

@@ -100,7 +100,7 @@ Test(engine_suite, provider_suite_coverage)
     const cdtls_provider *p = cdtls_provider_default();
     cr_assert(cdtls_cipher_suite_supported(p, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256));
     cr_assert(cdtls_cipher_suite_supported(p, CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256));
-    if (strcmp(p->name, "bearssl") == 0) {
+    if (strcmp(p->name, "sodium") != 0) { /* bearssl and openssl have everything */
         static const uint16_t all[] = {
             CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_AES_128_CCM,
             CDTLS_PSK_WITH_AES_128_CCM_8,      CDTLS_PSK_WITH_AES_256_CCM_8,

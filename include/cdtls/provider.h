@@ -5,7 +5,8 @@
  * comes through one const vtable, struct cdtls_provider. Each entry may be
  * NULL, meaning "this provider cannot do that"; the core derives from the
  * non-NULL entries which cipher suites, groups and signature schemes a build
- * can negotiate. Two backends ship (providers/bearssl, providers/sodium); a
+ * can negotiate. Three backends ship (providers/bearssl, providers/sodium,
+ * providers/openssl); a
  * caller may pass its own table (an HSM, a hardware engine, or a test double
  * with a deterministic random source). See docs/providers.md.
  *
@@ -304,7 +305,7 @@ struct cdtls_provider {
     void *user; /* for caller-made providers; the built-in ones leave it NULL */
 };
 
-/* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium). */
+/* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium|openssl). */
 const cdtls_provider *cdtls_provider_default(void);
 
 /* The built-in providers; each exists only in builds that compile it. */
@@ -314,6 +315,8 @@ const cdtls_provider *cdtls_provider_bearssl(void);
  * builds). */
 const cdtls_provider *cdtls_provider_bearssl_psk_ccm8(void);
 const cdtls_provider *cdtls_provider_sodium(void);
+/* OpenSSL's libcrypto (3.0+), in -Dcrypto=openssl builds (native targets). */
+const cdtls_provider *cdtls_provider_openssl(void);
 
 /* Name tables for diagnostics and capability listings. */
 const char *cdtls_hash_name(cdtls_hash_alg alg);
