@@ -69,6 +69,10 @@ pub const cross_targets = [_][]const u8{
     "x86_64-macos",         "x86_64-freebsd",
 };
 
+// The libcrypto provider without its default.c, for test binaries of the
+// other providers that borrow from it.
+const openssl_provider_files = [_][]const u8{ "providers/openssl/openssl_cipher.c", "providers/openssl/openssl_hash.c", "providers/openssl/openssl_pkey.c", "providers/openssl/openssl_provider.c" };
+
 fn sortedPaths(b: *std.Build, names: *List([]const u8)) void {
     // Directory order is filesystem-dependent; sort for reproducible builds.
     std.mem.sort([]const u8, names.items, {}, struct {
@@ -301,9 +305,18 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         test_sources.append("tests/shim/runner.c") catch @panic("OOM");
         test_flags.append("-DCDTLS_TEST_SHIM=1") catch @panic("OOM");
     }
+    // Native bearssl and sodium builds: the tests also link the libcrypto
+    // provider, to test a combined table that borrows from it
+    // (tests/test_provider_combine.c, docs/providers.md).
+    const borrow_openssl = v.crypto != .openssl and v.subdir == null and v.provider_source == .system and t.os.tag == .linux;
+    if (borrow_openssl) {
+        test_flags.append("-DCDTLS_TEST_OPENSSL=1") catch @panic("OOM");
+        test_mod.addCSourceFiles(.{ .files = &openssl_provider_files, .flags = &warn_flags });
+    }
     test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
     test_mod.linkLibrary(static_lib);
     linkProvider(test_mod, v, provider);
+    if (borrow_openssl) test_mod.linkSystemLibrary("crypto", .{});
     if (is_windows) test_mod.linkSystemLibrary("ws2_32", .{});
     if (v.runner == .criterion) test_mod.linkSystemLibrary("criterion", .{});
     if (!is_windows) test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
@@ -477,6 +490,12 @@ pub fn build(b: *std.Build) void {
         cc.addDirectoryArg(b.path("tests"));
         for (lib_sources.items) |f| cc.addFileArg(b.path(f));
         for (test_sources.items) |f| cc.addFileArg(b.path(f));
+        if (crypto != .openssl) {
+            // as in addVariant: the tests borrow from the libcrypto provider
+            cc.addArg("-DCDTLS_TEST_OPENSSL=1");
+            for (openssl_provider_files) |f| cc.addFileArg(b.path(f));
+            cc.addArg("-lcrypto");
+        }
         cc.addArgs(&.{ b.fmt("-l{s}", .{libName(crypto)}), "-lcriterion", "-lpthread", "-o" });
         const exe = cc.addOutputFileArg(b.fmt("cdtls-tests-{s}-san", .{crypto_name}));
         const run = std.Build.Step.Run.create(b, "run sanitized tests");

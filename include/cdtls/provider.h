@@ -318,6 +318,43 @@ const cdtls_provider *cdtls_provider_sodium(void);
 /* OpenSSL's libcrypto (3.0+), in -Dcrypto=openssl builds (native targets). */
 const cdtls_provider *cdtls_provider_openssl(void);
 
+/* ------------------------------------------------------ combining providers
+ *
+ * A table made of several providers: each entry comes from the first
+ * provider in the list that has it, so a small provider can borrow one fast
+ * primitive from a big one (BearSSL for everything, libcrypto's P-256 only:
+ * list a copy of the libcrypto table with every other entry set to NULL,
+ * then BearSSL's). docs/providers.md explains the rules:
+ *  - random: the first provider's random, called with that provider as self
+ *    (so a caller-made stateful generator keeps working). Every entry that
+ *    is given a provider (kx keygen, sign, sign_key_new/_generate) receives
+ *    the combined table, so all of them draw from that random; a borrowed
+ *    table need not have a random of its own.
+ *  - hash, hmac, aead, cbc, kx, and each signature's verify: per entry.
+ *  - signing keys: sign_key_new/_generate go, per key type, to the first
+ *    provider that can sign with that type (a sig entry whose key_types has
+ *    it, and sign_key_new); the key object remembers its owner, and sign()
+ *    always runs the owner's code on it (a key object is only meaningful to
+ *    the provider that made it). So keys given to a combined table must be
+ *    made through it (cdtls_load_private_key with the combined table).
+ * The combined table points at the listed tables, which must outlive it,
+ * and into itself: it must not be moved or copied after the call. */
+#define CDTLS_PROVIDER_COMBINE_MAX 4u
+
+typedef struct cdtls_provider_combined {
+    cdtls_provider provider; /* pass &combined.provider (the first member) */
+    const cdtls_provider *from[CDTLS_PROVIDER_COMBINE_MAX];
+    size_t count;
+    const cdtls_provider *random_from;
+    cdtls_sig_vt sig[CDTLS_SIG__COUNT]; /* the dispatching signature entries */
+} cdtls_provider_combined;
+
+/* Fills *out from list[0..n-1] (1 <= n <= CDTLS_PROVIDER_COMBINE_MAX).
+ * CDTLS_ERR_INVALID_ARG for a NULL or wrong-ABI table or a bad n. name (not
+ * copied; NULL: "combined") becomes out->provider.name. */
+int cdtls_provider_combine(cdtls_provider_combined *out, const char *name,
+                           const cdtls_provider *const *list, size_t n);
+
 /* Name tables for diagnostics and capability listings. */
 const char *cdtls_hash_name(cdtls_hash_alg alg);
 const char *cdtls_aead_name(cdtls_aead_alg alg);
