@@ -12,7 +12,7 @@ psk=000102030405060708090a0b0c0d0e0f
 log=$(mktemp)
 trap 'rm -f "$log"; [ -n "${srv:-}" ] && kill "$srv" 2>/dev/null || true' EXIT
 
-for crypto in bearssl sodium; do
+for crypto in bearssl sodium openssl; do
   echo
   echo "=============== -Dcrypto=$crypto ==============="
   scripts/zig build -Dcrypto="$crypto" --summary none

@@ -5,7 +5,7 @@
 # scripts/test.sh: it takes far longer than the 5 minutes test.sh can spend
 # on it (the numbers are in docs/security.md).
 #
-#   scripts/valgrind.sh [bearssl] [sodium]      (default: both)
+#   scripts/valgrind.sh [bearssl] [sodium] [openssl]   (default: all three)
 #   VALGRIND_SUITES='hostile_peer engine_hostile' scripts/valgrind.sh bearssl
 #
 # Closing line per provider, counted by test.sh's summary format:
@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 providers=("$@")
-[ ${#providers[@]} -eq 0 ] && providers=(bearssl sodium)
+[ ${#providers[@]} -eq 0 ] && providers=(bearssl sodium openssl)
 
 # Suites left out, and why (docs/security.md repeats this):
 #  interop_*, pion: drive OpenSSL, GnuTLS and pion peers in other processes
