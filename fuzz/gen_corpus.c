@@ -307,13 +307,60 @@ static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
     return peer;
 }
 
+/* Whether a signature is a function of the key, the message and the
+ * provider's random() alone: two signatures by the same key over the same
+ * message, each with a fresh copy of the deterministic generator, must be
+ * equal. BearSSL's are (RFC 6979 ECDSA; the PSS salt from random()).
+ * libcrypto 3.0 draws ECDSA nonces and PSS salts from its own DRBG, so a
+ * recorded session in which the target signs cannot replay there. */
+static int signatures_replay(void)
+{
+    static const struct {
+        int ident;
+        cdtls_sig_alg alg;
+    } probes[] = {{FI_ECDSA, CDTLS_SIG_ECDSA_SHA256}, {FI_RSA, CDTLS_SIG_RSA_PSS_RSAE_SHA256}};
+    static const uint8_t msg[] = "the same message twice";
+    fuzz_fixtures_load();
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        const cdtls_sign_key *key = fuzz_fx.id[probes[i].ident].key;
+        const cdtls_sig_vt *v = cdtls_provider_default()->sig[probes[i].alg];
+        if (!key || !v) continue;
+        uint8_t sig[2][CDTLS_SIG_MAX_LEN];
+        size_t len[2] = {sizeof sig[0], sizeof sig[1]};
+        for (int k = 0; k < 2; k++) {
+            fuzz_provider fp;
+            fuzz_provider_init(&fp, 0x51600);
+            if (v->sign(&fp.base, key, msg, sizeof msg, sig[k], &len[k]) != CDTLS_OK) return 0;
+        }
+        if (len[0] != len[1] || memcmp(sig[0], sig[1], len[0]) != 0) return 0;
+    }
+    return 1;
+}
+
+/* Whether the target signs in this scenario and role: a server with a
+ * certificate or raw public key (ServerKeyExchange), a client with a
+ * certificate (CertificateVerify). */
+static int target_signs(const fuzz_scenario *sc, cdtls_role role)
+{
+    if (role == CDTLS_SERVER) return (sc->flags & (SC_CERT_ECDSA | SC_CERT_RSA | SC_CERT_ED | SC_RPK)) != 0;
+    return (sc->flags & SC_CLIENT_AUTH) != 0;
+}
+
 /* Records one session; returns 1 if both sides got to ESTABLISHED and the
- * seed (in *seed) replays. */
+ * seed (in *seed) replays, -1 when the build cannot record it. */
 static int record_session(size_t scenario, cdtls_role role, int variant, vec *seed)
 {
     static fuzz_engine target;
+    static int replayable = -1;
     queue to_peer = {0}, to_target = {0};
     const fuzz_scenario *sc = &fuzz_scenarios[scenario];
+    if (replayable < 0) {
+        replayable = signatures_replay();
+        if (!replayable)
+            fprintf(stderr, "gen_corpus: %s signs with randomness of its own: no seeds for the roles that "
+                            "sign (they could not replay)\n", cdtls_provider_default()->name);
+    }
+    if (!replayable && target_signs(sc, role)) return -1;
     if (!fuzz_engine_open(&target, role, scenario, queue_sink, &to_peer)) return -1;
     seed->n = 0;
     vec_u8(seed, (uint8_t)scenario);
