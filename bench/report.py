@@ -13,7 +13,11 @@ or a quotient of two measured ones."""
 import json
 import sys
 
-IMPLS = [("cdtls-bearssl", "bearssl"), ("cdtls-sodium", "sodium"), ("openssl", "OpenSSL"), ("pion", "pion")]
+IMPLS = [("cdtls-bearssl", "bearssl"), ("cdtls-sodium", "sodium"), ("cdtls-openssl", "libcrypto"),
+         ("openssl", "OpenSSL"), ("pion", "pion")]
+OURS = [k for k, _ in IMPLS if k.startswith("cdtls")]
+# the ratio columns: each cdtls provider against OpenSSL's DTLS, then against pion
+RATIOS = [(o, t) for t in ("openssl", "pion") for o in OURS]
 
 
 def impl_key(name):
@@ -69,7 +73,8 @@ def main():
         return results.get((w, s, "n/m"), {}).get(k)
 
     lines = []
-    cols = ["bearssl", "sodium", "OpenSSL", "pion", "bearssl/OpenSSL", "sodium/OpenSSL", "bearssl/pion", "sodium/pion"]
+    label_of = dict(IMPLS)
+    cols = [label for _, label in IMPLS] + [f"{label_of[o]}/{label_of[t]}" for o, t in RATIOS]
 
     def table(title, rows, note=""):
         """rows: (label, workload, suite, metric[, peer workload]); with a
@@ -91,8 +96,7 @@ def main():
                 v = vals[k]
                 mark = "*" if v is not None and pw != w and not k.startswith("cdtls") else ""
                 cells.append(fmt(v) + mark if v is not None else (nm(w if k.startswith("cdtls") else pw, s, k) or ""))
-            for ours, theirs in (("cdtls-bearssl", "openssl"), ("cdtls-sodium", "openssl"),
-                                 ("cdtls-bearssl", "pion"), ("cdtls-sodium", "pion")):
+            for ours, theirs in RATIOS:
                 a, b = vals[ours], vals[theirs]
                 num = (int, float)
                 cells.append(f"{a / b:.2f}" if isinstance(a, num) and isinstance(b, num) and b else "")
@@ -150,7 +154,7 @@ def main():
         for m, label in (("client_established_B", "cdtls client bytes, established"),
                          ("server_established_B", "cdtls server bytes, established"),
                          ("client_peak_B", "cdtls client peak"), ("server_peak_B", "cdtls server peak")):
-            for k in ("cdtls-bearssl", "cdtls-sodium"):
+            for k in OURS:
                 v = get("memory", s, m, k)
                 if v is not None:
                     extra.append(f"- {impl_names.get(k, k)}, {s}: {label} {fmt(v)} B")
@@ -169,7 +173,7 @@ def main():
     lines.append("| provider | AEAD | size | raw AEAD ns | record layer ns | record / raw | engine ns | engine / raw "
                  "| borrowing ns | borrowing / raw |")
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
-    for k in ("cdtls-bearssl", "cdtls-sodium"):
+    for k in OURS:
         for a in ("AES-128-GCM", "CHACHA20-POLY1305"):
             for size in ("64", "1200"):
                 w = "engine" + size

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every benchmark (docs/benchmarks.md) in one go, on this
-# machine, in this one run: cdtls with each provider, OpenSSL's DTLS
+# machine, in this one run: cdtls with each provider (bearssl, sodium and
+# openssl, the last being cdtls's engine on libcrypto), OpenSSL's DTLS
 # (libssl) and pion/dtls (Go, pinned), workload by workload, the programs
 # taking turns so that what is compared was measured minutes apart, not
 # hours. Prints the table with ratios and writes results.json.
@@ -74,7 +75,7 @@ run() { # run NAME CMD... : JSON lines to raw.jsonl, the rest to stderr
   "$@" | tee -a "$raw" | sed 's/^/  /' >&2 || echo "bench: $1 exited with $?" >&2
 }
 for w in engine memory handshake resume tput; do
-  for p in bearssl sodium; do run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
+  for p in bearssl sodium openssl; do run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
   if [ $w != engine ]; then
     run "$w openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only $w
     run "$w pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
@@ -84,7 +85,7 @@ done
 # server (openssl_bench.c), pion's dtls.Listen; each raises its own
 # RLIMIT_NOFILE soft limit to what it needs (the hard limit must allow
 # ~1.1 x scale + 1000 descriptors; below that the program says so)
-for p in bearssl sodium; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
+for p in bearssl sodium openssl; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
 run "scale openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"
 run "scale pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only scale -scale "$scale"
 load end
@@ -93,7 +94,7 @@ load end
 # library apart), the crypto libraries, and OpenSSL's for scale.
 text() { size -A "$2" 2>/dev/null | awk '$1 ~ /^\.text/ {s += $2} END {print s + 0}'; }
 lib=/usr/lib/$(gcc -dumpmachine)
-for p in bearssl sodium; do
+for p in bearssl sodium openssl; do
   meta "{\"meta\":\"text_size\",\"what\":\"libcdtls (core + io + $p glue), ReleaseFast\",\"bytes\":$(text x $bin/libcdtls-bench-$p.a)}"
 done
 for f in libbearssl.so.0 libsodium.so.23 libssl.so.3 libcrypto.so.3; do
