@@ -1,7 +1,7 @@
 // cdtls build script (zig 0.15.2, pinned in scripts/setup.sh; 0.14 works too,
 // except for FreeBSD targets, whose libc zig ships from 0.15 on).
 //
-//   zig build -Dcrypto=bearssl|sodium          static + shared library, headers, cdtls.pc,
+//   zig build -Dcrypto=bearssl|sodium|openssl  static + shared library, headers, cdtls.pc,
 //                                               tools (cdtls-client, cdtls-server, cdtls-selftest)
 //   zig build test -Dcrypto=...                 the Criterion suites
 //   zig build test -Dsanitize=address,undefined the same suites built by the system clang
@@ -375,9 +375,9 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
     install(b, step, v, fw);
 }
 
-// The benchmarks (bench/, docs/benchmarks.md): for each provider a
-// ReleaseFast library and cdtls-bench-<provider>, and openssl-bench against
-// the system libssl, into zig-out/bench/. Always ReleaseFast, whatever
+// The benchmarks (bench/, docs/benchmarks.md): for each provider (bearssl,
+// sodium, openssl) a ReleaseFast library and cdtls-bench-<provider>, and
+// openssl-bench against the system libssl, into zig-out/bench/. Always ReleaseFast, whatever
 // -Doptimize says: numbers from a Debug build would mean nothing. The pion
 // program (bench/pion, Go) is built by scripts/bench.sh.
 fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.Step) void {
@@ -468,7 +468,7 @@ pub fn build(b: *std.Build) void {
     const fw_step = b.step("firmware", "build the freestanding Cortex-M4 PSK/AES-CCM_8 core and firmware image into zig-out/firmware/");
     addFirmware(b, fw_step);
     cross_step.dependOn(fw_step);
-    if (native) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, both providers, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
+    if (native) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, every provider, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
 
     if (sanitize) |checks| {
         // System clang with ASan/UBSan; every source (library and tests) is
