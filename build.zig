@@ -53,6 +53,10 @@ const TestRunner = enum { criterion, shim };
 // extensions and define functions without prototypes, so they get base_flags.
 const base_flags = [_][]const u8{ "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wstrict-prototypes" };
 const warn_flags = base_flags ++ [_][]const u8{ "-Wpedantic", "-Wmissing-prototypes" };
+// The library's own objects: only declarations marked CDTLS_API
+// (include/cdtls/export.h) are visible outside it; CDTLS_BUILDING tells
+// export.h it is compiling the library (dllexport on Windows DLLs).
+const lib_only_flags = [_][]const u8{ "-fvisibility=hidden", "-DCDTLS_BUILDING=1" };
 
 // The core: pure C11, no OS or crypto-library headers (checked by scripts/check-core-purity.sh).
 const core_dirs = [_][]const u8{ "src/common", "src/keys", "src/record", "src/handshake", "src/x509", "src/engine" };
@@ -177,6 +181,24 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
     return b.addLibrary(.{ .linkage = .static, .name = @tagName(v.crypto), .root_module = mod });
 }
 
+// The installed static library. On ELF targets it is one relocatable object
+// (zig build-obj links the library's objects with -r) whose hidden symbols
+// llvm-objcopy --localize-hidden turns local, so an application linking
+// libcdtls.a sees only the cdtls_ names and its own conn_fail or der_read
+// cannot collide with ours. Mach-O and COFF archives keep the plain objects
+// (hidden visibility still limits the dylib/DLL exports).
+fn addPublicArchive(b: *std.Build, v: Variant, lib_mod: *std.Build.Module) *std.Build.Step.Compile {
+    const t = v.target.result;
+    if (t.ofmt != .elf) return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
+    const whole = b.addObject(.{ .name = "cdtls-whole", .root_module = lib_mod });
+    const localize = b.addSystemCommand(&.{ "llvm-objcopy", "--localize-hidden" });
+    localize.addFileArg(whole.getEmittedBin());
+    const localized = localize.addOutputFileArg("cdtls.o");
+    const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = t.os.tag != .freestanding });
+    mod.addObjectFile(localized);
+    return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = mod });
+}
+
 fn linkProvider(mod: *std.Build.Module, v: Variant, provider: ?*std.Build.Step.Compile) void {
     if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(libName(v.crypto), .{});
 }
@@ -228,6 +250,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
 
     var lib_flags = List([]const u8).init(b.allocator);
     lib_flags.appendSlice(&warn_flags) catch @panic("OOM");
+    lib_flags.appendSlice(&lib_only_flags) catch @panic("OOM");
     lib_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
     if (is_windows and v.crypto == .sodium) lib_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
 
@@ -241,7 +264,10 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     // contain a shared object); its users do, as cdtls.pc's Libs.private says.
     if (v.provider_source == .system) lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
 
-    const static_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
+    // The tests and fuzz-style test helpers use internals (record_seal,
+    // der_read...): they link this archive, which is never installed.
+    const internal_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-internal", .root_module = lib_mod });
+    const static_lib = addPublicArchive(b, v, lib_mod);
     if (v.subdir == null) static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
     install(b, step, v, static_lib);
 
@@ -250,7 +276,11 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         shared_mod.addIncludePath(b.path("include"));
         shared_mod.addIncludePath(b.path("src"));
         providerIncludes(b, shared_mod, v);
-        shared_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = lib_flags.items });
+        // Windows: the DLL exports the CDTLS_API functions (dllexport), and only them.
+        var shared_flags = List([]const u8).init(b.allocator);
+        shared_flags.appendSlice(lib_flags.items) catch @panic("OOM");
+        if (is_windows) shared_flags.append("-DCDTLS_DLL_EXPORT=1") catch @panic("OOM");
+        shared_mod.addCSourceFiles(.{ .files = lib_sources.items, .flags = shared_flags.items });
         linkProvider(shared_mod, v, provider);
         if (is_windows) shared_mod.linkSystemLibrary("ws2_32", .{});
         const shared_lib = b.addLibrary(.{ .linkage = .dynamic, .name = "cdtls", .root_module = shared_mod, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
@@ -314,7 +344,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         test_mod.addCSourceFiles(.{ .files = &openssl_provider_files, .flags = &warn_flags });
     }
     test_mod.addCSourceFiles(.{ .files = test_sources.items, .flags = test_flags.items });
-    test_mod.linkLibrary(static_lib);
+    test_mod.linkLibrary(internal_lib);
     linkProvider(test_mod, v, provider);
     if (borrow_openssl) test_mod.linkSystemLibrary("crypto", .{});
     if (is_windows) test_mod.linkSystemLibrary("ws2_32", .{});
@@ -349,12 +379,13 @@ fn addFirmware(b: *std.Build, step: *std.Build.Step) void {
     collectC(b, "providers/bearssl", &prov);
     for (prov.items) |f| if (!std.mem.endsWith(u8, f, "/default.c")) core.append(f) catch @panic("OOM");
     const flags = warn_flags ++ [_][]const u8{ "-DCDTLS_FREESTANDING=1", "-DCDTLS_PSK_ONLY=1", "-DCDTLS_PROVIDER_NAME=\"bearssl\"", "-ffunction-sections", "-fdata-sections" };
+    const core_flags = flags ++ lib_only_flags;
     const mod = b.createModule(.{ .target = target, .optimize = .ReleaseSmall, .link_libc = false });
     mod.addIncludePath(b.path("include"));
     mod.addIncludePath(b.path("src"));
     mod.addIncludePath(b.path("third_party/bearssl/inc"));
     mod.addIncludePath(b.path("examples/firmware/libc"));
-    mod.addCSourceFiles(.{ .files = core.items, .flags = &flags });
+    mod.addCSourceFiles(.{ .files = core.items, .flags = &core_flags });
     const lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-core", .root_module = mod });
     install(b, step, v, lib);
     install(b, step, v, provider);
@@ -388,7 +419,7 @@ fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.St
         for (core_dirs) |d| collectC(b, d, &sources);
         collectC(b, "src/io", &sources);
         collectC(b, b.fmt("providers/{s}", .{name}), &sources);
-        const flags = warn_flags ++ [_][]const u8{b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{name})};
+        const flags = warn_flags ++ lib_only_flags ++ [_][]const u8{b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{name})};
         const lib_mod = b.createModule(.{ .target = target, .optimize = .ReleaseFast, .link_libc = true });
         lib_mod.addIncludePath(b.path("include"));
         lib_mod.addIncludePath(b.path("src"));

@@ -35,6 +35,8 @@ run scripts/psk-only-check.sh
 run scripts/fetch-provider-src.sh
 run scripts/firmware-size.sh
 run scripts/zig build cross --summary none
+# Only cdtls_ names exported by libcdtls.so/.a (native and the cross ELF archives).
+run scripts/check-symbols.sh
 run scripts/cross-test.sh
 for crypto in bearssl sodium openssl; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "cdtls/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,7 +27,7 @@ typedef struct cdtls_allocator {
 
 /* malloc/free from the C library. Not available in freestanding builds
  * (CDTLS_FREESTANDING), where the caller must always pass an allocator. */
-const cdtls_allocator *cdtls_allocator_libc(void);
+CDTLS_API const cdtls_allocator *cdtls_allocator_libc(void);
 
 #ifdef __cplusplus
 }

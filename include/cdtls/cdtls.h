@@ -10,6 +10,7 @@
 #include "cdtls/config.h"
 #include "cdtls/conn.h"
 #include "cdtls/error.h"
+#include "cdtls/export.h"
 #include "cdtls/oob.h"
 #include "cdtls/prf.h"
 #include "cdtls/provider.h"

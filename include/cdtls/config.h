@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cdtls/alloc.h"
+#include "cdtls/export.h"
 #include "cdtls/oob.h"
 #include "cdtls/provider.h"
 #include "cdtls/x509.h"
@@ -156,13 +157,13 @@ typedef struct cdtls_ticket_keys {
  * rotate_ms (the oldest kept key is then forgotten, so a ticket lives at
  * least (CDTLS_TICKET_KEYS - 1) * rotate_ms: keep session_lifetime_ms
  * within that). provider NULL = cdtls_provider_default(). */
-int cdtls_ticket_keys_init(cdtls_ticket_keys *k, const cdtls_provider *provider, uint32_t rotate_ms,
-                           uint64_t now_ms);
+CDTLS_API int cdtls_ticket_keys_init(cdtls_ticket_keys *k, const cdtls_provider *provider, uint32_t rotate_ms,
+                                     uint64_t now_ms);
 /* Installs a key made elsewhere as the current one; the others shift. */
-int cdtls_ticket_keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_KEY_NAME_LEN],
-                          const uint8_t key[32], uint64_t now_ms);
+CDTLS_API int cdtls_ticket_keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_KEY_NAME_LEN],
+                                    const uint8_t key[32], uint64_t now_ms);
 /* Wipes every key. */
-void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k);
+CDTLS_API void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k);
 
 /* Pluggable session storage (like pion's SessionStore). A client looks its
  * session up by the server's name (cfg.server_name) or, without one, by the
@@ -195,9 +196,9 @@ typedef struct cdtls_session_cache {
     cdtls_session_store store; /* points back at this cache */
 } cdtls_session_cache;
 /* Returns the store to put in cdtls_config.session_store. */
-const cdtls_session_store *cdtls_session_cache_init(cdtls_session_cache *cache,
-                                                    cdtls_session_cache_entry *entries, size_t n);
-void cdtls_session_cache_clear(cdtls_session_cache *cache);
+CDTLS_API const cdtls_session_store *cdtls_session_cache_init(cdtls_session_cache *cache,
+                                                              cdtls_session_cache_entry *entries, size_t n);
+CDTLS_API void cdtls_session_cache_clear(cdtls_session_cache *cache);
 
 #define CDTLS_MAX_CID_LEN 255u
 
@@ -210,7 +211,7 @@ typedef struct cdtls_cid_random {
     const cdtls_provider *provider; /* NULL = cdtls_provider_default() */
     size_t len;                     /* 1..CDTLS_MAX_CID_LEN */
 } cdtls_cid_random;
-int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len);
+CDTLS_API int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len);
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u
@@ -397,7 +398,7 @@ typedef struct cdtls_config {
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above. */
-void cdtls_config_init(cdtls_config *cfg);
+CDTLS_API void cdtls_config_init(cdtls_config *cfg);
 
 #ifdef __cplusplus
 }

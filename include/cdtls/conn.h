@@ -32,6 +32,7 @@
 
 #include "cdtls/config.h"
 #include "cdtls/error.h"
+#include "cdtls/export.h"
 #include "cdtls/oob.h"
 
 #ifdef __cplusplus
@@ -51,54 +52,53 @@ typedef struct cdtls_conn cdtls_conn;
 
 /* Creates a connection. cfg is copied (its borrowed buffers must outlive the
  * connection). now_ms is the caller's monotonic clock in milliseconds. */
-int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out);
+CDTLS_API int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out);
 /* Wipes every secret and frees the connection. NULL is a no-op. */
-void cdtls_conn_free(cdtls_conn *c);
+CDTLS_API void cdtls_conn_free(cdtls_conn *c);
 
 /* Server: the peer's transport address as opaque bytes (e.g. a sockaddr),
  * bound into the HelloVerifyRequest cookie. Client: the key of its session
  * store entry when cfg.server_name is not set (cdtls_sock_dial gives the
  * address as text). Copied; at most 128 bytes. */
-int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len);
+CDTLS_API int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len);
 /* Server: the cookie exchange for this peer was already done by a
  * cdtls_hello_verifier; the connection accepts the ClientHello as is. */
-int cdtls_conn_set_cookie_verified(cdtls_conn *c);
+CDTLS_API int cdtls_conn_set_cookie_verified(cdtls_conn *c);
 
 /* Client: builds the first flight (ClientHello). Servers need not call it. */
-int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms);
+CDTLS_API int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms);
 
 /* Feeds one received datagram. Bad records are dropped silently as RFC
  * 6347 §4.1.2.7 says, and this returns CDTLS_OK; an error is returned only
  * when the connection failed (then cdtls_conn_state() is FAILED and an
  * alert may be waiting in the output queue). oob (may be NULL) is attached
  * to the application data this datagram carries. */
-int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
-                    uint64_t now_ms);
+CDTLS_API int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                              uint64_t now_ms);
 
 /* Takes the next datagram to send: CDTLS_OK with *len bytes in buf and the
  * OOB it should carry in *oob (may be NULL); CDTLS_ERR_WOULD_BLOCK when
  * there is none; CDTLS_ERR_BUFFER_TOO_SMALL if cap < the datagram (it stays
  * queued; cfg.mtu is always enough). cdtls_conn_peek_datagram (below) is
  * the same without the copy. */
-int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
-                             cdtls_oob *oob);
+CDTLS_API int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob);
 
 /* The absolute time (ms, caller's clock) at which cdtls_conn_on_timeout()
  * must be called, or UINT64_MAX when no timer runs. */
-uint64_t cdtls_conn_timeout(const cdtls_conn *c);
+CDTLS_API uint64_t cdtls_conn_timeout(const cdtls_conn *c);
 /* Retransmits the current flight if its timer expired (RFC 6347 §4.2.4),
  * doubling the timeout; fails the handshake with CDTLS_ERR_HANDSHAKE_TIMEOUT
  * past cfg.handshake_timeout_ms. Calling it early is harmless. */
-int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms);
+CDTLS_API int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms);
 
 /* Sends len bytes of application data as one record in one datagram that
  * carries oob (may be NULL). CDTLS_ERR_RECORD_TOO_LARGE if len >
  * cdtls_conn_max_write(); CDTLS_ERR_BAD_STATE before the handshake is done;
  * CDTLS_ERR_LIMIT if too many datagrams wait to be drained. */
-int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob);
+CDTLS_API int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob);
 /* The largest write that fits one record in one datagram of cfg.mtu bytes
  * with the negotiated suite (0 before the handshake is done). */
-size_t cdtls_conn_max_write(const cdtls_conn *c);
+CDTLS_API size_t cdtls_conn_max_write(const cdtls_conn *c);
 
 /* The largest datagram the connection emits (cfg.mtu at first), and a new
  * one for a live connection: a path that turned out narrower (an ICMP
@@ -108,8 +108,8 @@ size_t cdtls_conn_max_write(const cdtls_conn *c);
  * is (re)transmitted, cdtls_conn_max_write follows, and datagrams already
  * queued keep their size. Same range as cfg.mtu (128..65507), else
  * CDTLS_ERR_INVALID_ARG. */
-size_t cdtls_conn_mtu(const cdtls_conn *c);
-int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu);
+CDTLS_API size_t cdtls_conn_mtu(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu);
 
 /* Takes the next received application data record: CDTLS_OK with *len
  * bytes (and the OOB of the datagram it came in, if oob != NULL);
@@ -117,7 +117,7 @@ int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu);
  * peer's close_notify; CDTLS_ERR_BUFFER_TOO_SMALL if cap is short (the
  * record stays queued). cdtls_conn_peek_read (below) is the same without
  * the copy. */
-int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob);
+CDTLS_API int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob);
 
 /* ---------------------------------------------------------------------------
  * Borrowing instead of copying (zero-copy), for embedders that run their own
@@ -168,49 +168,49 @@ int cdtls_conn_read(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_
  * copying call that took an entry), so a pop can never drop an entry the
  * caller has not seen. Only the head of each queue is lent: a caller that
  * sends several datagrams in one batch (cdtls_io_send_batch) copies them. */
-int cdtls_conn_peek_datagram(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
-int cdtls_conn_pop_datagram(cdtls_conn *c);
-int cdtls_conn_peek_read(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
-int cdtls_conn_pop_read(cdtls_conn *c);
+CDTLS_API int cdtls_conn_peek_datagram(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
+CDTLS_API int cdtls_conn_pop_datagram(cdtls_conn *c);
+CDTLS_API int cdtls_conn_peek_read(cdtls_conn *c, const uint8_t **data, size_t *len, cdtls_oob *oob);
+CDTLS_API int cdtls_conn_pop_read(cdtls_conn *c);
 
 /* Queues a close_notify alert (RFC 5246 §7.2.1); later writes fail. */
-int cdtls_conn_close(cdtls_conn *c);
+CDTLS_API int cdtls_conn_close(cdtls_conn *c);
 
-cdtls_conn_state cdtls_conn_get_state(const cdtls_conn *c);
+CDTLS_API cdtls_conn_state cdtls_conn_get_state(const cdtls_conn *c);
 /* The error that failed the connection (CDTLS_OK while it has not). */
-int cdtls_conn_error(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_error(const cdtls_conn *c);
 /* The last alert received from the peer: 1 and its level/description, or 0. */
-int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *description);
+CDTLS_API int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *description);
 /* The negotiated cipher suite (IANA value), 0 before ServerHello. */
-uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c);
+CDTLS_API uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c);
 /* 1 if the extended master secret (RFC 7627) is in use. */
-int cdtls_conn_uses_ems(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_uses_ems(const cdtls_conn *c);
 /* The peer's certificate chain as it sent it, leaf first (borrowed; valid
  * while the connection lives); NULL with *n = 0 for PSK suites. */
-const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);
+CDTLS_API const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);
 /* Server: the PSK identity the client used (borrowed; NULL if none). */
-const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
+CDTLS_API const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len);
 /* The application protocol agreed by ALPN (RFC 7301): its bytes (borrowed,
  * NUL-terminated for convenience) and length, or NULL with *len = 0. */
-const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len);
+CDTLS_API const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len);
 
 /* 1 if this handshake resumed a stored session (abbreviated handshake).
  * A resumed certificate session has no peer certificates to show. */
-int cdtls_conn_resumed(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_resumed(const cdtls_conn *c);
 
 /* Connection ID (RFC 9146): 1 if negotiated; then the CID we receive on
  * (ours) and the one we send (the peer's), borrowed, either possibly empty. */
-int cdtls_conn_uses_cid(const cdtls_conn *c);
-const uint8_t *cdtls_conn_own_cid(const cdtls_conn *c, size_t *len);
-const uint8_t *cdtls_conn_peer_cid(const cdtls_conn *c, size_t *len);
+CDTLS_API int cdtls_conn_uses_cid(const cdtls_conn *c);
+CDTLS_API const uint8_t *cdtls_conn_own_cid(const cdtls_conn *c, size_t *len);
+CDTLS_API const uint8_t *cdtls_conn_peer_cid(const cdtls_conn *c, size_t *len);
 /* 1 if the last cdtls_conn_recv() authenticated a record newer than every
  * earlier one of this epoch: the only condition under which a server may
  * move a connection to the datagram's source address (RFC 9146 §6). */
-int cdtls_conn_recv_advanced(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_recv_advanced(const cdtls_conn *c);
 /* For routing by CID before any connection is known: if the datagram
  * starts with a tls12_cid record, points *cid at its cid_len CID bytes and
  * returns 1; else 0. Reads nothing beyond len. */
-int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid);
+CDTLS_API int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid);
 
 /* Connection state export (moving an established session to another
  * process or host): the keys, the next sequence numbers, the replay window
@@ -224,10 +224,10 @@ int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const u
  * Import: cfg supplies provider, allocator, callbacks and limits; errors:
  * CDTLS_ERR_AUTH (wrong key or altered blob), CDTLS_ERR_DECODE,
  * CDTLS_ERR_UNSUPPORTED (another version, or a suite this build lacks). */
-int cdtls_conn_export_state(cdtls_conn *c, const uint8_t key[32], uint8_t *out, size_t cap,
-                            size_t *out_len);
-int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], const uint8_t *in,
-                            size_t len, uint64_t now_ms, cdtls_conn **out);
+CDTLS_API int cdtls_conn_export_state(cdtls_conn *c, const uint8_t key[32], uint8_t *out, size_t cap,
+                                      size_t *out_len);
+CDTLS_API int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], const uint8_t *in,
+                                      size_t len, uint64_t now_ms, cdtls_conn **out);
 
 /* Keying material exporter (RFC 5705 §4): out_len bytes of
  *   PRF(master_secret, label, client_random + server_random
@@ -238,9 +238,9 @@ int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], cons
  * "server finished", "master secret", "extended master secret", "key
  * expansion") are refused with CDTLS_ERR_INVALID_ARG; CDTLS_ERR_BAD_STATE
  * before the handshake completes. For DTLS-SRTP keys see cdtls/srtp.h. */
-int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
-                                      const uint8_t *context, size_t context_len, int use_context,
-                                      uint8_t *out, size_t out_len);
+CDTLS_API int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
+                                                const uint8_t *context, size_t context_len, int use_context,
+                                                uint8_t *out, size_t out_len);
 
 /* ---------------------------------------------------------------------------
  * Stateless cookie exchange for servers (RFC 6347 §4.2.1).
@@ -278,12 +278,11 @@ int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
 
 typedef struct cdtls_hello_verifier cdtls_hello_verifier;
 
-int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms,
-                             cdtls_hello_verifier **out);
-void cdtls_hello_verifier_free(cdtls_hello_verifier *v);
-int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
-                               const uint8_t *dgram, size_t len, uint64_t now_ms,
-                               uint8_t *reply, size_t reply_cap, size_t *reply_len);
+CDTLS_API int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms, cdtls_hello_verifier **out);
+CDTLS_API void cdtls_hello_verifier_free(cdtls_hello_verifier *v);
+CDTLS_API int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
+                                         const uint8_t *dgram, size_t len, uint64_t now_ms, uint8_t *reply,
+                                         size_t reply_cap, size_t *reply_len);
 
 #ifdef __cplusplus
 }

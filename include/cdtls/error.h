@@ -13,6 +13,8 @@
 #ifndef CDTLS_ERROR_H
 #define CDTLS_ERROR_H
 
+#include "cdtls/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,7 +85,7 @@ typedef enum cdtls_err {
 } cdtls_err;
 
 /* A static, human-readable English description of an error code. Never NULL. */
-const char *cdtls_strerror(int err);
+CDTLS_API const char *cdtls_strerror(int err);
 
 #ifdef __cplusplus
 }

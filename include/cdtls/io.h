@@ -43,6 +43,7 @@
 
 #include "cdtls/alloc.h"
 #include "cdtls/error.h"
+#include "cdtls/export.h"
 #include "cdtls/oob.h"
 
 #ifdef __cplusplus
@@ -57,9 +58,9 @@ typedef struct cdtls_addr {
 } cdtls_addr;
 
 /* "127.0.0.1", "::1", "::ffff:10.0.0.1" (no port) into *out; port separate. */
-int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out);
+CDTLS_API int cdtls_addr_parse(const char *text, uint16_t port, cdtls_addr *out);
 /* "127.0.0.1:4444" / "[::1]:4444" into buf. */
-int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap);
+CDTLS_API int cdtls_addr_format(const cdtls_addr *a, char *buf, size_t cap);
 
 #if defined(_WIN32)
 typedef uintptr_t cdtls_socket_handle; /* SOCKET */
@@ -183,7 +184,7 @@ typedef struct cdtls_io_socket {
  * socket layer (cdtls_sock) reads them with its own cursor to lower a
  * connection's MTU, and the application may read the same ones with its
  * own (cdtls_listener_io / cdtls_sock_io give the socket). */
-int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev,
+CDTLS_API int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev,
                         uint64_t *missed);
 
 enum cdtls_io_open_flags {
@@ -218,7 +219,7 @@ enum cdtls_io_open_flags {
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every
  * receive-side OOB report the platform has (cdtls_io_set_recv_reports
  * chooses fewer). */
-int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
+CDTLS_API int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
 
 /* Connects the socket to one peer (connect(2)), for a socket that talks to
  * one peer only, as a dialled client does. From then on:
@@ -245,7 +246,7 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned flags);
  * Calling it again connects to another peer. CDTLS_ERR_INVALID_ARG for a
  * peer of another family (an IPv4 peer needs an IPv4 or dual-stack
  * socket), CDTLS_ERR_IO when the system refuses (s->last_error). */
-int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer);
+CDTLS_API int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer);
 
 /* The receive-side reports cdtls_io_open turns on. */
 #define CDTLS_IO_RECV_REPORTS                                                                        \
@@ -264,15 +265,15 @@ int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer);
  * and nothing else, typed and raw. Other bits (batching, GRO) are not
  * reports: CDTLS_ERR_INVALID_ARG. Datagrams already queued keep the
  * reports they were queued with. */
-int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask);
+CDTLS_API int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask);
 /* A monotonic clock in milliseconds: the time base the socket layer gives
  * the engine (cdtls_conn_*'s now_ms), for callers driving a cdtls_conn over
  * io sockets themselves. */
-uint64_t cdtls_io_now_ms(void);
-void cdtls_io_close(cdtls_io_socket *s);
+CDTLS_API uint64_t cdtls_io_now_ms(void);
+CDTLS_API void cdtls_io_close(cdtls_io_socket *s);
 /* The bound address (port filled in). */
-int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out);
-unsigned cdtls_io_caps(const cdtls_io_socket *s);
+CDTLS_API int cdtls_io_local_addr(const cdtls_io_socket *s, cdtls_addr *out);
+CDTLS_API unsigned cdtls_io_caps(const cdtls_io_socket *s);
 
 /* Sends one datagram to *to with typed OOB (may be NULL) and/or raw native
  * control bytes (raw may be NULL). A typed item the socket cannot carry
@@ -284,7 +285,7 @@ unsigned cdtls_io_caps(const cdtls_io_socket *s);
  * destination, now (see above). A pending ICMP error of an earlier
  * datagram that the kernel reports instead of sending this one is taken
  * as an event and the datagram is sent. */
-int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
+CDTLS_API int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
 
 /* Receives one datagram, waiting up to timeout_ms (-1 forever, 0 poll).
@@ -297,8 +298,8 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
  * from, oob, raw may be NULL. raw receives the native control bytes (up to
  * raw_cap; *raw_len set). CDTLS_ERR_TIMEOUT when nothing came;
  * CDTLS_ERR_WOULD_BLOCK on a non-blocking socket with nothing to read. */
-int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
-                  cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms);
+CDTLS_API int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
+                            cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms);
 
 /* One datagram of a batch. Send: buf/len to addr with typed oob (flags 0 =
  * none) and raw native control bytes (raw/raw_len, may be NULL/0), exactly
@@ -334,33 +335,33 @@ typedef struct cdtls_io_msg {
  * Otherwise CDTLS_OK when all n went, else the status of the first that
  * did not. Only the error that means it (EIO, or EINVAL when the same
  * datagram then goes alone) turns UDP GSO off. */
-int cdtls_io_send_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent);
+CDTLS_API int cdtls_io_send_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent);
 /* Waits up to timeout_ms (-1 forever, 0 poll) for a datagram, then takes
  * every datagram already queued, up to n, without waiting again: with
  * CDTLS_IO_CAP_RECV_BATCH in one system call, else one by one. CDTLS_OK
  * with *received >= 1; CDTLS_ERR_TIMEOUT / CDTLS_ERR_WOULD_BLOCK when
  * nothing came. */
-int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                        int timeout_ms);
+CDTLS_API int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
+                                  int timeout_ms);
 
 /* How many received datagrams the socket holds that the kernel no longer
  * has (the rest of a GRO read): the next receive returns one at once. 0
  * without GRO. */
-size_t cdtls_io_pending(const cdtls_io_socket *s);
+CDTLS_API size_t cdtls_io_pending(const cdtls_io_socket *s);
 
 /* Native control-message bytes for typed OOB on a socket of the given
  * family (4, 6, or 46 for IPv4 traffic over a dual-stack IPv6 socket). */
-int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
-                        size_t *out_len);
+CDTLS_API int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
+                                  size_t *out_len);
 /* Typed OOB from native control-message bytes (unknown messages ignored). */
-int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out);
+CDTLS_API int cdtls_io_parse_cmsg(const uint8_t *cmsg, size_t len, cdtls_oob *out);
 
 /* Reads a whole file (a PEM or DER certificate chain or key) into memory
  * from the allocator (NULL = libc); hosted builds only. Free it with
  * cdtls_free_file, which wipes it (it may hold a private key). Files over
  * 16 MiB give CDTLS_ERR_LIMIT. */
-int cdtls_read_file(const char *path, const cdtls_allocator *a, uint8_t **data, size_t *len);
-void cdtls_free_file(const cdtls_allocator *a, uint8_t *data, size_t len);
+CDTLS_API int cdtls_read_file(const char *path, const cdtls_allocator *a, uint8_t **data, size_t *len);
+CDTLS_API void cdtls_free_file(const cdtls_allocator *a, uint8_t *data, size_t len);
 
 /* Room for every control message cdtls sends or asks for. */
 #define CDTLS_IO_CMSG_SPACE 256u

@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "cdtls/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdtls/export.h"
 #include "cdtls/provider.h"
 
 #ifdef __cplusplus
@@ -20,9 +21,9 @@ extern "C" {
 /* Writes out_len bytes of PRF output. label is an ASCII string without its
  * NUL (RFC 5246 §5: "the label is ... not including a trailing null").
  * CDTLS_ERR_UNSUPPORTED if the provider lacks HMAC with that hash. */
-int cdtls_tls12_prf(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret,
-                    size_t secret_len, const char *label, const uint8_t *seed, size_t seed_len,
-                    uint8_t *out, size_t out_len);
+CDTLS_API int cdtls_tls12_prf(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret,
+                              size_t secret_len, const char *label, const uint8_t *seed, size_t seed_len,
+                              uint8_t *out, size_t out_len);
 
 #ifdef __cplusplus
 }

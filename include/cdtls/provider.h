@@ -29,6 +29,7 @@
 
 #include "cdtls/alloc.h"
 #include "cdtls/error.h"
+#include "cdtls/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -306,17 +307,17 @@ struct cdtls_provider {
 };
 
 /* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium|openssl). */
-const cdtls_provider *cdtls_provider_default(void);
+CDTLS_API const cdtls_provider *cdtls_provider_default(void);
 
 /* The built-in providers; each exists only in builds that compile it. */
-const cdtls_provider *cdtls_provider_bearssl(void);
+CDTLS_API const cdtls_provider *cdtls_provider_bearssl(void);
 /* BearSSL cut to SHA-256, HMAC-SHA256 and AES-128-CCM_8: what
  * TLS_PSK_WITH_AES_128_CCM_8 needs, for firmware images (only in -Dcrypto=bearssl
  * builds). */
-const cdtls_provider *cdtls_provider_bearssl_psk_ccm8(void);
-const cdtls_provider *cdtls_provider_sodium(void);
+CDTLS_API const cdtls_provider *cdtls_provider_bearssl_psk_ccm8(void);
+CDTLS_API const cdtls_provider *cdtls_provider_sodium(void);
 /* OpenSSL's libcrypto (3.0+), in -Dcrypto=openssl builds (native targets). */
-const cdtls_provider *cdtls_provider_openssl(void);
+CDTLS_API const cdtls_provider *cdtls_provider_openssl(void);
 
 /* ------------------------------------------------------ combining providers
  *
@@ -352,22 +353,22 @@ typedef struct cdtls_provider_combined {
 /* Fills *out from list[0..n-1] (1 <= n <= CDTLS_PROVIDER_COMBINE_MAX).
  * CDTLS_ERR_INVALID_ARG for a NULL or wrong-ABI table or a bad n. name (not
  * copied; NULL: "combined") becomes out->provider.name. */
-int cdtls_provider_combine(cdtls_provider_combined *out, const char *name,
+CDTLS_API int cdtls_provider_combine(cdtls_provider_combined *out, const char *name,
                            const cdtls_provider *const *list, size_t n);
 
 /* Name tables for diagnostics and capability listings. */
-const char *cdtls_hash_name(cdtls_hash_alg alg);
-const char *cdtls_aead_name(cdtls_aead_alg alg);
-const char *cdtls_cbc_name(cdtls_cbc_alg alg);
-const char *cdtls_group_name(cdtls_group g);
-const char *cdtls_sig_name(cdtls_sig_alg alg);
+CDTLS_API const char *cdtls_hash_name(cdtls_hash_alg alg);
+CDTLS_API const char *cdtls_aead_name(cdtls_aead_alg alg);
+CDTLS_API const char *cdtls_cbc_name(cdtls_cbc_alg alg);
+CDTLS_API const char *cdtls_group_name(cdtls_group g);
+CDTLS_API const char *cdtls_sig_name(cdtls_sig_alg alg);
 
 /* Runs one known-answer test per primitive the provider has (NIST/RFC
  * vectors; see src/keys/selftest.c). report, if not NULL, is called once per
  * check with its name and result. Returns CDTLS_OK if every check passed,
  * otherwise the first failing code. */
 typedef void (*cdtls_selftest_report)(void *ctx, const char *check, int result);
-int cdtls_provider_selftest(const cdtls_provider *p, cdtls_selftest_report report, void *ctx);
+CDTLS_API int cdtls_provider_selftest(const cdtls_provider *p, cdtls_selftest_report report, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,7 @@
 
 #include "cdtls/config.h"
 #include "cdtls/conn.h"
+#include "cdtls/export.h"
 #include "cdtls/io.h"
 
 #ifdef __cplusplus
@@ -50,16 +51,16 @@ typedef struct cdtls_listener cdtls_listener;
  * returns when established or after timeout_ms (CDTLS_ERR_TIMEOUT; a
  * failed handshake returns its error). The socket asks for every receive
  * report; cdtls_io_set_recv_reports(cdtls_sock_io(s), mask) chooses fewer. */
-int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
-                    cdtls_sock **out);
+CDTLS_API int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
+                              cdtls_sock **out);
 
 /* Sends one record in one datagram with typed OOB (may be NULL). */
-int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob);
+CDTLS_API int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob);
 /* Sends one record in one datagram carrying the caller's native control
  * bytes unchanged (Go's WriteMsgUDP). written and oob_written (may be NULL)
  * report what was sent. */
-int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
-                         size_t oob_len, size_t *written, size_t *oob_written);
+CDTLS_API int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
+                                   size_t oob_len, size_t *written, size_t *oob_written);
 /* One record for cdtls_sock_write_many: its bytes, and the typed OOB of
  * the datagram that carries it (flags 0 = unmarked). */
 typedef struct cdtls_sock_record {
@@ -76,35 +77,35 @@ typedef struct cdtls_sock_record {
  * refusal (CDTLS_ERR_RECORD_TOO_LARGE, CDTLS_ERR_OOB_UNSUPPORTED) sends
  * nothing. *written (may be NULL) says how many records went to the
  * engine; on a later error they are sent, and the error is returned. */
-int cdtls_sock_write_many(cdtls_sock *s, const cdtls_sock_record *recs, size_t n, size_t *written);
+CDTLS_API int cdtls_sock_write_many(cdtls_sock *s, const cdtls_sock_record *recs, size_t n, size_t *written);
 /* Receives one record; *oob (may be NULL) gets the typed OOB of its datagram. */
-int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
-                    int timeout_ms);
+CDTLS_API int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
+                              int timeout_ms);
 /* Receives one record with the native control bytes of its datagram. */
-int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob,
-                        size_t oob_cap, size_t *oob_len, int timeout_ms);
+CDTLS_API int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob,
+                                  size_t oob_cap, size_t *oob_len, int timeout_ms);
 /* Sends close_notify and frees. For a client, closes its UDP socket too. */
-void cdtls_sock_close(cdtls_sock *s);
+CDTLS_API void cdtls_sock_close(cdtls_sock *s);
 
 /* The engine under the socket (suite, state, alerts) and the peer. */
-cdtls_conn *cdtls_sock_conn(const cdtls_sock *s);
-const cdtls_addr *cdtls_sock_peer(const cdtls_sock *s);
+CDTLS_API cdtls_conn *cdtls_sock_conn(const cdtls_sock *s);
+CDTLS_API const cdtls_addr *cdtls_sock_peer(const cdtls_sock *s);
 /* The io socket (caps, local address). For accepted sockets: the listener's. */
-cdtls_io_socket *cdtls_sock_io(cdtls_sock *s);
+CDTLS_API cdtls_io_socket *cdtls_sock_io(cdtls_sock *s);
 
 /* Server side. flags: CDTLS_IO_DUAL_STACK. backlog 0 = 16. max_peers in
  * progress or established: 0 = 1024. */
-int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
-                        cdtls_listener **out);
-int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_peers);
+CDTLS_API int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
+                                  cdtls_listener **out);
+CDTLS_API int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_peers);
 /* Serves the socket until a peer finishes its handshake, then returns it. */
-int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out);
-cdtls_io_socket *cdtls_listener_io(cdtls_listener *l);
+CDTLS_API int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out);
+CDTLS_API cdtls_io_socket *cdtls_listener_io(cdtls_listener *l);
 /* Peers holding state: handshaking (after a valid cookie) or established. */
-unsigned cdtls_listener_peer_count(const cdtls_listener *l);
+CDTLS_API unsigned cdtls_listener_peer_count(const cdtls_listener *l);
 /* Closes every peer that was not accepted, then the socket. Accepted
  * sockets must be closed first. */
-void cdtls_listener_close(cdtls_listener *l);
+CDTLS_API void cdtls_listener_close(cdtls_listener *l);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cdtls/conn.h"
+#include "cdtls/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,13 +28,13 @@ extern "C" {
 
 /* Master key and salt lengths of a profile (RFC 5764 §4.1.2, RFC 7714
  * §12): CDTLS_OK, or CDTLS_ERR_UNSUPPORTED for a profile cdtls does not know. */
-int cdtls_srtp_profile_lengths(uint16_t profile, size_t *key_len, size_t *salt_len);
+CDTLS_API int cdtls_srtp_profile_lengths(uint16_t profile, size_t *key_len, size_t *salt_len);
 /* A profile's name ("SRTP_AES128_CM_HMAC_SHA1_80", ...), or NULL. */
-const char *cdtls_srtp_profile_name(uint16_t profile);
+CDTLS_API const char *cdtls_srtp_profile_name(uint16_t profile);
 
 /* The profile agreed by use_srtp, 0 if none; and the MKI (borrowed). */
-uint16_t cdtls_conn_srtp_profile(const cdtls_conn *c);
-const uint8_t *cdtls_conn_srtp_mki(const cdtls_conn *c, size_t *len);
+CDTLS_API uint16_t cdtls_conn_srtp_profile(const cdtls_conn *c);
+CDTLS_API const uint8_t *cdtls_conn_srtp_mki(const cdtls_conn *c, size_t *len);
 
 typedef struct cdtls_srtp_keys {
     uint16_t profile;
@@ -49,7 +50,7 @@ typedef struct cdtls_srtp_keys {
  * client salt, server salt. The client protects what it sends with the
  * client key and salt. CDTLS_ERR_BAD_STATE before the handshake completes
  * or without a negotiated profile. Wipe *out when done. */
-int cdtls_conn_srtp_keys(const cdtls_conn *c, cdtls_srtp_keys *out);
+CDTLS_API int cdtls_conn_srtp_keys(const cdtls_conn *c, cdtls_srtp_keys *out);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdtls/export.h"
 #include "cdtls/provider.h"
 
 #ifdef __cplusplus
@@ -42,16 +43,16 @@ extern "C" {
 
 /* The IANA name ("TLS_PSK_WITH_AES_128_GCM_SHA256"), or NULL if cdtls does
  * not know the suite. */
-const char *cdtls_cipher_suite_name(uint16_t suite);
+CDTLS_API const char *cdtls_cipher_suite_name(uint16_t suite);
 
 /* Whether this build and provider can negotiate the suite: the provider has
  * its cipher, MAC/PRF hash and (for ECDHE) at least one group, and the
  * engine implements its key exchange. */
-int cdtls_cipher_suite_supported(const cdtls_provider *p, uint16_t suite);
+CDTLS_API int cdtls_cipher_suite_supported(const cdtls_provider *p, uint16_t suite);
 
 /* Writes up to cap suites that p supports, in cdtls's default preference
  * order, and returns how many there are in all (may exceed cap). */
-size_t cdtls_default_cipher_suites(const cdtls_provider *p, uint16_t *out, size_t cap);
+CDTLS_API size_t cdtls_default_cipher_suites(const cdtls_provider *p, uint16_t *out, size_t cap);
 
 #ifdef __cplusplus
 }

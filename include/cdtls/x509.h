@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdtls/export.h"
 #include "cdtls/provider.h"
 
 #ifdef __cplusplus
@@ -65,22 +66,22 @@ typedef struct cdtls_x509_cert {
 /* Parses one DER certificate. CDTLS_ERR_DER on malformed input or an
  * unknown critical extension; CDTLS_ERR_UNSUPPORTED for public-key types
  * cdtls does not handle. */
-int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *out);
+CDTLS_API int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *out);
 
 /* A SubjectPublicKeyInfo (DER), e.g. a raw public key (RFC 7250): the key
  * points into der. The whole input must be one SPKI. */
-int cdtls_x509_parse_spki(const uint8_t *der, size_t len, cdtls_public_key *out);
+CDTLS_API int cdtls_x509_parse_spki(const uint8_t *der, size_t len, cdtls_public_key *out);
 /* Encodes a public key (EC P-256/P-384, Ed25519; e.g. from the provider's
  * sign_key_public) as SubjectPublicKeyInfo DER: what a raw-public-key
  * endpoint sends. CDTLS_ERR_UNSUPPORTED for RSA. */
 #define CDTLS_X509_SPKI_MAX 128u
-int cdtls_x509_spki_encode(const cdtls_public_key *pub, uint8_t *out, size_t cap, size_t *len);
+CDTLS_API int cdtls_x509_spki_encode(const cdtls_public_key *pub, uint8_t *out, size_t cap, size_t *len);
 
 /* Host name (RFC 6125: subjectAltName dNSName only, case-insensitive, "*"
  * only as the whole left-most label and matching exactly one label, never
  * directly below a single-label name) or IP literal (iPAddress SAN).
  * CDTLS_OK or CDTLS_ERR_CERT_HOSTNAME. */
-int cdtls_x509_check_host(const cdtls_x509_cert *cert, const char *host);
+CDTLS_API int cdtls_x509_check_host(const cdtls_x509_cert *cert, const char *host);
 
 /* What the leaf is for (checked against extendedKeyUsage if present). */
 typedef enum cdtls_x509_purpose {
@@ -100,13 +101,13 @@ typedef enum cdtls_x509_purpose {
  * _NOT_YET_VALID, _UNTRUSTED, _SIGNATURE, _HOSTNAME, _NOT_CA, _PATHLEN,
  * _USAGE, and CDTLS_ERR_UNSUPPORTED for a signature algorithm the provider
  * lacks. */
-int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chain, size_t n,
-                            const cdtls_x509_cert *anchors, size_t n_anchors, int64_t now,
-                            const char *host, cdtls_x509_purpose purpose);
+CDTLS_API int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chain, size_t n,
+                                      const cdtls_x509_cert *anchors, size_t n_anchors, int64_t now,
+                                      const char *host, cdtls_x509_purpose purpose);
 
 /* SHA-256 over the DER certificate (WebRTC-style fingerprint, RFC 8122). */
-int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
-                                  uint8_t out[32]);
+CDTLS_API int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
+                                            uint8_t out[32]);
 
 /* Generates a key pair (ECDSA P-256 when the provider can sign with it, else
  * Ed25519) and a self-signed X.509 v3 certificate for name (CN and a dNSName
@@ -115,9 +116,9 @@ int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert
  * the certificate (CDTLS_X509_SELFSIGN_MAX bytes are always enough); *key
  * the private key (free with provider->sign_key_free). */
 #define CDTLS_X509_SELFSIGN_MAX 1024u
-int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const char *name,
-                        int64_t not_before, uint32_t days, uint8_t *der, size_t cap, size_t *der_len,
-                        cdtls_sign_key **key);
+CDTLS_API int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const char *name,
+                                  int64_t not_before, uint32_t days, uint8_t *der, size_t cap,
+                                  size_t *der_len, cdtls_sign_key **key);
 
 /* ------------------------------------------------------------ PEM and keys */
 
@@ -128,17 +129,17 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
  * line; CDTLS_ERR_DECODE when no (further) block is found. The base64
  * decoder has no secret-dependent branches or table lookups (the blocks
  * may hold private keys). */
-int cdtls_pem_decode(const char *text, size_t len, const char *label, uint8_t *der, size_t der_cap,
-                     size_t *der_len, size_t *consumed);
+CDTLS_API int cdtls_pem_decode(const char *text, size_t len, const char *label, uint8_t *der, size_t der_cap,
+                               size_t *der_len, size_t *consumed);
 
 /* The components of a private key in DER: PKCS#8 PrivateKeyInfo (RSA, EC
  * P-256/P-384, Ed25519), SEC1 ECPrivateKey, or PKCS#1 RSAPrivateKey. The
  * pointers in *out borrow der. CDTLS_ERR_DER / CDTLS_ERR_UNSUPPORTED. */
-int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_params *out);
+CDTLS_API int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_params *out);
 
 /* A signing key object from PEM or DER bytes, through the provider. */
-int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, const uint8_t *data,
-                           size_t len, cdtls_sign_key **out);
+CDTLS_API int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, const uint8_t *data,
+                                     size_t len, cdtls_sign_key **out);
 
 #ifdef __cplusplus
 }
