@@ -15,8 +15,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # is what bench/openssl_bench.c links (scripts/bench.sh); libnss3-tools gives
 # NSS's tstclnt, certutil and pk12util (tests/test_interop_nss.c); iproute2
 # and nftables build the network namespaces, routes and ICMP-answering rules
-# of tests/test_io_netns.c.
-pkgs=(build-essential clang llvm libclang-rt-14-dev pkg-config python3 python3-venv
+# of tests/test_io_netns.c; clang-format-14 is the formatter
+# scripts/check-format.sh pins.
+pkgs=(build-essential clang llvm libclang-rt-14-dev clang-format-14 pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
       openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables)
 missing=()
