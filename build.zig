@@ -264,8 +264,8 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     // contain a shared object); its users do, as cdtls.pc's Libs.private says.
     if (v.provider_source == .system) lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
 
-    // The tests and fuzz-style test helpers use internals (record_seal,
-    // der_read...): they link this archive, which is never installed.
+    // The tests use internals (record_seal, der_read...), which the
+    // installed archive hides: they link this one, never installed.
     const internal_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-internal", .root_module = lib_mod });
     const static_lib = addPublicArchive(b, v, lib_mod);
     if (v.subdir == null) static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
