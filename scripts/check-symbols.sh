@@ -37,7 +37,7 @@ check_names() {
   echo "symbols: $file: $(grep -c . <<<"$names") $what, all cdtls_"
 }
 
-for crypto in bearssl sodium; do
+for crypto in bearssl sodium openssl; do
   scripts/zig build -Dcrypto="$crypto" --summary none
   so=zig-out/lib/libcdtls.so
   a=zig-out/lib/libcdtls.a
@@ -47,8 +47,8 @@ for crypto in bearssl sodium; do
   sta=$(nm -g --defined-only "$a" | awk 'NF == 3 {print $3}' | sort -u)
   check_names "global symbols ($crypto)" "$a" "$sta" || true
   # Each build has one provider: the other's constructors are not in it.
-  other=$([ "$crypto" = bearssl ] && echo sodium || echo bearssl)
-  missing=$(comm -23 <(echo "$declared") <(echo "$dyn") | grep -v "^cdtls_provider_$other" || true)
+  others=$(for p in bearssl sodium openssl; do [ "$p" = "$crypto" ] || printf '^cdtls_provider_%s\\|' "$p"; done)
+  missing=$(comm -23 <(echo "$declared") <(echo "$dyn") | grep -v "${others%\\|}" || true)
   if [ -n "$missing" ]; then
     echo "symbols: declared in include/cdtls/ but not exported by $so ($crypto):"
     sed 's/^/  /' <<<"$missing"
