@@ -50,8 +50,26 @@ typedef enum cdtls_conn_state {
 
 typedef struct cdtls_conn cdtls_conn;
 
-/* Creates a connection. cfg is copied (its borrowed buffers must outlive the
- * connection). now_ms is the caller's monotonic clock in milliseconds. */
+/* A validated configuration, shared by the connections made from it: the
+ * configuration is checked and copied once (its borrowed buffers -- keys,
+ * certificates, PSK, lists -- must outlive the context), our certificate or
+ * raw public key parsed once. Immutable once made: connections on
+ * different threads may share one, provided the provider and the callbacks
+ * they reach are thread-safe. It must outlive every connection made from
+ * it. (cdtls_listener_open makes one for all its peers.) */
+typedef struct cdtls_context cdtls_context;
+CDTLS_API int cdtls_context_new(const cdtls_config *cfg, cdtls_context **out);
+/* Wipes and frees it. NULL is a no-op. */
+CDTLS_API void cdtls_context_free(cdtls_context *ctx);
+/* The context's copy of the configuration (borrowed). */
+CDTLS_API const cdtls_config *cdtls_context_config(const cdtls_context *ctx);
+/* Creates a connection from a context. now_ms is the caller's monotonic
+ * clock in milliseconds. */
+CDTLS_API int cdtls_conn_new_from(const cdtls_context *ctx, cdtls_role role, uint64_t now_ms,
+                                  cdtls_conn **out);
+
+/* Creates a connection with a context of its own made from cfg (as
+ * cdtls_context_new; freed with the connection). */
 CDTLS_API int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out);
 /* Wipes every secret and frees the connection. NULL is a no-op. */
 CDTLS_API void cdtls_conn_free(cdtls_conn *c);

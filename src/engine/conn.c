@@ -15,30 +15,114 @@
 
 /* ------------------------------------------------------------ lifecycle */
 
-static int copy_cfg_buffer(uint8_t *dst, size_t cap, size_t *dst_len, const uint8_t *src,
-                           size_t len)
-{
-    if (len > cap || (len && !src)) return CDTLS_ERR_INVALID_ARG;
-    if (len) memcpy(dst, src, len);
-    *dst_len = len;
-    return CDTLS_OK;
-}
+/* ------------------------------------------------------------- context */
 
-int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out)
+/* Everything about a configuration that does not depend on the peer:
+ * checked and parsed once here, not once per connection. */
+static int context_validate(cdtls_context *x)
 {
-    if (!cfg || !out || (role != CDTLS_CLIENT && role != CDTLS_SERVER))
-        return CDTLS_ERR_INVALID_ARG;
-    *out = NULL;
+    const cdtls_config *cfg = &x->cfg;
     if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->retransmit_initial_ms == 0 ||
         cfg->retransmit_max_ms < cfg->retransmit_initial_ms ||
         (cfg->replay_window % 64) != 0 || cfg->replay_window > REPLAY_WINDOW_MAX ||
-        !hs_app_ext_config_ok(cfg))
+        !hs_app_ext_config_ok(cfg) || cfg->psk_len > CDTLS_MAX_PSK_LEN || (cfg->psk_len && !cfg->psk) ||
+        cfg->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        cfg->psk_identity_hint_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        (cfg->n_spki_pins && !cfg->pinned_spki_sha256))
         return CDTLS_ERR_INVALID_ARG;
+    if (!x->p->hash[CDTLS_HASH_SHA256]) return CDTLS_ERR_UNSUPPORTED;
+    /* our raw public key (RFC 7250) and leaf certificate: their key types
+     * decide which suites and schemes we can do */
+    if (cfg->raw_public_key_len) {
+        if (!cfg->raw_public_key || !cfg->private_key) return CDTLS_ERR_INVALID_ARG;
+        int rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &x->own_rpk_key);
+        if (rc) return rc;
+        x->have_own_rpk = 1;
+    }
+    if (cfg->n_certs) {
+        if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) return CDTLS_ERR_INVALID_ARG;
+        int rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &x->own_leaf);
+        if (rc) return rc;
+        x->have_own_leaf = 1;
+    }
+    return CDTLS_OK;
+}
+
+int cdtls_context_new(const cdtls_config *cfg, cdtls_context **out)
+{
+    if (!cfg || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
     const cdtls_provider *p = cfg->provider ? cfg->provider : cdtls_provider_default();
     const cdtls_allocator *a = cfg->allocator ? cfg->allocator : cdtls_allocator_libc();
     if (!p || !a || !p->random || p->abi_version != CDTLS_PROVIDER_ABI_VERSION)
         return CDTLS_ERR_UNSUPPORTED;
+    cdtls_context *x = cdtls_alloc_zero(a, sizeof *x);
+    if (!x) return CDTLS_ERR_NOMEM;
+    x->cfg = *cfg;
+    x->p = p;
+    x->a = a;
+    int rc = context_validate(x);
+    if (rc) {
+        cdtls_free_wipe(a, x, sizeof *x);
+        return rc;
+    }
+    *out = x;
+    return CDTLS_OK;
+}
 
+void cdtls_context_free(cdtls_context *x)
+{
+    if (x) cdtls_free_wipe(x->a, x, sizeof *x);
+}
+
+const cdtls_config *cdtls_context_config(const cdtls_context *x)
+{
+    return x ? &x->cfg : NULL;
+}
+
+/* -------------------------------------------------------- connections */
+
+/* The handshake's state, from the context: the PSK (the callback may
+ * replace it), our credentials, both transcript hashes running until
+ * ServerHello fixes the PRF hash (RFC 5246 §7.4.9). */
+static int handshake_init(cdtls_conn *c, uint64_t now_ms)
+{
+    const cdtls_context *x = c->ctx;
+    const cdtls_config *cfg = c->cfg;
+    conn_handshake *h = c->h;
+    h->hs_started_ms = now_ms;
+    dgram_queue_init(&h->early);
+    if (cfg->psk_len) memcpy(h->psk, cfg->psk, cfg->psk_len);
+    h->psk_len = cfg->psk_len;
+    if (cfg->psk_identity_hint_len) memcpy(h->psk_hint, cfg->psk_identity_hint, cfg->psk_identity_hint_len);
+    h->psk_hint_len = cfg->psk_identity_hint_len;
+    h->cert_chain = cfg->cert_chain;
+    h->cert_chain_len = cfg->cert_chain_len;
+    h->n_certs = cfg->n_certs;
+    h->private_key = cfg->private_key;
+    h->own_leaf = x->own_leaf;
+    h->have_own_leaf = x->have_own_leaf;
+    h->own_rpk_key = x->own_rpk_key;
+    h->have_own_rpk = x->have_own_rpk;
+    /* keep the handshake messages if a CertificateVerify may be made or checked */
+    h->hs_log_on = (c->role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
+                   (c->role == CDTLS_CLIENT && (cfg->n_certs > 0 || cfg->raw_public_key_len > 0));
+    for (int i = 0; i < 2; i++) {
+        const cdtls_hash_vt *hv = c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384];
+        if (hv) {
+            hv->init(&h->transcript[i]);
+            h->transcript_has[i] = 1;
+        }
+    }
+    hs_reasm_limits lim = {cfg->max_handshake_message, cfg->max_handshake_buffer};
+    return hs_reasm_init(&h->reasm, c->a, &lim);
+}
+
+int cdtls_conn_new_from(const cdtls_context *x, cdtls_role role, uint64_t now_ms, cdtls_conn **out)
+{
+    if (!x || !out || (role != CDTLS_CLIENT && role != CDTLS_SERVER)) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    const cdtls_allocator *a = x->a;
     cdtls_conn *c = cdtls_alloc_zero(a, sizeof *c);
     if (!c) return CDTLS_ERR_NOMEM;
     c->h = cdtls_alloc_zero(a, sizeof *c->h);
@@ -46,62 +130,44 @@ int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cd
         a->free(a->ctx, c, sizeof *c);
         return CDTLS_ERR_NOMEM;
     }
-    c->cfg = *cfg;
-    c->p = p;
+    c->ctx = x;
+    c->cfg = &x->cfg;
+    c->p = x->p;
     c->a = a;
+    c->mtu = x->cfg.mtu;
     c->role = role;
     c->state = CDTLS_STATE_HANDSHAKING;
     c->hs = role == CDTLS_CLIENT ? HS_C_START : HS_S_WAIT_CLIENT_HELLO;
     c->timer_at_ms = NO_TIMER;
-    c->timeout_ms = cfg->retransmit_initial_ms;
-    c->h->hs_started_ms = now_ms;
+    c->timeout_ms = x->cfg.retransmit_initial_ms;
     dgram_queue_init(&c->out);
     dgram_queue_init(&c->app);
-    dgram_queue_init(&c->h->early);
-    replay_init(&c->replay[0], cfg->replay_window);
-    replay_init(&c->replay[1], cfg->replay_window);
-
-    int rc = copy_cfg_buffer(c->h->psk, sizeof c->h->psk, &c->h->psk_len, cfg->psk, cfg->psk_len);
-    if (!rc)
-        rc = copy_cfg_buffer(c->psk_identity, sizeof c->psk_identity, &c->psk_identity_len,
-                             cfg->psk_identity, cfg->psk_identity_len);
-    if (!rc)
-        rc = copy_cfg_buffer(c->h->psk_hint, sizeof c->h->psk_hint, &c->h->psk_hint_len,
-                             cfg->psk_identity_hint, cfg->psk_identity_hint_len);
-    if (!rc) {
-        hs_reasm_limits lim = {cfg->max_handshake_message, cfg->max_handshake_buffer};
-        rc = hs_reasm_init(&c->h->reasm, a, &lim);
-    }
-    /* Run both transcript hashes until ServerHello fixes the PRF hash. */
-    for (int i = 0; i < 2 && !rc; i++) {
-        const cdtls_hash_vt *h = p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384];
-        if (h) {
-            h->init(&c->h->transcript[i]);
-            c->h->transcript_has[i] = 1;
-        }
-    }
-    if (!rc && !c->h->transcript_has[0]) rc = CDTLS_ERR_UNSUPPORTED;
-    /* keep the handshake messages if a CertificateVerify may be made or checked */
-    c->h->hs_log_on = (role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
-                   (role == CDTLS_CLIENT && (cfg->n_certs > 0 || cfg->raw_public_key_len > 0));
-    /* our raw public key (RFC 7250), to know its type */
-    if (!rc && cfg->raw_public_key_len) {
-        if (!cfg->raw_public_key || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
-        else rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &c->h->own_rpk_key);
-        c->h->have_own_rpk = rc == CDTLS_OK;
-    }
-    if (cfg->n_spki_pins && !cfg->pinned_spki_sha256) rc = rc ? rc : CDTLS_ERR_INVALID_ARG;
-    /* our leaf certificate, to know the key type the suites must fit */
-    if (!rc && cfg->n_certs) {
-        if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) rc = CDTLS_ERR_INVALID_ARG;
-        else rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &c->h->own_leaf);
-        c->h->have_own_leaf = rc == CDTLS_OK;
-    }
+    replay_init(&c->replay[0], x->cfg.replay_window);
+    replay_init(&c->replay[1], x->cfg.replay_window);
+    if (x->cfg.psk_identity_len) memcpy(c->psk_identity, x->cfg.psk_identity, x->cfg.psk_identity_len);
+    c->psk_identity_len = x->cfg.psk_identity_len;
+    int rc = handshake_init(c, now_ms);
     if (rc) {
         cdtls_conn_free(c);
         return rc;
     }
     *out = c;
+    return CDTLS_OK;
+}
+
+int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out)
+{
+    if (!cfg || !out || (role != CDTLS_CLIENT && role != CDTLS_SERVER)) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    cdtls_context *x;
+    int rc = cdtls_context_new(cfg, &x);
+    if (rc) return rc;
+    rc = cdtls_conn_new_from(x, role, now_ms, out);
+    if (rc) {
+        cdtls_context_free(x);
+        return rc;
+    }
+    (*out)->own_ctx = x;
     return CDTLS_OK;
 }
 
@@ -120,9 +186,9 @@ void conn_keep_record_buffers(cdtls_conn *c)
      * record. Only from the established state on: before it, a server
      * answering unverified ClientHellos must keep nothing (RFC 6347
      * §4.2.1), and handshake datagrams are few. */
-    if (c->cfg.release_buffers) return;
-    c->out.spare_max = c->cfg.mtu;
-    c->app.spare_max = c->cfg.mtu;
+    if (c->cfg->release_buffers) return;
+    c->out.spare_max = c->mtu;
+    c->app.spare_max = c->mtu;
 }
 
 void conn_handshake_end(cdtls_conn *c)
@@ -166,7 +232,9 @@ void cdtls_conn_free(cdtls_conn *c)
     if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
     if (c->peer_block) cdtls_free_wipe(a, c->peer_block, c->peer_block_size);
     resume_release(c);
+    cdtls_context *own = c->own_ctx;
     cdtls_free_wipe(a, c, sizeof *c); /* wipes the master secret */
+    cdtls_context_free(own);
 }
 
 int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_t addr_len)
@@ -198,11 +266,11 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
      * application is not draining it. Alerts are unreliable anyway. */
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body,
-                       conn_cid_pad(c, epoch, sizeof body, c->cfg.mtu < sizeof rec ? c->cfg.mtu : sizeof rec),
+                       conn_cid_pad(c, epoch, sizeof body, c->mtu < sizeof rec ? c->mtu : sizeof rec),
                        rec, sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
-    const cdtls_oob *oob = c->cfg.alert_oob.flags ? &c->cfg.alert_oob : NULL;
+    const cdtls_oob *oob = c->cfg->alert_oob.flags ? &c->cfg->alert_oob : NULL;
     return dgram_queue_push(&c->out, c->a, rec, n, oob);
 }
 
@@ -334,7 +402,7 @@ static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt,
 static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
 {
     if (*used == 0) return CDTLS_OK;
-    const cdtls_oob *oob = c->cfg.handshake_oob.flags ? &c->cfg.handshake_oob : NULL;
+    const cdtls_oob *oob = c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL;
     int rc = dgram_queue_push(&c->out, c->a, dgram, *used, oob);
     *used = 0;
     return rc;
@@ -345,7 +413,7 @@ static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
  * Every (re)transmission uses fresh record sequence numbers (§4.2.4). */
 static int flight_transmit(cdtls_conn *c)
 {
-    const size_t mtu = c->cfg.mtu;
+    const size_t mtu = c->mtu;
     uint8_t *dgram = c->a->alloc(c->a->ctx, mtu);
     uint8_t *frag = c->a->alloc(c->a->ctx, mtu);
     if (!dgram || !frag) {
@@ -403,7 +471,7 @@ static int flight_transmit(cdtls_conn *c)
 int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
 {
     c->flight_awaits_reply = awaits_reply;
-    c->timeout_ms = c->cfg.retransmit_initial_ms;
+    c->timeout_ms = c->cfg->retransmit_initial_ms;
     c->retransmits = 0;
     c->timer_at_ms = awaits_reply ? now_ms + c->timeout_ms : NO_TIMER;
     return flight_transmit(c);
@@ -420,7 +488,7 @@ static int flight_retransmit(cdtls_conn *c, uint64_t now_ms)
 uint64_t cdtls_conn_timeout(const cdtls_conn *c)
 {
     if (!c || c->state != CDTLS_STATE_HANDSHAKING) return NO_TIMER;
-    uint64_t deadline = c->h->hs_started_ms + c->cfg.handshake_timeout_ms;
+    uint64_t deadline = c->h->hs_started_ms + c->cfg->handshake_timeout_ms;
     return c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
 }
 
@@ -428,13 +496,13 @@ static int on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     if (c->state != CDTLS_STATE_HANDSHAKING) return CDTLS_OK;
-    if (c->cfg.handshake_timeout_ms && now_ms - c->h->hs_started_ms >= c->cfg.handshake_timeout_ms)
+    if (c->cfg->handshake_timeout_ms && now_ms - c->h->hs_started_ms >= c->cfg->handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     /* RFC 6347 §4.2.4.1: double the timeout on each retransmission, up to
      * the cap. */
     uint64_t next = (uint64_t)c->timeout_ms * 2;
-    c->timeout_ms = next > c->cfg.retransmit_max_ms ? c->cfg.retransmit_max_ms : (uint32_t)next;
+    c->timeout_ms = next > c->cfg->retransmit_max_ms ? c->cfg->retransmit_max_ms : (uint32_t)next;
     int rc = flight_retransmit(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
@@ -708,7 +776,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     if (epoch > 1) return CDTLS_OK;
     if (epoch == 1 && !c->have_read_cipher) return CDTLS_OK;
     replay_window *w = &c->replay[epoch];
-    if (c->cfg.replay_window && replay_check(w, rh->seq) != CDTLS_OK) {
+    if (c->cfg->replay_window && replay_check(w, rh->seq) != CDTLS_OK) {
         /* Epoch 0 has no MAC, so any forged record moves its window, where
          * RFC 6347 §4.1.2.6 moves it only for authenticated records: one
          * plaintext record numbered far ahead would leave every real
@@ -737,7 +805,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
                           : record_open(epoch ? &c->read_cipher : NULL, rh, frag, rh->length, pt,
                                         rh->length ? rh->length : 1, &pt_len);
     if (rc == CDTLS_OK) {
-        if (c->cfg.replay_window) replay_accept(w, rh->seq);
+        if (c->cfg->replay_window) replay_accept(w, rh->seq);
         if (epoch == 1 && (!c->have_newest || rh->seq > c->newest_seq)) {
             c->have_newest = 1;
             c->newest_seq = rh->seq;
@@ -755,7 +823,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
  * kept (bounded) and replayed once the keys are installed. */
 static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
 {
-    if (!c->h || c->h->early.count >= c->cfg.max_early_records) return;
+    if (!c->h || c->h->early.count >= c->cfg->max_early_records) return;
     (void)dgram_queue_push(&c->h->early, c->a, rec, len, oob);
 }
 
@@ -900,20 +968,20 @@ size_t cdtls_conn_max_write(const cdtls_conn *c)
     if (!c || c->state != CDTLS_STATE_ESTABLISHED || !c->have_write_cipher) return 0;
     size_t overhead = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher) +
                       conn_cid_overhead(c);
-    if (c->cfg.mtu <= overhead) return 0;
-    size_t room = c->cfg.mtu - overhead;
+    if (c->mtu <= overhead) return 0;
+    size_t room = c->mtu - overhead;
     return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;
 }
 
 size_t cdtls_conn_mtu(const cdtls_conn *c)
 {
-    return c ? c->cfg.mtu : 0;
+    return c ? c->mtu : 0;
 }
 
 int cdtls_conn_set_mtu(cdtls_conn *c, size_t mtu)
 {
     if (!c || mtu < 128 || mtu > 65507) return CDTLS_ERR_INVALID_ARG;
-    c->cfg.mtu = mtu;
+    c->mtu = mtu;
     /* the outgoing spare buffer follows (a larger one is freed when it
      * comes back instead of kept); received records are the peer's size */
     if (c->out.spare_max) c->out.spare_max = mtu;
@@ -931,7 +999,7 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
     /* The node holds exactly the record, CID padding included (the
      * padding is chosen first for that): it is wiped when popped, and a
      * small record should not cost an MTU-sized allocation and wipe. */
-    const size_t pad = conn_cid_pad(c, 1, len, c->cfg.mtu);
+    const size_t pad = conn_cid_pad(c, 1, len, c->mtu);
     const size_t cap = DTLS_RECORD_HEADER_LEN + write_expansion(c, 1) + len + pad;
     dgram_node *n = dgram_queue_node(&c->out, c->a, cap, oob);
     if (!n) return CDTLS_ERR_NOMEM;

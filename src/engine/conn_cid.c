@@ -9,7 +9,7 @@
 static int make_own_cid(cdtls_conn *c)
 {
     size_t n = 0;
-    int rc = c->cfg.cid_generator(c->cfg.cid_generator_ctx, c->own_cid, sizeof c->own_cid, &n);
+    int rc = c->cfg->cid_generator(c->cfg->cid_generator_ctx, c->own_cid, sizeof c->own_cid, &n);
     if (rc) return rc;
     if (n > sizeof c->own_cid) return CDTLS_ERR_INVALID_ARG;
     c->own_cid_len = n;
@@ -18,7 +18,7 @@ static int make_own_cid(cdtls_conn *c)
 
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 {
-    if (!c->cfg.cid_generator) return CDTLS_OK;
+    if (!c->cfg->cid_generator) return CDTLS_OK;
     if (!c->cid_offered) { /* the same CID in the ClientHello after a HelloVerifyRequest */
         int rc = make_own_cid(c);
         if (rc) return rc;
@@ -33,7 +33,7 @@ int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply)
 {
     c->use_cid = 0;
-    if (!offer->has_cid || !c->cfg.cid_generator || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
+    if (!offer->has_cid || !c->cfg->cid_generator || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
     int rc = make_own_cid(c);
     if (rc) return rc;
     memcpy(c->peer_cid, offer->cid, offer->cid_len);
@@ -69,8 +69,8 @@ size_t conn_cid_overhead(const cdtls_conn *c)
 
 size_t conn_cid_pad(cdtls_conn *c, int epoch, size_t pt_len, size_t cap)
 {
-    if (epoch == 0 || !conn_cid_overhead(c) || !c->cfg.cid_padding) return 0;
-    size_t pad = c->cfg.cid_padding(c->cfg.cid_padding_ctx, pt_len);
+    if (epoch == 0 || !conn_cid_overhead(c) || !c->cfg->cid_padding) return 0;
+    size_t pad = c->cfg->cid_padding(c->cfg->cid_padding_ctx, pt_len);
     /* padding never makes a record exceed the buffer (the MTU) or 2^14 */
     size_t fixed = DTLS_RECORD_HEADER_LEN + conn_cid_overhead(c) + record_cipher_expansion(&c->write_cipher) +
                    pt_len;

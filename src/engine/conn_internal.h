@@ -71,8 +71,13 @@ typedef struct conn_handshake {
     uint8_t psk_hint[CDTLS_MAX_PSK_IDENTITY_LEN];
     size_t psk_hint_len;
 
-    /* our key and certificate, as the suites must fit them */
-    cdtls_x509_cert own_leaf; /* parsed cfg.cert_chain[0] */
+    /* our credentials for this handshake: the context's, or what SNI
+     * certificate selection (cfg.select_certificate) chose */
+    const uint8_t *const *cert_chain;
+    const size_t *cert_chain_len;
+    size_t n_certs;
+    const cdtls_sign_key *private_key;
+    cdtls_x509_cert own_leaf; /* parsed cert_chain[0] */
     int have_own_leaf;
     cdtls_public_key own_rpk_key; /* parsed cfg.raw_public_key (RFC 7250) */
     int have_own_rpk;
@@ -107,9 +112,25 @@ typedef struct conn_handshake {
     dgram_queue early;
 } conn_handshake;
 
-struct cdtls_conn {
+/* A validated configuration (cdtls_context_new): immutable once made,
+ * shared by every connection made from it. The configuration's borrowed
+ * buffers must outlive it. */
+struct cdtls_context {
     cdtls_config cfg;
-    conn_handshake *h; /* NULL once the handshake is over */
+    const cdtls_provider *p;
+    const cdtls_allocator *a;
+    cdtls_x509_cert own_leaf; /* cfg.cert_chain[0], parsed once */
+    int have_own_leaf;
+    cdtls_public_key own_rpk_key; /* cfg.raw_public_key, parsed once */
+    int have_own_rpk;
+};
+
+struct cdtls_conn {
+    const cdtls_context *ctx;
+    const cdtls_config *cfg; /* &ctx->cfg */
+    cdtls_context *own_ctx;  /* made by cdtls_conn_new from a config, freed with the connection */
+    size_t mtu;              /* cfg->mtu, lowered by cdtls_conn_set_mtu */
+    conn_handshake *h;       /* NULL once the handshake is over */
     const cdtls_provider *p;
     const cdtls_allocator *a;
     cdtls_role role;

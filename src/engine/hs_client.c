@@ -47,21 +47,21 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     ch.cookie_len = c->h->cookie_len;
     ch.suites = suites;
     ch.n_suites = n_suites;
-    ch.ext.ems = c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
+    ch.ext.ems = c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
     /* RFC 5746 §3.4: an initial handshake signals with an empty
      * renegotiation_info extension. */
     ch.ext.renegotiation_info = 1;
     ch.ext.renegotiation_info_len = 0;
-    ch.ext.encrypt_then_mac = c->cfg.encrypt_then_mac && any_offered(suites, n_suites, is_cbc);
+    ch.ext.encrypt_then_mac = c->cfg->encrypt_then_mac && any_offered(suites, n_suites, is_cbc);
     ch.groups = groups;
     ch.n_groups = n_groups;
     ch.ext.ec_point_formats = n_groups > 0; /* RFC 8422 §5.1.2: uncompressed only */
     uint16_t sig_algs[16];
     ch.sig_algs = sig_algs;
     ch.n_sig_algs = any_offered(suites, n_suites, hs_suite_uses_cert) ? hs_our_sig_algs(c, sig_algs, 16) : 0;
-    if (c->cfg.server_name) { /* RFC 6066 §3 */
-        ch.ext.server_name = (const uint8_t *)c->cfg.server_name;
-        ch.ext.server_name_len = strlen(c->cfg.server_name);
+    if (c->cfg->server_name) { /* RFC 6066 §3 */
+        ch.ext.server_name = (const uint8_t *)c->cfg->server_name;
+        ch.ext.server_name_len = strlen(c->cfg->server_name);
     }
     uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
     rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
@@ -133,8 +133,8 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->session_id_len = sh.session_id_len;
 
     /* RFC 7627 §5.1: use EMS only if the server echoed it. */
-    c->use_ems = sh.ext.ems && c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
-    if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
+    c->use_ems = sh.ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
     /* RFC 5746 §3.4: the server's renegotiation_info must be empty. */
     if (sh.ext.renegotiation_info && sh.ext.renegotiation_info_len != 0)
@@ -142,7 +142,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->peer_secure_reneg = sh.ext.renegotiation_info;
     /* RFC 7366 §2: EtM only for CBC suites, and only if we offered it. */
     c->use_etm = sh.ext.encrypt_then_mac;
-    if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg.encrypt_then_mac))
+    if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg->encrypt_then_mac))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
@@ -151,7 +151,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     if (rc) return conn_fail(c, rc, alert);
     /* RFC 5077 §3.2: a SessionTicket extension only in answer to ours; it
      * promises a NewSessionTicket before the server's CCS */
-    if (sh.ext.session_ticket && (!c->cfg.session_tickets || sh.ext.ticket_len != 0))
+    if (sh.ext.session_ticket && (!c->cfg->session_tickets || sh.ext.ticket_len != 0))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     c->expect_ticket = sh.ext.session_ticket;
     if (resume_client_accepted(c, &sh)) {
@@ -184,7 +184,7 @@ static int client_on_certificate_request(cdtls_conn *c, const uint8_t *body, siz
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     c->h->cert_requested = 1;
     c->h->client_sig_scheme = 0;
-    if (c->own_cert_rpk ? c->h->have_own_rpk : (c->cfg.n_certs && c->h->have_own_leaf)) {
+    if (c->own_cert_rpk ? c->h->have_own_rpk : (c->h->n_certs && c->h->have_own_leaf)) {
         cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
         c->h->client_sig_scheme = hs_sig_choose(c, t, cr.sig_algs, cr.sig_algs_len, 0);
     }
@@ -253,9 +253,9 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
 /* The client's PSK: from the callback (given the server's hint) or config. */
 static int client_choose_psk(cdtls_conn *c)
 {
-    if (c->cfg.psk_callback) {
+    if (c->cfg->psk_callback) {
         size_t id_len = 0, psk_len = 0;
-        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, c->h->psk_hint, c->h->psk_hint_len,
+        int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, c->h->psk_hint, c->h->psk_hint_len,
                                      c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
                                      sizeof c->h->psk, &psk_len);
         if (rc) return rc;
@@ -273,7 +273,7 @@ static int client_choose_psk(cdtls_conn *c)
 static int client_queue_certificate(cdtls_conn *c)
 {
     if (c->own_cert_rpk && !c->h->client_sig_scheme) return CDTLS_ERR_HANDSHAKE_FAILURE;
-    return hs_queue_certificate(c, c->h->client_sig_scheme ? c->cfg.n_certs : 0);
+    return hs_queue_certificate(c, c->h->client_sig_scheme ? c->h->n_certs : 0);
 }
 
 /* ClientKeyExchange (RFC 4279 §2, RFC 5489 §2, RFC 8422 §5.7): our PSK
@@ -312,7 +312,7 @@ static int client_queue_certificate_verify(cdtls_conn *c)
     if (c->h->hs_log_overflow || !v) return CDTLS_ERR_LIMIT;
     uint8_t sig[CDTLS_SIG_MAX_LEN], body[4 + CDTLS_SIG_MAX_LEN];
     size_t sig_len = sizeof sig;
-    int rc = v->sign(c->p, c->cfg.private_key, c->h->hs_log, c->h->hs_log_len, sig, &sig_len);
+    int rc = v->sign(c->p, c->h->private_key, c->h->hs_log, c->h->hs_log_len, sig, &sig_len);
     if (rc) return rc;
     hs_certificate_verify hcv = {c->h->client_sig_scheme, sig, sig_len};
     cdtls_writer w;

@@ -127,7 +127,7 @@ int hs_server_queue_ticket(cdtls_conn *c, uint64_t now_ms)
 {
     if (!c->issue_ticket) return CDTLS_OK;
     uint8_t ticket[TICKET_MAX_OURS], body[4 + 2 + TICKET_MAX_OURS];
-    hs_new_session_ticket t = {c->cfg.session_lifetime_ms / 1000u, ticket, 0};
+    hs_new_session_ticket t = {c->cfg->session_lifetime_ms / 1000u, ticket, 0};
     if (resume_ticket_make(c, now_ms, ticket, sizeof ticket, &t.ticket_len) != CDTLS_OK) t.ticket_len = 0;
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
@@ -160,7 +160,7 @@ static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, 
  * certificate, and a later change of trust anchors would not reach it. */
 static int server_may_resume(const cdtls_conn *c)
 {
-    return !hs_suite_uses_cert(c->suite) || c->cfg.client_auth == CDTLS_CLIENT_AUTH_NONE;
+    return !hs_suite_uses_cert(c->suite) || c->cfg->client_auth == CDTLS_CLIENT_AUTH_NONE;
 }
 
 /* Picks our most preferred group the client offered (all of ours when it
@@ -193,7 +193,7 @@ static int server_sign_params(cdtls_conn *c, hs_server_key_exchange *ske, uint8_
     hs_ske_signed_input(c, params, pw.len, signed_data, &sd_len);
     const cdtls_sig_vt *v = hs_sig_by_id(c->p, c->h->sig_scheme);
     if (!v) return CDTLS_ERR_INTERNAL;
-    rc = v->sign(c->p, c->cfg.private_key, signed_data, sd_len, sig, &sig_len);
+    rc = v->sign(c->p, c->h->private_key, signed_data, sd_len, sig, &sig_len);
     if (rc) return rc;
     ske->sig_alg = c->h->sig_scheme;
     ske->signature = sig;
@@ -251,16 +251,16 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     /* a resumable session needs an ID (RFC 5246 §7.4.1.3); with tickets
      * only, there is nothing to look an ID up in */
     c->session_id_len = 0;
-    if (c->cfg.session_store && server_may_resume(c)) {
+    if (c->cfg->session_store && server_may_resume(c)) {
         int rc = c->p->random(c->p, c->session_id, 32);
         if (rc) return rc;
         c->session_id_len = 32;
     }
     const int cert = hs_suite_uses_cert(c->suite);
     int rc = server_hello_queue(c, ch);
-    if (!rc && cert) rc = hs_queue_certificate(c, c->cfg.n_certs); /* RFC 5246 §7.4.2: leaf first */
+    if (!rc && cert) rc = hs_queue_certificate(c, c->h->n_certs); /* RFC 5246 §7.4.2: leaf first */
     if (!rc) rc = server_queue_key_exchange(c, ch);
-    if (!rc && cert && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE) rc = server_queue_certificate_request(c);
+    if (!rc && cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) rc = server_queue_certificate_request(c);
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
     return rc ? rc : conn_flight_send(c, now_ms, 1);
 }
@@ -287,9 +287,9 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     hs_client_hello ch;
     if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
 
-    if (c->cfg.cookie_exchange && !c->cookie_verified) {
+    if (c->cfg->cookie_exchange && !c->cookie_verified) {
         if (!c->h->cookies_ready) {
-            int rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg.cookie_rotate_ms, now_ms);
+            int rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg->cookie_rotate_ms, now_ms);
             if (rc) return conn_fail(c, rc, -1);
             c->h->cookies_ready = 1;
         }
@@ -305,7 +305,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
             size_t n = 0;
             int rc = cookie_make(c->p, &c->h->cookies, parts, np, cookie);
             if (!rc) rc = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
-            if (!rc) rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg.handshake_oob.flags ? &c->cfg.handshake_oob : NULL);
+            if (!rc) rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
             return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
         }
         c->cookie_verified = 1;
@@ -328,8 +328,8 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->peer_secure_reneg = ch.ext.renegotiation_info || ch.has_reneg_scsv;
 
-    c->use_ems = ch.ext.ems && c->cfg.extended_master_secret != CDTLS_EMS_DISABLE;
-    if (!c->use_ems && c->cfg.extended_master_secret == CDTLS_EMS_REQUIRE)
+    c->use_ems = ch.ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
 
     int sni_rc = resume_note_server_name(c, ch.ext.server_name, ch.ext.server_name_len);
@@ -339,7 +339,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
          * ticket); from here a fatal error invalidates it (§7.2) */
         resume_restore(c);
         c->suite = suite_find(c->sess->cipher_suite);
-        c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
+        c->use_etm = ch.ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
         memcpy(c->client_random, ch.random, sizeof c->client_random);
         int alert = ALERT_INTERNAL_ERROR;
         if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
@@ -353,7 +353,7 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
 
     /* SNI certificate selection happens before the suite is chosen: the
      * selected key's type decides between ECDSA and RSA suites. */
-    if (c->cfg.select_certificate) {
+    if (c->cfg->select_certificate) {
         char name[256];
         size_t nl = ch.ext.server_name_len < sizeof name - 1 ? ch.ext.server_name_len : 0;
         if (nl) memcpy(name, ch.ext.server_name, nl);
@@ -362,16 +362,16 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         const size_t *lens = NULL;
         size_t n = 0;
         const cdtls_sign_key *key = NULL;
-        int sel = c->cfg.select_certificate(c->cfg.select_certificate_ctx, nl ? name : NULL, &chain,
+        int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain,
                                             &lens, &n, &key);
         if (sel == CDTLS_OK) {
             if (!chain || !lens || !n || !key ||
                 engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
                 return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
-            c->cfg.cert_chain = chain;
-            c->cfg.cert_chain_len = lens;
-            c->cfg.n_certs = n;
-            c->cfg.private_key = key;
+            c->h->cert_chain = chain;
+            c->h->cert_chain_len = lens;
+            c->h->n_certs = n;
+            c->h->private_key = key;
             c->h->have_own_leaf = 1;
         } else if (sel != CDTLS_ERR_UNSUPPORTED) {
             return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
@@ -385,17 +385,17 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
     uint16_t suite = server_pick_suite(c, &ch);
     if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->suite = suite_find(suite);
-    if (hs_suite_uses_cert(c->suite) && c->cfg.client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
+    if (hs_suite_uses_cert(c->suite) && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
     if (hs_suite_uses_cert(c->suite)) c->h->sig_scheme = server_pick_sig(c, &ch);
-    c->use_etm = ch.ext.encrypt_then_mac && c->cfg.encrypt_then_mac && c->suite->kind == SUITE_CBC;
+    c->use_etm = ch.ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch.random, sizeof c->client_random);
     int alert = ALERT_INTERNAL_ERROR;
     if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
         return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
     server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
-    c->issue_ticket = c->cfg.ticket_keys && ch.ext.session_ticket && server_may_resume(c); /* RFC 5077 §3.2 */
+    c->issue_ticket = c->cfg->ticket_keys && ch.ext.session_ticket && server_may_resume(c); /* RFC 5077 §3.2 */
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = c->h->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
@@ -405,16 +405,16 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
 int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 {
     if (id_len > sizeof c->psk_identity) return CDTLS_ERR_UNKNOWN_PSK;
-    if (c->cfg.psk_callback) {
+    if (c->cfg->psk_callback) {
         size_t psk_len = 0;
-        int rc = c->cfg.psk_callback(c->cfg.psk_callback_ctx, id, id_len, NULL, 0, NULL, c->h->psk,
+        int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, id, id_len, NULL, 0, NULL, c->h->psk,
                                      sizeof c->h->psk, &psk_len);
         if (rc) return rc == CDTLS_ERR_UNKNOWN_PSK ? rc : CDTLS_ERR_UNKNOWN_PSK;
         if (psk_len == 0 || psk_len > sizeof c->h->psk) return CDTLS_ERR_UNKNOWN_PSK;
         c->h->psk_len = psk_len;
     } else {
-        if (id_len != c->cfg.psk_identity_len ||
-            (id_len && memcmp(id, c->cfg.psk_identity, id_len) != 0))
+        if (id_len != c->cfg->psk_identity_len ||
+            (id_len && memcmp(id, c->cfg->psk_identity, id_len) != 0))
             return CDTLS_ERR_UNKNOWN_PSK;
     }
     memcpy(c->psk_identity, id, id_len);
@@ -424,14 +424,14 @@ int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 
 static int auth_requires(const cdtls_conn *c)
 {
-    return c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_ANY ||
-           c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    return c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_ANY ||
+           c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 }
 
 static int auth_verifies(const cdtls_conn *c)
 {
-    return c->cfg.client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
-           c->cfg.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    return c->cfg->client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
+           c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 }
 
 /* The client's Certificate (RFC 5246 §7.4.6), judged as the mode says. */

@@ -95,6 +95,7 @@ struct cdtls_sock {
 
 struct cdtls_listener {
     cdtls_config cfg;
+    cdtls_context *ctx; /* made once from cfg: every peer's connection shares it */
     const cdtls_allocator *a;
     cdtls_io_socket io;
     cdtls_hello_verifier *hv;
@@ -498,11 +499,13 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     l->tx.io = &l->io;
     rx_setup(&l->rx, a, rx_slots_for(&l->io, RX_SLOTS_LISTENER));
     rc = l->scratch && l->tx.buf && l->rx.bufs ? CDTLS_OK : CDTLS_ERR_NOMEM;
+    if (!rc) rc = cdtls_context_new(&l->cfg, &l->ctx);
     if (!rc) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
     if (rc) {
         if (l->scratch) a->free(a->ctx, l->scratch, DGRAM_MAX);
         if (l->tx.buf) a->free(a->ctx, l->tx.buf, DGRAM_MAX);
         rx_teardown(&l->rx, a);
+        cdtls_context_free(l->ctx);
         cdtls_io_close(&l->io);
         cdtls_free_wipe(a, l, sizeof *l);
         return rc;
@@ -617,7 +620,7 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     s->l = l;
     s->scratch = l->scratch;
     s->tx = &l->tx;
-    if (cdtls_conn_new(&l->cfg, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
+    if (cdtls_conn_new_from(l->ctx, CDTLS_SERVER, cdtls_io_now_ms(), &s->conn) != CDTLS_OK) {
         cdtls_free_wipe(l->a, s, sizeof *s);
         return NULL;
     }
@@ -793,6 +796,7 @@ void cdtls_listener_close(cdtls_listener *l)
     }
     if (l->table_size) l->a->free(l->a->ctx, l->table, l->table_size * sizeof *l->table);
     cdtls_hello_verifier_free(l->hv);
+    cdtls_context_free(l->ctx); /* after every peer's connection */
     cdtls_io_close(&l->io);
     l->a->free(l->a->ctx, l->tx.buf, DGRAM_MAX); /* ciphertext and cookies only */
     rx_teardown(&l->rx, l->a);

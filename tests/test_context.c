@@ -1,0 +1,153 @@
+/* cdtls_context (issue 15): a configuration validated once and shared by
+ * the connections made from it; a connection made from a bare config owns
+ * a context of its own. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdtls/cdtls.h"
+
+static const uint8_t psk[16] = "context-test-psk";
+
+typedef struct counting {
+    cdtls_allocator a;
+    size_t live, allocs;
+} counting;
+
+static void *count_alloc(void *ctx, size_t n)
+{
+    counting *c = ctx;
+    void *p = malloc(n);
+    if (p) c->live += n, c->allocs++;
+    return p;
+}
+
+static void count_free(void *ctx, void *p, size_t n)
+{
+    counting *c = ctx;
+    c->live -= n;
+    free(p);
+}
+
+static void psk_cfg(cdtls_config *cfg, counting *cnt)
+{
+    cdtls_config_init(cfg);
+    cfg->psk = psk;
+    cfg->psk_len = sizeof psk;
+    cfg->psk_identity = (const uint8_t *)"ctx";
+    cfg->psk_identity_len = 3;
+    cfg->cookie_exchange = 0;
+    if (cnt) {
+        memset(cnt, 0, sizeof *cnt);
+        cnt->a = (cdtls_allocator){count_alloc, count_free, cnt};
+        cfg->allocator = &cnt->a;
+    }
+}
+
+static int shuttle(cdtls_conn *a, cdtls_conn *b)
+{
+    uint8_t d[2048];
+    size_t n;
+    for (int i = 0; i < 20; i++) {
+        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) cdtls_conn_recv(b, d, n, NULL, 1000);
+        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK) cdtls_conn_recv(a, d, n, NULL, 1000);
+        if (cdtls_conn_get_state(a) == CDTLS_STATE_ESTABLISHED && cdtls_conn_get_state(b) == CDTLS_STATE_ESTABLISHED)
+            return 1;
+    }
+    return 0;
+}
+
+Test(context, validates_once_and_refuses_bad_configs)
+{
+    cdtls_config cfg;
+    cdtls_context *x = NULL;
+    psk_cfg(&cfg, NULL);
+    cfg.mtu = 100;
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
+    cr_assert_null(x);
+    psk_cfg(&cfg, NULL);
+    cfg.psk_len = CDTLS_MAX_PSK_LEN + 1;
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
+    psk_cfg(&cfg, NULL);
+    cfg.n_certs = 1; /* no chain, no key */
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
+    psk_cfg(&cfg, NULL);
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_OK);
+    /* the context holds its own copy: changing the caller's struct later
+     * changes nothing */
+    cfg.mtu = 1;
+    cr_assert_eq(cdtls_context_config(x)->mtu, 1200u);
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new_from(x, (cdtls_role)7, 0, &c), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_conn_new_from(NULL, CDTLS_CLIENT, 0, &c), CDTLS_ERR_INVALID_ARG);
+    cdtls_context_free(x);
+    cdtls_context_free(NULL);
+}
+
+/* 32 pairs from one client context and one server context: every pair
+ * completes and talks; each connection costs the same bytes (no copy of
+ * the configuration); the contexts are freed after their connections and
+ * nothing is left. */
+Test(context, many_connections_share_one_context)
+{
+    enum { N = 32 };
+    counting cnt;
+    cdtls_config cfg;
+    psk_cfg(&cfg, &cnt);
+    cdtls_context *cx, *sx;
+    cr_assert_eq(cdtls_context_new(&cfg, &cx), CDTLS_OK);
+    cr_assert_eq(cdtls_context_new(&cfg, &sx), CDTLS_OK);
+    const size_t ctx_bytes = cnt.live;
+    static cdtls_conn *cl[N], *sv[N];
+    size_t per_conn = 0;
+    for (int i = 0; i < N; i++) {
+        size_t before = cnt.live;
+        cr_assert_eq(cdtls_conn_new_from(cx, CDTLS_CLIENT, 1000, &cl[i]), CDTLS_OK);
+        size_t one = cnt.live - before;
+        if (i) cr_assert_eq(one, per_conn, "connection %d took %zu bytes, the first %zu", i, one, per_conn);
+        per_conn = one;
+        cr_assert_eq(cdtls_conn_new_from(sx, CDTLS_SERVER, 1000, &sv[i]), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_start(cl[i], 1000), CDTLS_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        cr_assert(shuttle(cl[i], sv[i]), "pair %d: %s", i, cdtls_strerror(cdtls_conn_error(cl[i])));
+        uint8_t d[64];
+        size_t n;
+        cr_assert_eq(cdtls_conn_write(cl[i], (const uint8_t *)"hi", 2, NULL), CDTLS_OK);
+        (void)shuttle(cl[i], sv[i]); /* carries the record */
+        cr_assert_eq(cdtls_conn_read(sv[i], d, sizeof d, &n, NULL), CDTLS_OK);
+        cr_assert(n == 2 && memcmp(d, "hi", 2) == 0);
+    }
+    for (int i = 0; i < N; i++) {
+        cdtls_conn_free(cl[i]);
+        cdtls_conn_free(sv[i]);
+    }
+    cr_assert_eq(cnt.live, ctx_bytes, "connections left %zu bytes", cnt.live - ctx_bytes);
+    cdtls_context_free(cx);
+    cdtls_context_free(sx);
+    cr_assert_eq(cnt.live, 0);
+}
+
+/* An established connection has dropped its handshake state: it holds
+ * less than it did while handshaking. */
+Test(context, established_connection_frees_its_handshake_state)
+{
+    counting cc, sc;
+    cdtls_config ccfg, scfg;
+    psk_cfg(&ccfg, &cc);
+    psk_cfg(&scfg, &sc);
+    cdtls_conn *c, *s;
+    cr_assert_eq(cdtls_conn_new(&ccfg, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&scfg, CDTLS_SERVER, 1000, &s), CDTLS_OK);
+    const size_t client_new = cc.live, server_new = sc.live;
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    cr_assert(shuttle(c, s));
+    /* the handshake struct (transcript, PSK copy, reassembly, ...) is gone:
+     * what is left is below what a fresh connection held */
+    cr_assert_lt(cc.live, client_new, "client holds %zu B established, %zu B new", cc.live, client_new);
+    cr_assert_lt(sc.live, server_new, "server holds %zu B established, %zu B new", sc.live, server_new);
+    cdtls_conn_free(c);
+    cdtls_conn_free(s);
+    cr_assert_eq(cc.live, 0);
+    cr_assert_eq(sc.live, 0);
+}
