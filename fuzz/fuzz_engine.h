@@ -71,8 +71,27 @@ typedef struct fuzz_fixtures {
 
 static fuzz_fixtures fuzz_fx;
 
+#ifdef FUZZ_EMBEDDED_CERTS
+/* OSS-Fuzz and ClusterFuzzLite run the binaries away from the source tree:
+ * oss-fuzz/build.sh compiles fuzz/certs into the harnesses
+ * (oss-fuzz/embed-certs.sh writes this header). */
+#include "fuzz_certs_embedded.h"
+#endif
+
 static uint8_t *fuzz_read_file(const char *name, size_t *len)
 {
+#ifdef FUZZ_EMBEDDED_CERTS
+    for (size_t i = 0; i < sizeof fuzz_embedded_certs / sizeof fuzz_embedded_certs[0]; i++) {
+        if (strcmp(fuzz_embedded_certs[i].name, name) != 0) continue;
+        uint8_t *copy = malloc(fuzz_embedded_certs[i].len);
+        if (!copy) abort();
+        memcpy(copy, fuzz_embedded_certs[i].data, fuzz_embedded_certs[i].len);
+        *len = fuzz_embedded_certs[i].len;
+        return copy;
+    }
+    fprintf(stderr, "fuzz: %s is not among the embedded certificates\n", name);
+    abort();
+#else
     const char *dir = getenv("CDTLS_FUZZ_CERTS");
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir ? dir : FUZZ_CERT_DIR, name);
@@ -96,6 +115,7 @@ static uint8_t *fuzz_read_file(const char *name, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+#endif
 }
 
 /* The identities come from fuzz/certs (made once by

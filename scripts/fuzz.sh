@@ -34,26 +34,14 @@ set_crypto() {
   crashes=$out/crashes-$crypto
   mkdir -p "$logs" "$crashes"
 }
-harnesses=(fuzz_record fuzz_hs_msg fuzz_hs_ext fuzz_hs_reasm fuzz_x509 fuzz_x509_chain
-           fuzz_pem fuzz_key fuzz_engine_client fuzz_engine_server)
+. fuzz/harnesses.sh
+harnesses=("${fuzz_harnesses[@]}")
 export CDTLS_FUZZ_CERTS="$root/fuzz/certs"
 # a UBSan report is fatal (the build also says -fno-sanitize-recover)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-
-dict_of() {
-  case $1 in
-    fuzz_x509*|fuzz_pem|fuzz_key) echo fuzz/x509.dict ;;
-    *) echo fuzz/dtls.dict ;;
-  esac
-}
-max_len_of() {
-  case $1 in
-    fuzz_engine_*) echo 32768 ;;
-    fuzz_x509_chain|fuzz_hs_reasm) echo 16384 ;;
-    *) echo 8192 ;;
-  esac
-}
+dict_of() { fuzz_dict_of "$@"; }
+max_len_of() { fuzz_max_len_of "$@"; }
 
 build() {
   command -v clang >/dev/null || { echo "fuzz: clang is missing (scripts/setup.sh)"; return 1; }

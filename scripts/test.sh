@@ -48,6 +48,9 @@ run scripts/keylog-check.sh
 # libFuzzer harnesses (docs/fuzzing.md): build, generate the seed corpora,
 # replay them and the regression inputs, fuzz each harness 3 s.
 run scripts/fuzz.sh smoke 3
+# The OSS-Fuzz build (oss-fuzz/build.sh) as OSS-Fuzz runs it, libFuzzer with
+# ASan and with UBSan, and every binary over its seed corpus (check_build).
+run oss-fuzz/check.sh
 
 # Criterion's closing line per run: "[====] Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C",
 # and the closing lines of our script checks (tools smoke test, tshark capture
