@@ -12,6 +12,7 @@
 
 #include "cdtls/alloc.h"
 #include "cdtls/provider.h"
+#include "fuzz_crypto.h"
 
 /* A provider table that begins with a cdtls_provider (provider.h allows a
  * caller-made table to keep state this way): random() is a counter run
@@ -37,11 +38,26 @@ static inline int fuzz_random(const cdtls_provider *self, uint8_t *out, size_t l
     return CDTLS_OK;
 }
 
-static inline void fuzz_provider_init(fuzz_provider *fp, uint64_t seed)
+static inline void fuzz_provider_init_from(fuzz_provider *fp, const cdtls_provider *p, uint64_t seed)
 {
-    fp->base = *cdtls_provider_default();
+    fp->base = *p;
     fp->base.random = fuzz_random;
     fp->counter = seed;
+}
+
+/* The build's real provider, deterministic randomness: the parser
+ * harnesses that check real signatures (fuzz_x509*, fuzz_key). */
+static inline void fuzz_provider_init(fuzz_provider *fp, uint64_t seed)
+{
+    fuzz_provider_init_from(fp, cdtls_provider_default(), seed);
+}
+
+/* The fuzzing provider (providers/fuzz): cheap AEAD, CBC, key exchange and
+ * signatures, real hashes and HMACs; the engine harnesses and fuzz_record,
+ * which test the protocol and the record layer, not the ciphers. */
+static inline void fuzz_provider_init_fast(fuzz_provider *fp, uint64_t seed)
+{
+    fuzz_provider_init_from(fp, cdtls_provider_fuzz_crypto(), seed);
 }
 
 /* The fixed clocks: the engine's monotonic milliseconds start here, and

@@ -120,12 +120,12 @@ static uint8_t *fuzz_read_file(const char *name, size_t *len)
 
 /* The identities come from fuzz/certs (made once by
  * tests/x509/make-certs.sh and committed, so recorded handshakes stay
- * valid); they are loaded through the build's real provider, which needs
- * no randomness for that. */
+ * valid); they are loaded through the fuzzing provider (its keys wrap the
+ * real provider's, which needs no randomness for that). */
 static void fuzz_identity_load(fuzz_identity *id, const char *const *certs, const char *key,
                                const char *anchor)
 {
-    const cdtls_provider *p = cdtls_provider_default();
+    const cdtls_provider *p = cdtls_provider_fuzz_crypto();
     for (id->n = 0; certs[id->n]; id->n++) id->der[id->n] = fuzz_read_file(certs[id->n], &id->len[id->n]);
     size_t klen;
     uint8_t *k = fuzz_read_file(key, &klen);
@@ -153,7 +153,7 @@ static void fuzz_fixtures_load(void)
     if (cdtls_x509_parse(e->der[0], e->len[0], &leaf) != CDTLS_OK ||
         cdtls_x509_spki_encode(&leaf.key, fuzz_fx.spki, sizeof fuzz_fx.spki, &fuzz_fx.spki_len) != CDTLS_OK)
         abort();
-    const cdtls_hash_vt *h = cdtls_provider_default()->hash[CDTLS_HASH_SHA256];
+    const cdtls_hash_vt *h = cdtls_provider_fuzz_crypto()->hash[CDTLS_HASH_SHA256];
     cdtls_hash_ctx hc;
     h->init(&hc);
     h->update(&hc, fuzz_fx.spki, fuzz_fx.spki_len);
@@ -224,7 +224,7 @@ static const fuzz_scenario fuzz_scenarios[] = {
 /* Whether this build can run the scenario at all. */
 static int fuzz_scenario_supported(const fuzz_scenario *sc)
 {
-    const cdtls_provider *p = cdtls_provider_default();
+    const cdtls_provider *p = cdtls_provider_fuzz_crypto();
     if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) return 0;
     fuzz_fixtures_load();
     if ((sc->flags & (SC_CERT_ECDSA | SC_RPK)) && !fuzz_fx.id[FI_ECDSA].key) return 0;
@@ -567,7 +567,7 @@ static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, f
     fe->sink_ctx = sink_ctx;
     fe->now = FUZZ_T0_MS;
     /* the target's random stream: one per role and scenario */
-    fuzz_provider_init(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) + scenario % FUZZ_N_SCENARIOS);
+    fuzz_provider_init_fast(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) + scenario % FUZZ_N_SCENARIOS);
     fuzz_config(&fe->fc, fe->sc, role, &fe->prov.base);
     fuzz_engine_begin(fe);
     return 1;

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    fuzz_provider_init(&prov, 1);
+    fuzz_provider_init_fast(&prov, 1);
     const cdtls_provider *p = &prov.base;
     unsigned which = data[0] & 7;
     size_t cid_len = data[0] >> 3;

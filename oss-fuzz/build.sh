@@ -24,7 +24,8 @@ trap 'rm -rf "$work"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 # C11 as the core is written; warnings shown, never fatal (OSS-Fuzz's clang
 # is newer than ours and may warn about more)
-cflags=($CFLAGS -std=c11 -Wall -Wextra -Iinclude -Isrc -Ifuzz -I"$work" -DFUZZ_EMBEDDED_CERTS)
+cflags=($CFLAGS -std=c11 -Wall -Wextra -Iinclude -Isrc -Ifuzz -Iproviders/fuzz -I"$work" -DFUZZ_EMBEDDED_CERTS
+        -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
 
 # compile FILE...: objects into $work/obj (in parallel), printed one a line
 compile() {
@@ -78,7 +79,7 @@ build_variant() {
   extra=(-DCDTLS_PROVIDER_NAME=\"$name\")
   [ "$name" = bearssl ] && extra+=("${bearssl_inc[@]}")
   [ "$name" = sodium ] && extra+=("${sodium_inc[@]}")
-  compile "$work/core-$name" "${core[@]}" "$prov"/*.c
+  compile "$work/core-$name" "${core[@]}" "$prov"/*.c providers/fuzz/*.c
   ar rcs "$work/libcore-$name.a" "$work/core-$name"/*.o
 }
 

@@ -13,6 +13,9 @@
 #                                          nice -n 19; corpora grow in fuzz/out/corpus-*/,
 #                                          logs in fuzz/out/logs-*/, crashes in
 #                                          fuzz/out/crashes-*/; prints execs and edges
+#   scripts/fuzz.sh speed [SECONDS] [harness...]
+#                                          executions per CPU second in the SPEED=1 build
+#                                          (FUZZ_PROFILE=1: and a perf profile each)
 #   scripts/fuzz.sh repro HARNESS FILE     run one harness on one input (a crash file)
 #   scripts/fuzz.sh coverage HARNESS       source coverage of that harness's corpus
 #                                          (llvm-cov report per file of src/, providers/)
@@ -172,6 +175,40 @@ case $cmd in
     llvm-profdata merge -sparse "$cbin/$h.profraw" -o "$cbin/$h.profdata" || exit 1
     llvm-cov report "$cbin/$h" -instr-profile="$cbin/$h.profdata" src/ providers/
     echo "fuzz: line by line: llvm-cov show $cbin/$h -instr-profile=$cbin/$h.profdata FILE"
+    ;;
+  speed)
+    # executions per CPU second of each harness in the SPEED=1 build (the
+    # fuzzer's coverage only, -O2: fuzz/Makefile), fuzzing SECONDS from a
+    # fresh copy of the seeds, one harness at a time; CPU seconds, not wall
+    # seconds, because the machine is shared: what a harness gets from one
+    # core is what it does per second of CPU. FUZZ_PROFILE=1: a perf
+    # profile of each (the functions above 2 % of the samples)
+    secs=${1:-20}
+    shift || true
+    [ $# -gt 0 ] && harnesses=("$@")
+    sbin=$out/build-$crypto-speed
+    nice -n 19 make -s -f fuzz/Makefile -j"$jobs" CRYPTO="$crypto" OUT="$sbin" SPEED=1 || exit 1
+    rm -rf "$corpus.seeds" && "$sbin/gen_corpus" "$corpus.seeds" > /dev/null || exit 1
+    echo "fuzz-speed: load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, ${secs}s per harness"
+    for h in "${harnesses[@]}"; do
+      d=$out/speed-$crypto/$h
+      rm -rf "$d" && mkdir -p "$d" "$crashes/$h"
+      [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$d/"
+      log=$logs/$h.speed.log
+      pre=()
+      [ -n "${FUZZ_PROFILE:-}" ] && pre=(perf record -q -g -o "$logs/$h.perf.data" --)
+      "${pre[@]}" perf stat -x, -e task-clock -o "$log.cpu" "$sbin/$h" -max_total_time="$secs" -timeout=25 \
+        -max_len="$(max_len_of "$h")" -dict="$(dict_of "$h")" -print_final_stats=1 \
+        -artifact_prefix="$crashes/$h/" "$d" > "$log" 2>&1
+      n=$(sed -n "s/^stat::number_of_executed_units: *//p" "$log" | tail -1)
+      ms=$(awk -F, '/task-clock/ {printf "%d", $1}' "$log.cpu")
+      eps=$(( ${n:-0} * 1000 / (${ms:-0} > 0 ? ms : 1) ))
+      echo "fuzz-speed: $h $eps exec/s of CPU ($(stats "$log"), ${ms}ms CPU in ${secs}s)"
+      if [ -n "${FUZZ_PROFILE:-}" ]; then
+        perf report -q -i "$logs/$h.perf.data" --no-children --percent-limit 2 --stdio \
+          --sort symbol -g none 2>/dev/null | sed "s/ *- *- *\$//; s/ *\$//; /^\$/d; s/^/    /" | head -12
+      fi
+    done
     ;;
   repro)
     h=${1:?usage: scripts/fuzz.sh repro HARNESS FILE}
