@@ -366,6 +366,12 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
 /* -------------------------------------------------------------- driver */
 
 typedef void (*fuzz_sink)(void *ctx, const uint8_t *dgram, size_t len);
+struct fuzz_engine;
+/* Called with each peer datagram (part number part of the input) just
+ * before the target receives it: the custom mutator (fuzz_mutator.h)
+ * decrypts the epoch-1 records in it with the target's read keys. */
+typedef void (*fuzz_tap)(void *ctx, const struct fuzz_engine *fe, size_t part, const uint8_t *dgram,
+                         size_t len);
 
 typedef struct fuzz_engine {
     fuzz_provider prov;
@@ -382,6 +388,9 @@ typedef struct fuzz_engine {
     cdtls_conn_state last_state;
     fuzz_sink sink;
     void *sink_ctx;
+    fuzz_tap tap;
+    void *tap_ctx;
+    size_t part; /* the input part being stepped */
     unsigned turns;       /* drains and reads alternate copying and borrowing calls */
     uint8_t buf[65536];
 } fuzz_engine;
@@ -656,6 +665,7 @@ static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, 
         fuzz_engine_new_conn(fe);
         if (cdtls_conn_set_cookie_verified(fe->c) != CDTLS_OK) abort();
     }
+    if (fe->tap) fe->tap(fe->tap_ctx, fe, fe->part, dgram, len);
     cdtls_oob oob;
     memset(&oob, 0, sizeof oob);
     (void)cdtls_conn_recv(fe->c, dgram, len, &oob, fe->now);
@@ -673,22 +683,30 @@ static void fuzz_engine_close(fuzz_engine *fe)
 /* A whole harness input; returns how many of its connections reached
  * ESTABLISHED, and in *resumed (may be NULL) how many of them by
  * resumption (gen_corpus checks its seeds with it). */
-static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size, int *resumed)
+static int fuzz_engine_run_tapped(cdtls_role role, const uint8_t *data, size_t size, int *resumed,
+                                  fuzz_tap tap, void *tap_ctx)
 {
     if (resumed) *resumed = 0;
     if (size < 1) return 0;
     static fuzz_engine fe;
     if (!fuzz_engine_open(&fe, role, data[0], NULL, NULL)) return 0;
+    fe.tap = tap;
+    fe.tap_ctx = tap_ctx;
     fuzz_split s = {data + 1, size - 1};
     const uint8_t *part;
     size_t len;
     int mark;
-    while (fuzz_next(&s, &part, &len, &mark)) fuzz_engine_step(&fe, part, len, mark);
+    for (fe.part = 0; fuzz_next(&s, &part, &len, &mark); fe.part++) fuzz_engine_step(&fe, part, len, mark);
     int established = fe.established_seen;
     if (resumed) *resumed = fe.resumed_seen;
     fuzz_engine_close(&fe);
     if (fuzz_live_bytes != 0) abort(); /* freed connections leave nothing allocated */
     return established;
+}
+
+static int fuzz_engine_run(cdtls_role role, const uint8_t *data, size_t size, int *resumed)
+{
+    return fuzz_engine_run_tapped(role, data, size, resumed, NULL, NULL);
 }
 
 #endif

@@ -7,6 +7,10 @@
  * clock are deterministic, so a recorded client (fuzz/gen_corpus.c) stays
  * valid and every crash reproduces from its file alone. */
 #include "fuzz_engine.h"
+#ifndef FUZZ_NO_CUSTOM_MUTATOR /* for measuring what it is worth */
+#define FUZZ_MUTATOR_ROLE CDTLS_SERVER
+#include "fuzz_mutator.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
