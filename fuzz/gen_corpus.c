@@ -22,12 +22,18 @@
  * bring the target to ESTABLISHED, i.e. the recording stays valid under
  * the deterministic provider. A scenario that does not complete, or a seed
  * that does not replay, makes this program fail (exit 1). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* struct in_pktinfo */
+#endif
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cdtls/io.h"
 #include "common/dtls.h"
 #include "fuzz_engine.h"
 #include "handshake/hs_msg.h"
@@ -583,6 +589,71 @@ static void cert_seeds(void)
     }
 }
 
+/* fuzz_io_cmsg and fuzz_io_gro: control messages as this machine's
+ * cdtls_io_build_cmsg writes them (what a receive reports has the same
+ * layout), and coalesced reads with a UDP_GRO message. */
+static void put_cmsg_bytes(vec *v, int level, int type, const void *d, size_t n)
+{
+    uint8_t b[CMSG_SPACE(64)];
+    memset(b, 0, sizeof b);
+    struct cmsghdr *c = (struct cmsghdr *)(void *)b;
+    c->cmsg_len = CMSG_LEN(n);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    memcpy(CMSG_DATA(c), d, n);
+    vec_put(v, b, CMSG_SPACE(n));
+}
+
+static void io_seeds(void)
+{
+    cdtls_oob o;
+    memset(&o, 0, sizeof o);
+    o.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_TTL | CDTLS_OOB_IFINDEX | CDTLS_OOB_LOCAL_ADDR;
+    o.dscp = 46;
+    o.ecn = 1;
+    o.ttl = 64;
+    o.ifindex = 2;
+    uint8_t cm[CDTLS_IO_CMSG_SPACE * 2];
+    size_t n;
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        o.local.family = i == 0 ? 4 : 6;
+        memcpy(o.local.addr, i == 1 ? v6 : mapped, 16);
+        if (i == 0) memcpy(o.local.addr, mapped + 12, 4);
+        if (cdtls_io_build_cmsg(&o, o.local.family, cm, sizeof cm, &n) == CDTLS_OK) write_seed("fuzz_io_cmsg", cm, n);
+    }
+    /* a receive's report: IP_PKTINFO carries the destination in ipi_addr */
+    vec v = {0};
+    int tos = 0xb9, ttl = 63;
+    struct in_pktinfo pi;
+    memset(&pi, 0, sizeof pi);
+    pi.ipi_ifindex = 1;
+    memcpy(&pi.ipi_addr, mapped + 12, 4);
+    put_cmsg_bytes(&v, IPPROTO_IP, IP_TOS, &tos, 1);
+    put_cmsg_bytes(&v, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    put_cmsg_bytes(&v, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+    write_seed("fuzz_io_cmsg", v.p, v.n);
+    /* GRO: flags, control length, control (UDP_GRO first, as the kernel
+     * puts it), payload of several segments */
+    static const int segs[] = {1200, 100, 7};
+    static const size_t lens[] = {3000, 400, 7};
+    for (int i = 0; i < 3; i++) {
+        vec c = {0}, s = {0};
+        put_cmsg_bytes(&c, IPPROTO_UDP, 104 /* UDP_GRO */, &segs[i], sizeof segs[i]);
+        put_cmsg_bytes(&c, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+        vec_u8(&s, (uint8_t)((i * 9) << 2 | (i == 1)));
+        vec_u8(&s, (uint8_t)(c.n >> 8));
+        vec_u8(&s, (uint8_t)c.n);
+        vec_put(&s, c.p, c.n);
+        for (size_t k = 0; k < lens[i]; k++) vec_u8(&s, (uint8_t)(k / (size_t)segs[i] + 0x30));
+        write_seed("fuzz_io_gro", s.p, s.n);
+        free(c.p);
+        free(s.p);
+    }
+    free(v.p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -593,6 +664,7 @@ int main(int argc, char **argv)
     make_dir(outdir);
     fuzz_fixtures_load();
     cert_seeds();
+    io_seeds();
     int failed = 0, sessions = 0, skipped = 0;
     vec seed = {0};
     for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {

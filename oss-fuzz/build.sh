@@ -73,13 +73,15 @@ fi
 ./oss-fuzz/embed-certs.sh fuzz/certs > "$work/fuzz_certs_embedded.h"
 mapfile -t core < <(ls src/common/*.c src/keys/*.c src/record/*.c src/handshake/*.c \
                        src/x509/*.c src/engine/*.c)
+# src/io (not Windows) for the io harnesses
+mapfile -t io < <(ls src/io/*.c | grep -v win32.c)
 # build_variant NAME PROVIDER_DIR: libcore-NAME.a, the core + one provider
 build_variant() {
   local name=$1 prov=$2
   extra=(-DCDTLS_PROVIDER_NAME=\"$name\")
   [ "$name" = bearssl ] && extra+=("${bearssl_inc[@]}")
   [ "$name" = sodium ] && extra+=("${sodium_inc[@]}")
-  compile "$work/core-$name" "${core[@]}" "$prov"/*.c providers/fuzz/*.c
+  compile "$work/core-$name" "${core[@]}" "${io[@]}" "$prov"/*.c providers/fuzz/*.c
   ar rcs "$work/libcore-$name.a" "$work/core-$name"/*.o
 }
 

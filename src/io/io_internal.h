@@ -93,6 +93,12 @@ void io_gro_read_init(io_gro_read *r, const uint8_t *buf, size_t len, size_t seg
  * and m->raw (its own copy of the read's control bytes; raw_len 0 if they
  * do not fit raw_cap). 0 when r has no datagram left. */
 int io_gro_take(io_gro_read *r, cdtls_io_msg *m);
+#if defined(__linux__)
+/* posix.c: the control messages of one read into r (raw, oob) and its
+ * UDP_GRO segment size (0 if none); ctrunc: the kernel cut them. Not
+ * static so fuzz/fuzz_io_gro.c reaches it with the bytes a kernel hands. */
+size_t io_gro_control(const uint8_t *control, size_t clen, int ctrunc, io_gro_read *r);
+#endif
 
 struct cdtls_io_gro {
     const cdtls_allocator *a; /* where this came from */

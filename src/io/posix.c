@@ -1299,7 +1299,7 @@ static void gro_enable(cdtls_io_socket *s, unsigned flags)
  * With MSG_CTRUNC the report is incomplete and, as for any read, no OOB is
  * reported; the segment size still counts, the kernel putting UDP_GRO
  * first (udp_recvmsg), so a coalesced read is never handed out whole. */
-static size_t gro_control(const uint8_t *control, size_t clen, int ctrunc, io_gro_read *r)
+size_t io_gro_control(const uint8_t *control, size_t clen, int ctrunc, io_gro_read *r)
 {
     size_t seg = 0;
     r->raw_len = 0;
@@ -1361,7 +1361,7 @@ static int gro_fill(cdtls_io_socket *s, int dontwait)
         const struct msghdr *h = &mh[i].msg_hdr;
         io_gro_read *rd = &g->r[i];
         size_t clen = h->msg_controllen > sizeof control[i].bytes ? sizeof control[i].bytes : (size_t)h->msg_controllen;
-        size_t seg = gro_control(control[i].bytes, clen, (h->msg_flags & MSG_CTRUNC) != 0, rd);
+        size_t seg = io_gro_control(control[i].bytes, clen, (h->msg_flags & MSG_CTRUNC) != 0, rd);
         io_gro_read_init(rd, g->bufs[i], mh[i].msg_len, seg, (h->msg_flags & MSG_TRUNC) != 0);
         io_from_sockaddr(&ss[i], &rd->from);
         if (rd->left > 1) s->gro_datagrams += rd->left;
