@@ -7,18 +7,20 @@
 #                                          committed regression input, then fuzz each
 #                                          harness SECONDS (default 3); prints
 #                                          "fuzz-smoke: N passed, N failed"
-#   scripts/fuzz.sh run SECONDS [harness...]
-#                                          fuzz each harness (default: all) for SECONDS,
-#                                          at most $FUZZ_JOBS (default 2) at once, under
-#                                          nice -n 19; corpora grow in fuzz/out/corpus-*/,
+#   scripts/fuzz.sh run [SECONDS] [harness...]
+#                                          the long run: fuzz each harness (default: all)
+#                                          for SECONDS (default 600), $FUZZ_JOBS (default:
+#                                          every core) at once, under nice -n 19; corpora
+#                                          grow in fuzz/out/corpus-*/ and are merged after,
 #                                          logs in fuzz/out/logs-*/, crashes in
-#                                          fuzz/out/crashes-*/; prints execs and edges
+#                                          fuzz/out/crashes-*/; prints execs and edges, then
+#                                          the coverage report below
+#   scripts/fuzz.sh coverage [harness...]  line coverage of src/ by the corpora (llvm-cov;
+#                                          per folder, per file in fuzz/out/logs-*/coverage.txt)
 #   scripts/fuzz.sh speed [SECONDS] [harness...]
 #                                          executions per CPU second in the SPEED=1 build
 #                                          (FUZZ_PROFILE=1: and a perf profile each)
 #   scripts/fuzz.sh repro HARNESS FILE     run one harness on one input (a crash file)
-#   scripts/fuzz.sh coverage HARNESS       source coverage of that harness's corpus
-#                                          (llvm-cov report per file of src/, providers/)
 #
 # FUZZ_CRYPTO=bearssl (default), sodium or openssl picks the provider the
 # core is linked with (smoke does all three unless it is set). A crash, a sanitizer
@@ -93,6 +95,61 @@ stats() {
   echo "execs=${execs:-?} edges=${edges:-?}"
 }
 
+# merge_corpus HARNESS: the corpus replaced by its libFuzzer merge (every
+# input that adds coverage, smallest first), seeds included
+merge_corpus() {
+  local h=$1 m=$corpus/$h.merge
+  rm -rf "$m" && mkdir -p "$m"
+  if nice -n 19 "$bin/$h" -merge=1 -timeout=25 -rss_limit_mb=2048 -max_len="$(max_len_of "$h")" \
+       "$m" "$corpus/$h" > "$logs/$h.merge.log" 2>&1; then
+    rm -rf "$corpus/$h" && mv "$m" "$corpus/$h"
+  else
+    echo "fuzz: $h: merging failed (log $logs/$h.merge.log), corpus kept"
+    rm -rf "$m"
+  fi
+}
+
+# coverage_report HARNESS...: a source-coverage build (fuzz/Makefile
+# COVERAGE=1) replays each corpus; llvm-cov over all of them; the lines
+# of src/ per folder, and per file in $logs/coverage.txt
+coverage_report() {
+  local cbin=$out/build-$crypto-cov objs=() h
+  nice -n 19 make -s -f fuzz/Makefile -j"$jobs" CRYPTO="$crypto" OUT="$cbin" COVERAGE=1 \
+    $(printf "$cbin/%s " "$@") || return 1
+  rm -rf "$cbin/prof" && mkdir -p "$cbin/prof"
+  for h in "$@"; do
+    [ -d "$corpus/$h" ] || continue
+    LLVM_PROFILE_FILE="$cbin/prof/$h.profraw" nice -n 19 "$cbin/$h" -runs=0 -timeout=25 \
+      -rss_limit_mb=2048 "$corpus/$h" > "$logs/$h.cov.log" 2>&1 || { echo "fuzz: $h: replay failed"; return 1; }
+    objs+=(-object "$cbin/$h")
+  done
+  llvm-profdata merge -sparse "$cbin"/prof/*.profraw -o "$cbin/all.profdata" || return 1
+  llvm-cov report "${objs[@]:1}" -instr-profile="$cbin/all.profdata" src/ > "$logs/coverage.txt"
+  llvm-cov export -summary-only "${objs[@]:1}" -instr-profile="$cbin/all.profdata" src/ > "$cbin/summary.json"
+  python3 - "$cbin/summary.json" "$root" <<'PY'
+import json, os, sys
+data = json.load(open(sys.argv[1]))["data"][0]["files"]
+root = sys.argv[2] + "/"
+folders = {}
+for f in data:
+    name = f["filename"].replace(root, "")
+    if not name.startswith("src/"):
+        continue
+    folder = os.path.dirname(name)
+    c, n = f["summary"]["lines"]["covered"], f["summary"]["lines"]["count"]
+    a = folders.setdefault(folder, [0, 0])
+    a[0] += c; a[1] += n
+tc = sum(a[0] for a in folders.values()); tn = sum(a[1] for a in folders.values())
+print("fuzz-coverage: lines of src/ reached by the corpora")
+for k in sorted(folders):
+    c, n = folders[k]
+    print(f"  {k:<16} {c:6d} / {n:6d}  {100.0 * c / max(n, 1):5.1f} %")
+print(f"  {'total':<16} {tc:6d} / {tn:6d}  {100.0 * tc / max(tn, 1):5.1f} %")
+PY
+  echo "fuzz: per file: $logs/coverage.txt; line by line:"
+  echo "  llvm-cov show ${objs[*]:1} -instr-profile=$cbin/all.profdata FILE"
+}
+
 set_crypto "${FUZZ_CRYPTO:-bearssl}"
 cmd=${1:-}
 shift || true
@@ -142,10 +199,16 @@ case $cmd in
     [ "$failed" -eq 0 ]
     ;;
   run)
-    secs=${1:?usage: scripts/fuzz.sh run SECONDS [harness...]}
-    shift
+    # the long run: every harness (or those named) SECONDS (default 600)
+    # on all cores, then each corpus merged (libFuzzer -merge=1: the
+    # smallest set of inputs with the same coverage) and the coverage of
+    # src/ by all merged corpora
+    secs=${1:-600}
+    shift || true
     [ $# -gt 0 ] && harnesses=("$@")
+    jobs=${FUZZ_JOBS:-$(nproc)}
     build && gen_corpus || exit 1
+    echo "fuzz: ${#harnesses[@]} harnesses x ${secs}s, $jobs at a time, nice -n 19; load $(cut -d' ' -f1-3 /proc/loadavg)"
     status=0
     pids=() names=()
     for h in "${harnesses[@]}"; do
@@ -161,20 +224,17 @@ case $cmd in
       fi
     done
     for h in "${harnesses[@]}"; do
-      echo "fuzz: $h $(stats "$logs/$h.run.log") corpus=$(ls "$corpus/$h" | wc -l)"
+      before=$(ls "$corpus/$h" | wc -l)
+      merge_corpus "$h"
+      echo "fuzz: $h $(stats "$logs/$h.run.log") corpus=$before merged=$(ls "$corpus/$h" | wc -l)"
     done
+    coverage_report "${harnesses[@]}" || status=1
     exit $status
     ;;
   coverage)
-    # which source lines the grown corpus of one harness reaches (llvm-cov)
-    h=${1:?usage: scripts/fuzz.sh coverage HARNESS}
-    cbin=$out/build-$crypto-cov
-    nice -n 19 make -s -f fuzz/Makefile -j"$jobs" CRYPTO="$crypto" OUT="$cbin" COVERAGE=1 "$cbin/$h" || exit 1
-    rm -f "$cbin/$h".prof*
-    LLVM_PROFILE_FILE="$cbin/$h.profraw" "$cbin/$h" -runs=0 "$corpus/$h" > "$logs/$h.cov.log" 2>&1 || exit 1
-    llvm-profdata merge -sparse "$cbin/$h.profraw" -o "$cbin/$h.profdata" || exit 1
-    llvm-cov report "$cbin/$h" -instr-profile="$cbin/$h.profdata" src/ providers/
-    echo "fuzz: line by line: llvm-cov show $cbin/$h -instr-profile=$cbin/$h.profdata FILE"
+    # which lines of src/ the corpora of the harnesses reach (default all)
+    [ $# -gt 0 ] && harnesses=("$@")
+    coverage_report "${harnesses[@]}"
     ;;
   speed)
     # executions per CPU second of each harness in the SPEED=1 build (the
@@ -217,7 +277,7 @@ case $cmd in
     "$bin/$h" -runs=1 "$f"
     ;;
   *)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -uo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
