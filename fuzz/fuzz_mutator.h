@@ -445,7 +445,9 @@ static void fm_tap(void *ctx, const fuzz_engine *fe, size_t part, const uint8_t 
 {
     fm_tap_state *t = ctx;
     const cdtls_conn *c = fe->c;
-    if (!c || !c->have_read_cipher) return;
+    /* AEAD only: the harness seals forged parts with AEAD read keys
+     * (fuzz_engine_forge), so a CBC record turned into one would be lost */
+    if (!c || !c->have_read_cipher || c->read_cipher.kind != RC_AEAD) return;
     fm_rec recs[64];
     size_t nrec = fm_records(dgram, len, t->cid_len, recs, 64);
     for (size_t i = 0; i < nrec && t->n < 32; i++) {
@@ -519,7 +521,13 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 {
     fm_rng r = {seed ^ 0x5851f42d4c957f2dull};
     uint32_t what = fm_rand(&r, 20);
-    if (size < 2 || size > FM_MAX_INPUT / 2 || what < 8) return LLVMFuzzerMutate(data, size, max_size);
+    /* inputs grow only a little at a time, libFuzzer's own mutations
+     * included: a custom mutator bypasses libFuzzer's length control
+     * (-len_control), and a grown input costs every later execution */
+    size_t cap = size + 64 < max_size ? size + 64 : max_size;
+    if (size >= FM_SOFT_MAX) cap = size; /* past the seeds' sizes: no growth */
+    if (cap < size) cap = size;
+    if (size < 2 || size > FM_MAX_INPUT / 2 || what < 8) return LLVMFuzzerMutate(data, size, cap);
     what -= 4;
     memcpy(fm_copy, data, size);
     fm_parse(fm_copy, size, &fm_in);
@@ -529,15 +537,10 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
     else if (what < 11) done = fm_mutate_record(&r, &fm_in, &fm_arena_st);
     else if (what < 14) done = fm_mutate_forged(&r, &fm_in, &fm_arena_st);
     else done = fm_forge_from_record(&r, &fm_in, &fm_arena_st, fm_copy, size);
-    /* inputs grow only a little at a time: a grown input costs every
-     * later execution of it (libFuzzer's own length control is bypassed
-     * by a custom mutator's result) */
-    size_t cap = size + 64 < max_size ? size + 64 : max_size;
-    if (size >= FM_SOFT_MAX) cap = size; /* past the seeds' sizes: no growth */
     size_t n = done ? fm_write(&fm_in, data, cap) : 0;
     if (n == 0) {
         memcpy(data, fm_copy, size);
-        return LLVMFuzzerMutate(data, size, max_size);
+        return LLVMFuzzerMutate(data, size, cap);
     }
     return n;
 }
@@ -556,7 +559,9 @@ size_t LLVMFuzzerCustomCrossOver(const uint8_t *data1, size_t size1, const uint8
     size_t kb = b_in.n ? fm_rand(&r, (uint32_t)b_in.n + 1) : 0;
     a_in.n = ka;
     for (size_t j = kb; j < b_in.n && a_in.n < FM_MAX_PARTS; j++) a_in.part[a_in.n++] = b_in.part[j];
-    return fm_write(&a_in, out, max_out_size);
+    /* no longer than the longer of the two (see the length note above) */
+    size_t cap = size1 > size2 ? size1 : size2;
+    return fm_write(&a_in, out, cap < max_out_size ? cap : max_out_size);
 }
 
 #endif
