@@ -256,7 +256,7 @@ case $cmd in
       [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$d/"
       log=$logs/$h.speed.log
       pre=()
-      [ -n "${FUZZ_PROFILE:-}" ] && pre=(perf record -q -g -o "$logs/$h.perf.data" --)
+      [ -n "${FUZZ_PROFILE:-}" ] && pre=(perf record -q -o "$logs/$h.perf.data" --)
       "${pre[@]}" perf stat -x, -e task-clock -o "$log.cpu" "$sbin/$h" -max_total_time="$secs" -timeout=25 \
         -max_len="$(max_len_of "$h")" -dict="$(dict_of "$h")" -print_final_stats=1 \
         -artifact_prefix="$crashes/$h/" "$d" > "$log" 2>&1
