@@ -16,10 +16,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # NSS's tstclnt, certutil and pk12util (tests/test_interop_nss.c); iproute2
 # and nftables build the network namespaces, routes and ICMP-answering rules
 # of tests/test_io_netns.c; clang-format-14 is the formatter
-# scripts/check-format.sh pins.
+# scripts/check-format.sh pins; zip and unzip pack and unpack the seed
+# corpora of the OSS-Fuzz build (oss-fuzz/check.sh).
 pkgs=(build-essential clang llvm libclang-rt-14-dev clang-format-14 pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
-      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables)
+      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables zip unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
