@@ -34,8 +34,7 @@ static inline double bench_cpu(void)
 
 static const char *bench_impl = "?";
 
-static inline void bench_result(const char *workload, const char *suite, const char *metric,
-                                double value)
+static inline void bench_result(const char *workload, const char *suite, const char *metric, double value)
 {
     printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"suite\":\"%s\",\"metric\":\"%s\",\"value\":%.6g}\n",
            bench_impl, workload, suite, metric, value);
@@ -62,8 +61,9 @@ static inline void bench_stream_result(const char *workload, const char *suite, 
 /* A workload that could not be measured: said so, with why, never a number. */
 static inline void bench_not_measured(const char *workload, const char *suite, const char *why)
 {
-    printf("{\"impl\":\"%s\",\"workload\":\"%s\",\"suite\":\"%s\",\"metric\":\"not_measured\",\"why\":\"%s\"}\n",
-           bench_impl, workload, suite, why);
+    printf(
+        "{\"impl\":\"%s\",\"workload\":\"%s\",\"suite\":\"%s\",\"metric\":\"not_measured\",\"why\":\"%s\"}\n",
+        bench_impl, workload, suite, why);
     fflush(stdout);
 }
 

@@ -108,9 +108,9 @@ static const char *certs_dir = "zig-out/bench/certs";
 typedef struct suite_def {
     const char *name;
     uint16_t suite;
-    int psk;            /* PSK suite */
-    const char *cert;   /* certificate suites: file stem in certs_dir */
-    uint16_t group;     /* ECDHE group */
+    int psk;          /* PSK suite */
+    const char *cert; /* certificate suites: file stem in certs_dir */
+    uint16_t group;   /* ECDHE group */
 } suite_def;
 
 static const suite_def hs_suites[] = {
@@ -463,7 +463,8 @@ static void bench_handshakes(int resume)
             }
         }
         if (!ok) {
-            bench_not_measured(wl, sd->name, resume ? "a handshake failed or did not resume" : "a handshake failed");
+            bench_not_measured(wl, sd->name,
+                               resume ? "a handshake failed or did not resume" : "a handshake failed");
         } else {
             bench_result(wl, sd->name, "hs_per_cpu_s", best);
             bench_result(wl, sd->name, "hs_per_wall_s", wall_rate);
@@ -651,7 +652,8 @@ static void bench_tput(void)
                 (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
             }
             if (batch >= 2 && !(cdtls_io_caps(&n.cli.io) & CDTLS_IO_CAP_SEND_GSO)) {
-                bench_not_measured(batch == 2 ? "tput_gso" : "tput_gro", sd->name, "no UDP GSO on this system");
+                bench_not_measured(batch == 2 ? "tput_gso" : "tput_gro", sd->name,
+                                   "no UDP GSO on this system");
                 net_close(&n);
                 continue;
             }
@@ -683,10 +685,14 @@ static void bench_tput(void)
                 }
                 char wl[64];
                 snprintf(wl, sizeof wl, "%s%s", sizes[s] == 1200 ? "tput1200" : "rec64",
-                         batch == 3 ? "_gro" : batch == 2 ? "_gso" : batch ? "_batch" : "");
+                         batch == 3   ? "_gro"
+                         : batch == 2 ? "_gso"
+                         : batch      ? "_batch"
+                                      : "");
                 /* how much of the stream the kernel handed over coalesced */
                 if (batch == 3)
-                    bench_result(wl, sd->name, "gro_share", (double)(n.srv.io.gro_datagrams - gro0) / (3.0 * (double)total));
+                    bench_result(wl, sd->name, "gro_share",
+                                 (double)(n.srv.io.gro_datagrams - gro0) / (3.0 * (double)total));
                 bench_stream_result(wl, sd->name, sizes[s], total, best_lost, best, best_wall);
             }
             net_free_conns(&n);
@@ -731,8 +737,8 @@ static int mem_handshake(const cdtls_config *cc, const cdtls_config *sc, cdtls_c
  * back, both of cap bytes), or zero-copy (the datagram fed to the peer
  * straight from the output queue, the plaintext used in place, both
  * popped). */
-static double engine_run(cdtls_conn *cli, cdtls_conn *srv, const uint8_t *pt, size_t len,
-                         size_t iters, int zero_copy, uint8_t *ct, uint8_t *back, size_t cap)
+static double engine_run(cdtls_conn *cli, cdtls_conn *srv, const uint8_t *pt, size_t len, size_t iters,
+                         int zero_copy, uint8_t *ct, uint8_t *back, size_t cap)
 {
     double c0 = bench_cpu();
     if (!zero_copy) {
@@ -786,7 +792,8 @@ static void bench_engine(void)
         suite_def sd = {algs[a].name, suite, 1, NULL, 0};
         cert_set cs;
         cdtls_conn *cli = NULL, *srv = NULL;
-        int have_engine = make_cfgs(&sd, &cs, &suite, NULL, &cc, &sc) == 0 && mem_handshake(&cc, &sc, &cli, &srv) == 0;
+        int have_engine = make_cfgs(&sd, &cs, &suite, NULL, &cc, &sc) == 0 &&
+                          mem_handshake(&cc, &sc, &cli, &srv) == 0;
         if (have_engine) {
             /* settle: the first record from the client retires the final flight */
             (void)cdtls_conn_write(cli, pt, 16, NULL);
@@ -1053,11 +1060,16 @@ int main(int argc, char **argv)
 {
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
-        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale_n = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--suite") && i + 1 < argc) only_suite = argv[++i];
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--certs") && i + 1 < argc)
+            certs_dir = argv[++i];
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+            scale_n = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--suite") && i + 1 < argc)
+            only_suite = argv[++i];
         else if (!strcmp(argv[i], "--tput-net") && i + 1 < argc) {
             const char *m = argv[++i];
             tput_net = !strcmp(m, "plain")       ? 0
@@ -1070,7 +1082,10 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] [--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] "
+                    "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
+                    argv[0]);
             return 2;
         }
     }

@@ -307,7 +307,8 @@ static void bench_handshakes(int resume)
             bench_not_measured(wl, sd->name,
                                ok ? "did not resume"
                                : !sd->psk && !strcmp(sd->cert, "ed25519")
-                                   ? "OpenSSL 3.0 DTLS 1.2 negotiates no suite with an Ed25519 certificate (no shared cipher)"
+                                   ? "OpenSSL 3.0 DTLS 1.2 negotiates no suite with an Ed25519 certificate "
+                                     "(no shared cipher)"
                                    : "handshake failed");
             ERR_print_errors_fp(stderr);
         } else {
@@ -437,7 +438,10 @@ static void bench_memory(void)
             bench_result("memory", sd->name, "pair_peak_B", (double)peak);
             net_free_ssl(&n);
         } else {
-            bench_not_measured("memory", sd->name, sd->cert && !strcmp(sd->cert, "ed25519") ? "OpenSSL 3.0 DTLS 1.2: no suite with an Ed25519 certificate" : "handshake failed");
+            bench_not_measured("memory", sd->name,
+                               sd->cert && !strcmp(sd->cert, "ed25519")
+                                   ? "OpenSSL 3.0 DTLS 1.2: no suite with an Ed25519 certificate"
+                                   : "handshake failed");
         }
         net_close(&n);
         SSL_CTX_free(cc);
@@ -484,8 +488,14 @@ static BIO_METHOD *peer_method;
 static speer **scale_tab, **scale_hs;
 static size_t tab_cap, tab_n, hs_n, hs_cap, scale_established, scale_failed;
 
-static void *counted(size_t n) { return c_malloc(n, NULL, 0); }
-static void uncounted(void *p) { c_free(p, NULL, 0); }
+static void *counted(size_t n)
+{
+    return c_malloc(n, NULL, 0);
+}
+static void uncounted(void *p)
+{
+    c_free(p, NULL, 0);
+}
 
 static int pbio_write(BIO *b, const char *d, int len)
 {
@@ -521,12 +531,9 @@ static long pbio_ctrl(BIO *b, int cmd, long num, void *ptr)
         return (long)sizeof p->addr;
     case BIO_CTRL_DGRAM_SET_PEER:
     case BIO_CTRL_DGRAM_SET_CONNECTED:
-    case BIO_CTRL_FLUSH:
-        return 1;
-    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
-        return 28; /* IPv4 + UDP */
-    default:
-        return 0;
+    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD: return 28; /* IPv4 + UDP */
+    default: return 0;
     }
 }
 
@@ -745,7 +752,8 @@ static void bench_scale(void)
 {
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    size_t probe = scale_n >= 2000 ? 1000 : scale_n / 2, want = scale_n + probe + 1000, total = scale_n + probe;
+    size_t probe = scale_n >= 2000 ? 1000 : scale_n / 2, want = scale_n + probe + 1000,
+           total = scale_n + probe;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -830,12 +838,19 @@ int main(int argc, char **argv)
     }
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--certs") && i + 1 < argc) certs_dir = argv[++i];
-        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale_n = (size_t)atol(argv[++i]);
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--certs") && i + 1 < argc)
+            certs_dir = argv[++i];
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+            scale_n = (size_t)atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]\n", argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]\n",
+                argv[0]);
             return 2;
         }
     }

@@ -20,8 +20,7 @@ static int run_connection(cli_opts *ov, const cdtls_config *cfgp, const char *pe
         return 1;
     }
     cdtls_conn *c = cdtls_sock_conn(s);
-    printf("client: connected to %s, %s%s%s\n", peer,
-           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
+    printf("client: connected to %s, %s%s%s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
            cdtls_conn_uses_ems(c) ? ", extended master secret" : "",
            cdtls_conn_resumed(c) ? ", resumed session" : "");
     size_t alpn_len;
@@ -37,7 +36,8 @@ static int run_connection(cli_opts *ov, const cdtls_config *cfgp, const char *pe
         }
     }
     if (!o.quiet)
-        printf("client: socket can carry %s\n", cli_caps_string(cdtls_io_caps(cdtls_sock_io(s)), caps, sizeof caps));
+        printf("client: socket can carry %s\n",
+               cli_caps_string(cdtls_io_caps(cdtls_sock_io(s)), caps, sizeof caps));
     cli_format_oob(&o.mark, mark, sizeof mark);
     int status = 0;
     for (int i = 0; i < o.count; i++) {

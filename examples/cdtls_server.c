@@ -29,7 +29,9 @@ int main(int argc, char **argv)
     cdtls_io_local_addr(cdtls_listener_io(l), &bound);
     cdtls_addr_format(&bound, where, sizeof where);
     printf("server: listening on %s\n", where);
-    if (!o.quiet) printf("server: socket can carry %s\n", cli_caps_string(cdtls_io_caps(cdtls_listener_io(l)), caps, sizeof caps));
+    if (!o.quiet)
+        printf("server: socket can carry %s\n",
+               cli_caps_string(cdtls_io_caps(cdtls_listener_io(l)), caps, sizeof caps));
     fflush(stdout);
 
     cdtls_sock *peers[MAX_PEERS] = {0};
@@ -53,11 +55,11 @@ int main(int argc, char **argv)
                 const uint8_t *id = cdtls_conn_psk_identity(c, &idl);
                 const char *resumed = cdtls_conn_resumed(c) ? ", resumed session" : "";
                 if (id)
-                    printf("server: %s connected, identity \"%.*s\", %s%s\n", peer, (int)idl, (const char *)id,
-                           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
+                    printf("server: %s connected, identity \"%.*s\", %s%s\n", peer, (int)idl,
+                           (const char *)id, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
                 else
-                    printf("server: %s connected, %s%s\n", peer, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
-                           resumed);
+                    printf("server: %s connected, %s%s\n", peer,
+                           cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
                 size_t alpn_len;
                 const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
                 if (alpn) printf("server: %s ALPN %.*s\n", peer, (int)alpn_len, (const char *)alpn);
@@ -79,11 +81,13 @@ int main(int argc, char **argv)
                     cdtls_oob reply = o.mark.flags ? o.mark : oob;
                     reply.flags &= CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
                     int wrc = cdtls_sock_write(peers[i], buf, n, reply.flags ? &reply : NULL);
-                    if (wrc) fprintf(stderr, "%s: echo to %s failed: %s\n", o.prog, peer, cdtls_strerror(wrc));
+                    if (wrc)
+                        fprintf(stderr, "%s: echo to %s failed: %s\n", o.prog, peer, cdtls_strerror(wrc));
                 }
                 fflush(stdout);
             } else if (rc != CDTLS_ERR_TIMEOUT && rc != CDTLS_ERR_WOULD_BLOCK) {
-                printf("server: %s %s\n", peer, rc == CDTLS_ERR_CLOSED ? "closed the connection" : cdtls_strerror(rc));
+                printf("server: %s %s\n", peer,
+                       rc == CDTLS_ERR_CLOSED ? "closed the connection" : cdtls_strerror(rc));
                 fflush(stdout);
                 cdtls_sock_close(peers[i]);
                 peers[i] = NULL;

@@ -36,7 +36,9 @@ static void usage(const cli_opts *o, int is_server)
                         "  --dual-stack         with an IPv6 address: also accept IPv4\n"
                       : "  --message TEXT       what to send (default \"hello over DTLS\")\n"
                         "  --count N            how many times (default 3)\n",
-            is_server ? "" : "  --connections N      connect N times one after another (with --resume: resumed)\n");
+            is_server
+                ? ""
+                : "  --connections N      connect N times one after another (with --resume: resumed)\n");
 }
 
 static void fail(const cli_opts *o, int is_server, const char *fmt, const char *arg)
@@ -131,10 +133,12 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
         } else if (!v) {
             fail(o, is_server, "%s needs a value (or is unknown)", f);
         } else if (strcmp(f, is_server ? "--listen" : "--connect") == 0) {
-            if (!parse_hostport(v, &o->addr)) fail(o, is_server, "bad address %s (want IP:PORT or [IPv6]:PORT)", v);
+            if (!parse_hostport(v, &o->addr))
+                fail(o, is_server, "bad address %s (want IP:PORT or [IPv6]:PORT)", v);
             o->have_addr = 1;
         } else if (strcmp(f, "--psk") == 0) {
-            if (!parse_hex(v, o->psk, sizeof o->psk, &o->psk_len)) fail(o, is_server, "bad --psk %s (want 2..512 hex digits)", v);
+            if (!parse_hex(v, o->psk, sizeof o->psk, &o->psk_len))
+                fail(o, is_server, "bad --psk %s (want 2..512 hex digits)", v);
         } else if (strcmp(f, "--cert") == 0) {
             o->cert_file = v;
         } else if (strcmp(f, "--key") == 0) {
@@ -190,9 +194,12 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
         const char *env = getenv("SSLKEYLOGFILE");
         if (env && *env) o->keylog_file = env;
     }
-    if (!o->have_addr) fail(o, is_server, "%s", is_server ? "--listen ADDR:PORT is required" : "--connect ADDR:PORT is required");
+    if (!o->have_addr)
+        fail(o, is_server, "%s",
+             is_server ? "--listen ADDR:PORT is required" : "--connect ADDR:PORT is required");
     if (!o->psk_len && !(is_server ? (o->cert_file && o->key_file) : (o->ca_file || o->insecure)))
-        fail(o, is_server, "%s", is_server ? "--psk or --cert and --key are required" : "--psk, --ca or --insecure is required");
+        fail(o, is_server, "%s",
+             is_server ? "--psk or --cert and --key are required" : "--psk, --ca or --insecure is required");
     if (!!o->cert_file != !!o->key_file) fail(o, is_server, "%s", "--cert and --key go together");
 }
 
@@ -215,7 +222,8 @@ static size_t load_pem_certs(const cli_opts *o, const char *file, uint8_t **der,
     size_t n = read_all(o, file, text, sizeof text), off = 0, count = 0, used;
     uint8_t buf[16384];
     size_t dl;
-    while (count < max && cdtls_pem_decode(text + off, n - off, "CERTIFICATE", buf, sizeof buf, &dl, &used) == CDTLS_OK) {
+    while (count < max &&
+           cdtls_pem_decode(text + off, n - off, "CERTIFICATE", buf, sizeof buf, &dl, &used) == CDTLS_OK) {
         der[count] = malloc(dl);
         if (!der[count]) exit(1);
         memcpy(der[count], buf, dl);
@@ -247,7 +255,8 @@ static void load_certificates(cli_opts *o)
         for (size_t i = 0; i < o->n_anchors; i++) {
             int rc = cdtls_x509_parse(o->anchor_der[i], o->anchor_len[i], &o->anchors[i]);
             if (rc) {
-                fprintf(stderr, "%s: certificate %zu in %s: %s\n", o->prog, i + 1, o->ca_file, cdtls_strerror(rc));
+                fprintf(stderr, "%s: certificate %zu in %s: %s\n", o->prog, i + 1, o->ca_file,
+                        cdtls_strerror(rc));
                 exit(2);
             }
         }
@@ -322,8 +331,8 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap)
 {
     static const char *const ecn[4] = {"Not-ECT", "ECT(1)", "ECT(0)", "CE"};
-    static const char *const phb[64] = {[0] = "BE", [8] = "CS1", [10] = "AF11", [18] = "AF21",
-                                        [26] = "AF31", [34] = "AF41", [46] = "EF", [48] = "CS6"};
+    static const char *const phb[64] = {[0] = "BE",    [8] = "CS1",   [10] = "AF11", [18] = "AF21",
+                                        [26] = "AF31", [34] = "AF41", [46] = "EF",   [48] = "CS6"};
     if (!(oob->flags & (CDTLS_OOB_DSCP | CDTLS_OOB_ECN))) {
         snprintf(buf, cap, "(no DSCP/ECN reported)");
         return;
@@ -339,7 +348,7 @@ const char *cli_caps_string(unsigned caps, char *buf, size_t cap)
              caps & CDTLS_IO_CAP_SEND_DSCP ? "yes" : "no", caps & CDTLS_IO_CAP_SEND_ECN ? "yes" : "no",
              caps & CDTLS_IO_CAP_SEND_LOCAL_ADDR ? "yes" : "no", caps & CDTLS_IO_CAP_SEND_TTL ? "yes" : "no",
              caps & CDTLS_IO_CAP_RECV_DSCP ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_ECN ? "yes" : "no",
-             caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_IFINDEX ? "yes" : "no",
-             caps & CDTLS_IO_CAP_RECV_TTL ? "yes" : "no");
+             caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR ? "yes" : "no",
+             caps & CDTLS_IO_CAP_RECV_IFINDEX ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_TTL ? "yes" : "no");
     return buf;
 }

@@ -10,7 +10,7 @@
 
 typedef struct cli_opts {
     const char *prog;
-    cdtls_addr addr;            /* --connect / --listen */
+    cdtls_addr addr; /* --connect / --listen */
     int have_addr;
     uint8_t psk[CDTLS_MAX_PSK_LEN];
     size_t psk_len;
@@ -19,10 +19,10 @@ typedef struct cli_opts {
     uint16_t suites[16];
     size_t n_suites;
     size_t mtu;
-    cdtls_oob mark;             /* --dscp / --ecn */
-    int echo;                   /* server */
-    int count;                  /* messages (client) / peers (server); 0 = forever (server) */
-    const char *message;        /* client */
+    cdtls_oob mark;      /* --dscp / --ecn */
+    int echo;            /* server */
+    int count;           /* messages (client) / peers (server); 0 = forever (server) */
+    const char *message; /* client */
     int timeout_ms;
     int dual_stack;
     int quiet;

@@ -183,8 +183,8 @@ enum {
 typedef struct fuzz_scenario {
     const char *name;
     uint16_t suite;
-    uint16_t group;  /* 0 = the default list */
-    unsigned mtu;    /* 0 = default (1200); small ones fragment the flights */
+    uint16_t group; /* 0 = the default list */
+    unsigned mtu;   /* 0 = default (1200); small ones fragment the flights */
     unsigned flags;
 } fuzz_scenario;
 
@@ -201,8 +201,7 @@ static const fuzz_scenario fuzz_scenarios[] = {
     {"ecdsa-gcm384-auth-mtu256", CDTLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 24, 256,
      SC_CERT_ECDSA | SC_CLIENT_AUTH},
     {"ecdsa-ccm8-rpk", CDTLS_ECDHE_ECDSA_WITH_AES_128_CCM_8, 29, 0, SC_RPK},
-    {"ecdsa-cbc-alpn-srtp", CDTLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, 29, 0,
-     SC_CERT_ECDSA | SC_ALPN_SRTP},
+    {"ecdsa-cbc-alpn-srtp", CDTLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, 29, 0, SC_CERT_ECDSA | SC_ALPN_SRTP},
     {"rsa-cbc-p384", CDTLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, 24, 0, SC_CERT_RSA},
     {"rsa-chacha-cid-alpn-mtu300", CDTLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, 29, 300,
      SC_CERT_RSA | SC_CID | SC_ALPN_SRTP},
@@ -317,9 +316,9 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
         c->n_trust_anchors = 1;
     }
     if (role == CDTLS_CLIENT && server_id) {
-        c->server_name = server_id == &fuzz_fx.id[FI_ECDSA]  ? "server.example.com"
+        c->server_name = server_id == &fuzz_fx.id[FI_ECDSA] ? "server.example.com"
                          : server_id == &fuzz_fx.id[FI_RSA] ? "rsa.example.com"
-                                                             : "ed.example.com";
+                                                            : "ed.example.com";
     }
     if (role == CDTLS_SERVER && client_id) c->client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
     if (sc->flags & SC_RPK) {
@@ -390,8 +389,8 @@ typedef struct fuzz_engine {
     void *sink_ctx;
     fuzz_tap tap;
     void *tap_ctx;
-    size_t part; /* the input part being stepped */
-    unsigned turns;       /* drains and reads alternate copying and borrowing calls */
+    size_t part;    /* the input part being stepped */
+    unsigned turns; /* drains and reads alternate copying and borrowing calls */
     uint8_t buf[65536];
 } fuzz_engine;
 
@@ -410,7 +409,8 @@ static void fuzz_engine_drain(fuzz_engine *fe)
         size_t m;
         while (cdtls_conn_peek_datagram(fe->c, &d, &n, &oob) == CDTLS_OK) {
             if (n > mtu || n == 0) abort();
-            if (cdtls_conn_peek_datagram(fe->c, &again, &m, NULL) != CDTLS_OK || again != d || m != n) abort();
+            if (cdtls_conn_peek_datagram(fe->c, &again, &m, NULL) != CDTLS_OK || again != d || m != n)
+                abort();
             if (fe->sink) fe->sink(fe->sink_ctx, d, n);
             if (cdtls_conn_pop_datagram(fe->c) != CDTLS_OK) abort();
         }
@@ -439,12 +439,12 @@ static void fuzz_engine_check_auth(const fuzz_engine *fe, const cdtls_x509_cert 
         const fuzz_identity *id = (sc->flags & SC_CERT_ECDSA) ? &fuzz_fx.id[FI_ECDSA]
                                   : (sc->flags & SC_CERT_RSA) ? &fuzz_fx.id[FI_RSA]
                                   : (sc->flags & SC_CERT_ED)  ? &fuzz_fx.id[FI_ED25519]
-                                                               : NULL;
+                                                              : NULL;
         if (id) want = id->der[0], want_len = id->len[0];
         if (sc->flags & SC_RPK) want = fuzz_fx.spki, want_len = fuzz_fx.spki_len;
     } else if (sc->flags & SC_CLIENT_AUTH) {
-        const fuzz_identity *id =
-            (sc->flags & SC_CERT_ED) ? &fuzz_fx.id[FI_ED25519] : &fuzz_fx.id[FI_ECDSA_CLIENT];
+        const fuzz_identity *id = (sc->flags & SC_CERT_ED) ? &fuzz_fx.id[FI_ED25519]
+                                                           : &fuzz_fx.id[FI_ECDSA_CLIENT];
         want = id->der[0], want_len = id->len[0];
     }
     const suite_info *si = suite_find(cdtls_conn_cipher_suite(fe->c));
@@ -482,8 +482,8 @@ static void fuzz_engine_established(fuzz_engine *fe)
         if (!chain || chain[i].der_len == 0) abort();
     fuzz_engine_check_auth(fe, chain, n);
     uint8_t km[32];
-    if (cdtls_conn_export_keying_material(c, "EXTRACTOR-fuzz", (const uint8_t *)"ctx", 3, 1, km,
-                                          sizeof km) != CDTLS_OK)
+    if (cdtls_conn_export_keying_material(c, "EXTRACTOR-fuzz", (const uint8_t *)"ctx", 3, 1, km, sizeof km) !=
+        CDTLS_OK)
         abort(); /* established: the exporter must work */
     static const char hello[] = "hello from the fuzz target";
     if (cdtls_conn_max_write(c) >= sizeof hello - 1)
@@ -565,8 +565,7 @@ static void fuzz_engine_begin(fuzz_engine *fe)
 }
 
 /* 0 when the scenario cannot run in this build. */
-static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, fuzz_sink sink,
-                            void *sink_ctx)
+static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, fuzz_sink sink, void *sink_ctx)
 {
     memset(fe, 0, offsetof(fuzz_engine, buf));
     fe->sc = &fuzz_scenarios[scenario % FUZZ_N_SCENARIOS];
@@ -576,7 +575,8 @@ static int fuzz_engine_open(fuzz_engine *fe, cdtls_role role, size_t scenario, f
     fe->sink_ctx = sink_ctx;
     fe->now = FUZZ_T0_MS;
     /* the target's random stream: one per role and scenario */
-    fuzz_provider_init_fast(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) + scenario % FUZZ_N_SCENARIOS);
+    fuzz_provider_init_fast(&fe->prov, (uint64_t)(role == CDTLS_SERVER ? 0x5e000 : 0xc1000) +
+                                           scenario % FUZZ_N_SCENARIOS);
     fuzz_config(&fe->fc, fe->sc, role, &fe->prov.base);
     fuzz_engine_begin(fe);
     return 1;

@@ -15,8 +15,8 @@
 #include "fuzz_common.h"
 #include "handshake/hs_msg.h"
 
-#define CHECK(x) \
-    do {         \
+#define CHECK(x)           \
+    do {                   \
         if (!(x)) abort(); \
     } while (0)
 
@@ -40,10 +40,8 @@ static void check_ext(const hs_extensions *a, const hs_extensions *b)
     CHECK(!a->has_cid == !b->has_cid);
     CHECK(same(a->cid, a->cid_len, b->cid, b->cid_len));
     CHECK(same(a->server_name, a->server_name_len, b->server_name, b->server_name_len));
-    CHECK(same(a->client_cert_type, a->client_cert_type_len, b->client_cert_type,
-               b->client_cert_type_len));
-    CHECK(same(a->server_cert_type, a->server_cert_type_len, b->server_cert_type,
-               b->server_cert_type_len));
+    CHECK(same(a->client_cert_type, a->client_cert_type_len, b->client_cert_type, b->client_cert_type_len));
+    CHECK(same(a->server_cert_type, a->server_cert_type_len, b->server_cert_type, b->server_cert_type_len));
 }
 
 static void walk_alpn(const hs_extensions *e)
@@ -83,8 +81,7 @@ static void client_hello(const uint8_t *b, size_t n)
     hs_client_hello in = ch;
     uint16_t *suites = u16_list(ch.raw_suites, ch.raw_suites_len, &in.n_suites);
     uint16_t *groups = u16_list(ch.ext.supported_groups, ch.ext.supported_groups_len, &in.n_groups);
-    uint16_t *sigs = u16_list(ch.ext.signature_algorithms, ch.ext.signature_algorithms_len,
-                              &in.n_sig_algs);
+    uint16_t *sigs = u16_list(ch.ext.signature_algorithms, ch.ext.signature_algorithms_len, &in.n_sig_algs);
     in.suites = suites, in.groups = groups, in.sig_algs = sigs;
     size_t cap = 2 * n + 1024;
     uint8_t *buf = malloc(cap);
@@ -98,8 +95,8 @@ static void client_hello(const uint8_t *b, size_t n)
         CHECK(same(back.session_id, back.session_id_len, ch.session_id, ch.session_id_len));
         CHECK(same(back.cookie, back.cookie_len, ch.cookie, ch.cookie_len));
         CHECK(same(back.raw_suites, back.raw_suites_len, ch.raw_suites, ch.raw_suites_len));
-        CHECK(same(back.ext.supported_groups, back.ext.supported_groups_len,
-                   ch.ext.supported_groups, ch.ext.supported_groups_len));
+        CHECK(same(back.ext.supported_groups, back.ext.supported_groups_len, ch.ext.supported_groups,
+                   ch.ext.supported_groups_len));
         CHECK(same(back.ext.signature_algorithms, back.ext.signature_algorithms_len,
                    ch.ext.signature_algorithms, ch.ext.signature_algorithms_len));
         CHECK(back.has_reneg_scsv == ch.has_reneg_scsv);
@@ -149,8 +146,10 @@ static void extensions_block(const uint8_t *b, size_t n)
         buf[hl] = (uint8_t)(n >> 8);
         buf[hl + 1] = (uint8_t)n;
         if (n) memcpy(buf + hl + 2, b, n);
-        if (which) server_hello(buf, hl + 2 + n);
-        else client_hello(buf, hl + 2 + n);
+        if (which)
+            server_hello(buf, hl + 2 + n);
+        else
+            client_hello(buf, hl + 2 + n);
     }
     free(buf);
 }
@@ -159,17 +158,17 @@ static void extensions_block(const uint8_t *b, size_t n)
  * own entry point. */
 #ifndef FUZZ_HS_EXT_ONLY
 /* Parses, writes back, and wants the same bytes. */
-#define ROUND_TRIP(parse_call, write_call)                          \
-    do {                                                            \
-        if ((parse_call) == CDTLS_OK) {                             \
-            uint8_t *buf_ = malloc(n + 16);                         \
-            if (!buf_) abort();                                     \
-            cdtls_writer w_;                                        \
-            writer_init(&w_, buf_, n + 16);                         \
-            cdtls_writer *w = &w_;                                  \
+#define ROUND_TRIP(parse_call, write_call)                               \
+    do {                                                                 \
+        if ((parse_call) == CDTLS_OK) {                                  \
+            uint8_t *buf_ = malloc(n + 16);                              \
+            if (!buf_) abort();                                          \
+            cdtls_writer w_;                                             \
+            writer_init(&w_, buf_, n + 16);                              \
+            cdtls_writer *w = &w_;                                       \
             CHECK((write_call) == CDTLS_OK && same(buf_, w_.len, b, n)); \
-            free(buf_);                                             \
-        }                                                           \
+            free(buf_);                                                  \
+        }                                                                \
     } while (0)
 
 static void key_exchanges(const uint8_t *b, size_t n, int server)
@@ -207,8 +206,7 @@ static void certificate(const uint8_t *b, size_t n)
     /* the same body as a raw public key (RFC 7250) */
     const uint8_t *spki;
     size_t spki_len;
-    ROUND_TRIP(hs_raw_public_key_parse(b, n, &spki, &spki_len),
-               hs_raw_public_key_write(w, spki, spki_len));
+    ROUND_TRIP(hs_raw_public_key_parse(b, n, &spki, &spki_len), hs_raw_public_key_write(w, spki, spki_len));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -15,8 +15,8 @@
 #include "fuzz_common.h"
 #include "handshake/hs_reasm.h"
 
-#define CHECK(x) \
-    do {         \
+#define CHECK(x)           \
+    do {                   \
         if (!(x)) abort(); \
     } while (0)
 
@@ -24,8 +24,7 @@ static size_t buffered_sum(const hs_reasm *r)
 {
     size_t sum = 0;
     for (int i = 0; i < HS_REASM_WINDOW; i++)
-        if (r->slot[i].used)
-            sum += DTLS_HS_HEADER_LEN + r->slot[i].length + (r->slot[i].length + 7) / 8;
+        if (r->slot[i].used) sum += DTLS_HS_HEADER_LEN + r->slot[i].length + (r->slot[i].length + 7) / 8;
     return sum;
 }
 

@@ -20,7 +20,8 @@
 #include "cdtls/io.h"
 #include "cdtls/oob.h"
 
-#define KNOWN_FLAGS (CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX | CDTLS_OOB_TTL)
+#define KNOWN_FLAGS \
+    (CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX | CDTLS_OOB_TTL)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

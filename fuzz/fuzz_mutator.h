@@ -170,7 +170,8 @@ static size_t fm_records(const uint8_t *d, size_t n, size_t cid_len, fm_rec *out
 {
     size_t off = 0, k = 0;
     while (k < max && n - off >= DTLS_RECORD_HEADER_LEN) {
-        size_t hl = (d[off] == CT_TLS12_CID && cid_len) ? DTLS_RECORD_HEADER_LEN + cid_len : DTLS_RECORD_HEADER_LEN;
+        size_t hl = (d[off] == CT_TLS12_CID && cid_len) ? DTLS_RECORD_HEADER_LEN + cid_len
+                                                        : DTLS_RECORD_HEADER_LEN;
         if (n - off < hl) break;
         size_t len = (size_t)d[off + hl - 2] << 8 | d[off + hl - 1];
         if (len > n - off - hl) break;
@@ -226,8 +227,10 @@ static size_t fm_mutate_handshake(fm_rng *r, const uint8_t *frag, size_t n, uint
         size_t room = cap - o - DTLS_HS_HEADER_LEN - (n - end);
         if (room > fl + 256) room = fl + 256;
         size_t nl = LLVMFuzzerMutate(hdr + DTLS_HS_HEADER_LEN, fl, room);
-        if (foff == 0 && fl == msg_len) msg_len = nl; /* a whole message stays whole */
-        else if (foff + nl > msg_len) msg_len = foff + nl;
+        if (foff == 0 && fl == msg_len)
+            msg_len = nl; /* a whole message stays whole */
+        else if (foff + nl > msg_len)
+            msg_len = foff + nl;
         hdr[1] = (uint8_t)(msg_len >> 16), hdr[2] = (uint8_t)(msg_len >> 8), hdr[3] = (uint8_t)msg_len;
         hdr[9] = (uint8_t)(nl >> 16), hdr[10] = (uint8_t)(nl >> 8), hdr[11] = (uint8_t)nl;
         o += DTLS_HS_HEADER_LEN + nl;
@@ -268,8 +271,7 @@ static size_t fm_mutate_handshake(fm_rng *r, const uint8_t *frag, size_t n, uint
         }
         break;
     }
-    case 4: /* dropped */
-        break;
+    case 4: /* dropped */ break;
     default: /* duplicated */
         if (n + DTLS_HS_HEADER_LEN + fl > cap) return 0;
         memcpy(out + o, h, DTLS_HS_HEADER_LEN + fl);
@@ -306,8 +308,7 @@ static int fm_mutate_parts(fm_rng *r, fm_input *in)
         if (!in->n) return 0;
         fm_remove(in, i);
         return 1;
-    case 1:
-        return in->n && in->part[i].len < 2048 && fm_insert(in, i, in->part[i]);
+    case 1: return in->n && in->part[i].len < 2048 && fm_insert(in, i, in->part[i]);
     case 2:
         if (in->n < 2 || i + 1 >= in->n) return 0;
         {
@@ -375,12 +376,8 @@ static int fm_mutate_record(fm_rng *r, fm_input *in, fm_arena *a)
         np = fm_splice(a, pt->p, pt->len, rec->off, whole, fm_tmp, whole, &nn);
         break;
     }
-    case 2: /* dropped */
-        np = fm_splice(a, pt->p, pt->len, rec->off, whole, NULL, 0, &nn);
-        break;
-    case 3: /* duplicated */
-        np = fm_splice(a, pt->p, pt->len, rec->off, 0, h, whole, &nn);
-        break;
+    case 2: /* dropped */ np = fm_splice(a, pt->p, pt->len, rec->off, whole, NULL, 0, &nn); break;
+    case 3: /* duplicated */ np = fm_splice(a, pt->p, pt->len, rec->off, 0, h, whole, &nn); break;
     case 4: { /* moved into a datagram of its own, after this one */
         np = fm_splice(a, pt->p, pt->len, rec->off, whole, NULL, 0, &nn);
         if (!np || !fm_insert(in, i + 1, (fm_part){0, h, whole})) return 0;
@@ -533,10 +530,14 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
     fm_parse(fm_copy, size, &fm_in);
     fm_arena_st.used = 0;
     int done;
-    if (what < 6) done = fm_mutate_parts(&r, &fm_in);
-    else if (what < 11) done = fm_mutate_record(&r, &fm_in, &fm_arena_st);
-    else if (what < 14) done = fm_mutate_forged(&r, &fm_in, &fm_arena_st);
-    else done = fm_forge_from_record(&r, &fm_in, &fm_arena_st, fm_copy, size);
+    if (what < 6)
+        done = fm_mutate_parts(&r, &fm_in);
+    else if (what < 11)
+        done = fm_mutate_record(&r, &fm_in, &fm_arena_st);
+    else if (what < 14)
+        done = fm_mutate_forged(&r, &fm_in, &fm_arena_st);
+    else
+        done = fm_forge_from_record(&r, &fm_in, &fm_arena_st, fm_copy, size);
     size_t n = done ? fm_write(&fm_in, data, cap) : 0;
     if (n == 0) {
         memcpy(data, fm_copy, size);

@@ -14,8 +14,8 @@ static void use_der(const uint8_t *der, size_t len)
     if (cdtls_private_key_parse(der, len, &k) == CDTLS_OK) {
         /* borrowed pointers must lie inside der */
         const uint8_t *ptrs[] = {k.priv, k.n, k.e, k.p, k.q, k.dp, k.dq, k.qinv};
-        const size_t lens[] = {k.priv_len, k.n_len, k.e_len, k.p_len, k.q_len, k.dp_len, k.dq_len,
-                               k.qinv_len};
+        const size_t lens[] = {k.priv_len, k.n_len,  k.e_len,  k.p_len,
+                               k.q_len,    k.dp_len, k.dq_len, k.qinv_len};
         for (size_t i = 0; i < 8; i++)
             if (ptrs[i] && (ptrs[i] < der || ptrs[i] + lens[i] > der + len)) abort();
     }

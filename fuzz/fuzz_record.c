@@ -17,7 +17,7 @@
 #include "record/record.h"
 
 static fuzz_provider prov;
-static const uint8_t key32[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key32[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t iv12[12] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab};
 
@@ -30,8 +30,8 @@ static int cipher_init(record_cipher *rc, const cdtls_provider *p, unsigned whic
     case 3: return record_cipher_init_aead(rc, p, CDTLS_AEAD_CHACHA20_POLY1305, key32, 32, iv12, 12) == 0;
     case 4:
     case 5:
-        return record_cipher_init_cbc(rc, p, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key32, 16, key32,
-                                      32, encrypt, which == 5) == 0;
+        return record_cipher_init_cbc(rc, p, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key32, 16, key32, 32,
+                                      encrypt, which == 5) == 0;
     case 6: return record_cipher_init_aead(rc, p, CDTLS_AEAD_AES_256_GCM, key32, 32, iv12, 4) == 0;
     default: return 0;
     }
@@ -121,8 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 hs_header_put(&hh, put);
                 hs_header_get(put, &back_h);
                 if (back_h.type != hh.type || back_h.length != hh.length ||
-                    back_h.message_seq != hh.message_seq ||
-                    back_h.fragment_offset != hh.fragment_offset ||
+                    back_h.message_seq != hh.message_seq || back_h.fragment_offset != hh.fragment_offset ||
                     back_h.fragment_length != hh.fragment_length)
                     abort();
             }
@@ -143,9 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t sealed = 0;
         int rc;
         if (h.cid && wr.kind == RC_AEAD)
-            rc = record_seal_cid(&wr, h.type ? h.type : 23, h.version, h.epoch, h.seq, h.cid,
-                                 h.cid_len, h.seq & 15, frag, pt_in, back, DTLS_MAX_CIPHERTEXT + 512,
-                                 &sealed);
+            rc = record_seal_cid(&wr, h.type ? h.type : 23, h.version, h.epoch, h.seq, h.cid, h.cid_len,
+                                 h.seq & 15, frag, pt_in, back, DTLS_MAX_CIPHERTEXT + 512, &sealed);
         else
             rc = record_seal(&wr, h.type, h.version, h.epoch, h.seq, frag, pt_in, back,
                              DTLS_MAX_CIPHERTEXT + 512, &sealed);
@@ -155,7 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *shdr, *sfrag;
         size_t shdr_len;
         reader_init(&sr, back, sealed);
-        if (record_read_cid(&sr, (h.cid && wr.kind == RC_AEAD) ? cid_len : 0, &sh, &shdr, &shdr_len, &sfrag) != CDTLS_OK)
+        if (record_read_cid(&sr, (h.cid && wr.kind == RC_AEAD) ? cid_len : 0, &sh, &shdr, &shdr_len,
+                            &sfrag) != CDTLS_OK)
             abort();
         size_t got = 0;
         if (h.cid && wr.kind == RC_AEAD)

@@ -13,8 +13,8 @@
 #include "fuzz_common.h"
 #include "x509/der.h"
 
-#define CHECK(x) \
-    do {         \
+#define CHECK(x)           \
+    do {                   \
         if (!(x)) abort(); \
     } while (0)
 
@@ -101,9 +101,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     uint8_t fp[32];
     CHECK(cdtls_x509_fingerprint_sha256(p, &c, fp) == CDTLS_OK);
-    static const char *const hosts[] = {"server.example.com", "a.wild.example.com", "wild.example.com",
-                                        "127.0.0.1", "::1", "0:0:0:0:0:0:0:1", "localhost",
-                                        "x.", "", "*.example.com", "1.2.3", "[::1]"};
+    static const char *const hosts[] = {"server.example.com",
+                                        "a.wild.example.com",
+                                        "wild.example.com",
+                                        "127.0.0.1",
+                                        "::1",
+                                        "0:0:0:0:0:0:0:1",
+                                        "localhost",
+                                        "x.",
+                                        "",
+                                        "*.example.com",
+                                        "1.2.3",
+                                        "[::1]"};
     for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) (void)cdtls_x509_check_host(&c, hosts[i]);
     for (int purpose = 0; purpose < 3; purpose++)
         (void)cdtls_x509_verify_chain(p, &c, 1, &c, 1, c.not_before, NULL, (cdtls_x509_purpose)purpose);

@@ -73,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     size_t len = (flags & 0x20) && n > 1 ? n - 1 : n;
     cdtls_x509_purpose purpose = (cdtls_x509_purpose)(((unsigned)flags >> 2 & 3) % 3);
-    int rc = cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_before + 1,
-                                     hostp, purpose);
+    int rc = cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_before + 1, hostp,
+                                     purpose);
     if (rc == CDTLS_OK) {
         /* what a validated chain must satisfy: the leaf matches the host
          * and is inside its validity at that time. (Not every member: the
@@ -85,7 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t t = chain[0].not_before + 1;
         if (t < chain[0].not_before || t > chain[0].not_after) abort();
     }
-    (void)cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_after + 1, NULL,
-                                  purpose);
+    (void)cdtls_x509_verify_chain(p, chain, len, anchors, n_anchors, chain[0].not_after + 1, NULL, purpose);
     return 0;
 }

@@ -63,7 +63,10 @@ static void vec_put(vec *v, const void *d, size_t n)
     v->n += n;
 }
 
-static void vec_u8(vec *v, uint8_t b) { vec_put(v, &b, 1); }
+static void vec_u8(vec *v, uint8_t b)
+{
+    vec_put(v, &b, 1);
+}
 
 static void vec_part(vec *v, const uint8_t *d, size_t n)
 {
@@ -363,8 +366,10 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     if (replayable < 0) {
         replayable = signatures_replay();
         if (!replayable)
-            fprintf(stderr, "gen_corpus: %s signs with randomness of its own: no seeds for the roles that "
-                            "sign (they could not replay)\n", cdtls_provider_default()->name);
+            fprintf(stderr,
+                    "gen_corpus: %s signs with randomness of its own: no seeds for the roles that "
+                    "sign (they could not replay)\n",
+                    cdtls_provider_default()->name);
     }
     if (!replayable && target_signs(sc, role)) return -1;
     if (!fuzz_engine_open(&target, role, scenario, queue_sink, &to_peer)) return -1;
@@ -393,7 +398,8 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
         if (closed && quiet > 2) {
             if (++conn == conns) break;
             /* the next connection, both sides keeping their stores */
-            first_ok = first_ok && target.conn_established && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+            first_ok = first_ok && target.conn_established &&
+                       cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
             vec_part(seed, NULL, 0);
             seed->p[seed->n - 2] = 0xff, seed->p[seed->n - 1] = 0xfe;
             fuzz_engine_step(&target, NULL, 0, 2);
@@ -492,8 +498,7 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
             drain_conn(peer, &to_target);
         }
     }
-    int ok = first_ok && target.established_seen == conns &&
-             cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
+    int ok = first_ok && target.established_seen == conns && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
     if (conns > 1 && target.resumed_seen != conns - 1) ok = 0;
     if (!ok)
         fprintf(stderr, "gen_corpus: %s as %s (%s): target %s (%s), peer %s\n", sc->name,
@@ -520,7 +525,10 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
 
 /* ------------------------------------------------------ certificate seeds */
 
-static uint8_t *cert_file(const char *name, size_t *len) { return fuzz_read_file(name, len); }
+static uint8_t *cert_file(const char *name, size_t *len)
+{
+    return fuzz_read_file(name, len);
+}
 
 static void chain_seed(uint8_t flags, const char *const *names, const char *host)
 {
@@ -539,9 +547,10 @@ static void chain_seed(uint8_t flags, const char *const *names, const char *host
 
 static void cert_seeds(void)
 {
-    static const char *const ders[] = {"root.der", "int.der", "leaf.der", "clientonly.der", "notca.der",
-                                       "undernotca.der", "sub.der", "undersub.der", "otherroot.der",
-                                       "rsaroot.der", "rsaleaf.der", "rsapss.der", "ed.der", "p384.der"};
+    static const char *const ders[] = {"root.der",      "int.der",        "leaf.der",    "clientonly.der",
+                                       "notca.der",     "undernotca.der", "sub.der",     "undersub.der",
+                                       "otherroot.der", "rsaroot.der",    "rsaleaf.der", "rsapss.der",
+                                       "ed.der",        "p384.der"};
     for (size_t i = 0; i < sizeof ders / sizeof ders[0]; i++) {
         size_t n;
         uint8_t *d = cert_file(ders[i], &n);
@@ -558,7 +567,7 @@ static void cert_seeds(void)
     static const char *const c8[] = {"clientonly.der", "int.der", "otherroot.der", NULL};
     chain_seed(0x06, c1, "server.example.com"); /* host, purpose server */
     chain_seed(0x02, c1, "a.wild.example.com");
-    chain_seed(0x22, c1, "127.0.0.1");          /* anchor by name */
+    chain_seed(0x22, c1, "127.0.0.1"); /* anchor by name */
     chain_seed(0x00, c2, NULL);
     chain_seed(0x00, c3, NULL);
     chain_seed(0x06, c4, "rsa.example.com");
@@ -567,8 +576,8 @@ static void cert_seeds(void)
     chain_seed(0x08, c7, NULL);
     chain_seed(0x08, c8, NULL);
 
-    static const char *const pems[] = {"chain.pem", "leaf.key", "leaf.sec1.pem", "rsaleaf.key",
-                                       "rsaleaf.pkcs1.pem", "ed.key", "p384.key", "root.key"};
+    static const char *const pems[] = {"chain.pem",         "leaf.key", "leaf.sec1.pem", "rsaleaf.key",
+                                       "rsaleaf.pkcs1.pem", "ed.key",   "p384.key",      "root.key"};
     for (size_t i = 0; i < sizeof pems / sizeof pems[0]; i++) {
         size_t n;
         uint8_t *d = cert_file(pems[i], &n);
@@ -621,7 +630,8 @@ static void io_seeds(void)
         o.local.family = i == 0 ? 4 : 6;
         memcpy(o.local.addr, i == 1 ? v6 : mapped, 16);
         if (i == 0) memcpy(o.local.addr, mapped + 12, 4);
-        if (cdtls_io_build_cmsg(&o, o.local.family, cm, sizeof cm, &n) == CDTLS_OK) write_seed("fuzz_io_cmsg", cm, n);
+        if (cdtls_io_build_cmsg(&o, o.local.family, cm, sizeof cm, &n) == CDTLS_OK)
+            write_seed("fuzz_io_cmsg", cm, n);
     }
     /* a receive's report: IP_PKTINFO carries the destination in ipi_addr */
     vec v = {0};

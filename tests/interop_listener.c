@@ -24,7 +24,8 @@ void served_identity_load(served_identity *id, const char *certs)
     const char *leaf_der, *inter_der = NULL;
     if (p->sig[CDTLS_SIG_ECDSA_SHA256] &&
         cdtls_cipher_suite_supported(p, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)) {
-        id->pem_chain = "chain.pem", id->key_file = "leaf.key", id->root_pem = "root.pem", id->root_der = "root.der";
+        id->pem_chain = "chain.pem", id->key_file = "leaf.key", id->root_pem = "root.pem",
+        id->root_der = "root.der";
         id->host = "server.example.com";
         id->suite = CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
         leaf_der = "leaf.der", inter_der = "int.der";

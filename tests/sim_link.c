@@ -45,15 +45,18 @@ void sim_free(sim_link *s)
     memset(s, 0, sizeof *s);
 }
 
-static void enqueue(sim_link *s, int to_server, const uint8_t *data, size_t len,
-                    const cdtls_oob *oob, uint64_t delay)
+static void enqueue(sim_link *s, int to_server, const uint8_t *data, size_t len, const cdtls_oob *oob,
+                    uint64_t delay)
 {
     if (s->n_inflight == SIM_MAX_INFLIGHT || len > sizeof s->inflight[0].data) return;
     sim_dgram *d = &s->inflight[s->n_inflight++];
     d->at_ms = s->now_ms + delay;
     d->to_server = to_server;
     d->len = len;
-    if (oob) d->oob = *oob; else memset(&d->oob, 0, sizeof d->oob);
+    if (oob)
+        d->oob = *oob;
+    else
+        memset(&d->oob, 0, sizeof d->oob);
     memcpy(d->data, data, len);
 }
 
@@ -119,8 +122,7 @@ static int step(sim_link *s)
         memmove(&s->inflight[best], &s->inflight[best + 1],
                 (s->n_inflight - best - 1) * sizeof s->inflight[0]);
         s->n_inflight--;
-        (void)cdtls_conn_recv(d.to_server ? s->server : s->client, d.data, d.len, &d.oob,
-                              s->now_ms);
+        (void)cdtls_conn_recv(d.to_server ? s->server : s->client, d.data, d.len, &d.oob, s->now_ms);
     }
     if (cdtls_conn_timeout(s->client) <= s->now_ms) (void)cdtls_conn_on_timeout(s->client, s->now_ms);
     if (cdtls_conn_timeout(s->server) <= s->now_ms) (void)cdtls_conn_on_timeout(s->server, s->now_ms);
@@ -158,7 +160,8 @@ int sim_exchange(sim_link *s, int tries)
             sim_run(s, 1000);
             uint8_t b[8];
             size_t n;
-            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 4 && memcmp(b, "xchg", 4) == 0;
+            got = cdtls_conn_read(to, b, sizeof b, &n, NULL) == CDTLS_OK && n == 4 &&
+                  memcmp(b, "xchg", 4) == 0;
         }
         if (!got) return 0;
     }

@@ -49,9 +49,12 @@ static int shuttle(cdtls_conn *a, cdtls_conn *b)
     uint8_t d[2048];
     size_t n;
     for (int i = 0; i < 20; i++) {
-        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) cdtls_conn_recv(b, d, n, NULL, 1000);
-        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK) cdtls_conn_recv(a, d, n, NULL, 1000);
-        if (cdtls_conn_get_state(a) == CDTLS_STATE_ESTABLISHED && cdtls_conn_get_state(b) == CDTLS_STATE_ESTABLISHED)
+        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK)
+            cdtls_conn_recv(b, d, n, NULL, 1000);
+        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK)
+            cdtls_conn_recv(a, d, n, NULL, 1000);
+        if (cdtls_conn_get_state(a) == CDTLS_STATE_ESTABLISHED &&
+            cdtls_conn_get_state(b) == CDTLS_STATE_ESTABLISHED)
             return 1;
     }
     return 0;

@@ -79,7 +79,10 @@ static void full_session(uint16_t suite)
 }
 
 #define SUITE_TEST(name, id) \
-    Test(engine_suite, name) { full_session(id); }
+    Test(engine_suite, name) \
+    {                        \
+        full_session(id);    \
+    }
 
 SUITE_TEST(psk_aes_128_gcm_sha256, CDTLS_PSK_WITH_AES_128_GCM_SHA256)
 SUITE_TEST(psk_aes_256_gcm_sha384, CDTLS_PSK_WITH_AES_256_GCM_SHA384)
@@ -101,12 +104,14 @@ Test(engine_suite, provider_suite_coverage)
     cr_assert(cdtls_cipher_suite_supported(p, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256));
     cr_assert(cdtls_cipher_suite_supported(p, CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256));
     if (strcmp(p->name, "sodium") != 0) { /* bearssl and openssl have everything */
-        static const uint16_t all[] = {
-            CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_AES_128_CCM,
-            CDTLS_PSK_WITH_AES_128_CCM_8,      CDTLS_PSK_WITH_AES_256_CCM_8,
-            CDTLS_PSK_WITH_AES_128_CBC_SHA256, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
-            CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256,
-            CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256};
+        static const uint16_t all[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                       CDTLS_PSK_WITH_AES_128_CCM,
+                                       CDTLS_PSK_WITH_AES_128_CCM_8,
+                                       CDTLS_PSK_WITH_AES_256_CCM_8,
+                                       CDTLS_PSK_WITH_AES_128_CBC_SHA256,
+                                       CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+                                       CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256,
+                                       CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256};
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             cr_assert(cdtls_cipher_suite_supported(p, all[i]), "%04x", all[i]);
     } else {
@@ -167,15 +172,34 @@ static void lossy(unsigned loss, uint64_t seed, unsigned dup, unsigned reorder)
     }
     /* Loss is i.i.d. per datagram: the delivered share stays near 1-loss. */
     int expect = N * (int)(100 - loss) / 100;
-    cr_assert(got >= expect - 40 && got <= expect + 40 + (int)dup * 2,
-              "got %d of %d at %u%% loss", got, N, loss);
+    cr_assert(got >= expect - 40 && got <= expect + 40 + (int)dup * 2, "got %d of %d at %u%% loss", got, N,
+              loss);
     sim_free(&s);
 }
 
-Test(engine_lossy, loss_10) { lossy(10, 1, 0, 0); lossy(10, 2, 0, 0); lossy(10, 3, 0, 0); }
-Test(engine_lossy, loss_30) { lossy(30, 4, 0, 0); lossy(30, 5, 0, 0); lossy(30, 6, 0, 0); }
-Test(engine_lossy, loss_50) { lossy(50, 7, 0, 0); lossy(50, 8, 0, 0); lossy(50, 9, 0, 0); }
-Test(engine_lossy, reorder_and_duplicate) { lossy(10, 10, 20, 30); lossy(0, 11, 50, 50); }
+Test(engine_lossy, loss_10)
+{
+    lossy(10, 1, 0, 0);
+    lossy(10, 2, 0, 0);
+    lossy(10, 3, 0, 0);
+}
+Test(engine_lossy, loss_30)
+{
+    lossy(30, 4, 0, 0);
+    lossy(30, 5, 0, 0);
+    lossy(30, 6, 0, 0);
+}
+Test(engine_lossy, loss_50)
+{
+    lossy(50, 7, 0, 0);
+    lossy(50, 8, 0, 0);
+    lossy(50, 9, 0, 0);
+}
+Test(engine_lossy, reorder_and_duplicate)
+{
+    lossy(10, 10, 20, 30);
+    lossy(0, 11, 50, 50);
+}
 
 /* ----------------------------------------------------------------- MTU 200 */
 
@@ -197,7 +221,10 @@ static int count_fragments(void *ctx, int to_server, uint8_t *d, size_t *len)
             const uint8_t *h = d + off + 13;
             size_t mlen = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
             size_t flen = ((size_t)h[9] << 16) | ((size_t)h[10] << 8) | h[11];
-            if (flen < mlen) st->fragments++; else st->whole++;
+            if (flen < mlen)
+                st->fragments++;
+            else
+                st->whole++;
         }
         off += 13 + rlen;
     }
@@ -317,8 +344,8 @@ typedef struct send_log {
     uint64_t at[64];
     size_t n;
     sim_link *s;
-    int drop_to_client;      /* drop everything server -> client */
-    int drop_final_flights;  /* drop this many server datagrams once the server is established */
+    int drop_to_client;     /* drop everything server -> client */
+    int drop_final_flights; /* drop this many server datagrams once the server is established */
 } send_log;
 
 static int log_and_filter(void *ctx, int to_server, uint8_t *d, size_t *len)
@@ -425,12 +452,16 @@ Test(engine_oob, flights_writes_and_reads_keep_their_oob)
     cr_assert_eq(cdtls_conn_next_datagram(cl, d, sizeof d, &n, &o), CDTLS_OK);
     cr_assert(o.flags == ef.flags && o.dscp == 46 && o.ecn == CDTLS_ECN_ECT0);
     /* the OOB a datagram arrived with is handed out with its record */
-    cdtls_oob arrived = {.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_TTL, .dscp = 46, .ecn = CDTLS_ECN_CE, .ttl = 61};
+    cdtls_oob arrived = {.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_TTL,
+                         .dscp = 46,
+                         .ecn = CDTLS_ECN_CE,
+                         .ttl = 61};
     cr_assert_eq(cdtls_conn_recv(sv, d, n, &arrived, 1002), CDTLS_OK);
     uint8_t buf[16];
     cdtls_oob got;
     cr_assert_eq(cdtls_conn_read(sv, buf, sizeof buf, &n, &got), CDTLS_OK);
-    cr_assert(n == 3 && got.dscp == 46 && got.ecn == CDTLS_ECN_CE && got.ttl == 61, "n=%zu flags=%u dscp=%u ecn=%u ttl=%u", n, got.flags, got.dscp, got.ecn, got.ttl);
+    cr_assert(n == 3 && got.dscp == 46 && got.ecn == CDTLS_ECN_CE && got.ttl == 61,
+              "n=%zu flags=%u dscp=%u ecn=%u ttl=%u", n, got.flags, got.dscp, got.ecn, got.ttl);
     /* alerts carry alert_oob */
     cr_assert_eq(cdtls_conn_close(cl), CDTLS_OK);
     cr_assert_eq(cdtls_conn_next_datagram(cl, d, sizeof d, &n, &o), CDTLS_OK);

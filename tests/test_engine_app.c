@@ -88,8 +88,7 @@ Test(alpn, ignored_when_one_side_has_none)
     sim_free(&s);
 }
 
-static int pick_last(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n,
-                     size_t *chosen)
+static int pick_last(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n, size_t *chosen)
 {
     int *calls = ctx;
     (*calls)++;
@@ -99,15 +98,13 @@ static int pick_last(void *ctx, const uint8_t *const *offered, const size_t *len
     return CDTLS_OK;
 }
 
-static int decline(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n,
-                   size_t *chosen)
+static int decline(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n, size_t *chosen)
 {
     (void)ctx, (void)offered, (void)len, (void)n, (void)chosen;
     return CDTLS_ERR_UNSUPPORTED;
 }
 
-static int refuse(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n,
-                  size_t *chosen)
+static int refuse(void *ctx, const uint8_t *const *offered, const size_t *len, size_t n, size_t *chosen)
 {
     (void)ctx, (void)offered, (void)len, (void)n, (void)chosen;
     return CDTLS_ERR_HANDSHAKE_FAILURE;
@@ -199,8 +196,8 @@ Test(alpn, client_refuses_a_protocol_it_did_not_offer)
 
 /* ------------------------------------------------------------ DTLS-SRTP */
 
-static void srtp_pair(const uint16_t *cp, size_t cn, const uint16_t *sp, size_t sn,
-                      const uint8_t *mki, size_t mki_len, sim_link *s)
+static void srtp_pair(const uint16_t *cp, size_t cn, const uint16_t *sp, size_t sn, const uint8_t *mki,
+                      size_t mki_len, sim_link *s)
 {
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
@@ -212,10 +209,9 @@ static void srtp_pair(const uint16_t *cp, size_t cn, const uint16_t *sp, size_t 
 
 Test(srtp, every_profile_keys_agree)
 {
-    static const uint16_t profiles[] = {CDTLS_SRTP_AES128_CM_HMAC_SHA1_80,
-                                        CDTLS_SRTP_AES128_CM_HMAC_SHA1_32,
-                                        CDTLS_SRTP_NULL_HMAC_SHA1_80, CDTLS_SRTP_NULL_HMAC_SHA1_32,
-                                        CDTLS_SRTP_AEAD_AES_128_GCM, CDTLS_SRTP_AEAD_AES_256_GCM};
+    static const uint16_t profiles[] = {CDTLS_SRTP_AES128_CM_HMAC_SHA1_80, CDTLS_SRTP_AES128_CM_HMAC_SHA1_32,
+                                        CDTLS_SRTP_NULL_HMAC_SHA1_80,      CDTLS_SRTP_NULL_HMAC_SHA1_32,
+                                        CDTLS_SRTP_AEAD_AES_128_GCM,       CDTLS_SRTP_AEAD_AES_256_GCM};
     for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++) {
         sim_link s;
         srtp_pair(&profiles[i], 1, &profiles[i], 1, NULL, 0, &s);
@@ -230,8 +226,8 @@ Test(srtp, every_profile_keys_agree)
         cr_assert(a.key_len == k && a.salt_len == sl);
         /* RFC 5764 §4.2: the four parts, in order, of one export */
         uint8_t block[2 * (32 + 14)];
-        cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXTRACTOR-dtls_srtp", NULL, 0, 0,
-                                                       block, 2 * (k + sl)),
+        cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXTRACTOR-dtls_srtp", NULL, 0, 0, block,
+                                                       2 * (k + sl)),
                      CDTLS_OK);
         cr_assert_arr_eq(a.client_key, block, k);
         cr_assert_arr_eq(a.server_key, block + k, k);
@@ -312,18 +308,26 @@ Test(exporter, both_sides_agree_and_inputs_matter)
     handshake(&s, &cc, &sc);
     uint8_t a[48], b[48], nocontext[48], emptycontext[48], other[48];
     static const uint8_t ctx[] = "session-42";
-    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", ctx, 10, 1, a, 48), CDTLS_OK);
-    cr_assert_eq(cdtls_conn_export_keying_material(s.server, "EXPERIMENTAL-cdtls", ctx, 10, 1, b, 48), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", ctx, 10, 1, a, 48),
+                 CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.server, "EXPERIMENTAL-cdtls", ctx, 10, 1, b, 48),
+                 CDTLS_OK);
     cr_assert_arr_eq(a, b, 48);
-    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", NULL, 0, 0, nocontext, 48), CDTLS_OK);
-    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", NULL, 0, 1, emptycontext, 48), CDTLS_OK);
-    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-other", ctx, 10, 1, other, 48), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", NULL, 0, 0, nocontext, 48),
+                 CDTLS_OK);
+    cr_assert_eq(
+        cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-cdtls", NULL, 0, 1, emptycontext, 48),
+        CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-other", ctx, 10, 1, other, 48),
+                 CDTLS_OK);
     cr_assert_neq(memcmp(a, nocontext, 48), 0);
-    cr_assert_neq(memcmp(nocontext, emptycontext, 48), 0, "RFC 5705 §4: no context differs from an empty one");
+    cr_assert_neq(memcmp(nocontext, emptycontext, 48), 0,
+                  "RFC 5705 §4: no context differs from an empty one");
     cr_assert_neq(memcmp(a, other, 48), 0);
     /* a shorter export is a prefix (the PRF is a stream) */
     uint8_t shorter[20];
-    cr_assert_eq(cdtls_conn_export_keying_material(s.server, "EXPERIMENTAL-cdtls", ctx, 10, 1, shorter, 20), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.server, "EXPERIMENTAL-cdtls", ctx, 10, 1, shorter, 20),
+                 CDTLS_OK);
     cr_assert_arr_eq(shorter, a, 20);
     /* reserved labels and bad arguments */
     static const char *const reserved[] = {"client finished", "server finished", "master secret",
@@ -346,7 +350,8 @@ Test(exporter, not_before_the_handshake_completes)
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, 0), CDTLS_OK);
     uint8_t out[16];
-    cr_assert_eq(cdtls_conn_export_keying_material(c, "EXPERIMENTAL-cdtls", NULL, 0, 0, out, 16), CDTLS_ERR_BAD_STATE);
+    cr_assert_eq(cdtls_conn_export_keying_material(c, "EXPERIMENTAL-cdtls", NULL, 0, 0, out, 16),
+                 CDTLS_ERR_BAD_STATE);
     cdtls_conn_free(c);
 }
 

@@ -81,7 +81,8 @@ static void identity(ident *id, const char *leaf, const char *inter, const char 
     fixed_now = leafc.not_before + 3600;
 }
 
-static void configs(const ident *id, cdtls_config *cc, cdtls_config *sc, const char *host, const uint16_t *suite)
+static void configs(const ident *id, cdtls_config *cc, cdtls_config *sc, const char *host,
+                    const uint16_t *suite)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
@@ -118,7 +119,8 @@ static void handshake_with(const char *leaf, const char *inter, const char *key,
                            const char *host, uint16_t suite)
 {
     if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
-        cr_skip_test("%s not supported by %s", cdtls_cipher_suite_name(suite), cdtls_provider_default()->name);
+        cr_skip_test("%s not supported by %s", cdtls_cipher_suite_name(suite),
+                     cdtls_provider_default()->name);
     const cdtls_provider *p = cdtls_provider_default();
     if ((strncmp(leaf, "rsa", 3) == 0 && !p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) ||
         (strncmp(leaf, "leaf", 4) == 0 && !p->sig[CDTLS_SIG_ECDSA_SHA256]))
@@ -146,8 +148,9 @@ static void handshake_with(const char *leaf, const char *inter, const char *key,
         sim_link s;
         cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
         int ok = sim_run_handshake(&s, 10000);
-        cr_assert(ok, "%s (client cert %d): client %s, server %s", cdtls_cipher_suite_name(suite), with_client,
-                  cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+        cr_assert(ok, "%s (client cert %d): client %s, server %s", cdtls_cipher_suite_name(suite),
+                  with_client, cdtls_strerror(cdtls_conn_error(s.client)),
+                  cdtls_strerror(cdtls_conn_error(s.server)));
         cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
         size_t n;
         const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.client, &n);
@@ -163,10 +166,16 @@ static void handshake_with(const char *leaf, const char *inter, const char *key,
 
 TestSuite(engine_cert, .init = setup, .fini = teardown, .timeout = 60);
 
-#define ECDSA(name, suite) \
-    Test(engine_cert, ecdsa_##name) { handshake_with("leaf.der", "int.der", "leaf.key", "root.der", "server.example.com", suite); }
-#define RSA(name, suite) \
-    Test(engine_cert, rsa_##name) { handshake_with("rsaleaf.der", NULL, "rsaleaf.key", "rsaroot.der", "rsa.example.com", suite); }
+#define ECDSA(name, suite)                                                                          \
+    Test(engine_cert, ecdsa_##name)                                                                 \
+    {                                                                                               \
+        handshake_with("leaf.der", "int.der", "leaf.key", "root.der", "server.example.com", suite); \
+    }
+#define RSA(name, suite)                                                                             \
+    Test(engine_cert, rsa_##name)                                                                    \
+    {                                                                                                \
+        handshake_with("rsaleaf.der", NULL, "rsaleaf.key", "rsaroot.der", "rsa.example.com", suite); \
+    }
 
 ECDSA(aes_128_gcm, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
 ECDSA(aes_256_gcm, CDTLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)
@@ -191,7 +200,8 @@ Test(engine_cert, ed25519_chacha20)
                    CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256);
 }
 
-static void expect_refusal(const char *host, int64_t shift, const char *root, int want_err, uint8_t want_alert)
+static void expect_refusal(const char *host, int64_t shift, const char *root, int want_err,
+                           uint8_t want_alert)
 {
     if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
     ident id;
@@ -210,9 +220,18 @@ static void expect_refusal(const char *host, int64_t shift, const char *root, in
     done(&id);
 }
 
-Test(engine_cert, wrong_host_refused) { expect_refusal("evil.example.com", 0, "root.der", CDTLS_ERR_CERT_HOSTNAME, 42); }
-Test(engine_cert, unknown_ca_refused) { expect_refusal("server.example.com", 0, "otherroot.der", CDTLS_ERR_CERT_UNTRUSTED, 48); }
-Test(engine_cert, expired_refused) { expect_refusal("server.example.com", 400LL * 86400, "root.der", CDTLS_ERR_CERT_EXPIRED, 45); }
+Test(engine_cert, wrong_host_refused)
+{
+    expect_refusal("evil.example.com", 0, "root.der", CDTLS_ERR_CERT_HOSTNAME, 42);
+}
+Test(engine_cert, unknown_ca_refused)
+{
+    expect_refusal("server.example.com", 0, "otherroot.der", CDTLS_ERR_CERT_UNTRUSTED, 48);
+}
+Test(engine_cert, expired_refused)
+{
+    expect_refusal("server.example.com", 400LL * 86400, "root.der", CDTLS_ERR_CERT_EXPIRED, 45);
+}
 
 static int reject_all(void *ctx, const cdtls_x509_cert *chain, size_t n, int def)
 {
@@ -288,7 +307,8 @@ Test(engine_cert, psk_only_client_does_not_offer_certificate_suites)
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
     uint16_t suite = cdtls_conn_cipher_suite(s.client);
-    cr_assert(strstr(cdtls_cipher_suite_name(suite), "PSK") != NULL, "negotiated %s", cdtls_cipher_suite_name(suite));
+    cr_assert(strstr(cdtls_cipher_suite_name(suite), "PSK") != NULL, "negotiated %s",
+              cdtls_cipher_suite_name(suite));
     sim_free(&s);
     done(&id);
 }
@@ -319,7 +339,8 @@ static int select_cert(void *ctx, const char *name, const uint8_t *const **chain
 Test(engine_cert, sni_selects_the_certificate)
 {
     const cdtls_provider *p = cdtls_provider_default();
-    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] || !p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) cr_skip_test("needs ECDSA and RSA");
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] || !p->sig[CDTLS_SIG_RSA_PKCS1_SHA256])
+        cr_skip_test("needs ECDSA and RSA");
     ident ec, rsa;
     identity(&ec, "leaf.der", "int.der", "leaf.key", "root.der");
     int64_t now = fixed_now;
@@ -330,7 +351,8 @@ Test(engine_cert, sni_selects_the_certificate)
         const char *host;
         int want_ok;
         const char *suite_word;
-    } cases[3] = {{"server.example.com", 1, "ECDSA"}, {"rsa.example.com", 1, "RSA"},
+    } cases[3] = {{"server.example.com", 1, "ECDSA"},
+                  {"rsa.example.com", 1, "RSA"},
                   {"refuse.example.com", 0, NULL}};
     for (int i = 0; i < 3; i++) {
         cdtls_config cc, sc;
@@ -343,7 +365,8 @@ Test(engine_cert, sni_selects_the_certificate)
         sim_link s;
         cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
         int ok = sim_run_handshake(&s, 10000);
-        cr_assert_eq(ok, cases[i].want_ok, "%s: %s", cases[i].host, cdtls_strerror(cdtls_conn_error(s.client)));
+        cr_assert_eq(ok, cases[i].want_ok, "%s: %s", cases[i].host,
+                     cdtls_strerror(cdtls_conn_error(s.client)));
         cr_assert_str_eq(ctx.last, cases[i].host, "the callback sees the SNI name");
         if (ok) {
             const char *name = cdtls_cipher_suite_name(cdtls_conn_cipher_suite(s.client));
@@ -361,7 +384,8 @@ Test(engine_cert, sni_selects_the_certificate)
 
 /* Client authentication, every mode, with and without a client certificate
  * (clientonly: EKU clientAuth; leaf: EKU serverAuth only). */
-static void client_auth_case(cdtls_client_auth mode, const char *client_cert, int want_ok, int want_server_err)
+static void client_auth_case(cdtls_client_auth mode, const char *client_cert, int want_ok,
+                             int want_server_err)
 {
     const cdtls_provider *p = cdtls_provider_default();
     if (!p->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("needs ECDSA");
@@ -385,8 +409,9 @@ static void client_auth_case(cdtls_client_auth mode, const char *client_cert, in
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     int ok = sim_run_handshake(&s, 10000);
-    cr_assert_eq(ok, want_ok, "mode %d cert %s: client %s server %s", mode, client_cert ? client_cert : "none",
-                 cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert_eq(ok, want_ok, "mode %d cert %s: client %s server %s", mode,
+                 client_cert ? client_cert : "none", cdtls_strerror(cdtls_conn_error(s.client)),
+                 cdtls_strerror(cdtls_conn_error(s.server)));
     if (ok) {
         size_t n;
         const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(s.server, &n);
@@ -394,22 +419,50 @@ static void client_auth_case(cdtls_client_auth mode, const char *client_cert, in
         cr_assert(client_cert ? chain != NULL : chain == NULL);
         cr_assert(echo_ok(&s));
     } else {
-        cr_assert_eq(cdtls_conn_error(s.server), want_server_err, "server: %s", cdtls_strerror(cdtls_conn_error(s.server)));
+        cr_assert_eq(cdtls_conn_error(s.server), want_server_err, "server: %s",
+                     cdtls_strerror(cdtls_conn_error(s.server)));
     }
     sim_free(&s);
     done(&srv);
     if (client_cert) done(&cli);
 }
 
-Test(engine_cert, client_auth_require_and_verify) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "clientonly.der", 1, 0); }
-Test(engine_cert, client_auth_require_and_verify_missing) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED); }
-Test(engine_cert, client_auth_require_and_verify_wrong_usage) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "leaf.der", 0, CDTLS_ERR_CERT_USAGE); }
-Test(engine_cert, client_auth_verify_if_given_none) { client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, NULL, 1, 0); }
-Test(engine_cert, client_auth_verify_if_given_valid) { client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, "clientonly.der", 1, 0); }
-Test(engine_cert, client_auth_require_any_unchecked_chain) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, "leaf.der", 1, 0); }
-Test(engine_cert, client_auth_require_any_missing) { client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED); }
-Test(engine_cert, client_auth_request_given) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, "leaf.der", 1, 0); }
-Test(engine_cert, client_auth_request_none) { client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, NULL, 1, 0); }
+Test(engine_cert, client_auth_require_and_verify)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "clientonly.der", 1, 0);
+}
+Test(engine_cert, client_auth_require_and_verify_missing)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED);
+}
+Test(engine_cert, client_auth_require_and_verify_wrong_usage)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, "leaf.der", 0, CDTLS_ERR_CERT_USAGE);
+}
+Test(engine_cert, client_auth_verify_if_given_none)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, NULL, 1, 0);
+}
+Test(engine_cert, client_auth_verify_if_given_valid)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, "clientonly.der", 1, 0);
+}
+Test(engine_cert, client_auth_require_any_unchecked_chain)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, "leaf.der", 1, 0);
+}
+Test(engine_cert, client_auth_require_any_missing)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUIRE_ANY, NULL, 0, CDTLS_ERR_CERT_UNTRUSTED);
+}
+Test(engine_cert, client_auth_request_given)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, "leaf.der", 1, 0);
+}
+Test(engine_cert, client_auth_request_none)
+{
+    client_auth_case(CDTLS_CLIENT_AUTH_REQUEST, NULL, 1, 0);
+}
 
 /* selfsign, as pion's: P-256 with bearssl, Ed25519 with sodium; the
  * certificate parses, openssl reads it, it verifies as its own anchor, and
@@ -432,13 +485,16 @@ Test(engine_cert, selfsign_and_pinned_handshake)
     size_t fn;
     cdtls_sign_key *fk;
     const int64_t y2060 = 2840140800; /* 2060-01-01 */
-    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "later.example", y2060, 1, far, sizeof far, &fn, &fk), CDTLS_OK);
+    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "later.example", y2060, 1, far, sizeof far, &fn, &fk),
+                 CDTLS_OK);
     cdtls_x509_cert fc;
     cr_assert_eq(cdtls_x509_parse(far, fn, &fc), CDTLS_OK);
     cr_assert(fc.not_before == y2060 && fc.not_after == y2060 + 86400);
     p->sign_key_free(cdtls_allocator_libc(), fk);
     cr_assert_eq(c.key.type, p->sig[CDTLS_SIG_ECDSA_SHA256] ? CDTLS_KEY_EC_P256 : CDTLS_KEY_ED25519);
-    cr_assert_eq(cdtls_x509_verify_chain(p, &c, 1, &c, 1, nb + 10, "webrtc.example", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_verify_chain(p, &c, 1, &c, 1, nb + 10, "webrtc.example", CDTLS_X509_PURPOSE_SERVER),
+        CDTLS_OK);
     /* openssl reads it */
     char path[64], cmd[160];
     snprintf(path, sizeof path, "%s/self.der", dir);
@@ -446,7 +502,10 @@ Test(engine_cert, selfsign_and_pinned_handshake)
     cr_assert_not_null(f);
     fwrite(der, 1, n, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "openssl x509 -inform DER -in %s -noout -subject -ext subjectAltName | grep -q 'DNS:webrtc.example'", path);
+    snprintf(
+        cmd, sizeof cmd,
+        "openssl x509 -inform DER -in %s -noout -subject -ext subjectAltName | grep -q 'DNS:webrtc.example'",
+        path);
     if (test_have_shell()) cr_assert_eq(system(cmd), 0, "openssl could not read the certificate");
     /* a handshake that trusts it only by its fingerprint */
     uint8_t pin[32];
@@ -487,8 +546,10 @@ Test(engine_cert, certificate_sessions_resume_unless_client_auth)
             configs(&srv, &cc, &sc, "server.example.com", NULL);
             cc.session_store = cdtls_session_cache_init(&ccache, ce, 2);
             cc.session_tickets = by_ticket;
-            if (by_ticket) sc.ticket_keys = &keys;
-            else sc.session_store = cdtls_session_cache_init(&scache, se, 4);
+            if (by_ticket)
+                sc.ticket_keys = &keys;
+            else
+                sc.session_store = cdtls_session_cache_init(&scache, se, 4);
             if (auth) {
                 sc.client_auth = CDTLS_CLIENT_AUTH_REQUEST;
                 sc.trust_anchors = &srv.anchor;
@@ -500,11 +561,12 @@ Test(engine_cert, certificate_sessions_resume_unless_client_auth)
                 static uint64_t t = 1000; /* session ages run on the engine's clock */
                 t += 60000;
                 cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, t), CDTLS_OK);
-                cr_assert(sim_run_handshake(&s, 10000), "ticket %d auth %d round %d: %s / %s", by_ticket, auth,
-                          round, cdtls_strerror(cdtls_conn_error(s.client)),
+                cr_assert(sim_run_handshake(&s, 10000), "ticket %d auth %d round %d: %s / %s", by_ticket,
+                          auth, round, cdtls_strerror(cdtls_conn_error(s.client)),
                           cdtls_strerror(cdtls_conn_error(s.server)));
                 int want = round == 1 && !auth;
-                cr_assert_eq(cdtls_conn_resumed(s.client), want, "ticket %d auth %d round %d", by_ticket, auth, round);
+                cr_assert_eq(cdtls_conn_resumed(s.client), want, "ticket %d auth %d round %d", by_ticket,
+                             auth, round);
                 cr_assert_eq(cdtls_conn_resumed(s.server), want);
                 size_t n = 9;
                 cdtls_conn_peer_certificates(s.client, &n);

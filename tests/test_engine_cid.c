@@ -17,8 +17,8 @@
 Test(cid_record, additional_data_matches_pion)
 {
     static const uint8_t cid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    static const uint8_t want[] = {255, 255, 255, 255, 255, 255, 255, 255, 25, 8, 25, 254, 253,
-                                   0, 2, 0, 0, 0, 0, 1, 21, 1, 2, 3, 4, 5, 6, 7, 8, 6, 248};
+    static const uint8_t want[] = {255, 255, 255, 255, 255, 255, 255, 255, 25, 8, 25, 254, 253, 0, 2,  0,
+                                   0,   0,   0,   1,   21,  1,   2,   3,   4,  5, 6,  7,   8,   6, 248};
     uint8_t aad[23 + 255];
     size_t n = record_cid_aad(aad, DTLS_VERSION_1_2, 2, 277, cid, 8, 1784);
     cr_assert_eq(n, sizeof want);
@@ -90,7 +90,8 @@ Test(cid_record, all_zero_inner_plaintext_is_malformed)
     uint8_t rec[128], out[128], type;
     size_t n, pl;
     /* content of zeros with real type 0 and padding: no non-zero byte */
-    cr_assert_eq(record_seal_cid(&w, 0, DTLS_VERSION_1_2, 1, 1, cid, 2, 3, zeros, 4, rec, sizeof rec, &n), CDTLS_OK);
+    cr_assert_eq(record_seal_cid(&w, 0, DTLS_VERSION_1_2, 1, 1, cid, 2, 3, zeros, 4, rec, sizeof rec, &n),
+                 CDTLS_OK);
     cdtls_reader rd;
     reader_init(&rd, rec, n);
     record_header h;
@@ -209,7 +210,8 @@ Test(cid, negotiated_both_ways_and_on_the_wire)
     cr_assert(send_and_read(&s, s.server, s.client, "to the client"));
     cr_assert(w.to_server_cid == 1 && w.to_server_plain == 0);
     cr_assert(w.to_client_cid == 1 && w.to_client_plain == 0);
-    for (int i = 0; i < 8; i++) cr_assert_eq(w.last_cid_to_server[i], 0x5e, "the server's CID on records to it");
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(w.last_cid_to_server[i], 0x5e, "the server's CID on records to it");
     for (int i = 0; i < 4; i++) cr_assert_eq(w.last_cid_to_client[i], 0xcc);
     sim_free(&s);
 }

@@ -127,7 +127,8 @@ Test(engine_hostile, garbage_during_handshake_is_ignored)
     cr_assert_eq(cdtls_conn_start(probe, 1000), CDTLS_OK);
     cr_assert_eq(cdtls_conn_next_datagram(probe, ch, sizeof ch, &n, NULL), CDTLS_OK);
     cdtls_conn_free(probe);
-    for (size_t cut = 0; cut < n; cut++) cr_assert_eq(cdtls_conn_recv(s.server, ch, cut, NULL, s.now_ms), CDTLS_OK);
+    for (size_t cut = 0; cut < n; cut++)
+        cr_assert_eq(cdtls_conn_recv(s.server, ch, cut, NULL, s.now_ms), CDTLS_OK);
     uint8_t noise[300];
     for (size_t i = 0; i < sizeof noise; i++) noise[i] = (uint8_t)(sim_rand(&s) >> 24);
     cr_assert_eq(cdtls_conn_recv(s.server, noise, sizeof noise, NULL, s.now_ms), CDTLS_OK);
@@ -321,10 +322,12 @@ Test(engine_cookie, verifier_issues_and_checks_cookies)
     /* The right one passes, and still passes after one rotation... */
     cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002, reply, sizeof reply, &rn), CDTLS_OK);
     cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + sc.cookie_rotate_ms, reply,
-                                            sizeof reply, &rn), CDTLS_OK);
+                                            sizeof reply, &rn),
+                 CDTLS_OK);
     /* ...but not after two. */
-    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + 2 * sc.cookie_rotate_ms + 1,
-                                            reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + 2 * sc.cookie_rotate_ms + 1, reply,
+                                            sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK);
 
     /* Garbage is dropped without a reply. */
     cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, 20, 1003, reply, sizeof reply, &rn),

@@ -206,7 +206,7 @@ Test(resume, a_corrupted_secret_fails_the_handshake)
      * attempt ends in a timeout, not in success */
     cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_FAILED);
     cr_assert(cdtls_conn_error(s.client) == CDTLS_ERR_BAD_FINISHED ||
-              cdtls_conn_error(s.client) == CDTLS_ERR_HANDSHAKE_TIMEOUT,
+                  cdtls_conn_error(s.client) == CDTLS_ERR_HANDSHAKE_TIMEOUT,
               "client %s", cdtls_strerror(cdtls_conn_error(s.client)));
     cr_assert_neq(cdtls_conn_get_state(s.server), CDTLS_STATE_ESTABLISHED);
     sim_free(&s);

@@ -23,7 +23,7 @@ static const cdtls_provider *prov(void)
 static uint16_t rpk_suite(void)
 {
     return prov()->sig[CDTLS_SIG_ECDSA_SHA256] ? CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-                                              : CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+                                               : CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
 }
 
 /* A fresh key (P-256, or Ed25519 where the provider has no ECDSA), its
@@ -38,7 +38,8 @@ static void make_id(rpk_id *id)
     cr_assert_eq(cdtls_x509_spki_encode(&pub, id->spki, sizeof id->spki, &id->spki_len), CDTLS_OK);
     cdtls_public_key back;
     cr_assert_eq(cdtls_x509_parse_spki(id->spki, id->spki_len, &back), CDTLS_OK, "our SPKI parses");
-    cr_assert(back.type == t && back.data_len == pub.data_len && memcmp(back.data, pub.data, pub.data_len) == 0);
+    cr_assert(back.type == t && back.data_len == pub.data_len &&
+              memcmp(back.data, pub.data, pub.data_len) == 0);
     cdtls_hash_ctx h;
     p->hash[CDTLS_HASH_SHA256]->init(&h);
     p->hash[CDTLS_HASH_SHA256]->update(&h, id->spki, id->spki_len);
@@ -186,7 +187,9 @@ Test(rpk, falls_back_to_x509)
     uint8_t der[2048];
     size_t der_len;
     cdtls_sign_key *key;
-    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "x509.example", 1700000000, 30, der, sizeof der, &der_len, &key), CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_selfsign(p, NULL, "x509.example", 1700000000, 30, der, sizeof der, &der_len, &key),
+        CDTLS_OK);
     cdtls_x509_cert cert;
     cr_assert_eq(cdtls_x509_parse(der, der_len, &cert), CDTLS_OK);
     uint8_t fp[32];
@@ -197,8 +200,8 @@ Test(rpk, falls_back_to_x509)
     cdtls_config cc, sc;
     base(&cc, &sc, &suite);
     sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
-    cc.pinned_sha256 = fp, cc.n_pins = 1;                       /* X.509 by fingerprint */
-    cc.pinned_spki_sha256 = unused_pin, cc.n_spki_pins = 1;     /* and raw keys */
+    cc.pinned_sha256 = fp, cc.n_pins = 1;                   /* X.509 by fingerprint */
+    cc.pinned_spki_sha256 = unused_pin, cc.n_spki_pins = 1; /* and raw keys */
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
@@ -218,7 +221,9 @@ Test(rpk, no_common_type_leaves_psk_or_fails)
     uint8_t der[2048];
     size_t der_len;
     cdtls_sign_key *key;
-    cr_assert_eq(cdtls_x509_selfsign(p, NULL, "x509.example", 1700000000, 30, der, sizeof der, &der_len, &key), CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_selfsign(p, NULL, "x509.example", 1700000000, 30, der, sizeof der, &der_len, &key),
+        CDTLS_OK);
     const uint8_t *chain[1] = {der};
     size_t lens[1] = {der_len};
     uint8_t pin[32] = {2};

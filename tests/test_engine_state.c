@@ -10,7 +10,7 @@
 
 static const uint8_t st_psk[16] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
                                    0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60};
-static const uint8_t st_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t st_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint16_t st_srtp[] = {CDTLS_SRTP_AEAD_AES_128_GCM};
 static const char *const st_alpn[] = {"webrtc"};
@@ -68,9 +68,11 @@ static void move_side(int move_server)
     size_t blob_len = 0;
     cr_assert_eq(cdtls_conn_export_state(*side, st_key, blob, sizeof blob, &blob_len), CDTLS_OK);
     cr_assert(blob_len > 100 && blob_len < 1200, "blob of %zu bytes", blob_len);
-    cr_assert_eq(cdtls_conn_write(*side, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED, "the exporter is retired");
+    cr_assert_eq(cdtls_conn_write(*side, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED,
+                 "the exporter is retired");
     cdtls_conn *moved;
-    cr_assert_eq(cdtls_conn_import_state(move_server ? &sc : &cc, st_key, blob, blob_len, 0, &moved), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_import_state(move_server ? &sc : &cc, st_key, blob, blob_len, 0, &moved),
+                 CDTLS_OK);
     cdtls_conn_free(*side);
     *side = moved;
 
@@ -84,7 +86,8 @@ static void move_side(int move_server)
     /* both directions continue, and the replay window came along */
     cr_assert(deliver(moved, peer, "after the move, out", NULL, NULL));
     cr_assert(deliver(peer, moved, "after the move, in", NULL, NULL));
-    cr_assert(deliver(moved, peer, "and again", NULL, NULL), "sequence numbers continue (the peer's window accepts them)");
+    cr_assert(deliver(moved, peer, "and again", NULL, NULL),
+              "sequence numbers continue (the peer's window accepts them)");
     cr_assert_eq(cdtls_conn_recv(moved, last, last_len, NULL, 0), CDTLS_OK);
     uint8_t buf[64];
     cr_assert_eq(cdtls_conn_read(moved, buf, sizeof buf, &n, NULL), CDTLS_ERR_WOULD_BLOCK,
@@ -92,8 +95,14 @@ static void move_side(int move_server)
     sim_free(&s);
 }
 
-Test(conn_state, client_moves_and_continues) { move_side(0); }
-Test(conn_state, server_moves_and_continues) { move_side(1); }
+Test(conn_state, client_moves_and_continues)
+{
+    move_side(0);
+}
+Test(conn_state, server_moves_and_continues)
+{
+    move_side(1);
+}
 
 Test(conn_state, tampered_wrong_key_and_versions_refused)
 {

@@ -265,7 +265,8 @@ Test(ticket, format_round_trip_and_every_byte)
         cr_assert_neq(ticket_open(&k, t, len, 5, &out, &old), CDTLS_OK, "byte %zu", i);
         t[i] ^= 1;
     }
-    for (size_t n = 0; n < len; n++) cr_assert_neq(ticket_open(&k, t, n, 5, &out, &old), CDTLS_OK, "length %zu", n);
+    for (size_t n = 0; n < len; n++)
+        cr_assert_neq(ticket_open(&k, t, n, 5, &out, &old), CDTLS_OK, "length %zu", n);
     size_t small = 0;
     cr_assert_eq(ticket_seal(&k, &s, 5, t, len - 1, &small), CDTLS_ERR_BUFFER_TOO_SMALL);
     cdtls_ticket_keys_wipe(&k);
@@ -319,7 +320,8 @@ Test(ticket, new_session_ticket_codec)
     cr_assert_eq(hs_new_session_ticket_parse(buf, w.len, &out), CDTLS_OK);
     cr_assert_eq(out.lifetime_hint_s, 7200);
     cr_assert(out.ticket_len == 5 && memcmp(out.ticket, t, 5) == 0);
-    for (size_t n = 0; n < w.len; n++) cr_assert_neq(hs_new_session_ticket_parse(buf, n, &out), CDTLS_OK, "%zu", n);
+    for (size_t n = 0; n < w.len; n++)
+        cr_assert_neq(hs_new_session_ticket_parse(buf, n, &out), CDTLS_OK, "%zu", n);
     buf[w.len] = 0;
     cr_assert_neq(hs_new_session_ticket_parse(buf, w.len + 1, &out), CDTLS_OK, "trailing byte");
     static const uint8_t empty[6] = {0, 0, 0, 0, 0, 0};

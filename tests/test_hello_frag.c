@@ -55,17 +55,36 @@ typedef struct buf {
     size_t n;
 } buf;
 
-static void put8(buf *b, unsigned v) { b->d[b->n++] = (uint8_t)v; }
-static void put16(buf *b, unsigned v) { put8(b, v >> 8), put8(b, v & 0xff); }
-static void put24(buf *b, uint32_t v) { put8(b, v >> 16), put16(b, v & 0xffff); }
+static void put8(buf *b, unsigned v)
+{
+    b->d[b->n++] = (uint8_t)v;
+}
+static void put16(buf *b, unsigned v)
+{
+    put8(b, v >> 8), put8(b, v & 0xff);
+}
+static void put24(buf *b, uint32_t v)
+{
+    put8(b, v >> 16), put16(b, v & 0xffff);
+}
 static void putn(buf *b, const void *p, size_t n)
 {
     if (n) memcpy(b->d + b->n, p, n), b->n += n;
 }
-static void fill(buf *b, unsigned byte, size_t n) { memset(b->d + b->n, (int)byte, n), b->n += n; }
+static void fill(buf *b, unsigned byte, size_t n)
+{
+    memset(b->d + b->n, (int)byte, n), b->n += n;
+}
 /* an extension: type, then its body written by the caller, length patched */
-static size_t ext_begin(buf *b, unsigned type) { put16(b, type), put16(b, 0); return b->n; }
-static void len16_end(buf *b, size_t at) { b->d[at - 2] = (uint8_t)((b->n - at) >> 8), b->d[at - 1] = (uint8_t)(b->n - at); }
+static size_t ext_begin(buf *b, unsigned type)
+{
+    put16(b, type), put16(b, 0);
+    return b->n;
+}
+static void len16_end(buf *b, size_t at)
+{
+    b->d[at - 2] = (uint8_t)((b->n - at) >> 8), b->d[at - 1] = (uint8_t)(b->n - at);
+}
 
 /* The ClientHello body a DTLS 1.3 browser sends today (Firefox 148,
  * pion v4 with X25519MLKEM768 first): legacy_version DTLS 1.2,
@@ -79,7 +98,7 @@ static size_t browser_hello(uint8_t *out, const uint8_t *cookie, size_t cookie_l
     buf b = {.n = 0};
     put16(&b, 0xfefd);
     for (int i = 0; i < 32; i++) put8(&b, 0x40 + i); /* random */
-    put8(&b, 0);                                      /* legacy_session_id */
+    put8(&b, 0);                                     /* legacy_session_id */
     put8(&b, (unsigned)cookie_len);
     putn(&b, cookie, cookie_len);
     static const uint16_t suites[] = {0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xccab};
@@ -94,7 +113,8 @@ static size_t browser_hello(uint8_t *out, const uint8_t *cookie, size_t cookie_l
     put8(&b, 0);
     len16_end(&b, e);
     e = ext_begin(&b, 0x000a); /* supported_groups: hybrid, x25519, P-256, P-384, ffdhe2048 */
-    put16(&b, 10), put16(&b, 0x11ec), put16(&b, 0x001d), put16(&b, 0x0017), put16(&b, 0x0018), put16(&b, 0x0100);
+    put16(&b, 10), put16(&b, 0x11ec), put16(&b, 0x001d), put16(&b, 0x0017), put16(&b, 0x0018),
+        put16(&b, 0x0100);
     len16_end(&b, e);
     e = ext_begin(&b, 0x000b); /* ec_point_formats */
     put8(&b, 1), put8(&b, 0);
@@ -139,9 +159,11 @@ static size_t hello_record(uint8_t *out, uint64_t rec_seq, uint16_t msg_seq, con
 {
     buf b = {.n = 0};
     put8(&b, 22), put16(&b, 0xfefd), put16(&b, 0);
-    put16(&b, (unsigned)(rec_seq >> 32)), put16(&b, (unsigned)(rec_seq >> 16) & 0xffff), put16(&b, (unsigned)rec_seq & 0xffff);
+    put16(&b, (unsigned)(rec_seq >> 32)), put16(&b, (unsigned)(rec_seq >> 16) & 0xffff),
+        put16(&b, (unsigned)rec_seq & 0xffff);
     put16(&b, (unsigned)(12 + len));
-    put8(&b, 1), put24(&b, (uint32_t)body_len), put16(&b, msg_seq), put24(&b, (uint32_t)off), put24(&b, (uint32_t)len);
+    put8(&b, 1), put24(&b, (uint32_t)body_len), put16(&b, msg_seq), put24(&b, (uint32_t)off),
+        put24(&b, (uint32_t)len);
     putn(&b, body + off, len);
     memcpy(out, b.d, b.n);
     return b.n;
@@ -198,8 +220,9 @@ static void verifier_over_mtu(size_t mtu, size_t want_fragments)
     uint8_t reply[256];
     size_t rn = 99;
     for (size_t i = w.count; i-- > 1;) {
-        cr_assert_eq(cdtls_hello_verifier_check(v, "peer-a", 6, w.d[i], w.n[i], 1001, reply, sizeof reply, &rn),
-                     CDTLS_ERR_DECODE, "fragment %zu is dropped", i);
+        cr_assert_eq(
+            cdtls_hello_verifier_check(v, "peer-a", 6, w.d[i], w.n[i], 1001, reply, sizeof reply, &rn),
+            CDTLS_ERR_DECODE, "fragment %zu is dropped", i);
         cr_assert_eq(rn, 0);
     }
     cr_assert_eq(cdtls_hello_verifier_check(v, "peer-a", 6, w.d[0], w.n[0], 1001, reply, sizeof reply, &rn),
@@ -228,14 +251,16 @@ static void verifier_over_mtu(size_t mtu, size_t want_fragments)
     cr_assert_eq(cdtls_hello_verifier_check(v, "peer-a", 6, forged, w2.n[0], 1002, reply, sizeof reply, &rn),
                  CDTLS_ERR_WOULD_BLOCK);
     for (size_t i = 1; i < w2.count; i++)
-        cr_assert_eq(cdtls_hello_verifier_check(v, "peer-a", 6, w2.d[i], w2.n[i], 1002, reply, sizeof reply, &rn),
-                     CDTLS_ERR_DECODE);
+        cr_assert_eq(
+            cdtls_hello_verifier_check(v, "peer-a", 6, w2.d[i], w2.n[i], 1002, reply, sizeof reply, &rn),
+            CDTLS_ERR_DECODE);
     /* Two records in one datagram, the first fragment second: found. */
     uint8_t two[3200];
     memcpy(two, w2.d[1], w2.n[1]);
     memcpy(two + w2.n[1], w2.d[0], w2.n[0]);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "peer-a", 6, two, w2.n[1] + w2.n[0], 1002, reply, sizeof reply, &rn),
-                 CDTLS_OK);
+    cr_assert_eq(
+        cdtls_hello_verifier_check(v, "peer-a", 6, two, w2.n[1] + w2.n[0], 1002, reply, sizeof reply, &rn),
+        CDTLS_OK);
     cr_assert_eq(cnt.allocs, allocs0, "the verifier allocated %zu times", cnt.allocs - allocs0);
     cr_assert_eq(cnt.live, live0);
 
@@ -278,9 +303,18 @@ static void verifier_over_mtu(size_t mtu, size_t want_fragments)
     cr_assert_eq(cnt.live, 0);
 }
 
-Test(hello_frag, verifier_browser_hello_at_mtu_1200) { verifier_over_mtu(1200, 2); }
-Test(hello_frag, verifier_browser_hello_at_mtu_500) { verifier_over_mtu(500, 3); }
-Test(hello_frag, verifier_browser_hello_at_mtu_200) { verifier_over_mtu(200, 8); }
+Test(hello_frag, verifier_browser_hello_at_mtu_1200)
+{
+    verifier_over_mtu(1200, 2);
+}
+Test(hello_frag, verifier_browser_hello_at_mtu_500)
+{
+    verifier_over_mtu(500, 3);
+}
+Test(hello_frag, verifier_browser_hello_at_mtu_200)
+{
+    verifier_over_mtu(200, 8);
+}
 
 Test(hello_frag, verifier_refuses_what_it_cannot_check)
 {
@@ -294,27 +328,34 @@ Test(hello_frag, verifier_refuses_what_it_cannot_check)
     size_t n, rn;
     /* a first fragment too short to hold the hello through its cookie */
     n = hello_record(d, 0, 0, body, bl, 0, 30);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_DECODE);
     cr_assert_eq(rn, 0);
     /* a hello claiming more than CDTLS_MAX_CLIENT_HELLO_LEN */
     n = hello_record(d, 0, 0, body, CDTLS_MAX_CLIENT_HELLO_LEN + 1, 0, 200);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_LIMIT);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_LIMIT);
     cr_assert_eq(rn, 0);
     /* ... exactly the limit is answered */
     n = hello_record(d, 0, 0, body, CDTLS_MAX_CLIENT_HELLO_LEN, 0, 200);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK);
     /* a whole hello that does not parse gets no reply (no reflection of garbage) */
     n = hello_record(d, 0, 0, body, 200, 0, 200);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_DECODE);
     /* epoch 1, or another content type: not a hello start */
     n = hello_record(d, 0, 0, body, bl, 0, 200);
     d[4] = 1;
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_DECODE);
     d[4] = 0, d[0] = 23;
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_DECODE);
     /* a record running past the datagram ends the search */
     d[0] = 22;
-    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n - 1, 1001, reply, sizeof reply, &rn), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "p", 1, d, n - 1, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_DECODE);
     cdtls_hello_verifier_free(v);
 }
 
@@ -329,7 +370,8 @@ static void client_flight_reversed(cdtls_conn *c, net *nt)
 {
     static dgrams got;
     got.count = 0;
-    while (got.count < 16 && cdtls_conn_next_datagram(c, got.d[got.count], sizeof got.d[0], &got.n[got.count], NULL) == CDTLS_OK)
+    while (got.count < 16 && cdtls_conn_next_datagram(c, got.d[got.count], sizeof got.d[0], &got.n[got.count],
+                                                      NULL) == CDTLS_OK)
         got.count++;
     nt->to_server.count = 0;
     for (size_t i = got.count; i-- > 0;)
@@ -352,8 +394,8 @@ static void server_batch(cdtls_hello_verifier *v, const cdtls_config *sc, cdtls_
         }
         uint8_t reply[256];
         size_t rn;
-        int rc = cdtls_hello_verifier_check(v, "client", 6, nt->to_server.d[i], nt->to_server.n[i], now, reply,
-                                            sizeof reply, &rn);
+        int rc = cdtls_hello_verifier_check(v, "client", 6, nt->to_server.d[i], nt->to_server.n[i], now,
+                                            reply, sizeof reply, &rn);
         if (rc == CDTLS_ERR_WOULD_BLOCK) {
             (*hvrs)++;
             cr_assert_eq(cdtls_conn_recv(client, reply, rn, NULL, now), CDTLS_OK);
@@ -363,7 +405,8 @@ static void server_batch(cdtls_hello_verifier *v, const cdtls_config *sc, cdtls_
             cr_assert_eq(cdtls_conn_set_cookie_verified(*s), CDTLS_OK);
             cr_assert_eq(cdtls_conn_recv(*s, nt->to_server.d[i], nt->to_server.n[i], NULL, now), CDTLS_OK);
             for (size_t j = 0; j < i; j++)
-                cr_assert_eq(cdtls_conn_recv(*s, nt->to_server.d[j], nt->to_server.n[j], NULL, now), CDTLS_OK);
+                cr_assert_eq(cdtls_conn_recv(*s, nt->to_server.d[j], nt->to_server.n[j], NULL, now),
+                             CDTLS_OK);
         } else {
             cr_assert_eq(rc, CDTLS_ERR_DECODE);
         }
@@ -377,10 +420,18 @@ Test(hello_frag, our_fragmenting_client_reversed_and_duplicated)
     psk_config(&sc, NULL);
     /* MTU 128 (the least the engine takes): our hello goes out in 103-byte
      * fragments; a long ALPN list makes it several of them */
-    static const char *const alpn[] = {"webrtc", "c-webrtc", "coap", "lwm2m", "h3", "some-long-protocol-name-1",
-                                       "some-long-protocol-name-2", "some-long-protocol-name-3",
-                                       "some-long-protocol-name-4", "some-long-protocol-name-5",
-                                       "some-long-protocol-name-6", "some-long-protocol-name-7"};
+    static const char *const alpn[] = {"webrtc",
+                                       "c-webrtc",
+                                       "coap",
+                                       "lwm2m",
+                                       "h3",
+                                       "some-long-protocol-name-1",
+                                       "some-long-protocol-name-2",
+                                       "some-long-protocol-name-3",
+                                       "some-long-protocol-name-4",
+                                       "some-long-protocol-name-5",
+                                       "some-long-protocol-name-6",
+                                       "some-long-protocol-name-7"};
     cc.mtu = 128;
     cc.alpn_protocols = alpn;
     cc.n_alpn_protocols = sizeof alpn / sizeof alpn[0];
@@ -413,7 +464,8 @@ Test(hello_frag, our_fragmenting_client_reversed_and_duplicated)
             break;
     }
     cr_assert_geq(max_frags, 3, "the hello went out in %d datagrams", max_frags);
-    cr_assert_eq(hvrs, 2, "one HelloVerifyRequest per copy of the first hello's first fragment (got %d)", hvrs);
+    cr_assert_eq(hvrs, 2, "one HelloVerifyRequest per copy of the first hello's first fragment (got %d)",
+                 hvrs);
     cr_assert(s, "the second hello's cookie was verified");
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
     cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(s)));
@@ -421,7 +473,8 @@ Test(hello_frag, our_fragmenting_client_reversed_and_duplicated)
     uint8_t d[1600];
     size_t n;
     cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"after-frag", 10, NULL), CDTLS_OK);
-    while (cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL) == CDTLS_OK) cdtls_conn_recv(s, d, n, NULL, 1100);
+    while (cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        cdtls_conn_recv(s, d, n, NULL, 1100);
     cr_assert_eq(cdtls_conn_read(s, d, sizeof d, &n, NULL), CDTLS_OK);
     cr_assert(n == 10 && memcmp(d, "after-frag", 10) == 0);
     cdtls_conn_free(c);
@@ -451,7 +504,8 @@ Test(hello_frag, conflicting_overlap_is_dropped)
     uint8_t d[1600], out[1600];
     size_t n = hello_record(d, 50, 0, bad, bl, 400, 200), on;
     cr_assert_eq(cdtls_conn_recv(s, d, n, NULL, 1000), CDTLS_OK);
-    for (size_t i = 1; i < w.count; i++) cr_assert_eq(cdtls_conn_recv(s, w.d[i], w.n[i], NULL, 1000), CDTLS_OK);
+    for (size_t i = 1; i < w.count; i++)
+        cr_assert_eq(cdtls_conn_recv(s, w.d[i], w.n[i], NULL, 1000), CDTLS_OK);
     cr_assert_eq(cdtls_conn_next_datagram(s, out, sizeof out, &on, NULL), CDTLS_OK);
     cr_assert_eq(out[13], 2, "ServerHello from the genuine bytes");
     cdtls_conn_free(s);

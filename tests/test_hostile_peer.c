@@ -147,8 +147,9 @@ static void hp_configs(hp *h, int kind)
     } else {
         /* P-256 with bearssl, Ed25519 with sodium (what selfsign makes) */
         const cdtls_provider *p = cdtls_provider_default();
-        cr_assert_eq(cdtls_x509_selfsign(p, NULL, "hostile.example", 1764000000, 30, h->cert,
-                                         sizeof h->cert, &h->cert_len, &h->key), CDTLS_OK);
+        cr_assert_eq(cdtls_x509_selfsign(p, NULL, "hostile.example", 1764000000, 30, h->cert, sizeof h->cert,
+                                         &h->cert_len, &h->key),
+                     CDTLS_OK);
         cdtls_x509_cert c;
         cr_assert_eq(cdtls_x509_parse(h->cert, h->cert_len, &c), CDTLS_OK);
         cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &c, h->pin), CDTLS_OK);
@@ -161,7 +162,7 @@ static void hp_configs(hp *h, int kind)
         h->cc.pinned_sha256 = h->pin;
         h->cc.n_pins = 1;
         h->suite_id = p->sig[CDTLS_SIG_ECDSA_SHA256] ? CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-                                                      : CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+                                                     : CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
     }
     h->cc.cipher_suites = &h->suite_id;
     h->cc.n_cipher_suites = 1;
@@ -204,13 +205,16 @@ static void hp_derive(hp *h)
     const cdtls_provider *p = cdtls_provider_default();
     const suite_info *s = h->suite;
     ks_keys k;
-    cr_assert_eq(ks_key_block(p, s->prf, h->master, h->client_random, h->server_random, 0,
-                              s->key_len, s->fixed_iv_len, &k), CDTLS_OK);
+    cr_assert_eq(ks_key_block(p, s->prf, h->master, h->client_random, h->server_random, 0, s->key_len,
+                              s->fixed_iv_len, &k),
+                 CDTLS_OK);
     cr_assert_eq(s->kind, SUITE_AEAD);
     cr_assert_eq(record_cipher_init_aead(&h->c2s, p, s->aead, k.client_write.key, k.key_len,
-                                         k.client_write.iv, k.iv_len), CDTLS_OK);
+                                         k.client_write.iv, k.iv_len),
+                 CDTLS_OK);
     cr_assert_eq(record_cipher_init_aead(&h->s2c, p, s->aead, k.server_write.key, k.key_len,
-                                         k.server_write.iv, k.iv_len), CDTLS_OK);
+                                         k.server_write.iv, k.iv_len),
+                 CDTLS_OK);
     h->have_keys = 1;
 }
 
@@ -346,12 +350,11 @@ static hp *hp_established(int kind, void (*tweak)(hp *))
 /* Ends a case: the outcome line, the memory bound, everything freed. */
 static void hp_end(hp *h, const char *name, const char *outcome, size_t extra_allowed)
 {
-    printf("hostile_peer: %-32s %s (peak %zu B, clean handshake %zu B)\n", name, outcome,
-           h->mem.peak, h->base_peak);
+    printf("hostile_peer: %-32s %s (peak %zu B, clean handshake %zu B)\n", name, outcome, h->mem.peak,
+           h->base_peak);
     fflush(stdout);
-    cr_assert(h->mem.peak <= h->base_peak + extra_allowed,
-              "%s: peak %zu B over the bound %zu + %zu", name, h->mem.peak, h->base_peak,
-              extra_allowed);
+    cr_assert(h->mem.peak <= h->base_peak + extra_allowed, "%s: peak %zu B over the bound %zu + %zu", name,
+              h->mem.peak, h->base_peak, extra_allowed);
     hp_free(h);
     free(h);
 }
@@ -359,8 +362,8 @@ static void hp_end(hp *h, const char *name, const char *outcome, size_t extra_al
 /* --------------------------------------------------- record crafting */
 
 /* An epoch-0 record around a handshake fragment. */
-static size_t put_plain(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq,
-                        const uint8_t *body, size_t len)
+static size_t put_plain(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *body,
+                        size_t len)
 {
     record_header rh = {type, DTLS_VERSION_1_2, epoch, seq, (uint16_t)len, NULL, 0};
     record_header_put(&rh, out);
@@ -368,8 +371,8 @@ static size_t put_plain(uint8_t *out, uint8_t type, uint16_t epoch, uint64_t seq
     return 13 + len;
 }
 
-static size_t put_frag(uint8_t *out, uint8_t type, uint32_t length, uint16_t msg_seq,
-                       uint32_t off, const uint8_t *frag, uint32_t flen)
+static size_t put_frag(uint8_t *out, uint8_t type, uint32_t length, uint16_t msg_seq, uint32_t off,
+                       const uint8_t *frag, uint32_t flen)
 {
     hs_header hh = {type, length, msg_seq, off, flen};
     hs_header_put(&hh, out);
@@ -379,19 +382,20 @@ static size_t put_frag(uint8_t *out, uint8_t type, uint32_t length, uint16_t msg
 
 /* An authenticated record as the client (to_server) or the server would
  * send it, with the attacker's choice of epoch, sequence number and type. */
-static size_t forge(hp *h, int to_server, uint8_t type, uint16_t epoch, uint64_t seq,
-                    const uint8_t *pt, size_t len, uint8_t *out, size_t cap)
+static size_t forge(hp *h, int to_server, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *pt,
+                    size_t len, uint8_t *out, size_t cap)
 {
     cr_assert(h->have_keys);
     size_t n = 0;
-    cr_assert_eq(record_seal(to_server ? &h->c2s : &h->s2c, type, DTLS_VERSION_1_2, epoch, seq,
-                             pt, len, out, cap, &n), CDTLS_OK);
+    cr_assert_eq(
+        record_seal(to_server ? &h->c2s : &h->s2c, type, DTLS_VERSION_1_2, epoch, seq, pt, len, out, cap, &n),
+        CDTLS_OK);
     return n;
 }
 
 /* Opens a record the engine sent (to check which alert it is). */
-static int open_rec(hp *h, int from_client, const uint8_t *rec, size_t n, uint8_t *type,
-                    uint8_t *pt, size_t cap, size_t *pt_len)
+static int open_rec(hp *h, int from_client, const uint8_t *rec, size_t n, uint8_t *type, uint8_t *pt,
+                    size_t cap, size_t *pt_len)
 {
     cdtls_reader r;
     reader_init(&r, rec, n);
@@ -527,10 +531,10 @@ static size_t pieces_put(const rec_view *v, const piece *p, size_t np, uint64_t 
 
 typedef struct frag_ctx {
     int done;
-    int target;          /* 1: the client's ClientHello with cookie; 2: the server's ServerHello */
-    const piece *first;  /* sent first, directly */
+    int target;         /* 1: the client's ClientHello with cookie; 2: the server's ServerHello */
+    const piece *first; /* sent first, directly */
     size_t n_first;
-    const piece *then;   /* then delivered in place of the datagram */
+    const piece *then; /* then delivered in place of the datagram */
     size_t n_then;
     int first_rc;
 } frag_ctx;
@@ -540,8 +544,7 @@ static int frag_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
     frag_ctx *f = vctx;
     if (f->done) return 1;
     int t = first_hs(d, *n);
-    if (f->target == 1 && !(to_server && t == HS_CLIENT_HELLO && ch_cookie_len(d + 25, *n - 25)))
-        return 1;
+    if (f->target == 1 && !(to_server && t == HS_CLIENT_HELLO && ch_cookie_len(d + 25, *n - 25))) return 1;
     if (f->target == 2 && !(!to_server && t == HS_SERVER_HELLO)) return 1;
     f->done = 1;
     rec_view v[16];
@@ -613,8 +616,14 @@ static void overlap_case(int target, const char *name)
     hp_end(h, name, "conflicting fragment dropped, message completed from the consistent ones", 4096);
 }
 
-Test(hostile_peer, overlap_conflict_client_hello) { overlap_case(1, "overlap_conflict_client_hello"); }
-Test(hostile_peer, overlap_conflict_server_hello) { overlap_case(2, "overlap_conflict_server_hello"); }
+Test(hostile_peer, overlap_conflict_client_hello)
+{
+    overlap_case(1, "overlap_conflict_client_hello");
+}
+Test(hostile_peer, overlap_conflict_server_hello)
+{
+    overlap_case(2, "overlap_conflict_server_hello");
+}
 
 /* Out-of-order, duplicated and consistently overlapping fragments are
  * fine (RFC 6347 §4.2.3). */
@@ -656,8 +665,8 @@ static int at_flight4(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
  * (it has sent 2 so far, will send 2 more) and inside its window. */
 #define ATK_SEQ0 30u
 
-static void send_frag0(hp *h, int to_server, uint64_t seq, uint8_t type, uint32_t length,
-                       uint16_t msg_seq, uint32_t off, const uint8_t *frag, uint32_t flen)
+static void send_frag0(hp *h, int to_server, uint64_t seq, uint8_t type, uint32_t length, uint16_t msg_seq,
+                       uint32_t off, const uint8_t *frag, uint32_t flen)
 {
     static uint8_t rec[HP_MAX_DGRAM], f[HP_MAX_DGRAM];
     size_t fl = put_frag(f, type, length, msg_seq, off, frag, flen);
@@ -750,7 +759,8 @@ static void stage_case(const char *name, void (*tweak)(hp *), void (*attack)(hp 
     int ok = hp_run(h, at_flight4, &s, 10000);
     cr_assert(s.fired);
     cr_assert(ok, "%s: client %s (%d), server %s (%d)", name, cdtls_strerror(cdtls_conn_error(h->cl)),
-              (int)cdtls_conn_get_state(h->cl), cdtls_strerror(cdtls_conn_error(h->sv)), (int)cdtls_conn_get_state(h->sv));
+              (int)cdtls_conn_get_state(h->cl), cdtls_strerror(cdtls_conn_error(h->sv)),
+              (int)cdtls_conn_get_state(h->sv));
     cr_assert_eq(h->now, 1000, "%s: needed a retransmission", name);
     hp_end(h, name, outcome, extra);
 }
@@ -967,7 +977,8 @@ Test(hostile_peer, zero_length_records)
     cr_assert(server_has_nothing(h));
     cr_assert_eq(count_out(h, 0), 0);
     still_works(h, "after empty records");
-    hp_end(h, "zero_length_records", "empty application data delivered as empty, other empty records dropped", 1024);
+    hp_end(h, "zero_length_records", "empty application data delivered as empty, other empty records dropped",
+           1024);
 }
 
 /* An authenticated record whose plaintext is 2^14 + 1 bytes (RFC 5246
@@ -996,7 +1007,8 @@ Test(hostile_peer, plaintext_over_2_14)
     cr_assert_eq(cdtls_conn_read(h->sv, big, sizeof big, &n, NULL), CDTLS_OK);
     cr_assert_eq(n, 16384);
     still_works(h, "after 2^14+1");
-    hp_end(h, "plaintext_over_2_14", "dropped (RFC 6347 §4.1.2.7; no record_overflow), 2^14 accepted", 2 * 16400 + 1024);
+    hp_end(h, "plaintext_over_2_14", "dropped (RFC 6347 §4.1.2.7; no record_overflow), 2^14 accepted",
+           2 * 16400 + 1024);
 }
 
 /* A record claiming more than 2^14 + 2048 bytes ends its datagram: the
@@ -1009,7 +1021,8 @@ Test(hostile_peer, ciphertext_over_limit_ends_datagram)
     record_header rh = {CT_APPLICATION_DATA, DTLS_VERSION_1_2, 1, F_SEQ, 18433, NULL, 0};
     record_header_put(&rh, d);
     uint8_t good[64];
-    size_t gn = forge(h, 1, CT_APPLICATION_DATA, 1, F_SEQ + 1, (const uint8_t *)"behind", 6, good, sizeof good);
+    size_t gn = forge(h, 1, CT_APPLICATION_DATA, 1, F_SEQ + 1, (const uint8_t *)"behind", 6, good,
+                      sizeof good);
     /* the good record right after the header: read as part of the bad one */
     memcpy(d + 13, good, gn);
     cr_assert_eq(hp_send(h, 1, d, sizeof d), CDTLS_OK);
@@ -1041,7 +1054,9 @@ Test(hostile_peer, wrong_record_version_or_type)
     const uint16_t versions[] = {DTLS_VERSION_1_0, 0x0303, 0xfefc, 0};
     for (size_t i = 0; i < 4; i++) {
         size_t n = 0;
-        cr_assert_eq(record_seal(&h->c2s, CT_APPLICATION_DATA, versions[i], 1, F_SEQ + i, (const uint8_t *)"v", 1, rec, sizeof rec, &n), CDTLS_OK);
+        cr_assert_eq(record_seal(&h->c2s, CT_APPLICATION_DATA, versions[i], 1, F_SEQ + i,
+                                 (const uint8_t *)"v", 1, rec, sizeof rec, &n),
+                     CDTLS_OK);
         (void)hp_send(h, 1, rec, n);
     }
     /* unknown content types, authenticated (RFC 5246 §6: ignored) */
@@ -1091,7 +1106,9 @@ Test(hostile_peer, warning_alert_flood)
             /* every description but close_notify, including unassigned ones */
             uint8_t al[2] = {ALERT_WARNING, (uint8_t)(1 + (seq % 255))};
             size_t m = 0;
-            cr_assert_eq(record_seal(&h->c2s, CT_ALERT, DTLS_VERSION_1_2, 1, seq, al, 2, d + n, sizeof d - n, &m), CDTLS_OK);
+            cr_assert_eq(
+                record_seal(&h->c2s, CT_ALERT, DTLS_VERSION_1_2, 1, seq, al, 2, d + n, sizeof d - n, &m),
+                CDTLS_OK);
             n += m;
         }
         cr_assert_eq(hp_send(h, 1, d, n), CDTLS_OK);
@@ -1152,7 +1169,8 @@ Test(hostile_peer, close_notify_authenticated)
     cr_assert_eq(count_out(h, 0), 0, "answered once only");
     forge_to_server(h, CT_APPLICATION_DATA, 1, F_SEQ + 2, "late", 4);
     cr_assert(server_has_nothing(h));
-    hp_end(h, "close_notify_authenticated", "answered with one close_notify (RFC 5246 §7.2.1), later data dropped", 1024);
+    hp_end(h, "close_notify_authenticated",
+           "answered with one close_notify (RFC 5246 §7.2.1), later data dropped", 1024);
 }
 
 /* ------------------------------------------------------ renegotiation */
@@ -1241,7 +1259,9 @@ Test(hostile_peer, renegotiation_flood_authenticated)
         size_t n = 0;
         while (n + 13 + fl + 16 <= 60000) {
             size_t m = 0;
-            cr_assert_eq(record_seal(&h->c2s, CT_HANDSHAKE, DTLS_VERSION_1_2, 1, seq++, f, fl, d + n, sizeof d - n, &m), CDTLS_OK);
+            cr_assert_eq(record_seal(&h->c2s, CT_HANDSHAKE, DTLS_VERSION_1_2, 1, seq++, f, fl, d + n,
+                                     sizeof d - n, &m),
+                         CDTLS_OK);
             n += m;
         }
         cr_assert_eq(hp_send(h, 1, d, n), CDTLS_OK);
@@ -1251,7 +1271,8 @@ Test(hostile_peer, renegotiation_flood_authenticated)
            (unsigned long long)(seq - F_SEQ), out, h->mem.peak);
     cr_assert(out <= 1024, "%zu alerts queued", out);
     cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_ESTABLISHED);
-    hp_end(h, "renegotiation_flood_authenticated", "alerts bounded by the output queue cap", 1024 * 100); /* ~84 B per queued alert */
+    hp_end(h, "renegotiation_flood_authenticated", "alerts bounded by the output queue cap",
+           1024 * 100); /* ~84 B per queued alert */
 }
 
 /* ----------------------------------------- the client's flight 5 tampered */
@@ -1351,7 +1372,8 @@ Test(hostile_peer, change_cipher_spec_malformed)
 {
     hp *h = flight5_case(FIN_CCS_BAD, 1);
     cr_assert(h->now > 1000, "completed without the retransmission");
-    hp_end(h, "change_cipher_spec_malformed", "dropped, Finished kept early, completes on the retransmitted CCS", 1024);
+    hp_end(h, "change_cipher_spec_malformed",
+           "dropped, Finished kept early, completes on the retransmitted CCS", 1024);
 }
 
 /* The server's Finished replaced: the client fails, with its alert under
@@ -1467,10 +1489,12 @@ Test(hostile_peer, cookie_replay_from_another_address)
     cr_assert_eq(cdtls_hello_verifier_new(&h->sc, h->now, &v), CDTLS_OK);
     uint8_t reply[512];
     size_t rn = 0;
-    cr_assert_eq(cdtls_hello_verifier_check(v, "client:9", 8, ch, n, h->now, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "client:9", 8, ch, n, h->now, reply, sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK);
     cr_assert(rn > 0 && reply[13] == HS_HELLO_VERIFY_REQUEST);
     cdtls_hello_verifier_free(v);
-    hp_end(h, "cookie_replay_from_another_address", "fresh HelloVerifyRequest, no state kept", fresh_bound(h, 0));
+    hp_end(h, "cookie_replay_from_another_address", "fresh HelloVerifyRequest, no state kept",
+           fresh_bound(h, 0));
 }
 
 static void fast_rotation(hp *h)
@@ -1510,10 +1534,12 @@ Test(hostile_peer, cookie_stale)
     uint8_t d[2048], reply[512];
     size_t n, rn;
     cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000, reply, sizeof reply, &rn), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000, reply, sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK);
     cr_assert_eq(cdtls_conn_recv(c, reply, rn, NULL, 5000), CDTLS_OK);
     cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000 + 1999, reply, sizeof reply, &rn), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000 + 1999, reply, sizeof reply, &rn),
+                 CDTLS_OK);
     cr_assert_eq(cdtls_hello_verifier_check(v, "a", 1, d, n, 5000 + 2000, reply, sizeof reply, &rn),
                  CDTLS_ERR_WOULD_BLOCK, "a cookie outlived two rotation periods");
     cdtls_conn_free(c);
@@ -1554,8 +1580,8 @@ Test(hostile_peer, forged_cookie_flood)
 /* Rebuilds a ClientHello body: the real one's fields, with n_suites
  * suites (the real ones last) and n_ext extra extensions of type
  * ext_type (0 = unknown types, distinct) in front of the real ones. */
-static size_t ch_build(const uint8_t *b, size_t bl, size_t n_suites, size_t n_ext,
-                       uint16_t ext_type, uint8_t *out, size_t cap)
+static size_t ch_build(const uint8_t *b, size_t bl, size_t n_suites, size_t n_ext, uint16_t ext_type,
+                       uint8_t *out, size_t cap)
 {
     size_t o = 0, p = 0;
     memcpy(out, b, 34); /* version, random */
@@ -1740,7 +1766,7 @@ static int sh_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
     size_t suite_at = 34 + 1 + body[34];
     if (s->what == 0) body[suite_at] = 0xc0, body[suite_at + 1] = 0x2b; /* ECDHE-ECDSA-AES128-GCM */
     if (s->what == 1) body[0] = 0xfe, body[1] = 0xff;                   /* DTLS 1.0 */
-    if (s->what == 2) body[suite_at + 2] = 1;                             /* compression method 1 */
+    if (s->what == 2) body[suite_at + 2] = 1;                           /* compression method 1 */
     return 1;
 }
 
@@ -1758,7 +1784,8 @@ static void server_hello_case(int what, int alert, const char *name, const char 
 
 Test(hostile_peer, server_hello_unoffered_suite)
 {
-    server_hello_case(0, ALERT_ILLEGAL_PARAMETER, "server_hello_unoffered_suite", "fatal illegal_parameter (47)");
+    server_hello_case(0, ALERT_ILLEGAL_PARAMETER, "server_hello_unoffered_suite",
+                      "fatal illegal_parameter (47)");
 }
 Test(hostile_peer, server_hello_old_version)
 {
@@ -1813,9 +1840,9 @@ Test(hostile_peer, retransmission_flood)
 typedef struct cert_ctx {
     int every; /* every transmission of flight 4, not only the first */
     int done;
-    size_t n_certs;  /* copies of the real certificate; 0: just over 64 KiB */
-    int lie;         /* certificate_list length one too large */
-    int garbage;     /* one entry of random bytes */
+    size_t n_certs; /* copies of the real certificate; 0: just over 64 KiB */
+    int lie;        /* certificate_list length one too large */
+    int garbage;    /* one entry of random bytes */
 } cert_ctx;
 
 static int cert_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
@@ -1828,8 +1855,7 @@ static int cert_filter(hp *h, int to_server, uint8_t *d, size_t *n, void *vctx)
     if (!has_sh) {
         /* later datagrams of flight 4 (more of the real Certificate) */
         for (size_t i = 0; i < k; i++)
-            if (v[i].h.epoch == 0 && v[i].h.type == CT_HANDSHAKE && v[i].frag[0] == HS_CERTIFICATE)
-                return 0;
+            if (v[i].h.epoch == 0 && v[i].h.type == CT_HANDSHAKE && v[i].frag[0] == HS_CERTIFICATE) return 0;
         return 1;
     }
     if (c->done && !c->every) return 1;
@@ -1905,7 +1931,8 @@ Test(hostile_peer, certificate_chain_too_deep)
 {
     cert_ctx c = {0, 0, CDTLS_X509_MAX_DEPTH + 1, 0, 0};
     hp *h = cert_case(&c, 100);
-    cr_assert_eq(cdtls_conn_error(h->cl), CDTLS_ERR_CERT_PATHLEN, "%s", cdtls_strerror(cdtls_conn_error(h->cl)));
+    cr_assert_eq(cdtls_conn_error(h->cl), CDTLS_ERR_CERT_PATHLEN, "%s",
+                 cdtls_strerror(cdtls_conn_error(h->cl)));
     uint8_t level, desc;
     cr_assert(cdtls_conn_peer_alert(h->sv, &level, &desc));
     cr_assert(level == ALERT_FATAL && desc == ALERT_BAD_CERTIFICATE);
@@ -1984,7 +2011,8 @@ Test(hostile_peer, plaintext_fatal_alert_during_handshake)
     cr_assert(!hp_run(h, at_flight4, &s, 100));
     cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_FAILED);
     cr_assert_eq(cdtls_conn_error(h->sv), CDTLS_ERR_PEER_ALERT);
-    hp_end(h, "plaintext_fatal_alert_during_handshake", "believed: the server's handshake ends (epoch 0 is unauthenticated)", 1024);
+    hp_end(h, "plaintext_fatal_alert_during_handshake",
+           "believed: the server's handshake ends (epoch 0 is unauthenticated)", 1024);
 }
 
 /* An unknown handshake type, or a known one out of order, at the expected
@@ -2062,7 +2090,8 @@ Test(hostile_peer, certificate_verify_lost_before_ccs)
     size_t n = 0;
     cdtls_conn_peer_certificates(h->sv, &n);
     cr_assert_eq(n, 1);
-    hp_end(h, "certificate_verify_lost_before_ccs", "early CCS treated as lost; completes on the retransmission", 4096);
+    hp_end(h, "certificate_verify_lost_before_ccs",
+           "early CCS treated as lost; completes on the retransmission", 4096);
 }
 
 /* Client authentication over a lossy link: 20% of the datagrams dropped at
@@ -2149,7 +2178,8 @@ static int plain_finished_after_ccs(hp *h, int to_server, uint8_t *d, size_t *n,
     (void)hp_send(h, 1, d, v[0].len + v[1].len); /* CKE, CCS */
     static const uint8_t vd[12] = {0x42};
     send_frag0(h, 1, ATK_SEQ0, HS_FINISHED, 12, (uint16_t)(cke.message_seq + 1), 0, vd, 12);
-    cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_HANDSHAKING, "%s", cdtls_strerror(cdtls_conn_error(h->sv)));
+    cr_assert_eq(cdtls_conn_get_state(h->sv), CDTLS_STATE_HANDSHAKING, "%s",
+                 cdtls_strerror(cdtls_conn_error(h->sv)));
     /* then the real Finished */
     memmove(d, v[2].rec, v[2].len);
     *n = v[2].len;

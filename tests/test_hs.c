@@ -13,15 +13,20 @@
 /* The first datagram of `openssl s_client -dtls1_2 -psk 0102030405060708
  * -psk_identity x` (OpenSSL 3.0.19), captured on loopback by a Python UDP
  * listener when this test was written. */
-static const char openssl_ch[] = "16feff000000000000000000f4010000e800000000000000e8fefd202624f426d4f396d89be7c4634ea7f064ccea937c87e89aecdc19eb40c3456e0000006cc02cc030009fcca9cca8ccaac02bc02f009ec024c028006bc023c0270067c00ac0140039c009c013003300ad00abccaeccadccac009d00a9ccab00ac00aa009c00a8003d003cc038c03600b700b300950091003500af008dc037c03500b600b200940090002f00ae008c00ff01000052000b000403000102000a000c000a001d0017001e00190018002300000016000000170000000d002a0028040305030603080708080809080a080b080408050806040105010601030303010302040205020602";
+static const char openssl_ch[] =
+    "16feff000000000000000000f4010000e800000000000000e8fefd202624f426d4f396d89be7c4634ea7f064ccea937c87e89aec"
+    "dc19eb40c3456e0000006cc02cc030009fcca9cca8ccaac02bc02f009ec024c028006bc023c0270067c00ac0140039c009c01300"
+    "3300ad00abccaeccadccac009d00a9ccab00ac00aa009c00a8003d003cc038c03600b700b300950091003500af008dc037c03500"
+    "b600b200940090002f00ae008c00ff01000052000b000403000102000a000c000a001d0017001e00190018002300000016000000"
+    "170000000d002a0028040305030603080708080809080a080b080408050806040105010601030303010302040205020602";
 
 Test(hs_codec, parses_a_real_openssl_client_hello)
 {
     uint8_t d[512];
     size_t n = unhex(openssl_ch, d, sizeof d);
-    cr_assert_eq(d[0], 22);                 /* handshake record */
+    cr_assert_eq(d[0], 22); /* handshake record */
     cr_assert_eq(d[1], 0xfe);
-    cr_assert_eq(d[2], 0xff);               /* DTLS 1.0 record version on the first flight */
+    cr_assert_eq(d[2], 0xff); /* DTLS 1.0 record version on the first flight */
     cdtls_reader r;
     reader_init(&r, d + 13, n - 13);
     hs_header h;
@@ -85,13 +90,15 @@ Test(hs_codec, client_hello_roundtrip_and_limits)
     hs_client_hello ch;
     cr_assert_eq(hs_client_hello_parse(buf, n, &ch), CDTLS_OK);
     cr_assert_eq(ch.cookie_len, 12);
-    cr_assert(ch.ext.ems && ch.ext.renegotiation_info && ch.ext.encrypt_then_mac && ch.ext.ec_point_uncompressed);
+    cr_assert(ch.ext.ems && ch.ext.renegotiation_info && ch.ext.encrypt_then_mac &&
+              ch.ext.ec_point_uncompressed);
     cr_assert(hs_client_hello_offers_group(&ch, 23) && !hs_client_hello_offers_group(&ch, 24));
     cr_assert_eq(ch.ext.server_name_len, 11);
     cr_assert_eq(memcmp(ch.ext.server_name, "example.com", 11), 0);
     size_t no_ext = (size_t)(ch.raw_compression + ch.raw_compression_len - buf);
     for (size_t cut = 0; cut < n; cut++)
-        cr_assert_eq(hs_client_hello_parse(buf, cut, &ch), cut == no_ext ? CDTLS_OK : CDTLS_ERR_DECODE, "cut %zu", cut);
+        cr_assert_eq(hs_client_hello_parse(buf, cut, &ch), cut == no_ext ? CDTLS_OK : CDTLS_ERR_DECODE,
+                     "cut %zu", cut);
     buf[n] = 0;
     cr_assert_eq(hs_client_hello_parse(buf, n + 1, &ch), CDTLS_ERR_DECODE); /* trailing byte */
     /* 5,000 suites: parsed, searched */
@@ -106,7 +113,7 @@ Test(hs_codec, extension_block_rules)
     /* version, random, sid, cookie, one suite, null compression, then ext */
     uint8_t base[2 + 32 + 1 + 1 + 2 + 2 + 2] = {0xfe, 0xfd};
     size_t b = 2 + 32;
-    base[b++] = 0, base[b++] = 0;               /* session_id, cookie */
+    base[b++] = 0, base[b++] = 0; /* session_id, cookie */
     base[b++] = 0, base[b++] = 2, base[b++] = 0xcc, base[b++] = 0xab;
     base[b++] = 1, base[b++] = 0;
     static uint8_t msg[20000];
@@ -155,12 +162,15 @@ Test(hs_codec, server_side_messages_roundtrip)
     writer_init(&w, buf, sizeof buf);
     cr_assert_eq(hs_server_hello_write(&w, &sh), CDTLS_OK);
     cr_assert_eq(hs_server_hello_parse(buf, w.len, &sh2), CDTLS_OK);
-    cr_assert(sh2.cipher_suite == 0xccac && sh2.ext.ems && sh2.ext.renegotiation_info && sh2.ext.ec_point_formats);
+    cr_assert(sh2.cipher_suite == 0xccac && sh2.ext.ems && sh2.ext.renegotiation_info &&
+              sh2.ext.ec_point_formats);
     const size_t sh_no_ext = 2 + 32 + 1 + 2 + 1; /* version random sid<0> suite compression */
     for (size_t cut = 0; cut < w.len; cut++)
-        cr_assert_eq(hs_server_hello_parse(buf, cut, &sh2), cut == sh_no_ext ? CDTLS_OK : CDTLS_ERR_DECODE, "cut %zu", cut);
+        cr_assert_eq(hs_server_hello_parse(buf, cut, &sh2), cut == sh_no_ext ? CDTLS_OK : CDTLS_ERR_DECODE,
+                     "cut %zu", cut);
     /* HelloVerifyRequest */
-    hs_hello_verify_request hv = {DTLS_VERSION_1_0, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32}, hv2;
+    hs_hello_verify_request hv = {DTLS_VERSION_1_0, (const uint8_t *)"0123456789abcdef0123456789abcdef", 32},
+                            hv2;
     writer_init(&w, buf, sizeof buf);
     cr_assert_eq(hs_hello_verify_request_write(&w, &hv), CDTLS_OK);
     cr_assert_eq(hs_hello_verify_request_parse(buf, w.len, &hv2), CDTLS_OK);
@@ -170,12 +180,15 @@ Test(hs_codec, server_side_messages_roundtrip)
     uint8_t pub[65];
     memset(pub, 4, sizeof pub);
     for (int kind = HS_KX_PSK; kind <= HS_KX_ECDHE; kind++) {
-        hs_server_key_exchange ske = {(const uint8_t *)"hint", 4, 23, pub, 65, NULL, 0, 0x0403, (const uint8_t *)"sig", 3}, s2;
+        hs_server_key_exchange ske = {(const uint8_t *)"hint", 4, 23, pub, 65, NULL, 0, 0x0403,
+                                      (const uint8_t *)"sig",  3},
+                               s2;
         writer_init(&w, buf, sizeof buf);
         cr_assert_eq(hs_server_key_exchange_write(&w, (hs_kx_kind)kind, &ske), CDTLS_OK);
         cr_assert_eq(hs_server_key_exchange_parse(buf, w.len, (hs_kx_kind)kind, &s2), CDTLS_OK);
         if (kind != HS_KX_ECDHE) cr_assert(s2.psk_hint_len == 4 && memcmp(s2.psk_hint, "hint", 4) == 0);
-        if (kind != HS_KX_PSK) cr_assert(s2.named_curve == 23 && s2.public_len == 65 && s2.params_len == 4 + 65);
+        if (kind != HS_KX_PSK)
+            cr_assert(s2.named_curve == 23 && s2.public_len == 65 && s2.params_len == 4 + 65);
         if (kind == HS_KX_ECDHE) cr_assert(s2.sig_alg == 0x0403 && s2.signature_len == 3);
         for (size_t cut = 0; cut < w.len; cut++)
             cr_assert_eq(hs_server_key_exchange_parse(buf, cut, (hs_kx_kind)kind, &s2), CDTLS_ERR_DECODE);
@@ -189,7 +202,8 @@ Test(hs_codec, server_side_messages_roundtrip)
     /* ECDHE params with curve_type other than named_curve(3) */
     uint8_t explicit_curve[] = {0, 0, 1, 0, 23, 1, 4};
     hs_server_key_exchange s3;
-    cr_assert_eq(hs_server_key_exchange_parse(explicit_curve, sizeof explicit_curve, HS_KX_ECDHE_PSK, &s3), CDTLS_ERR_DECODE);
+    cr_assert_eq(hs_server_key_exchange_parse(explicit_curve, sizeof explicit_curve, HS_KX_ECDHE_PSK, &s3),
+                 CDTLS_ERR_DECODE);
 }
 
 Test(hs_codec, header_bounds)
@@ -212,8 +226,14 @@ Test(hs_codec, header_bounds)
 static hs_reasm R;
 static const hs_reasm_limits LIM = {64 * 1024, 256 * 1024};
 
-static void setup(void) { cr_assert_eq(hs_reasm_init(&R, cdtls_allocator_libc(), &LIM), CDTLS_OK); }
-static void teardown(void) { hs_reasm_free(&R); }
+static void setup(void)
+{
+    cr_assert_eq(hs_reasm_init(&R, cdtls_allocator_libc(), &LIM), CDTLS_OK);
+}
+static void teardown(void)
+{
+    hs_reasm_free(&R);
+}
 
 static int add(uint8_t type, uint16_t seq, uint32_t len, uint32_t off, const uint8_t *data, uint32_t flen)
 {
@@ -248,7 +268,8 @@ Test(hs_reasm, orders_duplicates_overlaps, .init = setup, .fini = teardown)
 {
     fill();
     /* reverse order, 100-byte fragments */
-    for (int off = 4900; off >= 0; off -= 100) cr_assert_eq(add(11, 0, 5000, (uint32_t)off, body + off, 100), CDTLS_OK);
+    for (int off = 4900; off >= 0; off -= 100)
+        cr_assert_eq(add(11, 0, 5000, (uint32_t)off, body + off, 100), CDTLS_OK);
     expect_message(0, body, 5000);
     /* seeded random order, with duplicates and overlaps */
     srand(1234);
@@ -312,7 +333,8 @@ Test(hs_reasm, fragment_sizes_roundtrip, .init = setup, .fini = teardown)
     for (size_t k = 0; k < 5; k++) {
         uint16_t seq = hs_reasm_next_seq(&R);
         for (uint32_t off = 0; off < 5000; off += sizes[k])
-            cr_assert_eq(add(1, seq, 5000, off, body + off, off + sizes[k] > 5000 ? 5000 - off : sizes[k]), CDTLS_OK);
+            cr_assert_eq(add(1, seq, 5000, off, body + off, off + sizes[k] > 5000 ? 5000 - off : sizes[k]),
+                         CDTLS_OK);
         expect_message(seq, body, 5000);
     }
 }

@@ -57,8 +57,7 @@ static void config_for(cdtls_config *cfg, const uint16_t *suite)
 
 static void gnutls_priority(char *out, size_t cap, const interop_suite *s)
 {
-    snprintf(out, cap, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:-CIPHER-ALL:-MAC-ALL:%s:+AEAD",
-             s->gnutls);
+    snprintf(out, cap, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:-CIPHER-ALL:-MAC-ALL:%s:+AEAD", s->gnutls);
 }
 
 static void require_suite(const interop_suite *s)
@@ -137,9 +136,9 @@ static void client_vs_openssl(uint16_t id)
     uint16_t port = udp_free_port();
     char accept[32];
     snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-nocert", "-psk", PSK_HEX,
-                    "-psk_identity", (char *)identity, "-cipher", (char *)s->openssl,
-                    "-accept", accept, "-naccept", "1", NULL};
+    char *argv[] = {"openssl", "s_server",      "-dtls1_2",       "-nocert", "-psk",
+                    PSK_HEX,   "-psk_identity", (char *)identity, "-cipher", (char *)s->openssl,
+                    "-accept", accept,          "-naccept",       "1",       NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "ACCEPT", 5000), "s_server did not start");
@@ -160,8 +159,8 @@ static void client_vs_gnutls(uint16_t id)
     cr_assert(fd >= 0);
     dprintf(fd, "%s:%s\n", identity, PSK_HEX);
     close(fd);
-    char *argv[] = {"gnutls-serv", "--udp", "--echo", "--port", portstr, "--pskpasswd", pskfile,
-                    "--priority", prio, NULL};
+    char *argv[] = {"gnutls-serv", "--udp", "--echo",     "--port", portstr,
+                    "--pskpasswd", pskfile, "--priority", prio,     NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "listening", 5000), "gnutls-serv did not start");
@@ -239,9 +238,19 @@ static void server_vs_openssl(uint16_t id)
     cr_assert(fd >= 0);
     char connect[32];
     snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_client", "-dtls1_2", "-psk", PSK_HEX, "-psk_identity",
-                    (char *)identity, "-cipher", (char *)s->openssl, "-connect", connect,
-                    "-quiet", NULL};
+    char *argv[] = {"openssl",
+                    "s_client",
+                    "-dtls1_2",
+                    "-psk",
+                    PSK_HEX,
+                    "-psk_identity",
+                    (char *)identity,
+                    "-cipher",
+                    (char *)s->openssl,
+                    "-connect",
+                    connect,
+                    "-quiet",
+                    NULL};
     child cli;
     cr_assert_eq(child_start(&cli, argv), 0);
     serve(&cli, s, fd);
@@ -259,8 +268,8 @@ static void server_vs_gnutls(uint16_t id)
     char portstr[16], prio[256];
     snprintf(portstr, sizeof portstr, "%u", port);
     gnutls_priority(prio, sizeof prio, s);
-    char *argv[] = {"gnutls-cli", "--udp", "--port", portstr, "--pskusername", (char *)identity,
-                    "--pskkey", PSK_HEX, "--priority", prio, "127.0.0.1", NULL};
+    char *argv[] = {"gnutls-cli", "--udp", "--port",     portstr, "--pskusername", (char *)identity,
+                    "--pskkey",   PSK_HEX, "--priority", prio,    "127.0.0.1",     NULL};
     child cli;
     cr_assert_eq(child_start(&cli, argv), 0);
     serve(&cli, s, fd);
@@ -268,11 +277,23 @@ static void server_vs_gnutls(uint16_t id)
     close(fd);
 }
 
-#define INTEROP(name, id)                                          \
-    Test(interop_openssl, client_##name, .timeout = 30) { client_vs_openssl(id); } \
-    Test(interop_openssl, server_##name, .timeout = 30) { server_vs_openssl(id); } \
-    Test(interop_gnutls, client_##name, .timeout = 30) { client_vs_gnutls(id); }   \
-    Test(interop_gnutls, server_##name, .timeout = 30) { server_vs_gnutls(id); }
+#define INTEROP(name, id)                               \
+    Test(interop_openssl, client_##name, .timeout = 30) \
+    {                                                   \
+        client_vs_openssl(id);                          \
+    }                                                   \
+    Test(interop_openssl, server_##name, .timeout = 30) \
+    {                                                   \
+        server_vs_openssl(id);                          \
+    }                                                   \
+    Test(interop_gnutls, client_##name, .timeout = 30)  \
+    {                                                   \
+        client_vs_gnutls(id);                           \
+    }                                                   \
+    Test(interop_gnutls, server_##name, .timeout = 30)  \
+    {                                                   \
+        server_vs_gnutls(id);                           \
+    }
 
 INTEROP(psk_aes_128_gcm, CDTLS_PSK_WITH_AES_128_GCM_SHA256)
 INTEROP(psk_aes_128_ccm, CDTLS_PSK_WITH_AES_128_CCM)
@@ -305,9 +326,9 @@ static void client_resumes_openssl(int tickets)
     uint16_t port = udp_free_port();
     char accept[32];
     snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-nocert", "-psk", PSK_HEX,
-                    "-psk_identity", (char *)identity, "-cipher", (char *)s->openssl,
-                    "-accept", accept, "-naccept", "2", NULL};
+    char *argv[] = {"openssl", "s_server",      "-dtls1_2",       "-nocert", "-psk",
+                    PSK_HEX,   "-psk_identity", (char *)identity, "-cipher", (char *)s->openssl,
+                    "-accept", accept,          "-naccept",       "2",       NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "ACCEPT", 5000), "s_server did not start");
@@ -321,14 +342,22 @@ static void client_resumes_openssl(int tickets)
     cr_assert(!client_against_with(&srv, port, s, 0, &base), "first: a full handshake");
     cr_assert(e[0].used || e[1].used, "a session was kept");
     const cdtls_session *kept = e[0].used ? &e[0].session : &e[1].session;
-    if (tickets) cr_assert_gt(kept->ticket_len, 0, "OpenSSL's ticket");
-    else cr_assert_gt(kept->id_len, 0, "OpenSSL's session ID");
+    if (tickets)
+        cr_assert_gt(kept->ticket_len, 0, "OpenSSL's ticket");
+    else
+        cr_assert_gt(kept->id_len, 0, "OpenSSL's session ID");
     cr_assert(client_against_with(&srv, port, s, 0, &base), "second: resumed");
     child_stop(&srv, 0);
 }
 
-Test(interop, client_resumes_openssl_by_ticket) { client_resumes_openssl(1); }
-Test(interop, client_resumes_openssl_by_session_id) { client_resumes_openssl(0); }
+Test(interop, client_resumes_openssl_by_ticket)
+{
+    client_resumes_openssl(1);
+}
+Test(interop, client_resumes_openssl_by_session_id)
+{
+    client_resumes_openssl(0);
+}
 
 /* openssl s_client -sess_out, then -sess_in, against our server: by ticket
  * (our ticket keys) and by session ID (s_client -no_ticket, our store). */
@@ -353,9 +382,22 @@ static void server_resumes_openssl(int tickets)
         base.session_store = cdtls_session_cache_init(&cache, e, 4);
     }
     for (int round = 0; round < 2; round++) {
-        char *argv[] = {"openssl", "s_client", "-dtls1_2", "-psk", PSK_HEX, "-psk_identity", (char *)identity,
-                        "-cipher", (char *)s->openssl, "-connect", connect, "-quiet",
-                        round ? "-sess_in" : "-sess_out", sess, tickets ? NULL : "-no_ticket", NULL};
+        char *argv[] = {"openssl",
+                        "s_client",
+                        "-dtls1_2",
+                        "-psk",
+                        PSK_HEX,
+                        "-psk_identity",
+                        (char *)identity,
+                        "-cipher",
+                        (char *)s->openssl,
+                        "-connect",
+                        connect,
+                        "-quiet",
+                        round ? "-sess_in" : "-sess_out",
+                        sess,
+                        tickets ? NULL : "-no_ticket",
+                        NULL};
         child cli;
         cr_assert_eq(child_start(&cli, argv), 0);
         int resumed = serve_with(&cli, s, fd, &base);
@@ -368,5 +410,11 @@ static void server_resumes_openssl(int tickets)
     close(fd);
 }
 
-Test(interop, server_resumes_openssl_by_ticket) { server_resumes_openssl(1); }
-Test(interop, server_resumes_openssl_by_session_id) { server_resumes_openssl(0); }
+Test(interop, server_resumes_openssl_by_ticket)
+{
+    server_resumes_openssl(1);
+}
+Test(interop, server_resumes_openssl_by_session_id)
+{
+    server_resumes_openssl(0);
+}

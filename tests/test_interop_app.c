@@ -42,7 +42,8 @@ static void expected_line(const cdtls_conn *c, char *line, size_t cap)
     uint8_t km[32];
     cr_assert_eq(cdtls_conn_export_keying_material(c, EXPORT_LABEL, NULL, 0, 0, km, sizeof km), CDTLS_OK);
     size_t n = (size_t)snprintf(line, cap, "Keying material: ");
-    for (size_t i = 0; i < sizeof km && n + 2 < cap; i++) n += (size_t)snprintf(line + n, cap - n, "%02X", km[i]);
+    for (size_t i = 0; i < sizeof km && n + 2 < cap; i++)
+        n += (size_t)snprintf(line + n, cap - n, "%02X", km[i]);
 }
 
 static void require_chacha(void)
@@ -58,11 +59,29 @@ Test(interop_app, client_vs_openssl_server, .timeout = 30)
     char accept[32];
     snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
     /* OpenSSL's server prefers its own order: webrtc, AES128_CM_SHA1_80 */
-    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-nocert", "-psk", APP_PSK_HEX,
-                    "-psk_identity", (char *)app_identity, "-cipher", "PSK-CHACHA20-POLY1305",
-                    "-alpn", "webrtc,h2", "-use_srtp", "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM",
-                    "-keymatexport", EXPORT_LABEL, "-keymatexportlen", "32",
-                    "-accept", accept, "-naccept", "1", NULL};
+    char *argv[] = {"openssl",
+                    "s_server",
+                    "-dtls1_2",
+                    "-nocert",
+                    "-psk",
+                    APP_PSK_HEX,
+                    "-psk_identity",
+                    (char *)app_identity,
+                    "-cipher",
+                    "PSK-CHACHA20-POLY1305",
+                    "-alpn",
+                    "webrtc,h2",
+                    "-use_srtp",
+                    "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM",
+                    "-keymatexport",
+                    EXPORT_LABEL,
+                    "-keymatexportlen",
+                    "32",
+                    "-accept",
+                    accept,
+                    "-naccept",
+                    "1",
+                    NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "ACCEPT", 5000), "s_server did not start");
@@ -105,11 +124,26 @@ Test(interop_app, server_vs_openssl_client, .timeout = 30)
     cr_assert(fd >= 0);
     char connect[32];
     snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_client", "-dtls1_2", "-psk", APP_PSK_HEX, "-psk_identity",
-                    (char *)app_identity, "-cipher", "PSK-CHACHA20-POLY1305",
-                    "-alpn", "coap,webrtc", "-use_srtp", "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80",
-                    "-keymatexport", EXPORT_LABEL, "-keymatexportlen", "32",
-                    "-connect", connect, NULL};
+    char *argv[] = {"openssl",
+                    "s_client",
+                    "-dtls1_2",
+                    "-psk",
+                    APP_PSK_HEX,
+                    "-psk_identity",
+                    (char *)app_identity,
+                    "-cipher",
+                    "PSK-CHACHA20-POLY1305",
+                    "-alpn",
+                    "coap,webrtc",
+                    "-use_srtp",
+                    "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80",
+                    "-keymatexport",
+                    EXPORT_LABEL,
+                    "-keymatexportlen",
+                    "32",
+                    "-connect",
+                    connect,
+                    NULL};
     child cli;
     cr_assert_eq(child_start(&cli, argv), 0);
     cdtls_config cfg;

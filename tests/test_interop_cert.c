@@ -70,17 +70,33 @@ typedef struct kind {
     cdtls_sig_alg needs;
 } kind;
 
-static const kind ECDSA = {"leaf", "int", "leaf.key", "root", "server.example.com",
-                           CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "ECDHE-ECDSA-AES128-GCM-SHA256",
+static const kind ECDSA = {"leaf",
+                           "int",
+                           "leaf.key",
+                           "root",
+                           "server.example.com",
+                           CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                           "ECDHE-ECDSA-AES128-GCM-SHA256",
                            "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM",
                            CDTLS_SIG_ECDSA_SHA256};
-static const kind RSA = {"rsaleaf", NULL, "rsaleaf.key", "rsaroot", "rsa.example.com",
-                         CDTLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256",
+static const kind RSA = {"rsaleaf",
+                         NULL,
+                         "rsaleaf.key",
+                         "rsaroot",
+                         "rsa.example.com",
+                         CDTLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                         "ECDHE-RSA-AES128-GCM-SHA256",
                          "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+AES-128-GCM",
                          CDTLS_SIG_RSA_PSS_RSAE_SHA256};
-static const kind ED = {"ed", NULL, "ed.key", "ed", "ed.example.com",
-                        CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-ECDSA-CHACHA20-POLY1305",
-                        NULL, CDTLS_SIG_ED25519};
+static const kind ED = {"ed",
+                        NULL,
+                        "ed.key",
+                        "ed",
+                        "ed.example.com",
+                        CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                        "ECDHE-ECDSA-CHACHA20-POLY1305",
+                        NULL,
+                        CDTLS_SIG_ED25519};
 
 static void require(const kind *k)
 {
@@ -156,9 +172,22 @@ static void vs_openssl_server(const kind *k)
     snprintf(cert, sizeof cert, "%s.pem", k->leaf);
     snprintf(key, sizeof key, "%s", k->key);
     snprintf(chain, sizeof chain, "%s.pem", k->inter ? k->inter : k->leaf);
-    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-cert", path(cert), "-key", path(key),
-                    "-cert_chain", path(chain), "-cipher", (char *)k->openssl_cipher, "-accept", accept,
-                    "-naccept", "1", NULL};
+    char *argv[] = {"openssl",
+                    "s_server",
+                    "-dtls1_2",
+                    "-cert",
+                    path(cert),
+                    "-key",
+                    path(key),
+                    "-cert_chain",
+                    path(chain),
+                    "-cipher",
+                    (char *)k->openssl_cipher,
+                    "-accept",
+                    accept,
+                    "-naccept",
+                    "1",
+                    NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "ACCEPT", 5000));
@@ -166,9 +195,18 @@ static void vs_openssl_server(const kind *k)
     child_stop(&srv, 0);
 }
 
-Test(interop_cert, client_vs_openssl_ecdsa_chain) { vs_openssl_server(&ECDSA); }
-Test(interop_cert, client_vs_openssl_rsa) { vs_openssl_server(&RSA); }
-Test(interop_cert, client_vs_openssl_ed25519_chacha) { vs_openssl_server(&ED); }
+Test(interop_cert, client_vs_openssl_ecdsa_chain)
+{
+    vs_openssl_server(&ECDSA);
+}
+Test(interop_cert, client_vs_openssl_rsa)
+{
+    vs_openssl_server(&RSA);
+}
+Test(interop_cert, client_vs_openssl_ed25519_chacha)
+{
+    vs_openssl_server(&ED);
+}
 
 static void vs_gnutls_server(const kind *k)
 {
@@ -177,8 +215,9 @@ static void vs_gnutls_server(const kind *k)
     char portstr[16], cert[64];
     snprintf(portstr, sizeof portstr, "%u", port);
     snprintf(cert, sizeof cert, "%s", k->inter ? "leafchain.pem" : "rsaleaf.pem");
-    char *argv[] = {"gnutls-serv", "--udp", "--echo", "--port", portstr, "--x509certfile", path(cert),
-                    "--x509keyfile", path(k->key), "--priority", (char *)k->gnutls_prio, NULL};
+    char *argv[] = {"gnutls-serv",          "--udp",    "--echo",        "--port",     portstr,
+                    "--x509certfile",       path(cert), "--x509keyfile", path(k->key), "--priority",
+                    (char *)k->gnutls_prio, NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "listening", 5000));
@@ -186,8 +225,14 @@ static void vs_gnutls_server(const kind *k)
     child_stop(&srv, 0);
 }
 
-Test(interop_cert, client_vs_gnutls_ecdsa_chain) { vs_gnutls_server(&ECDSA); }
-Test(interop_cert, client_vs_gnutls_rsa) { vs_gnutls_server(&RSA); }
+Test(interop_cert, client_vs_gnutls_ecdsa_chain)
+{
+    vs_gnutls_server(&ECDSA);
+}
+Test(interop_cert, client_vs_gnutls_rsa)
+{
+    vs_gnutls_server(&RSA);
+}
 
 /* ---------------------------------------------- their client, our server */
 
@@ -243,9 +288,14 @@ static void vs_openssl_client(const kind *k)
     snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
     snprintf(root, sizeof root, "%s.pem", k->root);
     /* s_client verifies our chain and our name, and refuses on failure */
-    char *argv[] = {"openssl", "s_client", "-dtls1_2", "-CAfile", path(root), "-verify_return_error",
-                    "-verify_hostname", (char *)k->host, "-servername", (char *)k->host,
-                    "-cipher", (char *)k->openssl_cipher, "-connect", connect, "-quiet", NULL};
+    char *argv[] = {"openssl",          "s_client",
+                    "-dtls1_2",         "-CAfile",
+                    path(root),         "-verify_return_error",
+                    "-verify_hostname", (char *)k->host,
+                    "-servername",      (char *)k->host,
+                    "-cipher",          (char *)k->openssl_cipher,
+                    "-connect",         connect,
+                    "-quiet",           NULL};
     child cli;
     cr_assert_eq(child_start(&cli, argv), 0);
     our_server(k, &cli, fd);
@@ -253,9 +303,18 @@ static void vs_openssl_client(const kind *k)
     close(fd);
 }
 
-Test(interop_cert, server_vs_openssl_ecdsa_chain) { vs_openssl_client(&ECDSA); }
-Test(interop_cert, server_vs_openssl_rsa) { vs_openssl_client(&RSA); }
-Test(interop_cert, server_vs_openssl_ed25519_chacha) { vs_openssl_client(&ED); }
+Test(interop_cert, server_vs_openssl_ecdsa_chain)
+{
+    vs_openssl_client(&ECDSA);
+}
+Test(interop_cert, server_vs_openssl_rsa)
+{
+    vs_openssl_client(&RSA);
+}
+Test(interop_cert, server_vs_openssl_ed25519_chacha)
+{
+    vs_openssl_client(&ED);
+}
 
 static void vs_gnutls_client(const kind *k)
 {
@@ -267,17 +326,32 @@ static void vs_gnutls_client(const kind *k)
     snprintf(root, sizeof root, "%s.pem", k->root);
     /* connect to loopback, verify the name given with --verify-hostname */
     child cli;
-    char *argv2[] = {"gnutls-cli", "--udp", "--port", portstr, "--x509cafile", path(root),
-                     "--verify-hostname", (char *)k->host, "--priority", (char *)k->gnutls_prio,
-                     "127.0.0.1", NULL};
+    char *argv2[] = {"gnutls-cli",
+                     "--udp",
+                     "--port",
+                     portstr,
+                     "--x509cafile",
+                     path(root),
+                     "--verify-hostname",
+                     (char *)k->host,
+                     "--priority",
+                     (char *)k->gnutls_prio,
+                     "127.0.0.1",
+                     NULL};
     cr_assert_eq(child_start(&cli, argv2), 0);
     our_server(k, &cli, fd);
     child_stop(&cli, 0);
     close(fd);
 }
 
-Test(interop_cert, server_vs_gnutls_ecdsa_chain) { vs_gnutls_client(&ECDSA); }
-Test(interop_cert, server_vs_gnutls_rsa) { vs_gnutls_client(&RSA); }
+Test(interop_cert, server_vs_gnutls_ecdsa_chain)
+{
+    vs_gnutls_client(&ECDSA);
+}
+Test(interop_cert, server_vs_gnutls_rsa)
+{
+    vs_gnutls_client(&RSA);
+}
 
 /* -------------------------------------------------- client authentication */
 
@@ -299,10 +373,27 @@ Test(interop_cert, client_auth_to_openssl_server)
     uint16_t port = udp_free_port();
     char accept[32];
     snprintf(accept, sizeof accept, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_server", "-dtls1_2", "-cert", path("leaf.pem"), "-key", path("leaf.key"),
-                    "-cert_chain", path("int.pem"), "-Verify", "2", "-CAfile", path("root.pem"),
-                    "-verify_return_error", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-accept", accept,
-                    "-naccept", "1", NULL};
+    char *argv[] = {"openssl",
+                    "s_server",
+                    "-dtls1_2",
+                    "-cert",
+                    path("leaf.pem"),
+                    "-key",
+                    path("leaf.key"),
+                    "-cert_chain",
+                    path("int.pem"),
+                    "-Verify",
+                    "2",
+                    "-CAfile",
+                    path("root.pem"),
+                    "-verify_return_error",
+                    "-cipher",
+                    "ECDHE-ECDSA-AES128-GCM-SHA256",
+                    "-accept",
+                    accept,
+                    "-naccept",
+                    "1",
+                    NULL};
     child srv;
     cr_assert_eq(child_start(&srv, argv), 0);
     cr_assert(child_output_contains(&srv, "ACCEPT", 5000));
@@ -355,9 +446,15 @@ Test(interop_cert, openssl_client_auth_to_our_server)
     int fd = udp_open(0, &port);
     char connect[32];
     snprintf(connect, sizeof connect, "127.0.0.1:%u", port);
-    char *argv[] = {"openssl", "s_client", "-dtls1_2", "-CAfile", path("root.pem"), "-verify_return_error",
-                    "-cert", path("clientonly.pem"), "-key", path("leaf.key"), "-cert_chain", path("int.pem"),
-                    "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256", "-connect", connect, "-quiet", NULL};
+    char *argv[] = {"openssl",        "s_client",
+                    "-dtls1_2",       "-CAfile",
+                    path("root.pem"), "-verify_return_error",
+                    "-cert",          path("clientonly.pem"),
+                    "-key",           path("leaf.key"),
+                    "-cert_chain",    path("int.pem"),
+                    "-cipher",        "ECDHE-ECDSA-AES128-GCM-SHA256",
+                    "-connect",       connect,
+                    "-quiet",         NULL};
     child cli;
     cr_assert_eq(child_start(&cli, argv), 0);
     blob bl, bi, root;

@@ -44,8 +44,10 @@ static void setup(void)
     if (!have("tstclnt") || !have("certutil") || !have("pk12util"))
         cr_skip_test("no NSS tools (tstclnt, certutil, pk12util: Debian libnss3-tools)");
     const cdtls_provider *p = cdtls_provider_default();
-    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] || !cdtls_cipher_suite_supported(p, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
-        cr_skip_test("provider %s signs and verifies Ed25519 only (no ECDSA), and NSS 3.87 has no Ed25519", p->name);
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] ||
+        !cdtls_cipher_suite_supported(p, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
+        cr_skip_test("provider %s signs and verifies Ed25519 only (no ECDSA), and NSS 3.87 has no Ed25519",
+                     p->name);
     test_certs_make(certs, sizeof certs, "nss");
     snprintf(nssdb, sizeof nssdb, "sql:%s/nssdb", certs);
     char cmd[1024];

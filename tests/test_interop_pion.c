@@ -32,7 +32,8 @@ static void setup(void)
     snprintf(cmd, sizeof cmd, "cat %s/clientonly.pem %s/int.pem > %s/clientchain.pem", certs, certs, certs);
     cr_assert_eq(system(cmd), 0);
     snprintf(peer_bin, sizeof peer_bin, "%s/zig-out/pion-peer", CDTLS_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion && go build -o %s . 2>&1", CDTLS_SOURCE_DIR, peer_bin);
+    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion && go build -o %s . 2>&1", CDTLS_SOURCE_DIR,
+             peer_bin);
     if (system("command -v go > /dev/null 2>&1") != 0) cr_skip_test("no Go toolchain to build the pion peer");
     cr_assert_eq(system(cmd), 0, "go build of tests/interop/pion failed");
 }
@@ -224,11 +225,23 @@ typedef struct cert_kind {
     const char *leaf_pem_chain, *key, *leaf_der, *inter_der, *root_der, *root_pem, *host;
 } cert_kind;
 
-static const cert_kind ECDSA = {CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, CDTLS_SIG_ECDSA_SHA256,
-                                "chain.pem", "leaf.key", "leaf.der", "int.der", "root.der", "root.pem",
+static const cert_kind ECDSA = {CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                                CDTLS_SIG_ECDSA_SHA256,
+                                "chain.pem",
+                                "leaf.key",
+                                "leaf.der",
+                                "int.der",
+                                "root.der",
+                                "root.pem",
                                 "server.example.com"};
-static const cert_kind ED25519 = {CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, CDTLS_SIG_ED25519,
-                                  "ed.pem", "ed.key", "ed.der", NULL, "ed.der", "ed.pem",
+static const cert_kind ED25519 = {CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                                  CDTLS_SIG_ED25519,
+                                  "ed.pem",
+                                  "ed.key",
+                                  "ed.der",
+                                  NULL,
+                                  "ed.der",
+                                  "ed.pem",
                                   "ed.example.com"};
 
 static void client_vs_pion_cert(const cert_kind *k)
@@ -277,7 +290,8 @@ static void server_vs_pion_cert(const cert_kind *k)
     cdtls_free_file(NULL, keyfile, keylen);
     uint16_t port;
     int fd = udp_open(0, &port);
-    const char *extra[] = {"-ca", certpath(k->root_pem), "-servername", k->host, "-message", "ping-from-pion", NULL};
+    const char *extra[] = {"-ca",      certpath(k->root_pem), "-servername", k->host,
+                           "-message", "ping-from-pion",      NULL};
     child cli;
     start_pion(&cli, "client", port, k->suite, extra);
     cdtls_config cfg;
@@ -290,10 +304,22 @@ static void server_vs_pion_cert(const cert_kind *k)
     cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), key);
 }
 
-Test(pion, client_ecdsa_chain) { client_vs_pion_cert(&ECDSA); }
-Test(pion, server_ecdsa_chain) { server_vs_pion_cert(&ECDSA); }
-Test(pion, client_ed25519) { client_vs_pion_cert(&ED25519); }
-Test(pion, server_ed25519) { server_vs_pion_cert(&ED25519); }
+Test(pion, client_ecdsa_chain)
+{
+    client_vs_pion_cert(&ECDSA);
+}
+Test(pion, server_ecdsa_chain)
+{
+    server_vs_pion_cert(&ECDSA);
+}
+Test(pion, client_ed25519)
+{
+    client_vs_pion_cert(&ED25519);
+}
+Test(pion, server_ed25519)
+{
+    server_vs_pion_cert(&ED25519);
+}
 
 /* pion server requiring and verifying our client's certificate; our server
  * requiring and verifying pion's. The client certificate (clientAuth EKU)
@@ -302,8 +328,9 @@ Test(pion, client_auth_our_client_certificate)
 {
     need(ECDSA.suite, ECDSA.sig);
     uint16_t port = udp_free_port();
-    const char *extra[] = {"-cert", certpath("chain.pem"), "-key", certpath("leaf.key"), "-ca", certpath("root.pem"),
-                           "-clientauth", "require-and-verify", NULL};
+    const char *extra[] = {"-cert", certpath("chain.pem"), "-key",        certpath("leaf.key"),
+                           "-ca",   certpath("root.pem"),  "-clientauth", "require-and-verify",
+                           NULL};
     child srv;
     start_pion(&srv, "server", port, ECDSA.suite, extra);
     cr_assert(child_output_contains(&srv, "pion: listening", 10000));
@@ -353,8 +380,9 @@ Test(pion, client_auth_pion_client_certificate)
     size_t lens[2] = {leaf.n, inter.n};
     uint16_t port;
     int fd = udp_open(0, &port);
-    const char *extra[] = {"-ca", certpath("root.pem"), "-servername", ECDSA.host, "-cert", certpath("clientchain.pem"),
-                           "-key", certpath("leaf.key"), "-message", "ping-from-pion", NULL};
+    const char *extra[] = {
+        "-ca",  certpath("root.pem"), "-servername", ECDSA.host,       "-cert", certpath("clientchain.pem"),
+        "-key", certpath("leaf.key"), "-message",    "ping-from-pion", NULL};
     child cli;
     start_pion(&cli, "client", port, ECDSA.suite, extra);
     cdtls_config cfg;
@@ -387,7 +415,8 @@ static void expect_same_srtp_keys(child *peer, const cdtls_conn *c)
     const uint8_t *parts[4] = {k.client_key, k.server_key, k.client_salt, k.server_salt};
     const size_t lens[4] = {k.key_len, k.key_len, k.salt_len, k.salt_len};
     for (int p = 0; p < 4; p++)
-        for (size_t i = 0; i < lens[p]; i++) n += (size_t)snprintf(line + n, sizeof line - n, "%02X", parts[p][i]);
+        for (size_t i = 0; i < lens[p]; i++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%02X", parts[p][i]);
     int same = child_output_contains(peer, line, 3000);
     if (!same) child_stop(peer, 1);
     cr_assert(same, "pion's SRTP keying material differs from ours (%s)", line);
@@ -401,8 +430,11 @@ Test(pion, client_srtp_exporter_alpn)
     need(suite, -1);
     uint16_t port = udp_free_port();
     /* export length: AEAD_AES_128_GCM = 2 * (16 + 12) */
-    const char *extra[] = {"-psk", PION_PSK_HEX, "-alpn", "webrtc", "-srtp", "SRTP_AEAD_AES_128_GCM,SRTP_AES128_CM_HMAC_SHA1_80",
-                           "-export", "EXTRACTOR-dtls_srtp:56", NULL};
+    const char *extra[] = {"-psk",    PION_PSK_HEX,
+                           "-alpn",   "webrtc",
+                           "-srtp",   "SRTP_AEAD_AES_128_GCM,SRTP_AES128_CM_HMAC_SHA1_80",
+                           "-export", "EXTRACTOR-dtls_srtp:56",
+                           NULL};
     child srv;
     start_pion(&srv, "server", port, suite, extra);
     cr_assert(child_output_contains(&srv, "pion: listening", 10000));
@@ -423,8 +455,12 @@ Test(pion, server_srtp_exporter_alpn)
     need(suite, -1);
     uint16_t port;
     int fd = udp_open(0, &port);
-    const char *extra[] = {"-psk", PION_PSK_HEX, "-alpn", "h2,webrtc", "-srtp", "SRTP_AES128_CM_HMAC_SHA1_80,SRTP_AEAD_AES_128_GCM",
-                           "-export", "EXTRACTOR-dtls_srtp:56", "-message", "ping-from-pion", NULL};
+    const char *extra[] = {"-psk",     PION_PSK_HEX,
+                           "-alpn",    "h2,webrtc",
+                           "-srtp",    "SRTP_AES128_CM_HMAC_SHA1_80,SRTP_AEAD_AES_128_GCM",
+                           "-export",  "EXTRACTOR-dtls_srtp:56",
+                           "-message", "ping-from-pion",
+                           NULL};
     child cli;
     start_pion(&cli, "client", port, suite, extra);
     cdtls_config cfg;
@@ -519,7 +555,8 @@ static void resume_client_vs_pion(const char *const *extra, cdtls_config *cfg)
     for (int round = 0; round < 2; round++) {
         udp_peer u;
         cdtls_conn *c = client_vs_pion(&srv, port, cfg, &u);
-        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round, round ? "resumed" : "full handshake");
+        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round,
+                     round ? "resumed" : "full handshake");
         cdtls_conn_close(c);
         udp_flush(c, &u);
         cdtls_conn_free(c);
@@ -541,7 +578,8 @@ static void resume_server_vs_pion(const char *const *extra, cdtls_config *cfg)
     for (int round = 0; round < 2; round++) {
         udp_peer u;
         cdtls_conn *c = server_vs_pion(&cli, fd, cfg, &u);
-        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round, round ? "resumed" : "full handshake");
+        cr_assert_eq(cdtls_conn_resumed(c), round, "round %d: %s", round,
+                     round ? "resumed" : "full handshake");
         cdtls_conn_close(c);
         udp_flush(c, &u);
         cdtls_conn_free(c);
@@ -580,7 +618,8 @@ Test(pion, client_resumes_ecdsa_session)
 {
     const cert_kind *k = &ECDSA;
     need(k->suite, k->sig);
-    const char *extra[] = {"-cert", certpath(k->leaf_pem_chain), "-key", certpath(k->key), "-sessions", "2", NULL};
+    const char *extra[] = {"-cert", certpath(k->leaf_pem_chain), "-key", certpath(k->key), "-sessions", "2",
+                           NULL};
     der_file root;
     load_der(k->root_der, &root);
     cdtls_x509_cert anchor;
@@ -609,8 +648,9 @@ Test(pion, server_resumes_ecdsa_session)
     cdtls_sign_key *key = NULL;
     cr_assert_eq(cdtls_private_key_load(cdtls_provider_default(), NULL, keyfile, keylen, &key), CDTLS_OK);
     cdtls_free_file(NULL, keyfile, keylen);
-    const char *extra[] = {"-ca", certpath(k->root_pem), "-servername", k->host, "-message", "ping-from-pion",
-                           "-sessions", "2", NULL};
+    const char *extra[] = {"-ca",      certpath(k->root_pem), "-servername", k->host,
+                           "-message", "ping-from-pion",      "-sessions",   "2",
+                           NULL};
     cdtls_config cfg;
     cdtls_config_init(&cfg);
     cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;

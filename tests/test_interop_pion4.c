@@ -29,11 +29,13 @@ static char pion4_bin[512];
  * certificates. No Go toolchain: the suite is skipped, said so. */
 static void setup(void)
 {
-    if (system("command -v go > /dev/null 2>&1") != 0) cr_skip_test("no Go toolchain to build the pion v4 peer");
+    if (system("command -v go > /dev/null 2>&1") != 0)
+        cr_skip_test("no Go toolchain to build the pion v4 peer");
     test_certs_make(certs, sizeof certs, "pion4");
     snprintf(pion4_bin, sizeof pion4_bin, "%s/zig-out/pion4-peer", CDTLS_SOURCE_DIR);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion4 && go build -o %s . 2>&1", CDTLS_SOURCE_DIR, pion4_bin);
+    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion4 && go build -o %s . 2>&1", CDTLS_SOURCE_DIR,
+             pion4_bin);
     cr_assert_eq(system(cmd), 0, "go build of tests/interop/pion4 failed");
 }
 
@@ -121,8 +123,8 @@ static void pion4_client_vs_listener(const char *curves, unsigned mtu, unsigned 
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
     char mtu_arg[16];
     snprintf(mtu_arg, sizeof mtu_arg, "%u", mtu);
-    const char *extra[] = {"-curves", curves, "-mtu", mtu_arg, "-insecure", "-timeout", "8s",
-                           "-message", "ping-from-pion4", NULL};
+    const char *extra[] = {"-curves",  curves, "-mtu",     mtu_arg,           "-insecure",
+                           "-timeout", "8s",   "-message", "ping-from-pion4", NULL};
     child cli;
     start_pion4(&cli, "client", port, extra);
     uint16_t suite = 0;
@@ -139,11 +141,20 @@ static void pion4_client_vs_listener(const char *curves, unsigned mtu, unsigned 
 
 /* X25519 first: a 1.3-offering hello of ~200 bytes, whole in one record;
  * what sets the two below apart is the fragmenting alone. */
-Test(interop_pion4, x25519_client_vs_listener) { pion4_client_vs_listener("X25519", 1200, 1); }
+Test(interop_pion4, x25519_client_vs_listener)
+{
+    pion4_client_vs_listener("X25519", 1200, 1);
+}
 /* MTU 1200 (pion's default): the ~1.4 KB hello in two fragments. */
-Test(interop_pion4, mlkem_client_vs_listener_mtu1200) { pion4_client_vs_listener("X25519MLKEM768,X25519", 1200, 2); }
+Test(interop_pion4, mlkem_client_vs_listener_mtu1200)
+{
+    pion4_client_vs_listener("X25519MLKEM768,X25519", 1200, 2);
+}
 /* MTU 500: three or more fragments, each its own datagram. */
-Test(interop_pion4, mlkem_client_vs_listener_mtu500) { pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3); }
+Test(interop_pion4, mlkem_client_vs_listener_mtu500)
+{
+    pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3);
+}
 
 /* A PSK suite both sides have: CCM_8 with BearSSL, ChaCha20 with libsodium. */
 static uint16_t psk_suite(void)
@@ -172,10 +183,16 @@ Test(interop_pion4, mlkem_psk_client_vs_listener_mtu500)
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
     char suites[96];
     snprintf(suites, sizeof suites, "%s,%s",
-             suite == CDTLS_PSK_WITH_AES_128_CCM_8 ? "TLS_AES_128_GCM_SHA256" : "TLS_CHACHA20_POLY1305_SHA256",
+             suite == CDTLS_PSK_WITH_AES_128_CCM_8 ? "TLS_AES_128_GCM_SHA256"
+                                                   : "TLS_CHACHA20_POLY1305_SHA256",
              cdtls_cipher_suite_name(suite));
-    const char *extra[] = {"-curves", "X25519MLKEM768,X25519", "-mtu", "500", "-psk", PION4_PSK_HEX, "-suites", suites,
-                           "-timeout", "8s", "-message", "ping-from-pion4", NULL};
+    const char *extra[] = {"-curves",  "X25519MLKEM768,X25519",
+                           "-mtu",     "500",
+                           "-psk",     PION4_PSK_HEX,
+                           "-suites",  suites,
+                           "-timeout", "8s",
+                           "-message", "ping-from-pion4",
+                           NULL};
     child cli;
     start_pion4(&cli, "client", port, extra);
     uint16_t got = 0;

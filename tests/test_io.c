@@ -14,8 +14,8 @@ static int open_on(cdtls_io_socket *s, const char *ip, unsigned flags)
     return cdtls_io_open(s, &a, flags);
 }
 
-static void send_and_check(cdtls_io_socket *tx, cdtls_io_socket *rx, const char *to_ip,
-                           const cdtls_oob *oob, uint8_t want_dscp, uint8_t want_ecn)
+static void send_and_check(cdtls_io_socket *tx, cdtls_io_socket *rx, const char *to_ip, const cdtls_oob *oob,
+                           uint8_t want_dscp, uint8_t want_ecn)
 {
     cdtls_addr to, from;
     cr_assert_eq(cdtls_io_local_addr(rx, &to), CDTLS_OK);
@@ -188,7 +188,8 @@ Test(io, raw_control_bytes_pass_through)
     cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"raw", 3, &to, NULL, raw, raw_len), CDTLS_OK);
     uint8_t buf[8], rbuf[CDTLS_IO_CMSG_SPACE];
     size_t n, rlen = 0;
-    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, rbuf, sizeof rbuf, &rlen, 2000), CDTLS_OK);
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, rbuf, sizeof rbuf, &rlen, 2000),
+                 CDTLS_OK);
     cr_assert(rlen > 0, "received control bytes are handed back");
     cdtls_oob got;
     cr_assert_eq(cdtls_io_parse_cmsg(rbuf, rlen, &got), CDTLS_OK);
@@ -286,7 +287,8 @@ Test(io, refused_cmsg_is_reported_and_clears_only_its_capability)
     }
     cdtls_addr to;
     cdtls_io_local_addr(&rx, &to);
-    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"lost", 4, &to, &bad, NULL, 0), CDTLS_ERR_OOB_UNSUPPORTED);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"lost", 4, &to, &bad, NULL, 0),
+                 CDTLS_ERR_OOB_UNSUPPORTED);
     uint8_t buf[8];
     size_t n;
     cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 200), CDTLS_ERR_TIMEOUT,

@@ -122,7 +122,8 @@ static void batch_roundtrip(int use_native)
             cr_assert_eq(parsed.dscp, want_dscp);
             cr_assert_eq(parsed.ecn, want_ecn);
         }
-        cr_assert(rm[i].oob.flags & CDTLS_OOB_LOCAL_ADDR || !(cdtls_io_caps(&rx) & CDTLS_IO_CAP_RECV_LOCAL_ADDR));
+        cr_assert(rm[i].oob.flags & CDTLS_OOB_LOCAL_ADDR ||
+                  !(cdtls_io_caps(&rx) & CDTLS_IO_CAP_RECV_LOCAL_ADDR));
     }
     /* nothing else arrived */
     size_t k = 0;
@@ -263,7 +264,8 @@ static void gso_runs(int use_gso)
         cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_GSO, "Linux >= 4.18 has UDP_SEGMENT");
 #endif
     if (!use_gso) tx.caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
-    const int marks = (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP) && (cdtls_io_caps(&rx) & CDTLS_IO_CAP_RECV_DSCP);
+    const int marks = (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP) &&
+                      (cdtls_io_caps(&rx) & CDTLS_IO_CAP_RECV_DSCP);
     enum { N = 90 }; /* more than one 64-segment run and one 32-entry chunk */
     static uint8_t out[N][1300], in[N][1600];
     cdtls_io_msg msgs[N];
@@ -490,7 +492,8 @@ static size_t gro_len(int i, cdtls_oob *oob, int marks)
 {
     memset(oob, 0, sizeof *oob);
     if (i < 10) {
-        if (marks) *oob = (cdtls_oob){.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN, .dscp = 46, .ecn = CDTLS_ECN_ECT0};
+        if (marks)
+            *oob = (cdtls_oob){.flags = CDTLS_OOB_DSCP | CDTLS_OOB_ECN, .dscp = 46, .ecn = CDTLS_ECN_ECT0};
         return 1000;
     }
     if (i < 16) return i < 15 ? 700 : 200;
@@ -505,7 +508,8 @@ Test(io_gro, coalesced_reads_come_out_as_their_datagrams)
     cdtls_addr to, tx_addr;
     open_gro_pair(&tx, &rx, &to);
     cr_assert_eq(cdtls_io_local_addr(&tx, &tx_addr), CDTLS_OK);
-    const int marks = (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP) && (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_ECN) &&
+    const int marks = (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_DSCP) &&
+                      (cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_ECN) &&
                       (cdtls_io_caps(&rx) & CDTLS_IO_CAP_RECV_DSCP);
     static uint8_t out[GRO_N][1300], in[GRO_N][2048], raw[GRO_N][CDTLS_IO_CMSG_SPACE * 2];
     cdtls_io_msg msgs[GRO_N];
@@ -536,7 +540,8 @@ Test(io_gro, coalesced_reads_come_out_as_their_datagrams)
                      CDTLS_OK);
         cr_assert_eq(rm[i].len, 1000, "cdtls_io_recv returned %zu bytes, not one datagram", rm[i].len);
     }
-    cr_assert_geq(cdtls_io_pending(&rx), 8, "the rest of run A waits in the socket (%zu)", cdtls_io_pending(&rx));
+    cr_assert_geq(cdtls_io_pending(&rx), 8, "the rest of run A waits in the socket (%zu)",
+                  cdtls_io_pending(&rx));
     /* then batches of five: datagrams held from one call go out in the next */
     size_t got = 2;
     while (got < GRO_N) {
@@ -562,7 +567,8 @@ Test(io_gro, coalesced_reads_come_out_as_their_datagrams)
     /* runs A, B and D came coalesced (C's datagrams went one by one) */
     fprintf(stderr, "io_gro: %d datagrams, %llu of them in coalesced reads, %llu receive calls\n", GRO_N,
             (unsigned long long)rx.gro_datagrams, (unsigned long long)rx.recv_calls);
-    cr_assert_geq(rx.gro_datagrams, 24, "only %llu datagrams came coalesced", (unsigned long long)rx.gro_datagrams);
+    cr_assert_geq(rx.gro_datagrams, 24, "only %llu datagrams came coalesced",
+                  (unsigned long long)rx.gro_datagrams);
     cr_assert_eq(cdtls_io_pending(&rx), 0);
     size_t k = 0;
     cr_assert_eq(cdtls_io_recv_batch(&rx, rm, GRO_N, &k, 0), CDTLS_ERR_TIMEOUT);
@@ -609,11 +615,12 @@ Test(io_gro, small_buffers_cut_each_datagram_and_lose_none)
     for (int i = 6; i < 12; i++) {
         uint8_t b[100];
         size_t n = 0;
-        cr_assert_eq(cdtls_io_recv(&rx, b, sizeof b, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_ERR_BUFFER_TOO_SMALL,
-                     "datagram %d", i);
+        cr_assert_eq(cdtls_io_recv(&rx, b, sizeof b, &n, NULL, NULL, NULL, 0, NULL, 2000),
+                     CDTLS_ERR_BUFFER_TOO_SMALL, "datagram %d", i);
         cr_assert(n == 100 && b[0] == 'a' + i, "datagram %d is its own", i);
     }
-    cr_assert_geq(rx.gro_datagrams, 6, "the runs came coalesced (%llu)", (unsigned long long)rx.gro_datagrams);
+    cr_assert_geq(rx.gro_datagrams, 6, "the runs came coalesced (%llu)",
+                  (unsigned long long)rx.gro_datagrams);
     size_t k = 0;
     cr_assert_eq(cdtls_io_recv_batch(&rx, rm, 6, &k, 0), CDTLS_ERR_TIMEOUT);
     cdtls_io_close(&tx);

@@ -32,7 +32,8 @@ static void recv_one(cdtls_io_socket *s, const char *want, const cdtls_addr *wan
     size_t n;
     cdtls_addr from;
     cr_assert_eq(cdtls_io_recv(s, buf, sizeof buf, &n, &from, oob, raw, raw_cap, raw_len, 2000), CDTLS_OK);
-    cr_assert(n == strlen(want) && memcmp(buf, want, n) == 0, "got %.*s, want %s", (int)n, (const char *)buf, want);
+    cr_assert(n == strlen(want) && memcmp(buf, want, n) == 0, "got %.*s, want %s", (int)n, (const char *)buf,
+              want);
     cr_assert_eq(from.port, want_from->port);
     cr_assert_eq(from.ip.family, want_from->ip.family);
 }
@@ -120,8 +121,14 @@ static void connected_marks(const char *ip)
     cdtls_io_close(&srv);
 }
 
-Test(io_connect, ipv4_marks_per_datagram_both_ways) { connected_marks("127.0.0.1"); }
-Test(io_connect, ipv6_marks_per_datagram_both_ways) { connected_marks("::1"); }
+Test(io_connect, ipv4_marks_per_datagram_both_ways)
+{
+    connected_marks("127.0.0.1");
+}
+Test(io_connect, ipv6_marks_per_datagram_both_ways)
+{
+    connected_marks("::1");
+}
 
 Test(io_connect, hears_only_its_peer)
 {
@@ -204,7 +211,7 @@ Test(io_connect, closed_peer_port_is_not_an_error)
     memset(m, 0, sizeof m);
     memset(r, 0, sizeof r);
     for (int i = 0; i < 2; i++) {
-        m[i].buf = (uint8_t *)(uintptr_t)"batch";
+        m[i].buf = (uint8_t *)(uintptr_t) "batch";
         m[i].len = 5;
         r[i].buf = b[i];
         r[i].cap = sizeof b[i];
@@ -213,21 +220,23 @@ Test(io_connect, closed_peer_port_is_not_an_error)
     /* a send that meets the pending error is made again, not lost */
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"hello?", 6, NULL, NULL, NULL, 0), CDTLS_OK);
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR), "an ICMP error is pending");
-    cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"again", 5, NULL, NULL, NULL, 0), CDTLS_OK,
-                 "errno %d", cli.last_error);
+    cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"again", 5, NULL, NULL, NULL, 0), CDTLS_OK, "errno %d",
+                 cli.last_error);
     cr_assert_geq(cli.icmp_errors, 1);
     uint64_t cursor = 0;
     cdtls_io_event ev;
     cr_assert_eq(cdtls_io_event_read(&cli, &cursor, &ev, NULL), CDTLS_OK);
     cr_assert_eq(ev.kind, CDTLS_IO_EVENT_UNREACHABLE);
     cr_assert_eq(ev.os_error, ECONNREFUSED);
-    cr_assert(ev.icmp_type == 3 && ev.icmp_code == 3, "ICMP port unreachable, got %d/%d", ev.icmp_type, ev.icmp_code);
+    cr_assert(ev.icmp_type == 3 && ev.icmp_code == 3, "ICMP port unreachable, got %d/%d", ev.icmp_type,
+              ev.icmp_code);
     cr_assert_eq(ev.addr.port, ga.port, "the error queue names the destination");
     cr_assert(cdtls_io_caps(&cli) & CDTLS_IO_CAP_SEND_BATCH, "no capability changes");
     /* a receive that meets it reads as nothing received */
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"x", 1, NULL, NULL, NULL, 0), CDTLS_OK);
     cr_assert(poll(&p, 1, 1000) == 1 && (p.revents & POLLERR));
-    cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, -1), CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, -1),
+                 CDTLS_ERR_WOULD_BLOCK);
     cr_assert_eq(cli.last_error, ECONNREFUSED, "it was the ICMP error");
     cr_assert_eq(cdtls_io_recv(&cli, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 100), CDTLS_ERR_TIMEOUT,
                  "and it is cleared");
@@ -272,11 +281,13 @@ static void check_reports(const char *ip, unsigned mask, unsigned want_caps, uns
         mark.dscp = 26;
         mark.ecn = CDTLS_ECN_ECT1;
     }
-    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"r", 1, &ra, mark.flags ? &mark : NULL, NULL, 0), CDTLS_OK);
+    cr_assert_eq(cdtls_io_send(&tx, (const uint8_t *)"r", 1, &ra, mark.flags ? &mark : NULL, NULL, 0),
+                 CDTLS_OK);
     uint8_t buf[8], raw[CDTLS_IO_CMSG_SPACE * 2];
     size_t n, raw_len = 0;
     cdtls_oob got, parsed;
-    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &got, raw, sizeof raw, &raw_len, 2000), CDTLS_OK);
+    cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &got, raw, sizeof raw, &raw_len, 2000),
+                 CDTLS_OK);
     unsigned expect = 0;
     if (caps & CDTLS_IO_CAP_RECV_DSCP) expect |= CDTLS_OOB_DSCP | CDTLS_OOB_ECN;
     if (caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR) expect |= CDTLS_OOB_LOCAL_ADDR;
@@ -312,8 +323,14 @@ static void all_choices(const char *ip)
                   CDTLS_OOB_DSCP | CDTLS_OOB_ECN | CDTLS_OOB_LOCAL_ADDR | CDTLS_OOB_IFINDEX | CDTLS_OOB_TTL);
 }
 
-Test(io_reports, ipv4_reports_what_it_kept_and_nothing_else) { all_choices("127.0.0.1"); }
-Test(io_reports, ipv6_reports_what_it_kept_and_nothing_else) { all_choices("::1"); }
+Test(io_reports, ipv4_reports_what_it_kept_and_nothing_else)
+{
+    all_choices("127.0.0.1");
+}
+Test(io_reports, ipv6_reports_what_it_kept_and_nothing_else)
+{
+    all_choices("::1");
+}
 
 Test(io_reports, off_and_on_again)
 {
@@ -335,7 +352,8 @@ Test(io_reports, off_and_on_again)
     if (all & CDTLS_IO_CAP_RECV_LOCAL_ADDR) cr_assert(got.flags & CDTLS_OOB_LOCAL_ADDR);
     /* batching and GRO are not reports */
     cr_assert_eq(cdtls_io_set_recv_reports(&rx, CDTLS_IO_CAP_RECV_BATCH), CDTLS_ERR_INVALID_ARG);
-    cr_assert_eq(cdtls_io_set_recv_reports(&rx, CDTLS_IO_CAP_RECV_GRO | CDTLS_IO_CAP_RECV_TTL), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_io_set_recv_reports(&rx, CDTLS_IO_CAP_RECV_GRO | CDTLS_IO_CAP_RECV_TTL),
+                 CDTLS_ERR_INVALID_ARG);
     cr_assert_eq(cdtls_io_set_recv_reports(NULL, 0), CDTLS_ERR_INVALID_ARG);
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);

@@ -64,7 +64,8 @@ static int netns_new(void)
 {
     if (unshare(CLONE_NEWNET) != 0)
         cr_skip_test("cannot create a network namespace (unshare: %s): needs CAP_SYS_ADMIN", strerror(errno));
-    if (sh("ip link set lo up 2>/dev/null") != 0) cr_skip_test("ip (iproute2) cannot bring up lo in a namespace");
+    if (sh("ip link set lo up 2>/dev/null") != 0)
+        cr_skip_test("ip (iproute2) cannot bring up lo in a namespace");
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     cr_assert(fd >= 0);
     return fd;
@@ -130,7 +131,8 @@ Test(io_netns, batch_to_mixed_reachable_and_unreachable_peers, .timeout = 30)
     /* datagrams for `walled` are answered with ICMP communication
      * administratively prohibited (3/13): an error that reaches tx later,
      * as its pending error, on whatever it sends next */
-    cr_assert_eq(sh("nft add rule inet cdtls in udp dport %u reject with icmp type admin-prohibited", wa.port), 0);
+    cr_assert_eq(
+        sh("nft add rule inet cdtls in udp dport %u reject with icmp type admin-prohibited", wa.port), 0);
     cr_assert_eq(cdtls_addr_parse("10.19.9.1", 9, &nowhere), CDTLS_OK);
     int marked = marks_work(&tx, &rx);
     unsigned caps = cdtls_io_caps(&tx);
@@ -168,9 +170,11 @@ Test(io_netns, batch_to_mixed_reachable_and_unreachable_peers, .timeout = 30)
         uint8_t buf[200];
         size_t n;
         cdtls_oob oob;
-        cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &oob, NULL, 0, NULL, 2000), CDTLS_OK, "datagram %d", k);
+        cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, &oob, NULL, 0, NULL, 2000), CDTLS_OK,
+                     "datagram %d", k);
         int want = k < 3 ? 3 + k : 9 + (k - 3);
-        cr_assert(n == 100 && buf[0] == 'a' + want, "got %zu bytes of '%c', want '%c'", n, buf[0], 'a' + want);
+        cr_assert(n == 100 && buf[0] == 'a' + want, "got %zu bytes of '%c', want '%c'", n, buf[0],
+                  'a' + want);
         if (marked) {
             cr_assert(oob.flags & CDTLS_OOB_DSCP);
             cr_assert_eq(oob.dscp, 46);
@@ -191,7 +195,8 @@ Test(io_netns, batch_to_mixed_reachable_and_unreachable_peers, .timeout = 30)
     for (int i = 0; i < 3; i++) m[i].addr = ra;
     cr_assert_eq(cdtls_io_send_batch(&tx, m, 3, &sent), CDTLS_OK);
     for (int k = 0; k < 3; k++)
-        cr_assert_eq(cdtls_io_recv(&rx, data[0], sizeof data[0], &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK);
+        cr_assert_eq(cdtls_io_recv(&rx, data[0], sizeof data[0], &n, NULL, NULL, NULL, 0, NULL, 2000),
+                     CDTLS_OK);
     cr_assert_eq(cdtls_io_caps(&tx), caps);
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
@@ -208,7 +213,8 @@ Test(io_netns, gso_refused_for_the_path_mtu_keeps_gso, .timeout = 30)
 {
     (void)netns_new();
     /* a local address whose route carries at most 500 bytes */
-    sh_ok("ip addr add 10.19.7.1/32 dev lo && ip route replace local 10.19.7.1 dev lo mtu lock 500 table local");
+    sh_ok("ip addr add 10.19.7.1/32 dev lo && ip route replace local 10.19.7.1 dev lo mtu lock 500 table "
+          "local");
     cdtls_io_socket tx, rx;
     cdtls_addr ta, ra;
     open_at(&tx, "10.19.7.1", &ta);
@@ -230,7 +236,8 @@ Test(io_netns, gso_refused_for_the_path_mtu_keeps_gso, .timeout = 30)
     size_t sent = 0;
     cr_assert_eq(cdtls_io_send_batch(&tx, m, 6, &sent), CDTLS_ERR_MSG_SIZE);
     cr_assert_eq(sent, 6);
-    for (int i = 0; i < 3; i++) cr_assert_eq(m[i].status, CDTLS_ERR_MSG_SIZE, "datagram %d: %d", i, m[i].status);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(m[i].status, CDTLS_ERR_MSG_SIZE, "datagram %d: %d", i, m[i].status);
     for (int i = 3; i < 6; i++) cr_assert_eq(m[i].status, CDTLS_OK, "datagram %d: %d", i, m[i].status);
     cr_assert(cdtls_io_caps(&tx) & CDTLS_IO_CAP_SEND_GSO, "GSO was not to blame and stays");
     uint64_t calls = tx.send_calls;
@@ -239,7 +246,8 @@ Test(io_netns, gso_refused_for_the_path_mtu_keeps_gso, .timeout = 30)
     for (int k = 0; k < 6; k++) {
         uint8_t buf[700];
         size_t n;
-        cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK, "datagram %d", k);
+        cr_assert_eq(cdtls_io_recv(&rx, buf, sizeof buf, &n, NULL, NULL, NULL, 0, NULL, 2000), CDTLS_OK,
+                     "datagram %d", k);
         cr_assert(n == 400 && buf[0] == 'a' + k % 3, "got %zu bytes of '%c'", n, buf[0]);
     }
     uint64_t cursor = 0;
@@ -266,14 +274,18 @@ Test(io_netns, pending_icmp_error_is_no_refused_marking, .timeout = 30)
     open_at(&srv, "127.0.0.1", &sa);
     if (!marks_work(&cli, &srv)) cr_skip_test("this kernel cannot send DSCP and ECN marks (caps say so)");
     /* datagrams whose payload starts with 'X' draw a protocol unreachable */
-    cr_assert_eq(sh("nft add rule inet cdtls in udp dport %u @th,64,8 0x58 reject with icmp type prot-unreachable", sa.port), 0);
+    cr_assert_eq(
+        sh("nft add rule inet cdtls in udp dport %u @th,64,8 0x58 reject with icmp type prot-unreachable",
+           sa.port),
+        0);
     cr_assert_eq(cdtls_io_connect(&cli, &sa), CDTLS_OK);
     unsigned caps = cdtls_io_caps(&cli);
     cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"X", 1, NULL, NULL, NULL, 0), CDTLS_OK);
     struct pollfd p = {cli.fd, 0, 0};
     cr_assert(poll(&p, 1, 2000) == 1 && (p.revents & POLLERR), "the ICMP error is pending");
     cdtls_oob ef = {CDTLS_OOB_DSCP | CDTLS_OOB_ECN, 46, CDTLS_ECN_ECT0, 0, 0, {0, {0}}};
-    cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"hello", 5, NULL, &ef, NULL, 0), CDTLS_OK, "errno %d", cli.last_error);
+    cr_assert_eq(cdtls_io_send(&cli, (const uint8_t *)"hello", 5, NULL, &ef, NULL, 0), CDTLS_OK, "errno %d",
+                 cli.last_error);
     cr_assert_eq(cdtls_io_caps(&cli), caps, "no capability cleared");
     uint8_t buf[16];
     size_t n;
@@ -357,7 +369,8 @@ static void *echo_serve(void *arg)
     return NULL;
 }
 
-static void echo_start(echo_server *e, pthread_t *th, const char *ip, int peers, size_t mtu, cdtls_addr *where)
+static void echo_start(echo_server *e, pthread_t *th, const char *ip, int peers, size_t mtu,
+                       cdtls_addr *where)
 {
     cdtls_config cfg;
     cfg_init(&cfg);
@@ -412,7 +425,8 @@ Test(io_netns, listener_serves_50_peers_while_one_is_unreachable, .timeout = 120
     const int gone = 7;
     cdtls_addr ga;
     cr_assert_eq(cdtls_io_local_addr(cdtls_sock_io(c[gone]), &ga), CDTLS_OK);
-    cr_assert_eq(sh("nft add rule inet cdtls in udp dport %u reject with icmp type host-unreachable", ga.port), 0);
+    cr_assert_eq(
+        sh("nft add rule inet cdtls in udp dport %u reject with icmp type host-unreachable", ga.port), 0);
     int lost = 0;
     for (int round = 0; round < 5; round++) {
         /* the unreachable peer talks first, so its echo (and the ICMP error
@@ -433,7 +447,8 @@ Test(io_netns, listener_serves_50_peers_while_one_is_unreachable, .timeout = 120
     for (int i = 0; i < PEERS_MAX; i++) cdtls_sock_close(c[i]);
     echo_stop(&e, th);
     cr_assert_eq(e.accepted, PEERS_MAX);
-    cr_assert_geq(e.icmp_errors, 1, "the listener was told (ICMP errors: %llu)", (unsigned long long)e.icmp_errors);
+    cr_assert_geq(e.icmp_errors, 1, "the listener was told (ICMP errors: %llu)",
+                  (unsigned long long)e.icmp_errors);
 }
 
 typedef struct unblock {
@@ -461,7 +476,8 @@ Test(io_netns, dial_through_a_path_prohibited_for_a_while, .timeout = 60)
     /* host administratively prohibited (ICMP 3/10) for every datagram to
      * the server for 2.5 s: the client's connected socket is told
      * (EHOSTUNREACH); it must keep retransmitting, not give up */
-    cr_assert_eq(sh("nft add rule inet cdtls in udp dport %u reject with icmp type host-prohibited", where.port), 0);
+    cr_assert_eq(
+        sh("nft add rule inet cdtls in udp dport %u reject with icmp type host-prohibited", where.port), 0);
     unblock u = {2500, -1};
     cr_assert_eq(pthread_create(&ub, NULL, unblock_later, &u), 0);
     cdtls_config cfg;
@@ -573,14 +589,18 @@ static void path_narrows(int v6)
     enter(fa);
     cr_assert_eq(sh("ip link add a0 type veth peer name r0 netns /proc/%d/fd/%d", (int)pid, fr), 0);
     cr_assert_eq(sh("%s addr add %s dev a0%s && ip link set a0 up && %s route add default via %s", ip,
-                    v6 ? "fd19:1::1/64" : "10.19.1.1/24", nodad, ip, v6 ? "fd19:1::2" : "10.19.1.2"), 0);
+                    v6 ? "fd19:1::1/64" : "10.19.1.1/24", nodad, ip, v6 ? "fd19:1::2" : "10.19.1.2"),
+                 0);
     enter(fr);
     cr_assert_eq(sh("ip link add r1 type veth peer name b0 netns /proc/%d/fd/%d", (int)pid, fb), 0);
-    cr_assert_eq(sh("%s addr add %s dev r0%s && ip link set r0 up && %s addr add %s dev r1%s && ip link set r1 up",
-                    ip, v6 ? "fd19:1::2/64" : "10.19.1.2/24", nodad, ip, v6 ? "fd19:2::2/64" : "10.19.2.2/24", nodad), 0);
+    cr_assert_eq(
+        sh("%s addr add %s dev r0%s && ip link set r0 up && %s addr add %s dev r1%s && ip link set r1 up", ip,
+           v6 ? "fd19:1::2/64" : "10.19.1.2/24", nodad, ip, v6 ? "fd19:2::2/64" : "10.19.2.2/24", nodad),
+        0);
     enter(fb);
     cr_assert_eq(sh("%s addr add %s dev b0%s && ip link set b0 up && %s route add default via %s", ip,
-                    v6 ? "fd19:2::1/64" : "10.19.2.1/24", nodad, ip, v6 ? "fd19:2::2" : "10.19.2.2"), 0);
+                    v6 ? "fd19:2::1/64" : "10.19.2.1/24", nodad, ip, v6 ? "fd19:2::2" : "10.19.2.2"),
+                 0);
 
     echo_server e;
     pthread_t th;
@@ -621,7 +641,8 @@ static void path_narrows(int v6)
     while (cdtls_io_event_read(cdtls_sock_io(c), &cursor, &ev, NULL) == CDTLS_OK)
         if (ev.kind == CDTLS_IO_EVENT_PATH_MTU && ev.mtu) {
             reported = ev.mtu;
-            cr_assert(io_same_addr(&ev.addr, &where) || ev.addr.ip.family == 0, "the report names the server");
+            cr_assert(io_same_addr(&ev.addr, &where) || ev.addr.ip.family == 0,
+                      "the report names the server");
         }
     cr_assert_eq(reported, narrow, "the router's ICMP gave the MTU");
 

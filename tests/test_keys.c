@@ -12,13 +12,12 @@
 #include "keys/keyschedule.h"
 
 
-static void check_prf(cdtls_hash_alg hash, const char *secret_hex, const char *seed_hex,
-                      const char *want_hex)
+static void check_prf(cdtls_hash_alg hash, const char *secret_hex, const char *seed_hex, const char *want_hex)
 {
     const cdtls_provider *p = cdtls_provider_default();
     if (!p->hmac[hash]) {
-        cr_assert_eq(cdtls_tls12_prf(p, hash, (const uint8_t *)"k", 1, "l", NULL, 0,
-                                     (uint8_t[4]){0}, 4), CDTLS_ERR_UNSUPPORTED);
+        cr_assert_eq(cdtls_tls12_prf(p, hash, (const uint8_t *)"k", 1, "l", NULL, 0, (uint8_t[4]){0}, 4),
+                     CDTLS_ERR_UNSUPPORTED);
         cr_skip_test("HMAC-%s not in provider %s", cdtls_hash_name(hash), p->name);
     }
     uint8_t secret[64], seed[64], want[256], got[256];
@@ -57,7 +56,8 @@ Test(prf, bad_arguments)
 {
     const cdtls_provider *p = cdtls_provider_default();
     uint8_t out[8];
-    cr_assert_eq(cdtls_tls12_prf(NULL, CDTLS_HASH_SHA256, out, 1, "l", out, 1, out, 8), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(cdtls_tls12_prf(NULL, CDTLS_HASH_SHA256, out, 1, "l", out, 1, out, 8),
+                 CDTLS_ERR_INVALID_ARG);
     cr_assert_eq(cdtls_tls12_prf(p, CDTLS_HASH__COUNT, out, 1, "l", out, 1, out, 8), CDTLS_ERR_INVALID_ARG);
     cr_assert_eq(cdtls_tls12_prf(p, CDTLS_HASH_SHA256, out, 1, NULL, out, 1, out, 8), CDTLS_ERR_INVALID_ARG);
 }
@@ -68,14 +68,17 @@ Test(keyschedule, psk_premaster_rfc4279)
 {
     /* RFC 4279 §2: other_secret = N zero bytes for plain PSK */
     uint8_t out[128], want[128];
-    size_t n = 0, wl = unhex("00100000000000000000000000000000000000100102030405060708090a0b0c0d0e0f10", want, sizeof want);
+    size_t n = 0, wl = unhex("00100000000000000000000000000000000000100102030405060708090a0b0c0d0e0f10", want,
+                             sizeof want);
     cr_assert_eq(ks_psk_premaster(NULL, 0, psk, sizeof psk, out, sizeof out, &n), CDTLS_OK);
     cr_assert_eq(n, wl);
     cr_assert_arr_eq(out, want, wl);
     /* RFC 5489 §2: ECDHE-PSK puts the ECDH secret first */
     uint8_t ecdh[32];
     for (int i = 0; i < 32; i++) ecdh[i] = (uint8_t)(0xa0 + i);
-    wl = unhex("0020a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf00100102030405060708090a0b0c0d0e0f10", want, sizeof want);
+    wl = unhex("0020a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf00100102030405060708090a0"
+               "b0c0d0e0f10",
+               want, sizeof want);
     cr_assert_eq(ks_psk_premaster(ecdh, 32, psk, sizeof psk, out, sizeof out, &n), CDTLS_OK);
     cr_assert_eq(n, wl);
     cr_assert_arr_eq(out, want, wl);
@@ -97,18 +100,23 @@ Test(keyschedule, master_ems_keyblock_finished)
     p->hash[CDTLS_HASH_SHA256]->final(&h, sh);
 
     cr_assert_eq(ks_master_secret(p, CDTLS_HASH_SHA256, pms, pms_len, cr, sr, ms), CDTLS_OK);
-    unhex("ec4e5a7b917ed2e801e33aa3205f79ec3d48a26195ccc450395e7f8d3be1a1b4929f14f36df2c672af542bf918a41c03", want, sizeof want);
+    unhex("ec4e5a7b917ed2e801e33aa3205f79ec3d48a26195ccc450395e7f8d3be1a1b4929f14f36df2c672af542bf918a41c03",
+          want, sizeof want);
     cr_assert_arr_eq(ms, want, 48);
 
     uint8_t ems[48];
     cr_assert_eq(ks_extended_master_secret(p, CDTLS_HASH_SHA256, pms, pms_len, sh, 32, ems), CDTLS_OK);
-    unhex("bf20733f84c50b4724a38ab38dc50056379fd484762eb96c3b9b4ca374ad3e302d3cf06331c5c37b66f5c60b673b46b0", want, sizeof want);
+    unhex("bf20733f84c50b4724a38ab38dc50056379fd484762eb96c3b9b4ca374ad3e302d3cf06331c5c37b66f5c60b673b46b0",
+          want, sizeof want);
     cr_assert_arr_eq(ems, want, 48);
 
     /* ChaCha20-Poly1305 shape: no MAC key, 32-byte keys, 12-byte IVs */
     ks_keys k;
     cr_assert_eq(ks_key_block(p, CDTLS_HASH_SHA256, ms, cr, sr, 0, 32, 12, &k), CDTLS_OK);
-    size_t kl = unhex("b8a58023f5dadc5e983b5d6d44a4fac14c5e013bc4721b2a75e3516c6d2d744920ff6a39b664cbce7a7ba5ab03b83e56c31a1993adf811572d70013d994e0ac7abb5c0c255a1fef044e2b39f3bc809c21acc96358a47d87c", want, sizeof want);
+    size_t kl = unhex(
+        "b8a58023f5dadc5e983b5d6d44a4fac14c5e013bc4721b2a75e3516c6d2d744920ff6a39b664cbce7a7ba5ab03b83e56c31a"
+        "1993adf811572d70013d994e0ac7abb5c0c255a1fef044e2b39f3bc809c21acc96358a47d87c",
+        want, sizeof want);
     cr_assert_eq(kl, 88);
     cr_assert_arr_eq(k.client_write.key, want, 32);
     cr_assert_arr_eq(k.server_write.key, want + 32, 32);

@@ -210,7 +210,8 @@ Test(listener_scale, cookieless_flood_allocates_nothing, .timeout = 120)
     }
     cr_assert_eq(n_acc, 0);
     cr_assert_eq(cdtls_listener_peer_count(l), 0, "a cookie-less ClientHello made per-peer state");
-    cr_assert_eq(cnt.peak, baseline, "the flood allocated memory: peak %zu > baseline %zu", cnt.peak, baseline);
+    cr_assert_eq(cnt.peak, baseline, "the flood allocated memory: peak %zu > baseline %zu", cnt.peak,
+                 baseline);
     cr_assert_eq(cnt.allocs, allocs_before, "%zu allocations during the flood", cnt.allocs - allocs_before);
     cr_assert(replies > sent * 9 / 10, "only %ld HelloVerifyRequests for %ld ClientHellos", replies, sent);
     const uint64_t recv_calls = lio->recv_calls - recv0, send_calls = lio->send_calls - send0;
@@ -218,7 +219,8 @@ Test(listener_scale, cookieless_flood_allocates_nothing, .timeout = 120)
             "listener_scale: %ld cookie-less ClientHellos -> %ld HelloVerifyRequests, 0 peers, "
             "0 allocations, live bytes %zu before and after (peak %zu); listener: %llu receive "
             "calls, %llu send calls\n",
-            sent, replies, baseline, cnt.peak, (unsigned long long)recv_calls, (unsigned long long)send_calls);
+            sent, replies, baseline, cnt.peak, (unsigned long long)recv_calls,
+            (unsigned long long)send_calls);
     /* The 20 ClientHellos of a round are queued before the listener runs:
      * it takes them in batches of 16 and answers each batch with one
      * sendmmsg (20 peers: no GSO, which needs one destination). */
@@ -239,8 +241,8 @@ Test(listener_scale, cookieless_flood_allocates_nothing, .timeout = 120)
  * accepted one after another, half of them closed (taken out of the
  * table), 40 newcomers after that; every remaining peer still gets its
  * own records, and the peer count follows. */
-static int handshake_one(cdtls_listener *l, const cdtls_config *cfg, const cdtls_addr *where,
-                         client *c, cdtls_sock **acc)
+static int handshake_one(cdtls_listener *l, const cdtls_config *cfg, const cdtls_addr *where, client *c,
+                         cdtls_sock **acc)
 {
     cdtls_addr any;
     cdtls_addr_parse("127.0.0.1", 0, &any);
@@ -285,7 +287,8 @@ Test(listener_scale, address_table_grows_and_forgets, .timeout = 120)
     cdtls_io_local_addr(cdtls_listener_io(l), &where);
     static client cl[N_TABLE + N_LATE];
     static cdtls_sock *acc[N_TABLE + N_LATE];
-    for (int i = 0; i < N_TABLE; i++) cr_assert(handshake_one(l, &cfg, &where, &cl[i], &acc[i]), "peer %d", i);
+    for (int i = 0; i < N_TABLE; i++)
+        cr_assert(handshake_one(l, &cfg, &where, &cl[i], &acc[i]), "peer %d", i);
     cr_assert_eq(cdtls_listener_peer_count(l), N_TABLE);
     for (int i = 0; i < N_TABLE; i += 2) {
         cdtls_sock_close(acc[i]);
@@ -310,10 +313,18 @@ Test(listener_scale, address_table_grows_and_forgets, .timeout = 120)
  * DTLS 1.3 browser's with a post-quantum key share is. Ours does the same
  * at MTU 128 with a long ALPN list. */
 
-static const char *const long_alpn[] = {"webrtc", "c-webrtc", "coap", "lwm2m", "h3", "some-long-protocol-name-1",
-                                        "some-long-protocol-name-2", "some-long-protocol-name-3",
-                                        "some-long-protocol-name-4", "some-long-protocol-name-5",
-                                        "some-long-protocol-name-6", "some-long-protocol-name-7"};
+static const char *const long_alpn[] = {"webrtc",
+                                        "c-webrtc",
+                                        "coap",
+                                        "lwm2m",
+                                        "h3",
+                                        "some-long-protocol-name-1",
+                                        "some-long-protocol-name-2",
+                                        "some-long-protocol-name-3",
+                                        "some-long-protocol-name-4",
+                                        "some-long-protocol-name-5",
+                                        "some-long-protocol-name-6",
+                                        "some-long-protocol-name-7"};
 
 static void fragmenting_client_cfg(cdtls_config *cfg)
 {
@@ -336,7 +347,8 @@ typedef struct flight {
 static void take_flight(cdtls_conn *c, flight *f)
 {
     f->count = 0;
-    while (f->count < 16 && cdtls_conn_next_datagram(c, f->d[f->count], sizeof f->d[0], &f->n[f->count], NULL) == CDTLS_OK)
+    while (f->count < 16 &&
+           cdtls_conn_next_datagram(c, f->d[f->count], sizeof f->d[0], &f->n[f->count], NULL) == CDTLS_OK)
         f->count++;
 }
 
@@ -375,11 +387,13 @@ Test(listener_scale, fragmented_hellos_reversed_in_one_batch, .timeout = 60)
     /* The client's clock stays at 0: it never retransmits. The second
      * hello's first fragment comes last in its batch, after the fragments
      * that overtook it: the listener hands those to the new connection. */
-    for (int round = 0; round < 200 && !(n_acc && cdtls_conn_get_state(cl.c) == CDTLS_STATE_ESTABLISHED); round++) {
+    for (int round = 0; round < 200 && !(n_acc && cdtls_conn_get_state(cl.c) == CDTLS_STATE_ESTABLISHED);
+         round++) {
         client_pump_reversed(&cl, &where, 0);
         pump_listener(l, acc, &n_acc, 1);
     }
-    cr_assert_eq(cdtls_conn_get_state(cl.c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(cl.c)));
+    cr_assert_eq(cdtls_conn_get_state(cl.c), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(cl.c)));
     cr_assert_eq(n_acc, 1);
     echo_check(&cl, acc[0], &where, 7);
     cdtls_sock_close(acc[0]);
@@ -405,8 +419,9 @@ static void fragmented_hellos(flight *first, flight *second)
     cr_assert_geq(first->count, 3, "the hello goes out in %zu datagrams", first->count);
     uint8_t reply[256];
     size_t rn;
-    cr_assert_eq(cdtls_hello_verifier_check(v, "elsewhere", 9, first->d[0], first->n[0], 0, reply, sizeof reply, &rn),
-                 CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_eq(
+        cdtls_hello_verifier_check(v, "elsewhere", 9, first->d[0], first->n[0], 0, reply, sizeof reply, &rn),
+        CDTLS_ERR_WOULD_BLOCK);
     cr_assert_eq(cdtls_conn_recv(c, reply, rn, NULL, 0), CDTLS_OK);
     take_flight(c, second);
     cr_assert_geq(second->count, 3);
@@ -481,7 +496,8 @@ Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
     const long starts = 2L * SENDERS * ROUNDS;
     cr_assert_eq(cnt.allocs, allocs0, "%zu allocations during the fragment flood", cnt.allocs - allocs0);
     cr_assert_eq(cnt.peak, baseline, "peak %zu > baseline %zu", cnt.peak, baseline);
-    cr_assert(hvrs > starts * 9 / 10 && hvrs <= starts, "%ld HelloVerifyRequests for %ld hello starts", hvrs, starts);
+    cr_assert(hvrs > starts * 9 / 10 && hvrs <= starts, "%ld HelloVerifyRequests for %ld hello starts", hvrs,
+              starts);
     fprintf(stderr,
             "listener_scale: %ld fragments (%ld hello starts, half with a wrong cookie) -> %ld "
             "HelloVerifyRequests, 0 peers, 0 allocations\n",
@@ -504,10 +520,12 @@ Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
         for (int j = 0; j < 8; j++) pump_listener(l, acc, &n_acc, 4);
         (void)count_hvrs(tx, SENDERS);
     }
-    cr_assert_eq(cdtls_conn_get_state(cl.c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(cl.c)));
+    cr_assert_eq(cdtls_conn_get_state(cl.c), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(cl.c)));
     cr_assert_eq(n_acc, 1);
     cr_assert_eq(cdtls_listener_peer_count(l), 1);
-    fprintf(stderr, "listener_scale: a fragmenting client beside the flood established in %d rounds\n", rounds);
+    fprintf(stderr, "listener_scale: a fragmenting client beside the flood established in %d rounds\n",
+            rounds);
     cr_assert_leq(rounds, 10, "the flood slowed the handshake to %d rounds", rounds);
     echo_check(&cl, acc[0], &where, 9);
     cdtls_sock_close(acc[0]);

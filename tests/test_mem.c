@@ -173,7 +173,8 @@ static void record_path_wipes(int borrowed, int release)
             cr_assert_eq(n, len);
             cr_assert(memcmp(got, msg, len) == 0);
         }
-        if (len >= 16) cr_assert(!ins_holds(&in, msg, 16), "plaintext of a %zu-byte record left on the heap", len);
+        if (len >= 16)
+            cr_assert(!ins_holds(&in, msg, 16), "plaintext of a %zu-byte record left on the heap", len);
     }
     in.watching = 0;
     if (release) {

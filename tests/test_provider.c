@@ -48,13 +48,42 @@ static void hash_kat(cdtls_hash_alg alg, const char *msg, size_t repeat, const c
     cr_assert_arr_eq(got, want, wl);
 }
 
-Test(hash, sha1) { hash_kat(CDTLS_HASH_SHA1, "abc", 1, "a9993e364706816aba3e25717850c26c9cd0d89d"); }
-Test(hash, sha256_abc) { hash_kat(CDTLS_HASH_SHA256, "abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"); }
-Test(hash, sha256_empty) { hash_kat(CDTLS_HASH_SHA256, "", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); }
-Test(hash, sha256_two_blocks) { hash_kat(CDTLS_HASH_SHA256, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"); }
-Test(hash, sha256_million_a) { hash_kat(CDTLS_HASH_SHA256, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 10000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"); }
-Test(hash, sha384) { hash_kat(CDTLS_HASH_SHA384, "abc", 1, "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"); }
-Test(hash, sha512) { hash_kat(CDTLS_HASH_SHA512, "abc", 1, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"); }
+Test(hash, sha1)
+{
+    hash_kat(CDTLS_HASH_SHA1, "abc", 1, "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+Test(hash, sha256_abc)
+{
+    hash_kat(CDTLS_HASH_SHA256, "abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+Test(hash, sha256_empty)
+{
+    hash_kat(CDTLS_HASH_SHA256, "", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+Test(hash, sha256_two_blocks)
+{
+    hash_kat(CDTLS_HASH_SHA256, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+Test(hash, sha256_million_a)
+{
+    hash_kat(CDTLS_HASH_SHA256,
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+             "aaaaa",
+             10000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+Test(hash, sha384)
+{
+    hash_kat(
+        CDTLS_HASH_SHA384, "abc", 1,
+        "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7");
+}
+Test(hash, sha512)
+{
+    hash_kat(CDTLS_HASH_SHA512, "abc", 1,
+             "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebb"
+             "d454d4423643ce80e2a9ac94fa54ca49f");
+}
 
 /* final leaves the context usable, and a memcpy forks it (the contract the
  * transcript hash relies on) */
@@ -103,26 +132,42 @@ static void hmac_kat(cdtls_hash_alg alg, const char *key_hex, const char *data_h
 #define HI_THERE "4869205468657265"
 #define JEFE "4a656665"
 #define WANT "7768617420646f2079612077616e7420666f72206e6f7468696e673f"
-#define AA131 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define TC6 "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048617368204b6579204669727374"
+#define AA131                                                                                                \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define TC6                                                                                                  \
+    "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048617368204b6579204669" \
+    "727374"
 
 Test(hmac, rfc4231_sha256)
 {
-    hmac_kat(CDTLS_HASH_SHA256, K20, HI_THERE, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-    hmac_kat(CDTLS_HASH_SHA256, JEFE, WANT, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    hmac_kat(CDTLS_HASH_SHA256, AA131, TC6, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    hmac_kat(CDTLS_HASH_SHA256, K20, HI_THERE,
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    hmac_kat(CDTLS_HASH_SHA256, JEFE, WANT,
+             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    hmac_kat(CDTLS_HASH_SHA256, AA131, TC6,
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
 Test(hmac, rfc4231_sha384)
 {
-    hmac_kat(CDTLS_HASH_SHA384, K20, HI_THERE, "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6");
-    hmac_kat(CDTLS_HASH_SHA384, JEFE, WANT, "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649");
+    hmac_kat(
+        CDTLS_HASH_SHA384, K20, HI_THERE,
+        "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6");
+    hmac_kat(
+        CDTLS_HASH_SHA384, JEFE, WANT,
+        "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649");
 }
 
 Test(hmac, rfc4231_sha512)
 {
-    hmac_kat(CDTLS_HASH_SHA512, K20, HI_THERE, "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854");
-    hmac_kat(CDTLS_HASH_SHA512, JEFE, WANT, "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+    hmac_kat(CDTLS_HASH_SHA512, K20, HI_THERE,
+             "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e"
+             "4be9d914eeb61f1702e696c203a126854");
+    hmac_kat(CDTLS_HASH_SHA512, JEFE, WANT,
+             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6f"
+             "dcaeab1a34d4a6b4b636e070a38bce737");
 }
 
 Test(hmac, rfc2202_sha1)
@@ -142,9 +187,8 @@ static const cdtls_aead_vt *need_aead(cdtls_aead_alg alg)
 
 /* Seal must equal want (ct || tag); open recovers pt; then every tamper is
  * refused with CDTLS_ERR_AUTH and a wiped output. */
-static void aead_kat(cdtls_aead_alg alg, const uint8_t *key, const uint8_t *nonce,
-                     const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
-                     const uint8_t *want)
+static void aead_kat(cdtls_aead_alg alg, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+                     size_t aad_len, const uint8_t *pt, size_t pt_len, const uint8_t *want)
 {
     const cdtls_aead_vt *a = need_aead(alg);
     uint8_t buf[256], out[256], aadx[64], n2[12];
@@ -176,15 +220,17 @@ static void aead_kat(cdtls_aead_alg alg, const uint8_t *key, const uint8_t *nonc
             aadx[0] ^= 0x01;
         }
         memset(out, 0xa5, sizeof out);
-        cr_assert_eq(a->open(&c, n2, 12, aad_len ? aadx : NULL, aad_len, buf, ct_len, out),
-                     CDTLS_ERR_AUTH, "%s tamper %d", a->name, what);
+        cr_assert_eq(a->open(&c, n2, 12, aad_len ? aadx : NULL, aad_len, buf, ct_len, out), CDTLS_ERR_AUTH,
+                     "%s tamper %d", a->name, what);
         cr_assert(all_zero(out, pt_len), "%s: output not wiped after failure", a->name);
     }
     a->clear(&c);
 }
 
-static const uint8_t gcm_key[16] = {0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c, 0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08};
-static const char gcm_pt_hex[] = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255";
+static const uint8_t gcm_key[16] = {0xfe, 0xff, 0xe9, 0x92, 0x86, 0x65, 0x73, 0x1c,
+                                    0x6d, 0x6a, 0x8f, 0x94, 0x67, 0x30, 0x83, 0x08};
+static const char gcm_pt_hex[] = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956"
+                                 "809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255";
 static const char gcm_iv_hex[] = "cafebabefacedbaddecaf888";
 static const char gcm_aad_hex[] = "feedfacedeadbeeffeedfacedeadbeefabaddad2";
 
@@ -206,10 +252,12 @@ Test(aead, gcm_spec_cases)
     static const uint8_t zero[32] = {0};
     aead_kat(CDTLS_AEAD_AES_128_GCM, zero, zero, NULL, 0, zero, 16, st_gcm128_ct); /* TC 2 */
     gcm_case(CDTLS_AEAD_AES_128_GCM, 0,
-             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985"
+             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa0"
+             "51ba30b396a0aac973d58e091473f5985"
              "4d5c2af327cd64a62cf35abd2ba6fab4"); /* TC 3 */
     gcm_case(CDTLS_AEAD_AES_128_GCM, 1,
-             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
+             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa0"
+             "51ba30b396a0aac973d58e091"
              "5bc94fbc3221a5db94fae95ae7121a47"); /* TC 4 */
 }
 
@@ -218,10 +266,12 @@ Test(aead, gcm256_spec_cases)
     static const uint8_t zero[32] = {0};
     aead_kat(CDTLS_AEAD_AES_256_GCM, zero, zero, NULL, 0, zero, 16, st_gcm256_ct); /* TC 14 */
     gcm_case(CDTLS_AEAD_AES_256_GCM, 0,
-             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad"
+             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b105682883"
+             "8c5f61e6393ba7a0abcc9f662898015ad"
              "b094dac5d93471bdec1a502270e3cc6c"); /* TC 15 */
     gcm_case(CDTLS_AEAD_AES_256_GCM, 1,
-             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b105682883"
+             "8c5f61e6393ba7a0abcc9f662"
              "76fc6ece0f4e1768cddf8853bb2d551b"); /* TC 16 */
 }
 
@@ -261,7 +311,8 @@ Test(aead, contract_errors_every_alg)
         cr_assert_eq(a->init(&c, key, a->key_len), CDTLS_OK);
         cr_assert_eq(a->seal(&c, nonce, 11, NULL, 0, buf, 4, buf), CDTLS_ERR_NONCE_SIZE, "%s", a->name);
         cr_assert_eq(a->seal(&c, nonce, 13, NULL, 0, buf, 4, buf), CDTLS_ERR_NONCE_SIZE, "%s", a->name);
-        cr_assert_eq(a->open(&c, nonce, 12, NULL, 0, buf, a->tag_len - 1, buf), CDTLS_ERR_AUTH, "%s", a->name);
+        cr_assert_eq(a->open(&c, nonce, 12, NULL, 0, buf, a->tag_len - 1, buf), CDTLS_ERR_AUTH, "%s",
+                     a->name);
         /* empty plaintext round trip */
         cr_assert_eq(a->seal(&c, nonce, 12, NULL, 0, NULL, 0, buf), CDTLS_OK);
         cr_assert_eq(a->open(&c, nonce, 12, NULL, 0, buf, a->tag_len, buf + 32), CDTLS_OK);
@@ -440,17 +491,20 @@ Test(sig, ed25519_rfc8032)
     if (!P()->sig[CDTLS_SIG_ED25519]) cr_skip_test("no Ed25519 in %s", P()->name);
     ed25519_case("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
                  "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
-                 "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+                 "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf"
+                 "9b46bd25bf5f0595bbe24655141438e7a100b");
     ed25519_case("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
                  "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
-                 "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00");
+                 "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f"
+                 "11d8c387b2eaeb4302aeeb00d291612bb0c00");
     ed25519_case("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
                  "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
-                 "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a");
+                 "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984"
+                 "dc6594a7c15e9716ed28dc027beceea1ec40a");
 }
 
-static void ecdsa_rfc6979(cdtls_sig_alg alg, cdtls_key_type type, const char *x_hex,
-                          const char *ux, const char *uy, const char *der_hex)
+static void ecdsa_rfc6979(cdtls_sig_alg alg, cdtls_key_type type, const char *x_hex, const char *ux,
+                          const char *uy, const char *der_hex)
 {
     const cdtls_provider *p = P();
     const cdtls_sig_vt *s = p->sig[alg];
@@ -488,12 +542,16 @@ Test(sig, ecdsa_rfc6979_vectors)
                   "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721",
                   "60fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6",
                   "7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
-                  "3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8");
-    ecdsa_rfc6979(CDTLS_SIG_ECDSA_SHA384, CDTLS_KEY_EC_P384,
-                  "6b9d3dad2e1b8c1c05b19875b6659f4de23c3b667bf297ba9aa47740787137d896d5724e4c70a825f872c9ea60d2edf5",
-                  "ec3a4e415b4e19a4568618029f427fa5da9a8bc4ae92e02e06aae5286b300c64def8f0ea9055866064a254515480bc13",
-                  "8015d9b72d7d57244ea8ef9ac0c621896708a59367f9dfb9f54ca84b3f1c9db1288b231c3ae0d4fe7344fd2533264720",
-                  "306602310094edbb92a5ecb8aad4736e56c691916b3f88140666ce9fa73d64c4ea95ad133c81a648152e44acf96e36dd1e80fabe4602310099ef4aeb15f178cea1fe40db2603138f130e740a19624526203b6351d0a3a94fa329c145786e679e7b82c71a38628ac8");
+                  "3046022100efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716022100f7cb1c942d"
+                  "657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8");
+    ecdsa_rfc6979(
+        CDTLS_SIG_ECDSA_SHA384, CDTLS_KEY_EC_P384,
+        "6b9d3dad2e1b8c1c05b19875b6659f4de23c3b667bf297ba9aa47740787137d896d5724e4c70a825f872c9ea60d2edf5",
+        "ec3a4e415b4e19a4568618029f427fa5da9a8bc4ae92e02e06aae5286b300c64def8f0ea9055866064a254515480bc13",
+        "8015d9b72d7d57244ea8ef9ac0c621896708a59367f9dfb9f54ca84b3f1c9db1288b231c3ae0d4fe7344fd2533264720",
+        "306602310094edbb92a5ecb8aad4736e56c691916b3f88140666ce9fa73d64c4ea95ad133c81a648152e44acf96e36dd1e80"
+        "fabe4602310099ef4aeb15f178cea1fe40db2603138f130e740a19624526203b6351d0a3a94fa329c145786e679e7b82c71a"
+        "38628ac8");
 }
 
 Test(sig, rsa_known_signatures)
@@ -501,12 +559,21 @@ Test(sig, rsa_known_signatures)
     const cdtls_provider *p = P();
     if (!p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) cr_skip_test("no RSA in %s", p->name);
     cdtls_public_key pk = {CDTLS_KEY_RSA, st_rsa_n, sizeof st_rsa_n, st_rsa_e, sizeof st_rsa_e};
-    const cdtls_sig_vt *v15 = p->sig[CDTLS_SIG_RSA_PKCS1_SHA256], *pss = p->sig[CDTLS_SIG_RSA_PSS_RSAE_SHA256];
-    cr_assert_eq(v15->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pkcs1_sha256_sig, sizeof st_rsa_pkcs1_sha256_sig), CDTLS_OK);
-    cr_assert_eq(pss->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig), CDTLS_OK);
+    const cdtls_sig_vt *v15 = p->sig[CDTLS_SIG_RSA_PKCS1_SHA256],
+                       *pss = p->sig[CDTLS_SIG_RSA_PSS_RSAE_SHA256];
+    cr_assert_eq(v15->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pkcs1_sha256_sig,
+                             sizeof st_rsa_pkcs1_sha256_sig),
+                 CDTLS_OK);
+    cr_assert_eq(
+        pss->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig),
+        CDTLS_OK);
     /* the schemes do not accept each other's signatures */
-    cr_assert_eq(v15->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig), CDTLS_ERR_SIGNATURE);
-    cr_assert_eq(pss->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pkcs1_sha256_sig, sizeof st_rsa_pkcs1_sha256_sig), CDTLS_ERR_SIGNATURE);
+    cr_assert_eq(
+        v15->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig),
+        CDTLS_ERR_SIGNATURE);
+    cr_assert_eq(pss->verify(&pk, st_sig_msg, sizeof st_sig_msg, st_rsa_pkcs1_sha256_sig,
+                             sizeof st_rsa_pkcs1_sha256_sig),
+                 CDTLS_ERR_SIGNATURE);
     uint8_t bad[sizeof st_rsa_pkcs1_sha256_sig];
     memcpy(bad, st_rsa_pkcs1_sha256_sig, sizeof bad);
     bad[100] ^= 1;
@@ -534,7 +601,8 @@ Test(sig, generated_keys_sign_and_verify)
             size_t sl = sizeof sig;
             cr_assert_eq(s->sign(p, key, (const uint8_t *)"msg", 3, sig, &sl), CDTLS_OK, "%s", s->name);
             cr_assert_eq(s->verify(&pub, (const uint8_t *)"msg", 3, sig, sl), CDTLS_OK, "%s", s->name);
-            cr_assert_eq(s->verify(&pub, (const uint8_t *)"msh", 3, sig, sl), CDTLS_ERR_SIGNATURE, "%s", s->name);
+            cr_assert_eq(s->verify(&pub, (const uint8_t *)"msh", 3, sig, sl), CDTLS_ERR_SIGNATURE, "%s",
+                         s->name);
         }
         p->sign_key_free(cdtls_allocator_libc(), key);
     }

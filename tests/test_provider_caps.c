@@ -37,8 +37,9 @@ static size_t read_caps(const char *provider, cap_row *rows, size_t cap)
             continue;
         }
         cr_assert(n < cap);
-        cr_assert_eq(sscanf(line, "| %15[^ |] | %31[^|] | %7[^ |] |", rows[n].kind, rows[n].name, rows[n].value), 3,
-                     "bad row: %s", line);
+        cr_assert_eq(
+            sscanf(line, "| %15[^ |] | %31[^|] | %7[^ |] |", rows[n].kind, rows[n].name, rows[n].value), 3,
+            "bad row: %s", line);
         size_t l = strlen(rows[n].name); /* trim the name's trailing blanks */
         while (l && rows[n].name[l - 1] == ' ') rows[n].name[--l] = 0;
         n++;
@@ -114,28 +115,41 @@ Test(provider_caps, readme_table_matches_vtable)
     }
     /* no undocumented capability, and names/ids are canonical */
     for (int i = 0; i < CDTLS_HASH__COUNT; i++) {
-        if (p->hash[i]) cr_assert(seen[1][i] && p->hash[i]->alg == (cdtls_hash_alg)i && strcmp(p->hash[i]->name, cdtls_hash_name(i)) == 0);
-        if (p->hmac[i]) cr_assert(seen[2][i] && p->hmac[i]->hash == (cdtls_hash_alg)i && p->hmac[i]->mac_len == p->hash[i]->digest_len);
+        if (p->hash[i])
+            cr_assert(seen[1][i] && p->hash[i]->alg == (cdtls_hash_alg)i &&
+                      strcmp(p->hash[i]->name, cdtls_hash_name(i)) == 0);
+        if (p->hmac[i])
+            cr_assert(seen[2][i] && p->hmac[i]->hash == (cdtls_hash_alg)i &&
+                      p->hmac[i]->mac_len == p->hash[i]->digest_len);
     }
     for (int i = 0; i < CDTLS_AEAD__COUNT; i++) {
         const cdtls_aead_vt *a = p->aead[i];
         if (!a) continue;
         cr_assert(seen[3][i] && a->alg == (cdtls_aead_alg)i && strcmp(a->name, cdtls_aead_name(i)) == 0);
         cr_assert_eq(a->nonce_len, 12);
-        size_t key = i == CDTLS_AEAD_AES_128_GCM || i == CDTLS_AEAD_AES_128_CCM || i == CDTLS_AEAD_AES_128_CCM_8 ? 16 : 32;
+        size_t key = i == CDTLS_AEAD_AES_128_GCM || i == CDTLS_AEAD_AES_128_CCM ||
+                             i == CDTLS_AEAD_AES_128_CCM_8
+                         ? 16
+                         : 32;
         size_t tag = i == CDTLS_AEAD_AES_128_CCM_8 || i == CDTLS_AEAD_AES_256_CCM_8 ? 8 : 16;
         cr_assert_eq(a->key_len, key, "%s key", a->name);
         cr_assert_eq(a->tag_len, tag, "%s tag", a->name);
     }
     for (int i = 0; i < CDTLS_CBC__COUNT; i++)
-        if (p->cbc[i]) cr_assert(seen[4][i] && p->cbc[i]->key_len == (i ? 32u : 16u) && p->cbc[i]->block_len == 16);
+        if (p->cbc[i])
+            cr_assert(seen[4][i] && p->cbc[i]->key_len == (i ? 32u : 16u) && p->cbc[i]->block_len == 16);
     static const uint16_t group_ids[CDTLS_GROUP__COUNT] = {29, 23, 24};
     static const size_t pub_lens[CDTLS_GROUP__COUNT] = {32, 65, 97};
     for (int i = 0; i < CDTLS_GROUP__COUNT; i++)
-        if (p->kx[i]) cr_assert(seen[5][i] && p->kx[i]->tls_id == group_ids[i] && p->kx[i]->public_len == pub_lens[i]);
-    static const uint16_t sig_ids[CDTLS_SIG__COUNT] = {0x0403, 0x0503, 0x0603, 0x0401, 0x0501, 0x0601, 0x0804, 0x0805, 0x0806, 0x0807};
+        if (p->kx[i])
+            cr_assert(seen[5][i] && p->kx[i]->tls_id == group_ids[i] && p->kx[i]->public_len == pub_lens[i]);
+    static const uint16_t sig_ids[CDTLS_SIG__COUNT] = {0x0403, 0x0503, 0x0603, 0x0401, 0x0501,
+                                                       0x0601, 0x0804, 0x0805, 0x0806, 0x0807};
     for (int i = 0; i < CDTLS_SIG__COUNT; i++)
-        if (p->sig[i]) cr_assert(seen[6][i] && p->sig[i]->tls_id == sig_ids[i] && strcmp(p->sig[i]->name, cdtls_sig_name(i)) == 0);
-    for (int t = 1; t < CDTLS_KEY__COUNT; t++) cr_assert(seen[7][t], "keygen %s row missing", key_type_names[t]);
+        if (p->sig[i])
+            cr_assert(seen[6][i] && p->sig[i]->tls_id == sig_ids[i] &&
+                      strcmp(p->sig[i]->name, cdtls_sig_name(i)) == 0);
+    for (int t = 1; t < CDTLS_KEY__COUNT; t++)
+        cr_assert(seen[7][t], "keygen %s row missing", key_type_names[t]);
     cr_assert(seen[0][0], "random row missing");
 }

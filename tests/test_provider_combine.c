@@ -178,7 +178,8 @@ Test(provider_combine, signing_keys_stay_with_their_provider)
     const cdtls_sig_vt *other = cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256];
     if (other) cr_assert_eq(other->verify(&pub, msg, sizeof msg, sig, sig_len), CDTLS_OK);
     sig[sig_len / 2] ^= 1;
-    cr_assert_eq(c->sig[CDTLS_SIG_ECDSA_SHA256]->verify(&pub, msg, sizeof msg, sig, sig_len), CDTLS_ERR_SIGNATURE);
+    cr_assert_eq(c->sig[CDTLS_SIG_ECDSA_SHA256]->verify(&pub, msg, sizeof msg, sig, sig_len),
+                 CDTLS_ERR_SIGNATURE);
     c->sign_key_free(a, key);
 
     /* a key type the lender cannot sign with goes to the borrower (or is
@@ -231,7 +232,8 @@ static void handshake(int combined_server, uint16_t suite)
     size_t n;
     cdtls_sign_key *key = NULL;
     const int64_t nb = 1767225600; /* 2026-01-01 */
-    cr_assert_eq(cdtls_x509_selfsign(sp, NULL, "borrow.example", nb, 30, der, sizeof der, &n, &key), CDTLS_OK);
+    cr_assert_eq(cdtls_x509_selfsign(sp, NULL, "borrow.example", nb, 30, der, sizeof der, &n, &key),
+                 CDTLS_OK);
     cdtls_x509_cert cert;
     cr_assert_eq(cdtls_x509_parse(der, n, &cert), CDTLS_OK);
     cr_assert_eq(cert.key.type, CDTLS_KEY_EC_P256);
@@ -249,8 +251,8 @@ static void handshake(int combined_server, uint16_t suite)
     cc.groups = p256, cc.n_groups = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
-    cr_assert(sim_run_handshake(&s, 10000), "client %s, server %s", cdtls_strerror(cdtls_conn_error(s.client)),
-              cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert(sim_run_handshake(&s, 10000), "client %s, server %s",
+              cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
     cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
     cr_assert(sim_exchange(&s, 1), "a record each way");
     sim_free(&s);

@@ -110,7 +110,10 @@ Test(replay, large_window_and_word_shifts)
 
 /* ------------------------------------------------------------ protection */
 
-static const cdtls_provider *P(void) { return cdtls_provider_default(); }
+static const cdtls_provider *P(void)
+{
+    return cdtls_provider_default();
+}
 
 /* Known-answer records made with Python's cryptography (OpenSSL): epoch 1,
  * seq 5, type 23, "hello dtls". GCM: key 00..0f, salt a0a1a2a3. ChaCha:
@@ -124,8 +127,12 @@ Test(record_protect, known_answer_records)
         uint8_t key[16], salt[4] = {0xa0, 0xa1, 0xa2, 0xa3};
         for (int i = 0; i < 16; i++) key[i] = (uint8_t)i;
         cr_assert_eq(record_cipher_init_aead(&rc, P(), CDTLS_AEAD_AES_128_GCM, key, 16, salt, 4), CDTLS_OK);
-        cr_assert_eq(record_seal(&rc, 23, DTLS_VERSION_1_2, 1, 5, (const uint8_t *)"hello dtls", 10, out, sizeof out, &n), CDTLS_OK);
-        wl = unhex("17fefd000100000000000500220001000000000005a46f3dea4bb78ee09836f00f1c67c988261c042cfafa5911268c", want, sizeof want);
+        cr_assert_eq(record_seal(&rc, 23, DTLS_VERSION_1_2, 1, 5, (const uint8_t *)"hello dtls", 10, out,
+                                 sizeof out, &n),
+                     CDTLS_OK);
+        wl = unhex(
+            "17fefd000100000000000500220001000000000005a46f3dea4bb78ee09836f00f1c67c988261c042cfafa5911268c",
+            want, sizeof want);
         cr_assert_eq(n, wl);
         cr_assert_arr_eq(out, want, wl);
         record_cipher_clear(&rc);
@@ -134,8 +141,11 @@ Test(record_protect, known_answer_records)
     for (int i = 0; i < 32; i++) k2[i] = (uint8_t)i;
     for (int i = 0; i < 12; i++) iv[i] = (uint8_t)(0x40 + i);
     cr_assert_eq(record_cipher_init_aead(&rc, P(), CDTLS_AEAD_CHACHA20_POLY1305, k2, 32, iv, 12), CDTLS_OK);
-    cr_assert_eq(record_seal(&rc, 23, DTLS_VERSION_1_2, 1, 5, (const uint8_t *)"hello dtls", 10, out, sizeof out, &n), CDTLS_OK);
-    wl = unhex("17fefd0001000000000005001aa88700091306c2d0adcb89d2795ebb0d1856f0c38492ea00b61a", want, sizeof want);
+    cr_assert_eq(
+        record_seal(&rc, 23, DTLS_VERSION_1_2, 1, 5, (const uint8_t *)"hello dtls", 10, out, sizeof out, &n),
+        CDTLS_OK);
+    wl = unhex("17fefd0001000000000005001aa88700091306c2d0adcb89d2795ebb0d1856f0c38492ea00b61a", want,
+               sizeof want);
     cr_assert_eq(n, wl);
     cr_assert_arr_eq(out, want, wl);
     record_cipher_clear(&rc);
@@ -162,8 +172,12 @@ static int make_pair(const proto *pr, record_cipher *w, record_cipher *r)
     } else {
         const cdtls_cbc_vt *v = P()->cbc[pr->c];
         if (!v) return 0;
-        cr_assert_eq(record_cipher_init_cbc(w, P(), pr->c, CDTLS_HASH_SHA256, key, v->key_len, mac, 32, 1, pr->etm), CDTLS_OK);
-        cr_assert_eq(record_cipher_init_cbc(r, P(), pr->c, CDTLS_HASH_SHA256, key, v->key_len, mac, 32, 0, pr->etm), CDTLS_OK);
+        cr_assert_eq(
+            record_cipher_init_cbc(w, P(), pr->c, CDTLS_HASH_SHA256, key, v->key_len, mac, 32, 1, pr->etm),
+            CDTLS_OK);
+        cr_assert_eq(
+            record_cipher_init_cbc(r, P(), pr->c, CDTLS_HASH_SHA256, key, v->key_len, mac, 32, 0, pr->etm),
+            CDTLS_OK);
     }
     return 1;
 }
@@ -177,7 +191,8 @@ static void roundtrip_and_tamper(const proto *pr)
     static const size_t sizes[] = {0, 1, 15, 16, 17, 100, 1200, DTLS_MAX_PLAINTEXT};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n, pl;
-        cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, sizes[s], rec, sizeof rec, &n), CDTLS_OK);
+        cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, sizes[s], rec, sizeof rec, &n),
+                     CDTLS_OK);
         cr_assert(n <= 13 + sizes[s] + record_cipher_expansion(&w));
         cdtls_reader rd;
         reader_init(&rd, rec, n);
@@ -198,15 +213,18 @@ static void roundtrip_and_tamper(const proto *pr)
         /* every byte flipped (sampled), and every truncation (sampled) */
         for (size_t at = 13; at < n; at += (n > 200 ? 97 : 1)) {
             rec[at] ^= 0x20;
-            cr_assert_eq(record_open(&r, &h, frag, h.length, out, sizeof out, &pl), CDTLS_ERR_AUTH, "flip at %zu", at);
+            cr_assert_eq(record_open(&r, &h, frag, h.length, out, sizeof out, &pl), CDTLS_ERR_AUTH,
+                         "flip at %zu", at);
             rec[at] ^= 0x20;
         }
         for (size_t cut = 0; cut < h.length; cut += (h.length > 200 ? 101 : 1))
             cr_assert_neq(record_open(&r, &h, frag, cut, out, sizeof out, &pl), CDTLS_OK);
     }
     size_t n;
-    cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, DTLS_MAX_PLAINTEXT + 1, rec, sizeof rec, &n), CDTLS_ERR_RECORD_TOO_LARGE);
-    cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, 100, rec, 50, &n), CDTLS_ERR_BUFFER_TOO_SMALL);
+    cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, DTLS_MAX_PLAINTEXT + 1, rec, sizeof rec, &n),
+                 CDTLS_ERR_RECORD_TOO_LARGE);
+    cr_assert_eq(record_seal(&w, 23, DTLS_VERSION_1_2, 1, 9, pt, 100, rec, 50, &n),
+                 CDTLS_ERR_BUFFER_TOO_SMALL);
     record_cipher_clear(&w);
     record_cipher_clear(&r);
 }
@@ -238,7 +256,9 @@ Test(record_protect, cbc_padding_errors_are_auth_errors)
     if (!p->cbc[CDTLS_CBC_AES_128]) cr_skip_test("no CBC in %s", p->name);
     record_cipher r;
     uint8_t key[16] = {1}, mac_key[32] = {2}, iv[16] = {3};
-    cr_assert_eq(record_cipher_init_cbc(&r, p, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key, 16, mac_key, 32, 0, 0), CDTLS_OK);
+    cr_assert_eq(
+        record_cipher_init_cbc(&r, p, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key, 16, mac_key, 32, 0, 0),
+        CDTLS_OK);
     cdtls_cbc_ctx enc;
     cr_assert_eq(p->cbc[CDTLS_CBC_AES_128]->init(&enc, 1, key, 16), CDTLS_OK);
     const uint8_t content[20] = "twenty bytes of data";
@@ -255,9 +275,9 @@ Test(record_protect, cbc_padding_errors_are_auth_errors)
         p->hmac[CDTLS_HASH_SHA256]->final(&h, body + 20);
         /* 52 bytes so far; pad to 64 with 12 bytes of value 11 */
         memset(body + 52, 11, 12);
-        if (variant == 1) body[55] = 10;   /* one padding byte wrong */
-        if (variant == 2) body[63] = 200;  /* padding longer than the record */
-        if (variant == 3) body[63] = 13;   /* padding eats into the MAC */
+        if (variant == 1) body[55] = 10;  /* one padding byte wrong */
+        if (variant == 2) body[63] = 200; /* padding longer than the record */
+        if (variant == 3) body[63] = 13;  /* padding eats into the MAC */
         cr_assert_eq(p->cbc[CDTLS_CBC_AES_128]->encrypt(&enc, iv, body, 64), CDTLS_OK);
         record_header hh = {23, DTLS_VERSION_1_2, 1, 2, 80, NULL, 0};
         uint8_t out[96];

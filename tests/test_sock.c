@@ -25,7 +25,7 @@ static void cfg_init(cdtls_config *cfg)
 
 typedef struct server_ctx {
     cdtls_listener *l;
-    int peers;    /* how many to serve */
+    int peers; /* how many to serve */
     int served;
     int ok;
 } server_ctx;
@@ -48,7 +48,8 @@ static void *serve(void *arg)
             cdtls_oob oob;
             int rc = cdtls_sock_read(socks[i], buf, sizeof buf, &n, &oob, 20);
             if (rc == CDTLS_OK) {
-                cdtls_oob echo = {oob.flags & (CDTLS_OOB_DSCP | CDTLS_OOB_ECN), oob.dscp, oob.ecn, 0, 0, {0, {0}}};
+                cdtls_oob echo = {
+                    oob.flags & (CDTLS_OOB_DSCP | CDTLS_OOB_ECN), oob.dscp, oob.ecn, 0, 0, {0, {0}}};
                 (void)cdtls_sock_write(socks[i], buf, n, &echo);
             } else if (rc == CDTLS_ERR_CLOSED || (rc != CDTLS_ERR_TIMEOUT && rc != CDTLS_ERR_WOULD_BLOCK)) {
                 cdtls_sock_close(socks[i]);
@@ -131,7 +132,8 @@ Test(sock, dscp_ecn_round_trip_typed_and_raw, .timeout = 30)
     size_t raw_len, written, oob_written, n, rlen;
     cdtls_oob af11 = {CDTLS_OOB_DSCP, 10, 0, 0, 0, {0, {0}}};
     cr_assert_eq(cdtls_io_build_cmsg(&af11, 4, raw, sizeof raw, &raw_len), CDTLS_OK);
-    cr_assert_eq(cdtls_sock_write_oob(c, (const uint8_t *)"raw", 3, raw, raw_len, &written, &oob_written), CDTLS_OK);
+    cr_assert_eq(cdtls_sock_write_oob(c, (const uint8_t *)"raw", 3, raw, raw_len, &written, &oob_written),
+                 CDTLS_OK);
     cr_assert(written == 3 && oob_written == raw_len);
     uint8_t buf[64];
     cr_assert_eq(cdtls_sock_read_oob(c, buf, sizeof buf, &n, rraw, sizeof rraw, &rlen, 5000), CDTLS_OK);
@@ -263,8 +265,14 @@ static void all_marks(const char *ip)
     cdtls_listener_close(ctx.l);
 }
 
-Test(sock, every_dscp_and_ecn_ipv4, .timeout = 60) { all_marks("127.0.0.1"); }
-Test(sock, every_dscp_and_ecn_ipv6, .timeout = 60) { all_marks("::1"); }
+Test(sock, every_dscp_and_ecn_ipv4, .timeout = 60)
+{
+    all_marks("127.0.0.1");
+}
+Test(sock, every_dscp_and_ecn_ipv6, .timeout = 60)
+{
+    all_marks("::1");
+}
 
 /* ------------------------------------------------------------ batching */
 
@@ -299,8 +307,8 @@ static void turn_wait(turn *t, int stage)
 typedef struct batch_server {
     cdtls_listener *l;
     turn *t;
-    int ok;                      /* all N_RECORDS read in order and echoed */
-    char why[128];               /* else: what went wrong */
+    int ok;        /* all N_RECORDS read in order and echoed */
+    char why[128]; /* else: what went wrong */
     uint8_t dscp[N_RECORDS], ecn[N_RECORDS], marked[N_RECORDS];
     uint64_t recv_calls, send_calls; /* the listener's, for the reads / the echo */
 } batch_server;
@@ -311,7 +319,8 @@ static int uniform_records;
 
 static size_t record_text(char *buf, size_t cap, int i)
 {
-    return (size_t)snprintf(buf, cap, "record %03d %.*s", i, uniform_records ? 8 : i % 17, "abcdefghijklmnopq");
+    return (size_t)snprintf(buf, cap, "record %03d %.*s", i, uniform_records ? 8 : i % 17,
+                            "abcdefghijklmnopq");
 }
 
 /* Accepts one peer, waits until the client has sent everything, reads the
@@ -418,7 +427,8 @@ static void hundred_records(int mode)
     cr_assert_eq(cdtls_sock_dial(&cfg, &where, 5000, &c), CDTLS_OK);
     cdtls_io_socket *io = cdtls_sock_io(c);
     const unsigned caps = cdtls_io_caps(io);
-    if (marked && !(caps & CDTLS_IO_CAP_SEND_DSCP && caps & CDTLS_IO_CAP_SEND_ECN)) marked = 0; /* caps tell */
+    if (marked && !(caps & CDTLS_IO_CAP_SEND_DSCP && caps & CDTLS_IO_CAP_SEND_ECN))
+        marked = 0; /* caps tell */
 
     static char text[N_RECORDS][64];
     cdtls_sock_record recs[N_RECORDS];
@@ -472,9 +482,8 @@ static void hundred_records(int mode)
             : mode == UNIFORM_GRO ? "unmarked, one size, listener GRO"
             : uniform_records     ? "unmarked, one size"
                                   : "unmarked",
-            N_RECORDS, (unsigned long long)sent_calls,
-            (unsigned long long)b.recv_calls, (unsigned long long)b.send_calls,
-            (unsigned long long)read_calls);
+            N_RECORDS, (unsigned long long)sent_calls, (unsigned long long)b.recv_calls,
+            (unsigned long long)b.send_calls, (unsigned long long)read_calls);
     const int sb = (lcaps & CDTLS_IO_CAP_SEND_BATCH) != 0, rb = (lcaps & CDTLS_IO_CAP_RECV_BATCH) != 0;
     /* a flush that went back to one send per datagram fails these */
     cr_assert_leq(sent_calls, max_calls(N_RECORDS, 32, sb), "%llu send calls for %d records",
@@ -489,8 +498,9 @@ static void hundred_records(int mode)
     if (mode == UNIFORM_GRO && (lcaps & CDTLS_IO_CAP_SEND_GSO)) {
         /* both batches of the client came coalesced: two reads, one call */
         cr_assert_geq(gro_datagrams, N_RECORDS, "%llu of %d records came coalesced",
-                     (unsigned long long)gro_datagrams, N_RECORDS);
-        cr_assert_leq(b.recv_calls, 2, "listener: %llu receive calls with GRO", (unsigned long long)b.recv_calls);
+                      (unsigned long long)gro_datagrams, N_RECORDS);
+        cr_assert_leq(b.recv_calls, 2, "listener: %llu receive calls with GRO",
+                      (unsigned long long)b.recv_calls);
     }
     if (uniform_records && (lcaps & CDTLS_IO_CAP_SEND_GSO)) {
         /* 64 equal unmarked datagrams per batch go down as one GSO send:

@@ -107,7 +107,8 @@ Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
     cr_assert_eq(cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, cdtls_io_now_ms()), CDTLS_OK);
     send_all(c, &a, &server);
-    for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++) pump(c, &a, &server, 50);
+    for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++)
+        pump(c, &a, &server, 50);
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
     cr_assert(cdtls_conn_uses_cid(c));
 

@@ -91,5 +91,11 @@ static void dial_three_times(int tickets)
     if (tickets) cdtls_ticket_keys_wipe(&keys);
 }
 
-Test(sock_resume, by_ticket_keyed_by_address, .timeout = 30) { dial_three_times(1); }
-Test(sock_resume, by_session_id_keyed_by_address, .timeout = 30) { dial_three_times(0); }
+Test(sock_resume, by_ticket_keyed_by_address, .timeout = 30)
+{
+    dial_three_times(1);
+}
+Test(sock_resume, by_session_id_keyed_by_address, .timeout = 30)
+{
+    dial_three_times(0);
+}

@@ -48,9 +48,15 @@ static cdtls_x509_cert load(const char *name)
     return c;
 }
 
-static const cdtls_provider *P(void) { return cdtls_provider_default(); }
+static const cdtls_provider *P(void)
+{
+    return cdtls_provider_default();
+}
 
-static int64_t NOW(const cdtls_x509_cert *c) { return c->not_before + 3600; }
+static int64_t NOW(const cdtls_x509_cert *c)
+{
+    return c->not_before + 3600;
+}
 
 static void need(cdtls_sig_alg a)
 {
@@ -94,19 +100,31 @@ Test(x509, depth_three_chain_and_host_names)
     need(CDTLS_SIG_ECDSA_SHA256);
     cdtls_x509_cert chain[2] = {load("leaf"), load("int")}, root = load("root");
     int64_t now = NOW(&chain[0]);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "server.example.com", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "SERVER.Example.COM.", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "a.wild.example.com", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "127.0.0.1", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "::1", CDTLS_X509_PURPOSE_SERVER), CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "server.example.com",
+                                         CDTLS_X509_PURPOSE_SERVER),
+                 CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "SERVER.Example.COM.",
+                                         CDTLS_X509_PURPOSE_SERVER),
+                 CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "a.wild.example.com",
+                                         CDTLS_X509_PURPOSE_SERVER),
+                 CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "127.0.0.1", CDTLS_X509_PURPOSE_SERVER),
+        CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, "::1", CDTLS_X509_PURPOSE_SERVER),
+                 CDTLS_OK);
     /* wildcard: one label only; not the bare parent; other hosts; IP not in SAN */
-    static const char *const wrong[] = {"a.b.wild.example.com", "wild.example.com", "other.example.com",
-                                        "127.0.0.2", "example.com", "server.example.com.evil"};
+    static const char *const wrong[] = {"a.b.wild.example.com", "wild.example.com",
+                                        "other.example.com",    "127.0.0.2",
+                                        "example.com",          "server.example.com.evil"};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
-        cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, wrong[i], CDTLS_X509_PURPOSE_SERVER),
-                     CDTLS_ERR_CERT_HOSTNAME, "%s", wrong[i]);
+        cr_assert_eq(
+            cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, wrong[i], CDTLS_X509_PURPOSE_SERVER),
+            CDTLS_ERR_CERT_HOSTNAME, "%s", wrong[i]);
     /* no host: chain only */
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_ANY), CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_ANY),
+                 CDTLS_OK);
 }
 
 Test(x509, rejections_have_distinct_codes)
@@ -115,8 +133,10 @@ Test(x509, rejections_have_distinct_codes)
     cdtls_x509_cert chain[2] = {load("leaf"), load("int")}, root = load("root"), other = load("otherroot");
     int64_t now = NOW(&chain[0]);
     /* expired / not yet valid */
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, chain[0].not_after + 1, NULL, 0), CDTLS_ERR_CERT_EXPIRED);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, chain[0].not_before - 1, NULL, 0), CDTLS_ERR_CERT_NOT_YET_VALID);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, chain[0].not_after + 1, NULL, 0),
+                 CDTLS_ERR_CERT_EXPIRED);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, chain[0].not_before - 1, NULL, 0),
+                 CDTLS_ERR_CERT_NOT_YET_VALID);
     /* wrong CA: same name, other key */
     cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &other, 1, now, NULL, 0), CDTLS_ERR_CERT_UNTRUSTED);
     /* missing intermediate */
@@ -137,18 +157,23 @@ Test(x509, rejections_have_distinct_codes)
     cr_assert_eq(cdtls_x509_verify_chain(P(), deep, 3, &root, 1, now, NULL, 0), CDTLS_ERR_CERT_PATHLEN);
     /* wrong purpose: a clientAuth-only leaf presented by a server */
     cdtls_x509_cert co[2] = {load("clientonly"), chain[1]};
-    cr_assert_eq(cdtls_x509_verify_chain(P(), co, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_SERVER), CDTLS_ERR_CERT_USAGE);
-    cr_assert_eq(cdtls_x509_verify_chain(P(), co, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_CLIENT), CDTLS_OK);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), co, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_SERVER),
+                 CDTLS_ERR_CERT_USAGE);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), co, 2, &root, 1, now, NULL, CDTLS_X509_PURPOSE_CLIENT),
+                 CDTLS_OK);
 }
 
 Test(x509, rsa_pss_p384_and_ed25519)
 {
     if (P()->sig[CDTLS_SIG_RSA_PKCS1_SHA256]) {
         cdtls_x509_cert rsaroot = load("rsaroot"), l1 = load("rsaleaf"), l2 = load("rsapss");
-        cr_assert_eq(cdtls_x509_verify_chain(P(), &l1, 1, &rsaroot, 1, NOW(&l1), "rsa.example.com", 0), CDTLS_OK);
-        cr_assert_eq(cdtls_x509_verify_chain(P(), &l2, 1, &rsaroot, 1, NOW(&l2), "rsa.example.com", 0), CDTLS_OK);
+        cr_assert_eq(cdtls_x509_verify_chain(P(), &l1, 1, &rsaroot, 1, NOW(&l1), "rsa.example.com", 0),
+                     CDTLS_OK);
+        cr_assert_eq(cdtls_x509_verify_chain(P(), &l2, 1, &rsaroot, 1, NOW(&l2), "rsa.example.com", 0),
+                     CDTLS_OK);
         cdtls_x509_cert root = load("root"), p384 = load("p384");
-        cr_assert_eq(cdtls_x509_verify_chain(P(), &p384, 1, &root, 1, NOW(&p384), "p384.example.com", 0), CDTLS_OK);
+        cr_assert_eq(cdtls_x509_verify_chain(P(), &p384, 1, &root, 1, NOW(&p384), "p384.example.com", 0),
+                     CDTLS_OK);
     }
     if (P()->sig[CDTLS_SIG_ED25519]) {
         /* a self-signed certificate trusted as its own anchor (pinning) */
@@ -163,7 +188,8 @@ Test(x509, unsupported_signature_algorithm_is_reported)
 {
     if (P()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("provider has ECDSA");
     cdtls_x509_cert chain[2] = {load("leaf"), load("int")}, root = load("root");
-    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, NOW(&chain[0]), NULL, 0), CDTLS_ERR_UNSUPPORTED);
+    cr_assert_eq(cdtls_x509_verify_chain(P(), chain, 2, &root, 1, NOW(&chain[0]), NULL, 0),
+                 CDTLS_ERR_UNSUPPORTED);
 }
 
 Test(x509, malformed_der_is_rejected_without_crashing)
@@ -231,7 +257,8 @@ Test(x509, pem_certificates_and_chains)
     cr_assert_eq(cdtls_pem_decode(pem + off, n - off, "CERTIFICATE", der, sizeof der, &dl, &used), CDTLS_OK);
     cr_assert(dl == in.der_len && memcmp(der, in.der, dl) == 0);
     off += used;
-    cr_assert_eq(cdtls_pem_decode(pem + off, n - off, "CERTIFICATE", der, sizeof der, &dl, &used), CDTLS_ERR_DECODE);
+    cr_assert_eq(cdtls_pem_decode(pem + off, n - off, "CERTIFICATE", der, sizeof der, &dl, &used),
+                 CDTLS_ERR_DECODE);
     /* broken base64, missing END, other label */
     static char bad[16384];
     memcpy(bad, pem, n);
@@ -257,25 +284,28 @@ static void key_matches_cert(const char *keyfile, const char *certname, cdtls_si
     uint8_t sig[CDTLS_SIG_MAX_LEN];
     size_t sl = sizeof sig;
     cr_assert_eq(p->sig[alg]->sign(p, key, (const uint8_t *)"proof", 5, sig, &sl), CDTLS_OK);
-    cr_assert_eq(p->sig[alg]->verify(&cert.key, (const uint8_t *)"proof", 5, sig, sl), CDTLS_OK, "%s does not match %s", keyfile, certname);
+    cr_assert_eq(p->sig[alg]->verify(&cert.key, (const uint8_t *)"proof", 5, sig, sl), CDTLS_OK,
+                 "%s does not match %s", keyfile, certname);
     p->sign_key_free(cdtls_allocator_libc(), key);
 }
 
 Test(x509, private_keys_in_every_format)
 {
-    key_matches_cert("leaf.key", "leaf", CDTLS_SIG_ECDSA_SHA256);            /* PKCS#8 EC */
-    key_matches_cert("leaf.sec1.pem", "leaf", CDTLS_SIG_ECDSA_SHA256);       /* SEC1 */
-    key_matches_cert("p384.key", "p384", CDTLS_SIG_ECDSA_SHA384);            /* PKCS#8 EC P-384 */
-    key_matches_cert("rsaleaf.key", "rsaleaf", CDTLS_SIG_RSA_PSS_RSAE_SHA256); /* PKCS#8 RSA */
+    key_matches_cert("leaf.key", "leaf", CDTLS_SIG_ECDSA_SHA256);                 /* PKCS#8 EC */
+    key_matches_cert("leaf.sec1.pem", "leaf", CDTLS_SIG_ECDSA_SHA256);            /* SEC1 */
+    key_matches_cert("p384.key", "p384", CDTLS_SIG_ECDSA_SHA384);                 /* PKCS#8 EC P-384 */
+    key_matches_cert("rsaleaf.key", "rsaleaf", CDTLS_SIG_RSA_PSS_RSAE_SHA256);    /* PKCS#8 RSA */
     key_matches_cert("rsaleaf.pkcs1.pem", "rsaleaf", CDTLS_SIG_RSA_PKCS1_SHA256); /* PKCS#1 */
-    key_matches_cert("ed.key", "ed", CDTLS_SIG_ED25519);                     /* PKCS#8 Ed25519 */
+    key_matches_cert("ed.key", "ed", CDTLS_SIG_ED25519);                          /* PKCS#8 Ed25519 */
     /* a key type the provider cannot sign with is reported, not crashed on */
     static char buf[16384];
     size_t n = read_file(P()->sig[CDTLS_SIG_ED25519] ? "rsaleaf.key" : "ed.key", buf, sizeof buf);
     cdtls_sign_key *key = NULL;
     int rc = cdtls_private_key_load(P(), NULL, (const uint8_t *)buf, n, &key);
-    if (rc == CDTLS_OK) P()->sign_key_free(cdtls_allocator_libc(), key);
-    else cr_assert_eq(rc, CDTLS_ERR_UNSUPPORTED);
+    if (rc == CDTLS_OK)
+        P()->sign_key_free(cdtls_allocator_libc(), key);
+    else
+        cr_assert_eq(rc, CDTLS_ERR_UNSUPPORTED);
     /* garbage */
     cr_assert_neq(cdtls_private_key_load(P(), NULL, (const uint8_t *)"not a key at all", 16, &key), CDTLS_OK);
 }
@@ -290,7 +320,8 @@ Test(x509, key_and_chain_from_files)
     cr_assert_eq(cdtls_read_file(p, NULL, &data, &len), CDTLS_OK);
     static uint8_t der[4096];
     size_t dl;
-    cr_assert_eq(cdtls_pem_decode((const char *)data, len, "CERTIFICATE", der, sizeof der, &dl, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_pem_decode((const char *)data, len, "CERTIFICATE", der, sizeof der, &dl, NULL),
+                 CDTLS_OK);
     cdtls_x509_cert c;
     cr_assert_eq(cdtls_x509_parse(der, dl, &c), CDTLS_OK);
     cdtls_free_file(NULL, data, len);

@@ -47,24 +47,22 @@ typedef enum cdtls_client_auth {
     CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY
 } cdtls_client_auth;
 
-typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, size_t len,
-                                  uint8_t *identity, size_t identity_cap, size_t *identity_len,
-                                  uint8_t *psk, size_t psk_cap, size_t *psk_len);
+typedef int (*cdtls_psk_callback)(void *ctx, const uint8_t *hint_or_identity, size_t len, uint8_t *identity,
+                                  size_t identity_cap, size_t *identity_len, uint8_t *psk, size_t psk_cap,
+                                  size_t *psk_len);
 
 /* The peer's certificate chain was checked as configured (default_result is
  * CDTLS_OK or the validation error); return CDTLS_OK to accept or an error to
  * reject (like pion's VerifyPeerCertificate). chain[0] is the peer's leaf. */
-typedef int (*cdtls_verify_callback)(void *ctx, const cdtls_x509_cert *chain, size_t n,
-                                     int default_result);
+typedef int (*cdtls_verify_callback)(void *ctx, const cdtls_x509_cert *chain, size_t n, int default_result);
 /* Server: choose the certificate for the name the client asked for (SNI,
  * RFC 6066 §3; server_name is NUL-terminated, NULL when the client sent
  * none). Set *chain, *lens, *n and *key (borrowed; they must outlive the
  * connection) and return CDTLS_OK, or return CDTLS_ERR_UNSUPPORTED to keep
  * the configured certificate, or another error to refuse the handshake
  * (the client gets an unrecognized_name alert). */
-typedef int (*cdtls_cert_select_callback)(void *ctx, const char *server_name,
-                                          const uint8_t *const **chain, const size_t **lens,
-                                          size_t *n, const cdtls_sign_key **key);
+typedef int (*cdtls_cert_select_callback)(void *ctx, const char *server_name, const uint8_t *const **chain,
+                                          const size_t **lens, size_t *n, const cdtls_sign_key **key);
 /* Seconds since 1970 (UTC): the engine reads no clock, so certificate
  * validity is checked at the time this returns. */
 typedef int64_t (*cdtls_unix_time_callback)(void *ctx);
@@ -75,8 +73,8 @@ typedef int64_t (*cdtls_unix_time_callback)(void *ctx);
  * *chosen to an index and return CDTLS_OK; return CDTLS_ERR_UNSUPPORTED to
  * go on without ALPN; any other error refuses the handshake with a
  * no_application_protocol alert. */
-typedef int (*cdtls_alpn_select_callback)(void *ctx, const uint8_t *const *offered,
-                                          const size_t *offered_len, size_t n, size_t *chosen);
+typedef int (*cdtls_alpn_select_callback)(void *ctx, const uint8_t *const *offered, const size_t *offered_len,
+                                          size_t n, size_t *chosen);
 /* NSS key log line "CLIENT_RANDOM <64 hex> <96 hex>" (no newline). */
 typedef void (*cdtls_keylog_callback)(void *ctx, const char *line);
 
@@ -94,8 +92,7 @@ typedef size_t (*cdtls_cid_padding)(void *ctx, size_t content_len);
 /* Raw public keys (RFC 7250): judges the peer's SubjectPublicKeyInfo (DER)
  * when no pin matched it (default_result CDTLS_ERR_CERT_UNTRUSTED) or after
  * one did (CDTLS_OK); return CDTLS_OK to accept. */
-typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t spki_len,
-                                         int default_result);
+typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t spki_len, int default_result);
 
 #define CDTLS_MAX_PSK_LEN 256u
 #define CDTLS_MAX_PSK_IDENTITY_LEN 256u
@@ -108,7 +105,7 @@ typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t 
  * session store keeps. Secret: a store must protect and wipe it. */
 typedef struct cdtls_session {
     uint8_t id[32];
-    size_t id_len;       /* 0 for a ticket-only session (RFC 5077) */
+    size_t id_len; /* 0 for a ticket-only session (RFC 5077) */
     uint16_t cipher_suite;
     uint8_t master_secret[48];
     uint8_t ems;         /* the session was made with the extended master secret */
@@ -151,7 +148,7 @@ typedef struct cdtls_ticket_keys {
     cdtls_ticket_key keys[CDTLS_TICKET_KEYS]; /* [0] seals; all open */
     uint32_t rotate_ms;                       /* 0 = never on its own */
     const cdtls_provider *provider;
-    uint64_t sealed, opened, refused;         /* counters, for monitoring */
+    uint64_t sealed, opened, refused; /* counters, for monitoring */
 } cdtls_ticket_keys;
 /* A first random key, made at now_ms; a new one replaces it every
  * rotate_ms (the oldest kept key is then forgotten, so a ticket lives at

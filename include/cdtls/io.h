@@ -137,10 +137,10 @@ typedef struct cdtls_io_event {
 
 typedef struct cdtls_io_socket {
     cdtls_socket_handle fd;
-    int family;     /* 4 or 6 */
-    int dual_stack; /* IPv6 socket that also carries IPv4 (mapped) */
-    unsigned caps;  /* what this socket can carry (see cdtls_io_caps) */
-    int last_error; /* OS error of the last failing call */
+    int family;       /* 4 or 6 */
+    int dual_stack;   /* IPv6 socket that also carries IPv4 (mapped) */
+    unsigned caps;    /* what this socket can carry (see cdtls_io_caps) */
+    int last_error;   /* OS error of the last failing call */
     void *os_private; /* Windows: the WSARecvMsg function pointer */
     /* How many system calls this socket has made to move datagrams: one
      * per sendmsg / sendmmsg / WSASendMsg, and per recvmsg / recvmmsg /
@@ -185,7 +185,7 @@ typedef struct cdtls_io_socket {
  * connection's MTU, and the application may read the same ones with its
  * own (cdtls_listener_io / cdtls_sock_io give the socket). */
 CDTLS_API int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev,
-                        uint64_t *missed);
+                                  uint64_t *missed);
 
 enum cdtls_io_open_flags {
     CDTLS_IO_DUAL_STACK = 1u << 0, /* with an IPv6 bind address: also IPv4 */
@@ -249,8 +249,8 @@ CDTLS_API int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind, unsigned
 CDTLS_API int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer);
 
 /* The receive-side reports cdtls_io_open turns on. */
-#define CDTLS_IO_RECV_REPORTS                                                                        \
-    (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN | CDTLS_IO_CAP_RECV_LOCAL_ADDR |                \
+#define CDTLS_IO_RECV_REPORTS                                                        \
+    (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN | CDTLS_IO_CAP_RECV_LOCAL_ADDR | \
      CDTLS_IO_CAP_RECV_IFINDEX | CDTLS_IO_CAP_RECV_TTL)
 
 /* Chooses which receive-side reports the socket asks the kernel for: mask
@@ -286,7 +286,7 @@ CDTLS_API unsigned cdtls_io_caps(const cdtls_io_socket *s);
  * datagram that the kernel reports instead of sending this one is taken
  * as an event and the datagram is sent. */
 CDTLS_API int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
-                  const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
+                            const cdtls_oob *oob, const uint8_t *raw, size_t raw_len);
 
 /* Receives one datagram, waiting up to timeout_ms (-1 forever, 0 poll).
  * With GRO on, a datagram already read from the kernel (cdtls_io_pending)

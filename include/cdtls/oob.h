@@ -29,12 +29,7 @@ enum cdtls_oob_flags {
 };
 
 /* RFC 3168 ECN codepoints. */
-enum cdtls_ecn {
-    CDTLS_ECN_NOT_ECT = 0,
-    CDTLS_ECN_ECT1 = 1,
-    CDTLS_ECN_ECT0 = 2,
-    CDTLS_ECN_CE = 3
-};
+enum cdtls_ecn { CDTLS_ECN_NOT_ECT = 0, CDTLS_ECN_ECT1 = 1, CDTLS_ECN_ECT0 = 2, CDTLS_ECN_CE = 3 };
 
 /* An IP address without any OS header: family 4 uses addr[0..3], 6 all 16. */
 typedef struct cdtls_ip_addr {

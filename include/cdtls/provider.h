@@ -92,10 +92,10 @@ typedef struct cdtls_hmac_vt {
 typedef enum cdtls_aead_alg {
     CDTLS_AEAD_AES_128_GCM = 0,
     CDTLS_AEAD_AES_256_GCM,
-    CDTLS_AEAD_AES_128_CCM,   /* 16-byte tag, RFC 6655 */
-    CDTLS_AEAD_AES_256_CCM,   /* 16-byte tag, RFC 6655 */
-    CDTLS_AEAD_AES_128_CCM_8, /* 8-byte tag, RFC 6655 / RFC 7251 */
-    CDTLS_AEAD_AES_256_CCM_8, /* 8-byte tag */
+    CDTLS_AEAD_AES_128_CCM,       /* 16-byte tag, RFC 6655 */
+    CDTLS_AEAD_AES_256_CCM,       /* 16-byte tag, RFC 6655 */
+    CDTLS_AEAD_AES_128_CCM_8,     /* 8-byte tag, RFC 6655 / RFC 7251 */
+    CDTLS_AEAD_AES_256_CCM_8,     /* 8-byte tag */
     CDTLS_AEAD_CHACHA20_POLY1305, /* IETF variant, RFC 8439 */
     CDTLS_AEAD__COUNT
 } cdtls_aead_alg;
@@ -119,25 +119,19 @@ typedef struct cdtls_aead_vt {
     int (*init)(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len);
     /* out receives in_len ciphertext bytes followed by tag_len tag bytes.
      * In place (out == in) is allowed. CDTLS_ERR_NONCE_SIZE on a bad nonce_len. */
-    int (*seal)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                uint8_t *out);
+    int (*seal)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, const uint8_t *aad,
+                size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out);
     /* in is ciphertext || tag (in_len >= tag_len); out receives in_len - tag_len
      * bytes. In place allowed. CDTLS_ERR_AUTH if the tag does not verify, in
      * which case out is wiped; the tag is compared in constant time. */
-    int (*open)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                uint8_t *out);
+    int (*open)(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, const uint8_t *aad,
+                size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out);
     void (*clear)(cdtls_aead_ctx *ctx);
 } cdtls_aead_vt;
 
 /* ------------------------------------------------- AES-CBC (legacy suites) */
 
-typedef enum cdtls_cbc_alg {
-    CDTLS_CBC_AES_128 = 0,
-    CDTLS_CBC_AES_256,
-    CDTLS_CBC__COUNT
-} cdtls_cbc_alg;
+typedef enum cdtls_cbc_alg { CDTLS_CBC_AES_128 = 0, CDTLS_CBC_AES_256, CDTLS_CBC__COUNT } cdtls_cbc_alg;
 
 #define CDTLS_CBC_CTX_SIZE 512u
 
@@ -164,9 +158,9 @@ typedef struct cdtls_cbc_vt {
 /* ------------------------------------------------------ key exchange (ECDHE) */
 
 typedef enum cdtls_group {
-    CDTLS_GROUP_X25519 = 0,  /* TLS NamedGroup 29 */
-    CDTLS_GROUP_SECP256R1,   /* TLS NamedGroup 23 */
-    CDTLS_GROUP_SECP384R1,   /* TLS NamedGroup 24 */
+    CDTLS_GROUP_X25519 = 0, /* TLS NamedGroup 29 */
+    CDTLS_GROUP_SECP256R1,  /* TLS NamedGroup 23 */
+    CDTLS_GROUP_SECP384R1,  /* TLS NamedGroup 24 */
     CDTLS_GROUP__COUNT
 } cdtls_group;
 
@@ -191,13 +185,11 @@ typedef struct cdtls_kx_vt {
     /* Key pair from a known private scalar (tests, static keys). For X25519
      * the 32-byte scalar is clamped as RFC 7748 says; NIST scalars are
      * big-endian and must be in [1, n-1] (else CDTLS_ERR_BAD_KEY). */
-    int (*import_private)(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len,
-                          uint8_t *pub);
+    int (*import_private)(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len, uint8_t *pub);
     /* Shared secret with the peer's public value. CDTLS_ERR_BAD_KEY when the
      * peer's value has the wrong length or is not on the curve, or when the
      * X25519 result is all zeros (RFC 7748 §6.1). */
-    int (*derive)(const cdtls_kx_key *key, const uint8_t *peer_pub, size_t peer_len,
-                  uint8_t *shared);
+    int (*derive)(const cdtls_kx_key *key, const uint8_t *peer_pub, size_t peer_len, uint8_t *shared);
     void (*clear)(cdtls_kx_key *key);
 } cdtls_kx_vt;
 
@@ -242,16 +234,16 @@ typedef struct cdtls_private_key_params {
 typedef struct cdtls_sign_key cdtls_sign_key;
 
 typedef enum cdtls_sig_alg {
-    CDTLS_SIG_ECDSA_SHA256 = 0, /* TLS 0x0403 ecdsa_secp256r1_sha256 */
-    CDTLS_SIG_ECDSA_SHA384,     /* TLS 0x0503 */
-    CDTLS_SIG_ECDSA_SHA512,     /* TLS 0x0603 */
-    CDTLS_SIG_RSA_PKCS1_SHA256, /* TLS 0x0401 */
-    CDTLS_SIG_RSA_PKCS1_SHA384, /* TLS 0x0501 */
-    CDTLS_SIG_RSA_PKCS1_SHA512, /* TLS 0x0601 */
+    CDTLS_SIG_ECDSA_SHA256 = 0,    /* TLS 0x0403 ecdsa_secp256r1_sha256 */
+    CDTLS_SIG_ECDSA_SHA384,        /* TLS 0x0503 */
+    CDTLS_SIG_ECDSA_SHA512,        /* TLS 0x0603 */
+    CDTLS_SIG_RSA_PKCS1_SHA256,    /* TLS 0x0401 */
+    CDTLS_SIG_RSA_PKCS1_SHA384,    /* TLS 0x0501 */
+    CDTLS_SIG_RSA_PKCS1_SHA512,    /* TLS 0x0601 */
     CDTLS_SIG_RSA_PSS_RSAE_SHA256, /* TLS 0x0804, salt length = hash length */
     CDTLS_SIG_RSA_PSS_RSAE_SHA384, /* TLS 0x0805 */
     CDTLS_SIG_RSA_PSS_RSAE_SHA512, /* TLS 0x0806 */
-    CDTLS_SIG_ED25519,          /* TLS 0x0807, PureEdDSA (RFC 8032) */
+    CDTLS_SIG_ED25519,             /* TLS 0x0807, PureEdDSA (RFC 8032) */
     CDTLS_SIG__COUNT
 } cdtls_sig_alg;
 
@@ -265,11 +257,11 @@ typedef struct cdtls_sig_vt {
     /* Signs msg (the whole message: the provider hashes it as the scheme
      * says). ECDSA signatures are DER (Ecdsa-Sig-Value), as TLS and X.509 carry
      * them. *sig_len: capacity in, length out. */
-    int (*sign)(const cdtls_provider *p, const cdtls_sign_key *key, const uint8_t *msg,
-                size_t msg_len, uint8_t *sig, size_t *sig_len);
+    int (*sign)(const cdtls_provider *p, const cdtls_sign_key *key, const uint8_t *msg, size_t msg_len,
+                uint8_t *sig, size_t *sig_len);
     /* CDTLS_OK, CDTLS_ERR_SIGNATURE (does not verify) or CDTLS_ERR_BAD_KEY. */
-    int (*verify)(const cdtls_public_key *pub, const uint8_t *msg, size_t msg_len,
-                  const uint8_t *sig, size_t sig_len);
+    int (*verify)(const cdtls_public_key *pub, const uint8_t *msg, size_t msg_len, const uint8_t *sig,
+                  size_t sig_len);
 } cdtls_sig_vt;
 
 /* ---------------------------------------------------------------- provider */
@@ -296,8 +288,8 @@ struct cdtls_provider {
     int (*sign_key_new)(const cdtls_provider *p, const cdtls_allocator *a,
                         const cdtls_private_key_params *params, cdtls_sign_key **out);
     /* Generates a fresh key pair of the given type (for self-signed certificates). */
-    int (*sign_key_generate)(const cdtls_provider *p, const cdtls_allocator *a,
-                             cdtls_key_type type, cdtls_sign_key **out);
+    int (*sign_key_generate)(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                             cdtls_sign_key **out);
     /* The public half, as borrowed pointers into the key object. */
     int (*sign_key_public)(const cdtls_sign_key *key, cdtls_public_key *out);
     /* Wipes and frees the key. NULL key is a no-op. */
@@ -354,7 +346,7 @@ typedef struct cdtls_provider_combined {
  * CDTLS_ERR_INVALID_ARG for a NULL or wrong-ABI table or a bad n. name (not
  * copied; NULL: "combined") becomes out->provider.name. */
 CDTLS_API int cdtls_provider_combine(cdtls_provider_combined *out, const char *name,
-                           const cdtls_provider *const *list, size_t n);
+                                     const cdtls_provider *const *list, size_t n);
 
 /* Name tables for diagnostics and capability listings. */
 CDTLS_API const char *cdtls_hash_name(cdtls_hash_alg alg);

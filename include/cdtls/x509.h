@@ -30,18 +30,14 @@ enum cdtls_key_usage {
 };
 
 /* extendedKeyUsage purposes cdtls checks */
-enum cdtls_eku {
-    CDTLS_EKU_SERVER_AUTH = 1u << 0,
-    CDTLS_EKU_CLIENT_AUTH = 1u << 1,
-    CDTLS_EKU_ANY = 1u << 2
-};
+enum cdtls_eku { CDTLS_EKU_SERVER_AUTH = 1u << 0, CDTLS_EKU_CLIENT_AUTH = 1u << 1, CDTLS_EKU_ANY = 1u << 2 };
 
 typedef struct cdtls_x509_cert {
     const uint8_t *der; /* the whole certificate */
     size_t der_len;
     const uint8_t *tbs; /* TBSCertificate: what the issuer signed */
     size_t tbs_len;
-    int version;        /* 1, 2 or 3 */
+    int version; /* 1, 2 or 3 */
     const uint8_t *serial;
     size_t serial_len;
     const uint8_t *issuer; /* DER Name */
@@ -54,12 +50,12 @@ typedef struct cdtls_x509_cert {
     const uint8_t *sig;
     size_t sig_len;
     int has_basic_constraints, is_ca;
-    long path_len;                 /* -1: no limit */
+    long path_len; /* -1: no limit */
     int has_key_usage;
-    unsigned key_usage;            /* enum cdtls_key_usage */
+    unsigned key_usage; /* enum cdtls_key_usage */
     int has_ext_key_usage;
-    unsigned ext_key_usage;        /* enum cdtls_eku */
-    const uint8_t *san;            /* subjectAltName GeneralNames contents, or NULL */
+    unsigned ext_key_usage; /* enum cdtls_eku */
+    const uint8_t *san;     /* subjectAltName GeneralNames contents, or NULL */
     size_t san_len;
 } cdtls_x509_cert;
 

@@ -80,29 +80,32 @@ static int bssl_random(const cdtls_provider *self, uint8_t *out, size_t len)
 BSSL_ASSERT(sizeof(br_hash_compat_context) <= CDTLS_HASH_CTX_SIZE, "hash context fits");
 BSSL_ASSERT(sizeof(br_hmac_context) <= CDTLS_HMAC_CTX_SIZE, "hmac context fits");
 
-#define BSSL_HASH(name_, ctx_t, vt_, init_, update_, out_, alg_, label_, dlen_, blen_)  \
-    static void name_##_init(cdtls_hash_ctx *c) { init_((ctx_t *)(void *)c->opaque); } \
-    static void name_##_update(cdtls_hash_ctx *c, const void *d, size_t n)              \
-    {                                                                                  \
-        update_((ctx_t *)(void *)c->opaque, d, n);                                     \
-    }                                                                                  \
-    static void name_##_final(const cdtls_hash_ctx *c, uint8_t *out)                   \
-    {                                                                                  \
-        out_((const ctx_t *)(const void *)c->opaque, out);                             \
-    }                                                                                  \
-    static const cdtls_hash_vt name_ = {alg_, label_, dlen_, blen_, name_##_init,        \
-                                        name_##_update, name_##_final};
+#define BSSL_HASH(name_, ctx_t, vt_, init_, update_, out_, alg_, label_, dlen_, blen_)     \
+    static void name_##_init(cdtls_hash_ctx *c)                                            \
+    {                                                                                      \
+        init_((ctx_t *)(void *)c->opaque);                                                 \
+    }                                                                                      \
+    static void name_##_update(cdtls_hash_ctx *c, const void *d, size_t n)                 \
+    {                                                                                      \
+        update_((ctx_t *)(void *)c->opaque, d, n);                                         \
+    }                                                                                      \
+    static void name_##_final(const cdtls_hash_ctx *c, uint8_t *out)                       \
+    {                                                                                      \
+        out_((const ctx_t *)(const void *)c->opaque, out);                                 \
+    }                                                                                      \
+    static const cdtls_hash_vt name_ = {alg_,         label_,         dlen_,        blen_, \
+                                        name_##_init, name_##_update, name_##_final};
 
 /* br_*_out() takes a const context and leaves it usable: exactly the
  * "final does not modify" rule of the contract. */
 BSSL_HASH(bssl_sha1, br_sha1_context, br_sha1_vtable, br_sha1_init, br_sha1_update, br_sha1_out,
           CDTLS_HASH_SHA1, "SHA-1", 20, 64)
-BSSL_HASH(bssl_sha256, br_sha256_context, br_sha256_vtable, br_sha256_init, br_sha256_update,
-          br_sha256_out, CDTLS_HASH_SHA256, "SHA-256", 32, 64)
-BSSL_HASH(bssl_sha384, br_sha384_context, br_sha384_vtable, br_sha384_init, br_sha384_update,
-          br_sha384_out, CDTLS_HASH_SHA384, "SHA-384", 48, 128)
-BSSL_HASH(bssl_sha512, br_sha512_context, br_sha512_vtable, br_sha512_init, br_sha512_update,
-          br_sha512_out, CDTLS_HASH_SHA512, "SHA-512", 64, 128)
+BSSL_HASH(bssl_sha256, br_sha256_context, br_sha256_vtable, br_sha256_init, br_sha256_update, br_sha256_out,
+          CDTLS_HASH_SHA256, "SHA-256", 32, 64)
+BSSL_HASH(bssl_sha384, br_sha384_context, br_sha384_vtable, br_sha384_init, br_sha384_update, br_sha384_out,
+          CDTLS_HASH_SHA384, "SHA-384", 48, 128)
+BSSL_HASH(bssl_sha512, br_sha512_context, br_sha512_vtable, br_sha512_init, br_sha512_update, br_sha512_out,
+          CDTLS_HASH_SHA512, "SHA-512", 64, 128)
 
 static const br_hash_class *bssl_hash_class(cdtls_hash_alg alg)
 {
@@ -127,16 +130,15 @@ static size_t bssl_hash_once(const br_hash_class *hc, const uint8_t *msg, size_t
 
 /* HMAC: br_hmac_context keeps copies of the keyed states and a pointer only
  * to a static vtable, so it is memcpy-copyable as the contract requires. */
-#define BSSL_HMAC(name_, vt_, alg_, label_, len_)                                      \
-    static void name_##_init(cdtls_hmac_ctx *c, const uint8_t *key, size_t key_len)    \
-    {                                                                                  \
-        br_hmac_key_context kc;                                                        \
-        br_hmac_key_init(&kc, &vt_, key, key_len);                                     \
-        br_hmac_init((br_hmac_context *)(void *)c->opaque, &kc, 0);                    \
-        cdtls_memzero(&kc, sizeof kc);                                                 \
-    }                                                                                  \
-    static const cdtls_hmac_vt name_ = {alg_, label_, len_, name_##_init, bssl_hmac_update, \
-                                        bssl_hmac_final};
+#define BSSL_HMAC(name_, vt_, alg_, label_, len_)                                   \
+    static void name_##_init(cdtls_hmac_ctx *c, const uint8_t *key, size_t key_len) \
+    {                                                                               \
+        br_hmac_key_context kc;                                                     \
+        br_hmac_key_init(&kc, &vt_, key, key_len);                                  \
+        br_hmac_init((br_hmac_context *)(void *)c->opaque, &kc, 0);                 \
+        cdtls_memzero(&kc, sizeof kc);                                              \
+    }                                                                               \
+    static const cdtls_hmac_vt name_ = {alg_, label_, len_, name_##_init, bssl_hmac_update, bssl_hmac_final};
 
 static void bssl_hmac_update(cdtls_hmac_ctx *c, const void *d, size_t n)
 {
@@ -241,17 +243,20 @@ static bssl_impls bssl_get_impls(void)
     return m; /* a thread that lost the race uses its own, identical, answer */
 }
 #define BSSL_IMPL(name_, type_, field_) \
-    static type_ name_(void) { return bssl_get_impls().field_; }
+    static type_ name_(void)            \
+    {                                   \
+        return bssl_get_impls().field_; \
+    }
 #else
 /* No CPUID to save: each lookup names only its own implementation, so that
  * section GC can drop the others (the firmware image uses CCM alone; one
  * table of all of them pulled GHASH and AES decryption in, +8 KB). */
-#define BSSL_IMPL(name_, type_, field_)                     \
-    static type_ name_(void)                                \
-    {                                                       \
-        bssl_impls m;                                       \
-        bssl_find_##field_(&m);                             \
-        return m.field_;                                    \
+#define BSSL_IMPL(name_, type_, field_) \
+    static type_ name_(void)            \
+    {                                   \
+        bssl_impls m;                   \
+        bssl_find_##field_(&m);         \
+        return m.field_;                \
     }
 #endif
 BSSL_IMPL(bssl_ctr_class, const br_block_ctr_class *, ctr)
@@ -284,8 +289,8 @@ static int bssl_gcm256_init(cdtls_aead_ctx *c, const uint8_t *k, size_t n)
 /* A GCM context is rebuilt per call on the stack (it points at the keys),
  * at the cost of one AES block for H. */
 static int bssl_gcm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                          uint8_t *out, int encrypt)
+                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out,
+                          int encrypt)
 {
     if (nonce_len != 12) return CDTLS_ERR_NONCE_SIZE;
     bssl_aead_state *s = aead_state(ctx);
@@ -302,7 +307,7 @@ static int bssl_gcm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_
         br_gcm_run(&g, 1, out, len);
         br_gcm_get_tag(&g, out + len);
     } else {
-        memcpy(tag, in + len, 16); /* before out may overwrite in */
+        memcpy(tag, in + len, 16);      /* before out may overwrite in */
         if (len) memmove(out, in, len); /* in may be NULL when len is 0 */
         br_gcm_run(&g, 0, out, len);
         if (!br_gcm_check_tag(&g, tag)) { /* constant-time compare */
@@ -315,14 +320,14 @@ static int bssl_gcm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_
     return CDTLS_OK;
 }
 
-static int bssl_gcm_seal(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a,
-                         size_t al, const uint8_t *in, size_t il, uint8_t *out)
+static int bssl_gcm_seal(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a, size_t al,
+                         const uint8_t *in, size_t il, uint8_t *out)
 {
     return bssl_gcm_crypt(c, n, nl, a, al, in, il, out, 1);
 }
 
-static int bssl_gcm_open(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a,
-                         size_t al, const uint8_t *in, size_t il, uint8_t *out)
+static int bssl_gcm_open(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a, size_t al,
+                         const uint8_t *in, size_t il, uint8_t *out)
 {
     return bssl_gcm_crypt(c, n, nl, a, al, in, il, out, 0);
 }
@@ -349,8 +354,8 @@ static int bssl_ccm256_init(cdtls_aead_ctx *c, const uint8_t *k, size_t n)
 }
 
 static int bssl_ccm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                          uint8_t *out, int encrypt, size_t tag_len)
+                          const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out,
+                          int encrypt, size_t tag_len)
 {
     if (nonce_len != 12) return CDTLS_ERR_NONCE_SIZE;
     if (!encrypt && in_len < tag_len) return CDTLS_ERR_AUTH;
@@ -381,18 +386,16 @@ static int bssl_ccm_crypt(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_
     return rc;
 }
 
-#define BSSL_CCM_FNS(tag_)                                                                  \
-    static int bssl_ccm##tag_##_seal(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl,   \
-                                     const uint8_t *a, size_t al, const uint8_t *in,         \
-                                     size_t il, uint8_t *out)                                \
-    {                                                                                       \
-        return bssl_ccm_crypt(c, n, nl, a, al, in, il, out, 1, tag_);                       \
-    }                                                                                       \
-    static int bssl_ccm##tag_##_open(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl,   \
-                                     const uint8_t *a, size_t al, const uint8_t *in,         \
-                                     size_t il, uint8_t *out)                                \
-    {                                                                                       \
-        return bssl_ccm_crypt(c, n, nl, a, al, in, il, out, 0, tag_);                       \
+#define BSSL_CCM_FNS(tag_)                                                                                   \
+    static int bssl_ccm##tag_##_seal(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a, \
+                                     size_t al, const uint8_t *in, size_t il, uint8_t *out)                  \
+    {                                                                                                        \
+        return bssl_ccm_crypt(c, n, nl, a, al, in, il, out, 1, tag_);                                        \
+    }                                                                                                        \
+    static int bssl_ccm##tag_##_open(const cdtls_aead_ctx *c, const uint8_t *n, size_t nl, const uint8_t *a, \
+                                     size_t al, const uint8_t *in, size_t il, uint8_t *out)                  \
+    {                                                                                                        \
+        return bssl_ccm_crypt(c, n, nl, a, al, in, il, out, 0, tag_);                                        \
     }
 BSSL_CCM_FNS(16)
 BSSL_CCM_FNS(8)
@@ -446,27 +449,33 @@ static void bssl_aead_clear(cdtls_aead_ctx *ctx)
     cdtls_memzero(ctx, sizeof *ctx);
 }
 
-static const cdtls_aead_vt bssl_aes128gcm = {CDTLS_AEAD_AES_128_GCM, "AES-128-GCM", 16, 12, 16,
-                                             bssl_gcm128_init, bssl_gcm_seal, bssl_gcm_open,
-                                             bssl_aead_clear};
-static const cdtls_aead_vt bssl_aes256gcm = {CDTLS_AEAD_AES_256_GCM, "AES-256-GCM", 32, 12, 16,
-                                             bssl_gcm256_init, bssl_gcm_seal, bssl_gcm_open,
-                                             bssl_aead_clear};
-static const cdtls_aead_vt bssl_aes128ccm = {CDTLS_AEAD_AES_128_CCM, "AES-128-CCM", 16, 12, 16,
-                                             bssl_ccm128_init, bssl_ccm16_seal, bssl_ccm16_open,
-                                             bssl_aead_clear};
-static const cdtls_aead_vt bssl_aes256ccm = {CDTLS_AEAD_AES_256_CCM, "AES-256-CCM", 32, 12, 16,
-                                             bssl_ccm256_init, bssl_ccm16_seal, bssl_ccm16_open,
-                                             bssl_aead_clear};
-static const cdtls_aead_vt bssl_aes128ccm8 = {CDTLS_AEAD_AES_128_CCM_8, "AES-128-CCM_8", 16, 12, 8,
-                                              bssl_ccm128_init, bssl_ccm8_seal, bssl_ccm8_open,
-                                              bssl_aead_clear};
-static const cdtls_aead_vt bssl_aes256ccm8 = {CDTLS_AEAD_AES_256_CCM_8, "AES-256-CCM_8", 32, 12, 8,
-                                              bssl_ccm256_init, bssl_ccm8_seal, bssl_ccm8_open,
-                                              bssl_aead_clear};
-static const cdtls_aead_vt bssl_chacha = {CDTLS_AEAD_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32,
-                                          12, 16, bssl_chacha_init, bssl_chacha_seal,
-                                          bssl_chacha_open, bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes128gcm = {
+    CDTLS_AEAD_AES_128_GCM, "AES-128-GCM",  16, 12, 16, bssl_gcm128_init, bssl_gcm_seal,
+    bssl_gcm_open,          bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes256gcm = {
+    CDTLS_AEAD_AES_256_GCM, "AES-256-GCM",  32, 12, 16, bssl_gcm256_init, bssl_gcm_seal,
+    bssl_gcm_open,          bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes128ccm = {
+    CDTLS_AEAD_AES_128_CCM, "AES-128-CCM",  16, 12, 16, bssl_ccm128_init, bssl_ccm16_seal,
+    bssl_ccm16_open,        bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes256ccm = {
+    CDTLS_AEAD_AES_256_CCM, "AES-256-CCM",  32, 12, 16, bssl_ccm256_init, bssl_ccm16_seal,
+    bssl_ccm16_open,        bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes128ccm8 = {
+    CDTLS_AEAD_AES_128_CCM_8, "AES-128-CCM_8", 16, 12, 8, bssl_ccm128_init, bssl_ccm8_seal,
+    bssl_ccm8_open,           bssl_aead_clear};
+static const cdtls_aead_vt bssl_aes256ccm8 = {
+    CDTLS_AEAD_AES_256_CCM_8, "AES-256-CCM_8", 32, 12, 8, bssl_ccm256_init, bssl_ccm8_seal,
+    bssl_ccm8_open,           bssl_aead_clear};
+static const cdtls_aead_vt bssl_chacha = {CDTLS_AEAD_CHACHA20_POLY1305,
+                                          "ChaCha20-Poly1305",
+                                          32,
+                                          12,
+                                          16,
+                                          bssl_chacha_init,
+                                          bssl_chacha_seal,
+                                          bssl_chacha_open,
+                                          bssl_aead_clear};
 
 /* --------------------------------------------------------------------- CBC */
 
@@ -480,8 +489,7 @@ typedef struct bssl_cbc_state {
 
 BSSL_ASSERT(sizeof(bssl_cbc_state) <= CDTLS_CBC_CTX_SIZE, "cbc state fits");
 
-static int bssl_cbc_init(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, size_t key_len,
-                         size_t want)
+static int bssl_cbc_init(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, size_t key_len, size_t want)
 {
     if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
     if (key_len != want) return CDTLS_ERR_KEY_SIZE;
@@ -505,8 +513,7 @@ static int bssl_cbc256_init(cdtls_cbc_ctx *c, int e, const uint8_t *k, size_t n)
     return bssl_cbc_init(c, e, k, n, 32);
 }
 
-static int bssl_cbc_run(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data, size_t len,
-                        int encrypt)
+static int bssl_cbc_run(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data, size_t len, int encrypt)
 {
     bssl_cbc_state *s = (bssl_cbc_state *)(void *)(uintptr_t)ctx->opaque;
     if (s->encrypt != encrypt) return CDTLS_ERR_INVALID_ARG;
@@ -535,10 +542,12 @@ static void bssl_cbc_clear(cdtls_cbc_ctx *ctx)
     cdtls_memzero(ctx, sizeof *ctx);
 }
 
-static const cdtls_cbc_vt bssl_cbc128 = {CDTLS_CBC_AES_128, "AES-128-CBC", 16, 16, bssl_cbc128_init,
-                                         bssl_cbc_encrypt, bssl_cbc_decrypt, bssl_cbc_clear};
-static const cdtls_cbc_vt bssl_cbc256 = {CDTLS_CBC_AES_256, "AES-256-CBC", 32, 16, bssl_cbc256_init,
-                                         bssl_cbc_encrypt, bssl_cbc_decrypt, bssl_cbc_clear};
+static const cdtls_cbc_vt bssl_cbc128 = {
+    CDTLS_CBC_AES_128, "AES-128-CBC", 16, 16, bssl_cbc128_init, bssl_cbc_encrypt,
+    bssl_cbc_decrypt,  bssl_cbc_clear};
+static const cdtls_cbc_vt bssl_cbc256 = {
+    CDTLS_CBC_AES_256, "AES-256-CBC", 32, 16, bssl_cbc256_init, bssl_cbc_encrypt,
+    bssl_cbc_decrypt,  bssl_cbc_clear};
 
 /* ---------------------------------------------------------- EC key helpers */
 
@@ -569,8 +578,7 @@ static int scalar_in_range(const br_ec_impl *ec, int curve, const uint8_t *k, si
 
 /* A uniformly random scalar in [1, n-1] by rejection sampling; the provider's
  * random entry is the only source (deterministic RNGs work). */
-static int random_scalar(const cdtls_provider *p, const br_ec_impl *ec, int curve, uint8_t *k,
-                         size_t len)
+static int random_scalar(const cdtls_provider *p, const br_ec_impl *ec, int curve, uint8_t *k, size_t len)
 {
     for (int tries = 0; tries < 64; tries++) {
         int rc = p->random(p, k, len);
@@ -582,8 +590,8 @@ static int random_scalar(const cdtls_provider *p, const br_ec_impl *ec, int curv
 
 /* ------------------------------------------------------------ key exchange */
 
-static int bssl_kx_import(bssl_kx_state *s, int curve, size_t len, const uint8_t *priv,
-                          size_t priv_len, uint8_t *pub)
+static int bssl_kx_import(bssl_kx_state *s, int curve, size_t len, const uint8_t *priv, size_t priv_len,
+                          uint8_t *pub)
 {
     const br_ec_impl *ec = br_ec_get_default();
     if (priv_len != len) return CDTLS_ERR_BAD_KEY;
@@ -600,8 +608,8 @@ static int bssl_kx_import(bssl_kx_state *s, int curve, size_t len, const uint8_t
     return CDTLS_OK;
 }
 
-static int bssl_kx_derive(const bssl_kx_state *s, const uint8_t *peer, size_t peer_len,
-                          size_t pub_len, uint8_t *shared)
+static int bssl_kx_derive(const bssl_kx_state *s, const uint8_t *peer, size_t peer_len, size_t pub_len,
+                          uint8_t *shared)
 {
     const br_ec_impl *ec = br_ec_get_default();
     if (peer_len != pub_len) return CDTLS_ERR_BAD_KEY;
@@ -626,34 +634,31 @@ static int bssl_kx_derive(const bssl_kx_state *s, const uint8_t *peer, size_t pe
     return CDTLS_OK;
 }
 
-#define BSSL_KX(name_, curve_, len_, pub_len_, shared_len_, group_, tls_id_, label_)          \
-    static int name_##_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len,       \
-                              uint8_t *pub)                                                  \
-    {                                                                                        \
-        if (!key || !priv || !pub) return CDTLS_ERR_INVALID_ARG;                             \
-        return bssl_kx_import((bssl_kx_state *)(void *)key->opaque, curve_, len_, priv,      \
-                              priv_len, pub);                                                \
-    }                                                                                        \
-    static int name_##_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub)      \
-    {                                                                                        \
-        uint8_t k[48];                                                                       \
-        int rc = curve_ == BR_EC_curve25519                                                  \
-                     ? p->random(p, k, len_)                                                 \
-                     : random_scalar(p, br_ec_get_default(), curve_, k, len_);               \
-        if (!rc) rc = name_##_import(key, k, len_, pub);                                     \
-        cdtls_memzero(k, sizeof k);                                                          \
-        return rc;                                                                           \
-    }                                                                                        \
-    static int name_##_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len, \
-                              uint8_t *shared)                                               \
-    {                                                                                        \
-        if (!key || !peer || !shared) return CDTLS_ERR_INVALID_ARG;                          \
-        return bssl_kx_derive((const bssl_kx_state *)(const void *)key->opaque, peer,        \
-                              peer_len, pub_len_, shared);                                   \
-    }                                                                                        \
-    static const cdtls_kx_vt name_ = {group_, tls_id_, label_, pub_len_, shared_len_,          \
-                                      name_##_keygen, name_##_import, name_##_derive,         \
-                                      bssl_kx_clear};
+#define BSSL_KX(name_, curve_, len_, pub_len_, shared_len_, group_, tls_id_, label_)                      \
+    static int name_##_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len, uint8_t *pub)      \
+    {                                                                                                     \
+        if (!key || !priv || !pub) return CDTLS_ERR_INVALID_ARG;                                          \
+        return bssl_kx_import((bssl_kx_state *)(void *)key->opaque, curve_, len_, priv, priv_len, pub);   \
+    }                                                                                                     \
+    static int name_##_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub)                   \
+    {                                                                                                     \
+        uint8_t k[48];                                                                                    \
+        int rc = curve_ == BR_EC_curve25519 ? p->random(p, k, len_)                                       \
+                                            : random_scalar(p, br_ec_get_default(), curve_, k, len_);     \
+        if (!rc) rc = name_##_import(key, k, len_, pub);                                                  \
+        cdtls_memzero(k, sizeof k);                                                                       \
+        return rc;                                                                                        \
+    }                                                                                                     \
+    static int name_##_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,              \
+                              uint8_t *shared)                                                            \
+    {                                                                                                     \
+        if (!key || !peer || !shared) return CDTLS_ERR_INVALID_ARG;                                       \
+        return bssl_kx_derive((const bssl_kx_state *)(const void *)key->opaque, peer, peer_len, pub_len_, \
+                              shared);                                                                    \
+    }                                                                                                     \
+    static const cdtls_kx_vt name_ = {group_,         tls_id_,        label_,                             \
+                                      pub_len_,       shared_len_,    name_##_keygen,                     \
+                                      name_##_import, name_##_derive, bssl_kx_clear};
 
 static void bssl_kx_clear(cdtls_kx_key *key)
 {
@@ -685,8 +690,8 @@ static int ec_curve_of(cdtls_key_type t)
     return t == CDTLS_KEY_EC_P256 ? BR_EC_secp256r1 : t == CDTLS_KEY_EC_P384 ? BR_EC_secp384r1 : -1;
 }
 
-static int bssl_ec_key_from_scalar(const cdtls_allocator *a, cdtls_key_type type,
-                                   const uint8_t *priv, size_t priv_len, cdtls_sign_key **out)
+static int bssl_ec_key_from_scalar(const cdtls_allocator *a, cdtls_key_type type, const uint8_t *priv,
+                                   size_t priv_len, cdtls_sign_key **out)
 {
     const br_ec_impl *ec = br_ec_get_default();
     int curve = ec_curve_of(type);
@@ -727,13 +732,12 @@ static const uint8_t *strip(const uint8_t *p, size_t *len)
     return p;
 }
 
-static int bssl_rsa_key(const cdtls_allocator *a, const cdtls_private_key_params *kp,
-                        cdtls_sign_key **out)
+static int bssl_rsa_key(const cdtls_allocator *a, const cdtls_private_key_params *kp, cdtls_sign_key **out)
 {
     if (!kp->n || !kp->e || !kp->p || !kp->q || !kp->dp || !kp->dq || !kp->qinv)
         return CDTLS_ERR_BAD_KEY; /* BearSSL signs with the CRT form only */
-    size_t nl = kp->n_len, el = kp->e_len, pl = kp->p_len, ql = kp->q_len, dpl = kp->dp_len,
-           dql = kp->dq_len, qil = kp->qinv_len;
+    size_t nl = kp->n_len, el = kp->e_len, pl = kp->p_len, ql = kp->q_len, dpl = kp->dp_len, dql = kp->dq_len,
+           qil = kp->qinv_len;
     const uint8_t *n = strip(kp->n, &nl), *e = strip(kp->e, &el), *p = strip(kp->p, &pl),
                   *q = strip(kp->q, &ql), *dp = strip(kp->dp, &dpl), *dq = strip(kp->dq, &dql),
                   *qi = strip(kp->qinv, &qil);
@@ -783,8 +787,8 @@ static int bssl_sign_key_new(const cdtls_provider *p, const cdtls_allocator *a,
     }
 }
 
-static int bssl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
-                                  cdtls_key_type type, cdtls_sign_key **out)
+static int bssl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                                  cdtls_sign_key **out)
 {
     if (!p || !a || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -821,8 +825,8 @@ static void bssl_sign_key_free(const cdtls_allocator *a, cdtls_sign_key *key)
 
 /* ------------------------------------------------------------------- ECDSA */
 
-static int bssl_ecdsa_sign(const cdtls_sign_key *key, cdtls_hash_alg h, const uint8_t *msg,
-                           size_t msg_len, uint8_t *sig, size_t *sig_len)
+static int bssl_ecdsa_sign(const cdtls_sign_key *key, cdtls_hash_alg h, const uint8_t *msg, size_t msg_len,
+                           uint8_t *sig, size_t *sig_len)
 {
     if (!key || (!msg && msg_len) || !sig || !sig_len) return CDTLS_ERR_INVALID_ARG;
     if (key->type != CDTLS_KEY_EC_P256 && key->type != CDTLS_KEY_EC_P384) return CDTLS_ERR_BAD_KEY;
@@ -853,22 +857,22 @@ static int bssl_ecdsa_verify(const cdtls_public_key *pub, cdtls_hash_alg h, cons
                : CDTLS_ERR_SIGNATURE;
 }
 
-#define BSSL_ECDSA(name_, h_, alg_, tls_, label_)                                             \
-    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, \
-                            size_t ml, uint8_t *s, size_t *sl)                                \
-    {                                                                                         \
-        (void)p;                                                                              \
-        return bssl_ecdsa_sign(k, h_, m, ml, s, sl);                                          \
-    }                                                                                         \
-    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml,        \
-                              const uint8_t *s, size_t sl)                                    \
-    {                                                                                         \
-        return bssl_ecdsa_verify(pk, h_, m, ml, s, sl);                                       \
-    }                                                                                         \
-    static const cdtls_sig_vt name_ = {alg_, tls_, label_,                                    \
-                                       CDTLS_KEY_BIT(CDTLS_KEY_EC_P256) |                      \
-                                           CDTLS_KEY_BIT(CDTLS_KEY_EC_P384),                   \
-                                       name_##_sign, name_##_verify};
+#define BSSL_ECDSA(name_, h_, alg_, tls_, label_)                                                          \
+    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, size_t ml, \
+                            uint8_t *s, size_t *sl)                                                        \
+    {                                                                                                      \
+        (void)p;                                                                                           \
+        return bssl_ecdsa_sign(k, h_, m, ml, s, sl);                                                       \
+    }                                                                                                      \
+    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml, const uint8_t *s,   \
+                              size_t sl)                                                                   \
+    {                                                                                                      \
+        return bssl_ecdsa_verify(pk, h_, m, ml, s, sl);                                                    \
+    }                                                                                                      \
+    static const cdtls_sig_vt name_ = {                                                                    \
+        alg_,         tls_,                                                                                \
+        label_,       CDTLS_KEY_BIT(CDTLS_KEY_EC_P256) | CDTLS_KEY_BIT(CDTLS_KEY_EC_P384),                 \
+        name_##_sign, name_##_verify};
 
 BSSL_ECDSA(bssl_ecdsa256, CDTLS_HASH_SHA256, CDTLS_SIG_ECDSA_SHA256, 0x0403, "ecdsa_sha256")
 BSSL_ECDSA(bssl_ecdsa384, CDTLS_HASH_SHA384, CDTLS_SIG_ECDSA_SHA384, 0x0503, "ecdsa_sha384")
@@ -901,8 +905,8 @@ static int rsa_pub_from(const cdtls_public_key *pub, br_rsa_public_key *pk)
     return CDTLS_OK;
 }
 
-static int bssl_pkcs1_sign(const cdtls_sign_key *key, cdtls_hash_alg h, const uint8_t *msg,
-                           size_t msg_len, uint8_t *sig, size_t *sig_len)
+static int bssl_pkcs1_sign(const cdtls_sign_key *key, cdtls_hash_alg h, const uint8_t *msg, size_t msg_len,
+                           uint8_t *sig, size_t *sig_len)
 {
     if (!key || (!msg && msg_len) || !sig || !sig_len) return CDTLS_ERR_INVALID_ARG;
     if (key->type != CDTLS_KEY_RSA) return CDTLS_ERR_BAD_KEY;
@@ -910,8 +914,7 @@ static int bssl_pkcs1_sign(const cdtls_sign_key *key, cdtls_hash_alg h, const ui
     if (*sig_len < k) return CDTLS_ERR_BUFFER_TOO_SMALL;
     uint8_t hash[64];
     size_t hl = bssl_hash_once(bssl_hash_class(h), msg, msg_len, hash);
-    if (!br_rsa_pkcs1_sign_get_default()(hash_oid(h), hash, hl, &key->rsa_sk, sig))
-        return CDTLS_ERR_CRYPTO;
+    if (!br_rsa_pkcs1_sign_get_default()(hash_oid(h), hash, hl, &key->rsa_sk, sig)) return CDTLS_ERR_CRYPTO;
     *sig_len = k;
     return CDTLS_OK;
 }
@@ -926,22 +929,20 @@ static int bssl_pkcs1_verify(const cdtls_public_key *pub, cdtls_hash_alg h, cons
     uint8_t hash[64], got[64];
     size_t hl = bssl_hash_once(bssl_hash_class(h), msg, msg_len, hash);
     if (sig_len != pk.nlen) return CDTLS_ERR_SIGNATURE;
-    if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, hash_oid(h), hl, &pk, got))
-        return CDTLS_ERR_SIGNATURE;
+    if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, hash_oid(h), hl, &pk, got)) return CDTLS_ERR_SIGNATURE;
     return memcmp(hash, got, hl) == 0 ? CDTLS_OK : CDTLS_ERR_SIGNATURE;
 }
 
 /* ------------------------------------------------ RSA-PSS (RFC 8017 §9.1) */
 
 /* MGF1 (RFC 8017 §B.2.1): XOR the mask of seed into out[0..len). */
-static void mgf1_xor(const br_hash_class *hc, const uint8_t *seed, size_t seed_len, uint8_t *out,
-                     size_t len)
+static void mgf1_xor(const br_hash_class *hc, const uint8_t *seed, size_t seed_len, uint8_t *out, size_t len)
 {
     uint8_t block[64];
     size_t hl = (hc->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
     for (uint32_t counter = 0; len > 0; counter++) {
-        uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16),
-                        (uint8_t)(counter >> 8), (uint8_t)counter};
+        uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16), (uint8_t)(counter >> 8),
+                        (uint8_t)counter};
         br_hash_compat_context hctx;
         hc->init(&hctx.vtable);
         hc->update(&hctx.vtable, seed, seed_len);
@@ -955,8 +956,8 @@ static void mgf1_xor(const br_hash_class *hc, const uint8_t *seed, size_t seed_l
 }
 
 /* H = Hash(0x00 * 8 || mHash || salt) */
-static void pss_h(const br_hash_class *hc, const uint8_t *mhash, size_t hl, const uint8_t *salt,
-                  size_t sl, uint8_t *out)
+static void pss_h(const br_hash_class *hc, const uint8_t *mhash, size_t hl, const uint8_t *salt, size_t sl,
+                  uint8_t *out)
 {
     static const uint8_t zeros[8] = {0};
     br_hash_compat_context hctx;
@@ -998,8 +999,8 @@ static int bssl_pss_sign(const cdtls_provider *p, const cdtls_sign_key *key, cdt
     return CDTLS_OK;
 }
 
-static int bssl_pss_verify(const cdtls_public_key *pub, cdtls_hash_alg h, const uint8_t *msg,
-                           size_t msg_len, const uint8_t *sig, size_t sig_len)
+static int bssl_pss_verify(const cdtls_public_key *pub, cdtls_hash_alg h, const uint8_t *msg, size_t msg_len,
+                           const uint8_t *sig, size_t sig_len)
 {
     br_rsa_public_key pk;
     if ((!msg && msg_len) || !sig) return CDTLS_ERR_INVALID_ARG;
@@ -1032,21 +1033,19 @@ static int bssl_pss_verify(const cdtls_public_key *pub, cdtls_hash_alg h, const 
     return memcmp(hh, hh2, hl) == 0 ? CDTLS_OK : CDTLS_ERR_SIGNATURE;
 }
 
-#define BSSL_RSA(name_, kind_, h_, alg_, tls_, label_)                                       \
-    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, \
-                            size_t ml, uint8_t *s, size_t *sl)                                \
-    {                                                                                         \
-        (void)p;                                                                              \
-        return kind_ == 0 ? bssl_pkcs1_sign(k, h_, m, ml, s, sl)                              \
-                          : bssl_pss_sign(p, k, h_, m, ml, s, sl);                            \
-    }                                                                                         \
-    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml,        \
-                              const uint8_t *s, size_t sl)                                    \
-    {                                                                                         \
-        return kind_ == 0 ? bssl_pkcs1_verify(pk, h_, m, ml, s, sl)                           \
-                          : bssl_pss_verify(pk, h_, m, ml, s, sl);                            \
-    }                                                                                         \
-    static const cdtls_sig_vt name_ = {alg_, tls_, label_, CDTLS_KEY_BIT(CDTLS_KEY_RSA),       \
+#define BSSL_RSA(name_, kind_, h_, alg_, tls_, label_)                                                       \
+    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, size_t ml,   \
+                            uint8_t *s, size_t *sl)                                                          \
+    {                                                                                                        \
+        (void)p;                                                                                             \
+        return kind_ == 0 ? bssl_pkcs1_sign(k, h_, m, ml, s, sl) : bssl_pss_sign(p, k, h_, m, ml, s, sl);    \
+    }                                                                                                        \
+    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml, const uint8_t *s,     \
+                              size_t sl)                                                                     \
+    {                                                                                                        \
+        return kind_ == 0 ? bssl_pkcs1_verify(pk, h_, m, ml, s, sl) : bssl_pss_verify(pk, h_, m, ml, s, sl); \
+    }                                                                                                        \
+    static const cdtls_sig_vt name_ = {alg_,         tls_,          label_, CDTLS_KEY_BIT(CDTLS_KEY_RSA),    \
                                        name_##_sign, name_##_verify};
 
 BSSL_RSA(bssl_pkcs1_256, 0, CDTLS_HASH_SHA256, CDTLS_SIG_RSA_PKCS1_SHA256, 0x0401, "rsa_pkcs1_sha256")

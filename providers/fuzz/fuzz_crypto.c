@@ -104,32 +104,37 @@ static void fz_tag(const fz_cipher *c, uint64_t nonce_h, const uint8_t *aad, siz
     }
 }
 
-#define FZ_AEAD(name_, alg_, klen_, tlen_)                                                          \
-    static int fz_##name_##_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len)          \
-    {                                                                                               \
-        return fz_cipher_init((fz_cipher *)(void *)ctx->opaque, key, key_len, klen_);               \
-    }                                                                                               \
-    static int fz_##name_##_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, \
-                                 const uint8_t *aad, size_t aad_len, const uint8_t *in,             \
-                                 size_t in_len, uint8_t *out)                                       \
-    {                                                                                               \
-        return fz_aead_seal((const fz_cipher *)(const void *)ctx->opaque, tlen_, nonce, nonce_len,  \
-                            aad, aad_len, in, in_len, out);                                         \
-    }                                                                                               \
-    static int fz_##name_##_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, \
-                                 const uint8_t *aad, size_t aad_len, const uint8_t *in,             \
-                                 size_t in_len, uint8_t *out)                                       \
-    {                                                                                               \
-        return fz_aead_open((const fz_cipher *)(const void *)ctx->opaque, tlen_, nonce, nonce_len,  \
-                            aad, aad_len, in, in_len, out);                                         \
-    }                                                                                               \
-    static const cdtls_aead_vt fz_##name_ = {alg_,           #name_ " (fuzz)",  klen_,              \
-                                             12,             tlen_,             fz_##name_##_init,  \
-                                             fz_##name_##_seal, fz_##name_##_open, fz_aead_clear};
+#define FZ_AEAD(name_, alg_, klen_, tlen_)                                                              \
+    static int fz_##name_##_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_len)               \
+    {                                                                                                   \
+        return fz_cipher_init((fz_cipher *)(void *)ctx->opaque, key, key_len, klen_);                   \
+    }                                                                                                   \
+    static int fz_##name_##_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,     \
+                                 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,  \
+                                 uint8_t *out)                                                          \
+    {                                                                                                   \
+        return fz_aead_seal((const fz_cipher *)(const void *)ctx->opaque, tlen_, nonce, nonce_len, aad, \
+                            aad_len, in, in_len, out);                                                  \
+    }                                                                                                   \
+    static int fz_##name_##_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,     \
+                                 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,  \
+                                 uint8_t *out)                                                          \
+    {                                                                                                   \
+        return fz_aead_open((const fz_cipher *)(const void *)ctx->opaque, tlen_, nonce, nonce_len, aad, \
+                            aad_len, in, in_len, out);                                                  \
+    }                                                                                                   \
+    static const cdtls_aead_vt fz_##name_ = {alg_,                                                      \
+                                             #name_ " (fuzz)",                                          \
+                                             klen_,                                                     \
+                                             12,                                                        \
+                                             tlen_,                                                     \
+                                             fz_##name_##_init,                                         \
+                                             fz_##name_##_seal,                                         \
+                                             fz_##name_##_open,                                         \
+                                             fz_aead_clear};
 
 static int fz_aead_seal(const fz_cipher *c, size_t tag_len, const uint8_t *nonce, size_t nonce_len,
-                        const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                        uint8_t *out)
+                        const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (nonce_len != 12) return CDTLS_ERR_NONCE_SIZE;
     uint64_t nh = fz_absorb(c->k1, nonce, nonce_len);
@@ -141,8 +146,7 @@ static int fz_aead_seal(const fz_cipher *c, size_t tag_len, const uint8_t *nonce
 }
 
 static int fz_aead_open(const fz_cipher *c, size_t tag_len, const uint8_t *nonce, size_t nonce_len,
-                        const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                        uint8_t *out)
+                        const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (nonce_len != 12) return CDTLS_ERR_NONCE_SIZE;
     if (in_len < tag_len) return CDTLS_ERR_AUTH;
@@ -155,7 +159,10 @@ static int fz_aead_open(const fz_cipher *c, size_t tag_len, const uint8_t *nonce
     return CDTLS_OK;
 }
 
-static void fz_aead_clear(cdtls_aead_ctx *ctx) { cdtls_memzero(ctx, sizeof *ctx); }
+static void fz_aead_clear(cdtls_aead_ctx *ctx)
+{
+    cdtls_memzero(ctx, sizeof *ctx);
+}
 
 FZ_AEAD(aes128gcm, CDTLS_AEAD_AES_128_GCM, 16, 16)
 FZ_AEAD(aes256gcm, CDTLS_AEAD_AES_256_GCM, 32, 16)
@@ -166,8 +173,8 @@ FZ_AEAD(aes256ccm8, CDTLS_AEAD_AES_256_CCM_8, 32, 8)
 FZ_AEAD(chacha, CDTLS_AEAD_CHACHA20_POLY1305, 32, 16)
 
 static const cdtls_aead_vt *const fz_aeads[CDTLS_AEAD__COUNT] = {
-    [CDTLS_AEAD_AES_128_GCM] = &fz_aes128gcm,     [CDTLS_AEAD_AES_256_GCM] = &fz_aes256gcm,
-    [CDTLS_AEAD_AES_128_CCM] = &fz_aes128ccm,     [CDTLS_AEAD_AES_256_CCM] = &fz_aes256ccm,
+    [CDTLS_AEAD_AES_128_GCM] = &fz_aes128gcm,    [CDTLS_AEAD_AES_256_GCM] = &fz_aes256gcm,
+    [CDTLS_AEAD_AES_128_CCM] = &fz_aes128ccm,    [CDTLS_AEAD_AES_256_CCM] = &fz_aes256ccm,
     [CDTLS_AEAD_AES_128_CCM_8] = &fz_aes128ccm8, [CDTLS_AEAD_AES_256_CCM_8] = &fz_aes256ccm8,
     [CDTLS_AEAD_CHACHA20_POLY1305] = &fz_chacha,
 };
@@ -192,8 +199,14 @@ static int fz_cbc_init(cdtls_cbc_ctx *ctx, int encrypt, const uint8_t *key, size
     s->encrypt = encrypt;
     return CDTLS_OK;
 }
-static int fz_cbc128_init(cdtls_cbc_ctx *ctx, int enc, const uint8_t *k, size_t kl) { return fz_cbc_init(ctx, enc, k, kl, 16); }
-static int fz_cbc256_init(cdtls_cbc_ctx *ctx, int enc, const uint8_t *k, size_t kl) { return fz_cbc_init(ctx, enc, k, kl, 32); }
+static int fz_cbc128_init(cdtls_cbc_ctx *ctx, int enc, const uint8_t *k, size_t kl)
+{
+    return fz_cbc_init(ctx, enc, k, kl, 16);
+}
+static int fz_cbc256_init(cdtls_cbc_ctx *ctx, int enc, const uint8_t *k, size_t kl)
+{
+    return fz_cbc_init(ctx, enc, k, kl, 32);
+}
 
 static int fz_cbc_run(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data, size_t len, int encrypt)
 {
@@ -210,14 +223,25 @@ static int fz_cbc_run(const cdtls_cbc_ctx *ctx, const uint8_t *iv, uint8_t *data
     }
     return CDTLS_OK;
 }
-static int fz_cbc_encrypt(const cdtls_cbc_ctx *c, const uint8_t *iv, uint8_t *d, size_t n) { return fz_cbc_run(c, iv, d, n, 1); }
-static int fz_cbc_decrypt(const cdtls_cbc_ctx *c, const uint8_t *iv, uint8_t *d, size_t n) { return fz_cbc_run(c, iv, d, n, 0); }
-static void fz_cbc_clear(cdtls_cbc_ctx *ctx) { cdtls_memzero(ctx, sizeof *ctx); }
+static int fz_cbc_encrypt(const cdtls_cbc_ctx *c, const uint8_t *iv, uint8_t *d, size_t n)
+{
+    return fz_cbc_run(c, iv, d, n, 1);
+}
+static int fz_cbc_decrypt(const cdtls_cbc_ctx *c, const uint8_t *iv, uint8_t *d, size_t n)
+{
+    return fz_cbc_run(c, iv, d, n, 0);
+}
+static void fz_cbc_clear(cdtls_cbc_ctx *ctx)
+{
+    cdtls_memzero(ctx, sizeof *ctx);
+}
 
-static const cdtls_cbc_vt fz_cbc128 = {CDTLS_CBC_AES_128, "AES-128-CBC (fuzz)", 16, 16, fz_cbc128_init,
-                                       fz_cbc_encrypt, fz_cbc_decrypt, fz_cbc_clear};
-static const cdtls_cbc_vt fz_cbc256 = {CDTLS_CBC_AES_256, "AES-256-CBC (fuzz)", 32, 16, fz_cbc256_init,
-                                       fz_cbc_encrypt, fz_cbc_decrypt, fz_cbc_clear};
+static const cdtls_cbc_vt fz_cbc128 = {
+    CDTLS_CBC_AES_128, "AES-128-CBC (fuzz)", 16,          16, fz_cbc128_init,
+    fz_cbc_encrypt,    fz_cbc_decrypt,       fz_cbc_clear};
+static const cdtls_cbc_vt fz_cbc256 = {
+    CDTLS_CBC_AES_256, "AES-256-CBC (fuzz)", 32,          16, fz_cbc256_init,
+    fz_cbc_encrypt,    fz_cbc_decrypt,       fz_cbc_clear};
 
 /* --------------------------------------------------------------- HMAC */
 
@@ -280,17 +304,21 @@ static void fz_hmac_final(cdtls_hmac_ctx *ctx, uint8_t *out, size_t mac_len)
     cdtls_memzero(ctx, sizeof *ctx);
 }
 
-#define FZ_HMAC(name_, hash_, len_)                                                                   \
-    static void fz_##name_##_final(cdtls_hmac_ctx *ctx, uint8_t *out) { fz_hmac_final(ctx, out, len_); } \
-    static const cdtls_hmac_vt fz_##name_ = {hash_, #name_ " (fuzz)", len_, fz_hmac_init, fz_hmac_update, \
-                                             fz_##name_##_final};
+#define FZ_HMAC(name_, hash_, len_)                                                \
+    static void fz_##name_##_final(cdtls_hmac_ctx *ctx, uint8_t *out)              \
+    {                                                                              \
+        fz_hmac_final(ctx, out, len_);                                             \
+    }                                                                              \
+    static const cdtls_hmac_vt fz_##name_ = {hash_,        #name_ " (fuzz)", len_, \
+                                             fz_hmac_init, fz_hmac_update,   fz_##name_##_final};
 FZ_HMAC(hmac_sha1, CDTLS_HASH_SHA1, 20)
 FZ_HMAC(hmac_sha256, CDTLS_HASH_SHA256, 32)
 FZ_HMAC(hmac_sha384, CDTLS_HASH_SHA384, 48)
 FZ_HMAC(hmac_sha512, CDTLS_HASH_SHA512, 64)
-static const cdtls_hmac_vt *const fz_hmacs[CDTLS_HASH__COUNT] = {
-    [CDTLS_HASH_SHA1] = &fz_hmac_sha1, [CDTLS_HASH_SHA256] = &fz_hmac_sha256,
-    [CDTLS_HASH_SHA384] = &fz_hmac_sha384, [CDTLS_HASH_SHA512] = &fz_hmac_sha512};
+static const cdtls_hmac_vt *const fz_hmacs[CDTLS_HASH__COUNT] = {[CDTLS_HASH_SHA1] = &fz_hmac_sha1,
+                                                                 [CDTLS_HASH_SHA256] = &fz_hmac_sha256,
+                                                                 [CDTLS_HASH_SHA384] = &fz_hmac_sha384,
+                                                                 [CDTLS_HASH_SHA512] = &fz_hmac_sha512};
 
 /* -------------------------------------------------------- the wrapped */
 
@@ -321,8 +349,8 @@ typedef struct fz_kx {
     uint8_t pub[CDTLS_KX_MAX_PUBLIC];
 } fz_kx;
 
-static int fz_kx_from_private(const cdtls_kx_vt *vt, cdtls_kx_key *key, const uint8_t *priv,
-                              size_t priv_len, uint8_t *pub)
+static int fz_kx_from_private(const cdtls_kx_vt *vt, cdtls_kx_key *key, const uint8_t *priv, size_t priv_len,
+                              uint8_t *pub)
 {
     fz_kx *k = (fz_kx *)(void *)key->opaque;
     k->pub_len = vt->public_len;
@@ -336,8 +364,8 @@ static int fz_kx_from_private(const cdtls_kx_vt *vt, cdtls_kx_key *key, const ui
     return CDTLS_OK;
 }
 
-static int fz_kx_derive(const cdtls_kx_vt *vt, const cdtls_kx_key *key, const uint8_t *peer,
-                        size_t peer_len, uint8_t *shared)
+static int fz_kx_derive(const cdtls_kx_vt *vt, const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,
+                        uint8_t *shared)
 {
     const fz_kx *k = (const fz_kx *)(const void *)key->opaque;
     if (peer_len != vt->public_len) return CDTLS_ERR_BAD_KEY;
@@ -354,40 +382,46 @@ static int fz_kx_derive(const cdtls_kx_vt *vt, const cdtls_kx_key *key, const ui
     return CDTLS_OK;
 }
 
-static void fz_kx_clear(cdtls_kx_key *key) { cdtls_memzero(key, sizeof *key); }
+static void fz_kx_clear(cdtls_kx_key *key)
+{
+    cdtls_memzero(key, sizeof *key);
+}
 
-#define FZ_KX(name_, group_)                                                                             \
-    static int fz_##name_##_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len,              \
-                                   uint8_t *pub)                                                         \
-    {                                                                                                    \
-        if (priv_len == 0 || priv_len > 66) return CDTLS_ERR_BAD_KEY;                                    \
-        return fz_kx_from_private(&fz_##name_, key, priv, priv_len, pub);                               \
-    }                                                                                                    \
-    static int fz_##name_##_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub)            \
-    {                                                                                                    \
-        uint8_t priv[32];                                                                                \
-        int rc = p->random(p, priv, sizeof priv);                                                        \
-        if (rc != CDTLS_OK) return rc;                                                                   \
-        return fz_kx_from_private(&fz_##name_, key, priv, sizeof priv, pub);                            \
-    }                                                                                                    \
-    static int fz_##name_##_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,        \
-                                   uint8_t *shared)                                                      \
-    {                                                                                                    \
-        return fz_kx_derive(&fz_##name_, key, peer, peer_len, shared);                                  \
+#define FZ_KX(name_, group_)                                                                              \
+    static int fz_##name_##_import(cdtls_kx_key *key, const uint8_t *priv, size_t priv_len, uint8_t *pub) \
+    {                                                                                                     \
+        if (priv_len == 0 || priv_len > 66) return CDTLS_ERR_BAD_KEY;                                     \
+        return fz_kx_from_private(&fz_##name_, key, priv, priv_len, pub);                                 \
+    }                                                                                                     \
+    static int fz_##name_##_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pub)              \
+    {                                                                                                     \
+        uint8_t priv[32];                                                                                 \
+        int rc = p->random(p, priv, sizeof priv);                                                         \
+        if (rc != CDTLS_OK) return rc;                                                                    \
+        return fz_kx_from_private(&fz_##name_, key, priv, sizeof priv, pub);                              \
+    }                                                                                                     \
+    static int fz_##name_##_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,         \
+                                   uint8_t *shared)                                                       \
+    {                                                                                                     \
+        return fz_kx_derive(&fz_##name_, key, peer, peer_len, shared);                                    \
     }
 
 static const cdtls_kx_vt fz_x25519, fz_p256, fz_p384;
 FZ_KX(x25519, CDTLS_GROUP_X25519)
 FZ_KX(p256, CDTLS_GROUP_SECP256R1)
 FZ_KX(p384, CDTLS_GROUP_SECP384R1)
-static const cdtls_kx_vt fz_x25519 = {CDTLS_GROUP_X25519, 29, "X25519 (fuzz)", 32, 32, fz_x25519_keygen,
-                                      fz_x25519_import, fz_x25519_derive, fz_kx_clear};
-static const cdtls_kx_vt fz_p256 = {CDTLS_GROUP_SECP256R1, 23, "P-256 (fuzz)", 65, 32, fz_p256_keygen,
-                                    fz_p256_import, fz_p256_derive, fz_kx_clear};
-static const cdtls_kx_vt fz_p384 = {CDTLS_GROUP_SECP384R1, 24, "P-384 (fuzz)", 97, 48, fz_p384_keygen,
-                                    fz_p384_import, fz_p384_derive, fz_kx_clear};
-static const cdtls_kx_vt *const fz_kxs[CDTLS_GROUP__COUNT] = {
-    [CDTLS_GROUP_X25519] = &fz_x25519, [CDTLS_GROUP_SECP256R1] = &fz_p256, [CDTLS_GROUP_SECP384R1] = &fz_p384};
+static const cdtls_kx_vt fz_x25519 = {
+    CDTLS_GROUP_X25519, 29,         "X25519 (fuzz)", 32, 32, fz_x25519_keygen, fz_x25519_import,
+    fz_x25519_derive,   fz_kx_clear};
+static const cdtls_kx_vt fz_p256 = {
+    CDTLS_GROUP_SECP256R1, 23,         "P-256 (fuzz)", 65, 32, fz_p256_keygen, fz_p256_import,
+    fz_p256_derive,        fz_kx_clear};
+static const cdtls_kx_vt fz_p384 = {
+    CDTLS_GROUP_SECP384R1, 24,         "P-384 (fuzz)", 97, 48, fz_p384_keygen, fz_p384_import,
+    fz_p384_derive,        fz_kx_clear};
+static const cdtls_kx_vt *const fz_kxs[CDTLS_GROUP__COUNT] = {[CDTLS_GROUP_X25519] = &fz_x25519,
+                                                              [CDTLS_GROUP_SECP256R1] = &fz_p256,
+                                                              [CDTLS_GROUP_SECP384R1] = &fz_p384};
 
 /* ---------------------------------------------------------- signatures */
 
@@ -402,8 +436,8 @@ struct cdtls_sign_key {
 
 #define FZ_SIG_LEN 34u
 
-static void fz_sig_digest(const cdtls_public_key *pub, cdtls_sig_alg alg, const uint8_t *msg,
-                          size_t msg_len, uint8_t out[32])
+static void fz_sig_digest(const cdtls_public_key *pub, cdtls_sig_alg alg, const uint8_t *msg, size_t msg_len,
+                          uint8_t out[32])
 {
     const cdtls_hash_vt *h = fz_real->hash[CDTLS_HASH_SHA256];
     cdtls_hash_ctx c;
@@ -415,8 +449,8 @@ static void fz_sig_digest(const cdtls_public_key *pub, cdtls_sig_alg alg, const 
     h->final(&c, out);
 }
 
-static int fz_sign(const cdtls_provider *p, const cdtls_sign_key *key, cdtls_sig_alg alg,
-                   const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t *sig_len)
+static int fz_sign(const cdtls_provider *p, const cdtls_sign_key *key, cdtls_sig_alg alg, const uint8_t *msg,
+                   size_t msg_len, uint8_t *sig, size_t *sig_len)
 {
     (void)p;
     if (*sig_len < FZ_SIG_LEN) return CDTLS_ERR_BUFFER_TOO_SMALL;
@@ -437,8 +471,8 @@ static struct {
     int used, result;
 } fz_cache[FZ_CACHE_SLOTS];
 
-static int fz_verify(cdtls_sig_alg alg, const cdtls_public_key *pub, const uint8_t *msg,
-                     size_t msg_len, const uint8_t *sig, size_t sig_len)
+static int fz_verify(cdtls_sig_alg alg, const cdtls_public_key *pub, const uint8_t *msg, size_t msg_len,
+                     const uint8_t *sig, size_t sig_len)
 {
     if (sig_len == FZ_SIG_LEN && sig[0] == 'f' && sig[1] == 'z') {
         uint8_t want[32];
@@ -492,8 +526,8 @@ FZ_SIG(CDTLS_SIG_RSA_PSS_RSAE_SHA384)
 FZ_SIG(CDTLS_SIG_RSA_PSS_RSAE_SHA512)
 FZ_SIG(CDTLS_SIG_ED25519)
 
-typedef int (*fz_sign_fn)(const cdtls_provider *, const cdtls_sign_key *, const uint8_t *, size_t,
-                          uint8_t *, size_t *);
+typedef int (*fz_sign_fn)(const cdtls_provider *, const cdtls_sign_key *, const uint8_t *, size_t, uint8_t *,
+                          size_t *);
 typedef int (*fz_verify_fn)(const cdtls_public_key *, const uint8_t *, size_t, const uint8_t *, size_t);
 #define FZ_SIG_FNS(alg_) [alg_] = {fz_sign_##alg_, fz_verify_##alg_}
 static const struct {

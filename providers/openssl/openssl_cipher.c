@@ -60,8 +60,8 @@ static const EVP_CIPHER *aead_cipher(cdtls_aead_alg alg)
 }
 
 /* One direction's EVP context for alg, keyed; NULL on failure. */
-static EVP_CIPHER_CTX *aead_evp(cdtls_aead_alg alg, ossl_aead_kind kind, int tag_len,
-                                const uint8_t *key, int enc)
+static EVP_CIPHER_CTX *aead_evp(cdtls_aead_alg alg, ossl_aead_kind kind, int tag_len, const uint8_t *key,
+                                int enc)
 {
     EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new();
     int ok = e && EVP_CipherInit_ex(e, aead_cipher(alg), NULL, NULL, NULL, enc) == 1 &&
@@ -84,7 +84,7 @@ static int aead_init(cdtls_aead_alg alg, size_t want_key, int tag_len, cdtls_aea
     memset(ctx, 0, sizeof *ctx);
     if (key_len != want_key) return CDTLS_ERR_KEY_SIZE;
     ossl_cipher_state *s = state_of(ctx->opaque);
-    s->kind = alg == CDTLS_AEAD_CHACHA20_POLY1305 ? OSSL_CHACHA
+    s->kind = alg == CDTLS_AEAD_CHACHA20_POLY1305                                ? OSSL_CHACHA
               : (alg == CDTLS_AEAD_AES_128_GCM || alg == CDTLS_AEAD_AES_256_GCM) ? OSSL_GCM
                                                                                  : OSSL_CCM;
     s->tag_len = tag_len;
@@ -101,9 +101,8 @@ static int aead_init(cdtls_aead_alg alg, size_t want_key, int tag_len, cdtls_aea
 /* Seal: in_len bytes of ciphertext then the tag into out. Open: verifies
  * the tag at in + ct_len; libcrypto compares it in constant time
  * (CRYPTO_memcmp) before reporting. */
-static int aead_run(const cdtls_aead_ctx *ctx, int enc, const uint8_t *nonce,
-                    const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t ct_len,
-                    uint8_t *out)
+static int aead_run(const cdtls_aead_ctx *ctx, int enc, const uint8_t *nonce, const uint8_t *aad,
+                    size_t aad_len, const uint8_t *in, size_t ct_len, uint8_t *out)
 {
     const ossl_cipher_state *s = state_of(ctx->opaque);
     EVP_CIPHER_CTX *e = enc ? s->evp : s->evp_dec;
@@ -128,20 +127,19 @@ static int aead_run(const cdtls_aead_ctx *ctx, int enc, const uint8_t *nonce,
     return CDTLS_OK;
 }
 
-static int aead_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                     const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                     uint8_t *out)
+static int aead_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, const uint8_t *aad,
+                     size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (!ctx || !nonce || (!aad && aad_len) || (!in && in_len) || !out) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != CDTLS_AEAD_NONCE_LEN) return CDTLS_ERR_NONCE_SIZE;
     return aead_run(ctx, 1, nonce, aad, aad_len, in, in_len, out);
 }
 
-static int aead_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                     const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                     uint8_t *out)
+static int aead_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len, const uint8_t *aad,
+                     size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
-    if (!ctx || !nonce || (!aad && aad_len) || !in || (!out && in_len > (size_t)state_of(ctx->opaque)->tag_len))
+    if (!ctx || !nonce || (!aad && aad_len) || !in ||
+        (!out && in_len > (size_t)state_of(ctx->opaque)->tag_len))
         return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != CDTLS_AEAD_NONCE_LEN) return CDTLS_ERR_NONCE_SIZE;
     size_t tag = (size_t)state_of(ctx->opaque)->tag_len;
@@ -164,13 +162,13 @@ static void aead_clear(cdtls_aead_ctx *ctx)
     if (ctx) cipher_clear(ctx->opaque, sizeof ctx->opaque);
 }
 
-#define OSSL_AEAD(name_, alg_, label_, key_, tag_)                                              \
-    static int name_##_init(cdtls_aead_ctx *c, const uint8_t *k, size_t n)                     \
-    {                                                                                           \
-        return aead_init(alg_, key_, tag_, c, k, n);                                            \
-    }                                                                                           \
-    const cdtls_aead_vt cdtls_ossl_##name_ = {alg_, label_, key_, CDTLS_AEAD_NONCE_LEN, tag_,  \
-                                              name_##_init, aead_seal, aead_open, aead_clear};
+#define OSSL_AEAD(name_, alg_, label_, key_, tag_)                         \
+    static int name_##_init(cdtls_aead_ctx *c, const uint8_t *k, size_t n) \
+    {                                                                      \
+        return aead_init(alg_, key_, tag_, c, k, n);                       \
+    }                                                                      \
+    const cdtls_aead_vt cdtls_ossl_##name_ = {                             \
+        alg_, label_, key_, CDTLS_AEAD_NONCE_LEN, tag_, name_##_init, aead_seal, aead_open, aead_clear};
 
 OSSL_AEAD(aes128gcm, CDTLS_AEAD_AES_128_GCM, "AES-128-GCM", 16, 16)
 OSSL_AEAD(aes256gcm, CDTLS_AEAD_AES_256_GCM, "AES-256-GCM", 32, 16)
@@ -246,7 +244,7 @@ static int cbc256_init(cdtls_cbc_ctx *c, int e, const uint8_t *k, size_t n)
     return cbc_init(EVP_aes_256_cbc(), 32, c, e, k, n);
 }
 
-const cdtls_cbc_vt cdtls_ossl_cbc128 = {CDTLS_CBC_AES_128, "AES-128-CBC", 16, 16, cbc128_init,
-                                        cbc_encrypt, cbc_decrypt, cbc_clear};
-const cdtls_cbc_vt cdtls_ossl_cbc256 = {CDTLS_CBC_AES_256, "AES-256-CBC", 32, 16, cbc256_init,
-                                        cbc_encrypt, cbc_decrypt, cbc_clear};
+const cdtls_cbc_vt cdtls_ossl_cbc128 = {CDTLS_CBC_AES_128, "AES-128-CBC", 16,          16,
+                                        cbc128_init,       cbc_encrypt,   cbc_decrypt, cbc_clear};
+const cdtls_cbc_vt cdtls_ossl_cbc256 = {CDTLS_CBC_AES_256, "AES-256-CBC", 32,          16,
+                                        cbc256_init,       cbc_encrypt,   cbc_decrypt, cbc_clear};

@@ -17,14 +17,14 @@ extern const cdtls_aead_vt cdtls_ossl_aes128gcm, cdtls_ossl_aes256gcm, cdtls_oss
 extern const cdtls_cbc_vt cdtls_ossl_cbc128, cdtls_ossl_cbc256;
 
 extern const cdtls_kx_vt cdtls_ossl_x25519, cdtls_ossl_p256, cdtls_ossl_p384;
-extern const cdtls_sig_vt cdtls_ossl_ecdsa256, cdtls_ossl_ecdsa384, cdtls_ossl_ecdsa512,
-    cdtls_ossl_pkcs1_256, cdtls_ossl_pkcs1_384, cdtls_ossl_pkcs1_512, cdtls_ossl_pss_256,
-    cdtls_ossl_pss_384, cdtls_ossl_pss_512, cdtls_ossl_ed25519;
+extern const cdtls_sig_vt cdtls_ossl_ecdsa256, cdtls_ossl_ecdsa384, cdtls_ossl_ecdsa512, cdtls_ossl_pkcs1_256,
+    cdtls_ossl_pkcs1_384, cdtls_ossl_pkcs1_512, cdtls_ossl_pss_256, cdtls_ossl_pss_384, cdtls_ossl_pss_512,
+    cdtls_ossl_ed25519;
 
 int cdtls_ossl_sign_key_new(const cdtls_provider *p, const cdtls_allocator *a,
                             const cdtls_private_key_params *params, cdtls_sign_key **out);
-int cdtls_ossl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
-                                 cdtls_key_type type, cdtls_sign_key **out);
+int cdtls_ossl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                                 cdtls_sign_key **out);
 int cdtls_ossl_sign_key_public(const cdtls_sign_key *key, cdtls_public_key *out);
 void cdtls_ossl_sign_key_free(const cdtls_allocator *a, cdtls_sign_key *key);
 

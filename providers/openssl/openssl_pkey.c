@@ -44,8 +44,8 @@ static const ossl_curve *curve_of(cdtls_key_type t)
 
 /* An EC EVP_PKEY from a big-endian scalar and/or an uncompressed point.
  * libcrypto checks that the point is on the curve (EC_POINT_oct2point). */
-static EVP_PKEY *ec_pkey(const ossl_curve *c, const uint8_t *priv, size_t priv_len,
-                         const uint8_t *pub, size_t pub_len)
+static EVP_PKEY *ec_pkey(const ossl_curve *c, const uint8_t *priv, size_t priv_len, const uint8_t *pub,
+                         size_t pub_len)
 {
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -54,13 +54,15 @@ static EVP_PKEY *ec_pkey(const ossl_curve *c, const uint8_t *priv, size_t priv_l
     EVP_PKEY_CTX *ctx = NULL;
     if (!bld || (priv && !k)) goto out;
     if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, c->group, 0)) goto out;
-    if (priv && (!BN_bin2bn(priv, (int)priv_len, k) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, k)))
+    if (priv &&
+        (!BN_bin2bn(priv, (int)priv_len, k) || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, k)))
         goto out;
     if (pub && !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len)) goto out;
     params = OSSL_PARAM_BLD_to_param(bld);
     ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) != 1) goto out;
-    if (EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) pkey = NULL;
+    if (EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pkey = NULL;
 out:
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params); /* OSSL_PARAM_BLD_to_param uses secure memory for BN values */
@@ -185,8 +187,7 @@ static int x25519_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t *pu
     return rc;
 }
 
-static int x25519_derive(const cdtls_kx_key *key, const uint8_t *peer_pub, size_t peer_len,
-                         uint8_t *shared)
+static int x25519_derive(const cdtls_kx_key *key, const uint8_t *peer_pub, size_t peer_len, uint8_t *shared)
 {
     if (!key || !peer_pub || !shared) return CDTLS_ERR_INVALID_ARG;
     if (peer_len != 32) return CDTLS_ERR_BAD_KEY;
@@ -250,24 +251,24 @@ static void kx_clear(cdtls_kx_key *key)
     if (key) cdtls_memzero(key, sizeof *key);
 }
 
-#define OSSL_EC_KX(name_, curve_, group_, tls_, label_, pub_, shared_)                                          \
-    static int name_##_keygen(const cdtls_provider *p, cdtls_kx_key *k, uint8_t *pub)           \
-    {                                                                                            \
-        return ec_kx_keygen(&curve_, p, k, pub);                                                 \
-    }                                                                                            \
-    static int name_##_import(cdtls_kx_key *k, const uint8_t *priv, size_t n, uint8_t *pub)     \
-    {                                                                                            \
-        return ec_kx_import(&curve_, k, priv, n, pub);                                           \
-    }                                                                                            \
-    static int name_##_derive(const cdtls_kx_key *k, const uint8_t *pp, size_t pl, uint8_t *s)  \
-    {                                                                                            \
-        return ec_kx_derive(&curve_, k, pp, pl, s);                                              \
-    }                                                                                            \
-    const cdtls_kx_vt cdtls_ossl_##name_ = {group_, tls_, label_, pub_, shared_, name_##_keygen,  \
-                                            name_##_import, name_##_derive, kx_clear};
+#define OSSL_EC_KX(name_, curve_, group_, tls_, label_, pub_, shared_)                         \
+    static int name_##_keygen(const cdtls_provider *p, cdtls_kx_key *k, uint8_t *pub)          \
+    {                                                                                          \
+        return ec_kx_keygen(&curve_, p, k, pub);                                               \
+    }                                                                                          \
+    static int name_##_import(cdtls_kx_key *k, const uint8_t *priv, size_t n, uint8_t *pub)    \
+    {                                                                                          \
+        return ec_kx_import(&curve_, k, priv, n, pub);                                         \
+    }                                                                                          \
+    static int name_##_derive(const cdtls_kx_key *k, const uint8_t *pp, size_t pl, uint8_t *s) \
+    {                                                                                          \
+        return ec_kx_derive(&curve_, k, pp, pl, s);                                            \
+    }                                                                                          \
+    const cdtls_kx_vt cdtls_ossl_##name_ = {                                                   \
+        group_, tls_, label_, pub_, shared_, name_##_keygen, name_##_import, name_##_derive, kx_clear};
 
-const cdtls_kx_vt cdtls_ossl_x25519 = {CDTLS_GROUP_X25519, 29, "X25519", 32, 32, x25519_keygen,
-                                       x25519_import, x25519_derive, kx_clear};
+const cdtls_kx_vt cdtls_ossl_x25519 = {
+    CDTLS_GROUP_X25519, 29, "X25519", 32, 32, x25519_keygen, x25519_import, x25519_derive, kx_clear};
 OSSL_EC_KX(p256, curve_p256, CDTLS_GROUP_SECP256R1, 23, "P-256", 65, 32)
 OSSL_EC_KX(p384, curve_p384, CDTLS_GROUP_SECP384R1, 24, "P-384", 97, 48)
 
@@ -302,8 +303,8 @@ void cdtls_ossl_sign_key_free(const cdtls_allocator *a, cdtls_sign_key *key)
     cdtls_free_wipe(a, k, sizeof *k);
 }
 
-static int ec_sign_key(const cdtls_allocator *a, cdtls_key_type type, const uint8_t *priv,
-                       size_t priv_len, cdtls_sign_key **out)
+static int ec_sign_key(const cdtls_allocator *a, cdtls_key_type type, const uint8_t *priv, size_t priv_len,
+                       cdtls_sign_key **out)
 {
     const ossl_curve *c = curve_of(type);
     uint8_t k[48];
@@ -357,9 +358,8 @@ static int rsa_keep_public(ossl_sign_key *key)
     BIGNUM *n = NULL, *e = NULL;
     int rc = CDTLS_ERR_BAD_KEY;
     if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
-        EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
-        BN_num_bytes(n) >= 64 && (size_t)BN_num_bytes(n) <= sizeof key->pub &&
-        (size_t)BN_num_bytes(e) <= sizeof key->e) {
+        EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && BN_num_bytes(n) >= 64 &&
+        (size_t)BN_num_bytes(n) <= sizeof key->pub && (size_t)BN_num_bytes(e) <= sizeof key->e) {
         key->pub_len = (size_t)BN_bn2bin(n, key->pub);
         key->e_len = (size_t)BN_bn2bin(e, key->e);
         rc = CDTLS_OK;
@@ -372,8 +372,7 @@ static int rsa_keep_public(ossl_sign_key *key)
 /* RSA from the CRT components the core's loader found (RFC 8017 §3.2).
  * libcrypto wants the private exponent d too, which PKCS#1 keys carry but
  * the interface does not pass: d = e^-1 mod lcm(p-1, q-1). */
-static int rsa_sign_key(const cdtls_allocator *a, const cdtls_private_key_params *kp,
-                        cdtls_sign_key **out)
+static int rsa_sign_key(const cdtls_allocator *a, const cdtls_private_key_params *kp, cdtls_sign_key **out)
 {
     if (!kp->n || !kp->e || !kp->p || !kp->q || !kp->dp || !kp->dq || !kp->qinv) return CDTLS_ERR_BAD_KEY;
     size_t nl = kp->n_len, el = kp->e_len;
@@ -384,9 +383,9 @@ static int rsa_sign_key(const cdtls_allocator *a, const cdtls_private_key_params
     BN_CTX *bctx = BN_CTX_secure_new();
     const uint8_t *src[7] = {kp->n, kp->e, kp->p, kp->q, kp->dp, kp->dq, kp->qinv};
     const size_t len[7] = {kp->n_len, kp->e_len, kp->p_len, kp->q_len, kp->dp_len, kp->dq_len, kp->qinv_len};
-    static const char *const names[7] = {OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E,
-                                         OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
-                                         OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+    static const char *const names[7] = {OSSL_PKEY_PARAM_RSA_N,           OSSL_PKEY_PARAM_RSA_E,
+                                         OSSL_PKEY_PARAM_RSA_FACTOR1,     OSSL_PKEY_PARAM_RSA_FACTOR2,
+                                         OSSL_PKEY_PARAM_RSA_EXPONENT1,   OSSL_PKEY_PARAM_RSA_EXPONENT2,
                                          OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
@@ -416,8 +415,10 @@ static int rsa_sign_key(const cdtls_allocator *a, const cdtls_private_key_params
     rc = rsa_keep_public(key);
     (void)n, (void)e;
 out:
-    if (rc) cdtls_ossl_sign_key_free(a, (cdtls_sign_key *)(void *)key);
-    else *out = (cdtls_sign_key *)(void *)key;
+    if (rc)
+        cdtls_ossl_sign_key_free(a, (cdtls_sign_key *)(void *)key);
+    else
+        *out = (cdtls_sign_key *)(void *)key;
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
@@ -449,8 +450,8 @@ int cdtls_ossl_sign_key_new(const cdtls_provider *p, const cdtls_allocator *a,
 /* EC and Ed25519 keys from the provider's random entry (as ephemeral keys
  * are); RSA-2048 from libcrypto's own generator, as an RSA key is not a
  * uniform draw that a caller's generator could stand in for. */
-int cdtls_ossl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
-                                 cdtls_key_type type, cdtls_sign_key **out)
+int cdtls_ossl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                                 cdtls_sign_key **out)
 {
     if (!p || !a || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -469,8 +470,10 @@ int cdtls_ossl_sign_key_generate(const cdtls_provider *p, const cdtls_allocator 
         if (rc) return rc;
         key->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
         rc = key->pkey ? rsa_keep_public(key) : CDTLS_ERR_CRYPTO;
-        if (rc) cdtls_ossl_sign_key_free(a, (cdtls_sign_key *)(void *)key);
-        else *out = (cdtls_sign_key *)(void *)key;
+        if (rc)
+            cdtls_ossl_sign_key_free(a, (cdtls_sign_key *)(void *)key);
+        else
+            *out = (cdtls_sign_key *)(void *)key;
     }
     cdtls_memzero(k, sizeof k);
     return rc;
@@ -523,8 +526,8 @@ static int set_padding(EVP_PKEY_CTX *pctx, ossl_sig_kind kind)
     return 1;
 }
 
-static int do_sign(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_sign_key *key,
-                   const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t *sig_len)
+static int do_sign(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_sign_key *key, const uint8_t *msg,
+                   size_t msg_len, uint8_t *sig, size_t *sig_len)
 {
     if (!key || (!msg && msg_len) || !sig || !sig_len) return CDTLS_ERR_INVALID_ARG;
     const ossl_sign_key *k = key_of(key);
@@ -534,8 +537,9 @@ static int do_sign(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_sign_key *k
     EVP_PKEY_CTX *pctx = NULL;
     size_t need = 0;
     int rc = CDTLS_ERR_CRYPTO;
-    if (m && EVP_DigestSignInit_ex(m, &pctx, kind == OSSL_EDDSA ? NULL : md_name(h), NULL, NULL,
-                                   k->pkey, NULL) == 1 &&
+    if (m &&
+        EVP_DigestSignInit_ex(m, &pctx, kind == OSSL_EDDSA ? NULL : md_name(h), NULL, NULL, k->pkey, NULL) ==
+            1 &&
         set_padding(pctx, kind) && EVP_DigestSign(m, NULL, &need, msg ? msg : empty, msg_len) == 1) {
         if (need > *sig_len) {
             rc = CDTLS_ERR_BUFFER_TOO_SMALL;
@@ -553,7 +557,8 @@ static EVP_PKEY *public_pkey(const cdtls_public_key *pub)
     const ossl_curve *c = curve_of(pub->type);
     if (c) return pub->data_len == c->point_len ? ec_pkey(c, NULL, 0, pub->data, pub->data_len) : NULL;
     if (pub->type == CDTLS_KEY_ED25519)
-        return pub->data_len == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub->data, 32) : NULL;
+        return pub->data_len == 32 ? EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub->data, 32)
+                                   : NULL;
     if (pub->type != CDTLS_KEY_RSA || !pub->rsa_e || !pub->rsa_e_len) return NULL;
     size_t nl = pub->data_len;
     const uint8_t *n = strip(pub->data, &nl);
@@ -576,8 +581,8 @@ static EVP_PKEY *public_pkey(const cdtls_public_key *pub)
     return pkey;
 }
 
-static int do_verify(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_public_key *pub,
-                     const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len)
+static int do_verify(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_public_key *pub, const uint8_t *msg,
+                     size_t msg_len, const uint8_t *sig, size_t sig_len)
 {
     if (!pub || (!msg && msg_len) || (!sig && sig_len) || !pub->data) return CDTLS_ERR_INVALID_ARG;
     if (!kind_takes(kind, pub->type)) return CDTLS_ERR_BAD_KEY;
@@ -587,8 +592,9 @@ static int do_verify(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_public_ke
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     int rc = CDTLS_ERR_CRYPTO;
-    if (m && EVP_DigestVerifyInit_ex(m, &pctx, kind == OSSL_EDDSA ? NULL : md_name(h), NULL, NULL,
-                                     pkey, NULL) == 1 &&
+    if (m &&
+        EVP_DigestVerifyInit_ex(m, &pctx, kind == OSSL_EDDSA ? NULL : md_name(h), NULL, NULL, pkey, NULL) ==
+            1 &&
         set_padding(pctx, kind))
         rc = EVP_DigestVerify(m, sig ? sig : empty, sig_len, msg ? msg : empty, msg_len) == 1
                  ? CDTLS_OK
@@ -598,18 +604,18 @@ static int do_verify(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_public_ke
     return rc;
 }
 
-#define OSSL_SIG(name_, kind_, h_, alg_, tls_, label_, keys_)                                   \
-    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, \
-                            size_t ml, uint8_t *s, size_t *sl)                                 \
-    {                                                                                          \
-        (void)p;                                                                               \
-        return do_sign(kind_, h_, k, m, ml, s, sl);                                            \
-    }                                                                                          \
-    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml,         \
-                              const uint8_t *s, size_t sl)                                     \
-    {                                                                                          \
-        return do_verify(kind_, h_, pk, m, ml, s, sl);                                         \
-    }                                                                                          \
+#define OSSL_SIG(name_, kind_, h_, alg_, tls_, label_, keys_)                                              \
+    static int name_##_sign(const cdtls_provider *p, const cdtls_sign_key *k, const uint8_t *m, size_t ml, \
+                            uint8_t *s, size_t *sl)                                                        \
+    {                                                                                                      \
+        (void)p;                                                                                           \
+        return do_sign(kind_, h_, k, m, ml, s, sl);                                                        \
+    }                                                                                                      \
+    static int name_##_verify(const cdtls_public_key *pk, const uint8_t *m, size_t ml, const uint8_t *s,   \
+                              size_t sl)                                                                   \
+    {                                                                                                      \
+        return do_verify(kind_, h_, pk, m, ml, s, sl);                                                     \
+    }                                                                                                      \
     const cdtls_sig_vt cdtls_ossl_##name_ = {alg_, tls_, label_, keys_, name_##_sign, name_##_verify};
 
 #define EC_KEYS (CDTLS_KEY_BIT(CDTLS_KEY_EC_P256) | CDTLS_KEY_BIT(CDTLS_KEY_EC_P384))
@@ -617,10 +623,17 @@ static int do_verify(ossl_sig_kind kind, cdtls_hash_alg h, const cdtls_public_ke
 OSSL_SIG(ecdsa256, OSSL_ECDSA, CDTLS_HASH_SHA256, CDTLS_SIG_ECDSA_SHA256, 0x0403, "ecdsa_sha256", EC_KEYS)
 OSSL_SIG(ecdsa384, OSSL_ECDSA, CDTLS_HASH_SHA384, CDTLS_SIG_ECDSA_SHA384, 0x0503, "ecdsa_sha384", EC_KEYS)
 OSSL_SIG(ecdsa512, OSSL_ECDSA, CDTLS_HASH_SHA512, CDTLS_SIG_ECDSA_SHA512, 0x0603, "ecdsa_sha512", EC_KEYS)
-OSSL_SIG(pkcs1_256, OSSL_PKCS1, CDTLS_HASH_SHA256, CDTLS_SIG_RSA_PKCS1_SHA256, 0x0401, "rsa_pkcs1_sha256", RSA_KEYS)
-OSSL_SIG(pkcs1_384, OSSL_PKCS1, CDTLS_HASH_SHA384, CDTLS_SIG_RSA_PKCS1_SHA384, 0x0501, "rsa_pkcs1_sha384", RSA_KEYS)
-OSSL_SIG(pkcs1_512, OSSL_PKCS1, CDTLS_HASH_SHA512, CDTLS_SIG_RSA_PKCS1_SHA512, 0x0601, "rsa_pkcs1_sha512", RSA_KEYS)
-OSSL_SIG(pss_256, OSSL_PSS, CDTLS_HASH_SHA256, CDTLS_SIG_RSA_PSS_RSAE_SHA256, 0x0804, "rsa_pss_rsae_sha256", RSA_KEYS)
-OSSL_SIG(pss_384, OSSL_PSS, CDTLS_HASH_SHA384, CDTLS_SIG_RSA_PSS_RSAE_SHA384, 0x0805, "rsa_pss_rsae_sha384", RSA_KEYS)
-OSSL_SIG(pss_512, OSSL_PSS, CDTLS_HASH_SHA512, CDTLS_SIG_RSA_PSS_RSAE_SHA512, 0x0806, "rsa_pss_rsae_sha512", RSA_KEYS)
-OSSL_SIG(ed25519, OSSL_EDDSA, CDTLS_HASH_SHA512, CDTLS_SIG_ED25519, 0x0807, "ed25519", CDTLS_KEY_BIT(CDTLS_KEY_ED25519))
+OSSL_SIG(pkcs1_256, OSSL_PKCS1, CDTLS_HASH_SHA256, CDTLS_SIG_RSA_PKCS1_SHA256, 0x0401, "rsa_pkcs1_sha256",
+         RSA_KEYS)
+OSSL_SIG(pkcs1_384, OSSL_PKCS1, CDTLS_HASH_SHA384, CDTLS_SIG_RSA_PKCS1_SHA384, 0x0501, "rsa_pkcs1_sha384",
+         RSA_KEYS)
+OSSL_SIG(pkcs1_512, OSSL_PKCS1, CDTLS_HASH_SHA512, CDTLS_SIG_RSA_PKCS1_SHA512, 0x0601, "rsa_pkcs1_sha512",
+         RSA_KEYS)
+OSSL_SIG(pss_256, OSSL_PSS, CDTLS_HASH_SHA256, CDTLS_SIG_RSA_PSS_RSAE_SHA256, 0x0804, "rsa_pss_rsae_sha256",
+         RSA_KEYS)
+OSSL_SIG(pss_384, OSSL_PSS, CDTLS_HASH_SHA384, CDTLS_SIG_RSA_PSS_RSAE_SHA384, 0x0805, "rsa_pss_rsae_sha384",
+         RSA_KEYS)
+OSSL_SIG(pss_512, OSSL_PSS, CDTLS_HASH_SHA512, CDTLS_SIG_RSA_PSS_RSAE_SHA512, 0x0806, "rsa_pss_rsae_sha512",
+         RSA_KEYS)
+OSSL_SIG(ed25519, OSSL_EDDSA, CDTLS_HASH_SHA512, CDTLS_SIG_ED25519, 0x0807, "ed25519",
+         CDTLS_KEY_BIT(CDTLS_KEY_ED25519))

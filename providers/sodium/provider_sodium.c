@@ -98,10 +98,10 @@ static void sod_sha512_final(const cdtls_hash_ctx *ctx, uint8_t *out)
     sodium_memzero(&copy, sizeof copy);
 }
 
-static const cdtls_hash_vt sod_sha256 = {CDTLS_HASH_SHA256, "SHA-256", 32, 64,
-                                         sod_sha256_init,   sod_sha256_update, sod_sha256_final};
-static const cdtls_hash_vt sod_sha512 = {CDTLS_HASH_SHA512, "SHA-512", 64, 128,
-                                         sod_sha512_init,   sod_sha512_update, sod_sha512_final};
+static const cdtls_hash_vt sod_sha256 = {CDTLS_HASH_SHA256, "SHA-256",       32, 64, sod_sha256_init,
+                                         sod_sha256_update, sod_sha256_final};
+static const cdtls_hash_vt sod_sha512 = {CDTLS_HASH_SHA512, "SHA-512",       64, 128, sod_sha512_init,
+                                         sod_sha512_update, sod_sha512_final};
 
 /* -------------------------------------------------------------------- HMAC */
 
@@ -156,10 +156,10 @@ static void sod_hmac512_final(cdtls_hmac_ctx *ctx, uint8_t *out)
     sodium_memzero(ctx, sizeof *ctx);
 }
 
-static const cdtls_hmac_vt sod_hmac256 = {CDTLS_HASH_SHA256, "HMAC-SHA-256", 32, sod_hmac256_init,
-                                          sod_hmac256_update, sod_hmac256_final};
-static const cdtls_hmac_vt sod_hmac512 = {CDTLS_HASH_SHA512, "HMAC-SHA-512", 64, sod_hmac512_init,
-                                          sod_hmac512_update, sod_hmac512_final};
+static const cdtls_hmac_vt sod_hmac256 = {CDTLS_HASH_SHA256, "HMAC-SHA-256",     32,
+                                          sod_hmac256_init,  sod_hmac256_update, sod_hmac256_final};
+static const cdtls_hmac_vt sod_hmac512 = {CDTLS_HASH_SHA512, "HMAC-SHA-512",     64,
+                                          sod_hmac512_init,  sod_hmac512_update, sod_hmac512_final};
 
 /* -------------------------------------------------------------------- AEAD */
 
@@ -186,15 +186,13 @@ static int sod_chacha_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_l
 }
 
 static int sod_chacha_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                           uint8_t *out)
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (!ctx || !out) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_chacha20poly1305_ietf_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
     if (!nonce || (!in && in_len) || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
-    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + in_len, NULL, in, in_len,
-                                                           aad, aad_len, NULL, nonce,
-                                                           ctx->opaque) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + in_len, NULL, in, in_len, aad, aad_len,
+                                                           NULL, nonce, ctx->opaque) != 0) {
         sodium_memzero(out, in_len + crypto_aead_chacha20poly1305_ietf_ABYTES);
         return CDTLS_ERR_CRYPTO;
     }
@@ -202,8 +200,7 @@ static int sod_chacha_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
 }
 
 static int sod_chacha_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                           uint8_t *out)
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     const size_t tag = crypto_aead_chacha20poly1305_ietf_ABYTES;
     if (!ctx) return CDTLS_ERR_INVALID_ARG;
@@ -211,18 +208,23 @@ static int sod_chacha_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
     if (in_len < tag) return CDTLS_ERR_AUTH;
     if (!nonce || !in || !out || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
     /* libsodium checks the tag in constant time before it decrypts. */
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, in_len - tag,
-                                                           in + in_len - tag, aad, aad_len,
-                                                           nonce, ctx->opaque) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, in_len - tag, in + in_len - tag,
+                                                           aad, aad_len, nonce, ctx->opaque) != 0) {
         sodium_memzero(out, in_len - tag);
         return CDTLS_ERR_AUTH;
     }
     return CDTLS_OK;
 }
 
-static const cdtls_aead_vt sod_chacha = {
-    CDTLS_AEAD_CHACHA20_POLY1305, "ChaCha20-Poly1305", 32, 12, 16,
-    sod_chacha_init,              sod_chacha_seal,     sod_chacha_open, sod_aead_clear};
+static const cdtls_aead_vt sod_chacha = {CDTLS_AEAD_CHACHA20_POLY1305,
+                                         "ChaCha20-Poly1305",
+                                         32,
+                                         12,
+                                         16,
+                                         sod_chacha_init,
+                                         sod_chacha_seal,
+                                         sod_chacha_open,
+                                         sod_aead_clear};
 
 /* AES-256-GCM: libsodium's expanded-key state (crypto_aead_aes256gcm_beforenm)
  * lives in the context. It must be 16-byte aligned. The union is aligned for
@@ -271,15 +273,13 @@ static int sod_aesgcm_init(cdtls_aead_ctx *ctx, const uint8_t *key, size_t key_l
 }
 
 static int sod_aesgcm_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                           uint8_t *out)
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     if (!ctx || !out) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_aes256gcm_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
     if (!nonce || (!in && in_len) || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
-    if (crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + in_len, NULL, in, in_len, aad,
-                                                       aad_len, NULL, nonce,
-                                                       sod_gcm_cstate(ctx)) != 0) {
+    if (crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + in_len, NULL, in, in_len, aad, aad_len,
+                                                       NULL, nonce, sod_gcm_cstate(ctx)) != 0) {
         sodium_memzero(out, in_len + crypto_aead_aes256gcm_ABYTES);
         return CDTLS_ERR_CRYPTO; /* message longer than GCM allows */
     }
@@ -287,26 +287,24 @@ static int sod_aesgcm_seal(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size
 }
 
 static int sod_aesgcm_open(const cdtls_aead_ctx *ctx, const uint8_t *nonce, size_t nonce_len,
-                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len,
-                           uint8_t *out)
+                           const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     const size_t tag = crypto_aead_aes256gcm_ABYTES;
     if (!ctx) return CDTLS_ERR_INVALID_ARG;
     if (nonce_len != crypto_aead_aes256gcm_NPUBBYTES) return CDTLS_ERR_NONCE_SIZE;
     if (in_len < tag) return CDTLS_ERR_AUTH;
     if (!nonce || !in || !out || (!aad && aad_len)) return CDTLS_ERR_INVALID_ARG;
-    if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, in_len - tag,
-                                                       in + in_len - tag, aad, aad_len, nonce,
-                                                       sod_gcm_cstate(ctx)) != 0) {
+    if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, in_len - tag, in + in_len - tag, aad,
+                                                       aad_len, nonce, sod_gcm_cstate(ctx)) != 0) {
         sodium_memzero(out, in_len - tag);
         return CDTLS_ERR_AUTH;
     }
     return CDTLS_OK;
 }
 
-static const cdtls_aead_vt sod_aesgcm = {CDTLS_AEAD_AES_256_GCM, "AES-256-GCM", 32, 12, 16,
-                                         sod_aesgcm_init,        sod_aesgcm_seal, sod_aesgcm_open,
-                                         sod_aead_clear};
+static const cdtls_aead_vt sod_aesgcm = {
+    CDTLS_AEAD_AES_256_GCM, "AES-256-GCM", 32, 12, 16, sod_aesgcm_init, sod_aesgcm_seal,
+    sod_aesgcm_open,        sod_aead_clear};
 
 /* ------------------------------------------------------------------ X25519 */
 
@@ -343,8 +341,7 @@ static int sod_x25519_keygen(const cdtls_provider *p, cdtls_kx_key *key, uint8_t
     return rc;
 }
 
-static int sod_x25519_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len,
-                             uint8_t *shared)
+static int sod_x25519_derive(const cdtls_kx_key *key, const uint8_t *peer, size_t peer_len, uint8_t *shared)
 {
     if (!key || !shared) return CDTLS_ERR_INVALID_ARG;
     if (!peer || peer_len != crypto_scalarmult_curve25519_BYTES) return CDTLS_ERR_BAD_KEY;
@@ -362,9 +359,9 @@ static void sod_kx_clear(cdtls_kx_key *key)
     if (key) sodium_memzero(key, sizeof *key);
 }
 
-static const cdtls_kx_vt sod_x25519 = {CDTLS_GROUP_X25519, 29,           "X25519",
-                                       32,                 32,           sod_x25519_keygen,
-                                       sod_x25519_import,  sod_x25519_derive, sod_kx_clear};
+static const cdtls_kx_vt sod_x25519 = {
+    CDTLS_GROUP_X25519, 29,          "X25519", 32, 32, sod_x25519_keygen, sod_x25519_import,
+    sod_x25519_derive,  sod_kx_clear};
 
 /* ----------------------------------------------------------------- Ed25519 */
 
@@ -401,13 +398,12 @@ static int sod_sign_key_new(const cdtls_provider *p, const cdtls_allocator *a,
     *out = NULL;
     if (!a || !params) return CDTLS_ERR_INVALID_ARG;
     if (params->type != CDTLS_KEY_ED25519) return CDTLS_ERR_UNSUPPORTED;
-    if (!params->priv || params->priv_len != crypto_sign_ed25519_SEEDBYTES)
-        return CDTLS_ERR_BAD_KEY;
+    if (!params->priv || params->priv_len != crypto_sign_ed25519_SEEDBYTES) return CDTLS_ERR_BAD_KEY;
     return sod_key_from_seed(a, params->priv, out);
 }
 
-static int sod_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
-                                 cdtls_key_type type, cdtls_sign_key **out)
+static int sod_sign_key_generate(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                                 cdtls_sign_key **out)
 {
     uint8_t seed[crypto_sign_ed25519_SEEDBYTES];
     int rc;
@@ -460,8 +456,7 @@ static int sod_ed25519_verify(const cdtls_public_key *pub, const uint8_t *msg, s
 {
     const uint8_t empty = 0;
     if (!pub || (!msg && msg_len)) return CDTLS_ERR_INVALID_ARG;
-    if (pub->type != CDTLS_KEY_ED25519 || !pub->data ||
-        pub->data_len != crypto_sign_ed25519_PUBLICKEYBYTES)
+    if (pub->type != CDTLS_KEY_ED25519 || !pub->data || pub->data_len != crypto_sign_ed25519_PUBLICKEYBYTES)
         return CDTLS_ERR_BAD_KEY;
     if (!sig || sig_len != crypto_sign_ed25519_BYTES) return CDTLS_ERR_SIGNATURE;
     return crypto_sign_ed25519_verify_detached(sig, msg_len ? msg : &empty, msg_len, pub->data) == 0
@@ -469,29 +464,22 @@ static int sod_ed25519_verify(const cdtls_public_key *pub, const uint8_t *msg, s
                : CDTLS_ERR_SIGNATURE;
 }
 
-static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807, "ed25519",
-                                         CDTLS_KEY_BIT(CDTLS_KEY_ED25519), sod_ed25519_sign,
-                                         sod_ed25519_verify};
+static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807,
+                                         "ed25519",         CDTLS_KEY_BIT(CDTLS_KEY_ED25519),
+                                         sod_ed25519_sign,  sod_ed25519_verify};
 
 /* ---------------------------------------------------------------- provider */
 
-#define SOD_PROVIDER(aes256gcm_entry)                                                     \
-    {                                                                                     \
-        .abi_version = CDTLS_PROVIDER_ABI_VERSION,                                        \
-        .name = "sodium",                                                                 \
-        .random = sod_random,                                                             \
-        .hash = {[CDTLS_HASH_SHA256] = &sod_sha256, [CDTLS_HASH_SHA512] = &sod_sha512},   \
-        .hmac = {[CDTLS_HASH_SHA256] = &sod_hmac256, [CDTLS_HASH_SHA512] = &sod_hmac512}, \
-        .aead = {[CDTLS_AEAD_AES_256_GCM] = aes256gcm_entry,                              \
-                 [CDTLS_AEAD_CHACHA20_POLY1305] = &sod_chacha},                           \
-        .cbc = {NULL},                                                                    \
-        .kx = {[CDTLS_GROUP_X25519] = &sod_x25519},                                       \
-        .sig = {[CDTLS_SIG_ED25519] = &sod_ed25519},                                      \
-        .sign_key_new = sod_sign_key_new,                                                 \
-        .sign_key_generate = sod_sign_key_generate,                                       \
-        .sign_key_public = sod_sign_key_public,                                           \
-        .sign_key_free = sod_sign_key_free,                                               \
-        .user = NULL,                                                                     \
+#define SOD_PROVIDER(aes256gcm_entry)                                                                       \
+    {                                                                                                       \
+        .abi_version = CDTLS_PROVIDER_ABI_VERSION, .name = "sodium", .random = sod_random,                  \
+        .hash = {[CDTLS_HASH_SHA256] = &sod_sha256, [CDTLS_HASH_SHA512] = &sod_sha512},                     \
+        .hmac = {[CDTLS_HASH_SHA256] = &sod_hmac256, [CDTLS_HASH_SHA512] = &sod_hmac512},                   \
+        .aead = {[CDTLS_AEAD_AES_256_GCM] = aes256gcm_entry, [CDTLS_AEAD_CHACHA20_POLY1305] = &sod_chacha}, \
+        .cbc = {NULL}, .kx = {[CDTLS_GROUP_X25519] = &sod_x25519},                                          \
+        .sig = {[CDTLS_SIG_ED25519] = &sod_ed25519}, .sign_key_new = sod_sign_key_new,                      \
+        .sign_key_generate = sod_sign_key_generate, .sign_key_public = sod_sign_key_public,                 \
+        .sign_key_free = sod_sign_key_free, .user = NULL,                                                   \
     }
 
 /* Two tables, both const: libsodium offers AES-256-GCM only on CPUs with

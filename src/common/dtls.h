@@ -14,10 +14,10 @@ enum dtls_content_type {
     CT_TLS12_CID = 25
 };
 
-#define DTLS_RECORD_HEADER_LEN 13u  /* type(1) version(2) epoch(2) seq(6) length(2) */
-#define DTLS_MAX_PLAINTEXT 16384u   /* 2^14, RFC 5246 §6.2.1 */
+#define DTLS_RECORD_HEADER_LEN 13u           /* type(1) version(2) epoch(2) seq(6) length(2) */
+#define DTLS_MAX_PLAINTEXT 16384u            /* 2^14, RFC 5246 §6.2.1 */
 #define DTLS_MAX_CIPHERTEXT (16384u + 2048u) /* 2^14 + 2048, RFC 5246 §6.2.3 */
-#define DTLS_MAX_SEQ 0xffffffffffffull /* 48-bit sequence numbers */
+#define DTLS_MAX_SEQ 0xffffffffffffull       /* 48-bit sequence numbers */
 
 /* HandshakeType (RFC 5246 §7.4, RFC 6347 §4.3.2) */
 enum dtls_handshake_type {

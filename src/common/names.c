@@ -5,16 +5,15 @@
 
 const char *cdtls_hash_name(cdtls_hash_alg alg)
 {
-    static const char *const names[CDTLS_HASH__COUNT] = {"SHA-1", "SHA-256", "SHA-384",
-                                                         "SHA-512"};
+    static const char *const names[CDTLS_HASH__COUNT] = {"SHA-1", "SHA-256", "SHA-384", "SHA-512"};
     return (unsigned)alg < CDTLS_HASH__COUNT ? names[alg] : "unknown";
 }
 
 const char *cdtls_aead_name(cdtls_aead_alg alg)
 {
-    static const char *const names[CDTLS_AEAD__COUNT] = {
-        "AES-128-GCM",   "AES-256-GCM",   "AES-128-CCM",      "AES-256-CCM",
-        "AES-128-CCM_8", "AES-256-CCM_8", "ChaCha20-Poly1305"};
+    static const char *const names[CDTLS_AEAD__COUNT] = {"AES-128-GCM",      "AES-256-GCM",   "AES-128-CCM",
+                                                         "AES-256-CCM",      "AES-128-CCM_8", "AES-256-CCM_8",
+                                                         "ChaCha20-Poly1305"};
     return (unsigned)alg < CDTLS_AEAD__COUNT ? names[alg] : "unknown";
 }
 
@@ -33,9 +32,8 @@ const char *cdtls_group_name(cdtls_group g)
 const char *cdtls_sig_name(cdtls_sig_alg alg)
 {
     static const char *const names[CDTLS_SIG__COUNT] = {
-        "ecdsa_sha256",        "ecdsa_sha384",        "ecdsa_sha512",
-        "rsa_pkcs1_sha256",    "rsa_pkcs1_sha384",    "rsa_pkcs1_sha512",
-        "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512",
-        "ed25519"};
+        "ecdsa_sha256",        "ecdsa_sha384",     "ecdsa_sha512",        "rsa_pkcs1_sha256",
+        "rsa_pkcs1_sha384",    "rsa_pkcs1_sha512", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+        "rsa_pss_rsae_sha512", "ed25519"};
     return (unsigned)alg < CDTLS_SIG__COUNT ? names[alg] : "unknown";
 }

@@ -26,8 +26,7 @@ static int combined_random(const cdtls_provider *self, uint8_t *out, size_t len)
 }
 
 /* The first listed provider that can sign with keys of this type. */
-static const cdtls_provider *signer_for(const cdtls_provider_combined *c, cdtls_key_type type,
-                                        int generate)
+static const cdtls_provider *signer_for(const cdtls_provider_combined *c, cdtls_key_type type, int generate)
 {
     for (size_t i = 0; i < c->count; i++) {
         const cdtls_provider *p = c->from[i];
@@ -66,8 +65,8 @@ static int combined_key_new(const cdtls_provider *p, const cdtls_allocator *a,
     return rc ? rc : wrap_key(a, owner, inner, out);
 }
 
-static int combined_key_generate(const cdtls_provider *p, const cdtls_allocator *a,
-                                 cdtls_key_type type, cdtls_sign_key **out)
+static int combined_key_generate(const cdtls_provider *p, const cdtls_allocator *a, cdtls_key_type type,
+                                 cdtls_sign_key **out)
 {
     if (!p || !a || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -98,16 +97,15 @@ static void combined_key_free(const cdtls_allocator *a, cdtls_sign_key *key)
  * Like every entry that takes a provider, it is given the combined table
  * (whose random() reaches the first random of the list): a borrowed table
  * often has no random of its own. */
-#define COMBINED_SIGN(alg_)                                                                   \
-    static int combined_sign_##alg_(const cdtls_provider *p, const cdtls_sign_key *key,       \
-                                    const uint8_t *msg, size_t msg_len, uint8_t *sig,         \
-                                    size_t *sig_len)                                          \
-    {                                                                                         \
-        if (!key) return CDTLS_ERR_INVALID_ARG;                                               \
-        const combined_key *k = (const combined_key *)(const void *)key;                      \
-        const cdtls_sig_vt *v = k->owner->sig[alg_];                                          \
-        if (!v) return CDTLS_ERR_UNSUPPORTED;                                                 \
-        return v->sign(p, k->inner, msg, msg_len, sig, sig_len);                              \
+#define COMBINED_SIGN(alg_)                                                                                 \
+    static int combined_sign_##alg_(const cdtls_provider *p, const cdtls_sign_key *key, const uint8_t *msg, \
+                                    size_t msg_len, uint8_t *sig, size_t *sig_len)                          \
+    {                                                                                                       \
+        if (!key) return CDTLS_ERR_INVALID_ARG;                                                             \
+        const combined_key *k = (const combined_key *)(const void *)key;                                    \
+        const cdtls_sig_vt *v = k->owner->sig[alg_];                                                        \
+        if (!v) return CDTLS_ERR_UNSUPPORTED;                                                               \
+        return v->sign(p, k->inner, msg, msg_len, sig, sig_len);                                            \
     }
 
 COMBINED_SIGN(0)
@@ -121,21 +119,21 @@ COMBINED_SIGN(7)
 COMBINED_SIGN(8)
 COMBINED_SIGN(9)
 
-typedef int (*sign_fn)(const cdtls_provider *, const cdtls_sign_key *, const uint8_t *, size_t,
-                       uint8_t *, size_t *);
+typedef int (*sign_fn)(const cdtls_provider *, const cdtls_sign_key *, const uint8_t *, size_t, uint8_t *,
+                       size_t *);
 static const sign_fn combined_sign[CDTLS_SIG__COUNT] = {
     combined_sign_0, combined_sign_1, combined_sign_2, combined_sign_3, combined_sign_4,
     combined_sign_5, combined_sign_6, combined_sign_7, combined_sign_8, combined_sign_9};
 _Static_assert(CDTLS_SIG__COUNT == 10, "one combined_sign_N per signature scheme");
 
 /* The first non-NULL entry of field[i] over the list. */
-#define FIRST(field_, i_)                                                                     \
-    do {                                                                                      \
+#define FIRST(field_, i_)                                                                         \
+    do {                                                                                          \
         for (size_t k_ = 0; k_ < n && !t->field_[i_]; k_++) t->field_[i_] = list[k_]->field_[i_]; \
     } while (0)
 
-int cdtls_provider_combine(cdtls_provider_combined *out, const char *name,
-                           const cdtls_provider *const *list, size_t n)
+int cdtls_provider_combine(cdtls_provider_combined *out, const char *name, const cdtls_provider *const *list,
+                           size_t n)
 {
     if (!out || !list || n == 0 || n > CDTLS_PROVIDER_COMBINE_MAX) return CDTLS_ERR_INVALID_ARG;
     for (size_t i = 0; i < n; i++)

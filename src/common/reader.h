@@ -66,8 +66,7 @@ static inline int reader_u32(cdtls_reader *r, uint32_t *v)
 {
     *v = 0;
     if (r->failed || r->left < 4) return reader_fail(r);
-    *v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) |
-         r->p[3];
+    *v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) | r->p[3];
     r->p += 4;
     r->left -= 4;
     return 1;

@@ -34,10 +34,10 @@ static int st_expect(const uint8_t *got, const uint8_t *want, size_t n)
 
 static void st_hashes(const cdtls_provider *p, st_run *r)
 {
-    static const uint8_t *const want[CDTLS_HASH__COUNT] = {st_sha1_abc, st_sha256_abc,
-                                                           st_sha384_abc, st_sha512_abc};
-    static const uint8_t *const want_hmac[CDTLS_HASH__COUNT] = {
-        st_hmac_sha1_jefe, st_hmac_sha256_jefe, st_hmac_sha384_jefe, st_hmac_sha512_jefe};
+    static const uint8_t *const want[CDTLS_HASH__COUNT] = {st_sha1_abc, st_sha256_abc, st_sha384_abc,
+                                                           st_sha512_abc};
+    static const uint8_t *const want_hmac[CDTLS_HASH__COUNT] = {st_hmac_sha1_jefe, st_hmac_sha256_jefe,
+                                                                st_hmac_sha384_jefe, st_hmac_sha512_jefe};
     static const char jefe_msg[] = "what do ya want for nothing?";
     uint8_t out[CDTLS_HASH_MAX_DIGEST];
     for (int i = 0; i < CDTLS_HASH__COUNT; i++) {
@@ -63,9 +63,8 @@ static void st_hashes(const cdtls_provider *p, st_run *r)
 
 /* Seal must give want (ciphertext || tag); open must give pt back; a flipped
  * tag bit must be refused. */
-static int st_aead_one(const cdtls_aead_vt *a, const uint8_t *key, const uint8_t *nonce,
-                       const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
-                       const uint8_t *want)
+static int st_aead_one(const cdtls_aead_vt *a, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+                       size_t aad_len, const uint8_t *pt, size_t pt_len, const uint8_t *want)
 {
     uint8_t buf[160];
     cdtls_aead_ctx ctx;
@@ -79,8 +78,7 @@ static int st_aead_one(const cdtls_aead_vt *a, const uint8_t *key, const uint8_t
     if (!rc) {
         memcpy(buf, want, pt_len + a->tag_len);
         buf[pt_len] ^= 1;
-        rc = a->open(&ctx, nonce, 12, aad, aad_len, buf, pt_len + a->tag_len, buf) ==
-                     CDTLS_ERR_AUTH
+        rc = a->open(&ctx, nonce, 12, aad, aad_len, buf, pt_len + a->tag_len, buf) == CDTLS_ERR_AUTH
                  ? CDTLS_OK
                  : CDTLS_ERR_AUTH;
     }
@@ -96,26 +94,21 @@ static void st_aeads(const cdtls_provider *p, st_run *r)
         if (!a) continue;
         int rc;
         switch ((cdtls_aead_alg)i) {
-        case CDTLS_AEAD_AES_128_GCM:
-            rc = st_aead_one(a, zero, zero, NULL, 0, zero, 16, st_gcm128_ct);
-            break;
-        case CDTLS_AEAD_AES_256_GCM:
-            rc = st_aead_one(a, zero, zero, NULL, 0, zero, 16, st_gcm256_ct);
-            break;
+        case CDTLS_AEAD_AES_128_GCM: rc = st_aead_one(a, zero, zero, NULL, 0, zero, 16, st_gcm128_ct); break;
+        case CDTLS_AEAD_AES_256_GCM: rc = st_aead_one(a, zero, zero, NULL, 0, zero, 16, st_gcm256_ct); break;
         case CDTLS_AEAD_AES_128_CCM:
         case CDTLS_AEAD_AES_256_CCM:
         case CDTLS_AEAD_AES_128_CCM_8:
         case CDTLS_AEAD_AES_256_CCM_8: {
-            static const uint8_t *const want[4] = {st_ccm128_16_ct, st_ccm256_16_ct,
-                                                   st_ccm128_8_ct, st_ccm256_8_ct};
-            rc = st_aead_one(a, st_ccm_key, st_ccm_nonce, st_ccm_aad, sizeof st_ccm_aad,
-                             st_ccm_pt, sizeof st_ccm_pt, want[i - CDTLS_AEAD_AES_128_CCM]);
+            static const uint8_t *const want[4] = {st_ccm128_16_ct, st_ccm256_16_ct, st_ccm128_8_ct,
+                                                   st_ccm256_8_ct};
+            rc = st_aead_one(a, st_ccm_key, st_ccm_nonce, st_ccm_aad, sizeof st_ccm_aad, st_ccm_pt,
+                             sizeof st_ccm_pt, want[i - CDTLS_AEAD_AES_128_CCM]);
             break;
         }
         case CDTLS_AEAD_CHACHA20_POLY1305:
-            rc = st_aead_one(a, st_chacha_key, st_chacha_nonce, st_chacha_aad,
-                             sizeof st_chacha_aad, st_chacha_pt, sizeof st_chacha_pt,
-                             st_chacha_ct);
+            rc = st_aead_one(a, st_chacha_key, st_chacha_nonce, st_chacha_aad, sizeof st_chacha_aad,
+                             st_chacha_pt, sizeof st_chacha_pt, st_chacha_ct);
             break;
         default: rc = CDTLS_ERR_INTERNAL; break;
         }
@@ -177,8 +170,8 @@ static void st_kxs(const cdtls_provider *p, st_run *r)
     }
 }
 
-static int st_verify(const cdtls_provider *p, cdtls_sig_alg alg, cdtls_key_type type,
-                     const uint8_t *key, size_t key_len, const uint8_t *sig, size_t sig_len)
+static int st_verify(const cdtls_provider *p, cdtls_sig_alg alg, cdtls_key_type type, const uint8_t *key,
+                     size_t key_len, const uint8_t *sig, size_t sig_len)
 {
     const cdtls_sig_vt *s = p->sig[alg];
     cdtls_public_key pk = {type, key, key_len, st_rsa_e, sizeof st_rsa_e};
@@ -188,15 +181,13 @@ static int st_verify(const cdtls_provider *p, cdtls_sig_alg alg, cdtls_key_type 
     uint8_t other[sizeof st_sig_msg];
     memcpy(other, st_sig_msg, sizeof other);
     other[0] ^= 0x80;
-    return s->verify(&pk, other, sizeof other, sig, sig_len) == CDTLS_ERR_SIGNATURE
-               ? CDTLS_OK
-               : CDTLS_ERR_SIGNATURE;
+    return s->verify(&pk, other, sizeof other, sig, sig_len) == CDTLS_ERR_SIGNATURE ? CDTLS_OK
+                                                                                    : CDTLS_ERR_SIGNATURE;
 }
 
 /* Make a key object, sign, verify our own signature with the public half. */
 static int st_sign_roundtrip(const cdtls_provider *p, cdtls_sig_alg alg,
-                             const cdtls_private_key_params *params, const uint8_t *want_sig,
-                             size_t want_len)
+                             const cdtls_private_key_params *params, const uint8_t *want_sig, size_t want_len)
 {
     const cdtls_sig_vt *s = p->sig[alg];
     cdtls_sign_key *key = NULL;
@@ -207,8 +198,7 @@ static int st_sign_roundtrip(const cdtls_provider *p, cdtls_sig_alg alg,
     if (!p->sign_key_new || !cdtls_allocator_libc()) return CDTLS_ERR_UNSUPPORTED;
     int rc = p->sign_key_new(p, cdtls_allocator_libc(), params, &key);
     if (!rc) rc = s->sign(p, key, st_sig_msg, sizeof st_sig_msg, sig, &sig_len);
-    if (!rc && want_sig) rc = sig_len == want_len ? st_expect(sig, want_sig, want_len)
-                                                  : CDTLS_ERR_SIGNATURE;
+    if (!rc && want_sig) rc = sig_len == want_len ? st_expect(sig, want_sig, want_len) : CDTLS_ERR_SIGNATURE;
     if (!rc) rc = p->sign_key_public(key, &pub);
     if (!rc) rc = s->verify(&pub, st_sig_msg, sizeof st_sig_msg, sig, sig_len);
     if (key) p->sign_key_free(cdtls_allocator_libc(), key);
@@ -224,9 +214,7 @@ static void st_sigs(const cdtls_provider *p, st_run *r)
         if (!rc) {
             /* RFC 8032 TEST 1 signs the empty message: Ed25519 is
              * deterministic, so our signature must equal the RFC's. */
-            cdtls_private_key_params kp = {.type = CDTLS_KEY_ED25519,
-                                           .priv = st_ed25519_sk,
-                                           .priv_len = 32};
+            cdtls_private_key_params kp = {.type = CDTLS_KEY_ED25519, .priv = st_ed25519_sk, .priv_len = 32};
             cdtls_sign_key *key = NULL;
             uint8_t sig[64];
             size_t sig_len = sizeof sig;
@@ -243,17 +231,14 @@ static void st_sigs(const cdtls_provider *p, st_run *r)
         const uint8_t *priv, *pub, *sig;
         size_t priv_len, pub_len, sig_len;
     } ec[] = {
-        {CDTLS_SIG_ECDSA_SHA256, CDTLS_KEY_EC_P256, st_ecdsa_p256_priv, st_ecdsa_p256_pub,
-         st_ecdsa_p256_sig, sizeof st_ecdsa_p256_priv, sizeof st_ecdsa_p256_pub,
-         sizeof st_ecdsa_p256_sig},
-        {CDTLS_SIG_ECDSA_SHA384, CDTLS_KEY_EC_P384, st_ecdsa_p384_priv, st_ecdsa_p384_pub,
-         st_ecdsa_p384_sig, sizeof st_ecdsa_p384_priv, sizeof st_ecdsa_p384_pub,
-         sizeof st_ecdsa_p384_sig},
+        {CDTLS_SIG_ECDSA_SHA256, CDTLS_KEY_EC_P256, st_ecdsa_p256_priv, st_ecdsa_p256_pub, st_ecdsa_p256_sig,
+         sizeof st_ecdsa_p256_priv, sizeof st_ecdsa_p256_pub, sizeof st_ecdsa_p256_sig},
+        {CDTLS_SIG_ECDSA_SHA384, CDTLS_KEY_EC_P384, st_ecdsa_p384_priv, st_ecdsa_p384_pub, st_ecdsa_p384_sig,
+         sizeof st_ecdsa_p384_priv, sizeof st_ecdsa_p384_pub, sizeof st_ecdsa_p384_sig},
     };
     for (size_t i = 0; i < ARRAY_LEN(ec); i++) {
         if (!p->sig[ec[i].alg]) continue;
-        int rc = st_verify(p, ec[i].alg, ec[i].type, ec[i].pub, ec[i].pub_len, ec[i].sig,
-                           ec[i].sig_len);
+        int rc = st_verify(p, ec[i].alg, ec[i].type, ec[i].pub, ec[i].pub_len, ec[i].sig, ec[i].sig_len);
         if (!rc) {
             cdtls_private_key_params kp = {.type = ec[i].type,
                                            .priv = ec[i].priv,
@@ -264,14 +249,12 @@ static void st_sigs(const cdtls_provider *p, st_run *r)
     }
     if (p->sig[CDTLS_SIG_RSA_PKCS1_SHA256])
         st_result(r, p->sig[CDTLS_SIG_RSA_PKCS1_SHA256]->name,
-                  st_verify(p, CDTLS_SIG_RSA_PKCS1_SHA256, CDTLS_KEY_RSA, st_rsa_n,
-                            sizeof st_rsa_n, st_rsa_pkcs1_sha256_sig,
-                            sizeof st_rsa_pkcs1_sha256_sig));
+                  st_verify(p, CDTLS_SIG_RSA_PKCS1_SHA256, CDTLS_KEY_RSA, st_rsa_n, sizeof st_rsa_n,
+                            st_rsa_pkcs1_sha256_sig, sizeof st_rsa_pkcs1_sha256_sig));
     if (p->sig[CDTLS_SIG_RSA_PSS_RSAE_SHA256])
         st_result(r, p->sig[CDTLS_SIG_RSA_PSS_RSAE_SHA256]->name,
-                  st_verify(p, CDTLS_SIG_RSA_PSS_RSAE_SHA256, CDTLS_KEY_RSA, st_rsa_n,
-                            sizeof st_rsa_n, st_rsa_pss_sha256_sig,
-                            sizeof st_rsa_pss_sha256_sig));
+                  st_verify(p, CDTLS_SIG_RSA_PSS_RSAE_SHA256, CDTLS_KEY_RSA, st_rsa_n, sizeof st_rsa_n,
+                            st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig));
 }
 
 /* The PRF lives in the core; checking it here proves it works on top of
@@ -283,14 +266,13 @@ static void st_prf(const cdtls_provider *p, st_run *r)
                                        0xb1, 0x76, 0x52, 0x84, 0x9a, 0x71, 0xdb, 0x35};
     static const uint8_t seed[16] = {0xa0, 0xba, 0x9f, 0x93, 0x6c, 0xda, 0x31, 0x18,
                                      0x27, 0xa6, 0xf7, 0x96, 0xff, 0xd5, 0x19, 0x8c};
-    static const uint8_t want[32] = {0xe3, 0xf2, 0x29, 0xba, 0x72, 0x7b, 0xe1, 0x7b,
-                                     0x8d, 0x12, 0x26, 0x20, 0x55, 0x7c, 0xd4, 0x53,
-                                     0xc2, 0xaa, 0xb2, 0x1d, 0x07, 0xc3, 0xd4, 0x95,
-                                     0x32, 0x9b, 0x52, 0xd4, 0xe6, 0x1e, 0xdb, 0x5a};
+    static const uint8_t want[32] = {0xe3, 0xf2, 0x29, 0xba, 0x72, 0x7b, 0xe1, 0x7b, 0x8d, 0x12, 0x26,
+                                     0x20, 0x55, 0x7c, 0xd4, 0x53, 0xc2, 0xaa, 0xb2, 0x1d, 0x07, 0xc3,
+                                     0xd4, 0x95, 0x32, 0x9b, 0x52, 0xd4, 0xe6, 0x1e, 0xdb, 0x5a};
     if (!p->hmac[CDTLS_HASH_SHA256]) return;
     uint8_t out[32];
-    int rc = cdtls_tls12_prf(p, CDTLS_HASH_SHA256, secret, sizeof secret, "test label", seed,
-                             sizeof seed, out, sizeof out);
+    int rc = cdtls_tls12_prf(p, CDTLS_HASH_SHA256, secret, sizeof secret, "test label", seed, sizeof seed,
+                             out, sizeof out);
     st_result(r, "TLS 1.2 PRF (SHA-256)", rc ? rc : st_expect(out, want, sizeof want));
 }
 

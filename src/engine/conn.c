@@ -23,9 +23,9 @@ static int context_validate(cdtls_context *x)
 {
     const cdtls_config *cfg = &x->cfg;
     if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->retransmit_initial_ms == 0 ||
-        cfg->retransmit_max_ms < cfg->retransmit_initial_ms ||
-        (cfg->replay_window % 64) != 0 || cfg->replay_window > REPLAY_WINDOW_MAX ||
-        !hs_app_ext_config_ok(cfg) || cfg->psk_len > CDTLS_MAX_PSK_LEN || (cfg->psk_len && !cfg->psk) ||
+        cfg->retransmit_max_ms < cfg->retransmit_initial_ms || (cfg->replay_window % 64) != 0 ||
+        cfg->replay_window > REPLAY_WINDOW_MAX || !hs_app_ext_config_ok(cfg) ||
+        cfg->psk_len > CDTLS_MAX_PSK_LEN || (cfg->psk_len && !cfg->psk) ||
         cfg->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
         cfg->psk_identity_hint_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
         (cfg->n_spki_pins && !cfg->pinned_spki_sha256))
@@ -54,8 +54,7 @@ int cdtls_context_new(const cdtls_config *cfg, cdtls_context **out)
     *out = NULL;
     const cdtls_provider *p = cfg->provider ? cfg->provider : cdtls_provider_default();
     const cdtls_allocator *a = cfg->allocator ? cfg->allocator : cdtls_allocator_libc();
-    if (!p || !a || !p->random || p->abi_version != CDTLS_PROVIDER_ABI_VERSION)
-        return CDTLS_ERR_UNSUPPORTED;
+    if (!p || !a || !p->random || p->abi_version != CDTLS_PROVIDER_ABI_VERSION) return CDTLS_ERR_UNSUPPORTED;
     cdtls_context *x = cdtls_alloc_zero(a, sizeof *x);
     if (!x) return CDTLS_ERR_NOMEM;
     x->cfg = *cfg;
@@ -266,8 +265,8 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
      * application is not draining it. Alerts are unreliable anyway. */
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     int rc = conn_seal(c, epoch, CT_ALERT, body, sizeof body,
-                       conn_cid_pad(c, epoch, sizeof body, c->mtu < sizeof rec ? c->mtu : sizeof rec),
-                       rec, sizeof rec, &n);
+                       conn_cid_pad(c, epoch, sizeof body, c->mtu < sizeof rec ? c->mtu : sizeof rec), rec,
+                       sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
     const cdtls_oob *oob = c->cfg->alert_oob.flags ? &c->cfg->alert_oob : NULL;
@@ -318,8 +317,8 @@ void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len)
     hs_log_add(c, msg, len);
     for (int i = 0; i < 2; i++)
         if (c->h->transcript_has[i])
-            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->update(
-                &c->h->transcript[i], msg, len);
+            c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384]->update(&c->h->transcript[i], msg,
+                                                                               len);
 }
 
 int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len)
@@ -454,8 +453,7 @@ static int flight_transmit(cdtls_conn *c)
             hs_header fh = {h.type, h.length, h.message_seq, (uint32_t)off, (uint32_t)take};
             hs_header_put(&fh, frag);
             memcpy(frag + DTLS_HS_HEADER_LEN, body + off, take);
-            rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram,
-                            mtu, &used);
+            rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, &used);
             off += take;
         } while (!rc && off < h.length);
     }
@@ -525,11 +523,10 @@ int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len)
         size_t hlen = 0;
         rc = conn_transcript_hash(c, session_hash, &hlen);
         if (!rc)
-            rc = ks_extended_master_secret(c->p, c->suite->prf, pms, pms_len, session_hash,
-                                           hlen, c->master);
+            rc = ks_extended_master_secret(c->p, c->suite->prf, pms, pms_len, session_hash, hlen, c->master);
     } else {
-        rc = ks_master_secret(c->p, c->suite->prf, pms, pms_len, c->client_random,
-                              c->server_random, c->master);
+        rc = ks_master_secret(c->p, c->suite->prf, pms, pms_len, c->client_random, c->server_random,
+                              c->master);
     }
     if (!rc) conn_keylog(c);
     return rc;
@@ -544,15 +541,14 @@ int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out)
     return rc;
 }
 
-static int cipher_init(cdtls_conn *c, record_cipher *rc_out, const ks_dir_keys *k,
-                       const ks_keys *keys, int encrypt)
+static int cipher_init(cdtls_conn *c, record_cipher *rc_out, const ks_dir_keys *k, const ks_keys *keys,
+                       int encrypt)
 {
     const suite_info *s = c->suite;
     if (s->kind == SUITE_AEAD)
-        return record_cipher_init_aead(rc_out, c->p, s->aead, k->key, keys->key_len, k->iv,
-                                       keys->iv_len);
-    return record_cipher_init_cbc(rc_out, c->p, s->cbc, s->mac, k->key, keys->key_len,
-                                  k->mac_key, keys->mac_key_len, encrypt, c->use_etm);
+        return record_cipher_init_aead(rc_out, c->p, s->aead, k->key, keys->key_len, k->iv, keys->iv_len);
+    return record_cipher_init_cbc(rc_out, c->p, s->cbc, s->mac, k->key, keys->key_len, k->mac_key,
+                                  keys->mac_key_len, encrypt, c->use_etm);
 }
 
 /* Derives the key block and prepares epoch 1 in both directions: the write
@@ -563,8 +559,7 @@ int conn_install_keys(cdtls_conn *c)
     ks_keys keys;
     const suite_info *s = c->suite;
     int rc = ks_key_block(c->p, s->prf, c->master, c->client_random, c->server_random,
-                          s->kind == SUITE_CBC ? s->mac_key_len : 0, s->key_len,
-                          s->fixed_iv_len, &keys);
+                          s->kind == SUITE_CBC ? s->mac_key_len : 0, s->key_len, s->fixed_iv_len, &keys);
     if (rc) return rc;
     const ks_dir_keys *mine = c->role == CDTLS_CLIENT ? &keys.client_write : &keys.server_write;
     const ks_dir_keys *theirs = c->role == CDTLS_CLIENT ? &keys.server_write : &keys.client_write;
@@ -668,8 +663,8 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
     return CDTLS_OK;
 }
 
-static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch,
-                            uint64_t record_seq, uint64_t now_ms)
+static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch, uint64_t record_seq,
+                            uint64_t now_ms)
 {
     cdtls_reader r;
     reader_init(&r, pt, len);
@@ -705,8 +700,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
             continue;
         }
 
-        if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO &&
-            h.type == HS_CLIENT_HELLO) {
+        if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO && h.type == HS_CLIENT_HELLO) {
             if (h.length > CDTLS_MAX_CLIENT_HELLO_LEN) continue; /* docs/security.md */
             /* Once a cookie was verified (here, or by the stateless
              * verifier on the hello's first fragment), a hello with a lower
@@ -717,9 +711,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
              * restart the expected message_seq: the server keeps nothing
              * between the first ClientHello and the one with the cookie. */
             if (h.fragment_offset == 0 && h.fragment_length == h.length) {
-                int rc = hs_server_client_hello(c, frag - DTLS_HS_HEADER_LEN,
-                                                DTLS_HS_HEADER_LEN + h.length, h.message_seq,
-                                                frag, h.length, record_seq, now_ms);
+                int rc = hs_server_client_hello(c, frag - DTLS_HS_HEADER_LEN, DTLS_HS_HEADER_LEN + h.length,
+                                                h.message_seq, frag, h.length, record_seq, now_ms);
                 if (rc) return rc;
                 continue;
             }
@@ -752,8 +745,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
 static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len);
 
 /* One authenticated record's plaintext. */
-static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, int epoch,
-                    uint64_t seq, uint64_t now_ms)
+static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, int epoch, uint64_t seq,
+                    uint64_t now_ms)
 {
     const uint8_t *pt = (*node)->data;
     switch (type) {
@@ -769,8 +762,8 @@ static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, 
 }
 
 /* Authenticates one record and dispatches it; failures are silent drops. */
-static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t *frag,
-                          const cdtls_oob *oob, uint64_t now_ms)
+static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t *frag, const cdtls_oob *oob,
+                          uint64_t now_ms)
 {
     int epoch = rh->epoch;
     if (epoch > 1) return CDTLS_OK;
@@ -827,8 +820,8 @@ static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, con
     (void)dgram_queue_push(&c->h->early, c->a, rec, len, oob);
 }
 
-static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
-                            const cdtls_oob *oob, uint64_t now_ms, int from_early);
+static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                            uint64_t now_ms, int from_early);
 
 static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
 {
@@ -864,8 +857,8 @@ static int replay_early(cdtls_conn *c, uint64_t now_ms)
     return CDTLS_OK;
 }
 
-static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
-                            const cdtls_oob *oob, uint64_t now_ms, int from_early)
+static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                            uint64_t now_ms, int from_early)
 {
     cdtls_reader r;
     reader_init(&r, dgram, len);
@@ -876,9 +869,7 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
         /* RFC 6347 §4.1.2.7: a malformed record ends the datagram. */
         if (record_read_cid(&r, c->use_cid ? c->own_cid_len : 0, &rh, &hdr, &hdr_len, &frag) != CDTLS_OK)
             break;
-        if (rh.version != DTLS_VERSION_1_2 &&
-            !(rh.epoch == 0 && rh.version == DTLS_VERSION_1_0))
-            continue;
+        if (rh.version != DTLS_VERSION_1_2 && !(rh.epoch == 0 && rh.version == DTLS_VERSION_1_0)) continue;
         if (rh.epoch == c->read_epoch + 1 && !from_early && c->state == CDTLS_STATE_HANDSHAKING) {
             keep_early_record(c, hdr, hdr_len + rh.length, oob);
             continue;
@@ -894,8 +885,7 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len,
     return CDTLS_OK;
 }
 
-int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
-                    uint64_t now_ms)
+int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob, uint64_t now_ms)
 {
     if (!c || (!dgram && len)) return CDTLS_ERR_INVALID_ARG;
     if (c->state == CDTLS_STATE_FAILED) return c->error;
@@ -943,8 +933,7 @@ int cdtls_conn_pop_datagram(cdtls_conn *c)
     return CDTLS_OK;
 }
 
-int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
-                             cdtls_oob *oob)
+int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob)
 {
     if (!c || !buf || !len) return CDTLS_ERR_INVALID_ARG;
     const int was_lent = c->out_lent;

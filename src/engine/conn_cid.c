@@ -85,11 +85,10 @@ int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t 
               uint8_t *out, size_t cap, size_t *out_len)
 {
     if (epoch == 0 || !conn_cid_overhead(c))
-        return record_seal(epoch ? &c->write_cipher : NULL, type, DTLS_VERSION_1_2,
-                           (uint16_t)epoch, c->write_seq[epoch], pt, pt_len, out, cap, out_len);
-    return record_seal_cid(&c->write_cipher, type, DTLS_VERSION_1_2, (uint16_t)epoch,
-                           c->write_seq[epoch], c->peer_cid, c->peer_cid_len, pad, pt, pt_len, out,
-                           cap, out_len);
+        return record_seal(epoch ? &c->write_cipher : NULL, type, DTLS_VERSION_1_2, (uint16_t)epoch,
+                           c->write_seq[epoch], pt, pt_len, out, cap, out_len);
+    return record_seal_cid(&c->write_cipher, type, DTLS_VERSION_1_2, (uint16_t)epoch, c->write_seq[epoch],
+                           c->peer_cid, c->peer_cid_len, pad, pt, pt_len, out, cap, out_len);
 }
 
 int cdtls_conn_uses_cid(const cdtls_conn *c)

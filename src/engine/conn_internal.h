@@ -18,19 +18,19 @@
 typedef enum hs_state {
     /* client */
     HS_C_START = 0,
-    HS_C_WAIT_SERVER_HELLO,  /* after flight 1 or 3: HelloVerifyRequest or ServerHello */
-    HS_C_WAIT_CERT,          /* certificate suites: the server's Certificate */
-    HS_C_WAIT_SKE,           /* certificate suites: the signed ServerKeyExchange */
-    HS_C_WAIT_CR_OR_SHD,     /* certificate suites: CertificateRequest or ServerHelloDone */
-    HS_C_WAIT_SKE_OR_SHD,    /* after ServerHello (PSK: ServerKeyExchange is optional) */
-    HS_C_WAIT_SHD,           /* after ServerKeyExchange */
-    HS_C_WAIT_FINISHED,      /* after flight 5: server CCS + Finished */
+    HS_C_WAIT_SERVER_HELLO, /* after flight 1 or 3: HelloVerifyRequest or ServerHello */
+    HS_C_WAIT_CERT,         /* certificate suites: the server's Certificate */
+    HS_C_WAIT_SKE,          /* certificate suites: the signed ServerKeyExchange */
+    HS_C_WAIT_CR_OR_SHD,    /* certificate suites: CertificateRequest or ServerHelloDone */
+    HS_C_WAIT_SKE_OR_SHD,   /* after ServerHello (PSK: ServerKeyExchange is optional) */
+    HS_C_WAIT_SHD,          /* after ServerKeyExchange */
+    HS_C_WAIT_FINISHED,     /* after flight 5: server CCS + Finished */
     /* server */
     HS_S_WAIT_CLIENT_HELLO,
-    HS_S_WAIT_CLIENT_CERT,   /* after flight 4 with CertificateRequest */
-    HS_S_WAIT_CKE,           /* after flight 4 */
-    HS_S_WAIT_CERT_VERIFY,   /* a client certificate came: its CertificateVerify */
-    HS_S_WAIT_FINISHED,      /* after ClientKeyExchange: client CCS + Finished */
+    HS_S_WAIT_CLIENT_CERT, /* after flight 4 with CertificateRequest */
+    HS_S_WAIT_CKE,         /* after flight 4 */
+    HS_S_WAIT_CERT_VERIFY, /* a client certificate came: its CertificateVerify */
+    HS_S_WAIT_FINISHED,    /* after ClientKeyExchange: client CCS + Finished */
     /* both */
     HS_DONE
 } hs_state;
@@ -38,8 +38,8 @@ typedef enum hs_state {
 /* One message (or a ChangeCipherSpec) of the flight we may have to send again. */
 typedef struct flight_entry {
     uint8_t is_ccs;
-    uint8_t epoch;   /* 0 or 1: which write state protects it */
-    uint8_t *msg;    /* whole message: 12-byte DTLS handshake header + body */
+    uint8_t epoch; /* 0 or 1: which write state protects it */
+    uint8_t *msg;  /* whole message: 12-byte DTLS handshake header + body */
     size_t len;
 } flight_entry;
 
@@ -47,10 +47,10 @@ typedef struct flight_entry {
 
 #define CONN_MAX_ADDR 128u
 #define CONN_MAX_COOKIE 255u
-#define CONN_MAX_APP_QUEUE 256u    /* received records waiting for cdtls_conn_read */
+#define CONN_MAX_APP_QUEUE 256u           /* received records waiting for cdtls_conn_read */
 #define CONN_MAX_APP_BYTES (256u * 1024u) /* ...and their plaintext bytes */
-#define CONN_MAX_OUT_QUEUE 1024u   /* datagrams waiting for cdtls_conn_next_datagram */
-#define CONN_MAX_HS_LOG (128u * 1024u) /* handshake bytes kept for CertificateVerify */
+#define CONN_MAX_OUT_QUEUE 1024u          /* datagrams waiting for cdtls_conn_next_datagram */
+#define CONN_MAX_HS_LOG (128u * 1024u)    /* handshake bytes kept for CertificateVerify */
 
 /* What only a handshake needs (RFC 6347 §4.2): allocated with the
  * connection, freed (wiped) by conn_handshake_end once the handshake is
@@ -81,8 +81,8 @@ typedef struct conn_handshake {
     int have_own_leaf;
     cdtls_public_key own_rpk_key; /* parsed cfg.raw_public_key (RFC 7250) */
     int have_own_rpk;
-    int cert_requested; /* client: the server sent CertificateRequest */
-    uint16_t sig_scheme; /* server: the scheme signing ServerKeyExchange */
+    int cert_requested;         /* client: the server sent CertificateRequest */
+    uint16_t sig_scheme;        /* server: the scheme signing ServerKeyExchange */
     uint16_t client_sig_scheme; /* client: the scheme for CertificateVerify, 0 = none */
     /* The handshake messages themselves, kept only when client
      * authentication may happen: CertificateVerify signs them whole
@@ -173,28 +173,28 @@ struct cdtls_conn {
     /* handshake message sequencing and reassembly */
     uint16_t send_msg_seq;
     uint16_t peer_next_seq; /* the peer's next message_seq once c->h is gone */
-    int client_hello_seen; /* server: a ClientHello started the handshake */
+    int client_hello_seen;  /* server: a ClientHello started the handshake */
 
     /* record layer state */
     uint16_t read_epoch, write_epoch;
-    uint64_t write_seq[2];        /* per write epoch 0 and 1 */
-    replay_window replay[2];      /* per read epoch 0 and 1 */
-    record_cipher write_cipher;   /* epoch 1 */
-    record_cipher read_cipher;    /* epoch 1 */
+    uint64_t write_seq[2];      /* per write epoch 0 and 1 */
+    replay_window replay[2];    /* per read epoch 0 and 1 */
+    record_cipher write_cipher; /* epoch 1 */
+    record_cipher read_cipher;  /* epoch 1 */
     int have_write_cipher, have_read_cipher;
 
 
     /* flights and timers */
     flight_entry flight[FLIGHT_MAX_ENTRIES];
     size_t flight_len;
-    int flight_awaits_reply;   /* retransmit on timer (not for the final flight) */
-    uint64_t timer_at_ms;      /* UINT64_MAX: no timer */
-    uint32_t timeout_ms;       /* current retransmission timeout */
+    int flight_awaits_reply; /* retransmit on timer (not for the final flight) */
+    uint64_t timer_at_ms;    /* UINT64_MAX: no timer */
+    uint32_t timeout_ms;     /* current retransmission timeout */
     unsigned retransmits;
     uint64_t last_peer_retransmit_ms;
 
-    dgram_queue out;  /* datagrams to send */
-    dgram_queue app;  /* received application data */
+    dgram_queue out; /* datagrams to send */
+    dgram_queue app; /* received application data */
     /* The queue's head is lent to the caller (cdtls_conn_peek_datagram /
      * cdtls_conn_peek_read) and not yet popped. Only the pops and the
      * copying calls take a head, so a lent head stays the head. */
@@ -208,13 +208,13 @@ struct cdtls_conn {
     size_t srtp_mki_len;
 
     /* Connection ID (RFC 9146) */
-    int cid_offered;   /* client: our ClientHello carried connection_id */
-    int use_cid;       /* both sides sent the extension */
+    int cid_offered;                    /* client: our ClientHello carried connection_id */
+    int use_cid;                        /* both sides sent the extension */
     uint8_t own_cid[CDTLS_MAX_CID_LEN]; /* what the peer puts on records to us */
     size_t own_cid_len;
     uint8_t peer_cid[CDTLS_MAX_CID_LEN]; /* what we put on records to the peer */
     size_t peer_cid_len;
-    uint64_t newest_seq;  /* highest authenticated epoch-1 sequence number */
+    uint64_t newest_seq; /* highest authenticated epoch-1 sequence number */
     int have_newest, recv_advanced;
 
     /* Raw public keys (RFC 7250): what each side's Certificate carries */
@@ -226,10 +226,10 @@ struct cdtls_conn {
     /* Session resumption (RFC 5246 §7.3, RFC 5077) */
     cdtls_session *sess; /* client: the session offered (+ a new ticket); server: the one resumed */
     int have_offer, offer_looked_up, resumed, resumed_by_ticket;
-    int issue_ticket;  /* server: a NewSessionTicket goes in our next flight */
-    int expect_ticket; /* client: the ServerHello promised a NewSessionTicket */
+    int issue_ticket;               /* server: a NewSessionTicket goes in our next flight */
+    int expect_ticket;              /* client: the ServerHello promised a NewSessionTicket */
     int got_ticket_msg, got_ticket; /* ...it came; and it carried a ticket we keep */
-    uint8_t sni_hash[32]; /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
+    uint8_t sni_hash[32];           /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
 };
 
 /* conn.c */
@@ -317,8 +317,8 @@ int resume_note_server_name(cdtls_conn *c, const uint8_t *name, size_t len);
 
 /* ticket.c: the ticket format (RFC 5077 §4) */
 const cdtls_aead_vt *blob_aead(const cdtls_provider *p); /* ChaCha20-Poly1305, else AES-256-GCM */
-int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out,
-                size_t cap, size_t *out_len);
+int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
+                size_t *out_len);
 int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
                 int *old_key);
 #define TICKET_MAX_OURS (16u + 12u + 128u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
@@ -328,18 +328,17 @@ void conn_keylog(const cdtls_conn *c);
 
 /* hs_common.c, hs_client.c, hs_server.c: the state machines (hs_internal.h) */
 int hs_client_start(cdtls_conn *c, uint64_t now_ms);
-int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len,
-                      const uint8_t *body, size_t body_len, uint64_t now_ms);
+int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len, const uint8_t *body,
+                      size_t body_len, uint64_t now_ms);
 int hs_handle_ccs(cdtls_conn *c);
 /* Shared with the stateless hello verifier (hello_verifier.c): what a
  * cookie binds, and the HelloVerifyRequest record. */
-size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr,
-                       size_t addr_len, cookie_part parts[2]);
-int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq,
-                          uint16_t msg_seq, const uint8_t *cookie, size_t cookie_len);
+size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr, size_t addr_len,
+                       cookie_part parts[2]);
+int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq, uint16_t msg_seq,
+                          const uint8_t *cookie, size_t cookie_len);
 /* Server: a ClientHello arrived while waiting for one. */
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
-                           const uint8_t *body, size_t body_len, uint64_t record_seq,
-                           uint64_t now_ms);
+                           const uint8_t *body, size_t body_len, uint64_t record_seq, uint64_t now_ms);
 
 #endif

@@ -34,8 +34,7 @@ static void put_vec8(cdtls_writer *w, const uint8_t *p, size_t n)
     writer_bytes(w, p, n);
 }
 
-int cdtls_conn_export_state(cdtls_conn *c, const uint8_t key[32], uint8_t *out, size_t cap,
-                            size_t *out_len)
+int cdtls_conn_export_state(cdtls_conn *c, const uint8_t key[32], uint8_t *out, size_t cap, size_t *out_len)
 {
     if (!c || !key || !out || !out_len) return CDTLS_ERR_INVALID_ARG;
     if (c->state != CDTLS_STATE_ESTABLISHED || c->hs != HS_DONE || !c->have_read_cipher)
@@ -172,8 +171,8 @@ static int restore(cdtls_conn *c, cdtls_reader *r)
     return CDTLS_OK;
 }
 
-int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], const uint8_t *in,
-                            size_t len, uint64_t now_ms, cdtls_conn **out)
+int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], const uint8_t *in, size_t len,
+                            uint64_t now_ms, cdtls_conn **out)
 {
     if (!cfg || !key || !in || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -185,7 +184,8 @@ int cdtls_conn_import_state(const cdtls_config *cfg, const uint8_t key[32], cons
     if (alg != CDTLS_AEAD_CHACHA20_POLY1305 && alg != CDTLS_AEAD_AES_256_GCM) return CDTLS_ERR_UNSUPPORTED;
     const cdtls_aead_vt *a = p->aead[alg];
     if (!a) return CDTLS_ERR_UNSUPPORTED;
-    if (len < STATE_HDR + a->tag_len || len - STATE_HDR - a->tag_len > STATE_BODY_MAX) return CDTLS_ERR_DECODE;
+    if (len < STATE_HDR + a->tag_len || len - STATE_HDR - a->tag_len > STATE_BODY_MAX)
+        return CDTLS_ERR_DECODE;
     const size_t body_len = len - STATE_HDR - a->tag_len;
     uint8_t body[STATE_BODY_MAX];
     cdtls_aead_ctx ctx;

@@ -31,8 +31,7 @@ void dgram_node_free(const cdtls_allocator *a, dgram_node *n)
     if (n) cdtls_free_wipe(a, n, sizeof *n + n->cap);
 }
 
-dgram_node *dgram_queue_node(dgram_queue *q, const cdtls_allocator *a, size_t len,
-                             const cdtls_oob *oob)
+dgram_node *dgram_queue_node(dgram_queue *q, const cdtls_allocator *a, size_t len, const cdtls_oob *oob)
 {
     dgram_node *n = q->spare;
     if (n && n->cap < len) {

@@ -18,8 +18,8 @@
 
 typedef struct dgram_node {
     struct dgram_node *next;
-    size_t len; /* bytes in use */
-    size_t cap; /* bytes allocated after the header (len <= cap) */
+    size_t len;   /* bytes in use */
+    size_t cap;   /* bytes allocated after the header (len <= cap) */
     size_t dirty; /* data bytes that may have been written: [dirty, cap) is zero */
     cdtls_oob oob;
     uint8_t data[]; /* C99 flexible array member */
@@ -29,8 +29,8 @@ typedef struct dgram_queue {
     dgram_node *head, *tail;
     size_t count;
     size_t bytes;
-    dgram_node *spare;  /* wiped, not in the queue; NULL if none */
-    size_t spare_max;   /* largest node cap kept as the spare; 0: none kept */
+    dgram_node *spare; /* wiped, not in the queue; NULL if none */
+    size_t spare_max;  /* largest node cap kept as the spare; 0: none kept */
 } dgram_queue;
 
 /* An empty queue that keeps no spare (set spare_max to keep one). */
@@ -43,8 +43,7 @@ dgram_node *dgram_node_new(const cdtls_allocator *a, size_t len, const cdtls_oob
 void dgram_node_free(const cdtls_allocator *a, dgram_node *n);
 /* As dgram_node_new, but q's spare is used when it is large enough (its
  * cap stays what was allocated; len is set to the request). */
-dgram_node *dgram_queue_node(dgram_queue *q, const cdtls_allocator *a, size_t len,
-                             const cdtls_oob *oob);
+dgram_node *dgram_queue_node(dgram_queue *q, const cdtls_allocator *a, size_t len, const cdtls_oob *oob);
 /* Retires a node made for q (NULL is ignored): wiped, then kept as q's
  * spare if it has none and the node is not over spare_max, else freed. */
 void dgram_queue_recycle(dgram_queue *q, const cdtls_allocator *a, dgram_node *n);

@@ -25,9 +25,8 @@ static int reserved_label(const char *label)
 #define EXPORT_MAX_CONTEXT 0xffffu /* context_value<0..2^16-1> */
 #define EXPORT_MAX_OUT (64u * 1024u)
 
-int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
-                                      const uint8_t *context, size_t context_len, int use_context,
-                                      uint8_t *out, size_t out_len)
+int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label, const uint8_t *context,
+                                      size_t context_len, int use_context, uint8_t *out, size_t out_len)
 {
     if (!c || !label || !*label || !out || !out_len || out_len > EXPORT_MAX_OUT ||
         (context_len && !context) || (use_context && context_len > EXPORT_MAX_CONTEXT) ||
@@ -49,8 +48,8 @@ int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label,
         seed[2 * KS_RANDOM_LEN + 1] = (uint8_t)context_len;
         if (context_len) memcpy(seed + 2 * KS_RANDOM_LEN + 2, context, context_len);
     }
-    int rc = cdtls_tls12_prf(c->p, c->suite->prf, c->master, KS_MASTER_LEN, label, seed, seed_len,
-                             out, out_len);
+    int rc = cdtls_tls12_prf(c->p, c->suite->prf, c->master, KS_MASTER_LEN, label, seed, seed_len, out,
+                             out_len);
     if (seed != small) c->a->free(c->a->ctx, seed, seed_len);
     if (rc) cdtls_memzero(out, out_len);
     return rc;

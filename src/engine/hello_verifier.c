@@ -20,8 +20,7 @@ struct cdtls_hello_verifier {
     cookie_keys keys;
 };
 
-int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms,
-                             cdtls_hello_verifier **out)
+int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms, cdtls_hello_verifier **out)
 {
     if (!cfg || !out) return CDTLS_ERR_INVALID_ARG;
     const cdtls_provider *p = cfg->provider ? cfg->provider : cdtls_provider_default();
@@ -83,8 +82,8 @@ static int hello_start_parse(const hs_header *h, const uint8_t *frag, hs_client_
 }
 
 int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
-                               const uint8_t *dgram, size_t len, uint64_t now_ms,
-                               uint8_t *reply, size_t reply_cap, size_t *reply_len)
+                               const uint8_t *dgram, size_t len, uint64_t now_ms, uint8_t *reply,
+                               size_t reply_cap, size_t *reply_len)
 {
     if (!v || (!addr && addr_len) || !dgram || !reply || !reply_len) return CDTLS_ERR_INVALID_ARG;
     *reply_len = 0;
@@ -101,12 +100,10 @@ int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t
 
     cookie_part parts[2];
     size_t np = hs_cookie_parts(pre.version_random_sid, pre.version_random_sid_len, addr, addr_len, parts);
-    if (cookie_verify(v->p, &v->keys, parts, np, pre.cookie, pre.cookie_len) == CDTLS_OK)
-        return CDTLS_OK;
+    if (cookie_verify(v->p, &v->keys, parts, np, pre.cookie, pre.cookie_len) == CDTLS_OK) return CDTLS_OK;
     uint8_t cookie[COOKIE_LEN];
     rc = cookie_make(v->p, &v->keys, parts, np, cookie);
     if (!rc)
-        rc = hs_write_hello_verify(reply, reply_cap, reply_len, rh.seq, h.message_seq, cookie,
-                                   COOKIE_LEN);
+        rc = hs_write_hello_verify(reply, reply_cap, reply_len, rh.seq, h.message_seq, cookie, COOKIE_LEN);
     return rc ? rc : CDTLS_ERR_WOULD_BLOCK;
 }

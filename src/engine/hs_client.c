@@ -42,7 +42,7 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     memcpy(ch.random, c->client_random, sizeof ch.random);
     ch.session_id_len = 0;
     resume_client_lookup(c, suites, n_suites, now_ms); /* a stored session for this server */
-    resume_client_offer(c, &ch);                        /* its ID, the SessionTicket extension */
+    resume_client_offer(c, &ch);                       /* its ID, the SessionTicket extension */
     ch.cookie = c->h->cookie;
     ch.cookie_len = c->h->cookie_len;
     ch.suites = suites;
@@ -66,7 +66,7 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
     rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_offer(c, &ch.ext); /* RFC 9146 */
-    uint8_t rpk_ext[8]; /* RFC 7250 certificate types */
+    uint8_t rpk_ext[8];                       /* RFC 7250 certificate types */
     if (!rc) rc = rpk_offer(c, &ch.ext, rpk_ext);
     if (rc) return rc;
 
@@ -89,14 +89,12 @@ int hs_client_start(cdtls_conn *c, uint64_t now_ms)
     return client_send_hello(c, now_ms);
 }
 
-static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len,
-                                  uint64_t now_ms)
+static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms)
 {
     hs_hello_verify_request hvr;
     if (hs_hello_verify_request_parse(body, len, &hvr) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (hvr.cookie_len > sizeof c->h->cookie)
-        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (hvr.cookie_len > sizeof c->h->cookie) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     memcpy(c->h->cookie, hvr.cookie, hvr.cookie_len);
     c->h->cookie_len = hvr.cookie_len;
     /* RFC 6347 §4.2.6: the first ClientHello and the HelloVerifyRequest are
@@ -122,13 +120,11 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     int offered = 0;
     for (size_t i = 0; i < n; i++) offered |= suites[i] == sh.cipher_suite;
     if (!offered) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    if (sh.compression_method != 0)
-        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    if (sh.compression_method != 0) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     c->suite = suite_find(sh.cipher_suite);
     hs_transcript_pick(c);
     memcpy(c->server_random, sh.random, sizeof c->server_random);
-    if (sh.session_id_len > sizeof c->session_id)
-        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (sh.session_id_len > sizeof c->session_id) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     memcpy(c->session_id, sh.session_id, sh.session_id_len);
     c->session_id_len = sh.session_id_len;
 
@@ -199,8 +195,9 @@ static int client_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len,
     if (rc) return rc;
     /* the leaf's key must fit the suite (RFC 8422 §5.3) */
     cdtls_key_type t = c->peer_chain[0].key.type;
-    int fits = c->suite->kx == KX_ECDHE_RSA ? t == CDTLS_KEY_RSA
-                                            : (t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519);
+    int fits = c->suite->kx == KX_ECDHE_RSA
+                   ? t == CDTLS_KEY_RSA
+                   : (t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519);
     if (!fits) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_CERTIFICATE);
     c->hs = HS_C_WAIT_SKE;
     return CDTLS_OK;
@@ -226,11 +223,11 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
         uint8_t signed_data[64 + 4 + 255];
         size_t sd_len;
         hs_ske_signed_input(c, ske.params, ske.params_len, signed_data, &sd_len);
-        if (v->verify(&c->peer_chain[0].key, signed_data, sd_len, ske.signature, ske.signature_len) != CDTLS_OK)
+        if (v->verify(&c->peer_chain[0].key, signed_data, sd_len, ske.signature, ske.signature_len) !=
+            CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
     }
-    if (ske.psk_hint_len > sizeof c->h->psk_hint)
-        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (ske.psk_hint_len > sizeof c->h->psk_hint) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (ske.psk_hint_len) memcpy(c->h->psk_hint, ske.psk_hint, ske.psk_hint_len);
     c->h->psk_hint_len = ske.psk_hint_len;
     if (kind == HS_KX_ECDHE_PSK || kind == HS_KX_ECDHE) {
@@ -256,8 +253,8 @@ static int client_choose_psk(cdtls_conn *c)
     if (c->cfg->psk_callback) {
         size_t id_len = 0, psk_len = 0;
         int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, c->h->psk_hint, c->h->psk_hint_len,
-                                     c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
-                                     sizeof c->h->psk, &psk_len);
+                                      c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
+                                      sizeof c->h->psk, &psk_len);
         if (rc) return rc;
         if (id_len > sizeof c->psk_identity || psk_len > sizeof c->h->psk) return CDTLS_ERR_INTERNAL;
         c->psk_identity_len = id_len;

@@ -41,8 +41,8 @@ int hs_suite_configured(const cdtls_conn *c, const suite_info *s)
     return 0; /* no X.509 in this build (engine/x509_use.h) */
 #endif
     if (c->role == CDTLS_CLIENT)
-        return c->cfg->n_trust_anchors || c->cfg->insecure_skip_verify || c->cfg->verify_peer || c->cfg->n_pins ||
-               rpk_accepts_peer(c);
+        return c->cfg->n_trust_anchors || c->cfg->insecure_skip_verify || c->cfg->verify_peer ||
+               c->cfg->n_pins || rpk_accepts_peer(c);
     /* server: the key we will show, certificate or raw (RFC 7250) */
     if (c->rpk_server_none || (c->own_cert_rpk ? !c->h->have_own_rpk : !c->h->have_own_leaf)) return 0;
     cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
@@ -128,8 +128,8 @@ uint16_t hs_sig_choose(const cdtls_conn *c, cdtls_key_type t, const uint8_t *pee
 
 /* TLS 1.2 ServerKeyExchange signature input (RFC 8422 §5.4):
  * client_random || server_random || ServerECDHParams. */
-void hs_ske_signed_input(const cdtls_conn *c, const uint8_t *params, size_t params_len,
-                             uint8_t *out, size_t *out_len)
+void hs_ske_signed_input(const cdtls_conn *c, const uint8_t *params, size_t params_len, uint8_t *out,
+                         size_t *out_len)
 {
     memcpy(out, c->client_random, 32);
     memcpy(out + 32, c->server_random, 32);
@@ -243,10 +243,10 @@ static int judge_peer_chain(cdtls_conn *c)
     } else if (c->cfg->n_trust_anchors) {
         if (!c->cfg->unix_time) return CDTLS_ERR_INVALID_ARG; /* no clock: cannot check validity */
         int64_t now = c->cfg->unix_time(c->cfg->unix_time_ctx);
-        rc = engine_x509_verify_chain(c->p, c->peer_chain, c->peer_chain_len, c->cfg->trust_anchors,
-                                     c->cfg->n_trust_anchors, now,
-                                     c->role == CDTLS_CLIENT ? c->cfg->server_name : NULL,
-                                     c->role == CDTLS_CLIENT ? CDTLS_X509_PURPOSE_SERVER : CDTLS_X509_PURPOSE_CLIENT);
+        rc = engine_x509_verify_chain(
+            c->p, c->peer_chain, c->peer_chain_len, c->cfg->trust_anchors, c->cfg->n_trust_anchors, now,
+            c->role == CDTLS_CLIENT ? c->cfg->server_name : NULL,
+            c->role == CDTLS_CLIENT ? CDTLS_X509_PURPOSE_SERVER : CDTLS_X509_PURPOSE_CLIENT);
     } else {
         rc = c->cfg->n_pins ? CDTLS_OK : CDTLS_ERR_CERT_UNTRUSTED;
     }
@@ -393,8 +393,8 @@ static const hs_step *find_step(const cdtls_conn *c, uint8_t type)
     return NULL;
 }
 
-int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len,
-                      const uint8_t *body, size_t body_len, uint64_t now_ms)
+int hs_handle_message(cdtls_conn *c, uint8_t type, const uint8_t *msg, size_t msg_len, const uint8_t *body,
+                      size_t body_len, uint64_t now_ms)
 {
     const hs_step *st = find_step(c, type);
     if (!st) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);

@@ -74,7 +74,8 @@ static int sha256_of(const cdtls_conn *c, const void *a, size_t a_len, const voi
 int resume_note_server_name(cdtls_conn *c, const uint8_t *name, size_t len)
 {
     static const char label[] = "cdtls server name";
-    return sha256_of(c, label, sizeof label - 1, name ? (const void *)name : "", name ? len : 0, "", 0, c->sni_hash);
+    return sha256_of(c, label, sizeof label - 1, name ? (const void *)name : "", name ? len : 0, "", 0,
+                     c->sni_hash);
 }
 
 /* SHA-256("cdtls psk binder" || master_secret || psk): ties a session to
@@ -178,13 +179,15 @@ static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdt
              memcmp(s->server_name_hash, c->sni_hash, sizeof c->sni_hash) == 0;
     if (ok && c->cfg->cipher_suites) { /* and still one we allow */
         int allowed = 0;
-        for (size_t i = 0; i < c->cfg->n_cipher_suites; i++) allowed |= c->cfg->cipher_suites[i] == s->cipher_suite;
+        for (size_t i = 0; i < c->cfg->n_cipher_suites; i++)
+            allowed |= c->cfg->cipher_suites[i] == s->cipher_suite;
         ok = allowed;
     }
     if (ok && suite_uses_psk(suite_find(s->cipher_suite)) && !psk_still_valid(c, s)) ok = 0;
     /* no certificate session while we ask for client certificates (see
      * server_may_resume in hs_server.c) */
-    if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ok = 0;
+    if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE)
+        ok = 0;
     return ok;
 }
 
@@ -197,7 +200,9 @@ int resume_server_lookup(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_
     if (c->cfg->ticket_keys && ch->ext.session_ticket && ch->ext.ticket_len && ch->session_id_len) {
         cdtls_session *s = sess_get(c);
         int old_key = 0;
-        if (s && ticket_open(c->cfg->ticket_keys, ch->ext.ticket, ch->ext.ticket_len, now_ms, s, &old_key) == CDTLS_OK &&
+        if (s &&
+            ticket_open(c->cfg->ticket_keys, ch->ext.ticket, ch->ext.ticket_len, now_ms, s, &old_key) ==
+                CDTLS_OK &&
             server_acceptable(c, ch, s, now_ms)) {
             memcpy(s->id, ch->session_id, ch->session_id_len);
             s->id_len = ch->session_id_len;
@@ -326,7 +331,8 @@ void resume_forget(cdtls_conn *c)
     const cdtls_session_store *st = c->cfg->session_store;
     if (st && st->del) {
         if (c->role == CDTLS_SERVER) {
-            if (c->session_id_len && !c->resumed_by_ticket) st->del(st->ctx, c->session_id, c->session_id_len);
+            if (c->session_id_len && !c->resumed_by_ticket)
+                st->del(st->ctx, c->session_id, c->session_id_len);
         } else {
             const uint8_t *key;
             size_t len;
@@ -336,10 +342,10 @@ void resume_forget(cdtls_conn *c)
             if (s && client_key(c, &key, &len) && st->get && st->get(st->ctx, key, len, s) == CDTLS_OK) {
                 int ours;
                 if (c->have_offer)
-                    ours = c->sess->ticket_len ? s->ticket_len == c->sess->ticket_len &&
-                                                     memcmp(s->ticket, c->sess->ticket, s->ticket_len) == 0
-                                               : s->id_len == c->sess->id_len &&
-                                                     memcmp(s->id, c->sess->id, s->id_len) == 0;
+                    ours = c->sess->ticket_len
+                               ? s->ticket_len == c->sess->ticket_len &&
+                                     memcmp(s->ticket, c->sess->ticket, s->ticket_len) == 0
+                               : s->id_len == c->sess->id_len && memcmp(s->id, c->sess->id, s->id_len) == 0;
                 else
                     ours = c->session_id_len && s->id_len == c->session_id_len &&
                            memcmp(s->id, c->session_id, s->id_len) == 0;

@@ -152,7 +152,8 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len)
 
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain)
 {
-    if (c->own_cert_rpk) return hs_raw_public_key_write(w, c->cfg->raw_public_key, c->cfg->raw_public_key_len);
+    if (c->own_cert_rpk)
+        return hs_raw_public_key_write(w, c->cfg->raw_public_key, c->cfg->raw_public_key_len);
     return hs_certificate_write(w, c->h->cert_chain, c->h->cert_chain_len, n_chain);
 }
 

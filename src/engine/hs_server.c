@@ -22,8 +22,8 @@
  * fall inside them, and the second hello (32 bytes longer with the cookie)
  * is often cut elsewhere than the first. A cookie proves the address; it
  * is useless from another one, and for another random. */
-size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr,
-                       size_t addr_len, cookie_part parts[2])
+size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void *addr, size_t addr_len,
+                       cookie_part parts[2])
 {
     parts[0].p = addr, parts[0].len = addr_len;
     parts[1].p = version_random_sid, parts[1].len = len;
@@ -33,8 +33,8 @@ size_t hs_cookie_parts(const uint8_t *version_random_sid, size_t len, const void
 /* HelloVerifyRequest (RFC 6347 §4.2.1): record seq echoes the ClientHello's,
  * message_seq echoes its message_seq, version DTLS 1.0 as the RFC advises;
  * nothing is kept. */
-int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq,
-                          uint16_t msg_seq, const uint8_t *cookie, size_t cookie_len)
+int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t record_seq, uint16_t msg_seq,
+                          const uint8_t *cookie, size_t cookie_len)
 {
     uint8_t hs[DTLS_HS_HEADER_LEN + 3 + 255];
     hs_hello_verify_request hvr = {DTLS_VERSION_1_0, cookie, cookie_len};
@@ -44,8 +44,8 @@ int hs_write_hello_verify(uint8_t *out, size_t cap, size_t *out_len, uint64_t re
     if (rc) return rc;
     hs_header h = {HS_HELLO_VERIFY_REQUEST, (uint32_t)w.len, msg_seq, 0, (uint32_t)w.len};
     hs_header_put(&h, hs);
-    return record_seal(NULL, CT_HANDSHAKE, DTLS_VERSION_1_0, 0, record_seq, hs,
-                       DTLS_HS_HEADER_LEN + w.len, out, cap, out_len);
+    return record_seal(NULL, CT_HANDSHAKE, DTLS_VERSION_1_0, 0, record_seq, hs, DTLS_HS_HEADER_LEN + w.len,
+                       out, cap, out_len);
 }
 
 /* The scheme a server signs with: one its key and provider can do that
@@ -104,7 +104,7 @@ static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
     sh.ext.encrypt_then_mac = c->use_etm;
     sh.ext.ec_point_formats = suite_uses_ecdhe(c->suite) && ch->ext.ec_point_formats;
     sh.ext.session_ticket = c->issue_ticket; /* RFC 5077 §3.2: empty, a NewSessionTicket follows */
-    uint8_t app_ext[HS_APP_EXT_REPLY_MAX]; /* ALPN, use_srtp chosen from the ClientHello */
+    uint8_t app_ext[HS_APP_EXT_REPLY_MAX];   /* ALPN, use_srtp chosen from the ClientHello */
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
     uint8_t rpk_ext[2];
@@ -260,7 +260,8 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     int rc = server_hello_queue(c, ch);
     if (!rc && cert) rc = hs_queue_certificate(c, c->h->n_certs); /* RFC 5246 §7.4.2: leaf first */
     if (!rc) rc = server_queue_key_exchange(c, ch);
-    if (!rc && cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) rc = server_queue_certificate_request(c);
+    if (!rc && cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE)
+        rc = server_queue_certificate_request(c);
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
     return rc ? rc : conn_flight_send(c, now_ms, 1);
 }
@@ -268,8 +269,8 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
 /* From here on the handshake runs: the transcript starts with this
  * ClientHello (RFC 6347 §4.2.6), our message_seq continues from the
  * client's (§4.2.2), and we expect the client's next message after it. */
-static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t msg_len,
-                                    uint16_t msg_seq, uint64_t now_ms)
+static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
+                                    uint64_t now_ms)
 {
     hs_transcript_restart(c);
     hs_transcript_pick(c);
@@ -281,8 +282,7 @@ static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t ms
 }
 
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
-                           const uint8_t *body, size_t body_len, uint64_t record_seq,
-                           uint64_t now_ms)
+                           const uint8_t *body, size_t body_len, uint64_t record_seq, uint64_t now_ms)
 {
     hs_client_hello ch;
     if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
@@ -295,8 +295,8 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         }
         (void)cookie_keys_tick(&c->h->cookies, c->p, now_ms);
         cookie_part parts[2];
-        size_t np = hs_cookie_parts(ch.raw_version_random_sid, ch.raw_version_random_sid_len,
-                                    c->peer_addr, c->peer_addr_len, parts);
+        size_t np = hs_cookie_parts(ch.raw_version_random_sid, ch.raw_version_random_sid_len, c->peer_addr,
+                                    c->peer_addr_len, parts);
         if (cookie_verify(c->p, &c->h->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
             /* No valid cookie (none yet, forged, or stale): answer with a
              * fresh HelloVerifyRequest and keep no handshake state. */
@@ -305,7 +305,9 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
             size_t n = 0;
             int rc = cookie_make(c->p, &c->h->cookies, parts, np, cookie);
             if (!rc) rc = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
-            if (!rc) rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
+            if (!rc)
+                rc = dgram_queue_push(&c->out, c->a, rec, n,
+                                      c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
             return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
         }
         c->cookie_verified = 1;
@@ -362,8 +364,8 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         const size_t *lens = NULL;
         size_t n = 0;
         const cdtls_sign_key *key = NULL;
-        int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain,
-                                            &lens, &n, &key);
+        int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain, &lens,
+                                             &n, &key);
         if (sel == CDTLS_OK) {
             if (!chain || !lens || !n || !key ||
                 engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
@@ -395,7 +397,8 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
         return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
 
     server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
-    c->issue_ticket = c->cfg->ticket_keys && ch.ext.session_ticket && server_may_resume(c); /* RFC 5077 §3.2 */
+    c->issue_ticket = c->cfg->ticket_keys && ch.ext.session_ticket &&
+                      server_may_resume(c); /* RFC 5077 §3.2 */
     int rc = server_send_flight4(c, &ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->hs = c->h->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
@@ -408,13 +411,12 @@ int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
     if (c->cfg->psk_callback) {
         size_t psk_len = 0;
         int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, id, id_len, NULL, 0, NULL, c->h->psk,
-                                     sizeof c->h->psk, &psk_len);
+                                      sizeof c->h->psk, &psk_len);
         if (rc) return rc == CDTLS_ERR_UNKNOWN_PSK ? rc : CDTLS_ERR_UNKNOWN_PSK;
         if (psk_len == 0 || psk_len > sizeof c->h->psk) return CDTLS_ERR_UNKNOWN_PSK;
         c->h->psk_len = psk_len;
     } else {
-        if (id_len != c->cfg->psk_identity_len ||
-            (id_len && memcmp(id, c->cfg->psk_identity, id_len) != 0))
+        if (id_len != c->cfg->psk_identity_len || (id_len && memcmp(id, c->cfg->psk_identity, id_len) != 0))
             return CDTLS_ERR_UNKNOWN_PSK;
     }
     memcpy(c->psk_identity, id, id_len);
@@ -463,7 +465,8 @@ static int server_certificate_verify_check(cdtls_conn *c, const uint8_t *body, s
     if (!asked || !v || !(v->key_types & CDTLS_KEY_BIT(c->peer_chain[0].key.type)))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (c->h->hs_log_overflow) return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_INTERNAL_ERROR);
-    if (v->verify(&c->peer_chain[0].key, c->h->hs_log, c->h->hs_log_len, cv.signature, cv.signature_len) != CDTLS_OK)
+    if (v->verify(&c->peer_chain[0].key, c->h->hs_log, c->h->hs_log_len, cv.signature, cv.signature_len) !=
+        CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
     return CDTLS_OK;
 }
@@ -482,7 +485,8 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
     hs_kx_kind kind = hs_suite_kx_kind(c->suite);
     if (hs_client_key_exchange_parse(body, len, kind, &cke) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    int rc = kind == HS_KX_ECDHE ? CDTLS_OK : conn_server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
+    int rc = kind == HS_KX_ECDHE ? CDTLS_OK
+                                 : conn_server_lookup_psk(c, cke.psk_identity, cke.psk_identity_len);
     if (rc) return conn_fail(c, CDTLS_ERR_UNKNOWN_PSK, ALERT_UNKNOWN_PSK_IDENTITY);
     uint8_t shared[CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
@@ -509,7 +513,8 @@ static int server_on_client_key_exchange(cdtls_conn *c, const uint8_t *body, siz
 const hs_step hs_server_steps[] = {
     {HS_S_WAIT_CLIENT_CERT, HS_CERTIFICATE, 1, NULL, server_on_client_certificate},
     {HS_S_WAIT_CKE, HS_CLIENT_KEY_EXCHANGE, 1, NULL, server_on_client_key_exchange},
-    {HS_S_WAIT_CERT_VERIFY, HS_CERTIFICATE_VERIFY, 1, server_certificate_verify_check, server_on_certificate_verify},
+    {HS_S_WAIT_CERT_VERIFY, HS_CERTIFICATE_VERIFY, 1, server_certificate_verify_check,
+     server_on_certificate_verify},
     {HS_S_WAIT_FINISHED, HS_FINISHED, 1, hs_finished_check, hs_finished_handle},
 };
 const size_t hs_n_server_steps = sizeof hs_server_steps / sizeof hs_server_steps[0];

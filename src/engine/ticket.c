@@ -85,8 +85,8 @@ void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k)
     if (k) cdtls_memzero(k->keys, sizeof k->keys);
 }
 
-int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out,
-                size_t cap, size_t *out_len)
+int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
+                size_t *out_len)
 {
     const cdtls_aead_vt *a = k->provider ? blob_aead(k->provider) : NULL;
     if (!a || s->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN) return CDTLS_ERR_UNSUPPORTED;
@@ -153,8 +153,8 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
     cdtls_aead_ctx ctx;
     int rc = a->init(&ctx, key->key, 32);
     if (!rc) {
-        rc = a->open(&ctx, t + CDTLS_TICKET_KEY_NAME_LEN, 12, t, TICKET_HDR, t + TICKET_HDR,
-                     len - TICKET_HDR, state);
+        rc = a->open(&ctx, t + CDTLS_TICKET_KEY_NAME_LEN, 12, t, TICKET_HDR, t + TICKET_HDR, len - TICKET_HDR,
+                     state);
         a->clear(&ctx);
     }
     if (!rc) {
@@ -191,7 +191,9 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
         }
     }
     cdtls_memzero(state, sizeof state);
-    if (rc) k->refused++;
-    else k->opened++;
+    if (rc)
+        k->refused++;
+    else
+        k->opened++;
     return rc;
 }

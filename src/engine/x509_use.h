@@ -18,22 +18,20 @@ static inline int engine_x509_parse(const uint8_t *der, size_t len, cdtls_x509_c
 #endif
 }
 
-static inline int engine_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chain,
-                                           size_t n, const cdtls_x509_cert *anchors,
-                                           size_t n_anchors, int64_t now, const char *host,
-                                           cdtls_x509_purpose purpose)
+static inline int engine_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chain, size_t n,
+                                           const cdtls_x509_cert *anchors, size_t n_anchors, int64_t now,
+                                           const char *host, cdtls_x509_purpose purpose)
 {
 #if defined(CDTLS_PSK_ONLY)
-    (void)p, (void)chain, (void)n, (void)anchors, (void)n_anchors, (void)now, (void)host,
-        (void)purpose;
+    (void)p, (void)chain, (void)n, (void)anchors, (void)n_anchors, (void)now, (void)host, (void)purpose;
     return CDTLS_ERR_UNSUPPORTED;
 #else
     return cdtls_x509_verify_chain(p, chain, n, anchors, n_anchors, now, host, purpose);
 #endif
 }
 
-static inline int engine_x509_fingerprint_sha256(const cdtls_provider *p,
-                                                 const cdtls_x509_cert *cert, uint8_t out[32])
+static inline int engine_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
+                                                 uint8_t out[32])
 {
 #if defined(CDTLS_PSK_ONLY)
     (void)p, (void)cert, (void)out;

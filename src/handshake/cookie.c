@@ -4,8 +4,7 @@
 
 #include "common/mem.h"
 
-int cookie_keys_init(cookie_keys *k, const cdtls_provider *p, uint32_t rotate_ms,
-                     uint64_t now_ms)
+int cookie_keys_init(cookie_keys *k, const cdtls_provider *p, uint32_t rotate_ms, uint64_t now_ms)
 {
     if (!k || !p || !p->random) return CDTLS_ERR_INVALID_ARG;
     memset(k, 0, sizeof *k);
@@ -16,8 +15,7 @@ int cookie_keys_init(cookie_keys *k, const cdtls_provider *p, uint32_t rotate_ms
 
 int cookie_keys_tick(cookie_keys *k, const cdtls_provider *p, uint64_t now_ms)
 {
-    if (k->rotate_ms == 0 || now_ms < k->rotated_at_ms ||
-        now_ms - k->rotated_at_ms < k->rotate_ms)
+    if (k->rotate_ms == 0 || now_ms < k->rotated_at_ms || now_ms - k->rotated_at_ms < k->rotate_ms)
         return CDTLS_OK;
     /* Ticks come only with traffic. Count the periods that passed, so a
      * cookie lives at most two periods however sparse the ClientHellos
@@ -57,14 +55,14 @@ static int cookie_mac(const cdtls_provider *p, const uint8_t *secret, const cook
     return CDTLS_OK;
 }
 
-int cookie_make(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts,
-                size_t n_parts, uint8_t out[COOKIE_LEN])
+int cookie_make(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts, size_t n_parts,
+                uint8_t out[COOKIE_LEN])
 {
     return cookie_mac(p, k->current, parts, n_parts, out);
 }
 
-int cookie_verify(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts,
-                  size_t n_parts, const uint8_t *cookie, size_t cookie_len)
+int cookie_verify(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts, size_t n_parts,
+                  const uint8_t *cookie, size_t cookie_len)
 {
     uint8_t want[COOKIE_LEN];
     if (!cookie || cookie_len != COOKIE_LEN) return CDTLS_ERR_BAD_COOKIE;

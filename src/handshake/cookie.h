@@ -29,18 +29,17 @@ typedef struct cookie_part {
     size_t len;
 } cookie_part;
 
-int cookie_keys_init(cookie_keys *k, const cdtls_provider *p, uint32_t rotate_ms,
-                     uint64_t now_ms);
+int cookie_keys_init(cookie_keys *k, const cdtls_provider *p, uint32_t rotate_ms, uint64_t now_ms);
 /* Rotates the secret if rotate_ms has passed since the last rotation. */
 int cookie_keys_tick(cookie_keys *k, const cdtls_provider *p, uint64_t now_ms);
 void cookie_keys_wipe(cookie_keys *k);
 
 /* Cookie over the parts (each length-prefixed, so boundaries can't shift). */
-int cookie_make(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts,
-                size_t n_parts, uint8_t out[COOKIE_LEN]);
+int cookie_make(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts, size_t n_parts,
+                uint8_t out[COOKIE_LEN]);
 /* CDTLS_OK if cookie matches under the current or previous secret
  * (constant-time compare), CDTLS_ERR_BAD_COOKIE otherwise. */
-int cookie_verify(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts,
-                  size_t n_parts, const uint8_t *cookie, size_t cookie_len);
+int cookie_verify(const cdtls_provider *p, const cookie_keys *k, const cookie_part *parts, size_t n_parts,
+                  const uint8_t *cookie, size_t cookie_len);
 
 #endif

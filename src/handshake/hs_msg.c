@@ -81,8 +81,7 @@ static int parse_alpn(cdtls_reader *body, hs_extensions *e)
     return !list.failed;
 }
 
-int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name,
-                 size_t *name_len)
+int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name, size_t *name_len)
 {
     if (*off >= len) return 0;
     size_t n = list[*off];
@@ -257,8 +256,8 @@ static void put_ext_header(cdtls_writer *w, unsigned type, size_t len)
 }
 
 /* Writes the extensions a hello carries (groups only in ClientHello). */
-static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups,
-                             size_t n_groups, const uint16_t *sig_algs, size_t n_sig_algs)
+static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups, size_t n_groups,
+                             const uint16_t *sig_algs, size_t n_sig_algs)
 {
     uint8_t *len_at = writer_reserve(w, 2);
     size_t start = w->len;
@@ -339,8 +338,8 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
 }
 
 /* Both hellos start with version, random[32], session_id<0..32>. */
-static int read_hello_start(cdtls_reader *r, uint16_t *version, uint8_t random[32],
-                            const uint8_t **sid, size_t *sid_len)
+static int read_hello_start(cdtls_reader *r, uint16_t *version, uint8_t random[32], const uint8_t **sid,
+                            size_t *sid_len)
 {
     const uint8_t *rnd;
     cdtls_reader v;
@@ -408,8 +407,7 @@ int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
 
 int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
 {
-    if (in->session_id_len > 32 || in->cookie_len > 255 || in->n_suites == 0 ||
-        in->n_suites > 0x7ffe)
+    if (in->session_id_len > 32 || in->cookie_len > 255 || in->n_suites == 0 || in->n_suites > 0x7ffe)
         return CDTLS_ERR_INVALID_ARG;
     writer_u16(w, in->version);
     writer_bytes(w, in->random, 32);
@@ -558,8 +556,7 @@ int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
     cdtls_reader r, v;
     memset(out, 0, sizeof *out);
     reader_init(&r, body, len);
-    if (kx_has_psk(kind) && !read_psk_vector(&r, &out->psk_hint, &out->psk_hint_len))
-        return CDTLS_ERR_DECODE;
+    if (kx_has_psk(kind) && !read_psk_vector(&r, &out->psk_hint, &out->psk_hint_len)) return CDTLS_ERR_DECODE;
     if (kx_has_ecdh(kind) && !read_ecdh_params(&r, out)) return CDTLS_ERR_DECODE;
     if (kind == HS_KX_ECDHE) {
         reader_u16(&r, &out->sig_alg);
@@ -578,11 +575,9 @@ int hs_ecdh_params_write(cdtls_writer *w, uint16_t named_curve, const uint8_t *p
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
-int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
-                                 const hs_server_key_exchange *in)
+int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind, const hs_server_key_exchange *in)
 {
-    if (kx_has_psk(kind) && !write_vec16(w, in->psk_hint, in->psk_hint_len))
-        return CDTLS_ERR_INVALID_ARG;
+    if (kx_has_psk(kind) && !write_vec16(w, in->psk_hint, in->psk_hint_len)) return CDTLS_ERR_INVALID_ARG;
     if (kx_has_ecdh(kind) &&
         hs_ecdh_params_write(w, in->named_curve, in->public_key, in->public_len) == CDTLS_ERR_INVALID_ARG)
         return CDTLS_ERR_INVALID_ARG;
@@ -609,20 +604,17 @@ int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 
-int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
-                                 const hs_client_key_exchange *in)
+int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind, const hs_client_key_exchange *in)
 {
     if (kx_has_psk(kind) && !write_vec16(w, in->psk_identity, in->psk_identity_len))
         return CDTLS_ERR_INVALID_ARG;
-    if (kx_has_ecdh(kind) && !write_ec_point(w, in->public_key, in->public_len))
-        return CDTLS_ERR_INVALID_ARG;
+    if (kx_has_ecdh(kind) && !write_ec_point(w, in->public_key, in->public_len)) return CDTLS_ERR_INVALID_ARG;
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
 /* ----------------------------------------------------------- Certificate */
 
-int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count,
-                         cdtls_reader *list)
+int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count, cdtls_reader *list)
 {
     cdtls_reader r, walk, one;
     reader_init(&r, body, len);

@@ -34,12 +34,12 @@ void hs_header_get(const uint8_t in[12], hs_header *h);
 #define HS_MAX_EXTENSIONS 256 /* more in one hello is refused as malformed */
 
 typedef struct hs_extensions {
-    int ems;                 /* extended_master_secret (RFC 7627) */
-    int renegotiation_info;  /* present (RFC 5746) */
+    int ems;                /* extended_master_secret (RFC 7627) */
+    int renegotiation_info; /* present (RFC 5746) */
     const uint8_t *renegotiation_info_data;
     size_t renegotiation_info_len;
-    int encrypt_then_mac;    /* RFC 7366 */
-    int ec_point_formats;    /* present (RFC 8422 §5.1.2) */
+    int encrypt_then_mac;      /* RFC 7366 */
+    int ec_point_formats;      /* present (RFC 8422 §5.1.2) */
     int ec_point_uncompressed; /* the list contains uncompressed (0) */
     int has_supported_groups;
     const uint8_t *supported_groups; /* raw NamedGroup list (2 bytes each) */
@@ -98,8 +98,7 @@ int hs_raw_public_key_write(cdtls_writer *w, const uint8_t *spki, size_t spki_le
 
 /* Walks a checked ProtocolNameList body: returns 1 and the next name, or 0
  * at the end. *off starts at 0. */
-int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name,
-                 size_t *name_len);
+int hs_alpn_next(const uint8_t *list, size_t len, size_t *off, const uint8_t **name, size_t *name_len);
 
 /* --------------------------------------------------------- ClientHello */
 
@@ -119,7 +118,7 @@ typedef struct hs_client_hello {
     size_t n_sig_algs;
     hs_extensions ext;
     /* parsing: raw views, and what the cookie binds (RFC 6347 §4.2.1) */
-    int has_reneg_scsv; /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV in the suites */
+    int has_reneg_scsv;                    /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV in the suites */
     const uint8_t *raw_version_random_sid; /* version || random || session_id<..> */
     size_t raw_version_random_sid_len;
     const uint8_t *raw_suites; /* the cipher_suites vector body */
@@ -211,8 +210,7 @@ int hs_server_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kin
  * the point. The bytes a server signs are the ones this writes, and the
  * ServerKeyExchange writer writes them with it. */
 int hs_ecdh_params_write(cdtls_writer *w, uint16_t named_curve, const uint8_t *pub, size_t len);
-int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
-                                 const hs_server_key_exchange *in);
+int hs_server_key_exchange_write(cdtls_writer *w, hs_kx_kind kind, const hs_server_key_exchange *in);
 
 typedef struct hs_client_key_exchange {
     const uint8_t *psk_identity; /* PSK, ECDHE_PSK */
@@ -223,16 +221,14 @@ typedef struct hs_client_key_exchange {
 
 int hs_client_key_exchange_parse(const uint8_t *body, size_t len, hs_kx_kind kind,
                                  hs_client_key_exchange *out);
-int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind,
-                                 const hs_client_key_exchange *in);
+int hs_client_key_exchange_write(cdtls_writer *w, hs_kx_kind kind, const hs_client_key_exchange *in);
 
 /* ----------------------------------------------------------- Certificate */
 
 /* Certificate (RFC 5246 §7.4.2): certificate_list<0..2^24-1> of
  * ASN.1Cert<1..2^24-1>. hs_certificate_parse checks the framing and counts
  * the entries (at most max); hs_certificate_next walks them. */
-int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count,
-                         cdtls_reader *list);
+int hs_certificate_parse(const uint8_t *body, size_t len, size_t max, size_t *count, cdtls_reader *list);
 int hs_certificate_next(cdtls_reader *list, const uint8_t **der, size_t *der_len);
 int hs_certificate_write(cdtls_writer *w, const uint8_t *const *certs, const size_t *lens, size_t n);
 size_t hs_certificate_size(const size_t *lens, size_t n);

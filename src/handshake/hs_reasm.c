@@ -92,8 +92,7 @@ int hs_reasm_add(hs_reasm *r, const hs_header *h, const uint8_t *frag, size_t fr
     return CDTLS_OK;
 }
 
-int hs_reasm_next(const hs_reasm *r, uint8_t *type, uint16_t *seq, const uint8_t **msg,
-                  size_t *msg_len)
+int hs_reasm_next(const hs_reasm *r, uint8_t *type, uint16_t *seq, const uint8_t **msg, size_t *msg_len)
 {
     const hs_reasm_slot *s = &r->slot[0];
     if (!s->used || s->have != s->length) return 0;

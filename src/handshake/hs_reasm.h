@@ -48,8 +48,7 @@ int hs_reasm_init(hs_reasm *r, const cdtls_allocator *a, const hs_reasm_limits *
 int hs_reasm_add(hs_reasm *r, const hs_header *h, const uint8_t *frag, size_t frag_len);
 /* 1 and the next complete message (borrowed until hs_reasm_consume): msg
  * points at its 12-byte header, msg_len includes it. 0 if none is ready. */
-int hs_reasm_next(const hs_reasm *r, uint8_t *type, uint16_t *seq, const uint8_t **msg,
-                  size_t *msg_len);
+int hs_reasm_next(const hs_reasm *r, uint8_t *type, uint16_t *seq, const uint8_t **msg, size_t *msg_len);
 void hs_reasm_consume(hs_reasm *r);
 /* hs_reasm_consume, but the message's buffer (msg_len bytes from
  * hs_reasm_next) passes to the caller, who frees it with the reassembler's

@@ -23,13 +23,13 @@ typedef struct suite_info {
     const char *name;
     suite_kx kx;
     suite_cipher_kind kind;
-    cdtls_aead_alg aead; /* SUITE_AEAD */
-    cdtls_cbc_alg cbc;   /* SUITE_CBC */
-    cdtls_hash_alg mac;  /* SUITE_CBC: HMAC hash */
-    cdtls_hash_alg prf;  /* PRF and transcript hash */
-    uint8_t key_len;     /* enc key */
-    uint8_t fixed_iv_len;/* 4 (GCM, CCM), 12 (ChaCha20-Poly1305), 0 (CBC) */
-    uint8_t mac_key_len; /* CBC only */
+    cdtls_aead_alg aead;  /* SUITE_AEAD */
+    cdtls_cbc_alg cbc;    /* SUITE_CBC */
+    cdtls_hash_alg mac;   /* SUITE_CBC: HMAC hash */
+    cdtls_hash_alg prf;   /* PRF and transcript hash */
+    uint8_t key_len;      /* enc key */
+    uint8_t fixed_iv_len; /* 4 (GCM, CCM), 12 (ChaCha20-Poly1305), 0 (CBC) */
+    uint8_t mac_key_len;  /* CBC only */
 } suite_info;
 
 const suite_info *suite_find(uint16_t id);

@@ -34,8 +34,7 @@ static int send_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *s
     return first;
 }
 
-static int recv_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                     int timeout_ms)
+static int recv_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     size_t k = 0;
     for (; k < n; k++) {
@@ -44,8 +43,8 @@ static int recv_loop(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *r
         m->raw_len = 0;
         /* Only the first datagram is waited for: the batch is what is
          * already there, so a trickle cannot hold the caller. */
-        int rc = cdtls_io_recv(s, m->buf, m->cap, &m->len, &m->addr, &m->oob, m->raw, m->raw_cap,
-                               &m->raw_len, k == 0 ? timeout_ms : 0);
+        int rc = cdtls_io_recv(s, m->buf, m->cap, &m->len, &m->addr, &m->oob, m->raw, m->raw_cap, &m->raw_len,
+                               k == 0 ? timeout_ms : 0);
         if (rc == CDTLS_ERR_BUFFER_TOO_SMALL) {
             m->truncated = 1;
             if (m->len > m->cap) m->len = m->cap;
@@ -81,8 +80,7 @@ int cdtls_io_send_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t
     return send_loop(s, msgs, n, sent);
 }
 
-int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                        int timeout_ms)
+int cdtls_io_recv_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     if (!received) return CDTLS_ERR_INVALID_ARG;
     *received = 0;

@@ -28,8 +28,7 @@ void io_event_note(cdtls_io_socket *s, int kind, int os_error, const cdtls_addr 
     io_event_push(s, &ev);
 }
 
-int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev,
-                        uint64_t *missed)
+int cdtls_io_event_read(const cdtls_io_socket *s, uint64_t *cursor, cdtls_io_event *ev, uint64_t *missed)
 {
     if (missed) *missed = 0;
     if (!s || !cursor || !ev) return CDTLS_ERR_INVALID_ARG;

@@ -53,8 +53,7 @@ void io_event_note(cdtls_io_socket *s, int kind, int os_error, const cdtls_addr 
  * refused the call itself": *sent / nothing received tells where to go on
  * one by one. */
 int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *sent);
-int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                         int timeout_ms);
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms);
 
 /* ------------------------------------------------------------ UDP GRO
  * With UDP_GRO on (Linux, CDTLS_IO_GRO) the kernel may hand over several
@@ -65,8 +64,8 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
  * and TTL it reports are each datagram's). posix.c reads into the buffers
  * below and the io layer hands the datagrams out one by one from there:
  * never a coalesced buffer to the caller. */
-#define IO_GRO_READS 8u          /* coalesced reads one receive call may take */
-#define IO_GRO_READ_MAX 65536u   /* a coalesced read is at most 64 KiB */
+#define IO_GRO_READS 8u        /* coalesced reads one receive call may take */
+#define IO_GRO_READ_MAX 65536u /* a coalesced read is at most 64 KiB */
 
 typedef struct io_gro_read {
     const uint8_t *buf; /* the bytes of the read */
@@ -111,7 +110,6 @@ struct cdtls_io_gro {
 /* Datagrams a GRO socket holds, read from the kernel but not handed out. */
 size_t io_gro_pending(const struct cdtls_io_gro *g);
 /* posix.c (Linux): cdtls_io_recv_batch on a socket with GRO on. */
-int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                      int timeout_ms);
+int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms);
 
 #endif

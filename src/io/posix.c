@@ -92,12 +92,15 @@ static unsigned set_recv_reports(int fd, int v4, int v6, unsigned want)
     (void)ttl;
     if (v4) {
 #if defined(IP_RECVTOS)
-        if (set_report(fd, IPPROTO_IP, IP_RECVTOS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IP, IP_RECVTOS, tos))
+            caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
 #endif
 #if defined(IP_PKTINFO) && !defined(__APPLE__) && !defined(__FreeBSD__)
-        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt))
+            caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #elif defined(IP_RECVPKTINFO)
-        if (set_report(fd, IPPROTO_IP, IP_RECVPKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_RECVPKTINFO, pkt))
+            caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #elif defined(IP_RECVDSTADDR)
         if (set_report(fd, IPPROTO_IP, IP_RECVDSTADDR, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR;
 #if defined(IP_RECVIF)
@@ -112,10 +115,12 @@ static unsigned set_recv_reports(int fd, int v4, int v6, unsigned want)
     }
     if (v6) {
 #if defined(IPV6_RECVTCLASS)
-        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, tos)) caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, tos))
+            caps |= CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN;
 #endif
 #if defined(IPV6_RECVPKTINFO)
-        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, pkt))
+            caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
 #endif
 #if defined(IPV6_RECVHOPLIMIT)
         if (set_report(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
@@ -240,7 +245,8 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     path_mtu_setup(fd, family == 4 || dual, family == 6);
     /* On a dual-stack socket the IPv4 options apply to the IPv4 traffic
      * (Linux honours them on AF_INET6 sockets). */
-    s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) | send_caps(family, bind_addr);
+    s->caps = set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS) |
+              send_caps(family, bind_addr);
 #if defined(__APPLE__)
     {
         /* macOS: a datagram with control messages whose size is at or just
@@ -263,7 +269,8 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         /* UDP GSO: a kernel that has it answers this option (Linux 4.18) */
         int seg = 0;
         socklen_t seg_len = sizeof seg;
-        if (getsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, &seg_len) == 0) s->caps |= CDTLS_IO_CAP_SEND_GSO;
+        if (getsockopt(fd, IPPROTO_UDP, 103 /* UDP_SEGMENT */, &seg, &seg_len) == 0)
+            s->caps |= CDTLS_IO_CAP_SEND_GSO;
         if (!(flags & CDTLS_IO_NO_PROBE)) s->caps = io_probe_send_gso(family, s->caps);
     }
     if (flags & CDTLS_IO_GRO) gro_enable(s, flags);
@@ -281,7 +288,8 @@ int cdtls_io_set_recv_reports(cdtls_io_socket *s, unsigned mask)
 
 int cdtls_io_connect(cdtls_io_socket *s, const cdtls_addr *peer)
 {
-    if (!s || s->fd < 0 || !peer || (peer->ip.family != 4 && peer->ip.family != 6)) return CDTLS_ERR_INVALID_ARG;
+    if (!s || s->fd < 0 || !peer || (peer->ip.family != 4 && peer->ip.family != 6))
+        return CDTLS_ERR_INVALID_ARG;
     if (peer->ip.family == 4 && s->family == 6 && !s->dual_stack) return CDTLS_ERR_INVALID_ARG;
     if (peer->ip.family == 6 && s->family == 4) return CDTLS_ERR_INVALID_ARG;
     struct sockaddr_storage ss;
@@ -315,8 +323,15 @@ static const uint8_t *cmsg_data(const struct cmsghdr *c);
 static int errno_may_be_icmp(int e)
 {
     switch (e) {
-    case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENOPROTOOPT:
-    case EOPNOTSUPP: case EMSGSIZE: case EPROTO: case EACCES:
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+    case EMSGSIZE:
+    case EPROTO:
+    case EACCES:
 #if defined(ENONET)
     case ENONET:
 #endif
@@ -330,8 +345,15 @@ static int errno_may_be_icmp(int e)
 static int errno_unreachable(int e)
 {
     switch (e) {
-    case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH: case EHOSTDOWN: case ENOPROTOOPT:
-    case EPROTO: case EACCES: case EPERM: case ENETDOWN:
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENOPROTOOPT:
+    case EPROTO:
+    case EACCES:
+    case EPERM:
+    case ENETDOWN:
 #if defined(ENONET)
     case ENONET:
 #endif
@@ -397,10 +419,13 @@ static int drain_errors(cdtls_io_socket *s, int seen)
         if (recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
         cdtls_addr to;
         memset(&to, 0, sizeof to);
-        if (m.msg_namelen > 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) io_from_sockaddr(&ss, &to);
-        else if (s->connected) to = s->peer;
+        if (m.msg_namelen > 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+            io_from_sockaddr(&ss, &to);
+        else if (s->connected)
+            to = s->peer;
         size_t clen = (m.msg_flags & MSG_CTRUNC) ? 0 : (size_t)m.msg_controllen;
-        for (const struct cmsghdr *c = cmsg_next(control.bytes, clen, NULL); c; c = cmsg_next(control.bytes, clen, c)) {
+        for (const struct cmsghdr *c = cmsg_next(control.bytes, clen, NULL); c;
+             c = cmsg_next(control.bytes, clen, c)) {
             if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
                 struct sock_extended_err ee;
@@ -471,8 +496,8 @@ unsigned cdtls_io_caps(const cdtls_io_socket *s)
 /* --------------------------------------------------- typed OOB <-> cmsg */
 
 /* Appends one control message; 0 if it does not fit. */
-static int put_cmsg(struct msghdr *m, size_t *used, size_t cap, int level, int type,
-                    const void *data, size_t len)
+static int put_cmsg(struct msghdr *m, size_t *used, size_t cap, int level, int type, const void *data,
+                    size_t len)
 {
     if (*used + CMSG_SPACE(len) > cap) return 0;
     struct cmsghdr *c = (struct cmsghdr *)((uint8_t *)m->msg_control + *used);
@@ -487,8 +512,7 @@ static int put_cmsg(struct msghdr *m, size_t *used, size_t cap, int level, int t
 
 /* family 4: IPv4 socket; 6: IPv6 socket; 46: IPv4 traffic on a dual-stack
  * IPv6 socket, where Linux processes the IPv4 (SOL_IP) messages. */
-static int build_cmsgs(const cdtls_oob *oob, int family, struct msghdr *m, size_t cap,
-                       size_t *used)
+static int build_cmsgs(const cdtls_oob *oob, int family, struct msghdr *m, size_t cap, size_t *used)
 {
     int ok = 1;
     if (!oob) return 1;
@@ -553,8 +577,7 @@ static int build_cmsgs(const cdtls_oob *oob, int family, struct msghdr *m, size_
     return ok;
 }
 
-int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
-                        size_t *out_len)
+int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap, size_t *out_len)
 {
     if (!oob || !out || !out_len || (family != 4 && family != 6 && family != 46))
         return CDTLS_ERR_INVALID_ARG;
@@ -751,10 +774,9 @@ static int cmsg_family(const cdtls_io_socket *s, const cdtls_addr *dest)
 /* Checks one datagram and fills *m (pointing at *iov, *ss and *control)
  * for sendmsg; *need gets the typed-OOB capabilities it uses. Shared by
  * the single send and the batch, so both refuse and build the same way. */
-static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len,
-                        const cdtls_addr *to, const cdtls_oob *oob, const uint8_t *raw,
-                        size_t raw_len, struct msghdr *m, struct iovec *iov,
-                        struct sockaddr_storage *ss, io_control *control, unsigned *need)
+static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
+                        const cdtls_oob *oob, const uint8_t *raw, size_t raw_len, struct msghdr *m,
+                        struct iovec *iov, struct sockaddr_storage *ss, io_control *control, unsigned *need)
 {
     if ((!buf && len) || (!raw && raw_len)) return CDTLS_ERR_INVALID_ARG;
     const cdtls_addr *dest;
@@ -773,7 +795,8 @@ static int prepare_send(const cdtls_io_socket *s, const uint8_t *buf, size_t len
     m->msg_iovlen = 1;
     m->msg_control = control->bytes;
     size_t used = 0;
-    if (!build_cmsgs(oob, cmsg_family(s, dest), m, CDTLS_IO_CMSG_SPACE, &used)) return CDTLS_ERR_BUFFER_TOO_SMALL;
+    if (!build_cmsgs(oob, cmsg_family(s, dest), m, CDTLS_IO_CMSG_SPACE, &used))
+        return CDTLS_ERR_BUFFER_TOO_SMALL;
     if (raw_len) {
         if (used + raw_len > sizeof control->bytes) return CDTLS_ERR_BUFFER_TOO_SMALL;
         memcpy(control->bytes + used, raw, raw_len); /* passed through unchanged */
@@ -823,7 +846,8 @@ static unsigned refused_caps(cdtls_io_socket *s, const struct msghdr *m, const c
         p.msg_control = control.bytes;
         if (!build_cmsgs(&one, cfam, &p, sizeof control.bytes, &used)) continue;
         p.msg_controllen = used;
-        if (sendmsg(s->fd, &p, IO_MSG_PROBE) < 0 && (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP))
+        if (sendmsg(s->fd, &p, IO_MSG_PROBE) < 0 &&
+            (errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP))
             refused |= io_oob_send_caps(&one);
     }
     (void)need;
@@ -892,13 +916,15 @@ static int send_one(cdtls_io_socket *s, struct msghdr *m, const cdtls_oob *oob, 
         const cdtls_addr *to = dest_or_peer(s, dest);
         uint64_t before = s->event_seq;
         drain_errors(s, 0);
-        if (s->event_seq == before || s->events[(s->event_seq - 1) % CDTLS_IO_EVENTS].kind != CDTLS_IO_EVENT_PATH_MTU)
+        if (s->event_seq == before ||
+            s->events[(s->event_seq - 1) % CDTLS_IO_EVENTS].kind != CDTLS_IO_EVENT_PATH_MTU)
             io_event_note(s, CDTLS_IO_EVENT_PATH_MTU, e, to, 0, 0);
         /* Linux's local IPv4 report names the socket's connected port, 0
          * on an unconnected one: this send's destination is the one meant */
         for (uint64_t q = before + 1; to && q <= s->event_seq && s->event_seq - q < CDTLS_IO_EVENTS; q++) {
             cdtls_io_event *ev = &s->events[(q - 1) % CDTLS_IO_EVENTS];
-            if (ev->kind == CDTLS_IO_EVENT_PATH_MTU && ev->addr.port == 0 && ev->addr.ip.family == to->ip.family &&
+            if (ev->kind == CDTLS_IO_EVENT_PATH_MTU && ev->addr.port == 0 &&
+                ev->addr.ip.family == to->ip.family &&
                 memcmp(ev->addr.ip.addr, to->ip.addr, to->ip.family == 6 ? 16 : 4) == 0)
                 ev->addr.port = to->port;
         }
@@ -963,8 +989,8 @@ static int wait_readable(cdtls_io_socket *s, int timeout_ms)
     }
 }
 
-int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
-                  cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
+int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from, cdtls_oob *oob,
+                  uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
 {
     if (!s || s->fd < 0 || (!buf && cap) || !len || (!raw && raw_cap)) return CDTLS_ERR_INVALID_ARG;
 #if defined(__linux__)
@@ -1033,8 +1059,8 @@ int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdt
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
-#define IO_GSO_MAX_SEGS 64u        /* the kernel's UDP_MAX_SEGMENTS */
-#define IO_GSO_MAX_BYTES 65000u    /* below the largest UDP payload */
+#define IO_GSO_MAX_SEGS 64u                /* the kernel's UDP_MAX_SEGMENTS */
+#define IO_GSO_MAX_BYTES 65000u            /* below the largest UDP payload */
 #define IO_BATCH_IOV (2u * IO_BATCH_CHUNK) /* iovecs per chunk, GSO runs included */
 
 /* Whether two datagrams of a batch go to the same place: on a connected
@@ -1090,7 +1116,8 @@ static int send_msg_alone(cdtls_io_socket *s, cdtls_io_msg *m, int e)
     unsigned need;
     const cdtls_oob *oob = m->oob.flags ? &m->oob : NULL;
     m->os_error = 0;
-    m->status = prepare_send(s, m->buf, m->len, &m->addr, oob, m->raw, m->raw_len, &h, &iov, &ss, &control, &need);
+    m->status = prepare_send(s, m->buf, m->len, &m->addr, oob, m->raw, m->raw_len, &h, &iov, &ss, &control,
+                             &need);
     if (m->status) return m->status;
     const cdtls_addr *dest = NULL;
     (void)io_send_dest(s, &m->addr, &dest);
@@ -1134,7 +1161,7 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
             int rc = prepare_send(s, m->buf, m->len, &m->addr, m->oob.flags ? &m->oob : NULL, m->raw,
                                   m->raw_len, &mh[k].msg_hdr, &iov[used_iov], &ss[k], &control[k], &need);
             if (rc) {
-                if (k > 0) break; /* the chunk goes first; the next one starts here */
+                if (k > 0) break;      /* the chunk goes first; the next one starts here */
                 out[done].status = rc; /* refused before the kernel: this one only */
                 out[done].os_error = 0;
                 if (!first) first = rc;
@@ -1153,7 +1180,8 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
                 h->msg_control = control[k].bytes;
                 size_t cused = h->msg_controllen;
                 uint16_t seg = (uint16_t)m->len;
-                (void)put_cmsg(h, &cused, sizeof control[k].bytes, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof seg);
+                (void)put_cmsg(h, &cused, sizeof control[k].bytes, IPPROTO_UDP, UDP_SEGMENT, &seg,
+                               sizeof seg);
                 h->msg_controllen = cused;
             }
             mh[k].msg_len = 0;
@@ -1194,8 +1222,10 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
             *sent = done;
             return CDTLS_ERR_WOULD_BLOCK;
         }
-        if (count[i] > 1) send_run_alone(s, &msgs[done], count[i], e);
-        else (void)send_msg_alone(s, &msgs[done], e);
+        if (count[i] > 1)
+            send_run_alone(s, &msgs[done], count[i], e);
+        else
+            (void)send_msg_alone(s, &msgs[done], e);
         for (size_t j = 0; j < count[i]; j++) {
             int st = msgs[done].status;
             if (st == CDTLS_ERR_WOULD_BLOCK) {
@@ -1210,8 +1240,7 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
     return first;
 }
 
-int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                         int timeout_ms)
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     if (s->fd < 0) return CDTLS_ERR_INVALID_ARG;
     if (timeout_ms >= 0) {
@@ -1225,7 +1254,8 @@ int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
     size_t got = 0;
     while (got < n) {
         size_t k = n - got < IO_BATCH_CHUNK ? n - got : IO_BATCH_CHUNK;
-        for (size_t i = 0; i < k; i++) recv_hdr_init(&mh[i], &iov[i], msgs[got + i].buf, msgs[got + i].cap, &ss[i], &control[i]);
+        for (size_t i = 0; i < k; i++)
+            recv_hdr_init(&mh[i], &iov[i], msgs[got + i].buf, msgs[got + i].cap, &ss[i], &control[i]);
         /* The first chunk may block (a blocking socket with no timeout);
          * MSG_WAITFORONE returns as soon as one datagram is in, and later
          * chunks only take what is already queued. */
@@ -1333,7 +1363,8 @@ static int gro_fill(cdtls_io_socket *s, int dontwait)
     struct sockaddr_storage ss[IO_GRO_READS];
     io_control control[IO_GRO_READS];
     unsigned k = (s->caps & CDTLS_IO_CAP_RECV_BATCH) ? IO_GRO_READS : 1u;
-    for (unsigned i = 0; i < k; i++) recv_hdr_init(&mh[i], &iov[i], g->bufs[i], sizeof g->bufs[i], &ss[i], &control[i]);
+    for (unsigned i = 0; i < k; i++)
+        recv_hdr_init(&mh[i], &iov[i], g->bufs[i], sizeof g->bufs[i], &ss[i], &control[i]);
     int r;
     for (;;) {
         s->recv_calls++;
@@ -1360,7 +1391,8 @@ static int gro_fill(cdtls_io_socket *s, int dontwait)
     for (int i = 0; i < r; i++) {
         const struct msghdr *h = &mh[i].msg_hdr;
         io_gro_read *rd = &g->r[i];
-        size_t clen = h->msg_controllen > sizeof control[i].bytes ? sizeof control[i].bytes : (size_t)h->msg_controllen;
+        size_t clen = h->msg_controllen > sizeof control[i].bytes ? sizeof control[i].bytes
+                                                                  : (size_t)h->msg_controllen;
         size_t seg = io_gro_control(control[i].bytes, clen, (h->msg_flags & MSG_CTRUNC) != 0, rd);
         io_gro_read_init(rd, g->bufs[i], mh[i].msg_len, seg, (h->msg_flags & MSG_TRUNC) != 0);
         io_from_sockaddr(&ss[i], &rd->from);
@@ -1407,8 +1439,7 @@ static int gro_recv_one(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *le
     return m.truncated ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
-int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                      int timeout_ms)
+int io_recv_gro_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     if (s->fd < 0) return CDTLS_ERR_INVALID_ARG;
     struct cdtls_io_gro *g = s->gro;
@@ -1444,8 +1475,7 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
     return CDTLS_ERR_UNSUPPORTED;
 }
 
-int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                         int timeout_ms)
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     (void)s;
     (void)msgs;

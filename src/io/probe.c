@@ -46,11 +46,12 @@ static int probe_pair_open(int family, unsigned rx_flags, cdtls_io_socket *tx, c
  * address): the claims in caps whose marking does not arrive, or whose
  * send fails, are dropped, and so are rx's receive reports a datagram
  * came without (*rx_missing). */
-static unsigned probe_marks_path(cdtls_io_socket *tx, cdtls_io_socket *rx, const cdtls_addr *to, unsigned caps,
-                                 unsigned *rx_missing)
+static unsigned probe_marks_path(cdtls_io_socket *tx, cdtls_io_socket *rx, const cdtls_addr *to,
+                                 unsigned caps, unsigned *rx_missing)
 {
     static const uint8_t probe[] = "cdtls io probe";
-    cdtls_oob want[2] = {{.flags = CDTLS_OOB_DSCP, .dscp = 46}, {.flags = CDTLS_OOB_ECN, .ecn = CDTLS_ECN_ECT0}};
+    cdtls_oob want[2] = {{.flags = CDTLS_OOB_DSCP, .dscp = 46},
+                         {.flags = CDTLS_OOB_ECN, .ecn = CDTLS_ECN_ECT0}};
     const unsigned cap_of[2] = {CDTLS_IO_CAP_SEND_DSCP, CDTLS_IO_CAP_SEND_ECN};
     unsigned rx_caps = cdtls_io_caps(rx);
     if (!(rx_caps & (CDTLS_IO_CAP_RECV_DSCP | CDTLS_IO_CAP_RECV_ECN))) return caps;
@@ -95,7 +96,8 @@ unsigned io_probe_send_marks(int family, int dual, unsigned caps)
      * reports are the IPv6 socket's: only the IPv6 probe judges those. */
     if (dual && (caps & marks)) {
         cdtls_addr any6, lo4;
-        if (cdtls_addr_parse("::", 0, &any6) != CDTLS_OK || cdtls_addr_parse("127.0.0.1", 0, &lo4) != CDTLS_OK)
+        if (cdtls_addr_parse("::", 0, &any6) != CDTLS_OK ||
+            cdtls_addr_parse("127.0.0.1", 0, &lo4) != CDTLS_OK)
             return caps;
         if (cdtls_io_open(&rx, &lo4, CDTLS_IO_NO_PROBE) != CDTLS_OK) return caps;
         if (cdtls_io_open(&tx, &any6, CDTLS_IO_DUAL_STACK | CDTLS_IO_NO_PROBE) != CDTLS_OK) {
@@ -103,7 +105,8 @@ unsigned io_probe_send_marks(int family, int dual, unsigned caps)
             return caps;
         }
         unsigned ignored = 0;
-        if (cdtls_io_local_addr(&rx, &to) == CDTLS_OK && cdtls_addr_parse("127.0.0.1", to.port, &to) == CDTLS_OK)
+        if (cdtls_io_local_addr(&rx, &to) == CDTLS_OK &&
+            cdtls_addr_parse("127.0.0.1", to.port, &to) == CDTLS_OK)
             caps = probe_marks_path(&tx, &rx, &to, caps, &ignored);
         cdtls_io_close(&tx);
         cdtls_io_close(&rx);
@@ -152,7 +155,8 @@ static int gso_run_arrives(cdtls_io_socket *tx, cdtls_io_socket *rx)
     if (got == 0) return -1;
     if (got != 3) return 0;
     for (size_t i = 0; i < 3; i++)
-        if (msgs[i].truncated || msgs[i].len != lens[i] || in[i][0] != 0x51 + i || in[i][lens[i] - 1] != 0x51 + i)
+        if (msgs[i].truncated || msgs[i].len != lens[i] || in[i][0] != 0x51 + i ||
+            in[i][lens[i] - 1] != 0x51 + i)
             return 0;
     return 1;
 }
@@ -170,7 +174,8 @@ unsigned io_probe_send_gso(int family, unsigned caps)
     if (probe_pair_open(family, 0, &tx, &rx)) return caps;
     /* the temporary sender claims GSO as the real socket does (the same
      * getsockopt); a refusal inside the send clears it there */
-    if ((tx.caps & CDTLS_IO_CAP_SEND_GSO) && gso_run_arrives(&tx, &rx) == 0) caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
+    if ((tx.caps & CDTLS_IO_CAP_SEND_GSO) && gso_run_arrives(&tx, &rx) == 0)
+        caps &= ~(unsigned)CDTLS_IO_CAP_SEND_GSO;
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
     return caps;
@@ -187,7 +192,8 @@ int io_probe_gro(int family)
     cdtls_io_socket tx, rx;
     if (probe_pair_open(family, CDTLS_IO_GRO, &tx, &rx)) return 1;
     int ok = 1;
-    if ((rx.caps & CDTLS_IO_CAP_RECV_GRO) && (tx.caps & CDTLS_IO_CAP_SEND_GSO)) ok = gso_run_arrives(&tx, &rx) != 0;
+    if ((rx.caps & CDTLS_IO_CAP_RECV_GRO) && (tx.caps & CDTLS_IO_CAP_SEND_GSO))
+        ok = gso_run_arrives(&tx, &rx) != 0;
     cdtls_io_close(&tx);
     cdtls_io_close(&rx);
     return ok;

@@ -8,10 +8,10 @@
 #include "common/mem.h"
 #include "io/io_internal.h"
 
-#define RX_MAX 256u           /* records waiting per socket; more are dropped */
-#define DGRAM_MAX 65536u      /* largest UDP payload we read */
+#define RX_MAX 256u                       /* records waiting per socket; more are dropped */
+#define DGRAM_MAX 65536u                  /* largest UDP payload we read */
 #define RAW_MAX (CDTLS_IO_CMSG_SPACE * 2) /* native control bytes of one datagram */
-#define HVR_MAX 512u          /* room for one HelloVerifyRequest */
+#define HVR_MAX 512u                      /* room for one HelloVerifyRequest */
 
 typedef struct rx_item {
     struct rx_item *next;
@@ -41,9 +41,9 @@ typedef struct rx_item {
 
 typedef struct tx_batch {
     cdtls_io_socket *io;
-    uint8_t *buf;  /* DGRAM_MAX bytes */
-    size_t used;   /* bytes of buf the queued datagrams take */
-    size_t n;      /* datagrams queued in msgs */
+    uint8_t *buf; /* DGRAM_MAX bytes */
+    size_t used;  /* bytes of buf the queued datagrams take */
+    size_t n;     /* datagrams queued in msgs */
     /* > 0 while a listener step runs: flush() only queues, and the step
      * sends once at its end, so the replies to every datagram of a
      * received batch (many peers) share system calls too. */
@@ -76,9 +76,9 @@ struct cdtls_sock {
     const cdtls_allocator *a;
     cdtls_conn *conn;
     cdtls_addr peer;
-    cdtls_io_socket *io;   /* own_io for a client, the listener's for a peer */
+    cdtls_io_socket *io; /* own_io for a client, the listener's for a peer */
     cdtls_io_socket own_io;
-    cdtls_listener *l;     /* NULL for a client */
+    cdtls_listener *l; /* NULL for a client */
     int accepted, queued;
     /* DGRAM_MAX bytes for reading records (and a client's outgoing batch):
      * heap, not stack (threads on musl get 128 KiB stacks). A listener's
@@ -109,9 +109,9 @@ struct cdtls_listener {
     cdtls_sock **table;
     size_t table_size; /* a power of two, or 0 */
     unsigned n_peers, n_queued, backlog, max_peers;
-    uint8_t *scratch; /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
-    tx_batch tx;      /* what the listener and its peers send */
-    rx_batch rx;      /* the datagrams being received */
+    uint8_t *scratch;   /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
+    tx_batch tx;        /* what the listener and its peers send */
+    rx_batch rx;        /* the datagrams being received */
     uint64_t io_events; /* cursor in the io socket's events */
 };
 
@@ -139,8 +139,7 @@ static const cdtls_allocator *alloc_of(const cdtls_config *cfg)
 static int same_addr(const cdtls_addr *x, const cdtls_addr *y)
 {
     size_t n = x->ip.family == 6 ? 16 : 4;
-    return x->ip.family == y->ip.family && x->port == y->port &&
-           memcmp(x->ip.addr, y->ip.addr, n) == 0;
+    return x->ip.family == y->ip.family && x->port == y->port && memcmp(x->ip.addr, y->ip.addr, n) == 0;
 }
 
 /* FNV-1a over the family, port and address bytes. */
@@ -219,8 +218,8 @@ static void lower_mtu(cdtls_conn *c, const cdtls_addr *peer, uint32_t path_mtu)
 }
 
 /* Queues the datagram that lies at t->buf + t->used (len bytes). */
-static void tx_add(tx_batch *t, size_t len, const cdtls_addr *to, const cdtls_oob *oob,
-                   const uint8_t *raw, size_t raw_len)
+static void tx_add(tx_batch *t, size_t len, const cdtls_addr *to, const cdtls_oob *oob, const uint8_t *raw,
+                   size_t raw_len)
 {
     cdtls_io_msg *m = &t->msgs[t->n++];
     memset(m, 0, sizeof *m);
@@ -323,14 +322,17 @@ static void collect(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
             it->raw_len = raw_len;
         }
         if (n) memcpy(it->data, buf, n);
-        if (s->rx_tail) s->rx_tail->next = it; else s->rx_head = it;
+        if (s->rx_tail)
+            s->rx_tail->next = it;
+        else
+            s->rx_head = it;
         s->rx_tail = it;
         s->rx_count++;
     }
 }
 
-static void deliver(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *oob,
-                    const uint8_t *raw, size_t raw_len)
+static void deliver(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *oob, const uint8_t *raw,
+                    size_t raw_len)
 {
     (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
     collect(s, raw, raw_len);
@@ -397,18 +399,19 @@ static int client_step(cdtls_sock *s, int wait_ms)
     int rc = cdtls_io_recv_batch(s->io, r->msgs, r->slots, &got, wait_ms);
     for (size_t i = 0; i < got; i++) {
         const cdtls_io_msg *m = &r->msgs[i];
-        if (!m->truncated && same_addr(&m->addr, &s->peer)) deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+        if (!m->truncated && same_addr(&m->addr, &s->peer))
+            deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
     }
     fire_timer(s);
     cdtls_io_event ev;
-    for (unsigned i = 0; i < CDTLS_IO_EVENTS && cdtls_io_event_read(s->io, &s->io_events, &ev, NULL) == CDTLS_OK; i++)
+    for (unsigned i = 0;
+         i < CDTLS_IO_EVENTS && cdtls_io_event_read(s->io, &s->io_events, &ev, NULL) == CDTLS_OK; i++)
         if (ev.kind == CDTLS_IO_EVENT_PATH_MTU && (ev.addr.ip.family == 0 || same_addr(&ev.addr, &s->peer)))
             lower_mtu(s->conn, &s->peer, ev.mtu);
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
-int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
-                    cdtls_sock **out)
+int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms, cdtls_sock **out)
 {
     if (!cfg || !peer || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -477,8 +480,7 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
 
 /* ------------------------------------------------------------- listener */
 
-int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
-                        cdtls_listener **out)
+int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags, cdtls_listener **out)
 {
     if (!cfg || !bind || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -604,8 +606,8 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     tx_batch *t = &l->tx;
     if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
     size_t reply_len = 0;
-    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(),
-                                        t->buf + t->used, HVR_MAX, &reply_len);
+    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(), t->buf + t->used,
+                                        HVR_MAX, &reply_len);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
         tx_add(t, reply_len, from, l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
@@ -753,8 +755,10 @@ static int listener_step(cdtls_listener *l, int wait_ms)
     /* path MTU reports name the peer they concern (the error queue gives
      * the destination): that peer's connection follows */
     cdtls_io_event ev;
-    for (unsigned i = 0; i < CDTLS_IO_EVENTS && cdtls_io_event_read(&l->io, &l->io_events, &ev, NULL) == CDTLS_OK; i++) {
-        cdtls_sock *s = ev.kind == CDTLS_IO_EVENT_PATH_MTU && ev.addr.ip.family ? table_find(l, &ev.addr) : NULL;
+    for (unsigned i = 0;
+         i < CDTLS_IO_EVENTS && cdtls_io_event_read(&l->io, &l->io_events, &ev, NULL) == CDTLS_OK; i++) {
+        cdtls_sock *s = ev.kind == CDTLS_IO_EVENT_PATH_MTU && ev.addr.ip.family ? table_find(l, &ev.addr)
+                                                                                : NULL;
         if (s) lower_mtu(s->conn, &s->peer, ev.mtu);
     }
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
@@ -844,8 +848,7 @@ static void pop_record(cdtls_sock *s)
     cdtls_free_wipe(s->a, it, sizeof *it + it->len);
 }
 
-int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob,
-                    int timeout_ms)
+int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_oob *oob, int timeout_ms)
 {
     if (!s || !len || (!buf && cap)) return CDTLS_ERR_INVALID_ARG;
     rx_item *it;
@@ -859,8 +862,8 @@ int cdtls_sock_read(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, cdtls_
     return CDTLS_OK;
 }
 
-int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob,
-                        size_t oob_cap, size_t *oob_len, int timeout_ms)
+int cdtls_sock_read_oob(cdtls_sock *s, uint8_t *buf, size_t cap, size_t *len, uint8_t *oob, size_t oob_cap,
+                        size_t *oob_len, int timeout_ms)
 {
     if (!s || !len || (!buf && cap) || (!oob && oob_cap) || !oob_len) return CDTLS_ERR_INVALID_ARG;
     rx_item *it;
@@ -918,8 +921,8 @@ int cdtls_sock_write_many(cdtls_sock *s, const cdtls_sock_record *recs, size_t n
     return rc ? rc : frc;
 }
 
-int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob,
-                         size_t oob_len, size_t *written, size_t *oob_written)
+int cdtls_sock_write_oob(cdtls_sock *s, const uint8_t *data, size_t len, const uint8_t *oob, size_t oob_len,
+                         size_t *written, size_t *oob_written)
 {
     if (!s || (!oob && oob_len)) return CDTLS_ERR_INVALID_ARG;
     if (written) *written = 0;

@@ -150,12 +150,14 @@ static unsigned set_recv_reports(SOCKET fd, int v4, int v6, unsigned want)
     unsigned caps = 0;
     if (v4) {
         caps |= set_tos_report(fd, IPPROTO_IP, IP_RECVTOS, IP_RECVECN, tos, quirk);
-        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IP, IP_PKTINFO, pkt))
+            caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
         if (set_report(fd, IPPROTO_IP, IP_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
     }
     if (v6) {
         caps |= set_tos_report(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, IPV6_RECVECN, tos, quirk);
-        if (set_report(fd, IPPROTO_IPV6, IPV6_PKTINFO, pkt)) caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
+        if (set_report(fd, IPPROTO_IPV6, IPV6_PKTINFO, pkt))
+            caps |= CDTLS_IO_CAP_RECV_LOCAL_ADDR | CDTLS_IO_CAP_RECV_IFINDEX;
         if (set_report(fd, IPPROTO_IPV6, IPV6_HOPLIMIT, ttl)) caps |= CDTLS_IO_CAP_RECV_TTL;
     }
     return caps;
@@ -187,8 +189,8 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     LPFN_WSARECVMSG recvmsg_fn = NULL;
     DWORD got = 0;
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
-        WSAIoctl(fd, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &recvmsg_fn,
-                 sizeof recvmsg_fn, &got, NULL, NULL) != 0 ||
+        WSAIoctl(fd, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &recvmsg_fn, sizeof recvmsg_fn,
+                 &got, NULL, NULL) != 0 ||
         !recvmsg_fn) {
         s->last_error = WSAGetLastError();
         closesocket(fd);
@@ -199,7 +201,8 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         u_long nb = 1;
         ioctlsocket(fd, FIONBIO, &nb);
     }
-    unsigned caps = CDTLS_IO_CAP_RAW_OOB | set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS);
+    unsigned caps = CDTLS_IO_CAP_RAW_OOB |
+                    set_recv_reports(fd, family == 4 || dual, family == 6, CDTLS_IO_RECV_REPORTS);
     /* send: DSCP + ECN as a traffic class where the system takes one (the
      * probe below checks it arrives), else ECN alone via IP_ECN/IPV6_ECN;
      * source address via *_PKTINFO */
@@ -208,7 +211,8 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     {
         /* don't-fragment: the path's MTU is learnt, not paid in fragments */
         DWORD on = 1;
-        if (family == 4 || dual) (void)setsockopt(fd, IPPROTO_IP, IP_DONTFRAGMENT, (const char *)&on, sizeof on);
+        if (family == 4 || dual)
+            (void)setsockopt(fd, IPPROTO_IP, IP_DONTFRAGMENT, (const char *)&on, sizeof on);
         if (family == 6) (void)setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, (const char *)&on, sizeof on);
     }
     s->fd = (cdtls_socket_handle)fd;
@@ -273,8 +277,7 @@ unsigned cdtls_io_caps(const cdtls_io_socket *s)
 
 /* --------------------------------------------------- typed OOB <-> cmsg */
 
-static int put_cmsg(uint8_t *buf, size_t *used, size_t cap, int level, int type, const void *data,
-                    size_t len)
+static int put_cmsg(uint8_t *buf, size_t *used, size_t cap, int level, int type, const void *data, size_t len)
 {
     if (*used + CD_CMSG_SPACE(len) > cap) return 0;
     WSACMSGHDR *c = (WSACMSGHDR *)(void *)(buf + *used);
@@ -322,8 +325,7 @@ static int build(const cdtls_oob *oob, int family, uint8_t *buf, size_t cap, siz
     return ok;
 }
 
-int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap,
-                        size_t *out_len)
+int cdtls_io_build_cmsg(const cdtls_oob *oob, int family, uint8_t *out, size_t cap, size_t *out_len)
 {
     if (!oob || !out || !out_len || (family != 4 && family != 6 && family != 46))
         return CDTLS_ERR_INVALID_ARG;
@@ -419,8 +421,7 @@ static void note_icmp(cdtls_io_socket *s, int e)
 int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtls_addr *to,
                   const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
 {
-    if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && len) || (!raw && raw_len) ||
-        len > 0xffffffffu)
+    if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && len) || (!raw && raw_len) || len > 0xffffffffu)
         return CDTLS_ERR_INVALID_ARG;
     const cdtls_addr *dest;
     int rc = io_send_dest(s, to, &dest);
@@ -491,8 +492,8 @@ int cdtls_io_send(cdtls_io_socket *s, const uint8_t *buf, size_t len, const cdtl
     }
 }
 
-int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from,
-                  cdtls_oob *oob, uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
+int cdtls_io_recv(cdtls_io_socket *s, uint8_t *buf, size_t cap, size_t *len, cdtls_addr *from, cdtls_oob *oob,
+                  uint8_t *raw, size_t raw_cap, size_t *raw_len, int timeout_ms)
 {
     if (!s || (SOCKET)s->fd == INVALID_SOCKET || (!buf && cap) || !len || (!raw && raw_cap) ||
         cap > 0xffffffffu)
@@ -567,8 +568,7 @@ int io_send_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_
     return CDTLS_ERR_UNSUPPORTED;
 }
 
-int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received,
-                         int timeout_ms)
+int io_recv_native_batch(cdtls_io_socket *s, cdtls_io_msg *msgs, size_t n, size_t *received, int timeout_ms)
 {
     (void)s;
     (void)msgs;

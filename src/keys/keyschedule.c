@@ -8,8 +8,8 @@
 
 #define LABEL(s) (const uint8_t *)(s), (sizeof(s) - 1)
 
-int ks_psk_premaster(const uint8_t *other, size_t other_len, const uint8_t *psk,
-                     size_t psk_len, uint8_t *out, size_t cap, size_t *out_len)
+int ks_psk_premaster(const uint8_t *other, size_t other_len, const uint8_t *psk, size_t psk_len, uint8_t *out,
+                     size_t cap, size_t *out_len)
 {
     if (!psk || !out || !out_len || psk_len == 0 || psk_len > 0xffff) return CDTLS_ERR_INVALID_ARG;
     if (!other) other_len = psk_len; /* plain PSK: N zero bytes, N = psk length */
@@ -34,22 +34,18 @@ int ks_psk_premaster(const uint8_t *other, size_t other_len, const uint8_t *psk,
     return CDTLS_OK;
 }
 
-int ks_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms,
-                     size_t pms_len, const uint8_t *client_random,
-                     const uint8_t *server_random, uint8_t *master)
+int ks_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms, size_t pms_len,
+                     const uint8_t *client_random, const uint8_t *server_random, uint8_t *master)
 {
     prf_seed seeds[2] = {{client_random, KS_RANDOM_LEN}, {server_random, KS_RANDOM_LEN}};
-    return prf_tls12(p, prf, pms, pms_len, LABEL("master secret"), seeds, 2, master,
-                     KS_MASTER_LEN);
+    return prf_tls12(p, prf, pms, pms_len, LABEL("master secret"), seeds, 2, master, KS_MASTER_LEN);
 }
 
-int ks_extended_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms,
-                              size_t pms_len, const uint8_t *session_hash, size_t hash_len,
-                              uint8_t *master)
+int ks_extended_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms, size_t pms_len,
+                              const uint8_t *session_hash, size_t hash_len, uint8_t *master)
 {
     prf_seed seed = {session_hash, hash_len};
-    return prf_tls12(p, prf, pms, pms_len, LABEL("extended master secret"), &seed, 1, master,
-                     KS_MASTER_LEN);
+    return prf_tls12(p, prf, pms, pms_len, LABEL("extended master secret"), &seed, 1, master, KS_MASTER_LEN);
 }
 
 int ks_key_block(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *master,
@@ -63,8 +59,7 @@ int ks_key_block(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *mas
     /* The key block is seeded server_random first (RFC 5246 §6.3), the
      * reverse of the master secret. */
     prf_seed seeds[2] = {{server_random, KS_RANDOM_LEN}, {client_random, KS_RANDOM_LEN}};
-    int rc = prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("key expansion"), seeds, 2, block,
-                       need);
+    int rc = prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("key expansion"), seeds, 2, block, need);
     if (rc) return rc;
     memset(out, 0, sizeof *out);
     const uint8_t *q = block;
@@ -81,14 +76,13 @@ int ks_key_block(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *mas
     return CDTLS_OK;
 }
 
-int ks_finished(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *master,
-                int from_server, const uint8_t *transcript_hash, size_t hash_len,
-                uint8_t *verify_data)
+int ks_finished(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *master, int from_server,
+                const uint8_t *transcript_hash, size_t hash_len, uint8_t *verify_data)
 {
     prf_seed seed = {transcript_hash, hash_len};
     if (from_server)
-        return prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("server finished"), &seed, 1,
-                         verify_data, KS_VERIFY_DATA_LEN);
-    return prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("client finished"), &seed, 1,
-                     verify_data, KS_VERIFY_DATA_LEN);
+        return prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("server finished"), &seed, 1, verify_data,
+                         KS_VERIFY_DATA_LEN);
+    return prf_tls12(p, prf, master, KS_MASTER_LEN, LABEL("client finished"), &seed, 1, verify_data,
+                     KS_VERIFY_DATA_LEN);
 }

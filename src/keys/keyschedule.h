@@ -33,19 +33,17 @@ typedef struct ks_keys {
  * opaque psk<0..2^16-1>; }. other == NULL means plain PSK, where
  * other_secret is psk_len zero bytes (RFC 4279 §2); for ECDHE-PSK it is the
  * ECDH shared secret (RFC 5489 §2). */
-int ks_psk_premaster(const uint8_t *other, size_t other_len, const uint8_t *psk,
-                     size_t psk_len, uint8_t *out, size_t cap, size_t *out_len);
+int ks_psk_premaster(const uint8_t *other, size_t other_len, const uint8_t *psk, size_t psk_len, uint8_t *out,
+                     size_t cap, size_t *out_len);
 
 /* master_secret = PRF(pms, "master secret", client_random + server_random)[0..47] */
-int ks_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms,
-                     size_t pms_len, const uint8_t *client_random,
-                     const uint8_t *server_random, uint8_t *master);
+int ks_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms, size_t pms_len,
+                     const uint8_t *client_random, const uint8_t *server_random, uint8_t *master);
 
 /* RFC 7627 §4: PRF(pms, "extended master secret", session_hash)[0..47],
  * session_hash = Hash(handshake messages through ClientKeyExchange). */
-int ks_extended_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms,
-                              size_t pms_len, const uint8_t *session_hash, size_t hash_len,
-                              uint8_t *master);
+int ks_extended_master_secret(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *pms, size_t pms_len,
+                              const uint8_t *session_hash, size_t hash_len, uint8_t *master);
 
 /* key_block = PRF(master, "key expansion", server_random + client_random),
  * cut as RFC 5246 §6.3: client MAC, server MAC, client key, server key,
@@ -56,8 +54,7 @@ int ks_key_block(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *mas
 
 /* verify_data = PRF(master, "client finished" | "server finished",
  * Hash(handshake_messages))[0..11] (RFC 5246 §7.4.9). */
-int ks_finished(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *master,
-                int from_server, const uint8_t *transcript_hash, size_t hash_len,
-                uint8_t *verify_data);
+int ks_finished(const cdtls_provider *p, cdtls_hash_alg prf, const uint8_t *master, int from_server,
+                const uint8_t *transcript_hash, size_t hash_len, uint8_t *verify_data);
 
 #endif

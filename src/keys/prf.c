@@ -10,20 +10,20 @@
 #include "cdtls/prf.h"
 #include "common/mem.h"
 
-static void feed_seed(const cdtls_hmac_vt *h, cdtls_hmac_ctx *ctx, const uint8_t *label,
-                      size_t label_len, const prf_seed *seeds, size_t n_seeds)
+static void feed_seed(const cdtls_hmac_vt *h, cdtls_hmac_ctx *ctx, const uint8_t *label, size_t label_len,
+                      const prf_seed *seeds, size_t n_seeds)
 {
     h->update(ctx, label, label_len);
     for (size_t i = 0; i < n_seeds; i++)
         if (seeds[i].len) h->update(ctx, seeds[i].p, seeds[i].len);
 }
 
-int prf_tls12(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret,
-              size_t secret_len, const uint8_t *label, size_t label_len, const prf_seed *seeds,
-              size_t n_seeds, uint8_t *out, size_t out_len)
+int prf_tls12(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret, size_t secret_len,
+              const uint8_t *label, size_t label_len, const prf_seed *seeds, size_t n_seeds, uint8_t *out,
+              size_t out_len)
 {
-    if (!p || (unsigned)hash >= CDTLS_HASH__COUNT || (!out && out_len) ||
-        (!secret && secret_len) || (!label && label_len) || (!seeds && n_seeds))
+    if (!p || (unsigned)hash >= CDTLS_HASH__COUNT || (!out && out_len) || (!secret && secret_len) ||
+        (!label && label_len) || (!seeds && n_seeds))
         return CDTLS_ERR_INVALID_ARG;
     const cdtls_hmac_vt *h = p->hmac[hash];
     if (!h) return CDTLS_ERR_UNSUPPORTED;
@@ -62,12 +62,10 @@ int prf_tls12(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secre
     return CDTLS_OK;
 }
 
-int cdtls_tls12_prf(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret,
-                    size_t secret_len, const char *label, const uint8_t *seed, size_t seed_len,
-                    uint8_t *out, size_t out_len)
+int cdtls_tls12_prf(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret, size_t secret_len,
+                    const char *label, const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len)
 {
     if (!label || (!seed && seed_len)) return CDTLS_ERR_INVALID_ARG;
     prf_seed s = {seed, seed_len};
-    return prf_tls12(p, hash, secret, secret_len, (const uint8_t *)label, strlen(label), &s, 1,
-                     out, out_len);
+    return prf_tls12(p, hash, secret, secret_len, (const uint8_t *)label, strlen(label), &s, 1, out, out_len);
 }

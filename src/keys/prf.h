@@ -14,8 +14,8 @@ typedef struct prf_seed {
     size_t len;
 } prf_seed;
 
-int prf_tls12(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret,
-              size_t secret_len, const uint8_t *label, size_t label_len, const prf_seed *seeds,
-              size_t n_seeds, uint8_t *out, size_t out_len);
+int prf_tls12(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *secret, size_t secret_len,
+              const uint8_t *label, size_t label_len, const prf_seed *seeds, size_t n_seeds, uint8_t *out,
+              size_t out_len);
 
 #endif

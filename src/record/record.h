@@ -95,13 +95,11 @@ typedef struct record_cipher {
 /* GCM/CCM (RFC 5288, RFC 6655): fixed_iv_len 4 (the salt). ChaCha20-Poly1305
  * (RFC 7905): fixed_iv_len 12. */
 int record_cipher_init_aead(record_cipher *rc, const cdtls_provider *p, cdtls_aead_alg alg,
-                            const uint8_t *key, size_t key_len, const uint8_t *fixed_iv,
-                            size_t fixed_iv_len);
+                            const uint8_t *key, size_t key_len, const uint8_t *fixed_iv, size_t fixed_iv_len);
 /* RFC 5246 §6.2.3.2 block cipher with HMAC; encrypt_then_mac per RFC 7366. */
 int record_cipher_init_cbc(record_cipher *rc, const cdtls_provider *p, cdtls_cbc_alg alg,
                            cdtls_hash_alg mac_hash, const uint8_t *key, size_t key_len,
-                           const uint8_t *mac_key, size_t mac_key_len, int encrypt,
-                           int encrypt_then_mac);
+                           const uint8_t *mac_key, size_t mac_key_len, int encrypt, int encrypt_then_mac);
 void record_cipher_clear(record_cipher *rc);
 /* Bytes protection adds at most (0 for NULL, the epoch-0 null cipher). */
 size_t record_cipher_expansion(const record_cipher *rc);
@@ -109,16 +107,15 @@ size_t record_cipher_expansion(const record_cipher *rc);
 /* Writes a whole record (header + protected fragment). rc NULL = plaintext.
  * CDTLS_ERR_RECORD_TOO_LARGE if pt_len > 2^14; CDTLS_ERR_BUFFER_TOO_SMALL if
  * cap is short. pt may not overlap out. */
-int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch,
-                uint64_t seq, const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-                size_t *out_len);
+int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch, uint64_t seq,
+                const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
 
 /* Authenticates and decrypts a fragment into out (cap >= frag_len is always
  * enough). CDTLS_ERR_AUTH for any authentication or padding failure (one
  * code, so there is no padding oracle), CDTLS_ERR_RECORD_TOO_LARGE if the
  * plaintext exceeds 2^14 (RFC 5246 §6.2.1). */
-int record_open(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len);
+int record_open(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
+                uint8_t *out, size_t cap, size_t *pt_len);
 
 /* The AEAD nonce of a record (RFC 5288 §3 salt || epoch||seq, or RFC 7905
  * §2 IV XOR epoch||seq). */
@@ -132,12 +129,12 @@ void record_aead_nonce(const record_cipher *rc, uint16_t epoch, uint64_t seq, ui
  * non-zero byte is CDTLS_ERR_DECODE. */
 #define RECORD_CID_MAX 255u
 /* The RFC 9146 §5.1 additional data (23 + cid_len bytes into aad). */
-size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t seq,
-                      const uint8_t *cid, size_t cid_len, size_t inner_len);
+size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t seq, const uint8_t *cid,
+                      size_t cid_len, size_t inner_len);
 int record_seal_cid(const record_cipher *rc, uint8_t real_type, uint16_t version, uint16_t epoch,
-                    uint64_t seq, const uint8_t *cid, size_t cid_len, size_t pad,
-                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
-int record_open_cid(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                    uint8_t *out, size_t cap, size_t *pt_len, uint8_t *real_type);
+                    uint64_t seq, const uint8_t *cid, size_t cid_len, size_t pad, const uint8_t *pt,
+                    size_t pt_len, uint8_t *out, size_t cap, size_t *out_len);
+int record_open_cid(const record_cipher *rc, const record_header *h, const uint8_t *frag, uint8_t *out,
+                    size_t cap, size_t *pt_len, uint8_t *real_type);
 
 #endif

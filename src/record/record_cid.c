@@ -13,8 +13,8 @@
 
 #define CID_EXPLICIT_NONCE 8u
 
-int record_read_cid(cdtls_reader *r, size_t cid_len, record_header *h, const uint8_t **hdr,
-                    size_t *hdr_len, const uint8_t **frag)
+int record_read_cid(cdtls_reader *r, size_t cid_len, record_header *h, const uint8_t **hdr, size_t *hdr_len,
+                    const uint8_t **frag)
 {
     if (r->left == 0 || r->p[0] != CT_TLS12_CID || cid_len == 0) {
         *hdr_len = DTLS_RECORD_HEADER_LEN;
@@ -46,8 +46,8 @@ int record_read_cid(cdtls_reader *r, size_t cid_len, record_header *h, const uin
 /* RFC 9146 §5.1: seq_num_placeholder (8 x 0xff) || tls12_cid || cid_length
  * || tls12_cid || version || epoch || sequence_number || cid ||
  * length_of_DTLSInnerPlaintext. */
-size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t seq,
-                      const uint8_t *cid, size_t cid_len, size_t inner_len)
+size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t seq, const uint8_t *cid,
+                      size_t cid_len, size_t inner_len)
 {
     memset(aad, 0xff, 8);
     aad[8] = CT_TLS12_CID;
@@ -62,11 +62,11 @@ size_t record_cid_aad(uint8_t *aad, uint16_t version, uint16_t epoch, uint64_t s
 }
 
 int record_seal_cid(const record_cipher *rc, uint8_t real_type, uint16_t version, uint16_t epoch,
-                    uint64_t seq, const uint8_t *cid, size_t cid_len, size_t pad,
-                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, size_t *out_len)
+                    uint64_t seq, const uint8_t *cid, size_t cid_len, size_t pad, const uint8_t *pt,
+                    size_t pt_len, uint8_t *out, size_t cap, size_t *out_len)
 {
-    if (!rc || !out || !out_len || (!pt && pt_len) || !cid || cid_len == 0 ||
-        cid_len > RECORD_CID_MAX || seq > DTLS_MAX_SEQ)
+    if (!rc || !out || !out_len || (!pt && pt_len) || !cid || cid_len == 0 || cid_len > RECORD_CID_MAX ||
+        seq > DTLS_MAX_SEQ)
         return CDTLS_ERR_INVALID_ARG;
     if (rc->kind != RC_AEAD) return CDTLS_ERR_UNSUPPORTED;
     /* RFC 9146 §4: the inner plaintext may be at most 2^14 bytes */
@@ -98,11 +98,10 @@ int record_seal_cid(const record_cipher *rc, uint8_t real_type, uint16_t version
     return CDTLS_OK;
 }
 
-int record_open_cid(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                    uint8_t *out, size_t cap, size_t *pt_len, uint8_t *real_type)
+int record_open_cid(const record_cipher *rc, const record_header *h, const uint8_t *frag, uint8_t *out,
+                    size_t cap, size_t *pt_len, uint8_t *real_type)
 {
-    if (!rc || !h || !h->cid || !h->cid_len || (!frag && h->length) || !out || !pt_len ||
-        !real_type)
+    if (!rc || !h || !h->cid || !h->cid_len || (!frag && h->length) || !out || !pt_len || !real_type)
         return CDTLS_ERR_INVALID_ARG;
     *pt_len = 0;
     if (rc->kind != RC_AEAD) return CDTLS_ERR_UNSUPPORTED;

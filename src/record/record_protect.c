@@ -36,11 +36,9 @@ static size_t ct_select(size_t mask, size_t a, size_t b)
 /* --------------------------------------------------------------- setup */
 
 int record_cipher_init_aead(record_cipher *rc, const cdtls_provider *p, cdtls_aead_alg alg,
-                            const uint8_t *key, size_t key_len, const uint8_t *fixed_iv,
-                            size_t fixed_iv_len)
+                            const uint8_t *key, size_t key_len, const uint8_t *fixed_iv, size_t fixed_iv_len)
 {
-    if (!rc || !p || (unsigned)alg >= CDTLS_AEAD__COUNT || !key || !fixed_iv)
-        return CDTLS_ERR_INVALID_ARG;
+    if (!rc || !p || (unsigned)alg >= CDTLS_AEAD__COUNT || !key || !fixed_iv) return CDTLS_ERR_INVALID_ARG;
     if (fixed_iv_len != 4 && fixed_iv_len != 12) return CDTLS_ERR_NONCE_SIZE;
     const cdtls_aead_vt *a = p->aead[alg];
     if (!a) return CDTLS_ERR_UNSUPPORTED;
@@ -57,11 +55,10 @@ int record_cipher_init_aead(record_cipher *rc, const cdtls_provider *p, cdtls_ae
 
 int record_cipher_init_cbc(record_cipher *rc, const cdtls_provider *p, cdtls_cbc_alg alg,
                            cdtls_hash_alg mac_hash, const uint8_t *key, size_t key_len,
-                           const uint8_t *mac_key, size_t mac_key_len, int encrypt,
-                           int encrypt_then_mac)
+                           const uint8_t *mac_key, size_t mac_key_len, int encrypt, int encrypt_then_mac)
 {
-    if (!rc || !p || (unsigned)alg >= CDTLS_CBC__COUNT || (unsigned)mac_hash >= CDTLS_HASH__COUNT ||
-        !key || !mac_key || mac_key_len > sizeof rc->mac_key)
+    if (!rc || !p || (unsigned)alg >= CDTLS_CBC__COUNT || (unsigned)mac_hash >= CDTLS_HASH__COUNT || !key ||
+        !mac_key || mac_key_len > sizeof rc->mac_key)
         return CDTLS_ERR_INVALID_ARG;
     const cdtls_cbc_vt *c = p->cbc[alg];
     const cdtls_hmac_vt *m = p->hmac[mac_hash];
@@ -90,8 +87,7 @@ void record_cipher_clear(record_cipher *rc)
 size_t record_cipher_expansion(const record_cipher *rc)
 {
     if (!rc || !rc->kind) return 0;
-    if (rc->kind == RC_AEAD)
-        return (rc->fixed_iv_len == 4 ? AEAD_EXPLICIT_NONCE : 0) + rc->aead->tag_len;
+    if (rc->kind == RC_AEAD) return (rc->fixed_iv_len == 4 ? AEAD_EXPLICIT_NONCE : 0) + rc->aead->tag_len;
     /* IV + MAC + padding (1..16 bytes) */
     return CBC_BLOCK + rc->mac->mac_len + CBC_BLOCK;
 }
@@ -115,8 +111,8 @@ void record_aead_nonce(const record_cipher *rc, uint16_t epoch, uint64_t seq, ui
     }
 }
 
-static void build_aad(uint8_t aad[13], uint16_t epoch, uint64_t seq, uint8_t type,
-                      uint16_t version, size_t len)
+static void build_aad(uint8_t aad[13], uint16_t epoch, uint64_t seq, uint8_t type, uint16_t version,
+                      size_t len)
 {
     put_u16(aad, epoch);
     put_u48(aad + 2, seq);
@@ -126,8 +122,8 @@ static void build_aad(uint8_t aad[13], uint16_t epoch, uint64_t seq, uint8_t typ
 }
 
 /* HMAC over the pseudo-header and up to two data pieces. */
-static void mac_compute(const record_cipher *rc, const uint8_t aad[13], const uint8_t *a,
-                        size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out)
+static void mac_compute(const record_cipher *rc, const uint8_t aad[13], const uint8_t *a, size_t a_len,
+                        const uint8_t *b, size_t b_len, uint8_t *out)
 {
     cdtls_hmac_ctx h;
     rc->mac->init(&h, rc->mac_key, rc->mac_key_len);
@@ -139,9 +135,8 @@ static void mac_compute(const record_cipher *rc, const uint8_t aad[13], const ui
 
 /* ------------------------------------------------------------------ seal */
 
-static int seal_aead(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch,
-                     uint64_t seq, const uint8_t *pt, size_t pt_len, uint8_t *frag,
-                     size_t cap, size_t *frag_len)
+static int seal_aead(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch, uint64_t seq,
+                     const uint8_t *pt, size_t pt_len, uint8_t *frag, size_t cap, size_t *frag_len)
 {
     size_t explicit_len = rc->fixed_iv_len == 4 ? AEAD_EXPLICIT_NONCE : 0;
     size_t need = explicit_len + pt_len + rc->aead->tag_len;
@@ -156,9 +151,8 @@ static int seal_aead(const record_cipher *rc, uint8_t type, uint16_t version, ui
     return CDTLS_OK;
 }
 
-static int seal_cbc(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch,
-                    uint64_t seq, const uint8_t *pt, size_t pt_len, uint8_t *frag, size_t cap,
-                    size_t *frag_len)
+static int seal_cbc(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch, uint64_t seq,
+                    const uint8_t *pt, size_t pt_len, uint8_t *frag, size_t cap, size_t *frag_len)
 {
     const size_t mac_len = rc->mac->mac_len;
     size_t body = rc->encrypt_then_mac ? pt_len : pt_len + mac_len;
@@ -189,9 +183,8 @@ static int seal_cbc(const record_cipher *rc, uint8_t type, uint16_t version, uin
     return CDTLS_OK;
 }
 
-int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch,
-                uint64_t seq, const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-                size_t *out_len)
+int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_t epoch, uint64_t seq,
+                const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap, size_t *out_len)
 {
     if (!out || !out_len || (!pt && pt_len) || seq > DTLS_MAX_SEQ) return CDTLS_ERR_INVALID_ARG;
     if (pt_len > DTLS_MAX_PLAINTEXT) return CDTLS_ERR_RECORD_TOO_LARGE;
@@ -218,8 +211,8 @@ int record_seal(const record_cipher *rc, uint8_t type, uint16_t version, uint16_
 
 /* ------------------------------------------------------------------ open */
 
-static int open_aead(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                     size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len)
+static int open_aead(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
+                     uint8_t *out, size_t cap, size_t *pt_len)
 {
     size_t explicit_len = rc->fixed_iv_len == 4 ? AEAD_EXPLICIT_NONCE : 0;
     size_t tag = rc->aead->tag_len;
@@ -235,8 +228,7 @@ static int open_aead(const record_cipher *rc, const record_header *h, const uint
         record_aead_nonce(rc, h->epoch, h->seq, nonce);
     }
     build_aad(aad, h->epoch, h->seq, h->type, h->version, len);
-    int r = rc->aead->open(&rc->aead_ctx, nonce, 12, aad, 13, frag + explicit_len,
-                           len + tag, out);
+    int r = rc->aead->open(&rc->aead_ctx, nonce, 12, aad, 13, frag + explicit_len, len + tag, out);
     if (r) return CDTLS_ERR_AUTH;
     if (len > DTLS_MAX_PLAINTEXT) {
         cdtls_memzero(out, len);
@@ -248,8 +240,8 @@ static int open_aead(const record_cipher *rc, const record_header *h, const uint
 
 /* Encrypt-then-MAC (RFC 7366): check the MAC over IV || ciphertext first;
  * only an authentic record is decrypted, so padding errors are no oracle. */
-static int open_cbc_etm(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                        size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len)
+static int open_cbc_etm(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
+                        uint8_t *out, size_t cap, size_t *pt_len)
 {
     const size_t mac_len = rc->mac->mac_len;
     if (frag_len < CBC_BLOCK + CBC_BLOCK + mac_len) return CDTLS_ERR_AUTH;
@@ -288,8 +280,8 @@ bad:
  * calls can still differ by one block between the real and dummy HMACs
  * (their finalisation padding falls differently); this is the residual
  * timing that "dummy block" mitigations in other stacks also accept. */
-static int open_cbc_mte(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                        size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len)
+static int open_cbc_mte(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
+                        uint8_t *out, size_t cap, size_t *pt_len)
 {
     const size_t mac_len = rc->mac->mac_len;
     if (frag_len < CBC_BLOCK + CBC_BLOCK || (frag_len - CBC_BLOCK) % CBC_BLOCK) return CDTLS_ERR_AUTH;
@@ -347,8 +339,8 @@ static int open_cbc_mte(const record_cipher *rc, const record_header *h, const u
     return CDTLS_OK;
 }
 
-int record_open(const record_cipher *rc, const record_header *h, const uint8_t *frag,
-                size_t frag_len, uint8_t *out, size_t cap, size_t *pt_len)
+int record_open(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
+                uint8_t *out, size_t cap, size_t *pt_len)
 {
     if (!h || (!frag && frag_len) || !pt_len || (!out && cap)) return CDTLS_ERR_INVALID_ARG;
     *pt_len = 0;

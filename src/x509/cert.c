@@ -39,9 +39,12 @@ static int parse_sig_alg(cdtls_reader *r)
         if (!der_expect(&params, DER_CTX0, &h0) || !der_expect(&h0, DER_SEQUENCE, &hseq) ||
             !der_expect(&hseq, DER_OID, &hoid))
             return -2;
-        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01))) return CDTLS_SIG_RSA_PSS_RSAE_SHA256;
-        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02))) return CDTLS_SIG_RSA_PSS_RSAE_SHA384;
-        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03))) return CDTLS_SIG_RSA_PSS_RSAE_SHA512;
+        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01)))
+            return CDTLS_SIG_RSA_PSS_RSAE_SHA256;
+        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02)))
+            return CDTLS_SIG_RSA_PSS_RSAE_SHA384;
+        if (der_oid_is(&hoid, OID(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03)))
+            return CDTLS_SIG_RSA_PSS_RSAE_SHA512;
     }
     return -1; /* well-formed but unknown */
 }
@@ -136,8 +139,10 @@ static int parse_extension(cdtls_reader *ext, cdtls_x509_cert *c)
         c->has_ext_key_usage = 1;
         while (seq.left) {
             if (!der_expect(&seq, DER_OID, &o)) return CDTLS_ERR_DER;
-            if (der_oid_is(&o, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01))) c->ext_key_usage |= CDTLS_EKU_SERVER_AUTH;
-            if (der_oid_is(&o, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02))) c->ext_key_usage |= CDTLS_EKU_CLIENT_AUTH;
+            if (der_oid_is(&o, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01)))
+                c->ext_key_usage |= CDTLS_EKU_SERVER_AUTH;
+            if (der_oid_is(&o, OID(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02)))
+                c->ext_key_usage |= CDTLS_EKU_CLIENT_AUTH;
             if (der_oid_is(&o, OID(0x55, 0x1d, 0x25, 0x00))) c->ext_key_usage |= CDTLS_EKU_ANY;
         }
         return CDTLS_OK;
@@ -186,7 +191,8 @@ int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *c)
     if (!der_expect(&tbs, DER_SEQUENCE, &validity) || !der_read_time(&validity, &c->not_before) ||
         !der_read_time(&validity, &c->not_after) || validity.left)
         return CDTLS_ERR_DER;
-    if (!der_read(&tbs, &tag, &name, &c->subject, &c->subject_len) || tag != DER_SEQUENCE) return CDTLS_ERR_DER;
+    if (!der_read(&tbs, &tag, &name, &c->subject, &c->subject_len) || tag != DER_SEQUENCE)
+        return CDTLS_ERR_DER;
     int rc = parse_spki(&tbs, &c->key);
     if (rc) return rc;
     /* issuerUniqueID [1], subjectUniqueID [2]: skipped */
@@ -194,8 +200,8 @@ int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *c)
         if (!der_read(&tbs, &tag, &v, NULL, NULL)) return CDTLS_ERR_DER;
     if (tbs.left) {
         cdtls_reader exts, list, ext;
-        if (c->version != 3 || !der_expect(&tbs, DER_CTX3, &exts) || !der_expect(&exts, DER_SEQUENCE, &list) ||
-            exts.left)
+        if (c->version != 3 || !der_expect(&tbs, DER_CTX3, &exts) ||
+            !der_expect(&exts, DER_SEQUENCE, &list) || exts.left)
             return CDTLS_ERR_DER;
         unsigned count = 0;
         while (list.left) {
@@ -211,8 +217,7 @@ int cdtls_x509_parse(const uint8_t *der, size_t len, cdtls_x509_cert *c)
     return CDTLS_OK;
 }
 
-int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert,
-                                  uint8_t out[32])
+int cdtls_x509_fingerprint_sha256(const cdtls_provider *p, const cdtls_x509_cert *cert, uint8_t out[32])
 {
     if (!p || !cert || !out) return CDTLS_ERR_INVALID_ARG;
     const cdtls_hash_vt *h = p->hash[CDTLS_HASH_SHA256];

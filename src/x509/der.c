@@ -2,8 +2,7 @@
 
 #include <string.h>
 
-int der_read(cdtls_reader *r, uint8_t *tag, cdtls_reader *value, const uint8_t **whole,
-             size_t *whole_len)
+int der_read(cdtls_reader *r, uint8_t *tag, cdtls_reader *value, const uint8_t **whole, size_t *whole_len)
 {
     const uint8_t *start = r->p;
     uint8_t t, l0;
@@ -47,7 +46,7 @@ int der_read_uint(cdtls_reader *r, const uint8_t **p, size_t *len)
 {
     cdtls_reader v;
     if (!der_expect(r, DER_INTEGER, &v) || v.left == 0) return reader_fail(r);
-    if (v.p[0] & 0x80) return reader_fail(r); /* negative */
+    if (v.p[0] & 0x80) return reader_fail(r);                                 /* negative */
     if (v.left > 1 && v.p[0] == 0 && !(v.p[1] & 0x80)) return reader_fail(r); /* not minimal */
     if (v.left > 1 && v.p[0] == 0) v.p++, v.left--;
     *p = v.p;
@@ -70,8 +69,7 @@ int der_read_bits(cdtls_reader *r, const uint8_t **p, size_t *len)
 {
     cdtls_reader v;
     uint8_t unused;
-    if (!der_expect(r, DER_BIT_STRING, &v) || !reader_u8(&v, &unused) || unused != 0)
-        return reader_fail(r);
+    if (!der_expect(r, DER_BIT_STRING, &v) || !reader_u8(&v, &unused) || unused != 0) return reader_fail(r);
     *p = v.p;
     *len = v.left;
     return 1;

@@ -33,8 +33,7 @@ enum der_tag {
 /* Reads one TLV. *tag gets the identifier byte, *value a sub-reader over the
  * contents, *whole (may be NULL) the full TLV bytes. 0 on malformed input
  * (high tag numbers, indefinite or non-minimal lengths, past the end). */
-int der_read(cdtls_reader *r, uint8_t *tag, cdtls_reader *value, const uint8_t **whole,
-             size_t *whole_len);
+int der_read(cdtls_reader *r, uint8_t *tag, cdtls_reader *value, const uint8_t **whole, size_t *whole_len);
 /* Reads one TLV that must have the given tag. */
 int der_expect(cdtls_reader *r, uint8_t tag, cdtls_reader *value);
 /* Peeks at the next tag without consuming (0 if none). */

@@ -14,11 +14,11 @@ static int b64_value(unsigned char ch)
 {
     int c = ch, v = -1;
     /* ((lo - 1 - c) & (c - hi - 1)) >> 8 is all-ones when lo <= c <= hi */
-    v += (((64 - c) & (c - 91)) >> 8) & (c - 65 + 1);     /* A-Z -> 0..25 */
-    v += (((96 - c) & (c - 123)) >> 8) & (c - 97 + 27);   /* a-z -> 26..51 */
-    v += (((47 - c) & (c - 58)) >> 8) & (c - 48 + 53);    /* 0-9 -> 52..61 */
-    v += (((42 - c) & (c - 44)) >> 8) & 63;               /* '+' -> 62 */
-    v += (((46 - c) & (c - 48)) >> 8) & 64;               /* '/' -> 63 */
+    v += (((64 - c) & (c - 91)) >> 8) & (c - 65 + 1);   /* A-Z -> 0..25 */
+    v += (((96 - c) & (c - 123)) >> 8) & (c - 97 + 27); /* a-z -> 26..51 */
+    v += (((47 - c) & (c - 58)) >> 8) & (c - 48 + 53);  /* 0-9 -> 52..61 */
+    v += (((42 - c) & (c - 44)) >> 8) & 63;             /* '+' -> 62 */
+    v += (((46 - c) & (c - 48)) >> 8) & 64;             /* '/' -> 63 */
     return v;
 }
 
@@ -42,7 +42,7 @@ static int b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t 
         }
         if (pad) return CDTLS_ERR_PEM; /* data after padding */
         int v = b64_value((unsigned char)c);
-        bad |= v >> 8;                 /* -1 sets every bit */
+        bad |= v >> 8; /* -1 sets every bit */
         acc = (acc << 6) | ((uint32_t)v & 63);
         bits += 6;
         if (bits >= 8) {
@@ -111,8 +111,7 @@ static int parse_pkcs1(cdtls_reader *r, cdtls_private_key_params *k)
         !der_read_uint(&seq, &k->n, &k->n_len) || !der_read_uint(&seq, &k->e, &k->e_len) ||
         !der_read_uint(&seq, &d, &dl) || !der_read_uint(&seq, &k->p, &k->p_len) ||
         !der_read_uint(&seq, &k->q, &k->q_len) || !der_read_uint(&seq, &k->dp, &k->dp_len) ||
-        !der_read_uint(&seq, &k->dq, &k->dq_len) || !der_read_uint(&seq, &k->qinv, &k->qinv_len) ||
-        seq.left)
+        !der_read_uint(&seq, &k->dq, &k->dq_len) || !der_read_uint(&seq, &k->qinv, &k->qinv_len) || seq.left)
         return CDTLS_ERR_DER;
     k->type = CDTLS_KEY_RSA;
     return CDTLS_OK;
@@ -120,7 +119,8 @@ static int parse_pkcs1(cdtls_reader *r, cdtls_private_key_params *k)
 
 static int curve_type(const cdtls_reader *oid, cdtls_key_type *t)
 {
-    if (der_oid_is(oid, OID(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07))) return *t = CDTLS_KEY_EC_P256, 1;
+    if (der_oid_is(oid, OID(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07)))
+        return *t = CDTLS_KEY_EC_P256, 1;
     if (der_oid_is(oid, OID(0x2b, 0x81, 0x04, 0x00, 0x22))) return *t = CDTLS_KEY_EC_P384, 1;
     return 0;
 }
@@ -158,8 +158,8 @@ int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_pa
     long version;
     if (der_expect(&probe, DER_SEQUENCE, &seq) && der_read_small_int(&seq, &version) &&
         der_peek(&seq) == DER_SEQUENCE) {
-        if (probe.left || version > 1 || !der_expect(&seq, DER_SEQUENCE, &alg) || !der_expect(&alg, DER_OID, &oid) ||
-            !der_expect(&seq, DER_OCTET_STRING, &key))
+        if (probe.left || version > 1 || !der_expect(&seq, DER_SEQUENCE, &alg) ||
+            !der_expect(&alg, DER_OID, &oid) || !der_expect(&seq, DER_OCTET_STRING, &key))
             return CDTLS_ERR_DER;
         if (der_oid_is(&oid, OID(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01))) {
             int rc = parse_pkcs1(&key, k);
@@ -175,7 +175,8 @@ int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_pa
         }
         if (der_oid_is(&oid, OID(0x2b, 0x65, 0x70))) { /* RFC 8410 §7: OCTET STRING { seed } */
             cdtls_reader seed;
-            if (!der_expect(&key, DER_OCTET_STRING, &seed) || seed.left != 32 || key.left) return CDTLS_ERR_DER;
+            if (!der_expect(&key, DER_OCTET_STRING, &seed) || seed.left != 32 || key.left)
+                return CDTLS_ERR_DER;
             k->type = CDTLS_KEY_ED25519;
             k->priv = seed.p;
             k->priv_len = 32;
@@ -192,8 +193,8 @@ int cdtls_private_key_parse(const uint8_t *der, size_t len, cdtls_private_key_pa
     return CDTLS_ERR_DER;
 }
 
-int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, const uint8_t *data,
-                           size_t len, cdtls_sign_key **out)
+int cdtls_private_key_load(const cdtls_provider *p, const cdtls_allocator *a, const uint8_t *data, size_t len,
+                           cdtls_sign_key **out)
 {
     if (!p || !data || !out) return CDTLS_ERR_INVALID_ARG;
     if (!p->sign_key_new) return CDTLS_ERR_UNSUPPORTED;

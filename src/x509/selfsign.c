@@ -85,7 +85,7 @@ static void db_time(der_buf *d, int64_t t)
 static void db_name(der_buf *d, const char *name)
 {
     der_buf atv = {{0}, 0, 0}, set = {{0}, 0, 0}, rdn = {{0}, 0, 0};
-    db_tlv(&atv, 0x06, OID_BYTES(0x55, 0x04, 0x03)); /* commonName */
+    db_tlv(&atv, 0x06, OID_BYTES(0x55, 0x04, 0x03));         /* commonName */
     db_tlv(&atv, 0x0c, (const uint8_t *)name, strlen(name)); /* UTF8String */
     db_wrap(&set, 0x30, &atv);
     db_wrap(&rdn, 0x31, &set);
@@ -112,7 +112,8 @@ int cdtls_x509_selfsign(const cdtls_provider *p, const cdtls_allocator *a, const
     static const uint8_t oid_ecdsa_sha256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
     static const uint8_t oid_ed25519[] = {0x2b, 0x65, 0x70};
     der_buf alg = {{0}, 0, 0}, algseq = {{0}, 0, 0};
-    db_tlv(&alg, 0x06, ecdsa ? oid_ecdsa_sha256 : oid_ed25519, ecdsa ? sizeof oid_ecdsa_sha256 : sizeof oid_ed25519);
+    db_tlv(&alg, 0x06, ecdsa ? oid_ecdsa_sha256 : oid_ed25519,
+           ecdsa ? sizeof oid_ecdsa_sha256 : sizeof oid_ed25519);
     db_wrap(&algseq, 0x30, &alg);
 
     der_buf tbs = {{0}, 0, 0}, part = {{0}, 0, 0};

@@ -72,9 +72,12 @@ static size_t parse_ip(const char *s, uint8_t out[16])
         unsigned v = 0, nd = 0;
         while (nd < 5) {
             char ch = lower(*p);
-            if (ch >= '0' && ch <= '9') v = v * 16 + (unsigned)(ch - '0');
-            else if (ch >= 'a' && ch <= 'f') v = v * 16 + (unsigned)(ch - 'a' + 10);
-            else break;
+            if (ch >= '0' && ch <= '9')
+                v = v * 16 + (unsigned)(ch - '0');
+            else if (ch >= 'a' && ch <= 'f')
+                v = v * 16 + (unsigned)(ch - 'a' + 10);
+            else
+                break;
             p++, nd++;
         }
         if (nd == 0 || nd > 4 || n == 8) return 0;
@@ -156,15 +159,16 @@ static int check_ca(const cdtls_x509_cert *c, size_t below)
 }
 
 int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chain, size_t n,
-                            const cdtls_x509_cert *anchors, size_t n_anchors, int64_t now,
-                            const char *host, cdtls_x509_purpose purpose)
+                            const cdtls_x509_cert *anchors, size_t n_anchors, int64_t now, const char *host,
+                            cdtls_x509_purpose purpose)
 {
     if (!p || !chain || n == 0 || (!anchors && n_anchors)) return CDTLS_ERR_INVALID_ARG;
     if (n > CDTLS_X509_MAX_DEPTH) return CDTLS_ERR_CERT_PATHLEN;
     const cdtls_x509_cert *leaf = &chain[0];
 
     /* the leaf's purpose */
-    if (leaf->has_ext_key_usage && purpose != CDTLS_X509_PURPOSE_ANY && !(leaf->ext_key_usage & CDTLS_EKU_ANY)) {
+    if (leaf->has_ext_key_usage && purpose != CDTLS_X509_PURPOSE_ANY &&
+        !(leaf->ext_key_usage & CDTLS_EKU_ANY)) {
         unsigned need = purpose == CDTLS_X509_PURPOSE_SERVER ? CDTLS_EKU_SERVER_AUTH : CDTLS_EKU_CLIENT_AUTH;
         if (!(leaf->ext_key_usage & need)) return CDTLS_ERR_CERT_USAGE;
     }
@@ -201,7 +205,8 @@ int cdtls_x509_verify_chain(const cdtls_provider *p, const cdtls_x509_cert *chai
                 return host ? cdtls_x509_check_host(leaf, host) : CDTLS_OK;
         if (i + 1 == n) break;
         const cdtls_x509_cert *up = &chain[i + 1];
-        if (!names_equal(c->issuer, c->issuer_len, up->subject, up->subject_len)) return CDTLS_ERR_CERT_UNTRUSTED;
+        if (!names_equal(c->issuer, c->issuer_len, up->subject, up->subject_len))
+            return CDTLS_ERR_CERT_UNTRUSTED;
         rc = verify_signature(p, c, up);
         if (rc) return rc;
     }

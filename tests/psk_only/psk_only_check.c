@@ -19,8 +19,10 @@ static int passed, failed;
 static void check(int ok, const char *what)
 {
     printf("  %-60s %s\n", what, ok ? "ok" : "FAILED");
-    if (ok) passed++;
-    else failed++;
+    if (ok)
+        passed++;
+    else
+        failed++;
 }
 
 /* Counts live and peak heap bytes (what a firmware arena must hold). */
@@ -89,8 +91,8 @@ int main(void)
         check(ok && n == sizeof msg - 1 && memcmp(back, msg, n) == 0, "application data arrives");
         sim_free(&s);
         check(live == 0, "every byte freed");
-        printf("psk-only: heap for a client and a server: peak %zu bytes, %zu allocated in all\n",
-               peak, total);
+        printf("psk-only: heap for a client and a server: peak %zu bytes, %zu allocated in all\n", peak,
+               total);
     }
     /* A certificate is refused: this build has no X.509. */
     static const uint8_t fake_der[] = {0x30, 0x03, 0x02, 0x01, 0x01};

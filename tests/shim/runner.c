@@ -77,8 +77,7 @@ void cdtls_shim_register_suite(const char *suite, const struct cdtls_shim_opts *
 static void vreport(const char *tag, const char *file, int line, const char *expr, const char *fmt,
                     va_list ap)
 {
-    fprintf(stderr, "[----] %s:%d: %s: %s\n[----]   ", file ? file : "?", line, tag,
-            expr ? expr : "");
+    fprintf(stderr, "[----] %s:%d: %s: %s\n[----]   ", file ? file : "?", line, tag, expr ? expr : "");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }

@@ -105,8 +105,8 @@ static void control_bytes(void)
     memcpy(&pi.ipi6_addr, mapped, 16);
     pi.ipi6_ifindex = 7;
     len = put_msg(buf, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
-    check(cdtls_io_parse_cmsg(buf, len, &got) == CDTLS_OK && got.local.family == 4 && got.local.addr[0] == 127 &&
-              got.local.addr[3] == 9 && got.ifindex == 7,
+    check(cdtls_io_parse_cmsg(buf, len, &got) == CDTLS_OK && got.local.family == 4 &&
+              got.local.addr[0] == 127 && got.local.addr[3] == 9 && got.ifindex == 7,
           "an IPv4-mapped IPV6_PKTINFO is unmapped (dual-stack socket)");
 }
 
@@ -154,7 +154,8 @@ int main(void)
     check(rc == CDTLS_OK && n == 5 && memcmp(buf, "plain", 5) == 0, "WSARecvMsg plain");
     check(from.port == me.port && from.ip.family == 4, "sender address reported");
     if (caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR)
-        check((got.flags & CDTLS_OOB_LOCAL_ADDR) && got.local.addr[0] == 127, "IP_PKTINFO destination reported");
+        check((got.flags & CDTLS_OOB_LOCAL_ADDR) && got.local.addr[0] == 127,
+              "IP_PKTINFO destination reported");
     /* ECN on send: where the open-time probe found it works, the marking
      * must arrive; where it did not (wine accepts IP_ECN and drops it), the
      * request must be refused rather than sent unmarked. */
@@ -171,7 +172,8 @@ int main(void)
     }
     /* a datagram larger than the buffer: WSAEMSGSIZE, with the length of
      * what the buffer holds, not a stale one */
-    check(cdtls_io_send(&s, (const uint8_t *)"0123456789abcdef", 16, &me, NULL, NULL, 0) == CDTLS_OK, "send 16 bytes");
+    check(cdtls_io_send(&s, (const uint8_t *)"0123456789abcdef", 16, &me, NULL, NULL, 0) == CDTLS_OK,
+          "send 16 bytes");
     n = 12345;
     rc = cdtls_io_recv(&s, buf, 8, &n, NULL, NULL, NULL, 0, NULL, 2000);
     check(rc == CDTLS_ERR_BUFFER_TOO_SMALL && n == 8 && memcmp(buf, "01234567", 8) == 0,

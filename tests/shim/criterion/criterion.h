@@ -49,79 +49,76 @@ void cdtls_shim_skip(const char *fmt, ...);
 
 #define CDTLS_SHIM_ID(suite, name, what) cdtls_shim_##suite##_##name##_##what
 
-#define Test(suite, name, ...)                                                              \
-    static void CDTLS_SHIM_ID(suite, name, fn)(void);                                       \
-    static const struct cdtls_shim_opts CDTLS_SHIM_ID(suite, name, opts) = {                \
-        .unused_ = 0, __VA_ARGS__};                                                         \
-    __attribute__((constructor)) static void CDTLS_SHIM_ID(suite, name, reg)(void)          \
-    {                                                                                       \
-        cdtls_shim_register_test(#suite, #name, CDTLS_SHIM_ID(suite, name, fn),             \
-                                 &CDTLS_SHIM_ID(suite, name, opts));                        \
-    }                                                                                       \
+#define Test(suite, name, ...)                                                                          \
+    static void CDTLS_SHIM_ID(suite, name, fn)(void);                                                   \
+    static const struct cdtls_shim_opts CDTLS_SHIM_ID(suite, name, opts) = {.unused_ = 0, __VA_ARGS__}; \
+    __attribute__((constructor)) static void CDTLS_SHIM_ID(suite, name, reg)(void)                      \
+    {                                                                                                   \
+        cdtls_shim_register_test(#suite, #name, CDTLS_SHIM_ID(suite, name, fn),                         \
+                                 &CDTLS_SHIM_ID(suite, name, opts));                                    \
+    }                                                                                                   \
     static void CDTLS_SHIM_ID(suite, name, fn)(void)
 
-#define TestSuite(suite, ...)                                                               \
-    static const struct cdtls_shim_opts cdtls_shim_suite_##suite##_opts = {.unused_ = 0,    \
-                                                                           __VA_ARGS__};    \
-    __attribute__((constructor)) static void cdtls_shim_suite_##suite##_reg(void)           \
-    {                                                                                       \
-        cdtls_shim_register_suite(#suite, &cdtls_shim_suite_##suite##_opts);                \
-    }                                                                                       \
+#define TestSuite(suite, ...)                                                                          \
+    static const struct cdtls_shim_opts cdtls_shim_suite_##suite##_opts = {.unused_ = 0, __VA_ARGS__}; \
+    __attribute__((constructor)) static void cdtls_shim_suite_##suite##_reg(void)                      \
+    {                                                                                                  \
+        cdtls_shim_register_suite(#suite, &cdtls_shim_suite_##suite##_opts);                           \
+    }                                                                                                  \
     extern int cdtls_shim_suite_##suite##_semicolon_
 
 /* `" " __VA_ARGS__` turns an absent message into "" and a present one into
  * its own format string (adjacent literals concatenate). */
-#define cr_assert(cond, ...)                                                                \
-    do {                                                                                    \
-        if (!(cond)) cdtls_shim_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__);            \
+#define cr_assert(cond, ...)                                                      \
+    do {                                                                          \
+        if (!(cond)) cdtls_shim_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__); \
     } while (0)
 #define cr_assert_fail(...) cdtls_shim_fail(__FILE__, __LINE__, "cr_assert_fail", " " __VA_ARGS__)
-#define cr_assert_eq(a, b, ...)                                                             \
-    do {                                                                                    \
+#define cr_assert_eq(a, b, ...)                                                                \
+    do {                                                                                       \
         if (!((a) == (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " == " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_neq(a, b, ...)                                                            \
-    do {                                                                                    \
+#define cr_assert_neq(a, b, ...)                                                               \
+    do {                                                                                       \
         if (!((a) != (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " != " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_geq(a, b, ...)                                                            \
-    do {                                                                                    \
+#define cr_assert_geq(a, b, ...)                                                               \
+    do {                                                                                       \
         if (!((a) >= (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " >= " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_gt(a, b, ...)                                                             \
-    do {                                                                                    \
-        if (!((a) > (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " > " #b, " " __VA_ARGS__);  \
+#define cr_assert_gt(a, b, ...)                                                              \
+    do {                                                                                     \
+        if (!((a) > (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " > " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_lt(a, b, ...)                                                             \
-    do {                                                                                    \
-        if (!((a) < (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " < " #b, " " __VA_ARGS__);  \
+#define cr_assert_lt(a, b, ...)                                                              \
+    do {                                                                                     \
+        if (!((a) < (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " < " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_leq(a, b, ...)                                                            \
-    do {                                                                                    \
+#define cr_assert_leq(a, b, ...)                                                               \
+    do {                                                                                       \
         if (!((a) <= (b))) cdtls_shim_fail(__FILE__, __LINE__, #a " <= " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_not_null(p, ...)                                                          \
-    do {                                                                                    \
+#define cr_assert_not_null(p, ...)                                                            \
+    do {                                                                                      \
         if ((p) == NULL) cdtls_shim_fail(__FILE__, __LINE__, #p " != NULL", " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_null(p, ...)                                                              \
-    do {                                                                                    \
+#define cr_assert_null(p, ...)                                                                \
+    do {                                                                                      \
         if ((p) != NULL) cdtls_shim_fail(__FILE__, __LINE__, #p " == NULL", " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_arr_eq(a, b, n, ...)                                                      \
-    do {                                                                                    \
-        if (memcmp((a), (b), (n)) != 0)                                                     \
-            cdtls_shim_fail(__FILE__, __LINE__, #a " equals " #b " over " #n " bytes",      \
-                            " " __VA_ARGS__);                                                \
+#define cr_assert_arr_eq(a, b, n, ...)                                                                   \
+    do {                                                                                                 \
+        if (memcmp((a), (b), (n)) != 0)                                                                  \
+            cdtls_shim_fail(__FILE__, __LINE__, #a " equals " #b " over " #n " bytes", " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_str_eq(a, b, ...)                                                         \
-    do {                                                                                    \
-        if (strcmp((a), (b)) != 0)                                                          \
-            cdtls_shim_fail(__FILE__, __LINE__, #a " equals string " #b, " " __VA_ARGS__);   \
+#define cr_assert_str_eq(a, b, ...)                                                        \
+    do {                                                                                   \
+        if (strcmp((a), (b)) != 0)                                                         \
+            cdtls_shim_fail(__FILE__, __LINE__, #a " equals string " #b, " " __VA_ARGS__); \
     } while (0)
-#define cr_assert_str_neq(a, b, ...)                                                        \
-    do {                                                                                    \
-        if (strcmp((a), (b)) == 0)                                                          \
+#define cr_assert_str_neq(a, b, ...)                                                             \
+    do {                                                                                         \
+        if (strcmp((a), (b)) == 0)                                                               \
             cdtls_shim_fail(__FILE__, __LINE__, #a " differs from string " #b, " " __VA_ARGS__); \
     } while (0)
 #define cr_skip_test(...) cdtls_shim_skip(" " __VA_ARGS__)
