@@ -26,6 +26,7 @@ run() {
 }
 
 run scripts/check-core-purity.sh
+run scripts/check-format.sh
 run scripts/check-compilers.sh
 run scripts/win-io-smoke.sh
 run scripts/psk-only-check.sh
