@@ -7,27 +7,9 @@
 
 #include "cdtls/cdtls.h"
 
+#include "counting_alloc.h"
+
 static const uint8_t psk[16] = "context-test-psk";
-
-typedef struct counting {
-    cdtls_allocator a;
-    size_t live, allocs;
-} counting;
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    counting *c = ctx;
-    void *p = malloc(n);
-    if (p) c->live += n, c->allocs++;
-    return p;
-}
-
-static void count_free(void *ctx, void *p, size_t n)
-{
-    counting *c = ctx;
-    c->live -= n;
-    free(p);
-}
 
 static void psk_cfg(cdtls_config *cfg, counting *cnt)
 {
@@ -38,9 +20,7 @@ static void psk_cfg(cdtls_config *cfg, counting *cnt)
     cfg->psk_identity_len = 3;
     cfg->cookie_exchange = 0;
     if (cnt) {
-        memset(cnt, 0, sizeof *cnt);
-        cnt->a = (cdtls_allocator){count_alloc, count_free, cnt};
-        cfg->allocator = &cnt->a;
+        cfg->allocator = counting_init(cnt);
     }
 }
 

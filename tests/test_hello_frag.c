@@ -11,28 +11,10 @@
 
 #include "cdtls/cdtls.h"
 
+#include "counting_alloc.h"
+
 static const uint8_t psk[16] = "hello-frag-psk16";
 static const uint16_t chacha_psk = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
-
-typedef struct counting {
-    cdtls_allocator a;
-    size_t live, allocs;
-} counting;
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    counting *c = ctx;
-    void *p = malloc(n);
-    if (p) c->live += n, c->allocs++;
-    return p;
-}
-
-static void count_free(void *ctx, void *p, size_t n)
-{
-    counting *c = ctx;
-    c->live -= n;
-    free(p);
-}
 
 static void psk_config(cdtls_config *cfg, counting *cnt)
 {
@@ -42,9 +24,7 @@ static void psk_config(cdtls_config *cfg, counting *cnt)
     cfg->psk_identity = (const uint8_t *)"frag";
     cfg->psk_identity_len = 4;
     if (cnt) {
-        memset(cnt, 0, sizeof *cnt);
-        cnt->a = (cdtls_allocator){count_alloc, count_free, cnt};
-        cfg->allocator = &cnt->a;
+        cfg->allocator = counting_init(cnt);
     }
 }
 

@@ -10,29 +10,7 @@
 
 #include "cdtls/sock.h"
 
-typedef struct counting {
-    cdtls_allocator a;
-    size_t live, peak, allocs;
-} counting;
-
-static void *count_alloc(void *ctx, size_t n)
-{
-    counting *c = ctx;
-    void *p = malloc(n);
-    if (p) {
-        c->live += n;
-        c->allocs++;
-        if (c->live > c->peak) c->peak = c->live;
-    }
-    return p;
-}
-
-static void count_free(void *ctx, void *p, size_t n)
-{
-    counting *c = ctx;
-    c->live -= n;
-    free(p);
-}
+#include "counting_alloc.h"
 
 static const uint8_t psk[16] = "scale-test-psk16";
 
@@ -44,9 +22,7 @@ static void cfg_init(cdtls_config *cfg, counting *cnt)
     cfg->psk_identity = (const uint8_t *)"scale";
     cfg->psk_identity_len = 5;
     if (cnt) {
-        memset(cnt, 0, sizeof *cnt);
-        cnt->a = (cdtls_allocator){count_alloc, count_free, cnt};
-        cfg->allocator = &cnt->a;
+        cfg->allocator = counting_init(cnt);
     }
 }
 
