@@ -281,128 +281,169 @@ static void server_begin_transcript(cdtls_conn *c, const uint8_t *msg, size_t ms
     c->h->hs_started_ms = now_ms;
 }
 
+/* The cookie exchange done by the connection itself (no stateless
+ * verifier in front, RFC 6347 §4.2.1): 1 when the hello's cookie is valid
+ * (or none is asked for), 0 when it was answered with a fresh
+ * HelloVerifyRequest and nothing is kept; *rc an error that fails the
+ * connection. */
+static int server_cookie_ok(cdtls_conn *c, const hs_client_hello *ch, uint16_t msg_seq, uint64_t record_seq,
+                            uint64_t now_ms, int *rc)
+{
+    *rc = CDTLS_OK;
+    if (!c->cfg->cookie_exchange || c->cookie_verified) return 1;
+    if (!c->h->cookies_ready) {
+        *rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg->cookie_rotate_ms, now_ms);
+        if (*rc) return 0;
+        c->h->cookies_ready = 1;
+    }
+    (void)cookie_keys_tick(&c->h->cookies, c->p, now_ms);
+    cookie_part parts[2];
+    size_t np = hs_cookie_parts(ch->raw_version_random_sid, ch->raw_version_random_sid_len, c->peer_addr,
+                                c->peer_addr_len, parts);
+    if (cookie_verify(c->p, &c->h->cookies, parts, np, ch->cookie, ch->cookie_len) == CDTLS_OK) {
+        c->cookie_verified = 1;
+        return 1;
+    }
+    /* No valid cookie (none yet, forged, or stale): a fresh
+     * HelloVerifyRequest; out of memory only drops it (the client asks again). */
+    uint8_t cookie[COOKIE_LEN];
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + 3 + COOKIE_LEN];
+    size_t n = 0;
+    int r = cookie_make(c->p, &c->h->cookies, parts, np, cookie);
+    if (!r) r = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
+    if (!r)
+        r = dgram_queue_push(&c->out, c->a, rec, n,
+                             c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
+    *rc = r == CDTLS_ERR_NOMEM ? CDTLS_OK : r;
+    return 0;
+}
+
+/* What every initial ClientHello must satisfy, and what it settles before
+ * the suite: version, compression, secure renegotiation, EMS. Returns the
+ * conn_fail() result or CDTLS_OK. */
+static int server_check_hello(cdtls_conn *c, const hs_client_hello *ch)
+{
+    /* DTLS versions count down (RFC 6347 §4.1): 0xfefd is 1.2, 0xfeff is
+     * 1.0. client_version is the highest the client speaks: above 0xfefd
+     * means it cannot do 1.2; below means a newer version, and we answer
+     * 1.2 (a DTLS 1.3 hello's legacy_version is 1.2, RFC 9147 §5.3). */
+    if (ch->version > DTLS_VERSION_1_2)
+        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    if (!hs_client_hello_offers_null_compression(ch))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    /* RFC 5746 §3.6: an initial ClientHello's renegotiation_info is empty. */
+    if (ch->ext.renegotiation_info && ch->ext.renegotiation_info_len != 0)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+    c->peer_secure_reneg = ch->ext.renegotiation_info || ch->has_reneg_scsv;
+    c->use_ems = ch->ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
+        return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
+    int rc = resume_note_server_name(c, ch->ext.server_name, ch->ext.server_name_len);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+/* Settled the same way for a full and a resumed handshake once the suite
+ * is known: encrypt_then_mac (RFC 7366: CBC only), the client's random,
+ * ALPN and use_srtp; then the transcript starts with this hello. */
+static int server_settle_hello(cdtls_conn *c, const hs_client_hello *ch, const uint8_t *msg, size_t msg_len,
+                               uint16_t msg_seq, uint64_t now_ms)
+{
+    c->use_etm = ch->ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
+    memcpy(c->client_random, ch->random, sizeof c->client_random);
+    int alert = ALERT_INTERNAL_ERROR;
+    if (hs_app_ext_choose(c, &ch->ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
+        return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
+    server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
+    return CDTLS_OK;
+}
+
+/* SNI certificate selection (cfg.select_certificate) happens before the
+ * suite is chosen: the selected key's type decides between ECDSA and RSA
+ * suites. What it picks is this handshake's, in c->h. */
+static int server_select_certificate(cdtls_conn *c, const hs_client_hello *ch)
+{
+    if (!c->cfg->select_certificate) return CDTLS_OK;
+    char name[256];
+    size_t nl = ch->ext.server_name_len < sizeof name - 1 ? ch->ext.server_name_len : 0;
+    if (nl) memcpy(name, ch->ext.server_name, nl);
+    name[nl] = 0;
+    const uint8_t *const *chain = NULL;
+    const size_t *lens = NULL;
+    size_t n = 0;
+    const cdtls_sign_key *key = NULL;
+    int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain, &lens, &n,
+                                         &key);
+    if (sel == CDTLS_ERR_UNSUPPORTED) return CDTLS_OK; /* keep the configured one */
+    if (sel != CDTLS_OK) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
+    if (!chain || !lens || !n || !key || engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
+    c->h->cert_chain = chain;
+    c->h->cert_chain_len = lens;
+    c->h->n_certs = n;
+    c->h->private_key = key;
+    c->h->have_own_leaf = 1;
+    return CDTLS_OK;
+}
+
+/* RFC 5246 §7.3: a session the client offered (stored, or in its ticket)
+ * is resumed; from here a fatal error invalidates it (§7.2). */
+static int server_resume(cdtls_conn *c, const hs_client_hello *ch, const uint8_t *msg, size_t msg_len,
+                         uint16_t msg_seq, uint64_t now_ms)
+{
+    resume_restore(c);
+    c->suite = suite_find(c->sess->cipher_suite);
+    int rc = server_settle_hello(c, ch, msg, msg_len, msg_seq, now_ms);
+    if (rc) return rc;
+    rc = server_send_resumed_flight(c, ch, now_ms);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->hs = HS_S_WAIT_FINISHED;
+    return CDTLS_OK;
+}
+
+/* A full handshake: our certificate (SNI), the certificate types (RFC
+ * 7250), the suite and signature scheme, then flight 4. */
+static int server_full_handshake(cdtls_conn *c, const hs_client_hello *ch, const uint8_t *msg, size_t msg_len,
+                                 uint16_t msg_seq, uint64_t now_ms)
+{
+    int rc = server_select_certificate(c, ch);
+    if (rc) return rc;
+    int alert = ALERT_INTERNAL_ERROR;
+    rc = rpk_choose(c, &ch->ext, &alert);
+    if (rc) return conn_fail(c, rc, alert);
+    uint16_t suite = server_pick_suite(c, ch);
+    if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
+    c->suite = suite_find(suite);
+    const int cert = hs_suite_uses_cert(c->suite);
+    if (cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
+    if (cert) c->h->sig_scheme = server_pick_sig(c, ch);
+    rc = server_settle_hello(c, ch, msg, msg_len, msg_seq, now_ms);
+    if (rc) return rc;
+    c->issue_ticket = c->cfg->ticket_keys && ch->ext.session_ticket &&
+                      server_may_resume(c); /* RFC 5077 §3.2 */
+    rc = server_send_flight4(c, ch, now_ms);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->hs = c->h->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
+    return CDTLS_OK;
+}
+
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
                            const uint8_t *body, size_t body_len, uint64_t record_seq, uint64_t now_ms)
 {
     hs_client_hello ch;
     if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
-
-    if (c->cfg->cookie_exchange && !c->cookie_verified) {
-        if (!c->h->cookies_ready) {
-            int rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg->cookie_rotate_ms, now_ms);
-            if (rc) return conn_fail(c, rc, -1);
-            c->h->cookies_ready = 1;
-        }
-        (void)cookie_keys_tick(&c->h->cookies, c->p, now_ms);
-        cookie_part parts[2];
-        size_t np = hs_cookie_parts(ch.raw_version_random_sid, ch.raw_version_random_sid_len, c->peer_addr,
-                                    c->peer_addr_len, parts);
-        if (cookie_verify(c->p, &c->h->cookies, parts, np, ch.cookie, ch.cookie_len) != CDTLS_OK) {
-            /* No valid cookie (none yet, forged, or stale): answer with a
-             * fresh HelloVerifyRequest and keep no handshake state. */
-            uint8_t cookie[COOKIE_LEN];
-            uint8_t rec[DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + 3 + COOKIE_LEN];
-            size_t n = 0;
-            int rc = cookie_make(c->p, &c->h->cookies, parts, np, cookie);
-            if (!rc) rc = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
-            if (!rc)
-                rc = dgram_queue_push(&c->out, c->a, rec, n,
-                                      c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
-            return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
-        }
-        c->cookie_verified = 1;
-    }
+    int rc;
+    if (!server_cookie_ok(c, &ch, msg_seq, record_seq, now_ms, &rc))
+        return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
     /* The HelloVerifyRequest reused the first ClientHello's record sequence
      * number (RFC 6347 §4.2.1), so the client has seen that number from us
      * in epoch 0: continue from this ClientHello's number, or our next
      * records (even an alert) would fall in the client's replay window. */
     if (record_seq > c->write_seq[0]) c->write_seq[0] = record_seq;
-
-    /* DTLS versions count down (RFC 6347 §4.1): 0xfefd is 1.2, 0xfeff is
-     * 1.0. client_version is the highest the client speaks: above 0xfefd
-     * means it cannot do 1.2; below means a newer version, and we answer 1.2. */
-    if (ch.version > DTLS_VERSION_1_2)
-        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
-    if (!hs_client_hello_offers_null_compression(&ch))
-        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    /* RFC 5746 §3.6: an initial ClientHello's renegotiation_info is empty. */
-    if (ch.ext.renegotiation_info && ch.ext.renegotiation_info_len != 0)
-        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
-    c->peer_secure_reneg = ch.ext.renegotiation_info || ch.has_reneg_scsv;
-
-    c->use_ems = ch.ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
-    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
-        return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
-
-    int sni_rc = resume_note_server_name(c, ch.ext.server_name, ch.ext.server_name_len);
-    if (sni_rc) return conn_fail(c, sni_rc, ALERT_INTERNAL_ERROR);
-    if (resume_server_lookup(c, &ch, now_ms)) {
-        /* RFC 5246 §7.3: a session the client offered (stored, or in its
-         * ticket); from here a fatal error invalidates it (§7.2) */
-        resume_restore(c);
-        c->suite = suite_find(c->sess->cipher_suite);
-        c->use_etm = ch.ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
-        memcpy(c->client_random, ch.random, sizeof c->client_random);
-        int alert = ALERT_INTERNAL_ERROR;
-        if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
-            return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
-        server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
-        int rc = server_send_resumed_flight(c, &ch, now_ms);
-        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-        c->hs = HS_S_WAIT_FINISHED;
-        return CDTLS_OK;
-    }
-
-    /* SNI certificate selection happens before the suite is chosen: the
-     * selected key's type decides between ECDSA and RSA suites. */
-    if (c->cfg->select_certificate) {
-        char name[256];
-        size_t nl = ch.ext.server_name_len < sizeof name - 1 ? ch.ext.server_name_len : 0;
-        if (nl) memcpy(name, ch.ext.server_name, nl);
-        name[nl] = 0;
-        const uint8_t *const *chain = NULL;
-        const size_t *lens = NULL;
-        size_t n = 0;
-        const cdtls_sign_key *key = NULL;
-        int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain, &lens,
-                                             &n, &key);
-        if (sel == CDTLS_OK) {
-            if (!chain || !lens || !n || !key ||
-                engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
-                return conn_fail(c, CDTLS_ERR_INVALID_ARG, ALERT_INTERNAL_ERROR);
-            c->h->cert_chain = chain;
-            c->h->cert_chain_len = lens;
-            c->h->n_certs = n;
-            c->h->private_key = key;
-            c->h->have_own_leaf = 1;
-        } else if (sel != CDTLS_ERR_UNSUPPORTED) {
-            return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
-        }
-    }
-    /* RFC 7250: which kind of Certificate each side will send; the suite
-     * choice then checks the key we will show */
-    int rpk_alert = ALERT_INTERNAL_ERROR;
-    int rpk_rc = rpk_choose(c, &ch.ext, &rpk_alert);
-    if (rpk_rc) return conn_fail(c, rpk_rc, rpk_alert);
-    uint16_t suite = server_pick_suite(c, &ch);
-    if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
-    c->suite = suite_find(suite);
-    if (hs_suite_uses_cert(c->suite) && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
-        return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
-    if (hs_suite_uses_cert(c->suite)) c->h->sig_scheme = server_pick_sig(c, &ch);
-    c->use_etm = ch.ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
-    memcpy(c->client_random, ch.random, sizeof c->client_random);
-    int alert = ALERT_INTERNAL_ERROR;
-    if (hs_app_ext_choose(c, &ch.ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
-        return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
-
-    server_begin_transcript(c, msg, msg_len, msg_seq, now_ms);
-    c->issue_ticket = c->cfg->ticket_keys && ch.ext.session_ticket &&
-                      server_may_resume(c); /* RFC 5077 §3.2 */
-    int rc = server_send_flight4(c, &ch, now_ms);
-    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    c->hs = c->h->cert_requested ? HS_S_WAIT_CLIENT_CERT : HS_S_WAIT_CKE;
-    return CDTLS_OK;
+    rc = server_check_hello(c, &ch);
+    if (rc) return rc;
+    if (resume_server_lookup(c, &ch, now_ms)) return server_resume(c, &ch, msg, msg_len, msg_seq, now_ms);
+    return server_full_handshake(c, &ch, msg, msg_len, msg_seq, now_ms);
 }
 
 int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
