@@ -125,6 +125,7 @@ struct cdtls_context {
     int have_own_rpk;
 };
 
+/* Flags are one-bit _Bool fields (assigning any non-zero value gives 1). */
 struct cdtls_conn {
     const cdtls_context *ctx;
     const cdtls_config *cfg; /* &ctx->cfg */
@@ -139,13 +140,13 @@ struct cdtls_conn {
     int error;
 
     /* peer alert seen */
-    int have_peer_alert;
+    _Bool have_peer_alert : 1;
     uint8_t peer_alert_level, peer_alert_desc;
-    int close_sent, close_received;
+    _Bool close_sent : 1, close_received : 1;
 
     /* negotiated */
     const suite_info *suite;
-    int use_ems, use_etm, peer_secure_reneg;
+    _Bool use_ems : 1, use_etm : 1, peer_secure_reneg : 1;
     uint8_t client_random[KS_RANDOM_LEN], server_random[KS_RANDOM_LEN];
     uint8_t session_id[32];
     size_t session_id_len;
@@ -155,7 +156,7 @@ struct cdtls_conn {
     /* server: the peer's address (bound into cookies) */
     uint8_t peer_addr[CONN_MAX_ADDR];
     size_t peer_addr_len;
-    int cookie_verified;
+    _Bool cookie_verified : 1;
 
     /* PSK */
     uint8_t psk_identity[CDTLS_MAX_PSK_IDENTITY_LEN];
@@ -172,8 +173,8 @@ struct cdtls_conn {
 
     /* handshake message sequencing and reassembly */
     uint16_t send_msg_seq;
-    uint16_t peer_next_seq; /* the peer's next message_seq once c->h is gone */
-    int client_hello_seen;  /* server: a ClientHello started the handshake */
+    uint16_t peer_next_seq;      /* the peer's next message_seq once c->h is gone */
+    _Bool client_hello_seen : 1; /* server: a ClientHello started the handshake */
 
     /* record layer state */
     uint16_t read_epoch, write_epoch;
@@ -181,15 +182,15 @@ struct cdtls_conn {
     replay_window replay[2];    /* per read epoch 0 and 1 */
     record_cipher write_cipher; /* epoch 1 */
     record_cipher read_cipher;  /* epoch 1 */
-    int have_write_cipher, have_read_cipher;
+    _Bool have_write_cipher : 1, have_read_cipher : 1;
 
 
     /* flights and timers */
     flight_entry flight[FLIGHT_MAX_ENTRIES];
     size_t flight_len;
-    int flight_awaits_reply; /* retransmit on timer (not for the final flight) */
-    uint64_t timer_at_ms;    /* UINT64_MAX: no timer */
-    uint32_t timeout_ms;     /* current retransmission timeout */
+    _Bool flight_awaits_reply : 1; /* retransmit on timer (not for the final flight) */
+    uint64_t timer_at_ms;          /* UINT64_MAX: no timer */
+    uint32_t timeout_ms;           /* current retransmission timeout */
     unsigned retransmits;
     uint64_t last_peer_retransmit_ms;
 
@@ -198,7 +199,7 @@ struct cdtls_conn {
     /* The queue's head is lent to the caller (cdtls_conn_peek_datagram /
      * cdtls_conn_peek_read) and not yet popped. Only the pops and the
      * copying calls take a head, so a lent head stays the head. */
-    int out_lent, app_lent;
+    _Bool out_lent : 1, app_lent : 1;
 
     /* ALPN (RFC 7301) and DTLS-SRTP (RFC 5764) results */
     uint8_t alpn[256]; /* NUL-terminated */
@@ -208,28 +209,28 @@ struct cdtls_conn {
     size_t srtp_mki_len;
 
     /* Connection ID (RFC 9146) */
-    int cid_offered;                    /* client: our ClientHello carried connection_id */
-    int use_cid;                        /* both sides sent the extension */
+    _Bool cid_offered : 1;              /* client: our ClientHello carried connection_id */
+    _Bool use_cid : 1;                  /* both sides sent the extension */
     uint8_t own_cid[CDTLS_MAX_CID_LEN]; /* what the peer puts on records to us */
     size_t own_cid_len;
     uint8_t peer_cid[CDTLS_MAX_CID_LEN]; /* what we put on records to the peer */
     size_t peer_cid_len;
     uint64_t newest_seq; /* highest authenticated epoch-1 sequence number */
-    int have_newest, recv_advanced;
+    _Bool have_newest : 1, recv_advanced : 1;
 
     /* Raw public keys (RFC 7250): what each side's Certificate carries */
     int own_cert_rpk, peer_cert_rpk;
-    int offered_server_rpk, offered_client_rpk; /* client: what it put in its ClientHello */
-    int own_x509_ok, peer_x509_ok;              /* client: X.509 also offered */
-    int rpk_server_none, rpk_client_none;       /* server: no certificate type in common */
+    _Bool offered_server_rpk : 1, offered_client_rpk : 1; /* client: what it put in its ClientHello */
+    _Bool own_x509_ok : 1, peer_x509_ok : 1;              /* client: X.509 also offered */
+    _Bool rpk_server_none : 1, rpk_client_none : 1;       /* server: no certificate type in common */
 
     /* Session resumption (RFC 5246 §7.3, RFC 5077) */
     cdtls_session *sess; /* client: the session offered (+ a new ticket); server: the one resumed */
-    int have_offer, offer_looked_up, resumed, resumed_by_ticket;
-    int issue_ticket;               /* server: a NewSessionTicket goes in our next flight */
-    int expect_ticket;              /* client: the ServerHello promised a NewSessionTicket */
-    int got_ticket_msg, got_ticket; /* ...it came; and it carried a ticket we keep */
-    uint8_t sni_hash[32];           /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
+    _Bool have_offer : 1, offer_looked_up : 1, resumed : 1, resumed_by_ticket : 1;
+    _Bool issue_ticket : 1;                   /* server: a NewSessionTicket goes in our next flight */
+    _Bool expect_ticket : 1;                  /* client: the ServerHello promised a NewSessionTicket */
+    _Bool got_ticket_msg : 1, got_ticket : 1; /* ...it came; and it carried a ticket we keep */
+    uint8_t sni_hash[32]; /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
 };
 
 /* conn.c */
