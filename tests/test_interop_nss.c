@@ -22,7 +22,8 @@
 #include "udp_driver.h"
 
 static char certs[64];
-static char nssdb[128]; /* "sql:DIR": the NSS database (certutil -N) */
+static char nssdir[200]; /* the NSS database's directory */
+static char nssdb[220];  /* "sql:DIR": the NSS database (certutil -N) */
 
 static int have(const char *prog)
 {
@@ -49,20 +50,28 @@ static void setup(void)
         cr_skip_test("provider %s signs and verifies Ed25519 only (no ECDSA), and NSS 3.87 has no Ed25519",
                      p->name);
     test_certs_make(certs, sizeof certs, "nss");
-    snprintf(nssdb, sizeof nssdb, "sql:%s/nssdb", certs);
-    char cmd[1024];
+    /* a database of this process's own: the certificates directory may be
+     * shared by every test of a run (CDTLS_TEST_CERTS, the cross runs) */
+    snprintf(nssdir, sizeof nssdir, "%s/nssdb-%ld", certs, (long)getpid());
+    snprintf(nssdb, sizeof nssdb, "sql:%s", nssdir);
+    char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "cd %s && mkdir nssdb && certutil -N -d %s --empty-password"
+             "cd %s && rm -rf %s && mkdir %s && certutil -N -d %s --empty-password"
              " && certutil -A -d %s -n cdtls-root -t C,, -i root.pem"
              " && openssl pkcs12 -export -in leaf.pem -inkey leaf.key -certfile int.pem -name cdtls-leaf"
              " -out leaf.p12 -passout pass: && pk12util -i leaf.p12 -d %s -W '' > /dev/null",
-             certs, nssdb, nssdb, nssdb);
+             certs, nssdir, nssdir, nssdb, nssdb, nssdb);
     cr_assert_eq(system(cmd), 0, "making the NSS database failed: %s", cmd);
 }
 
 static void teardown(void)
 {
-    if (certs[0]) test_certs_remove(certs); /* the database is inside */
+    if (nssdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", nssdir);
+        (void)system(cmd);
+    }
+    if (certs[0]) test_certs_remove(certs);
 }
 
 TestSuite(interop_nss, .init = setup, .fini = teardown, .timeout = 60);
