@@ -198,15 +198,19 @@ Test(io_connect, wrong_family_is_refused)
  * error queue names, and is counted. */
 Test(io_connect, closed_peer_port_is_not_an_error)
 {
-#if defined(__linux__) && defined(__arm__)
-    /* Under qemu-arm (Debian 7.2) this test's frame is found corrupted
-     * after its body (a crash on return, after every assertion held); it
-     * passes natively on i386 and x86-64 and under qemu-aarch64 and
-     * qemu-s390x. Cause not found yet (the error-queue reads are the
-     * suspect): skipped on 32-bit ARM until it is. */
-    cr_skip_test(
-        "32-bit ARM: crashes under qemu-arm after its body, cause not found (see the note of issue 19)");
-#elif defined(__linux__)
+#if defined(__linux__)
+    /* Under qemu-arm (Debian's qemu-user 7.2) an error-queue read writes
+     * outside the buffers it was given: a gdb watchpoint on this test's
+     * saved registers fired inside recvmsg(MSG_ERRQUEUE), called from
+     * drain_errors, writing 0x00000002 over the saved lr 4 KB above those
+     * buffers; the test then crashed on return. A kernel writes only into
+     * the buffers of the call, so this is the emulator's conversion of the
+     * IP_RECVERR control message for a 32-bit guest (we suspect its
+     * handling of the offender sockaddr_in, whose family is 2). Native
+     * i386 and x86-64, qemu-aarch64 and qemu-s390x run the test. */
+    const char *emu = test_emulator();
+    if (emu && strcmp(emu, "qemu-arm") == 0)
+        cr_skip_test("qemu-arm corrupts guest memory converting IP_RECVERR control messages (qemu bug)");
     cdtls_io_socket cli, gone;
     cdtls_addr ca, ga;
     open_lo(&cli, "127.0.0.1", &ca);
