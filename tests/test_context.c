@@ -52,6 +52,12 @@ Test(context, validates_once_and_refuses_bad_configs)
     cfg.psk_len = CDTLS_MAX_PSK_LEN + 1;
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
+    cfg.psk_identity = NULL; /* a length without the bytes */
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
+    psk_cfg(&cfg, NULL);
+    cfg.psk_identity_hint_len = 4;
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
+    psk_cfg(&cfg, NULL);
     cfg.n_certs = 1; /* no chain, no key */
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
@@ -133,4 +139,20 @@ Test(context, established_connection_frees_its_handshake_state)
     cdtls_conn_free(s);
     cr_assert_eq(cc.live, 0);
     cr_assert_eq(sc.live, 0);
+}
+
+/* A client fed a fatal alert before it started has failed and dropped its
+ * handshake state: starting it then is refused, not a crash. */
+Test(context, start_after_failure_is_refused)
+{
+    cdtls_config cfg;
+    psk_cfg(&cfg, NULL);
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    /* a plaintext fatal alert (internal_error), believed during the handshake */
+    const uint8_t alert[] = {21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 80};
+    (void)cdtls_conn_recv(c, alert, sizeof alert, NULL, 1000);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_ERR_BAD_STATE);
+    cdtls_conn_free(c);
 }

@@ -26,8 +26,9 @@ static int context_validate(cdtls_context *x)
         cfg->retransmit_max_ms < cfg->retransmit_initial_ms || (cfg->replay_window % 64) != 0 ||
         cfg->replay_window > REPLAY_WINDOW_MAX || !hs_app_ext_config_ok(cfg) ||
         cfg->psk_len > CDTLS_MAX_PSK_LEN || (cfg->psk_len && !cfg->psk) ||
-        cfg->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        cfg->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN || (cfg->psk_identity_len && !cfg->psk_identity) ||
         cfg->psk_identity_hint_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        (cfg->psk_identity_hint_len && !cfg->psk_identity_hint) ||
         (cfg->n_spki_pins && !cfg->pinned_spki_sha256))
         return CDTLS_ERR_INVALID_ARG;
     if (!x->p->hash[CDTLS_HASH_SHA256]) return CDTLS_ERR_UNSUPPORTED;
@@ -901,7 +902,7 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
 int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms)
 {
     if (!c) return CDTLS_ERR_INVALID_ARG;
-    if (c->role != CDTLS_CLIENT || c->hs != HS_C_START) return CDTLS_ERR_BAD_STATE;
+    if (c->role != CDTLS_CLIENT || c->hs != HS_C_START || !c->h) return CDTLS_ERR_BAD_STATE;
     c->h->hs_started_ms = now_ms;
     int rc = hs_client_start(c, now_ms);
     return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
