@@ -178,25 +178,25 @@ static int make_cfgs(const suite_def *sd, cert_set *cs, const uint16_t *suite, c
     /* 1200-byte records need room for the record header and AEAD
      * expansion: a 1500-byte MTU (Ethernet), the same in every program */
     cc->mtu = sc->mtu = 1500;
-    cc->cipher_suites = sc->cipher_suites = suite;
-    cc->n_cipher_suites = sc->n_cipher_suites = 1;
+    cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = suite;
+    cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
     if (sd->psk) {
-        cc->psk = sc->psk = psk;
-        cc->psk_len = sc->psk_len = sizeof psk;
-        cc->psk_identity = sc->psk_identity = (const uint8_t *)"bench";
-        cc->psk_identity_len = sc->psk_identity_len = 5;
+        cc->psk.key = sc->psk.key = psk;
+        cc->psk.key_len = sc->psk.key_len = sizeof psk;
+        cc->psk.identity = sc->psk.identity = (const uint8_t *)"bench";
+        cc->psk.identity_len = sc->psk.identity_len = 5;
     } else {
         if (load_certs(sd->cert, cs)) return -1;
-        cc->groups = sc->groups = group;
-        cc->n_groups = sc->n_groups = 1;
-        sc->cert_chain = cs->chain;
-        sc->cert_chain_len = cs->chain_len;
-        sc->n_certs = 1;
-        sc->private_key = cs->key;
-        cc->trust_anchors = &cs->anchor;
-        cc->n_trust_anchors = 1;
+        cc->negotiate.groups = sc->negotiate.groups = group;
+        cc->negotiate.n_groups = sc->negotiate.n_groups = 1;
+        sc->credentials.chain = cs->chain;
+        sc->credentials.chain_len = cs->chain_len;
+        sc->credentials.n_certs = 1;
+        sc->credentials.private_key = cs->key;
+        cc->verify.trust_anchors = &cs->anchor;
+        cc->verify.n_trust_anchors = 1;
         cc->server_name = "bench.example";
-        cc->unix_time = unix_now;
+        cc->callbacks.unix_time = unix_now;
     }
     return 0;
 }
@@ -425,8 +425,8 @@ static void bench_handshakes(int resume)
         cdtls_session_cache ccache, scache;
         static cdtls_session_cache_entry cent[4], sent[64];
         if (resume) {
-            cc.session_store = cdtls_session_cache_init(&ccache, cent, 4);
-            sc.session_store = cdtls_session_cache_init(&scache, sent, 64);
+            cc.resumption.store = cdtls_session_cache_init(&ccache, cent, 4);
+            sc.resumption.store = cdtls_session_cache_init(&scache, sent, 64);
         }
         net n;
         net_open(&n, 0);

@@ -282,49 +282,49 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
 {
     load_certificates(o);
     cdtls_config_init(cfg);
-    cfg->psk = o->psk;
-    cfg->psk_len = o->psk_len;
-    cfg->psk_identity = (const uint8_t *)o->identity;
-    cfg->psk_identity_len = strlen(o->identity);
+    cfg->psk.key = o->psk;
+    cfg->psk.key_len = o->psk_len;
+    cfg->psk.identity = (const uint8_t *)o->identity;
+    cfg->psk.identity_len = strlen(o->identity);
     if (o->hint) {
-        cfg->psk_identity_hint = (const uint8_t *)o->hint;
-        cfg->psk_identity_hint_len = strlen(o->hint);
+        cfg->psk.hint = (const uint8_t *)o->hint;
+        cfg->psk.hint_len = strlen(o->hint);
     }
     if (o->n_suites) {
-        cfg->cipher_suites = o->suites;
-        cfg->n_cipher_suites = o->n_suites;
+        cfg->negotiate.cipher_suites = o->suites;
+        cfg->negotiate.n_cipher_suites = o->n_suites;
     }
     if (o->mtu) cfg->mtu = o->mtu;
     if (o->n_certs) {
-        cfg->cert_chain = (const uint8_t *const *)o->cert_der;
-        cfg->cert_chain_len = o->cert_len;
-        cfg->n_certs = o->n_certs;
-        cfg->private_key = o->key;
+        cfg->credentials.chain = (const uint8_t *const *)o->cert_der;
+        cfg->credentials.chain_len = o->cert_len;
+        cfg->credentials.n_certs = o->n_certs;
+        cfg->credentials.private_key = o->key;
     }
-    cfg->trust_anchors = o->n_anchors ? o->anchors : NULL;
-    cfg->n_trust_anchors = o->n_anchors;
+    cfg->verify.trust_anchors = o->n_anchors ? o->anchors : NULL;
+    cfg->verify.n_trust_anchors = o->n_anchors;
     cfg->server_name = o->server_name;
-    cfg->insecure_skip_verify = o->insecure;
+    cfg->verify.insecure_skip_verify = o->insecure;
     /* handshake flights and alerts carry the same marking as the data */
-    cfg->handshake_oob = o->mark;
-    cfg->alert_oob = o->mark;
+    cfg->oob.handshake = o->mark;
+    cfg->oob.alert = o->mark;
     if (o->keylog_file) {
-        cfg->keylog = keylog_append;
-        cfg->keylog_ctx = (void *)(uintptr_t)o->keylog_file;
+        cfg->callbacks.keylog = keylog_append;
+        cfg->callbacks.user = (void *)(uintptr_t)o->keylog_file;
     }
     if (o->n_alpn) {
-        cfg->alpn_protocols = o->alpn;
-        cfg->n_alpn_protocols = o->n_alpn;
+        cfg->alpn.protocols = o->alpn;
+        cfg->alpn.n_protocols = o->n_alpn;
     }
     if (o->resume) {
-        cfg->session_store = cdtls_session_cache_init(&session_cache, session_entries,
-                                                      sizeof session_entries / sizeof session_entries[0]);
-        cfg->session_tickets = 1;
+        cfg->resumption.store = cdtls_session_cache_init(&session_cache, session_entries,
+                                                         sizeof session_entries / sizeof session_entries[0]);
+        cfg->resumption.tickets = 1;
         /* a server's ticket keys rotate hourly (tickets then live 2-3 h;
-         * sessions are refused after cfg->session_lifetime_ms anyway) */
+         * sessions are refused after cfg->resumption.lifetime_ms anyway) */
         if (cdtls_ticket_keys_init(&ticket_keys, NULL, 3600u * 1000u, cdtls_io_now_ms()) == CDTLS_OK)
-            cfg->ticket_keys = &ticket_keys;
-        cfg->session_lifetime_ms = 2u * 3600u * 1000u;
+            cfg->resumption.ticket_keys = &ticket_keys;
+        cfg->resumption.lifetime_ms = 2u * 3600u * 1000u;
     }
 }
 

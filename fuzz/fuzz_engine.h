@@ -257,7 +257,6 @@ static int64_t fuzz_unix_time_cb(void *ctx)
 typedef struct fuzz_cfg {
     cdtls_config cfg;
     uint16_t suite, group;
-    cdtls_cid_random cid;
     cdtls_session_cache cache;
     cdtls_session_cache_entry entries[4];
     cdtls_ticket_keys ticket_keys;
@@ -270,32 +269,32 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
     cdtls_config_init(c);
     c->provider = p;
     c->allocator = &fuzz_allocator;
-    c->unix_time = fuzz_unix_time_cb;
+    c->callbacks.unix_time = fuzz_unix_time_cb;
     if (sc->suite) {
         fc->suite = sc->suite;
-        c->cipher_suites = &fc->suite;
-        c->n_cipher_suites = 1;
+        c->negotiate.cipher_suites = &fc->suite;
+        c->negotiate.n_cipher_suites = 1;
     }
     if (sc->group) {
         fc->group = sc->group;
-        c->groups = &fc->group;
-        c->n_groups = 1;
+        c->negotiate.groups = &fc->group;
+        c->negotiate.n_groups = 1;
     }
     if (sc->mtu) c->mtu = sc->mtu;
-    c->psk = fuzz_psk;
-    c->psk_len = sizeof fuzz_psk;
-    c->psk_identity = (const uint8_t *)fuzz_psk_identity;
-    c->psk_identity_len = sizeof fuzz_psk_identity - 1;
+    c->psk.key = fuzz_psk;
+    c->psk.key_len = sizeof fuzz_psk;
+    c->psk.identity = (const uint8_t *)fuzz_psk_identity;
+    c->psk.identity_len = sizeof fuzz_psk_identity - 1;
     if ((sc->flags & SC_PSK_HINT) && role == CDTLS_SERVER) {
-        c->psk_identity_hint = (const uint8_t *)fuzz_psk_hint;
-        c->psk_identity_hint_len = sizeof fuzz_psk_hint - 1;
+        c->psk.hint = (const uint8_t *)fuzz_psk_hint;
+        c->psk.hint_len = sizeof fuzz_psk_hint - 1;
     }
-    if (sc->flags & SC_NO_EMS) c->extended_master_secret = CDTLS_EMS_DISABLE;
-    if (sc->flags & SC_NO_ETM) c->encrypt_then_mac = 0;
-    if (sc->flags & SC_NO_COOKIE) c->cookie_exchange = 0;
+    if (sc->flags & SC_NO_EMS) c->negotiate.ems = CDTLS_EMS_DISABLE;
+    if (sc->flags & SC_NO_ETM) c->negotiate.encrypt_then_mac = 0;
+    if (sc->flags & SC_NO_COOKIE) c->cookie.exchange = 0;
     if (sc->flags & SC_REPLAY_WIN) {
-        c->replay_window = 1024;
-        c->max_early_records = 2;
+        c->limits.replay_window = 1024;
+        c->limits.max_early_records = 2;
     }
     const fuzz_identity *server_id = NULL, *client_id = NULL;
     if (sc->flags & SC_CERT_ECDSA) server_id = &fuzz_fx.id[FI_ECDSA];
@@ -306,58 +305,55 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
     const fuzz_identity *mine = role == CDTLS_SERVER ? server_id : client_id;
     const fuzz_identity *theirs = role == CDTLS_SERVER ? client_id : server_id;
     if (mine) {
-        c->cert_chain = (const uint8_t *const *)mine->der;
-        c->cert_chain_len = mine->len;
-        c->n_certs = mine->n;
-        c->private_key = mine->key;
+        c->credentials.chain = (const uint8_t *const *)mine->der;
+        c->credentials.chain_len = mine->len;
+        c->credentials.n_certs = mine->n;
+        c->credentials.private_key = mine->key;
     }
     if (theirs) {
-        c->trust_anchors = &theirs->anchor;
-        c->n_trust_anchors = 1;
+        c->verify.trust_anchors = &theirs->anchor;
+        c->verify.n_trust_anchors = 1;
     }
     if (role == CDTLS_CLIENT && server_id) {
         c->server_name = server_id == &fuzz_fx.id[FI_ECDSA] ? "server.example.com"
                          : server_id == &fuzz_fx.id[FI_RSA] ? "rsa.example.com"
                                                             : "ed.example.com";
     }
-    if (role == CDTLS_SERVER && client_id) c->client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    if (role == CDTLS_SERVER && client_id) c->verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
     if (sc->flags & SC_RPK) {
         /* the server sends its raw key, the client pins it */
         if (role == CDTLS_SERVER) {
-            c->raw_public_key = fuzz_fx.spki;
-            c->raw_public_key_len = fuzz_fx.spki_len;
-            c->private_key = fuzz_fx.id[FI_ECDSA].key;
+            c->credentials.raw_public_key = fuzz_fx.spki;
+            c->credentials.raw_public_key_len = fuzz_fx.spki_len;
+            c->credentials.private_key = fuzz_fx.id[FI_ECDSA].key;
         } else {
-            c->pinned_spki_sha256 = fuzz_fx.spki_pin;
-            c->n_spki_pins = 1;
+            c->verify.pinned_spki_sha256 = fuzz_fx.spki_pin;
+            c->verify.n_spki_pins = 1;
         }
     }
     if (sc->flags & SC_CID) {
-        fc->cid.provider = p;
-        fc->cid.len = 8;
-        c->cid_generator = cdtls_cid_random_generator;
-        c->cid_generator_ctx = &fc->cid;
+        c->cid.length = 8;
     }
     if ((sc->flags & SC_RESUME) || ((sc->flags & SC_TICKET) && role == CDTLS_CLIENT))
-        c->session_store = cdtls_session_cache_init(&fc->cache, fc->entries, 4);
+        c->resumption.store = cdtls_session_cache_init(&fc->cache, fc->entries, 4);
     if (sc->flags & SC_TICKET) {
         if (role == CDTLS_CLIENT) {
-            c->session_tickets = 1;
+            c->resumption.tickets = 1;
         } else {
             /* never rotating on its own; the key comes from the
              * deterministic provider */
             if (cdtls_ticket_keys_init(&fc->ticket_keys, p, 0, FUZZ_T0_MS) != CDTLS_OK) abort();
-            c->ticket_keys = &fc->ticket_keys;
+            c->resumption.ticket_keys = &fc->ticket_keys;
         }
     }
     if (sc->flags & SC_ALPN_SRTP) {
-        c->alpn_protocols = role == CDTLS_SERVER ? fuzz_alpn + 1 : fuzz_alpn;
-        c->n_alpn_protocols = role == CDTLS_SERVER ? 2 : 3;
-        c->srtp_profiles = fuzz_srtp;
-        c->n_srtp_profiles = 2;
+        c->alpn.protocols = role == CDTLS_SERVER ? fuzz_alpn + 1 : fuzz_alpn;
+        c->alpn.n_protocols = role == CDTLS_SERVER ? 2 : 3;
+        c->srtp.profiles = fuzz_srtp;
+        c->srtp.n_profiles = 2;
         if (role == CDTLS_CLIENT) {
-            c->srtp_mki = fuzz_mki;
-            c->srtp_mki_len = sizeof fuzz_mki;
+            c->srtp.mki = fuzz_mki;
+            c->srtp.mki_len = sizeof fuzz_mki;
         }
     }
 }

@@ -309,7 +309,7 @@ static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
     if (cdtls_conn_new(&pfc->cfg, peer_role, now, &peer) != CDTLS_OK) abort();
     /* a server's cookies bind the client's address; a client finds its
      * session by the server's */
-    if ((peer_role == CDTLS_SERVER || pfc->cfg.session_store) &&
+    if ((peer_role == CDTLS_SERVER || pfc->cfg.resumption.store) &&
         cdtls_conn_set_peer_address(peer, "fuzzself", 8) != CDTLS_OK)
         abort();
     if (peer_role == CDTLS_CLIENT && cdtls_conn_start(peer, now) != CDTLS_OK) abort();

@@ -65,9 +65,10 @@ void served_identity_free(served_identity *id)
 void served_identity_config(const served_identity *id, cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
-    cfg->cert_chain = id->chain, cfg->cert_chain_len = id->lens, cfg->n_certs = id->n_certs;
-    cfg->private_key = id->key;
-    cfg->cipher_suites = &id->suite, cfg->n_cipher_suites = 1;
+    cfg->credentials.chain = id->chain, cfg->credentials.chain_len = id->lens,
+    cfg->credentials.n_certs = id->n_certs;
+    cfg->credentials.private_key = id->key;
+    cfg->negotiate.cipher_suites = &id->suite, cfg->negotiate.n_cipher_suites = 1;
 }
 
 cdtls_listener *listener_on_loopback(const cdtls_config *cfg, uint16_t *port)

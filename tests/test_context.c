@@ -14,11 +14,11 @@ static const uint8_t psk[16] = "context-test-psk";
 static void psk_cfg(cdtls_config *cfg, counting *cnt)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"ctx";
-    cfg->psk_identity_len = 3;
-    cfg->cookie_exchange = 0;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"ctx";
+    cfg->psk.identity_len = 3;
+    cfg->cookie.exchange = 0;
     if (cnt) {
         cfg->allocator = counting_init(cnt);
     }
@@ -49,16 +49,16 @@ Test(context, validates_once_and_refuses_bad_configs)
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     cr_assert_null(x);
     psk_cfg(&cfg, NULL);
-    cfg.psk_len = CDTLS_MAX_PSK_LEN + 1;
+    cfg.psk.key_len = CDTLS_MAX_PSK_LEN + 1;
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
-    cfg.psk_identity = NULL; /* a length without the bytes */
+    cfg.psk.identity = NULL; /* a length without the bytes */
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
-    cfg.psk_identity_hint_len = 4;
+    cfg.psk.hint_len = 4;
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
-    cfg.n_certs = 1; /* no chain, no key */
+    cfg.credentials.n_certs = 1; /* no chain, no key */
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG);
     psk_cfg(&cfg, NULL);
     cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_OK);
@@ -155,4 +155,91 @@ Test(context, start_after_failure_is_refused)
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_FAILED);
     cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_ERR_BAD_STATE);
     cdtls_conn_free(c);
+}
+
+/* The config carries the size of the struct its caller was compiled with
+ * (cdtls_config_init): a config never initialised is refused, and one from
+ * a newer header is taken only when every setting we do not know is zero,
+ * so no setting is silently ignored. */
+Test(context, config_size_guards_the_abi)
+{
+    cdtls_context *x = NULL;
+    cdtls_config cfg;
+    psk_cfg(&cfg, NULL);
+    cr_assert_eq(cfg.size, sizeof cfg);
+    cfg.size = 0;
+    cr_assert_eq(cdtls_context_new(&cfg, &x), CDTLS_ERR_INVALID_ARG,
+                 "a config not made by cdtls_config_init");
+    cr_assert_null(x);
+
+    struct newer {
+        cdtls_config cfg;
+        uint64_t unknown_setting;
+    } n;
+    memset(&n, 0, sizeof n);
+    psk_cfg(&n.cfg, NULL);
+    n.cfg.size = sizeof n;
+    cr_assert_eq(cdtls_context_new(&n.cfg, &x), CDTLS_OK, "unknown settings left at zero are fine");
+    cr_assert_eq(cdtls_context_config(x)->size, sizeof(cdtls_config));
+    cr_assert_eq(cdtls_context_config(x)->psk.key_len, sizeof psk);
+    cdtls_context_free(x);
+    x = NULL;
+    n.unknown_setting = 1;
+    cr_assert_eq(cdtls_context_new(&n.cfg, &x), CDTLS_ERR_UNSUPPORTED,
+                 "a setting this library cannot honour");
+    cr_assert_null(x);
+}
+
+struct seen_user {
+    int keylog_calls;
+    int cid_calls;
+};
+
+static void count_keylog(void *user, const char *line)
+{
+    (void)line;
+    ((struct seen_user *)user)->keylog_calls++;
+}
+
+static int counted_cid(void *user, uint8_t *cid, size_t cap, size_t *len)
+{
+    ((struct seen_user *)user)->cid_calls++;
+    cr_assert(cap >= 3);
+    memcpy(cid, "abc", 3);
+    *len = 3;
+    return CDTLS_OK;
+}
+
+/* Every callback gets the one user pointer; cid.length alone gives random
+ * CIDs of that length from the provider. */
+Test(context, one_user_pointer_and_random_cids)
+{
+    struct seen_user u = {0, 0};
+    cdtls_config cc, sc;
+    psk_cfg(&cc, NULL);
+    psk_cfg(&sc, NULL);
+    /* the default suites put AEAD first, and CIDs go with AEAD suites */
+    cc.callbacks.user = &u;
+    cc.callbacks.keylog = count_keylog;
+    cc.callbacks.cid_generator = counted_cid;
+    sc.cid.length = 11;
+    cdtls_conn *c = NULL, *s = NULL;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 0, &s), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 0), CDTLS_OK);
+    cr_assert(shuttle(c, s));
+    cr_assert_eq(u.keylog_calls, 1);
+    cr_assert_eq(u.cid_calls, 1);
+    size_t n = 0;
+    const uint8_t *own = cdtls_conn_own_cid(s, &n);
+    cr_assert_eq(n, 11u, "the server's random CID has cid.length bytes");
+    const uint8_t *peer = cdtls_conn_peer_cid(c, &n);
+    cr_assert_eq(n, 11u);
+    cr_assert_eq(memcmp(own, peer, 11), 0);
+    cr_assert_eq(memcmp(cdtls_conn_own_cid(c, &n), "abc", 3), 0, "the client's generator made its CID");
+    cdtls_conn_free(c);
+    cdtls_conn_free(s);
+
+    sc.cid.length = CDTLS_MAX_CID_LEN + 1;
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 0, &s), CDTLS_ERR_INVALID_ARG);
 }

@@ -17,13 +17,13 @@ static void psk_configs(cdtls_config *cc, cdtls_config *sc, const uint16_t *suit
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = test_psk;
-    cc->psk_len = sc->psk_len = sizeof test_psk;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)test_identity;
-    cc->psk_identity_len = sc->psk_identity_len = sizeof test_identity - 1;
+    cc->psk.key = sc->psk.key = test_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof test_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)test_identity;
+    cc->psk.identity_len = sc->psk.identity_len = sizeof test_identity - 1;
     if (suite) {
-        cc->cipher_suites = suite;
-        cc->n_cipher_suites = 1;
+        cc->negotiate.cipher_suites = suite;
+        cc->negotiate.n_cipher_suites = 1;
     }
 }
 
@@ -131,12 +131,12 @@ static void lossy(unsigned loss, uint64_t seed, unsigned dup, unsigned reorder)
     psk_configs(&cc, &sc, &suite);
     (void)p;
     /* A tighter cap keeps many retransmissions inside the budget. */
-    cc.retransmit_max_ms = sc.retransmit_max_ms = 2000;
-    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 120000;
+    cc.timers.retransmit_max_ms = sc.timers.retransmit_max_ms = 2000;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 120000;
     /* All N records leave at once; with reordering they may arrive far out
      * of order, so use the largest replay window (RFC 6347 §4.1.2.6 lets
      * the receiver choose) rather than drop them as too old. */
-    if (reorder) cc.replay_window = sc.replay_window = 1024;
+    if (reorder) cc.limits.replay_window = sc.limits.replay_window = 1024;
     sim_impair imp = {loss, dup, reorder, seed};
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, &imp), CDTLS_OK);
@@ -242,13 +242,13 @@ Test(engine_mtu, mtu_200_fragments_every_flight)
     static const char hint[] = "a psk identity hint long enough that the server key exchange "
                                "message cannot fit in one datagram of two hundred bytes, "
                                "so it must be fragmented";
-    sc.psk_identity_hint = (const uint8_t *)hint;
-    sc.psk_identity_hint_len = sizeof hint - 1;
+    sc.psk.hint = (const uint8_t *)hint;
+    sc.psk.hint_len = sizeof hint - 1;
     static const char long_id[] = "an identity long enough to force the client key exchange "
                                   "to be fragmented across datagrams at mtu two hundred, "
                                   "which the server must reassemble";
-    cc.psk_identity = sc.psk_identity = (const uint8_t *)long_id;
-    cc.psk_identity_len = sc.psk_identity_len = sizeof long_id - 1;
+    cc.psk.identity = sc.psk.identity = (const uint8_t *)long_id;
+    cc.psk.identity_len = sc.psk.identity_len = sizeof long_id - 1;
     frag_stats st = {0, 0, 0};
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
@@ -275,8 +275,8 @@ Test(engine_mtu, fragmented_under_loss_and_reorder)
     cdtls_config cc, sc;
     psk_configs(&cc, &sc, &suite);
     cc.mtu = sc.mtu = 128; /* the smallest allowed: every flight is split */
-    cc.retransmit_max_ms = sc.retransmit_max_ms = 2000;
-    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 120000;
+    cc.timers.retransmit_max_ms = sc.timers.retransmit_max_ms = 2000;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 120000;
     for (uint64_t seed = 20; seed < 26; seed++) {
         sim_impair imp = {20, 10, 30, seed};
         sim_link s;
@@ -370,9 +370,9 @@ Test(engine_timer, doubling_cap_and_handshake_timeout)
     uint16_t suite = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
     cdtls_config cc, sc;
     psk_configs(&cc, &sc, &suite);
-    cc.retransmit_initial_ms = 1000;
-    cc.retransmit_max_ms = 8000;
-    cc.handshake_timeout_ms = 40000;
+    cc.timers.retransmit_initial_ms = 1000;
+    cc.timers.retransmit_max_ms = 8000;
+    cc.timers.handshake_timeout_ms = 40000;
     sim_link s;
     send_log l = {.s = &s, .drop_to_client = 1};
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK); /* flight 1 already sent at t=1000 */
@@ -423,8 +423,8 @@ Test(engine_oob, flights_writes_and_reads_keep_their_oob)
     uint16_t suite = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
     cdtls_config cc, sc;
     psk_configs(&cc, &sc, &suite);
-    cc.handshake_oob = (cdtls_oob){CDTLS_OOB_DSCP, 48, 0, 0, 0, {0, {0}}}; /* CS6 for control */
-    cc.alert_oob = (cdtls_oob){CDTLS_OOB_DSCP, 8, 0, 0, 0, {0, {0}}};
+    cc.oob.handshake = (cdtls_oob){CDTLS_OOB_DSCP, 48, 0, 0, 0, {0, {0}}}; /* CS6 for control */
+    cc.oob.alert = (cdtls_oob){CDTLS_OOB_DSCP, 8, 0, 0, 0, {0, {0}}};
     cdtls_conn *cl, *sv;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &cl), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);

@@ -16,10 +16,10 @@ static void app_configs(cdtls_config *cc, cdtls_config *sc)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = app_psk;
-    cc->psk_len = sc->psk_len = sizeof app_psk;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)"app";
-    cc->psk_identity_len = sc->psk_identity_len = 3;
+    cc->psk.key = sc->psk.key = app_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof app_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)"app";
+    cc->psk.identity_len = sc->psk.identity_len = 3;
 }
 
 static void handshake(sim_link *s, cdtls_config *cc, cdtls_config *sc)
@@ -45,8 +45,8 @@ Test(alpn, server_preference_wins)
     static const char *const speaks[] = {"coap", "webrtc"};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.alpn_protocols = offer, cc.n_alpn_protocols = 3;
-    sc.alpn_protocols = speaks, sc.n_alpn_protocols = 2;
+    cc.alpn.protocols = offer, cc.alpn.n_protocols = 3;
+    sc.alpn.protocols = speaks, sc.alpn.n_protocols = 2;
     sim_link s;
     handshake(&s, &cc, &sc);
     cr_assert(alpn_is(s.client, "coap") && alpn_is(s.server, "coap"));
@@ -59,8 +59,8 @@ Test(alpn, none_in_common_is_no_application_protocol)
     static const char *const speaks[] = {"webrtc"};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.alpn_protocols = offer, cc.n_alpn_protocols = 1;
-    sc.alpn_protocols = speaks, sc.n_alpn_protocols = 1;
+    cc.alpn.protocols = offer, cc.alpn.n_protocols = 1;
+    sc.alpn.protocols = speaks, sc.alpn.n_protocols = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
@@ -76,13 +76,13 @@ Test(alpn, ignored_when_one_side_has_none)
     static const char *const offer[] = {"webrtc"};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.alpn_protocols = offer, cc.n_alpn_protocols = 1; /* server: no ALPN */
+    cc.alpn.protocols = offer, cc.alpn.n_protocols = 1; /* server: no ALPN */
     sim_link s;
     handshake(&s, &cc, &sc);
     cr_assert(alpn_is(s.client, NULL) && alpn_is(s.server, NULL));
     sim_free(&s);
     app_configs(&cc, &sc);
-    sc.alpn_protocols = offer, sc.n_alpn_protocols = 1; /* client: no ALPN */
+    sc.alpn.protocols = offer, sc.alpn.n_protocols = 1; /* client: no ALPN */
     handshake(&s, &cc, &sc);
     cr_assert(alpn_is(s.client, NULL) && alpn_is(s.server, NULL));
     sim_free(&s);
@@ -115,20 +115,20 @@ Test(alpn, selection_callback)
     static const char *const offer[] = {"h2", "webrtc", "coap"};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.alpn_protocols = offer, cc.n_alpn_protocols = 3;
+    cc.alpn.protocols = offer, cc.alpn.n_protocols = 3;
     int calls = 0;
-    sc.select_alpn = pick_last, sc.select_alpn_ctx = &calls;
+    sc.callbacks.select_alpn = pick_last, sc.callbacks.user = &calls;
     sim_link s;
     handshake(&s, &cc, &sc);
     cr_assert_eq(calls, 1);
     cr_assert(alpn_is(s.client, "coap") && alpn_is(s.server, "coap"));
     sim_free(&s);
     /* declining: no ALPN; refusing: no_application_protocol */
-    sc.select_alpn = decline;
+    sc.callbacks.select_alpn = decline;
     handshake(&s, &cc, &sc);
     cr_assert(alpn_is(s.client, NULL) && alpn_is(s.server, NULL));
     sim_free(&s);
-    sc.select_alpn = refuse;
+    sc.callbacks.select_alpn = refuse;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_NO_APPLICATION_PROTOCOL);
@@ -145,11 +145,11 @@ Test(alpn, bad_configurations_are_refused)
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
     cdtls_conn *c = NULL;
-    cc.alpn_protocols = empty, cc.n_alpn_protocols = 1;
+    cc.alpn.protocols = empty, cc.alpn.n_protocols = 1;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_ERR_INVALID_ARG);
-    cc.alpn_protocols = too_long;
+    cc.alpn.protocols = too_long;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_ERR_INVALID_ARG);
-    cc.alpn_protocols = NULL; /* n = 1 without a list */
+    cc.alpn.protocols = NULL; /* n = 1 without a list */
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_ERR_INVALID_ARG);
     cr_assert_null(c);
 }
@@ -181,9 +181,9 @@ Test(alpn, client_refuses_a_protocol_it_did_not_offer)
     static const char *const offer[] = {"webrtc"};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.alpn_protocols = sc.alpn_protocols = offer;
-    cc.n_alpn_protocols = sc.n_alpn_protocols = 1;
-    sc.cookie_exchange = 0; /* the first server datagram carries the ServerHello */
+    cc.alpn.protocols = sc.alpn.protocols = offer;
+    cc.alpn.n_protocols = sc.alpn.n_protocols = 1;
+    sc.cookie.exchange = 0; /* the first server datagram carries the ServerHello */
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     struct replace r = {"webrtc", "webrtX", 6, 0};
@@ -201,9 +201,9 @@ static void srtp_pair(const uint16_t *cp, size_t cn, const uint16_t *sp, size_t 
 {
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.srtp_profiles = cp, cc.n_srtp_profiles = cn;
-    sc.srtp_profiles = sp, sc.n_srtp_profiles = sn;
-    cc.srtp_mki = mki, cc.srtp_mki_len = mki_len;
+    cc.srtp.profiles = cp, cc.srtp.n_profiles = cn;
+    sc.srtp.profiles = sp, sc.srtp.n_profiles = sn;
+    cc.srtp.mki = mki, cc.srtp.mki_len = mki_len;
     handshake(s, &cc, &sc);
 }
 
@@ -273,10 +273,10 @@ Test(srtp, client_refuses_a_changed_mki)
     static const uint8_t mki[] = {'M', 'K', 'I', '1'};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.srtp_profiles = sc.srtp_profiles = p;
-    cc.n_srtp_profiles = sc.n_srtp_profiles = 1;
-    cc.srtp_mki = mki, cc.srtp_mki_len = sizeof mki;
-    sc.cookie_exchange = 0;
+    cc.srtp.profiles = sc.srtp.profiles = p;
+    cc.srtp.n_profiles = sc.srtp.n_profiles = 1;
+    cc.srtp.mki = mki, cc.srtp.mki_len = sizeof mki;
+    sc.cookie.exchange = 0;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     struct replace r = {"MKI1", "MKI2", 4, 0};
@@ -292,7 +292,7 @@ Test(srtp, unknown_profiles_in_the_config_are_refused)
     static const uint16_t bad[] = {0x0003};
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
-    cc.srtp_profiles = bad, cc.n_srtp_profiles = 1;
+    cc.srtp.profiles = bad, cc.srtp.n_profiles = 1;
     cdtls_conn *c = NULL;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_ERR_INVALID_ARG);
     cr_assert_eq(cdtls_srtp_profile_lengths(0x0003, NULL, NULL), CDTLS_ERR_UNSUPPORTED);
@@ -344,8 +344,8 @@ Test(exporter, not_before_the_handshake_completes)
 {
     cdtls_config cc;
     cdtls_config_init(&cc);
-    cc.psk = app_psk, cc.psk_len = sizeof app_psk;
-    cc.psk_identity = (const uint8_t *)"app", cc.psk_identity_len = 3;
+    cc.psk.key = app_psk, cc.psk.key_len = sizeof app_psk;
+    cc.psk.identity = (const uint8_t *)"app", cc.psk.identity_len = 3;
     cdtls_conn *c;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 0, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, 0), CDTLS_OK);
@@ -374,8 +374,8 @@ Test(keylog, one_nss_line_per_side_and_the_same)
     cdtls_config cc, sc;
     app_configs(&cc, &sc);
     struct keylog kc = {{0}, 0}, ks = {{0}, 0};
-    cc.keylog = keep_line, cc.keylog_ctx = &kc;
-    sc.keylog = keep_line, sc.keylog_ctx = &ks;
+    cc.callbacks.keylog = keep_line, cc.callbacks.user = &kc;
+    sc.callbacks.keylog = keep_line, sc.callbacks.user = &ks;
     sim_link s;
     handshake(&s, &cc, &sc);
     cr_assert(kc.calls == 1 && ks.calls == 1);

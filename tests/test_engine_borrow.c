@@ -26,12 +26,12 @@ static void b_pair(cdtls_conn **cl, cdtls_conn **sv, const uint16_t *suite)
 {
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.psk = b_psk;
-    cfg.psk_len = sizeof b_psk;
-    cfg.psk_identity = (const uint8_t *)"borrow";
-    cfg.psk_identity_len = 6;
-    cfg.cipher_suites = suite;
-    cfg.n_cipher_suites = 1;
+    cfg.psk.key = b_psk;
+    cfg.psk.key_len = sizeof b_psk;
+    cfg.psk.identity = (const uint8_t *)"borrow";
+    cfg.psk.identity_len = 6;
+    cfg.negotiate.cipher_suites = suite;
+    cfg.negotiate.n_cipher_suites = 1;
     cfg.mtu = 1400;
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 1000, cl), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, 1000, sv), CDTLS_OK);

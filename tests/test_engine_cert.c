@@ -86,17 +86,17 @@ static void configs(const ident *id, cdtls_config *cc, cdtls_config *sc, const c
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    sc->cert_chain = id->chain;
-    sc->cert_chain_len = id->lens;
-    sc->n_certs = id->n;
-    sc->private_key = id->key;
-    cc->trust_anchors = &id->anchor;
-    cc->n_trust_anchors = 1;
+    sc->credentials.chain = id->chain;
+    sc->credentials.chain_len = id->lens;
+    sc->credentials.n_certs = id->n;
+    sc->credentials.private_key = id->key;
+    cc->verify.trust_anchors = &id->anchor;
+    cc->verify.n_trust_anchors = 1;
     cc->server_name = host;
-    cc->unix_time = clock_cb;
+    cc->callbacks.unix_time = clock_cb;
     if (suite) {
-        cc->cipher_suites = suite;
-        cc->n_cipher_suites = 1;
+        cc->negotiate.cipher_suites = suite;
+        cc->negotiate.n_cipher_suites = 1;
     }
 }
 
@@ -137,12 +137,13 @@ static void handshake_with(const char *leaf, const char *inter, const char *key,
         if (with_client) {
             int ecdsa_chain = strncmp(leaf, "leaf", 4) == 0;
             identity(&cli, ecdsa_chain ? "clientonly.der" : leaf, inter, key, root);
-            cc.cert_chain = cli.chain, cc.cert_chain_len = cli.lens, cc.n_certs = cli.n;
-            cc.private_key = cli.key;
-            sc.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
-            sc.trust_anchors = &id.anchor;
-            sc.n_trust_anchors = 1;
-            sc.unix_time = clock_cb;
+            cc.credentials.chain = cli.chain, cc.credentials.chain_len = cli.lens,
+            cc.credentials.n_certs = cli.n;
+            cc.credentials.private_key = cli.key;
+            sc.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+            sc.verify.trust_anchors = &id.anchor;
+            sc.verify.n_trust_anchors = 1;
+            sc.callbacks.unix_time = clock_cb;
             fixed_now = now;
         }
         sim_link s;
@@ -260,20 +261,20 @@ Test(engine_cert, pins_and_callbacks)
     memset(pins, 0xab, 32);
     /* pinning alone (no anchors), as WebRTC does: the right pin among others */
     configs(&id, &cc, &sc, NULL, NULL);
-    cc.trust_anchors = NULL, cc.n_trust_anchors = 0;
-    cc.pinned_sha256 = pins, cc.n_pins = 2;
+    cc.verify.trust_anchors = NULL, cc.verify.n_trust_anchors = 0;
+    cc.verify.pinned_sha256 = pins, cc.verify.n_pins = 2;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
     sim_free(&s);
     /* only a wrong pin */
-    cc.n_pins = 1;
+    cc.verify.n_pins = 1;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
     cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_REJECTED);
     sim_free(&s);
     /* a callback that rejects a valid chain */
     configs(&id, &cc, &sc, "server.example.com", NULL);
-    cc.verify_peer = reject_all;
+    cc.callbacks.verify_peer = reject_all;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
     cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_REJECTED);
@@ -281,10 +282,10 @@ Test(engine_cert, pins_and_callbacks)
     /* insecure_skip_verify + a callback that decides for itself */
     int seen = 0;
     configs(&id, &cc, &sc, NULL, NULL);
-    cc.trust_anchors = NULL, cc.n_trust_anchors = 0;
-    cc.insecure_skip_verify = 1;
-    cc.verify_peer = accept_if_two;
-    cc.verify_peer_ctx = &seen;
+    cc.verify.trust_anchors = NULL, cc.verify.n_trust_anchors = 0;
+    cc.verify.insecure_skip_verify = 1;
+    cc.callbacks.verify_peer = accept_if_two;
+    cc.callbacks.user = &seen;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
     cr_assert_eq(seen, 2);
@@ -299,10 +300,10 @@ Test(engine_cert, psk_only_client_does_not_offer_certificate_suites)
     identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
     cdtls_config cc, sc;
     configs(&id, &cc, &sc, NULL, NULL);
-    cc.trust_anchors = NULL, cc.n_trust_anchors = 0; /* nothing to verify with */
+    cc.verify.trust_anchors = NULL, cc.verify.n_trust_anchors = 0; /* nothing to verify with */
     static const uint8_t psk[16] = "0123456789abcdef";
-    cc.psk = sc.psk = psk, cc.psk_len = sc.psk_len = 16;
-    cc.psk_identity = sc.psk_identity = (const uint8_t *)"id", cc.psk_identity_len = sc.psk_identity_len = 2;
+    cc.psk.key = sc.psk.key = psk, cc.psk.key_len = sc.psk.key_len = 16;
+    cc.psk.identity = sc.psk.identity = (const uint8_t *)"id", cc.psk.identity_len = sc.psk.identity_len = 2;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
@@ -357,11 +358,11 @@ Test(engine_cert, sni_selects_the_certificate)
     for (int i = 0; i < 3; i++) {
         cdtls_config cc, sc;
         configs(&ec, &cc, &sc, cases[i].host, NULL);
-        sc.select_certificate = select_cert;
-        sc.select_certificate_ctx = &ctx;
+        sc.callbacks.select_certificate = select_cert;
+        sc.callbacks.user = &ctx;
         cdtls_x509_cert anchors[2] = {ec.anchor, rsa.anchor};
-        cc.trust_anchors = anchors;
-        cc.n_trust_anchors = 2;
+        cc.verify.trust_anchors = anchors;
+        cc.verify.n_trust_anchors = 2;
         sim_link s;
         cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
         int ok = sim_run_handshake(&s, 10000);
@@ -394,16 +395,16 @@ static void client_auth_case(cdtls_client_auth mode, const char *client_cert, in
     int64_t now = fixed_now;
     cdtls_config cc, sc;
     configs(&srv, &cc, &sc, "server.example.com", NULL);
-    sc.client_auth = mode;
-    sc.trust_anchors = &srv.anchor; /* the same root issued the client certificates */
-    sc.n_trust_anchors = 1;
-    sc.unix_time = clock_cb;
+    sc.verify.client_auth = mode;
+    sc.verify.trust_anchors = &srv.anchor; /* the same root issued the client certificates */
+    sc.verify.n_trust_anchors = 1;
+    sc.callbacks.unix_time = clock_cb;
     if (client_cert) {
         identity(&cli, client_cert, "int.der", "leaf.key", "root.der");
-        cc.cert_chain = cli.chain;
-        cc.cert_chain_len = cli.lens;
-        cc.n_certs = cli.n;
-        cc.private_key = cli.key;
+        cc.credentials.chain = cli.chain;
+        cc.credentials.chain_len = cli.lens;
+        cc.credentials.n_certs = cli.n;
+        cc.credentials.private_key = cli.key;
     }
     fixed_now = now;
     sim_link s;
@@ -515,8 +516,9 @@ Test(engine_cert, selfsign_and_pinned_handshake)
     cdtls_config cc, sc;
     cdtls_config_init(&cc);
     cdtls_config_init(&sc);
-    sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
-    cc.pinned_sha256 = pin, cc.n_pins = 1;
+    sc.credentials.chain = chain, sc.credentials.chain_len = lens, sc.credentials.n_certs = 1,
+    sc.credentials.private_key = key;
+    cc.verify.pinned_sha256 = pin, cc.verify.n_pins = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
@@ -544,17 +546,17 @@ Test(engine_cert, certificate_sessions_resume_unless_client_auth)
         for (int auth = 0; auth < 2; auth++) {
             cdtls_config cc, sc;
             configs(&srv, &cc, &sc, "server.example.com", NULL);
-            cc.session_store = cdtls_session_cache_init(&ccache, ce, 2);
-            cc.session_tickets = by_ticket;
+            cc.resumption.store = cdtls_session_cache_init(&ccache, ce, 2);
+            cc.resumption.tickets = by_ticket;
             if (by_ticket)
-                sc.ticket_keys = &keys;
+                sc.resumption.ticket_keys = &keys;
             else
-                sc.session_store = cdtls_session_cache_init(&scache, se, 4);
+                sc.resumption.store = cdtls_session_cache_init(&scache, se, 4);
             if (auth) {
-                sc.client_auth = CDTLS_CLIENT_AUTH_REQUEST;
-                sc.trust_anchors = &srv.anchor;
-                sc.n_trust_anchors = 1;
-                sc.unix_time = clock_cb;
+                sc.verify.client_auth = CDTLS_CLIENT_AUTH_REQUEST;
+                sc.verify.trust_anchors = &srv.anchor;
+                sc.verify.n_trust_anchors = 1;
+                sc.callbacks.unix_time = clock_cb;
             }
             for (int round = 0; round < 2; round++) {
                 sim_link s;

@@ -141,14 +141,14 @@ static void cid_configs(cdtls_config *cc, cdtls_config *sc, const uint16_t *suit
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = cid_psk;
-    cc->psk_len = sc->psk_len = sizeof cid_psk;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)"cid";
-    cc->psk_identity_len = sc->psk_identity_len = 3;
-    cc->cipher_suites = sc->cipher_suites = suite;
-    cc->n_cipher_suites = sc->n_cipher_suites = 1;
-    if (gc) cc->cid_generator = make_cid, cc->cid_generator_ctx = gc;
-    if (gs) sc->cid_generator = make_cid, sc->cid_generator_ctx = gs;
+    cc->psk.key = sc->psk.key = cid_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof cid_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)"cid";
+    cc->psk.identity_len = sc->psk.identity_len = 3;
+    cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = suite;
+    cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
+    if (gc) cc->callbacks.cid_generator = make_cid, cc->callbacks.user = gc;
+    if (gs) sc->callbacks.cid_generator = make_cid, sc->callbacks.user = gs;
 }
 
 /* Every datagram's first record, as seen on the wire after the handshake. */
@@ -290,7 +290,7 @@ Test(cid, padding_grows_records_and_is_removed)
     cr_assert(send_and_read(&s, s.client, s.server, "pad me"));
     size_t plain = w.last_len_to_server;
     sim_free(&s);
-    cc.cid_padding = pad32;
+    cc.callbacks.cid_padding = pad32;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     w = (struct wire){0};
     s.tamper = watch, s.tamper_ctx = &w;
@@ -302,7 +302,10 @@ Test(cid, padding_grows_records_and_is_removed)
 }
 
 /* Asks for far more padding than a datagram holds, and counts the asks. */
+/* One user pointer serves both callbacks: the generator's state first, so
+ * make_cid reads it through the same pointer. */
 struct greedy {
+    struct gen gen;
     size_t calls;
 };
 
@@ -323,9 +326,9 @@ Test(cid, padding_clamped_to_the_mtu_and_asked_once_per_record)
     struct gen gc = {7, 4, 0}, gs = {8, 4, 0};
     cdtls_config cc, sc;
     cid_configs(&cc, &sc, &suite, &gc, &gs);
-    struct greedy g = {0};
-    cc.cid_padding = pad_greedy;
-    cc.cid_padding_ctx = &g;
+    struct greedy g = {gc, 0};
+    cc.callbacks.cid_padding = pad_greedy;
+    cc.callbacks.user = &g;
     cc.mtu = sc.mtu = 200;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);

@@ -17,12 +17,12 @@ static void configs(cdtls_config *cc, cdtls_config *sc, const uint16_t *suite)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = psk_a;
-    cc->psk_len = sc->psk_len = 16;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)ident;
-    cc->psk_identity_len = sc->psk_identity_len = sizeof ident - 1;
-    cc->cipher_suites = suite;
-    cc->n_cipher_suites = 1;
+    cc->psk.key = sc->psk.key = psk_a;
+    cc->psk.key_len = sc->psk.key_len = 16;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)ident;
+    cc->psk.identity_len = sc->psk.identity_len = sizeof ident - 1;
+    cc->negotiate.cipher_suites = suite;
+    cc->negotiate.n_cipher_suites = 1;
 }
 
 static const uint16_t chacha_psk = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
@@ -148,8 +148,8 @@ Test(engine_hostile, wrong_psk_fails_the_handshake)
 {
     cdtls_config cc, sc;
     configs(&cc, &sc, &chacha_psk);
-    cc.psk = psk_b;
-    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 20000;
+    cc.psk.key = psk_b;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 20000;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 30000));
@@ -167,8 +167,8 @@ Test(engine_hostile, unknown_identity_gets_alert)
 {
     cdtls_config cc, sc;
     configs(&cc, &sc, &chacha_psk);
-    cc.psk_identity = (const uint8_t *)"nobody";
-    cc.psk_identity_len = 6;
+    cc.psk.identity = (const uint8_t *)"nobody";
+    cc.psk.identity_len = 6;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
@@ -198,9 +198,9 @@ Test(engine_hostile, bad_finished_is_fatal)
     configs(&cc, &sc, &chacha_psk);
     /* Without EMS the keys do not depend on the transcript, so the
      * tampered transcript shows up only in Finished. */
-    cc.extended_master_secret = sc.extended_master_secret = CDTLS_EMS_DISABLE;
-    sc.psk_identity_hint = (const uint8_t *)"hintA";
-    sc.psk_identity_hint_len = 5;
+    cc.negotiate.ems = sc.negotiate.ems = CDTLS_EMS_DISABLE;
+    sc.psk.hint = (const uint8_t *)"hintA";
+    sc.psk.hint_len = 5;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     s.tamper = swap_hint;
@@ -216,8 +216,8 @@ Test(engine_hostile, ems_policy_mismatch_fails)
 {
     cdtls_config cc, sc;
     configs(&cc, &sc, &chacha_psk);
-    cc.extended_master_secret = CDTLS_EMS_DISABLE;
-    sc.extended_master_secret = CDTLS_EMS_REQUIRE;
+    cc.negotiate.ems = CDTLS_EMS_DISABLE;
+    sc.negotiate.ems = CDTLS_EMS_REQUIRE;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
@@ -226,7 +226,7 @@ Test(engine_hostile, ems_policy_mismatch_fails)
 
     /* request on one side, disable on the other: works, without EMS */
     configs(&cc, &sc, &chacha_psk);
-    cc.extended_master_secret = CDTLS_EMS_DISABLE;
+    cc.negotiate.ems = CDTLS_EMS_DISABLE;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
     cr_assert(!cdtls_conn_uses_ems(s.client) && !cdtls_conn_uses_ems(s.server));
@@ -238,8 +238,8 @@ Test(engine_hostile, no_common_suite)
     cdtls_config cc, sc;
     uint16_t only = CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256;
     configs(&cc, &sc, &chacha_psk);
-    sc.cipher_suites = &only;
-    sc.n_cipher_suites = 1;
+    sc.negotiate.cipher_suites = &only;
+    sc.negotiate.n_cipher_suites = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
@@ -321,11 +321,11 @@ Test(engine_cookie, verifier_issues_and_checks_cookies)
                  CDTLS_ERR_WOULD_BLOCK);
     /* The right one passes, and still passes after one rotation... */
     cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002, reply, sizeof reply, &rn), CDTLS_OK);
-    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + sc.cookie_rotate_ms, reply,
+    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + sc.cookie.rotate_ms, reply,
                                             sizeof reply, &rn),
                  CDTLS_OK);
     /* ...but not after two. */
-    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + 2 * sc.cookie_rotate_ms + 1, reply,
+    cr_assert_eq(cdtls_hello_verifier_check(v, "addr-1", 6, d, n, 1002 + 2 * sc.cookie.rotate_ms + 1, reply,
                                             sizeof reply, &rn),
                  CDTLS_ERR_WOULD_BLOCK);
 

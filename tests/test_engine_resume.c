@@ -39,13 +39,13 @@ static void r_configs(cdtls_config *cc, cdtls_config *sc, caches *k)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = r_psk;
-    cc->psk_len = sc->psk_len = sizeof r_psk;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)"again";
-    cc->psk_identity_len = sc->psk_identity_len = 5;
+    cc->psk.key = sc->psk.key = r_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof r_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)"again";
+    cc->psk.identity_len = sc->psk.identity_len = 5;
     cc->server_name = "resume.example"; /* the client's key in its store */
-    cc->session_store = k->cs;
-    sc->session_store = k->ss;
+    cc->resumption.store = k->cs;
+    sc->resumption.store = k->ss;
 }
 
 
@@ -76,10 +76,10 @@ Test(resume, second_connection_resumes_with_fewer_datagrams)
     cdtls_config cc, sc;
     r_configs(&cc, &sc, &k);
     struct keylog k1 = {{0}}, k2 = {{0}};
-    cc.keylog = keep, cc.keylog_ctx = &k1;
+    cc.callbacks.keylog = keep, cc.callbacks.user = &k1;
     size_t full = 0, abbreviated = 0;
     cr_assert(!session(&cc, &sc, NULL, &full), "the first one is a full handshake");
-    cc.keylog_ctx = &k2;
+    cc.callbacks.user = &k2;
     cr_assert(session(&cc, &sc, NULL, &abbreviated), "the second resumes");
     cr_assert(abbreviated < full, "abbreviated: %zu datagrams, full: %zu", abbreviated, full);
     /* same master secret, new randoms */
@@ -112,7 +112,7 @@ Test(resume, unknown_or_expired_sessions_run_a_full_handshake)
     cr_assert(!session(&cc, &sc, NULL, NULL));
     cr_assert(session(&cc, &sc, NULL, NULL), "the new session resumes");
     /* each session starts a minute later: a 30 s lifetime has run out */
-    sc.session_lifetime_ms = 30000;
+    sc.resumption.lifetime_ms = 30000;
     cr_assert(!session(&cc, &sc, NULL, NULL), "expired on the server");
 }
 
@@ -122,9 +122,9 @@ Test(resume, not_across_a_change_of_extended_master_secret)
     caches_init(&k);
     cdtls_config cc, sc;
     r_configs(&cc, &sc, &k);
-    cc.extended_master_secret = sc.extended_master_secret = CDTLS_EMS_DISABLE;
+    cc.negotiate.ems = sc.negotiate.ems = CDTLS_EMS_DISABLE;
     cr_assert(!session(&cc, &sc, NULL, NULL));
-    cc.extended_master_secret = sc.extended_master_secret = CDTLS_EMS_REQUEST;
+    cc.negotiate.ems = sc.negotiate.ems = CDTLS_EMS_REQUEST;
     cr_assert(!session(&cc, &sc, NULL, NULL), "RFC 7627 §5.3: a session without EMS is not resumed with it");
     cr_assert(session(&cc, &sc, NULL, NULL), "the new (EMS) session is");
 }
@@ -138,9 +138,9 @@ Test(resume, not_with_a_suite_no_longer_allowed)
     const cdtls_provider *p = cdtls_provider_default();
     uint16_t two[2] = {CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_GCM_SHA256};
     if (!cdtls_cipher_suite_supported(p, two[1])) cr_skip_test("one PSK suite only here");
-    sc.cipher_suites = two, sc.n_cipher_suites = 2;
+    sc.negotiate.cipher_suites = two, sc.negotiate.n_cipher_suites = 2;
     cr_assert(!session(&cc, &sc, NULL, NULL));
-    sc.cipher_suites = two + 1, sc.n_cipher_suites = 1; /* the session's suite is gone */
+    sc.negotiate.cipher_suites = two + 1, sc.negotiate.n_cipher_suites = 1; /* the session's suite is gone */
     cr_assert(!session(&cc, &sc, NULL, NULL));
 }
 
@@ -168,15 +168,15 @@ Test(resume, a_changed_or_revoked_psk_is_not_resumed)
     cr_assert(!session(&cc, &sc, NULL, NULL));
     cr_assert(session(&cc, &sc, NULL, NULL));
     static const uint8_t other[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-    cc.psk = sc.psk = other; /* both sides rekeyed: the old session is not theirs */
+    cc.psk.key = sc.psk.key = other; /* both sides rekeyed: the old session is not theirs */
     cr_assert(!session(&cc, &sc, NULL, NULL), "new key: a full handshake");
     cr_assert(session(&cc, &sc, NULL, NULL), "and the new session resumes");
     /* the server rekeys alone: the client offers, the server refuses, and
      * the full handshake then fails (the client still has the old key) */
-    sc.psk = r_psk;
+    sc.psk.key = r_psk;
     sim_link s;
     clock_ms += 60000;
-    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 5000;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 5000;
     cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 10000));
     cr_assert(!cdtls_conn_resumed(s.server), "not resumed under a key the server no longer has");
@@ -192,11 +192,11 @@ Test(resume, a_corrupted_secret_fails_the_handshake)
     /* with a PSK callback the client cannot re-check its session's PSK
      * binding before it offers (the callback wants the server's hint), so
      * the corrupted secret is offered, and must not lead anywhere */
-    cc.psk_callback = client_psk, cc.psk_callback_ctx = NULL;
+    cc.callbacks.psk = client_psk, cc.callbacks.user = NULL;
     cr_assert(!session(&cc, &sc, NULL, NULL));
     for (size_t i = 0; i < 4; i++)
         if (k.ce[i].used) k.ce[i].session.master_secret[0] ^= 1;
-    cc.handshake_timeout_ms = sc.handshake_timeout_ms = 8000;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 8000;
     sim_link s;
     clock_ms += 60000;
     cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
@@ -231,14 +231,14 @@ Test(resume, a_fatal_alert_invalidates_the_session)
     cdtls_config cc, sc;
     r_configs(&cc, &sc, &k);
     static const char *const srv[] = {"coap"}, *const cli_ok[] = {"coap"}, *const cli_bad[] = {"mqtt"};
-    sc.alpn_protocols = srv, sc.n_alpn_protocols = 1;
-    cc.alpn_protocols = cli_ok, cc.n_alpn_protocols = 1;
+    sc.alpn.protocols = srv, sc.alpn.n_protocols = 1;
+    cc.alpn.protocols = cli_ok, cc.alpn.n_protocols = 1;
     cr_assert(!session(&cc, &sc, NULL, NULL));
     cr_assert_eq(used_entries(k.se, 8), 1, "the server keeps the session");
     cr_assert_eq(used_entries(k.ce, 4), 1, "and so does the client");
     /* the resumption attempt ends in a fatal no_application_protocol
      * (RFC 7301 §3.2): RFC 5246 §7.2 says the session is then invalid */
-    cc.alpn_protocols = cli_bad;
+    cc.alpn.protocols = cli_bad;
     sim_link s;
     clock_ms += 60000;
     cr_assert_eq(sim_init_at(&s, &cc, &sc, NULL, clock_ms), CDTLS_OK);
@@ -248,7 +248,7 @@ Test(resume, a_fatal_alert_invalidates_the_session)
     sim_free(&s);
     cr_assert_eq(used_entries(k.se, 8), 0, "the server forgot it");
     cr_assert_eq(used_entries(k.ce, 4), 0, "the client forgot it");
-    cc.alpn_protocols = cli_ok;
+    cc.alpn.protocols = cli_ok;
     cr_assert(!session(&cc, &sc, NULL, NULL), "so the next one is a full handshake");
     /* a clean close (close_notify is a warning) keeps the session */
     cr_assert(session(&cc, &sc, NULL, NULL));

@@ -55,15 +55,15 @@ static void base(cdtls_config *cc, cdtls_config *sc, const uint16_t *suite)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->cipher_suites = sc->cipher_suites = suite;
-    cc->n_cipher_suites = sc->n_cipher_suites = 1;
+    cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = suite;
+    cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
 }
 
 static void serve_key(cdtls_config *sc, const rpk_id *id)
 {
-    sc->raw_public_key = id->spki;
-    sc->raw_public_key_len = id->spki_len;
-    sc->private_key = id->key;
+    sc->credentials.raw_public_key = id->spki;
+    sc->credentials.raw_public_key_len = id->spki_len;
+    sc->credentials.private_key = id->key;
 }
 
 static int echo(sim_link *s)
@@ -84,7 +84,7 @@ Test(rpk, server_raw_key_pinned_by_the_client)
     cdtls_config cc, sc;
     base(&cc, &sc, &suite);
     serve_key(&sc, &srv);
-    cc.pinned_spki_sha256 = srv.pin, cc.n_spki_pins = 1;
+    cc.verify.pinned_spki_sha256 = srv.pin, cc.verify.n_spki_pins = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s / %s", cdtls_strerror(cdtls_conn_error(s.client)),
@@ -109,7 +109,7 @@ Test(rpk, wrong_pin_is_refused)
     cdtls_config cc, sc;
     base(&cc, &sc, &suite);
     serve_key(&sc, &srv);
-    cc.pinned_spki_sha256 = other, cc.n_spki_pins = 1;
+    cc.verify.pinned_spki_sha256 = other, cc.verify.n_spki_pins = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
@@ -136,7 +136,7 @@ Test(rpk, callback_decides)
     base(&cc, &sc, &suite);
     serve_key(&sc, &srv);
     int calls = 0;
-    cc.verify_raw_public_key = accept_if_len, cc.verify_raw_public_key_ctx = &calls;
+    cc.callbacks.verify_raw_public_key = accept_if_len, cc.callbacks.user = &calls;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
@@ -154,10 +154,11 @@ Test(rpk, mutual_raw_keys)
     cdtls_config cc, sc;
     base(&cc, &sc, &suite);
     serve_key(&sc, &srv);
-    cc.pinned_spki_sha256 = srv.pin, cc.n_spki_pins = 1;
-    cc.raw_public_key = cli.spki, cc.raw_public_key_len = cli.spki_len, cc.private_key = cli.key;
-    sc.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    sc.pinned_spki_sha256 = cli.pin, sc.n_spki_pins = 1;
+    cc.verify.pinned_spki_sha256 = srv.pin, cc.verify.n_spki_pins = 1;
+    cc.credentials.raw_public_key = cli.spki, cc.credentials.raw_public_key_len = cli.spki_len,
+    cc.credentials.private_key = cli.key;
+    sc.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    sc.verify.pinned_spki_sha256 = cli.pin, sc.verify.n_spki_pins = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s / %s", cdtls_strerror(cdtls_conn_error(s.client)),
@@ -169,7 +170,7 @@ Test(rpk, mutual_raw_keys)
     sim_free(&s);
     /* the server pins another key: the client's CertificateVerify cannot save it */
     uint8_t other[32] = {0};
-    sc.pinned_spki_sha256 = other;
+    sc.verify.pinned_spki_sha256 = other;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_CERT_UNTRUSTED);
@@ -199,9 +200,10 @@ Test(rpk, falls_back_to_x509)
     uint8_t unused_pin[32] = {1};
     cdtls_config cc, sc;
     base(&cc, &sc, &suite);
-    sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
-    cc.pinned_sha256 = fp, cc.n_pins = 1;                   /* X.509 by fingerprint */
-    cc.pinned_spki_sha256 = unused_pin, cc.n_spki_pins = 1; /* and raw keys */
+    sc.credentials.chain = chain, sc.credentials.chain_len = lens, sc.credentials.n_certs = 1,
+    sc.credentials.private_key = key;
+    cc.verify.pinned_sha256 = fp, cc.verify.n_pins = 1;                   /* X.509 by fingerprint */
+    cc.verify.pinned_spki_sha256 = unused_pin, cc.verify.n_spki_pins = 1; /* and raw keys */
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
@@ -231,17 +233,18 @@ Test(rpk, no_common_type_leaves_psk_or_fails)
     uint16_t suites[2] = {rpk_suite(), CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256};
     cdtls_config cc, sc;
     base(&cc, &sc, suites);
-    cc.n_cipher_suites = sc.n_cipher_suites = 2;
-    sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
-    cc.pinned_spki_sha256 = pin, cc.n_spki_pins = 1;
-    cc.psk = sc.psk = psk, cc.psk_len = sc.psk_len = 16;
-    cc.psk_identity = sc.psk_identity = (const uint8_t *)"p", cc.psk_identity_len = sc.psk_identity_len = 1;
+    cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = 2;
+    sc.credentials.chain = chain, sc.credentials.chain_len = lens, sc.credentials.n_certs = 1,
+    sc.credentials.private_key = key;
+    cc.verify.pinned_spki_sha256 = pin, cc.verify.n_spki_pins = 1;
+    cc.psk.key = sc.psk.key = psk, cc.psk.key_len = sc.psk.key_len = 16;
+    cc.psk.identity = sc.psk.identity = (const uint8_t *)"p", cc.psk.identity_len = sc.psk.identity_len = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
     cr_assert_eq(cdtls_conn_cipher_suite(s.client), CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256);
     sim_free(&s);
-    cc.n_cipher_suites = sc.n_cipher_suites = 1; /* the certificate suite only */
+    cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = 1; /* the certificate suite only */
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_HANDSHAKE_FAILURE);

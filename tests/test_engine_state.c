@@ -15,22 +15,19 @@ static const uint8_t st_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 1
 static const uint16_t st_srtp[] = {CDTLS_SRTP_AEAD_AES_128_GCM};
 static const char *const st_alpn[] = {"webrtc"};
 
-static void st_configs(cdtls_config *cc, cdtls_config *sc, cdtls_cid_random *gen)
+static void st_configs(cdtls_config *cc, cdtls_config *sc, size_t cid_len)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
-    cc->psk = sc->psk = st_psk;
-    cc->psk_len = sc->psk_len = sizeof st_psk;
-    cc->psk_identity = sc->psk_identity = (const uint8_t *)"mover";
-    cc->psk_identity_len = sc->psk_identity_len = 5;
-    cc->srtp_profiles = sc->srtp_profiles = st_srtp;
-    cc->n_srtp_profiles = sc->n_srtp_profiles = 1;
-    cc->alpn_protocols = sc->alpn_protocols = st_alpn;
-    cc->n_alpn_protocols = sc->n_alpn_protocols = 1;
-    if (gen) {
-        cc->cid_generator = sc->cid_generator = cdtls_cid_random_generator;
-        cc->cid_generator_ctx = sc->cid_generator_ctx = gen;
-    }
+    cc->psk.key = sc->psk.key = st_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof st_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)"mover";
+    cc->psk.identity_len = sc->psk.identity_len = 5;
+    cc->srtp.profiles = sc->srtp.profiles = st_srtp;
+    cc->srtp.n_profiles = sc->srtp.n_profiles = 1;
+    cc->alpn.protocols = sc->alpn.protocols = st_alpn;
+    cc->alpn.n_protocols = sc->alpn.n_protocols = 1;
+    cc->cid.length = sc->cid.length = cid_len;
 }
 
 static int deliver(cdtls_conn *from, cdtls_conn *to, const char *msg, uint8_t *last, size_t *last_len)
@@ -49,9 +46,8 @@ static int deliver(cdtls_conn *from, cdtls_conn *to, const char *msg, uint8_t *l
 
 static void move_side(int move_server)
 {
-    cdtls_cid_random gen = {NULL, 6};
     cdtls_config cc, sc;
-    st_configs(&cc, &sc, &gen);
+    st_configs(&cc, &sc, 6);
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000));
@@ -107,7 +103,7 @@ Test(conn_state, server_moves_and_continues)
 Test(conn_state, tampered_wrong_key_and_versions_refused)
 {
     cdtls_config cc, sc;
-    st_configs(&cc, &sc, NULL);
+    st_configs(&cc, &sc, 0);
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     uint8_t blob[2048];

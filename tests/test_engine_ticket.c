@@ -28,16 +28,16 @@ static void env_init(env *e)
     e->clock_ms = 1000;
     cdtls_config_init(&e->cc);
     cdtls_config_init(&e->sc);
-    e->cc.psk = e->sc.psk = t_psk;
-    e->cc.psk_len = e->sc.psk_len = sizeof t_psk;
-    e->cc.psk_identity = e->sc.psk_identity = (const uint8_t *)"sensor-17";
-    e->cc.psk_identity_len = e->sc.psk_identity_len = 9;
+    e->cc.psk.key = e->sc.psk.key = t_psk;
+    e->cc.psk.key_len = e->sc.psk.key_len = sizeof t_psk;
+    e->cc.psk.identity = e->sc.psk.identity = (const uint8_t *)"sensor-17";
+    e->cc.psk.identity_len = e->sc.psk.identity_len = 9;
     e->cc.server_name = "tickets.example";
-    e->cc.session_store = cdtls_session_cache_init(&e->client, e->ce, 2);
-    e->cc.session_tickets = 1;
+    e->cc.resumption.store = cdtls_session_cache_init(&e->client, e->ce, 2);
+    e->cc.resumption.tickets = 1;
     /* the server keeps no sessions: only ticket keys, rotating hourly */
     cr_assert_eq(cdtls_ticket_keys_init(&e->keys, NULL, 3600u * 1000u, e->clock_ms), CDTLS_OK);
-    e->sc.ticket_keys = &e->keys;
+    e->sc.resumption.ticket_keys = &e->keys;
 }
 
 
@@ -127,8 +127,8 @@ Test(ticket, rotation_keeps_tickets_then_renews_then_forgets)
 
     /* the server makes its next ticket an hour later: a new key */
     cdtls_config plain = e.cc;
-    plain.session_tickets = 0; /* a client that does not want tickets */
-    plain.session_store = NULL;
+    plain.resumption.tickets = 0; /* a client that does not want tickets */
+    plain.resumption.store = NULL;
     {
         sim_link s;
         e.clock_ms += hour;
@@ -143,8 +143,8 @@ Test(ticket, rotation_keeps_tickets_then_renews_then_forgets)
     cr_assert_eq(memcmp(e.keys.keys[1].name, first_name, 16), 0, "the old key is kept");
 
     /* three more rotations: the key of the renewed ticket falls out */
-    e.sc.session_lifetime_ms = 10u * 24u * 3600u * 1000u;
-    e.cc.session_lifetime_ms = e.sc.session_lifetime_ms;
+    e.sc.resumption.lifetime_ms = 10u * 24u * 3600u * 1000u;
+    e.cc.resumption.lifetime_ms = e.sc.resumption.lifetime_ms;
     uint8_t dummy_name[16] = {0}, dummy_key[32] = {0};
     for (int i = 0; i < 3; i++) {
         dummy_name[0] = (uint8_t)(i + 1);
@@ -174,7 +174,7 @@ Test(ticket, tampered_or_expired_tickets_give_a_full_handshake)
         cr_assert_eq(e.keys.refused, refused + 1, "flip at %zu refused", where[i]);
     }
     /* expired: the server's lifetime bounds the session's age */
-    e.sc.session_lifetime_ms = 5000;
+    e.sc.resumption.lifetime_ms = 5000;
     cr_assert(!connect(&e, &e.sc, 10000, NULL, NULL), "an old ticket is not accepted");
     cr_assert(connect(&e, &e.sc, 1000, NULL, NULL), "a fresh one is");
 }
@@ -190,14 +190,14 @@ Test(ticket, a_cluster_shares_keys)
     cr_assert_eq(cdtls_ticket_keys_add(&a, name, key, e.clock_ms), CDTLS_OK);
     cr_assert_eq(cdtls_ticket_keys_add(&b, name, key, e.clock_ms), CDTLS_OK);
     cdtls_config sa = e.sc, sb = e.sc;
-    sa.ticket_keys = &a;
-    sb.ticket_keys = &b;
+    sa.resumption.ticket_keys = &a;
+    sb.resumption.ticket_keys = &b;
     cr_assert(!connect(&e, &sa, 1000, NULL, NULL));
     cr_assert(connect(&e, &sb, 1000, NULL, NULL), "server b resumes server a's session");
     cdtls_ticket_keys lone;
     cr_assert_eq(cdtls_ticket_keys_init(&lone, NULL, 0, e.clock_ms), CDTLS_OK);
     cdtls_config sl = e.sc;
-    sl.ticket_keys = &lone;
+    sl.resumption.ticket_keys = &lone;
     cr_assert(!connect(&e, &sl, 1000, NULL, NULL), "a server with other keys does not");
     cdtls_ticket_keys_wipe(&a);
     for (size_t i = 0; i < CDTLS_TICKET_KEYS; i++)
@@ -210,13 +210,13 @@ Test(ticket, tickets_and_session_ids_together)
     env_init(&e);
     cdtls_session_cache server;
     cdtls_session_cache_entry se[4];
-    e.sc.session_store = cdtls_session_cache_init(&server, se, 4);
+    e.sc.resumption.store = cdtls_session_cache_init(&server, se, 4);
     cr_assert(!connect(&e, &e.sc, 1000, NULL, NULL));
     cr_assert(connect(&e, &e.sc, 1000, NULL, NULL), "the ticket is preferred");
     cr_assert_eq(e.keys.opened, 1);
     /* a server without ticket keys: the client's session ID then does it */
     cdtls_config ids = e.sc;
-    ids.ticket_keys = NULL;
+    ids.resumption.ticket_keys = NULL;
     cdtls_session_cache_clear(&e.client);
     cr_assert(!connect(&e, &ids, 1000, NULL, NULL));
     cr_assert_gt(client_entry(&e)->session.id_len, 0, "the server's session ID");
@@ -228,9 +228,9 @@ Test(ticket, ems_and_suites_are_checked_as_for_session_ids)
 {
     env e;
     env_init(&e);
-    e.cc.extended_master_secret = e.sc.extended_master_secret = CDTLS_EMS_DISABLE;
+    e.cc.negotiate.ems = e.sc.negotiate.ems = CDTLS_EMS_DISABLE;
     cr_assert(!connect(&e, &e.sc, 1000, NULL, NULL));
-    e.cc.extended_master_secret = e.sc.extended_master_secret = CDTLS_EMS_REQUEST;
+    e.cc.negotiate.ems = e.sc.negotiate.ems = CDTLS_EMS_REQUEST;
     cr_assert(!connect(&e, &e.sc, 1000, NULL, NULL), "RFC 7627 §5.3: not across a change of EMS");
     cr_assert(connect(&e, &e.sc, 1000, NULL, NULL));
 }
@@ -291,7 +291,7 @@ Test(ticket, a_revoked_identity_is_not_resumed)
 {
     env e;
     env_init(&e);
-    e.sc.psk_callback = server_psk;
+    e.sc.callbacks.psk = server_psk;
     revoked = 0;
     cr_assert(!connect(&e, &e.sc, 1000, NULL, NULL));
     cr_assert(connect(&e, &e.sc, 1000, NULL, NULL));

@@ -19,10 +19,10 @@ static const uint16_t chacha_psk = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
 static void psk_config(cdtls_config *cfg, counting *cnt)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"frag";
-    cfg->psk_identity_len = 4;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"frag";
+    cfg->psk.identity_len = 4;
     if (cnt) {
         cfg->allocator = counting_init(cnt);
     }
@@ -413,14 +413,14 @@ Test(hello_frag, our_fragmenting_client_reversed_and_duplicated)
                                        "some-long-protocol-name-6",
                                        "some-long-protocol-name-7"};
     cc.mtu = 128;
-    cc.alpn_protocols = alpn;
-    cc.n_alpn_protocols = sizeof alpn / sizeof alpn[0];
-    sc.alpn_protocols = alpn;
-    sc.n_alpn_protocols = 1;
+    cc.alpn.protocols = alpn;
+    cc.alpn.n_protocols = sizeof alpn / sizeof alpn[0];
+    sc.alpn.protocols = alpn;
+    sc.alpn.n_protocols = 1;
     /* the client never retransmits within this test: the handshake has to
      * complete from one copy of each flight, reversed */
-    cc.retransmit_initial_ms = 60000;
-    cc.handshake_timeout_ms = 120000;
+    cc.timers.retransmit_initial_ms = 60000;
+    cc.timers.handshake_timeout_ms = 120000;
     cdtls_hello_verifier *v;
     cr_assert_eq(cdtls_hello_verifier_new(&sc, 1000, &v), CDTLS_OK);
     cdtls_conn *c, *s = NULL;
@@ -474,7 +474,7 @@ Test(hello_frag, conflicting_overlap_is_dropped)
     static dgrams w;
     cut_hello(&w, body, bl, 0, 0, 500);
     cdtls_conn *s;
-    sc.cookie_exchange = 0;
+    sc.cookie.exchange = 0;
     cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &s), CDTLS_OK);
     cr_assert_eq(cdtls_conn_recv(s, w.d[0], w.n[0], NULL, 1000), CDTLS_OK);
     /* bytes 400..600, with the cipher suite list's bytes changed */

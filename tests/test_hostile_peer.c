@@ -136,14 +136,14 @@ static void hp_configs(hp *h, int kind)
     h->al.free = cnt_free_fn;
     h->al.ctx = &h->mem;
     h->cc.allocator = h->sc.allocator = &h->al;
-    h->cc.keylog = hp_keylog;
-    h->cc.keylog_ctx = h;
+    h->cc.callbacks.keylog = hp_keylog;
+    h->cc.callbacks.user = h;
     if (kind == HP_PSK) {
         h->suite_id = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
-        h->cc.psk = h->sc.psk = hp_psk;
-        h->cc.psk_len = h->sc.psk_len = sizeof hp_psk;
-        h->cc.psk_identity = h->sc.psk_identity = (const uint8_t *)hp_ident;
-        h->cc.psk_identity_len = h->sc.psk_identity_len = sizeof hp_ident - 1;
+        h->cc.psk.key = h->sc.psk.key = hp_psk;
+        h->cc.psk.key_len = h->sc.psk.key_len = sizeof hp_psk;
+        h->cc.psk.identity = h->sc.psk.identity = (const uint8_t *)hp_ident;
+        h->cc.psk.identity_len = h->sc.psk.identity_len = sizeof hp_ident - 1;
     } else {
         /* P-256 with bearssl, Ed25519 with sodium (what selfsign makes) */
         const cdtls_provider *p = cdtls_provider_default();
@@ -155,17 +155,17 @@ static void hp_configs(hp *h, int kind)
         cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &c, h->pin), CDTLS_OK);
         h->chain[0] = h->cert;
         h->chain_len[0] = h->cert_len;
-        h->sc.cert_chain = h->chain;
-        h->sc.cert_chain_len = h->chain_len;
-        h->sc.n_certs = 1;
-        h->sc.private_key = h->key;
-        h->cc.pinned_sha256 = h->pin;
-        h->cc.n_pins = 1;
+        h->sc.credentials.chain = h->chain;
+        h->sc.credentials.chain_len = h->chain_len;
+        h->sc.credentials.n_certs = 1;
+        h->sc.credentials.private_key = h->key;
+        h->cc.verify.pinned_sha256 = h->pin;
+        h->cc.verify.n_pins = 1;
         h->suite_id = p->sig[CDTLS_SIG_ECDSA_SHA256] ? CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
                                                      : CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
     }
-    h->cc.cipher_suites = &h->suite_id;
-    h->cc.n_cipher_suites = 1;
+    h->cc.negotiate.cipher_suites = &h->suite_id;
+    h->cc.negotiate.n_cipher_suites = 1;
     h->suite = suite_find(h->suite_id);
     cr_assert_not_null(h->suite);
 }
@@ -718,7 +718,7 @@ static void atk_too_large(hp *h, void *arg)
  * max_handshake_buffer, here 100000 bytes. */
 static void small_buffer(hp *h)
 {
-    h->sc.max_handshake_buffer = 100000;
+    h->sc.limits.max_handshake_buffer = 100000;
 }
 
 static void atk_buffer_flood(hp *h, void *arg)
@@ -1183,7 +1183,7 @@ static size_t client_hello_body(hp *h, uint8_t *out, size_t cap)
     size_t n = 0;
     cdtls_config cfg = h->cc;
     cfg.allocator = NULL; /* not the attacked endpoints' memory */
-    cfg.keylog = NULL;
+    cfg.callbacks.keylog = NULL;
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, h->now, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, h->now), CDTLS_OK);
     cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
@@ -1499,7 +1499,7 @@ Test(hostile_peer, cookie_replay_from_another_address)
 
 static void fast_rotation(hp *h)
 {
-    h->sc.cookie_rotate_ms = 1000;
+    h->sc.cookie.rotate_ms = 1000;
 }
 
 typedef struct stale_ctx {
@@ -1526,7 +1526,7 @@ Test(hostile_peer, cookie_stale)
     /* the stateless verifier too: no ClientHello in between to rotate it */
     cdtls_conn *c;
     cdtls_config cfg = h->cc;
-    cfg.allocator = NULL, cfg.keylog = NULL;
+    cfg.allocator = NULL, cfg.callbacks.keylog = NULL;
     cdtls_hello_verifier *v;
     cr_assert_eq(cdtls_hello_verifier_new(&h->sc, 5000, &v), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 5000, &c), CDTLS_OK);
@@ -1618,7 +1618,7 @@ static size_t ch_build(const uint8_t *b, size_t bl, size_t n_suites, size_t n_ex
 
 static void no_cookies(hp *h)
 {
-    h->sc.cookie_exchange = 0;
+    h->sc.cookie.exchange = 0;
 }
 
 /* Feeds a ClientHello body to a fresh server (no cookie exchange), in
@@ -2040,11 +2040,11 @@ Test(hostile_peer, unknown_handshake_type)
 
 static void client_cert(hp *h)
 {
-    h->cc.cert_chain = h->chain;
-    h->cc.cert_chain_len = h->chain_len;
-    h->cc.n_certs = 1;
-    h->cc.private_key = h->key;
-    h->sc.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_ANY;
+    h->cc.credentials.chain = h->chain;
+    h->cc.credentials.chain_len = h->chain_len;
+    h->cc.credentials.n_certs = 1;
+    h->cc.credentials.private_key = h->key;
+    h->sc.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_ANY;
 }
 
 /* The client's flight 5 loses its CertificateVerify (first transmission
@@ -2116,7 +2116,7 @@ static void small_mtu_client_cert(hp *h)
 {
     client_cert(h);
     h->cc.mtu = h->sc.mtu = 200; /* the certificates span datagrams */
-    h->cc.handshake_timeout_ms = h->sc.handshake_timeout_ms = 300000;
+    h->cc.timers.handshake_timeout_ms = h->sc.timers.handshake_timeout_ms = 300000;
 }
 
 Test(hostile_peer, lossy_client_authentication)

@@ -47,12 +47,12 @@ static const interop_suite *find_suite(uint16_t id)
 static void config_for(cdtls_config *cfg, const uint16_t *suite)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)identity;
-    cfg->psk_identity_len = sizeof identity - 1;
-    cfg->cipher_suites = suite;
-    cfg->n_cipher_suites = 1;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)identity;
+    cfg->psk.identity_len = sizeof identity - 1;
+    cfg->negotiate.cipher_suites = suite;
+    cfg->negotiate.n_cipher_suites = 1;
 }
 
 static void gnutls_priority(char *out, size_t cap, const interop_suite *s)
@@ -85,8 +85,8 @@ static int client_against_with(child *srv, uint16_t port, const interop_suite *s
     cdtls_config cfg;
     config_for(&cfg, &s->id);
     if (base) {
-        cfg.session_store = base->session_store;
-        cfg.session_tickets = base->session_tickets;
+        cfg.resumption.store = base->resumption.store;
+        cfg.resumption.tickets = base->resumption.tickets;
         cfg.server_name = base->server_name;
     }
     cdtls_conn *c;
@@ -183,10 +183,10 @@ static int serve_with(child *cli, const interop_suite *s, int fd, const cdtls_co
 {
     cdtls_config cfg;
     config_for(&cfg, NULL);
-    cfg.cipher_suites = NULL; /* offer everything: the client's choice decides */
+    cfg.negotiate.cipher_suites = NULL; /* offer everything: the client's choice decides */
     if (base) {
-        cfg.session_store = base->session_store;
-        cfg.ticket_keys = base->ticket_keys;
+        cfg.resumption.store = base->resumption.store;
+        cfg.resumption.ticket_keys = base->resumption.ticket_keys;
     }
     cdtls_conn *c;
     udp_peer u = {.fd = fd};
@@ -336,8 +336,8 @@ static void client_resumes_openssl(int tickets)
     cdtls_session_cache_entry e[2];
     cdtls_config base;
     cdtls_config_init(&base);
-    base.session_store = cdtls_session_cache_init(&cache, e, 2);
-    base.session_tickets = tickets;
+    base.resumption.store = cdtls_session_cache_init(&cache, e, 2);
+    base.resumption.tickets = tickets;
     base.server_name = "openssl.example";
     cr_assert(!client_against_with(&srv, port, s, 0, &base), "first: a full handshake");
     cr_assert(e[0].used || e[1].used, "a session was kept");
@@ -377,9 +377,9 @@ static void server_resumes_openssl(int tickets)
     cdtls_config_init(&base);
     if (tickets) {
         cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 0, udp_now_ms()), CDTLS_OK);
-        base.ticket_keys = &keys;
+        base.resumption.ticket_keys = &keys;
     } else {
-        base.session_store = cdtls_session_cache_init(&cache, e, 4);
+        base.resumption.store = cdtls_session_cache_init(&cache, e, 4);
     }
     for (int round = 0; round < 2; round++) {
         char *argv[] = {"openssl",

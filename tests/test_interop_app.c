@@ -24,16 +24,16 @@ static const uint16_t srtp_offer[] = {CDTLS_SRTP_AEAD_AES_128_GCM, CDTLS_SRTP_AE
 static void app_config(cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
-    cfg->psk = app_psk;
-    cfg->psk_len = sizeof app_psk;
-    cfg->psk_identity = (const uint8_t *)app_identity;
-    cfg->psk_identity_len = sizeof app_identity - 1;
-    cfg->cipher_suites = app_suite;
-    cfg->n_cipher_suites = 1;
-    cfg->alpn_protocols = alpn_offer;
-    cfg->n_alpn_protocols = 2;
-    cfg->srtp_profiles = srtp_offer;
-    cfg->n_srtp_profiles = 2;
+    cfg->psk.key = app_psk;
+    cfg->psk.key_len = sizeof app_psk;
+    cfg->psk.identity = (const uint8_t *)app_identity;
+    cfg->psk.identity_len = sizeof app_identity - 1;
+    cfg->negotiate.cipher_suites = app_suite;
+    cfg->negotiate.n_cipher_suites = 1;
+    cfg->alpn.protocols = alpn_offer;
+    cfg->alpn.n_protocols = 2;
+    cfg->srtp.profiles = srtp_offer;
+    cfg->srtp.n_profiles = 2;
 }
 
 /* "Keying material: <HEX>" as OpenSSL prints it (upper-case hex). */

@@ -211,9 +211,9 @@ Test(interop_nss, server_vs_our_client)
     cr_assert_eq(cdtls_x509_parse(root, rn, &anchor), CDTLS_OK);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = "server.example.com";
-    cfg.unix_time = wall_clock;
+    cfg.callbacks.unix_time = wall_clock;
     udp_peer u = {.fd = fd, .have_peer = 1};
     u.peer.sin_family = AF_INET;
     u.peer.sin_port = htons(nss_port);

@@ -97,12 +97,12 @@ static uint16_t psk_suite(void)
 static void psk_config(cdtls_config *cfg, const uint16_t *suite)
 {
     cdtls_config_init(cfg);
-    cfg->psk = pion_psk;
-    cfg->psk_len = sizeof pion_psk;
-    cfg->psk_identity = (const uint8_t *)"cdtls";
-    cfg->psk_identity_len = 5;
-    cfg->cipher_suites = suite;
-    cfg->n_cipher_suites = 1;
+    cfg->psk.key = pion_psk;
+    cfg->psk.key_len = sizeof pion_psk;
+    cfg->psk.identity = (const uint8_t *)"cdtls";
+    cfg->psk.identity_len = 5;
+    cfg->negotiate.cipher_suites = suite;
+    cfg->negotiate.n_cipher_suites = 1;
 }
 
 /* Starts the pion peer with the common arguments plus extra (NULL-ended). */
@@ -262,10 +262,10 @@ static void client_vs_pion_cert(const cert_kind *k)
     cr_assert_eq(cdtls_x509_parse(root.b, root.n, &anchor), CDTLS_OK);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.negotiate.cipher_suites = &k->suite, cfg.negotiate.n_cipher_suites = 1;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = k->host;
-    cfg.unix_time = wall_clock;
+    cfg.callbacks.unix_time = wall_clock;
     udp_peer u;
     cdtls_conn *c = client_vs_pion(&srv, port, &cfg, &u);
     size_t n;
@@ -300,7 +300,8 @@ static void server_vs_pion_cert(const cert_kind *k)
     start_pion(&cli, "client", port, k->suite, extra);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = n, cfg.private_key = key;
+    cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = n,
+    cfg.credentials.private_key = key;
     udp_peer u;
     cdtls_conn *c = server_vs_pion(&cli, fd, &cfg, &u);
     cr_assert_eq(cdtls_conn_cipher_suite(c), k->suite);
@@ -354,11 +355,12 @@ Test(pion, client_auth_our_client_certificate)
     size_t lens[2] = {mine.n, inter.n};
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cipher_suites = &ECDSA.suite, cfg.n_cipher_suites = 1;
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.negotiate.cipher_suites = &ECDSA.suite, cfg.negotiate.n_cipher_suites = 1;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = ECDSA.host;
-    cfg.unix_time = wall_clock;
-    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = key;
+    cfg.callbacks.unix_time = wall_clock;
+    cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = 2,
+    cfg.credentials.private_key = key;
     udp_peer u;
     cdtls_conn *c = client_vs_pion(&srv, port, &cfg, &u);
     client_done(c, &u, &srv);
@@ -391,10 +393,11 @@ Test(pion, client_auth_pion_client_certificate)
     start_pion(&cli, "client", port, ECDSA.suite, extra);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = key;
-    cfg.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
-    cfg.unix_time = wall_clock;
+    cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = 2,
+    cfg.credentials.private_key = key;
+    cfg.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
+    cfg.callbacks.unix_time = wall_clock;
     udp_peer u;
     cdtls_conn *c = server_vs_pion(&cli, fd, &cfg, &u);
     size_t n;
@@ -444,8 +447,8 @@ Test(pion, client_srtp_exporter_alpn)
     cr_assert(child_output_contains(&srv, "pion: listening", 10000));
     cdtls_config cfg;
     psk_config(&cfg, &suite);
-    cfg.alpn_protocols = alpn_list, cfg.n_alpn_protocols = 2;
-    cfg.srtp_profiles = srtp_list, cfg.n_srtp_profiles = 2;
+    cfg.alpn.protocols = alpn_list, cfg.alpn.n_protocols = 2;
+    cfg.srtp.profiles = srtp_list, cfg.srtp.n_profiles = 2;
     udp_peer u;
     cdtls_conn *c = client_vs_pion(&srv, port, &cfg, &u);
     cr_assert_eq(cdtls_conn_srtp_profile(c), CDTLS_SRTP_AEAD_AES_128_GCM);
@@ -469,8 +472,8 @@ Test(pion, server_srtp_exporter_alpn)
     start_pion(&cli, "client", port, suite, extra);
     cdtls_config cfg;
     psk_config(&cfg, &suite);
-    cfg.alpn_protocols = alpn_list, cfg.n_alpn_protocols = 2; /* our preference: webrtc */
-    cfg.srtp_profiles = srtp_list, cfg.n_srtp_profiles = 2;   /* our preference: AEAD_AES_128_GCM */
+    cfg.alpn.protocols = alpn_list, cfg.alpn.n_protocols = 2; /* our preference: webrtc */
+    cfg.srtp.profiles = srtp_list, cfg.srtp.n_profiles = 2;   /* our preference: AEAD_AES_128_GCM */
     udp_peer u;
     cdtls_conn *c = server_vs_pion(&cli, fd, &cfg, &u);
     size_t n;
@@ -496,8 +499,7 @@ Test(pion, client_cid_survives_address_change)
     cr_assert(child_output_contains(&srv, "pion: listening", 10000));
     cdtls_config cfg;
     psk_config(&cfg, &suite);
-    cdtls_cid_random gen = {NULL, 4};
-    cfg.cid_generator = cdtls_cid_random_generator, cfg.cid_generator_ctx = &gen;
+    cfg.cid.length = 4;
     udp_peer u;
     cdtls_conn *c = client_vs_pion(&srv, port, &cfg, &u);
     cr_assert(cdtls_conn_uses_cid(c));
@@ -530,8 +532,7 @@ Test(pion, server_cid_with_pion_client)
     start_pion(&cli, "client", port, suite, extra);
     cdtls_config cfg;
     psk_config(&cfg, &suite);
-    cdtls_cid_random gen = {NULL, 8};
-    cfg.cid_generator = cdtls_cid_random_generator, cfg.cid_generator_ctx = &gen;
+    cfg.cid.length = 8;
     udp_peer u;
     cdtls_conn *c = server_vs_pion(&cli, fd, &cfg, &u);
     cr_assert(cdtls_conn_uses_cid(c));
@@ -551,11 +552,11 @@ static void resume_client_vs_pion(const char *const *extra, cdtls_config *cfg)
 {
     uint16_t port = udp_free_port();
     child srv;
-    start_pion(&srv, "server", port, cfg->cipher_suites[0], extra);
+    start_pion(&srv, "server", port, cfg->negotiate.cipher_suites[0], extra);
     cr_assert(child_output_contains(&srv, "pion: listening", 10000), "pion server did not start");
     cdtls_session_cache cache;
     cdtls_session_cache_entry e[2];
-    cfg->session_store = cdtls_session_cache_init(&cache, e, 2);
+    cfg->resumption.store = cdtls_session_cache_init(&cache, e, 2);
     for (int round = 0; round < 2; round++) {
         udp_peer u;
         cdtls_conn *c = client_vs_pion(&srv, port, cfg, &u);
@@ -575,10 +576,10 @@ static void resume_server_vs_pion(const char *const *extra, cdtls_config *cfg)
     uint16_t port;
     int fd = udp_open(0, &port);
     child cli;
-    start_pion(&cli, "client", port, cfg->cipher_suites[0], extra);
+    start_pion(&cli, "client", port, cfg->negotiate.cipher_suites[0], extra);
     cdtls_session_cache cache;
     cdtls_session_cache_entry e[4];
-    cfg->session_store = cdtls_session_cache_init(&cache, e, 4);
+    cfg->resumption.store = cdtls_session_cache_init(&cache, e, 4);
     for (int round = 0; round < 2; round++) {
         udp_peer u;
         cdtls_conn *c = server_vs_pion(&cli, fd, cfg, &u);
@@ -630,10 +631,10 @@ Test(pion, client_resumes_ecdsa_session)
     cr_assert_eq(cdtls_x509_parse(root.b, root.n, &anchor), CDTLS_OK);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.negotiate.cipher_suites = &k->suite, cfg.negotiate.n_cipher_suites = 1;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = k->host;
-    cfg.unix_time = wall_clock;
+    cfg.callbacks.unix_time = wall_clock;
     resume_client_vs_pion(extra, &cfg);
 }
 
@@ -657,8 +658,9 @@ Test(pion, server_resumes_ecdsa_session)
                            NULL};
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.cipher_suites = &k->suite, cfg.n_cipher_suites = 1;
-    cfg.cert_chain = chain, cfg.cert_chain_len = lens, cfg.n_certs = 2, cfg.private_key = key;
+    cfg.negotiate.cipher_suites = &k->suite, cfg.negotiate.n_cipher_suites = 1;
+    cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = 2,
+    cfg.credentials.private_key = key;
     resume_server_vs_pion(extra, &cfg);
     cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), key);
 }

@@ -176,9 +176,9 @@ Test(interop_pion4, mlkem_psk_client_vs_listener_mtu500)
     cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.psk = psk, cfg.psk_len = sizeof psk;
-    cfg.psk_identity = (const uint8_t *)"cdtls", cfg.psk_identity_len = 5;
-    cfg.cipher_suites = &suite, cfg.n_cipher_suites = 1;
+    cfg.psk.key = psk, cfg.psk.key_len = sizeof psk;
+    cfg.psk.identity = (const uint8_t *)"cdtls", cfg.psk.identity_len = 5;
+    cfg.negotiate.cipher_suites = &suite, cfg.negotiate.n_cipher_suites = 1;
     uint16_t port;
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
     char suites[96];
@@ -233,9 +233,9 @@ Test(interop_pion4, default_server_vs_our_client)
     cr_assert_eq(cdtls_x509_parse(root, rn, &anchor), CDTLS_OK);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.trust_anchors = &anchor, cfg.n_trust_anchors = 1;
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = id.host;
-    cfg.unix_time = wall_clock;
+    cfg.callbacks.unix_time = wall_clock;
     cdtls_addr to;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
     cdtls_sock *s = NULL;

@@ -307,10 +307,10 @@ static const uint8_t psk[16] = "netns-test-psk16";
 static void cfg_init(cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"netns-client";
-    cfg->psk_identity_len = 12;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"netns-client";
+    cfg->psk.identity_len = 12;
 }
 
 #define PEERS_MAX 50

@@ -17,10 +17,10 @@ static const uint8_t psk[16] = "scale-test-psk16";
 static void cfg_init(cdtls_config *cfg, counting *cnt)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"scale";
-    cfg->psk_identity_len = 5;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"scale";
+    cfg->psk.identity_len = 5;
     if (cnt) {
         cfg->allocator = counting_init(cnt);
     }
@@ -306,12 +306,12 @@ static void fragmenting_client_cfg(cdtls_config *cfg)
 {
     cfg_init(cfg, NULL);
     cfg->mtu = 128;
-    cfg->alpn_protocols = long_alpn;
-    cfg->n_alpn_protocols = sizeof long_alpn / sizeof long_alpn[0];
+    cfg->alpn.protocols = long_alpn;
+    cfg->alpn.n_protocols = sizeof long_alpn / sizeof long_alpn[0];
     /* the test's clock never reaches a retransmission: a handshake has to
      * complete from one copy of each flight */
-    cfg->retransmit_initial_ms = 60000;
-    cfg->handshake_timeout_ms = 120000;
+    cfg->timers.retransmit_initial_ms = 60000;
+    cfg->timers.handshake_timeout_ms = 120000;
 }
 
 typedef struct flight {
@@ -345,8 +345,8 @@ Test(listener_scale, fragmented_hellos_reversed_in_one_batch, .timeout = 60)
 {
     cdtls_config cfg, ccfg;
     cfg_init(&cfg, NULL);
-    cfg.alpn_protocols = long_alpn;
-    cfg.n_alpn_protocols = 1;
+    cfg.alpn.protocols = long_alpn;
+    cfg.alpn.n_protocols = 1;
     fragmenting_client_cfg(&ccfg);
     cdtls_addr bind, where, any;
     cdtls_addr_parse("127.0.0.1", 0, &bind);
@@ -439,8 +439,8 @@ Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
     counting cnt;
     cdtls_config cfg;
     cfg_init(&cfg, &cnt);
-    cfg.alpn_protocols = long_alpn;
-    cfg.n_alpn_protocols = 1;
+    cfg.alpn.protocols = long_alpn;
+    cfg.alpn.n_protocols = 1;
     cdtls_addr bind, where, any;
     cdtls_addr_parse("127.0.0.1", 0, &bind);
     cdtls_addr_parse("127.0.0.1", 0, &any);

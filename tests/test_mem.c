@@ -7,7 +7,7 @@
  * already zeroed, which an allocator that inspects each block on free
  * checks for records of 0 to 1400 bytes, through the copying calls and
  * through the borrowing ones (whose pops free the nodes). With the record
- * buffers kept for reuse (the default, cfg.release_buffers = 0) a retired
+ * buffers kept for reuse (the default, cfg.limits.release_buffers = 0) a retired
  * node is wiped before it waits as the spare: no live heap block holds a
  * record's plaintext once it has been read, and a stream of records costs
  * no allocation per record. */
@@ -116,7 +116,7 @@ static void move_all(cdtls_conn *from, cdtls_conn *to, int borrowed)
         cr_assert_eq(cdtls_conn_recv(to, d, n, NULL, 1000), CDTLS_OK);
 }
 
-/* release: cfg.release_buffers, every node freed when done with; else
+/* release: cfg.limits.release_buffers, every node freed when done with; else
  * the default, one spare node kept per direction */
 static void record_path_wipes(int borrowed, int release)
 {
@@ -134,14 +134,14 @@ static void record_path_wipes(int borrowed, int release)
     cdtls_config cfg;
     cdtls_config_init(&cfg);
     cfg.allocator = &in.a;
-    cfg.psk = psk;
-    cfg.psk_len = sizeof psk;
-    cfg.psk_identity = (const uint8_t *)"mem";
-    cfg.psk_identity_len = 3;
-    cfg.cipher_suites = use;
-    cfg.n_cipher_suites = 1;
+    cfg.psk.key = psk;
+    cfg.psk.key_len = sizeof psk;
+    cfg.psk.identity = (const uint8_t *)"mem";
+    cfg.psk.identity_len = 3;
+    cfg.negotiate.cipher_suites = use;
+    cfg.negotiate.n_cipher_suites = 1;
     cfg.mtu = 1500;
-    cfg.release_buffers = release;
+    cfg.limits.release_buffers = release;
     cdtls_conn *c, *s;
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, 1000, &s), CDTLS_OK);

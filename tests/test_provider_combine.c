@@ -245,10 +245,11 @@ static void handshake(int combined_server, uint16_t suite)
     cdtls_config_init(&cc);
     cdtls_config_init(&sc);
     cc.provider = cp, sc.provider = sp;
-    sc.cert_chain = chain, sc.cert_chain_len = lens, sc.n_certs = 1, sc.private_key = key;
-    cc.pinned_sha256 = pin, cc.n_pins = 1;
-    cc.cipher_suites = &suite, cc.n_cipher_suites = 1;
-    cc.groups = p256, cc.n_groups = 1;
+    sc.credentials.chain = chain, sc.credentials.chain_len = lens, sc.credentials.n_certs = 1,
+    sc.credentials.private_key = key;
+    cc.verify.pinned_sha256 = pin, cc.verify.n_pins = 1;
+    cc.negotiate.cipher_suites = &suite, cc.negotiate.n_cipher_suites = 1;
+    cc.negotiate.groups = p256, cc.negotiate.n_groups = 1;
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(sim_run_handshake(&s, 10000), "client %s, server %s",

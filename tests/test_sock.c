@@ -17,10 +17,10 @@ static const uint8_t psk[16] = "sock-test-psk-16";
 static void cfg_init(cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"sock-client";
-    cfg->psk_identity_len = 11;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"sock-client";
+    cfg->psk.identity_len = 11;
 }
 
 typedef struct server_ctx {

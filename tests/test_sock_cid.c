@@ -13,15 +13,14 @@
 
 static const uint8_t psk[16] = "rebinding-psk-16";
 
-static void cid_cfg(cdtls_config *cfg, cdtls_cid_random *gen)
+static void cid_cfg(cdtls_config *cfg, size_t cid_len)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"roamer";
-    cfg->psk_identity_len = 6;
-    cfg->cid_generator = cdtls_cid_random_generator;
-    cfg->cid_generator_ctx = gen;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"roamer";
+    cfg->psk.identity_len = 6;
+    cfg->cid.length = cid_len;
 }
 
 typedef struct echo_ctx {
@@ -85,10 +84,9 @@ static int read_echo(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to, c
 
 Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
 {
-    cdtls_cid_random gen = {NULL, 8};
     cdtls_config scfg, ccfg;
-    cid_cfg(&scfg, &gen);
-    cid_cfg(&ccfg, &gen);
+    cid_cfg(&scfg, 8);
+    cid_cfg(&ccfg, 8);
     cdtls_addr bind, server;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
     echo_ctx e = {0};

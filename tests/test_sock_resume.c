@@ -15,10 +15,10 @@ static const uint8_t psk[16] = "resume-over-udp!";
 static void cfg_init(cdtls_config *cfg)
 {
     cdtls_config_init(cfg);
-    cfg->psk = psk;
-    cfg->psk_len = sizeof psk;
-    cfg->psk_identity = (const uint8_t *)"dialer";
-    cfg->psk_identity_len = 6;
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"dialer";
+    cfg->psk.identity_len = 6;
 }
 
 typedef struct serve_ctx {
@@ -57,12 +57,12 @@ static void dial_three_times(int tickets)
     cdtls_session_cache_entry se[4], ce[2];
     if (tickets) {
         cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 0, cdtls_io_now_ms()), CDTLS_OK);
-        scfg.ticket_keys = &keys;
-        ccfg.session_tickets = 1;
+        scfg.resumption.ticket_keys = &keys;
+        ccfg.resumption.tickets = 1;
     } else {
-        scfg.session_store = cdtls_session_cache_init(&scache, se, 4);
+        scfg.resumption.store = cdtls_session_cache_init(&scache, se, 4);
     }
-    ccfg.session_store = cdtls_session_cache_init(&ccache, ce, 2);
+    ccfg.resumption.store = cdtls_session_cache_init(&ccache, ce, 2);
     cdtls_addr bind, where;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
     serve_ctx ctx = {NULL, 3, 0, 0};

@@ -173,12 +173,12 @@ static int self_test(void)
     cdtls_config cfg;
     cdtls_config_init(&cfg);
     cfg.allocator = &arena_allocator;
-    cfg.cipher_suites = suites;
-    cfg.n_cipher_suites = 1;
-    cfg.psk = psk;
-    cfg.psk_len = sizeof psk;
-    cfg.psk_identity = identity;
-    cfg.psk_identity_len = sizeof identity - 1;
+    cfg.negotiate.cipher_suites = suites;
+    cfg.negotiate.n_cipher_suites = 1;
+    cfg.psk.key = psk;
+    cfg.psk.key_len = sizeof psk;
+    cfg.psk.identity = identity;
+    cfg.psk.identity_len = sizeof identity - 1;
     cfg.mtu = 256; /* a small radio frame: the flights are fragmented */
     cdtls_conn *client = NULL, *server = NULL;
     uint64_t now = 0;

@@ -1,10 +1,11 @@
 /*
  * cdtls — connection configuration.
  *
- * A cdtls_config is a plain struct: call cdtls_config_init() to fill in the
- * defaults, then change what you need. The engine copies what it needs at
- * cdtls_conn_new(), except the buffers noted as borrowed, which must outlive
- * every connection made from the config.
+ * A cdtls_config is a plain struct grouped by concern: call
+ * cdtls_config_init() to fill in the defaults, then change what you need.
+ * cdtls_context_new() (or cdtls_conn_new(), the listener, cdtls_sock_dial)
+ * copies the struct; what its pointers point to is borrowed and must outlive
+ * every context and connection made from it.
  */
 #ifndef CDTLS_CONFIG_H
 #define CDTLS_CONFIG_H
@@ -192,134 +193,186 @@ typedef struct cdtls_session_cache {
     uint64_t clock;
     cdtls_session_store store; /* points back at this cache */
 } cdtls_session_cache;
-/* Returns the store to put in cdtls_config.session_store. */
+/* Returns the store to put in cdtls_config.resumption.store. */
 CDTLS_API const cdtls_session_store *cdtls_session_cache_init(cdtls_session_cache *cache,
                                                               cdtls_session_cache_entry *entries, size_t n);
 CDTLS_API void cdtls_session_cache_clear(cdtls_session_cache *cache);
 
 #define CDTLS_MAX_CID_LEN 255u
-
-/* A ready cdtls_cid_generator: random CIDs of a fixed length from the
- * provider's random source (like pion's RandomCIDGenerator). Use it with
- * cid_generator_ctx pointing at a cdtls_cid_random that outlives the
- * connections. 8 bytes make collisions among a server's connections
- * negligible (2^-64 per pair). */
-typedef struct cdtls_cid_random {
-    const cdtls_provider *provider; /* NULL = cdtls_provider_default() */
-    size_t len;                     /* 1..CDTLS_MAX_CID_LEN */
-} cdtls_cid_random;
-CDTLS_API int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len);
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u
 
+/* Every callback, with the one user pointer they all receive as their first
+ * argument. Each is optional (NULL). */
+typedef struct cdtls_callbacks {
+    void *user; /* borrowed; handed to every callback below */
+    /* Server: PSK lookup by identity; client: PSK choice by hint. */
+    cdtls_psk_callback psk;
+    /* The peer's certificate chain, after it was checked as configured. */
+    cdtls_verify_callback verify_peer;
+    /* Server: certificate selection by SNI. */
+    cdtls_cert_select_callback select_certificate;
+    /* The wall clock for certificate validity (the engine reads no clock). */
+    cdtls_unix_time_callback unix_time;
+    /* Server: choose the ALPN protocol yourself (alpn.protocols is then unused). */
+    cdtls_alpn_select_callback select_alpn;
+    /* NSS key log (Wireshark's "(Pre)-Master-Secret log"): called once per
+     * handshake, when the master secret exists. It discloses the session's
+     * keys: for debugging only. */
+    cdtls_keylog_callback keylog;
+    /* Connection IDs of your own making (overrides cid.length). */
+    cdtls_cid_generator cid_generator;
+    /* Padding for each tls12_cid record. */
+    cdtls_cid_padding cid_padding;
+    /* Judges the peer's raw public key (RFC 7250). */
+    cdtls_rpk_verify_callback verify_raw_public_key;
+} cdtls_callbacks;
+
+/* The configuration: plain data, grouped by concern. Call
+ * cdtls_config_init() to fill in the defaults, change what you need, then
+ * make a cdtls_context from it (cdtls_context_new) that many connections
+ * share, or hand it to cdtls_conn_new / cdtls_sock_dial / the listener.
+ * Every pointer is borrowed: what it points to must outlive the contexts
+ * and connections made from the config (the config itself need not).
+ *
+ * ABI: `size` is set by cdtls_config_init to the size of the struct the
+ * caller was compiled with. New settings are only ever appended at the end,
+ * so a library newer than the caller's header reads the caller's prefix and
+ * takes the defaults for the rest. */
 typedef struct cdtls_config {
+    size_t size; /* set by cdtls_config_init; leave it alone */
+
     /* Crypto provider; NULL = cdtls_provider_default(). Borrowed. */
     const cdtls_provider *provider;
     /* Allocator for every connection made from this config; NULL = libc. Borrowed. */
     const cdtls_allocator *allocator;
-
-    /* Cipher suites in preference order (IANA values). NULL = every suite
-     * this build and provider can negotiate, in cdtls's default order (AEAD
-     * before CBC, see cdtls_default_cipher_suites()). Borrowed. */
-    const uint16_t *cipher_suites;
-    size_t n_cipher_suites;
-    /* ECDHE groups in preference order (IANA NamedGroup). NULL = all the
-     * provider has: X25519, P-256, P-384. Borrowed. */
-    const uint16_t *groups;
-    size_t n_groups;
-
-    /* PSK (RFC 4279). Client: the identity and key it uses. Server: a single
-     * (identity, key) pair accepted when psk_callback is NULL. Borrowed. */
-    const uint8_t *psk;
-    size_t psk_len;
-    const uint8_t *psk_identity;
-    size_t psk_identity_len;
-    /* Server: identity hint sent in ServerKeyExchange (may be empty). Borrowed. */
-    const uint8_t *psk_identity_hint;
-    size_t psk_identity_hint_len;
-    /* Server: PSK lookup by identity; client: PSK choice by hint. Optional. */
-    cdtls_psk_callback psk_callback;
-    void *psk_callback_ctx;
-
-    /* Certificates (ECDHE-ECDSA / ECDHE-RSA suites, Ed25519 per RFC 8422).
-     * Our chain, leaf first, as DER, and the leaf's private key (see
-     * cdtls_private_key_load). Borrowed. A server needs them for the
-     * certificate suites; a client only for client authentication. */
-    const uint8_t *const *cert_chain;
-    const size_t *cert_chain_len;
-    size_t n_certs;
-    const cdtls_sign_key *private_key;
-    /* Server: ask the client for a certificate (certificate suites only). */
-    cdtls_client_auth client_auth;
-    /* Server: certificate selection by SNI (optional). */
-    cdtls_cert_select_callback select_certificate;
-    void *select_certificate_ctx;
-    /* Peer verification: trust anchors (borrowed parsed certificates), the
-     * clock, and for a client the server's name (sent as SNI, RFC 6066, and
-     * checked against the certificate, RFC 6125). A client with
-     * certificate suites and no anchors fails the handshake unless
-     * insecure_skip_verify (then the verify callback or pins decide). */
-    const cdtls_x509_cert *trust_anchors;
-    size_t n_trust_anchors;
-    const char *server_name;
-    cdtls_unix_time_callback unix_time;
-    void *unix_time_ctx;
-    int insecure_skip_verify;
-    cdtls_verify_callback verify_peer;
-    void *verify_peer_ctx;
-    /* SHA-256 fingerprints (32 bytes each, back to back) the peer's leaf
-     * must match one of (WebRTC-style pinning, RFC 8122). Borrowed. */
-    const uint8_t *pinned_sha256;
-    size_t n_pins;
-
-    cdtls_ems_policy extended_master_secret; /* default CDTLS_EMS_REQUEST */
-    /* Offer/accept encrypt_then_mac (RFC 7366) for CBC suites. Default 1. */
-    int encrypt_then_mac;
-
     /* Largest datagram the engine emits, counting DTLS record and handshake
      * headers (not IP/UDP). Default 1200. Minimum 128. */
     size_t mtu;
-    /* 0 (default): each connection keeps one record buffer per direction
-     * (up to mtu bytes, wiped while unused) for the next record, so a
-     * stream of records costs no allocation per record. 1: every buffer is
-     * freed as soon as its record is sent or read (smallest idle memory,
-     * as OpenSSL's SSL_MODE_RELEASE_BUFFERS). */
-    int release_buffers;
+    /* Client: the server's name, sent as SNI (RFC 6066) and checked against
+     * its certificate (RFC 6125); also the key of its kept session.
+     * NUL-terminated. Borrowed. */
+    const char *server_name;
+
+    /* What the handshake may agree on. */
+    struct cdtls_config_negotiate {
+        /* Cipher suites in preference order (IANA values). NULL = every suite
+         * this build and provider can negotiate, in cdtls's default order
+         * (AEAD before CBC, see cdtls_default_cipher_suites()). */
+        const uint16_t *cipher_suites;
+        size_t n_cipher_suites;
+        /* ECDHE groups in preference order (IANA NamedGroup). NULL = all
+         * the provider has: X25519, P-256, P-384. */
+        const uint16_t *groups;
+        size_t n_groups;
+        /* Extended master secret (RFC 7627). Default CDTLS_EMS_REQUEST. */
+        cdtls_ems_policy ems;
+        /* Offer/accept encrypt_then_mac (RFC 7366) for CBC suites. Default 1. */
+        int encrypt_then_mac;
+    } negotiate;
+
+    /* Pre-shared keys (RFC 4279). Client: the identity and key it uses.
+     * Server: a single (identity, key) pair accepted when callbacks.psk is
+     * NULL, and the identity hint sent in ServerKeyExchange (may be empty). */
+    struct cdtls_config_psk {
+        const uint8_t *key;
+        size_t key_len;
+        const uint8_t *identity;
+        size_t identity_len;
+        const uint8_t *hint;
+        size_t hint_len;
+    } psk;
+
+    /* Our own credentials (ECDHE-ECDSA / ECDHE-RSA suites, Ed25519 per
+     * RFC 8422). A server needs them for the certificate suites; a client
+     * only for client authentication. */
+    struct cdtls_config_credentials {
+        /* Our chain, leaf first, as DER. */
+        const uint8_t *const *chain;
+        const size_t *chain_len;
+        size_t n_certs;
+        /* The leaf's private key (see cdtls_private_key_load); it also
+         * signs for raw_public_key. */
+        const cdtls_sign_key *private_key;
+        /* Raw public keys (RFC 7250), for the certificate suites without
+         * certificates (constrained devices; something pion lacks): our
+         * SubjectPublicKeyInfo (DER, e.g. from cdtls_x509_spki_encode), sent
+         * instead of a certificate when the peer accepts raw keys. */
+        const uint8_t *raw_public_key;
+        size_t raw_public_key_len;
+    } credentials;
+
+    /* Checking the peer. A client with certificate suites and no anchors
+     * fails the handshake unless insecure_skip_verify (then
+     * callbacks.verify_peer or the pins decide). */
+    struct cdtls_config_verify {
+        /* Trust anchors (borrowed parsed certificates). */
+        const cdtls_x509_cert *trust_anchors;
+        size_t n_trust_anchors;
+        int insecure_skip_verify;
+        /* SHA-256 fingerprints (32 bytes each, back to back) the peer's leaf
+         * must match one of (WebRTC-style pinning, RFC 8122). */
+        const uint8_t *pinned_sha256;
+        size_t n_pins;
+        /* Accepting the peer's raw public key (RFC 7250): SHA-256 pins of
+         * its SPKI (32 bytes each, back to back) and/or
+         * callbacks.verify_raw_public_key; with either set we offer to take
+         * raw keys. X.509 stays available when configured too. */
+        const uint8_t *pinned_spki_sha256;
+        size_t n_spki_pins;
+        /* Server: ask the client for a certificate (certificate suites only). */
+        cdtls_client_auth client_auth;
+    } verify;
 
     /* Retransmission (RFC 6347 §4.2.4.1): first timeout, doubling up to the
      * cap; the handshake fails with CDTLS_ERR_HANDSHAKE_TIMEOUT when it has
      * not completed handshake_timeout_ms after it began. Defaults 1000,
      * 60000, 60000 ms. */
-    uint32_t retransmit_initial_ms;
-    uint32_t retransmit_max_ms;
-    uint32_t handshake_timeout_ms;
+    struct cdtls_config_timers {
+        uint32_t retransmit_initial_ms;
+        uint32_t retransmit_max_ms;
+        uint32_t handshake_timeout_ms;
+    } timers;
 
-    /* Replay window size in records (RFC 6347 §4.1.2.6): a multiple of 64,
-     * 64..1024. Default 64. 0 disables replay detection (not recommended). */
-    unsigned replay_window;
+    /* What a peer can make us keep. */
+    struct cdtls_config_limits {
+        /* Replay window size in records (RFC 6347 §4.1.2.6): a multiple of
+         * 64, 64..1024. Default 64. 0 disables replay detection (not
+         * recommended). */
+        unsigned replay_window;
+        /* Handshake reassembly limits: largest single handshake message,
+         * and all buffered fragments together. Defaults 64 KiB and 256 KiB. */
+        size_t max_handshake_message;
+        size_t max_handshake_buffer;
+        /* Records of the next epoch that arrive before its keys exist (e.g.
+         * Finished overtaking ChangeCipherSpec) are kept, up to this many.
+         * Default 8. */
+        unsigned max_early_records;
+        /* 0 (default): each connection keeps one record buffer per
+         * direction (up to mtu bytes, wiped while unused) for the next
+         * record, so a stream of records costs no allocation per record. 1:
+         * every buffer is freed as soon as its record is sent or read
+         * (smallest idle memory, as OpenSSL's SSL_MODE_RELEASE_BUFFERS). */
+        int release_buffers;
+    } limits;
 
-    /* Handshake reassembly limits: largest single handshake message, and
-     * all buffered fragments together. Defaults 64 KiB and 256 KiB. */
-    size_t max_handshake_message;
-    size_t max_handshake_buffer;
-    /* Records of the next epoch that arrive before its keys exist (e.g.
-     * Finished overtaking ChangeCipherSpec) are kept, up to this many.
-     * Default 8. */
-    unsigned max_early_records;
+    /* Server: the HelloVerifyRequest cookie exchange (RFC 6347 §4.2.1). */
+    struct cdtls_config_cookie {
+        /* Default 1. A listener always runs it before creating a connection
+         * and tells the connection it was done. */
+        int exchange;
+        /* How often the cookie secret rotates; a cookie made with the
+         * previous secret is still accepted. Default 30000 ms. */
+        uint32_t rotate_ms;
+    } cookie;
 
-    /* Server: run the HelloVerifyRequest cookie exchange (RFC 6347 §4.2.1).
-     * Default 1. A cdtls_server demux always runs it before creating a
-     * connection and tells the connection it was done. */
-    int cookie_exchange;
-    /* Server: how often the cookie secret rotates; a cookie made with the
-     * previous secret is still accepted. Default 30000 ms. */
-    uint32_t cookie_rotate_ms;
-
-    /* OOB marking for datagrams the engine makes on its own (handshake
-     * flights and alerts): flags = 0 means unmarked. */
-    cdtls_oob handshake_oob;
-    cdtls_oob alert_oob;
+    /* OOB marking for datagrams the engine makes on its own: flags = 0
+     * means unmarked. */
+    struct cdtls_config_oob {
+        cdtls_oob handshake; /* handshake flights */
+        cdtls_oob alert;     /* alerts */
+    } oob;
 
     /* ALPN (RFC 7301). Client: the protocols to offer, in preference order.
      * Server: the protocols it speaks, in its preference order; the first
@@ -327,75 +380,65 @@ typedef struct cdtls_config {
      * but none of them gets a no_application_protocol alert. Each name is
      * 1..255 bytes (NUL-terminated here); all encoded, at most
      * CDTLS_MAX_ALPN_LIST bytes. NULL/0 = no ALPN (a server then ignores the
-     * client's list). Borrowed. cdtls_conn_alpn() tells the result. */
-    const char *const *alpn_protocols;
-    size_t n_alpn_protocols;
-    /* Server: choose yourself instead (optional; the list is then unused). */
-    cdtls_alpn_select_callback select_alpn;
-    void *select_alpn_ctx;
+     * client's list). cdtls_conn_alpn() tells the result. */
+    struct cdtls_config_alpn {
+        const char *const *protocols;
+        size_t n_protocols;
+    } alpn;
 
     /* DTLS-SRTP (RFC 5764, RFC 7714): SRTP protection profiles
      * (CDTLS_SRTP_*, cdtls/srtp.h) in preference order, at most
-     * CDTLS_MAX_SRTP_PROFILES. Client: offered with srtp_mki (0..255 bytes).
+     * CDTLS_MAX_SRTP_PROFILES. Client: offered with mki (0..255 bytes).
      * Server: its first profile the client offers is chosen and the
      * client's MKI echoed; with none in common the handshake goes on without
-     * use_srtp (RFC 5764 §4.1.1). Borrowed. */
-    const uint16_t *srtp_profiles;
-    size_t n_srtp_profiles;
-    const uint8_t *srtp_mki;
-    size_t srtp_mki_len;
+     * use_srtp (RFC 5764 §4.1.1). */
+    struct cdtls_config_srtp {
+        const uint16_t *profiles;
+        size_t n_profiles;
+        const uint8_t *mki;
+        size_t mki_len;
+    } srtp;
 
-    /* NSS key log (Wireshark's "(Pre)-Master-Secret log"): called once per
-     * handshake, when the master secret exists. It discloses the session's
-     * keys: for debugging only. */
-    cdtls_keylog_callback keylog;
-    void *keylog_ctx;
+    /* Connection IDs (RFC 9146), AEAD suites only. This side offers
+     * (client) or accepts (server) the connection_id extension when length
+     * > 0 or callbacks.cid_generator is set; the records of epoch 1 then
+     * carry the peer's CID in the tls12_cid format, so the peer can find the
+     * session after our address changed (NAT rebinding). */
+    struct cdtls_config_cid {
+        /* The length (1..CDTLS_MAX_CID_LEN) of random CIDs drawn from the
+         * provider (as pion's RandomCIDGenerator); 0 (default) = none
+         * unless callbacks.cid_generator makes them. 8 bytes make
+         * collisions among a server's connections negligible (2^-64 per
+         * pair). */
+        size_t length;
+    } cid;
 
-    /* Connection ID (RFC 9146), AEAD suites only. With a generator this
-     * side offers (client) or accepts (server) the connection_id
-     * extension; the records of epoch 1 then carry the peer's CID in the
-     * tls12_cid format, so the peer can find the session after our address
-     * changed (NAT rebinding). NULL = no connection IDs. */
-    cdtls_cid_generator cid_generator;
-    void *cid_generator_ctx;
-    cdtls_cid_padding cid_padding;
-    void *cid_padding_ctx;
+    /* Session resumption (RFC 5246 §7.3). */
+    struct cdtls_config_resumption {
+        /* By session ID: a server with a store issues session IDs and
+         * resumes the sessions it finds; a client with a store offers the
+         * session it kept for this server (looked up by server_name, else
+         * by the peer address). NULL = no resumption by session ID. */
+        const cdtls_session_store *store;
+        /* Sessions older than this are not resumed (default 24 h; the store
+         * itself is not told). */
+        uint32_t lifetime_ms;
+        /* By session ticket (RFC 5077): a client with tickets set offers the
+         * SessionTicket extension (with the ticket it kept in its store,
+         * which it then needs); a server with ticket_keys issues tickets and
+         * resumes from them, keeping no per-session state. */
+        int tickets;
+        cdtls_ticket_keys *ticket_keys;
+    } resumption;
 
-    /* Raw public keys (RFC 7250), for the certificate suites without
-     * certificates (constrained devices; something pion lacks).
-     * raw_public_key: our SubjectPublicKeyInfo (DER, e.g. from
-     * cdtls_x509_spki_encode), sent instead of a certificate when the peer
-     * accepts raw keys; private_key signs as with a certificate. A server
-     * offers it through server_certificate_type; a client through
-     * client_certificate_type when the server asks for client auth.
-     * Accepting the peer's raw key: SHA-256 pins of its SPKI (32 bytes
-     * each, back to back) and/or a callback; with either set we offer to
-     * take raw keys. X.509 stays available when configured too. Borrowed. */
-    const uint8_t *raw_public_key;
-    size_t raw_public_key_len;
-    const uint8_t *pinned_spki_sha256;
-    size_t n_spki_pins;
-    cdtls_rpk_verify_callback verify_raw_public_key;
-    void *verify_raw_public_key_ctx;
-
-    /* Session resumption (RFC 5246 §7.3). By session ID: a server with a
-     * store issues session IDs and resumes the sessions it finds; a client
-     * with a store offers the session it kept for this server (looked up by
-     * server_name, else by the peer address). Sessions older than
-     * session_lifetime_ms are not resumed (default 24 h; the store itself
-     * is not told). Borrowed; NULL = no resumption by session ID. */
-    const cdtls_session_store *session_store;
-    uint32_t session_lifetime_ms;
-    /* By session ticket (RFC 5077): a client with session_tickets set
-     * offers the SessionTicket extension (with the ticket it kept in its
-     * session_store, which it then needs); a server with ticket_keys issues
-     * tickets and resumes from them, keeping no per-session state. */
-    int session_tickets;
-    cdtls_ticket_keys *ticket_keys;
+    cdtls_callbacks callbacks;
+    /* New groups go here, at the end (see `size`). */
 } cdtls_config;
 
-/* Fills cfg with the defaults documented above. */
-CDTLS_API void cdtls_config_init(cdtls_config *cfg);
+/* Fills cfg with the defaults documented above and records the caller's
+ * sizeof(cdtls_config) in cfg->size. */
+CDTLS_API void cdtls_config_init_sized(cdtls_config *cfg, size_t size);
+#define cdtls_config_init(cfg) cdtls_config_init_sized((cfg), sizeof(cdtls_config))
 
 #ifdef __cplusplus
 }

@@ -106,7 +106,7 @@ CDTLS_API int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, 
 CDTLS_API uint64_t cdtls_conn_timeout(const cdtls_conn *c);
 /* Retransmits the current flight if its timer expired (RFC 6347 §4.2.4),
  * doubling the timeout; fails the handshake with CDTLS_ERR_HANDSHAKE_TIMEOUT
- * past cfg.handshake_timeout_ms. Calling it early is harmless. */
+ * past cfg.timers.handshake_timeout_ms. Calling it early is harmless. */
 CDTLS_API int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms);
 
 /* Sends len bytes of application data as one record in one datagram that

@@ -16,7 +16,7 @@
  *            cdtls_sock_close(s);
  *
  * The OOB of a write goes on the datagram that write produces; handshake
- * flights and alerts carry cfg.handshake_oob / cfg.alert_oob. A read returns
+ * flights and alerts carry cfg.oob.handshake / cfg.oob.alert. A read returns
  * the OOB of the datagram the record arrived in, as the receiving kernel
  * reported it.
  *

@@ -1,5 +1,5 @@
 /* DTLS-SRTP (RFC 5764): the protection profiles cdtls negotiates with the
- * use_srtp extension (cdtls_config.srtp_profiles) and the SRTP master keys
+ * use_srtp extension (cdtls_config.srtp.profiles) and the SRTP master keys
  * and salts it derives for them, which an SRTP stack (libsrtp, pion/srtp)
  * takes. */
 #ifndef CDTLS_SRTP_H

@@ -1,6 +1,7 @@
 /* The sans-IO connection: record dispatch, flights and their
  * retransmission timer, alerts, application data. The handshake state
  * machines are in hs_common.c, hs_client.c and hs_server.c. */
+#include <stddef.h>
 #include <string.h>
 
 #include "common/dtls.h"
@@ -22,30 +23,50 @@
 static int context_validate(cdtls_context *x)
 {
     const cdtls_config *cfg = &x->cfg;
-    if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->retransmit_initial_ms == 0 ||
-        cfg->retransmit_max_ms < cfg->retransmit_initial_ms || (cfg->replay_window % 64) != 0 ||
-        cfg->replay_window > REPLAY_WINDOW_MAX || !hs_app_ext_config_ok(cfg) ||
-        cfg->psk_len > CDTLS_MAX_PSK_LEN || (cfg->psk_len && !cfg->psk) ||
-        cfg->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN || (cfg->psk_identity_len && !cfg->psk_identity) ||
-        cfg->psk_identity_hint_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
-        (cfg->psk_identity_hint_len && !cfg->psk_identity_hint) ||
-        (cfg->n_spki_pins && !cfg->pinned_spki_sha256))
+    if (cfg->mtu < 128 || cfg->mtu > 65507 || cfg->timers.retransmit_initial_ms == 0 ||
+        cfg->timers.retransmit_max_ms < cfg->timers.retransmit_initial_ms ||
+        (cfg->limits.replay_window % 64) != 0 || cfg->limits.replay_window > REPLAY_WINDOW_MAX ||
+        !hs_app_ext_config_ok(cfg) || cfg->psk.key_len > CDTLS_MAX_PSK_LEN ||
+        (cfg->psk.key_len && !cfg->psk.key) || cfg->psk.identity_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        (cfg->psk.identity_len && !cfg->psk.identity) || cfg->psk.hint_len > CDTLS_MAX_PSK_IDENTITY_LEN ||
+        (cfg->psk.hint_len && !cfg->psk.hint) ||
+        (cfg->verify.n_spki_pins && !cfg->verify.pinned_spki_sha256) || cfg->cid.length > CDTLS_MAX_CID_LEN)
         return CDTLS_ERR_INVALID_ARG;
     if (!x->p->hash[CDTLS_HASH_SHA256]) return CDTLS_ERR_UNSUPPORTED;
     /* our raw public key (RFC 7250) and leaf certificate: their key types
      * decide which suites and schemes we can do */
-    if (cfg->raw_public_key_len) {
-        if (!cfg->raw_public_key || !cfg->private_key) return CDTLS_ERR_INVALID_ARG;
-        int rc = engine_x509_parse_spki(cfg->raw_public_key, cfg->raw_public_key_len, &x->own_rpk_key);
+    if (cfg->credentials.raw_public_key_len) {
+        if (!cfg->credentials.raw_public_key || !cfg->credentials.private_key) return CDTLS_ERR_INVALID_ARG;
+        int rc = engine_x509_parse_spki(cfg->credentials.raw_public_key, cfg->credentials.raw_public_key_len,
+                                        &x->own_rpk_key);
         if (rc) return rc;
         x->have_own_rpk = 1;
     }
-    if (cfg->n_certs) {
-        if (!cfg->cert_chain || !cfg->cert_chain_len || !cfg->private_key) return CDTLS_ERR_INVALID_ARG;
-        int rc = engine_x509_parse(cfg->cert_chain[0], cfg->cert_chain_len[0], &x->own_leaf);
+    if (cfg->credentials.n_certs) {
+        if (!cfg->credentials.chain || !cfg->credentials.chain_len || !cfg->credentials.private_key)
+            return CDTLS_ERR_INVALID_ARG;
+        int rc = engine_x509_parse(cfg->credentials.chain[0], cfg->credentials.chain_len[0], &x->own_leaf);
         if (rc) return rc;
         x->have_own_leaf = 1;
     }
+    return CDTLS_OK;
+}
+
+/* The caller's config, of the size its header had (cfg->size): a shorter
+ * one (an older header) leaves the settings added since at their defaults;
+ * a longer one (a newer header) is taken only if everything we do not know
+ * is zero, so no setting the caller made is silently ignored. */
+static int context_take_config(cdtls_config *dst, const cdtls_config *src)
+{
+    const size_t first = offsetof(cdtls_config, callbacks) + sizeof(cdtls_callbacks);
+    size_t n = src->size;
+    if (n < first) return CDTLS_ERR_INVALID_ARG; /* not made by cdtls_config_init */
+    const uint8_t *b = (const uint8_t *)src;
+    for (size_t i = sizeof *dst; i < n; i++)
+        if (b[i]) return CDTLS_ERR_UNSUPPORTED;
+    cdtls_config_init(dst);
+    memcpy(dst, src, n < sizeof *dst ? n : sizeof *dst);
+    dst->size = sizeof *dst;
     return CDTLS_OK;
 }
 
@@ -58,10 +79,14 @@ int cdtls_context_new(const cdtls_config *cfg, cdtls_context **out)
     if (!p || !a || !p->random || p->abi_version != CDTLS_PROVIDER_ABI_VERSION) return CDTLS_ERR_UNSUPPORTED;
     cdtls_context *x = cdtls_alloc_zero(a, sizeof *x);
     if (!x) return CDTLS_ERR_NOMEM;
-    x->cfg = *cfg;
+    int rc = context_take_config(&x->cfg, cfg);
+    if (rc) {
+        cdtls_free_wipe(a, x, sizeof *x);
+        return rc;
+    }
     x->p = p;
     x->a = a;
-    int rc = context_validate(x);
+    rc = context_validate(x);
     if (rc) {
         cdtls_free_wipe(a, x, sizeof *x);
         return rc;
@@ -92,21 +117,22 @@ static int handshake_init(cdtls_conn *c, uint64_t now_ms)
     conn_handshake *h = c->h;
     h->hs_started_ms = now_ms;
     dgram_queue_init(&h->early);
-    if (cfg->psk_len) memcpy(h->psk, cfg->psk, cfg->psk_len);
-    h->psk_len = cfg->psk_len;
-    if (cfg->psk_identity_hint_len) memcpy(h->psk_hint, cfg->psk_identity_hint, cfg->psk_identity_hint_len);
-    h->psk_hint_len = cfg->psk_identity_hint_len;
-    h->cert_chain = cfg->cert_chain;
-    h->cert_chain_len = cfg->cert_chain_len;
-    h->n_certs = cfg->n_certs;
-    h->private_key = cfg->private_key;
+    if (cfg->psk.key_len) memcpy(h->psk, cfg->psk.key, cfg->psk.key_len);
+    h->psk_len = cfg->psk.key_len;
+    if (cfg->psk.hint_len) memcpy(h->psk_hint, cfg->psk.hint, cfg->psk.hint_len);
+    h->psk_hint_len = cfg->psk.hint_len;
+    h->cert_chain = cfg->credentials.chain;
+    h->cert_chain_len = cfg->credentials.chain_len;
+    h->n_certs = cfg->credentials.n_certs;
+    h->private_key = cfg->credentials.private_key;
     h->own_leaf = x->own_leaf;
     h->have_own_leaf = x->have_own_leaf;
     h->own_rpk_key = x->own_rpk_key;
     h->have_own_rpk = x->have_own_rpk;
     /* keep the handshake messages if a CertificateVerify may be made or checked */
-    h->hs_log_on = (c->role == CDTLS_SERVER && cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) ||
-                   (c->role == CDTLS_CLIENT && (cfg->n_certs > 0 || cfg->raw_public_key_len > 0));
+    h->hs_log_on = (c->role == CDTLS_SERVER && cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE) ||
+                   (c->role == CDTLS_CLIENT &&
+                    (cfg->credentials.n_certs > 0 || cfg->credentials.raw_public_key_len > 0));
     for (int i = 0; i < 2; i++) {
         const cdtls_hash_vt *hv = c->p->hash[i == 0 ? CDTLS_HASH_SHA256 : CDTLS_HASH_SHA384];
         if (hv) {
@@ -114,7 +140,7 @@ static int handshake_init(cdtls_conn *c, uint64_t now_ms)
             h->transcript_has[i] = 1;
         }
     }
-    hs_reasm_limits lim = {cfg->max_handshake_message, cfg->max_handshake_buffer};
+    hs_reasm_limits lim = {cfg->limits.max_handshake_message, cfg->limits.max_handshake_buffer};
     return hs_reasm_init(&h->reasm, c->a, &lim);
 }
 
@@ -139,13 +165,13 @@ int cdtls_conn_new_from(const cdtls_context *x, cdtls_role role, uint64_t now_ms
     c->state = CDTLS_STATE_HANDSHAKING;
     c->hs = role == CDTLS_CLIENT ? HS_C_START : HS_S_WAIT_CLIENT_HELLO;
     c->timer_at_ms = NO_TIMER;
-    c->timeout_ms = x->cfg.retransmit_initial_ms;
+    c->timeout_ms = x->cfg.timers.retransmit_initial_ms;
     dgram_queue_init(&c->out);
     dgram_queue_init(&c->app);
-    replay_init(&c->replay[0], x->cfg.replay_window);
-    replay_init(&c->replay[1], x->cfg.replay_window);
-    if (x->cfg.psk_identity_len) memcpy(c->psk_identity, x->cfg.psk_identity, x->cfg.psk_identity_len);
-    c->psk_identity_len = x->cfg.psk_identity_len;
+    replay_init(&c->replay[0], x->cfg.limits.replay_window);
+    replay_init(&c->replay[1], x->cfg.limits.replay_window);
+    if (x->cfg.psk.identity_len) memcpy(c->psk_identity, x->cfg.psk.identity, x->cfg.psk.identity_len);
+    c->psk_identity_len = x->cfg.psk.identity_len;
     int rc = handshake_init(c, now_ms);
     if (rc) {
         cdtls_conn_free(c);
@@ -186,7 +212,7 @@ void conn_keep_record_buffers(cdtls_conn *c)
      * record. Only from the established state on: before it, a server
      * answering unverified ClientHellos must keep nothing (RFC 6347
      * §4.2.1), and handshake datagrams are few. */
-    if (c->cfg->release_buffers) return;
+    if (c->cfg->limits.release_buffers) return;
     c->out.spare_max = c->mtu;
     c->app.spare_max = c->mtu;
 }
@@ -270,7 +296,7 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
                        sizeof rec, &n);
     if (rc) return rc;
     c->write_seq[epoch]++;
-    const cdtls_oob *oob = c->cfg->alert_oob.flags ? &c->cfg->alert_oob : NULL;
+    const cdtls_oob *oob = c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL;
     return dgram_queue_push(&c->out, c->a, rec, n, oob);
 }
 
@@ -391,7 +417,7 @@ static int put_record_pad(cdtls_conn *c, int epoch, uint8_t type, const uint8_t 
     return CDTLS_OK;
 }
 
-/* The same, padded as cfg.cid_padding asks within what is left of cap. */
+/* The same, padded as cfg.callbacks.cid_padding asks within what is left of cap. */
 static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len,
                       uint8_t *dgram, size_t cap, size_t *used)
 {
@@ -402,7 +428,7 @@ static int put_record(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt,
 static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
 {
     if (*used == 0) return CDTLS_OK;
-    const cdtls_oob *oob = c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL;
+    const cdtls_oob *oob = c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL;
     int rc = dgram_queue_push(&c->out, c->a, dgram, *used, oob);
     *used = 0;
     return rc;
@@ -470,7 +496,7 @@ static int flight_transmit(cdtls_conn *c)
 int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
 {
     c->flight_awaits_reply = awaits_reply;
-    c->timeout_ms = c->cfg->retransmit_initial_ms;
+    c->timeout_ms = c->cfg->timers.retransmit_initial_ms;
     c->retransmits = 0;
     c->timer_at_ms = awaits_reply ? now_ms + c->timeout_ms : NO_TIMER;
     return flight_transmit(c);
@@ -487,7 +513,7 @@ static int flight_retransmit(cdtls_conn *c, uint64_t now_ms)
 uint64_t cdtls_conn_timeout(const cdtls_conn *c)
 {
     if (!c || c->state != CDTLS_STATE_HANDSHAKING) return NO_TIMER;
-    uint64_t deadline = c->h->hs_started_ms + c->cfg->handshake_timeout_ms;
+    uint64_t deadline = c->h->hs_started_ms + c->cfg->timers.handshake_timeout_ms;
     return c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
 }
 
@@ -495,13 +521,15 @@ static int on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     if (c->state != CDTLS_STATE_HANDSHAKING) return CDTLS_OK;
-    if (c->cfg->handshake_timeout_ms && now_ms - c->h->hs_started_ms >= c->cfg->handshake_timeout_ms)
+    if (c->cfg->timers.handshake_timeout_ms &&
+        now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     /* RFC 6347 §4.2.4.1: double the timeout on each retransmission, up to
      * the cap. */
     uint64_t next = (uint64_t)c->timeout_ms * 2;
-    c->timeout_ms = next > c->cfg->retransmit_max_ms ? c->cfg->retransmit_max_ms : (uint32_t)next;
+    c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                            : (uint32_t)next;
     int rc = flight_retransmit(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
@@ -770,7 +798,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
     if (epoch > 1) return CDTLS_OK;
     if (epoch == 1 && !c->have_read_cipher) return CDTLS_OK;
     replay_window *w = &c->replay[epoch];
-    if (c->cfg->replay_window && replay_check(w, rh->seq) != CDTLS_OK) {
+    if (c->cfg->limits.replay_window && replay_check(w, rh->seq) != CDTLS_OK) {
         /* Epoch 0 has no MAC, so any forged record moves its window, where
          * RFC 6347 §4.1.2.6 moves it only for authenticated records: one
          * plaintext record numbered far ahead would leave every real
@@ -799,7 +827,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
                           : record_open(epoch ? &c->read_cipher : NULL, rh, frag, rh->length, pt,
                                         rh->length ? rh->length : 1, &pt_len);
     if (rc == CDTLS_OK) {
-        if (c->cfg->replay_window) replay_accept(w, rh->seq);
+        if (c->cfg->limits.replay_window) replay_accept(w, rh->seq);
         if (epoch == 1 && (!c->have_newest || rh->seq > c->newest_seq)) {
             c->have_newest = 1;
             c->newest_seq = rh->seq;
@@ -817,7 +845,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
  * kept (bounded) and replayed once the keys are installed. */
 static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
 {
-    if (!c->h || c->h->early.count >= c->cfg->max_early_records) return;
+    if (!c->h || c->h->early.count >= c->cfg->limits.max_early_records) return;
     (void)dgram_queue_push(&c->h->early, c->a, rec, len, oob);
 }
 

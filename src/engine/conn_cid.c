@@ -6,10 +6,25 @@
 #include "common/dtls.h"
 #include "engine/conn_internal.h"
 
+int conn_cid_wanted(const cdtls_config *cfg)
+{
+    return cfg->callbacks.cid_generator || cfg->cid.length > 0;
+}
+
+/* Our CID: the application's generator's, or cid.length random bytes
+ * (unique among a server's connections with overwhelming probability:
+ * 2^-64 per pair at 8 bytes, as pion's RandomCIDGenerator). */
 static int make_own_cid(cdtls_conn *c)
 {
+    const cdtls_config *cfg = c->cfg;
     size_t n = 0;
-    int rc = c->cfg->cid_generator(c->cfg->cid_generator_ctx, c->own_cid, sizeof c->own_cid, &n);
+    int rc;
+    if (cfg->callbacks.cid_generator) {
+        rc = cfg->callbacks.cid_generator(cfg->callbacks.user, c->own_cid, sizeof c->own_cid, &n);
+    } else {
+        n = cfg->cid.length;
+        rc = n <= sizeof c->own_cid ? c->p->random(c->p, c->own_cid, n) : CDTLS_ERR_INVALID_ARG;
+    }
     if (rc) return rc;
     if (n > sizeof c->own_cid) return CDTLS_ERR_INVALID_ARG;
     c->own_cid_len = n;
@@ -18,7 +33,7 @@ static int make_own_cid(cdtls_conn *c)
 
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 {
-    if (!c->cfg->cid_generator) return CDTLS_OK;
+    if (!conn_cid_wanted(c->cfg)) return CDTLS_OK;
     if (!c->cid_offered) { /* the same CID in the ClientHello after a HelloVerifyRequest */
         int rc = make_own_cid(c);
         if (rc) return rc;
@@ -33,7 +48,7 @@ int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply)
 {
     c->use_cid = 0;
-    if (!offer->has_cid || !c->cfg->cid_generator || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
+    if (!offer->has_cid || !conn_cid_wanted(c->cfg) || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
     int rc = make_own_cid(c);
     if (rc) return rc;
     memcpy(c->peer_cid, offer->cid, offer->cid_len);
@@ -69,8 +84,8 @@ size_t conn_cid_overhead(const cdtls_conn *c)
 
 size_t conn_cid_pad(cdtls_conn *c, int epoch, size_t pt_len, size_t cap)
 {
-    if (epoch == 0 || !conn_cid_overhead(c) || !c->cfg->cid_padding) return 0;
-    size_t pad = c->cfg->cid_padding(c->cfg->cid_padding_ctx, pt_len);
+    if (epoch == 0 || !conn_cid_overhead(c) || !c->cfg->callbacks.cid_padding) return 0;
+    size_t pad = c->cfg->callbacks.cid_padding(c->cfg->callbacks.user, pt_len);
     /* padding never makes a record exceed the buffer (the MTU) or 2^14 */
     size_t fixed = DTLS_RECORD_HEADER_LEN + conn_cid_overhead(c) + record_cipher_expansion(&c->write_cipher) +
                    pt_len;
@@ -119,17 +134,4 @@ int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const u
     if (!dgram || !cid || cid_len == 0 || len < 11 + cid_len + 2 || dgram[0] != CT_TLS12_CID) return 0;
     *cid = dgram + 11;
     return 1;
-}
-
-int cdtls_cid_random_generator(void *ctx, uint8_t *cid, size_t cap, size_t *len)
-{
-    const cdtls_cid_random *r = ctx;
-    if (!r || !cid || !len || r->len == 0 || r->len > cap || r->len > CDTLS_MAX_CID_LEN)
-        return CDTLS_ERR_INVALID_ARG;
-    const cdtls_provider *p = r->provider ? r->provider : cdtls_provider_default();
-    if (!p || !p->random) return CDTLS_ERR_UNSUPPORTED;
-    int rc = p->random(p, cid, r->len);
-    if (rc) return rc;
-    *len = r->len;
-    return CDTLS_OK;
 }

@@ -72,14 +72,14 @@ typedef struct conn_handshake {
     size_t psk_hint_len;
 
     /* our credentials for this handshake: the context's, or what SNI
-     * certificate selection (cfg.select_certificate) chose */
+     * certificate selection (cfg.callbacks.select_certificate) chose */
     const uint8_t *const *cert_chain;
     const size_t *cert_chain_len;
     size_t n_certs;
     const cdtls_sign_key *private_key;
     cdtls_x509_cert own_leaf; /* parsed cert_chain[0] */
     int have_own_leaf;
-    cdtls_public_key own_rpk_key; /* parsed cfg.raw_public_key (RFC 7250) */
+    cdtls_public_key own_rpk_key; /* parsed cfg.credentials.raw_public_key (RFC 7250) */
     int have_own_rpk;
     int cert_requested;         /* client: the server sent CertificateRequest */
     uint16_t sig_scheme;        /* server: the scheme signing ServerKeyExchange */
@@ -119,9 +119,9 @@ struct cdtls_context {
     cdtls_config cfg;
     const cdtls_provider *p;
     const cdtls_allocator *a;
-    cdtls_x509_cert own_leaf; /* cfg.cert_chain[0], parsed once */
+    cdtls_x509_cert own_leaf; /* cfg.credentials.chain[0], parsed once */
     int have_own_leaf;
-    cdtls_public_key own_rpk_key; /* cfg.raw_public_key, parsed once */
+    cdtls_public_key own_rpk_key; /* cfg.credentials.raw_public_key, parsed once */
     int have_own_rpk;
 };
 
@@ -247,7 +247,7 @@ int conn_hs_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t body_
 int conn_hs_queue_ccs(cdtls_conn *c);
 void conn_flight_clear(cdtls_conn *c);
 /* On entering the established state: the record queues keep a spare node
- * each (cfg.release_buffers). */
+ * each (cfg.limits.release_buffers). */
 void conn_keep_record_buffers(cdtls_conn *c);
 int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply);
 int conn_install_keys(cdtls_conn *c);
@@ -269,12 +269,14 @@ int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert);
 int hs_app_ext_config_ok(const cdtls_config *cfg);
 
 /* conn_cid.c: connection IDs in the hellos (RFC 9146 §3) */
+/* This side uses connection IDs: a generator, or cid.length random bytes. */
+int conn_cid_wanted(const cdtls_config *cfg);
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext);
 int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
 int conn_cid_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);
 /* The bytes a record to the peer grows by with a CID (0 without). */
 size_t conn_cid_overhead(const cdtls_conn *c);
-/* The padding (RFC 9146 §4, cfg.cid_padding) for a record of pt_len bytes
+/* The padding (RFC 9146 §4, cfg.callbacks.cid_padding) for a record of pt_len bytes
  * of epoch `epoch`, clamped so that the record fits cap bytes and its inner
  * plaintext 2^14; 0 for records without a CID. Asks the callback once per
  * call: a caller that must size a buffer first calls this, then seals with

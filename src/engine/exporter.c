@@ -134,7 +134,7 @@ const uint8_t *cdtls_conn_alpn(const cdtls_conn *c, size_t *len)
  * lower-case hex (the format Wireshark and tshark read for TLS and DTLS). */
 void conn_keylog(const cdtls_conn *c)
 {
-    if (!c->cfg->keylog) return;
+    if (!c->cfg->callbacks.keylog) return;
     static const char hex[] = "0123456789abcdef";
     char line[sizeof "CLIENT_RANDOM " + 2 * KS_RANDOM_LEN + 1 + 2 * KS_MASTER_LEN];
     size_t n = 0;
@@ -150,6 +150,6 @@ void conn_keylog(const cdtls_conn *c)
         line[n++] = hex[c->master[i] & 15];
     }
     line[n] = 0;
-    c->cfg->keylog(c->cfg->keylog_ctx, line);
+    c->cfg->callbacks.keylog(c->cfg->callbacks.user, line);
     cdtls_memzero(line, sizeof line);
 }

@@ -30,7 +30,7 @@ int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms, cdtls_hel
     if (!v) return CDTLS_ERR_NOMEM;
     v->p = p;
     v->a = a;
-    int rc = cookie_keys_init(&v->keys, p, cfg->cookie_rotate_ms, now_ms);
+    int rc = cookie_keys_init(&v->keys, p, cfg->cookie.rotate_ms, now_ms);
     if (rc) {
         cdtls_free_wipe(a, v, sizeof *v);
         return rc;

@@ -11,50 +11,50 @@
 
 int hs_app_ext_config_ok(const cdtls_config *cfg)
 {
-    if (cfg->n_alpn_protocols && !cfg->alpn_protocols) return 0;
+    if (cfg->alpn.n_protocols && !cfg->alpn.protocols) return 0;
     size_t total = 0;
-    for (size_t i = 0; i < cfg->n_alpn_protocols; i++) {
-        const char *name = cfg->alpn_protocols[i];
+    for (size_t i = 0; i < cfg->alpn.n_protocols; i++) {
+        const char *name = cfg->alpn.protocols[i];
         size_t n = name ? strlen(name) : 0;
         if (n == 0 || n > 255) return 0;
         total += 1 + n;
         if (total > CDTLS_MAX_ALPN_LIST) return 0;
     }
-    if (cfg->n_srtp_profiles > CDTLS_MAX_SRTP_PROFILES) return 0;
-    if (cfg->n_srtp_profiles && !cfg->srtp_profiles) return 0;
-    for (size_t i = 0; i < cfg->n_srtp_profiles; i++) {
+    if (cfg->srtp.n_profiles > CDTLS_MAX_SRTP_PROFILES) return 0;
+    if (cfg->srtp.n_profiles && !cfg->srtp.profiles) return 0;
+    for (size_t i = 0; i < cfg->srtp.n_profiles; i++) {
         size_t k, s;
-        if (cdtls_srtp_profile_lengths(cfg->srtp_profiles[i], &k, &s) != CDTLS_OK) return 0;
+        if (cdtls_srtp_profile_lengths(cfg->srtp.profiles[i], &k, &s) != CDTLS_OK) return 0;
     }
-    if (cfg->srtp_mki_len > 255 || (cfg->srtp_mki_len && !cfg->srtp_mki)) return 0;
+    if (cfg->srtp.mki_len > 255 || (cfg->srtp.mki_len && !cfg->srtp.mki)) return 0;
     return 1;
 }
 
 int hs_app_ext_offer(const cdtls_conn *c, hs_extensions *ext, uint8_t *buf, size_t cap)
 {
     size_t used = 0;
-    if (c->cfg->n_alpn_protocols) {
+    if (c->cfg->alpn.n_protocols) {
         ext->alpn = buf;
-        for (size_t i = 0; i < c->cfg->n_alpn_protocols; i++) {
-            size_t n = strlen(c->cfg->alpn_protocols[i]);
+        for (size_t i = 0; i < c->cfg->alpn.n_protocols; i++) {
+            size_t n = strlen(c->cfg->alpn.protocols[i]);
             if (used + 1 + n > cap) return CDTLS_ERR_LIMIT; /* checked at conn_new */
             buf[used++] = (uint8_t)n;
-            memcpy(buf + used, c->cfg->alpn_protocols[i], n);
+            memcpy(buf + used, c->cfg->alpn.protocols[i], n);
             used += n;
         }
         ext->alpn_len = used;
     }
-    if (c->cfg->n_srtp_profiles) {
-        if (used + 2 * c->cfg->n_srtp_profiles > cap) return CDTLS_ERR_LIMIT;
+    if (c->cfg->srtp.n_profiles) {
+        if (used + 2 * c->cfg->srtp.n_profiles > cap) return CDTLS_ERR_LIMIT;
         ext->use_srtp = 1;
         ext->srtp_profiles = buf + used;
-        for (size_t i = 0; i < c->cfg->n_srtp_profiles; i++) {
-            put_u16(buf + used, c->cfg->srtp_profiles[i]);
+        for (size_t i = 0; i < c->cfg->srtp.n_profiles; i++) {
+            put_u16(buf + used, c->cfg->srtp.profiles[i]);
             used += 2;
         }
-        ext->srtp_profiles_len = 2 * c->cfg->n_srtp_profiles;
-        ext->srtp_mki = c->cfg->srtp_mki;
-        ext->srtp_mki_len = c->cfg->srtp_mki_len;
+        ext->srtp_profiles_len = 2 * c->cfg->srtp.n_profiles;
+        ext->srtp_mki = c->cfg->srtp.mki;
+        ext->srtp_mki_len = c->cfg->srtp.mki_len;
     }
     return CDTLS_OK;
 }
@@ -71,7 +71,7 @@ static void keep_alpn(cdtls_conn *c, const uint8_t *name, size_t n)
  * CDTLS_ERR_NO_APPLICATION_PROTOCOL. */
 static int choose_alpn(cdtls_conn *c, const hs_extensions *offer)
 {
-    if (!offer->alpn_len || (!c->cfg->select_alpn && !c->cfg->n_alpn_protocols)) return CDTLS_OK;
+    if (!offer->alpn_len || (!c->cfg->callbacks.select_alpn && !c->cfg->alpn.n_protocols)) return CDTLS_OK;
     const uint8_t *names[CDTLS_MAX_ALPN_OFFERED];
     size_t lens[CDTLS_MAX_ALPN_OFFERED];
     size_t n = 0, off = 0;
@@ -81,18 +81,18 @@ static int choose_alpn(cdtls_conn *c, const hs_extensions *offer)
         names[n] = name;
         lens[n++] = len;
     }
-    if (c->cfg->select_alpn) {
+    if (c->cfg->callbacks.select_alpn) {
         size_t chosen = n;
-        int rc = c->cfg->select_alpn(c->cfg->select_alpn_ctx, names, lens, n, &chosen);
+        int rc = c->cfg->callbacks.select_alpn(c->cfg->callbacks.user, names, lens, n, &chosen);
         if (rc == CDTLS_ERR_UNSUPPORTED) return CDTLS_OK;
         if (rc != CDTLS_OK || chosen >= n) return CDTLS_ERR_NO_APPLICATION_PROTOCOL;
         keep_alpn(c, names[chosen], lens[chosen]);
         return CDTLS_OK;
     }
-    for (size_t i = 0; i < c->cfg->n_alpn_protocols; i++) {
-        size_t ours = strlen(c->cfg->alpn_protocols[i]);
+    for (size_t i = 0; i < c->cfg->alpn.n_protocols; i++) {
+        size_t ours = strlen(c->cfg->alpn.protocols[i]);
         for (size_t k = 0; k < n; k++)
-            if (lens[k] == ours && memcmp(names[k], c->cfg->alpn_protocols[i], ours) == 0) {
+            if (lens[k] == ours && memcmp(names[k], c->cfg->alpn.protocols[i], ours) == 0) {
                 keep_alpn(c, names[k], lens[k]);
                 return CDTLS_OK;
             }
@@ -121,10 +121,10 @@ int hs_app_ext_choose(cdtls_conn *c, const hs_extensions *offer, int *alert)
     /* RFC 5764 §4.1.1: our first profile the client offers; none in common:
      * no use_srtp in the reply, the connection goes on without it. The
      * client's MKI is echoed (we will use it). */
-    if (offer->use_srtp && c->cfg->n_srtp_profiles) {
-        for (size_t i = 0; i < c->cfg->n_srtp_profiles && !c->srtp_profile; i++)
-            if (list_has_u16(offer->srtp_profiles, offer->srtp_profiles_len, c->cfg->srtp_profiles[i]))
-                c->srtp_profile = c->cfg->srtp_profiles[i];
+    if (offer->use_srtp && c->cfg->srtp.n_profiles) {
+        for (size_t i = 0; i < c->cfg->srtp.n_profiles && !c->srtp_profile; i++)
+            if (list_has_u16(offer->srtp_profiles, offer->srtp_profiles_len, c->cfg->srtp.profiles[i]))
+                c->srtp_profile = c->cfg->srtp.profiles[i];
         if (c->srtp_profile) {
             memcpy(c->srtp_mki, offer->srtp_mki, offer->srtp_mki_len);
             c->srtp_mki_len = offer->srtp_mki_len;
@@ -162,7 +162,7 @@ int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert)
         /* RFC 7301 §3.1: exactly one name, and one we offered */
         size_t off = 0, len = 0;
         const uint8_t *name = NULL;
-        if (!c->cfg->n_alpn_protocols) {
+        if (!c->cfg->alpn.n_protocols) {
             *alert = ALERT_UNSUPPORTED_EXTENSION; /* RFC 5246 §7.4.1.4: not offered */
             return CDTLS_ERR_ILLEGAL_PARAMETER;
         }
@@ -171,9 +171,9 @@ int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert)
             return CDTLS_ERR_ILLEGAL_PARAMETER;
         }
         int offered = 0;
-        for (size_t i = 0; i < c->cfg->n_alpn_protocols && !offered; i++)
-            offered = strlen(c->cfg->alpn_protocols[i]) == len &&
-                      memcmp(c->cfg->alpn_protocols[i], name, len) == 0;
+        for (size_t i = 0; i < c->cfg->alpn.n_protocols && !offered; i++)
+            offered = strlen(c->cfg->alpn.protocols[i]) == len &&
+                      memcmp(c->cfg->alpn.protocols[i], name, len) == 0;
         if (!offered) {
             *alert = ALERT_ILLEGAL_PARAMETER;
             return CDTLS_ERR_ILLEGAL_PARAMETER;
@@ -181,17 +181,17 @@ int hs_app_ext_accept(cdtls_conn *c, const hs_extensions *reply, int *alert)
         keep_alpn(c, name, len);
     }
     if (reply->use_srtp) {
-        if (!c->cfg->n_srtp_profiles) {
+        if (!c->cfg->srtp.n_profiles) {
             *alert = ALERT_UNSUPPORTED_EXTENSION;
             return CDTLS_ERR_ILLEGAL_PARAMETER;
         }
         /* RFC 5764 §4.1.1: one profile we offered; an MKI that is ours or empty */
         uint16_t chosen = reply->srtp_profiles_len == 2 ? get_u16(reply->srtp_profiles) : 0;
         int offered = 0;
-        for (size_t i = 0; i < c->cfg->n_srtp_profiles; i++) offered |= c->cfg->srtp_profiles[i] == chosen;
+        for (size_t i = 0; i < c->cfg->srtp.n_profiles; i++) offered |= c->cfg->srtp.profiles[i] == chosen;
         int mki_ok = reply->srtp_mki_len == 0 ||
-                     (reply->srtp_mki_len == c->cfg->srtp_mki_len &&
-                      memcmp(reply->srtp_mki, c->cfg->srtp_mki, c->cfg->srtp_mki_len) == 0);
+                     (reply->srtp_mki_len == c->cfg->srtp.mki_len &&
+                      memcmp(reply->srtp_mki, c->cfg->srtp.mki, c->cfg->srtp.mki_len) == 0);
         if (!offered || !mki_ok) {
             *alert = ALERT_ILLEGAL_PARAMETER;
             return CDTLS_ERR_ILLEGAL_PARAMETER;

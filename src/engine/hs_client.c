@@ -47,12 +47,12 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     ch.cookie_len = c->h->cookie_len;
     ch.suites = suites;
     ch.n_suites = n_suites;
-    ch.ext.ems = c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
+    ch.ext.ems = c->cfg->negotiate.ems != CDTLS_EMS_DISABLE;
     /* RFC 5746 §3.4: an initial handshake signals with an empty
      * renegotiation_info extension. */
     ch.ext.renegotiation_info = 1;
     ch.ext.renegotiation_info_len = 0;
-    ch.ext.encrypt_then_mac = c->cfg->encrypt_then_mac && any_offered(suites, n_suites, is_cbc);
+    ch.ext.encrypt_then_mac = c->cfg->negotiate.encrypt_then_mac && any_offered(suites, n_suites, is_cbc);
     ch.groups = groups;
     ch.n_groups = n_groups;
     ch.ext.ec_point_formats = n_groups > 0; /* RFC 8422 §5.1.2: uncompressed only */
@@ -129,8 +129,8 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->session_id_len = sh.session_id_len;
 
     /* RFC 7627 §5.1: use EMS only if the server echoed it. */
-    c->use_ems = sh.ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
-    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
+    c->use_ems = sh.ext.ems && c->cfg->negotiate.ems != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg->negotiate.ems == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
     /* RFC 5746 §3.4: the server's renegotiation_info must be empty. */
     if (sh.ext.renegotiation_info && sh.ext.renegotiation_info_len != 0)
@@ -138,7 +138,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     c->peer_secure_reneg = sh.ext.renegotiation_info;
     /* RFC 7366 §2: EtM only for CBC suites, and only if we offered it. */
     c->use_etm = sh.ext.encrypt_then_mac;
-    if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg->encrypt_then_mac))
+    if (c->use_etm && (c->suite->kind != SUITE_CBC || !c->cfg->negotiate.encrypt_then_mac))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
@@ -147,7 +147,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     if (rc) return conn_fail(c, rc, alert);
     /* RFC 5077 §3.2: a SessionTicket extension only in answer to ours; it
      * promises a NewSessionTicket before the server's CCS */
-    if (sh.ext.session_ticket && (!c->cfg->session_tickets || sh.ext.ticket_len != 0))
+    if (sh.ext.session_ticket && (!c->cfg->resumption.tickets || sh.ext.ticket_len != 0))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     c->expect_ticket = sh.ext.session_ticket;
     if (resume_client_accepted(c, &sh)) {
@@ -250,11 +250,11 @@ static int client_on_server_key_exchange(cdtls_conn *c, const uint8_t *body, siz
 /* The client's PSK: from the callback (given the server's hint) or config. */
 static int client_choose_psk(cdtls_conn *c)
 {
-    if (c->cfg->psk_callback) {
+    if (c->cfg->callbacks.psk) {
         size_t id_len = 0, psk_len = 0;
-        int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, c->h->psk_hint, c->h->psk_hint_len,
-                                      c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
-                                      sizeof c->h->psk, &psk_len);
+        int rc = c->cfg->callbacks.psk(c->cfg->callbacks.user, c->h->psk_hint, c->h->psk_hint_len,
+                                       c->psk_identity, sizeof c->psk_identity, &id_len, c->h->psk,
+                                       sizeof c->h->psk, &psk_len);
         if (rc) return rc;
         if (id_len > sizeof c->psk_identity || psk_len > sizeof c->h->psk) return CDTLS_ERR_INTERNAL;
         c->psk_identity_len = id_len;

@@ -36,13 +36,13 @@
  * keys for ECDHE_ECDSA, RSA for ECDHE_RSA). */
 int hs_suite_configured(const cdtls_conn *c, const suite_info *s)
 {
-    if (suite_uses_psk(s)) return c->h->psk_len > 0 || c->cfg->psk_callback != NULL;
+    if (suite_uses_psk(s)) return c->h->psk_len > 0 || c->cfg->callbacks.psk != NULL;
 #if defined(CDTLS_PSK_ONLY)
     return 0; /* no X.509 in this build (engine/x509_use.h) */
 #endif
     if (c->role == CDTLS_CLIENT)
-        return c->cfg->n_trust_anchors || c->cfg->insecure_skip_verify || c->cfg->verify_peer ||
-               c->cfg->n_pins || rpk_accepts_peer(c);
+        return c->cfg->verify.n_trust_anchors || c->cfg->verify.insecure_skip_verify ||
+               c->cfg->callbacks.verify_peer || c->cfg->verify.n_pins || rpk_accepts_peer(c);
     /* server: the key we will show, certificate or raw (RFC 7250) */
     if (c->rpk_server_none || (c->own_cert_rpk ? !c->h->have_own_rpk : !c->h->have_own_leaf)) return 0;
     cdtls_key_type t = c->own_cert_rpk ? c->h->own_rpk_key.type : c->h->own_leaf.key.type;
@@ -56,9 +56,9 @@ int hs_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t *n)
 {
     uint16_t all[64];
     size_t m;
-    if (c->cfg->cipher_suites) {
-        m = c->cfg->n_cipher_suites < 64 ? c->cfg->n_cipher_suites : 64;
-        memcpy(all, c->cfg->cipher_suites, m * sizeof all[0]);
+    if (c->cfg->negotiate.cipher_suites) {
+        m = c->cfg->negotiate.n_cipher_suites < 64 ? c->cfg->negotiate.n_cipher_suites : 64;
+        memcpy(all, c->cfg->negotiate.cipher_suites, m * sizeof all[0]);
     } else {
         m = cdtls_default_cipher_suites(c->p, all, 64);
         if (m > 64) m = 64;
@@ -141,8 +141,8 @@ void hs_ske_signed_input(const cdtls_conn *c, const uint8_t *params, size_t para
 size_t hs_our_groups(const cdtls_conn *c, uint16_t *out, size_t cap)
 {
     static const uint16_t defaults[] = {29, 23, 24}; /* X25519, P-256, P-384 */
-    const uint16_t *list = c->cfg->groups ? c->cfg->groups : defaults;
-    size_t n = c->cfg->groups ? c->cfg->n_groups : sizeof defaults / sizeof defaults[0];
+    const uint16_t *list = c->cfg->negotiate.groups ? c->cfg->negotiate.groups : defaults;
+    size_t n = c->cfg->negotiate.groups ? c->cfg->negotiate.n_groups : sizeof defaults / sizeof defaults[0];
     size_t k = 0;
     for (size_t i = 0; i < n && k < cap; i++)
         for (int g = 0; g < CDTLS_GROUP__COUNT; g++)
@@ -238,28 +238,29 @@ static int cert_alert(int err)
 static int judge_peer_chain(cdtls_conn *c)
 {
     int rc;
-    if (c->cfg->insecure_skip_verify) {
+    if (c->cfg->verify.insecure_skip_verify) {
         rc = CDTLS_OK;
-    } else if (c->cfg->n_trust_anchors) {
-        if (!c->cfg->unix_time) return CDTLS_ERR_INVALID_ARG; /* no clock: cannot check validity */
-        int64_t now = c->cfg->unix_time(c->cfg->unix_time_ctx);
+    } else if (c->cfg->verify.n_trust_anchors) {
+        if (!c->cfg->callbacks.unix_time) return CDTLS_ERR_INVALID_ARG; /* no clock: cannot check validity */
+        int64_t now = c->cfg->callbacks.unix_time(c->cfg->callbacks.user);
         rc = engine_x509_verify_chain(
-            c->p, c->peer_chain, c->peer_chain_len, c->cfg->trust_anchors, c->cfg->n_trust_anchors, now,
-            c->role == CDTLS_CLIENT ? c->cfg->server_name : NULL,
+            c->p, c->peer_chain, c->peer_chain_len, c->cfg->verify.trust_anchors,
+            c->cfg->verify.n_trust_anchors, now, c->role == CDTLS_CLIENT ? c->cfg->server_name : NULL,
             c->role == CDTLS_CLIENT ? CDTLS_X509_PURPOSE_SERVER : CDTLS_X509_PURPOSE_CLIENT);
     } else {
-        rc = c->cfg->n_pins ? CDTLS_OK : CDTLS_ERR_CERT_UNTRUSTED;
+        rc = c->cfg->verify.n_pins ? CDTLS_OK : CDTLS_ERR_CERT_UNTRUSTED;
     }
-    if (!rc && c->cfg->n_pins) {
+    if (!rc && c->cfg->verify.n_pins) {
         uint8_t fp[32];
         int pinned = 0;
         rc = engine_x509_fingerprint_sha256(c->p, &c->peer_chain[0], fp);
-        for (size_t i = 0; !rc && i < c->cfg->n_pins; i++)
-            pinned |= cdtls_ct_equal(fp, c->cfg->pinned_sha256 + 32 * i, 32);
+        for (size_t i = 0; !rc && i < c->cfg->verify.n_pins; i++)
+            pinned |= cdtls_ct_equal(fp, c->cfg->verify.pinned_sha256 + 32 * i, 32);
         if (!rc && !pinned) rc = CDTLS_ERR_CERT_REJECTED;
     }
-    if (c->cfg->verify_peer) {
-        int verdict = c->cfg->verify_peer(c->cfg->verify_peer_ctx, c->peer_chain, c->peer_chain_len, rc);
+    if (c->cfg->callbacks.verify_peer) {
+        int verdict = c->cfg->callbacks.verify_peer(c->cfg->callbacks.user, c->peer_chain, c->peer_chain_len,
+                                                    rc);
         rc = verdict ? (verdict == rc ? rc : CDTLS_ERR_CERT_REJECTED) : CDTLS_OK;
     }
     return rc;

@@ -45,7 +45,7 @@ static int client_key(const cdtls_conn *c, const uint8_t **key, size_t *len)
 
 static int fresh(const cdtls_conn *c, const cdtls_session *s, uint64_t now_ms)
 {
-    uint64_t life = c->cfg->session_lifetime_ms;
+    uint64_t life = c->cfg->resumption.lifetime_ms;
     /* RFC 5077 §3.3: the client keeps a ticket no longer than its hint */
     if (c->role == CDTLS_CLIENT && s->ticket_len && s->ticket_lifetime_s &&
         (uint64_t)s->ticket_lifetime_s * 1000u < life)
@@ -94,7 +94,7 @@ static int psk_still_valid(cdtls_conn *c, const cdtls_session *s)
 {
     if (c->role == CDTLS_SERVER) {
         if (conn_server_lookup_psk(c, s->psk_identity, s->psk_identity_len) != CDTLS_OK) return 0;
-    } else if (c->cfg->psk_callback) {
+    } else if (c->cfg->callbacks.psk) {
         return 1; /* the callback needs the server's hint, which comes later */
     }
     uint8_t b[32];
@@ -106,15 +106,15 @@ static int psk_still_valid(cdtls_conn *c, const cdtls_session *s)
 
 static int ems_matches(const cdtls_conn *c, const cdtls_session *s, int offered_ems)
 {
-    return s->ems ? offered_ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE
-                  : !offered_ems && c->cfg->extended_master_secret != CDTLS_EMS_REQUIRE;
+    return s->ems ? offered_ems && c->cfg->negotiate.ems != CDTLS_EMS_DISABLE
+                  : !offered_ems && c->cfg->negotiate.ems != CDTLS_EMS_REQUIRE;
 }
 
 void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offered, uint64_t now_ms)
 {
     if (c->offer_looked_up) return; /* the same offer after a HelloVerifyRequest */
     c->offer_looked_up = 1;
-    const cdtls_session_store *st = c->cfg->session_store;
+    const cdtls_session_store *st = c->cfg->resumption.store;
     const uint8_t *key;
     size_t len;
     if (!st || !st->get || !client_key(c, &key, &len)) return;
@@ -127,16 +127,16 @@ void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offer
     int suite_ok = 0;
     for (size_t i = 0; i < n_offered; i++) suite_ok |= offered[i] == s->cipher_suite;
     /* the client offers EMS unless disabled */
-    int ems_ok = ems_matches(c, s, c->cfg->extended_master_secret != CDTLS_EMS_DISABLE);
+    int ems_ok = ems_matches(c, s, c->cfg->negotiate.ems != CDTLS_EMS_DISABLE);
     int has_handle = (s->id_len > 0 && s->id_len <= sizeof s->id) ||
-                     (s->ticket_len > 0 && s->ticket_len <= sizeof s->ticket && c->cfg->session_tickets);
+                     (s->ticket_len > 0 && s->ticket_len <= sizeof s->ticket && c->cfg->resumption.tickets);
     const suite_info *suite = suite_find(s->cipher_suite);
     if (!suite_ok || !ems_ok || !has_handle || !fresh(c, s, now_ms) || !suite ||
         s->psk_identity_len > sizeof s->psk_identity || (suite_uses_psk(suite) && !psk_still_valid(c, s))) {
         resume_release(c);
         return;
     }
-    if (!c->cfg->session_tickets) s->ticket_len = 0;
+    if (!c->cfg->resumption.tickets) s->ticket_len = 0;
     if (s->ticket_len) {
         /* RFC 5077 §3.4: a session ID of our own with the ticket, which the
          * server echoes if it accepts the ticket */
@@ -156,7 +156,7 @@ void resume_client_offer(const cdtls_conn *c, hs_client_hello *ch)
         ch->session_id = c->sess->id;
         ch->session_id_len = c->sess->id_len;
     }
-    if (c->cfg->session_tickets) { /* RFC 5077 §3.2: empty = "send me one" */
+    if (c->cfg->resumption.tickets) { /* RFC 5077 §3.2: empty = "send me one" */
         ch->ext.session_ticket = 1;
         ch->ext.ticket = c->have_offer ? c->sess->ticket : NULL;
         ch->ext.ticket_len = c->have_offer ? c->sess->ticket_len : 0;
@@ -177,16 +177,17 @@ static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdt
              cdtls_cipher_suite_supported(c->p, s->cipher_suite) && suite_find(s->cipher_suite) &&
              ems_matches(c, s, ch->ext.ems) && s->psk_identity_len <= sizeof s->psk_identity &&
              memcmp(s->server_name_hash, c->sni_hash, sizeof c->sni_hash) == 0;
-    if (ok && c->cfg->cipher_suites) { /* and still one we allow */
+    if (ok && c->cfg->negotiate.cipher_suites) { /* and still one we allow */
         int allowed = 0;
-        for (size_t i = 0; i < c->cfg->n_cipher_suites; i++)
-            allowed |= c->cfg->cipher_suites[i] == s->cipher_suite;
+        for (size_t i = 0; i < c->cfg->negotiate.n_cipher_suites; i++)
+            allowed |= c->cfg->negotiate.cipher_suites[i] == s->cipher_suite;
         ok = allowed;
     }
     if (ok && suite_uses_psk(suite_find(s->cipher_suite)) && !psk_still_valid(c, s)) ok = 0;
     /* no certificate session while we ask for client certificates (see
      * server_may_resume in hs_server.c) */
-    if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE)
+    if (ok && !suite_uses_psk(suite_find(s->cipher_suite)) &&
+        c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE)
         ok = 0;
     return ok;
 }
@@ -197,12 +198,13 @@ int resume_server_lookup(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_
      * then only what we echo. An empty ID gives no way to say we accept
      * (the client would have to guess from the next message), so such a
      * ticket gets a full handshake and a new ticket. */
-    if (c->cfg->ticket_keys && ch->ext.session_ticket && ch->ext.ticket_len && ch->session_id_len) {
+    if (c->cfg->resumption.ticket_keys && ch->ext.session_ticket && ch->ext.ticket_len &&
+        ch->session_id_len) {
         cdtls_session *s = sess_get(c);
         int old_key = 0;
         if (s &&
-            ticket_open(c->cfg->ticket_keys, ch->ext.ticket, ch->ext.ticket_len, now_ms, s, &old_key) ==
-                CDTLS_OK &&
+            ticket_open(c->cfg->resumption.ticket_keys, ch->ext.ticket, ch->ext.ticket_len, now_ms, s,
+                        &old_key) == CDTLS_OK &&
             server_acceptable(c, ch, s, now_ms)) {
             memcpy(s->id, ch->session_id, ch->session_id_len);
             s->id_len = ch->session_id_len;
@@ -213,7 +215,7 @@ int resume_server_lookup(cdtls_conn *c, const hs_client_hello *ch, uint64_t now_
         }
         resume_release(c);
     }
-    const cdtls_session_store *st = c->cfg->session_store;
+    const cdtls_session_store *st = c->cfg->resumption.store;
     if (!st || !st->get || ch->session_id_len == 0) return 0;
     cdtls_session *s = sess_get(c);
     if (!s) return 0;
@@ -265,7 +267,7 @@ int resume_ticket_make(cdtls_conn *c, uint64_t now_ms, uint8_t *out, size_t cap,
     /* a renewed ticket keeps the session's age: lifetimes bound sessions,
      * not tickets */
     int rc = session_of(c, s, c->resumed && c->sess ? c->sess->created_ms : now_ms);
-    if (!rc) rc = ticket_seal(c->cfg->ticket_keys, s, now_ms, out, cap, len);
+    if (!rc) rc = ticket_seal(c->cfg->resumption.ticket_keys, s, now_ms, out, cap, len);
     cdtls_free_wipe(c->a, s, sizeof *s);
     return rc;
 }
@@ -286,7 +288,7 @@ int resume_client_on_ticket(cdtls_conn *c, const hs_new_session_ticket *t)
 
 void resume_remember(cdtls_conn *c, uint64_t now_ms)
 {
-    const cdtls_session_store *st = c->cfg->session_store;
+    const cdtls_session_store *st = c->cfg->resumption.store;
     if (!st || !st->put) goto done;
     cdtls_session *s = c->a->alloc(c->a->ctx, sizeof *s);
     if (!s) goto done;
@@ -328,7 +330,7 @@ done:
  * cannot be recalled; the client forgets it. */
 void resume_forget(cdtls_conn *c)
 {
-    const cdtls_session_store *st = c->cfg->session_store;
+    const cdtls_session_store *st = c->cfg->resumption.store;
     if (st && st->del) {
         if (c->role == CDTLS_SERVER) {
             if (c->session_id_len && !c->resumed_by_ticket)

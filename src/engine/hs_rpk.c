@@ -16,12 +16,13 @@ int rpk_have_own(const cdtls_conn *c)
 
 int rpk_accepts_peer(const cdtls_conn *c)
 {
-    return c->cfg->n_spki_pins > 0 || c->cfg->verify_raw_public_key != NULL;
+    return c->cfg->verify.n_spki_pins > 0 || c->cfg->callbacks.verify_raw_public_key != NULL;
 }
 
 static int x509_judgeable(const cdtls_conn *c)
 {
-    return c->cfg->n_trust_anchors || c->cfg->insecure_skip_verify || c->cfg->verify_peer || c->cfg->n_pins;
+    return c->cfg->verify.n_trust_anchors || c->cfg->verify.insecure_skip_verify ||
+           c->cfg->callbacks.verify_peer || c->cfg->verify.n_pins;
 }
 
 /* RFC 7250 §3: ClientHello lists, preferred first. */
@@ -76,7 +77,7 @@ int rpk_choose(cdtls_conn *c, const hs_extensions *offer, int *alert)
         else if (!x509 || !c->h->n_certs)
             c->rpk_server_none = 1; /* no certificate suite then (RFC 7250 §4.2) */
     }
-    if (c->offered_client_rpk && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) {
+    if (c->offered_client_rpk && c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE) {
         if (!read_types(offer->client_cert_type, offer->client_cert_type_len, &x509, &rpk)) {
             *alert = ALERT_DECODE_ERROR;
             return CDTLS_ERR_DECODE;
@@ -96,7 +97,7 @@ void rpk_reply(const cdtls_conn *c, hs_extensions *reply, uint8_t buf[2])
         reply->server_cert_type = buf;
         reply->server_cert_type_len = 1;
     }
-    if (c->offered_client_rpk && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE) {
+    if (c->offered_client_rpk && c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE) {
         buf[1] = c->peer_cert_rpk ? HS_CERT_TYPE_RAW_PUBLIC_KEY : HS_CERT_TYPE_X509;
         reply->client_cert_type = buf + 1;
         reply->client_cert_type_len = 1;
@@ -132,7 +133,7 @@ int rpk_accept(cdtls_conn *c, const hs_extensions *reply, int *alert)
 int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len)
 {
     int rc = CDTLS_ERR_CERT_UNTRUSTED;
-    if (c->cfg->n_spki_pins) {
+    if (c->cfg->verify.n_spki_pins) {
         const cdtls_hash_vt *h = c->p->hash[CDTLS_HASH_SHA256];
         if (!h) return CDTLS_ERR_UNSUPPORTED;
         cdtls_hash_ctx ctx;
@@ -140,11 +141,11 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len)
         h->init(&ctx);
         h->update(&ctx, spki, len);
         h->final(&ctx, fp);
-        for (size_t i = 0; i < c->cfg->n_spki_pins; i++)
-            if (cdtls_ct_equal(fp, c->cfg->pinned_spki_sha256 + 32 * i, 32)) rc = CDTLS_OK;
+        for (size_t i = 0; i < c->cfg->verify.n_spki_pins; i++)
+            if (cdtls_ct_equal(fp, c->cfg->verify.pinned_spki_sha256 + 32 * i, 32)) rc = CDTLS_OK;
     }
-    if (c->cfg->verify_raw_public_key) {
-        int verdict = c->cfg->verify_raw_public_key(c->cfg->verify_raw_public_key_ctx, spki, len, rc);
+    if (c->cfg->callbacks.verify_raw_public_key) {
+        int verdict = c->cfg->callbacks.verify_raw_public_key(c->cfg->callbacks.user, spki, len, rc);
         rc = verdict == CDTLS_OK ? CDTLS_OK : CDTLS_ERR_CERT_REJECTED;
     }
     return rc;
@@ -153,12 +154,13 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len)
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain)
 {
     if (c->own_cert_rpk)
-        return hs_raw_public_key_write(w, c->cfg->raw_public_key, c->cfg->raw_public_key_len);
+        return hs_raw_public_key_write(w, c->cfg->credentials.raw_public_key,
+                                       c->cfg->credentials.raw_public_key_len);
     return hs_certificate_write(w, c->h->cert_chain, c->h->cert_chain_len, n_chain);
 }
 
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain)
 {
-    if (c->own_cert_rpk) return 3 + c->cfg->raw_public_key_len;
+    if (c->own_cert_rpk) return 3 + c->cfg->credentials.raw_public_key_len;
     return hs_certificate_size(c->h->cert_chain_len, n_chain);
 }

@@ -127,7 +127,7 @@ int hs_server_queue_ticket(cdtls_conn *c, uint64_t now_ms)
 {
     if (!c->issue_ticket) return CDTLS_OK;
     uint8_t ticket[TICKET_MAX_OURS], body[4 + 2 + TICKET_MAX_OURS];
-    hs_new_session_ticket t = {c->cfg->session_lifetime_ms / 1000u, ticket, 0};
+    hs_new_session_ticket t = {c->cfg->resumption.lifetime_ms / 1000u, ticket, 0};
     if (resume_ticket_make(c, now_ms, ticket, sizeof ticket, &t.ticket_len) != CDTLS_OK) t.ticket_len = 0;
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
@@ -160,7 +160,7 @@ static int server_send_resumed_flight(cdtls_conn *c, const hs_client_hello *ch, 
  * certificate, and a later change of trust anchors would not reach it. */
 static int server_may_resume(const cdtls_conn *c)
 {
-    return !hs_suite_uses_cert(c->suite) || c->cfg->client_auth == CDTLS_CLIENT_AUTH_NONE;
+    return !hs_suite_uses_cert(c->suite) || c->cfg->verify.client_auth == CDTLS_CLIENT_AUTH_NONE;
 }
 
 /* Picks our most preferred group the client offered (all of ours when it
@@ -251,7 +251,7 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     /* a resumable session needs an ID (RFC 5246 §7.4.1.3); with tickets
      * only, there is nothing to look an ID up in */
     c->session_id_len = 0;
-    if (c->cfg->session_store && server_may_resume(c)) {
+    if (c->cfg->resumption.store && server_may_resume(c)) {
         int rc = c->p->random(c->p, c->session_id, 32);
         if (rc) return rc;
         c->session_id_len = 32;
@@ -260,7 +260,7 @@ static int server_send_flight4(cdtls_conn *c, const hs_client_hello *ch, uint64_
     int rc = server_hello_queue(c, ch);
     if (!rc && cert) rc = hs_queue_certificate(c, c->h->n_certs); /* RFC 5246 §7.4.2: leaf first */
     if (!rc) rc = server_queue_key_exchange(c, ch);
-    if (!rc && cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE)
+    if (!rc && cert && c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE)
         rc = server_queue_certificate_request(c);
     if (!rc) rc = conn_hs_queue(c, HS_SERVER_HELLO_DONE, NULL, 0);
     return rc ? rc : conn_flight_send(c, now_ms, 1);
@@ -290,9 +290,9 @@ static int server_cookie_ok(cdtls_conn *c, const hs_client_hello *ch, uint16_t m
                             uint64_t now_ms, int *rc)
 {
     *rc = CDTLS_OK;
-    if (!c->cfg->cookie_exchange || c->cookie_verified) return 1;
+    if (!c->cfg->cookie.exchange || c->cookie_verified) return 1;
     if (!c->h->cookies_ready) {
-        *rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg->cookie_rotate_ms, now_ms);
+        *rc = cookie_keys_init(&c->h->cookies, c->p, c->cfg->cookie.rotate_ms, now_ms);
         if (*rc) return 0;
         c->h->cookies_ready = 1;
     }
@@ -313,7 +313,7 @@ static int server_cookie_ok(cdtls_conn *c, const hs_client_hello *ch, uint16_t m
     if (!r) r = hs_write_hello_verify(rec, sizeof rec, &n, record_seq, msg_seq, cookie, COOKIE_LEN);
     if (!r)
         r = dgram_queue_push(&c->out, c->a, rec, n,
-                             c->cfg->handshake_oob.flags ? &c->cfg->handshake_oob : NULL);
+                             c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
     *rc = r == CDTLS_ERR_NOMEM ? CDTLS_OK : r;
     return 0;
 }
@@ -335,8 +335,8 @@ static int server_check_hello(cdtls_conn *c, const hs_client_hello *ch)
     if (ch->ext.renegotiation_info && ch->ext.renegotiation_info_len != 0)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->peer_secure_reneg = ch->ext.renegotiation_info || ch->has_reneg_scsv;
-    c->use_ems = ch->ext.ems && c->cfg->extended_master_secret != CDTLS_EMS_DISABLE;
-    if (!c->use_ems && c->cfg->extended_master_secret == CDTLS_EMS_REQUIRE)
+    c->use_ems = ch->ext.ems && c->cfg->negotiate.ems != CDTLS_EMS_DISABLE;
+    if (!c->use_ems && c->cfg->negotiate.ems == CDTLS_EMS_REQUIRE)
         return conn_fail(c, CDTLS_ERR_EMS_REQUIRED, ALERT_HANDSHAKE_FAILURE);
     int rc = resume_note_server_name(c, ch->ext.server_name, ch->ext.server_name_len);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
@@ -348,7 +348,8 @@ static int server_check_hello(cdtls_conn *c, const hs_client_hello *ch)
 static int server_settle_hello(cdtls_conn *c, const hs_client_hello *ch, const uint8_t *msg, size_t msg_len,
                                uint16_t msg_seq, uint64_t now_ms)
 {
-    c->use_etm = ch->ext.encrypt_then_mac && c->cfg->encrypt_then_mac && c->suite->kind == SUITE_CBC;
+    c->use_etm = ch->ext.encrypt_then_mac && c->cfg->negotiate.encrypt_then_mac &&
+                 c->suite->kind == SUITE_CBC;
     memcpy(c->client_random, ch->random, sizeof c->client_random);
     int alert = ALERT_INTERNAL_ERROR;
     if (hs_app_ext_choose(c, &ch->ext, &alert) != CDTLS_OK) /* ALPN, use_srtp */
@@ -357,12 +358,12 @@ static int server_settle_hello(cdtls_conn *c, const hs_client_hello *ch, const u
     return CDTLS_OK;
 }
 
-/* SNI certificate selection (cfg.select_certificate) happens before the
+/* SNI certificate selection (cfg.callbacks.select_certificate) happens before the
  * suite is chosen: the selected key's type decides between ECDSA and RSA
  * suites. What it picks is this handshake's, in c->h. */
 static int server_select_certificate(cdtls_conn *c, const hs_client_hello *ch)
 {
-    if (!c->cfg->select_certificate) return CDTLS_OK;
+    if (!c->cfg->callbacks.select_certificate) return CDTLS_OK;
     char name[256];
     size_t nl = ch->ext.server_name_len < sizeof name - 1 ? ch->ext.server_name_len : 0;
     if (nl) memcpy(name, ch->ext.server_name, nl);
@@ -371,8 +372,8 @@ static int server_select_certificate(cdtls_conn *c, const hs_client_hello *ch)
     const size_t *lens = NULL;
     size_t n = 0;
     const cdtls_sign_key *key = NULL;
-    int sel = c->cfg->select_certificate(c->cfg->select_certificate_ctx, nl ? name : NULL, &chain, &lens, &n,
-                                         &key);
+    int sel = c->cfg->callbacks.select_certificate(c->cfg->callbacks.user, nl ? name : NULL, &chain, &lens,
+                                                   &n, &key);
     if (sel == CDTLS_ERR_UNSUPPORTED) return CDTLS_OK; /* keep the configured one */
     if (sel != CDTLS_OK) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNRECOGNIZED_NAME);
     if (!chain || !lens || !n || !key || engine_x509_parse(chain[0], lens[0], &c->h->own_leaf) != CDTLS_OK)
@@ -414,12 +415,12 @@ static int server_full_handshake(cdtls_conn *c, const hs_client_hello *ch, const
     if (!suite) return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_HANDSHAKE_FAILURE);
     c->suite = suite_find(suite);
     const int cert = hs_suite_uses_cert(c->suite);
-    if (cert && c->cfg->client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
+    if (cert && c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_FAILURE, ALERT_UNSUPPORTED_CERTIFICATE);
     if (cert) c->h->sig_scheme = server_pick_sig(c, ch);
     rc = server_settle_hello(c, ch, msg, msg_len, msg_seq, now_ms);
     if (rc) return rc;
-    c->issue_ticket = c->cfg->ticket_keys && ch->ext.session_ticket &&
+    c->issue_ticket = c->cfg->resumption.ticket_keys && ch->ext.session_ticket &&
                       server_may_resume(c); /* RFC 5077 §3.2 */
     rc = server_send_flight4(c, ch, now_ms);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
@@ -449,15 +450,15 @@ int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, ui
 int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 {
     if (id_len > sizeof c->psk_identity) return CDTLS_ERR_UNKNOWN_PSK;
-    if (c->cfg->psk_callback) {
+    if (c->cfg->callbacks.psk) {
         size_t psk_len = 0;
-        int rc = c->cfg->psk_callback(c->cfg->psk_callback_ctx, id, id_len, NULL, 0, NULL, c->h->psk,
-                                      sizeof c->h->psk, &psk_len);
+        int rc = c->cfg->callbacks.psk(c->cfg->callbacks.user, id, id_len, NULL, 0, NULL, c->h->psk,
+                                       sizeof c->h->psk, &psk_len);
         if (rc) return rc == CDTLS_ERR_UNKNOWN_PSK ? rc : CDTLS_ERR_UNKNOWN_PSK;
         if (psk_len == 0 || psk_len > sizeof c->h->psk) return CDTLS_ERR_UNKNOWN_PSK;
         c->h->psk_len = psk_len;
     } else {
-        if (id_len != c->cfg->psk_identity_len || (id_len && memcmp(id, c->cfg->psk_identity, id_len) != 0))
+        if (id_len != c->cfg->psk.identity_len || (id_len && memcmp(id, c->cfg->psk.identity, id_len) != 0))
             return CDTLS_ERR_UNKNOWN_PSK;
     }
     memcpy(c->psk_identity, id, id_len);
@@ -467,14 +468,14 @@ int conn_server_lookup_psk(cdtls_conn *c, const uint8_t *id, size_t id_len)
 
 static int auth_requires(const cdtls_conn *c)
 {
-    return c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_ANY ||
-           c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    return c->cfg->verify.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_ANY ||
+           c->cfg->verify.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 }
 
 static int auth_verifies(const cdtls_conn *c)
 {
-    return c->cfg->client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
-           c->cfg->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    return c->cfg->verify.client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
+           c->cfg->verify.client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 }
 
 /* The client's Certificate (RFC 5246 §7.4.6), judged as the mode says. */

@@ -127,7 +127,7 @@ static int64_t wall_clock(void *ctx)
 static cdtls_config with_clock(const cdtls_config *cfg)
 {
     cdtls_config c = *cfg;
-    if (!c.unix_time) c.unix_time = wall_clock;
+    if (!c.callbacks.unix_time) c.callbacks.unix_time = wall_clock;
     return c;
 }
 
@@ -609,7 +609,7 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(), t->buf + t->used,
                                         HVR_MAX, &reply_len);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
-        tx_add(t, reply_len, from, l->cfg.handshake_oob.flags ? &l->cfg.handshake_oob : NULL, NULL, 0);
+        tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
         return NULL;
     }
@@ -689,7 +689,7 @@ static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
 {
     /* Only peers of a listener that hands out CIDs can have one: without a
      * generator, a datagram from a new address is not looked for here. */
-    if (!l->cfg.cid_generator) return NULL;
+    if (!l->cfg.callbacks.cid_generator && !l->cfg.cid.length) return NULL;
     for (size_t i = 0; i < l->table_size; i++)
         for (cdtls_sock *s = l->table[i]; s; s = s->hnext) {
             size_t len;

@@ -56,12 +56,12 @@ static void psk_config(cdtls_config *c)
 {
     cdtls_config_init(c);
     c->provider = cdtls_provider_bearssl_psk_ccm8();
-    c->cipher_suites = suite;
-    c->n_cipher_suites = 1;
-    c->psk = psk;
-    c->psk_len = sizeof psk;
-    c->psk_identity = (const uint8_t *)"node-7";
-    c->psk_identity_len = 6;
+    c->negotiate.cipher_suites = suite;
+    c->negotiate.n_cipher_suites = 1;
+    c->psk.key = psk;
+    c->psk.key_len = sizeof psk;
+    c->psk.identity = (const uint8_t *)"node-7";
+    c->psk.identity_len = 6;
     c->mtu = 200;
     c->allocator = &counting;
 }
@@ -100,10 +100,10 @@ int main(void)
     size_t lens[1] = {sizeof fake_der};
     cdtls_config cert;
     psk_config(&cert);
-    cert.cert_chain = chain;
-    cert.cert_chain_len = lens;
-    cert.n_certs = 1;
-    cert.private_key = (const cdtls_sign_key *)fake_der; /* never used: refused first */
+    cert.credentials.chain = chain;
+    cert.credentials.chain_len = lens;
+    cert.credentials.n_certs = 1;
+    cert.credentials.private_key = (const cdtls_sign_key *)fake_der; /* never used: refused first */
     cdtls_conn *c = NULL;
     check(cdtls_conn_new(&cert, CDTLS_SERVER, 0, &c) == CDTLS_ERR_UNSUPPORTED && c == NULL,
           "a certificate configuration is refused (UNSUPPORTED)");
@@ -111,7 +111,7 @@ int main(void)
     cdtls_config anchors_only;
     cdtls_config_init(&anchors_only);
     anchors_only.provider = cdtls_provider_bearssl_psk_ccm8();
-    anchors_only.insecure_skip_verify = 1;
+    anchors_only.verify.insecure_skip_verify = 1;
     rc = cdtls_conn_new(&anchors_only, CDTLS_CLIENT, 0, &c);
     if (rc == CDTLS_OK) {
         rc = cdtls_conn_start(c, 0);
