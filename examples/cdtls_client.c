@@ -8,13 +8,12 @@
 #include "cli_common.h"
 
 /* One connection: handshake, --count messages echoed, close. */
-static int run_connection(cli_opts *ov, const cdtls_config *cfgp, const char *peer)
+static int run_connection(cli_opts *ov, const cdtls_context *ctx, const char *peer)
 {
     cli_opts o = *ov;
-    cdtls_config cfg = *cfgp;
     char mark[64], caps[256];
     cdtls_sock *s;
-    int rc = cdtls_sock_dial(&cfg, &o.addr, o.timeout_ms, &s);
+    int rc = cdtls_sock_dial_from(ctx, &o.addr, o.timeout_ms, &s);
     if (rc) {
         fprintf(stderr, "%s: handshake with %s failed: %s\n", o.prog, peer, cdtls_strerror(rc));
         return 1;
@@ -74,9 +73,19 @@ int main(int argc, char **argv)
     cli_parse(&o, argc, argv, 0);
     cdtls_config cfg;
     cli_config(&o, &cfg);
+    if (!cfg.callbacks.unix_time) cfg.callbacks.unix_time = cdtls_io_wall_clock;
+    /* validated once, shared by every --connections connection (and its
+     * session store, so the second one can resume) */
+    cdtls_context *ctx = NULL;
+    int rc = cdtls_context_new(&cfg, &ctx);
+    if (rc) {
+        fprintf(stderr, "%s: bad configuration: %s\n", o.prog, cdtls_strerror(rc));
+        return 1;
+    }
     char peer[64];
     cdtls_addr_format(&o.addr, peer, sizeof peer);
     int status = 0;
-    for (int i = 0; i < o.connections && status == 0; i++) status = run_connection(&o, &cfg, peer);
+    for (int i = 0; i < o.connections && status == 0; i++) status = run_connection(&o, ctx, peer);
+    cdtls_context_free(ctx);
     return status;
 }

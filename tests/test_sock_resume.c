@@ -47,7 +47,7 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void dial_three_times(int tickets)
+static void dial_three_times(int tickets, int shared_context)
 {
     cdtls_config scfg, ccfg;
     cfg_init(&scfg);
@@ -68,12 +68,18 @@ static void dial_three_times(int tickets)
     serve_ctx ctx = {NULL, 3, 0, 0};
     cr_assert_eq(cdtls_listener_open(&scfg, &bind, 0, &ctx.l), CDTLS_OK);
     cr_assert_eq(cdtls_io_local_addr(cdtls_listener_io(ctx.l), &where), CDTLS_OK);
+    /* a client context validated once for all three dials */
+    cdtls_context *cctx = NULL;
+    if (shared_context) cr_assert_eq(cdtls_context_new(&ccfg, &cctx), CDTLS_OK);
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, serve, &ctx), 0);
     int resumed = 0;
     for (int i = 0; i < 3; i++) {
         cdtls_sock *c;
-        cr_assert_eq(cdtls_sock_dial(&ccfg, &where, 5000, &c), CDTLS_OK, "dial %d", i);
+        int rc = shared_context ? cdtls_sock_dial_from(cctx, &where, 5000, &c)
+                                : cdtls_sock_dial(&ccfg, &where, 5000, &c);
+        cr_assert_eq(rc, CDTLS_OK, "dial %d", i);
+        if (shared_context) cr_assert_eq(cdtls_conn_context(cdtls_sock_conn(c)), cctx);
         cr_assert_eq(cdtls_sock_write(c, (const uint8_t *)"again", 5, NULL), CDTLS_OK);
         uint8_t buf[16];
         size_t n;
@@ -88,14 +94,19 @@ static void dial_three_times(int tickets)
     cr_assert_eq(ctx.served, 3);
     cr_assert_eq(ctx.resumed, resumed, "the server agrees");
     cdtls_listener_close(ctx.l);
+    cdtls_context_free(cctx);
     if (tickets) cdtls_ticket_keys_wipe(&keys);
 }
 
 Test(sock_resume, by_ticket_keyed_by_address, .timeout = 30)
 {
-    dial_three_times(1);
+    dial_three_times(1, 0);
 }
 Test(sock_resume, by_session_id_keyed_by_address, .timeout = 30)
 {
-    dial_three_times(0);
+    dial_three_times(0, 0);
+}
+Test(sock_resume, from_one_shared_context, .timeout = 30)
+{
+    dial_three_times(1, 1);
 }

@@ -68,6 +68,9 @@ CDTLS_API const cdtls_config *cdtls_context_config(const cdtls_context *ctx);
 CDTLS_API int cdtls_conn_new_from(const cdtls_context *ctx, cdtls_role role, uint64_t now_ms,
                                   cdtls_conn **out);
 
+/* The context a connection was made from (borrowed; its own private one for
+ * a connection made by cdtls_conn_new). */
+CDTLS_API const cdtls_context *cdtls_conn_context(const cdtls_conn *c);
 /* Creates a connection with a context of its own made from cfg (as
  * cdtls_context_new; freed with the connection). */
 CDTLS_API int cdtls_conn_new(const cdtls_config *cfg, cdtls_role role, uint64_t now_ms, cdtls_conn **out);

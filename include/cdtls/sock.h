@@ -53,6 +53,17 @@ typedef struct cdtls_listener cdtls_listener;
  * report; cdtls_io_set_recv_reports(cdtls_sock_io(s), mask) chooses fewer. */
 CDTLS_API int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms,
                               cdtls_sock **out);
+/* The same with a connection made from a shared context (cdtls_context_new),
+ * which must outlive the socket: a client making many connections validates
+ * its configuration once. The context's clock is used as it is: set
+ * callbacks.unix_time (cdtls_io_wall_clock is one) before making it when
+ * certificates are checked (cdtls_sock_dial supplies the wall clock itself
+ * to a config without one). */
+CDTLS_API int cdtls_sock_dial_from(const cdtls_context *ctx, const cdtls_addr *peer, int timeout_ms,
+                                   cdtls_sock **out);
+/* Seconds since 1970 from the system clock: a cdtls_unix_time_callback for
+ * hosted programs (the sans-IO engine reads no clock). */
+CDTLS_API int64_t cdtls_io_wall_clock(void *user);
 
 /* Sends one record in one datagram with typed OOB (may be NULL). */
 CDTLS_API int cdtls_sock_write(cdtls_sock *s, const uint8_t *data, size_t len, const cdtls_oob *oob);

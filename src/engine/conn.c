@@ -105,6 +105,11 @@ const cdtls_config *cdtls_context_config(const cdtls_context *x)
     return x ? &x->cfg : NULL;
 }
 
+const cdtls_context *cdtls_conn_context(const cdtls_conn *c)
+{
+    return c ? c->ctx : NULL;
+}
+
 /* -------------------------------------------------------- connections */
 
 /* The handshake's state, from the context: the PSK (the callback may

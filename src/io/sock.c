@@ -118,16 +118,16 @@ struct cdtls_listener {
 
 /* The socket layer is hosted code: it can read the wall clock that the
  * sans-IO engine needs for certificate validity. */
-static int64_t wall_clock(void *ctx)
+int64_t cdtls_io_wall_clock(void *user)
 {
-    (void)ctx;
+    (void)user;
     return (int64_t)time(NULL);
 }
 
 static cdtls_config with_clock(const cdtls_config *cfg)
 {
     cdtls_config c = *cfg;
-    if (!c.callbacks.unix_time) c.callbacks.unix_time = wall_clock;
+    if (!c.callbacks.unix_time) c.callbacks.unix_time = cdtls_io_wall_clock;
     return c;
 }
 
@@ -411,10 +411,11 @@ static int client_step(cdtls_sock *s, int wait_ms)
     return rc == CDTLS_ERR_TIMEOUT || rc == CDTLS_ERR_WOULD_BLOCK ? CDTLS_OK : rc;
 }
 
-int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms, cdtls_sock **out)
+/* A client's socket and connection: from a shared context when ctx is
+ * given, else from a context of the connection's own made from cfg. */
+static int sock_dial(const cdtls_context *ctx, const cdtls_config *cfg, const cdtls_addr *peer,
+                     int timeout_ms, cdtls_sock **out)
 {
-    if (!cfg || !peer || !out) return CDTLS_ERR_INVALID_ARG;
-    *out = NULL;
     const cdtls_allocator *a = alloc_of(cfg);
     cdtls_sock *s = cdtls_alloc_zero(a, sizeof *s);
     if (!s) return CDTLS_ERR_NOMEM;
@@ -444,8 +445,12 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
         s->tx->io = &s->own_io;
         s->tx->buf = s->scratch;
     }
-    cdtls_config ccfg = with_clock(cfg);
-    if (!rc) rc = cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    if (!rc && ctx) {
+        rc = cdtls_conn_new_from(ctx, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    } else if (!rc) {
+        cdtls_config ccfg = with_clock(cfg);
+        rc = cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &s->conn);
+    }
     if (!rc) {
         /* the session store's key when there is no server_name: the
          * address as text (no struct padding in it) */
@@ -476,6 +481,20 @@ int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout
     }
     *out = s;
     return CDTLS_OK;
+}
+
+int cdtls_sock_dial(const cdtls_config *cfg, const cdtls_addr *peer, int timeout_ms, cdtls_sock **out)
+{
+    if (!cfg || !peer || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    return sock_dial(NULL, cfg, peer, timeout_ms, out);
+}
+
+int cdtls_sock_dial_from(const cdtls_context *ctx, const cdtls_addr *peer, int timeout_ms, cdtls_sock **out)
+{
+    if (!ctx || !peer || !out) return CDTLS_ERR_INVALID_ARG;
+    *out = NULL;
+    return sock_dial(ctx, cdtls_context_config(ctx), peer, timeout_ms, out);
 }
 
 /* ------------------------------------------------------------- listener */
