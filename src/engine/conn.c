@@ -439,6 +439,49 @@ static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
     return rc;
 }
 
+/* A ChangeCipherSpec record: in this datagram if it fits, else the next. */
+static int flight_put_ccs(cdtls_conn *c, const flight_entry *e, size_t overhead, uint8_t *dgram, size_t mtu,
+                          size_t *used)
+{
+    static const uint8_t ccs = 1;
+    if (*used + overhead + 1 > mtu) {
+        int rc = flush_dgram(c, dgram, used);
+        if (rc) return rc;
+    }
+    return put_record(c, e->epoch, CT_CHANGE_CIPHER_SPEC, &ccs, 1, dgram, mtu, used);
+}
+
+/* One handshake message as fragments that fill what is left of the
+ * datagram, then the next ones (RFC 6347 §4.2.3). frag is scratch space of
+ * mtu bytes. */
+static int flight_put_message(cdtls_conn *c, const flight_entry *e, size_t overhead, uint8_t *dgram,
+                              uint8_t *frag, size_t mtu, size_t *used)
+{
+    hs_header h;
+    hs_header_get(e->msg, &h);
+    const uint8_t *body = e->msg + DTLS_HS_HEADER_LEN;
+    /* Room for at least one body byte (or the empty message). */
+    const size_t need_min = overhead + DTLS_HS_HEADER_LEN + (h.length ? 1 : 0);
+    if (need_min > mtu) return CDTLS_ERR_INTERNAL; /* mtu >= 128 makes this impossible */
+    size_t off = 0;
+    do {
+        if (*used + need_min > mtu) {
+            int rc = flush_dgram(c, dgram, used);
+            if (rc) return rc;
+        }
+        size_t room = mtu - *used - overhead - DTLS_HS_HEADER_LEN;
+        size_t take = h.length - off < room ? h.length - off : room;
+        if (take > DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN) take = DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN;
+        hs_header fh = {h.type, h.length, h.message_seq, (uint32_t)off, (uint32_t)take};
+        hs_header_put(&fh, frag);
+        memcpy(frag + DTLS_HS_HEADER_LEN, body + off, take);
+        int rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, used);
+        if (rc) return rc;
+        off += take;
+    } while (off < h.length);
+    return CDTLS_OK;
+}
+
 /* Packs the flight into datagrams of at most cfg.mtu bytes, several records
  * per datagram, fragmenting messages that do not fit (RFC 6347 §4.2.3).
  * Every (re)transmission uses fresh record sequence numbers (§4.2.4). */
@@ -457,37 +500,8 @@ static int flight_transmit(cdtls_conn *c)
     for (size_t i = 0; i < c->flight_len && !rc; i++) {
         const flight_entry *e = &c->flight[i];
         size_t overhead = DTLS_RECORD_HEADER_LEN + write_expansion(c, e->epoch);
-        if (e->is_ccs) {
-            static const uint8_t ccs = 1;
-            if (used + overhead + 1 > mtu) rc = flush_dgram(c, dgram, &used);
-            if (!rc) rc = put_record(c, e->epoch, CT_CHANGE_CIPHER_SPEC, &ccs, 1, dgram, mtu, &used);
-            continue;
-        }
-        hs_header h;
-        hs_header_get(e->msg, &h);
-        const uint8_t *body = e->msg + DTLS_HS_HEADER_LEN;
-        size_t off = 0;
-        do {
-            /* Room for at least one body byte (or the empty message). */
-            size_t need_min = overhead + DTLS_HS_HEADER_LEN + (h.length ? 1 : 0);
-            if (used + need_min > mtu) {
-                rc = flush_dgram(c, dgram, &used);
-                if (rc) break;
-                if (need_min > mtu) {
-                    rc = CDTLS_ERR_INTERNAL; /* mtu >= 128 makes this impossible */
-                    break;
-                }
-            }
-            size_t room = mtu - used - overhead - DTLS_HS_HEADER_LEN;
-            size_t take = h.length - off < room ? h.length - off : room;
-            if (take > DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN)
-                take = DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN;
-            hs_header fh = {h.type, h.length, h.message_seq, (uint32_t)off, (uint32_t)take};
-            hs_header_put(&fh, frag);
-            memcpy(frag + DTLS_HS_HEADER_LEN, body + off, take);
-            rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, &used);
-            off += take;
-        } while (!rc && off < h.length);
+        rc = e->is_ccs ? flight_put_ccs(c, e, overhead, dgram, mtu, &used)
+                       : flight_put_message(c, e, overhead, dgram, frag, mtu, &used);
     }
     if (!rc) rc = flush_dgram(c, dgram, &used);
     cdtls_free_wipe(c->a, dgram, mtu);
