@@ -20,6 +20,26 @@
 
 /* Everything about a configuration that does not depend on the peer:
  * checked and parsed once here, not once per connection. */
+/* The configured suites, or the provider's defaults, that the provider can
+ * do, in preference order (at most CONTEXT_MAX_SUITES of them). */
+static void context_filter_suites(cdtls_context *x)
+{
+    const cdtls_config *cfg = &x->cfg;
+    uint16_t all[CONTEXT_MAX_SUITES];
+    size_t m;
+    if (cfg->negotiate.cipher_suites) {
+        m = cfg->negotiate.n_cipher_suites < CONTEXT_MAX_SUITES ? cfg->negotiate.n_cipher_suites
+                                                                : CONTEXT_MAX_SUITES;
+        memcpy(all, cfg->negotiate.cipher_suites, m * sizeof all[0]);
+    } else {
+        m = cdtls_default_cipher_suites(x->p, all, CONTEXT_MAX_SUITES);
+        if (m > CONTEXT_MAX_SUITES) m = CONTEXT_MAX_SUITES;
+    }
+    x->n_suites = 0;
+    for (size_t i = 0; i < m; i++)
+        if (cdtls_cipher_suite_supported(x->p, all[i])) x->suites[x->n_suites++] = all[i];
+}
+
 static int context_validate(cdtls_context *x)
 {
     const cdtls_config *cfg = &x->cfg;
@@ -42,6 +62,7 @@ static int context_validate(cdtls_context *x)
         if (rc) return rc;
         x->have_own_rpk = 1;
     }
+    context_filter_suites(x);
     if (cfg->credentials.n_certs) {
         if (!cfg->credentials.chain || !cfg->credentials.chain_len || !cfg->credentials.private_key)
             return CDTLS_ERR_INVALID_ARG;

@@ -112,6 +112,8 @@ typedef struct conn_handshake {
     dgram_queue early;
 } conn_handshake;
 
+#define CONTEXT_MAX_SUITES 64u
+
 /* A validated configuration (cdtls_context_new): immutable once made,
  * shared by every connection made from it. The configuration's borrowed
  * buffers must outlive it. */
@@ -123,6 +125,11 @@ struct cdtls_context {
     int have_own_leaf;
     cdtls_public_key own_rpk_key; /* cfg.credentials.raw_public_key, parsed once */
     int have_own_rpk;
+    /* The configured suites (or the provider's defaults) that the provider
+     * can do, in preference order: filtered once here; each handshake then
+     * keeps those its credentials allow (hs_our_suites). */
+    uint16_t suites[CONTEXT_MAX_SUITES];
+    size_t n_suites;
 };
 
 /* Flags are one-bit _Bool fields (assigning any non-zero value gives 1). */

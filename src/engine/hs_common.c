@@ -50,23 +50,13 @@ int hs_suite_configured(const cdtls_conn *c, const suite_info *s)
     return t == CDTLS_KEY_EC_P256 || t == CDTLS_KEY_EC_P384 || t == CDTLS_KEY_ED25519;
 }
 
-/* Our cipher suites in preference order (the configured list, or the
- * provider's defaults) that the provider and this side's setup can do. */
+/* Our cipher suites in preference order: the context's (configured or
+ * default, those the provider can do) that this side's setup can do. */
 int hs_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap, size_t *n)
 {
-    uint16_t all[64];
-    size_t m;
-    if (c->cfg->negotiate.cipher_suites) {
-        m = c->cfg->negotiate.n_cipher_suites < 64 ? c->cfg->negotiate.n_cipher_suites : 64;
-        memcpy(all, c->cfg->negotiate.cipher_suites, m * sizeof all[0]);
-    } else {
-        m = cdtls_default_cipher_suites(c->p, all, 64);
-        if (m > 64) m = 64;
-    }
     size_t k = 0;
-    for (size_t i = 0; i < m && k < cap; i++)
-        if (cdtls_cipher_suite_supported(c->p, all[i]) && hs_suite_configured(c, suite_find(all[i])))
-            out[k++] = all[i];
+    for (size_t i = 0; i < c->ctx->n_suites && k < cap; i++)
+        if (hs_suite_configured(c, suite_find(c->ctx->suites[i]))) out[k++] = c->ctx->suites[i];
     *n = k;
     return k ? CDTLS_OK : CDTLS_ERR_HANDSHAKE_FAILURE;
 }
