@@ -224,6 +224,12 @@ CDTLS_API int cdtls_conn_resumed(const cdtls_conn *c);
 CDTLS_API int cdtls_conn_uses_cid(const cdtls_conn *c);
 CDTLS_API const uint8_t *cdtls_conn_own_cid(const cdtls_conn *c, size_t *len);
 CDTLS_API const uint8_t *cdtls_conn_peer_cid(const cdtls_conn *c, size_t *len);
+/* This connection's CID generator in place of the configuration's (NULL:
+ * the configuration's again), set before the hello that carries its CID:
+ * connections that share one context may still make CIDs of their own (a
+ * worker of a cdtls_worker_group writes its index into them,
+ * cdtls/workers.h). CDTLS_ERR_BAD_STATE once the CID is made. */
+CDTLS_API int cdtls_conn_set_cid_generator(cdtls_conn *c, cdtls_cid_generator gen, void *ctx);
 /* 1 if the last cdtls_conn_recv() authenticated a record newer than every
  * earlier one of this epoch: the only condition under which a server may
  * move a connection to the datagram's source address (RFC 9146 §6). */

@@ -11,15 +11,25 @@ int conn_cid_wanted(const cdtls_config *cfg)
     return cfg->callbacks.cid_generator || cfg->cid.length > 0;
 }
 
-/* Our CID: the application's generator's, or cid.length random bytes
- * (unique among a server's connections with overwhelming probability:
- * 2^-64 per pair at 8 bytes, as pion's RandomCIDGenerator). */
+/* This side hands out CIDs: a generator set on the connection
+ * (cdtls_conn_set_cid_generator), or the configuration's. */
+static int has_cid_generator(const cdtls_conn *c)
+{
+    return c->cid_gen || conn_cid_wanted(c->cfg);
+}
+
+/* Our CID: the connection's generator's, the application's generator's,
+ * or cid.length random bytes (unique among a server's connections with
+ * overwhelming probability: 2^-64 per pair at 8 bytes, as pion's
+ * RandomCIDGenerator). */
 static int make_own_cid(cdtls_conn *c)
 {
     const cdtls_config *cfg = c->cfg;
     size_t n = 0;
     int rc;
-    if (cfg->callbacks.cid_generator) {
+    if (c->cid_gen) {
+        rc = c->cid_gen(c->cid_gen_ctx, c->own_cid, sizeof c->own_cid, &n);
+    } else if (cfg->callbacks.cid_generator) {
         rc = cfg->callbacks.cid_generator(cfg->callbacks.user, c->own_cid, sizeof c->own_cid, &n);
     } else {
         n = cfg->cid.length;
@@ -33,7 +43,7 @@ static int make_own_cid(cdtls_conn *c)
 
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 {
-    if (!conn_cid_wanted(c->cfg)) return CDTLS_OK;
+    if (!has_cid_generator(c)) return CDTLS_OK;
     if (!c->cid_offered) { /* the same CID in the ClientHello after a HelloVerifyRequest */
         int rc = make_own_cid(c);
         if (rc) return rc;
@@ -48,7 +58,7 @@ int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
 int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply)
 {
     c->use_cid = 0;
-    if (!offer->has_cid || !conn_cid_wanted(c->cfg) || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
+    if (!offer->has_cid || !has_cid_generator(c) || c->suite->kind != SUITE_AEAD) return CDTLS_OK;
     int rc = make_own_cid(c);
     if (rc) return rc;
     memcpy(c->peer_cid, offer->cid, offer->cid_len);
@@ -109,6 +119,16 @@ int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t 
 int cdtls_conn_uses_cid(const cdtls_conn *c)
 {
     return c && c->use_cid;
+}
+
+int cdtls_conn_set_cid_generator(cdtls_conn *c, cdtls_cid_generator gen, void *ctx)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    /* the CID is made once, in the first hello that carries it */
+    if (c->own_cid_len || c->cid_offered || c->use_cid) return CDTLS_ERR_BAD_STATE;
+    c->cid_gen = gen;
+    c->cid_gen_ctx = gen ? ctx : NULL;
+    return CDTLS_OK;
 }
 
 const uint8_t *cdtls_conn_own_cid(const cdtls_conn *c, size_t *len)

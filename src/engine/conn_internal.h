@@ -222,6 +222,9 @@ struct cdtls_conn {
     size_t own_cid_len;
     uint8_t peer_cid[CDTLS_MAX_CID_LEN]; /* what we put on records to the peer */
     size_t peer_cid_len;
+    /* cdtls_conn_set_cid_generator: this connection's own, else the config's */
+    cdtls_cid_generator cid_gen;
+    void *cid_gen_ctx;
     uint64_t newest_seq; /* highest authenticated epoch-1 sequence number */
     _Bool have_newest : 1, recv_advanced : 1;
 
