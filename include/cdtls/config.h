@@ -150,6 +150,13 @@ typedef struct cdtls_ticket_keys {
     uint32_t rotate_ms;                       /* 0 = never on its own */
     const cdtls_provider *provider;
     uint64_t sealed, opened, refused; /* counters, for monitoring */
+    /* Optional: the engine calls lock(lock_ctx, 1) before it uses or
+     * rotates the keys (and updates the counters) and lock(lock_ctx, 0)
+     * after, so connections of several threads can share one ring; so does
+     * cdtls_ticket_keys_add. NULL = one thread (the engine reads no OS).
+     * cdtls_worker_group installs its own (cdtls/workers.h). */
+    void (*lock)(void *lock_ctx, int take);
+    void *lock_ctx;
 } cdtls_ticket_keys;
 /* A first random key, made at now_ms; a new one replaces it every
  * rotate_ms (the oldest kept key is then forgotten, so a ticket lives at
@@ -157,7 +164,8 @@ typedef struct cdtls_ticket_keys {
  * within that). provider NULL = cdtls_provider_default(). */
 CDTLS_API int cdtls_ticket_keys_init(cdtls_ticket_keys *k, const cdtls_provider *provider, uint32_t rotate_ms,
                                      uint64_t now_ms);
-/* Installs a key made elsewhere as the current one; the others shift. */
+/* Installs a key made elsewhere as the current one; the others shift
+ * (under the ring's lock, when it has one). */
 CDTLS_API int cdtls_ticket_keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_KEY_NAME_LEN],
                                     const uint8_t key[32], uint64_t now_ms);
 /* Wipes every key. */

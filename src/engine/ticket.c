@@ -32,12 +32,29 @@ const cdtls_aead_vt *blob_aead(const cdtls_provider *p)
     return p->aead[CDTLS_AEAD_AES_256_GCM];
 }
 
+static void keys_lock(cdtls_ticket_keys *k, int take)
+{
+    if (k->lock) k->lock(k->lock_ctx, take);
+}
+
+static void keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_KEY_NAME_LEN],
+                     const uint8_t key[32], uint64_t now_ms)
+{
+    cdtls_memzero(&k->keys[CDTLS_TICKET_KEYS - 1], sizeof k->keys[0]);
+    memmove(&k->keys[1], &k->keys[0], (CDTLS_TICKET_KEYS - 1) * sizeof k->keys[0]);
+    memcpy(k->keys[0].name, name, CDTLS_TICKET_KEY_NAME_LEN);
+    memcpy(k->keys[0].key, key, 32);
+    k->keys[0].created_ms = now_ms;
+    k->keys[0].used = 1;
+}
+
+/* Called with the lock held (or before anyone shares the ring). */
 static int new_key(cdtls_ticket_keys *k, uint64_t now_ms)
 {
     uint8_t name[CDTLS_TICKET_KEY_NAME_LEN], key[32];
     int rc = k->provider->random(k->provider, name, sizeof name);
     if (!rc) rc = k->provider->random(k->provider, key, sizeof key);
-    if (!rc) rc = cdtls_ticket_keys_add(k, name, key, now_ms);
+    if (!rc) keys_add(k, name, key, now_ms);
     cdtls_memzero(key, sizeof key);
     return rc;
 }
@@ -60,12 +77,9 @@ int cdtls_ticket_keys_add(cdtls_ticket_keys *k, const uint8_t name[CDTLS_TICKET_
     if (!k || !name || !key) return CDTLS_ERR_INVALID_ARG;
     if (!k->provider) k->provider = cdtls_provider_default();
     if (!k->provider) return CDTLS_ERR_INVALID_ARG;
-    cdtls_memzero(&k->keys[CDTLS_TICKET_KEYS - 1], sizeof k->keys[0]);
-    memmove(&k->keys[1], &k->keys[0], (CDTLS_TICKET_KEYS - 1) * sizeof k->keys[0]);
-    memcpy(k->keys[0].name, name, CDTLS_TICKET_KEY_NAME_LEN);
-    memcpy(k->keys[0].key, key, 32);
-    k->keys[0].created_ms = now_ms;
-    k->keys[0].used = 1;
+    keys_lock(k, 1);
+    keys_add(k, name, key, now_ms);
+    keys_lock(k, 0);
     return CDTLS_OK;
 }
 
@@ -85,8 +99,8 @@ void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k)
     if (k) cdtls_memzero(k->keys, sizeof k->keys);
 }
 
-int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
-                size_t *out_len)
+static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out,
+                       size_t cap, size_t *out_len)
 {
     const cdtls_aead_vt *a = k->provider ? blob_aead(k->provider) : NULL;
     if (!a || s->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN) return CDTLS_ERR_UNSUPPORTED;
@@ -127,8 +141,8 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
     return CDTLS_OK;
 }
 
-int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
-                int *old_key)
+static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms,
+                       cdtls_session *out, int *old_key)
 {
     const cdtls_aead_vt *a = k->provider ? blob_aead(k->provider) : NULL;
     if (!a) return CDTLS_ERR_UNSUPPORTED;
@@ -195,5 +209,25 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
         k->refused++;
     else
         k->opened++;
+    return rc;
+}
+
+/* The ring may be shared by connections of several threads (k->lock):
+ * rotation, the keys and the counters are used under its lock. */
+int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
+                size_t *out_len)
+{
+    keys_lock(k, 1);
+    int rc = seal_locked(k, s, now_ms, out, cap, out_len);
+    keys_lock(k, 0);
+    return rc;
+}
+
+int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
+                int *old_key)
+{
+    keys_lock(k, 1);
+    int rc = open_locked(k, t, len, now_ms, out, old_key);
+    keys_lock(k, 0);
     return rc;
 }
