@@ -213,7 +213,16 @@ enum cdtls_io_open_flags {
      * cut back into the datagrams that were sent (qemu-user, for one,
      * passes a big-endian guest's UDP_GRO size unconverted); without GSO
      * or loopback the claim stays unverified. */
-    CDTLS_IO_GRO = 1u << 3
+    CDTLS_IO_GRO = 1u << 3,
+    /* Share the address and port with other sockets that ask for it too (a
+     * group of workers, cdtls/workers.h): Linux SO_REUSEPORT, FreeBSD
+     * SO_REUSEPORT_LB, other BSDs and macOS SO_REUSEPORT. The kernel spreads
+     * the datagrams over the group by a hash of the 4-tuple (Linux,
+     * FreeBSD), so one peer's datagrams always reach one socket;
+     * CDTLS_ERR_UNSUPPORTED where the system has no such option, and on
+     * Windows, whose SO_REUSEADDR gives every unicast datagram to one
+     * socket of the group, spreading nothing. */
+    CDTLS_IO_REUSEPORT = 1u << 4
 };
 
 /* Opens a UDP socket bound to *bind (port 0 = any) and turns on every

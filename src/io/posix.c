@@ -207,6 +207,23 @@ static unsigned send_caps(int family, const cdtls_addr *bound)
     return caps;
 }
 
+/* CDTLS_IO_REUSEPORT, before bind: FreeBSD's SO_REUSEPORT alone gives
+ * every datagram to the last socket bound; SO_REUSEPORT_LB (FreeBSD 12)
+ * spreads them as Linux's SO_REUSEPORT does. */
+static int reuseport_setup(int fd)
+{
+    int on = 1;
+#if defined(SO_REUSEPORT_LB)
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT_LB, &on, sizeof on) == 0 ? CDTLS_OK : CDTLS_ERR_IO;
+#elif defined(SO_REUSEPORT)
+    return setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) == 0 ? CDTLS_OK : CDTLS_ERR_IO;
+#else
+    (void)fd;
+    (void)on;
+    return CDTLS_ERR_UNSUPPORTED;
+#endif
+}
+
 int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flags)
 {
     if (!s || !bind_addr || (bind_addr->ip.family != 4 && bind_addr->ip.family != 6))
@@ -223,6 +240,14 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
     if (family == 6) {
         int v6only = dual ? 0 : 1;
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    if (flags & CDTLS_IO_REUSEPORT) {
+        int rc = reuseport_setup(fd);
+        if (rc) {
+            s->last_error = errno;
+            close(fd);
+            return rc;
+        }
     }
     struct sockaddr_storage ss;
     socklen_t sl = (socklen_t)io_to_sockaddr(bind_addr, family, &ss);

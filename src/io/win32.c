@@ -169,6 +169,10 @@ int cdtls_io_open(cdtls_io_socket *s, const cdtls_addr *bind_addr, unsigned flag
         return CDTLS_ERR_INVALID_ARG;
     memset(s, 0, sizeof *s);
     s->fd = (cdtls_socket_handle)INVALID_SOCKET;
+    /* Windows has no load-spreading port sharing: SO_REUSEADDR on UDP
+     * hands each unicast datagram to one socket of those bound, so a group
+     * of workers would not share the traffic (see docs/deployment.md). */
+    if (flags & CDTLS_IO_REUSEPORT) return CDTLS_ERR_UNSUPPORTED;
     WSADATA wsa; /* reference-counted by Windows; balanced in cdtls_io_close */
     if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) return CDTLS_ERR_IO;
     int family = bind_addr->ip.family;
