@@ -7,6 +7,7 @@
 #include "cdtls/sock.h"
 #include "common/mem.h"
 #include "io/io_internal.h"
+#include "io/workers_internal.h"
 
 #define RX_MAX 256u                       /* records waiting per socket; more are dropped */
 #define DGRAM_MAX 65536u                  /* largest UDP payload we read */
@@ -113,6 +114,10 @@ struct cdtls_listener {
     tx_batch tx;        /* what the listener and its peers send */
     rx_batch rx;        /* the datagrams being received */
     uint64_t io_events; /* cursor in the io socket's events */
+    /* A worker of a group (cdtls/workers.h): ctx and the cookie secret are
+     * the group's, CID records for other workers go to them. NULL: alone. */
+    cdtls_worker_group *group;
+    unsigned worker;
 };
 
 
@@ -499,7 +504,16 @@ int cdtls_sock_dial_from(const cdtls_context *ctx, const cdtls_addr *peer, int t
 
 /* ------------------------------------------------------------- listener */
 
-int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags, cdtls_listener **out)
+int listener_context_new(const cdtls_config *cfg, cdtls_context **out)
+{
+    cdtls_config c = with_clock(cfg);
+    return cdtls_context_new(&c, out);
+}
+
+/* A listener alone (group NULL: it makes its context and cookie verifier)
+ * or worker `index` of a group (sharing the group's ctx). */
+static int listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags,
+                         cdtls_worker_group *g, unsigned index, cdtls_context *shared, cdtls_listener **out)
 {
     if (!cfg || !bind || !out) return CDTLS_ERR_INVALID_ARG;
     *out = NULL;
@@ -510,7 +524,9 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     l->a = a;
     l->backlog = 16;
     l->max_peers = 1024;
-    int rc = cdtls_io_open(&l->io, bind, flags);
+    l->group = g;
+    l->worker = index;
+    int rc = cdtls_io_open(&l->io, bind, g ? flags | CDTLS_IO_REUSEPORT : flags);
     if (rc) {
         cdtls_free_wipe(a, l, sizeof *l);
         return rc;
@@ -520,19 +536,34 @@ int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigne
     l->tx.io = &l->io;
     rx_setup(&l->rx, a, rx_slots_for(&l->io, RX_SLOTS_LISTENER));
     rc = l->scratch && l->tx.buf && l->rx.bufs ? CDTLS_OK : CDTLS_ERR_NOMEM;
-    if (!rc) rc = cdtls_context_new(&l->cfg, &l->ctx);
-    if (!rc) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
+    if (g)
+        l->ctx = shared;
+    else if (!rc)
+        rc = cdtls_context_new(&l->cfg, &l->ctx);
+    if (!rc && !g) rc = cdtls_hello_verifier_new(cfg, cdtls_io_now_ms(), &l->hv);
     if (rc) {
         if (l->scratch) a->free(a->ctx, l->scratch, DGRAM_MAX);
         if (l->tx.buf) a->free(a->ctx, l->tx.buf, DGRAM_MAX);
         rx_teardown(&l->rx, a);
-        cdtls_context_free(l->ctx);
+        if (!g) cdtls_context_free(l->ctx);
         cdtls_io_close(&l->io);
         cdtls_free_wipe(a, l, sizeof *l);
         return rc;
     }
     *out = l;
     return CDTLS_OK;
+}
+
+int cdtls_listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsigned flags, cdtls_listener **out)
+{
+    return listener_open(cfg, bind, flags, NULL, 0, NULL, out);
+}
+
+int listener_open_worker(const cdtls_config *cfg, cdtls_context *ctx, const cdtls_addr *bind,
+                         unsigned io_flags, cdtls_worker_group *g, unsigned index, cdtls_listener **out)
+{
+    if (!ctx || !g) return CDTLS_ERR_INVALID_ARG;
+    return listener_open(cfg, bind, io_flags, g, index, ctx, out);
 }
 
 int cdtls_listener_set_limits(cdtls_listener *l, unsigned backlog, unsigned max_peers)
@@ -625,8 +656,10 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     tx_batch *t = &l->tx;
     if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
     size_t reply_len = 0;
-    int rc = cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(), t->buf + t->used,
-                                        HVR_MAX, &reply_len);
+    int rc = l->group ? worker_cookie_check(l->group, from, d, n, cdtls_io_now_ms(), t->buf + t->used,
+                                            HVR_MAX, &reply_len)
+                      : cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(),
+                                                   t->buf + t->used, HVR_MAX, &reply_len);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
         tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
@@ -647,6 +680,7 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     }
     (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
     (void)cdtls_conn_set_cookie_verified(s->conn);
+    if (l->group) worker_conn_setup(l->group, l->worker, s->conn);
     if (table_insert(l, s) != CDTLS_OK) {
         cdtls_conn_free(s->conn);
         cdtls_free_wipe(l->a, s, sizeof *s);
@@ -708,7 +742,7 @@ static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
 {
     /* Only peers of a listener that hands out CIDs can have one: without a
      * generator, a datagram from a new address is not looked for here. */
-    if (!l->cfg.callbacks.cid_generator && !l->cfg.cid.length) return NULL;
+    if (!l->cfg.callbacks.cid_generator && !l->cfg.cid.length && !l->group) return NULL;
     for (size_t i = 0; i < l->table_size; i++)
         for (cdtls_sock *s = l->table[i]; s; s = s->hnext) {
             size_t len;
@@ -752,18 +786,41 @@ static void redeliver_earlier(cdtls_sock *s, const rx_batch *r, size_t made)
  * gives each, in the order they came, to its peer; what they make the
  * peers send goes out together when the step ends. A datagram larger than
  * a slot (DGRAM_MAX) cannot be a whole one and is ignored. */
+/* A worker's datagrams that other workers received (CID records whose CID
+ * names this one: steering is off or unavailable), in the order they were
+ * handed over. They are CID records, so never a new peer. */
+static void take_hand_offs(cdtls_listener *l)
+{
+    worker_item *it = worker_take(l->group, l->worker);
+    while (it) {
+        worker_item *next = it->next;
+        cdtls_sock *s = table_find(l, &it->from);
+        if (s)
+            deliver(s, it->data, it->len, &it->oob, it->raw, it->raw_len);
+        else if ((s = peer_by_cid(l, it->data, it->len)) != NULL)
+            deliver_rebound(s, &it->from, it->data, it->len, &it->oob, it->raw, it->raw_len);
+        worker_item_free(l->group, it);
+        it = next;
+    }
+}
+
 static int listener_step(cdtls_listener *l, int wait_ms)
 {
     rx_batch *r = &l->rx;
     size_t got = 0;
+    if (l->group) wait_ms = worker_wait(l->group, l->worker, &l->io, wait_ms);
     int rc = cdtls_io_recv_batch(&l->io, r->msgs, r->slots, &got, wait_ms);
     tx_hold(&l->tx);
+    if (l->group) take_hand_offs(l);
     for (size_t i = 0; i < got; i++) {
         const cdtls_io_msg *m = &r->msgs[i];
         if (m->truncated) continue;
         cdtls_sock *s = table_find(l, &m->addr);
+        int to;
         if (s)
             deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+        else if (l->group && (to = worker_route(l->group, l->worker, m->buf, m->len)) >= 0)
+            worker_hand_off(l->group, l->worker, (unsigned)to, m);
         else if ((s = peer_by_cid(l, m->buf, m->len)) != NULL)
             deliver_rebound(s, &m->addr, m->buf, m->len, &m->oob, m->raw, m->raw_len);
         else if ((s = new_peer(l, &m->addr, m->buf, m->len, &m->oob)) != NULL)
@@ -808,9 +865,21 @@ int cdtls_listener_accept(cdtls_listener *l, int timeout_ms, cdtls_sock **out)
     }
 }
 
+static void listener_free(cdtls_listener *l);
+
 void cdtls_listener_close(cdtls_listener *l)
 {
-    if (!l) return;
+    /* a worker's listener is closed with its group */
+    if (l && !l->group) listener_free(l);
+}
+
+void listener_close_worker(cdtls_listener *l)
+{
+    if (l) listener_free(l);
+}
+
+static void listener_free(cdtls_listener *l)
+{
     while (l->peers) {
         cdtls_sock *s = l->peers;
         l->peers = s->next;
@@ -819,7 +888,7 @@ void cdtls_listener_close(cdtls_listener *l)
     }
     if (l->table_size) l->a->free(l->a->ctx, l->table, l->table_size * sizeof *l->table);
     cdtls_hello_verifier_free(l->hv);
-    cdtls_context_free(l->ctx); /* after every peer's connection */
+    if (!l->group) cdtls_context_free(l->ctx); /* after every peer's connection */
     cdtls_io_close(&l->io);
     l->a->free(l->a->ctx, l->tx.buf, DGRAM_MAX); /* ciphertext and cookies only */
     rx_teardown(&l->rx, l->a);
