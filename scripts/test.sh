@@ -46,6 +46,8 @@ for crypto in bearssl sodium openssl; do
   run scripts/capture-check.sh "$crypto"
 done
 run scripts/keylog-check.sh
+# ThreadSanitizer over the worker-group tests (what worker threads share).
+run scripts/tsan-workers.sh bearssl
 # libFuzzer harnesses (docs/fuzzing.md): build, generate the seed corpora,
 # replay them and the regression inputs, fuzz each harness 3 s.
 run scripts/fuzz.sh smoke 3

@@ -284,7 +284,7 @@ static void roam(unsigned flags)
     if (!(flags & CDTLS_WORKERS_NO_STEERING))
         cr_assert(cdtls_worker_group_steering(sv.g), "Linux attaches the CBPF steering program");
     else
-        cr_assert_not(cdtls_worker_group_steering(sv.g));
+        cr_assert_eq(cdtls_worker_group_steering(sv.g), 0);
     cdtls_addr bind;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
     int kept = 0;
@@ -353,4 +353,190 @@ Test(workers, cid_peers_keep_their_worker_steered, .timeout = 120)
 Test(workers, cid_peers_keep_their_worker_handed_over, .timeout = 120)
 {
     roam(CDTLS_WORKERS_NO_STEERING);
+}
+
+/* ------------------------------------ a cluster behind nginx's UDP proxy */
+
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define NGINX "/usr/sbin/nginx"
+#define NGINX_STREAM "/usr/lib/nginx/modules/ngx_stream_module.so"
+#define NODES 2
+
+/* A node: its own process with a group of two workers on a port of its
+ * own, node id k + 1 in its CIDs, the cluster's ticket key installed
+ * (rotation off: the cluster rotates by installing the next key
+ * everywhere). The group is opened before fork, so the parent knows the
+ * port; the child serves until it is killed (or 60 s). */
+static pid_t node_start(uint16_t node, const uint8_t name[16], const uint8_t key[32], cdtls_addr *at)
+{
+    cdtls_addr bind;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    static cdtls_ticket_keys keys; /* each process has its own copy after fork */
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 0, cdtls_io_now_ms()), CDTLS_OK);
+    cr_assert_eq(cdtls_ticket_keys_add(&keys, name, key, cdtls_io_now_ms()), CDTLS_OK);
+    cdtls_config cfg;
+    psk_cfg(&cfg);
+    cfg.resumption.ticket_keys = &keys;
+    cdtls_worker_options o = {.n_workers = 2, .node_id = node};
+    cdtls_worker_group *g;
+    cr_assert_eq(cdtls_worker_group_open(&cfg, &bind, &o, &g), CDTLS_OK);
+    cr_assert_eq(cdtls_io_local_addr(cdtls_listener_io(cdtls_worker_group_listener(g, 0)), at), CDTLS_OK);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        atomic_int stop;
+        atomic_init(&stop, 0);
+        server_worker w[2];
+        pthread_t th;
+        for (unsigned i = 0; i < 2; i++)
+            w[i] = (server_worker){.l = cdtls_worker_group_listener(g, i), .index = i, .stop = &stop};
+        if (pthread_create(&th, NULL, serve, &w[1]) != 0) _exit(2);
+        serve(&w[0]);
+        _exit(0);
+    }
+    cdtls_worker_group_close(g); /* the parent's copy; the node keeps its own */
+    cdtls_ticket_keys_wipe(&keys);
+    return pid;
+}
+
+static uint16_t free_udp_port(void)
+{
+    cdtls_addr bind, got;
+    cdtls_io_socket s;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    cr_assert_eq(cdtls_io_open(&s, &bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_io_local_addr(&s, &got), CDTLS_OK);
+    cdtls_io_close(&s);
+    return got.port;
+}
+
+/* nginx with the stream module, in the foreground, one process, its
+ * files in dir: a UDP proxy on `port` to the nodes, round robin. */
+static pid_t nginx_start(const char *dir, uint16_t port, const cdtls_addr *nodes)
+{
+    char path[512], conf[2048];
+    snprintf(path, sizeof path, "%s/nginx.conf", dir);
+    int len = snprintf(conf, sizeof conf,
+                       "load_module %s;\n"
+                       "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+                       "pid %s/nginx.pid;\nerror_log %s/error.log info;\n"
+                       "events { worker_connections 256; }\n"
+                       "stream {\n"
+                       "  upstream dtls_cluster {\n"
+                       "    server 127.0.0.1:%u;\n"
+                       "    server 127.0.0.1:%u;\n"
+                       "  }\n"
+                       "  server {\n"
+                       "    listen 127.0.0.1:%u udp;\n"
+                       "    proxy_pass dtls_cluster;\n"
+                       "    proxy_timeout 20s;\n"
+                       "  }\n"
+                       "}\n",
+                       NGINX_STREAM, dir, dir, nodes[0].port, nodes[1].port, port);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(conf, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    char *argv[] = {NGINX, "-p", (char *)dir, "-c", path, "-e", "stderr", NULL};
+    char log[512];
+    snprintf(log, sizeof log, "%s/stderr.log", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, NGINX, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+static void stop_process(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) { /* up to 5 s, then SIGKILL */
+        if (waitpid(pid, NULL, WNOHANG) == pid) return;
+        struct timespec t = {0, 50000000};
+        nanosleep(&t, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+Test(workers, nginx_cluster_resumes_across_nodes, .timeout = 120)
+{
+    if (access(NGINX, X_OK) != 0 || access(NGINX_STREAM, R_OK) != 0)
+        cr_skip_test("nginx with its stream module is not installed (apt-get install nginx "
+                     "libnginx-mod-stream)");
+    uint8_t name[16], key[32];
+    const cdtls_provider *p = cdtls_provider_default();
+    cr_assert_eq(p->random(p, name, sizeof name), CDTLS_OK);
+    cr_assert_eq(p->random(p, key, sizeof key), CDTLS_OK);
+    cdtls_addr nodes[NODES];
+    pid_t node_pid[NODES];
+    for (unsigned k = 0; k < NODES; k++) node_pid[k] = node_start((uint16_t)(k + 1), name, key, &nodes[k]);
+
+    char dir[] = "/tmp/cdtls-nginx-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    uint16_t port = free_udp_port();
+    pid_t ngx = nginx_start(dir, port, nodes);
+    cdtls_addr front;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &front), CDTLS_OK);
+
+    cdtls_session_cache_entry entries[2];
+    cdtls_session_cache cache;
+    cdtls_config cfg;
+    psk_cfg(&cfg);
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    cfg.resumption.tickets = 1;
+    cfg.cid.length = 4; /* offers CIDs: the node's CID says which node served */
+    int ok = 0, resumed = 0, resumed_elsewhere = 0, served[NODES + 1] = {0};
+    unsigned prev_node = 0;
+    for (int i = 0; i < 6; i++) {
+        cdtls_sock *s = NULL;
+        int rc = CDTLS_ERR_TIMEOUT;
+        /* nginx may still be starting: the first dial waits for it */
+        for (int tries = 0; tries < (i == 0 ? 20 : 1) && rc != CDTLS_OK; tries++)
+            rc = cdtls_sock_dial(&cfg, &front, i == 0 ? 1000 : 10000, &s);
+        if (rc != CDTLS_OK) continue;
+        size_t len;
+        const uint8_t *cid = cdtls_conn_peer_cid(cdtls_sock_conn(s), &len);
+        uint16_t node = 0;
+        if (!cid || cdtls_worker_cid_parse(cid, len, NULL, &node, NULL) != CDTLS_OK || node == 0 ||
+            node > NODES)
+            node = 0;
+        served[node]++;
+        if (cdtls_conn_resumed(cdtls_sock_conn(s))) {
+            resumed++;
+            if (prev_node && node != prev_node) resumed_elsewhere++;
+        }
+        prev_node = node;
+        uint8_t buf[64];
+        size_t n = 0;
+        if (cdtls_sock_write(s, (const uint8_t *)"through nginx", 13, NULL) == CDTLS_OK &&
+            cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 10000) == CDTLS_OK && n == 13 &&
+            memcmp(buf, "through nginx", 13) == 0)
+            ok++;
+        cdtls_sock_close(s);
+    }
+    cdtls_session_cache_clear(&cache);
+    stop_process(ngx);
+    for (unsigned k = 0; k < NODES; k++) stop_process(node_pid[k]);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(ok, 6, "every dial through nginx completed and echoed");
+    cr_assert_eq(served[0], 0, "every session has a node's CID");
+    cr_assert_gt(served[1], 0, "node 1 served some");
+    cr_assert_gt(served[2], 0, "node 2 served some");
+    cr_assert_eq(resumed, 5, "every dial after the first resumed by ticket");
+    cr_assert_gt(resumed_elsewhere, 0, "a ticket from one node opened on the other");
 }
