@@ -132,7 +132,7 @@ typedef struct cdtls_session {
  * the current key and opened with any key still kept, so rotation never
  * invalidates a ticket before its time. Caller-owned, shared by every
  * connection of a server (borrowed by the config, and changed by the
- * engine when it rotates: one event loop, or lock around it). A cluster
+ * engine when it rotates: one event loop, or the lock hook below). A cluster
  * that shares tickets installs the same keys everywhere with
  * cdtls_ticket_keys_add instead of rotating automatically.
  * Ticket: key_name(16) || nonce(12) || AEAD(state) || tag(16), the name and

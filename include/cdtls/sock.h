@@ -25,7 +25,8 @@
  * before anything is allocated for that peer; connections are demultiplexed
  * by peer address; handshakes progress independently; established peers
  * wait in an accept queue of at most `backlog`. Not thread-safe: use a
- * listener and its sockets from one thread.
+ * listener and its sockets from one thread. For many cores, a group of
+ * listeners shares one port, one per thread (cdtls/workers.h).
  */
 #ifndef CDTLS_SOCK_H
 #define CDTLS_SOCK_H
