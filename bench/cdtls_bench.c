@@ -27,6 +27,10 @@
  *              each side, through a counting allocator
  *   scale      a cdtls_listener holding --scale established peers (10,000):
  *              memory per peer, handshake rate empty and under that load
+ *   workers    a worker group (cdtls/workers.h) of 1, then 2 workers on one
+ *              port, one thread each, loaded from this process: full
+ *              handshakes (PSK, ECDSA P-256) and 1200-byte records per wall
+ *              second, and the scaling ratio (2 workers / 1)
  *
  * Results are JSON lines (bench_common.h). Microbenchmarks report the best
  * of 3 runs of CPU time, which is what survives other load on the machine. */
@@ -35,6 +39,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,6 +47,7 @@
 #include "cdtls/io.h"
 #include "cdtls/sock.h"
 #include "cdtls/suites.h"
+#include "cdtls/workers.h"
 /* the record layer's own entry points, for its cost without the engine */
 #include "common/reader.h"
 #include "record/record.h"
@@ -1054,6 +1060,355 @@ static void bench_scale(void)
     free(acc);
 }
 
+/* ------------------------------------------------------------ workers */
+
+/* Issue 23: a worker group (cdtls/workers.h) of 1 and then 2 workers on
+ * one port, each worker a thread, loaded from this process: full
+ * handshakes per wall second (WK_LOADERS threads, each keeping WK_INFLIGHT
+ * sans-IO clients handshaking, each from a socket of its own, closed once
+ * established), and 1200-byte records per wall second from WK_STREAMS
+ * cdtls_sock_dial clients in threads of their own (with 2 workers, one
+ * stream per worker). The load shares the machine's cores with the
+ * workers: these are rates per wall second of the whole program, the
+ * scaling ratio is w2 / w1. */
+#define WK_LOADERS 2
+#define WK_INFLIGHT 8
+#define WK_STREAMS 2
+
+typedef struct wk_worker {
+    cdtls_listener *l;
+    atomic_int *stop;
+    atomic_uint_fast64_t accepted, bytes;
+} wk_worker;
+
+/* A worker: accepts, reads everything its peers send, closes what they
+ * closed; at most 1024 peers held (the oldest is closed for the next). */
+static void *wk_serve(void *arg)
+{
+    wk_worker *w = arg;
+    enum { HELD = 1024 };
+    cdtls_sock *socks[HELD];
+    size_t n = 0;
+    uint8_t buf[2048];
+    while (!atomic_load(w->stop)) {
+        cdtls_sock *s;
+        if (cdtls_listener_accept(w->l, 2, &s) == CDTLS_OK) {
+            if (n == HELD) {
+                cdtls_sock_close(socks[0]);
+                socks[0] = socks[--n];
+            }
+            socks[n++] = s;
+            atomic_fetch_add(&w->accepted, 1);
+        }
+        for (size_t i = 0; i < n;) {
+            size_t len;
+            int rc;
+            uint64_t got = 0;
+            while ((rc = cdtls_sock_read(socks[i], buf, sizeof buf, &len, NULL, 0)) == CDTLS_OK) got += len;
+            if (got) atomic_fetch_add(&w->bytes, got);
+            if (rc != CDTLS_ERR_WOULD_BLOCK && rc != CDTLS_ERR_TIMEOUT) {
+                cdtls_sock_close(socks[i]);
+                socks[i] = socks[--n];
+                continue;
+            }
+            i++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) cdtls_sock_close(socks[i]);
+    return NULL;
+}
+
+typedef struct wk_group {
+    cdtls_worker_group *g;
+    cdtls_addr addr;
+    atomic_int stop;
+    unsigned n;
+    wk_worker w[2];
+    pthread_t th[2];
+} wk_group;
+
+static int wk_start(wk_group *wg, const cdtls_config *sc, unsigned n)
+{
+    cdtls_addr lo;
+    cdtls_addr_parse("127.0.0.1", 0, &lo);
+    cdtls_worker_options o = {.n_workers = n, .node_id = 1};
+    if (cdtls_worker_group_open(sc, &lo, &o, &wg->g) != CDTLS_OK) return -1;
+    cdtls_io_local_addr(cdtls_listener_io(cdtls_worker_group_listener(wg->g, 0)), &wg->addr);
+    atomic_init(&wg->stop, 0);
+    wg->n = n;
+    for (unsigned i = 0; i < n; i++) {
+        wg->w[i].l = cdtls_worker_group_listener(wg->g, i);
+        wg->w[i].stop = &wg->stop;
+        atomic_init(&wg->w[i].accepted, 0);
+        atomic_init(&wg->w[i].bytes, 0);
+        if (pthread_create(&wg->th[i], NULL, wk_serve, &wg->w[i]) != 0) {
+            atomic_store(&wg->stop, 1);
+            for (unsigned j = 0; j < i; j++) pthread_join(wg->th[j], NULL);
+            cdtls_worker_group_close(wg->g);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void wk_stop(wk_group *wg)
+{
+    atomic_store(&wg->stop, 1);
+    for (unsigned i = 0; i < wg->n; i++) pthread_join(wg->th[i], NULL);
+    cdtls_worker_group_close(wg->g);
+}
+
+static uint64_t wk_total(wk_group *wg, int bytes)
+{
+    uint64_t t = 0;
+    for (unsigned i = 0; i < wg->n; i++) t += atomic_load(bytes ? &wg->w[i].bytes : &wg->w[i].accepted);
+    return t;
+}
+
+/* One handshaking client of a loader: its socket and engine. */
+typedef struct wk_client {
+    cdtls_io_socket io;
+    cdtls_conn *c;
+} wk_client;
+
+typedef struct wk_loader {
+    const cdtls_config *cc;
+    const cdtls_addr *srv;
+    const atomic_int *go;
+    uint64_t done, failed;
+} wk_loader;
+
+static int wk_client_start(wk_client *k, const wk_loader *ld)
+{
+    cdtls_addr any;
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    if (cdtls_io_open(&k->io, &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE) != CDTLS_OK) return -1;
+    uint64_t now = cdtls_io_now_ms();
+    if (cdtls_conn_new(ld->cc, CDTLS_CLIENT, now, &k->c) != CDTLS_OK ||
+        cdtls_conn_start(k->c, now) != CDTLS_OK) {
+        cdtls_conn_free(k->c);
+        k->c = NULL;
+        cdtls_io_close(&k->io);
+        return -1;
+    }
+    return 0;
+}
+
+static void wk_client_send(wk_client *k, const cdtls_addr *srv)
+{
+    uint8_t d[DGRAM];
+    size_t n;
+    while (cdtls_conn_next_datagram(k->c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        (void)cdtls_io_send(&k->io, d, n, srv, NULL, NULL, 0);
+}
+
+static void wk_client_end(wk_client *k, const cdtls_addr *srv)
+{
+    (void)cdtls_conn_close(k->c); /* the worker closes its side on it */
+    wk_client_send(k, srv);
+    cdtls_conn_free(k->c);
+    k->c = NULL;
+    cdtls_io_close(&k->io);
+}
+
+/* A loader: WK_INFLIGHT clients handshaking at once, one poll over their
+ * sockets; each established one is closed and replaced, until go drops. */
+static void *wk_load(void *arg)
+{
+    wk_loader *ld = arg;
+    wk_client k[WK_INFLIGHT];
+    memset(k, 0, sizeof k);
+    while (atomic_load(ld->go)) {
+        struct pollfd p[WK_INFLIGHT];
+        uint64_t now = cdtls_io_now_ms(), next = now + 100;
+        for (unsigned i = 0; i < WK_INFLIGHT; i++) {
+            if (!k[i].c && wk_client_start(&k[i], ld) == 0) wk_client_send(&k[i], ld->srv);
+            p[i].fd = k[i].c ? k[i].io.fd : -1;
+            p[i].events = POLLIN;
+            p[i].revents = 0;
+            if (k[i].c && cdtls_conn_timeout(k[i].c) < next) next = cdtls_conn_timeout(k[i].c);
+        }
+        (void)poll(p, WK_INFLIGHT, next > now ? (int)(next - now) : 0);
+        now = cdtls_io_now_ms();
+        for (unsigned i = 0; i < WK_INFLIGHT; i++) {
+            if (!k[i].c) continue;
+            uint8_t d[DGRAM];
+            size_t n;
+            while (cdtls_io_recv(&k[i].io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK)
+                (void)cdtls_conn_recv(k[i].c, d, n, NULL, now);
+            if (cdtls_conn_timeout(k[i].c) <= now) (void)cdtls_conn_on_timeout(k[i].c, now);
+            wk_client_send(&k[i], ld->srv);
+            cdtls_conn_state st = cdtls_conn_get_state(k[i].c);
+            if (st == CDTLS_STATE_ESTABLISHED) {
+                ld->done++;
+                wk_client_end(&k[i], ld->srv);
+            } else if (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED) {
+                ld->failed++;
+                wk_client_end(&k[i], ld->srv);
+            }
+        }
+    }
+    for (unsigned i = 0; i < WK_INFLIGHT; i++)
+        if (k[i].c) wk_client_end(&k[i], ld->srv);
+    return NULL;
+}
+
+static void wk_sleep(double s)
+{
+    struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+/* Full handshakes per wall second against n workers; -1 if not measured. */
+static double wk_handshakes(const cdtls_config *cc, const cdtls_config *sc, unsigned n)
+{
+    wk_group wg;
+    if (wk_start(&wg, sc, n)) return -1;
+    atomic_int go;
+    atomic_init(&go, 1);
+    wk_loader ld[WK_LOADERS];
+    pthread_t th[WK_LOADERS];
+    unsigned started = 0;
+    for (unsigned i = 0; i < WK_LOADERS; i++) {
+        ld[i] = (wk_loader){cc, &wg.addr, &go, 0, 0};
+        if (pthread_create(&th[i], NULL, wk_load, &ld[i]) == 0) started++;
+    }
+    double secs = quick ? 1.5 : 5.0;
+    wk_sleep(0.3); /* warm up: the first handshakes, the threads' start */
+    uint64_t a0 = wk_total(&wg, 0);
+    double w0 = bench_wall();
+    wk_sleep(secs);
+    uint64_t a1 = wk_total(&wg, 0);
+    double wall = bench_wall() - w0;
+    atomic_store(&go, 0);
+    uint64_t failed = 0;
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        failed += ld[i].failed;
+    }
+    wk_stop(&wg);
+    if (started < WK_LOADERS) return -1;
+    if (failed) fprintf(stderr, "workers: %llu handshakes failed\n", (unsigned long long)failed);
+    return (double)(a1 - a0) / wall;
+}
+
+typedef struct wk_stream {
+    cdtls_sock *s;
+    const atomic_int *go;
+} wk_stream;
+
+static void *wk_send(void *arg)
+{
+    wk_stream *st = arg;
+    cdtls_sock_record recs[WINDOW];
+    static uint8_t rec[1200];
+    memset(recs, 0, sizeof recs);
+    for (unsigned i = 0; i < WINDOW; i++) recs[i].data = rec, recs[i].len = sizeof rec;
+    while (atomic_load(st->go)) {
+        size_t written;
+        if (cdtls_sock_write_many(st->s, recs, WINDOW, &written) != CDTLS_OK) break;
+    }
+    return NULL;
+}
+
+/* 1200-byte records received per wall second (MB) by n workers from
+ * WK_STREAMS senders; with 2 workers the streams are dialled until each
+ * worker holds one. -1 if not measured. */
+static double wk_tput(const cdtls_config *cc, const cdtls_config *sc, unsigned n)
+{
+    wk_group wg;
+    if (wk_start(&wg, sc, n)) return -1;
+    wk_stream st[WK_STREAMS];
+    atomic_int go;
+    atomic_init(&go, 1);
+    size_t dialled = 0;
+    int taken[2] = {0, 0}; /* workers holding a stream */
+    uint64_t seen = 0;     /* connections the workers accepted so far */
+    for (int tries = 0; tries < 64 && dialled < WK_STREAMS; tries++) {
+        uint64_t before[2] = {atomic_load(&wg.w[0].accepted), n > 1 ? atomic_load(&wg.w[1].accepted) : 0};
+        cdtls_sock *s;
+        if (cdtls_sock_dial(cc, &wg.addr, 5000, &s) != CDTLS_OK) continue;
+        /* the worker accepts it within its next steps */
+        for (int i = 0; i < 1000 && wk_total(&wg, 0) <= seen; i++) wk_sleep(0.002);
+        seen = wk_total(&wg, 0);
+        unsigned on = n > 1 && atomic_load(&wg.w[1].accepted) > before[1] ? 1 : 0;
+        if (n > 1 && taken[on]) {
+            cdtls_sock_close(s); /* on the worker that has a stream already: again */
+            continue;
+        }
+        taken[on] = 1;
+        st[dialled++] = (wk_stream){s, &go};
+    }
+    double mb = -1;
+    pthread_t th[WK_STREAMS];
+    size_t started = 0;
+    if (dialled == WK_STREAMS) {
+        for (size_t i = 0; i < dialled; i++)
+            if (pthread_create(&th[i], NULL, wk_send, &st[i]) == 0) started++;
+        wk_sleep(0.3);
+        uint64_t b0 = wk_total(&wg, 1);
+        double w0 = bench_wall();
+        wk_sleep(quick ? 1.5 : 5.0);
+        uint64_t b1 = wk_total(&wg, 1);
+        double wall = bench_wall() - w0;
+        if (started == dialled) mb = (double)(b1 - b0) / wall / 1e6;
+    }
+    atomic_store(&go, 0);
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (size_t i = 0; i < dialled; i++) cdtls_sock_close(st[i].s);
+    wk_stop(&wg);
+    return mb;
+}
+
+static void bench_workers(void)
+{
+    /* a PSK suite and a certificate suite, the first of each the provider
+     * has: bearssl PSK-AES128-GCM and ECDSA P-256, sodium PSK-ChaCha20 and
+     * Ed25519/X25519 */
+    int done_psk = 0, done_cert = 0;
+    for (size_t i = 0; i < sizeof hs_suites / sizeof hs_suites[0]; i++) {
+        const suite_def *sd = &hs_suites[i];
+        if (sd->psk ? done_psk : done_cert) continue;
+        if (!cdtls_cipher_suite_supported(cdtls_provider_default(), sd->suite)) continue;
+        cdtls_config cc, sc;
+        cert_set cs;
+        memset(&cs, 0, sizeof cs); /* make_cfgs fills it for certificate suites only */
+        uint16_t suite = sd->suite, group = sd->group;
+        if (skip_suite(sd->name)) continue;
+        if (make_cfgs(sd, &cs, &suite, &group, &cc, &sc)) {
+            bench_not_measured("workers_hs", sd->name, "certificates not available");
+            continue;
+        }
+        if (sd->psk)
+            done_psk = 1;
+        else
+            done_cert = 1;
+        double hs[2], mb[2];
+        for (unsigned w = 1; w <= 2; w++) {
+            hs[w - 1] = wk_handshakes(&cc, &sc, w);
+            mb[w - 1] = sd->psk ? wk_tput(&cc, &sc, w) : -1;
+        }
+        for (unsigned w = 1; w <= 2; w++) {
+            char m[32];
+            snprintf(m, sizeof m, "hs_per_wall_s_w%u", w);
+            if (hs[w - 1] < 0)
+                bench_not_measured("workers_hs", sd->name, "worker group or threads not available");
+            else
+                bench_result("workers_hs", sd->name, m, hs[w - 1]);
+            if (!sd->psk) continue;
+            snprintf(m, sizeof m, "MB_per_wall_s_w%u", w);
+            if (mb[w - 1] < 0)
+                bench_not_measured("workers_tput1200", sd->name,
+                                   "streams could not be spread over the workers");
+            else
+                bench_result("workers_tput1200", sd->name, m, mb[w - 1]);
+        }
+        if (hs[0] > 0 && hs[1] > 0) bench_result("workers_hs", sd->name, "scaling", hs[1] / hs[0]);
+        if (mb[0] > 0 && mb[1] > 0) bench_result("workers_tput1200", sd->name, "scaling", mb[1] / mb[0]);
+        free_certs(&cs);
+    }
+}
+
 /* ------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1083,7 +1438,8 @@ int main(int argc, char **argv)
             }
         } else {
             fprintf(stderr,
-                    "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale] [--certs DIR] "
+                    "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers] [--certs "
+                    "DIR] "
                     "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
                     argv[0]);
             return 2;
@@ -1100,5 +1456,6 @@ int main(int argc, char **argv)
     RUN("resume", bench_handshakes(1));
     RUN("tput", bench_tput());
     RUN("scale", bench_scale());
+    RUN("workers", bench_workers());
     return 0;
 }

@@ -186,6 +186,24 @@ def main():
                              f"{fmt(get(w, a, 'engine_zero_copy_over_raw', k))} |")
     lines.append("")
 
+    rows = []
+    for s in suites_hs:
+        rows.append(("full handshakes / wall-s, 1 worker", "workers_hs", s, "hs_per_wall_s_w1"))
+        rows.append(("full handshakes / wall-s, 2 workers", "workers_hs", s, "hs_per_wall_s_w2"))
+        rows.append(("handshake scaling, 2 workers / 1", "workers_hs", s, "scaling"))
+    for s in suites_tp:
+        rows.append(("1200-B records, MB/wall-s, 1 worker", "workers_tput1200", s, "MB_per_wall_s_w1"))
+        rows.append(("1200-B records, MB/wall-s, 2 workers", "workers_tput1200", s, "MB_per_wall_s_w2"))
+        rows.append(("1200-B scaling, 2 workers / 1", "workers_tput1200", s, "scaling"))
+    table("Many cores: 1 and 2 workers on one port (issue 23)", rows,
+          "cdtls: a worker group (cdtls/workers.h) of 1, then 2 workers, a thread each, on one port "
+          "(SO_REUSEPORT); the load comes from the same process: 2 threads each keeping 8 sans-IO clients "
+          "handshaking from sockets of their own (closed once established), or 2 cdtls_sock_dial senders of "
+          "1200-byte records, one per worker; each provider with its first PSK and certificate suite. pion: one dtls.Listen, a goroutine per connection, with "
+          "GOMAXPROCS 1 and then 2, loaded by 16 client goroutines or 2 senders. The load shares the "
+          "machine's cores with the server: rates per wall second of the whole program; scaling = 2 / 1. "
+          "OpenSSL has no multi-core server of its own here (not measured).")
+
     # scale
     lines.append("### A listener holding established peers (PSK, server side)")
     lines.append("")

@@ -88,6 +88,10 @@ done
 for p in bearssl sodium openssl; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
 run "scale openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"
 run "scale pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only scale -scale "$scale"
+# many cores (issue 23): a cdtls worker group of 1 and 2 workers, pion with
+# GOMAXPROCS 1 and 2, loaded from the same process (docs/deployment.md)
+for p in bearssl sodium; do run "workers cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only workers; done
+run "workers pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only workers
 load end
 
 # .text: the cdtls archive per provider (core, io, provider glue; the crypto

@@ -19,7 +19,7 @@
 // on its own socket, in this process (on the same core, counted in the CPU
 // seconds, as cdtls's clients are).
 //
-//	pion-bench [-quick] [-only handshake|resume|tput|memory|scale] [-certs DIR] [-scale N] [-suite NAME]
+//	pion-bench [-quick] [-only handshake|resume|tput|memory|scale|workers] [-certs DIR] [-scale N] [-suite NAME]
 //
 // Results are JSON lines, as bench_common.h prints them.
 package main
@@ -459,6 +459,7 @@ func main() {
 	run("resume", func() { benchHandshakes(true) })
 	run("tput", benchTput)
 	run("scale", benchScale)
+	run("workers", benchWorkers)
 }
 
 // --------------------------------------------------------------- scale
@@ -736,4 +737,168 @@ func benchScale() {
 			fmt.Fprintf(os.Stderr, "pion scale: %d goroutines left after closing\n", g-gBase)
 		}
 	}
+}
+
+// ------------------------------------------------------------- workers
+
+// benchWorkers is the pion side of cdtls's "workers" workload (issue 23):
+// one dtls.Listen server, a goroutine per connection (pion's way to use
+// many cores), loaded from this process by 16 client goroutines each
+// handshaking from a socket of its own, with GOMAXPROCS 1 and then 2; and
+// 1200-byte records from 2 client goroutines. Rates per wall second; the
+// scaling ratio is 2 / 1, beside cdtls's 2 workers / 1.
+func benchWorkers() {
+	defer runtime.GOMAXPROCS(1)
+	// the suites cdtls measures: bearssl's (PSK-AES128-GCM, ECDSA P-256) and
+	// sodium's (PSK-ChaCha20, Ed25519/X25519)
+	for _, sd := range hsSuites {
+		cc, sc, err := makeConfigs(sd)
+		if err != nil {
+			notMeasured("workers_hs", sd.name, err.Error())
+			continue
+		}
+		var hs, mb [2]float64
+		for procs := 1; procs <= 2; procs++ {
+			runtime.GOMAXPROCS(procs)
+			hs[procs-1] = workersHandshakes(cc, sc)
+			if sd.psk {
+				mb[procs-1] = workersTput(cc, sc)
+			}
+		}
+		for w := 1; w <= 2; w++ {
+			if hs[w-1] > 0 {
+				result("workers_hs", sd.name, fmt.Sprintf("hs_per_wall_s_w%d", w), hs[w-1])
+			} else {
+				notMeasured("workers_hs", sd.name, "the server could not be started")
+			}
+			if sd.psk && mb[w-1] > 0 {
+				result("workers_tput1200", sd.name, fmt.Sprintf("MB_per_wall_s_w%d", w), mb[w-1])
+			}
+		}
+		if hs[0] > 0 && hs[1] > 0 {
+			result("workers_hs", sd.name, "scaling", hs[1]/hs[0])
+		}
+		if mb[0] > 0 && mb[1] > 0 {
+			result("workers_tput1200", sd.name, "scaling", mb[1]/mb[0])
+		}
+	}
+}
+
+// workersServer: accepts, and reads every connection until it ends,
+// counting the bytes.
+func workersServer(ln net.Listener, accepted, bytes *atomic.Int64) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted.Add(1)
+		go func(c net.Conn) {
+			var buf [1500]byte
+			for {
+				n, err := c.Read(buf[:])
+				if err != nil {
+					c.Close()
+					return
+				}
+				bytes.Add(int64(n))
+			}
+		}(c)
+	}
+}
+
+func workersSeconds() time.Duration {
+	if *quick {
+		return 1500 * time.Millisecond
+	}
+	return 5 * time.Second
+}
+
+func workersHandshakes(cc, sc *dtls.Config) float64 {
+	ln, err := dtls.Listen("udp4", lo, sc)
+	if err != nil {
+		return -1
+	}
+	var accepted, bytes atomic.Int64
+	go workersServer(ln, &accepted, &bytes)
+	addr := ln.Addr()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				u, err := net.ListenUDP("udp4", lo)
+				if err != nil {
+					return
+				}
+				c, err := dtls.Client(u, addr, cc)
+				if err != nil {
+					u.Close()
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_ = c.HandshakeContext(ctx)
+				cancel()
+				c.Close() // close_notify: the server's read ends
+				u.Close()
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	a0, w0 := accepted.Load(), time.Now()
+	time.Sleep(workersSeconds())
+	a1, wall := accepted.Load(), time.Since(w0).Seconds()
+	stop.Store(true)
+	wg.Wait()
+	ln.Close()
+	return float64(a1-a0) / wall
+}
+
+func workersTput(cc, sc *dtls.Config) float64 {
+	ln, err := dtls.Listen("udp4", lo, sc)
+	if err != nil {
+		return -1
+	}
+	var accepted, bytes atomic.Int64
+	go workersServer(ln, &accepted, &bytes)
+	rec := make([]byte, 1200)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		u, err := net.ListenUDP("udp4", lo)
+		if err != nil {
+			return -1
+		}
+		c, err := dtls.Client(u, ln.Addr(), cc)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = c.HandshakeContext(ctx)
+			cancel()
+		}
+		if err != nil {
+			u.Close()
+			return -1
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if _, err := c.Write(rec); err != nil {
+					break
+				}
+			}
+			c.Close()
+			u.Close()
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	b0, w0 := bytes.Load(), time.Now()
+	time.Sleep(workersSeconds())
+	b1, wall := bytes.Load(), time.Since(w0).Seconds()
+	stop.Store(true)
+	wg.Wait()
+	ln.Close()
+	return float64(b1-b0) / wall / 1e6
 }
