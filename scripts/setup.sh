@@ -17,10 +17,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # and nftables build the network namespaces, routes and ICMP-answering rules
 # of tests/test_io_netns.c; clang-format-14 is the formatter
 # scripts/check-format.sh pins; zip and unzip pack and unpack the seed
-# corpora of the OSS-Fuzz build (oss-fuzz/check.sh).
+# corpora of the OSS-Fuzz build (oss-fuzz/check.sh); nginx and its stream
+# module are the UDP load balancer of the cluster test (tests/test_workers.c,
+# which starts its own nginx on loopback ports).
 pkgs=(build-essential clang llvm libclang-rt-14-dev clang-format-14 pkg-config python3 python3-venv
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
-      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables zip unzip)
+      openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables zip unzip
+      nginx libnginx-mod-stream)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
