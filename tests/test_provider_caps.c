@@ -75,6 +75,9 @@ static int present(const cdtls_provider *p, const cap_row *r, int *matched_index
     for (int i = 0; i < CDTLS_SIG__COUNT; i++)
         if (strcmp(r->kind, "sig") == 0 && strcmp(r->name, cdtls_sig_name(i)) == 0)
             return *kind_id = 6, *matched_index = i, p->sig[i] != NULL;
+    for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++)
+        if (strcmp(r->kind, "sn_mask") == 0 && strcmp(r->name, cdtls_sn_mask_name(i)) == 0)
+            return *kind_id = 8, *matched_index = i, p->sn_mask[i] != NULL;
     for (int t = 1; t < CDTLS_KEY__COUNT; t++) {
         if (strcmp(r->kind, "keygen") != 0 || strcmp(r->name, key_type_names[t]) != 0) continue;
         *kind_id = 7, *matched_index = t;
@@ -99,7 +102,7 @@ Test(provider_caps, readme_table_matches_vtable)
     cap_row rows[128];
     size_t n = read_caps(p->name, rows, 128);
     /* seen[kind][index]: which vtable slots the table covers */
-    int seen[8][CDTLS_SIG__COUNT + 1];
+    int seen[9][CDTLS_SIG__COUNT + 1];
     memset(seen, 0, sizeof seen);
     for (size_t i = 0; i < n; i++) {
         int idx = 0, kind = -1;
@@ -151,5 +154,14 @@ Test(provider_caps, readme_table_matches_vtable)
                       strcmp(p->sig[i]->name, cdtls_sig_name(i)) == 0);
     for (int t = 1; t < CDTLS_KEY__COUNT; t++)
         cr_assert(seen[7][t], "keygen %s row missing", key_type_names[t]);
+    static const size_t sn_key_lens[CDTLS_SN_MASK__COUNT] = {16, 32, 32};
+    for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++) {
+        cr_assert(seen[8][i], "sn_mask %s row missing", cdtls_sn_mask_name(i));
+        const cdtls_sn_mask_vt *m = p->sn_mask[i];
+        if (m)
+            cr_assert(m->alg == (cdtls_sn_mask_alg)i && strcmp(m->name, cdtls_sn_mask_name(i)) == 0 &&
+                          m->key_len == sn_key_lens[i],
+                      "sn_mask %s", m->name);
+    }
     cr_assert(seen[0][0], "random row missing");
 }

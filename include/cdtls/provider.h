@@ -35,7 +35,8 @@
 extern "C" {
 #endif
 
-#define CDTLS_PROVIDER_ABI_VERSION 1u
+/* 2: sn_mask[] appended after user (DTLS 1.3 record number encryption). */
+#define CDTLS_PROVIDER_ABI_VERSION 2u
 
 typedef struct cdtls_provider cdtls_provider;
 
@@ -264,6 +265,45 @@ typedef struct cdtls_sig_vt {
                   size_t sig_len);
 } cdtls_sig_vt;
 
+/* ------------------------------------ record number masks (DTLS 1.3 only) */
+
+/* RFC 9147 §4.2.3: a DTLS 1.3 record's sequence number is XORed with a mask
+ * made from the first 16 bytes of its ciphertext (the "sample") under the
+ * epoch's sn_key. An AES-based suite uses AES-ECB of the sample (AES-128 for
+ * the AES-128 GCM/CCM suites, AES-256 for TLS_AES_256_GCM_SHA384); the
+ * ChaCha20-Poly1305 suite uses the ChaCha20 block function with the first 4
+ * sample bytes as the block counter (little-endian, RFC 8439 §2.3) and the
+ * next 12 as the nonce. A provider without an entry lacks the DTLS 1.3
+ * suites that need it. */
+typedef enum cdtls_sn_mask_alg {
+    CDTLS_SN_MASK_AES_128 = 0, /* AES-128-ECB */
+    CDTLS_SN_MASK_AES_256,     /* AES-256-ECB */
+    CDTLS_SN_MASK_CHACHA20,    /* ChaCha20 block function, 256-bit key */
+    CDTLS_SN_MASK__COUNT
+} cdtls_sn_mask_alg;
+
+#define CDTLS_SN_MASK_CTX_SIZE 512u
+#define CDTLS_SN_MASK_SAMPLE_LEN 16u /* bytes of ciphertext the mask is made from, and of mask made */
+
+typedef union cdtls_sn_mask_ctx {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_SN_MASK_CTX_SIZE];
+} cdtls_sn_mask_ctx;
+
+typedef struct cdtls_sn_mask_vt {
+    cdtls_sn_mask_alg alg;
+    const char *name; /* "AES-128-ECB", "AES-256-ECB", "ChaCha20" */
+    size_t key_len;   /* 16, 32, 32 */
+    /* Expands the key into ctx (initialised in place, not to be moved).
+     * CDTLS_ERR_KEY_SIZE if key_len != key_len. */
+    int (*init)(cdtls_sn_mask_ctx *ctx, const uint8_t *key, size_t key_len);
+    /* Writes CDTLS_SN_MASK_SAMPLE_LEN mask bytes made from the sample (AES:
+     * its encryption; ChaCha20: the first 16 bytes of the block). out may
+     * alias sample. */
+    int (*mask)(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out);
+    void (*clear)(cdtls_sn_mask_ctx *ctx);
+} cdtls_sn_mask_vt;
+
 /* ---------------------------------------------------------------- provider */
 
 struct cdtls_provider {
@@ -296,6 +336,10 @@ struct cdtls_provider {
     void (*sign_key_free)(const cdtls_allocator *a, cdtls_sign_key *key);
 
     void *user; /* for caller-made providers; the built-in ones leave it NULL */
+
+    /* ABI 2: DTLS 1.3 record number masks (RFC 9147 §4.2.3). Read only from
+     * tables whose abi_version is at least 2. */
+    const cdtls_sn_mask_vt *sn_mask[CDTLS_SN_MASK__COUNT];
 };
 
 /* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium|openssl). */
@@ -354,6 +398,7 @@ CDTLS_API const char *cdtls_aead_name(cdtls_aead_alg alg);
 CDTLS_API const char *cdtls_cbc_name(cdtls_cbc_alg alg);
 CDTLS_API const char *cdtls_group_name(cdtls_group g);
 CDTLS_API const char *cdtls_sig_name(cdtls_sig_alg alg);
+CDTLS_API const char *cdtls_sn_mask_name(cdtls_sn_mask_alg alg);
 
 /* Runs one known-answer test per primitive the provider has (NIST/RFC
  * vectors; see src/keys/selftest.c). report, if not NULL, is called once per

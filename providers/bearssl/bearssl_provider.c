@@ -549,6 +549,97 @@ static const cdtls_cbc_vt bssl_cbc256 = {
     CDTLS_CBC_AES_256, "AES-256-CBC", 32, 16, bssl_cbc256_init, bssl_cbc_encrypt,
     bssl_cbc_decrypt,  bssl_cbc_clear};
 
+/* ------------------------------------------- record number masks (DTLS 1.3) */
+
+/* RFC 9147 §4.2.3. AES-ECB of one block is CBC encryption of that block
+ * under a zero IV, so the AES masks use the same CBC-encrypt implementation
+ * as the CBC suites (AES-NI or the constant-time ct64). ChaCha20 is the
+ * block function run over 16 zero bytes: counter = sample[0..3]
+ * little-endian, nonce = sample[4..15]. */
+typedef struct bssl_sn_state {
+    union {
+        br_aes_gen_cbcenc_keys aes;
+        uint8_t chacha_key[32];
+    } k;
+    br_chacha20_run chacha;
+} bssl_sn_state;
+
+BSSL_ASSERT(sizeof(bssl_sn_state) <= CDTLS_SN_MASK_CTX_SIZE, "sn mask state fits");
+
+static bssl_sn_state *sn_state(const cdtls_sn_mask_ctx *ctx)
+{
+    return (bssl_sn_state *)(void *)(uintptr_t)ctx->opaque; /* BearSSL's run() takes non-const keys */
+}
+
+static int bssl_sn_aes_init(cdtls_sn_mask_ctx *ctx, const uint8_t *key, size_t key_len, size_t want)
+{
+    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    if (key_len != want) return CDTLS_ERR_KEY_SIZE;
+    bssl_sn_state *s = sn_state(ctx);
+    memset(s, 0, sizeof *s);
+    bssl_cbcenc_class()->init(&s->k.aes.vtable, key, key_len);
+    return CDTLS_OK;
+}
+
+static int bssl_sn_aes128_init(cdtls_sn_mask_ctx *c, const uint8_t *k, size_t n)
+{
+    return bssl_sn_aes_init(c, k, n, 16);
+}
+
+static int bssl_sn_aes256_init(cdtls_sn_mask_ctx *c, const uint8_t *k, size_t n)
+{
+    return bssl_sn_aes_init(c, k, n, 32);
+}
+
+static int bssl_sn_aes_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    if (!ctx || !sample || !out) return CDTLS_ERR_INVALID_ARG;
+    bssl_sn_state *s = sn_state(ctx);
+    uint8_t iv[16] = {0};
+    uint8_t block[16];
+    memcpy(block, sample, 16);
+    s->k.aes.vtable->run(&s->k.aes.vtable, iv, block, 16);
+    memcpy(out, block, 16);
+    return CDTLS_OK;
+}
+
+static int bssl_sn_chacha_init(cdtls_sn_mask_ctx *ctx, const uint8_t *key, size_t key_len)
+{
+    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    if (key_len != 32) return CDTLS_ERR_KEY_SIZE;
+    bssl_sn_state *s = sn_state(ctx);
+    memset(s, 0, sizeof *s);
+    memcpy(s->k.chacha_key, key, 32);
+    s->chacha = br_chacha20_sse2_get();
+    if (!s->chacha) s->chacha = br_chacha20_ct_run;
+    return CDTLS_OK;
+}
+
+static int bssl_sn_chacha_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    if (!ctx || !sample || !out) return CDTLS_ERR_INVALID_ARG;
+    const bssl_sn_state *s = sn_state(ctx);
+    uint32_t counter = (uint32_t)sample[0] | (uint32_t)sample[1] << 8 | (uint32_t)sample[2] << 16 |
+                       (uint32_t)sample[3] << 24;
+    uint8_t nonce[12], block[16] = {0};
+    memcpy(nonce, sample + 4, 12);
+    s->chacha(s->k.chacha_key, nonce, counter, block, 16);
+    memcpy(out, block, 16);
+    return CDTLS_OK;
+}
+
+static void bssl_sn_clear(cdtls_sn_mask_ctx *ctx)
+{
+    if (ctx) cdtls_memzero(ctx, sizeof *ctx);
+}
+
+static const cdtls_sn_mask_vt bssl_sn_aes128 = {CDTLS_SN_MASK_AES_128, "AES-128-ECB",    16,
+                                                bssl_sn_aes128_init,   bssl_sn_aes_mask, bssl_sn_clear};
+static const cdtls_sn_mask_vt bssl_sn_aes256 = {CDTLS_SN_MASK_AES_256, "AES-256-ECB",    32,
+                                                bssl_sn_aes256_init,   bssl_sn_aes_mask, bssl_sn_clear};
+static const cdtls_sn_mask_vt bssl_sn_chacha = {CDTLS_SN_MASK_CHACHA20, "ChaCha20",          32,
+                                                bssl_sn_chacha_init,    bssl_sn_chacha_mask, bssl_sn_clear};
+
 /* ---------------------------------------------------------- EC key helpers */
 
 typedef struct bssl_kx_state {
@@ -1085,6 +1176,7 @@ static const cdtls_provider bssl_provider = {
     .sign_key_generate = bssl_sign_key_generate,
     .sign_key_public = bssl_sign_key_public,
     .sign_key_free = bssl_sign_key_free,
+    .sn_mask = {&bssl_sn_aes128, &bssl_sn_aes256, &bssl_sn_chacha},
 };
 
 const cdtls_provider *cdtls_provider_bearssl(void)

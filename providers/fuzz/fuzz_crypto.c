@@ -17,6 +17,7 @@
  *     mix of key, nonce, AAD and ciphertext; same sizes, same errors
  *     (a wrong tag is CDTLS_ERR_AUTH), so the record layer's lengths,
  *     padding and authentication paths are walked as with the real ones;
+ *     the DTLS 1.3 record number masks likewise (a mix of key and sample);
  *   - key exchange: the public value is a hash of the private one, in the
  *     group's format (0x04 || X || Y for the NIST curves), and the shared
  *     secret a hash of both public values; a wrong length or prefix, or an
@@ -171,6 +172,37 @@ FZ_AEAD(aes256ccm, CDTLS_AEAD_AES_256_CCM, 32, 16)
 FZ_AEAD(aes128ccm8, CDTLS_AEAD_AES_128_CCM_8, 16, 8)
 FZ_AEAD(aes256ccm8, CDTLS_AEAD_AES_256_CCM_8, 32, 8)
 FZ_AEAD(chacha, CDTLS_AEAD_CHACHA20_POLY1305, 32, 16)
+
+/* Record number masks (DTLS 1.3): 16 bytes of the keyed mix of the sample,
+ * a function of key and sample like the real ones. */
+#define FZ_SN_MASK(name_, alg_, label_, klen_)                                                  \
+    static int fz_sn_##name_##_init(cdtls_sn_mask_ctx *ctx, const uint8_t *key, size_t key_len) \
+    {                                                                                           \
+        return fz_cipher_init((fz_cipher *)(void *)ctx->opaque, key, key_len, klen_);           \
+    }                                                                                           \
+    static const cdtls_sn_mask_vt fz_sn_##name_ = {                                             \
+        alg_, label_ " (fuzz)", klen_, fz_sn_##name_##_init, fz_sn_mask, fz_sn_clear};
+
+static int fz_sn_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    const fz_cipher *c = (const fz_cipher *)(const void *)ctx->opaque;
+    uint8_t tag[16];
+    fz_tag(c, c->k1, sample, 16, NULL, 0, tag);
+    memcpy(out, tag, 16);
+    return CDTLS_OK;
+}
+
+static void fz_sn_clear(cdtls_sn_mask_ctx *ctx)
+{
+    cdtls_memzero(ctx, sizeof *ctx);
+}
+
+FZ_SN_MASK(aes128, CDTLS_SN_MASK_AES_128, "AES-128-ECB", 16)
+FZ_SN_MASK(aes256, CDTLS_SN_MASK_AES_256, "AES-256-ECB", 32)
+FZ_SN_MASK(chacha, CDTLS_SN_MASK_CHACHA20, "ChaCha20", 32)
+
+static const cdtls_sn_mask_vt *const fz_sn_masks[CDTLS_SN_MASK__COUNT] = {&fz_sn_aes128, &fz_sn_aes256,
+                                                                          &fz_sn_chacha};
 
 static const cdtls_aead_vt *const fz_aeads[CDTLS_AEAD__COUNT] = {
     [CDTLS_AEAD_AES_128_GCM] = &fz_aes128gcm,    [CDTLS_AEAD_AES_256_GCM] = &fz_aes256gcm,
@@ -611,6 +643,8 @@ const cdtls_provider *cdtls_provider_fuzz_crypto(void)
     fz_table.cbc[CDTLS_CBC_AES_128] = real->cbc[CDTLS_CBC_AES_128] ? &fz_cbc128 : NULL;
     fz_table.cbc[CDTLS_CBC_AES_256] = real->cbc[CDTLS_CBC_AES_256] ? &fz_cbc256 : NULL;
     for (int i = 0; i < CDTLS_GROUP__COUNT; i++) fz_table.kx[i] = real->kx[i] ? fz_kxs[i] : NULL;
+    for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++)
+        fz_table.sn_mask[i] = real->sn_mask[i] ? fz_sn_masks[i] : NULL;
     for (int i = 0; i < CDTLS_SIG__COUNT; i++) {
         if (!real->sig[i]) {
             fz_table.sig[i] = NULL;

@@ -248,3 +248,96 @@ const cdtls_cbc_vt cdtls_ossl_cbc128 = {CDTLS_CBC_AES_128, "AES-128-CBC", 16,   
                                         cbc128_init,       cbc_encrypt,   cbc_decrypt, cbc_clear};
 const cdtls_cbc_vt cdtls_ossl_cbc256 = {CDTLS_CBC_AES_256, "AES-256-CBC", 32,          16,
                                         cbc256_init,       cbc_encrypt,   cbc_decrypt, cbc_clear};
+
+/* ------------------------------------------- record number masks (DTLS 1.3) */
+
+/* RFC 9147 §4.2.3. AES: one block of AES-ECB (no padding) under the sn_key,
+ * the EVP context keyed once in init. ChaCha20: libcrypto's EVP_chacha20()
+ * takes a 16-byte IV that is exactly the sample's layout (a 32-bit
+ * little-endian block counter, then the 96-bit nonce), so the mask is that
+ * IV set per record and 16 zero bytes encrypted. */
+typedef struct ossl_sn_state {
+    EVP_CIPHER_CTX *evp;
+} ossl_sn_state;
+
+_Static_assert(sizeof(ossl_sn_state) <= CDTLS_SN_MASK_CTX_SIZE, "sn mask state fits");
+
+static int sn_init(const EVP_CIPHER *cipher, size_t want_key, cdtls_sn_mask_ctx *ctx, const uint8_t *key,
+                   size_t key_len)
+{
+    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    memset(ctx, 0, sizeof *ctx);
+    if (key_len != want_key) return CDTLS_ERR_KEY_SIZE;
+    ossl_sn_state *s = (ossl_sn_state *)(void *)ctx->opaque;
+    s->evp = EVP_CIPHER_CTX_new();
+    if (!s->evp) return CDTLS_ERR_NOMEM;
+    if (EVP_EncryptInit_ex(s->evp, cipher, NULL, key, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(s->evp, 0) != 1) {
+        EVP_CIPHER_CTX_free(s->evp);
+        cdtls_memzero(ctx, sizeof *ctx);
+        return CDTLS_ERR_CRYPTO;
+    }
+    return CDTLS_OK;
+}
+
+static int sn_aes128_init(cdtls_sn_mask_ctx *c, const uint8_t *k, size_t n)
+{
+    return sn_init(EVP_aes_128_ecb(), 16, c, k, n);
+}
+
+static int sn_aes256_init(cdtls_sn_mask_ctx *c, const uint8_t *k, size_t n)
+{
+    return sn_init(EVP_aes_256_ecb(), 32, c, k, n);
+}
+
+static int sn_chacha_init(cdtls_sn_mask_ctx *c, const uint8_t *k, size_t n)
+{
+    return sn_init(EVP_chacha20(), 32, c, k, n);
+}
+
+static EVP_CIPHER_CTX *sn_evp(const cdtls_sn_mask_ctx *ctx)
+{
+    return ((const ossl_sn_state *)(const void *)ctx->opaque)->evp;
+}
+
+static int sn_aes_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    if (!ctx || !sample || !out) return CDTLS_ERR_INVALID_ARG;
+    EVP_CIPHER_CTX *e = sn_evp(ctx);
+    uint8_t block[16];
+    int n = 0;
+    if (!e) return CDTLS_ERR_BAD_STATE;
+    if (EVP_EncryptUpdate(e, block, &n, sample, 16) != 1 || n != 16) return CDTLS_ERR_CRYPTO;
+    memcpy(out, block, 16);
+    return CDTLS_OK;
+}
+
+static int sn_chacha_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    if (!ctx || !sample || !out) return CDTLS_ERR_INVALID_ARG;
+    EVP_CIPHER_CTX *e = sn_evp(ctx);
+    static const uint8_t zero[16] = {0};
+    uint8_t iv[16], block[16];
+    int n = 0;
+    if (!e) return CDTLS_ERR_BAD_STATE;
+    memcpy(iv, sample, 16); /* sample may alias out */
+    if (EVP_EncryptInit_ex(e, NULL, NULL, NULL, iv) != 1 || EVP_EncryptUpdate(e, block, &n, zero, 16) != 1 ||
+        n != 16)
+        return CDTLS_ERR_CRYPTO;
+    memcpy(out, block, 16);
+    return CDTLS_OK;
+}
+
+static void sn_clear(cdtls_sn_mask_ctx *ctx)
+{
+    if (!ctx) return;
+    EVP_CIPHER_CTX_free(sn_evp(ctx)); /* wipes the key schedule */
+    cdtls_memzero(ctx, sizeof *ctx);
+}
+
+const cdtls_sn_mask_vt cdtls_ossl_sn_aes128 = {CDTLS_SN_MASK_AES_128, "AES-128-ECB", 16,
+                                               sn_aes128_init,        sn_aes_mask,   sn_clear};
+const cdtls_sn_mask_vt cdtls_ossl_sn_aes256 = {CDTLS_SN_MASK_AES_256, "AES-256-ECB", 32,
+                                               sn_aes256_init,        sn_aes_mask,   sn_clear};
+const cdtls_sn_mask_vt cdtls_ossl_sn_chacha = {CDTLS_SN_MASK_CHACHA20, "ChaCha20",     32,
+                                               sn_chacha_init,         sn_chacha_mask, sn_clear};

@@ -15,6 +15,7 @@ extern const cdtls_hmac_vt cdtls_ossl_hmac_sha1, cdtls_ossl_hmac_sha256, cdtls_o
 extern const cdtls_aead_vt cdtls_ossl_aes128gcm, cdtls_ossl_aes256gcm, cdtls_ossl_aes128ccm,
     cdtls_ossl_aes256ccm, cdtls_ossl_aes128ccm8, cdtls_ossl_aes256ccm8, cdtls_ossl_chacha;
 extern const cdtls_cbc_vt cdtls_ossl_cbc128, cdtls_ossl_cbc256;
+extern const cdtls_sn_mask_vt cdtls_ossl_sn_aes128, cdtls_ossl_sn_aes256, cdtls_ossl_sn_chacha;
 
 extern const cdtls_kx_vt cdtls_ossl_x25519, cdtls_ossl_p256, cdtls_ossl_p384;
 extern const cdtls_sig_vt cdtls_ossl_ecdsa256, cdtls_ossl_ecdsa384, cdtls_ossl_ecdsa512, cdtls_ossl_pkcs1_256,

@@ -52,6 +52,7 @@ static const cdtls_provider ossl_provider = {
     .sign_key_generate = cdtls_ossl_sign_key_generate,
     .sign_key_public = cdtls_ossl_sign_key_public,
     .sign_key_free = cdtls_ossl_sign_key_free,
+    .sn_mask = {&cdtls_ossl_sn_aes128, &cdtls_ossl_sn_aes256, &cdtls_ossl_sn_chacha},
 };
 
 const cdtls_provider *cdtls_provider_openssl(void)

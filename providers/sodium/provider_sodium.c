@@ -226,6 +226,48 @@ static const cdtls_aead_vt sod_chacha = {CDTLS_AEAD_CHACHA20_POLY1305,
                                          sod_chacha_open,
                                          sod_aead_clear};
 
+/* ------------------------------------------- record number masks (DTLS 1.3) */
+
+/* RFC 9147 §4.2.3 for TLS_CHACHA20_POLY1305_SHA256: the ChaCha20 block
+ * function with the first 4 sample bytes as the (little-endian) block
+ * counter and the next 12 as the nonce, which is what
+ * crypto_stream_chacha20_ietf_xor_ic computes over 16 zero bytes. The AES
+ * masks (AES-ECB of one block) have no libsodium primitive: its AES exists
+ * only inside crypto_aead_aes256gcm, whose counter blocks cannot be chosen,
+ * so this provider has no AES entries and lacks the DTLS 1.3 AES suites. */
+SOD_STATIC_ASSERT(crypto_stream_chacha20_ietf_KEYBYTES == 32, "chacha20 key");
+SOD_STATIC_ASSERT(crypto_stream_chacha20_ietf_NONCEBYTES == 12, "chacha20 nonce");
+
+static int sod_sn_chacha_init(cdtls_sn_mask_ctx *ctx, const uint8_t *key, size_t key_len)
+{
+    if (!ctx || !key) return CDTLS_ERR_INVALID_ARG;
+    if (key_len != crypto_stream_chacha20_ietf_KEYBYTES) return CDTLS_ERR_KEY_SIZE;
+    memcpy(ctx->opaque, key, key_len);
+    return CDTLS_OK;
+}
+
+static int sod_sn_chacha_mask(const cdtls_sn_mask_ctx *ctx, const uint8_t *sample, uint8_t *out)
+{
+    if (!ctx || !sample || !out) return CDTLS_ERR_INVALID_ARG;
+    static const uint8_t zero[16] = {0};
+    uint32_t counter = (uint32_t)sample[0] | (uint32_t)sample[1] << 8 | (uint32_t)sample[2] << 16 |
+                       (uint32_t)sample[3] << 24;
+    uint8_t nonce[12], block[16];
+    memcpy(nonce, sample + 4, 12); /* sample may alias out */
+    if (crypto_stream_chacha20_ietf_xor_ic(block, zero, 16, nonce, counter, ctx->opaque) != 0)
+        return CDTLS_ERR_CRYPTO;
+    memcpy(out, block, 16);
+    return CDTLS_OK;
+}
+
+static void sod_sn_clear(cdtls_sn_mask_ctx *ctx)
+{
+    if (ctx) sodium_memzero(ctx, sizeof *ctx);
+}
+
+static const cdtls_sn_mask_vt sod_sn_chacha = {CDTLS_SN_MASK_CHACHA20, "ChaCha20",         32,
+                                               sod_sn_chacha_init,     sod_sn_chacha_mask, sod_sn_clear};
+
 /* AES-256-GCM: libsodium's expanded-key state (crypto_aead_aes256gcm_beforenm)
  * lives in the context. It must be 16-byte aligned. The union is aligned for
  * max_align_t, which is 16 on x86-64 (the only place libsodium 1.0.18 offers
@@ -480,6 +522,7 @@ static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807,
         .sig = {[CDTLS_SIG_ED25519] = &sod_ed25519}, .sign_key_new = sod_sign_key_new,                      \
         .sign_key_generate = sod_sign_key_generate, .sign_key_public = sod_sign_key_public,                 \
         .sign_key_free = sod_sign_key_free, .user = NULL,                                                   \
+        .sn_mask = {[CDTLS_SN_MASK_CHACHA20] = &sod_sn_chacha},                                             \
     }
 
 /* Two tables, both const: libsodium offers AES-256-GCM only on CPUs with

@@ -37,3 +37,9 @@ const char *cdtls_sig_name(cdtls_sig_alg alg)
         "rsa_pss_rsae_sha512", "ed25519"};
     return (unsigned)alg < CDTLS_SIG__COUNT ? names[alg] : "unknown";
 }
+
+const char *cdtls_sn_mask_name(cdtls_sn_mask_alg alg)
+{
+    static const char *const names[CDTLS_SN_MASK__COUNT] = {"AES-128-ECB", "AES-256-ECB", "ChaCha20"};
+    return (unsigned)alg < CDTLS_SN_MASK__COUNT ? names[alg] : "unknown";
+}

@@ -154,6 +154,7 @@ int cdtls_provider_combine(cdtls_provider_combined *out, const char *name, const
     for (int i = 0; i < CDTLS_AEAD__COUNT; i++) FIRST(aead, i);
     for (int i = 0; i < CDTLS_CBC__COUNT; i++) FIRST(cbc, i);
     for (int i = 0; i < CDTLS_GROUP__COUNT; i++) FIRST(kx, i);
+    for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++) FIRST(sn_mask, i);
     /* Signatures: verify from the first provider with the scheme; sign
      * dispatches on the key's owner (combined_sign). */
     int any_sig = 0;
