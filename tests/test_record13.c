@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/dtls.h"
+#include "common/selftest_vectors.h"
 #include "record/record13.h"
 
 static const uint8_t key32[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
@@ -224,41 +225,30 @@ static void check_mask(cdtls_sn_mask_alg alg, const uint8_t *key, const uint8_t 
     m->clear(&ctx);
 }
 
-/* FIPS-197 Appendix C.1 */
-Test(record13_sn_mask, aes128_fips197)
+/* The published vectors, as the provider self-test has them
+ * (selftest_vectors.h, checked against Python's `cryptography` by
+ * scripts/gen_selftest_vectors.py): FIPS-197 Appendix C.1 (AES-128) and
+ * C.3 (AES-256), and RFC 8439 §2.4.2 (key 00..1f, counter 1, nonce 00 00 00
+ * 00 00 00 00 4a 00 00 00 00: the section's keystream begins 22 4f 51 f3).
+ * As a sample the ChaCha20 counter comes first, little-endian (RFC 9147
+ * §4.2.3). */
+Test(record13_sn_mask, aes_fips197)
 {
-    static const uint8_t pt[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-                                   0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
-    static const uint8_t ct[16] = {0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
-                                   0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a};
-    check_mask(CDTLS_SN_MASK_AES_128, key32, pt, ct);
+    check_mask(CDTLS_SN_MASK_AES_128, st_sn_key, st_sn_aes_pt, st_sn_aes128);
+    check_mask(CDTLS_SN_MASK_AES_256, st_sn_key, st_sn_aes_pt, st_sn_aes256);
 }
 
-/* FIPS-197 Appendix C.3 */
-Test(record13_sn_mask, aes256_fips197)
-{
-    static const uint8_t pt[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-                                   0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
-    static const uint8_t ct[16] = {0x8e, 0xa2, 0xb7, 0xca, 0x51, 0x67, 0x45, 0xbf,
-                                   0xea, 0xfc, 0x49, 0x90, 0x4b, 0x49, 0x60, 0x89};
-    check_mask(CDTLS_SN_MASK_AES_256, key32, pt, ct);
-}
-
-/* RFC 8439 §2.4.2: key 00..1f, counter 1, nonce 00 00 00 00 00 00 00 4a
- * 00 00 00 00; the section's keystream begins 22 4f 51 f3 ... As a sample,
- * the counter comes first and little-endian (RFC 9147 §4.2.3). A second
- * block (counter 2, RFC 8439 §2.4.2's second keystream block) checks that
- * the counter is read, not fixed. */
 Test(record13_sn_mask, chacha20_rfc8439)
 {
-    static const uint8_t sample1[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0};
-    static const uint8_t ks1[16] = {0x22, 0x4f, 0x51, 0xf3, 0x40, 0x1b, 0xd9, 0xe1,
-                                    0x2f, 0xde, 0x27, 0x6f, 0xb8, 0x63, 0x1d, 0xed};
-    check_mask(CDTLS_SN_MASK_CHACHA20, key32, sample1, ks1);
-    static const uint8_t sample2[16] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0};
+    check_mask(CDTLS_SN_MASK_CHACHA20, st_sn_key, st_sn_chacha_sample, st_sn_chacha);
+    /* the second block of the same section (counter 2): the counter is
+     * read from the sample, not fixed */
+    uint8_t sample2[16];
+    memcpy(sample2, st_sn_chacha_sample, 16);
+    sample2[0] = 2;
     static const uint8_t ks2[16] = {0x69, 0xa6, 0x74, 0x9f, 0x3f, 0x63, 0x0f, 0x41,
                                     0x22, 0xca, 0xfe, 0x28, 0xec, 0x4d, 0xc4, 0x7e};
-    check_mask(CDTLS_SN_MASK_CHACHA20, key32, sample2, ks2);
+    check_mask(CDTLS_SN_MASK_CHACHA20, st_sn_key, sample2, ks2);
 }
 
 Test(record13_sn_mask, combine_takes_the_first_table_with_a_mask)
@@ -276,9 +266,9 @@ Test(record13_sn_mask, combine_takes_the_first_table_with_a_mask)
     empty.abi_version = 1;
     cr_assert_eq(cdtls_provider_combine(&c, NULL, list, 2), CDTLS_ERR_INVALID_ARG);
     record13_cipher rc;
-    cr_assert_eq(record13_cipher_init(&rc, &empty, R13_TLS_AES_128_GCM_SHA256, key32, 16, iv12, 12, sn32, 16,
-                                      NULL),
-                 CDTLS_ERR_UNSUPPORTED);
+    cr_assert_eq(
+        record13_cipher_init(&rc, &empty, R13_TLS_AES_128_GCM_SHA256, key32, 16, iv12, 12, sn32, 16, NULL),
+        CDTLS_ERR_UNSUPPORTED);
 }
 
 /* --------------------------------------------------------- protection */
@@ -291,17 +281,18 @@ Test(record13_sn_mask, combine_takes_the_first_table_with_a_mask)
  *    number, length present, 2 bytes of padding;
  *  - ChaCha20-Poly1305: epoch 2, sequence number 7, 8-bit sequence number,
  *    no length, CID c1 c2 c3, no padding. */
-static const uint8_t known_gcm[] = {0x2f, 0x0f, 0xe0, 0x00, 0x22, 0xfe, 0x7b, 0x0f, 0x54, 0x04, 0x91, 0x16, 0xeb,
-                                    0x2f, 0xce, 0x11, 0x27, 0xc9, 0xcf, 0xc0, 0x6d, 0x5e, 0x9a, 0xd5, 0xf9, 0x98,
-                                    0x24, 0x89, 0x0a, 0xe0, 0x89, 0x03, 0x8a, 0xd8, 0x27, 0xec, 0x7a, 0x7d, 0xa8};
+static const uint8_t known_gcm[] = {0x2f, 0x0f, 0xe0, 0x00, 0x22, 0xfe, 0x7b, 0x0f, 0x54, 0x04,
+                                    0x91, 0x16, 0xeb, 0x2f, 0xce, 0x11, 0x27, 0xc9, 0xcf, 0xc0,
+                                    0x6d, 0x5e, 0x9a, 0xd5, 0xf9, 0x98, 0x24, 0x89, 0x0a, 0xe0,
+                                    0x89, 0x03, 0x8a, 0xd8, 0x27, 0xec, 0x7a, 0x7d, 0xa8};
 static const uint8_t known_chacha[] = {0x32, 0xc1, 0xc2, 0xc3, 0x62, 0xb6, 0x75, 0x39, 0x2d, 0xc7,
                                        0x71, 0x25, 0x2a, 0xf0, 0xe5, 0x3c, 0x27, 0x79, 0xdb, 0xb3,
                                        0x52, 0x3a, 0xe7, 0x4d, 0x45, 0x0d, 0xb1, 0x6c, 0x05, 0x50,
                                        0xc2, 0x6d, 0x28, 0x63, 0x14, 0xcd, 0x23};
 static const uint8_t cid3[3] = {0xc1, 0xc2, 0xc3};
 
-static void check_known(uint16_t suite, const record13_header_opts *o, uint64_t epoch, uint64_t seq, size_t pad,
-                        const uint8_t *want, size_t want_len)
+static void check_known(uint16_t suite, const record13_header_opts *o, uint64_t epoch, uint64_t seq,
+                        size_t pad, const uint8_t *want, size_t want_len)
 {
     record13_cipher tx, rx;
     if (!cipher_for(&tx, suite)) cr_skip_test("suite %04x not in %s", suite, cdtls_provider_default()->name);
@@ -353,13 +344,15 @@ Test(record13_protect, every_suite_and_header_form_round_trips)
         cr_assert(cipher_for(&rx, all_suites[si]));
         ran++;
         for (int form = 0; form < 8; form++) {
-            record13_header_opts o = {form & 1, (form >> 1) & 1, (form & 4) ? cid3 : NULL, (form & 4) ? 3u : 0u};
+            record13_header_opts o = {form & 1, (form >> 1) & 1, (form & 4) ? cid3 : NULL,
+                                      (form & 4) ? 3u : 0u};
             for (size_t len = 0; len < 40; len += 13) {
                 uint8_t msg[64], out[160], pt[160], type = 0;
                 for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)(i * 7 + form);
                 const uint64_t seq = 1000 + (uint64_t)form * 40 + len;
                 size_t n = 0, pt_len = 0;
-                cr_assert_eq(record13_seal(&tx, &o, 5, seq, 22, msg, len, len % 3, out, sizeof out, &n), CDTLS_OK);
+                cr_assert_eq(record13_seal(&tx, &o, 5, seq, 22, msg, len, len % 3, out, sizeof out, &n),
+                             CDTLS_OK);
                 cdtls_reader r;
                 record13_header h;
                 reader_init(&r, out, n);
@@ -405,7 +398,8 @@ Test(record13_protect, header_is_authenticated)
     record13_header_opts o = {1, 1, cid3, 3};
     uint8_t out[128], pt[128], type;
     size_t n, pt_len;
-    cr_assert_eq(record13_seal(&tx, &o, 1, 77, 23, (const uint8_t *)"data", 4, 0, out, sizeof out, &n), CDTLS_OK);
+    cr_assert_eq(record13_seal(&tx, &o, 1, 77, 23, (const uint8_t *)"data", 4, 0, out, sizeof out, &n),
+                 CDTLS_OK);
     const size_t hdr = 1 + 3 + 2 + 2;
     for (size_t byte = 0; byte < hdr; byte++)
         for (int bit = 0; bit < 8; bit++) {
@@ -486,7 +480,8 @@ Test(record13_protect, inner_plaintext_padding_and_size_limits)
     cr_assert_eq(record13_seal(&tx, &o, 0, 2, 23, big, DTLS_MAX_PLAINTEXT + 1, 0, out, cap, &n),
                  CDTLS_ERR_RECORD_TOO_LARGE);
     /* padding past an inner plaintext of 2^14 + 1 (RFC 8446 §5.4) */
-    cr_assert_eq(record13_seal(&tx, &o, 0, 2, 23, big, 100, DTLS_MAX_PLAINTEXT - 100, out, cap, &n), CDTLS_OK);
+    cr_assert_eq(record13_seal(&tx, &o, 0, 2, 23, big, 100, DTLS_MAX_PLAINTEXT - 100, out, cap, &n),
+                 CDTLS_OK);
     cr_assert_eq(open_one(&rx, out, n, 2, pt, cap, &pt_len, &type), CDTLS_OK);
     cr_assert_eq(pt_len, 100);
     cr_assert_eq(type, 23);
@@ -549,8 +544,8 @@ Test(record13_protect, ccm8_pads_short_records_to_16_bytes)
     cr_assert_eq(type, 23);
     /* without limits given, CCM_8 is refused (RFC 9147 §4.5.3) */
     record13_cipher c;
-    cr_assert_eq(record13_cipher_init(&c, cdtls_provider_default(), R13_TLS_AES_128_CCM_8_SHA256, key32, 16, iv12,
-                                      12, sn32, 16, NULL),
+    cr_assert_eq(record13_cipher_init(&c, cdtls_provider_default(), R13_TLS_AES_128_CCM_8_SHA256, key32, 16,
+                                      iv12, 12, sn32, 16, NULL),
                  CDTLS_ERR_UNSUPPORTED);
     record13_cipher_clear(&tx);
     record13_cipher_clear(&rx);
@@ -558,17 +553,26 @@ Test(record13_protect, ccm8_pads_short_records_to_16_bytes)
 
 Test(record13_protect, init_checks_lengths)
 {
-    record13_cipher c;
-    const cdtls_provider *p = cdtls_provider_default();
-    cr_assert_eq(record13_cipher_init(&c, p, 0x1306, key32, 16, iv12, 12, sn32, 16, NULL), CDTLS_ERR_UNSUPPORTED);
-    cr_assert_eq(record13_cipher_init(&c, p, R13_TLS_CHACHA20_POLY1305_SHA256, key32, 16, iv12, 12, sn32, 32, NULL),
-                 CDTLS_ERR_KEY_SIZE);
-    cr_assert_eq(record13_cipher_init(&c, p, R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, iv12, 12, sn32, 16, NULL),
-                 CDTLS_ERR_KEY_SIZE);
-    cr_assert_eq(record13_cipher_init(&c, p, R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, iv12, 8, sn32, 32, NULL),
-                 CDTLS_ERR_NONCE_SIZE);
-    cr_assert_eq(record13_cipher_init(&c, p, R13_TLS_CHACHA20_POLY1305_SHA256, NULL, 32, iv12, 12, sn32, 32, NULL),
-                 CDTLS_ERR_INVALID_ARG);
+    static const struct {
+        uint16_t suite;
+        const uint8_t *key;
+        size_t key_len, iv_len, sn_len;
+        int want;
+    } cases[] = {
+        {0x1306, key32, 16, 12, 16, CDTLS_ERR_UNSUPPORTED},
+        {R13_TLS_CHACHA20_POLY1305_SHA256, key32, 16, 12, 32, CDTLS_ERR_KEY_SIZE},
+        {R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, 12, 16, CDTLS_ERR_KEY_SIZE},
+        {R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, 8, 32, CDTLS_ERR_NONCE_SIZE},
+        {R13_TLS_CHACHA20_POLY1305_SHA256, NULL, 32, 12, 32, CDTLS_ERR_INVALID_ARG},
+        {R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, 12, 32, CDTLS_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        record13_cipher c;
+        int rc = record13_cipher_init(&c, cdtls_provider_default(), cases[i].suite, cases[i].key,
+                                      cases[i].key_len, iv12, cases[i].iv_len, sn32, cases[i].sn_len, NULL);
+        cr_assert_eq(rc, cases[i].want, "case %zu: %s", i, cdtls_strerror(rc));
+        record13_cipher_clear(&c);
+    }
 }
 
 /* RFC 8446 §5.3: nonce = iv XOR the 64-bit sequence number, right-aligned */
@@ -578,7 +582,8 @@ Test(record13_protect, nonce_is_iv_xor_64_bit_seq)
     cr_assert(cipher_for(&c, R13_TLS_CHACHA20_POLY1305_SHA256));
     uint8_t n[12];
     record13_nonce(&c, 0x0102030405060708ull, n);
-    static const uint8_t want[12] = {16, 17, 18, 19, 20 ^ 1, 21 ^ 2, 22 ^ 3, 23 ^ 4, 24 ^ 5, 25 ^ 6, 26 ^ 7, 27 ^ 8};
+    static const uint8_t want[12] = {16,     17,     18,     19,     20 ^ 1, 21 ^ 2,
+                                     22 ^ 3, 23 ^ 4, 24 ^ 5, 25 ^ 6, 26 ^ 7, 27 ^ 8};
     cr_assert_eq(memcmp(n, want, 12), 0);
     record13_nonce(&c, 0, n);
     cr_assert_eq(memcmp(n, iv12, 12), 0);
@@ -613,8 +618,8 @@ Test(record13_limits, confidentiality_limit_stops_sealing)
 {
     const record13_limits small = {8, 1000};
     record13_cipher tx;
-    cr_assert_eq(record13_cipher_init(&tx, cdtls_provider_default(), R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32,
-                                      iv12, 12, sn32, 32, &small),
+    cr_assert_eq(record13_cipher_init(&tx, cdtls_provider_default(), R13_TLS_CHACHA20_POLY1305_SHA256, key32,
+                                      32, iv12, 12, sn32, 32, &small),
                  CDTLS_OK);
     record13_header_opts o = {1, 1, NULL, 0};
     uint8_t out[64];
@@ -622,18 +627,21 @@ Test(record13_limits, confidentiality_limit_stops_sealing)
     for (uint64_t s = 0; s < 8; s++) {
         /* due from 7/8 of the limit: 7 records sealed */
         cr_assert_eq(record13_key_update_due(&tx), s >= 7, "after %llu", (unsigned long long)s);
-        cr_assert_eq(record13_seal(&tx, &o, 0, s, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n), CDTLS_OK);
+        cr_assert_eq(record13_seal(&tx, &o, 0, s, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n),
+                     CDTLS_OK);
     }
     cr_assert(record13_key_update_due(&tx));
-    cr_assert_eq(record13_seal(&tx, &o, 0, 8, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n), CDTLS_ERR_LIMIT);
+    cr_assert_eq(record13_seal(&tx, &o, 0, 8, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n),
+                 CDTLS_ERR_LIMIT);
     cr_assert_eq(tx.sealed, 8);
     /* nor may the sequence number wrap (RFC 9147 §4.2.1) */
     record13_cipher_clear(&tx);
     cr_assert(cipher_for(&tx, R13_TLS_CHACHA20_POLY1305_SHA256));
     cr_assert_eq(record13_seal(&tx, &o, 0, UINT64_MAX, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n),
                  CDTLS_ERR_LIMIT);
-    cr_assert_eq(record13_seal(&tx, &o, 0, UINT64_MAX - 1, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n),
-                 CDTLS_OK);
+    cr_assert_eq(
+        record13_seal(&tx, &o, 0, UINT64_MAX - 1, 23, (const uint8_t *)"x", 1, 0, out, sizeof out, &n),
+        CDTLS_OK);
     record13_cipher_clear(&tx);
 }
 
@@ -643,12 +651,14 @@ Test(record13_limits, integrity_limit_ends_the_key)
     record13_cipher tx, rx;
     const cdtls_provider *p = cdtls_provider_default();
     cr_assert(cipher_for(&tx, R13_TLS_CHACHA20_POLY1305_SHA256));
-    cr_assert_eq(record13_cipher_init(&rx, p, R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, iv12, 12, sn32, 32, &small),
-                 CDTLS_OK);
+    cr_assert_eq(
+        record13_cipher_init(&rx, p, R13_TLS_CHACHA20_POLY1305_SHA256, key32, 32, iv12, 12, sn32, 32, &small),
+        CDTLS_OK);
     record13_header_opts o = {1, 1, NULL, 0};
     uint8_t good[64], bad[64], pt[64], type;
     size_t n, pt_len;
-    cr_assert_eq(record13_seal(&tx, &o, 0, 1, 23, (const uint8_t *)"hello", 5, 0, good, sizeof good, &n), CDTLS_OK);
+    cr_assert_eq(record13_seal(&tx, &o, 0, 1, 23, (const uint8_t *)"hello", 5, 0, good, sizeof good, &n),
+                 CDTLS_OK);
     memcpy(bad, good, n);
     bad[n - 1] ^= 1; /* a forged tag */
     for (int i = 1; i <= 3; i++) {
@@ -696,8 +706,8 @@ Test(record13_epoch, seq_reconstruct_inside_half_window)
         int64_t delta = (int64_t)(x % (uint64_t)(2 * half - 1)) - (half - 1); /* (-half, half) */
         uint64_t actual = expected + (uint64_t)delta;
         if ((delta < 0 && actual > expected) || (delta > 0 && actual < expected)) continue; /* wrapped */
-        cr_assert_eq(record13_seq_reconstruct(expected, (uint16_t)(actual & ((1u << bits) - 1)), bits), actual,
-                     "expected %llx delta %lld", (unsigned long long)expected, (long long)delta);
+        cr_assert_eq(record13_seq_reconstruct(expected, (uint16_t)(actual & ((1u << bits) - 1)), bits),
+                     actual, "expected %llx delta %lld", (unsigned long long)expected, (long long)delta);
     }
 }
 
@@ -741,8 +751,9 @@ Test(record13_epoch, receive_path_reorders_replays_and_windows)
         uint8_t msg[8];
         memcpy(msg, &i, sizeof i);
         record13_header_opts o = {0, (i % 3) != 2, NULL, 0};
-        cr_assert_eq(record13_seal(&tx, &o, 6, (uint64_t)i, 23, msg, sizeof i, 0, recs[i], sizeof recs[i], &lens[i]),
-                     CDTLS_OK);
+        cr_assert_eq(
+            record13_seal(&tx, &o, 6, (uint64_t)i, 23, msg, sizeof i, 0, recs[i], sizeof recs[i], &lens[i]),
+            CDTLS_OK);
     }
     /* order: blocks of 30, each block reversed */
     int order[N];
@@ -809,8 +820,9 @@ Test(record13_epoch, receive_path_reorders_replays_and_windows)
     uint8_t next[64];
     size_t next_len;
     record13_header_opts o = {0, 1, NULL, 0};
-    cr_assert_eq(record13_seal(&tx, &o, 6, N, 23, (const uint8_t *)"next", 4, 0, next, sizeof next, &next_len),
-                 CDTLS_OK);
+    cr_assert_eq(
+        record13_seal(&tx, &o, 6, N, 23, (const uint8_t *)"next", 4, 0, next, sizeof next, &next_len),
+        CDTLS_OK);
     uint8_t forged[64];
     memcpy(forged, next, next_len);
     forged[next_len - 1] ^= 0x80;
@@ -823,8 +835,9 @@ Test(record13_epoch, receive_path_reorders_replays_and_windows)
     cr_assert_eq(record13_rx_open(&rx, &h, pt, sizeof pt, &pt_len, &type, &seq), CDTLS_OK);
     cr_assert_eq(seq, N);
     /* another epoch's bits */
-    cr_assert_eq(record13_seal(&tx, &o, 7, N + 1, 23, (const uint8_t *)"e7", 2, 0, next, sizeof next, &next_len),
-                 CDTLS_OK);
+    cr_assert_eq(
+        record13_seal(&tx, &o, 7, N + 1, 23, (const uint8_t *)"e7", 2, 0, next, sizeof next, &next_len),
+        CDTLS_OK);
     reader_init(&r, next, next_len);
     cr_assert_eq(record13_read(&r, 0, &h), CDTLS_OK);
     cr_assert_eq(record13_rx_open(&rx, &h, pt, sizeof pt, &pt_len, &type, &seq), CDTLS_ERR_BAD_EPOCH);

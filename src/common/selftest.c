@@ -257,33 +257,20 @@ static void st_sigs(const cdtls_provider *p, st_run *r)
                             st_rsa_pss_sha256_sig, sizeof st_rsa_pss_sha256_sig));
 }
 
-/* DTLS 1.3 record number masks (RFC 9147 §4.2.3). AES: the FIPS-197
- * Appendix C.1 (AES-128) and C.3 (AES-256) blocks, plaintext
- * 00112233...eeff under the key 000102...; ChaCha20: the first block of
- * RFC 8439 §2.4.2 (key 000102...1f, counter 1, nonce 00..00 4a 00 00 00 00),
- * whose first 16 bytes are that section's keystream; as a sample that is
- * 01000000 || nonce (the counter is little-endian). */
+/* DTLS 1.3 record number masks (RFC 9147 §4.2.3): FIPS-197 C.1 / C.3 for
+ * AES-128/256-ECB, RFC 8439 §2.4.2's first keystream block for ChaCha20
+ * (selftest_vectors.h). */
 static void st_sn_masks(const cdtls_provider *p, st_run *r)
 {
-    static const uint8_t fips_pt[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
-                                        0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
-    static const uint8_t want_aes128[16] = {0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
-                                            0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a};
-    static const uint8_t want_aes256[16] = {0x8e, 0xa2, 0xb7, 0xca, 0x51, 0x67, 0x45, 0xbf,
-                                            0xea, 0xfc, 0x49, 0x90, 0x4b, 0x49, 0x60, 0x89};
-    static const uint8_t chacha_sample[16] = {0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x4a, 0, 0, 0, 0};
-    static const uint8_t want_chacha[16] = {0x22, 0x4f, 0x51, 0xf3, 0x40, 0x1b, 0xd9, 0xe1,
-                                            0x2f, 0xde, 0x27, 0x6f, 0xb8, 0x63, 0x1d, 0xed};
-    static const uint8_t *const samples[CDTLS_SN_MASK__COUNT] = {fips_pt, fips_pt, chacha_sample};
-    static const uint8_t *const want[CDTLS_SN_MASK__COUNT] = {want_aes128, want_aes256, want_chacha};
-    uint8_t key[32];
-    for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)i;
+    static const uint8_t *const samples[CDTLS_SN_MASK__COUNT] = {st_sn_aes_pt, st_sn_aes_pt,
+                                                                 st_sn_chacha_sample};
+    static const uint8_t *const want[CDTLS_SN_MASK__COUNT] = {st_sn_aes128, st_sn_aes256, st_sn_chacha};
     for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++) {
         const cdtls_sn_mask_vt *m = p->sn_mask[i];
         if (!m) continue;
         cdtls_sn_mask_ctx ctx;
         uint8_t out[CDTLS_SN_MASK_SAMPLE_LEN];
-        int rc = m->init(&ctx, key, m->key_len);
+        int rc = m->init(&ctx, st_sn_key, m->key_len);
         if (!rc) {
             rc = m->mask(&ctx, samples[i], out);
             if (!rc) rc = st_expect(out, want[i], sizeof out);

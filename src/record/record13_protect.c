@@ -69,8 +69,9 @@ int record13_cipher_init(record13_cipher *rc, const cdtls_provider *p, uint16_t 
                          size_t key_len, const uint8_t *iv, size_t iv_len, const uint8_t *sn_key,
                          size_t sn_key_len, const record13_limits *limits)
 {
-    if (!rc || !p || !key || !iv || !sn_key) return CDTLS_ERR_INVALID_ARG;
-    memset(rc, 0, sizeof *rc);
+    if (!rc) return CDTLS_ERR_INVALID_ARG;
+    memset(rc, 0, sizeof *rc); /* a failed init leaves a cipher that clears */
+    if (!p || !key || !iv || !sn_key) return CDTLS_ERR_INVALID_ARG;
     const suite_info *s = suite_find(suite);
     if (!s || p->abi_version < 2) return CDTLS_ERR_UNSUPPORTED;
     const cdtls_aead_vt *a = p->aead[s->aead];
@@ -131,7 +132,8 @@ void record13_nonce(const record13_cipher *rc, uint64_t seq, uint8_t nonce[CDTLS
     for (int i = 0; i < 8; i++) nonce[CDTLS_AEAD_NONCE_LEN - 1 - i] ^= (uint8_t)(seq >> (8 * i));
 }
 
-int record13_mask(const record13_cipher *rc, const uint8_t *ct, size_t len, uint8_t mask[CDTLS_SN_MASK_SAMPLE_LEN])
+int record13_mask(const record13_cipher *rc, const uint8_t *ct, size_t len,
+                  uint8_t mask[CDTLS_SN_MASK_SAMPLE_LEN])
 {
     if (!rc || !rc->sn || !mask || (!ct && len)) return CDTLS_ERR_INVALID_ARG;
     if (len < R13_MIN_CIPHERTEXT) return CDTLS_ERR_AUTH;
@@ -142,7 +144,8 @@ int record13_seal(record13_cipher *rc, const record13_header_opts *o, uint64_t e
                   uint8_t type, const uint8_t *pt, size_t pt_len, size_t pad, uint8_t *out, size_t cap,
                   size_t *out_len)
 {
-    if (!rc || !rc->aead || !o || !out || !out_len || (!pt && pt_len) || type == 0) return CDTLS_ERR_INVALID_ARG;
+    if (!rc || !rc->aead || !o || !out || !out_len || (!pt && pt_len) || type == 0)
+        return CDTLS_ERR_INVALID_ARG;
     *out_len = 0;
     /* RFC 8446 §5.1/§5.4: content up to 2^14, inner plaintext up to 2^14 + 1 */
     if (pt_len > DTLS_MAX_PLAINTEXT || pad > R13_MAX_INNER - 1 - pt_len) return CDTLS_ERR_RECORD_TOO_LARGE;
