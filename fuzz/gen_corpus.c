@@ -17,6 +17,8 @@
  * (reassembled with our own hs_reasm) a fuzz_hs_msg seed; the hellos'
  * extension blocks fuzz_hs_ext seeds; each direction's fragment stream a
  * fuzz_hs_reasm seed. fuzz/certs gives the X.509, chain, PEM and key seeds.
+ * fuzz_record13 gets datagrams of DTLS 1.3 records sealed with its fixed
+ * keys (no 1.3 handshake exists yet to record them from).
  *
  * Self-check: every engine seed is replayed through a fresh driver and must
  * bring the target to ESTABLISHED, i.e. the recording stays valid under
@@ -36,6 +38,7 @@
 #include "cdtls/io.h"
 #include "common/dtls.h"
 #include "fuzz_engine.h"
+#include "fuzz_record13.h"
 #include "handshake/hs_msg.h"
 #include "handshake/hs_reasm.h"
 #include "record/record.h"
@@ -664,6 +667,49 @@ static void io_seeds(void)
     free(v.p);
 }
 
+/* fuzz_record13: for each suite the build has, datagrams of three DTLS
+ * 1.3 records in every header form (the last without a length), behind a
+ * DTLSPlaintext handshake record, under the harness's keys, epoch and CID
+ * length, so the fuzzer starts from records that open. */
+static void record13_seeds(void)
+{
+    static const uint8_t cid[5] = {0xc0, 0xc1, 0xc2, 0xc3, 0xc4};
+    fuzz_provider fp;
+    fuzz_provider_init_fast(&fp, 0x130);
+    for (unsigned which = 1; which <= FR13_N_SUITES; which++) {
+        for (unsigned form = 0; form < 4; form++) {
+            record13_cipher tx;
+            if (!fr13_cipher_init(&tx, &fp.base, which)) break;
+            const size_t cid_len = (form & 2) ? sizeof cid : 0;
+            const uint8_t sel0 = (uint8_t)(which | cid_len << 3), sel1 = (uint8_t)(form & 1 ? 0x83 : 0x01);
+            const uint64_t epoch = 2 + (sel1 & 7);
+            vec d = {0};
+            /* a DTLSPlaintext ack(26) record of epoch 0 first */
+            static const uint8_t plain[] = {26, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0};
+            vec_put(&d, plain, sizeof plain);
+            for (uint64_t seq = 0; seq < 3; seq++) {
+                record13_header_opts o = {(int)((form + seq) & 1), seq < 2, cid_len ? cid : NULL, cid_len};
+                uint8_t rec[128];
+                size_t n = 0;
+                char msg[32];
+                int m = snprintf(msg, sizeof msg, "record %u/%u/%u", which, form, (unsigned)seq);
+                if (record13_seal(&tx, &o, epoch, seq, (uint8_t)(23 - seq), (const uint8_t *)msg, (size_t)m,
+                                  (size_t)seq * 3, rec, sizeof rec, &n) != CDTLS_OK)
+                    abort();
+                vec_put(&d, rec, n);
+            }
+            vec v = {0};
+            vec_u8(&v, sel0);
+            vec_u8(&v, sel1);
+            vec_put(&v, d.p, d.n);
+            write_seed("fuzz_record13", v.p, v.n);
+            free(v.p);
+            free(d.p);
+            record13_cipher_clear(&tx);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -675,6 +721,7 @@ int main(int argc, char **argv)
     fuzz_fixtures_load();
     cert_seeds();
     io_seeds();
+    record13_seeds();
     int failed = 0, sessions = 0, skipped = 0;
     vec seed = {0};
     for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {
