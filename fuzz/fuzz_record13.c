@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* the header written back from its fields is the one read */
         const record13_header_opts o = {(h.flags & R13_S_BIT) != 0, (h.flags & R13_L_BIT) != 0, h.cid,
-                                         h.cid_len};
+                                        h.cid_len};
         uint8_t put[R13_MAX_HEADER];
         size_t n = record13_header_write(&o, h.epoch_bits, h.seq_bits, h.body_len, put, sizeof put);
         if (n != h.hdr_len || memcmp(put, h.hdr, n) != 0) abort();
@@ -107,9 +107,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t got = 0;
         uint8_t type_out = 0;
         uint64_t seq_out = 0;
-        if (record13_rx_open(&back_rx, &bh, out, R13_MAX_CIPHERTEXT + 64, &got, &type_out, &seq_out) != CDTLS_OK)
+        if (record13_rx_open(&back_rx, &bh, out, R13_MAX_CIPHERTEXT + 64, &got, &type_out, &seq_out) !=
+            CDTLS_OK)
             abort(); /* what we sealed must open */
-        if (seq_out != tx_seq - 1 || type_out != type_in || got != pt_in || (pt_in && memcmp(out, h.body, pt_in)))
+        if (seq_out != tx_seq - 1 || type_out != type_in || got != pt_in ||
+            (pt_in && memcmp(out, h.body, pt_in)))
             abort();
     }
     record13_rx_epoch_clear(&rx);

@@ -26,8 +26,8 @@ static const record13_limits fr13_ccm8_limits = {1u << 20, 1u << 12};
 static inline int fr13_cipher_init(record13_cipher *rc, const cdtls_provider *p, unsigned which)
 {
     static const uint16_t suites[FR13_N_SUITES] = {R13_TLS_AES_128_GCM_SHA256, R13_TLS_AES_256_GCM_SHA384,
-                                                   R13_TLS_CHACHA20_POLY1305_SHA256, R13_TLS_AES_128_CCM_SHA256,
-                                                   R13_TLS_AES_128_CCM_8_SHA256};
+                                                   R13_TLS_CHACHA20_POLY1305_SHA256,
+                                                   R13_TLS_AES_128_CCM_SHA256, R13_TLS_AES_128_CCM_8_SHA256};
     if (which == 0 || which > FR13_N_SUITES) return 0;
     uint16_t s = suites[which - 1];
     size_t kl = (s == R13_TLS_AES_256_GCM_SHA384 || s == R13_TLS_CHACHA20_POLY1305_SHA256) ? 32 : 16;

@@ -54,17 +54,18 @@ record13_kind record13_classify(uint8_t first_byte);
 
 /* One DTLSCiphertext as read from a datagram. Pointers borrow the datagram. */
 typedef struct record13_header {
-    uint8_t flags;        /* the first byte */
-    uint8_t epoch_bits;   /* its two low bits: the epoch's low bits */
-    uint8_t seq_len;      /* 1 or 2 (the S bit) */
-    uint16_t seq_bits;    /* the sequence number's low 8 or 16 bits: encrypted as read,
-                             the plain value once record13_unmask_seq ran */
-    int seq_plain;        /* whether seq_bits is the unmasked value */
-    const uint8_t *cid;   /* NULL when the C bit is clear */
+    uint8_t flags;      /* the first byte */
+    uint8_t epoch_bits; /* its two low bits: the epoch's low bits */
+    uint8_t seq_len;    /* 1 or 2 (the S bit) */
+    /* the sequence number's low 8 or 16 bits: encrypted as read, the plain
+     * value once record13_unmask_seq ran */
+    uint16_t seq_bits;
+    int seq_plain;      /* whether seq_bits is the unmasked value */
+    const uint8_t *cid; /* NULL when the C bit is clear */
     size_t cid_len;
-    const uint8_t *hdr;   /* the header bytes, in the datagram */
+    const uint8_t *hdr; /* the header bytes, in the datagram */
     size_t hdr_len;
-    const uint8_t *body;  /* encrypted_record */
+    const uint8_t *body; /* encrypted_record */
     size_t body_len;
 } record13_header;
 
