@@ -214,8 +214,7 @@ static void check_mask(cdtls_sn_mask_alg alg, const uint8_t *key, const uint8_t 
     if (!m) cr_skip_test("%s has no %s", p->name, cdtls_sn_mask_name(alg));
     cdtls_sn_mask_ctx ctx;
     uint8_t out[16];
-    cr_assert_eq(m->init(&ctx, key, m->key_len), CDTLS_OK);
-    cr_assert_eq(m->init(&ctx, key, m->key_len + 1), CDTLS_ERR_KEY_SIZE);
+    cr_assert_eq(m->init(&ctx, key, m->key_len + 1), CDTLS_ERR_KEY_SIZE); /* leaves nothing to clear */
     cr_assert_eq(m->init(&ctx, key, m->key_len), CDTLS_OK);
     cr_assert_eq(m->mask(&ctx, sample, out), CDTLS_OK);
     cr_assert_eq(memcmp(out, want, 16), 0, "%s", m->name);
