@@ -127,7 +127,7 @@ static int parse_server_name(cdtls_reader *body, hs_extensions *e)
 
 /* The extensions block (RFC 5246 §7.4.1.4): unknown ones are skipped, a
  * known one twice is an error, and so is a malformed known one. */
-static int parse_extensions(cdtls_reader *r, hs_extensions *e)
+int hs_extensions_parse(cdtls_reader *r, hs_extensions *e)
 {
     memset(e, 0, sizeof *e);
     if (r->left == 0) return CDTLS_OK; /* the block is optional */
@@ -255,12 +255,9 @@ static void put_ext_header(cdtls_writer *w, unsigned type, size_t len)
     writer_u16(w, (unsigned)len);
 }
 
-/* Writes the extensions a hello carries (groups only in ClientHello). */
-static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups, size_t n_groups,
-                             const uint16_t *sig_algs, size_t n_sig_algs)
+void hs_extensions_write_entries(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups,
+                                 size_t n_groups, const uint16_t *sig_algs, size_t n_sig_algs)
 {
-    uint8_t *len_at = writer_reserve(w, 2);
-    size_t start = w->len;
     if (e->renegotiation_info) {
         put_ext_header(w, EXT_RENEGOTIATION_INFO, 1 + e->renegotiation_info_len);
         writer_u8(w, (unsigned)e->renegotiation_info_len);
@@ -325,6 +322,15 @@ static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint
         writer_u8(w, (unsigned)e->cid_len);
         writer_bytes(w, e->cid, e->cid_len);
     }
+}
+
+/* Writes the extensions a hello carries (groups only in ClientHello). */
+static void write_extensions(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups, size_t n_groups,
+                             const uint16_t *sig_algs, size_t n_sig_algs)
+{
+    uint8_t *len_at = writer_reserve(w, 2);
+    size_t start = w->len;
+    hs_extensions_write_entries(w, e, groups, n_groups, sig_algs, n_sig_algs);
     if (len_at) {
         size_t n = w->len - start;
         if (n == 0) {
@@ -401,7 +407,7 @@ int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
     if (!reader_vec8(&r, 1, 255, &v)) return CDTLS_ERR_DECODE;
     out->raw_compression = v.p;
     out->raw_compression_len = v.left;
-    if (parse_extensions(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    if (hs_extensions_parse(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 
@@ -477,7 +483,7 @@ int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out)
         return CDTLS_ERR_DECODE;
     reader_u16(&r, &out->cipher_suite);
     reader_u8(&r, &out->compression_method);
-    if (r.failed || parse_extensions(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
+    if (r.failed || hs_extensions_parse(&r, &out->ext) != CDTLS_OK) return CDTLS_ERR_DECODE;
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 

@@ -79,6 +79,15 @@ typedef struct hs_extensions {
     size_t ticket_len;
 } hs_extensions;
 
+/* Reads an extensions block<0..2^16-1> into e (absent, at the end of the
+ * reader, is allowed: 1.2 hellos may omit it). Shared with the DTLS 1.3
+ * codec (hs13_msg.c), which reads the same views from 1.3 messages. */
+int hs_extensions_parse(cdtls_reader *r, hs_extensions *e);
+/* Writes the extensions that e, groups and sig_algs ask for, without the
+ * block's length (the 1.3 ClientHello adds its own after them). */
+void hs_extensions_write_entries(cdtls_writer *w, const hs_extensions *e, const uint16_t *groups,
+                                 size_t n_groups, const uint16_t *sig_algs, size_t n_sig_algs);
+
 /* NewSessionTicket (RFC 5077 §3.3) */
 typedef struct hs_new_session_ticket {
     uint32_t lifetime_hint_s;
