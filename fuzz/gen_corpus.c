@@ -39,6 +39,7 @@
 #include "common/dtls.h"
 #include "fuzz_engine.h"
 #include "fuzz_record13.h"
+#include "handshake/hs13_msg.h"
 #include "handshake/hs_msg.h"
 #include "handshake/hs_reasm.h"
 #include "record/record.h"
@@ -156,6 +157,9 @@ static size_t last_ch_len;
 static void message_seed(uint8_t type, const uint8_t *body, size_t len)
 {
     write_seed2("fuzz_hs_msg", type, body, len);
+    /* a 1.2 hello is a 1.3 hello without the 1.3 extensions */
+    if (type == HS_CLIENT_HELLO || type == HS_SERVER_HELLO || type == HS_CERTIFICATE_VERIFY)
+        write_seed2("fuzz_hs13_msg", type, body, len);
     if (type == HS_CLIENT_HELLO && DTLS_HS_HEADER_LEN + len <= sizeof last_ch) {
         memcpy(last_ch, body - DTLS_HS_HEADER_LEN, DTLS_HS_HEADER_LEN + len);
         last_ch_len = DTLS_HS_HEADER_LEN + len;
@@ -708,6 +712,127 @@ static void record13_seeds(void)
             record13_cipher_clear(&tx);
         }
     }
+/* fuzz_hs13_msg seeds: one of each DTLS 1.3 message, made by the codec's
+ * writers (no 1.3 handshake runs yet to record). */
+static void hs13_seed(uint8_t type, int (*write)(cdtls_writer *w))
+{
+    uint8_t buf[1024];
+    cdtls_writer w;
+    writer_init(&w, buf, sizeof buf);
+    if (write(&w) != CDTLS_OK) {
+        fprintf(stderr, "gen_corpus: a DTLS 1.3 seed (type %u) did not write\n", type);
+        exit(1);
+    }
+    write_seed2("fuzz_hs13_msg", type, buf, w.len);
+}
+
+static const uint8_t seed_key[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+
+static int seed_client_hello(cdtls_writer *w)
+{
+    static const uint16_t suites[] = {0x1301, 0x1303}, groups[] = {29, 23}, sigs[] = {0x0403, 0x0807};
+    static const uint16_t versions[] = {HS13_DTLS_VERSION_1_3, DTLS_VERSION_1_2};
+    static const hs13_key_share shares[] = {{29, seed_key, 32}};
+    static const hs13_psk_identity ids[] = {{(const uint8_t *)"ticket", 6, 1234}};
+    static const hs13_bytes binders[] = {{NULL, 32}};
+    hs13_client_hello_params in;
+    memset(&in, 0, sizeof in);
+    in.legacy.version = DTLS_VERSION_1_2;
+    in.legacy.suites = suites, in.legacy.n_suites = 2;
+    in.legacy.groups = groups, in.legacy.n_groups = 2;
+    in.legacy.sig_algs = sigs, in.legacy.n_sig_algs = 2;
+    in.legacy.ext.alpn = (const uint8_t *)"\x02h3", in.legacy.ext.alpn_len = 3;
+    in.versions = versions, in.n_versions = 2;
+    in.shares = shares, in.n_shares = 1;
+    in.cookie = seed_key, in.cookie_len = 16;
+    in.psk_modes = 1u << HS13_PSK_DHE_KE;
+    in.early_data = 1;
+    in.identities = ids, in.binders = binders, in.n_psks = 1;
+    return hs13_client_hello_write(w, &in, NULL);
+}
+
+static int seed_server_hello(cdtls_writer *w, int hrr)
+{
+    hs13_server_hello in;
+    memset(&in, 0, sizeof in);
+    in.legacy.version = DTLS_VERSION_1_2;
+    in.legacy.cipher_suite = 0x1301;
+    in.is_hrr = hrr;
+    in.has_selected_version = 1, in.selected_version = HS13_DTLS_VERSION_1_3;
+    in.has_key_share = 1, in.selected_group = 23;
+    in.share.group = 29, in.share.key = seed_key, in.share.key_len = 32;
+    if (hrr)
+        in.cookie = seed_key, in.cookie_len = 16;
+    else
+        in.has_psk = 1;
+    return hs13_server_hello_write(w, &in);
+}
+
+static int seed_sh(cdtls_writer *w)
+{
+    return seed_server_hello(w, 0);
+}
+static int seed_hrr(cdtls_writer *w)
+{
+    return seed_server_hello(w, 1);
+}
+
+static int seed_ee(cdtls_writer *w)
+{
+    hs_extensions e;
+    memset(&e, 0, sizeof e);
+    e.alpn = (const uint8_t *)"\x02h3", e.alpn_len = 3;
+    return hs13_encrypted_extensions_write(w, &e, 1);
+}
+
+static int seed_cr(cdtls_writer *w)
+{
+    static const uint16_t sigs[] = {0x0403, 0x0804};
+    return hs13_certificate_request_write(w, seed_key, 4, sigs, 2);
+}
+
+static int seed_cert(cdtls_writer *w)
+{
+    static const uint8_t ext[] = {0, 5, 0, 2, 0, 0};
+    hs13_cert_entry e[2] = {{seed_key, 32, {ext, sizeof ext, 1}}, {seed_key, 8, {NULL, 0, 0}}};
+    return hs13_certificate_write(w, NULL, 0, e, 2);
+}
+
+static int seed_nst(cdtls_writer *w)
+{
+    hs13_new_session_ticket t = {3600, 0x01020304, seed_key, 2, seed_key, 32, {NULL, 0, 0}, 1, 4096};
+    return hs13_new_session_ticket_write(w, &t);
+}
+
+static int seed_ku(cdtls_writer *w)
+{
+    return hs13_key_update_write(w, 1);
+}
+
+static int seed_ack(cdtls_writer *w)
+{
+    static const hs13_record_number rn[] = {{2, 0}, {2, 1}, {3, 7}};
+    return hs13_ack_write(w, rn, 3);
+}
+
+static int seed_finished(cdtls_writer *w)
+{
+    writer_bytes(w, seed_key, 32);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
+static void hs13_seeds(void)
+{
+    hs13_seed(HS_CLIENT_HELLO, seed_client_hello);
+    hs13_seed(HS_SERVER_HELLO, seed_sh);
+    hs13_seed(HS_SERVER_HELLO, seed_hrr);
+    hs13_seed(HS13_ENCRYPTED_EXTENSIONS, seed_ee);
+    hs13_seed(HS_CERTIFICATE_REQUEST, seed_cr);
+    hs13_seed(HS_CERTIFICATE, seed_cert);
+    hs13_seed(HS_NEW_SESSION_TICKET, seed_nst);
+    hs13_seed(HS13_KEY_UPDATE, seed_ku);
+    hs13_seed(HS13_CONTENT_TYPE_ACK, seed_ack);
+    hs13_seed(HS_FINISHED, seed_finished);
 }
 
 int main(int argc, char **argv)
@@ -722,6 +847,7 @@ int main(int argc, char **argv)
     cert_seeds();
     io_seeds();
     record13_seeds();
+    hs13_seeds();
     int failed = 0, sessions = 0, skipped = 0;
     vec seed = {0};
     for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {
