@@ -363,21 +363,11 @@ static int write_offered_psks(cdtls_writer *w, const hs13_client_hello_params *i
 int hs13_client_hello_write(cdtls_writer *w, const hs13_client_hello_params *in, size_t *binders_offset)
 {
     const hs_client_hello *l = &in->legacy;
-    if (l->session_id_len > 32 || l->cookie_len > 255 || l->n_suites == 0 || l->n_suites > 0x7ffe ||
-        in->n_versions > 127 || in->cookie_len > 0xfffd ||
+    if (in->n_versions > 127 || in->cookie_len > 0xfffd ||
         (in->n_psks && (!in->identities || !in->binders)) || (in->n_shares && !in->shares))
         return CDTLS_ERR_INVALID_ARG;
     const size_t body_start = w->len;
-    writer_u16(w, l->version);
-    writer_bytes(w, l->random, 32);
-    writer_u8(w, (unsigned)l->session_id_len);
-    writer_bytes(w, l->session_id, l->session_id_len);
-    writer_u8(w, (unsigned)l->cookie_len);
-    writer_bytes(w, l->cookie, l->cookie_len);
-    writer_u16(w, (unsigned)(2 * l->n_suites));
-    for (size_t i = 0; i < l->n_suites; i++) writer_u16(w, l->suites[i]);
-    writer_u8(w, 1);
-    writer_u8(w, 0); /* legacy_compression_methods: null only */
+    if (hs_client_hello_write_fields(w, l) != CDTLS_OK) return CDTLS_ERR_INVALID_ARG;
     uint8_t *len_at = writer_reserve(w, 2);
     size_t start = w->len;
     hs_extensions_write_entries(w, &l->ext, l->groups, l->n_groups, l->sig_algs, l->n_sig_algs);
@@ -507,15 +497,11 @@ int hs13_server_hello_parse(const uint8_t *body, size_t len, hs13_server_hello *
 int hs13_server_hello_write(cdtls_writer *w, const hs13_server_hello *in)
 {
     const hs_server_hello *l = &in->legacy;
-    if (l->session_id_len > 32 || in->cookie_len > 0xfffd ||
+    if (in->cookie_len > 0xfffd ||
         (in->has_key_share && !in->is_hrr && (in->share.key_len == 0 || in->share.key_len > 0xfffb)))
         return CDTLS_ERR_INVALID_ARG;
-    writer_u16(w, l->version);
-    writer_bytes(w, in->is_hrr ? hs13_hrr_random : l->random, 32);
-    writer_u8(w, (unsigned)l->session_id_len);
-    writer_bytes(w, l->session_id, l->session_id_len);
-    writer_u16(w, l->cipher_suite);
-    writer_u8(w, l->compression_method);
+    if (hs_server_hello_write_fields(w, l, in->is_hrr ? hs13_hrr_random : l->random) != CDTLS_OK)
+        return CDTLS_ERR_INVALID_ARG;
     uint8_t *len_at = writer_reserve(w, 2);
     size_t start = w->len;
     hs_extensions_write_entries(w, &l->ext, NULL, 0, NULL, 0);

@@ -411,7 +411,7 @@ int hs_client_hello_parse(const uint8_t *body, size_t len, hs_client_hello *out)
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 
-int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
+int hs_client_hello_write_fields(cdtls_writer *w, const hs_client_hello *in)
 {
     if (in->session_id_len > 32 || in->cookie_len > 255 || in->n_suites == 0 || in->n_suites > 0x7ffe)
         return CDTLS_ERR_INVALID_ARG;
@@ -425,6 +425,13 @@ int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
     for (size_t i = 0; i < in->n_suites; i++) writer_u16(w, in->suites[i]);
     writer_u8(w, 1);
     writer_u8(w, 0); /* compression: null only */
+    return CDTLS_OK;
+}
+
+int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in)
+{
+    int rc = hs_client_hello_write_fields(w, in);
+    if (rc != CDTLS_OK) return rc;
     write_extensions(w, &in->ext, in->groups, in->n_groups, in->sig_algs, in->n_sig_algs);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
@@ -487,15 +494,22 @@ int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out)
     return reader_done(&r) ? CDTLS_OK : CDTLS_ERR_DECODE;
 }
 
-int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in)
+int hs_server_hello_write_fields(cdtls_writer *w, const hs_server_hello *in, const uint8_t random[32])
 {
     if (in->session_id_len > 32) return CDTLS_ERR_INVALID_ARG;
     writer_u16(w, in->version);
-    writer_bytes(w, in->random, 32);
+    writer_bytes(w, random, 32);
     writer_u8(w, (unsigned)in->session_id_len);
     writer_bytes(w, in->session_id, in->session_id_len);
     writer_u16(w, in->cipher_suite);
     writer_u8(w, in->compression_method);
+    return CDTLS_OK;
+}
+
+int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in)
+{
+    int rc = hs_server_hello_write_fields(w, in, in->random);
+    if (rc != CDTLS_OK) return rc;
     write_extensions(w, &in->ext, NULL, 0, NULL, 0);
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }

@@ -158,6 +158,9 @@ typedef struct hs_client_hello_prefix {
 
 int hs_client_hello_prefix_parse(const uint8_t *frag, size_t len, hs_client_hello_prefix *out);
 int hs_client_hello_write(cdtls_writer *w, const hs_client_hello *in);
+/* The fields before the extensions block (client_version .. compression
+ * methods), which the DTLS 1.3 ClientHello shares. */
+int hs_client_hello_write_fields(cdtls_writer *w, const hs_client_hello *in);
 int hs_client_hello_offers_suite(const hs_client_hello *ch, uint16_t suite);
 int hs_client_hello_offers_group(const hs_client_hello *ch, uint16_t group);
 int hs_client_hello_offers_null_compression(const hs_client_hello *ch);
@@ -187,6 +190,9 @@ typedef struct hs_server_hello {
 
 int hs_server_hello_parse(const uint8_t *body, size_t len, hs_server_hello *out);
 int hs_server_hello_write(cdtls_writer *w, const hs_server_hello *in);
+/* The fields before the extensions block, with this random (a DTLS 1.3
+ * HelloRetryRequest has its own). */
+int hs_server_hello_write_fields(cdtls_writer *w, const hs_server_hello *in, const uint8_t random[32]);
 
 /* ----------------------------------------------------- key exchanges */
 
