@@ -119,6 +119,18 @@ int tls13_expand_label(const cdtls_provider *p, cdtls_hash_alg hash, const char 
                           context_len, out, out_len);
 }
 
+/* HKDF-Expand-Label to Hash.length bytes */
+static int expand_label_to_hash_len(const cdtls_provider *p, cdtls_hash_alg hash, const char *prefix,
+                                    const uint8_t *secret, const char *label, const uint8_t *context,
+                                    size_t context_len, uint8_t *out)
+{
+    size_t n;
+    int rc = hash_len_of(p, hash, &n);
+    if (rc != CDTLS_OK) return rc;
+    if (!out) return CDTLS_ERR_INVALID_ARG;
+    return tls13_expand_label(p, hash, prefix, secret, label, context, context_len, out, n);
+}
+
 int tls13_derive_secret(const cdtls_provider *p, cdtls_hash_alg hash, const char *prefix,
                         const uint8_t *secret, const char *label, const uint8_t *transcript_hash,
                         uint8_t *out)
@@ -127,7 +139,7 @@ int tls13_derive_secret(const cdtls_provider *p, cdtls_hash_alg hash, const char
     int rc = hash_len_of(p, hash, &n);
     if (rc != CDTLS_OK) return rc;
     if (!transcript_hash) return CDTLS_ERR_INVALID_ARG;
-    return tls13_expand_label(p, hash, prefix, secret, label, transcript_hash, n, out, n);
+    return expand_label_to_hash_len(p, hash, prefix, secret, label, transcript_hash, n, out);
 }
 
 int tls13_hash(const cdtls_provider *p, cdtls_hash_alg hash, const uint8_t *data, size_t len, uint8_t *out)
@@ -307,13 +319,10 @@ int tls13_traffic_keys_derive(const cdtls_provider *p, cdtls_hash_alg hash, cons
 int tls13_next_traffic_secret(const cdtls_provider *p, cdtls_hash_alg hash, const char *prefix,
                               const uint8_t *secret, uint8_t *out)
 {
-    size_t n;
-    int rc = hash_len_of(p, hash, &n);
-    if (rc != CDTLS_OK) return rc;
-    if (!out) return CDTLS_ERR_INVALID_ARG;
     uint8_t next[TLS13_MAX_HASH];
-    rc = tls13_expand_label(p, hash, prefix, secret, "traffic upd", NULL, 0, next, n);
-    if (rc == CDTLS_OK) memcpy(out, next, n); /* out may be the secret itself */
+    if (!out) return CDTLS_ERR_INVALID_ARG;
+    int rc = expand_label_to_hash_len(p, hash, prefix, secret, "traffic upd", NULL, 0, next);
+    if (rc == CDTLS_OK) memcpy(out, next, p->hmac[hash]->mac_len); /* out may be the secret itself */
     cdtls_memzero(next, sizeof next);
     return rc;
 }
@@ -321,10 +330,7 @@ int tls13_next_traffic_secret(const cdtls_provider *p, cdtls_hash_alg hash, cons
 int tls13_finished_key(const cdtls_provider *p, cdtls_hash_alg hash, const char *prefix,
                        const uint8_t *base_key, uint8_t *out)
 {
-    size_t n;
-    int rc = hash_len_of(p, hash, &n);
-    if (rc != CDTLS_OK) return rc;
-    return tls13_expand_label(p, hash, prefix, base_key, "finished", NULL, 0, out, n);
+    return expand_label_to_hash_len(p, hash, prefix, base_key, "finished", NULL, 0, out);
 }
 
 int tls13_verify_data(const cdtls_provider *p, cdtls_hash_alg hash, const char *prefix,
@@ -387,8 +393,5 @@ int tls13_resumption_psk(const cdtls_provider *p, cdtls_hash_alg hash, const cha
                          const uint8_t *resumption_master, const uint8_t *nonce, size_t nonce_len,
                          uint8_t *out)
 {
-    size_t n;
-    int rc = hash_len_of(p, hash, &n);
-    if (rc != CDTLS_OK) return rc;
-    return tls13_expand_label(p, hash, prefix, resumption_master, "resumption", nonce, nonce_len, out, n);
+    return expand_label_to_hash_len(p, hash, prefix, resumption_master, "resumption", nonce, nonce_len, out);
 }
