@@ -13,17 +13,9 @@
 #include <string.h>
 
 #include "common/dtls.h"
+#include "fuzz_round_trip.h"
 #include "handshake/hs13_msg.h"
 
-#define CHECK(x)           \
-    do {                   \
-        if (!(x)) abort(); \
-    } while (0)
-
-static int same(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    return al == bl && (al == 0 || memcmp(a, b, al) == 0);
-}
 
 static uint8_t *xmalloc(size_t n)
 {
@@ -60,7 +52,8 @@ static void client_hello(const uint8_t *b, size_t n)
     if (!ids || !binders) abort();
     size_t ni = 0, nb = 0;
     off = 0;
-    while (ni < ch.n_identities && hs13_psk_identity_next(ch.identities, ch.identities_len, &off, &ids[ni])) ni++;
+    while (ni < ch.n_identities && hs13_psk_identity_next(ch.identities, ch.identities_len, &off, &ids[ni]))
+        ni++;
     CHECK(ni == ch.n_identities && off == ch.identities_len);
     off = 0;
     while (nb < ch.n_binders && hs13_psk_binder_next(ch.binders, ch.binders_len, &off, &binders[nb])) nb++;
@@ -88,7 +81,8 @@ static void client_hello(const uint8_t *b, size_t n)
     for (size_t i = 0; i < in.n_versions; i++) versions[i] = get_u16(ch.versions + 2 * i);
     in.versions = versions;
     off = 0;
-    while (in.n_shares < ch.n_key_shares && hs13_key_share_next(ch.key_shares, ch.key_shares_len, &off, &shares[in.n_shares]))
+    while (in.n_shares < ch.n_key_shares &&
+           hs13_key_share_next(ch.key_shares, ch.key_shares_len, &off, &shares[in.n_shares]))
         in.n_shares++;
     in.shares = shares;
     in.send_key_share = ch.has_key_share;
@@ -142,7 +136,8 @@ static void server_hello(const uint8_t *b, size_t n)
         CHECK(hs13_server_hello_parse(buf, w.len, &back) == CDTLS_OK);
         CHECK(back.is_hrr == sh.is_hrr && memcmp(back.legacy.random, sh.legacy.random, 32) == 0);
         CHECK(back.legacy.cipher_suite == sh.legacy.cipher_suite);
-        CHECK(back.has_selected_version == sh.has_selected_version && back.selected_version == sh.selected_version);
+        CHECK(back.has_selected_version == sh.has_selected_version &&
+              back.selected_version == sh.selected_version);
         CHECK(back.has_key_share == sh.has_key_share && back.selected_group == sh.selected_group);
         CHECK(back.share.group == sh.share.group);
         CHECK(same(back.share.key, back.share.key_len, sh.share.key, sh.share.key_len));
@@ -151,19 +146,6 @@ static void server_hello(const uint8_t *b, size_t n)
     }
     free(buf);
 }
-
-/* Parses, writes back, and wants the same bytes. */
-#define ROUND_TRIP(parse_call, write_call)                               \
-    do {                                                                 \
-        if ((parse_call) == CDTLS_OK) {                                  \
-            uint8_t *buf_ = xmalloc(n + 16);                             \
-            cdtls_writer w_;                                             \
-            writer_init(&w_, buf_, n + 16);                              \
-            cdtls_writer *w = &w_;                                       \
-            CHECK((write_call) == CDTLS_OK && same(buf_, w_.len, b, n)); \
-            free(buf_);                                                  \
-        }                                                                \
-    } while (0)
 
 static void certificate(const uint8_t *b, size_t n)
 {

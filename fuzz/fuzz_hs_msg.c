@@ -13,17 +13,9 @@
 
 #include "common/dtls.h"
 #include "fuzz_common.h"
+#include "fuzz_round_trip.h"
 #include "handshake/hs_msg.h"
 
-#define CHECK(x)           \
-    do {                   \
-        if (!(x)) abort(); \
-    } while (0)
-
-static int same(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    return al == bl && (al == 0 || memcmp(a, b, al) == 0);
-}
 
 /* The extensions both hellos' writers put back as they were. */
 static void check_ext(const hs_extensions *a, const hs_extensions *b)
@@ -157,20 +149,6 @@ static void extensions_block(const uint8_t *b, size_t n)
 /* fuzz_hs_ext.c includes this file for the functions above and has its
  * own entry point. */
 #ifndef FUZZ_HS_EXT_ONLY
-/* Parses, writes back, and wants the same bytes. */
-#define ROUND_TRIP(parse_call, write_call)                               \
-    do {                                                                 \
-        if ((parse_call) == CDTLS_OK) {                                  \
-            uint8_t *buf_ = malloc(n + 16);                              \
-            if (!buf_) abort();                                          \
-            cdtls_writer w_;                                             \
-            writer_init(&w_, buf_, n + 16);                              \
-            cdtls_writer *w = &w_;                                       \
-            CHECK((write_call) == CDTLS_OK && same(buf_, w_.len, b, n)); \
-            free(buf_);                                                  \
-        }                                                                \
-    } while (0)
-
 static void key_exchanges(const uint8_t *b, size_t n, int server)
 {
     static const hs_kx_kind kinds[] = {HS_KX_PSK, HS_KX_ECDHE_PSK, HS_KX_ECDHE};
