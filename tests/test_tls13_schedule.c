@@ -13,6 +13,7 @@
 #include "test_util.h"
 #include <string.h>
 
+#include "handshake/hs13_msg.h"
 #include "keys/tls13_schedule.h"
 
 /* RFC 8448 §3: ClientHello, ServerHello, the server's flight
@@ -237,6 +238,120 @@ Test(tls13_schedule, rfc8448_resumed_0rtt_psk_binder)
     cr_assert_eq(tls13_traffic_keys_derive(p, H, TLS13_LABEL_PREFIX, out, 16, &k), CDTLS_OK);
     same(k.key, "920205a5b7bf2115e6fc5c2942834f54", "early key");
     same(k.iv, "6d475f0993c8e564610db2b9", "early iv");
+    tls13_schedule_wipe(&ks);
+}
+
+/* RFC 8448 §5 "HelloRetryRequest" (P-256 after an X25519 guess): ClientHello1,
+ * HelloRetryRequest, ClientHello2 (whose padding extension ends it with 175
+ * zero bytes), ServerHello, the server's EncryptedExtensions, Certificate (the
+ * one of §3), CertificateVerify and Finished, the client's Finished. */
+static const char rfc8448_hrr_ch1[] =
+    "010000b00303b0b1c5a5aa37c5919f2ed1d5c6fff7fcb7849716945a2b8cee9258a346677b6f00000613011303130201"
+    "0000810000000b0009000006736572766572ff01000100000a00080006001d00170018003300260024001d0020e8e8e3"
+    "f3b93a25ed97a14a7dcacb8a272c6288e585c6484d05262fcad062ad1f002b0003020304000d0020001e040305030603"
+    "020308040805080604010501060102010402050206020202002d00020101001c00024001";
+static const char rfc8448_hrr[] =
+    "020000ac0303cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c00130100008400330002"
+    "0017002c0074007271dcd04bb88bc3189119398a00000000eefafc76c146b823b096f8aacad365dd0030953f4edf6256"
+    "36e5f21bb2e23fcc654b1b5b40318d10d137abcbb87574e36e8a1f025f7dfa5d6e50781b5eda4aa15b0c8be778257d16"
+    "aa3030e9e7841dd9e4c0342267e8ca0caf571fb2b7cff0f934b0002b00020304";
+static const char rfc8448_hrr_ch2_head[] =
+    "010001fc0303b0b1c5a5aa37c5919f2ed1d5c6fff7fcb7849716945a2b8cee9258a346677b6f00000613011303130201"
+    "0001cd0000000b0009000006736572766572ff01000100000a00080006001d001700180033004700450017004104a6da"
+    "7392ec591e17abfd535964b99894d13befb221b3def2ebe3830eac8f0151812677c4d6d2237e85cf01d6910cfb83954e"
+    "76ba7352830534159897e8065780002b0003020304000d0020001e040305030603020308040805080604010501060102"
+    "010402050206020202002c0074007271dcd04bb88bc3189119398a00000000eefafc76c146b823b096f8aacad365dd00"
+    "30953f4edf625636e5f21bb2e23fcc654b1b5b40318d10d137abcbb87574e36e8a1f025f7dfa5d6e50781b5eda4aa15b"
+    "0c8be778257d16aa3030e9e7841dd9e4c0342267e8ca0caf571fb2b7cff0f934b0002d00020101001c00024001001500"
+    "af";
+static const char rfc8448_hrr_sh[] =
+    "020000770303bb341d847fd789c47c387172dc0c9bf147fccacb5043d86ca4c598d3ff571b9800130100004f00330045"
+    "0017004104583e054b7a66672ae020ad9d2686fcc85b5ad41a134a0f03ee72b893052bd85b4c8de6776f5b04ac07d835"
+    "40eab3e3d9c547bc6528c4317d294686093a6cad7d002b00020304";
+static const char rfc8448_hrr_ee[] = "080000180016000a0008000600170018001d001c0002400100000000";
+static const char rfc8448_hrr_cv[] =
+    "0f0000840804008033ab13d4462707231b5dcae6c8190b63d1dabc74f28c395370da0b07e5b83066d0246a31acd95df4"
+    "75bfd799a4a70d33ad93d3a317a9b2c0d237a5685b219e774112e391a247607d1aeff1bbd0a39f382ee1a5fe88ae99ec"
+    "59228e6497e45d48ce275a6d5ef40d169fb6f9d33b052ed3dcdd6b5a48baafffbcb290128415bd38";
+static const char rfc8448_hrr_sf[] =
+    "140000208863e6bfb0420a927fa27f34336a70ae426e968e3eb884945b96856dba3976d1";
+static const char rfc8448_hrr_cf[] =
+    "1400002023f52fdb0709a55bd7f79b991f25484087bcfd4d4380b12326a52a28b2e368e1";
+
+Test(tls13_schedule, rfc8448_hello_retry_request)
+{
+    const cdtls_provider *p = prov(CDTLS_HASH_SHA256);
+    const cdtls_hash_alg H = CDTLS_HASH_SHA256;
+    static uint8_t ch1[200], hrr[200], ch2[512], sh[128], ee[32], cert[700], cv[160], sf[40], cf[40];
+    size_t ch1_len = unhex(rfc8448_hrr_ch1, ch1, sizeof ch1), hrr_len = unhex(rfc8448_hrr, hrr, sizeof hrr);
+    size_t ch2_len = unhex(rfc8448_hrr_ch2_head, ch2, sizeof ch2) + 175; /* the zeros of the padding */
+    size_t sh_len = unhex(rfc8448_hrr_sh, sh, sizeof sh), ee_len = unhex(rfc8448_hrr_ee, ee, sizeof ee);
+    size_t cv_len = unhex(rfc8448_hrr_cv, cv, sizeof cv), sf_len = unhex(rfc8448_hrr_sf, sf, sizeof sf);
+    size_t cf_len = unhex(rfc8448_hrr_cf, cf, sizeof cf);
+    cr_assert_eq(unhex(rfc8448_server_flight, cert, sizeof cert), EE_LEN + CERT_LEN + CV_LEN + SFIN_LEN);
+    memmove(cert, cert + EE_LEN, CERT_LEN);
+    cr_assert(ch1_len == 180 && hrr_len == 176 && ch2_len == 512 && sh_len == 123);
+
+    /* the server's messages through the 1.3 codec (ServerHello is the same in TLS and DTLS) */
+    hs13_server_hello m;
+    cr_assert_eq(hs13_server_hello_parse(hrr + 4, hrr_len - 4, &m), CDTLS_OK);
+    cr_assert(m.is_hrr && m.has_key_share && m.selected_group == 23 && m.cookie_len == 0x72);
+    cr_assert(m.has_selected_version && m.selected_version == 0x0304);
+    cr_assert_eq(hs13_server_hello_parse(sh + 4, sh_len - 4, &m), CDTLS_OK);
+    cr_assert(!m.is_hrr && m.share.group == 23 && m.share.key_len == 65);
+
+    /* the transcript restarts with message_hash(ClientHello1) (§4.4.1) */
+    uint8_t th[32], mh[36], s1[32], s2[32], vd[32];
+    size_t mh_len = 0;
+    cr_assert_eq(tls13_hash(p, H, ch1, ch1_len, th), CDTLS_OK);
+    cr_assert_eq(hs13_message_hash(th, 32, mh, sizeof mh, &mh_len), CDTLS_OK);
+    transcript t = {p->hash[H], {{0}}};
+    t.h->init(&t.ctx);
+    transcript_add(&t, mh, mh_len);
+    transcript_add(&t, hrr, hrr_len);
+    transcript_add(&t, ch2, ch2_len);
+    transcript_add(&t, sh, sh_len);
+    t.h->final(&t.ctx, th);
+    same(th, "8aa8e828ec2f8a884fec95a3139de01c15a3daa7ff5bfc3f4bfcc21b438d7bf8", "Hash(message_hash..SH)");
+
+    tls13_schedule ks;
+    uint8_t shared[32];
+    unhex("c142ce13ca11b5c2233652e63ad3d97844f1621fbfb9de69d547dc8fedeabeb4", shared, sizeof shared);
+    cr_assert_eq(tls13_schedule_init(&ks, p, H, TLS13_LABEL_PREFIX), CDTLS_OK);
+    cr_assert_eq(tls13_schedule_early(&ks, NULL, 0), CDTLS_OK);
+    cr_assert_eq(tls13_schedule_handshake(&ks, shared, sizeof shared), CDTLS_OK);
+    cr_assert_eq(tls13_handshake_traffic_secrets(&ks, th, s1, s2), CDTLS_OK);
+    tls13_traffic_keys k;
+    cr_assert_eq(tls13_traffic_keys_derive(p, H, TLS13_LABEL_PREFIX, s2, 16, &k), CDTLS_OK);
+    same(k.key, "4646bfac1712c426cd78d8a24a8a6f6b", "server handshake key");
+    same(k.iv, "c7d395c08d62f297d13768ea", "server handshake iv");
+    cr_assert_eq(tls13_traffic_keys_derive(p, H, TLS13_LABEL_PREFIX, s1, 16, &k), CDTLS_OK);
+    same(k.key, "2f1f918663d590e7421149a29d94b0b6", "client handshake key");
+    same(k.iv, "414d5485235e1a688793bd74", "client handshake iv");
+    cr_assert_eq(tls13_finished_key(p, H, TLS13_LABEL_PREFIX, s2, vd), CDTLS_OK);
+    same(vd, "e7f8bb3ea4b6c30c4710b3d09c3313658117e70b097e850368e2510ca5631f74", "server finished_key");
+    cr_assert_eq(tls13_finished_key(p, H, TLS13_LABEL_PREFIX, s1, vd), CDTLS_OK);
+    same(vd, "81be4131fbb9b6f4471450846f74fd1e68c5224ba7c2a8677f5c53ad226fdc13", "client finished_key");
+
+    transcript_add(&t, ee, ee_len);
+    transcript_add(&t, cert, CERT_LEN);
+    transcript_add(&t, cv, cv_len);
+    t.h->final(&t.ctx, th);
+    cr_assert_eq(tls13_verify_data_check(p, H, TLS13_LABEL_PREFIX, s2, th, sf + 4, sf_len - 4), CDTLS_OK);
+    transcript_add(&t, sf, sf_len);
+    t.h->final(&t.ctx, th);
+    cr_assert_eq(tls13_verify_data_check(p, H, TLS13_LABEL_PREFIX, s1, th, cf + 4, cf_len - 4), CDTLS_OK);
+    cr_assert_eq(tls13_schedule_master(&ks), CDTLS_OK);
+    cr_assert_eq(tls13_application_traffic_secrets(&ks, th, s1, s2), CDTLS_OK);
+    cr_assert_eq(tls13_traffic_keys_derive(p, H, TLS13_LABEL_PREFIX, s2, 16, &k), CDTLS_OK);
+    same(k.key, "f27a5d97bd25550c4823b0f3e5d29388", "server application key");
+    same(k.iv, "0dd631f7b71cbbc797c35fe7", "server application iv");
+    cr_assert_eq(tls13_traffic_keys_derive(p, H, TLS13_LABEL_PREFIX, s1, 16, &k), CDTLS_OK);
+    same(k.key, "a7eb2a0525eb4331d58fcbf9f7ca2e9c", "client application key");
+    same(k.iv, "86e8be227c1bd2b3e39cb444", "client application iv");
+    transcript_add(&t, cf, cf_len);
+    t.h->final(&t.ctx, th);
+    same(th, "0e8b349158b855fdcd0c11dbbc4e83e43caa6e483c6c65df53151888e50165f4", "Hash(message_hash..CF)");
     tls13_schedule_wipe(&ks);
 }
 
