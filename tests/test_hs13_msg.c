@@ -672,3 +672,45 @@ Test(tls13_msg, extension_table)
     cr_assert(hs13_ext_allowed(0xfafa, HS13_IN_CT)); /* unknown: the engine decides */
     cr_assert(!hs13_ext_allowed(EXT_ALPN, (hs13_ext_where)99));
 }
+
+/* The writers refuse what the wire cannot carry, before writing it. */
+Test(tls13_msg, writers_refuse_bad_arguments)
+{
+    uint8_t buf[512];
+    cdtls_writer w;
+    hs13_client_hello_params in;
+    static const hs13_key_share empty_share = {29, x25519_pub, 0};
+    static const hs13_psk_identity id = {(const uint8_t *)"id", 2, 0}, no_id = {NULL, 0, 0};
+    static const hs13_bytes short_binder = {NULL, 31}, binder = {NULL, 32};
+    base_params(&in);
+    in.legacy.n_suites = 0;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_INVALID_ARG);
+    base_params(&in);
+    in.shares = &empty_share, in.n_shares = 1;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_INVALID_ARG);
+    base_params(&in);
+    in.identities = &id, in.binders = &short_binder, in.n_psks = 1;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_INVALID_ARG);
+    in.identities = &no_id, in.binders = &binder;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_INVALID_ARG);
+    in.identities = NULL;
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_INVALID_ARG);
+    /* too small a buffer is reported as such */
+    base_params(&in);
+    writer_init(&w, buf, 40);
+    cr_assert_eq(hs13_client_hello_write(&w, &in, NULL), CDTLS_ERR_BUFFER_TOO_SMALL);
+    hs13_cert_entry empty_cert = {NULL, 0, {NULL, 0, 0}};
+    writer_init(&w, buf, sizeof buf);
+    cr_assert_eq(hs13_certificate_write(&w, NULL, 0, &empty_cert, 1), CDTLS_ERR_INVALID_ARG);
+    hs13_new_session_ticket t = {60, 0, NULL, 0, NULL, 0, {NULL, 0, 0}, 0, 0};
+    cr_assert_eq(hs13_new_session_ticket_write(&w, &t), CDTLS_ERR_INVALID_ARG); /* ticket<1..> */
+    size_t n;
+    uint8_t h[32] = {0};
+    cr_assert_eq(hs13_message_hash(h, 0, buf, sizeof buf, &n), CDTLS_ERR_INVALID_ARG);
+    cr_assert_eq(hs13_certificate_verify_content(1, h, 65, buf, sizeof buf, &n), CDTLS_ERR_INVALID_ARG);
+}
