@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     static const size_t msg_caps[4] = {64, 1024, 16384, 65536};
     static const size_t buf_caps[4] = {128, 4096, 65536, 262144};
-    hs_reasm_limits lim = {msg_caps[data[0] & 3], buf_caps[(data[0] >> 2) & 3]};
+    hs_reasm_limits lim = {msg_caps[data[0] & 3], buf_caps[(data[0] >> 2) & 3], NULL};
     hs_reasm r;
     CHECK(hs_reasm_init(&r, &fuzz_allocator, &lim) == CDTLS_OK);
     size_t off = 1;

@@ -127,7 +127,7 @@ typedef struct direction {
 static void direction_init(direction *d)
 {
     memset(d, 0, sizeof *d);
-    hs_reasm_limits lim = {65536, 262144};
+    hs_reasm_limits lim = {65536, 262144, NULL};
     if (hs_reasm_init(&d->reasm, cdtls_allocator_libc(), &lim) != CDTLS_OK) abort();
     vec_u8(&d->frags, 0x0f); /* the largest limits of fuzz_hs_reasm */
     d->first = 1;

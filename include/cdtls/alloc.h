@@ -25,6 +25,14 @@ typedef struct cdtls_allocator {
     void *ctx;
 } cdtls_allocator;
 
+/* Bytes that many connections' handshake reassembly may hold together (a
+ * listener's peers share one: cdtls_conn_share_handshake_budget): used is
+ * what they hold now, max what they may. Updated without locking: the
+ * connections sharing one must be driven by one thread. */
+typedef struct cdtls_handshake_budget {
+    size_t used, max;
+} cdtls_handshake_budget;
+
 /* malloc/free from the C library. Not available in freestanding builds
  * (CDTLS_FREESTANDING), where the caller must always pass an allocator. */
 CDTLS_API const cdtls_allocator *cdtls_allocator_libc(void);

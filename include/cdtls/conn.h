@@ -85,6 +85,11 @@ CDTLS_API int cdtls_conn_set_peer_address(cdtls_conn *c, const void *addr, size_
 /* Server: the cookie exchange for this peer was already done by a
  * cdtls_hello_verifier; the connection accepts the ClientHello as is. */
 CDTLS_API int cdtls_conn_set_cookie_verified(cdtls_conn *c);
+/* The connection's handshake reassembly also counts against b (borrowed;
+ * must outlive the handshake): fragments that would take b->used past
+ * b->max are dropped. Before the first datagram only (else BAD_STATE).
+ * cdtls_listener gives its peers one (docs/security.md). */
+CDTLS_API int cdtls_conn_share_handshake_budget(cdtls_conn *c, cdtls_handshake_budget *b);
 
 /* Client: builds the first flight (ClientHello). Servers need not call it. */
 CDTLS_API int cdtls_conn_start(cdtls_conn *c, uint64_t now_ms);

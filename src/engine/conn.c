@@ -166,7 +166,7 @@ static int handshake_init(cdtls_conn *c, uint64_t now_ms)
             h->transcript_has[i] = 1;
         }
     }
-    hs_reasm_limits lim = {cfg->limits.max_handshake_message, cfg->limits.max_handshake_buffer};
+    hs_reasm_limits lim = {cfg->limits.max_handshake_message, cfg->limits.max_handshake_buffer, NULL};
     return hs_reasm_init(&h->reasm, c->a, &lim);
 }
 
@@ -301,6 +301,14 @@ int cdtls_conn_set_cookie_verified(cdtls_conn *c)
 {
     if (!c || c->role != CDTLS_SERVER) return CDTLS_ERR_INVALID_ARG;
     c->cookie_verified = 1;
+    return CDTLS_OK;
+}
+
+int cdtls_conn_share_handshake_budget(cdtls_conn *c, cdtls_handshake_budget *b)
+{
+    if (!c || !b) return CDTLS_ERR_INVALID_ARG;
+    if (!c->h || c->h->reasm.buffered) return CDTLS_ERR_BAD_STATE;
+    c->h->reasm.lim.shared = b;
     return CDTLS_OK;
 }
 
