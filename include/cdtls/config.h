@@ -101,6 +101,9 @@ typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t 
  * are 96 bytes plus the PSK identity, OpenSSL's and GnuTLS's a few hundred).
  * A longer one is not kept: that session is then not resumed. */
 #define CDTLS_MAX_TICKET_LEN 1024u
+/* Listener defaults (cdtls_config_init; 0 in the fields means these too). */
+#define CDTLS_LISTENER_HALF_OPEN_PER_SOURCE 32u
+#define CDTLS_LISTENER_HANDSHAKE_BUDGET (16u * 1024u * 1024u)
 
 /* A resumable session (RFC 5246 §7.3 abbreviated handshake): what a
  * session store keeps. Secret: a store must protect and wipe it. */
@@ -441,6 +444,24 @@ typedef struct cdtls_config {
 
     cdtls_callbacks callbacks;
     /* New groups go here, at the end (see `size`). */
+
+    /* cdtls_listener against floods of cookie-valid handshakes and idle
+     * peers (docs/security.md, "Listener availability"). A zero field
+     * takes its default. */
+    struct cdtls_config_listener {
+        /* Handshakes in progress from one IPv4 /24 or IPv6 /64; a new one
+         * from there evicts that prefix's oldest. When the peer table is
+         * full (max_peers) a new handshake evicts the oldest one in
+         * progress of anyone, never an established peer. Default 32. */
+        unsigned max_half_open_per_source;
+        /* Bytes all handshakes in progress reassemble together. Default
+         * 16 MiB. */
+        size_t handshake_budget;
+        /* An established peer from which nothing authentic came for this
+         * long leaves the listener; its reads return CDTLS_ERR_TIMEOUT.
+         * Default 0 = never. */
+        uint32_t idle_timeout_ms;
+    } listener;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above and records the caller's

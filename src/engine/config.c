@@ -20,4 +20,6 @@ void cdtls_config_init_sized(cdtls_config *cfg, size_t size)
     cfg->cookie.exchange = 1;
     cfg->cookie.rotate_ms = 30000;
     cfg->resumption.lifetime_ms = 24u * 3600u * 1000u;
+    cfg->listener.max_half_open_per_source = CDTLS_LISTENER_HALF_OPEN_PER_SOURCE;
+    cfg->listener.handshake_budget = CDTLS_LISTENER_HANDSHAKE_BUDGET;
 }

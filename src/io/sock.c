@@ -110,6 +110,8 @@ struct cdtls_listener {
     cdtls_sock **table;
     size_t table_size; /* a power of two, or 0 */
     unsigned n_peers, n_queued, backlog, max_peers;
+    unsigned max_half_open_per_source;  /* cfg.listener.max_half_open_per_source */
+    cdtls_handshake_budget hs_budget; /* shared by the peers' reassembly */
     uint8_t *scratch;   /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
     tx_batch tx;        /* what the listener and its peers send */
     rx_batch rx;        /* the datagrams being received */
@@ -526,6 +528,10 @@ static int listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsign
     l->max_peers = 1024;
     l->group = g;
     l->worker = index;
+    l->max_half_open_per_source = cfg->listener.max_half_open_per_source ? cfg->listener.max_half_open_per_source
+                                                                         : CDTLS_LISTENER_HALF_OPEN_PER_SOURCE;
+    l->hs_budget.max = cfg->listener.handshake_budget ? cfg->listener.handshake_budget
+                                                      : CDTLS_LISTENER_HANDSHAKE_BUDGET;
     int rc = cdtls_io_open(&l->io, bind, g ? flags | CDTLS_IO_REUSEPORT : flags);
     if (rc) {
         cdtls_free_wipe(a, l, sizeof *l);
@@ -645,6 +651,61 @@ static void unlink_peer(cdtls_listener *l, cdtls_sock *s)
         }
 }
 
+/* ------------------------------------------- handshakes in progress */
+
+/* Issue 20: one host (or one network) flooding cookie-valid handshakes must
+ * not lock others out. The cookie proves only that the sender receives at
+ * its address, so a host with many ports can fill any table. Peers whose
+ * handshake is in progress are therefore limited per source prefix (IPv4
+ * /24, IPv6 /64: what one host or one site usually holds), and when the
+ * table is full a newcomer takes the place of the oldest handshake in
+ * progress; established peers, accepted or waiting to be, are never given
+ * up for a newcomer (docs/security.md). */
+static int same_prefix(const cdtls_addr *x, const cdtls_addr *y)
+{
+    if (x->ip.family != y->ip.family) return 0;
+    return memcmp(x->ip.addr, y->ip.addr, x->ip.family == 6 ? 8 : 3) == 0;
+}
+
+static int half_open(const cdtls_sock *s)
+{
+    return !s->accepted && !s->queued && cdtls_conn_get_state(s->conn) == CDTLS_STATE_HANDSHAKING;
+}
+
+static void evict(cdtls_listener *l, cdtls_sock **pp)
+{
+    cdtls_sock *s = *pp;
+    *pp = s->next;
+    table_remove(l, s);
+    l->n_peers--;
+    sock_free(s);
+}
+
+/* Makes room for a new handshake from `from`; 0 if there is none (the
+ * table holds only established peers). The list of peers is newest first,
+ * so the last match is the oldest. */
+static int admit_half_open(cdtls_listener *l, const cdtls_addr *from)
+{
+    unsigned from_source = 0;
+    cdtls_sock **oldest = NULL, **oldest_from_source = NULL;
+    for (cdtls_sock **pp = &l->peers; *pp; pp = &(*pp)->next) {
+        if (!half_open(*pp)) continue;
+        oldest = pp;
+        if (same_prefix(&(*pp)->peer, from)) {
+            from_source++;
+            oldest_from_source = pp;
+        }
+    }
+    if (from_source >= l->max_half_open_per_source) {
+        evict(l, oldest_from_source);
+        return 1;
+    }
+    if (l->n_peers < l->max_peers) return 1;
+    if (!oldest) return 0;
+    evict(l, oldest);
+    return 1;
+}
+
 /* A datagram from an address with no connection: the stateless cookie check
  * first (RFC 6347 §4.2.1); only the start of a ClientHello with a valid
  * cookie makes a connection, which it returns (NULL otherwise). */
@@ -665,7 +726,7 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
         if (!t->hold) (void)tx_send(t);
         return NULL;
     }
-    if (rc != CDTLS_OK || l->n_peers >= l->max_peers) return NULL;
+    if (rc != CDTLS_OK || !admit_half_open(l, from)) return NULL;
     cdtls_sock *s = cdtls_alloc_zero(l->a, sizeof *s);
     if (!s) return NULL;
     s->a = l->a;
@@ -681,6 +742,7 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
     (void)cdtls_conn_set_cookie_verified(s->conn);
     if (l->group) worker_conn_setup(l->group, l->worker, s->conn);
+    (void)cdtls_conn_share_handshake_budget(s->conn, &l->hs_budget);
     if (table_insert(l, s) != CDTLS_OK) {
         cdtls_conn_free(s->conn);
         cdtls_free_wipe(l->a, s, sizeof *s);

@@ -1,0 +1,208 @@
+/* Issue 20: the listener stays available to a legitimate client while one
+ * host, one /24, or many networks flood it with cookie-valid handshakes.
+ * Real sockets on loopback (the 127/8 addresses the flooders bind to need
+ * no setup on Linux), single-threaded so it is repeatable: each round
+ * moves the flooders, the legitimate client and the listener one step. */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdtls/sock.h"
+
+static const uint8_t psk[16] = "abuse-listener!!";
+
+static void cfg_init(cdtls_config *cfg)
+{
+    cdtls_config_init(cfg);
+    cfg->psk.key = psk;
+    cfg->psk.key_len = sizeof psk;
+    cfg->psk.identity = (const uint8_t *)"abuse";
+    cfg->psk.identity_len = 5;
+}
+
+typedef struct peer {
+    cdtls_io_socket io;
+    cdtls_conn *c;
+    int open;
+} peer;
+
+static void peer_open(peer *p, const cdtls_config *cfg, const char *addr)
+{
+    cdtls_addr bind;
+    cr_assert_eq(cdtls_addr_parse(addr, 0, &bind), CDTLS_OK);
+    cr_assert_eq(cdtls_io_open(&p->io, &bind, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK, "bind %s", addr);
+    uint64_t now = cdtls_io_now_ms();
+    cr_assert_eq(cdtls_conn_new(cfg, CDTLS_CLIENT, now, &p->c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(p->c, now), CDTLS_OK);
+    p->open = 1;
+}
+
+static void peer_close(peer *p)
+{
+    if (!p->open) return;
+    cdtls_conn_free(p->c);
+    cdtls_io_close(&p->io);
+    p->open = 0;
+}
+
+/* Feeds what arrived, fires the timer, sends what is queued. */
+static void peer_pump(peer *p, const cdtls_addr *server)
+{
+    uint8_t d[2048];
+    size_t n;
+    uint64_t now = cdtls_io_now_ms();
+    while (cdtls_io_recv(&p->io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK)
+        (void)cdtls_conn_recv(p->c, d, n, NULL, now);
+    if (cdtls_conn_timeout(p->c) <= now) (void)cdtls_conn_on_timeout(p->c, now);
+    while (cdtls_conn_next_datagram(p->c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        (void)cdtls_io_send(&p->io, d, n, server, NULL, NULL, 0);
+}
+
+#define MAX_ACCEPTED 8
+
+typedef struct server {
+    cdtls_listener *l;
+    cdtls_addr where;
+    cdtls_sock *acc[MAX_ACCEPTED];
+    int n_acc;
+} server;
+
+static void server_open(server *sv, const cdtls_config *cfg, unsigned max_peers)
+{
+    memset(sv, 0, sizeof *sv);
+    cdtls_addr bind;
+    cdtls_addr_parse("127.0.0.1", 0, &bind);
+    cr_assert_eq(cdtls_listener_open(cfg, &bind, 0, &sv->l), CDTLS_OK);
+    cr_assert_eq(cdtls_listener_set_limits(sv->l, MAX_ACCEPTED, max_peers), CDTLS_OK);
+    cdtls_io_local_addr(cdtls_listener_io(sv->l), &sv->where);
+}
+
+static void server_pump(server *sv)
+{
+    for (int i = 0; i < 64; i++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(sv->l, 0, &s);
+        if (rc == CDTLS_ERR_WOULD_BLOCK) return;
+        cr_assert_eq(rc, CDTLS_OK, "accept: %s", cdtls_strerror(rc));
+        cr_assert_lt(sv->n_acc, MAX_ACCEPTED);
+        sv->acc[sv->n_acc++] = s;
+    }
+}
+
+static void server_close(server *sv)
+{
+    for (int i = 0; i < sv->n_acc; i++) cdtls_sock_close(sv->acc[i]);
+    cdtls_listener_close(sv->l);
+}
+
+/* One cookie-valid handshake left half-open: ClientHello, the
+ * HelloVerifyRequest, the ClientHello with the cookie (which makes the
+ * listener create a peer), and nothing after. The socket stays open (the
+ * flooder receives; it just never answers). */
+static void flood_one(peer *p, const cdtls_config *cfg, const char *addr, server *sv)
+{
+    peer_open(p, cfg, addr);
+    peer_pump(p, &sv->where); /* ClientHello */
+    for (int i = 0; i < 50 && cdtls_conn_get_state(p->c) == CDTLS_STATE_HANDSHAKING; i++) {
+        server_pump(sv); /* HelloVerifyRequest; then the peer and its flight */
+        uint8_t d[2048];
+        size_t n;
+        if (cdtls_io_recv(&p->io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) != CDTLS_OK) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        (void)cdtls_conn_recv(p->c, d, n, NULL, cdtls_io_now_ms());
+        if (cdtls_conn_next_datagram(p->c, d, sizeof d, &n, NULL) == CDTLS_OK) { /* the hello with the cookie */
+            (void)cdtls_io_send(&p->io, d, n, &sv->where, NULL, NULL, 0);
+            server_pump(sv);
+            return;
+        }
+    }
+    cr_assert_fail("flooder at %s got no HelloVerifyRequest", addr);
+}
+
+#define FLOOD 160
+#define MAX_PEERS 64u
+
+/* The address of flooder i: all from one host, or each from its own /24. */
+static const char *flood_addr(int i, int one_host, char *buf, size_t cap)
+{
+    if (one_host) return "127.0.1.1";
+    snprintf(buf, cap, "127.0.%d.%d", 2 + i % 200, 1 + i / 200);
+    return buf;
+}
+
+/* The legitimate client (from 127.0.0.1) handshakes while flooders keep
+ * coming, one a round; it must be established and accepted within 5 s. */
+static void legit_beside_flood(server *sv, const cdtls_config *cfg, peer *flood, int *n_flood, int one_host,
+                               peer *legit)
+{
+    peer_open(legit, cfg, "127.0.0.1");
+    uint64_t t0 = cdtls_io_now_ms();
+    char buf[32];
+    while (cdtls_io_now_ms() - t0 < 5000) {
+        if (*n_flood < 2 * FLOOD) {
+            flood_one(&flood[*n_flood], cfg, flood_addr(*n_flood, one_host, buf, sizeof buf), sv);
+            (*n_flood)++;
+        }
+        peer_pump(legit, &sv->where);
+        server_pump(sv);
+        if (cdtls_conn_get_state(legit->c) == CDTLS_STATE_ESTABLISHED && sv->n_acc == 1) break;
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(cdtls_conn_get_state(legit->c), CDTLS_STATE_ESTABLISHED,
+                 "legitimate client not established after %llu ms beside %d flooders (%s)",
+                 (unsigned long long)(cdtls_io_now_ms() - t0), *n_flood, cdtls_strerror(cdtls_conn_error(legit->c)));
+    cr_assert_eq(sv->n_acc, 1, "the listener accepted %d", sv->n_acc);
+}
+
+static void run_flood(int one_host)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    server sv;
+    server_open(&sv, &cfg, MAX_PEERS);
+    static peer flood[2 * FLOOD];
+    memset(flood, 0, sizeof flood);
+    int n_flood = 0;
+    char buf[32];
+    for (; n_flood < FLOOD; n_flood++) flood_one(&flood[n_flood], &cfg, flood_addr(n_flood, one_host, buf, sizeof buf), &sv);
+    if (!one_host) cr_assert_eq(cdtls_listener_peer_count(sv.l), MAX_PEERS); /* the table is full */
+    peer legit;
+    legit_beside_flood(&sv, &cfg, flood, &n_flood, one_host, &legit);
+    if (one_host) /* the flooder's handshakes in progress, and the legitimate client */
+        cr_assert_leq(cdtls_listener_peer_count(sv.l), CDTLS_LISTENER_HALF_OPEN_PER_SOURCE + 1,
+                      "one host holds %u peers", cdtls_listener_peer_count(sv.l) - 1);
+    /* an established peer is never given up for newcomers */
+    char more[32];
+    for (int i = 0; i < FLOOD && n_flood < 2 * FLOOD; i++, n_flood++)
+        flood_one(&flood[n_flood], &cfg, flood_addr(n_flood, one_host, more, sizeof more), &sv);
+    cr_assert_eq(cdtls_conn_write(legit.c, (const uint8_t *)"still here", 10, NULL), CDTLS_OK);
+    peer_pump(&legit, &sv.where);
+    uint8_t got[32];
+    size_t n = 0;
+    cr_assert_eq(cdtls_sock_read(sv.acc[0], got, sizeof got, &n, NULL, 2000), CDTLS_OK);
+    cr_assert(n == 10 && memcmp(got, "still here", 10) == 0);
+    peer_close(&legit);
+    for (int i = 0; i < n_flood; i++) peer_close(&flood[i]);
+    server_close(&sv);
+}
+
+/* Item 1: one host, many ports. Before: its handshakes filled the table
+ * (1,099 from one address in 1.1 s against 1,024 places) and a legitimate
+ * client failed until the 60 s handshake timeout cleared it. */
+Test(abuse_listener, one_host_cannot_lock_others_out, .timeout = 60)
+{
+    run_flood(1);
+}
+
+/* Item 1: many networks (each flooder its own /24): the per-source budget
+ * does not help; the oldest handshake in progress makes room instead. */
+Test(abuse_listener, full_table_evicts_the_oldest_half_open, .timeout = 60)
+{
+    run_flood(0);
+}
