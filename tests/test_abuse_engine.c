@@ -26,7 +26,8 @@ static void pass(cdtls_conn *a, cdtls_conn *b)
 {
     uint8_t d[2048];
     size_t n;
-    while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) (void)cdtls_conn_recv(b, d, n, NULL, 1000);
+    while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK)
+        (void)cdtls_conn_recv(b, d, n, NULL, 1000);
 }
 
 static int shuttle(cdtls_conn *a, cdtls_conn *b)
@@ -34,7 +35,8 @@ static int shuttle(cdtls_conn *a, cdtls_conn *b)
     for (int i = 0; i < 20; i++) {
         pass(a, b);
         pass(b, a);
-        if (cdtls_conn_get_state(a) == CDTLS_STATE_ESTABLISHED && cdtls_conn_get_state(b) == CDTLS_STATE_ESTABLISHED)
+        if (cdtls_conn_get_state(a) == CDTLS_STATE_ESTABLISHED &&
+            cdtls_conn_get_state(b) == CDTLS_STATE_ESTABLISHED)
             return 1;
     }
     return 0;

@@ -32,7 +32,8 @@ static void peer_open(peer *p, const cdtls_config *cfg, const char *addr)
 {
     cdtls_addr bind;
     cr_assert_eq(cdtls_addr_parse(addr, 0, &bind), CDTLS_OK);
-    cr_assert_eq(cdtls_io_open(&p->io, &bind, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK, "bind %s", addr);
+    cr_assert_eq(cdtls_io_open(&p->io, &bind, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK, "bind %s",
+                 addr);
     uint64_t now = cdtls_io_now_ms();
     cr_assert_eq(cdtls_conn_new(cfg, CDTLS_CLIENT, now, &p->c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(p->c, now), CDTLS_OK);
@@ -115,7 +116,8 @@ static void flood_one(peer *p, const cdtls_config *cfg, const char *addr, server
             continue;
         }
         (void)cdtls_conn_recv(p->c, d, n, NULL, cdtls_io_now_ms());
-        if (cdtls_conn_next_datagram(p->c, d, sizeof d, &n, NULL) == CDTLS_OK) { /* the hello with the cookie */
+        if (cdtls_conn_next_datagram(p->c, d, sizeof d, &n, NULL) ==
+            CDTLS_OK) { /* the hello with the cookie */
             (void)cdtls_io_send(&p->io, d, n, &sv->where, NULL, NULL, 0);
             server_pump(sv);
             return;
@@ -156,7 +158,8 @@ static void legit_beside_flood(server *sv, const cdtls_config *cfg, peer *flood,
     }
     cr_assert_eq(cdtls_conn_get_state(legit->c), CDTLS_STATE_ESTABLISHED,
                  "legitimate client not established after %llu ms beside %d flooders (%s)",
-                 (unsigned long long)(cdtls_io_now_ms() - t0), *n_flood, cdtls_strerror(cdtls_conn_error(legit->c)));
+                 (unsigned long long)(cdtls_io_now_ms() - t0), *n_flood,
+                 cdtls_strerror(cdtls_conn_error(legit->c)));
     cr_assert_eq(sv->n_acc, 1, "the listener accepted %d", sv->n_acc);
 }
 
@@ -170,7 +173,8 @@ static void run_flood(int one_host)
     memset(flood, 0, sizeof flood);
     int n_flood = 0;
     char buf[32];
-    for (; n_flood < FLOOD; n_flood++) flood_one(&flood[n_flood], &cfg, flood_addr(n_flood, one_host, buf, sizeof buf), &sv);
+    for (; n_flood < FLOOD; n_flood++)
+        flood_one(&flood[n_flood], &cfg, flood_addr(n_flood, one_host, buf, sizeof buf), &sv);
     if (!one_host) cr_assert_eq(cdtls_listener_peer_count(sv.l), MAX_PEERS); /* the table is full */
     peer legit;
     legit_beside_flood(&sv, &cfg, flood, &n_flood, one_host, &legit);
@@ -205,4 +209,144 @@ Test(abuse_listener, one_host_cannot_lock_others_out, .timeout = 60)
 Test(abuse_listener, full_table_evicts_the_oldest_half_open, .timeout = 60)
 {
     run_flood(0);
+}
+
+/* Feeds every datagram that arrived on io to both connections (the old
+ * and the restarted client share the address and port; each drops what is
+ * not its own), fires their timers, sends what they queued. */
+static void pump_shared(cdtls_io_socket *io, cdtls_conn *a, cdtls_conn *b, const cdtls_addr *server)
+{
+    uint8_t d[2048];
+    size_t n;
+    uint64_t now = cdtls_io_now_ms();
+    while (cdtls_io_recv(io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK) {
+        if (a) (void)cdtls_conn_recv(a, d, n, NULL, now);
+        (void)cdtls_conn_recv(b, d, n, NULL, now);
+    }
+    cdtls_conn *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i]) continue;
+        if (cdtls_conn_timeout(both[i]) <= now) (void)cdtls_conn_on_timeout(both[i], now);
+        while (cdtls_conn_next_datagram(both[i], d, sizeof d, &n, NULL) == CDTLS_OK)
+            (void)cdtls_io_send(io, d, n, server, NULL, NULL, 0);
+    }
+}
+
+static int same_port(const cdtls_addr *x, const cdtls_addr *y)
+{
+    return x->port == y->port && x->ip.family == y->ip.family && memcmp(x->ip.addr, y->ip.addr, 4) == 0;
+}
+
+static void expect_read(cdtls_sock *s, const char *want)
+{
+    uint8_t got[64];
+    size_t n = 0;
+    int rc = cdtls_sock_read(s, got, sizeof got, &n, NULL, 2000);
+    cr_assert_eq(rc, CDTLS_OK, "read: %s", cdtls_strerror(rc));
+    cr_assert(n == strlen(want) && memcmp(got, want, n) == 0);
+}
+
+/* Item 2 (RFC 6347 §4.2.8): a client restarts on the same address and port
+ * (a CoAP or LwM2M device after a reboot). Its new epoch-0 ClientHello
+ * with a valid cookie starts a new handshake; the old connection keeps
+ * working meanwhile; when the new one completes it is accepted and the old
+ * one's reads say CDTLS_ERR_PEER_RESTARTED. Before, the new ClientHello was
+ * never answered (the old connection ignored it) until the old one
+ * closed. */
+Test(abuse_listener, restarted_client_gets_a_new_connection, .timeout = 60)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    server sv;
+    server_open(&sv, &cfg, MAX_PEERS);
+    peer old;
+    peer_open(&old, &cfg, "127.0.0.1");
+    for (int i = 0; i < 2000 && (sv.n_acc < 1 || cdtls_conn_get_state(old.c) != CDTLS_STATE_ESTABLISHED);
+         i++) {
+        peer_pump(&old, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(cdtls_conn_get_state(old.c), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(sv.n_acc, 1);
+    /* the restart: a new connection on the same socket */
+    cdtls_conn *fresh;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &fresh), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(fresh, cdtls_io_now_ms()), CDTLS_OK);
+    /* ClientHello, HelloVerifyRequest, ClientHello with the cookie: the
+     * new handshake is under way on the server */
+    for (int i = 0; i < 2; i++) {
+        pump_shared(&old.io, old.c, fresh, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(cdtls_conn_get_state(fresh), CDTLS_STATE_HANDSHAKING);
+    cr_assert_eq(cdtls_listener_peer_count(sv.l), 2); /* the old peer and the new handshake */
+    /* the old connection still works both ways */
+    cr_assert_eq(cdtls_conn_write(old.c, (const uint8_t *)"old", 3, NULL), CDTLS_OK);
+    pump_shared(&old.io, old.c, fresh, &sv.where);
+    expect_read(sv.acc[0], "old");
+    uint64_t t0 = cdtls_io_now_ms();
+    while (cdtls_io_now_ms() - t0 < 5000 &&
+           (sv.n_acc < 2 || cdtls_conn_get_state(fresh) != CDTLS_STATE_ESTABLISHED)) {
+        pump_shared(&old.io, NULL, fresh, &sv.where);
+        server_pump(&sv);
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(cdtls_conn_get_state(fresh), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(fresh)));
+    cr_assert_eq(sv.n_acc, 2, "the new connection was not accepted");
+    cr_assert(same_port(cdtls_sock_peer(sv.acc[0]), cdtls_sock_peer(sv.acc[1])));
+    uint8_t buf[16];
+    size_t n;
+    cr_assert_eq(cdtls_sock_read(sv.acc[0], buf, sizeof buf, &n, NULL, 0), CDTLS_ERR_PEER_RESTARTED);
+    cr_assert_eq(cdtls_conn_write(fresh, (const uint8_t *)"new", 3, NULL), CDTLS_OK);
+    pump_shared(&old.io, NULL, fresh, &sv.where);
+    expect_read(sv.acc[1], "new");
+    cdtls_conn_free(fresh);
+    peer_close(&old);
+    server_close(&sv);
+}
+
+/* Item 2: idle peers expire (listener.idle_timeout_ms): an accepted one's
+ * reads say CDTLS_ERR_TIMEOUT and its address is free for a new
+ * handshake. */
+Test(abuse_listener, idle_peer_expires, .timeout = 60)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    cfg.listener.idle_timeout_ms = 300;
+    server sv;
+    server_open(&sv, &cfg, MAX_PEERS);
+    peer p;
+    peer_open(&p, &cfg, "127.0.0.1");
+    for (int i = 0; i < 2000 && (sv.n_acc < 1 || cdtls_conn_get_state(p.c) != CDTLS_STATE_ESTABLISHED); i++) {
+        peer_pump(&p, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(sv.n_acc, 1);
+    cr_assert_eq(cdtls_conn_write(p.c, (const uint8_t *)"hi", 2, NULL), CDTLS_OK);
+    peer_pump(&p, &sv.where);
+    expect_read(sv.acc[0], "hi"); /* heard: not idle yet */
+    uint8_t buf[16];
+    size_t n;
+    uint64_t t0 = cdtls_io_now_ms();
+    int rc = cdtls_sock_read(sv.acc[0], buf, sizeof buf, &n, NULL, 3000);
+    uint64_t waited = cdtls_io_now_ms() - t0;
+    cr_assert_eq(rc, CDTLS_ERR_TIMEOUT, "%s", cdtls_strerror(rc));
+    cr_assert_lt(waited, 2500, "expired after %llu ms (idle timeout 300, scanned each second)",
+                 (unsigned long long)waited);
+    /* the same address and port handshake again */
+    cdtls_conn *again;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &again), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(again, cdtls_io_now_ms()), CDTLS_OK);
+    for (int i = 0; i < 2000 && (sv.n_acc < 2 || cdtls_conn_get_state(again) != CDTLS_STATE_ESTABLISHED);
+         i++) {
+        pump_shared(&p.io, NULL, again, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(cdtls_conn_get_state(again), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(sv.n_acc, 2);
+    cdtls_conn_free(again);
+    peer_close(&p);
+    server_close(&sv);
 }

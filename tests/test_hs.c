@@ -331,7 +331,7 @@ Test(hs_reasm, buffer_limit, .init = setup, .fini = teardown)
     hs_header h1 = {11, 60000, 0, 0, 4000}, h2 = {11, 60000, 1, 0, 4000}, h3 = {11, 60000, 1, 0, 2000};
     cr_assert_eq(hs_reasm_add(&small, &h1, body, 4000), CDTLS_OK);
     cr_assert_eq(hs_reasm_add(&small, &h2, body, 4000), CDTLS_ERR_LIMIT); /* would pass 7,000 bytes */
-    cr_assert_eq(hs_reasm_add(&small, &h3, body, 2000), CDTLS_OK);       /* what arrived, not what is claimed */
+    cr_assert_eq(hs_reasm_add(&small, &h3, body, 2000), CDTLS_OK); /* what arrived, not what is claimed */
     hs_reasm_free(&small);
 }
 

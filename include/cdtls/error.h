@@ -61,6 +61,8 @@ typedef enum cdtls_err {
     CDTLS_ERR_EMS_REQUIRED = -55,            /* extended master secret required by policy but not offered */
     CDTLS_ERR_FAILED = -56,                  /* connection failed earlier; only free it now */
     CDTLS_ERR_NO_APPLICATION_PROTOCOL = -57, /* no ALPN protocol in common (RFC 7301 §3.2) */
+    CDTLS_ERR_PEER_RESTARTED = -58,          /* the peer completed a new handshake from the same address
+                                                (RFC 6347 §4.2.8): the new connection was accepted, this one is over */
 
     /* certificates and keys */
     CDTLS_ERR_DER = -90, /* malformed DER/ASN.1 */

@@ -69,7 +69,8 @@ static uint32_t max_u32(uint32_t x, uint32_t y)
 /* Bytes we already have must match: an overlap with different content is
  * an attack or corruption, and the fragment is dropped whole. Also returns
  * how many of the fragment's bytes we already have. */
-static int overlap_check(const hs_reasm_slot *s, uint32_t o, uint32_t e, const uint8_t *frag, uint32_t *covered)
+static int overlap_check(const hs_reasm_slot *s, uint32_t o, uint32_t e, const uint8_t *frag,
+                         uint32_t *covered)
 {
     *covered = 0;
     for (unsigned i = 0; i < s->n_runs; i++) {

@@ -92,6 +92,15 @@ struct cdtls_sock {
     struct cdtls_sock *next;  /* listener's list of peers not yet accepted */
     struct cdtls_sock *hnext; /* listener's address table chain */
     uint64_t io_events;       /* a client's cursor in its io socket's events */
+
+    /* RFC 6347 §4.2.8: a new handshake from the address of an established
+     * peer (a client that restarted) runs as `successor` beside it; the
+     * old connection keeps working until the new one completes, then
+     * `replaced` (its reads return CDTLS_ERR_PEER_RESTARTED). */
+    struct cdtls_sock *successor, *predecessor;
+    _Bool replaced, idle_expired;
+    /* a listener's peer: when it last sent an authentic record */
+    uint64_t heard_ms;
 };
 
 struct cdtls_listener {
@@ -110,8 +119,6 @@ struct cdtls_listener {
     cdtls_sock **table;
     size_t table_size; /* a power of two, or 0 */
     unsigned n_peers, n_queued, backlog, max_peers;
-    unsigned max_half_open_per_source;  /* cfg.listener.max_half_open_per_source */
-    cdtls_handshake_budget hs_budget; /* shared by the peers' reassembly */
     uint8_t *scratch;   /* DGRAM_MAX bytes: the peers' scratch (see cdtls_sock) */
     tx_batch tx;        /* what the listener and its peers send */
     rx_batch rx;        /* the datagrams being received */
@@ -120,6 +127,14 @@ struct cdtls_listener {
      * the group's, CID records for other workers go to them. NULL: alone. */
     cdtls_worker_group *group;
     unsigned worker;
+
+    /* cfg.listener (issue 20): the per-source budget of handshakes in
+     * progress, the reassembly budget they share, the idle timeout and
+     * when the table is next scanned for idle peers */
+    unsigned max_half_open_per_source;
+    cdtls_handshake_budget hs_budget;
+    uint32_t idle_timeout_ms;
+    uint64_t idle_scan_ms;
 };
 
 
@@ -341,7 +356,9 @@ static void collect(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
 static void deliver(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *oob, const uint8_t *raw,
                     size_t raw_len)
 {
-    (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
+    uint64_t now = cdtls_io_now_ms();
+    (void)cdtls_conn_recv(s->conn, d, n, oob, now);
+    if (cdtls_conn_recv_advanced(s->conn)) s->heard_ms = now;
     collect(s, raw, raw_len);
     (void)flush(s, NULL, 0);
 }
@@ -377,8 +394,11 @@ static void rx_free_all(cdtls_sock *s)
     s->rx_count = 0;
 }
 
+static void restart_detach(cdtls_sock *s);
+
 static void sock_free(cdtls_sock *s)
 {
+    restart_detach(s);
     rx_free_all(s);
     cdtls_conn_free(s->conn);
     if (!s->l) {
@@ -528,10 +548,12 @@ static int listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsign
     l->max_peers = 1024;
     l->group = g;
     l->worker = index;
-    l->max_half_open_per_source = cfg->listener.max_half_open_per_source ? cfg->listener.max_half_open_per_source
-                                                                         : CDTLS_LISTENER_HALF_OPEN_PER_SOURCE;
+    l->max_half_open_per_source = cfg->listener.max_half_open_per_source
+                                      ? cfg->listener.max_half_open_per_source
+                                      : CDTLS_LISTENER_HALF_OPEN_PER_SOURCE;
     l->hs_budget.max = cfg->listener.handshake_budget ? cfg->listener.handshake_budget
                                                       : CDTLS_LISTENER_HANDSHAKE_BUDGET;
+    l->idle_timeout_ms = cfg->listener.idle_timeout_ms;
     int rc = cdtls_io_open(&l->io, bind, g ? flags | CDTLS_IO_REUSEPORT : flags);
     if (rc) {
         cdtls_free_wipe(a, l, sizeof *l);
@@ -706,27 +728,54 @@ static int admit_half_open(cdtls_listener *l, const cdtls_addr *from)
     return 1;
 }
 
+static cdtls_sock *make_peer(cdtls_listener *l, const cdtls_addr *from);
+
+/* The stateless cookie check (RFC 6347 §4.2.1), by the listener's verifier
+ * or its worker group's: 1 for a ClientHello with a valid cookie; else 0,
+ * after answering a ClientHello without one with a HelloVerifyRequest. The
+ * reply is written straight into the outgoing batch: a flood of
+ * ClientHellos is answered a batch at a time. */
+static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n)
+{
+    tx_batch *t = &l->tx;
+    if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
+    size_t reply_len = 0;
+    uint64_t now = cdtls_io_now_ms();
+    int rc = l->group ? worker_cookie_check(l->group, from, d, n, now, t->buf + t->used, HVR_MAX, &reply_len)
+                      : cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, now, t->buf + t->used,
+                                                   HVR_MAX, &reply_len);
+    if (rc == CDTLS_ERR_WOULD_BLOCK) {
+        tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
+        if (!t->hold) (void)tx_send(t);
+        return 0;
+    }
+    return rc == CDTLS_OK;
+}
+
 /* A datagram from an address with no connection: the stateless cookie check
  * first (RFC 6347 §4.2.1); only the start of a ClientHello with a valid
  * cookie makes a connection, which it returns (NULL otherwise). */
 static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
                             const cdtls_oob *oob)
 {
-    /* The HelloVerifyRequest is written straight into the outgoing batch:
-     * a flood of ClientHellos is answered a batch at a time. */
-    tx_batch *t = &l->tx;
-    if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
-    size_t reply_len = 0;
-    int rc = l->group ? worker_cookie_check(l->group, from, d, n, cdtls_io_now_ms(), t->buf + t->used,
-                                            HVR_MAX, &reply_len)
-                      : cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, cdtls_io_now_ms(),
-                                                   t->buf + t->used, HVR_MAX, &reply_len);
-    if (rc == CDTLS_ERR_WOULD_BLOCK) {
-        tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
-        if (!t->hold) (void)tx_send(t);
+    if (!cookie_step(l, from, d, n) || !admit_half_open(l, from)) return NULL;
+    cdtls_sock *s = make_peer(l, from);
+    if (!s) return NULL;
+    if (table_insert(l, s) != CDTLS_OK) {
+        l->peers = s->next; /* make_peer put it first */
+        s->next = NULL;
+        l->n_peers--;
+        sock_free(s);
         return NULL;
     }
-    if (rc != CDTLS_OK || !admit_half_open(l, from)) return NULL;
+    deliver(s, d, n, oob, NULL, 0);
+    return s;
+}
+
+/* A peer for `from`, whose cookie was just verified: on the list of peers
+ * in progress, counted, not yet in the address table. */
+static cdtls_sock *make_peer(cdtls_listener *l, const cdtls_addr *from)
+{
     cdtls_sock *s = cdtls_alloc_zero(l->a, sizeof *s);
     if (!s) return NULL;
     s->a = l->a;
@@ -743,16 +792,112 @@ static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uin
     (void)cdtls_conn_set_cookie_verified(s->conn);
     if (l->group) worker_conn_setup(l->group, l->worker, s->conn);
     (void)cdtls_conn_share_handshake_budget(s->conn, &l->hs_budget);
-    if (table_insert(l, s) != CDTLS_OK) {
-        cdtls_conn_free(s->conn);
-        cdtls_free_wipe(l->a, s, sizeof *s);
-        return NULL;
-    }
     s->next = l->peers;
     l->peers = s;
     l->n_peers++;
-    deliver(s, d, n, oob, NULL, 0);
     return s;
+}
+
+/* ------------------------------------------------ a client that restarted */
+
+/* 1 if d starts with a plaintext (epoch 0) record holding a ClientHello. */
+static int epoch0_client_hello(const uint8_t *d, size_t n)
+{
+    /* record header: type(1) version(2) epoch(2) seq(6) length(2); then the
+     * handshake header's type */
+    return n >= 13 + 12 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
+}
+
+/* The links between a peer and the new handshake from its address go with
+ * either. When the old peer goes first, the new one takes its place in the
+ * address table. */
+static void restart_detach(cdtls_sock *s)
+{
+    if (s->predecessor) s->predecessor->successor = NULL;
+    if (s->successor) {
+        cdtls_sock *next = s->successor;
+        next->predecessor = NULL;
+        s->successor = NULL;
+        if (s->l && !table_find(s->l, &next->peer)) (void)table_insert(s->l, next);
+    }
+    s->predecessor = NULL;
+}
+
+/* A datagram from the address of peer s. RFC 6347 §4.2.8: an epoch-0
+ * ClientHello to an established connection is a client that lost its state
+ * (a reboot keeps the port on CoAP and LwM2M devices) or a forgery. With a
+ * valid cookie it starts a new handshake beside the old connection, which
+ * keeps working until the new one completes (finish_restart). Until then
+ * plaintext goes to the new handshake, and a protected record to the old
+ * connection first, then to the new one if the old did not take it. */
+static void deliver_known(cdtls_listener *l, cdtls_sock *s, const cdtls_io_msg *m)
+{
+    cdtls_sock *next = s->successor;
+    int epoch0 = m->len >= 5 && m->buf[3] == 0 && m->buf[4] == 0 && m->buf[0] != 25 /* tls12_cid */;
+    if (!next && epoch0 && epoch0_client_hello(m->buf, m->len) &&
+        cdtls_conn_get_state(s->conn) != CDTLS_STATE_HANDSHAKING) {
+        if (!cookie_step(l, &m->addr, m->buf, m->len) || !admit_half_open(l, &m->addr) ||
+            !(next = make_peer(l, &m->addr)))
+            return;
+        s->successor = next;
+        next->predecessor = s;
+        deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+        return;
+    }
+    if (next && epoch0) {
+        deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+        return;
+    }
+    deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+    if (next && !cdtls_conn_recv_advanced(s->conn))
+        deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+}
+
+/* The new handshake from a restarted client's address completed: it takes
+ * the old connection's place. An accepted old connection is told (its
+ * reads return CDTLS_ERR_PEER_RESTARTED); one not yet accepted is freed. */
+static void finish_restart(cdtls_listener *l, cdtls_sock *next)
+{
+    cdtls_sock *old = next->predecessor;
+    old->successor = NULL;
+    next->predecessor = NULL;
+    table_remove(l, old);
+    (void)table_insert(l, next); /* the table exists: it held old */
+    if (old->accepted) {
+        old->replaced = 1;
+        return;
+    }
+    unlink_peer(l, old);
+    sock_free(old);
+}
+
+/* Established peers from which nothing authentic came for
+ * cfg.listener.idle_timeout_ms leave the table (their address is free for
+ * a new handshake); an accepted one's reads then return CDTLS_ERR_TIMEOUT,
+ * one not yet accepted is freed. The table is scanned once a second. */
+static void expire_idle(cdtls_listener *l)
+{
+    uint64_t now = cdtls_io_now_ms();
+    if (!l->idle_timeout_ms || now < l->idle_scan_ms) return;
+    l->idle_scan_ms = now + 1000;
+    for (size_t i = 0; i < l->table_size; i++) {
+        cdtls_sock *s = l->table[i];
+        while (s) {
+            cdtls_sock *after = s->hnext;
+            if (!s->heard_ms) s->heard_ms = now; /* first seen here: idle from now */
+            if (cdtls_conn_get_state(s->conn) != CDTLS_STATE_HANDSHAKING && !s->successor &&
+                now - s->heard_ms >= l->idle_timeout_ms) {
+                if (s->accepted) {
+                    table_remove(l, s);
+                    s->idle_expired = 1;
+                } else {
+                    unlink_peer(l, s);
+                    sock_free(s);
+                }
+            }
+            s = after;
+        }
+    }
 }
 
 /* Timers, failed handshakes, and peers that just finished their handshake.
@@ -773,6 +918,7 @@ static void housekeeping(cdtls_listener *l)
             sock_free(s);
             continue;
         }
+        if (st == CDTLS_STATE_ESTABLISHED && s->predecessor) finish_restart(l, s);
         if (!s->queued && st == CDTLS_STATE_ESTABLISHED) {
             if (l->n_queued < l->backlog) {
                 s->queued = 1;
@@ -781,6 +927,7 @@ static void housekeeping(cdtls_listener *l)
         }
         pp = &s->next;
     }
+    expire_idle(l);
     tx_release(&l->tx);
 }
 
@@ -880,7 +1027,7 @@ static int listener_step(cdtls_listener *l, int wait_ms)
         cdtls_sock *s = table_find(l, &m->addr);
         int to;
         if (s)
-            deliver(s, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+            deliver_known(l, s, m);
         else if (l->group && (to = worker_route(l->group, l->worker, m->buf, m->len)) >= 0)
             worker_hand_off(l->group, l->worker, (unsigned)to, m);
         else if ((s = peer_by_cid(l, m->buf, m->len)) != NULL)
@@ -979,6 +1126,8 @@ static int wait_record(cdtls_sock *s, int timeout_ms, rx_item **it)
             *it = s->rx_head;
             return CDTLS_OK;
         }
+        if (s->replaced) return CDTLS_ERR_PEER_RESTARTED;
+        if (s->idle_expired) return CDTLS_ERR_TIMEOUT;
         cdtls_conn_state st = cdtls_conn_get_state(s->conn);
         if (st == CDTLS_STATE_FAILED) return cdtls_conn_error(s->conn);
         if (st == CDTLS_STATE_CLOSED) return CDTLS_ERR_CLOSED;
