@@ -31,6 +31,9 @@
  *              port, one thread each, loaded from this process: full
  *              handshakes (PSK, ECDSA P-256) and 1200-byte records per wall
  *              second, and the scaling ratio (2 workers / 1)
+ *   cbc_timing record_open of MAC-then-encrypt CBC records, good against
+ *              bad padding: median ns each and their difference (Lucky
+ *              Thirteen; docs/security.md)
  *
  * Results are JSON lines (bench_common.h). Microbenchmarks report the best
  * of 3 runs of CPU time, which is what survives other load on the machine. */
@@ -1409,6 +1412,98 @@ static void bench_workers(void)
     }
 }
 
+/* ------------------------------------------------------- cbc_timing */
+
+/* Lucky Thirteen residue (issue 20, item 5): record_open of MAC-then-
+ * encrypt AES-128-CBC + HMAC-SHA-256 records, good padding of several
+ * lengths against bad padding (a length byte of 200), at 80 and 144
+ * ciphertext bytes. Samples of 64 opens each, good and bad interleaved,
+ * 2001 of each; the median ns per open of each, and the largest
+ * difference |good - bad| over the padding lengths. docs/security.md
+ * gives the threshold and the numbers. */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t mte_record(const cdtls_provider *p, cdtls_cbc_ctx *enc, const uint8_t *mac_key, size_t n,
+                         size_t pad, int bad, uint8_t *frag)
+{
+    static const uint8_t iv[16] = {3};
+    size_t len = n - 32 - 1 - pad;
+    uint8_t *body = frag + 16;
+    memcpy(frag, iv, 16);
+    memset(body, 'c', len);
+    uint8_t aad[13] = {0, 1, 0, 0, 0, 0, 0, 2, 23, 0xfe, 0xfd, (uint8_t)(len >> 8), (uint8_t)len};
+    cdtls_hmac_ctx h;
+    p->hmac[CDTLS_HASH_SHA256]->init(&h, mac_key, 32);
+    p->hmac[CDTLS_HASH_SHA256]->update(&h, aad, 13);
+    p->hmac[CDTLS_HASH_SHA256]->update(&h, body, len);
+    p->hmac[CDTLS_HASH_SHA256]->final(&h, body + len);
+    memset(body + len + 32, (int)pad, pad + 1);
+    if (bad) body[n - 1] = 200;
+    p->cbc[CDTLS_CBC_AES_128]->encrypt(enc, iv, body, n);
+    return 16 + n;
+}
+
+static double open_sample(const record_cipher *r, const uint8_t *frag, size_t len)
+{
+    record_header hh = {23, 0xfefd, 1, 2, (uint16_t)len, NULL, 0}; /* DTLS 1.2 */
+    uint8_t out[160];
+    size_t pl;
+    double t0 = bench_wall();
+    for (int i = 0; i < 64; i++) (void)record_open(r, &hh, frag, len, out, sizeof out, &pl);
+    return (bench_wall() - t0) * 1e9 / 64;
+}
+
+static void bench_cbc_timing(void)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->cbc[CDTLS_CBC_AES_128] || !p->hmac[CDTLS_HASH_SHA256]) {
+        bench_not_measured("cbc_timing", "AES128-CBC-SHA256-MtE", "no CBC in this provider");
+        return;
+    }
+    enum { SAMPLES = 2001 };
+    static double good[SAMPLES], badv[SAMPLES];
+    uint8_t key[16] = {1}, mac_key[32] = {2};
+    record_cipher r;
+    cdtls_cbc_ctx enc;
+    if (record_cipher_init_cbc(&r, p, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key, 16, mac_key, 32, 0, 0) ||
+        p->cbc[CDTLS_CBC_AES_128]->init(&enc, 1, key, 16))
+        return;
+    static const size_t sizes[] = {64, 128};
+    for (size_t si = 0; si < 2; si++) {
+        size_t n = sizes[si];
+        const size_t pads[] = {0, 15, n == 64 ? 31 : 43, n - 33};
+        uint8_t bad_frag[160], good_frag[160];
+        size_t bad_len = mte_record(p, &enc, mac_key, n, 0, 1, bad_frag);
+        double worst = -1, bad_at_worst = 0, good_at_worst = 0;
+        for (size_t k = 0; k < sizeof pads / sizeof pads[0]; k++) {
+            size_t good_len = mte_record(p, &enc, mac_key, n, pads[k], 0, good_frag);
+            for (int i = 0; i < SAMPLES; i++) {
+                good[i] = open_sample(&r, good_frag, good_len);
+                badv[i] = open_sample(&r, bad_frag, bad_len);
+            }
+            qsort(good, SAMPLES, sizeof good[0], cmp_double);
+            qsort(badv, SAMPLES, sizeof badv[0], cmp_double);
+            double d = badv[SAMPLES / 2] - good[SAMPLES / 2];
+            if (d < 0 ? -d > worst : d > worst) {
+                worst = d < 0 ? -d : d;
+                good_at_worst = good[SAMPLES / 2];
+                bad_at_worst = badv[SAMPLES / 2];
+            }
+        }
+        char name[64];
+        snprintf(name, sizeof name, "AES128-CBC-SHA256-MtE-%zuB", 16 + n);
+        bench_result("cbc_timing", name, "bad_padding_median_ns_at_worst", bad_at_worst);
+        bench_result("cbc_timing", name, "good_padding_median_ns_at_worst", good_at_worst);
+        bench_result("cbc_timing", name, "max_abs_median_diff_ns", worst);
+    }
+    p->cbc[CDTLS_CBC_AES_128]->clear(&enc);
+    record_cipher_clear(&r);
+}
+
 /* ------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1437,11 +1532,12 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr,
-                    "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers] [--certs "
-                    "DIR] "
-                    "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers|cbc_timing] "
+                "[--certs DIR] "
+                "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -1457,5 +1553,6 @@ int main(int argc, char **argv)
     RUN("tput", bench_tput());
     RUN("scale", bench_scale());
     RUN("workers", bench_workers());
+    RUN("cbc_timing", bench_cbc_timing());
     return 0;
 }

@@ -294,3 +294,118 @@ Test(record_protect, cbc_padding_errors_are_auth_errors)
     p->cbc[CDTLS_CBC_AES_128]->clear(&enc); /* the contract: contexts end with clear() */
     record_cipher_clear(&r);
 }
+
+/* ------------------------------------------------ Lucky Thirteen residue */
+
+/* Counts compression function calls of SHA-256 and HMAC-SHA-256 by
+ * wrapping the provider's entries: HMAC = key block + inner blocks over the
+ * message with its padding + 2 outer blocks (keys of at most 64 bytes);
+ * a raw hash = the full blocks its updates filled (+ the padding blocks on
+ * final). One context of each kind at a time, as record_open uses them. */
+static const cdtls_hmac_vt *real_hmac;
+static const cdtls_hash_vt *real_hash;
+static size_t hmac_len, hash_buffered, compressions;
+
+static void count_hmac_init(cdtls_hmac_ctx *c, const uint8_t *k, size_t kl)
+{
+    hmac_len = 0;
+    real_hmac->init(c, k, kl);
+}
+static void count_hmac_update(cdtls_hmac_ctx *c, const void *d, size_t n)
+{
+    hmac_len += n;
+    real_hmac->update(c, d, n);
+}
+static void count_hmac_final(cdtls_hmac_ctx *c, uint8_t *out)
+{
+    compressions += 1 + (hmac_len + 9 + 63) / 64 + 2;
+    real_hmac->final(c, out);
+}
+static void count_hash_init(cdtls_hash_ctx *c)
+{
+    hash_buffered = 0;
+    real_hash->init(c);
+}
+static void count_hash_update(cdtls_hash_ctx *c, const void *d, size_t n)
+{
+    compressions += (hash_buffered + n) / 64;
+    hash_buffered = (hash_buffered + n) % 64;
+    real_hash->update(c, d, n);
+}
+static void count_hash_final(const cdtls_hash_ctx *c, uint8_t *out)
+{
+    compressions += (hash_buffered + 9 + 63) / 64;
+    real_hash->final(c, out);
+}
+
+/* Issue 20, item 5: MAC-then-encrypt record_open runs the SHA-256
+ * compression function the same number of times for every padding, good
+ * or bad, at 80 and 144 ciphertext bytes (where the Lucky Thirteen timing
+ * difference was measured: +246 to +297 ns, one compression more for bad
+ * padding). The time itself is measured by `cdtls-bench-* --only
+ * cbc_timing` (docs/security.md). */
+Test(record_protect, cbc_mte_open_runs_the_same_compressions_whatever_the_padding)
+{
+    const cdtls_provider *p = P();
+    if (!p->cbc[CDTLS_CBC_AES_128] || !p->hash[CDTLS_HASH_SHA256]) cr_skip_test("no CBC in %s", p->name);
+    real_hmac = p->hmac[CDTLS_HASH_SHA256];
+    real_hash = p->hash[CDTLS_HASH_SHA256];
+    cdtls_hmac_vt hm = *real_hmac;
+    hm.init = count_hmac_init;
+    hm.update = count_hmac_update;
+    hm.final = count_hmac_final;
+    cdtls_hash_vt hs = *real_hash;
+    hs.init = count_hash_init;
+    hs.update = count_hash_update;
+    hs.final = count_hash_final;
+    cdtls_provider counted = *p;
+    counted.hmac[CDTLS_HASH_SHA256] = &hm;
+    counted.hash[CDTLS_HASH_SHA256] = &hs;
+
+    uint8_t key[16] = {1}, mac_key[32] = {2}, iv[16] = {3};
+    record_cipher r;
+    cr_assert_eq(record_cipher_init_cbc(&r, &counted, CDTLS_CBC_AES_128, CDTLS_HASH_SHA256, key, 16, mac_key,
+                                        32, 0, 0),
+                 CDTLS_OK);
+    cdtls_cbc_ctx enc;
+    cr_assert_eq(p->cbc[CDTLS_CBC_AES_128]->init(&enc, 1, key, 16), CDTLS_OK);
+    static const size_t sizes[] = {64, 128}; /* encrypted bytes: 80 and 144 with the IV */
+    for (size_t si = 0; si < 2; si++) {
+        const size_t n = sizes[si];
+        size_t first = 0;
+        int have_first = 0;
+        /* every good padding length the record can hold, then bad ones */
+        for (size_t variant = 0; variant <= n - 33 + 3; variant++) {
+            int bad = variant > n - 33;
+            size_t pad = bad ? 0 : variant, len = n - 32 - 1 - pad;
+            uint8_t frag[16 + 128], *body = frag + 16, content[128];
+            memset(content, 'c', sizeof content);
+            memcpy(frag, iv, 16);
+            memcpy(body, content, len);
+            uint8_t aad[13] = {0, 1, 0, 0, 0, 0, 0, 2, 23, 0xfe, 0xfd, (uint8_t)(len >> 8), (uint8_t)len};
+            cdtls_hmac_ctx h;
+            real_hmac->init(&h, mac_key, 32);
+            real_hmac->update(&h, aad, 13);
+            real_hmac->update(&h, content, len);
+            real_hmac->final(&h, body + len);
+            memset(body + len + 32, (int)pad, pad + 1);
+            if (bad) body[n - 1] = (uint8_t)(variant == n - 32 ? 200 : variant == n - 31 ? 40 : 7);
+            cr_assert_eq(p->cbc[CDTLS_CBC_AES_128]->encrypt(&enc, iv, body, n), CDTLS_OK);
+            record_header hh = {23, DTLS_VERSION_1_2, 1, 2, (uint16_t)(16 + n), NULL, 0};
+            uint8_t out[144];
+            size_t pl;
+            compressions = 0;
+            int rc = record_open(&r, &hh, frag, 16 + n, out, sizeof out, &pl);
+            cr_assert_eq(rc, bad ? CDTLS_ERR_AUTH : CDTLS_OK, "n %zu variant %zu", n, variant);
+            if (!have_first) {
+                first = compressions;
+                have_first = 1;
+            }
+            cr_assert_eq(compressions, first,
+                         "%zu encrypted bytes, %s padding %zu: %zu compressions, %zu with none", n,
+                         bad ? "bad" : "good", pad, compressions, first);
+        }
+    }
+    p->cbc[CDTLS_CBC_AES_128]->clear(&enc);
+    record_cipher_clear(&r);
+}

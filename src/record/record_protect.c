@@ -274,12 +274,40 @@ bad:
  * MAC sits, is secret. Padding check, MAC extraction and comparison run in
  * time independent of the padding (Lucky Thirteen, CVE-2013-0169): the
  * padding scan covers the largest possible padding, the MAC is copied out
- * with a scan over every position it could start at, and the HMAC is fed a
- * dummy tail so the number of bytes hashed does not depend on the padding.
- * Limit: with only an incremental hash API the number of hash compression
- * calls can still differ by one block between the real and dummy HMACs
- * (their finalisation padding falls differently); this is the residual
- * timing that "dummy block" mitigations in other stacks also accept. */
+ * with a scan over every position it could start at, and the hash
+ * compression function runs the same number of times whatever the padding:
+ * the real HMAC over the content, then as many blocks of a dummy hash as
+ * the largest content this record could hold would have taken more
+ * (mte_equalise; the countermeasure of s2n, docs/security.md). */
+/* Compression function calls of an HMAC's inner hash over the 13-byte
+ * pseudo-header and len bytes, after its key block: the message, the 0x80
+ * byte and the length field (8 bytes; 16 for 128-byte blocks), rounded up
+ * to blocks. Shifts, not division: len is secret. */
+static size_t mte_inner_blocks(size_t len, unsigned block_shift)
+{
+    size_t length_field = block_shift == 7 ? 16 : 8;
+    return (13 + len + 1 + length_field + ((size_t)1 << block_shift) - 1) >> block_shift;
+}
+
+/* Runs the compression function as many more times as an HMAC over
+ * max_len bytes of content would have taken than the one over len did,
+ * on a dummy hash: the total is the same for every padding. The count is
+ * secret, the total work is not; without a raw hash for the MAC's
+ * algorithm in the provider there is nothing to equalise with (then the
+ * difference is at most one compression per record). */
+static void mte_equalise(const record_cipher *rc, size_t len, size_t max_len)
+{
+    static const uint8_t dummy[CDTLS_HASH_MAX_BLOCK] = {0};
+    const cdtls_hash_vt *hv = rc->p->hash[rc->mac->hash];
+    if (!hv || (hv->block_len != 64 && hv->block_len != 128)) return;
+    unsigned shift = hv->block_len == 128 ? 7 : 6;
+    size_t extra = mte_inner_blocks(max_len, shift) - mte_inner_blocks(len, shift);
+    cdtls_hash_ctx d;
+    hv->init(&d);
+    for (size_t i = 0; i < extra; i++) hv->update(&d, dummy, hv->block_len);
+    cdtls_memzero(&d, sizeof d);
+}
+
 static int open_cbc_mte(const record_cipher *rc, const record_header *h, const uint8_t *frag, size_t frag_len,
                         uint8_t *out, size_t cap, size_t *pt_len)
 {
@@ -308,12 +336,7 @@ static int open_cbc_mte(const record_cipher *rc, const record_header *h, const u
     uint8_t aad[13], mac[CDTLS_HASH_MAX_DIGEST], got[CDTLS_HASH_MAX_DIGEST];
     build_aad(aad, h->epoch, h->seq, h->type, h->version, content_len);
     mac_compute(rc, aad, out, content_len, NULL, 0, mac);
-    /* dummy: hash the bytes the real MAC skipped, so the work is the same */
-    {
-        uint8_t scratch[CDTLS_HASH_MAX_DIGEST];
-        mac_compute(rc, aad, out + content_len, n - mac_len - 1 - content_len, NULL, 0, scratch);
-        cdtls_memzero(scratch, sizeof scratch);
-    }
+    mte_equalise(rc, content_len, n - mac_len - 1);
     /* copy the received MAC from its secret position without secret-dependent
      * addressing: visit every byte it could occupy */
     memset(got, 0, sizeof got);
