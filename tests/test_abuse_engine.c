@@ -7,6 +7,7 @@
 #include "cdtls/cdtls.h"
 
 #include "counting_alloc.h"
+#include "sim_link.h"
 
 static const uint8_t psk[16] = "abuse-test-psk!!";
 
@@ -68,7 +69,7 @@ static size_t hs_record(uint8_t *out, uint64_t rec_seq, uint8_t type, uint32_t l
     out[n++] = (uint8_t)(frag_len >> 16);
     out[n++] = (uint8_t)(frag_len >> 8);
     out[n++] = (uint8_t)frag_len;
-    memcpy(out + n, frag, frag_len);
+    if (frag_len) memcpy(out + n, frag, frag_len);
     return n + frag_len;
 }
 
@@ -134,4 +135,71 @@ Test(abuse_engine, shared_handshake_budget_bounds_many_connections)
     cr_assert_eq(budget.used, 0);
     cdtls_context_free(x);
     cr_assert_eq(sc.live, 0);
+}
+
+/* ------------------------------------------------- item 6: small ones */
+
+/* Renames the extended_master_secret extension (0x0017) of a ServerHello
+ * to an unassigned type (0x0fff): the length stays, the ServerHello now
+ * carries an extension the client did not offer. */
+static int rename_ems_in_server_hello(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    int *done = ctx;
+    if (to_server || *done || *len < 13 + 12 + 38 || d[0] != 22 || d[13] != 2) return 1;
+    size_t at = 13 + 12 + 2 + 32; /* record, handshake header, version, random */
+    at += 1 + d[at];              /* session_id */
+    at += 2 + 1 + 2;              /* suite, compression, extensions length */
+    while (at + 4 <= *len) {
+        size_t ext_len = (size_t)d[at + 2] << 8 | d[at + 3];
+        if (d[at] == 0x00 && d[at + 1] == 0x17) {
+            d[at] = 0x0f;
+            d[at + 1] = 0xff;
+            *done = 1;
+            return 1;
+        }
+        at += 4 + ext_len;
+    }
+    return 1;
+}
+
+/* RFC 5246 §7.4.1.4: a ServerHello extension the client did not offer
+ * ends the handshake with unsupported_extension. Before, it was ignored
+ * (here the handshake then failed on the Finished, the transcripts
+ * differing; with an extension added by a server it went through). */
+Test(abuse_engine, unoffered_server_hello_extension_is_refused)
+{
+    cdtls_config ccfg, scfg;
+    psk_cfg(&ccfg, NULL);
+    psk_cfg(&scfg, NULL);
+    sim_link s;
+    int done = 0;
+    cr_assert_eq(sim_init(&s, &ccfg, &scfg, NULL), CDTLS_OK);
+    s.tamper = rename_ems_in_server_hello;
+    s.tamper_ctx = &done;
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert(done, "no ServerHello with extended_master_secret seen");
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_ILLEGAL_PARAMETER, "%s",
+                 cdtls_strerror(cdtls_conn_error(s.client)));
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(s.server, &level, &desc));
+    cr_assert_eq(desc, 110); /* unsupported_extension */
+    sim_free(&s);
+}
+
+/* RFC 5246 §7.4.1.1: a HelloRequest while the client negotiates is
+ * ignored. Before, one spoofed plaintext HelloRequest ended our client's
+ * handshake (unexpected_message). */
+Test(abuse_engine, hello_request_during_the_handshake_is_ignored)
+{
+    cdtls_config ccfg, scfg;
+    psk_cfg(&ccfg, NULL);
+    psk_cfg(&scfg, NULL);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &ccfg, &scfg, NULL), CDTLS_OK);
+    uint8_t rec[32];
+    size_t n = hs_record(rec, 0, 0 /* hello_request */, 0, 0, 0, NULL, 0);
+    cr_assert_eq(sim_inject(&s, 0, rec, n), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_HANDSHAKING);
+    cr_assert(sim_run_handshake(&s, 10000), "%s", cdtls_strerror(cdtls_conn_error(s.client)));
+    sim_free(&s);
 }

@@ -109,6 +109,49 @@ Test(cid_record, all_zero_inner_plaintext_is_malformed)
     record_cipher_clear(&r);
 }
 
+/* RFC 9146 §4: the inner plaintext (content, real type, padding) is at
+ * most 2^14 bytes. Our sender refuses more; a record of 2^14 + 1 bytes
+ * sealed by hand is refused by the receiver too (issue 20, item 6: it was
+ * accepted). */
+Test(cid_record, inner_plaintext_over_2_14_is_refused)
+{
+    record_cipher w, r;
+    const cdtls_aead_alg alg = cdtls_provider_default()->aead[CDTLS_AEAD_AES_128_GCM]
+                                   ? CDTLS_AEAD_AES_128_GCM
+                                   : CDTLS_AEAD_CHACHA20_POLY1305;
+    cr_assert(cipher_pair(alg, &w, &r));
+    static const uint8_t cid[2] = {1, 2};
+    static uint8_t content[16384 + 1], rec[16384 + 64], out[16384 + 64];
+    memset(content, 'x', sizeof content);
+    size_t n, pl;
+    cr_assert_eq(record_seal_cid(&w, 23, DTLS_VERSION_1_2, 1, 1, cid, 2, 0, content, 16384, rec, sizeof rec, &n),
+                 CDTLS_ERR_RECORD_TOO_LARGE);
+    for (size_t inner = 16384; inner <= 16385; inner++) {
+        /* content || real type 23, sealed with the record's additional data */
+        uint8_t body[16384 + 1 + 16];
+        memcpy(body, content, inner - 1);
+        body[inner - 1] = 23;
+        const size_t explicit_len = w.fixed_iv_len == 4 ? 8 : 0;
+        uint8_t nonce[12], aad[64], *frag = rec;
+        record_aead_nonce(&w, 1, 7, nonce);
+        if (explicit_len) memcpy(frag, nonce + 4, 8);
+        size_t aad_len = record_cid_aad(aad, DTLS_VERSION_1_2, 1, 7, cid, 2, inner);
+        cr_assert_eq(w.aead->seal(&w.aead_ctx, nonce, 12, aad, aad_len, body, inner, frag + explicit_len),
+                     CDTLS_OK);
+        record_header h = {25, DTLS_VERSION_1_2, 1, 7, (uint16_t)(explicit_len + inner + w.aead->tag_len), cid, 2};
+        uint8_t type;
+        int rc = record_open_cid(&r, &h, frag, out, sizeof out, &pl, &type);
+        if (inner == 16384) {
+            cr_assert_eq(rc, CDTLS_OK, "%s", cdtls_strerror(rc)); /* 2^14 - 1 content bytes: the most */
+            cr_assert(pl == 16383 && type == 23);
+        } else {
+            cr_assert_eq(rc, CDTLS_ERR_RECORD_TOO_LARGE, "%s", cdtls_strerror(rc));
+        }
+    }
+    record_cipher_clear(&w);
+    record_cipher_clear(&r);
+}
+
 /* ------------------------------------------------------------ handshake */
 
 static const uint8_t cid_psk[16] = {1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 121, 98, 219};

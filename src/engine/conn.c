@@ -799,6 +799,11 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
             }
         }
 
+        /* RFC 5246 §7.4.1.1: a client ignores HelloRequest while it
+         * negotiates; in plaintext it is anybody's, and must not end our
+         * handshake. */
+        if (h.type == HS_HELLO_REQUEST && c->role == CDTLS_CLIENT) continue;
+
         /* Finished is the first message under the new keys (RFC 5246
          * §7.4.9): one in plaintext after the peer's CCS is not the peer's,
          * and must not reach the verify_data check (a forged one there

@@ -113,6 +113,10 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (sh.version != DTLS_VERSION_1_2)
         return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    /* RFC 5246 §7.4.1.4: an extension we did not offer in a ServerHello
+     * aborts the handshake with unsupported_extension; we offer no type
+     * that the parser does not know. */
+    if (sh.ext.n_unknown) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     /* The suite must be one we offered (RFC 5246 §7.4.1.3). */
     uint16_t suites[64];
     size_t n = 0;

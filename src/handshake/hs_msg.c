@@ -240,7 +240,7 @@ int hs_extensions_parse(cdtls_reader *r, hs_extensions *e)
             /* a server's empty server_name acknowledges the client's */
             ok = body.left == 0 || parse_server_name(&body, e);
             break;
-        default: break; /* unknown: ignored */
+        default: e->n_unknown++; break; /* unknown: ignored, counted */
         }
         if (!ok) return CDTLS_ERR_DECODE;
         if (bit & seen) return CDTLS_ERR_DECODE; /* §7.4.1.4: no duplicates */

@@ -34,6 +34,8 @@ void hs_header_get(const uint8_t in[12], hs_header *h);
 #define HS_MAX_EXTENSIONS 256 /* more in one hello is refused as malformed */
 
 typedef struct hs_extensions {
+    unsigned n_unknown;     /* extensions of types not below: a ClientHello's are ignored, a
+                               ServerHello may have none (RFC 5246 §7.4.1.4) */
     int ems;                /* extended_master_secret (RFC 7627) */
     int renegotiation_info; /* present (RFC 5746) */
     const uint8_t *renegotiation_info_data;

@@ -120,6 +120,12 @@ int record_open_cid(const record_cipher *rc, const record_header *h, const uint8
     size_t aad_len = record_cid_aad(aad, h->version, h->epoch, h->seq, h->cid, h->cid_len, inner);
     if (rc->aead->open(&rc->aead_ctx, nonce, 12, aad, aad_len, frag + explicit_len, inner + tag, out))
         return CDTLS_ERR_AUTH;
+    /* RFC 9146 §4: DTLSInnerPlaintext (content, real type, zeros) is at
+     * most 2^14 bytes, as our sender keeps it (record_seal_cid). */
+    if (inner > DTLS_MAX_PLAINTEXT) {
+        cdtls_memzero(out, inner);
+        return CDTLS_ERR_RECORD_TOO_LARGE;
+    }
     /* The real type is the last non-zero byte; zeros after it are padding
      * (RFC 9146 §4). Authenticated data: no oracle in the scan. */
     size_t n = inner;
