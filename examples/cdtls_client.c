@@ -40,7 +40,7 @@ static int run_connection(cli_opts *ov, const cdtls_context *ctx, const char *pe
     cli_format_oob(&o.mark, mark, sizeof mark);
     int status = 0;
     for (int i = 0; i < o.count; i++) {
-        char msg[512];
+        static char msg[16384 + 1]; /* up to a whole record (--message of 2^14 - 3 bytes, " #1") */
         int n = snprintf(msg, sizeof msg, "%s #%d", o.message, i + 1);
         rc = cdtls_sock_write(s, (const uint8_t *)msg, (size_t)n, o.mark.flags ? &o.mark : NULL);
         if (rc) {
@@ -49,7 +49,7 @@ static int run_connection(cli_opts *ov, const cdtls_context *ctx, const char *pe
             break;
         }
         printf("client: sent %d bytes marked %s\n", n, o.mark.flags ? mark : "(unmarked)");
-        uint8_t buf[2048];
+        uint8_t buf[16384 + 1]; /* a record of 2^14 bytes and a NUL */
         size_t got;
         cdtls_oob oob;
         rc = cdtls_sock_read(s, buf, sizeof buf - 1, &got, &oob, o.timeout_ms);
@@ -87,5 +87,6 @@ int main(int argc, char **argv)
     int status = 0;
     for (int i = 0; i < o.connections && status == 0; i++) status = run_connection(&o, ctx, peer);
     cdtls_context_free(ctx);
+    cli_free(&o);
     return status;
 }

@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < MAX_PEERS; i++) {
             if (!peers[i]) continue;
-            uint8_t buf[16384];
+            uint8_t buf[16384 + 1]; /* a record of 2^14 bytes and a NUL */
             size_t n;
             cdtls_oob oob;
             rc = cdtls_sock_read(peers[i], buf, sizeof buf - 1, &n, &oob, n_peers == 1 ? 50 : 5);
@@ -87,7 +87,9 @@ int main(int argc, char **argv)
                 fflush(stdout);
             } else if (rc != CDTLS_ERR_TIMEOUT && rc != CDTLS_ERR_WOULD_BLOCK) {
                 printf("server: %s %s\n", peer,
-                       rc == CDTLS_ERR_CLOSED ? "closed the connection" : cdtls_strerror(rc));
+                       rc == CDTLS_ERR_CLOSED ? "closed the connection"
+                       : rc == CDTLS_ERR_IDLE ? "was idle too long"
+                                              : cdtls_strerror(rc));
                 fflush(stdout);
                 cdtls_sock_close(peers[i]);
                 peers[i] = NULL;
@@ -98,5 +100,6 @@ int main(int argc, char **argv)
         if (o.count && finished >= o.count) break;
     }
     cdtls_listener_close(l);
+    cli_free(&o);
     return 0;
 }

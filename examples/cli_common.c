@@ -33,6 +33,7 @@ static void usage(const cli_opts *o, int is_server)
             is_server ? "  --echo               send every record back (with the marking it came with\n"
                         "                       unless --dscp/--ecn are given)\n"
                         "  --count N            exit after N peers (default: serve forever)\n"
+                        "  --idle-timeout MS    drop peers silent this long (default 300000, 0 = never)\n"
                         "  --dual-stack         with an IPv6 address: also accept IPv4\n"
                       : "  --message TEXT       what to send (default \"hello over DTLS\")\n"
                         "  --count N            how many times (default 3)\n",
@@ -109,6 +110,7 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
     memset(o, 0, sizeof *o);
     o->prog = argv[0];
     o->timeout_ms = 10000;
+    o->idle_timeout_ms = 300000; /* an idle peer must not hold a slot for ever (issue 20) */
     o->count = is_server ? 0 : 3;
     o->connections = 1;
     o->message = "hello over DTLS";
@@ -185,6 +187,8 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
                 o->alpn[o->n_alpn++] = tok;
         } else if (strcmp(f, "--timeout") == 0) {
             o->timeout_ms = (int)parse_num(o, is_server, f, v, 1, 3600000);
+        } else if (is_server && strcmp(f, "--idle-timeout") == 0) {
+            o->idle_timeout_ms = (uint32_t)parse_num(o, is_server, f, v, 0, 86400000);
         } else {
             fail(o, is_server, "unknown option %s", f);
         }
@@ -316,6 +320,7 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
         cfg->alpn.protocols = o->alpn;
         cfg->alpn.n_protocols = o->n_alpn;
     }
+    cfg->listener.idle_timeout_ms = o->idle_timeout_ms;
     if (o->resume) {
         cfg->resumption.store = cdtls_session_cache_init(&session_cache, session_entries,
                                                          sizeof session_entries / sizeof session_entries[0]);
@@ -326,6 +331,16 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
             cfg->resumption.ticket_keys = &ticket_keys;
         cfg->resumption.lifetime_ms = 2u * 3600u * 1000u;
     }
+}
+
+void cli_free(cli_opts *o)
+{
+    for (size_t i = 0; i < o->n_certs; i++) free(o->cert_der[i]);
+    for (size_t i = 0; i < o->n_anchors; i++) free(o->anchor_der[i]);
+    o->n_certs = o->n_anchors = 0;
+    const cdtls_provider *p = cdtls_provider_default();
+    if (o->key && p->sign_key_free) p->sign_key_free(NULL, o->key);
+    o->key = NULL;
 }
 
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap)

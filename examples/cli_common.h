@@ -47,6 +47,8 @@ typedef struct cli_opts {
      * session (with --connections N, dial N times) */
     int resume;
     int connections;
+    /* --idle-timeout MS (server): peers silent this long are dropped */
+    uint32_t idle_timeout_ms;
 } cli_opts;
 
 /* Parses argv; on a bad flag prints why and the usage, and exits 2. */
@@ -54,6 +56,9 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server);
 /* A config from the options (loads certificate files; exits 2 with the
  * reason when one is unusable). */
 void cli_config(cli_opts *o, cdtls_config *cfg);
+/* Frees what cli_config loaded (certificate and trust anchor copies, the
+ * key); the config made from o is unusable after. */
+void cli_free(cli_opts *o);
 /* "dscp=46 (EF) ecn=ECT(0)" or "unmarked". */
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap);
 const char *cli_caps_string(unsigned caps, char *buf, size_t cap);

@@ -36,6 +36,32 @@ wait $srv; src=$?
 check "resumption: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
 check "resumption: client resumed twice" "[ \$(grep -c 'resumed session' '$clog') -eq 2 ]"
 check "resumption: server resumed twice" "[ \$(grep -c 'resumed session' '$slog') -eq 2 ]"
+# a record of 2^14 bytes (the largest, RFC 6347 §4.1) both ways: the tools'
+# read buffers hold one (before: the server's had 16,383 bytes and closed
+# the connection, the client's 2,048)
+: > "$slog"
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --count 1 --mtu 17000 > "$slog" 2>&1 &
+srv=$!
+for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
+big=$(head -c 16381 /dev/zero | tr '\0' 'b')
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --mtu 17000 --count 1 --message "$big" > "$clog" 2>&1
+crc=$?
+wait $srv; src=$?
+check "2^14-byte record echoed" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'server: 16384 bytes from' '$slog' && grep -q 'client: received' '$clog'"
+# an idle peer is dropped (--idle-timeout; default 5 min): the client sends
+# one record and waits 10 s for an echo that does not come
+: > "$slog"
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --count 1 --idle-timeout 500 > "$slog" 2>&1 &
+srv=$!
+for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --count 1 --timeout 10000 > "$clog" 2>&1 &
+cli=$!
+for _ in $(seq 50); do grep -q "was idle too long" "$slog" && break; sleep 0.1; done
+check "idle peer dropped" "grep -q 'was idle too long' '$slog'"
+wait $srv
+kill $cli 2>/dev/null; wait $cli 2>/dev/null
 zig-out/bin/cdtls-client --connect 127.0.0.1:9 --psk $psk --timeout 300 > "$clog" 2>&1
 check "failed handshake exits 1 with a reason" "[ $? -eq 1 ] && grep -q 'handshake with 127.0.0.1:9 failed: timed out' '$clog'"
 zig-out/bin/cdtls-client --connect 127.0.0.1:9 --psk zz > "$clog" 2>&1

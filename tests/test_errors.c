@@ -41,6 +41,7 @@ Test(errors, every_code_has_its_own_message)
                                 CDTLS_ERR_EMS_REQUIRED,
                                 CDTLS_ERR_FAILED,
                                 CDTLS_ERR_PEER_RESTARTED,
+                                CDTLS_ERR_IDLE,
                                 CDTLS_ERR_DER,
                                 CDTLS_ERR_PEM,
                                 CDTLS_ERR_CERT_EXPIRED,

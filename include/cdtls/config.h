@@ -458,7 +458,7 @@ typedef struct cdtls_config {
          * 16 MiB. */
         size_t handshake_budget;
         /* An established peer from which nothing authentic came for this
-         * long leaves the listener; its reads return CDTLS_ERR_TIMEOUT.
+         * long leaves the listener; its reads return CDTLS_ERR_IDLE.
          * Default 0 = never. */
         uint32_t idle_timeout_ms;
     } listener;

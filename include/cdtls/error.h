@@ -63,6 +63,8 @@ typedef enum cdtls_err {
     CDTLS_ERR_NO_APPLICATION_PROTOCOL = -57, /* no ALPN protocol in common (RFC 7301 §3.2) */
     CDTLS_ERR_PEER_RESTARTED = -58,          /* the peer completed a new handshake from the same address
                                                 (RFC 6347 §4.2.8): the new connection was accepted, this one is over */
+    CDTLS_ERR_IDLE = -59,                    /* nothing came from the peer for the listener's idle timeout
+                                                (cfg.listener.idle_timeout_ms): the listener dropped it */
 
     /* certificates and keys */
     CDTLS_ERR_DER = -90, /* malformed DER/ASN.1 */

@@ -39,6 +39,7 @@ const char *cdtls_strerror(int err)
     case CDTLS_ERR_FAILED: return "connection has failed";
     case CDTLS_ERR_NO_APPLICATION_PROTOCOL: return "no application protocol (ALPN) in common";
     case CDTLS_ERR_PEER_RESTARTED: return "the peer started a new connection from the same address";
+    case CDTLS_ERR_IDLE: return "the peer was idle longer than the idle timeout";
     case CDTLS_ERR_DER: return "malformed DER";
     case CDTLS_ERR_PEM: return "malformed PEM";
     case CDTLS_ERR_CERT_EXPIRED: return "certificate expired";

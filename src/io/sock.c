@@ -873,7 +873,7 @@ static void finish_restart(cdtls_listener *l, cdtls_sock *next)
 
 /* Established peers from which nothing authentic came for
  * cfg.listener.idle_timeout_ms leave the table (their address is free for
- * a new handshake); an accepted one's reads then return CDTLS_ERR_TIMEOUT,
+ * a new handshake); an accepted one's reads then return CDTLS_ERR_IDLE,
  * one not yet accepted is freed. The table is scanned once a second. */
 static void expire_idle(cdtls_listener *l)
 {
@@ -1127,7 +1127,7 @@ static int wait_record(cdtls_sock *s, int timeout_ms, rx_item **it)
             return CDTLS_OK;
         }
         if (s->replaced) return CDTLS_ERR_PEER_RESTARTED;
-        if (s->idle_expired) return CDTLS_ERR_TIMEOUT;
+        if (s->idle_expired) return CDTLS_ERR_IDLE;
         cdtls_conn_state st = cdtls_conn_get_state(s->conn);
         if (st == CDTLS_STATE_FAILED) return cdtls_conn_error(s->conn);
         if (st == CDTLS_STATE_CLOSED) return CDTLS_ERR_CLOSED;
