@@ -20,11 +20,25 @@
         if (!(x)) abort(); \
     } while (0)
 
+/* What the slots hold, checking each one's runs on the way: sorted, neither
+ * overlapping nor touching, within the message, each buffer at least its
+ * bytes, and the bytes received equal to what the runs cover. */
 static size_t buffered_sum(const hs_reasm *r)
 {
     size_t sum = 0;
-    for (int i = 0; i < HS_REASM_WINDOW; i++)
-        if (r->slot[i].used) sum += DTLS_HS_HEADER_LEN + r->slot[i].length + (r->slot[i].length + 7) / 8;
+    for (int i = 0; i < HS_REASM_WINDOW; i++) {
+        const hs_reasm_slot *s = &r->slot[i];
+        if (!s->used) continue;
+        size_t covered = 0;
+        for (unsigned k = 0; k < s->n_runs; k++) {
+            const hs_reasm_run *run = &s->run[k];
+            CHECK(run->len <= run->cap && run->cap <= s->length && run->off + run->len <= s->length);
+            if (k) CHECK(s->run[k - 1].off + s->run[k - 1].len < run->off);
+            covered += run->len;
+            sum += DTLS_HS_HEADER_LEN + run->cap;
+        }
+        CHECK(covered == s->have && s->n_runs <= HS_REASM_MAX_RUNS);
+    }
     return sum;
 }
 
