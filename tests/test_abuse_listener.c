@@ -49,7 +49,7 @@ static void peer_close(peer *p)
 }
 
 /* Feeds what arrived, fires the timer, sends what is queued. */
-static void peer_pump(peer *p, const cdtls_addr *server)
+static void peer_pump(peer *p, const cdtls_addr *to)
 {
     uint8_t d[2048];
     size_t n;
@@ -58,7 +58,7 @@ static void peer_pump(peer *p, const cdtls_addr *server)
         (void)cdtls_conn_recv(p->c, d, n, NULL, now);
     if (cdtls_conn_timeout(p->c) <= now) (void)cdtls_conn_on_timeout(p->c, now);
     while (cdtls_conn_next_datagram(p->c, d, sizeof d, &n, NULL) == CDTLS_OK)
-        (void)cdtls_io_send(&p->io, d, n, server, NULL, NULL, 0);
+        (void)cdtls_io_send(&p->io, d, n, to, NULL, NULL, 0);
 }
 
 #define MAX_ACCEPTED 8
@@ -214,7 +214,7 @@ Test(abuse_listener, full_table_evicts_the_oldest_half_open, .timeout = 60)
 /* Feeds every datagram that arrived on io to both connections (the old
  * and the restarted client share the address and port; each drops what is
  * not its own), fires their timers, sends what they queued. */
-static void pump_shared(cdtls_io_socket *io, cdtls_conn *a, cdtls_conn *b, const cdtls_addr *server)
+static void pump_shared(cdtls_io_socket *io, cdtls_conn *a, cdtls_conn *b, const cdtls_addr *to)
 {
     uint8_t d[2048];
     size_t n;
@@ -228,7 +228,7 @@ static void pump_shared(cdtls_io_socket *io, cdtls_conn *a, cdtls_conn *b, const
         if (!both[i]) continue;
         if (cdtls_conn_timeout(both[i]) <= now) (void)cdtls_conn_on_timeout(both[i], now);
         while (cdtls_conn_next_datagram(both[i], d, sizeof d, &n, NULL) == CDTLS_OK)
-            (void)cdtls_io_send(io, d, n, server, NULL, NULL, 0);
+            (void)cdtls_io_send(io, d, n, to, NULL, NULL, 0);
     }
 }
 
