@@ -75,8 +75,10 @@ static void server_open(server *sv, const cdtls_config *cfg, unsigned max_peers)
     memset(sv, 0, sizeof *sv);
     cdtls_addr bind;
     cdtls_addr_parse("127.0.0.1", 0, &bind);
-    cr_assert_eq(cdtls_listener_open(cfg, &bind, 0, &sv->l), CDTLS_OK);
-    cr_assert_eq(cdtls_listener_set_limits(sv->l, MAX_ACCEPTED, max_peers), CDTLS_OK);
+    cdtls_config c = *cfg;
+    c.listener.backlog = MAX_ACCEPTED; /* the table's size from the configuration */
+    c.listener.max_peers = max_peers;
+    cr_assert_eq(cdtls_listener_open(&c, &bind, 0, &sv->l), CDTLS_OK);
     cdtls_io_local_addr(cdtls_listener_io(sv->l), &sv->where);
 }
 

@@ -461,6 +461,10 @@ typedef struct cdtls_config {
          * long leaves the listener; its reads return CDTLS_ERR_IDLE.
          * Default 0 = never. */
         uint32_t idle_timeout_ms;
+        /* Peers in progress or established (default 1024), and established
+         * ones waiting for cdtls_listener_accept (default 16); also set by
+         * cdtls_listener_set_limits. */
+        unsigned max_peers, backlog;
     } listener;
 } cdtls_config;
 

@@ -544,8 +544,8 @@ static int listener_open(const cdtls_config *cfg, const cdtls_addr *bind, unsign
     if (!l) return CDTLS_ERR_NOMEM;
     l->cfg = with_clock(cfg);
     l->a = a;
-    l->backlog = 16;
-    l->max_peers = 1024;
+    l->backlog = cfg->listener.backlog ? cfg->listener.backlog : 16;
+    l->max_peers = cfg->listener.max_peers ? cfg->listener.max_peers : 1024;
     l->group = g;
     l->worker = index;
     l->max_half_open_per_source = cfg->listener.max_half_open_per_source
