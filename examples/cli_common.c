@@ -339,7 +339,8 @@ void cli_free(cli_opts *o)
     for (size_t i = 0; i < o->n_anchors; i++) free(o->anchor_der[i]);
     o->n_certs = o->n_anchors = 0;
     const cdtls_provider *p = cdtls_provider_default();
-    if (o->key && p->sign_key_free) p->sign_key_free(NULL, o->key);
+    if (o->key && p->sign_key_free)
+        p->sign_key_free(cdtls_allocator_libc(), o->key); /* loaded with the default allocator */
     o->key = NULL;
 }
 
