@@ -352,3 +352,60 @@ Test(abuse_listener, idle_peer_expires, .timeout = 60)
     peer_close(&p);
     server_close(&sv);
 }
+
+/* Item 2: a client that restarts again while its previous new handshake is
+ * still under way (it rebooted twice) gets through at once: a ClientHello
+ * with a valid cookie replaces the earlier new handshake rather than being
+ * ignored by it until that one times out (60 s). */
+Test(abuse_listener, client_restarting_twice_gets_through, .timeout = 60)
+{
+    cdtls_config cfg;
+    cfg_init(&cfg);
+    server sv;
+    server_open(&sv, &cfg, MAX_PEERS);
+    peer old;
+    peer_open(&old, &cfg, "127.0.0.1");
+    for (int i = 0; i < 2000 && (sv.n_acc < 1 || cdtls_conn_get_state(old.c) != CDTLS_STATE_ESTABLISHED);
+         i++) {
+        peer_pump(&old, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(sv.n_acc, 1);
+    cdtls_conn *first, *second;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &first), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(first, cdtls_io_now_ms()), CDTLS_OK);
+    for (int i = 0; i < 2; i++) { /* ClientHello, HelloVerifyRequest, ClientHello with the cookie */
+        pump_shared(&old.io, NULL, first, &sv.where);
+        server_pump(&sv);
+    }
+    cr_assert_eq(cdtls_listener_peer_count(sv.l), 2);
+    cdtls_conn_free(first); /* rebooted again before it finished */
+    /* what the server sent the first attempt died with it (a rebooted
+     * device's socket is new) */
+    uint8_t stale[2048];
+    size_t sn;
+    for (int i = 0;
+         i < 64 && cdtls_io_recv(&old.io, stale, sizeof stale, &sn, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK;
+         i++)
+        ;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &second), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(second, cdtls_io_now_ms()), CDTLS_OK);
+    uint64_t t0 = cdtls_io_now_ms();
+    while (cdtls_io_now_ms() - t0 < 5000 &&
+           (sv.n_acc < 2 || cdtls_conn_get_state(second) != CDTLS_STATE_ESTABLISHED)) {
+        pump_shared(&old.io, NULL, second, &sv.where);
+        server_pump(&sv);
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(cdtls_conn_get_state(second), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(second)));
+    cr_assert_eq(sv.n_acc, 2);
+    cr_assert_eq(cdtls_listener_peer_count(sv.l), 2); /* the new connection and the replaced one */
+    uint8_t buf[16];
+    size_t n;
+    cr_assert_eq(cdtls_sock_read(sv.acc[0], buf, sizeof buf, &n, NULL, 0), CDTLS_ERR_PEER_RESTARTED);
+    cdtls_conn_free(second);
+    peer_close(&old);
+    server_close(&sv);
+}

@@ -731,8 +731,9 @@ static int admit_half_open(cdtls_listener *l, const cdtls_addr *from)
 static cdtls_sock *make_peer(cdtls_listener *l, const cdtls_addr *from);
 
 /* The stateless cookie check (RFC 6347 §4.2.1), by the listener's verifier
- * or its worker group's: 1 for a ClientHello with a valid cookie; else 0,
- * after answering a ClientHello without one with a HelloVerifyRequest. The
+ * or its worker group's: 1 for a ClientHello with a valid cookie; 0 when a
+ * ClientHello without one was answered with a HelloVerifyRequest; -1 for
+ * anything else (no first fragment of a ClientHello, a bad cookie). The
  * reply is written straight into the outgoing batch: a flood of
  * ClientHellos is answered a batch at a time. */
 static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n)
@@ -749,7 +750,7 @@ static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t 
         if (!t->hold) (void)tx_send(t);
         return 0;
     }
-    return rc == CDTLS_OK;
+    return rc == CDTLS_OK ? 1 : -1;
 }
 
 /* A datagram from an address with no connection: the stateless cookie check
@@ -758,7 +759,7 @@ static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t 
 static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
                             const cdtls_oob *oob)
 {
-    if (!cookie_step(l, from, d, n) || !admit_half_open(l, from)) return NULL;
+    if (cookie_step(l, from, d, n) != 1 || !admit_half_open(l, from)) return NULL;
     cdtls_sock *s = make_peer(l, from);
     if (!s) return NULL;
     if (table_insert(l, s) != CDTLS_OK) {
@@ -834,17 +835,26 @@ static void deliver_known(cdtls_listener *l, cdtls_sock *s, const cdtls_io_msg *
 {
     cdtls_sock *next = s->successor;
     int epoch0 = m->len >= 5 && m->buf[3] == 0 && m->buf[4] == 0 && m->buf[0] != 25 /* tls12_cid */;
-    if (!next && epoch0 && epoch0_client_hello(m->buf, m->len) &&
+    if (epoch0 && epoch0_client_hello(m->buf, m->len) &&
         cdtls_conn_get_state(s->conn) != CDTLS_STATE_HANDSHAKING) {
-        if (!cookie_step(l, &m->addr, m->buf, m->len) || !admit_half_open(l, &m->addr) ||
-            !(next = make_peer(l, &m->addr)))
+        int cookie = cookie_step(l, &m->addr, m->buf, m->len);
+        if (cookie == 0) return; /* answered with a HelloVerifyRequest */
+        if (cookie == 1) {
+            /* a new handshake, also when one is under way already: the
+             * client restarted again (or retransmits its hello), and the
+             * earlier attempt must not hold the address until it times out */
+            if (next) {
+                unlink_peer(l, next);
+                sock_free(next);
+            }
+            if (!admit_half_open(l, &m->addr) || !(next = make_peer(l, &m->addr))) return;
+            s->successor = next;
+            next->predecessor = s;
+            deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
             return;
-        s->successor = next;
-        next->predecessor = s;
-        deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
-        return;
+        }
     }
-    if (next && epoch0) {
+    if (next && epoch0) { /* the rest of the new handshake's first flight, and its next */
         deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
         return;
     }
