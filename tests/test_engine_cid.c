@@ -124,8 +124,9 @@ Test(cid_record, inner_plaintext_over_2_14_is_refused)
     static uint8_t content[16384 + 1], rec[16384 + 64], out[16384 + 64];
     memset(content, 'x', sizeof content);
     size_t n, pl;
-    cr_assert_eq(record_seal_cid(&w, 23, DTLS_VERSION_1_2, 1, 1, cid, 2, 0, content, 16384, rec, sizeof rec, &n),
-                 CDTLS_ERR_RECORD_TOO_LARGE);
+    cr_assert_eq(
+        record_seal_cid(&w, 23, DTLS_VERSION_1_2, 1, 1, cid, 2, 0, content, 16384, rec, sizeof rec, &n),
+        CDTLS_ERR_RECORD_TOO_LARGE);
     for (size_t inner = 16384; inner <= 16385; inner++) {
         /* content || real type 23, sealed with the record's additional data */
         uint8_t body[16384 + 1 + 16];
@@ -138,7 +139,8 @@ Test(cid_record, inner_plaintext_over_2_14_is_refused)
         size_t aad_len = record_cid_aad(aad, DTLS_VERSION_1_2, 1, 7, cid, 2, inner);
         cr_assert_eq(w.aead->seal(&w.aead_ctx, nonce, 12, aad, aad_len, body, inner, frag + explicit_len),
                      CDTLS_OK);
-        record_header h = {25, DTLS_VERSION_1_2, 1, 7, (uint16_t)(explicit_len + inner + w.aead->tag_len), cid, 2};
+        record_header h = {
+            25, DTLS_VERSION_1_2, 1, 7, (uint16_t)(explicit_len + inner + w.aead->tag_len), cid, 2};
         uint8_t type;
         int rc = record_open_cid(&r, &h, frag, out, sizeof out, &pl, &type);
         if (inner == 16384) {
