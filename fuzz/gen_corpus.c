@@ -712,6 +712,8 @@ static void record13_seeds(void)
             record13_cipher_clear(&tx);
         }
     }
+}
+
 /* fuzz_hs13_msg seeds: one of each DTLS 1.3 message, made by the codec's
  * writers (no 1.3 handshake runs yet to record). */
 static void hs13_seed(uint8_t type, int (*write)(cdtls_writer *w))
