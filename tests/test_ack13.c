@@ -64,7 +64,8 @@ Test(ack13, ranges_merge_and_overflow_is_conservative)
         ack13_tx_on_ack(&t, &a, 1);
     }
     cr_assert_eq(t.n_acked[0], ACK13_MAX_RANGES);
-    for (size_t i = 1; i < t.n_acked[0]; i++) cr_assert(t.acked[0][i - 1].end < t.acked[0][i].off, "sorted, disjoint");
+    for (size_t i = 1; i < t.n_acked[0]; i++)
+        cr_assert(t.acked[0][i - 1].end < t.acked[0][i].off, "sorted, disjoint");
     uint32_t off, len;
     /* whatever was dropped is reported unacknowledged */
     size_t unacked_bytes = 0;
@@ -101,7 +102,8 @@ Test(ack13, forgotten_records_are_ignored)
     ack13_tx t;
     const uint32_t lens[1] = {ACK13_MAX_SENT + 10};
     cr_assert_eq(ack13_tx_new_flight(&t, lens, 1), CDTLS_OK);
-    for (uint32_t i = 0; i < ACK13_MAX_SENT + 10; i++) cr_assert_eq(ack13_tx_note_sent(&t, rn(2, i), 0, i, 1), CDTLS_OK);
+    for (uint32_t i = 0; i < ACK13_MAX_SENT + 10; i++)
+        cr_assert_eq(ack13_tx_note_sent(&t, rn(2, i), 0, i, 1), CDTLS_OK);
     ack13_record_number old = rn(2, 0), fresh = rn(2, ACK13_MAX_SENT + 9);
     cr_assert_eq(ack13_tx_on_ack(&t, &old, 1), 0u);
     cr_assert_eq(ack13_tx_on_ack(&t, &fresh, 1), 1u);

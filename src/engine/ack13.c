@@ -17,7 +17,8 @@ int ack13_tx_new_flight(ack13_tx *t, const uint32_t *msg_len, size_t n)
 
 int ack13_tx_note_sent(ack13_tx *t, ack13_record_number rn, size_t msg, uint32_t off, uint32_t len)
 {
-    if (msg >= t->n_msgs || off > t->msg_len[msg] || len > t->msg_len[msg] - off) return CDTLS_ERR_INVALID_ARG;
+    if (msg >= t->n_msgs || off > t->msg_len[msg] || len > t->msg_len[msg] - off)
+        return CDTLS_ERR_INVALID_ARG;
     ack13_sent_record *s = &t->sent[t->sent_next];
     s->rn = rn;
     s->msg = (uint8_t)msg;
@@ -183,7 +184,8 @@ int ack13_parse(const uint8_t *body, size_t len, ack13_record_number *out, size_
     reader_init(&r, body, len);
     *n = 0;
     /* RecordNumber record_numbers<0..2^16-1>, 16 bytes each (§7) */
-    if (!reader_vec16(&r, 0, 0xffff, &list) || !reader_done(&r) || list.left % 16 != 0) return CDTLS_ERR_DECODE;
+    if (!reader_vec16(&r, 0, 0xffff, &list) || !reader_done(&r) || list.left % 16 != 0)
+        return CDTLS_ERR_DECODE;
     while (!reader_done(&list)) {
         ack13_record_number rn;
         if (!read_u64(&list, &rn.epoch) || !read_u64(&list, &rn.seq)) return CDTLS_ERR_DECODE;

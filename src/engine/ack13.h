@@ -30,9 +30,9 @@
 #include "common/reader.h"
 #include "common/writer.h"
 
-#define ACK13_MAX_MESSAGES 8u /* messages in one flight (a server's first flight has 6) */
-#define ACK13_MAX_RANGES 8u   /* acknowledged byte ranges kept per message */
-#define ACK13_MAX_SENT 64u    /* records of the current flight remembered */
+#define ACK13_MAX_MESSAGES 8u  /* messages in one flight (a server's first flight has 6) */
+#define ACK13_MAX_RANGES 8u    /* acknowledged byte ranges kept per message */
+#define ACK13_MAX_SENT 64u     /* records of the current flight remembered */
 #define ACK13_MAX_RECEIVED 32u /* record numbers of the peer's flight listed in our ACK */
 #define ACK13_NONE UINT64_MAX
 
@@ -48,8 +48,8 @@ typedef struct ack13_range {
 
 typedef struct ack13_sent_record {
     ack13_record_number rn;
-    uint8_t msg;            /* index of the message in the flight */
-    uint32_t off, len;      /* the fragment the record carried */
+    uint8_t msg;       /* index of the message in the flight */
+    uint32_t off, len; /* the fragment the record carried */
 } ack13_sent_record;
 
 typedef struct ack13_tx {

@@ -73,6 +73,10 @@ void cdtls_shim_skip(const char *fmt, ...);
     do {                                                                          \
         if (!(cond)) cdtls_shim_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__); \
     } while (0)
+#define cr_assert_not(cond, ...)                                                        \
+    do {                                                                                \
+        if (cond) cdtls_shim_fail(__FILE__, __LINE__, "!(" #cond ")", " " __VA_ARGS__); \
+    } while (0)
 #define cr_assert_fail(...) cdtls_shim_fail(__FILE__, __LINE__, "cr_assert_fail", " " __VA_ARGS__)
 #define cr_assert_eq(a, b, ...)                                                                \
     do {                                                                                       \
