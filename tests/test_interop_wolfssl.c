@@ -1,0 +1,446 @@
+#define _POSIX_C_SOURCE 200809L
+/* Interop with wolfSSL 5.9.2 (issue 16): its examples/client and
+ * examples/server, built by scripts/build-peers.sh from Debian's sources
+ * into .peers/wolfssl/bin with DTLS 1.3, connection IDs, fragmented
+ * ClientHellos, X25519 and the ML-KEM hybrids, run with `-u` (DTLS) and
+ * `-v 3` (1.2 only), `-v 4` (1.3 only) or `-v d` (the highest both speak,
+ * 1.3 and 1.2 offered: supported_versions {0xfefc, 0xfefd}).
+ *
+ * The 1.2 tests run today, both roles: certificates (ECDSA P-256 with an
+ * intermediate with BearSSL, Ed25519 with libsodium) and PSK. A 1.3-capable
+ * wolfSSL (`-v d`) must settle on 1.2 with a 1.2-only cdtls and on 1.3 with
+ * a 1.3-capable one. The 1.3-only tests skip with "cdtls 1.3 not built
+ * yet" until cdtls can offer 1.3 (tests/interop_peers.c tells). wolfSSL's
+ * DTLS 1.3 server answers every first ClientHello with a cookie
+ * HelloRetryRequest (RFC 9147 §5.1), so our client meets one in each
+ * server test.
+ *
+ * What wolfSSL's examples print, and the tests read: "SSL version is
+ * DTLSv1.2|DTLSv1.3", "SSL cipher suite is ...", "SSL curve name is ..."
+ * on both sides; the server prints "Client message: <text>" and answers
+ * "I hear you fa shizzle!"; the client sends "hello wolfssl!" and prints
+ * the answer. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdtls/cdtls.h"
+#include "cdtls/sock.h"
+#include "interop_listener.h"
+#include "interop_peers.h"
+#include "test_util.h"
+#include "udp_driver.h"
+
+/* wolfSSL's examples' built-in PSK (wolfssl/test.h: my_psk_client_cb and
+ * my_psk_server_cb): identity "Client_identity", key 1a2b3c4d. */
+#define WOLF_PSK_IDENTITY "Client_identity"
+static const uint8_t wolf_psk[4] = {0x1a, 0x2b, 0x3c, 0x4d};
+
+static char certs[64];
+static const char *wolf_client, *wolf_server;
+
+static void setup(void)
+{
+    wolf_client = peer_program("wolfssl", "client");
+    wolf_server = peer_program("wolfssl", "server");
+    test_certs_make(certs, sizeof certs, "wolfssl");
+    /* wolfSSL's examples start by looking for their home directory (its
+     * certs/, which scripts/build-peers.sh keeps beside bin/) from the
+     * working directory up, and stop with "wolf root not found" without
+     * it: this test process works there (our certificates are under /tmp) */
+    cr_assert(certs[0] == '/', "the certificate directory %s must be an absolute path", certs);
+    cr_assert_eq(chdir(peer_path("wolfssl", "")), 0, "cd %s", peer_path("wolfssl", ""));
+}
+
+static void teardown(void)
+{
+    if (certs[0]) test_certs_remove(certs);
+}
+
+TestSuite(interop_wolfssl, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *cert_file(const char *name)
+{
+    static char buf[4][192];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 192, "%s/%s", certs, name);
+    return p;
+}
+
+/* wolfSSL's (OpenSSL-style) name for a 1.2 suite of ours. */
+static const char *wolf_suite(uint16_t suite)
+{
+    switch (suite) {
+    case CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+    case CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256: return "ECDHE-PSK-AES128-GCM-SHA256";
+    case CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-PSK-CHACHA20-POLY1305";
+    case CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256: return "PSK-CHACHA20-POLY1305";
+    }
+    cr_assert_fail("no wolfSSL name for suite 0x%04x", suite);
+    return NULL;
+}
+
+/* A PSK suite both sides have. wolfSSL's default build leaves out the
+ * static-PSK suites but PSK-CHACHA20-POLY1305 (no WOLFSSL_STATIC_PSK), so
+ * ECDHE-PSK with AES-128-GCM (RFC 8442) where the provider has it. */
+static uint16_t psk_suite(void)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    static const uint16_t prefs[] = {CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256,
+                                     CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
+                                     CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256};
+    for (size_t i = 0; i < sizeof prefs / sizeof prefs[0]; i++)
+        if (cdtls_cipher_suite_supported(p, prefs[i])) return prefs[i];
+    cr_skip_test("provider %s has no PSK suite wolfSSL has", p->name);
+    return 0;
+}
+
+/* Starts wolfSSL's example program: prog, "-u -v <version> [-h 127.0.0.1]
+ * -p <port>", then extra (NULL-terminated). */
+static void start_wolf(child *ch, const char *prog, const char *version, uint16_t port,
+                       const char *const *extra)
+{
+    static char port_arg[8];
+    snprintf(port_arg, sizeof port_arg, "%u", port);
+    char *argv[40];
+    size_t n = 0;
+    argv[n++] = (char *)prog;
+    argv[n++] = "-u";
+    argv[n++] = "-v", argv[n++] = (char *)version;
+    /* the server binds 127.0.0.1 unless -b, and has no -h */
+    if (prog == wolf_client) argv[n++] = "-h", argv[n++] = "127.0.0.1";
+    argv[n++] = "-p", argv[n++] = port_arg;
+    for (size_t i = 0; extra && extra[i] && n < 39; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    cr_assert_eq(child_start(ch, argv), 0);
+}
+
+/* wolfSSL reports "SSL version is DTLSv1.x" for the version expected. */
+static void expect_wolf_version(child *peer, int v)
+{
+    const char *line = v == PEER_V13 ? "SSL version is DTLSv1.3" : "SSL version is DTLSv1.2";
+    int seen = child_output_contains(peer, line, 5000);
+    if (!seen) child_stop(peer, 1);
+    cr_assert(seen, "wolfSSL did not report \"%s\"", line);
+}
+
+/* Our listener, configured by cfg, serves the wolfSSL client started with
+ * version and extra: its "hello wolfssl!" comes back to it. Returns the
+ * version our side negotiated (PEER_V12 or PEER_V13); *suite gets our suite. */
+static int wolf_client_vs_listener(const cdtls_config *cfg, const char *version, const char *const *extra,
+                                   uint16_t *suite)
+{
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(cfg, &port);
+    child cli;
+    start_wolf(&cli, wolf_client, version, port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with the wolfSSL client through our listener: %s",
+                 cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    *suite = cdtls_conn_cipher_suite(c);
+    int v = peer_conn_version(c);
+    uint8_t buf[512];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
+    /* the example sends the string with its terminating NUL where it
+     * counts it in; compare the text */
+    while (n && buf[n - 1] == 0) n--;
+    int same = n == 14 && memcmp(buf, "hello wolfssl!", 14) == 0;
+    if (!same) child_stop(&cli, 1);
+    cr_assert(same, "the wolfSSL client sent \"%.*s\"", (int)n, buf);
+    const char *reply = "echo-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)reply, strlen(reply), NULL), CDTLS_OK);
+    expect_wolf_version(&cli, v);
+    int echoed = child_output_contains(&cli, reply, 5000);
+    if (!echoed) child_stop(&cli, 1);
+    cr_assert(echoed, "the wolfSSL client printed our reply");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+    return v;
+}
+
+static int64_t wall_clock(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+/* Our client configuration verifying the identity's chain (anchor filled). */
+static void client_config(const served_identity *id, cdtls_x509_cert *anchor, uint8_t *root, size_t cap,
+                          cdtls_config *cfg)
+{
+    FILE *f = fopen(cert_file(id->root_der), "rb");
+    cr_assert_not_null(f);
+    size_t rn = fread(root, 1, cap, f);
+    fclose(f);
+    cr_assert_eq(cdtls_x509_parse(root, rn, anchor), CDTLS_OK);
+    cdtls_config_init(cfg);
+    cfg->verify.trust_anchors = anchor, cfg->verify.n_trust_anchors = 1;
+    cfg->server_name = id->host;
+    cfg->callbacks.unix_time = wall_clock;
+}
+
+/* The wolfSSL server started with version and extra (it binds 127.0.0.1
+ * and waits) against our client with cfg: handshake, our line printed by
+ * wolfSSL, its answer read. Returns our negotiated version. */
+static int our_client_vs_wolf_server(const cdtls_config *cfg, const char *version, const char *const *extra,
+                                     uint16_t *suite)
+{
+    uint16_t port = udp_free_port();
+    child srv;
+    start_wolf(&srv, wolf_server, version, port, extra);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "the wolfSSL server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with the wolfSSL server: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    *suite = cdtls_conn_cipher_suite(c);
+    int v = peer_conn_version(c);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
+    while (n && buf[n - 1] == 0) n--;
+    cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+              "the wolfSSL server answered \"%.*s\"", (int)n, buf);
+    int said = child_output_contains(&srv, "Client message: ping-from-cdtls", 3000);
+    if (!said) child_stop(&srv, 1);
+    cr_assert(said, "the wolfSSL server printed our line");
+    expect_wolf_version(&srv, v);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    return v;
+}
+
+/* ------------------------------------------------------------ DTLS 1.2 */
+
+/* wolfSSL client, DTLS 1.2 only, the identity's suite, verifying our chain
+ * against our root (-A), no client certificate (-x). */
+Test(interop_wolfssl, client12_cert_vs_listener)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "-l", wolf_suite(id.suite), NULL};
+    uint16_t suite = 0;
+    int v = wolf_client_vs_listener(&cfg, "3", extra, &suite);
+    cr_assert_eq(v, PEER_V12);
+    cr_assert_eq(suite, id.suite);
+    served_identity_free(&id);
+}
+
+/* wolfSSL server, DTLS 1.2 only, our chain and key (-c, -k), no client
+ * certificate asked (-d), against our client verifying it. */
+Test(interop_wolfssl, server12_cert_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    const char *extra[] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d",
+                           "-l", wolf_suite(id.suite),    NULL};
+    uint16_t suite = 0;
+    int v = our_client_vs_wolf_server(&cfg, "3", extra, &suite);
+    cr_assert_eq(v, PEER_V12);
+    cr_assert_eq(suite, id.suite);
+    served_identity_free(&id);
+}
+
+/* PSK both ways, wolfSSL's built-in identity and key (-s). */
+Test(interop_wolfssl, client12_psk_vs_listener)
+{
+    uint16_t want = psk_suite();
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
+    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    cfg.negotiate.cipher_suites = &want, cfg.negotiate.n_cipher_suites = 1;
+    const char *extra[] = {"-s", "-l", wolf_suite(want), NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(wolf_client_vs_listener(&cfg, "3", extra, &suite), PEER_V12);
+    cr_assert_eq(suite, want);
+}
+
+Test(interop_wolfssl, server12_psk_vs_our_client)
+{
+    uint16_t want = psk_suite();
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
+    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    cfg.negotiate.cipher_suites = &want, cfg.negotiate.n_cipher_suites = 1;
+    const char *extra[] = {"-s", "-l", wolf_suite(want), NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(our_client_vs_wolf_server(&cfg, "3", extra, &suite), PEER_V12);
+    cr_assert_eq(suite, want);
+}
+
+/* ------------------------------------------- 1.3-capable wolfSSL, both */
+
+/* wolfSSL client offering DTLS 1.3 and 1.2 (-v d; RFC 9147's 0xfefc, a
+ * P-256 key share) against our listener with its default versions: 1.3
+ * where cdtls speaks it, else 1.2 (and wolfSSL, which checks the RFC 8446
+ * §4.1.3 downgrade sentinel, must accept that 1.2). */
+Test(interop_wolfssl, client_offering_13_vs_listener)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    /* the 1.3 suites too: all this build has */
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    int want = peer_cdtls13_available(&cfg, CDTLS_SERVER) ? PEER_V13 : PEER_V12;
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(wolf_client_vs_listener(&cfg, "d", extra, &suite), want);
+    served_identity_free(&id);
+}
+
+/* wolfSSL server speaking DTLS 1.3 and 1.2 (-v d) against our client with
+ * its default versions: 1.3 where cdtls speaks it, else 1.2. */
+Test(interop_wolfssl, server_offering_13_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    int want = peer_cdtls13_available(&cfg, CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
+    const char *extra[] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(our_client_vs_wolf_server(&cfg, "d", extra, &suite), want);
+    served_identity_free(&id);
+}
+
+/* ------------------------------------------------------------ DTLS 1.3 */
+
+/* wolfSSL client, DTLS 1.3 only, with the key share named by keyshare
+ * (wolfSSL's flags: none = P-256, "-t" = X25519, "--pqc X25519MLKEM768"),
+ * against our listener limited to 1.3. A group we lack gets a
+ * HelloRetryRequest for one we have. */
+static void client13_vs_listener(const char *const *keyshare)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_require_cdtls13(&cfg, CDTLS_SERVER);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    const char *extra[8] = {"-A", cert_file(id.root_pem), "-x"};
+    size_t n = 3;
+    for (size_t i = 0; keyshare && keyshare[i] && n < 7; i++) extra[n++] = keyshare[i];
+    extra[n] = NULL;
+    uint16_t suite = 0;
+    cr_assert_eq(wolf_client_vs_listener(&cfg, "4", extra, &suite), PEER_V13);
+    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, client13_p256_vs_listener)
+{
+    client13_vs_listener(NULL);
+}
+
+Test(interop_wolfssl, client13_x25519_vs_listener)
+{
+    const char *ks[] = {"-t", NULL};
+    client13_vs_listener(ks);
+}
+
+/* The post-quantum hybrid share (1,216 bytes of ML-KEM-768 key in a
+ * ~1.4 KB ClientHello, sent in fragments: --enable-dtls-frag-ch): answered
+ * with it where cdtls has ML-KEM, with a HelloRetryRequest for a classical
+ * group where it has not; 1.3 either way. */
+Test(interop_wolfssl, client13_mlkem_vs_listener)
+{
+    const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
+    client13_vs_listener(ks);
+}
+
+/* wolfSSL server, DTLS 1.3 only (its cookie HelloRetryRequest first),
+ * against our client limited to 1.3; keyshare as above, for the server
+ * (-t: X25519 only; --pqc: the hybrid only, so a client without it fails). */
+static void server13_vs_our_client(const char *const *keyshare)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    const char *extra[10] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d"};
+    size_t n = 5;
+    for (size_t i = 0; keyshare && keyshare[i] && n < 9; i++) extra[n++] = keyshare[i];
+    extra[n] = NULL;
+    uint16_t suite = 0;
+    cr_assert_eq(our_client_vs_wolf_server(&cfg, "4", extra, &suite), PEER_V13);
+    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, server13_vs_our_client)
+{
+    server13_vs_our_client(NULL);
+}
+
+Test(interop_wolfssl, server13_x25519_vs_our_client)
+{
+    const char *ks[] = {"-t", NULL};
+    server13_vs_our_client(ks);
+}
+
+/* DTLS 1.3 with PSK (psk_dhe_ke, RFC 8446 §4.2.9), wolfSSL's built-in
+ * key, both ways. */
+Test(interop_wolfssl, client13_psk_vs_listener)
+{
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
+    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    peer_require_cdtls13(&cfg, CDTLS_SERVER);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    const char *extra[] = {"-s", NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(wolf_client_vs_listener(&cfg, "4", extra, &suite), PEER_V13);
+    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+}
+
+Test(interop_wolfssl, server13_psk_vs_our_client)
+{
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
+    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    const char *extra[] = {"-s", NULL};
+    uint16_t suite = 0;
+    cr_assert_eq(our_client_vs_wolf_server(&cfg, "4", extra, &suite), PEER_V13);
+    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+}
