@@ -142,7 +142,7 @@ build_wolfssl() {
   log "wolfssl $WOLFSSL_VERSION: building (log $blog)"
   if ! (cd "$src" && nice ./autogen.sh && nice ./configure "${WOLFSSL_OPTS[@]}" &&
         nice make -j"$jobs" examples/client/client examples/server/server) > "$blog" 2>&1; then
-    skip wolfssl "wolfSSL $WOLFSSL_VERSION build failed: $(grep -m1 -iE 'error' "$blog" || tail -1 "$blog")"
+    skip wolfssl "wolfSSL $WOLFSSL_VERSION build failed: $(grep -m1 -E '\*\*\*|error:' "$blog" || tail -1 "$blog")"
     return 0
   fi
   cp "$src/examples/client/client" "$src/examples/server/server" "$dir/bin/"
@@ -185,10 +185,15 @@ build_nss() {
   # NSS's libraries and the command-line tools only (no test programs,
   # no gtests). USE_64 for x86_64; NSS_ENABLE_WERROR=0: a newer compiler's
   # warnings are not our business here.
+  # coreconf lists a library's sub-objects with $(shell $(MAKE) ... get_objs);
+  # under -j that sub-make inherits a jobserver it cannot reach and its
+  # warning lands in the object list ("multiple target patterns"): give it
+  # an empty MAKEFLAGS.
+  sed -i 's/\$(shell \$(MAKE) -C/$(shell MAKEFLAGS= $(MAKE) -C/' "$src/nss/coreconf/rules.mk"
   local mk=(USE_64=1 BUILD_OPT=1 NSS_ENABLE_WERROR=0 NSS_DISABLE_GTESTS=1 NSDISTMODE=copy
             NSS_USE_SYSTEM_SQLITE=0 NSS_DISABLE_DBM=1 ZDEFS_FLAG=)
   if ! (cd "$src/nss" && nice make -j"$jobs" "${mk[@]}" nss_build_all) > "$blog" 2>&1; then
-    skip nss "NSS $NSS_VERSION build failed: $(grep -m1 -E 'Error|error:' "$blog" || tail -1 "$blog")"
+    skip nss "NSS $NSS_VERSION build failed: $(grep -m1 -E '\*\*\*|error:' "$blog" || tail -1 "$blog")"
     return 0
   fi
   local dist
