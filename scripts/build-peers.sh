@@ -157,7 +157,7 @@ build_wolfssl() {
 }
 
 build_nss() {
-  local dir="$cache/nss" key="nss $NSS_VERSION nspr $NSPR_VERSION"
+  local dir="$cache/nss" key="nss $NSS_VERSION nspr $NSPR_VERSION sslkeylogfile"
   if [ -x "$dir/bin/tstclnt" ] && [ -x "$dir/bin/selfserv" ] && [ "$(cat "$dir/built" 2>/dev/null)" = "$key" ]; then
     log "nss $NSS_VERSION: cached ($dir/bin)"
     rm -f "$cache/nss.skip"
@@ -181,16 +181,18 @@ build_nss() {
     { skip nss "unpacking the NSS/NSPR sources failed"; return 0; }
   [ -d "$src/nss" ] && [ -d "$src/nspr" ] || { skip nss "unexpected source layout: $(ls "$src" | tr '\n' ' ')"; return 0; }
   log "nss $NSS_VERSION: building (log $blog)"
-  # The legacy make build (what Debian's package uses): NSPR first, then
-  # NSS's libraries and the command-line tools only (no test programs,
-  # no gtests). USE_64 for x86_64; NSS_ENABLE_WERROR=0: a newer compiler's
-  # warnings are not our business here.
+  # The legacy make build (what Debian's package uses): NSPR, then NSS's
+  # libraries and command-line tools (nss_build_all; no gtests). USE_64
+  # for x86_64; NSS_ENABLE_WERROR=0: a newer compiler's warnings are not
+  # our business here; NSS_ALLOW_SSLKEYLOGFILE=1: an optimised build leaves
+  # SSLKEYLOGFILE out by default (lib/ssl/Makefile), and the tests compare
+  # NSS's key log with ours.
   # coreconf lists a library's sub-objects with $(shell $(MAKE) ... get_objs);
   # under -j that sub-make inherits a jobserver it cannot reach and its
   # warning lands in the object list ("multiple target patterns"): give it
   # an empty MAKEFLAGS.
   sed -i 's/\$(shell \$(MAKE) -C/$(shell MAKEFLAGS= $(MAKE) -C/' "$src/nss/coreconf/rules.mk"
-  local mk=(USE_64=1 BUILD_OPT=1 NSS_ENABLE_WERROR=0 NSS_DISABLE_GTESTS=1 NSDISTMODE=copy
+  local mk=(USE_64=1 BUILD_OPT=1 NSS_ALLOW_SSLKEYLOGFILE=1 NSS_ENABLE_WERROR=0 NSS_DISABLE_GTESTS=1 NSDISTMODE=copy
             NSS_USE_SYSTEM_SQLITE=0 NSS_DISABLE_DBM=1 ZDEFS_FLAG=)
   if ! (cd "$src/nss" && nice make -j"$jobs" "${mk[@]}" nss_build_all) > "$blog" 2>&1; then
     skip nss "NSS $NSS_VERSION build failed: $(grep -m1 -E '\*\*\*|error:' "$blog" || tail -1 "$blog")"

@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -87,6 +88,12 @@ func main() {
 	suites := flag.String("suites", "", "cipher suite names (pion's String()), comma-separated; empty = pion's defaults")
 	message := flag.String("message", "", "client: send this and expect it back")
 	timeout := flag.Duration("timeout", 10*time.Second, "overall time limit")
+	// Issue 16 (DTLS 1.3 interop): the flags below are additions; without
+	// them pion4-peer behaves as before.
+	caFile := flag.String("ca", "", "client: PEM root certificates to verify the server against (instead of -insecure)")
+	serverName := flag.String("servername", "", "client: SNI and the name the server certificate must carry")
+	keyLog := flag.String("keylog", "", "append NSS key log lines (CLIENT_RANDOM, the 1.3 traffic secrets) to this file")
+	noCookie := flag.Bool("no-cookie", false, "server: no HelloVerifyRequest / cookie HelloRetryRequest before the handshake")
 	flag.Parse()
 
 	var opts []dtls.Option
@@ -126,6 +133,28 @@ func main() {
 			func() ([]dtls.PSK, error) { return []dtls.PSK{psk}, nil },
 			func([][]byte) (*dtls.PSK, error) { return &psk, nil }))
 	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fail("reading -ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			fail("no certificate in -ca %s", *caFile)
+		}
+		opts = append(opts, dtls.WithRootCAs(pool))
+	}
+	if *serverName != "" {
+		opts = append(opts, dtls.WithServerName(*serverName))
+	}
+	if *keyLog != "" {
+		f, err := os.OpenFile(*keyLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fail("opening -keylog: %v", err)
+		}
+		defer f.Close()
+		opts = append(opts, dtls.WithKeyLogWriter(f))
+	}
 	if *suites != "" {
 		var ids []ciphersuite.ID
 		for _, n := range strings.Split(*suites, ",") {
@@ -149,6 +178,9 @@ func main() {
 		sopts := make([]dtls.ServerOption, len(opts))
 		for i, o := range opts {
 			sopts[i] = o
+		}
+		if *noCookie {
+			sopts = append(sopts, dtls.WithInsecureSkipVerifyHello(true))
 		}
 		ln, err := dtls.ListenAddr("udp", udpAddr, sopts...)
 		if err != nil {
@@ -188,6 +220,7 @@ func suiteByName(name string) (ciphersuite.ID, bool) {
 		ciphersuite.TLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
 		ciphersuite.TLS_AES_128_GCM_SHA256,
 		ciphersuite.TLS_CHACHA20_POLY1305_SHA256,
+		ciphersuite.TLS_AES_256_GCM_SHA384,
 	} {
 		if id.String() == name {
 			return id, true
