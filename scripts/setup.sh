@@ -24,6 +24,9 @@ pkgs=(build-essential clang llvm libclang-rt-14-dev clang-format-14 pkg-config p
       libbearssl-dev libsodium-dev libcriterion-dev libssl-dev
       openssl gnutls-bin libnss3-tools wine64 tshark qemu-user dpkg-dev iproute2 nftables zip unzip
       nginx libnginx-mod-stream)
+# autoconf, automake and libtool: wolfSSL's autogen.sh, for the DTLS 1.3
+# interop peers that scripts/build-peers.sh builds from Debian's sources.
+pkgs+=(autoconf automake libtool)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
