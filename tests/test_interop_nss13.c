@@ -1,0 +1,347 @@
+#define _POSIX_C_SOURCE 200809L
+/* Interop with NSS 3.110 (issue 16): tstclnt (`-P client|server`) built by
+ * scripts/build-peers.sh from trixie's sources into .peers/nss, the NSS
+ * that speaks RFC 9147 DTLS 1.3 (supported_versions 0xfefc; bookworm's
+ * 3.87, tests/test_interop_nss.c, sends draft 43's 0x7f2b). Run with
+ * LD_LIBRARY_PATH=.peers/nss/lib, an NSS database made here with that
+ * build's certutil and pk12util (our test root trusted, our ECDSA leaf
+ * with its key and intermediate).
+ *
+ * tstclnt prints the negotiated version only with -v, which logs a busy
+ * loop, so the version is read on our side (tests/interop_peers.c). NSS
+ * honours SSLKEYLOGFILE: the key log lines we write for a session must all
+ * be in NSS's key log of the same session (CLIENT_RANDOM for 1.2, the
+ * traffic secrets for 1.3).
+ *
+ * Today (cdtls speaks 1.2): NSS offering 1.2 and 1.3 must settle on 1.2,
+ * both roles, key logs equal; the 1.3-only tests skip with "cdtls 1.3 not
+ * built yet". NSS 3.87's and 3.110's lack of Ed25519 and of DTLS 1.2 PSK
+ * suites skip the libsodium build as in test_interop_nss.c. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdtls/cdtls.h"
+#include "cdtls/sock.h"
+#include "interop_listener.h"
+#include "interop_peers.h"
+#include "test_util.h"
+#include "udp_driver.h"
+
+static char certs[64];
+static char nssdir[200]; /* the NSS database's directory */
+static char nssdb[220];  /* "sql:DIR" */
+static const char *tstclnt;
+
+static void setup(void)
+{
+    tstclnt = peer_program("nss", "tstclnt");
+    const char *certutil = peer_program("nss", "certutil");
+    const char *pk12util = peer_program("nss", "pk12util");
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->sig[CDTLS_SIG_ECDSA_SHA256] ||
+        !cdtls_cipher_suite_supported(p, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
+        cr_skip_test("provider %s signs and verifies Ed25519 only (no ECDSA), and NSS's DTLS has no Ed25519",
+                     p->name);
+    /* the peer's own libraries, for tstclnt and the tools alike; each test
+     * runs in a process of its own, so this stays in the test */
+    cr_assert_eq(setenv("LD_LIBRARY_PATH", peer_path("nss", "lib"), 1), 0);
+    test_certs_make(certs, sizeof certs, "nss13");
+    snprintf(nssdir, sizeof nssdir, "%s/nss13db-%ld", certs, (long)getpid());
+    snprintf(nssdb, sizeof nssdb, "sql:%s", nssdir);
+    char cmd[3072];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && rm -rf %s && mkdir %s && %s -N -d %s --empty-password"
+             " && %s -A -d %s -n cdtls-root -t C,, -i root.pem"
+             " && openssl pkcs12 -export -in leaf.pem -inkey leaf.key -certfile int.pem -name cdtls-leaf"
+             " -out leaf13.p12 -passout pass: && %s -i leaf13.p12 -d %s -W '' > /dev/null",
+             certs, nssdir, nssdir, certutil, nssdb, certutil, nssdb, pk12util, nssdb);
+    cr_assert_eq(system(cmd), 0, "making the NSS database failed: %s", cmd);
+}
+
+static void teardown(void)
+{
+    if (nssdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", nssdir);
+        (void)system(cmd);
+    }
+    if (certs[0]) test_certs_remove(certs);
+}
+
+TestSuite(interop_nss13, .init = setup, .fini = teardown, .timeout = 60);
+
+/* tstclnt in role ("client": -a server.example.com, our chain verified;
+ * "server": -n cdtls-leaf), versions "tls1.2:tls1.3" and the like, groups
+ * for -I (NULL: NSS's defaults), its key log into keylog (NULL: none). */
+static void start_tstclnt(child *ch, const char *role, uint16_t port, const char *versions,
+                          const char *groups, const char *keylog)
+{
+    static char port_arg[8];
+    snprintf(port_arg, sizeof port_arg, "%u", port);
+    char *argv[24];
+    size_t n = 0;
+    argv[n++] = (char *)tstclnt;
+    argv[n++] = "-h", argv[n++] = "127.0.0.1";
+    argv[n++] = "-p", argv[n++] = port_arg;
+    argv[n++] = "-d", argv[n++] = nssdb;
+    argv[n++] = "-V", argv[n++] = (char *)versions;
+    argv[n++] = "-P", argv[n++] = (char *)role;
+    if (groups) argv[n++] = "-I", argv[n++] = (char *)groups;
+    if (strcmp(role, "client") == 0)
+        argv[n++] = "-a", argv[n++] = "server.example.com";
+    else
+        argv[n++] = "-n", argv[n++] = "cdtls-leaf";
+    argv[n] = NULL;
+    if (keylog)
+        cr_assert_eq(setenv("SSLKEYLOGFILE", keylog, 1), 0);
+    else
+        unsetenv("SSLKEYLOGFILE");
+    cr_assert_eq(child_start(ch, argv), 0);
+    unsetenv("SSLKEYLOGFILE");
+}
+
+/* Our key log lines, collected by the keylog callback. */
+typedef struct keylines {
+    char lines[8][400];
+    size_t n;
+} keylines;
+
+static void keylog_collect(void *ctx, const char *line)
+{
+    keylines *k = ctx;
+    if (k->n < 8) snprintf(k->lines[k->n++], sizeof k->lines[0], "%s", line);
+}
+
+/* Every line we logged is in NSS's key log of the same session; at least
+ * one line each. */
+static void expect_same_keylog(const keylines *ours, const char *nss_file)
+{
+    cr_assert(ours->n > 0, "cdtls logged no key");
+    FILE *f = fopen(nss_file, "r");
+    cr_assert_not_null(f, "NSS wrote no key log (%s): SSLKEYLOGFILE not honoured by this build?", nss_file);
+    static char text[16384];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = 0;
+    for (size_t i = 0; i < ours->n; i++)
+        cr_assert(strstr(text, ours->lines[i]) != NULL, "our key log line \"%s\" is not in NSS's:\n%s",
+                  ours->lines[i], text);
+}
+
+static int64_t wall_clock(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL);
+}
+
+/* tstclnt -P client (versions, groups) against our listener (cfg): it
+ * verifies our chain, sends a line, prints our echo. Returns the version
+ * our side negotiated; key logs compared. */
+static int tstclnt_vs_listener(cdtls_config *cfg, const char *versions, const char *groups)
+{
+    keylines ours = {.n = 0};
+    cfg->callbacks.keylog = keylog_collect, cfg->callbacks.user = &ours;
+    char keylog[160];
+    snprintf(keylog, sizeof keylog, "%s/nss-keylog-client", nssdir);
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(cfg, &port);
+    child cli;
+    start_tstclnt(&cli, "client", port, versions, groups, keylog);
+    cr_assert_eq(child_write(&cli, "ping-from-nss\n"), 0);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with tstclnt through our listener: %s", cdtls_strerror(rc));
+    int v = peer_conn_version(cdtls_sock_conn(s));
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from tstclnt: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0, "tstclnt sent \"%.*s\"", (int)n, buf);
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    cr_assert(child_output_contains(&cli, "subject DN: CN=server.example.com", 3000),
+              "tstclnt verified our chain");
+    int echoed = child_output_contains(&cli, "ping-from-nss", 3000);
+    if (!echoed) child_stop(&cli, 1);
+    cr_assert(echoed, "tstclnt printed our echo");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+    expect_same_keylog(&ours, keylog);
+    return v;
+}
+
+/* tstclnt -P server (versions, groups) against our client (cfg must not
+ * have a keylog callback yet): handshake with our chain verified, a line
+ * each way. Returns our negotiated version; key logs compared. */
+static int our_client_vs_tstclnt(cdtls_config *cfg, const char *versions, const char *groups)
+{
+    keylines ours = {.n = 0};
+    cfg->callbacks.keylog = keylog_collect, cfg->callbacks.user = &ours;
+    char keylog[160];
+    snprintf(keylog, sizeof keylog, "%s/nss-keylog-server", nssdir);
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt(&srv, "server", port, versions, groups, keylog);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "tstclnt -P server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with tstclnt -P server: %s", cdtls_strerror(rc));
+    int v = peer_conn_version(cdtls_sock_conn(s));
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    int seen = child_output_contains(&srv, ping, 5000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen, "tstclnt printed our line");
+    cr_assert_eq(child_write(&srv, "pong-from-nss\n"), 0);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "tstclnt's line: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "pong-from-nss\n", 14) == 0, "got \"%.*s\"", (int)n, buf);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    expect_same_keylog(&ours, keylog);
+    return v;
+}
+
+/* Our client configuration: our test root as the anchor. */
+static void client_config(const served_identity *id, cdtls_x509_cert *anchor, uint8_t *root, size_t cap,
+                          cdtls_config *cfg)
+{
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", certs, id->root_der);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    size_t rn = fread(root, 1, cap, f);
+    fclose(f);
+    cr_assert_eq(cdtls_x509_parse(root, rn, anchor), CDTLS_OK);
+    cdtls_config_init(cfg);
+    cfg->verify.trust_anchors = anchor, cfg->verify.n_trust_anchors = 1;
+    cfg->server_name = id->host;
+    cfg->callbacks.unix_time = wall_clock;
+}
+
+/* ---------------------------------------------- 1.2, and 1.3 when built */
+
+/* NSS offering RFC 9147 DTLS 1.3 beside 1.2 (0xfefc, 0xfefd) against our
+ * listener with its default versions: 1.3 where cdtls speaks it, else 1.2. */
+Test(interop_nss13, client_offering_13_vs_listener)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    int want = peer_cdtls13_available(&cfg, CDTLS_SERVER) ? PEER_V13 : PEER_V12;
+    cr_assert_eq(tstclnt_vs_listener(&cfg, "tls1.2:tls1.3", NULL), want);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, server_offering_13_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    int want = peer_cdtls13_available(&cfg, CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
+    cr_assert_eq(our_client_vs_tstclnt(&cfg, "tls1.2:tls1.3", NULL), want);
+    served_identity_free(&id);
+}
+
+/* 1.2 only, both ways (the key log: CLIENT_RANDOM lines). */
+Test(interop_nss13, client12_vs_listener)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cr_assert_eq(tstclnt_vs_listener(&cfg, "tls1.2:tls1.2", NULL), PEER_V12);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, server12_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    cr_assert_eq(our_client_vs_tstclnt(&cfg, "tls1.2:tls1.2", NULL), PEER_V12);
+    served_identity_free(&id);
+}
+
+/* ------------------------------------------------------------ DTLS 1.3 */
+
+/* NSS offering 1.3 only, groups as given (its key share on the first),
+ * against our listener limited to 1.3; the 1.3 key log lines (handshake
+ * and traffic secrets) must match NSS's. */
+static void client13_vs_listener(const char *groups)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_require_cdtls13(&cfg, CDTLS_SERVER);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cr_assert_eq(tstclnt_vs_listener(&cfg, "tls1.3:tls1.3", groups), PEER_V13);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, client13_vs_listener)
+{
+    client13_vs_listener(NULL);
+}
+
+Test(interop_nss13, client13_p256_vs_listener)
+{
+    client13_vs_listener("secp256r1");
+}
+
+/* The hybrid first: answered with it where cdtls has ML-KEM, else with a
+ * HelloRetryRequest for X25519, the next group NSS lists. */
+Test(interop_nss13, client13_mlkem_vs_listener)
+{
+    client13_vs_listener("mlkem768x25519,x25519");
+}
+
+static void server13_vs_our_client(const char *groups)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cr_assert_eq(our_client_vs_tstclnt(&cfg, "tls1.3:tls1.3", groups), PEER_V13);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, server13_vs_our_client)
+{
+    server13_vs_our_client(NULL);
+}
+
+/* NSS's server with P-384 only: our client's first key share (whatever it
+ * leads with) must be answered by a HelloRetryRequest for P-384. */
+Test(interop_nss13, server13_p384_hrr_vs_our_client)
+{
+    server13_vs_our_client("secp384r1");
+}
