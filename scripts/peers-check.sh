@@ -74,7 +74,7 @@ start_wolf_server() {
   wait_bound "$1"
 }
 start_pion_server() {
-  timeout 20 "$pion" -role server -addr "127.0.0.1:$1" -min 1.3 -max 1.3 \
+  timeout 20 "$pion" -role server -addr "127.0.0.1:$1" -min 1.3 -max 1.3 -keylog "$2.keylog" \
     -cert "$wolf/certs/server-ecc.pem" -key "$wolf/certs/ecc-key.pem" -timeout 15s > "$2" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do grep -q 'pion: listening' "$2" && return 0; sleep 0.05; done
@@ -84,7 +84,7 @@ start_nss_server() {
   nss_db || return 1
   # tstclnt -P server echoes nothing by itself: it prints what it reads and
   # sends its stdin; stdin stays open (sleep) until the client is done
-  (sleep 2; echo reply-from-nss) | LD_LIBRARY_PATH="$nss/lib" timeout 20 "$nss/bin/tstclnt" -P server \
+  (sleep 2; echo reply-from-nss) | SSLKEYLOGFILE="$2.keylog" LD_LIBRARY_PATH="$nss/lib" timeout 20 "$nss/bin/tstclnt" -P server \
     -h 127.0.0.1 -p "$1" -d "sql:$nssdb" -n peer -V tls1.3:tls1.3 -I mlkem768x25519,x25519 -v > "$2" 2>&1 &
   pids+=($!)
   wait_bound "$1"
@@ -105,11 +105,11 @@ run_wolf_client() {
 run_pion_client() {
   # shellcheck disable=SC2086
   timeout 15 "$pion" -role client -addr "127.0.0.1:$1" -min 1.3 -max 1.3 -curves X25519,X25519MLKEM768 \
-    -insecure -message hello-from-pion -timeout 10s $PION_CLIENT_EXTRA > "$2" 2>&1
+    -insecure -message hello-from-pion -timeout 10s -keylog "$2.keylog" $PION_CLIENT_EXTRA > "$2" 2>&1
 }
 run_nss_client() {
   nss_db || return 1
-  (echo hello-from-nss; sleep 2) | LD_LIBRARY_PATH="$nss/lib" timeout 15 "$nss/bin/tstclnt" -P client \
+  (echo hello-from-nss; sleep 2) | SSLKEYLOGFILE="$2.keylog" LD_LIBRARY_PATH="$nss/lib" timeout 15 "$nss/bin/tstclnt" -P client \
     -h 127.0.0.1 -p "$1" -d "sql:$nssdb" -a www.wolfssl.com -V tls1.3:tls1.3 -I x25519,mlkem768x25519 -v > "$2" 2>&1
 }
 
@@ -147,6 +147,26 @@ is13() { # peer outfile
     pion) grep -qs 'pion: handshake ok version=1.3' "$2" ;;
     nss) grep -qsE 'SSL version 3\.4' "$2" ;;
   esac
+}
+
+# The secrets both sides logged for the session (NSS key log format: label,
+# client random, secret): for each label both wrote, the same secret.
+# Prints "N agree" or "MISMATCH <label>"; nothing when a side logs none
+# (wolfSSL's examples do not).
+keylog_agree() { # client-keylog server-keylog
+  [ -s "$1" ] && [ -s "$2" ] || return 0
+  local label cr secret other agree=0
+  while read -r label cr secret; do
+    [ -n "$secret" ] && [ "${label#\#}" = "$label" ] || continue
+    other=$(awk -v l="$label" -v c="$cr" '$1 == l && $2 == c {print $3; exit}' "$2")
+    [ -n "$other" ] || continue
+    if [ "$other" != "$secret" ]; then
+      echo "MISMATCH $label"
+      return 0
+    fi
+    agree=$((agree + 1))
+  done < "$1"
+  echo "$agree agree"
 }
 
 pair() { # client server
@@ -196,7 +216,17 @@ pair() { # client server
       say "$c -> $s: known failure reproduced, not counted ($KNOWN_FAILURE; client: $(grep -m1 -E 'error|failed' "$co"))"
     fi
   elif is13 "$c" "$co" && is13 "$s" "$so"; then
-    say "$c -> $s: ok $((($t1 - $t0) / 1000000)) ms; client: $(report "$c" "$co"); server: $(report "$s" "$so")"
+    local keys
+    keys=$(keylog_agree "$co.keylog" "$so.keylog")
+    case $keys in
+      MISMATCH*)
+        say "$c -> $s: FAILED (key logs differ: $keys)"
+        failed=$((failed + 1))
+        return ;;
+      "0 agree") keys="key logs: no secret logged by both" ;;
+      ?*) keys="key logs: $(echo "$keys" | awk '{print $1}') secrets $(awk '$1 !~ /^#/ {print $1}' "$co.keylog" | sort -u | tr '\n' ' ' | sed 's/ $//') agree" ;;
+    esac
+    say "$c -> $s: ok $((($t1 - $t0) / 1000000)) ms; client: $(report "$c" "$co"); server: $(report "$s" "$so")${keys:+; $keys}"
     passed=$((passed + 1))
   else
     say "$c -> $s: FAILED (no DTLS 1.3 on both sides)"
