@@ -32,12 +32,15 @@ int peer_udp_bound(uint16_t port, int wait_ms);
 void peer_config_versions(cdtls_config *cfg, int min, int max);
 
 /* Skips the running test with "cdtls 1.3 not built yet (...)" unless this
- * cdtls can offer DTLS 1.3 with cfg: it must have the API (CDTLS_VERSION_1_3,
- * cfg.versions, cdtls_conn_version) and accept cfg limited to 1.3 where it
- * accepts cfg limited to 1.2 (a build without 1.3 refuses the former). */
-void peer_require_cdtls13(const cdtls_config *cfg, cdtls_role role);
-/* 1 when this cdtls can offer DTLS 1.3 with cfg (the same test, no skip). */
-int peer_cdtls13_available(const cdtls_config *cfg, cdtls_role role);
+ * cdtls can offer DTLS 1.3: it must have the API (CDTLS_VERSION_1_3,
+ * cfg.versions, cdtls_conn_version) and cdtls_conn_new must take a
+ * configuration (PSK: valid in both roles, nothing to load) limited to 1.3
+ * where it takes it limited to 1.2 (a build without 1.3 refuses the
+ * former). Call it before the test allocates anything: a skipped test
+ * runs no clean-up, and LeakSanitizer would count what it left. */
+void peer_require_cdtls13(cdtls_role role);
+/* 1 when this cdtls can offer DTLS 1.3 (the same probe, no skip). */
+int peer_cdtls13_available(cdtls_role role);
 
 /* The DTLS version the connection negotiated, as PEER_V12 / PEER_V13; in a
  * cdtls without cdtls_conn_version an established connection is 1.2. */

@@ -244,7 +244,7 @@ Test(interop_nss13, client_offering_13_vs_listener)
     cdtls_config cfg;
     served_identity_config(&id, &cfg);
     cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
-    int want = peer_cdtls13_available(&cfg, CDTLS_SERVER) ? PEER_V13 : PEER_V12;
+    int want = peer_cdtls13_available(CDTLS_SERVER) ? PEER_V13 : PEER_V12;
     cr_assert_eq(tstclnt_vs_listener(&cfg, "tls1.2:tls1.3", NULL), want);
     served_identity_free(&id);
 }
@@ -257,7 +257,7 @@ Test(interop_nss13, server_offering_13_vs_our_client)
     cdtls_x509_cert anchor;
     cdtls_config cfg;
     client_config(&id, &anchor, root, sizeof root, &cfg);
-    int want = peer_cdtls13_available(&cfg, CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
+    int want = peer_cdtls13_available(CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
     cr_assert_eq(our_client_vs_tstclnt(&cfg, "tls1.2:tls1.3", NULL), want);
     served_identity_free(&id);
 }
@@ -292,12 +292,12 @@ Test(interop_nss13, server12_vs_our_client)
  * and traffic secrets) must match NSS's. */
 static void client13_vs_listener(const char *groups)
 {
+    peer_require_cdtls13(CDTLS_SERVER);
     served_identity id;
     served_identity_load(&id, certs);
     cdtls_config cfg;
     served_identity_config(&id, &cfg);
     cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
-    peer_require_cdtls13(&cfg, CDTLS_SERVER);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     cr_assert_eq(tstclnt_vs_listener(&cfg, "tls1.3:tls1.3", groups), PEER_V13);
     served_identity_free(&id);
@@ -322,13 +322,13 @@ Test(interop_nss13, client13_mlkem_vs_listener)
 
 static void server13_vs_our_client(const char *groups)
 {
+    peer_require_cdtls13(CDTLS_CLIENT);
     served_identity id;
     served_identity_load(&id, certs);
     uint8_t root[4096];
     cdtls_x509_cert anchor;
     cdtls_config cfg;
     client_config(&id, &anchor, root, sizeof root, &cfg);
-    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     cr_assert_eq(our_client_vs_tstclnt(&cfg, "tls1.3:tls1.3", groups), PEER_V13);
     served_identity_free(&id);

@@ -311,7 +311,7 @@ Test(interop_wolfssl, client_offering_13_vs_listener)
     served_identity_config(&id, &cfg);
     /* the 1.3 suites too: all this build has */
     cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
-    int want = peer_cdtls13_available(&cfg, CDTLS_SERVER) ? PEER_V13 : PEER_V12;
+    int want = peer_cdtls13_available(CDTLS_SERVER) ? PEER_V13 : PEER_V12;
     const char *extra[] = {"-A", cert_file(id.root_pem), "-x", NULL};
     uint16_t suite = 0;
     cr_assert_eq(wolf_client_vs_listener(&cfg, "d", extra, &suite), want);
@@ -328,7 +328,7 @@ Test(interop_wolfssl, server_offering_13_vs_our_client)
     cdtls_x509_cert anchor;
     cdtls_config cfg;
     client_config(&id, &anchor, root, sizeof root, &cfg);
-    int want = peer_cdtls13_available(&cfg, CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
+    int want = peer_cdtls13_available(CDTLS_CLIENT) ? PEER_V13 : PEER_V12;
     const char *extra[] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", NULL};
     uint16_t suite = 0;
     cr_assert_eq(our_client_vs_wolf_server(&cfg, "d", extra, &suite), want);
@@ -343,12 +343,12 @@ Test(interop_wolfssl, server_offering_13_vs_our_client)
  * HelloRetryRequest for one we have. */
 static void client13_vs_listener(const char *const *keyshare)
 {
+    peer_require_cdtls13(CDTLS_SERVER);
     served_identity id;
     served_identity_load(&id, certs);
     cdtls_config cfg;
     served_identity_config(&id, &cfg);
     cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
-    peer_require_cdtls13(&cfg, CDTLS_SERVER);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     const char *extra[8] = {"-A", cert_file(id.root_pem), "-x"};
     size_t n = 3;
@@ -386,13 +386,13 @@ Test(interop_wolfssl, client13_mlkem_vs_listener)
  * (-t: X25519 only; --pqc: the hybrid only, so a client without it fails). */
 static void server13_vs_our_client(const char *const *keyshare)
 {
+    peer_require_cdtls13(CDTLS_CLIENT);
     served_identity id;
     served_identity_load(&id, certs);
     uint8_t root[4096];
     cdtls_x509_cert anchor;
     cdtls_config cfg;
     client_config(&id, &anchor, root, sizeof root, &cfg);
-    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     const char *extra[10] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d"};
     size_t n = 5;
@@ -419,11 +419,11 @@ Test(interop_wolfssl, server13_x25519_vs_our_client)
  * key, both ways. */
 Test(interop_wolfssl, client13_psk_vs_listener)
 {
+    peer_require_cdtls13(CDTLS_SERVER);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
     cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
     cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
-    peer_require_cdtls13(&cfg, CDTLS_SERVER);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     const char *extra[] = {"-s", NULL};
     uint16_t suite = 0;
@@ -433,11 +433,11 @@ Test(interop_wolfssl, client13_psk_vs_listener)
 
 Test(interop_wolfssl, server13_psk_vs_our_client)
 {
+    peer_require_cdtls13(CDTLS_CLIENT);
     cdtls_config cfg;
     cdtls_config_init(&cfg);
     cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
     cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
-    peer_require_cdtls13(&cfg, CDTLS_CLIENT);
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     const char *extra[] = {"-s", NULL};
     uint16_t suite = 0;
