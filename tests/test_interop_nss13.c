@@ -42,10 +42,15 @@ static void setup(void)
     const char *certutil = peer_program("nss", "certutil");
     const char *pk12util = peer_program("nss", "pk12util");
     const cdtls_provider *p = cdtls_provider_default();
+    /* NSS 3.110's certutil takes an Ed25519 certificate (3.87's did not),
+     * but pk12util cannot import its key and a handshake with an Ed25519
+     * server fails in tstclnt (SEC_ERROR_LIBRARY_FAILURE against pion v4,
+     * tried by hand): no Ed25519 in NSS's TLS, and no DTLS 1.2 PSK */
     if (!p->sig[CDTLS_SIG_ECDSA_SHA256] ||
         !cdtls_cipher_suite_supported(p, CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
-        cr_skip_test("provider %s signs and verifies Ed25519 only (no ECDSA), and NSS's DTLS has no Ed25519",
-                     p->name);
+        cr_skip_test(
+            "provider %s signs and verifies Ed25519 only (no ECDSA), and NSS 3.110's TLS has no Ed25519",
+            p->name);
     /* the peer's own libraries, for tstclnt and the tools alike; each test
      * runs in a process of its own, so this stays in the test */
     cr_assert_eq(setenv("LD_LIBRARY_PATH", peer_path("nss", "lib"), 1), 0);
