@@ -114,6 +114,16 @@ void peer_require_cdtls13(cdtls_role role)
 #endif
 }
 
+int peer_cdtls_has_mlkem(void)
+{
+#if defined(CDTLS_GROUP_X25519MLKEM768) && defined(CDTLS_KEM__COUNT)
+    const cdtls_provider *p = cdtls_provider_default();
+    return p->abi_version >= 3 && p->kem[CDTLS_KEM_MLKEM768] != NULL;
+#else
+    return 0;
+#endif
+}
+
 int peer_conn_version(const cdtls_conn *c)
 {
 #ifdef CDTLS_VERSION_1_3

@@ -42,6 +42,10 @@ void peer_require_cdtls13(cdtls_role role);
 /* 1 when this cdtls can offer DTLS 1.3 (the same probe, no skip). */
 int peer_cdtls13_available(cdtls_role role);
 
+/* 1 when this cdtls's provider has ML-KEM-768 for the X25519MLKEM768
+ * hybrid group (the provider's kem[] table, where cdtls has one). */
+int peer_cdtls_has_mlkem(void);
+
 /* The DTLS version the connection negotiated, as PEER_V12 / PEER_V13; in a
  * cdtls without cdtls_conn_version an established connection is 1.2. */
 int peer_conn_version(const cdtls_conn *c);

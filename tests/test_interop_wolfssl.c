@@ -170,6 +170,29 @@ static int wolf_client_vs_listener(const cdtls_config *cfg, const char *version,
     return v;
 }
 
+/* The wolfSSL client started with version and extra gets no connection
+ * from our listener (cfg): the listener hands out none while wolfSSL runs
+ * (bounded: 25 rounds of 200 ms), and wolfSSL reports its failure. */
+static void wolf_client_refused(const cdtls_config *cfg, const char *version, const char *const *extra)
+{
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(cfg, &port);
+    child cli;
+    start_wolf(&cli, wolf_client, version, port, extra);
+    int said = 0;
+    for (int round = 0; round < 25 && !said; round++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 200, &s);
+        if (rc == CDTLS_OK) cdtls_sock_close(s);
+        if (rc == CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_neq(rc, CDTLS_OK, "the wolfSSL client got a connection it should not have");
+        said = child_output_contains(&cli, "wolfSSL error", 0);
+    }
+    child_stop(&cli, !said);
+    cr_assert(said, "the wolfSSL client reported no failure");
+    cdtls_listener_close(l);
+}
+
 static int64_t wall_clock(void *ctx)
 {
     (void)ctx;
@@ -318,6 +341,32 @@ Test(interop_wolfssl, client_offering_13_vs_listener)
     served_identity_free(&id);
 }
 
+/* The same with --pqc X25519MLKEM768: wolfSSL's key share on the
+ * post-quantum hybrid (a ~1.4 KB ClientHello, 1,216 bytes of it the
+ * share, which our listener's stateless cookie step must take whole) and,
+ * as wolfSSL warns, the hybrid alone in supported_groups: nothing a 1.2
+ * server can use for ECDHE, nor a 1.3 server without ML-KEM. So 1.3 where
+ * cdtls has both 1.3 and ML-KEM, else a refused handshake (a
+ * handshake_failure for want of a shared group; pion v4 refuses it too:
+ * "client requested zero or more elliptic curves that are not supported"). */
+Test(interop_wolfssl, client_offering_13_mlkem_vs_listener)
+{
+    int ok = peer_cdtls13_available(CDTLS_SERVER) && peer_cdtls_has_mlkem();
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "--pqc", "X25519MLKEM768", NULL};
+    if (ok) {
+        uint16_t suite = 0;
+        cr_assert_eq(wolf_client_vs_listener(&cfg, "d", extra, &suite), PEER_V13);
+    } else {
+        wolf_client_refused(&cfg, "d", extra);
+    }
+    served_identity_free(&id);
+}
+
 /* wolfSSL server speaking DTLS 1.3 and 1.2 (-v d) against our client with
  * its default versions: 1.3 where cdtls speaks it, else 1.2. */
 Test(interop_wolfssl, server_offering_13_vs_our_client)
@@ -371,14 +420,26 @@ Test(interop_wolfssl, client13_x25519_vs_listener)
     client13_vs_listener(ks);
 }
 
-/* The post-quantum hybrid share (1,216 bytes of ML-KEM-768 key in a
- * ~1.4 KB ClientHello, sent in fragments: --enable-dtls-frag-ch): answered
- * with it where cdtls has ML-KEM, with a HelloRetryRequest for a classical
- * group where it has not; 1.3 either way. */
+/* The post-quantum hybrid alone (--pqc: the share and the only group
+ * offered): 1.3 on X25519MLKEM768 where cdtls has ML-KEM; refused where it
+ * has not (no group to ask for in a HelloRetryRequest). */
 Test(interop_wolfssl, client13_mlkem_vs_listener)
 {
     const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
-    client13_vs_listener(ks);
+    if (peer_cdtls_has_mlkem()) {
+        client13_vs_listener(ks);
+        return;
+    }
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "--pqc", "X25519MLKEM768", NULL};
+    wolf_client_refused(&cfg, "4", extra);
+    served_identity_free(&id);
 }
 
 /* wolfSSL server, DTLS 1.3 only (its cookie HelloRetryRequest first),
