@@ -129,6 +129,25 @@ static void expect_wolf_version(child *peer, int v)
     cr_assert(seen, "wolfSSL did not report \"%s\"", line);
 }
 
+/* The connection IDs (RFC 9146) of the last session: whether in use, the
+ * peer's (which we send) and ours, for the CID tests to check. */
+static struct {
+    int used;
+    uint8_t peer[CDTLS_MAX_CID_LEN], own[CDTLS_MAX_CID_LEN];
+    size_t peer_len, own_len;
+} last_cid;
+
+static void note_cid(const cdtls_conn *c)
+{
+    memset(&last_cid, 0, sizeof last_cid);
+    last_cid.used = cdtls_conn_uses_cid(c);
+    size_t n = 0;
+    const uint8_t *p = cdtls_conn_peer_cid(c, &n);
+    if (p && n <= sizeof last_cid.peer) memcpy(last_cid.peer, p, n), last_cid.peer_len = n;
+    p = cdtls_conn_own_cid(c, &n);
+    if (p && n <= sizeof last_cid.own) memcpy(last_cid.own, p, n), last_cid.own_len = n;
+}
+
 /* Our listener, configured by cfg, serves the wolfSSL client started with
  * version and extra: its "hello wolfssl!" comes back to it. Returns the
  * version our side negotiated (PEER_V12 or PEER_V13); *suite gets our suite. */
@@ -147,6 +166,7 @@ static int wolf_client_vs_listener(const cdtls_config *cfg, const char *version,
     cdtls_conn *c = cdtls_sock_conn(s);
     *suite = cdtls_conn_cipher_suite(c);
     int v = peer_conn_version(c);
+    note_cid(c);
     uint8_t buf[512];
     size_t n = 0;
     rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
@@ -235,6 +255,7 @@ static int our_client_vs_wolf_server(const cdtls_config *cfg, const char *versio
     cdtls_conn *c = cdtls_sock_conn(s);
     *suite = cdtls_conn_cipher_suite(c);
     int v = peer_conn_version(c);
+    note_cid(c);
     const char *ping = "ping-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
@@ -318,6 +339,115 @@ Test(interop_wolfssl, server12_psk_vs_our_client)
     uint16_t suite = 0;
     cr_assert_eq(our_client_vs_wolf_server(&cfg, "3", extra, &suite), PEER_V12);
     cr_assert_eq(suite, want);
+}
+
+/* Connection IDs (RFC 9146, --enable-dtlscid) both ways, DTLS 1.2: wolfSSL
+ * asks for the CID "wolfcid1" (`--cid`), we for one of 8 random bytes; each
+ * side must send the other's, and wolfSSL prints the CID it sends ("Sending
+ * CID is" and its bytes in hex), which must be ours. The records after the
+ * handshake carry them (tls12_cid), so the echo checks they are understood. */
+static const char wolf_cid[] = "wolfcid1";
+
+static void expect_cids(child *peer)
+{
+    cr_assert(last_cid.used, "no connection ID negotiated");
+    cr_assert(last_cid.peer_len == 8 && memcmp(last_cid.peer, wolf_cid, 8) == 0,
+              "we send the CID wolfSSL asked for (%zu bytes)", last_cid.peer_len);
+    cr_assert_eq(last_cid.own_len, 8);
+    /* wolfSSL's printBuffer prints each byte with "%x" (no zero padding:
+     * 68 01 1b reads "681b") */
+    char hex[3 * CDTLS_MAX_CID_LEN + 1] = "", upper[sizeof hex] = "";
+    size_t h = 0, u = 0;
+    for (size_t i = 0; i < last_cid.own_len; i++) {
+        h += (size_t)snprintf(hex + h, sizeof hex - h, "%x", last_cid.own[i]);
+        u += (size_t)snprintf(upper + u, sizeof upper - u, "%X", last_cid.own[i]);
+    }
+    int said = child_output_contains(peer, "Sending CID is", 3000);
+    int ours = child_output_contains(peer, hex, 0) || child_output_contains(peer, upper, 0);
+    if (!said || !ours) child_stop(peer, 1);
+    cr_assert(said && ours, "wolfSSL does not say it sends our CID %s", hex);
+}
+
+Test(interop_wolfssl, client12_cid_vs_listener)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "-l", wolf_suite(id.suite), "--cid", wolf_cid,
+                           NULL};
+    child cli;
+    start_wolf(&cli, wolf_client, "3", port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with the wolfSSL client: %s", cdtls_strerror(rc));
+    note_cid(cdtls_sock_conn(s));
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    expect_cids(&cli);
+    int echoed = child_output_contains(&cli, "hello wolfssl!", 5000);
+    if (!echoed) child_stop(&cli, 1);
+    cr_assert(echoed, "the wolfSSL client printed our echo");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, server12_cid_vs_our_client)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    cfg.cid.length = 8;
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-c",
+                           cert_file(id.pem_chain),
+                           "-k",
+                           cert_file(id.key_file),
+                           "-d",
+                           "-l",
+                           wolf_suite(id.suite),
+                           "--cid",
+                           wolf_cid,
+                           NULL};
+    child srv;
+    start_wolf(&srv, wolf_server, "3", port, extra);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "the wolfSSL server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with the wolfSSL server: %s", cdtls_strerror(rc));
+    note_cid(cdtls_sock_conn(s));
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
+    int said = child_output_contains(&srv, "Client message: ping-from-cdtls", 3000);
+    if (!said) child_stop(&srv, 1);
+    cr_assert(said, "the wolfSSL server printed our line");
+    expect_cids(&srv);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    served_identity_free(&id);
 }
 
 /* ------------------------------------------- 1.3-capable wolfSSL, both */
