@@ -316,6 +316,75 @@ CDTLS_API int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *ad
                                          const uint8_t *dgram, size_t len, uint64_t now_ms, uint8_t *reply,
                                          size_t reply_cap, size_t *reply_len);
 
+
+/* ---------------------------------------------------------------------------
+ * Observing a connection (for tools, logs and tests: what `openssl s_client
+ * -msg -state` shows). An observer is called synchronously from inside the
+ * engine's calls (cdtls_conn_recv, _on_timeout, _start, _close, ...) as
+ * things happen; it must not call back into the same connection except for
+ * the read-only accessors above (cdtls_conn_cipher_suite, _alpn, _resumed,
+ * _uses_cid, _own_cid, _peer_cid, _peer_certificates, _psk_identity,
+ * _get_state, _error, _peer_alert). It sees message types and lengths,
+ * never their contents or any secret. */
+typedef enum cdtls_event_kind {
+    /* A handshake message of ours, added to the flight being built (the
+     * flight is sent when it is complete): hs_type, message_seq, length. */
+    CDTLS_EVENT_HANDSHAKE_SENT = 1,
+    /* A handshake message of the peer's, whole (reassembled) and in order,
+     * handed to the state machine (which may still refuse it: a FAILED
+     * event then follows): hs_type, message_seq, length. */
+    CDTLS_EVENT_HANDSHAKE_RECEIVED,
+    CDTLS_EVENT_CCS_SENT,     /* our ChangeCipherSpec, added to the flight */
+    CDTLS_EVENT_CCS_RECEIVED, /* the peer's ChangeCipherSpec, accepted */
+    /* Our last flight was sent again (RFC 6347 §4.2.4): by_timer 1 when
+     * the retransmission timer fired, 0 when the peer retransmitted its
+     * own flight (it lost ours); retransmits counts them for this flight,
+     * timeout_ms is the (doubled) timer now running. */
+    CDTLS_EVENT_RETRANSMIT,
+    CDTLS_EVENT_ALERT_SENT,     /* alert_level, alert_desc */
+    CDTLS_EVENT_ALERT_RECEIVED, /* alert_level, alert_desc */
+    /* The handshake completed: version (wire value, 0xfefd = DTLS 1.2) and
+     * group (IANA NamedGroup and its name; 0 and NULL without ECDHE, as in a
+     * PSK suite or a resumed session); the other results from the accessors. */
+    CDTLS_EVENT_ESTABLISHED,
+    CDTLS_EVENT_FAILED, /* the connection failed: error (cdtls_strerror) */
+    /* cdtls_listener only (cdtls_listener_set_observer, cdtls/sock.h): */
+    CDTLS_EVENT_HELLO_VERIFY_SENT, /* a ClientHello without a valid cookie was answered; no connection */
+    CDTLS_EVENT_EVICTED,           /* a handshake in progress gave its place to a newer one (issue 20) */
+    CDTLS_EVENT_IDLE               /* an established peer was silent for cfg.listener.idle_timeout_ms */
+} cdtls_event_kind;
+
+typedef struct cdtls_event {
+    cdtls_event_kind kind;
+    uint8_t hs_type; /* HANDSHAKE_*: RFC 5246 §7.4 HandshakeType (cdtls_handshake_type_name) */
+    uint16_t message_seq;
+    uint32_t length;                 /* HANDSHAKE_*: the message body's length */
+    uint8_t alert_level, alert_desc; /* ALERT_*: RFC 5246 §7.2 (cdtls_alert_name) */
+    int error;                       /* FAILED */
+    unsigned retransmits;            /* RETRANSMIT */
+    int by_timer;                    /* RETRANSMIT */
+    uint32_t timeout_ms;             /* RETRANSMIT */
+    uint16_t version;                /* ESTABLISHED */
+    uint16_t group;                  /* ESTABLISHED */
+    const char *group_name;          /* ESTABLISHED: "X25519", "P-256", ... or NULL */
+} cdtls_event;
+
+/* c is NULL only for a listener's HELLO_VERIFY_SENT. */
+typedef void (*cdtls_observer)(void *user, const cdtls_conn *c, const cdtls_event *ev);
+
+/* This connection's observer (NULL: none); replaces the one it took from
+ * its context. */
+CDTLS_API int cdtls_conn_set_observer(cdtls_conn *c, cdtls_observer fn, void *user);
+/* The observer every connection made from ctx afterwards starts with
+ * (cdtls_conn_new_from, cdtls_sock_dial_from): set it before making
+ * connections, not while other threads make them from the same context. */
+CDTLS_API int cdtls_context_set_observer(cdtls_context *ctx, cdtls_observer fn, void *user);
+/* "ClientHello", "ServerKeyExchange", ...; "unknown" for other values. */
+CDTLS_API const char *cdtls_handshake_type_name(uint8_t type);
+/* "close_notify", "handshake_failure", ... (RFC 5246 §7.2, RFC 4279,
+ * RFC 7301); "unknown" for other values. */
+CDTLS_API const char *cdtls_alert_name(uint8_t desc);
+
 #ifdef __cplusplus
 }
 #endif

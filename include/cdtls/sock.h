@@ -119,6 +119,20 @@ CDTLS_API unsigned cdtls_listener_peer_count(const cdtls_listener *l);
  * sockets must be closed first. */
 CDTLS_API void cdtls_listener_close(cdtls_listener *l);
 
+
+/* Observing a listener: every event of every peer's connection (cdtls/conn.h,
+ * cdtls_observer) with the peer's address, from the moment its ClientHello
+ * with a valid cookie made the connection, and the listener's own:
+ * CDTLS_EVENT_HELLO_VERIFY_SENT (c NULL), _EVICTED, _IDLE. A handshake that
+ * fails shows as CDTLS_EVENT_FAILED (its error; an alert the peer sent
+ * comes as CDTLS_EVENT_ALERT_RECEIVED before it). Called from inside
+ * cdtls_listener_accept and the peers' reads and writes; the same rules as
+ * for a connection's observer. Peers already made keep the observer they
+ * had. fn NULL: none. */
+typedef void (*cdtls_listener_observer)(void *user, const cdtls_addr *peer, const cdtls_conn *c,
+                                        const cdtls_event *ev);
+CDTLS_API int cdtls_listener_set_observer(cdtls_listener *l, cdtls_listener_observer fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

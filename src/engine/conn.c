@@ -198,6 +198,8 @@ int cdtls_conn_new_from(const cdtls_context *x, cdtls_role role, uint64_t now_ms
     replay_init(&c->replay[1], x->cfg.limits.replay_window);
     if (x->cfg.psk.identity_len) memcpy(c->psk_identity, x->cfg.psk.identity, x->cfg.psk.identity_len);
     c->psk_identity_len = x->cfg.psk.identity_len;
+    c->observer = x->observer;
+    c->observer_user = x->observer_user;
     int rc = handshake_init(c, now_ms);
     if (rc) {
         cdtls_conn_free(c);
@@ -331,7 +333,23 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     if (rc) return rc;
     c->write_seq[epoch]++;
     const cdtls_oob *oob = c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL;
-    return dgram_queue_push(&c->out, c->a, rec, n, oob);
+    rc = dgram_queue_push(&c->out, c->a, rec, n, oob);
+    if (rc == CDTLS_OK && c->observer) {
+        cdtls_event ev = {0};
+        ev.kind = CDTLS_EVENT_ALERT_SENT;
+        ev.alert_level = level;
+        ev.alert_desc = desc;
+        conn_observe(c, &ev);
+    }
+    return rc;
+}
+
+static void observe_failed(const cdtls_conn *c)
+{
+    cdtls_event ev = {0};
+    ev.kind = CDTLS_EVENT_FAILED;
+    ev.error = c->error;
+    conn_observe(c, &ev);
 }
 
 int conn_fail(cdtls_conn *c, int err, int alert_desc)
@@ -344,6 +362,7 @@ int conn_fail(cdtls_conn *c, int err, int alert_desc)
     c->timer_at_ms = NO_TIMER;
     conn_flight_clear(c);
     resume_forget(c); /* RFC 5246 §7.2 */
+    observe_failed(c);
     return err;
 }
 
@@ -424,11 +443,17 @@ int conn_hs_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t body_
     /* HelloVerifyRequest and the ClientHello before it stay out of the
      * transcript (RFC 6347 §4.2.6); the callers handle that by resetting it. */
     conn_transcript_add(c, msg, len);
+    conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, msg, len);
     return flight_add(c, 0, msg, len);
 }
 
 int conn_hs_queue_ccs(cdtls_conn *c)
 {
+    if (c->observer) {
+        cdtls_event ev = {0};
+        ev.kind = CDTLS_EVENT_CCS_SENT;
+        conn_observe(c, &ev);
+    }
     return flight_add(c, 1, NULL, 1);
 }
 
@@ -550,11 +575,19 @@ int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
     return flight_transmit(c);
 }
 
-static int flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+static int flight_retransmit(cdtls_conn *c, uint64_t now_ms, int by_timer)
 {
     if (c->flight_len == 0) return CDTLS_OK;
     c->retransmits++;
     if (c->flight_awaits_reply) c->timer_at_ms = now_ms + c->timeout_ms;
+    if (c->observer) {
+        cdtls_event ev = {0};
+        ev.kind = CDTLS_EVENT_RETRANSMIT;
+        ev.retransmits = c->retransmits;
+        ev.by_timer = by_timer;
+        ev.timeout_ms = c->timeout_ms;
+        conn_observe(c, &ev);
+    }
     return flight_transmit(c);
 }
 
@@ -578,7 +611,7 @@ static int on_timeout(cdtls_conn *c, uint64_t now_ms)
     uint64_t next = (uint64_t)c->timeout_ms * 2;
     c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
                                                             : (uint32_t)next;
-    int rc = flight_retransmit(c, now_ms);
+    int rc = flight_retransmit(c, now_ms, 1);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
 
@@ -658,6 +691,13 @@ static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
     c->have_peer_alert = 1;
     c->peer_alert_level = pt[0];
     c->peer_alert_desc = pt[1];
+    if (c->observer) {
+        cdtls_event ev = {0};
+        ev.kind = CDTLS_EVENT_ALERT_RECEIVED;
+        ev.alert_level = pt[0];
+        ev.alert_desc = pt[1];
+        conn_observe(c, &ev);
+    }
     if (pt[1] == ALERT_CLOSE_NOTIFY) {
         /* RFC 5246 §7.2.1: answer with our own close_notify and stop. */
         c->close_received = 1;
@@ -675,6 +715,7 @@ static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
         c->timer_at_ms = NO_TIMER;
         conn_flight_clear(c);
         resume_forget(c); /* RFC 5246 §7.2 */
+        observe_failed(c);
         return CDTLS_ERR_PEER_ALERT;
     }
     return CDTLS_OK; /* warnings (e.g. no_renegotiation) are noted, not fatal */
@@ -711,7 +752,7 @@ static int peer_retransmitted(cdtls_conn *c, const hs_header *h, uint64_t now_ms
         now_ms >= c->last_peer_retransmit_ms)
         return CDTLS_OK;
     c->last_peer_retransmit_ms = now_ms ? now_ms : 1;
-    return flight_retransmit(c, now_ms);
+    return flight_retransmit(c, now_ms, 0);
 }
 
 static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_t now_ms)
@@ -726,12 +767,14 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
              * it for every message) is handled like an unfragmented one.
              * That restarts the reassembly, so it takes the message out. */
             uint8_t *own = hs_reasm_take(&c->h->reasm);
+            conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, own, msg_len);
             int rc = hs_server_client_hello(c, own, msg_len, seq, own + DTLS_HS_HEADER_LEN,
                                             msg_len - DTLS_HS_HEADER_LEN, record_seq, now_ms);
             cdtls_free_wipe(c->a, own, msg_len);
             if (rc) return rc;
             continue;
         }
+        conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, msg, msg_len);
         int rc = hs_handle_message(c, type, msg, msg_len, msg + DTLS_HS_HEADER_LEN,
                                    msg_len - DTLS_HS_HEADER_LEN, now_ms);
         hs_reasm_consume(&c->h->reasm);
@@ -788,6 +831,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
              * restart the expected message_seq: the server keeps nothing
              * between the first ClientHello and the one with the cookie. */
             if (h.fragment_offset == 0 && h.fragment_length == h.length) {
+                conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, frag - DTLS_HS_HEADER_LEN,
+                                     DTLS_HS_HEADER_LEN + h.length);
                 int rc = hs_server_client_hello(c, frag - DTLS_HS_HEADER_LEN, DTLS_HS_HEADER_LEN + h.length,
                                                 h.message_seq, frag, h.length, record_seq, now_ms);
                 if (rc) return rc;
@@ -919,6 +964,11 @@ static int handle_ccs(cdtls_conn *c, const uint8_t *pt, size_t len)
     if (c->hs != HS_C_WAIT_FINISHED && c->hs != HS_S_WAIT_FINISHED) return CDTLS_OK;
     int rc = hs_handle_ccs(c);
     if (rc) return rc;
+    if (c->observer) {
+        cdtls_event ev = {0};
+        ev.kind = CDTLS_EVENT_CCS_RECEIVED;
+        conn_observe(c, &ev);
+    }
     c->read_cipher = c->h->pending_read; /* epoch state is moved before first use */
     memset(&c->h->pending_read, 0, sizeof c->h->pending_read);
     c->h->have_pending_read = 0;
@@ -967,12 +1017,28 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, con
     return CDTLS_OK;
 }
 
+/* Before the handshake's state goes: the group is known only there. */
+static void observe_established(const cdtls_conn *c)
+{
+    if (!c->observer) return;
+    cdtls_event ev = {0};
+    ev.kind = CDTLS_EVENT_ESTABLISHED;
+    ev.version = DTLS_VERSION_1_2;
+    if (c->h && c->h->kx && !c->resumed) {
+        ev.group = c->h->kx->tls_id;
+        ev.group_name = c->h->kx->name;
+    }
+    conn_observe(c, &ev);
+}
+
 int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob, uint64_t now_ms)
 {
     if (!c || (!dgram && len)) return CDTLS_ERR_INVALID_ARG;
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     c->recv_advanced = 0;
+    const cdtls_conn_state before = c->state;
     int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
+    if (before == CDTLS_STATE_HANDSHAKING && c->state == CDTLS_STATE_ESTABLISHED) observe_established(c);
     handshake_end_if_over(c);
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     return rc;

@@ -130,6 +130,9 @@ struct cdtls_context {
      * keeps those its credentials allow (hs_our_suites). */
     uint16_t suites[CONTEXT_MAX_SUITES];
     size_t n_suites;
+    /* cdtls_context_set_observer: what new connections start with */
+    cdtls_observer observer;
+    void *observer_user;
 };
 
 /* Flags are one-bit _Bool fields (assigning any non-zero value gives 1). */
@@ -241,7 +244,15 @@ struct cdtls_conn {
     _Bool expect_ticket : 1;                  /* client: the ServerHello promised a NewSessionTicket */
     _Bool got_ticket_msg : 1, got_ticket : 1; /* ...it came; and it carried a ticket we keep */
     uint8_t sni_hash[32]; /* server: SHA-256 of the ClientHello's host name (RFC 6066 §3) */
+
+    /* cdtls_conn_set_observer (observer.c) */
+    cdtls_observer observer;
+    void *observer_user;
 };
+
+/* observer.c: hands ev to the connection's observer, if it has one. */
+void conn_observe(const cdtls_conn *c, const cdtls_event *ev);
+void conn_observe_message(const cdtls_conn *c, cdtls_event_kind kind, const uint8_t *msg, size_t len);
 
 /* conn.c */
 /* The handshake is over (established, or the state imported): its state

@@ -135,6 +135,9 @@ struct cdtls_listener {
     cdtls_handshake_budget hs_budget;
     uint32_t idle_timeout_ms;
     uint64_t idle_scan_ms;
+    /* cdtls_listener_set_observer */
+    cdtls_listener_observer observer;
+    void *observer_user;
 };
 
 
@@ -694,9 +697,37 @@ static int half_open(const cdtls_sock *s)
     return !s->accepted && !s->queued && cdtls_conn_get_state(s->conn) == CDTLS_STATE_HANDSHAKING;
 }
 
+/* A listener event about peer s (conn NULL: about a datagram from `from`). */
+static void listener_observe(cdtls_listener *l, const cdtls_addr *from, const cdtls_conn *c,
+                             cdtls_event_kind kind)
+{
+    if (!l->observer) return;
+    cdtls_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    l->observer(l->observer_user, from, c, &ev);
+}
+
+/* A peer's connection events, with its address (the current one: a CID
+ * peer may have moved). */
+static void peer_observe(void *user, const cdtls_conn *c, const cdtls_event *ev)
+{
+    const cdtls_sock *s = user;
+    if (s->l && s->l->observer) s->l->observer(s->l->observer_user, &s->peer, c, ev);
+}
+
+int cdtls_listener_set_observer(cdtls_listener *l, cdtls_listener_observer fn, void *user)
+{
+    if (!l) return CDTLS_ERR_INVALID_ARG;
+    l->observer = fn;
+    l->observer_user = fn ? user : NULL;
+    return CDTLS_OK;
+}
+
 static void evict(cdtls_listener *l, cdtls_sock **pp)
 {
     cdtls_sock *s = *pp;
+    listener_observe(l, &s->peer, s->conn, CDTLS_EVENT_EVICTED);
     *pp = s->next;
     table_remove(l, s);
     l->n_peers--;
@@ -748,6 +779,7 @@ static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t 
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
         tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
+        listener_observe(l, from, NULL, CDTLS_EVENT_HELLO_VERIFY_SENT);
         return 0;
     }
     return rc == CDTLS_OK ? 1 : -1;
@@ -793,6 +825,7 @@ static cdtls_sock *make_peer(cdtls_listener *l, const cdtls_addr *from)
     (void)cdtls_conn_set_cookie_verified(s->conn);
     if (l->group) worker_conn_setup(l->group, l->worker, s->conn);
     (void)cdtls_conn_share_handshake_budget(s->conn, &l->hs_budget);
+    if (l->observer) (void)cdtls_conn_set_observer(s->conn, peer_observe, s);
     s->next = l->peers;
     l->peers = s;
     l->n_peers++;
@@ -897,6 +930,7 @@ static void expire_idle(cdtls_listener *l)
             if (!s->heard_ms) s->heard_ms = now; /* first seen here: idle from now */
             if (cdtls_conn_get_state(s->conn) != CDTLS_STATE_HANDSHAKING && !s->successor &&
                 now - s->heard_ms >= l->idle_timeout_ms) {
+                listener_observe(l, &s->peer, s->conn, CDTLS_EVENT_IDLE);
                 if (s->accepted) {
                     table_remove(l, s);
                     s->idle_expired = 1;
