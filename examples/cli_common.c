@@ -4,17 +4,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The suites the library knows (its suite table, by IANA value), those
+ * this build and provider cannot negotiate marked. */
+static void list_suites(void)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    fprintf(stderr, "cipher suites (--suite NAME, with or without TLS_; default: all this build has):\n");
+    for (unsigned id = 0; id <= 0xffff; id++) {
+        const char *n = cdtls_cipher_suite_name((uint16_t)id);
+        if (n)
+            fprintf(stderr, "  %s%s\n", n,
+                    cdtls_cipher_suite_supported(p, (uint16_t)id) ? "" : "  (not in this build)");
+    }
+}
+
 static void usage(const cli_opts *o, int is_server)
 {
     fprintf(stderr,
             "usage: %s %s ADDR:PORT (--psk HEX | --cert FILE --key FILE | --ca FILE) [options]\n"
             "  --psk HEX            pre-shared key (hex, 1..256 bytes)\n"
-            "  --identity NAME      PSK identity (client: sent; server: the one accepted)\n"
-            "  --cert FILE          PEM certificate chain, leaf first (server; client auth)\n"
+            "  --identity NAME      PSK identity (client: sent; server: the one accepted;\n"
+            "                       default \"cdtls\")\n"
+            "%s"
             "  --key FILE           PEM/DER private key for --cert (PKCS#8, SEC1, PKCS#1)\n"
-            "  --ca FILE            PEM trust anchors to verify the peer with\n"
-            "  --servername NAME    client: SNI and the name the certificate must carry\n"
-            "  --insecure           client: accept any server certificate (testing only)\n"
+            "%s"
             "%s"
             "  --suite NAME         cipher suite (repeatable), e.g. TLS_PSK_WITH_AES_128_GCM_SHA256\n"
             "  --mtu N              largest datagram (default 1200)\n"
@@ -22,24 +35,58 @@ static void usage(const cli_opts *o, int is_server)
             "  --ecn CODE           ECN codepoint: not-ect, ect0, ect1, ce\n"
             "%s"
             "  --alpn LIST          ALPN protocols, comma-separated, in preference order\n"
+            "  --cid                connection IDs (RFC 9146, 8 bytes; AEAD suites)%s\n"
             "  --resume             resumable sessions (session IDs and RFC 5077 tickets)\n"
             "%s"
             "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
-            "  --timeout MS         handshake / read timeout (default 10000)\n"
-            "  --quiet              print less\n",
+            "  --timeout MS         handshake / read timeout (default 10000)%s\n"
+            "  --verbose            print the handshake on stderr as it happens: messages sent\n"
+            "                       (>>>) and received (<<<), retransmissions, alerts, and the\n"
+            "                       negotiated version, suite, group, ALPN, CID, resumption\n"
+            "  --quiet              print less\n"
+            "  --help               this text\n"
+            "exit status: 0 done, 1 failed (handshake, read, write%s), 2 bad usage\n",
             o->prog, is_server ? "--listen" : "--connect",
-            is_server ? "  --hint TEXT          PSK identity hint to send\n" : "",
+            is_server ? "  --hint TEXT          PSK identity hint to send\n"
+                        "  --cert FILE          PEM certificate chain, leaf first\n"
+                      : "  --cert FILE          PEM certificate chain, leaf first (client authentication)\n",
+            is_server ? "  --ca FILE            PEM trust anchors to verify client certificates with\n"
+                        "                       (turns on --client-auth require)\n"
+                      : "  --ca FILE            PEM trust anchors to verify the server with\n",
+            is_server ? "  --client-auth MODE   ask the client for a certificate (certificate suites):\n"
+                        "                       none, request (ask, accept none, check nothing),\n"
+                        "                       require-any (require one, do not check its chain),\n"
+                        "                       verify-if-given (accept none, check a given chain),\n"
+                        "                       require (require one and check it against --ca);\n"
+                        "                       default: require with --ca, else none\n"
+                      : "  --servername NAME    SNI and the name the certificate must carry\n"
+                        "  --insecure           accept any server certificate (testing only)\n",
             is_server ? "replies" : "every datagram",
-            is_server ? "  --echo               send every record back (with the marking it came with\n"
-                        "                       unless --dscp/--ecn are given)\n"
-                        "  --count N            exit after N peers (default: serve forever)\n"
+            is_server ? "  --echo               send every record back (the default; with the marking it\n"
+                        "                       came with unless --dscp/--ecn are given)\n"
+                        "  --print              write what arrives to standard output, send nothing back\n"
+                        "                       (the log lines then go to standard error)\n"
+                        "  --peers N            exit after N peers have come and gone (default: serve\n"
+                        "                       forever)\n"
+                        "  --count N            old name of --peers (deprecated)\n"
                         "  --idle-timeout MS    drop peers silent this long (default 300000, 0 = never)\n"
                         "  --dual-stack         with an IPv6 address: also accept IPv4\n"
-                      : "  --message TEXT       what to send (default \"hello over DTLS\")\n"
-                        "  --count N            how many times (default 3)\n",
-            is_server
-                ? ""
-                : "  --connections N      connect N times one after another (with --resume: resumed)\n");
+                      : "  --message TEXT       send TEXT \" #1\", \" #2\"... and wait for each reply\n"
+                        "  --messages N         how many (default 3; alone: of \"hello over DTLS\")\n"
+                        "  --count N            old name of --messages (deprecated)\n"
+                        "                       without --message and --messages: send each line of\n"
+                        "                       standard input (or what one read gives) as a record,\n"
+                        "                       write what arrives to standard output; end of input\n"
+                        "                       sends close_notify and exits\n"
+                        "  --expect-echo        every record must come back unchanged (else exit 1)\n",
+            is_server ? "; the server routes by them" : "",
+            is_server ? ""
+                      : "  --connections N      connect N times one after another (with --resume:\n"
+                        "                       resumed; needs --message or --messages)\n",
+            is_server ? "; given, it also bounds\n                       every peer's handshake" : "",
+            is_server ? "" : ", --expect-echo");
+    fprintf(stderr, "default PSK identity: \"cdtls\"\n");
+    list_suites();
 }
 
 static void fail(const cli_opts *o, int is_server, const char *fmt, const char *arg)
@@ -112,6 +159,8 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
     o->timeout_ms = 10000;
     o->idle_timeout_ms = 300000; /* an idle peer must not hold a slot for ever (issue 20) */
     o->count = is_server ? 0 : 3;
+    o->client_auth = -1;
+    int message_given = 0, messages_given = 0;
     o->connections = 1;
     o->message = "hello over DTLS";
     o->identity = "cdtls";
@@ -124,6 +173,14 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             exit(0);
         } else if (strcmp(f, "--echo") == 0 && is_server) {
             o->echo = 1, takes = 0;
+        } else if (strcmp(f, "--print") == 0 && is_server) {
+            o->print = 1, takes = 0;
+        } else if (strcmp(f, "--cid") == 0) {
+            o->cid = 8, takes = 0;
+        } else if (strcmp(f, "--verbose") == 0 || strcmp(f, "-v") == 0) {
+            o->verbose = 1, takes = 0;
+        } else if (strcmp(f, "--expect-echo") == 0 && !is_server) {
+            o->expect_echo = 1, takes = 0;
         } else if (strcmp(f, "--quiet") == 0) {
             o->quiet = 1, takes = 0;
         } else if (strcmp(f, "--dual-stack") == 0 && is_server) {
@@ -171,12 +228,27 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
             if (e < 0) fail(o, is_server, "bad --ecn %s (not-ect, ect0, ect1, ce)", v);
             o->mark.flags |= CDTLS_OOB_ECN;
             o->mark.ecn = (uint8_t)e;
-        } else if (strcmp(f, "--count") == 0) {
+        } else if (strcmp(f, "--count") == 0 || strcmp(f, is_server ? "--peers" : "--messages") == 0) {
+            if (strcmp(f, "--count") == 0)
+                fprintf(stderr, "%s: warning: --count is deprecated, use %s\n", o->prog,
+                        is_server ? "--peers" : "--messages");
             o->count = (int)parse_num(o, is_server, f, v, 0, 1000000);
+            messages_given = 1;
+        } else if (strcmp(f, "--client-auth") == 0 && is_server) {
+            static const char *const modes[5] = {"none", "request", "require-any", "verify-if-given",
+                                                 "require"};
+            o->client_auth = -1;
+            for (int k = 0; k < 5; k++)
+                if (strcmp(v, modes[k]) == 0) o->client_auth = k;
+            if (strcmp(v, "require-and-verify") == 0) o->client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+            if (o->client_auth < 0)
+                fail(o, is_server,
+                     "bad --client-auth %s (none, request, require-any, verify-if-given, require)", v);
         } else if (strcmp(f, "--connections") == 0 && !is_server) {
             o->connections = (int)parse_num(o, is_server, f, v, 1, 100000);
         } else if (strcmp(f, "--message") == 0 && !is_server) {
             o->message = v;
+            message_given = 1;
         } else if (strcmp(f, "--keylog") == 0) {
             o->keylog_file = v;
         } else if (strcmp(f, "--alpn") == 0) {
@@ -187,6 +259,7 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
                 o->alpn[o->n_alpn++] = tok;
         } else if (strcmp(f, "--timeout") == 0) {
             o->timeout_ms = (int)parse_num(o, is_server, f, v, 1, 3600000);
+            o->timeout_given = 1;
         } else if (is_server && strcmp(f, "--idle-timeout") == 0) {
             o->idle_timeout_ms = (uint32_t)parse_num(o, is_server, f, v, 0, 86400000);
         } else {
@@ -205,6 +278,23 @@ void cli_parse(cli_opts *o, int argc, char **argv, int is_server)
         fail(o, is_server, "%s",
              is_server ? "--psk or --cert and --key are required" : "--psk, --ca or --insecure is required");
     if (!!o->cert_file != !!o->key_file) fail(o, is_server, "%s", "--cert and --key go together");
+    if (is_server) {
+        if (o->print && o->echo) fail(o, is_server, "%s", "--print and --echo exclude each other");
+        o->echo = !o->print; /* echo unless --print */
+        if (o->client_auth >= 0 && o->client_auth != CDTLS_CLIENT_AUTH_NONE && !o->cert_file)
+            fail(o, is_server, "%s", "--client-auth needs --cert and --key (certificate suites only)");
+        if (o->client_auth < 0) /* --ca means checking the client with it */
+            o->client_auth = o->ca_file ? CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY : CDTLS_CLIENT_AUTH_NONE;
+        if ((o->client_auth == CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN ||
+             o->client_auth == CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY) &&
+            !o->ca_file)
+            fail(o, is_server, "%s", "--client-auth verify-if-given and require need --ca");
+    } else {
+        o->stdin_mode = !message_given && !messages_given;
+        if (o->stdin_mode && o->connections > 1)
+            fail(o, is_server, "%s",
+                 "--connections needs --message or --messages (standard input is read once)");
+    }
 }
 
 static size_t read_all(const cli_opts *o, const char *file, char *buf, size_t cap)
@@ -321,6 +411,8 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
         cfg->alpn.n_protocols = o->n_alpn;
     }
     cfg->listener.idle_timeout_ms = o->idle_timeout_ms;
+    if (o->cid) cfg->cid.length = (size_t)o->cid;
+    if (o->client_auth > 0) cfg->verify.client_auth = (cdtls_client_auth)o->client_auth;
     if (o->resume) {
         cfg->resumption.store = cdtls_session_cache_init(&session_cache, session_entries,
                                                          sizeof session_entries / sizeof session_entries[0]);
@@ -367,4 +459,129 @@ const char *cli_caps_string(unsigned caps, char *buf, size_t cap)
              caps & CDTLS_IO_CAP_RECV_LOCAL_ADDR ? "yes" : "no",
              caps & CDTLS_IO_CAP_RECV_IFINDEX ? "yes" : "no", caps & CDTLS_IO_CAP_RECV_TTL ? "yes" : "no");
     return buf;
+}
+
+/* ------------------------------------------------------- handshake trace */
+
+void cli_hex(const uint8_t *b, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n && k + 3 <= cap; i++, k += 2) snprintf(out + k, cap - k, "%02x", b[i]);
+}
+
+void cli_trace_reset(cli_hs_trace *t, const void *conn)
+{
+    memset(t, 0, sizeof *t);
+    t->conn = conn;
+    t->rx_type = t->tx_type = t->alert_sent = t->alert_received = -1;
+}
+
+void cli_trace_event(cli_hs_trace *t, const cdtls_event *ev)
+{
+    switch (ev->kind) {
+    case CDTLS_EVENT_HANDSHAKE_RECEIVED:
+        t->rx_type = ev->hs_type;
+        t->rx_len = ev->length;
+        if (ev->hs_type == 3) t->hvr_sent = 1;
+        break;
+    case CDTLS_EVENT_HANDSHAKE_SENT: t->tx_type = ev->hs_type; break;
+    case CDTLS_EVENT_ALERT_SENT: t->alert_sent = ev->alert_desc; break;
+    case CDTLS_EVENT_ALERT_RECEIVED: t->alert_received = ev->alert_desc; break;
+    default: break;
+    }
+}
+
+void cli_failure_reason(int err, const cli_hs_trace *t, char *buf, size_t cap)
+{
+    const char *why = cdtls_strerror(err);
+    char extra[160] = "";
+    if (err == CDTLS_ERR_PEER_ALERT && t->alert_received >= 0) {
+        snprintf(extra, sizeof extra, "the peer sent alert %s", cdtls_alert_name((uint8_t)t->alert_received));
+        why = extra;
+    } else if (err == CDTLS_ERR_HANDSHAKE_TIMEOUT || err == CDTLS_ERR_TIMEOUT) {
+        if (t->rx_type < 0)
+            snprintf(extra, sizeof extra,
+                     "handshake timed out: nothing came back (a dropped hello, or no DTLS "
+                     "server there)");
+        else
+            snprintf(extra, sizeof extra,
+                     "handshake timed out after %s: the peer stopped answering (a dropped "
+                     "flight?)",
+                     cdtls_handshake_type_name((uint8_t)t->rx_type));
+        why = extra;
+    } else if (t->rx_type == 11 && t->rx_len == 3 && t->alert_sent == 40) {
+        /* an empty Certificate (RFC 5246 §7.4.6) where one is required */
+        why = "the client sent no certificate and one is required (--client-auth)";
+    } else if (err == CDTLS_ERR_HANDSHAKE_FAILURE && t->rx_type == 1 && t->tx_type < 0) {
+        why = "no cipher suite in common (or no group, or the extended master secret refused)";
+    } else if (err <= CDTLS_ERR_DER && err >= CDTLS_ERR_CERT_REJECTED) {
+        snprintf(extra, sizeof extra, "bad certificate: %s", cdtls_strerror(err));
+        why = extra;
+    }
+    if (t->alert_sent >= 0 && err != CDTLS_ERR_PEER_ALERT)
+        snprintf(buf, cap, "%s (sent alert %s)", why, cdtls_alert_name((uint8_t)t->alert_sent));
+    else
+        snprintf(buf, cap, "%s", why);
+}
+
+void cli_print_event(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)c;
+    char pre[96];
+    snprintf(pre, sizeof pre, "%s:%s%s", who, peer ? " " : "", peer ? peer : "");
+    switch (ev->kind) {
+    case CDTLS_EVENT_HANDSHAKE_SENT:
+    case CDTLS_EVENT_HANDSHAKE_RECEIVED:
+        fprintf(stderr, "%s %s %s (message_seq %u, %u bytes)\n", pre,
+                ev->kind == CDTLS_EVENT_HANDSHAKE_SENT ? ">>>" : "<<<",
+                cdtls_handshake_type_name(ev->hs_type), (unsigned)ev->message_seq, (unsigned)ev->length);
+        break;
+    case CDTLS_EVENT_CCS_SENT: fprintf(stderr, "%s >>> ChangeCipherSpec\n", pre); break;
+    case CDTLS_EVENT_CCS_RECEIVED: fprintf(stderr, "%s <<< ChangeCipherSpec\n", pre); break;
+    case CDTLS_EVENT_RETRANSMIT:
+        fprintf(stderr, "%s retransmitting the last flight (%s, #%u, next timeout %u ms)\n", pre,
+                ev->by_timer ? "timer expired" : "the peer retransmitted", ev->retransmits,
+                (unsigned)ev->timeout_ms);
+        break;
+    case CDTLS_EVENT_ALERT_SENT:
+    case CDTLS_EVENT_ALERT_RECEIVED:
+        fprintf(stderr, "%s %s alert %s %s\n", pre, ev->kind == CDTLS_EVENT_ALERT_SENT ? ">>>" : "<<<",
+                ev->alert_level == 2 ? "fatal" : "warning", cdtls_alert_name(ev->alert_desc));
+        break;
+    case CDTLS_EVENT_ESTABLISHED: cli_print_established(who, peer, c, ev); break;
+    case CDTLS_EVENT_FAILED:
+        fprintf(stderr, "%s handshake failed: %s\n", pre, cdtls_strerror(ev->error));
+        break;
+    case CDTLS_EVENT_HELLO_VERIFY_SENT:
+        fprintf(stderr, "%s >>> HelloVerifyRequest (stateless)\n", pre);
+        break;
+    case CDTLS_EVENT_EVICTED: fprintf(stderr, "%s handshake evicted (too many in progress)\n", pre); break;
+    case CDTLS_EVENT_IDLE: fprintf(stderr, "%s idle too long\n", pre); break;
+    default: break;
+    }
+}
+
+void cli_print_established(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev)
+{
+    char pre[96];
+    snprintf(pre, sizeof pre, "%s:%s%s", who, peer ? " " : "", peer ? peer : "");
+    size_t alpn_len = 0, own_len = 0, peer_len = 0;
+    const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);
+    char own[2 * CDTLS_MAX_CID_LEN + 1] = "", theirs[2 * CDTLS_MAX_CID_LEN + 1] = "";
+    if (cdtls_conn_uses_cid(c)) {
+        const uint8_t *o = cdtls_conn_own_cid(c, &own_len), *p = cdtls_conn_peer_cid(c, &peer_len);
+        cli_hex(o, own_len, own, sizeof own);
+        cli_hex(p, peer_len, theirs, sizeof theirs);
+    }
+    fprintf(stderr,
+            "%s handshake done: %s, %s, group %s, ALPN %.*s, CID %s%s%s%s%s, %s, extended master secret %s\n",
+            pre, ev->version == 0xfefd ? "DTLS 1.2" : "DTLS (unknown version)",
+            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), ev->group_name ? ev->group_name : "none",
+            alpn ? (int)alpn_len : 4, alpn ? (const char *)alpn : "none",
+            cdtls_conn_uses_cid(c) ? "ours " : "none",
+            cdtls_conn_uses_cid(c) ? (own_len ? own : "(empty)") : "",
+            cdtls_conn_uses_cid(c) ? " peer's " : "",
+            cdtls_conn_uses_cid(c) ? (peer_len ? theirs : "(empty)") : "", "",
+            cdtls_conn_resumed(c) ? "resumed session" : "new session", cdtls_conn_uses_ems(c) ? "yes" : "no");
 }

@@ -21,7 +21,7 @@ typedef struct cli_opts {
     size_t mtu;
     cdtls_oob mark;      /* --dscp / --ecn */
     int echo;            /* server */
-    int count;           /* messages (client) / peers (server); 0 = forever (server) */
+    int count;           /* --messages (client) / --peers (server); 0 = forever (server) */
     const char *message; /* client */
     int timeout_ms;
     int dual_stack;
@@ -49,6 +49,14 @@ typedef struct cli_opts {
     int connections;
     /* --idle-timeout MS (server): peers silent this long are dropped */
     uint32_t idle_timeout_ms;
+    /* issue 22 */
+    int print;         /* server --print: data to stdout, no echo */
+    int cid;           /* --cid: connection IDs (RFC 9146) of this length */
+    int verbose;       /* --verbose: the handshake as it happens, on stderr */
+    int client_auth;   /* server --client-auth MODE (cdtls_client_auth) */
+    int expect_echo;   /* client --expect-echo: exit 1 unless every record comes back unchanged */
+    int stdin_mode;    /* client: neither --message nor --messages: standard input */
+    int timeout_given; /* --timeout on the command line (the server then bounds handshakes by it) */
 } cli_opts;
 
 /* Parses argv; on a bad flag prints why and the usage, and exits 2. */
@@ -62,5 +70,26 @@ void cli_free(cli_opts *o);
 /* "dscp=46 (EF) ecn=ECT(0)" or "unmarked". */
 void cli_format_oob(const cdtls_oob *oob, char *buf, size_t cap);
 const char *cli_caps_string(unsigned caps, char *buf, size_t cap);
+
+/* What the tools remember of a handshake to explain its end: the last
+ * message each way and the last alerts (from the observer's events). */
+typedef struct cli_hs_trace {
+    const void *conn;     /* whose (server: one per peer) */
+    int rx_type, tx_type; /* -1: none yet */
+    uint32_t rx_len;
+    int alert_sent, alert_received; /* descriptions, -1: none */
+    int hvr_sent;                   /* the client got a HelloVerifyRequest */
+} cli_hs_trace;
+void cli_trace_reset(cli_hs_trace *t, const void *conn);
+void cli_trace_event(cli_hs_trace *t, const cdtls_event *ev);
+/* One line: why a handshake failed with err, in the words of the trace. */
+void cli_failure_reason(int err, const cli_hs_trace *t, char *buf, size_t cap);
+/* --verbose: prints one event ("client: >>> ClientHello (seq 0, 151 bytes)"),
+ * prefixed by who and (server) the peer, on stderr. */
+void cli_print_event(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev);
+/* The negotiated parameters of an established connection, on stderr. */
+void cli_print_established(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev);
+/* "0a1b..." (at most cap-1 characters). */
+void cli_hex(const uint8_t *b, size_t n, char *out, size_t cap);
 
 #endif
