@@ -84,6 +84,7 @@ static int drain(const cli_opts *o, cdtls_sock *s, int wait_ms)
         fwrite(buf, 1, got, stdout);
         fflush(stdout);
         echo_received(o, buf, got);
+        if (echo_failed) return -1;
         wait_ms = 0;
     }
 }

@@ -13,11 +13,11 @@ check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "
 psk=00112233445566778899aabbccddeeff
 slog=$(mktemp); clog=$(mktemp)
 trap 'rm -f "$slog" "$clog"' EXIT
-zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --count 1 --quiet > "$slog" 2>&1 &
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --peers 1 --quiet > "$slog" 2>&1 &
 srv=$!
 for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
-zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --dscp 34 --ecn ce --count 2 --quiet > "$clog" 2>&1
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --dscp 34 --ecn ce --messages 2 --quiet > "$clog" 2>&1
 crc=$?
 wait $srv; src=$?
 check "client exit status" "[ $crc -eq 0 ]"
@@ -26,11 +26,11 @@ check "server sees the client's marking" "[ \$(grep -c 'dscp=34 (AF41) ecn=CE' '
 check "client sees the echo's marking" "[ \$(grep -c 'received .* dscp=34 (AF41) ecn=CE' '$clog') -eq 2 ]"
 # resumption: three connections, the last two abbreviated on both sides
 : > "$slog"
-zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --resume --count 3 --quiet > "$slog" 2>&1 &
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --resume --peers 3 --quiet > "$slog" 2>&1 &
 srv=$!
 for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
-zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --resume --connections 3 --count 1 --quiet > "$clog" 2>&1
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --resume --connections 3 --messages 1 --quiet > "$clog" 2>&1
 crc=$?
 wait $srv; src=$?
 check "resumption: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
@@ -40,23 +40,24 @@ check "resumption: server resumed twice" "[ \$(grep -c 'resumed session' '$slog'
 # read buffers hold one (before: the server's had 16,383 bytes and closed
 # the connection, the client's 2,048)
 : > "$slog"
-zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --count 1 --mtu 17000 > "$slog" 2>&1 &
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --echo --peers 1 --mtu 17000 > "$slog" 2>&1 &
 srv=$!
 for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
 big=$(head -c 16381 /dev/zero | tr '\0' 'b')
-zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --mtu 17000 --count 1 --message "$big" > "$clog" 2>&1
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --mtu 17000 --messages 1 --message "$big" > "$clog" 2>&1
 crc=$?
 wait $srv; src=$?
 check "2^14-byte record echoed" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'server: 16384 bytes from' '$slog' && grep -q 'client: received' '$clog'"
 # an idle peer is dropped (--idle-timeout; default 5 min): the client sends
-# one record and waits 10 s for an echo that does not come
+# one record and waits 10 s for an echo that does not come (--print: the
+# server echoes nothing)
 : > "$slog"
-zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --count 1 --idle-timeout 500 > "$slog" 2>&1 &
+zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk $psk --identity smoke --print --peers 1 --idle-timeout 500 > "$slog" 2>&1 &
 srv=$!
 for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
-zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --count 1 --timeout 10000 > "$clog" 2>&1 &
+zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk $psk --identity smoke --messages 1 --timeout 10000 > "$clog" 2>&1 &
 cli=$!
 for _ in $(seq 50); do grep -q "was idle too long" "$slog" && break; sleep 0.1; done
 check "idle peer dropped" "grep -q 'was idle too long' '$slog'"
@@ -78,12 +79,12 @@ if [ "$crypto" != sodium ]; then cert=$cdir/leafchain.pem key=$cdir/leaf.key ca=
 else cert=$cdir/ed.pem key=$cdir/ed.key ca=$cdir/ed.pem name=ed.example.com; fi
 for attempt in good wrongname; do
   : > "$slog"
-  zig-out/bin/cdtls-server --listen 127.0.0.1:0 --cert "$cert" --key "$key" --echo --count 1 --quiet > "$slog" 2>&1 &
+  zig-out/bin/cdtls-server --listen 127.0.0.1:0 --cert "$cert" --key "$key" --echo --peers 1 --quiet > "$slog" 2>&1 &
   srv=$!
   for _ in $(seq 50); do grep -q "listening on" "$slog" && break; sleep 0.1; done
   port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$slog")
   sn=$name; [ $attempt = wrongname ] && sn=wrong.example.com
-  zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --ca "$ca" --servername "$sn" --dscp 46 --count 1 --quiet --timeout 3000 > "$clog" 2>&1
+  zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --ca "$ca" --servername "$sn" --dscp 46 --messages 1 --quiet --timeout 3000 > "$clog" 2>&1
   crc=$?
   if [ $attempt = good ]; then
     wait $srv
@@ -93,6 +94,116 @@ for attempt in good wrongname; do
     check "wrong server name refused" "[ $crc -eq 1 ] && grep -q 'does not match host name' '$clog'"
   fi
 done
-rm -rf "$cdir"
+
+# ---------------------------------------------------------------- issue 22
+# start_server ARGS...: the server in the background on a free port, its
+# standard output in $sout and error in $serr; sets $srv and $port.
+sout=$(mktemp); serr=$(mktemp); cout=$(mktemp); cerr=$(mktemp)
+trap 'rm -f "$slog" "$clog" "$sout" "$serr" "$cout" "$cerr"; rm -rf "$cdir"' EXIT
+start_server() {
+  : > "$sout"; : > "$serr"
+  zig-out/bin/cdtls-server --listen 127.0.0.1:0 "$@" > "$sout" 2> "$serr" &
+  srv=$!
+  for _ in $(seq 50); do grep -q "listening on" "$sout" "$serr" && break; sleep 0.1; done
+  port=$(cat "$sout" "$serr" | sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p')
+}
+stop_server() { kill $srv 2>/dev/null; wait $srv 2>/dev/null; }
+client() { zig-out/bin/cdtls-client --connect "127.0.0.1:$port" "$@" > "$cout" 2> "$cerr"; }
+
+# standard input to the server and the echo to standard output, a record per
+# line (the last line without its newline is a record too), --verbose
+start_server --psk $psk --peers 1 --verbose
+printf 'one\ntwo\nlast' | client --psk $psk --expect-echo --verbose
+crc=$?; wait $srv; src=$?
+check "stdin piping: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
+check "stdin piping: the echo on stdout, nothing else" "[ \"\$(cat '$cout')\" = \"\$(printf 'one\ntwo\nlast')\" ]"
+check "stdin piping: three records" "[ \$(grep -c 'bytes from 127.0.0.1' '$sout') -eq 3 ] && grep -q ': \"last\"' '$sout'"
+check "--verbose: the client's handshake messages" "grep -q '>>> ClientHello (message_seq 0' '$cerr' && grep -q '<<< HelloVerifyRequest' '$cerr' && grep -q '<<< ServerHelloDone' '$cerr' && grep -q '>>> ClientKeyExchange' '$cerr' && grep -q '<<< Finished' '$cerr'"
+check "--verbose: the negotiated parameters" "grep -q 'client: handshake done: DTLS 1.2, TLS_.*, group .*, ALPN none, CID none, new session' '$cerr'"
+check "--verbose: the server's, with the peer" "grep -q 'server: 127.0.0.1:[0-9]* <<< ClientHello (message_seq 1' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* >>> ServerHello ' '$serr' && grep -q '>>> HelloVerifyRequest' '$serr'"
+check "close_notify at end of input" "grep -q 'closed the connection' '$sout'"
+
+# --print: what arrives goes to the server's standard output, unchanged
+start_server --psk $psk --peers 1 --print
+printf 'alpha\nbeta\n' | client --psk $psk
+crc=$?; wait $srv; src=$?
+check "--print: data on the server's stdout" "[ $crc -eq 0 ] && [ $src -eq 0 ] && [ \"\$(cat '$sout')\" = \"\$(printf 'alpha\nbeta\n')\" ]"
+check "--print: no echo" "[ ! -s '$cout' ]"
+
+# --expect-echo: an echo that never comes (a --print server) is an error
+start_server --psk $psk --peers 1 --print
+echo lost | client --psk $psk --expect-echo --timeout 1000
+crc=$?; wait $srv
+check "--expect-echo, no echo: exit 1" "[ $crc -eq 1 ] && grep -q 'never came back' '$cerr'"
+start_server --psk $psk --peers 1 --print
+client --psk $psk --message lost --messages 1 --expect-echo --timeout 1000
+crc=$?; wait $srv
+check "--expect-echo --message, no echo: exit 1" "[ $crc -eq 1 ] && grep -q 'read failed: timed out (no echo)' '$cerr'"
+# ...and one that differs: openssl s_server sends its own standard input
+if command -v openssl > /dev/null; then
+  oport=$(( 20000 + RANDOM % 20000 ))
+  (sleep 1.5; echo DIFFERENT; sleep 4) | openssl s_server -dtls1_2 -accept 127.0.0.1:$oport -psk $psk \
+      -psk_identity cdtls -nocert -cipher PSK-CHACHA20-POLY1305 > /dev/null 2>&1 &
+  osrv=$!
+  sleep 0.5
+  (echo hello; sleep 3) | zig-out/bin/cdtls-client --connect 127.0.0.1:$oport --psk $psk --expect-echo \
+      --suite TLS_PSK_WITH_CHACHA20_POLY1305_SHA256 > "$cout" 2> "$cerr"
+  crc=$?
+  kill $osrv 2>/dev/null; wait $osrv 2>/dev/null
+  check "--expect-echo, echo differs (openssl s_server): exit 1" "[ $crc -eq 1 ] && grep -q 'differ from what was sent' '$cerr' && grep -q DIFFERENT '$cout'"
+else
+  echo "tools-smoke: skip echo-differs case (no openssl)"
+fi
+
+# --cid on both: connection IDs negotiated (RFC 9146), data still flows
+start_server --psk $psk --peers 1 --cid
+echo cid | client --psk $psk --cid --expect-echo --verbose
+crc=$?; wait $srv; src=$?
+check "--cid: exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
+check "--cid: both report the IDs" "grep -q 'client: connection ID ours [0-9a-f]\{16\}, the server.s [0-9a-f]\{16\}' '$cerr' && grep -q 'connection ID ours [0-9a-f]\{16\}, the client.s [0-9a-f]\{16\}' '$sout' && grep -q 'CID ours [0-9a-f]\{16\} peer' '$cerr'"
+
+# the server says why a handshake failed, per peer: no suite in common
+start_server --psk $psk --suite TLS_PSK_WITH_CHACHA20_POLY1305_SHA256
+client --psk $psk --suite TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 --messages 1 --timeout 2000
+crc=$?
+for _ in $(seq 20); do grep -q "failed" "$serr" && break; sleep 0.1; done
+stop_server
+check "suite mismatch: client exits 1 with the alert" "[ $crc -eq 1 ] && grep -q 'failed: peer sent a fatal alert (handshake_failure)' '$cerr'"
+check "suite mismatch: the server says why, with the peer" "grep -q 'handshake with 127.0.0.1:[0-9]* failed: no cipher suite in common' '$serr'"
+
+# --client-auth require (the default with --ca): a client certificate is
+# asked for and checked; without one the handshake fails and the server says why
+if [ "$crypto" != sodium ]; then
+  cat "$cdir/clientonly.pem" "$cdir/int.pem" > "$cdir/clientchain.pem"
+  ccert=$cdir/clientchain.pem ckey=$cdir/leaf.key
+else ccert=$cdir/ed.pem ckey=$cdir/ed.key; fi
+start_server --cert "$cert" --key "$key" --ca "$ca" --peers 1
+echo authenticated | client --ca "$ca" --servername "$name" --cert "$ccert" --key "$ckey" --expect-echo --timeout 3000
+crc=$?; wait $srv; src=$?
+check "--client-auth require, with a certificate" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'client certificate chain of' '$sout'"
+start_server --cert "$cert" --key "$key" --ca "$ca" --client-auth require
+echo anonymous | client --ca "$ca" --servername "$name" --timeout 3000
+crc=$?
+for _ in $(seq 20); do grep -q "failed" "$serr" && break; sleep 0.1; done
+stop_server
+check "--client-auth require, no certificate: client fails" "[ $crc -eq 1 ] && grep -q 'handshake_failure' '$cerr'"
+check "--client-auth require, no certificate: the server says why" "grep -q 'handshake with 127.0.0.1:[0-9]* failed: the client sent no certificate' '$serr'"
+start_server --cert "$cert" --key "$key" --client-auth request --peers 1
+echo anonymous | client --ca "$ca" --servername "$name" --expect-echo --timeout 3000
+crc=$?; wait $srv
+check "--client-auth request, no certificate: accepted" "[ $crc -eq 0 ]"
+zig-out/bin/cdtls-server --listen 127.0.0.1:1 --cert "$cert" --key "$key" --client-auth require > "$clog" 2>&1
+check "--client-auth require without --ca refused" "[ $? -eq 2 ] && grep -q 'need --ca' '$clog'"
+
+# flags: the deprecated --count still works and says so; --help lists
+# every flag, the suites and the default PSK identity
+start_server --psk $psk --count 1
+client --psk $psk --count 1 --message old
+crc=$?; wait $srv; src=$?
+check "--count: still works, deprecated" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'warning: --count is deprecated, use --messages' '$cerr' && grep -q 'warning: --count is deprecated, use --peers' '$serr'"
+zig-out/bin/cdtls-server --help > "$clog" 2>&1
+check "server --help" "grep -q -- '--client-auth MODE' '$clog' && grep -q -- '--print' '$clog' && grep -q -- '--peers N' '$clog' && grep -q -- '--cid' '$clog' && grep -q -- '--verbose' '$clog' && grep -q 'default PSK identity: \"cdtls\"' '$clog' && grep -q '^  TLS_PSK_WITH_AES_128_CCM_8' '$clog' && grep -q '^  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384' '$clog'"
+zig-out/bin/cdtls-client --help > "$clog" 2>&1
+check "client --help" "grep -q -- '--expect-echo' '$clog' && grep -q -- '--messages N' '$clog' && grep -q -- '--connections N' '$clog' && grep -q 'default PSK identity' '$clog' && grep -q '^  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256' '$clog'"
 echo "tools-smoke ($crypto): $pass passed, $fail failed"
 [ $fail -eq 0 ]
