@@ -21,10 +21,10 @@ static void list_suites(void)
 static void usage(const cli_opts *o, int is_server)
 {
     fprintf(stderr,
-            "usage: %s %s ADDR:PORT (--psk HEX | --cert FILE --key FILE | --ca FILE) [options]\n"
+            "usage: %s %s ADDR:PORT %s [options]\n"
+            "%s"
             "  --psk HEX            pre-shared key (hex, 1..256 bytes)\n"
-            "  --identity NAME      PSK identity (client: sent; server: the one accepted;\n"
-            "                       default \"cdtls\")\n"
+            "  --identity NAME      PSK identity %s (default \"cdtls\")\n"
             "%s"
             "  --key FILE           PEM/DER private key for --cert (PKCS#8, SEC1, PKCS#1)\n"
             "%s"
@@ -40,13 +40,20 @@ static void usage(const cli_opts *o, int is_server)
             "%s"
             "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
             "  --timeout MS         handshake / read timeout (default 10000)%s\n"
-            "  --verbose            print the handshake on stderr as it happens: messages sent\n"
+            "  --verbose, -v        print the handshake on stderr as it happens: messages sent\n"
             "                       (>>>) and received (<<<), retransmissions, alerts, and the\n"
             "                       negotiated version, suite, group, ALPN, CID, resumption\n"
             "  --quiet              print less\n"
-            "  --help               this text\n"
+            "  --help, -h           this text\n"
             "exit status: 0 done, 1 failed (handshake, read, write%s), 2 bad usage\n",
             o->prog, is_server ? "--listen" : "--connect",
+            is_server ? "(--psk HEX | --cert FILE --key FILE)" : "(--psk HEX | --ca FILE | --insecure)",
+            is_server ? ""
+                      : "  Without --message and --messages, each line of standard input (or what one\n"
+                        "  read gives) is sent as a record and what arrives is written to standard\n"
+                        "  output (the log lines then go to standard error); end of input sends\n"
+                        "  close_notify and exits.\n",
+            is_server ? "accepted" : "sent",
             is_server ? "  --hint TEXT          PSK identity hint to send\n"
                         "  --cert FILE          PEM certificate chain, leaf first\n"
                       : "  --cert FILE          PEM certificate chain, leaf first (client authentication)\n",
@@ -74,12 +81,8 @@ static void usage(const cli_opts *o, int is_server)
                       : "  --message TEXT       send TEXT \" #1\", \" #2\"... and wait for each reply\n"
                         "  --messages N         how many (default 3; alone: of \"hello over DTLS\")\n"
                         "  --count N            old name of --messages (deprecated)\n"
-                        "                       without --message and --messages: send each line of\n"
-                        "                       standard input (or what one read gives) as a record,\n"
-                        "                       write what arrives to standard output; end of input\n"
-                        "                       sends close_notify and exits\n"
                         "  --expect-echo        every record must come back unchanged (else exit 1)\n",
-            is_server ? "; the server routes by them" : "",
+            is_server ? ";\n                       the listener routes datagrams by them" : "",
             is_server ? ""
                       : "  --connections N      connect N times one after another (with --resume:\n"
                         "                       resumed; needs --message or --messages)\n",

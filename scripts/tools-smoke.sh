@@ -191,6 +191,54 @@ stop_server
 check "suite mismatch: client exits 1 with the alert" "[ $crc -eq 1 ] && grep -q 'failed: peer sent a fatal alert (handshake_failure)' '$cerr'"
 check "suite mismatch: the server says why, with the peer" "grep -q 'handshake with 127.0.0.1:[0-9]* failed: no cipher suite in common' '$serr'"
 
+# ...a client that goes silent after its first ClientHello (a dropped hello)
+# or after the one with the cookie (a dropped flight): a half client in
+# Python that replays a real first ClientHello of cdtls-client
+if command -v python3 > /dev/null; then
+  half=$(mktemp)
+  cat > "$half" <<'PY'
+import socket, struct, subprocess, sys
+# A client that stops half-way, for the server's failure reasons:
+#   hvr.py CLIENT PSK PORT hello   a ClientHello, then nothing (the HelloVerifyRequest unanswered)
+#   hvr.py CLIENT PSK PORT cookie  also the ClientHello with the cookie, then nothing
+cap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); cap.bind(("127.0.0.1", 0))
+p = subprocess.Popen([sys.argv[1], "--connect", "127.0.0.1:%d" % cap.getsockname()[1], "--psk", sys.argv[2],
+                      "--messages", "1", "--timeout", "500"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+cap.settimeout(5); hello, _ = cap.recvfrom(4096); p.wait()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
+server = ("127.0.0.1", int(sys.argv[3]))
+s.sendto(hello, server)
+hvr, _ = s.recvfrom(4096)
+assert hvr[0] == 22 and hvr[13] == 3, "no HelloVerifyRequest"
+if sys.argv[4] == "cookie":
+    # RFC 6347 §4.2.1: the same hello with the cookie, message_seq 1 (4.2.2)
+    cookie = hvr[13 + 12 + 3:13 + 12 + 3 + hvr[13 + 12 + 2]]
+    body = hello[13 + 12:]
+    at = 2 + 32 + 1 + body[34]  # version, random, session_id
+    body = body[:at] + bytes([len(cookie)]) + cookie + body[at + 1:]
+    hs = bytes([1]) + len(body).to_bytes(3, "big") + struct.pack(">H", 1) + b"\0\0\0" + len(body).to_bytes(3, "big") + body
+    rec = hello[:3] + b"\0\0" + (1).to_bytes(6, "big") + struct.pack(">H", len(hs)) + hs
+    s.sendto(rec, server)
+    flight, _ = s.recvfrom(4096)
+    assert flight[0] == 22 and flight[13] == 2, "no ServerHello"
+print(s.getsockname()[1])
+PY
+  for stage in hello cookie; do
+    start_server --psk $psk --timeout 1000
+    hport=$(python3 "$half" "$bin/cdtls-client" $psk $port $stage 2> "$clog")
+    for _ in $(seq 40); do grep -q "failed" "$serr" && break; sleep 0.1; done
+    stop_server
+    if [ $stage = hello ]; then
+      check "a dropped hello: the server says so" "[ -n '$hport' ] && grep -q 'handshake with 127.0.0.1:$hport failed: no ClientHello with the cookie came back within 1000 ms' '$serr'"
+    else
+      check "a silent client: the server's handshake times out, says so" "[ -n '$hport' ] && grep -q 'handshake with 127.0.0.1:$hport failed: handshake timed out after ClientHello' '$serr'"
+    fi
+  done
+  rm -f "$half"
+else
+  echo "tools-smoke: skip dropped-hello cases (no python3)"
+fi
+
 # --client-auth require (the default with --ca): a client certificate is
 # asked for and checked; without one the handshake fails and the server says why
 if [ "$crypto" != sodium ]; then

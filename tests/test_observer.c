@@ -132,13 +132,15 @@ static void pair_close(pair *p)
 static uint16_t supported(const uint16_t *candidates, size_t n, uint16_t not_this)
 {
     for (size_t i = 0; i < n; i++)
-        if (candidates[i] != not_this && cdtls_cipher_suite_supported(cdtls_provider_default(), candidates[i]))
+        if (candidates[i] != not_this &&
+            cdtls_cipher_suite_supported(cdtls_provider_default(), candidates[i]))
             return candidates[i];
     return 0;
 }
 
-static const uint16_t psk_suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
-                                      CDTLS_PSK_WITH_AES_128_CCM, CDTLS_PSK_WITH_AES_128_CBC_SHA256};
+static const uint16_t psk_suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                      CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_CCM,
+                                      CDTLS_PSK_WITH_AES_128_CBC_SHA256};
 static const uint16_t ecdhe_psk_suites[] = {CDTLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256,
                                             CDTLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256,
                                             CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256};
@@ -183,7 +185,8 @@ Test(observer, psk_handshake_in_rfc_order)
     cr_assert_eq(cdtls_conn_close(p.c), CDTLS_OK);
     shuttle(p.c, p.s, 1000, NULL);
     describe(&p.rc, got, sizeof got);
-    cr_assert_str_eq(got, "S alert close_notify\nR alert close_notify\n"); /* and the answer, RFC 5246 §7.2.1 */
+    cr_assert_str_eq(got,
+                     "S alert close_notify\nR alert close_notify\n"); /* and the answer, RFC 5246 §7.2.1 */
     describe(&p.rs, got, sizeof got);
     cr_assert_str_eq(got, "R alert close_notify\nS alert close_notify\n");
     pair_close(&p);
@@ -267,7 +270,8 @@ Test(observer, no_shared_suite)
     cr_assert_str_eq(got, want);
     cr_assert_eq(p.rs.ev[2].alert_level, 2);
     describe(&p.rc, got, sizeof got);
-    snprintf(want, sizeof want, "S ClientHello\nR HelloVerifyRequest\nS ClientHello\nR alert handshake_failure\nfailed %s\n",
+    snprintf(want, sizeof want,
+             "S ClientHello\nR HelloVerifyRequest\nS ClientHello\nR alert handshake_failure\nfailed %s\n",
              cdtls_strerror(CDTLS_ERR_PEER_ALERT));
     cr_assert_str_eq(got, want);
     pair_close(&p);
@@ -317,7 +321,8 @@ typedef struct lrecorder {
     cdtls_addr peer[MAX_EVENTS];
 } lrecorder;
 
-static void record_listener_event(void *user, const cdtls_addr *peer, const cdtls_conn *c, const cdtls_event *ev)
+static void record_listener_event(void *user, const cdtls_addr *peer, const cdtls_conn *c,
+                                  const cdtls_event *ev)
 {
     lrecorder *l = user;
     cr_assert_not_null(peer);
