@@ -260,6 +260,16 @@ start_server --cert "$cert" --key "$key" --client-auth request --peers 1
 echo anonymous | client --ca "$ca" --servername "$name" --expect-echo --timeout 3000
 crc=$?; wait $srv
 check "--client-auth request, no certificate: accepted" "[ $crc -eq 0 ]"
+# certificates refused either way: the server says which side refused
+start_server --cert "$cert" --key "$key" --ca "$cdir/otherroot.pem"
+echo x | client --ca "$cdir/otherroot.pem" --servername "$name" --timeout 2000
+crc1=$?
+echo x | client --ca "$ca" --servername "$name" --cert "$ccert" --key "$ckey" --timeout 2000
+crc2=$?
+for _ in $(seq 20); do [ "$(grep -c failed "$serr")" -ge 2 ] && break; sleep 0.1; done
+stop_server
+check "the client refuses the server's certificate: the server hears the alert" "[ $crc1 -eq 1 ] && grep -q 'failed: the peer sent alert' '$serr'"
+check "the server refuses the client's certificate: bad certificate" "[ $crc2 -eq 1 ] && grep -q 'failed: bad certificate: certificate chain not trusted' '$serr'"
 "$bin"/cdtls-server --listen 127.0.0.1:1 --cert "$cert" --key "$key" --client-auth require > "$clog" 2>&1
 check "--client-auth require without --ca refused" "[ $? -eq 2 ] && grep -q 'need --ca' '$clog'"
 
