@@ -325,7 +325,11 @@ CDTLS_API int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *ad
  * the read-only accessors above (cdtls_conn_cipher_suite, _alpn, _resumed,
  * _uses_cid, _own_cid, _peer_cid, _peer_certificates, _psk_identity,
  * _get_state, _error, _peer_alert). It sees message types and lengths,
- * never their contents or any secret. */
+ * never their contents or any secret. The HelloVerifyRequest of a server
+ * connection doing its own cookie exchange is not reported (a listener's
+ * is, as CDTLS_EVENT_HELLO_VERIFY_SENT). The library makes the events: a
+ * later version may append members to cdtls_event and kinds to the enum
+ * (ignore kinds you do not know). */
 typedef enum cdtls_event_kind {
     /* A handshake message of ours, added to the flight being built (the
      * flight is sent when it is complete): hs_type, message_seq, length. */
