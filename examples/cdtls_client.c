@@ -34,7 +34,7 @@ static void observe(void *user, const cdtls_conn *c, const cdtls_event *ev)
  * way back only if the server re-frames them, which an echo does not). */
 #define ECHO_MAX (1u << 20)
 static uint8_t echo_pending[ECHO_MAX];
-static size_t echo_len;
+static size_t echo_len, echo_records; /* bytes, and records sent minus records received */
 static int echo_failed;
 
 static void echo_sent(const cli_opts *o, const uint8_t *d, size_t n)
@@ -47,6 +47,7 @@ static void echo_sent(const cli_opts *o, const uint8_t *d, size_t n)
     }
     memcpy(echo_pending + echo_len, d, n);
     echo_len += n;
+    echo_records++;
 }
 
 static void echo_received(const cli_opts *o, const uint8_t *d, size_t n)
@@ -59,6 +60,8 @@ static void echo_received(const cli_opts *o, const uint8_t *d, size_t n)
     }
     memmove(echo_pending, echo_pending + n, echo_len - n);
     echo_len -= n;
+    if (echo_records) echo_records--;
+    if (!echo_len) echo_records = 0;
 }
 
 /* Reads every record that is waiting (or, with wait_ms, the first one for
@@ -89,6 +92,31 @@ static int drain(const cli_opts *o, cdtls_sock *s, int wait_ms)
     }
 }
 
+/* DTLS does not retransmit application data (RFC 6347 §4.1.2.7), and a
+ * pipe writes faster than a server reads: datagrams beyond the receiver's
+ * socket buffer are lost. With --expect-echo the echo is the feedback:
+ * at most this many bytes, and records, go out before their echo came
+ * back (small records fill a socket buffer by their count). */
+#define ECHO_WINDOW (32u * 1024u)
+#define ECHO_WINDOW_RECORDS 16u
+
+static int wait_for_echoes(const cli_opts *o, cdtls_sock *s)
+{
+    uint64_t deadline = cdtls_io_now_ms() + (uint64_t)o->timeout_ms;
+    while ((echo_len > ECHO_WINDOW || echo_records >= ECHO_WINDOW_RECORDS) && !echo_failed) {
+        uint64_t now = cdtls_io_now_ms();
+        if (now >= deadline) {
+            fprintf(stderr, "%s: --expect-echo: no echo for %zu bytes within %d ms\n", o->prog, echo_len,
+                    o->timeout_ms);
+            echo_failed = 1;
+            return -1;
+        }
+        int d = drain(o, s, (int)(deadline - now));
+        if (d) return -1;
+    }
+    return echo_failed ? -1 : 0;
+}
+
 /* Sends d[0..n) as records: one per line (the newline included), the rest
  * of a read as one record, each at most what one datagram carries. */
 static int send_input(const cli_opts *o, cdtls_sock *s, const uint8_t *d, size_t n)
@@ -96,6 +124,7 @@ static int send_input(const cli_opts *o, cdtls_sock *s, const uint8_t *d, size_t
     size_t max = cdtls_conn_max_write(cdtls_sock_conn(s));
     if (max == 0) max = 1;
     while (n) {
+        if (o->expect_echo && wait_for_echoes(o, s)) return -1;
         const uint8_t *nl = memchr(d, '\n', n);
         size_t take = nl ? (size_t)(nl - d) + 1 : n;
         if (take > max) take = max;
@@ -120,7 +149,7 @@ static int run_stdin(const cli_opts *o, cdtls_sock *s)
 {
     static uint8_t in[16384];
     int status = 0, closed = 0;
-    echo_len = 0;
+    echo_len = echo_records = 0;
     echo_failed = 0;
     for (;;) {
         int d = drain(o, s, 0);

@@ -143,6 +143,18 @@ check "--verbose: the negotiated parameters" "grep -q 'client: handshake done: D
 check "--verbose: the server's, with the peer" "grep -q 'server: 127.0.0.1:[0-9]* <<< ClientHello (message_seq 1' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* >>> ServerHello ' '$serr' && grep -q '>>> HelloVerifyRequest' '$serr'"
 check "close_notify at end of input" "grep -q 'closed the connection' '$sout'"
 
+# a file of 400 KB (5,000 small records and more) through the echo, every
+# byte back in order: --expect-echo paces the client by the echo (DTLS does
+# not retransmit data, and a pipe outruns the server's socket buffer)
+bigin=$(mktemp); bigout=$(mktemp)
+head -c 300000 /dev/urandom | base64 > "$bigin"
+start_server --psk $psk --peers 1 --quiet
+client --psk $psk --expect-echo --quiet < "$bigin"
+crc=$?; wait $srv; src=$?
+cp "$cout" "$bigout"
+check "400 KB through the echo, unchanged" "[ $crc -eq 0 ] && [ $src -eq 0 ] && cmp -s '$bigin' '$bigout'"
+rm -f "$bigin" "$bigout"
+
 # --print: what arrives goes to the server's standard output, unchanged
 start_server --psk $psk --peers 1 --print
 printf 'alpha\nbeta\n' | client --psk $psk
