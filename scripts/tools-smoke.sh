@@ -236,14 +236,15 @@ if sys.argv[4] == "cookie":
 print(s.getsockname()[1])
 PY
   for stage in hello cookie; do
-    start_server --psk $psk --timeout 1000
+    start_server --psk $psk --timeout 1500 --verbose
     hport=$(python3 "$half" "$bin/cdtls-client" $psk $port $stage 2> "$clog")
     for _ in $(seq 40); do grep -q "failed" "$serr" && break; sleep 0.1; done
     stop_server
     if [ $stage = hello ]; then
-      check "a dropped hello: the server says so" "[ -n '$hport' ] && grep -q 'handshake with 127.0.0.1:$hport failed: no ClientHello with the cookie came back within 1000 ms' '$serr'"
+      check "a dropped hello: the server says so" "[ -n '$hport' ] && grep -q 'handshake with 127.0.0.1:$hport failed: no ClientHello with the cookie came back within 1500 ms' '$serr'"
     else
       check "a silent client: the server's handshake times out, says so" "[ -n '$hport' ] && grep -q 'handshake with 127.0.0.1:$hport failed: handshake timed out after ClientHello' '$serr'"
+      check "--verbose: the server's retransmission" "grep -q 'server: 127.0.0.1:$hport retransmitting the last flight (timer expired, #1, next timeout 2000 ms)' '$serr'"
     fi
   done
   rm -f "$half"
