@@ -155,6 +155,35 @@ cp "$cout" "$bigout"
 check "400 KB through the echo, unchanged" "[ $crc -eq 0 ] && [ $src -eq 0 ] && cmp -s '$bigin' '$bigout'"
 rm -f "$bigin" "$bigout"
 
+# interactive, on a terminal (a pseudo-terminal from Python): a typed line
+# comes back from the server while the client waits for more; Ctrl-D ends it
+if command -v python3 > /dev/null; then
+  start_server --psk $psk --peers 1 --quiet
+  python3 - "$bin/cdtls-client" $port $psk > "$cout" 2>&1 <<'PY'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--connect", "127.0.0.1:" + sys.argv[2], "--psk", sys.argv[3], "--quiet"])
+def read_until(want, secs=5):
+    buf, end = b"", time.time() + secs
+    while want not in buf and time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                buf += os.read(fd, 4096)
+            except OSError:
+                break
+    return buf
+read_until(b"connected")
+os.write(fd, b"typed line\n")
+# the terminal's own echo of the line, then the server's echo: before end of input
+print("echoed" if b"typed line\r\ntyped line\r\n" in read_until(b"typed line\r\ntyped line\r\n") else "no echo")
+os.write(fd, b"\x04")
+print("exit", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+PY
+  wait $srv; src=$?
+  check "interactive on a terminal: echo while typing, Ctrl-D ends" "grep -q '^echoed' '$cout' && grep -q '^exit 0' '$cout' && [ $src -eq 0 ]"
+fi
+
 # --print: what arrives goes to the server's standard output, unchanged
 start_server --psk $psk --peers 1 --print
 printf 'alpha\nbeta\n' | client --psk $psk
