@@ -258,6 +258,11 @@ static int run_connection(const cli_opts *o, const cdtls_context *ctx, const cha
         if (rc == CDTLS_ERR_PEER_ALERT && trace.alert_received >= 0)
             fprintf(stderr, "%s: handshake with %s failed: %s (%s)\n", o->prog, peer, cdtls_strerror(rc),
                     cdtls_alert_name((uint8_t)trace.alert_received));
+        else if (rc == CDTLS_ERR_TIMEOUT && trace.tx_type == 20)
+            /* records under the wrong keys are dropped silently (RFC 6347
+             * §4.1.2.7): a wrong PSK shows as no answer to our Finished */
+            fprintf(stderr, "%s: handshake with %s failed: %s (no answer to our Finished: a wrong PSK?)\n",
+                    o->prog, peer, cdtls_strerror(rc));
         else
             fprintf(stderr, "%s: handshake with %s failed: %s\n", o->prog, peer, cdtls_strerror(rc));
         return 1;

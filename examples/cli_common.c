@@ -507,6 +507,14 @@ void cli_failure_reason(int err, const cli_hs_trace *t, char *buf, size_t cap)
             snprintf(extra, sizeof extra,
                      "handshake timed out: nothing came back (a dropped hello, or no DTLS "
                      "server there)");
+        else if (t->tx_type == 20 || t->rx_type == 16)
+            /* our Finished went out (or the client's key exchange came in) and
+             * no Finished authenticated: records under the wrong keys are
+             * dropped silently (RFC 6347 §4.1.2.7), so a wrong PSK looks so */
+            snprintf(extra, sizeof extra,
+                     "handshake timed out after %s: no Finished from the peer authenticated (a wrong "
+                     "PSK, or a dropped flight?)",
+                     cdtls_handshake_type_name((uint8_t)t->rx_type));
         else
             snprintf(extra, sizeof extra,
                      "handshake timed out after %s: the peer stopped answering (a dropped "

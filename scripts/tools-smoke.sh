@@ -281,6 +281,16 @@ else
   echo "tools-smoke: skip dropped-hello cases (no python3)"
 fi
 
+# a wrong PSK: records under the wrong keys are dropped silently (RFC 6347
+# §4.1.2.7), so both sides time out; both say what it looks like
+start_server --psk $psk --timeout 1500
+client --psk 00112233445566778899aabbccddeeee --messages 1 --timeout 2000
+crc=$?
+for _ in $(seq 30); do grep -q "failed" "$serr" && break; sleep 0.1; done
+stop_server
+check "a wrong PSK: the client's hint" "[ $crc -eq 1 ] && grep -q 'failed: timed out (no answer to our Finished: a wrong PSK?)' '$cerr'"
+check "a wrong PSK: the server's" "grep -q 'failed: handshake timed out after ClientKeyExchange: no Finished from the peer authenticated (a wrong PSK' '$serr'"
+
 # --client-auth require (the default with --ca): a client certificate is
 # asked for and checked; without one the handshake fails and the server says why
 if [ "$crypto" != sodium ]; then
