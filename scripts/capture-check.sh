@@ -17,10 +17,10 @@ tshark -i lo -f "udp port $port" -w "$dir/cap.pcapng" -q > "$dir/tshark.log" 2>&
 cap=$!
 for _ in $(seq 100); do grep -q "Capturing on" "$dir/tshark.log" && break; sleep 0.1; done
 sleep 0.5
-zig-out/bin/cdtls-server --listen 127.0.0.1:$port --psk $psk --echo --count 1 --quiet > "$dir/server.log" 2>&1 &
+zig-out/bin/cdtls-server --listen 127.0.0.1:$port --psk $psk --echo --peers 1 --quiet > "$dir/server.log" 2>&1 &
 srv=$!
 sleep 0.3
-zig-out/bin/cdtls-client --connect 127.0.0.1:$port --psk $psk --dscp 46 --ecn ect0 --count 5 --quiet > "$dir/client.log" 2>&1
+zig-out/bin/cdtls-client --connect 127.0.0.1:$port --psk $psk --dscp 46 --ecn ect0 --messages 5 --quiet > "$dir/client.log" 2>&1
 wait $srv
 sleep 1
 kill $cap; wait $cap 2>/dev/null

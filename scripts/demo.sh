@@ -19,13 +19,13 @@ for crypto in bearssl sodium openssl; do
   zig-out/bin/cdtls-selftest | sed -n '1,4p;$p'
   echo "--- DTLS session on 127.0.0.1, client marking DSCP 46 (EF) + ECN ECT(0)"
   : > "$log"
-  zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk "$psk" --identity demo --echo --count 1 --quiet > "$log" 2>&1 &
+  zig-out/bin/cdtls-server --listen 127.0.0.1:0 --psk "$psk" --identity demo --echo --peers 1 --quiet > "$log" 2>&1 &
   srv=$!
   for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
   port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")
   [ -n "$port" ] || { cat "$log"; echo "demo: server did not start"; exit 1; }
   zig-out/bin/cdtls-client --connect "127.0.0.1:$port" --psk "$psk" --identity demo \
-      --dscp 46 --ecn ect0 --count 3 --message "hello with $crypto"
+      --dscp 46 --ecn ect0 --messages 3 --message "hello with $crypto"
   wait "$srv"; srv=
   sed 's/^/  /' "$log"
 done

@@ -21,12 +21,12 @@ tshark -i lo -f "udp port $port" -w "$dir/cap.pcapng" -q > "$dir/tshark.log" 2>&
 cap=$!
 for _ in $(seq 100); do grep -q "Capturing on" "$dir/tshark.log" && break; sleep 0.1; done
 sleep 0.5
-zig-out/bin/cdtls-server --listen 127.0.0.1:$port --psk $psk --echo --count 1 --quiet \
+zig-out/bin/cdtls-server --listen 127.0.0.1:$port --psk $psk --echo --peers 1 --quiet \
     --keylog "$dir/server.keys" > "$dir/server.log" 2>&1 &
 srv=$!
 sleep 0.3
 zig-out/bin/cdtls-client --connect 127.0.0.1:$port --psk $psk --suite TLS_PSK_WITH_AES_128_GCM_SHA256 \
-    --message "keylog-plaintext" --count 3 --keylog "$dir/client.keys" --quiet > "$dir/client.log" 2>&1
+    --message "keylog-plaintext" --messages 3 --keylog "$dir/client.keys" --quiet > "$dir/client.log" 2>&1
 wait $srv
 sleep 1
 kill $cap; wait $cap 2>/dev/null
