@@ -44,7 +44,10 @@ fn libName(c: Crypto) []const u8 {
         .openssl => "crypto",
     };
 }
-const ProviderSource = enum { system, source };
+// system: the installed library (-lbearssl...); source: its upstream C
+// compiled here, from third_party/ or -Dprovider-src-dir; external: the
+// consumer's own build graph supplies it through useProvider() (below).
+const ProviderSource = enum { system, source, external };
 const TestRunner = enum { criterion, shim };
 
 // -Werror everywhere: the project rule is a warning-free build on gcc, clang and zig cc.
@@ -101,9 +104,12 @@ fn collectC(b: *std.Build, dir: []const u8, list: *List([]const u8)) void {
     list.appendSlice(names.items) catch @panic("OOM");
 }
 
-// Every .c file under dir, recursively (the upstream provider trees).
-fn collectCRecursive(b: *std.Build, dir: []const u8, list: *List([]const u8)) bool {
-    var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return false;
+// Every .c file under root/dir, recursively (the upstream provider trees),
+// as paths relative to root. root must be a path known when the build is
+// configured (a source path, an absolute path, a dependency's path).
+fn collectCRecursive(b: *std.Build, root: std.Build.LazyPath, dir: []const u8, list: *List([]const u8)) bool {
+    const abs = b.pathJoin(&.{ root.getPath(b), dir });
+    var d = std.fs.cwd().openDir(abs, .{ .iterate = true }) catch return false;
     defer d.close();
     var names = List([]const u8).init(b.allocator);
     var walker = d.walk(b.allocator) catch @panic("OOM");
@@ -118,6 +124,14 @@ fn collectCRecursive(b: *std.Build, dir: []const u8, list: *List([]const u8)) bo
     return names.items.len > 0;
 }
 
+// Whether the package holds this path: a copy fetched as a zig dependency
+// has only what build.zig.zon's .paths lists (the library, not the tools,
+// tests, benchmarks or firmware example), and builds what it has.
+fn hasPath(b: *std.Build, rel: []const u8) bool {
+    b.build_root.handle.access(rel, .{}) catch return false;
+    return true;
+}
+
 fn isIn(name: []const u8, set: []const []const u8) bool {
     for (set) |s| if (std.mem.eql(u8, s, name)) return true;
     return false;
@@ -128,6 +142,9 @@ const Variant = struct {
     optimize: std.builtin.OptimizeMode,
     crypto: Crypto,
     provider_source: ProviderSource,
+    // -Dprovider-src-dir: the provider's upstream tree (BearSSL's root, with
+    // src/ and inc/; libsodium's root, with src/libsodium/); null: third_party/.
+    provider_dir: ?std.Build.LazyPath = null,
     runner: TestRunner,
     // Where artifacts go under the install prefix: null = bin/ and lib/ as
     // usual; "cross/<target>-<crypto>" for the matrix.
@@ -141,6 +158,7 @@ const Variant = struct {
 // with the settings its ./configure would find for the OS.
 fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
     const t = v.target.result;
+    const root = providerRoot(b, v);
     // PIC: the shared libcdtls links this archive in.
     const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = t.os.tag != .freestanding, .pic = if (t.os.tag == .freestanding) null else true });
     var files = List([]const u8).init(b.allocator);
@@ -150,17 +168,17 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
     flags.appendSlice(&.{ "-std=c99", "-w", "-fno-sanitize=undefined", "-fno-strict-aliasing", "-fwrapv" }) catch @panic("OOM");
     switch (v.crypto) {
         .bearssl => {
-            if (!collectCRecursive(b, "third_party/bearssl/src", &files)) return null;
+            if (!collectCRecursive(b, root, "src", &files)) return null;
             // No C library: the firmware's <string.h> (examples/firmware/libc).
             if (t.os.tag == .freestanding) mod.addIncludePath(b.path("examples/firmware/libc"));
-            mod.addIncludePath(b.path("third_party/bearssl/inc"));
-            mod.addIncludePath(b.path("third_party/bearssl/src"));
+            mod.addIncludePath(root.path(b, "inc"));
+            mod.addIncludePath(root.path(b, "src"));
         },
         .sodium => {
             if (t.os.tag == .freestanding) return null; // libsodium needs a C library
-            if (!collectCRecursive(b, "third_party/libsodium/src/libsodium", &files)) return null;
-            mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include/sodium"));
-            mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include"));
+            if (!collectCRecursive(b, root, "src/libsodium", &files)) return null;
+            mod.addIncludePath(root.path(b, "src/libsodium/include/sodium"));
+            mod.addIncludePath(root.path(b, "src/libsodium/include"));
             flags.append("-DCONFIGURED=1") catch @panic("OOM");
             flags.append(if (t.cpu.arch.endian() == .big) "-DNATIVE_BIG_ENDIAN=1" else "-DNATIVE_LITTLE_ENDIAN=1") catch @panic("OOM");
             if (t.ptrBitWidth() == 64) flags.append("-DHAVE_TI_MODE=1") catch @panic("OOM");
@@ -177,8 +195,23 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
         // (docs/portability.md).
         .openssl => return null,
     }
-    mod.addCSourceFiles(.{ .files = files.items, .flags = flags.items });
-    return b.addLibrary(.{ .linkage = .static, .name = @tagName(v.crypto), .root_module = mod });
+    mod.addCSourceFiles(.{ .root = root, .files = files.items, .flags = flags.items });
+    const lib = b.addLibrary(.{ .linkage = .static, .name = @tagName(v.crypto), .root_module = mod });
+    // Its public headers go with it: whatever links it (the cdtls library,
+    // a consumer's program) finds <bearssl.h> / <sodium.h> there.
+    lib.installHeadersDirectory(providerIncludeDir(b, v), "", .{ .include_extensions = &.{".h"} });
+    return lib;
+}
+
+// Where the provider's upstream source is: -Dprovider-src-dir, or third_party/.
+fn providerRoot(b: *std.Build, v: Variant) std.Build.LazyPath {
+    if (v.provider_dir) |d| return d;
+    return b.path(b.fmt("third_party/{s}", .{if (v.crypto == .sodium) "libsodium" else @tagName(v.crypto)}));
+}
+
+// The directory holding the provider's public header (bearssl.h, sodium.h).
+fn providerIncludeDir(b: *std.Build, v: Variant) std.Build.LazyPath {
+    return providerRoot(b, v).path(b, if (v.crypto == .sodium) "src/libsodium/include" else "inc");
 }
 
 // The installed static library. On ELF targets it is one relocatable object
@@ -187,29 +220,54 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
 // libcdtls.a sees only the cdtls_ names and its own conn_fail or der_read
 // cannot collide with ours. Mach-O and COFF archives keep the plain objects
 // (hidden visibility still limits the dylib/DLL exports).
-fn addPublicArchive(b: *std.Build, v: Variant, lib_mod: *std.Build.Module) *std.Build.Step.Compile {
+//
+// The plain archive (lib_mod as its root module) is also what an external
+// provider gets, so that useProvider() reaches the module that compiles the
+// provider glue, and what a host without llvm-objcopy gets (a zig package
+// consumer on macOS or Windows): the names stay hidden, not local.
+fn addPublicArchive(b: *std.Build, v: Variant, lib_mod: *std.Build.Module, provider: ?*std.Build.Step.Compile) *std.Build.Step.Compile {
     const t = v.target.result;
-    if (t.ofmt != .elf) return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
+    const objcopy = b.findProgram(&.{"llvm-objcopy"}, &.{}) catch null;
+    if (t.ofmt != .elf or v.provider_source == .external or objcopy == null)
+        return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
     const whole = b.addObject(.{ .name = "cdtls-whole", .root_module = lib_mod });
     const localize = b.addSystemCommand(&.{ "llvm-objcopy", "--localize-hidden" });
     localize.addFileArg(whole.getEmittedBin());
     const localized = localize.addOutputFileArg("cdtls.o");
     const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = t.os.tag != .freestanding });
     mod.addObjectFile(localized);
+    // What links this archive links a provider compiled here too (as above).
+    if (provider) |p| mod.linkLibrary(p);
+    // Its headers, for a consumer that links it: -I of the provider's tree.
+    providerIncludes(b, mod, v);
     return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = mod });
 }
 
 fn linkProvider(mod: *std.Build.Module, v: Variant, provider: ?*std.Build.Step.Compile) void {
+    if (v.provider_source == .external) return; // useProvider() links it
     if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(libName(v.crypto), .{});
 }
 
+/// For a zig project that depends on cdtls (docs/building.md, "As a zig
+/// package") and builds the crypto library itself, e.g. libsodium through
+/// its upstream build.zig as a dependency of its own: get cdtls with
+/// `.provider_source = .external` and hand the provider's static library
+/// here. cdtls's provider glue is then compiled against the headers that
+/// provider_lib installs (installHeader / installHeadersDirectory: bearssl.h
+/// or sodium.h must be among them), and every program linking cdtls_lib
+/// links provider_lib too.
+///
+///     const cdtls_dep = b.dependency("cdtls", .{ .target = target, .optimize = optimize,
+///         .crypto = .sodium, .provider_source = .external });
+///     const cdtls_lib = cdtls_dep.artifact("cdtls");
+///     @import("cdtls").useProvider(cdtls_lib, sodium_dep.artifact("sodium"));
+pub fn useProvider(cdtls_lib: *std.Build.Step.Compile, provider_lib: *std.Build.Step.Compile) void {
+    cdtls_lib.root_module.linkLibrary(provider_lib);
+}
+
 fn providerIncludes(b: *std.Build, mod: *std.Build.Module, v: Variant) void {
-    if (v.provider_source != .source) return;
-    switch (v.crypto) {
-        .bearssl => mod.addIncludePath(b.path("third_party/bearssl/inc")),
-        .sodium => mod.addIncludePath(b.path("third_party/libsodium/src/libsodium/include")),
-        .openssl => {},
-    }
+    if (v.provider_source != .source or v.crypto == .openssl) return;
+    mod.addIncludePath(providerIncludeDir(b, v));
 }
 
 fn install(b: *std.Build, step: *std.Build.Step, v: Variant, art: *std.Build.Step.Compile) void {
@@ -237,7 +295,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     const is_windows = t.os.tag == .windows;
     const crypto_name = @tagName(v.crypto);
     const provider: ?*std.Build.Step.Compile = if (v.provider_source == .source) (addProviderFromSource(b, v) orelse {
-        const fail = b.addFail(if (v.crypto == .openssl) "the openssl provider builds for the native target only (it links the system libcrypto)" else b.fmt("no {s} source for this target: run scripts/fetch-provider-src.sh (third_party/), or build with -Dprovider-source=system", .{crypto_name}));
+        const fail = b.addFail(if (v.crypto == .openssl) "the openssl provider builds for the native target only (it links the system libcrypto)" else b.fmt("no {s} source in {s}: run scripts/fetch-provider-src.sh (third_party/), name an upstream tree with -Dprovider-src-dir=PATH, or build with -Dprovider-source=system|external (docs/building.md)", .{ crypto_name, providerRoot(b, v).getDisplayName() }));
         step.dependOn(&fail.step);
         return null;
     }) else null;
@@ -263,11 +321,17 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     // The static archive does not link the crypto library (an archive cannot
     // contain a shared object); its users do, as cdtls.pc's Libs.private says.
     if (v.provider_source == .system) lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
+    // A program that links the archive links a provider compiled here too
+    // (zig carries a static library's static libraries over to what links
+    // it). A system library cannot ride along: zig would put libbearssl.so
+    // inside libcdtls.a; its users name it themselves (cdtls.pc's
+    // Libs.private; docs/building.md).
+    if (provider) |p| lib_mod.linkLibrary(p);
 
     // The tests use internals (record_seal, der_read...), which the
     // installed archive hides: they link this one, never installed.
     const internal_lib = b.addLibrary(.{ .linkage = .static, .name = "cdtls-internal", .root_module = lib_mod });
-    const static_lib = addPublicArchive(b, v, lib_mod);
+    const static_lib = addPublicArchive(b, v, lib_mod, provider);
     if (v.subdir == null) static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
     install(b, step, v, static_lib);
 
@@ -284,7 +348,19 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         linkProvider(shared_mod, v, provider);
         if (is_windows) shared_mod.linkSystemLibrary("ws2_32", .{});
         const shared_lib = b.addLibrary(.{ .linkage = .dynamic, .name = "cdtls", .root_module = shared_mod, .version = .{ .major = 0, .minor = 1, .patch = 0 } });
-        install(b, step, v, shared_lib);
+        // Installed through a step of its own: the install step's direct
+        // artifacts are what a zig package's artifact("cdtls") looks up, and
+        // that must be the static library alone. The shared library keeps
+        // the name cdtls, which gives its files and its SONAME
+        // (libcdtls.so.0; zig 0.15 has no separate soname setting); a
+        // consumer gets it as the named path "cdtls-shared".
+        if (v.subdir == null) {
+            const shared_step = b.allocator.create(std.Build.Step) catch @panic("OOM");
+            shared_step.* = std.Build.Step.init(.{ .id = .custom, .name = "install cdtls-shared", .owner = b });
+            shared_step.dependOn(&b.addInstallArtifact(shared_lib, .{}).step);
+            step.dependOn(shared_step);
+            b.addNamedLazyPath("cdtls-shared", shared_lib.getEmittedBin());
+        } else install(b, step, v, shared_lib);
     }
 
     // ------------------------------------------------------------------ tools
@@ -294,6 +370,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
         .{ "cdtls-server", "examples/cdtls_server.c", "examples/cli_common.c" },
     };
     for (tools) |tool| {
+        if (!hasPath(b, tool[1])) continue;
         const mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true });
         mod.addIncludePath(b.path("include"));
         if (tool[2].len > 0)
@@ -312,6 +389,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     }
 
     // ------------------------------------------------------------------ tests
+    if (!hasPath(b, "tests/shim/runner.c")) return .{ .static_lib = static_lib, .tests = null };
     var test_sources = List([]const u8).init(b.allocator);
     var all_tests = List([]const u8).init(b.allocator);
     collectC(b, "tests", &all_tests);
@@ -453,17 +531,18 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
     const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default), sodium or openssl (libcrypto; native only)") orelse .bearssl;
     const native = target.query.isNative();
-    const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds); source: compile it from third_party/ (default for other targets)") orelse (if (native) ProviderSource.system else ProviderSource.source);
+    const provider_dir = b.option(std.Build.LazyPath, "provider-src-dir", "the provider's upstream source tree to compile (BearSSL's or libsodium's root directory; default third_party/<provider>); implies -Dprovider-source=source");
+    const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds); source: compile it from -Dprovider-src-dir or third_party/ (default for other targets); external: the consumer links its own through useProvider()") orelse (if (native and provider_dir == null) ProviderSource.system else ProviderSource.source);
     const runner = b.option(TestRunner, "test-runner", "criterion: link libcriterion (default for native builds); shim: tests/shim (default for other targets)") orelse (if (native) TestRunner.criterion else TestRunner.shim);
     const sanitize = b.option([]const u8, "sanitize", "build the tests with system clang and these -fsanitize= checks, e.g. address,undefined");
 
-    const v: Variant = .{ .target = target, .optimize = optimize, .crypto = crypto, .provider_source = provider_source, .runner = runner, .subdir = null };
+    const v: Variant = .{ .target = target, .optimize = optimize, .crypto = crypto, .provider_source = provider_source, .provider_dir = provider_dir, .runner = runner, .subdir = null };
     const crypto_name = @tagName(crypto);
     const test_step = b.step("test", "run the test suites");
 
     if (target.result.os.tag == .freestanding) {
         // Only the core exists there: `zig build firmware` is the supported way.
-        addFirmware(b, b.getInstallStep());
+        if (hasPath(b, "examples/firmware/psk_ccm8.c")) addFirmware(b, b.getInstallStep());
         return;
     }
 
@@ -497,9 +576,9 @@ pub fn build(b: *std.Build) void {
         }
     }
     const fw_step = b.step("firmware", "build the freestanding Cortex-M4 PSK/AES-CCM_8 core and firmware image into zig-out/firmware/");
-    addFirmware(b, fw_step);
+    if (hasPath(b, "examples/firmware/psk_ccm8.c")) addFirmware(b, fw_step);
     cross_step.dependOn(fw_step);
-    if (native) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, every provider, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
+    if (native and hasPath(b, "bench/cdtls_bench.c")) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, every provider, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
 
     if (sanitize) |checks| {
         // System clang with ASan/UBSan; every source (library and tests) is
