@@ -45,6 +45,10 @@ run scripts/zig build cross --summary none
 # Only cdtls_ names exported by libcdtls.so/.a (native and the cross ELF archives).
 run scripts/check-symbols.sh
 run scripts/cross-test.sh
+# cdtls as a zig package: tests/zig-consumer built natively (runs a
+# handshake), for aarch64-linux-musl and x86_64-windows-gnu, and from a
+# fetched copy (docs/building.md, "As a zig package").
+run scripts/zig-consumer-check.sh
 for crypto in bearssl sodium openssl; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none
   run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
