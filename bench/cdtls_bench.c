@@ -272,6 +272,21 @@ static void net_close(net *n)
     cdtls_io_close(&n->srv.io);
 }
 
+/* The loss sweep (--only loss): each datagram sent, either way, is dropped
+ * with probability loss_p, drawn from a fixed-seed xorshift64 (the same
+ * generator and seeds as openssl_bench.c and the pion program). 0 elsewhere. */
+static double loss_p;
+static uint64_t loss_rng = 0x9e3779b97f4a7c15u;
+
+static int loss_drop(void)
+{
+    if (loss_p <= 0) return 0;
+    loss_rng ^= loss_rng << 13;
+    loss_rng ^= loss_rng >> 7;
+    loss_rng ^= loss_rng << 17;
+    return (double)(loss_rng >> 11) / 9007199254740992.0 < loss_p;
+}
+
 /* Sends what from's engine queued to `to`; returns datagrams sent. */
 static size_t flush_ep(net *n, ep *from, const ep *to)
 {
@@ -283,7 +298,7 @@ static size_t flush_ep(net *n, ep *from, const ep *to)
             size_t len;
             if (cdtls_conn_next_datagram(from->c, txbuf[k], DGRAM, &len, NULL) != CDTLS_OK) break;
             if (!n->batch) {
-                (void)cdtls_io_send(&from->io, txbuf[k], len, &to->addr, NULL, NULL, 0);
+                if (!loss_drop()) (void)cdtls_io_send(&from->io, txbuf[k], len, &to->addr, NULL, NULL, 0);
                 total++;
                 continue;
             }
@@ -313,7 +328,7 @@ static void deliver_ep(ep *e, const uint8_t *d, size_t len, const cdtls_addr *fr
     size_t rlen = 0;
     int rc = cdtls_hello_verifier_check(e->hv, from, sizeof *from, d, len, now, reply, sizeof reply, &rlen);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
-        (void)cdtls_io_send(&e->io, reply, rlen, from, NULL, NULL, 0);
+        if (!loss_drop()) (void)cdtls_io_send(&e->io, reply, rlen, from, NULL, NULL, 0);
     } else if (rc == CDTLS_OK && cdtls_conn_new(e->cfg, CDTLS_SERVER, now, &e->c) == CDTLS_OK) {
         cdtls_conn_set_peer_address(e->c, from, sizeof *from);
         cdtls_conn_set_cookie_verified(e->c);
@@ -709,6 +724,139 @@ static void bench_tput(void)
         }
         bench_tput_sock(sd, &cc, &sc);
     }
+}
+
+/* ----------------------------------------- throughput by record size */
+
+/* The tput stream (per datagram, connected, no reports) at each record size
+ * of tputsize_sizes, for the chart of throughput against record size
+ * (bench/charts.py); the same sizes in openssl_bench.c and the pion program. */
+static const size_t tputsize_sizes[] = {64, 256, 512, 1024, 1200, 1400};
+
+static void bench_tputsize(void)
+{
+    for (size_t i = 0; i < sizeof tput_suites / sizeof tput_suites[0]; i++) {
+        const suite_def *sd = &tput_suites[i];
+        cdtls_config cc, sc;
+        cert_set cs;
+        uint16_t suite = sd->suite;
+        if (skip_suite(sd->name)) continue;
+        if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) continue;
+        net n;
+        net_open(&n, 0);
+        if (cdtls_io_connect(&n.cli.io, &n.srv.addr) || cdtls_io_connect(&n.srv.io, &n.cli.addr)) exit(1);
+        (void)cdtls_io_set_recv_reports(&n.cli.io, 0);
+        (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
+        if (net_handshake(&n, &cc, &sc, NULL) != 0) {
+            bench_not_measured("tputsize", sd->name, "handshake failed");
+        } else {
+            size_t lost;
+            double wall;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            for (size_t k = 0; k < sizeof tputsize_sizes / sizeof tputsize_sizes[0]; k++) {
+                size_t size = tputsize_sizes[k], total = quick ? 4000 : 30016;
+                double best = 1e9;
+                size_t best_lost = 0;
+                for (int rep = 0; rep < 2; rep++) {
+                    double cpu = run_stream(&n, size, total, &lost, &wall);
+                    if (cpu < best) best = cpu, best_lost = lost;
+                }
+                char wl[32];
+                snprintf(wl, sizeof wl, "tputsize%zu", size);
+                bench_result(wl, sd->name, "MB_per_cpu_s", (double)(total - best_lost) * (double)size / best / 1e6);
+                bench_result(wl, sd->name, "lost", (double)best_lost);
+            }
+        }
+        net_free_conns(&n);
+        net_close(&n);
+    }
+}
+
+/* ------------------------------------------------- handshake under loss */
+
+/* Handshake completion time against packet loss (bench/charts.py): a PSK
+ * handshake (cookie exchange on) over loopback with loss_p of the datagrams
+ * dropped at the sender, each way. All three programs use the same timer
+ * policy, scaled down so that the sweep takes minutes: the first
+ * retransmission after 50 ms, doubling up to 1.6 s (RFC 6347's 1 s / 60 s,
+ * divided by 20 and 37.5); pion has one fixed interval (FlightInterval,
+ * 50 ms). A handshake not done within 30 s counts as failed. */
+#define LOSS_INITIAL_MS 50
+#define LOSS_MAX_MS 1600
+
+static int loss_handshake(net *n, const cdtls_config *cc, const cdtls_config *sc, double *ms)
+{
+    double w0 = bench_wall();
+    uint64_t now = cdtls_io_now_ms();
+    if (cdtls_conn_new(cc, CDTLS_CLIENT, now, &n->cli.c)) return -1;
+    if (!n->srv.hv && cdtls_hello_verifier_new(sc, now, &n->srv.hv)) return -1;
+    n->srv.cfg = sc;
+    if (cdtls_conn_start(n->cli.c, now)) return -1;
+    while (bench_wall() - w0 < 30) {
+        size_t moved = flush_ep(n, &n->cli, &n->srv);
+        moved += drain_ep(n, &n->srv);
+        moved += flush_ep(n, &n->srv, &n->cli);
+        moved += drain_ep(n, &n->cli);
+        if (established(n->cli.c) && established(n->srv.c)) {
+            *ms = (bench_wall() - w0) * 1e3;
+            return 0;
+        }
+        if (failed(n->cli.c) || failed(n->srv.c)) return -1;
+        if (!moved) net_wait(n, 2);
+    }
+    return -1;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void bench_loss(void)
+{
+    const suite_def *sd = &hs_suites[0];
+    cdtls_config cc, sc;
+    cert_set cs;
+    uint16_t suite = sd->suite;
+    if (make_cfgs(sd, &cs, &suite, NULL, &cc, &sc)) return;
+    cc.timers.retransmit_initial_ms = sc.timers.retransmit_initial_ms = LOSS_INITIAL_MS;
+    cc.timers.retransmit_max_ms = sc.timers.retransmit_max_ms = LOSS_MAX_MS;
+    cc.timers.handshake_timeout_ms = sc.timers.handshake_timeout_ms = 30000;
+    int iters = quick ? 4 : 12;
+    for (int pct = 0; pct <= 50; pct += 10) {
+        loss_p = pct / 100.0;
+        loss_rng = 0x9e3779b97f4a7c15u + (uint64_t)pct;
+        net n;
+        net_open(&n, 0);
+        double t[64];
+        int done = 0, lost_hs = 0;
+        for (int k = 0; k < iters; k++) {
+            double ms;
+            if (loss_handshake(&n, &cc, &sc, &ms) == 0)
+                t[done++] = ms;
+            else
+                lost_hs++;
+            net_free_conns(&n);
+            /* a fresh pair of sockets: no stray retransmission of this
+             * handshake reaches the next one */
+            net_close(&n);
+            net_open(&n, 0);
+        }
+        net_close(&n);
+        char wl[32];
+        snprintf(wl, sizeof wl, "loss%d", pct);
+        if (done) {
+            qsort(t, (size_t)done, sizeof t[0], cmp_dbl);
+            double sum = 0;
+            for (int k = 0; k < done; k++) sum += t[k];
+            bench_result(wl, sd->name, "hs_ms_median", t[done / 2]);
+            bench_result(wl, sd->name, "hs_ms_mean", sum / done);
+            bench_result(wl, sd->name, "hs_ms_p90", t[(done * 9) / 10 < done ? (done * 9) / 10 : done - 1]);
+        }
+        bench_result(wl, sd->name, "hs_failed", lost_hs);
+    }
+    loss_p = 0;
 }
 
 /* -------------------------------------------------- engine, in memory */
@@ -1534,7 +1682,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(
                 stderr,
-                "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers|cbc_timing] "
+                "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
                 "[--certs DIR] "
                 "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
                 argv[0]);
@@ -1554,5 +1702,7 @@ int main(int argc, char **argv)
     RUN("scale", bench_scale());
     RUN("workers", bench_workers());
     RUN("cbc_timing", bench_cbc_timing());
+    if (only && !strcmp(only, "tputsize")) bench_tputsize(); /* on request: bench.sh */
+    if (only && !strcmp(only, "loss")) bench_loss();
     return 0;
 }

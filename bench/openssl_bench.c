@@ -11,7 +11,7 @@
  * one an application writes (below, "scale"), as close to cdtls_listener as
  * libssl allows, holding --scale established PSK peers.
  *
- *   openssl-bench [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]
+ *   openssl-bench [--quick] [--only handshake|resume|tput|memory|scale|tputsize|loss] [--certs DIR] [--scale N]
  *
  * Results are JSON lines (bench_common.h). */
 #include "bench_common.h"
@@ -407,6 +407,188 @@ static void bench_tput(void)
         SSL_CTX_free(cc);
         SSL_CTX_free(sc);
     }
+}
+
+/* ----------------------------------------- throughput by record size */
+
+/* As cdtls_bench.c's tputsize: the per-datagram stream at each size. */
+static const size_t tputsize_sizes[] = {64, 256, 512, 1024, 1200, 1400};
+
+static void bench_tputsize(void)
+{
+    for (size_t i = 0; i < 2; i++) {
+        const suite_def *sd = &hs_suites[i];
+        SSL_CTX *cc, *sc;
+        if (make_ctxs(sd, &cc, &sc)) continue;
+        net n;
+        net_open(&n);
+        if (net_handshake(&n, cc, sc, NULL, NULL)) {
+            bench_not_measured("tputsize", sd->name, "handshake failed");
+        } else {
+            size_t lost;
+            double wall;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            for (size_t k = 0; k < sizeof tputsize_sizes / sizeof tputsize_sizes[0]; k++) {
+                size_t size = tputsize_sizes[k], total = quick ? 4000 : 30016;
+                double best = 1e9;
+                size_t best_lost = 0;
+                for (int rep = 0; rep < 2; rep++) {
+                    double cpu = run_stream(&n, size, total, &lost, &wall);
+                    if (cpu < best) best = cpu, best_lost = lost;
+                }
+                char wl[32];
+                snprintf(wl, sizeof wl, "tputsize%zu", size);
+                bench_result(wl, sd->name, "MB_per_cpu_s", (double)(total - best_lost) * (double)size / best / 1e6);
+                bench_result(wl, sd->name, "lost", (double)best_lost);
+            }
+        }
+        net_free_ssl(&n);
+        net_close(&n);
+        SSL_CTX_free(cc);
+        SSL_CTX_free(sc);
+    }
+}
+
+/* ------------------------------------------------- handshake under loss */
+
+/* As cdtls_bench.c's loss sweep: the same PSK handshake with loss_p of the
+ * datagrams dropped at the sender each way (a filter BIO in front of each
+ * side's datagram BIO drops writes, from the same xorshift64 and seeds), the
+ * same timer policy: first retransmission after 50 ms, doubling up to
+ * 1.6 s (DTLS_set_timer_cb), a handshake not done within 30 s failed. */
+static double loss_p;
+static uint64_t loss_rng;
+static BIO_METHOD *lossy_method;
+
+static int loss_drop(void)
+{
+    if (loss_p <= 0) return 0;
+    loss_rng ^= loss_rng << 13;
+    loss_rng ^= loss_rng >> 7;
+    loss_rng ^= loss_rng << 17;
+    return (double)(loss_rng >> 11) / 9007199254740992.0 < loss_p;
+}
+
+static int lossy_write(BIO *b, const char *d, int len)
+{
+    if (loss_drop()) return len; /* sent, as far as the sender knows */
+    return BIO_write(BIO_next(b), d, len);
+}
+
+static long lossy_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    return BIO_ctrl(BIO_next(b), cmd, num, ptr);
+}
+
+static int lossy_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static unsigned int loss_timer_cb(SSL *s, unsigned int prev_us)
+{
+    (void)s;
+    if (prev_us == 0) return 50000;
+    return prev_us * 2 > 1600000 ? 1600000 : prev_us * 2;
+}
+
+static SSL *lossy_ssl(SSL_CTX *ctx, int fd, const struct sockaddr_in *peer)
+{
+    SSL *s = SSL_new(ctx);
+    BIO *d = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(d, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)peer);
+    BIO *f = BIO_new(lossy_method);
+    BIO_up_ref(d);
+    BIO_push(f, d);
+    SSL_set_bio(s, d, f); /* reads straight from the socket, writes through the filter */
+    DTLS_set_timer_cb(s, loss_timer_cb);
+    return s;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int loss_handshake(net *n, SSL_CTX *cc, SSL_CTX *sc, double *ms)
+{
+    double w0 = bench_wall();
+    n->cli = lossy_ssl(cc, n->cfd, &n->saddr);
+    n->srv = lossy_ssl(sc, n->sfd, &n->caddr);
+    SSL_set_connect_state(n->cli);
+    SSL_set_accept_state(n->srv);
+    int cdone = 0, sdone = 0;
+    while (bench_wall() - w0 < 30) {
+        if (!cdone) {
+            int r = progress_of(n->cli, SSL_do_handshake(n->cli));
+            if (r < 0) return -1;
+            cdone = r;
+        }
+        if (!sdone) {
+            int r = progress_of(n->srv, SSL_do_handshake(n->srv));
+            if (r < 0) return -1;
+            sdone = r;
+        }
+        if (cdone && sdone) {
+            *ms = (bench_wall() - w0) * 1e3;
+            return 0;
+        }
+        /* A side that is done keeps reading: a retransmitted flight from
+         * the other (its last flight was lost) makes it send its own again. */
+        if (cdone) (void)SSL_read(n->cli, rbuf, sizeof rbuf);
+        if (sdone) (void)SSL_read(n->srv, rbuf, sizeof rbuf);
+        struct pollfd p[2] = {{n->cfd, POLLIN, 0}, {n->sfd, POLLIN, 0}};
+        if (poll(p, 2, 2) == 0) {
+            DTLSv1_handle_timeout(n->cli);
+            DTLSv1_handle_timeout(n->srv);
+        }
+    }
+    return -1;
+}
+
+static void bench_loss(void)
+{
+    const suite_def *sd = &hs_suites[0];
+    SSL_CTX *cc, *sc;
+    if (make_ctxs(sd, &cc, &sc)) return;
+    lossy_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "lossy");
+    BIO_meth_set_write(lossy_method, lossy_write);
+    BIO_meth_set_ctrl(lossy_method, lossy_ctrl);
+    BIO_meth_set_create(lossy_method, lossy_create);
+    int iters = quick ? 4 : 12;
+    for (int pct = 0; pct <= 50; pct += 10) {
+        loss_p = pct / 100.0;
+        loss_rng = 0x9e3779b97f4a7c15u + (uint64_t)pct;
+        double t[64];
+        int done = 0, failed = 0;
+        for (int k = 0; k < iters; k++) {
+            net n;
+            net_open(&n); /* fresh sockets: no stray retransmission reaches the next handshake */
+            double ms;
+            if (loss_handshake(&n, cc, sc, &ms) == 0)
+                t[done++] = ms;
+            else
+                failed++;
+            net_free_ssl(&n);
+            net_close(&n);
+        }
+        char wl[32];
+        snprintf(wl, sizeof wl, "loss%d", pct);
+        if (done) {
+            qsort(t, (size_t)done, sizeof t[0], cmp_dbl);
+            double sum = 0;
+            for (int k = 0; k < done; k++) sum += t[k];
+            bench_result(wl, sd->name, "hs_ms_median", t[done / 2]);
+            bench_result(wl, sd->name, "hs_ms_mean", sum / done);
+            bench_result(wl, sd->name, "hs_ms_p90", t[(done * 9) / 10 < done ? (done * 9) / 10 : done - 1]);
+        }
+        bench_result(wl, sd->name, "hs_failed", failed);
+    }
+    loss_p = 0;
+    SSL_CTX_free(cc);
+    SSL_CTX_free(sc);
 }
 
 /* ----------------------------------------------------------- memory */
@@ -849,7 +1031,7 @@ int main(int argc, char **argv)
         else {
             fprintf(
                 stderr,
-                "usage: %s [--quick] [--only handshake|resume|tput|memory|scale] [--certs DIR] [--scale N]\n",
+                "usage: %s [--quick] [--only handshake|resume|tput|memory|scale|tputsize|loss] [--certs DIR] [--scale N]\n",
                 argv[0]);
             return 2;
         }
@@ -862,5 +1044,7 @@ int main(int argc, char **argv)
     if (!only || !strcmp(only, "resume")) bench_handshakes(1);
     if (!only || !strcmp(only, "tput")) bench_tput();
     if (!only || !strcmp(only, "scale")) bench_scale();
+    if (only && !strcmp(only, "tputsize")) bench_tputsize();
+    if (only && !strcmp(only, "loss")) bench_loss();
     return 0;
 }

@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -460,6 +461,13 @@ func main() {
 	run("tput", benchTput)
 	run("scale", benchScale)
 	run("workers", benchWorkers)
+	// on request only (scripts/bench.sh asks for them)
+	if *only == "tputsize" {
+		benchTputSize()
+	}
+	if *only == "loss" {
+		benchLoss()
+	}
 }
 
 // --------------------------------------------------------------- scale
@@ -901,4 +909,148 @@ func workersTput(cc, sc *dtls.Config) float64 {
 	wg.Wait()
 	ln.Close()
 	return float64(b1-b0) / wall / 1e6
+}
+
+// ------------------------------------------------- throughput by size
+
+// As cdtls_bench.c's tputsize: the per-datagram stream at each record size.
+func benchTputSize() {
+	for _, sd := range hsSuites[:2] {
+		cc, sc, _ := makeConfigs(sd)
+		p, err := handshake(cc, sc)
+		if err != nil {
+			notMeasured("tputsize", sd.name, err.Error())
+			continue
+		}
+		stream(p, 16, window)
+		for _, size := range []int{64, 256, 512, 1024, 1200, 1400} {
+			total := 30016
+			if *quick {
+				total = 4000
+			}
+			best, bestLost := 1e9, 0
+			for rep := 0; rep < 2; rep++ {
+				cpu, _, lost := stream(p, size, total)
+				if cpu < best {
+					best, bestLost = cpu, lost
+				}
+			}
+			wl := fmt.Sprintf("tputsize%d", size)
+			result(wl, sd.name, "MB_per_cpu_s", float64(total-bestLost)*float64(size)/best/1e6)
+			result(wl, sd.name, "lost", float64(bestLost))
+		}
+		p.close()
+	}
+}
+
+// --------------------------------------------- handshake under loss
+
+// As cdtls_bench.c's loss sweep: a PSK handshake (HelloVerifyRequest on,
+// pion's default) over loopback with loss of the datagrams dropped at the
+// sender each way (lossyConn wraps each side's socket; the same xorshift64
+// and seeds as the C programs), the first retransmission after 50 ms
+// (FlightInterval) and pion's own backoff (doubling; its cap is not
+// configurable), a handshake not done within 30 s failed.
+type lossyConn struct {
+	net.PacketConn
+	rng *lossRNG
+}
+
+type lossRNG struct {
+	mu sync.Mutex
+	s  uint64
+	p  float64
+}
+
+func (r *lossRNG) drop() bool {
+	if r.p <= 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s ^= r.s << 13
+	r.s ^= r.s >> 7
+	r.s ^= r.s << 17
+	return float64(r.s>>11)/9007199254740992.0 < r.p
+}
+
+func (l *lossyConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	if l.rng.drop() {
+		return len(b), nil
+	}
+	return l.PacketConn.WriteTo(b, a)
+}
+
+func lossHandshake(cc, sc *dtls.Config, rng *lossRNG) (float64, error) {
+	c2, err := net.ListenUDP("udp4", lo)
+	if err != nil {
+		return 0, err
+	}
+	c1, err := net.ListenUDP("udp4", lo)
+	if err != nil {
+		c2.Close()
+		return 0, err
+	}
+	w0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := dtls.Server(&lossyConn{c2, rng}, c1.LocalAddr(), sc)
+	if err != nil {
+		return 0, err
+	}
+	cli, err := dtls.Client(&lossyConn{c1, rng}, c2.LocalAddr(), cc)
+	if err != nil {
+		return 0, err
+	}
+	var serr error
+	done := make(chan struct{})
+	go func() { serr = srv.HandshakeContext(ctx); close(done) }()
+	cerr := cli.HandshakeContext(ctx)
+	<-done
+	ms := float64(time.Since(w0).Microseconds()) / 1e3
+	cli.Close()
+	srv.Close()
+	if cerr != nil || serr != nil {
+		return 0, fmt.Errorf("client %v server %v", cerr, serr)
+	}
+	return ms, nil
+}
+
+func benchLoss() {
+	sd := hsSuites[0]
+	cc, sc, _ := makeConfigs(sd)
+	cc.FlightInterval, sc.FlightInterval = 50*time.Millisecond, 50*time.Millisecond
+	iters := 12
+	if *quick {
+		iters = 4
+	}
+	for pct := 0; pct <= 50; pct += 10 {
+		rng := &lossRNG{s: 0x9e3779b97f4a7c15 + uint64(pct), p: float64(pct) / 100}
+		var t []float64
+		failed := 0
+		for k := 0; k < iters; k++ {
+			ms, err := lossHandshake(cc, sc, rng)
+			if err != nil {
+				failed++
+				continue
+			}
+			t = append(t, ms)
+		}
+		wl := fmt.Sprintf("loss%d", pct)
+		if len(t) > 0 {
+			sort.Float64s(t)
+			sum := 0.0
+			for _, v := range t {
+				sum += v
+			}
+			p90 := len(t) * 9 / 10
+			if p90 >= len(t) {
+				p90 = len(t) - 1
+			}
+			result(wl, sd.name, "hs_ms_median", t[len(t)/2])
+			result(wl, sd.name, "hs_ms_mean", sum/float64(len(t)))
+			result(wl, sd.name, "hs_ms_p90", t[p90])
+		}
+		result(wl, sd.name, "hs_failed", float64(failed))
+	}
 }
