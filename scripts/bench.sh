@@ -12,7 +12,17 @@
 #   --scale N  established peers in the listener test, for cdtls, OpenSSL
 #              and pion alike (default 10000; 1000 with --quick)
 #   --out DIR  where raw.jsonl, results.json and results.md go
-#              (default zig-out/bench)
+#              (default zig-out/bench); the charts go to DIR/img
+#   --only W,W run only these workloads (engine memory handshake resume tput
+#              tputsize loss scale workers; default all)
+#   --charts-check  only render the charts from the committed results
+#              (bench/results.json, bench/results-charts.json) into a
+#              temporary directory: what scripts/test.sh runs
+#
+# The charts (bench/charts.py, docs/benchmarks.md "Charts"): matplotlib,
+# pinned, from PyPI into .venv/ (installed here when missing). They are
+# drawn from this run's results.json; docs/img/ holds those of the committed
+# results.
 #
 # Needs: scripts/setup.sh (zig, libssl-dev, the providers), Go (for pion),
 # openssl (to make the certificates). The load average is recorded before
@@ -24,15 +34,47 @@ cd "$root"
 quick=()
 scale=
 out=zig-out/bench
+only=
+charts_check=
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=(--quick) ;;
     --scale) scale=$2; shift ;;
     --out) out=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--scale N] [--out DIR]" >&2; exit 2 ;;
+    --only) only=,$2,; shift ;;
+    --charts-check) charts_check=1 ;;
+    *) echo "usage: $0 [--quick] [--scale N] [--out DIR] [--only W,W...] [--charts-check]" >&2; exit 2 ;;
   esac
   shift
 done
+want() { [ -z "$only" ] || [[ $only == *",$1,"* ]]; }
+
+MATPLOTLIB_VERSION=3.9.2
+# matplotlib into the project's venv, once (pinned; PyPI wheels).
+charts_ready() {
+  "$root/.venv/bin/python" -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '$MATPLOTLIB_VERSION')" 2>/dev/null && return 0
+  echo "bench: installing matplotlib $MATPLOTLIB_VERSION (PyPI) into .venv/" >&2
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check "matplotlib==$MATPLOTLIB_VERSION" >&2 || return 1
+}
+if [ -n "$charts_check" ]; then
+  # The chart script still renders the committed results: three SVG files.
+  if [ ! -x "$root/.venv/bin/python" ] || ! charts_ready; then
+    echo "charts: skipped: matplotlib $MATPLOTLIB_VERSION cannot be installed into .venv/ (no PyPI?)"
+    echo "charts: 0 passed, 0 failed"
+    exit 0
+  fi
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  n=0
+  if "$root/.venv/bin/python" bench/charts.py "$tmp" bench/results.json bench/results-charts.json; then
+    for f in throughput-by-record-size handshakes-per-suite handshake-under-loss; do
+      if grep -q '<svg' "$tmp/$f.svg" 2>/dev/null; then n=$((n + 1)); else echo "charts: $f.svg not drawn"; fi
+    done
+  fi
+  echo "charts: $((n == 3 ? 1 : 0)) passed, $((n == 3 ? 0 : 1)) failed"
+  [ $n -eq 3 ]
+  exit
+fi
 [ -n "$scale" ] || scale=$([ ${#quick[@]} -gt 0 ] && echo 1000 || echo 10000)
 bin=zig-out/bench
 mkdir -p "$out"
@@ -74,8 +116,11 @@ run() { # run NAME CMD... : JSON lines to raw.jsonl, the rest to stderr
   shift
   "$@" | tee -a "$raw" | sed 's/^/  /' >&2 || echo "bench: $1 exited with $?" >&2
 }
-for w in engine memory handshake resume tput; do
-  for p in bearssl sodium openssl; do run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
+for w in engine memory handshake resume tput tputsize loss; do
+  want $w || continue
+  # the loss sweep takes wall time (retransmission timers), not CPU: one
+  # cdtls provider stands for the engine (the provider does not change it)
+  for p in bearssl sodium openssl; do [ $w = loss ] && [ $p != bearssl ] && continue; run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
   if [ $w != engine ]; then
     run "$w openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only $w
     run "$w pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
@@ -85,13 +130,17 @@ done
 # server (openssl_bench.c), pion's dtls.Listen; each raises its own
 # RLIMIT_NOFILE soft limit to what it needs (the hard limit must allow
 # ~1.1 x scale + 1000 descriptors; below that the program says so)
+if want scale; then
 for p in bearssl sodium openssl; do run "scale cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"; done
 run "scale openssl" "$bin/openssl-bench" "${quick[@]}" --certs "$certs" --only scale --scale "$scale"
 run "scale pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only scale -scale "$scale"
+fi
 # many cores (issue 23): a cdtls worker group of 1 and 2 workers, pion with
 # GOMAXPROCS 1 and 2, loaded from the same process (docs/deployment.md)
+if want workers; then
 for p in bearssl sodium; do run "workers cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only workers; done
 run "workers pion" "$bin/pion-bench" ${quick[@]:+-quick} -certs "$certs" -only workers
+fi
 load end
 
 # .text: the cdtls archive per provider (core, io, provider glue; the crypto
@@ -108,3 +157,8 @@ meta "{\"meta\":\"text_size\",\"what\":\"pion-bench (whole Go binary, for scale)
 
 python3 bench/report.py "$raw" "$out/results.json" "$out/results.md"
 echo "bench: wrote $out/results.json and $out/results.md" >&2
+if charts_ready; then
+  "$root/.venv/bin/python" bench/charts.py "$out/img" "$out/results.json" >&2 || echo "bench: no charts drawn" >&2
+else
+  echo "bench: charts skipped: matplotlib could not be installed" >&2
+fi

@@ -49,6 +49,9 @@ run scripts/cross-test.sh
 # handshake), for aarch64-linux-musl and x86_64-windows-gnu, and from a
 # fetched copy (docs/building.md, "As a zig package").
 run scripts/zig-consumer-check.sh
+# The benchmark charts still render from the committed results (seconds;
+# skipped with the reason when matplotlib cannot be installed).
+run scripts/bench.sh --charts-check
 for crypto in bearssl sodium openssl; do
   run scripts/zig build test -Dcrypto="$crypto" --summary none
   run scripts/zig build test -Dcrypto="$crypto" -Dsanitize=address,undefined --summary none
