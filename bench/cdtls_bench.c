@@ -763,7 +763,8 @@ static void bench_tputsize(void)
                 }
                 char wl[32];
                 snprintf(wl, sizeof wl, "tputsize%zu", size);
-                bench_result(wl, sd->name, "MB_per_cpu_s", (double)(total - best_lost) * (double)size / best / 1e6);
+                bench_result(wl, sd->name, "MB_per_cpu_s",
+                             (double)(total - best_lost) * (double)size / best / 1e6);
                 bench_result(wl, sd->name, "lost", (double)best_lost);
             }
         }
@@ -1680,12 +1681,12 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(
-                stderr,
-                "usage: %s [--quick] [--only handshake|resume|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
-                "[--certs DIR] "
-                "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
-                argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--quick] [--only "
+                    "handshake|resume|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
+                    "[--certs DIR] "
+                    "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
+                    argv[0]);
             return 2;
         }
     }

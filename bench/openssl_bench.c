@@ -438,7 +438,8 @@ static void bench_tputsize(void)
                 }
                 char wl[32];
                 snprintf(wl, sizeof wl, "tputsize%zu", size);
-                bench_result(wl, sd->name, "MB_per_cpu_s", (double)(total - best_lost) * (double)size / best / 1e6);
+                bench_result(wl, sd->name, "MB_per_cpu_s",
+                             (double)(total - best_lost) * (double)size / best / 1e6);
                 bench_result(wl, sd->name, "lost", (double)best_lost);
             }
         }
@@ -1029,10 +1030,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
             scale_n = (size_t)atol(argv[++i]);
         else {
-            fprintf(
-                stderr,
-                "usage: %s [--quick] [--only handshake|resume|tput|memory|scale|tputsize|loss] [--certs DIR] [--scale N]\n",
-                argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--quick] [--only handshake|resume|tput|memory|scale|tputsize|loss] [--certs "
+                    "DIR] [--scale N]\n",
+                    argv[0]);
             return 2;
         }
     }

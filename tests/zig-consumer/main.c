@@ -65,11 +65,14 @@ int main(void)
         if (cdtls_conn_get_state(cli) == CDTLS_STATE_ESTABLISHED &&
             cdtls_conn_get_state(srv) == CDTLS_STATE_ESTABLISHED)
             break;
-        if (cdtls_conn_get_state(cli) == CDTLS_STATE_FAILED) return fail("client handshake", cdtls_conn_error(cli));
-        if (cdtls_conn_get_state(srv) == CDTLS_STATE_FAILED) return fail("server handshake", cdtls_conn_error(srv));
+        if (cdtls_conn_get_state(cli) == CDTLS_STATE_FAILED)
+            return fail("client handshake", cdtls_conn_error(cli));
+        if (cdtls_conn_get_state(srv) == CDTLS_STATE_FAILED)
+            return fail("server handshake", cdtls_conn_error(srv));
         if (!moved) return fail("handshake stalled", 0);
     }
-    if (cdtls_conn_get_state(cli) != CDTLS_STATE_ESTABLISHED || cdtls_conn_get_state(srv) != CDTLS_STATE_ESTABLISHED)
+    if (cdtls_conn_get_state(cli) != CDTLS_STATE_ESTABLISHED ||
+        cdtls_conn_get_state(srv) != CDTLS_STATE_ESTABLISHED)
         return fail("handshake did not complete", 0);
 
     static const char ping[] = "ping over cdtls", pong[] = "pong";
