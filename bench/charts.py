@@ -153,7 +153,7 @@ def handshake_under_loss(res, out, written):
         ax.plot(xs, med, color=c, marker=mk, linestyle=ls, label=lab)
         ax.fill_between(xs, med, p90, color=c, alpha=0.12)
     ax.set_xlabel("datagrams lost, each way (%)")
-    ax.set_ylabel("handshake completion time (ms, median; band to 90th percentile)")
+    ax.set_ylabel("handshake time, ms (median; band: to p90)")
     ax.set_yscale("symlog", linthresh=1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
