@@ -23,6 +23,11 @@
 //   zig build firmware       the freestanding Cortex-M core (PSK, AES-CCM_8), zig-out/firmware/
 //   zig build bench          the benchmarks, ReleaseFast, into zig-out/bench/ (scripts/bench.sh)
 //
+// As a zig package (docs/building.md, tests/zig-consumer/): artifact("cdtls")
+// is the static library with its headers; the provider comes from the
+// system, from -Dprovider-src-dir=PATH (an upstream source tree), or from
+// the consumer's build graph (-Dprovider-source=external + useProvider()).
+//
 // Source lists are found by walking directories, so adding a .c file to a
 // directory is all it takes to build it.
 const std = @import("std");
