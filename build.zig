@@ -233,8 +233,17 @@ fn providerIncludeDir(b: *std.Build, v: Variant) std.Build.LazyPath {
 fn addPublicArchive(b: *std.Build, v: Variant, lib_mod: *std.Build.Module, provider: ?*std.Build.Step.Compile) *std.Build.Step.Compile {
     const t = v.target.result;
     const objcopy = b.findProgram(&.{"llvm-objcopy"}, &.{}) catch null;
-    if (t.ofmt != .elf or v.provider_source == .external or objcopy == null)
+    // A program that links the archive links a provider compiled here too
+    // (zig carries a static library's static libraries over to what links
+    // it, and keeps them out of the archive itself). Never on the module of
+    // the relocatable object below: `-r` would pull the provider into it.
+    // A system library cannot ride along: zig would put libbearssl.so
+    // inside libcdtls.a; its users name it themselves (cdtls.pc's
+    // Libs.private; docs/building.md).
+    if (t.ofmt != .elf or v.provider_source == .external or objcopy == null) {
+        if (provider) |p| lib_mod.linkLibrary(p);
         return b.addLibrary(.{ .linkage = .static, .name = "cdtls", .root_module = lib_mod });
+    }
     const whole = b.addObject(.{ .name = "cdtls-whole", .root_module = lib_mod });
     const localize = b.addSystemCommand(&.{ "llvm-objcopy", "--localize-hidden" });
     localize.addFileArg(whole.getEmittedBin());
@@ -326,12 +335,6 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     // The static archive does not link the crypto library (an archive cannot
     // contain a shared object); its users do, as cdtls.pc's Libs.private says.
     if (v.provider_source == .system) lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
-    // A program that links the archive links a provider compiled here too
-    // (zig carries a static library's static libraries over to what links
-    // it). A system library cannot ride along: zig would put libbearssl.so
-    // inside libcdtls.a; its users name it themselves (cdtls.pc's
-    // Libs.private; docs/building.md).
-    if (provider) |p| lib_mod.linkLibrary(p);
 
     // The tests use internals (record_seal, der_read...), which the
     // installed archive hides: they link this one, never installed.
