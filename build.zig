@@ -219,6 +219,21 @@ fn providerIncludeDir(b: *std.Build, v: Variant) std.Build.LazyPath {
     return providerRoot(b, v).path(b, if (v.crypto == .sodium) "src/libsodium/include" else "inc");
 }
 
+// The sodium provider's ML-KEM-768 (X25519MLKEM768, docs/pq.md) needs
+// libsodium 1.0.22; Debian bookworm ships 1.0.18. So a native sodium build
+// whose system libsodium lacks crypto_kem_mlkem768 compiles the 1.0.22 tree
+// that scripts/fetch-provider-src.sh puts in third_party/ (from Debian sid),
+// when that tree is there; otherwise it links the system library and the
+// build has no KEM (the provider leaves the entry NULL).
+fn sodiumFromSource(b: *std.Build) bool {
+    const kem_h = "sodium/crypto_kem_mlkem768.h";
+    std.fs.accessAbsolute("/usr/include/" ++ kem_h, .{}) catch {
+        b.build_root.handle.access("third_party/libsodium/src/libsodium/include/" ++ kem_h, .{}) catch return false;
+        return true;
+    };
+    return false;
+}
+
 // The installed static library. On ELF targets it is one relocatable object
 // (zig build-obj links the library's objects with -r) whose hidden symbols
 // llvm-objcopy --localize-hidden turns local, so an application linking
@@ -424,7 +439,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     // Native bearssl and sodium builds: the tests also link the libcrypto
     // provider, to test a combined table that borrows from it
     // (tests/test_provider_combine.c, docs/providers.md).
-    const borrow_openssl = v.crypto != .openssl and v.subdir == null and v.provider_source == .system and t.os.tag == .linux;
+    const borrow_openssl = v.crypto != .openssl and v.subdir == null and (v.provider_source == .system or v.target.query.isNative()) and t.os.tag == .linux;
     if (borrow_openssl) {
         test_flags.append("-DCDTLS_TEST_OPENSSL=1") catch @panic("OOM");
         test_mod.addCSourceFiles(.{ .files = &openssl_provider_files, .flags = &warn_flags });
@@ -540,7 +555,7 @@ pub fn build(b: *std.Build) void {
     const crypto = b.option(Crypto, "crypto", "crypto provider: bearssl (default), sodium or openssl (libcrypto; native only)") orelse .bearssl;
     const native = target.query.isNative();
     const provider_dir = b.option(std.Build.LazyPath, "provider-src-dir", "the provider's upstream source tree to compile (BearSSL's or libsodium's root directory; default third_party/<provider>); implies -Dprovider-source=source");
-    const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds); source: compile it from -Dprovider-src-dir or third_party/ (default for other targets); external: the consumer links its own through useProvider()") orelse (if (native and provider_dir == null) ProviderSource.system else ProviderSource.source);
+    const provider_source = b.option(ProviderSource, "provider-source", "system: link the installed provider library (default for native builds, but for sodium when the system's lacks ML-KEM and third_party/ has 1.0.22); source: compile it from -Dprovider-src-dir or third_party/ (default for other targets); external: the consumer links its own through useProvider()") orelse (if (native and provider_dir == null and !(crypto == .sodium and sodiumFromSource(b))) ProviderSource.system else ProviderSource.source);
     const runner = b.option(TestRunner, "test-runner", "criterion: link libcriterion (default for native builds); shim: tests/shim (default for other targets)") orelse (if (native) TestRunner.criterion else TestRunner.shim);
     const sanitize = b.option([]const u8, "sanitize", "build the tests with system clang and these -fsanitize= checks, e.g. address,undefined");
 

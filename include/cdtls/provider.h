@@ -35,8 +35,9 @@
 extern "C" {
 #endif
 
-/* 2: sn_mask[] appended after user (DTLS 1.3 record number encryption). */
-#define CDTLS_PROVIDER_ABI_VERSION 2u
+/* 2: sn_mask[] appended after user (DTLS 1.3 record number encryption).
+ * 3: kem[] appended after sn_mask (ML-KEM-768 for X25519MLKEM768). */
+#define CDTLS_PROVIDER_ABI_VERSION 3u
 
 typedef struct cdtls_provider cdtls_provider;
 
@@ -304,6 +305,67 @@ typedef struct cdtls_sn_mask_vt {
     void (*clear)(cdtls_sn_mask_ctx *ctx);
 } cdtls_sn_mask_vt;
 
+/* ---------------------------------------- key encapsulation (DTLS 1.3 only) */
+
+/* A KEM (FIPS 203 ML-KEM-768), for the X25519MLKEM768 hybrid group of
+ * draft-ietf-tls-ecdhe-mlkem: the client sends an encapsulation key, the
+ * server answers with a ciphertext, both end with the same 32-byte secret.
+ * The core combines it with X25519 (src/keys/hybrid_kex.c); a provider
+ * without an entry does not offer the hybrid group. */
+typedef enum cdtls_kem_alg {
+    CDTLS_KEM_MLKEM768 = 0, /* FIPS 203, parameter set ML-KEM-768 */
+    CDTLS_KEM__COUNT
+} cdtls_kem_alg;
+
+/* The TLS NamedGroup of the hybrid (draft-ietf-tls-ecdhe-mlkem §4): a wire
+ * code point, not an index into kx[] (it is X25519 from kx[] plus kem[]). */
+#define CDTLS_GROUP_X25519MLKEM768 0x11ecu
+
+#define CDTLS_KEM_KEY_SIZE 2560u       /* ML-KEM-768 decapsulation key: 2400 bytes */
+#define CDTLS_KEM_MAX_PUBLIC 1184u     /* ML-KEM-768 encapsulation key */
+#define CDTLS_KEM_MAX_CIPHERTEXT 1088u /* ML-KEM-768 ciphertext */
+#define CDTLS_KEM_MAX_SHARED 32u       /* every ML-KEM parameter set */
+#define CDTLS_KEM_MAX_KEYGEN_SEED 64u  /* d || z */
+#define CDTLS_KEM_MAX_ENCAPS_SEED 32u  /* m */
+
+/* A decapsulation key. Opaque to the core; wiped by kem->clear(). */
+typedef union cdtls_kem_key {
+    max_align_t align_;
+    unsigned char opaque[CDTLS_KEM_KEY_SIZE];
+} cdtls_kem_key;
+
+typedef struct cdtls_kem_vt {
+    cdtls_kem_alg alg;
+    const char *name;       /* "ML-KEM-768" */
+    size_t public_len;      /* encapsulation key: 1184 */
+    size_t ciphertext_len;  /* 1088 */
+    size_t shared_len;      /* 32 */
+    size_t keygen_seed_len; /* 64: d || z, FIPS 203 ML-KEM.KeyGen_internal */
+    size_t encaps_seed_len; /* 32: m, FIPS 203 ML-KEM.Encaps_internal */
+    /* Fresh key pair: keygen_seed_len bytes from provider->random (so a
+     * deterministic generator gives deterministic keys), then keygen_seed.
+     * Writes public_len bytes to pub. */
+    int (*keygen)(const cdtls_provider *p, cdtls_kem_key *key, uint8_t *pub);
+    /* Key pair from a seed (FIPS 203 Algorithm 16): known-answer tests.
+     * CDTLS_ERR_KEY_SIZE if seed_len != keygen_seed_len. */
+    int (*keygen_seed)(cdtls_kem_key *key, const uint8_t *seed, size_t seed_len, uint8_t *pub);
+    /* Encapsulates to the peer's encapsulation key with encaps_seed_len
+     * bytes from provider->random: writes ciphertext_len bytes to ct and
+     * shared_len bytes to shared. CDTLS_ERR_BAD_KEY when pub_len !=
+     * public_len or the key fails FIPS 203 §7.2's modulus check; ct and
+     * shared are wiped then. */
+    int (*encaps)(const cdtls_provider *p, const uint8_t *pub, size_t pub_len, uint8_t *ct, uint8_t *shared);
+    /* The same with the caller's m (FIPS 203 Algorithm 17): known answers. */
+    int (*encaps_seed)(const uint8_t *pub, size_t pub_len, const uint8_t *seed, size_t seed_len, uint8_t *ct,
+                       uint8_t *shared);
+    /* Decapsulates (FIPS 203 Algorithm 18). CDTLS_ERR_BAD_KEY only when
+     * ct_len != ciphertext_len: a ciphertext of the right length that was
+     * tampered with is not an error but gives an unrelated secret (implicit
+     * rejection), so the handshake fails later, at Finished. */
+    int (*decaps)(const cdtls_kem_key *key, const uint8_t *ct, size_t ct_len, uint8_t *shared);
+    void (*clear)(cdtls_kem_key *key);
+} cdtls_kem_vt;
+
 /* ---------------------------------------------------------------- provider */
 
 struct cdtls_provider {
@@ -340,6 +402,11 @@ struct cdtls_provider {
     /* ABI 2: DTLS 1.3 record number masks (RFC 9147 §4.2.3). Read only from
      * tables whose abi_version is at least 2. */
     const cdtls_sn_mask_vt *sn_mask[CDTLS_SN_MASK__COUNT];
+
+    /* ABI 3: key encapsulation (ML-KEM-768, FIPS 203). Read only from tables
+     * whose abi_version is at least 3: a table built against an older header
+     * ends before this member. */
+    const cdtls_kem_vt *kem[CDTLS_KEM__COUNT];
 };
 
 /* The provider chosen at build time (zig build -Dcrypto=bearssl|sodium|openssl). */
@@ -399,6 +466,7 @@ CDTLS_API const char *cdtls_cbc_name(cdtls_cbc_alg alg);
 CDTLS_API const char *cdtls_group_name(cdtls_group g);
 CDTLS_API const char *cdtls_sig_name(cdtls_sig_alg alg);
 CDTLS_API const char *cdtls_sn_mask_name(cdtls_sn_mask_alg alg);
+CDTLS_API const char *cdtls_kem_name(cdtls_kem_alg alg);
 
 /* Runs one known-answer test per primitive the provider has (NIST/RFC
  * vectors; see src/keys/selftest.c). report, if not NULL, is called once per

@@ -1,6 +1,7 @@
-/* The libsodium crypto provider (libsodium 1.0.18): random, SHA-256/512,
- * HMAC-SHA-256/512, ChaCha20-Poly1305 (IETF), AES-256-GCM where the CPU has
- * AES-NI + CLMUL, X25519 and Ed25519.
+/* The libsodium crypto provider (libsodium 1.0.18 or later): random,
+ * SHA-256/512, HMAC-SHA-256/512, ChaCha20-Poly1305 (IETF), AES-256-GCM where
+ * the CPU has AES-NI + CLMUL, X25519, Ed25519, and ML-KEM-768 with
+ * libsodium 1.0.22 or later.
  *
  * libsodium has no SHA-1 or SHA-384, no AES-128, no AES-CCM or AES-CBC, no
  * NIST curves, no ECDSA and no RSA: those vtable entries stay NULL and the
@@ -510,6 +511,113 @@ static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807,
                                          "ed25519",         CDTLS_KEY_BIT(CDTLS_KEY_ED25519),
                                          sod_ed25519_sign,  sod_ed25519_verify};
 
+/* -------------------------------------------------------------- ML-KEM-768 */
+
+/* libsodium has ML-KEM-768 from 1.0.22 on (crypto_kem_mlkem768_*); an older
+ * libsodium (bookworm's 1.0.18) leaves the entry NULL and the build simply
+ * lacks the X25519MLKEM768 group. build.zig compiles 1.0.22 from
+ * third_party/ when the system's is older (docs/pq.md). */
+#ifdef crypto_kem_mlkem768_PUBLICKEYBYTES
+
+SOD_STATIC_ASSERT(crypto_kem_mlkem768_SECRETKEYBYTES <= CDTLS_KEM_KEY_SIZE, "ML-KEM-768 key fits");
+SOD_STATIC_ASSERT(crypto_kem_mlkem768_PUBLICKEYBYTES == CDTLS_KEM_MAX_PUBLIC, "ML-KEM-768 ek");
+SOD_STATIC_ASSERT(crypto_kem_mlkem768_CIPHERTEXTBYTES == CDTLS_KEM_MAX_CIPHERTEXT, "ML-KEM-768 ct");
+SOD_STATIC_ASSERT(crypto_kem_mlkem768_SHAREDSECRETBYTES == CDTLS_KEM_MAX_SHARED, "ML-KEM-768 ss");
+SOD_STATIC_ASSERT(crypto_kem_mlkem768_SEEDBYTES == CDTLS_KEM_MAX_KEYGEN_SEED, "ML-KEM-768 d || z");
+
+/* The decapsulation key is libsodium's 2400-byte secret key (dk_PKE || ek ||
+ * H(ek) || z, FIPS 203 Algorithm 16) at the start of the union. */
+static int sod_mlkem_keygen_seed(cdtls_kem_key *key, const uint8_t *seed, size_t seed_len, uint8_t *pub)
+{
+    if (!key || !pub || !seed) return CDTLS_ERR_INVALID_ARG;
+    if (seed_len != crypto_kem_mlkem768_SEEDBYTES) return CDTLS_ERR_KEY_SIZE;
+    sodium_memzero(key, sizeof *key);
+    if (crypto_kem_mlkem768_seed_keypair(pub, key->opaque, seed) != 0) {
+        sodium_memzero(key, sizeof *key);
+        return CDTLS_ERR_CRYPTO;
+    }
+    return CDTLS_OK;
+}
+
+static int sod_mlkem_keygen(const cdtls_provider *p, cdtls_kem_key *key, uint8_t *pub)
+{
+    uint8_t seed[crypto_kem_mlkem768_SEEDBYTES];
+    int rc;
+    if (!p || !p->random || !key || !pub) return CDTLS_ERR_INVALID_ARG;
+    /* d || z from the provider's random (not randombytes), so a
+     * deterministic generator gives deterministic keys, as for X25519. */
+    rc = p->random(p, seed, sizeof seed);
+    if (rc == CDTLS_OK) rc = sod_mlkem_keygen_seed(key, seed, sizeof seed, pub);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+static int sod_mlkem_encaps_seed(const uint8_t *pub, size_t pub_len, const uint8_t *seed, size_t seed_len,
+                                 uint8_t *ct, uint8_t *shared)
+{
+    if (!ct || !shared || !seed) return CDTLS_ERR_INVALID_ARG;
+    if (seed_len != 32) return CDTLS_ERR_KEY_SIZE;
+    if (!pub || pub_len != crypto_kem_mlkem768_PUBLICKEYBYTES) return CDTLS_ERR_BAD_KEY;
+    /* -1: the key fails the modulus check of FIPS 203 §7.2 (a coefficient
+     * encoded >= q). */
+    if (crypto_kem_mlkem768_enc_deterministic(ct, shared, pub, seed) != 0) {
+        sodium_memzero(ct, crypto_kem_mlkem768_CIPHERTEXTBYTES);
+        sodium_memzero(shared, crypto_kem_mlkem768_SHAREDSECRETBYTES);
+        return CDTLS_ERR_BAD_KEY;
+    }
+    return CDTLS_OK;
+}
+
+static int sod_mlkem_encaps(const cdtls_provider *p, const uint8_t *pub, size_t pub_len, uint8_t *ct,
+                            uint8_t *shared)
+{
+    uint8_t m[32];
+    int rc;
+    if (!p || !p->random || !ct || !shared) return CDTLS_ERR_INVALID_ARG;
+    if (!pub || pub_len != crypto_kem_mlkem768_PUBLICKEYBYTES) return CDTLS_ERR_BAD_KEY;
+    rc = p->random(p, m, sizeof m);
+    if (rc == CDTLS_OK) rc = sod_mlkem_encaps_seed(pub, pub_len, m, sizeof m, ct, shared);
+    sodium_memzero(m, sizeof m);
+    return rc;
+}
+
+static int sod_mlkem_decaps(const cdtls_kem_key *key, const uint8_t *ct, size_t ct_len, uint8_t *shared)
+{
+    if (!key || !shared) return CDTLS_ERR_INVALID_ARG;
+    if (!ct || ct_len != crypto_kem_mlkem768_CIPHERTEXTBYTES) return CDTLS_ERR_BAD_KEY;
+    /* Implicit rejection (FIPS 203 Algorithm 18): a ciphertext that does not
+     * re-encrypt to itself yields J(z || c), not an error; libsodium
+     * compares and selects in constant time. */
+    if (crypto_kem_mlkem768_dec(shared, ct, key->opaque) != 0) {
+        sodium_memzero(shared, crypto_kem_mlkem768_SHAREDSECRETBYTES);
+        return CDTLS_ERR_CRYPTO;
+    }
+    return CDTLS_OK;
+}
+
+static void sod_kem_clear(cdtls_kem_key *key)
+{
+    if (key) sodium_memzero(key, sizeof *key);
+}
+
+static const cdtls_kem_vt sod_mlkem768 = {CDTLS_KEM_MLKEM768,
+                                          "ML-KEM-768",
+                                          crypto_kem_mlkem768_PUBLICKEYBYTES,
+                                          crypto_kem_mlkem768_CIPHERTEXTBYTES,
+                                          crypto_kem_mlkem768_SHAREDSECRETBYTES,
+                                          crypto_kem_mlkem768_SEEDBYTES,
+                                          32,
+                                          sod_mlkem_keygen,
+                                          sod_mlkem_keygen_seed,
+                                          sod_mlkem_encaps,
+                                          sod_mlkem_encaps_seed,
+                                          sod_mlkem_decaps,
+                                          sod_kem_clear};
+#define SOD_KEM_ENTRY &sod_mlkem768
+#else
+#define SOD_KEM_ENTRY NULL
+#endif
+
 /* ---------------------------------------------------------------- provider */
 
 #define SOD_PROVIDER(aes256gcm_entry)                                                                       \
@@ -523,6 +631,7 @@ static const cdtls_sig_vt sod_ed25519 = {CDTLS_SIG_ED25519, 0x0807,
         .sign_key_generate = sod_sign_key_generate, .sign_key_public = sod_sign_key_public,                 \
         .sign_key_free = sod_sign_key_free, .user = NULL,                                                   \
         .sn_mask = {[CDTLS_SN_MASK_CHACHA20] = &sod_sn_chacha},                                             \
+        .kem = {[CDTLS_KEM_MLKEM768] = SOD_KEM_ENTRY},                                                      \
     }
 
 /* Two tables, both const: libsodium offers AES-256-GCM only on CPUs with

@@ -43,3 +43,9 @@ const char *cdtls_sn_mask_name(cdtls_sn_mask_alg alg)
     static const char *const names[CDTLS_SN_MASK__COUNT] = {"AES-128-ECB", "AES-256-ECB", "ChaCha20"};
     return (unsigned)alg < CDTLS_SN_MASK__COUNT ? names[alg] : "unknown";
 }
+
+const char *cdtls_kem_name(cdtls_kem_alg alg)
+{
+    static const char *const names[CDTLS_KEM__COUNT] = {"ML-KEM-768"};
+    return (unsigned)alg < CDTLS_KEM__COUNT ? names[alg] : "unknown";
+}

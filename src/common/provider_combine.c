@@ -155,6 +155,10 @@ int cdtls_provider_combine(cdtls_provider_combined *out, const char *name, const
     for (int i = 0; i < CDTLS_CBC__COUNT; i++) FIRST(cbc, i);
     for (int i = 0; i < CDTLS_GROUP__COUNT; i++) FIRST(kx, i);
     for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++) FIRST(sn_mask, i);
+    /* ABI 3: every listed table has kem[] (the version check above). Each
+     * KEM entry is self-contained (its key object is the caller's union),
+     * so it can come from any provider, like a kx entry. */
+    for (int i = 0; i < CDTLS_KEM__COUNT; i++) FIRST(kem, i);
     /* Signatures: verify from the first provider with the scheme; sign
      * dispatches on the key's owner (combined_sign). */
     int any_sig = 0;
