@@ -185,6 +185,10 @@ fn addProviderFromSource(b: *std.Build, v: Variant) ?*std.Build.Step.Compile {
             mod.addIncludePath(root.path(b, "src/libsodium/include/sodium"));
             mod.addIncludePath(root.path(b, "src/libsodium/include"));
             flags.append("-DCONFIGURED=1") catch @panic("OOM");
+            // Linked into libcdtls.so (natively too when the system
+            // libsodium lacks ML-KEM, sodiumFromSource): its names stay
+            // inside, as only cdtls_ names may leave (scripts/check-symbols.sh).
+            flags.appendSlice(&.{ "-DSODIUM_STATIC=1", "-fvisibility=hidden" }) catch @panic("OOM");
             flags.append(if (t.cpu.arch.endian() == .big) "-DNATIVE_BIG_ENDIAN=1" else "-DNATIVE_LITTLE_ENDIAN=1") catch @panic("OOM");
             if (t.ptrBitWidth() == 64) flags.append("-DHAVE_TI_MODE=1") catch @panic("OOM");
             switch (t.os.tag) {
@@ -357,6 +361,10 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     const static_lib = addPublicArchive(b, v, lib_mod, provider);
     if (v.subdir == null) static_lib.installHeadersDirectory(b.path("include/cdtls"), "cdtls", .{});
     install(b, step, v, static_lib);
+    // A provider compiled from third_party/ (natively: libsodium 1.0.22 for
+    // ML-KEM, sodiumFromSource) goes beside libcdtls.a, where cdtls.pc's
+    // -L${libdir} finds it before an older system copy of the library.
+    if (v.subdir == null) if (provider) |p| install(b, step, v, p);
 
     if (with_shared) {
         const shared_mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true, .pic = true });
