@@ -455,6 +455,97 @@ static const cdtls_kx_vt *const fz_kxs[CDTLS_GROUP__COUNT] = {[CDTLS_GROUP_X2551
                                                               [CDTLS_GROUP_SECP256R1] = &fz_p256,
                                                               [CDTLS_GROUP_SECP384R1] = &fz_p384};
 
+/* ------------------------------------------------------------ ML-KEM-768 */
+
+/* A stand-in with ML-KEM-768's sizes: the encapsulation key is expanded
+ * from the seed, the ciphertext from m and the key, the secret from key and
+ * ciphertext, so encapsulation and decapsulation agree and a changed
+ * ciphertext gives another secret (as implicit rejection does). A key whose
+ * first two bytes are 0xff stands for one failing FIPS 203 §7.2's modulus
+ * check, so the error path is reachable. */
+#define FZ_EK 1184u
+#define FZ_CT 1088u
+
+static void fz_kem_secret(const uint8_t *ek, const uint8_t *ct, uint8_t *shared)
+{
+    uint8_t both[FZ_EK + FZ_CT];
+    memcpy(both, ek, FZ_EK);
+    memcpy(both + FZ_EK, ct, FZ_CT);
+    fz_expand(0x42, both, sizeof both, shared, 32);
+}
+
+static int fz_kem_keygen_seed(cdtls_kem_key *key, const uint8_t *seed, size_t seed_len, uint8_t *pub)
+{
+    if (seed_len != 64) return CDTLS_ERR_KEY_SIZE;
+    fz_expand(0x40, seed, seed_len, key->opaque, FZ_EK);
+    key->opaque[0] &= 0x7f; /* never the modulus-failure marker */
+    memcpy(pub, key->opaque, FZ_EK);
+    return CDTLS_OK;
+}
+
+static int fz_kem_keygen(const cdtls_provider *p, cdtls_kem_key *key, uint8_t *pub)
+{
+    uint8_t seed[64];
+    int rc = p->random(p, seed, sizeof seed);
+    return rc ? rc : fz_kem_keygen_seed(key, seed, sizeof seed, pub);
+}
+
+static int fz_kem_encaps_seed(const uint8_t *pub, size_t pub_len, const uint8_t *m, size_t m_len, uint8_t *ct,
+                              uint8_t *shared)
+{
+    if (m_len != 32) return CDTLS_ERR_KEY_SIZE;
+    if (!pub || pub_len != FZ_EK || (pub[0] == 0xff && pub[1] == 0xff)) {
+        memset(ct, 0, FZ_CT);
+        memset(shared, 0, 32);
+        return CDTLS_ERR_BAD_KEY;
+    }
+    uint8_t in[32 + 32];
+    memcpy(in, m, 32);
+    fz_expand(0x41, pub, pub_len, in + 32, 32);
+    fz_expand(0x43, in, sizeof in, ct, FZ_CT);
+    fz_kem_secret(pub, ct, shared);
+    return CDTLS_OK;
+}
+
+static int fz_kem_encaps(const cdtls_provider *p, const uint8_t *pub, size_t pub_len, uint8_t *ct,
+                         uint8_t *shared)
+{
+    uint8_t m[32];
+    int rc = p->random(p, m, sizeof m);
+    return rc ? rc : fz_kem_encaps_seed(pub, pub_len, m, sizeof m, ct, shared);
+}
+
+static int fz_kem_decaps(const cdtls_kem_key *key, const uint8_t *ct, size_t ct_len, uint8_t *shared)
+{
+    if (!ct || ct_len != FZ_CT) return CDTLS_ERR_BAD_KEY;
+    fz_kem_secret(key->opaque, ct, shared);
+    return CDTLS_OK;
+}
+
+static void fz_kem_clear(cdtls_kem_key *key)
+{
+    cdtls_memzero(key, sizeof *key);
+}
+
+static const cdtls_kem_vt fz_mlkem768 = {CDTLS_KEM_MLKEM768,
+                                         "ML-KEM-768 (fuzz)",
+                                         FZ_EK,
+                                         FZ_CT,
+                                         32,
+                                         64,
+                                         32,
+                                         fz_kem_keygen,
+                                         fz_kem_keygen_seed,
+                                         fz_kem_encaps,
+                                         fz_kem_encaps_seed,
+                                         fz_kem_decaps,
+                                         fz_kem_clear};
+
+const cdtls_kem_vt *cdtls_fuzz_kem_mlkem768(void)
+{
+    return &fz_mlkem768;
+}
+
 /* ---------------------------------------------------------- signatures */
 
 /* A key of this provider: the real provider's key (it computed the public
@@ -645,6 +736,7 @@ const cdtls_provider *cdtls_provider_fuzz_crypto(void)
     for (int i = 0; i < CDTLS_GROUP__COUNT; i++) fz_table.kx[i] = real->kx[i] ? fz_kxs[i] : NULL;
     for (int i = 0; i < CDTLS_SN_MASK__COUNT; i++)
         fz_table.sn_mask[i] = real->sn_mask[i] ? fz_sn_masks[i] : NULL;
+    fz_table.kem[CDTLS_KEM_MLKEM768] = real->kem[CDTLS_KEM_MLKEM768] ? &fz_mlkem768 : NULL;
     for (int i = 0; i < CDTLS_SIG__COUNT; i++) {
         if (!real->sig[i]) {
             fz_table.sig[i] = NULL;

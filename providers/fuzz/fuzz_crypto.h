@@ -9,4 +9,10 @@
 /* The table, built from cdtls_provider_default() on the first call. */
 const cdtls_provider *cdtls_provider_fuzz_crypto(void);
 
+/* The ML-KEM-768 stand-in (sizes of the real one, cheap deterministic
+ * insides). The table above has it only where the real provider has a KEM;
+ * fuzz_hybrid_kex installs it whatever the build, so the X25519MLKEM768
+ * share parsing is fuzzed with every provider. Needs the table built first. */
+const cdtls_kem_vt *cdtls_fuzz_kem_mlkem768(void);
+
 #endif
