@@ -42,6 +42,7 @@
 #include "handshake/hs13_msg.h"
 #include "handshake/hs_msg.h"
 #include "handshake/hs_reasm.h"
+#include "keys/hybrid_kex.h"
 #include "record/record.h"
 
 static const char *outdir;
@@ -837,6 +838,33 @@ static void hs13_seeds(void)
     hs13_seed(HS_FINISHED, seed_finished);
 }
 
+/* fuzz_hybrid_kex: a genuine ClientHello share (server's view), one a byte
+ * short, and for the client's view the genuine ServerHello share as it is,
+ * with its ciphertext or its X25519 half changed, and one byte longer. */
+static void hybrid_seeds(void)
+{
+    static fuzz_provider prov;
+    fuzz_provider_init_fast(&prov, 17);
+    prov.base.kem[CDTLS_KEM_MLKEM768] = cdtls_fuzz_kem_mlkem768();
+    if (!hybrid_kex_available(&prov.base)) return;
+    hybrid_client c;
+    uint8_t cs[HYBRID_CLIENT_SHARE_LEN];
+    size_t cn;
+    if (hybrid_client_keygen(&c, &prov.base, cs, sizeof cs, &cn) != CDTLS_OK) return;
+    write_seed2("fuzz_hybrid_kex", 0, cs, cn);
+    write_seed2("fuzz_hybrid_kex", 0, cs, cn - 1);
+    hybrid_client_clear(&c);
+    uint8_t x[HYBRID_SERVER_SHARE_LEN + 1];
+    memset(x, 0, sizeof x); /* XORed over the genuine share: zeros leave it */
+    write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
+    write_seed2("fuzz_hybrid_kex", 1, x, sizeof x);
+    x[100] = 0x80;
+    write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
+    x[100] = 0;
+    x[HYBRID_MLKEM768_CT_LEN + 5] = 0x01;
+    write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -850,6 +878,7 @@ int main(int argc, char **argv)
     io_seeds();
     record13_seeds();
     hs13_seeds();
+    hybrid_seeds();
     int failed = 0, sessions = 0, skipped = 0;
     vec seed = {0};
     for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {
