@@ -352,8 +352,9 @@ typedef struct cdtls_kem_vt {
     /* Encapsulates to the peer's encapsulation key with encaps_seed_len
      * bytes from provider->random: writes ciphertext_len bytes to ct and
      * shared_len bytes to shared. CDTLS_ERR_BAD_KEY when pub_len !=
-     * public_len or the key fails FIPS 203 §7.2's modulus check; ct and
-     * shared are wiped then. */
+     * public_len or the key fails FIPS 203 §7.2's modulus check; nothing
+     * of the encapsulation is left in ct or shared then (not written, or
+     * wiped). */
     int (*encaps)(const cdtls_provider *p, const uint8_t *pub, size_t pub_len, uint8_t *ct, uint8_t *shared);
     /* The same with the caller's m (FIPS 203 Algorithm 17): known answers. */
     int (*encaps_seed)(const uint8_t *pub, size_t pub_len, const uint8_t *seed, size_t seed_len, uint8_t *ct,
