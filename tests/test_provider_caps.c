@@ -173,7 +173,8 @@ Test(provider_caps, readme_table_matches_vtable)
         cr_assert(seen[9][i], "kem %s row missing", cdtls_kem_name(i));
         const cdtls_kem_vt *k = p->kem[i];
         if (k)
-            cr_assert(k->alg == (cdtls_kem_alg)i && strcmp(k->name, cdtls_kem_name(i)) == 0, "kem %s", k->name);
+            cr_assert(k->alg == (cdtls_kem_alg)i && strcmp(k->name, cdtls_kem_name(i)) == 0, "kem %s",
+                      k->name);
     }
     cr_assert(seen[0][0], "random row missing");
 }
