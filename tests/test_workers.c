@@ -7,6 +7,7 @@
  * ticket key ring, rotating while the workers use it). Built with
  * -Dsanitize=thread this is the thread-safety test of what workers share. */
 #define _POSIX_C_SOURCE 200809L
+#define _DARWIN_C_SOURCE /* mkdtemp on macOS */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
