@@ -466,6 +466,16 @@ typedef struct cdtls_config {
          * cdtls_listener_set_limits. */
         unsigned max_peers, backlog;
     } listener;
+
+    /* Protocol versions (CDTLS_VERSION_1_2, CDTLS_VERSION_1_3 in
+     * cdtls/conn.h): the lowest and highest this side speaks. 0 = the
+     * defaults: 1.2 and, in a build with DTLS 1.3, 1.3. A client offers
+     * every version in [min, max] (supported_versions, RFC 8446 §4.2.1); a
+     * server picks the highest both speak, so one listener serves 1.2 and
+     * 1.3 peers side by side. */
+    struct cdtls_config_versions {
+        uint16_t min, max;
+    } versions;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above and records the caller's

@@ -211,6 +211,12 @@ CDTLS_API int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t
 CDTLS_API uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c);
 /* 1 if the extended master secret (RFC 7627) is in use. */
 CDTLS_API int cdtls_conn_uses_ems(const cdtls_conn *c);
+/* Protocol versions (the DTLS wire values, RFC 6347 §4.1, RFC 9147 §5.3). */
+#define CDTLS_VERSION_1_2 0xfefdu
+#define CDTLS_VERSION_1_3 0xfefcu
+/* The negotiated version: CDTLS_VERSION_1_2 or CDTLS_VERSION_1_3, 0 while
+ * the ServerHello has not settled it. */
+CDTLS_API uint16_t cdtls_conn_version(const cdtls_conn *c);
 /* The peer's certificate chain as it sent it, leaf first (borrowed; valid
  * while the connection lives); NULL with *n = 0 for PSK suites. */
 CDTLS_API const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);

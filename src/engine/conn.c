@@ -52,6 +52,13 @@ static int context_validate(cdtls_context *x)
         (cfg->psk.hint_len && !cfg->psk.hint) ||
         (cfg->verify.n_spki_pins && !cfg->verify.pinned_spki_sha256) || cfg->cid.length > CDTLS_MAX_CID_LEN)
         return CDTLS_ERR_INVALID_ARG;
+    /* versions: 1.2 and, when built in, 1.3; DTLS versions count down */
+    {
+        const uint16_t lo = conn_min_version(cfg), hi = conn_max_version(cfg);
+        const uint16_t newest = CDTLS_HAVE_DTLS13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2;
+        if (lo > CDTLS_VERSION_1_2 || lo < newest || hi > CDTLS_VERSION_1_2 || hi < newest || hi > lo)
+            return CDTLS_ERR_INVALID_ARG;
+    }
     if (!x->p->hash[CDTLS_HASH_SHA256]) return CDTLS_ERR_UNSUPPORTED;
     /* our raw public key (RFC 7250) and leaf certificate: their key types
      * decide which suites and schemes we can do */
@@ -286,6 +293,9 @@ void cdtls_conn_free(cdtls_conn *c)
     if (c->have_read_cipher) record_cipher_clear(&c->read_cipher);
     if (c->peer_block) cdtls_free_wipe(a, c->peer_block, c->peer_block_size);
     resume_release(c);
+#if CDTLS_HAVE_DTLS13
+    hs13_free(c);
+#endif
     cdtls_context *own = c->own_ctx;
     cdtls_free_wipe(a, c, sizeof *c); /* wipes the master secret */
     cdtls_context_free(own);
@@ -318,6 +328,9 @@ int cdtls_conn_share_handshake_budget(cdtls_conn *c, cdtls_handshake_budget *b)
 
 int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
 {
+#if CDTLS_HAVE_DTLS13
+    if (c->version == CDTLS_VERSION_1_3) return hs13_send_alert(c, level, desc);
+#endif
     uint8_t body[2] = {level, desc};
     uint8_t rec[DTLS_RECORD_HEADER_LEN + CDTLS_MAX_CID_LEN + 1 + 2 + RECORD_MAX_EXPANSION];
     size_t n = 0;
@@ -593,6 +606,9 @@ static int flight_retransmit(cdtls_conn *c, uint64_t now_ms, int by_timer)
 
 uint64_t cdtls_conn_timeout(const cdtls_conn *c)
 {
+#if CDTLS_HAVE_DTLS13
+    if (c && c->version == CDTLS_VERSION_1_3) return hs13_timeout(c);
+#endif
     if (!c || c->state != CDTLS_STATE_HANDSHAKING) return NO_TIMER;
     uint64_t deadline = c->h->hs_started_ms + c->cfg->timers.handshake_timeout_ms;
     return c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
@@ -601,6 +617,9 @@ uint64_t cdtls_conn_timeout(const cdtls_conn *c)
 static int on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     if (c->state == CDTLS_STATE_FAILED) return c->error;
+#if CDTLS_HAVE_DTLS13
+    if (c->version == CDTLS_VERSION_1_3) return hs13_on_timeout(c, now_ms);
+#endif
     if (c->state != CDTLS_STATE_HANDSHAKING) return CDTLS_OK;
     if (c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
@@ -685,7 +704,7 @@ int conn_install_keys(cdtls_conn *c)
 
 /* ------------------------------------------------------------ receiving */
 
-static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
+int conn_handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
 {
     if (len != 2) return CDTLS_OK; /* malformed: drop */
     c->have_peer_alert = 1;
@@ -723,7 +742,7 @@ static int handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len)
 
 /* The record's plaintext arrives in a queue node (*node), which becomes the
  * entry in the application queue: no second allocation, copy and wipe. */
-static int handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epoch)
+int conn_handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epoch)
 {
     /* Application data is only valid under the negotiated keys, after the
      * handshake (RFC 5246 §7.4.9, RFC 6347 §4.1: epoch 0 data is dropped). */
@@ -761,7 +780,8 @@ static int process_complete_messages(cdtls_conn *c, uint64_t record_seq, uint64_
     uint16_t seq;
     const uint8_t *msg;
     size_t msg_len;
-    while (c->state == CDTLS_STATE_HANDSHAKING && hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
+    while (c->state == CDTLS_STATE_HANDSHAKING && c->version != CDTLS_VERSION_1_3 &&
+           hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
         if (c->role == CDTLS_SERVER && c->hs == HS_S_WAIT_CLIENT_HELLO && type == HS_CLIENT_HELLO) {
             /* A ClientHello that came in fragments (RFC 6347 §4.2.3 allows
              * it for every message) is handled like an unfragmented one.
@@ -882,8 +902,8 @@ static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, 
     case CT_ALERT:
         /* Unprotected alerts are only believed during the handshake. */
         if (epoch == 0 && c->read_epoch != 0) return CDTLS_OK;
-        return handle_alert(c, pt, len);
-    case CT_APPLICATION_DATA: return handle_app_data(c, node, len, epoch);
+        return conn_handle_alert(c, pt, len);
+    case CT_APPLICATION_DATA: return conn_handle_app_data(c, node, len, epoch);
     default: return CDTLS_OK; /* unknown content type: drop (RFC 5246 §6) */
     }
 }
@@ -995,6 +1015,11 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, con
     cdtls_reader r;
     reader_init(&r, dgram, len);
     while (r.left > 0 && c->state != CDTLS_STATE_FAILED) {
+#if CDTLS_HAVE_DTLS13
+        /* the rest of the datagram (after the ServerHello or ClientHello
+         * that settled it) in the 1.3 record formats */
+        if (c->version == CDTLS_VERSION_1_3) return hs13_process_records(c, &r, oob, now_ms);
+#endif
         record_header rh;
         const uint8_t *hdr, *frag;
         size_t hdr_len = 0;
@@ -1102,6 +1127,9 @@ int cdtls_conn_next_datagram(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *le
 
 size_t cdtls_conn_max_write(const cdtls_conn *c)
 {
+#if CDTLS_HAVE_DTLS13
+    if (c && c->version == CDTLS_VERSION_1_3) return hs13_max_write(c);
+#endif
     if (!c || c->state != CDTLS_STATE_ESTABLISHED || !c->have_write_cipher) return 0;
     size_t overhead = DTLS_RECORD_HEADER_LEN + record_cipher_expansion(&c->write_cipher) +
                       conn_cid_overhead(c);
@@ -1131,6 +1159,9 @@ int cdtls_conn_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     if (c->state == CDTLS_STATE_CLOSED || c->close_sent) return CDTLS_ERR_CLOSED;
     if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
+#if CDTLS_HAVE_DTLS13
+    if (c->version == CDTLS_VERSION_1_3) return hs13_write(c, data, len, oob);
+#endif
     if (len > cdtls_conn_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     /* The node holds exactly the record, CID padding included (the
@@ -1230,7 +1261,29 @@ int cdtls_conn_peer_alert(const cdtls_conn *c, uint8_t *level, uint8_t *descript
 
 uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c)
 {
+#if CDTLS_HAVE_DTLS13
+    if (c && c->version == CDTLS_VERSION_1_3) return c->v13 ? hs13_conn_suite(c) : 0;
+#endif
     return c && c->suite ? c->suite->id : 0;
+}
+
+uint16_t cdtls_conn_version(const cdtls_conn *c)
+{
+    return c ? c->version : 0;
+}
+
+/* cfg.versions: 0 = the lowest / highest this build speaks. A min above
+ * the max, or outside what the build speaks, is refused by
+ * context_validate. */
+uint16_t conn_min_version(const cdtls_config *cfg)
+{
+    return cfg->versions.min ? cfg->versions.min : CDTLS_VERSION_1_2;
+}
+
+uint16_t conn_max_version(const cdtls_config *cfg)
+{
+    if (cfg->versions.max) return cfg->versions.max;
+    return CDTLS_HAVE_DTLS13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2;
 }
 
 int cdtls_conn_uses_ems(const cdtls_conn *c)
@@ -1246,7 +1299,8 @@ const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t 
 
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len)
 {
-    if (!c || !c->psk_identity_len || !c->suite || !suite_uses_psk(c->suite)) {
+    const int psk13 = c && c->version == CDTLS_VERSION_1_3 && c->psk13_used && c->psk_identity_len;
+    if (!c || (!psk13 && (!c->psk_identity_len || !c->suite || !suite_uses_psk(c->suite)))) {
         if (len) *len = 0;
         return NULL;
     }

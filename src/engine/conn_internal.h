@@ -14,6 +14,16 @@
 #include "keys/keyschedule.h"
 #include "record/record.h"
 
+/* DTLS 1.3 (RFC 9147) is compiled in unless CDTLS_NO_DTLS13 (build option
+ * -Ddtls13=false) or a PSK-only build (its firmware image stays as small
+ * as it was). */
+#if !defined(CDTLS_NO_DTLS13) && !defined(CDTLS_PSK_ONLY)
+#define CDTLS_HAVE_DTLS13 1
+#else
+#define CDTLS_HAVE_DTLS13 0
+#endif
+struct conn13;
+
 /* Handshake states (RFC 6347 §4.2.4 flights, RFC 5246 §7.3 message order). */
 typedef enum hs_state {
     /* client */
@@ -248,6 +258,13 @@ struct cdtls_conn {
     /* cdtls_conn_set_observer (observer.c) */
     cdtls_observer observer;
     void *observer_user;
+    /* version negotiation: the version in use (0 until the ServerHello),
+     * and the DTLS 1.3 state (hs13_internal.h) of a client offering 1.3 or
+     * of a 1.3 connection */
+    uint16_t version;
+    _Bool peer_offered_13 : 1; /* server: the ClientHello offered 1.3 */
+    _Bool psk13_used : 1;      /* 1.3: the handshake was authenticated by the PSK */
+    struct conn13 *v13;
 };
 
 /* observer.c: hands ev to the connection's observer, if it has one. */
@@ -274,6 +291,27 @@ int conn_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply);
 int conn_install_keys(cdtls_conn *c);
 int conn_compute_master(cdtls_conn *c, const uint8_t *pms, size_t pms_len);
 int conn_finished_data(cdtls_conn *c, int from_server, uint8_t *out);
+
+/* conn.c, shared with the DTLS 1.3 record path (hs13_common.c) */
+int conn_handle_alert(cdtls_conn *c, const uint8_t *pt, size_t len);
+int conn_handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epoch);
+/* The configured versions (cfg.versions, 0 = defaults) */
+uint16_t conn_min_version(const cdtls_config *cfg);
+uint16_t conn_max_version(const cdtls_config *cfg);
+
+#if CDTLS_HAVE_DTLS13
+/* hs13_common.c: the 1.3 record path, once the connection speaks 1.3 */
+int hs13_process_records(cdtls_conn *c, cdtls_reader *r, const cdtls_oob *oob, uint64_t now_ms);
+int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms);
+int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc);
+int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob);
+size_t hs13_max_write(const cdtls_conn *c);
+uint64_t hs13_timeout(const cdtls_conn *c);
+uint16_t hs13_conn_suite(const cdtls_conn *c);
+void hs13_free(cdtls_conn *c);
+int hs13_export(const cdtls_conn *c, const char *label, const uint8_t *context, size_t context_len,
+                uint8_t *out, size_t out_len);
+#endif
 
 /* hs_app_ext.c: ALPN and use_srtp. The client's offer (written into buf,
  * which must outlive the ClientHello write); the server's choice from the

@@ -32,6 +32,12 @@ int cdtls_conn_export_keying_material(const cdtls_conn *c, const char *label, co
         (context_len && !context) || (use_context && context_len > EXPORT_MAX_CONTEXT) ||
         reserved_label(label))
         return CDTLS_ERR_INVALID_ARG;
+#if CDTLS_HAVE_DTLS13
+    /* RFC 8446 §7.5: no context and an empty one are the same in 1.3 */
+    if (c->version == CDTLS_VERSION_1_3)
+        return hs13_export(c, label, use_context ? context : NULL, use_context ? context_len : 0, out,
+                           out_len);
+#endif
     if (c->state != CDTLS_STATE_ESTABLISHED || !c->suite) return CDTLS_ERR_BAD_STATE;
     /* seed = client_random + server_random [+ uint16 length + context] */
     size_t seed_len = 2 * KS_RANDOM_LEN + (use_context ? 2 + context_len : 0);

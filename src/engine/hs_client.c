@@ -9,6 +9,8 @@
 #include "common/writer.h"
 #include "engine/hs_internal.h"
 #include "engine/x509_use.h"
+#include "engine/hs13_internal.h"
+#include "handshake/hs13_msg.h"
 #include "handshake/hs_msg.h"
 
 static int any_offered(const uint16_t *suites, size_t n, int (*pred)(const suite_info *))
@@ -25,11 +27,15 @@ static int is_cbc(const suite_info *s)
     return s->kind == SUITE_CBC;
 }
 
-static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
+int hs_client_send_hello(cdtls_conn *c, uint64_t now_ms)
 {
     uint16_t suites[64];
     size_t n_suites = 0;
     int rc = hs_our_suites(c, suites, 64, &n_suites);
+#if CDTLS_HAVE_DTLS13
+    const int offer13 = hs13_allows_13(c);
+    if (offer13 && (rc || !hs13_allows_12(c))) n_suites = 0, rc = CDTLS_OK; /* 1.3 suites only */
+#endif
     if (rc) return rc;
     uint16_t groups[CDTLS_GROUP__COUNT];
     size_t n_groups = any_offered(suites, n_suites, suite_uses_ecdhe)
@@ -71,12 +77,21 @@ static int client_send_hello(cdtls_conn *c, uint64_t now_ms)
     if (rc) return rc;
 
     uint8_t body[HS_BODY_MAX];
-    cdtls_writer w;
-    writer_init(&w, body, sizeof body);
-    rc = hs_client_hello_write(&w, &ch);
+    size_t body_len = 0;
+#if CDTLS_HAVE_DTLS13
+    if (offer13) {
+        rc = hs13_client_hello_build(c, &ch, body, sizeof body, &body_len);
+    } else
+#endif
+    {
+        cdtls_writer w;
+        writer_init(&w, body, sizeof body);
+        rc = hs_client_hello_write(&w, &ch);
+        body_len = w.len;
+    }
     if (rc) return rc;
     conn_flight_clear(c);
-    rc = conn_hs_queue(c, HS_CLIENT_HELLO, body, w.len);
+    rc = conn_hs_queue(c, HS_CLIENT_HELLO, body, body_len);
     if (!rc) rc = conn_flight_send(c, now_ms, 1);
     c->hs = HS_C_WAIT_SERVER_HELLO;
     return rc;
@@ -86,7 +101,7 @@ int hs_client_start(cdtls_conn *c, uint64_t now_ms)
 {
     int rc = c->p->random(c->p, c->client_random, sizeof c->client_random);
     if (rc) return rc;
-    return client_send_hello(c, now_ms);
+    return hs_client_send_hello(c, now_ms);
 }
 
 static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms)
@@ -101,18 +116,36 @@ static int client_on_hello_verify(cdtls_conn *c, const uint8_t *body, size_t len
      * not part of the handshake transcript. The second ClientHello keeps
      * the same random (§4.2.1). */
     hs_transcript_restart(c);
-    int rc = client_send_hello(c, now_ms);
+    int rc = hs_client_send_hello(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
 
 static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms)
 {
     (void)now_ms;
+#if CDTLS_HAVE_DTLS13
+    {
+        int is13 = 0;
+        int rc13 = hs13_client_on_server_hello(c, body, len, now_ms, &is13);
+        if (is13 || rc13) return rc13;
+    }
+#endif
     hs_server_hello sh;
     if (hs_server_hello_parse(body, len, &sh) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (sh.version != DTLS_VERSION_1_2)
         return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+#if CDTLS_HAVE_DTLS13
+    if (c->v13) {
+        /* RFC 8446 §4.1.3: we offered 1.3 and the server chose 1.2; a 1.3
+         * server says so in its random, and then someone removed 1.3 from
+         * our offer */
+        if (c->v13->offered && hs13_downgrade_sentinel(sh.random) != HS13_DOWNGRADE_NONE)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        hs13_free(c);
+    }
+#endif
+    c->version = CDTLS_VERSION_1_2;
     /* RFC 5246 §7.4.1.4: an extension we did not offer in a ServerHello
      * aborts the handshake with unsupported_extension; we offer no type
      * that the parser does not know. */

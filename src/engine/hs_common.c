@@ -209,7 +209,7 @@ int hs_queue_certificate(cdtls_conn *c, size_t n_chain)
 }
 
 /* The alert that goes with a certificate error (RFC 5246 §7.2.2). */
-static int cert_alert(int err)
+int hs_cert_alert(int err)
 {
     switch (err) {
     case CDTLS_ERR_CERT_EXPIRED:
@@ -225,7 +225,7 @@ static int cert_alert(int err)
 
 /* Checks the peer's chain as configured: trust anchors (and host name),
  * pins, then the application's callback, which has the last word. */
-static int judge_peer_chain(cdtls_conn *c)
+int hs_judge_peer_chain(cdtls_conn *c)
 {
     int rc;
     if (c->cfg->verify.insecure_skip_verify) {
@@ -260,7 +260,7 @@ static int judge_peer_chain(cdtls_conn *c)
  * buffers go away), parse it, and judge it. */
 /* One block for n parsed certificates and der_len bytes of DER after
  * them; returns where the DER goes. */
-static uint8_t *peer_block_alloc(cdtls_conn *c, size_t n, size_t der_len)
+uint8_t *hs_peer_block_alloc(cdtls_conn *c, size_t n, size_t der_len)
 {
     size_t head = n * sizeof *c->peer_chain;
     c->peer_block = cdtls_alloc_zero(c->a, head + der_len);
@@ -280,7 +280,7 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
         size_t spki_len;
         if (hs_raw_public_key_parse(body, len, &spki, &spki_len) != CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-        uint8_t *der = peer_block_alloc(c, 1, spki_len);
+        uint8_t *der = hs_peer_block_alloc(c, 1, spki_len);
         if (!der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
         memcpy(der, spki, spki_len);
         int prc = engine_x509_parse_spki(der, spki_len, &c->peer_chain[0].key);
@@ -289,7 +289,7 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
         c->peer_chain[0].der_len = spki_len;
         c->peer_chain_len = 1;
         prc = judge ? rpk_judge(c, der, spki_len) : CDTLS_OK;
-        if (prc) return conn_fail(c, prc, cert_alert(prc));
+        if (prc) return conn_fail(c, prc, hs_cert_alert(prc));
         return CDTLS_OK;
     }
     cdtls_reader list;
@@ -298,7 +298,7 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
     if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
     if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     if (n == 0) return conn_fail(c, CDTLS_ERR_CERT_UNTRUSTED, ALERT_HANDSHAKE_FAILURE);
-    uint8_t *copy = peer_block_alloc(c, n, list.left);
+    uint8_t *copy = hs_peer_block_alloc(c, n, list.left);
     if (!copy) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
     size_t off = 0;
     const uint8_t *der;
@@ -306,12 +306,12 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
     for (size_t i = 0; i < n && hs_certificate_next(&list, &der, &der_len); i++) {
         memcpy(copy + off, der, der_len);
         rc = engine_x509_parse(copy + off, der_len, &c->peer_chain[i]);
-        if (rc) return conn_fail(c, rc, cert_alert(rc));
+        if (rc) return conn_fail(c, rc, hs_cert_alert(rc));
         off += der_len;
         c->peer_chain_len = i + 1;
     }
-    rc = judge ? judge_peer_chain(c) : CDTLS_OK;
-    if (rc) return conn_fail(c, rc, cert_alert(rc));
+    rc = judge ? hs_judge_peer_chain(c) : CDTLS_OK;
+    if (rc) return conn_fail(c, rc, hs_cert_alert(rc));
     return CDTLS_OK;
 }
 

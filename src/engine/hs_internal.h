@@ -55,10 +55,21 @@ int hs_queue_certificate(cdtls_conn *c, size_t n_chain);
 /* The peer's Certificate: copied, parsed, and judged when `judge`. */
 int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge);
 
+/* Shared with the 1.3 Certificate: the alert for a certificate error, the
+ * chain judged as configured, one block for n certificates and their DER. */
+int hs_cert_alert(int err);
+int hs_judge_peer_chain(cdtls_conn *c);
+uint8_t *hs_peer_block_alloc(cdtls_conn *c, size_t n, size_t der_len);
+
 /* Finished (RFC 5246 §7.4.9): the check against the transcript, then our
  * last flight if it is ours, and the connection is established. */
 int hs_finished_check(cdtls_conn *c, const uint8_t *body, size_t len);
 int hs_finished_handle(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms);
+
+/* hs_client.c: our ClientHello (again after HelloVerifyRequest or HelloRetryRequest) */
+int hs_client_send_hello(cdtls_conn *c, uint64_t now_ms);
+/* hs_server.c: SNI certificate selection (cfg.callbacks.select_certificate) */
+int hs_server_select_certificate(cdtls_conn *c, const hs_client_hello *ch);
 
 /* hs_server.c: NewSessionTicket before our CCS when promised (RFC 5077) */
 int hs_server_queue_ticket(cdtls_conn *c, uint64_t now_ms);

@@ -10,6 +10,8 @@
 #include "common/writer.h"
 #include "engine/hs_internal.h"
 #include "engine/x509_use.h"
+#include "engine/hs13_internal.h"
+#include "handshake/hs13_msg.h"
 #include "handshake/hs_msg.h"
 
 /* What a cookie binds (shared with the stateless hello verifier). RFC 6347
@@ -90,6 +92,11 @@ static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
 {
     int rc = c->p->random(c->p, c->server_random, sizeof c->server_random);
     if (rc) return rc;
+#if CDTLS_HAVE_DTLS13
+    /* RFC 8446 §4.1.3: a server that speaks 1.3 and negotiates 1.2 says so
+     * in its random (a 1.3 client then knows 1.3 was taken out of its offer) */
+    if (hs13_server_enabled(c)) hs13_downgrade_mark(c->server_random, HS13_DOWNGRADE_DTLS12);
+#endif
     hs_server_hello sh;
     memset(&sh, 0, sizeof sh);
     sh.version = DTLS_VERSION_1_2;
@@ -327,8 +334,9 @@ static int server_check_hello(cdtls_conn *c, const hs_client_hello *ch)
      * 1.0. client_version is the highest the client speaks: above 0xfefd
      * means it cannot do 1.2; below means a newer version, and we answer
      * 1.2 (a DTLS 1.3 hello's legacy_version is 1.2, RFC 9147 §5.3). */
-    if (ch->version > DTLS_VERSION_1_2)
+    if (ch->version > DTLS_VERSION_1_2 || conn_min_version(c->cfg) != CDTLS_VERSION_1_2)
         return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    c->version = CDTLS_VERSION_1_2;
     if (!hs_client_hello_offers_null_compression(ch))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     /* RFC 5746 §3.6: an initial ClientHello's renegotiation_info is empty. */
@@ -361,7 +369,7 @@ static int server_settle_hello(cdtls_conn *c, const hs_client_hello *ch, const u
 /* SNI certificate selection (cfg.callbacks.select_certificate) happens before the
  * suite is chosen: the selected key's type decides between ECDSA and RSA
  * suites. What it picks is this handshake's, in c->h. */
-static int server_select_certificate(cdtls_conn *c, const hs_client_hello *ch)
+int hs_server_select_certificate(cdtls_conn *c, const hs_client_hello *ch)
 {
     if (!c->cfg->callbacks.select_certificate) return CDTLS_OK;
     char name[256];
@@ -406,7 +414,7 @@ static int server_resume(cdtls_conn *c, const hs_client_hello *ch, const uint8_t
 static int server_full_handshake(cdtls_conn *c, const hs_client_hello *ch, const uint8_t *msg, size_t msg_len,
                                  uint16_t msg_seq, uint64_t now_ms)
 {
-    int rc = server_select_certificate(c, ch);
+    int rc = hs_server_select_certificate(c, ch);
     if (rc) return rc;
     int alert = ALERT_INTERNAL_ERROR;
     rc = rpk_choose(c, &ch->ext, &alert);
@@ -431,6 +439,13 @@ static int server_full_handshake(cdtls_conn *c, const hs_client_hello *ch, const
 int hs_server_client_hello(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint16_t msg_seq,
                            const uint8_t *body, size_t body_len, uint64_t record_seq, uint64_t now_ms)
 {
+#if CDTLS_HAVE_DTLS13
+    {
+        int is13 = 0;
+        int rc13 = hs13_server_client_hello(c, msg_seq, body, body_len, record_seq, now_ms, &is13);
+        if (is13 || rc13) return rc13;
+    }
+#endif
     hs_client_hello ch;
     if (hs_client_hello_parse(body, body_len, &ch) != CDTLS_OK) return CDTLS_OK; /* drop */
     int rc;

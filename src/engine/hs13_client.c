@@ -1,0 +1,433 @@
+/* The DTLS 1.3 handshake, client side (RFC 9147 §5, RFC 8446 §4): our
+ * ClientHello offering 1.3 (and 1.2 when allowed: the 1.2 code writes the
+ * legacy fields), a HelloRetryRequest (a cookie, another group), the
+ * ServerHello that selects 1.3, the server's encrypted flight, and our
+ * final flight, resent until the server ACKs it. */
+#include <string.h>
+
+#include "common/dtls.h"
+#include "common/mem.h"
+#include "common/writer.h"
+#include "engine/hs13_internal.h"
+#include "engine/x509_use.h"
+
+#if CDTLS_HAVE_DTLS13
+
+#define ALERT_MISSING_EXTENSION_13 109 /* RFC 8446 §6.2 */
+/* An external PSK's hash (RFC 8446 §4.2.11: SHA-256 when none is
+ * provisioned): SHA-256, or SHA-384 when the client offers no SHA-256 suite
+ * (so a SHA-384-only configuration can use its PSK). Both sides compute it
+ * from the client's suites. */
+#define PSK_HASH (v->psk_hash)
+
+static void clear_shares(conn13 *v)
+{
+    for (size_t i = 0; i < v->hh->n_kx; i++)
+        if (v->hh->kx[i]) v->hh->kx[i]->clear(&v->hh->kx_key[i]);
+    memset(v->hh->kx, 0, sizeof v->hh->kx);
+    v->hh->n_kx = 0;
+}
+
+/* One key share (RFC 8446 §4.2.8) for group id, kept (private key and
+ * public share) until the ServerHello. */
+static int make_share(cdtls_conn *c, uint16_t id)
+{
+    conn13 *v = c->v13;
+    const cdtls_kx_vt *kx = hs_kx_by_id(c->p, id);
+    if (!kx || v->hh->n_kx >= H13_MAX_SHARES) return CDTLS_ERR_INTERNAL;
+    int rc = kx->keygen(c->p, &v->hh->kx_key[v->hh->n_kx], v->hh->kx_pub[v->hh->n_kx]);
+    if (rc) return rc;
+    v->hh->kx[v->hh->n_kx++] = kx;
+    return CDTLS_OK;
+}
+
+/* The client's PSK (RFC 8446 §4.2.11, external): the configured one, or the
+ * callback's (there is no identity hint in 1.3: it gets an empty one). */
+static int client_psk(cdtls_conn *c)
+{
+    if (c->cfg->callbacks.psk && !c->h->psk_len) {
+        size_t id_len = 0, psk_len = 0;
+        int rc = c->cfg->callbacks.psk(c->cfg->callbacks.user, NULL, 0, c->psk_identity, sizeof c->psk_identity,
+                                       &id_len, c->h->psk, sizeof c->h->psk, &psk_len);
+        if (rc || id_len > sizeof c->psk_identity || psk_len > sizeof c->h->psk) return 0;
+        c->psk_identity_len = id_len;
+        c->h->psk_len = psk_len;
+    }
+    return c->h->psk_len > 0 && c->psk_identity_len > 0;
+}
+
+int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, size_t cap, size_t *len)
+{
+    conn13 *v = hs13_alloc(c);
+    if (!v) return CDTLS_ERR_NOMEM;
+    v->offered = 1;
+    v->st = H13_C_WAIT_SH;
+    /* 1.3 suites first, then the 1.2 ones when 1.2 is allowed */
+    uint16_t suites[16 + 64];
+    size_t n = hs13_our_suites(c, suites, 16);
+    if (hs13_allows_12(c))
+        for (size_t i = 0; i < ch->n_suites && n < sizeof suites / sizeof suites[0]; i++) suites[n++] = ch->suites[i];
+    hs13_client_hello_params in;
+    memset(&in, 0, sizeof in);
+    in.legacy = *ch;
+    in.legacy.version = DTLS_VERSION_1_2; /* RFC 9147 §5.3 legacy_version */
+    in.legacy.suites = suites;
+    in.legacy.n_suites = n;
+    uint16_t groups[CDTLS_GROUP__COUNT];
+    size_t n_groups = hs_our_groups(c, groups, CDTLS_GROUP__COUNT);
+    in.legacy.groups = groups;
+    in.legacy.n_groups = n_groups;
+    in.legacy.ext.ec_point_formats = ch->ext.ec_point_formats && ch->n_groups;
+    uint16_t sig_algs[16];
+    if (!ch->n_sig_algs) {
+        in.legacy.sig_algs = sig_algs;
+        in.legacy.n_sig_algs = hs13_our_sig_algs(c, sig_algs, 16);
+    }
+    /* RFC 9147 §5.3: a 1.3-only client leaves legacy_cookie empty */
+    if (!hs13_allows_12(c)) in.legacy.cookie_len = 0;
+    uint16_t versions[2] = {CDTLS_VERSION_1_3, CDTLS_VERSION_1_2};
+    in.versions = versions;
+    in.n_versions = hs13_allows_12(c) ? 2 : 1;
+
+    /* key share: one, for our most preferred group (a server wanting
+     * another asks with a HelloRetryRequest); kept over retransmissions
+     * and a HelloVerifyRequest */
+    hs13_key_share shares[H13_MAX_SHARES];
+    if (v->hh->n_kx == 0 && n_groups && !v->hrr_seen) {
+        int rc = make_share(c, groups[0]);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < v->hh->n_kx; i++) {
+        shares[i].group = v->hh->kx[i]->tls_id;
+        shares[i].key = v->hh->kx_pub[i];
+        shares[i].key_len = v->hh->kx[i]->public_len;
+    }
+    in.shares = shares;
+    in.n_shares = v->hh->n_kx;
+    in.send_key_share = n_groups > 0;
+    in.cookie = v->hh->cookie;
+    in.cookie_len = v->hh->cookie_len;
+
+    /* external PSK: SHA-256, so not after a HelloRetryRequest that chose a
+     * SHA-384 suite (RFC 8446 §4.1.4) */
+    {
+        uint16_t s13[16];
+        size_t n13 = hs13_our_suites(c, s13, 16);
+        v->psk_hash = hs13_psk_hash(s13, n13);
+    }
+    v->psk_offered = client_psk(c) && (!v->hrr_seen || v->hash == PSK_HASH);
+    hs13_psk_identity id = {c->psk_identity, c->psk_identity_len, 0};
+    const size_t binder_len = c->p->hash[v->psk_hash] ? c->p->hash[v->psk_hash]->digest_len : 32;
+    hs13_bytes binder = {NULL, binder_len};
+    if (v->psk_offered) {
+        /* psk_dhe_ke when we have groups, psk_ke (no forward secrecy) when
+         * configured without any */
+        v->psk_modes = n_groups ? (1u << HS13_PSK_DHE_KE) : (1u << HS13_PSK_KE);
+        in.psk_modes = v->psk_modes;
+        in.identities = &id;
+        in.binders = &binder;
+        in.n_psks = 1;
+    }
+    cdtls_writer w;
+    writer_init(&w, body, cap);
+    size_t binders_offset = 0;
+    int rc = hs13_client_hello_write(&w, &in, &binders_offset);
+    if (rc) return rc;
+    *len = w.len;
+    if (v->psk_offered) {
+        uint8_t h[TLS13_MAX_HASH], b[TLS13_MAX_HASH];
+        const cdtls_hash_alg keep = v->hash;
+        v->hash = PSK_HASH;
+        rc = hs13_binder_hash(c, v->hh->ch1_hash, v->hrr_seen ? v->hh->hrr : NULL, v->hh->hrr_len, body, w.len, binders_offset,
+                              h);
+        if (!rc) rc = hs13_binder(c, c->h->psk, c->h->psk_len, h, b);
+        v->hash = keep;
+        hs13_bytes bb = {b, binder_len};
+        if (!rc) rc = hs13_client_hello_set_binders(body, w.len, binders_offset, &bb, 1);
+        cdtls_memzero(b, sizeof b);
+        if (rc) return rc;
+    }
+    if (v->hrr_seen) {
+        hs13_transcript_add(c, HS_CLIENT_HELLO, body, w.len);
+        return CDTLS_OK;
+    }
+    /* the first ClientHello is hashed once the suite is known */
+    if (v->hh->ch_cap < w.len) {
+        if (v->hh->ch) cdtls_free_wipe(c->a, v->hh->ch, v->hh->ch_cap);
+        v->hh->ch = c->a->alloc(c->a->ctx, w.len);
+        v->hh->ch_cap = v->hh->ch ? w.len : 0;
+        if (!v->hh->ch) return CDTLS_ERR_NOMEM;
+    }
+    memcpy(v->hh->ch, body, w.len);
+    v->hh->ch_len = w.len;
+    return CDTLS_OK;
+}
+
+static int offered_suite(const cdtls_conn *c, uint16_t suite)
+{
+    uint16_t ours[16];
+    size_t n = hs13_our_suites(c, ours, 16);
+    for (size_t i = 0; i < n; i++)
+        if (ours[i] == suite) return 1;
+    return 0;
+}
+
+/* What a ServerHello and a HelloRetryRequest share (RFC 8446 §4.1.3-4):
+ * a suite we offered, the legacy fields, no extension we did not offer. */
+static int check_common(cdtls_conn *c, const hs13_server_hello *sh)
+{
+    if (!offered_suite(c, sh->legacy.cipher_suite) || sh->legacy.compression_method != 0)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    /* the 1.2 parser counts the 1.3 extensions as unknown: anything else
+     * is one we did not offer (RFC 8446 §4.1.4) */
+    unsigned known13 = (unsigned)(sh->has_selected_version + sh->has_key_share + sh->has_psk + (sh->cookie_len > 0));
+    if (sh->legacy.ext.n_unknown != known13)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+    if (sh->selected_version != CDTLS_VERSION_1_3)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    return CDTLS_OK;
+}
+
+static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body, size_t len, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    /* RFC 8446 §4.1.4: a second HelloRetryRequest ends the handshake */
+    if (v->hrr_seen) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    int rc = check_common(c, sh);
+    if (rc) return rc;
+    /* it must change something: a group we support and did not share, or a cookie */
+    if (sh->has_psk || (!sh->has_key_share && !sh->cookie_len))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    if (sh->has_key_share) {
+        uint16_t groups[CDTLS_GROUP__COUNT];
+        size_t ng = hs_our_groups(c, groups, CDTLS_GROUP__COUNT), ok = 0;
+        for (size_t i = 0; i < ng; i++) ok |= groups[i] == sh->selected_group;
+        for (size_t i = 0; i < v->hh->n_kx; i++)
+            if (v->hh->kx[i]->tls_id == sh->selected_group) ok = 0;
+        if (!ok) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    }
+    if (len > sizeof v->hh->hrr || sh->cookie_len > sizeof v->hh->cookie || !v->hh->ch)
+        return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_ILLEGAL_PARAMETER);
+    hs13_set_suite(v, sh->legacy.cipher_suite);
+    /* transcript: message_hash(ClientHello1), HelloRetryRequest (§4.4.1) */
+    uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(v->hh->ch_len >> 16), (uint8_t)(v->hh->ch_len >> 8), (uint8_t)v->hh->ch_len};
+    const cdtls_hash_vt *hv = c->p->hash[v->hash];
+    cdtls_hash_ctx hc;
+    hv->init(&hc);
+    hv->update(&hc, hdr, 4);
+    hv->update(&hc, v->hh->ch, v->hh->ch_len);
+    hv->final(&hc, v->hh->ch1_hash);
+    memcpy(v->hh->hrr, body, len);
+    v->hh->hrr_len = len;
+    rc = hs13_transcript_after_hrr(c, v->hh->ch1_hash, body, len);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    memcpy(v->hh->cookie, sh->cookie, sh->cookie_len);
+    v->hh->cookie_len = sh->cookie_len;
+    if (sh->has_key_share) {
+        clear_shares(v);
+        rc = make_share(c, sh->selected_group);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    }
+    v->hrr_seen = 1;
+    c->version = CDTLS_VERSION_1_3; /* the HelloRetryRequest selected it (§4.1.4) */
+    v->st = H13_C_WAIT_SH;
+    v->hs_read_epoch = 0;
+    rc = hs_client_send_hello(c, now_ms);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body, size_t len)
+{
+    conn13 *v = c->v13;
+    int rc = check_common(c, sh);
+    if (rc) return rc;
+    if (v->hrr_seen && sh->legacy.cipher_suite != v->suite)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    hs13_set_suite(v, sh->legacy.cipher_suite);
+    /* PSK: our single identity, in a mode we offered */
+    v->psk_selected = 0;
+    if (sh->has_psk) {
+        if (!v->psk_offered || sh->selected_identity != 0 || v->hash != PSK_HASH)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        v->psk_selected = 1;
+    }
+    uint8_t shared[CDTLS_KX_MAX_SHARED];
+    size_t shared_len = 0;
+    if (sh->has_key_share) {
+        const cdtls_kx_vt *kx = NULL;
+        size_t k = 0;
+        for (size_t i = 0; i < v->hh->n_kx; i++)
+            if (v->hh->kx[i]->tls_id == sh->share.group) kx = v->hh->kx[i], k = i;
+        if (!kx || sh->share.key_len != kx->public_len)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        rc = kx->derive(&v->hh->kx_key[k], sh->share.key, sh->share.key_len, shared);
+        if (rc) return conn_fail(c, CDTLS_ERR_BAD_KEY, ALERT_ILLEGAL_PARAMETER);
+        shared_len = kx->shared_len;
+    } else if (!v->psk_selected || !(v->psk_modes & (1u << HS13_PSK_KE))) {
+        /* RFC 8446 §9.2: without a PSK (or psk_ke) a key share is mandatory */
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_MISSING_EXTENSION_13);
+    }
+    clear_shares(v);
+    if (!v->hrr_seen) {
+        hs13_transcript_start(c);
+        hs13_transcript_add(c, HS_CLIENT_HELLO, v->hh->ch, v->hh->ch_len);
+    }
+    hs13_transcript_add(c, HS_SERVER_HELLO, body, len);
+    if (v->hh->ch) {
+        cdtls_free_wipe(c->a, v->hh->ch, v->hh->ch_cap);
+        v->hh->ch = NULL;
+        v->hh->ch_cap = v->hh->ch_len = 0;
+    }
+    memcpy(c->server_random, sh->legacy.random, sizeof c->server_random);
+    rc = hs13_handshake_keys(c, v->psk_selected ? c->h->psk : NULL, v->psk_selected ? c->h->psk_len : 0,
+                             shared_len ? shared : NULL, shared_len);
+    cdtls_memzero(shared, sizeof shared);
+    if (!rc) rc = hs13_install_rx(c, 0);
+    if (!rc) rc = hs13_install_tx(c, 0);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    c->version = CDTLS_VERSION_1_3;
+    v->st = H13_C_WAIT_EE;
+    v->hs_read_epoch = 2;
+    /* the ServerHello acknowledges our ClientHello (RFC 9147 §7.1): the
+     * rest of the server's flight comes by its timer and our ACKs */
+    conn_flight_clear(c);
+    c->timer_at_ms = UINT64_MAX;
+    return CDTLS_OK;
+}
+
+int hs13_client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms, int *is13)
+{
+    conn13 *v = c->v13;
+    *is13 = 0;
+    if (!v || !v->offered) return CDTLS_OK;
+    hs13_server_hello sh;
+    if (hs13_server_hello_parse(body, len, &sh) == CDTLS_OK && (sh.has_selected_version || sh.is_hrr)) {
+        *is13 = 1;
+        if (!sh.has_selected_version) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        return sh.is_hrr ? on_hrr(c, &sh, body, len, now_ms) : on_sh(c, &sh, body, len);
+    }
+    /* DTLS 1.2: only if we allow it; the downgrade sentinel is checked
+     * by the 1.2 code once the hello is parsed */
+    if (!hs13_allows_12(c)) {
+        *is13 = 1;
+        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+    }
+    return CDTLS_OK;
+}
+
+static int on_ee(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    conn13 *v = c->v13;
+    hs13_encrypted_extensions ee;
+    if (hs13_encrypted_extensions_parse(body, len, &ee) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    if (ee.shared.n_unknown > (unsigned)(ee.early_data != 0) || ee.early_data || ee.shared.has_cid)
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+    int alert = ALERT_INTERNAL_ERROR;
+    int rc = hs_app_ext_accept(c, &ee.shared, &alert); /* ALPN, use_srtp */
+    if (rc) return conn_fail(c, rc, alert);
+    v->st = v->psk_selected ? H13_C_WAIT_FIN : H13_C_WAIT_CERT_CR;
+    return CDTLS_OK;
+}
+
+static int on_cr(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    conn13 *v = c->v13;
+    hs13_certificate_request cr;
+    if (hs13_certificate_request_parse(body, len, &cr) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    /* RFC 8446 §4.3.2: empty in the handshake */
+    if (cr.context_len) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    v->cert_requested = 1;
+    v->client_sig = 0;
+    if (c->h->n_certs && c->h->have_own_leaf)
+        v->client_sig = hs13_sig_choose(c, c->h->own_leaf.key.type, cr.sig_algs, cr.sig_algs_len);
+    v->st = H13_C_WAIT_CERT;
+    return CDTLS_OK;
+}
+
+static int on_cert(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    size_t n = 0;
+    int rc = hs13_on_certificate(c, body, len, 1, &n);
+    if (rc) return rc;
+    if (n == 0) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR); /* §4.4.2.4 */
+    c->v13->st = H13_C_WAIT_CV;
+    return CDTLS_OK;
+}
+
+/* The server's Finished: the application keys, then our final flight:
+ * [Certificate, CertificateVerify,] Finished under epoch 2, resent until
+ * ACKed (RFC 9147 §5.8.3); from here we write under epoch 3. */
+static int on_fin(cdtls_conn *c, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    int rc = hs13_application_keys(c);
+    if (!rc) rc = hs13_install_rx(c, 1);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    conn_flight_clear(c);
+    if (v->cert_requested) {
+        rc = hs13_queue_certificate(c, v->hh->cr_context, v->hh->cr_context_len, v->client_sig ? c->h->n_certs : 0);
+        if (!rc && v->client_sig) rc = hs13_queue_certificate_verify(c, v->client_sig);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    }
+    uint8_t vd[TLS13_MAX_HASH];
+    rc = hs13_finished_make(c, 0, vd);
+    if (!rc) rc = hs13_queue(c, HS_FINISHED, vd, v->hash_len, 2);
+    if (!rc) rc = hs13_install_tx(c, 1);
+    if (!rc) rc = hs13_flight_send(c, now_ms, 1);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    v->final_pending = 1;
+    c->psk13_used = v->psk_selected;
+    hs13_established(c);
+    return CDTLS_OK;
+}
+
+int hs13_client_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    int rc;
+    switch (v->st) {
+    case H13_C_WAIT_SH:
+        if (type != HS_SERVER_HELLO) break;
+        {
+            hs13_server_hello sh;
+            if (hs13_server_hello_parse(body, len, &sh) != CDTLS_OK)
+                return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+            if (sh.is_hrr) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+            if (!sh.has_selected_version) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+            return on_sh(c, &sh, body, len);
+        }
+    case H13_C_WAIT_EE:
+        if (type != HS13_ENCRYPTED_EXTENSIONS) break;
+        hs13_transcript_add(c, type, body, len);
+        return on_ee(c, body, len);
+    case H13_C_WAIT_CERT_CR:
+        if (type == HS_CERTIFICATE_REQUEST) {
+            hs13_transcript_add(c, type, body, len);
+            return on_cr(c, body, len);
+        }
+        /* fall through */
+    case H13_C_WAIT_CERT:
+        if (type != HS_CERTIFICATE) break;
+        hs13_transcript_add(c, type, body, len);
+        return on_cert(c, body, len);
+    case H13_C_WAIT_CV:
+        if (type != HS_CERTIFICATE_VERIFY) break;
+        rc = hs13_certificate_verify_check(c, body, len);
+        if (rc) return rc;
+        hs13_transcript_add(c, type, body, len);
+        v->st = H13_C_WAIT_FIN;
+        return CDTLS_OK;
+    case H13_C_WAIT_FIN:
+        if (type != HS_FINISHED) break;
+        rc = hs13_finished_check(c, 1, body, len);
+        if (rc) return rc;
+        hs13_transcript_add(c, type, body, len);
+        return on_fin(c, now_ms);
+    default: break;
+    }
+    return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+}
+
+#endif /* CDTLS_HAVE_DTLS13 */

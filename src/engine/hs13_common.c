@@ -1,0 +1,1108 @@
+/* DTLS 1.3 in the engine, what both roles share (RFC 9147): the suites and
+ * signature schemes we can do, the transcript (§5.2), the key schedule
+ * steps and the epochs they install (§6.1: 0 plaintext, 2 handshake, 3
+ * and on application), our flights with fragmentation to the MTU and
+ * retransmission of what the peer has not acknowledged (§5.8, §7), the
+ * receive path for unified-header records, ACKs, alerts and application
+ * data. The state machines are in hs13_client.c and hs13_server.c. */
+#include <string.h>
+
+#include "common/dtls.h"
+#include "common/mem.h"
+#include "common/writer.h"
+#include "engine/hs13_internal.h"
+#include "engine/x509_use.h"
+
+#if CDTLS_HAVE_DTLS13
+
+#define NO_TIMER UINT64_MAX
+#define H13_HDR 5u /* our unified header: 0 0 1 C=0 S=1 L=1 EE, 16-bit seq, 16-bit length */
+
+/* ------------------------------------------------------ suites, schemes */
+
+/* RFC 8446 §B.4 with RFC 9147's record number masks; CCM_8 only on request
+ * (§4.5.3: it needs limits of its own). */
+int hs13_suite_params(uint16_t suite, cdtls_hash_alg *hash, size_t *key_len)
+{
+    switch (suite) {
+    case R13_TLS_AES_128_GCM_SHA256:
+    case R13_TLS_AES_128_CCM_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 16; return 1;
+    case R13_TLS_AES_256_GCM_SHA384: *hash = CDTLS_HASH_SHA384, *key_len = 32; return 1;
+    case R13_TLS_CHACHA20_POLY1305_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 32; return 1;
+    default: return 0;
+    }
+}
+
+cdtls_hash_alg hs13_psk_hash(const uint16_t *suites, size_t n)
+{
+    int has384 = 0;
+    for (size_t i = 0; i < n; i++) {
+        cdtls_hash_alg h;
+        size_t kl;
+        if (!hs13_suite_params(suites[i], &h, &kl)) continue;
+        if (h == CDTLS_HASH_SHA256) return CDTLS_HASH_SHA256;
+        has384 = 1;
+    }
+    return has384 ? CDTLS_HASH_SHA384 : CDTLS_HASH_SHA256;
+}
+
+/* The provider has the AEAD, the record number mask, the hash and its HMAC. */
+static int suite_available(const cdtls_provider *p, uint16_t suite)
+{
+    cdtls_hash_alg hash;
+    size_t key_len;
+    if (!hs13_suite_params(suite, &hash, &key_len) || !p->hash[hash] || !p->hmac[hash]) return 0;
+    static const uint8_t zero[32] = {0};
+    record13_cipher rc;
+    int ok = record13_cipher_init(&rc, p, suite, zero, key_len, zero, TLS13_IV_LEN, zero, key_len, NULL) ==
+             CDTLS_OK;
+    if (ok) record13_cipher_clear(&rc);
+    return ok;
+}
+
+size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    static const uint16_t defaults[] = {R13_TLS_AES_128_GCM_SHA256, R13_TLS_AES_256_GCM_SHA384,
+                                        R13_TLS_CHACHA20_POLY1305_SHA256, R13_TLS_AES_128_CCM_SHA256};
+    const uint16_t *list = c->cfg->negotiate.cipher_suites ? c->cfg->negotiate.cipher_suites : defaults;
+    size_t n = c->cfg->negotiate.cipher_suites ? c->cfg->negotiate.n_cipher_suites
+                                               : sizeof defaults / sizeof defaults[0];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (suite_available(c->p, list[i])) out[k++] = list[i];
+    return k;
+}
+
+/* What the 1.3 engine does not do yet (docs/dtls13.md): session
+ * resumption, connection IDs, raw public keys. A configuration that asks
+ * for one of them speaks 1.2, as it did before 1.3 existed, rather than
+ * losing the feature silently. */
+static int config_needs_12(const cdtls_config *cfg)
+{
+    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
+           conn_cid_wanted(cfg) || cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
+           cfg->callbacks.verify_raw_public_key;
+}
+
+int hs13_allows_13(const cdtls_conn *c)
+{
+    uint16_t s[8];
+    return conn_max_version(c->cfg) == CDTLS_VERSION_1_3 && !config_needs_12(c->cfg) &&
+           hs13_our_suites(c, s, 8) > 0;
+}
+
+int hs13_allows_12(const cdtls_conn *c)
+{
+    return conn_min_version(c->cfg) == CDTLS_VERSION_1_2;
+}
+
+/* RFC 8446 §4.2.3: in 1.3 an ECDSA scheme names its curve, and RSASSA-PKCS1
+ * is not for CertificateVerify. */
+static const uint16_t sig13_pref[] = {0x0807, 0x0403, 0x0503, 0x0804, 0x0805, 0x0806};
+
+int hs13_sig_fits(uint16_t scheme, cdtls_key_type t)
+{
+    switch (scheme) {
+    case 0x0807: return t == CDTLS_KEY_ED25519;
+    case 0x0403: return t == CDTLS_KEY_EC_P256;
+    case 0x0503: return t == CDTLS_KEY_EC_P384;
+    case 0x0804:
+    case 0x0805:
+    case 0x0806: return t == CDTLS_KEY_RSA;
+    default: return 0;
+    }
+}
+
+size_t hs13_our_sig_algs(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof sig13_pref / sizeof sig13_pref[0] && k < cap; i++)
+        if (hs_sig_by_id(c->p, sig13_pref[i])) out[k++] = sig13_pref[i];
+    return k;
+}
+
+uint16_t hs13_sig_choose(const cdtls_conn *c, cdtls_key_type t, const uint8_t *peer, size_t peer_len)
+{
+    for (size_t i = 0; i < sizeof sig13_pref / sizeof sig13_pref[0]; i++) {
+        uint16_t id = sig13_pref[i];
+        const cdtls_sig_vt *v = hs_sig_by_id(c->p, id);
+        if (!v || !(v->key_types & CDTLS_KEY_BIT(t)) || !hs13_sig_fits(id, t)) continue;
+        if (peer && !hs_sig_algs_contain(peer, peer_len, id)) continue;
+        return id;
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- state */
+
+conn13 *hs13_alloc(cdtls_conn *c)
+{
+    if (!c->v13) {
+        conn13 *v = cdtls_alloc_zero(c->a, sizeof(conn13));
+        if (!v) return NULL;
+        v->hh = cdtls_alloc_zero(c->a, sizeof(h13_hs));
+        if (!v->hh) {
+            cdtls_free_wipe(c->a, v, sizeof *v);
+            return NULL;
+        }
+        ack13_rx_new_flight(&v->arx);
+        c->v13 = v;
+    }
+    return c->v13;
+}
+
+static void drop_tx(cdtls_conn *c, record13_cipher **rc)
+{
+    if (!*rc) return;
+    record13_cipher_clear(*rc);
+    cdtls_free_wipe(c->a, *rc, sizeof **rc);
+    *rc = NULL;
+}
+
+static void drop_rx(cdtls_conn *c, record13_rx_epoch **e)
+{
+    if (!*e) return;
+    record13_rx_epoch_clear(*e);
+    cdtls_free_wipe(c->a, *e, sizeof **e);
+    *e = NULL;
+}
+
+void hs13_drop_tx_hs(cdtls_conn *c)
+{
+    if (c->v13) drop_tx(c, &c->v13->tx_hs);
+}
+
+void hs13_drop_rx_hs(cdtls_conn *c)
+{
+    if (c->v13) drop_rx(c, &c->v13->rx_hs);
+}
+
+static void clear_keys(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    drop_tx(c, &v->tx_hs);
+    drop_tx(c, &v->tx_ap);
+    drop_rx(c, &v->rx_hs);
+    drop_rx(c, &v->rx_ap);
+    drop_rx(c, &v->rx_ap_old);
+}
+
+void hs13_handshake_done(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    if (!v || !v->hh) return;
+    h13_hs *hh = v->hh;
+    for (size_t i = 0; i < hh->n_kx; i++)
+        if (hh->kx[i]) hh->kx[i]->clear(&hh->kx_key[i]);
+    if (hh->ch) cdtls_free_wipe(c->a, hh->ch, hh->ch_cap);
+    tls13_schedule_wipe(&hh->ks);
+    cdtls_free_wipe(c->a, hh, sizeof *hh); /* handshake secrets, transcript */
+    v->hh = NULL;
+    v->ack_tracking = 0;
+}
+
+void hs13_free(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    if (!v) return;
+    clear_keys(c);
+    hs13_handshake_done(c);
+    cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
+    c->v13 = NULL;
+}
+
+uint16_t hs13_conn_suite(const cdtls_conn *c)
+{
+    return c->v13 ? c->v13->suite : 0;
+}
+
+void hs13_set_suite(conn13 *v, uint16_t suite)
+{
+    v->suite = suite;
+    (void)hs13_suite_params(suite, &v->hash, &v->key_len);
+}
+
+/* ---------------------------------------------------------- transcript */
+
+void hs13_transcript_start(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    const cdtls_hash_vt *h = c->p->hash[v->hash];
+    v->hash_len = h->digest_len;
+    h->init(&v->hh->th);
+    v->hh->th_on = 1;
+}
+
+void hs13_transcript_add(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len)
+{
+    conn13 *v = c->v13;
+    if (!v->hh || !v->hh->th_on) return;
+    const cdtls_hash_vt *h = c->p->hash[v->hash];
+    uint8_t hdr[4] = {type, (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    h->update(&v->hh->th, hdr, 4);
+    if (len) h->update(&v->hh->th, body, len);
+}
+
+void hs13_transcript_hash(const cdtls_conn *c, uint8_t *out)
+{
+    c->p->hash[c->v13->hash]->final(&c->v13->hh->th, out);
+}
+
+int hs13_transcript_after_hrr(cdtls_conn *c, const uint8_t *ch1_hash, const uint8_t *hrr, size_t hrr_len)
+{
+    conn13 *v = c->v13;
+    uint8_t mh[4 + TLS13_MAX_HASH];
+    size_t mh_len = 0;
+    hs13_transcript_start(c);
+    int rc = hs13_message_hash(ch1_hash, v->hash_len, mh, sizeof mh, &mh_len);
+    if (rc) return rc;
+    c->p->hash[v->hash]->update(&v->hh->th, mh, mh_len);
+    hs13_transcript_add(c, HS_SERVER_HELLO, hrr, hrr_len);
+    return CDTLS_OK;
+}
+
+int hs13_binder_hash(const cdtls_conn *c, const uint8_t *ch1_hash, const uint8_t *hrr, size_t hrr_len,
+                     const uint8_t *ch, size_t ch_len, size_t binders_offset, uint8_t *out)
+{
+    const conn13 *v = c->v13;
+    const cdtls_hash_vt *h = c->p->hash[v->hash];
+    cdtls_hash_ctx ctx;
+    h->init(&ctx);
+    if (hrr) {
+        uint8_t mh[4 + TLS13_MAX_HASH];
+        size_t mh_len = 0;
+        int rc = hs13_message_hash(ch1_hash, h->digest_len, mh, sizeof mh, &mh_len);
+        if (rc) return rc;
+        h->update(&ctx, mh, mh_len);
+        uint8_t hh[4] = {HS_SERVER_HELLO, (uint8_t)(hrr_len >> 16), (uint8_t)(hrr_len >> 8), (uint8_t)hrr_len};
+        h->update(&ctx, hh, 4);
+        h->update(&ctx, hrr, hrr_len);
+    }
+    /* RFC 8446 §4.2.11.2: the header's length is the whole message's */
+    uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(ch_len >> 16), (uint8_t)(ch_len >> 8), (uint8_t)ch_len};
+    h->update(&ctx, hdr, 4);
+    h->update(&ctx, ch, binders_offset);
+    h->final(&ctx, out);
+    cdtls_memzero(&ctx, sizeof ctx);
+    return CDTLS_OK;
+}
+
+/* The binder of an external PSK (RFC 8446 §4.2.11.2): HMAC with the
+ * finished key of binder_key over the hash given. */
+int hs13_binder(const cdtls_conn *c, const uint8_t *psk, size_t psk_len, const uint8_t *hash_in, uint8_t *out)
+{
+    const conn13 *v = c->v13;
+    tls13_schedule ks;
+    uint8_t bk[TLS13_MAX_HASH];
+    int rc = tls13_schedule_init(&ks, c->p, v->hash, DTLS13_LABEL_PREFIX);
+    if (!rc) rc = tls13_schedule_early(&ks, psk, psk_len);
+    if (!rc) rc = tls13_binder_key(&ks, 1, bk);
+    if (!rc) rc = tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, bk, hash_in, out);
+    tls13_schedule_wipe(&ks);
+    cdtls_memzero(bk, sizeof bk);
+    return rc;
+}
+
+/* ------------------------------------------------------------- keys */
+
+static void hex_put(char *line, size_t *n, const uint8_t *b, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        line[(*n)++] = hex[b[i] >> 4];
+        line[(*n)++] = hex[b[i] & 15];
+    }
+}
+
+/* NSS key log, TLS 1.3 labels: "<LABEL> <client_random> <secret>". */
+void hs13_keylog(const cdtls_conn *c, const char *label, const uint8_t *secret)
+{
+    if (!c->cfg->callbacks.keylog) return;
+    char line[40 + 1 + 64 + 1 + 2 * TLS13_MAX_HASH + 1];
+    size_t n = strlen(label);
+    if (n > 40) return;
+    memcpy(line, label, n);
+    line[n++] = ' ';
+    hex_put(line, &n, c->client_random, KS_RANDOM_LEN);
+    line[n++] = ' ';
+    hex_put(line, &n, secret, c->v13->hash_len);
+    line[n] = 0;
+    c->cfg->callbacks.keylog(c->cfg->callbacks.user, line);
+    cdtls_memzero(line, sizeof line);
+}
+
+/* Early and Handshake Secret, the handshake traffic secrets over
+ * Hash(ClientHello..ServerHello) (RFC 8446 §7.1). */
+int hs13_handshake_keys(cdtls_conn *c, const uint8_t *psk, size_t psk_len, const uint8_t *shared,
+                        size_t shared_len)
+{
+    conn13 *v = c->v13;
+    uint8_t th[TLS13_MAX_HASH];
+    hs13_transcript_hash(c, th);
+    int rc = tls13_schedule_init(&v->hh->ks, c->p, v->hash, DTLS13_LABEL_PREFIX);
+    if (!rc) rc = tls13_schedule_early(&v->hh->ks, psk, psk_len);
+    if (!rc) rc = tls13_schedule_handshake(&v->hh->ks, shared, shared_len);
+    if (!rc) rc = tls13_handshake_traffic_secrets(&v->hh->ks, th, v->hh->c_hs, v->hh->s_hs);
+    if (!rc) {
+        hs13_keylog(c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", v->hh->c_hs);
+        hs13_keylog(c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", v->hh->s_hs);
+    }
+    return rc;
+}
+
+/* Master Secret, the application traffic secrets and the exporter's over
+ * Hash(ClientHello..server Finished). */
+int hs13_application_keys(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    hs13_transcript_hash(c, v->hh->fin_th);
+    int rc = tls13_schedule_master(&v->hh->ks);
+    if (!rc) rc = tls13_application_traffic_secrets(&v->hh->ks, v->hh->fin_th, v->c_ap, v->s_ap);
+    if (!rc) rc = tls13_exporter_master(&v->hh->ks, v->hh->fin_th, v->exporter);
+    if (!rc) {
+        hs13_keylog(c, "CLIENT_TRAFFIC_SECRET_0", v->c_ap);
+        hs13_keylog(c, "SERVER_TRAFFIC_SECRET_0", v->s_ap);
+        hs13_keylog(c, "EXPORTER_SECRET", v->exporter);
+    }
+    return rc;
+}
+
+static int cipher_from_secret(cdtls_conn *c, record13_cipher *rc_out, const uint8_t *secret)
+{
+    conn13 *v = c->v13;
+    tls13_traffic_keys k;
+    int rc = tls13_traffic_keys_derive(c->p, v->hash, DTLS13_LABEL_PREFIX, secret, v->key_len, &k);
+    if (!rc)
+        rc = record13_cipher_init(rc_out, c->p, v->suite, k.key, k.key_len, k.iv, TLS13_IV_LEN, k.sn_key,
+                                  k.key_len, NULL);
+    cdtls_memzero(&k, sizeof k);
+    return rc;
+}
+
+/* Our write keys of epoch 2 (handshake) or 3 (application). */
+int hs13_install_tx(cdtls_conn *c, int app)
+{
+    conn13 *v = c->v13;
+    const int client = c->role == CDTLS_CLIENT;
+    record13_cipher **slot = app ? &v->tx_ap : &v->tx_hs;
+    drop_tx(c, slot);
+    record13_cipher *ci = cdtls_alloc_zero(c->a, sizeof *ci);
+    if (!ci) return CDTLS_ERR_NOMEM;
+    int rc = cipher_from_secret(c, ci, app ? (client ? v->c_ap : v->s_ap) : (client ? v->hh->c_hs : v->hh->s_hs));
+    if (rc) {
+        cdtls_free_wipe(c->a, ci, sizeof *ci);
+        return rc;
+    }
+    *slot = ci;
+    if (!app) {
+        v->tx_seq_hs = 0;
+        v->tx_epoch = 2;
+        return CDTLS_OK;
+    }
+    v->tx_ap_epoch = 3;
+    v->tx_seq_ap = 0;
+    return CDTLS_OK;
+}
+
+/* The peer's keys of epoch 2 or 3. */
+int hs13_install_rx(cdtls_conn *c, int app)
+{
+    conn13 *v = c->v13;
+    const int client = c->role == CDTLS_CLIENT;
+    record13_rx_epoch **slot = app ? &v->rx_ap : &v->rx_hs;
+    drop_rx(c, slot);
+    record13_rx_epoch *e = cdtls_alloc_zero(c->a, sizeof *e);
+    if (!e) return CDTLS_ERR_NOMEM;
+    record13_rx_epoch_init(e, app ? 3 : 2, c->cfg->limits.replay_window ? c->cfg->limits.replay_window : 64);
+    int rc = cipher_from_secret(c, &e->cipher, app ? (client ? v->s_ap : v->c_ap) : (client ? v->hh->s_hs : v->hh->c_hs));
+    if (rc) {
+        cdtls_free_wipe(c->a, e, sizeof *e);
+        return rc;
+    }
+    *slot = e;
+    return CDTLS_OK;
+}
+
+int hs13_finished_make(cdtls_conn *c, int from_server, uint8_t *out)
+{
+    conn13 *v = c->v13;
+    uint8_t th[TLS13_MAX_HASH];
+    hs13_transcript_hash(c, th);
+    return tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, from_server ? v->hh->s_hs : v->hh->c_hs, th, out);
+}
+
+int hs13_finished_check(cdtls_conn *c, int from_server, const uint8_t *body, size_t len)
+{
+    conn13 *v = c->v13;
+    const uint8_t *vd;
+    if (hs13_finished_parse(body, len, v->hash_len, &vd) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    uint8_t th[TLS13_MAX_HASH];
+    hs13_transcript_hash(c, th);
+    int rc = tls13_verify_data_check(c->p, v->hash, DTLS13_LABEL_PREFIX, from_server ? v->hh->s_hs : v->hh->c_hs, th,
+                                     vd, len);
+    if (rc) return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
+    return CDTLS_OK;
+}
+
+/* ----------------------------------------------------- certificates */
+
+int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context_len, size_t n_chain)
+{
+    hs13_cert_entry entries[CDTLS_X509_MAX_DEPTH];
+    if (n_chain > CDTLS_X509_MAX_DEPTH) n_chain = CDTLS_X509_MAX_DEPTH;
+    size_t size = 1 + context_len + 3;
+    for (size_t i = 0; i < n_chain; i++) {
+        entries[i].data = c->h->cert_chain[i];
+        entries[i].len = c->h->cert_chain_len[i];
+        entries[i].ext.p = NULL;
+        entries[i].ext.len = 0;
+        entries[i].ext.count = 0;
+        size += 3 + entries[i].len + 2;
+    }
+    uint8_t *body = c->a->alloc(c->a->ctx, size);
+    if (!body) return CDTLS_ERR_NOMEM;
+    cdtls_writer w;
+    writer_init(&w, body, size);
+    int rc = hs13_certificate_write(&w, context, context_len, entries, n_chain);
+    if (!rc) rc = hs13_queue(c, HS_CERTIFICATE, body, w.len, 2);
+    c->a->free(c->a->ctx, body, size);
+    return rc;
+}
+
+/* The peer's Certificate (RFC 8446 §4.4.2): the entries' DER copied into
+ * one block, parsed, and judged when asked; *n_out 0 for an empty one (the
+ * caller decides). Per-entry extensions answer requests we never make. */
+int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge, size_t *n_out)
+{
+    hs13_certificate ct;
+    *n_out = 0;
+    if (c->peer_block) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    int rc = hs13_certificate_parse(body, len, CDTLS_X509_MAX_DEPTH, &ct);
+    if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
+    if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    /* the context: empty in the server's; ours (empty) echoed in the client's */
+    if (ct.context_len != 0) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    if (ct.count == 0) return CDTLS_OK;
+    cdtls_reader walk = ct.list;
+    size_t total = 0;
+    hs13_cert_entry e;
+    for (size_t i = 0; i < ct.count; i++) {
+        if (hs13_certificate_next(&walk, &e) != CDTLS_OK)
+            return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+        if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+        total += e.len;
+    }
+    uint8_t *copy = hs_peer_block_alloc(c, ct.count, total);
+    if (!copy) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+    walk = ct.list;
+    size_t off = 0;
+    for (size_t i = 0; i < ct.count; i++) {
+        (void)hs13_certificate_next(&walk, &e);
+        memcpy(copy + off, e.data, e.len);
+        rc = engine_x509_parse(copy + off, e.len, &c->peer_chain[i]);
+        if (rc) return conn_fail(c, rc, hs_cert_alert(rc));
+        off += e.len;
+        c->peer_chain_len = i + 1;
+    }
+    rc = judge ? hs_judge_peer_chain(c) : CDTLS_OK;
+    if (rc) return conn_fail(c, rc, hs_cert_alert(rc));
+    *n_out = ct.count;
+    return CDTLS_OK;
+}
+
+int hs13_queue_certificate_verify(cdtls_conn *c, uint16_t scheme)
+{
+    const cdtls_sig_vt *v = hs_sig_by_id(c->p, scheme);
+    if (!v) return CDTLS_ERR_INTERNAL;
+    uint8_t th[TLS13_MAX_HASH], content[HS13_CV_CONTENT_MAX], sig[CDTLS_SIG_MAX_LEN];
+    uint8_t body[4 + CDTLS_SIG_MAX_LEN];
+    size_t content_len = 0, sig_len = sizeof sig;
+    hs13_transcript_hash(c, th);
+    int rc = hs13_certificate_verify_content(c->role == CDTLS_SERVER, th, c->v13->hash_len, content,
+                                             sizeof content, &content_len);
+    if (!rc) rc = v->sign(c->p, c->h->private_key, content, content_len, sig, &sig_len);
+    if (rc) return rc;
+    hs_certificate_verify cv = {scheme, sig, sig_len};
+    cdtls_writer w;
+    writer_init(&w, body, sizeof body);
+    rc = hs_certificate_verify_write(&w, &cv);
+    return rc ? rc : hs13_queue(c, HS_CERTIFICATE_VERIFY, body, w.len, 2);
+}
+
+/* The peer's CertificateVerify over the transcript before it (RFC 8446
+ * §4.4.3), with a scheme we offered that fits its key. */
+int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    hs_certificate_verify cv;
+    if (hs_certificate_verify_parse(body, len, &cv) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    uint16_t ours[16];
+    size_t n = hs13_our_sig_algs(c, ours, 16);
+    int offered = 0;
+    for (size_t i = 0; i < n; i++) offered |= ours[i] == cv.sig_alg;
+    const cdtls_sig_vt *v = hs_sig_by_id(c->p, cv.sig_alg);
+    cdtls_key_type t = c->peer_chain[0].key.type;
+    if (!offered || !v || !(v->key_types & CDTLS_KEY_BIT(t)) || !hs13_sig_fits(cv.sig_alg, t))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    uint8_t th[TLS13_MAX_HASH], content[HS13_CV_CONTENT_MAX];
+    size_t content_len = 0;
+    hs13_transcript_hash(c, th);
+    int rc = hs13_certificate_verify_content(c->role == CDTLS_CLIENT, th, c->v13->hash_len, content,
+                                             sizeof content, &content_len);
+    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    if (v->verify(&c->peer_chain[0].key, content, content_len, cv.signature, cv.signature_len) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
+    return CDTLS_OK;
+}
+
+/* ------------------------------------------------------------ records */
+
+static record13_cipher *tx_cipher(conn13 *v, uint64_t epoch, uint64_t **seq)
+{
+    if (epoch == 2 && v->tx_hs) {
+        *seq = &v->tx_seq_hs;
+        return v->tx_hs;
+    }
+    if (epoch >= 3 && v->tx_ap && epoch == v->tx_ap_epoch) {
+        *seq = &v->tx_seq_ap;
+        return v->tx_ap;
+    }
+    return NULL;
+}
+
+static size_t overhead(conn13 *v, uint64_t epoch)
+{
+    uint64_t *seq;
+    if (epoch == 0) return DTLS_RECORD_HEADER_LEN;
+    record13_cipher *rc = tx_cipher(v, epoch, &seq);
+    return H13_HDR + (rc ? record13_expansion(rc, 64) : 17);
+}
+
+/* Seals one record of epoch into dgram at *used; *rn its record number. */
+static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len,
+                      uint8_t *dgram, size_t cap, size_t *used, ack13_record_number *rn)
+{
+    conn13 *v = c->v13;
+    size_t n = 0;
+    int rc;
+    if (epoch == 0) {
+        if (c->write_seq[0] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
+        rn->epoch = 0;
+        rn->seq = c->write_seq[0];
+        /* RFC 9147 §5: DTLSPlaintext, legacy_record_version {254, 253} */
+        rc = record_seal(NULL, type, DTLS_VERSION_1_2, 0, c->write_seq[0], pt, len, dgram + *used, cap - *used,
+                         &n);
+        if (!rc) c->write_seq[0]++;
+    } else {
+        uint64_t *seq;
+        record13_cipher *ci = tx_cipher(v, epoch, &seq);
+        if (!ci) return CDTLS_ERR_INTERNAL;
+        record13_header_opts o = {1, 1, NULL, 0};
+        rn->epoch = epoch;
+        rn->seq = *seq;
+        rc = record13_seal(ci, &o, epoch, *seq, type, pt, len, 0, dgram + *used, cap - *used, &n);
+        if (!rc) (*seq)++;
+    }
+    if (!rc) *used += n;
+    return rc;
+}
+
+static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
+{
+    if (*used == 0) return CDTLS_OK;
+    const cdtls_oob *oob = c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL;
+    int rc = dgram_queue_push(&c->out, c->a, dgram, *used, oob);
+    *used = 0;
+    return rc;
+}
+
+/* Bytes [off, off+len) of flight message i as fragments filling what is
+ * left of the datagram, then the next ones (RFC 9147 §5.5). */
+static int put_range(cdtls_conn *c, size_t i, uint32_t off, uint32_t len, uint8_t *dgram, uint8_t *frag,
+                     size_t *used, int retransmission)
+{
+    conn13 *v = c->v13;
+    const flight_entry *e = &c->flight[i];
+    const size_t mtu = c->mtu;
+    hs_header h;
+    hs_header_get(e->msg, &h);
+    const uint8_t *body = e->msg + DTLS_HS_HEADER_LEN;
+    const size_t oh = overhead(v, e->epoch);
+    const size_t need_min = oh + DTLS_HS_HEADER_LEN + (len ? 1 : 0);
+    if (need_min > mtu) return CDTLS_ERR_INTERNAL;
+    uint32_t done = 0;
+    do {
+        if (*used + need_min > mtu) {
+            int rc = flush_dgram(c, dgram, used);
+            if (rc) return rc;
+        }
+        size_t room = mtu - *used - oh - DTLS_HS_HEADER_LEN;
+        size_t take = len - done < room ? len - done : room;
+        if (take > DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN) take = DTLS_MAX_PLAINTEXT - DTLS_HS_HEADER_LEN;
+        hs_header fh = {h.type, h.length, h.message_seq, off + done, (uint32_t)take};
+        hs_header_put(&fh, frag);
+        memcpy(frag + DTLS_HS_HEADER_LEN, body + off + done, take);
+        ack13_record_number rn;
+        int rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, used, &rn);
+        if (rc) return rc;
+        if (v->ack_tracking && v->hh) (void)ack13_tx_note_sent(&v->hh->atx, rn, i, off + done, (uint32_t)take);
+        if (retransmission) v->retransmitted_bytes += take;
+        done += (uint32_t)take;
+    } while (done < len);
+    return CDTLS_OK;
+}
+
+/* Packs the flight into datagrams; a retransmission carries only the byte
+ * ranges the peer has not acknowledged (RFC 9147 §7.2). Every record has a
+ * fresh sequence number (§5.8.1). */
+static int transmit(cdtls_conn *c, int retransmission)
+{
+    conn13 *v = c->v13;
+    const size_t mtu = c->mtu;
+    uint8_t *dgram = c->a->alloc(c->a->ctx, mtu);
+    uint8_t *frag = c->a->alloc(c->a->ctx, mtu);
+    if (!dgram || !frag) {
+        if (dgram) c->a->free(c->a->ctx, dgram, mtu);
+        if (frag) c->a->free(c->a->ctx, frag, mtu);
+        return CDTLS_ERR_NOMEM;
+    }
+    size_t used = 0;
+    int rc = CDTLS_OK;
+    for (size_t i = 0; i < c->flight_len && !rc; i++) {
+        hs_header h;
+        hs_header_get(c->flight[i].msg, &h);
+        if (!retransmission || !v->ack_tracking) {
+            rc = put_range(c, i, 0, h.length, dgram, frag, &used, retransmission);
+            continue;
+        }
+        uint32_t from = 0, off, len;
+        while (!rc && ack13_tx_unacked(&v->hh->atx, i, from, &off, &len)) {
+            rc = put_range(c, i, off, len, dgram, frag, &used, retransmission);
+            from = off + len;
+            if (len == 0) break; /* an empty message: sent once per transmission */
+        }
+    }
+    if (!rc) rc = flush_dgram(c, dgram, &used);
+    cdtls_free_wipe(c->a, dgram, mtu);
+    cdtls_free_wipe(c->a, frag, mtu);
+    return rc;
+}
+
+int hs13_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len, uint8_t epoch)
+{
+    if (len > 0xffffff) return CDTLS_ERR_INTERNAL;
+    if (c->flight_len == FLIGHT_MAX_ENTRIES) return CDTLS_ERR_INTERNAL;
+    size_t mlen = DTLS_HS_HEADER_LEN + len;
+    uint8_t *msg = c->a->alloc(c->a->ctx, mlen);
+    if (!msg) return CDTLS_ERR_NOMEM;
+    hs_header h = {type, (uint32_t)len, c->send_msg_seq++, 0, (uint32_t)len};
+    hs_header_put(&h, msg);
+    if (len) memcpy(msg + DTLS_HS_HEADER_LEN, body, len);
+    hs13_transcript_add(c, type, body, len);
+    flight_entry *e = &c->flight[c->flight_len++];
+    e->is_ccs = 0;
+    e->epoch = epoch;
+    e->msg = msg;
+    e->len = mlen;
+    return CDTLS_OK;
+}
+
+/* Sends the flight just built: the peer's flight before it is answered by
+ * it (RFC 9147 §7.1: an implicit acknowledgement), the timer starts at
+ * its initial value (§5.8.1). */
+int hs13_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
+{
+    conn13 *v = c->v13;
+    uint32_t lens[ACK13_MAX_MESSAGES];
+    size_t n = c->flight_len < ACK13_MAX_MESSAGES ? c->flight_len : ACK13_MAX_MESSAGES;
+    for (size_t i = 0; i < n; i++) {
+        hs_header h;
+        hs_header_get(c->flight[i].msg, &h);
+        lens[i] = h.length;
+    }
+    v->ack_tracking = v->hh && c->flight_len <= ACK13_MAX_MESSAGES &&
+                      ack13_tx_new_flight(&v->hh->atx, lens, n) == CDTLS_OK;
+    ack13_rx_new_flight(&v->arx);
+    c->flight_awaits_reply = awaits_reply;
+    c->timeout_ms = c->cfg->timers.retransmit_initial_ms;
+    c->retransmits = 0;
+    c->timer_at_ms = awaits_reply ? now_ms + c->timeout_ms : NO_TIMER;
+    return transmit(c, 0);
+}
+
+int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+{
+    if (c->flight_len == 0) return CDTLS_OK;
+    c->retransmits++;
+    if (c->flight_awaits_reply) c->timer_at_ms = now_ms + c->timeout_ms;
+    return transmit(c, 1);
+}
+
+/* An ACK record (RFC 9147 §7): the record numbers listed, within what we
+ * keep, of the records that carried our flight. */
+int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    uint8_t body[2 + 16 * ACK13_MAX_RECEIVED], rec[H13_HDR + sizeof body + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    cdtls_writer w;
+    writer_init(&w, body, sizeof body);
+    ack13_rx_write(&v->arx, &w);
+    if (w.failed) return CDTLS_ERR_INTERNAL;
+    /* RFC 9147 §7: the ACK goes under the newest epoch we write */
+    uint64_t epoch = v->tx_ap ? v->tx_ap_epoch : v->tx_hs ? 2 : 0;
+    if (epoch == 0) return CDTLS_OK; /* nothing to ACK in plaintext */
+    size_t used = 0;
+    ack13_record_number rn;
+    int rc = put_record(c, epoch, R13_CT_ACK, body, w.len, rec, sizeof rec, &used, &rn);
+    if (rc) return rc;
+    v->last_ack_ms = now_ms ? now_ms : 1;
+    return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+}
+
+void hs13_established(cdtls_conn *c)
+{
+    c->state = CDTLS_STATE_ESTABLISHED;
+    c->hs = HS_DONE;
+    c->v13->st = H13_DONE;
+    conn_keep_record_buffers(c);
+}
+
+/* ------------------------------------------------------------ output */
+
+size_t hs13_max_write(const cdtls_conn *c)
+{
+    const conn13 *v = c->v13;
+    if (!v || c->state != CDTLS_STATE_ESTABLISHED || !v->tx_ap) return 0;
+    size_t oh = H13_HDR + record13_expansion(v->tx_ap, 64);
+    if (c->mtu <= oh) return 0;
+    size_t room = c->mtu - oh;
+    return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;
+}
+
+int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob)
+{
+    conn13 *v = c->v13;
+    if (len > hs13_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    const size_t cap = H13_HDR + len + record13_expansion(v->tx_ap, len);
+    dgram_node *n = dgram_queue_node(&c->out, c->a, cap, oob);
+    if (!n) return CDTLS_ERR_NOMEM;
+    size_t used = 0;
+    ack13_record_number rn;
+    int rc = put_record(c, v->tx_ap_epoch, CT_APPLICATION_DATA, data, len, n->data, cap, &used, &rn);
+    if (rc) {
+        dgram_queue_recycle(&c->out, c->a, n);
+        return rc;
+    }
+    n->len = used;
+    dgram_queue_append(&c->out, n);
+    return CDTLS_OK;
+}
+
+/* An alert under the newest keys we write with (RFC 9147 §5: plaintext
+ * only before any). */
+int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
+{
+    conn13 *v = c->v13;
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    uint8_t body[2] = {level, desc};
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + 2 + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    uint64_t epoch = !v ? 0 : v->tx_ap && c->state != CDTLS_STATE_HANDSHAKING ? v->tx_ap_epoch
+                              : v->tx_hs                                      ? 2
+                                                                              : 0;
+    size_t used = 0;
+    ack13_record_number rn;
+    int rc = put_record(c, epoch, CT_ALERT, body, 2, rec, sizeof rec, &used, &rn);
+    if (rc) return rc;
+    return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL);
+}
+
+/* ------------------------------------------------------------- timers */
+
+uint64_t hs13_timeout(const cdtls_conn *c)
+{
+    const conn13 *v = c->v13;
+    uint64_t t = NO_TIMER;
+    if (c->state == CDTLS_STATE_HANDSHAKING) {
+        uint64_t deadline = c->h ? c->h->hs_started_ms + c->cfg->timers.handshake_timeout_ms : NO_TIMER;
+        t = c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
+    } else if (c->state == CDTLS_STATE_ESTABLISHED && v && v->final_pending) {
+        t = c->timer_at_ms;
+    }
+    if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
+    return t;
+}
+
+int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    if (c->state == CDTLS_STATE_CLOSED) return CDTLS_OK;
+    if (ack13_rx_due(&v->arx, now_ms)) {
+        int rc = hs13_send_ack(c, now_ms);
+        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    }
+    if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
+        now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending) return CDTLS_OK;
+    if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
+    /* the final flight of a client is resent until ACKed, within the
+     * retransmission limit of the handshake (RFC 9147 §5.8.3, §7) */
+    if (c->state == CDTLS_STATE_ESTABLISHED && c->retransmits >= 10) {
+        v->final_pending = 0;
+        c->timer_at_ms = NO_TIMER;
+        conn_flight_clear(c);
+        hs13_drop_tx_hs(c);
+        hs13_drop_rx_hs(c);
+        hs13_handshake_done(c);
+        return CDTLS_OK;
+    }
+    uint64_t next = (uint64_t)c->timeout_ms * 2;
+    c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    int rc = hs13_flight_retransmit(c, now_ms);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
+/* ------------------------------------------------------------ receiving */
+
+/* The peer resent (part of) a flight we answered: ours was lost. At most
+ * once per half retransmission interval (no amplification by replays). */
+static int peer_retransmitted(cdtls_conn *c, uint64_t now_ms)
+{
+    if (c->flight_len == 0) return CDTLS_OK;
+    if (c->last_peer_retransmit_ms && now_ms >= c->last_peer_retransmit_ms &&
+        now_ms - c->last_peer_retransmit_ms < c->timeout_ms / 2)
+        return CDTLS_OK;
+    c->last_peer_retransmit_ms = now_ms ? now_ms : 1;
+    return hs13_flight_retransmit(c, now_ms);
+}
+
+static int process_messages(cdtls_conn *c, uint64_t now_ms)
+{
+    uint8_t type;
+    uint16_t seq;
+    const uint8_t *msg;
+    size_t msg_len;
+    while (c->state == CDTLS_STATE_HANDSHAKING && c->h &&
+           hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
+        const uint8_t *body = msg + DTLS_HS_HEADER_LEN;
+        size_t blen = msg_len - DTLS_HS_HEADER_LEN;
+        int rc = c->role == CDTLS_CLIENT ? hs13_client_message(c, type, body, blen, now_ms)
+                                         : hs13_server_message(c, type, body, blen, now_ms);
+        if (c->h) hs_reasm_consume(&c->h->reasm);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+/* Handshake records. During the handshake, fragments of the epoch the
+ * current flight of the peer uses are reassembled (RFC 9147 §5.5); an old
+ * message means the peer lost our flight. After it: the client's final
+ * flight again (our ACK was lost) or the server's (our final flight was). */
+static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t epoch, uint64_t seq,
+                            uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    cdtls_reader r;
+    reader_init(&r, pt, len);
+    while (r.left > 0) {
+        hs_header h;
+        const uint8_t *frag;
+        if (hs_header_read(&r, &h, &frag) != CDTLS_OK) return CDTLS_OK;
+        if (c->state != CDTLS_STATE_HANDSHAKING) {
+            if (epoch == 2 && c->role == CDTLS_SERVER) {
+                /* our ACK of the client's final flight was lost */
+                if (!v->last_ack_ms || now_ms < v->last_ack_ms || now_ms - v->last_ack_ms >= c->timeout_ms / 2) {
+                    int rc = hs13_send_ack(c, now_ms);
+                    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+                }
+            } else if (epoch == 2 && c->role == CDTLS_CLIENT && v->final_pending) {
+                int rc = peer_retransmitted(c, now_ms);
+                if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
+                       h.fragment_length == h.length) {
+                /* post-handshake messages: NewSessionTicket is not used
+                 * (no 1.3 resumption yet) and is acknowledged; KeyUpdate
+                 * is not built yet and is refused */
+                c->peer_next_seq = (uint16_t)(h.message_seq + 1);
+                if (h.type == HS_NEW_SESSION_TICKET) {
+                    ack13_rx_new_flight(&v->arx);
+                    ack13_record_number rn = {epoch, seq};
+                    ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
+                    int rc = hs13_send_ack(c, now_ms);
+                    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+                } else {
+                    return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+                }
+            }
+            continue;
+        }
+        if (!c->h) return CDTLS_OK;
+        const uint16_t next = hs_reasm_next_seq(&c->h->reasm);
+        if (epoch != v->hs_read_epoch) {
+            if (h.message_seq < next && h.fragment_offset == 0) {
+                int rc = peer_retransmitted(c, now_ms);
+                if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            }
+            continue;
+        }
+        int st = hs_reasm_add(&c->h->reasm, &h, frag, h.fragment_length);
+        if (st == HS_REASM_OLD) {
+            if (h.fragment_offset == 0) {
+                int rc = peer_retransmitted(c, now_ms);
+                if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            }
+            continue;
+        }
+        if (st == CDTLS_OK && epoch != 0) {
+            ack13_record_number rn = {epoch, seq};
+            ack13_rx_note(&v->arx, rn, h.message_seq == next, now_ms, c->timeout_ms);
+        }
+        int rc = process_messages(c, now_ms);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now_ms)
+{
+    (void)now_ms;
+    conn13 *v = c->v13;
+    ack13_record_number rns[64];
+    size_t n = 0;
+    if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
+    if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
+    if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
+    if (!ack13_tx_flight_acked(&v->hh->atx)) return CDTLS_OK;
+    /* RFC 9147 §7.1: a flight wholly acknowledged is not retransmitted */
+    c->timer_at_ms = NO_TIMER;
+    if (v->final_pending) {
+        /* the server has our Finished: epoch 2 is over for us */
+        v->final_pending = 0;
+        conn_flight_clear(c);
+        drop_tx(c, &v->tx_hs);
+        drop_rx(c, &v->rx_hs);
+        hs13_handshake_done(c);
+    }
+    return CDTLS_OK;
+}
+
+static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, uint64_t epoch, uint64_t seq,
+                    uint64_t now_ms)
+{
+    const uint8_t *pt = (*node)->data;
+    switch (type) {
+    case CT_HANDSHAKE: return handle_handshake(c, pt, len, epoch, seq, now_ms);
+    case CT_ALERT:
+        /* plaintext alerts are believed only before any keys (§5) */
+        if (epoch == 0 && (c->state != CDTLS_STATE_HANDSHAKING || c->v13->rx_hs)) return CDTLS_OK;
+        return conn_handle_alert(c, pt, len);
+    case CT_APPLICATION_DATA:
+        if (epoch < 3) return CDTLS_OK; /* never before the application keys */
+        return conn_handle_app_data(c, node, len, 1);
+    case R13_CT_ACK:
+        if (epoch == 0) return CDTLS_OK;
+        return handle_ack(c, pt, len, now_ms);
+    default: return CDTLS_OK;
+    }
+}
+
+static record13_rx_epoch *rx_for_bits(conn13 *v, uint8_t bits)
+{
+    if (v->rx_ap && (v->rx_ap->epoch & 3u) == bits) return v->rx_ap;
+    if (v->rx_ap_old && (v->rx_ap_old->epoch & 3u) == bits) return v->rx_ap_old;
+    if (v->rx_hs && bits == 2) return v->rx_hs;
+    return NULL;
+}
+
+static int open_record(cdtls_conn *c, record13_header *h, const cdtls_oob *oob, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    record13_rx_epoch *e = rx_for_bits(v, h->epoch_bits);
+    if (!e && h->epoch_bits == 2 && c->role == CDTLS_SERVER && c->state == CDTLS_STATE_ESTABLISHED &&
+        v->tx_ap) {
+        /* The server keeps no epoch-2 keys once established (memory): a
+         * record of epoch 2 is then the client resending its final flight
+         * because our ACK was lost, and gets that ACK again (its record
+         * numbers are those of the first transmission, which the client
+         * still knows). Not decrypted, so anyone can ask: at most once per
+         * half retransmission interval. */
+        if (!v->last_ack_ms || now_ms < v->last_ack_ms || now_ms - v->last_ack_ms >= c->timeout_ms / 2) {
+            int rc = hs13_send_ack(c, now_ms);
+            if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+        }
+        return CDTLS_OK;
+    }
+    if (!e || h->body_len < R13_MIN_CIPHERTEXT) return CDTLS_OK;
+    dgram_node *node = dgram_queue_node(&c->app, c->a, h->body_len, oob);
+    if (!node) return CDTLS_OK;
+    size_t pt_len = 0;
+    uint8_t type = 0;
+    uint64_t seq = 0;
+    int rc = record13_rx_open(e, h, node->data, h->body_len, &pt_len, &type, &seq);
+    if (rc == CDTLS_OK) {
+        rc = dispatch(c, type, &node, pt_len, e->epoch, seq, now_ms);
+    } else if (rc == CDTLS_ERR_LIMIT) {
+        /* §4.5.3: the integrity limit of this key is reached */
+        rc = conn_fail(c, CDTLS_ERR_LIMIT, ALERT_BAD_RECORD_MAC);
+    } else {
+        rc = CDTLS_OK; /* §4.5.2: invalid records are dropped silently */
+    }
+    dgram_queue_recycle(&c->app, c->a, node);
+    return rc;
+}
+
+static int plaintext_record(cdtls_conn *c, const record_header *rh, const uint8_t *frag, const cdtls_oob *oob,
+                            uint64_t now_ms)
+{
+    /* §4.1: epoch 0 records carry handshake, alert and ACK content only */
+    if (rh->epoch != 0 || (rh->type != CT_HANDSHAKE && rh->type != CT_ALERT)) return CDTLS_OK;
+    if (c->cfg->limits.replay_window && replay_check(&c->replay[0], rh->seq) != CDTLS_OK &&
+        c->replay[0].top - rh->seq < c->replay[0].size)
+        return CDTLS_OK;
+    if (c->cfg->limits.replay_window) replay_accept(&c->replay[0], rh->seq);
+    dgram_node *node = dgram_queue_node(&c->app, c->a, rh->length ? rh->length : 1, oob);
+    if (!node) return CDTLS_OK;
+    if (rh->length) memcpy(node->data, frag, rh->length);
+    int rc = dispatch(c, rh->type, &node, rh->length, 0, rh->seq, now_ms);
+    dgram_queue_recycle(&c->app, c->a, node);
+    return rc;
+}
+
+int hs13_process_records(cdtls_conn *c, cdtls_reader *r, const cdtls_oob *oob, uint64_t now_ms)
+{
+    while (r->left > 0 && c->state != CDTLS_STATE_FAILED) {
+        record13_kind k = record13_classify(r->p[0]);
+        int rc = CDTLS_OK;
+        if (k == R13_KIND_CIPHERTEXT) {
+            record13_header h;
+            if (record13_read(r, 0, &h) != CDTLS_OK) break;
+            rc = open_record(c, &h, oob, now_ms);
+        } else if (k == R13_KIND_PLAINTEXT || k == R13_KIND_DTLS12) {
+            record_header rh;
+            const uint8_t *hdr, *frag;
+            if (record_read(r, &rh, &hdr, &frag) != CDTLS_OK) break;
+            /* DTLS 1.2 records (CCS, tls12_cid, epoch-1 data) have no place
+             * in a 1.3 connection: dropped */
+            if (k == R13_KIND_PLAINTEXT) rc = plaintext_record(c, &rh, frag, oob, now_ms);
+        } else {
+            break; /* §4.1: not a record: the rest of the datagram is dropped */
+        }
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+/* ----------------------------------------------------------- exporter */
+
+int hs13_export(const cdtls_conn *c, const char *label, const uint8_t *context, size_t context_len,
+                uint8_t *out, size_t out_len)
+{
+    const conn13 *v = c->v13;
+    if (!v || c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
+    return tls13_export(c->p, v->hash, DTLS13_LABEL_PREFIX, v->exporter, (const uint8_t *)label, strlen(label),
+                        context, context_len, out, out_len);
+}
+
+#endif /* CDTLS_HAVE_DTLS13 */
