@@ -47,8 +47,9 @@ static int client_psk(cdtls_conn *c)
 {
     if (c->cfg->callbacks.psk && !c->h->psk_len) {
         size_t id_len = 0, psk_len = 0;
-        int rc = c->cfg->callbacks.psk(c->cfg->callbacks.user, NULL, 0, c->psk_identity, sizeof c->psk_identity,
-                                       &id_len, c->h->psk, sizeof c->h->psk, &psk_len);
+        int rc = c->cfg->callbacks.psk(c->cfg->callbacks.user, NULL, 0, c->psk_identity,
+                                       sizeof c->psk_identity, &id_len, c->h->psk, sizeof c->h->psk,
+                                       &psk_len);
         if (rc || id_len > sizeof c->psk_identity || psk_len > sizeof c->h->psk) return 0;
         c->psk_identity_len = id_len;
         c->h->psk_len = psk_len;
@@ -66,7 +67,8 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     uint16_t suites[16 + 64];
     size_t n = hs13_our_suites(c, suites, 16);
     if (hs13_allows_12(c))
-        for (size_t i = 0; i < ch->n_suites && n < sizeof suites / sizeof suites[0]; i++) suites[n++] = ch->suites[i];
+        for (size_t i = 0; i < ch->n_suites && n < sizeof suites / sizeof suites[0]; i++)
+            suites[n++] = ch->suites[i];
     hs13_client_hello_params in;
     memset(&in, 0, sizeof in);
     in.legacy = *ch;
@@ -138,8 +140,8 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         uint8_t h[TLS13_MAX_HASH], b[TLS13_MAX_HASH];
         const cdtls_hash_alg keep = v->hash;
         v->hash = PSK_HASH;
-        rc = hs13_binder_hash(c, v->hh->ch1_hash, v->hrr_seen ? v->hh->hrr : NULL, v->hh->hrr_len, body, w.len, binders_offset,
-                              h);
+        rc = hs13_binder_hash(c, v->hh->ch1_hash, v->hrr_seen ? v->hh->hrr : NULL, v->hh->hrr_len, body,
+                              w.len, binders_offset, h);
         if (!rc) rc = hs13_binder(c, c->h->psk, c->h->psk_len, h, b);
         v->hash = keep;
         hs13_bytes bb = {b, binder_len};
@@ -180,7 +182,8 @@ static int check_common(cdtls_conn *c, const hs13_server_hello *sh)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     /* the 1.2 parser counts the 1.3 extensions as unknown: anything else
      * is one we did not offer (RFC 8446 §4.1.4) */
-    unsigned known13 = (unsigned)(sh->has_selected_version + sh->has_key_share + sh->has_psk + (sh->cookie_len > 0));
+    unsigned known13 = (unsigned)(sh->has_selected_version + sh->has_key_share + sh->has_psk +
+                                  (sh->cookie_len > 0));
     if (sh->legacy.ext.n_unknown != known13)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     if (sh->selected_version != CDTLS_VERSION_1_3)
@@ -188,7 +191,8 @@ static int check_common(cdtls_conn *c, const hs13_server_hello *sh)
     return CDTLS_OK;
 }
 
-static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body, size_t len, uint64_t now_ms)
+static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body, size_t len,
+                  uint64_t now_ms)
 {
     conn13 *v = c->v13;
     /* RFC 8446 §4.1.4: a second HelloRetryRequest ends the handshake */
@@ -210,7 +214,8 @@ static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *bod
         return conn_fail(c, CDTLS_ERR_LIMIT, ALERT_ILLEGAL_PARAMETER);
     hs13_set_suite(v, sh->legacy.cipher_suite);
     /* transcript: message_hash(ClientHello1), HelloRetryRequest (§4.4.1) */
-    uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(v->hh->ch_len >> 16), (uint8_t)(v->hh->ch_len >> 8), (uint8_t)v->hh->ch_len};
+    uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(v->hh->ch_len >> 16), (uint8_t)(v->hh->ch_len >> 8),
+                      (uint8_t)v->hh->ch_len};
     const cdtls_hash_vt *hv = c->p->hash[v->hash];
     cdtls_hash_ctx hc;
     hv->init(&hc);
@@ -303,7 +308,8 @@ int hs13_client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len, 
     hs13_server_hello sh;
     if (hs13_server_hello_parse(body, len, &sh) == CDTLS_OK && (sh.has_selected_version || sh.is_hrr)) {
         *is13 = 1;
-        if (!sh.has_selected_version) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        if (!sh.has_selected_version)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         return sh.is_hrr ? on_hrr(c, &sh, body, len, now_ms) : on_sh(c, &sh, body, len);
     }
     /* DTLS 1.2: only if we allow it; the downgrade sentinel is checked
@@ -367,7 +373,8 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     conn_flight_clear(c);
     if (v->cert_requested) {
-        rc = hs13_queue_certificate(c, v->hh->cr_context, v->hh->cr_context_len, v->client_sig ? c->h->n_certs : 0);
+        rc = hs13_queue_certificate(c, v->hh->cr_context, v->hh->cr_context_len,
+                                    v->client_sig ? c->h->n_certs : 0);
         if (!rc && v->client_sig) rc = hs13_queue_certificate_verify(c, v->client_sig);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     }
@@ -395,7 +402,8 @@ int hs13_client_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
             if (hs13_server_hello_parse(body, len, &sh) != CDTLS_OK)
                 return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
             if (sh.is_hrr) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
-            if (!sh.has_selected_version) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+            if (!sh.has_selected_version)
+                return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
             return on_sh(c, &sh, body, len);
         }
     case H13_C_WAIT_EE:

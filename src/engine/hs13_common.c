@@ -274,7 +274,8 @@ int hs13_binder_hash(const cdtls_conn *c, const uint8_t *ch1_hash, const uint8_t
         int rc = hs13_message_hash(ch1_hash, h->digest_len, mh, sizeof mh, &mh_len);
         if (rc) return rc;
         h->update(&ctx, mh, mh_len);
-        uint8_t hh[4] = {HS_SERVER_HELLO, (uint8_t)(hrr_len >> 16), (uint8_t)(hrr_len >> 8), (uint8_t)hrr_len};
+        uint8_t hh[4] = {HS_SERVER_HELLO, (uint8_t)(hrr_len >> 16), (uint8_t)(hrr_len >> 8),
+                         (uint8_t)hrr_len};
         h->update(&ctx, hh, 4);
         h->update(&ctx, hrr, hrr_len);
     }
@@ -388,7 +389,8 @@ int hs13_install_tx(cdtls_conn *c, int app)
     drop_tx(c, slot);
     record13_cipher *ci = cdtls_alloc_zero(c->a, sizeof *ci);
     if (!ci) return CDTLS_ERR_NOMEM;
-    int rc = cipher_from_secret(c, ci, app ? (client ? v->c_ap : v->s_ap) : (client ? v->hh->c_hs : v->hh->s_hs));
+    int rc = cipher_from_secret(c, ci,
+                                app ? (client ? v->c_ap : v->s_ap) : (client ? v->hh->c_hs : v->hh->s_hs));
     if (rc) {
         cdtls_free_wipe(c->a, ci, sizeof *ci);
         return rc;
@@ -414,7 +416,8 @@ int hs13_install_rx(cdtls_conn *c, int app)
     record13_rx_epoch *e = cdtls_alloc_zero(c->a, sizeof *e);
     if (!e) return CDTLS_ERR_NOMEM;
     record13_rx_epoch_init(e, app ? 3 : 2, c->cfg->limits.replay_window ? c->cfg->limits.replay_window : 64);
-    int rc = cipher_from_secret(c, &e->cipher, app ? (client ? v->s_ap : v->c_ap) : (client ? v->hh->s_hs : v->hh->c_hs));
+    int rc = cipher_from_secret(c, &e->cipher,
+                                app ? (client ? v->s_ap : v->c_ap) : (client ? v->hh->s_hs : v->hh->c_hs));
     if (rc) {
         cdtls_free_wipe(c->a, e, sizeof *e);
         return rc;
@@ -428,7 +431,8 @@ int hs13_finished_make(cdtls_conn *c, int from_server, uint8_t *out)
     conn13 *v = c->v13;
     uint8_t th[TLS13_MAX_HASH];
     hs13_transcript_hash(c, th);
-    return tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, from_server ? v->hh->s_hs : v->hh->c_hs, th, out);
+    return tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, from_server ? v->hh->s_hs : v->hh->c_hs, th,
+                             out);
 }
 
 int hs13_finished_check(cdtls_conn *c, int from_server, const uint8_t *body, size_t len)
@@ -439,8 +443,8 @@ int hs13_finished_check(cdtls_conn *c, int from_server, const uint8_t *body, siz
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     uint8_t th[TLS13_MAX_HASH];
     hs13_transcript_hash(c, th);
-    int rc = tls13_verify_data_check(c->p, v->hash, DTLS13_LABEL_PREFIX, from_server ? v->hh->s_hs : v->hh->c_hs, th,
-                                     vd, len);
+    int rc = tls13_verify_data_check(c->p, v->hash, DTLS13_LABEL_PREFIX,
+                                     from_server ? v->hh->s_hs : v->hh->c_hs, th, vd, len);
     if (rc) return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
     return CDTLS_OK;
 }
@@ -488,8 +492,7 @@ int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judg
     size_t total = 0;
     hs13_cert_entry e;
     for (size_t i = 0; i < ct.count; i++) {
-        if (hs13_certificate_next(&walk, &e) != CDTLS_OK)
-            return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+        if (!hs13_certificate_next(&walk, &e)) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
         if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
         total += e.len;
     }
@@ -591,8 +594,8 @@ static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t
         rn->epoch = 0;
         rn->seq = c->write_seq[0];
         /* RFC 9147 §5: DTLSPlaintext, legacy_record_version {254, 253} */
-        rc = record_seal(NULL, type, DTLS_VERSION_1_2, 0, c->write_seq[0], pt, len, dgram + *used, cap - *used,
-                         &n);
+        rc = record_seal(NULL, type, DTLS_VERSION_1_2, 0, c->write_seq[0], pt, len, dgram + *used,
+                         cap - *used, &n);
         if (!rc) c->write_seq[0]++;
     } else {
         uint64_t *seq;
@@ -644,9 +647,11 @@ static int put_range(cdtls_conn *c, size_t i, uint32_t off, uint32_t len, uint8_
         hs_header_put(&fh, frag);
         memcpy(frag + DTLS_HS_HEADER_LEN, body + off + done, take);
         ack13_record_number rn;
-        int rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, used, &rn);
+        int rc = put_record(c, e->epoch, CT_HANDSHAKE, frag, DTLS_HS_HEADER_LEN + take, dgram, mtu, used,
+                            &rn);
         if (rc) return rc;
-        if (v->ack_tracking && v->hh) (void)ack13_tx_note_sent(&v->hh->atx, rn, i, off + done, (uint32_t)take);
+        if (v->ack_tracking && v->hh)
+            (void)ack13_tx_note_sent(&v->hh->atx, rn, i, off + done, (uint32_t)take);
         if (retransmission) v->retransmitted_bytes += take;
         done += (uint32_t)take;
     } while (done < len);
@@ -757,7 +762,8 @@ int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
     int rc = put_record(c, epoch, R13_CT_ACK, body, w.len, rec, sizeof rec, &used, &rn);
     if (rc) return rc;
     v->last_ack_ms = now_ms ? now_ms : 1;
-    return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    return dgram_queue_push(&c->out, c->a, rec, used,
+                            c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
 }
 
 void hs13_established(cdtls_conn *c)
@@ -808,9 +814,10 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     uint8_t body[2] = {level, desc};
     uint8_t rec[DTLS_RECORD_HEADER_LEN + 2 + 1 + CDTLS_AEAD_MAX_TAG + 16];
-    uint64_t epoch = !v ? 0 : v->tx_ap && c->state != CDTLS_STATE_HANDSHAKING ? v->tx_ap_epoch
-                              : v->tx_hs                                      ? 2
-                                                                              : 0;
+    uint64_t epoch = !v                                                ? 0
+                     : v->tx_ap && c->state != CDTLS_STATE_HANDSHAKING ? v->tx_ap_epoch
+                     : v->tx_hs                                        ? 2
+                                                                       : 0;
     size_t used = 0;
     ack13_record_number rn;
     int rc = put_record(c, epoch, CT_ALERT, body, 2, rec, sizeof rec, &used, &rn);
@@ -859,7 +866,8 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
         return CDTLS_OK;
     }
     uint64_t next = (uint64_t)c->timeout_ms * 2;
-    c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                            : (uint32_t)next;
     int rc = hs13_flight_retransmit(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
@@ -913,7 +921,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
         if (c->state != CDTLS_STATE_HANDSHAKING) {
             if (epoch == 2 && c->role == CDTLS_SERVER) {
                 /* our ACK of the client's final flight was lost */
-                if (!v->last_ack_ms || now_ms < v->last_ack_ms || now_ms - v->last_ack_ms >= c->timeout_ms / 2) {
+                if (!v->last_ack_ms || now_ms < v->last_ack_ms ||
+                    now_ms - v->last_ack_ms >= c->timeout_ms / 2) {
                     int rc = hs13_send_ack(c, now_ms);
                     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
                 }
@@ -1101,8 +1110,8 @@ int hs13_export(const cdtls_conn *c, const char *label, const uint8_t *context, 
 {
     const conn13 *v = c->v13;
     if (!v || c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
-    return tls13_export(c->p, v->hash, DTLS13_LABEL_PREFIX, v->exporter, (const uint8_t *)label, strlen(label),
-                        context, context_len, out, out_len);
+    return tls13_export(c->p, v->hash, DTLS13_LABEL_PREFIX, v->exporter, (const uint8_t *)label,
+                        strlen(label), context, context_len, out, out_len);
 }
 
 #endif /* CDTLS_HAVE_DTLS13 */

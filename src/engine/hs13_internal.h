@@ -45,10 +45,10 @@ typedef enum hs13_state {
     H13_DONE
 } hs13_state;
 
-#define H13_MAX_CH 4096u       /* our ClientHello body, kept until the ServerHello */
-#define H13_MAX_HRR 512u       /* a HelloRetryRequest body we accept / write */
-#define H13_MAX_COOKIE 128u    /* cookie extension we keep (client) */
-#define H13_MAX_SHARES 2u      /* key shares a ClientHello of ours carries */
+#define H13_MAX_CH 4096u    /* our ClientHello body, kept until the ServerHello */
+#define H13_MAX_HRR 512u    /* a HelloRetryRequest body we accept / write */
+#define H13_MAX_COOKIE 128u /* cookie extension we keep (client) */
+#define H13_MAX_SHARES 2u   /* key shares a ClientHello of ours carries */
 
 /* The DTLS 1.3 state of a connection: allocated by a client that offers
  * 1.3 (with its first ClientHello) and by a server that picks it; freed
@@ -86,11 +86,11 @@ typedef struct h13_hs {
  * (wiped) with the connection, or as soon as 1.2 is negotiated. */
 typedef struct conn13 {
     hs13_state st;
-    uint16_t suite;       /* 0 until chosen */
-    cdtls_hash_alg hash;  /* the suite's */
+    uint16_t suite;      /* 0 until chosen */
+    cdtls_hash_alg hash; /* the suite's */
     size_t hash_len, key_len;
-    int offered;          /* client: our ClientHello offered 1.3 */
-    h13_hs *hh;           /* NULL once the handshake is over */
+    int offered; /* client: our ClientHello offered 1.3 */
+    h13_hs *hh;  /* NULL once the handshake is over */
 
     uint8_t c_ap[TLS13_MAX_HASH], s_ap[TLS13_MAX_HASH]; /* application traffic secrets (current) */
     uint8_t exporter[TLS13_MAX_HASH];                   /* exporter_master_secret */

@@ -110,7 +110,8 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
     if (rc) return rc;
     uint8_t msg[DTLS_HS_HEADER_LEN + H13_MAX_HRR];
     size_t blen = 0;
-    rc = hrr_write(ch, suite, group, cookie, fixed + COOKIE_LEN, msg + DTLS_HS_HEADER_LEN, H13_MAX_HRR, &blen);
+    rc = hrr_write(ch, suite, group, cookie, fixed + COOKIE_LEN, msg + DTLS_HS_HEADER_LEN, H13_MAX_HRR,
+                   &blen);
     if (rc) return rc;
     hs_header h = {HS_SERVER_HELLO, (uint32_t)blen, msg_seq, 0, (uint32_t)blen};
     hs_header_put(&h, msg);
@@ -121,6 +122,20 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
     if (rc) return rc;
     rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
     return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
+}
+
+/* A cookie extension we did not make (another server's, forged, stale):
+ * the hello is treated as one without a cookie, so it gets a fresh
+ * HelloRetryRequest (RFC 9147 §5.1) and nothing else is believed. */
+static int cookie_foreign(cdtls_conn *c, const hs13_client_hello *ch, uint64_t now_ms)
+{
+    if (cookie_keys_ready(c, now_ms) != CDTLS_OK) return 1;
+    const uint8_t *ck = ch->cookie;
+    size_t hl = ch->cookie_len > COOKIE13_FIXED ? ck[4] : 0;
+    cookie_part parts[3];
+    return ch->cookie_len != COOKIE13_FIXED + hl + COOKIE_LEN || (hl != 32 && hl != 48) ||
+           cookie_verify(c->p, &c->h->cookies, parts, cookie_parts13(c, ch, ck, COOKIE13_FIXED + hl, parts),
+                         ck + COOKIE13_FIXED + hl, COOKIE_LEN) != CDTLS_OK;
 }
 
 /* Our PSK among the client's identities (external PSKs, RFC 8446
@@ -183,8 +198,10 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, in
             offered[n++] = (uint16_t)(ch->legacy.raw_suites[i] << 8 | ch->legacy.raw_suites[i + 1]);
         ch_out->psk_hash = hs13_psk_hash(offered, n);
     }
-    if (ch_out->psk_idx >= 0) ch_out->psk_dhe = (ch->psk_modes & (1u << HS13_PSK_DHE_KE)) && ch->has_key_share;
-    if (ch_out->psk_idx >= 0 && !ch_out->psk_dhe && !(ch->psk_modes & (1u << HS13_PSK_KE))) ch_out->psk_idx = -1;
+    if (ch_out->psk_idx >= 0)
+        ch_out->psk_dhe = (ch->psk_modes & (1u << HS13_PSK_DHE_KE)) && ch->has_key_share;
+    if (ch_out->psk_idx >= 0 && !ch_out->psk_dhe && !(ch->psk_modes & (1u << HS13_PSK_KE)))
+        ch_out->psk_idx = -1;
     if (ch_out->psk_idx < 0) {
         /* certificates: a key and a scheme the client takes */
         int rc = hs_server_select_certificate(c, &ch->legacy);
@@ -228,11 +245,8 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, in
 }
 
 /* EncryptedExtensions: ALPN and use_srtp as chosen from the ClientHello. */
-static int queue_ee(cdtls_conn *c, const hs13_client_hello *ch)
+static int queue_ee(cdtls_conn *c)
 {
-    int alert = ALERT_INTERNAL_ERROR;
-    if (hs_app_ext_choose(c, &ch->legacy.ext, &alert) != CDTLS_OK)
-        return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
     hs_extensions reply;
     memset(&reply, 0, sizeof reply);
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX];
@@ -268,7 +282,8 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     const cdtls_kx_vt *kx = k->group ? hs_kx_by_id(c->p, k->group) : NULL;
     if (kx) {
-        if (k->share.key_len != kx->public_len) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+        if (k->share.key_len != kx->public_len)
+            return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         cdtls_kx_key key;
         rc = kx->keygen(c->p, &key, pub);
         if (!rc) rc = kx->derive(&key, k->share.key, k->share.key_len, shared);
@@ -304,7 +319,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (!rc) rc = hs13_install_tx(c, 0);
     if (!rc) rc = hs13_install_rx(c, 0);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    rc = queue_ee(c, ch);
+    rc = queue_ee(c);
     if (rc) return rc;
     if (k->psk_idx < 0) {
         if (c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE) rc = queue_cr(c);
@@ -350,6 +365,9 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     if (!hs13_client_hello_offers_version(&ch, CDTLS_VERSION_1_3)) return CDTLS_OK;
     *is13 = 1;
     c->peer_offered_13 = 1;
+    /* our records continue after the client's (a stateless reply echoed
+     * its number; RFC 6347 §4.2.1 as for the 1.2 cookie) */
+    if (record_seq > c->write_seq[0]) c->write_seq[0] = record_seq;
     conn13 *v = c->v13;
     const int second = v && v->st == H13_S_WAIT_CH2; /* after our stateful HelloRetryRequest */
 
@@ -362,11 +380,20 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (ch.has_psk && !ch.has_psk_modes)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_MISSING_EXTENSION_13);
-    if (ch.early_data) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER); /* no PSK to resume */
+    /* early_data: 0-RTT is refused by leaving it out of our
+     * EncryptedExtensions (RFC 8446 §4.2.10); such records fail to open */
 
     choice k;
     int alert;
     int rc = choose(c, &ch, &k, &alert);
+    if (rc == CDTLS_ERR_HANDSHAKE_FAILURE && !second && hs13_allows_12(c) &&
+        hs13_client_hello_offers_version(&ch, CDTLS_VERSION_1_2)) {
+        /* nothing to authenticate 1.3 with (a PSK-only server and a client
+         * without that PSK in its hello, whose 1.2 identity comes later):
+         * 1.2 is the highest version both can complete */
+        *is13 = 0;
+        return CDTLS_OK;
+    }
     if (rc) return conn_fail(c, rc, alert);
     v = hs13_alloc(c);
     if (!v) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
@@ -382,21 +409,13 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         memcpy(hrr, v->hh->hrr, v->hh->hrr_len);
         hrr_len = v->hh->hrr_len;
         after_hrr = 1;
-    } else if (ch.cookie_len) {
+    } else if (ch.cookie_len && !cookie_foreign(c, &ch, now_ms)) {
         /* our stateless HelloRetryRequest came back: the cookie holds the
          * suite, the group asked for, Hash(ClientHello1) */
         rc = cookie_keys_ready(c, now_ms);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         const uint8_t *ck = ch.cookie;
         size_t hl = ch.cookie_len > COOKIE13_FIXED ? ck[4] : 0;
-        cookie_part parts[3];
-        if (ch.cookie_len != COOKIE13_FIXED + hl + COOKIE_LEN || (hl != 32 && hl != 48) ||
-            cookie_verify(c->p, &c->h->cookies, parts, cookie_parts13(c, &ch, ck, COOKIE13_FIXED + hl, parts),
-                          ck + COOKIE13_FIXED + hl, COOKIE_LEN) != CDTLS_OK) {
-            /* forged or stale: not ours to continue (a client never gets
-             * two HelloRetryRequests, RFC 8446 §4.1.4) */
-            return conn_fail(c, CDTLS_ERR_BAD_COOKIE, ALERT_ILLEGAL_PARAMETER);
-        }
         uint16_t cs = (uint16_t)(ck[0] << 8 | ck[1]), cg = (uint16_t)(ck[2] << 8 | ck[3]);
         if (k.suite != cs || (cg && (!k.have_share || k.group != cg)))
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
@@ -413,7 +432,8 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     const int need_cookie = c->cfg->cookie.exchange && !c->cookie_verified;
     if (!after_hrr && (need_cookie || !k.have_share) && k.group) {
         /* Hash(ClientHello1) for the transcript that restarts (§4.4.1) */
-        uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(body_len >> 16), (uint8_t)(body_len >> 8), (uint8_t)body_len};
+        uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(body_len >> 16), (uint8_t)(body_len >> 8),
+                          (uint8_t)body_len};
         cdtls_hash_ctx hc;
         hv->init(&hc);
         hv->update(&hc, hdr, 4);
@@ -422,7 +442,8 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         const uint16_t group = k.have_share ? 0 : k.group;
         if (need_cookie) {
             hs13_free(c); /* stateless: nothing kept (RFC 9147 §5.1) */
-            rc = send_stateless_hrr(c, &ch, k.suite, group, ch1_hash, hv->digest_len, msg_seq, record_seq, now_ms);
+            rc = send_stateless_hrr(c, &ch, k.suite, group, ch1_hash, hv->digest_len, msg_seq, record_seq,
+                                    now_ms);
             return rc ? conn_fail(c, rc, -1) : CDTLS_OK;
         }
         /* no cookie exchange: a HelloRetryRequest for the key share, and
@@ -446,6 +467,11 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     if (k.psk_idx >= 0 &&
         !binder_ok(c, &ch, body, body_len, k.psk_idx, ch1_hash, after_hrr ? hrr : NULL, hrr_len))
         return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
+    /* ALPN and use_srtp are chosen before any key exists, so a refusal's
+     * alert goes in plaintext, which the client can read */
+    alert = ALERT_INTERNAL_ERROR;
+    if (hs_app_ext_choose(c, &ch.legacy.ext, &alert) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_NO_APPLICATION_PROTOCOL, alert);
     memcpy(c->client_random, ch.legacy.random, sizeof c->client_random);
     begin(c, msg_seq, record_seq, now_ms);
     if (after_hrr) {
