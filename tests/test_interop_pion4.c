@@ -5,14 +5,19 @@
  * ClientHello of ~1.4 KB that pion fragments over two or more datagrams at
  * its MTU (RFC 6347 §4.2.3) — issue 14. The pion client talks to OUR
  * LISTENER (whose stateless HelloVerifyRequest step must take the hello in
- * fragments) and must end up on DTLS 1.2, all we speak; the pion server
- * with its defaults (1.3 and 1.2, X25519MLKEM768 first) must settle on 1.2
- * with our client. */
+ * fragments) and must end up on DTLS 1.2 (the listener's configuration
+ * names one 1.2 suite). DTLS 1.3 (RFC 9147): the pion server with its
+ * defaults (1.3 and 1.2, X25519MLKEM768 first) settles on 1.3 with our
+ * client, and on 1.2 with our client limited to 1.2; the pion client
+ * settles on 1.3 with our server, through our stateless cookie
+ * HelloRetryRequest, which also asks for an X25519 share when pion's
+ * first share is X25519MLKEM768 (a group we do not have). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cdtls/cdtls.h"
 #include "cdtls/sock.h"
@@ -69,14 +74,19 @@ static void start_pion4(child *ch, const char *role, uint16_t port, const char *
     cr_assert_eq(child_start(ch, argv), 0);
 }
 
-/* "pion: handshake ok version=1.2 suite=0xXXXX" for the suite we chose. */
-static void expect_pion_on_dtls12(child *peer, uint16_t suite)
+/* "pion: handshake ok version=1.x suite=0xXXXX" for the suite we chose. */
+static void expect_pion_on(child *peer, const char *version, uint16_t suite)
 {
     char line[96];
-    snprintf(line, sizeof line, "pion: handshake ok version=1.2 suite=0x%04X", suite);
+    snprintf(line, sizeof line, "pion: handshake ok version=%s suite=0x%04X", version, suite);
     int seen = child_output_contains(peer, line, 5000);
     if (!seen) child_stop(peer, 1);
     cr_assert(seen, "pion did not report \"%s\"", line);
+}
+
+static void expect_pion_on_dtls12(child *peer, uint16_t suite)
+{
+    expect_pion_on(peer, "1.2", suite);
 }
 
 /* The body length of the first ClientHello pion built ("pion:
@@ -213,8 +223,11 @@ static int64_t wall_clock(void *ctx)
 
 /* The pion v4 server with its defaults (DTLS 1.3 and 1.2; groups
  * X25519MLKEM768, X25519, P-256, P-384) against our client over
- * cdtls_sock_dial: the server must answer our 1.2 hello with 1.2. */
-Test(interop_pion4, default_server_vs_our_client)
+ * cdtls_sock_dial: our client offers 1.3 and 1.2 (versions 0/0), pion
+ * picks 1.3 (after its cookie HelloRetryRequest); limited to 1.2
+ * (max_version), our client gets 1.2 and ignores pion's downgrade sentinel,
+ * as a 1.2 client must. */
+static void pion_server_vs_our_client(uint16_t max_version)
 {
     served_identity id;
     served_identity_load(&id, certs);
@@ -236,6 +249,7 @@ Test(interop_pion4, default_server_vs_our_client)
     cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
     cfg.server_name = id.host;
     cfg.callbacks.unix_time = wall_clock;
+    cfg.versions.max = max_version;
     cdtls_addr to;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
     cdtls_sock *s = NULL;
@@ -243,7 +257,10 @@ Test(interop_pion4, default_server_vs_our_client)
     if (rc != CDTLS_OK) child_stop(&srv, 1);
     cr_assert_eq(rc, CDTLS_OK, "handshake with the pion v4 server: %s", cdtls_strerror(rc));
     uint16_t suite = cdtls_conn_cipher_suite(cdtls_sock_conn(s));
-    expect_pion_on_dtls12(&srv, suite);
+    const uint16_t want = max_version ? max_version : CDTLS_VERSION_1_3;
+    cr_assert_eq(cdtls_conn_version(cdtls_sock_conn(s)), want, "version 0x%04x",
+                 cdtls_conn_version(cdtls_sock_conn(s)));
+    expect_pion_on(&srv, want == CDTLS_VERSION_1_3 ? "1.3" : "1.2", suite);
     const char *ping = "ping-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
@@ -256,4 +273,87 @@ Test(interop_pion4, default_server_vs_our_client)
     cr_assert(child_output_contains(&srv, "pion: done", 3000));
     child_stop(&srv, 0);
     served_identity_free(&id);
+}
+
+Test(interop_pion4, default_server_vs_our_client)
+{
+    pion_server_vs_our_client(0);
+}
+
+Test(interop_pion4, default_server_vs_our_dtls12_client)
+{
+    pion_server_vs_our_client(CDTLS_VERSION_1_2);
+}
+
+/* The pion v4 client (1.3 and 1.2) against one server connection of ours
+ * (over the test's UDP driver, no listener): our server answers its first
+ * ClientHello with a stateless cookie HelloRetryRequest (asking for an
+ * X25519 share too when pion led with X25519MLKEM768), then completes
+ * DTLS 1.3 with certificates or with pion's PSK, and echoes a message. */
+static void pion_client_vs_our_server13(const char *curves, int with_psk)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    uint8_t psk[16];
+    if (with_psk) {
+        cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
+        cfg.psk.key = psk, cfg.psk.key_len = sizeof psk;
+        cfg.psk.identity = (const uint8_t *)"cdtls", cfg.psk.identity_len = 5;
+    } else {
+        cfg.credentials.chain = id.chain, cfg.credentials.chain_len = id.lens;
+        cfg.credentials.n_certs = id.n_certs, cfg.credentials.private_key = id.key;
+    }
+    uint16_t port = 0;
+    int fd = udp_open(0, &port);
+    cr_assert(fd >= 0);
+    const char *extra_cert[] = {"-curves", curves,     "-insecure", "-timeout",
+                                "8s",      "-message", "ping-13",   NULL};
+    const char *extra_psk[] = {
+        "-curves",  curves, "-psk",     PION4_PSK_HEX, "-suites", "TLS_AES_128_GCM_SHA256",
+        "-timeout", "8s",   "-message", "ping-13",     NULL};
+    cdtls_conn *c = NULL;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, udp_now_ms(), &c), CDTLS_OK);
+    child cli;
+    start_pion4(&cli, "client", port, with_psk ? extra_psk : extra_cert);
+    udp_peer u = {fd, {0}, 0};
+    int rc = udp_handshake(c, &u, 9000);
+    if (rc != 1 || cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&cli, 1);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "our server: %s",
+                 cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+    uint16_t suite = cdtls_conn_cipher_suite(c);
+    cr_assert(suite >= 0x1301 && suite <= 0x1305, "suite 0x%04x", suite);
+    expect_pion_on(&cli, "1.3", suite);
+    uint8_t buf[64];
+    size_t n = 0;
+    rc = udp_read(c, &u, buf, sizeof buf, &n, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's message: %s", cdtls_strerror(rc));
+    cr_assert(n == 7 && memcmp(buf, "ping-13", 7) == 0);
+    cr_assert_eq(cdtls_conn_write(c, buf, n, NULL), CDTLS_OK);
+    (void)udp_flush(c, &u);
+    int got = child_output_contains(&cli, "pion: recv=ping-13", 3000);
+    if (!got) child_stop(&cli, 1);
+    cr_assert(got, "pion got our echo");
+    child_stop(&cli, 0);
+    cdtls_conn_free(c);
+    close(fd);
+    served_identity_free(&id);
+}
+
+Test(interop_pion4, client13_vs_our_server_x25519)
+{
+    pion_client_vs_our_server13("X25519", 0);
+}
+
+Test(interop_pion4, client13_mlkem_first_vs_our_server_hrr_group)
+{
+    pion_client_vs_our_server13("X25519MLKEM768,X25519", 0);
+}
+
+Test(interop_pion4, client13_psk_vs_our_server)
+{
+    pion_client_vs_our_server13("X25519", 1);
 }
