@@ -22,7 +22,7 @@
 
 static const uint8_t psk[] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78,
                               0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1, 0xf0};
-static const char ident[] = "cdtls13-client";
+static const char psk_id[] = "cdtls13-client";
 
 static void psk_configs(cdtls_config *cc, cdtls_config *sc)
 {
@@ -30,8 +30,8 @@ static void psk_configs(cdtls_config *cc, cdtls_config *sc)
     cdtls_config_init(sc);
     cc->psk.key = sc->psk.key = psk;
     cc->psk.key_len = sc->psk.key_len = sizeof psk;
-    cc->psk.identity = sc->psk.identity = (const uint8_t *)ident;
-    cc->psk.identity_len = sc->psk.identity_len = sizeof ident - 1;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)psk_id;
+    cc->psk.identity_len = sc->psk.identity_len = sizeof psk_id - 1;
 }
 
 static int roundtrip(sim_link *s, int from_client, const char *msg)
@@ -63,7 +63,7 @@ static int suite_in_provider(uint16_t suite)
     cdtls_config cc;
     cdtls_config_init(&cc);
     cc.psk.key = psk, cc.psk.key_len = sizeof psk;
-    cc.psk.identity = (const uint8_t *)ident, cc.psk.identity_len = 1;
+    cc.psk.identity = (const uint8_t *)psk_id, cc.psk.identity_len = 1;
     cc.negotiate.cipher_suites = &suite;
     cc.negotiate.n_cipher_suites = 1;
     cc.versions.min = V13;
@@ -91,7 +91,7 @@ static void psk_session(uint16_t suite)
     cr_assert_eq(cdtls_conn_cipher_suite(s.server), suite);
     size_t idl = 0;
     const uint8_t *id = cdtls_conn_psk_identity(s.server, &idl);
-    cr_assert(id && idl == sizeof ident - 1 && memcmp(id, ident, idl) == 0);
+    cr_assert(id && idl == sizeof psk_id - 1 && memcmp(id, psk_id, idl) == 0);
     cr_assert(roundtrip(&s, 1, "hello over dtls 1.3"));
     cr_assert(roundtrip(&s, 0, "and back"));
     sim_free(&s);
@@ -272,6 +272,318 @@ Test(engine13, downgrade_by_stripping_13_is_detected)
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_FAILED);
     cr_assert_eq(cdtls_conn_error(c), CDTLS_ERR_ILLEGAL_PARAMETER, "client: %s",
                  cdtls_strerror(cdtls_conn_error(c)));
+    cdtls_conn_free(c);
+    cdtls_conn_free(sv);
+}
+
+/* --------------------------------------------------------- certificates */
+
+static char dir[64];
+typedef struct blob {
+    uint8_t b[8192];
+    size_t n;
+} blob;
+static blob files[12];
+static size_t n_files;
+static int64_t fixed_now;
+
+static int64_t clock_cb(void *ctx)
+{
+    (void)ctx;
+    return fixed_now;
+}
+
+static blob *slurp(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert(n_files < 12);
+    blob *b = &files[n_files++];
+    b->n = fread(b->b, 1, sizeof b->b, f);
+    fclose(f);
+    return b;
+}
+
+typedef struct ident {
+    const uint8_t *chain[2];
+    size_t lens[2];
+    size_t n;
+    cdtls_sign_key *key;
+    cdtls_x509_cert anchor;
+} ident;
+
+static void identity(ident *id, const char *leaf, const char *inter, const char *key, const char *root)
+{
+    memset(id, 0, sizeof *id);
+    blob *l = slurp(leaf);
+    id->chain[0] = l->b, id->lens[0] = l->n, id->n = 1;
+    if (inter) {
+        blob *i = slurp(inter);
+        id->chain[1] = i->b, id->lens[1] = i->n, id->n = 2;
+    }
+    blob *k = slurp(key);
+    int rc = cdtls_private_key_load(cdtls_provider_default(), NULL, k->b, k->n, &id->key);
+    cr_assert_eq(rc, CDTLS_OK, "%s: %s", key, cdtls_strerror(rc));
+    blob *r = slurp(root);
+    cr_assert_eq(cdtls_x509_parse(r->b, r->n, &id->anchor), CDTLS_OK);
+    cdtls_x509_cert leafc;
+    cr_assert_eq(cdtls_x509_parse(l->b, l->n, &leafc), CDTLS_OK);
+    fixed_now = leafc.not_before + 3600;
+}
+
+static void ident_free(ident *id)
+{
+    if (id->key) cdtls_provider_default()->sign_key_free(cdtls_allocator_libc(), id->key);
+}
+
+static void cert_setup(void)
+{
+    test_certs_make(dir, sizeof dir, "e13");
+    n_files = 0;
+}
+
+static void cert_teardown(void)
+{
+    test_certs_remove(dir);
+}
+
+TestSuite(engine13_cert, .init = cert_setup, .fini = cert_teardown);
+
+static void cert_configs(const ident *id, cdtls_config *cc, cdtls_config *sc, const char *host)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    sc->credentials.chain = id->chain;
+    sc->credentials.chain_len = id->lens;
+    sc->credentials.n_certs = id->n;
+    sc->credentials.private_key = id->key;
+    cc->verify.trust_anchors = &id->anchor;
+    cc->verify.n_trust_anchors = 1;
+    cc->server_name = host;
+    cc->callbacks.unix_time = clock_cb;
+}
+
+/* A certificate handshake in 1.3 with the scheme that fits the key
+ * (RFC 8446 §4.2.3), for one suite (0: the default order). */
+static void cert_session(const char *leaf, const char *inter, const char *key, const char *root,
+                         const char *host, int sig, uint16_t suite)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    if (!p->sig[sig]) cr_skip_test("provider %s cannot sign with this key type", p->name);
+    if (suite && !suite_in_provider(suite)) cr_skip_test("0x%04x not in provider %s", suite, p->name);
+    ident id;
+    identity(&id, leaf, inter, key, root);
+    cdtls_config cc, sc;
+    cert_configs(&id, &cc, &sc, host);
+    if (suite) cc.negotiate.cipher_suites = &suite, cc.negotiate.n_cipher_suites = 1;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    assert_handshake(&s, 10000);
+    cr_assert_eq(cdtls_conn_version(s.client), V13);
+    if (suite) cr_assert_eq(cdtls_conn_cipher_suite(s.client), suite);
+    size_t n = 0;
+    cr_assert_not_null(cdtls_conn_peer_certificates(s.client, &n));
+    cr_assert_eq(n, id.n);
+    cr_assert_null(cdtls_conn_psk_identity(s.client, NULL));
+    cr_assert(roundtrip(&s, 1, "certificate 1.3"));
+    cr_assert(roundtrip(&s, 0, "back"));
+    sim_free(&s);
+    ident_free(&id);
+}
+
+Test(engine13_cert, ecdsa_p256_every_suite)
+{
+    static const uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0x1304};
+    for (size_t i = 0; i < 4; i++) {
+        if (!suite_in_provider(suites[i])) continue;
+        n_files = 0;
+        cert_session("leaf.der", "int.der", "leaf.key", "root.der", "server.example.com",
+                     CDTLS_SIG_ECDSA_SHA256, suites[i]);
+    }
+}
+Test(engine13_cert, ecdsa_p384)
+{
+    cert_session("p384.der", NULL, "p384.key", "root.der", "p384.example.com", CDTLS_SIG_ECDSA_SHA384, 0);
+}
+Test(engine13_cert, ed25519)
+{
+    cert_session("ed.der", NULL, "ed.key", "ed.der", "ed.example.com", CDTLS_SIG_ED25519, 0);
+}
+Test(engine13_cert, rsa_pss)
+{
+    cert_session("rsaleaf.der", NULL, "rsaleaf.key", "rsaroot.der", "rsa.example.com",
+                 CDTLS_SIG_RSA_PSS_RSAE_SHA256, 0);
+}
+
+/* A certificate the client cannot check: unknown CA, wrong name. */
+Test(engine13_cert, untrusted_and_wrong_host_refused)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", "otherroot.der");
+    cdtls_config cc, sc;
+    cert_configs(&id, &cc, &sc, "server.example.com");
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(!sim_run_handshake(&s, 10000));
+    cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_UNTRUSTED);
+    uint8_t level, desc;
+    cr_assert(cdtls_conn_peer_alert(s.server, &level, &desc));
+    cr_assert_eq(desc, 48); /* unknown_ca, under the handshake keys */
+    sim_free(&s);
+    ident_free(&id);
+}
+
+/* Client authentication (RFC 8446 §4.3.2, §4.4.2): every mode. */
+static void client_auth(cdtls_client_auth mode, int give_cert, int want_ok)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    ident srv, cli;
+    identity(&srv, "leaf.der", "int.der", "leaf.key", "root.der");
+    int64_t now = fixed_now;
+    cdtls_config cc, sc;
+    cert_configs(&srv, &cc, &sc, "server.example.com");
+    sc.verify.client_auth = mode;
+    sc.verify.trust_anchors = &srv.anchor;
+    sc.verify.n_trust_anchors = 1;
+    sc.callbacks.unix_time = clock_cb;
+    if (give_cert) {
+        identity(&cli, "clientonly.der", "int.der", "leaf.key", "root.der");
+        cc.credentials.chain = cli.chain, cc.credentials.chain_len = cli.lens;
+        cc.credentials.n_certs = cli.n, cc.credentials.private_key = cli.key;
+    }
+    fixed_now = now;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    int ok = sim_run_handshake(&s, 10000);
+    cr_assert_eq(ok, want_ok, "mode %d cert %d: client %s server %s", mode, give_cert,
+                 cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+    if (ok) {
+        cr_assert_eq(cdtls_conn_version(s.server), V13);
+        size_t n = 0;
+        cdtls_conn_peer_certificates(s.server, &n);
+        cr_assert_eq(n, give_cert ? 2u : 0u);
+        cr_assert(roundtrip(&s, 1, "client auth"));
+    }
+    sim_free(&s);
+    ident_free(&srv);
+    if (give_cert) ident_free(&cli);
+}
+
+Test(engine13_cert, client_auth_modes)
+{
+    client_auth(CDTLS_CLIENT_AUTH_REQUEST, 0, 1);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_REQUEST, 1, 1);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_REQUIRE_ANY, 0, 0);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_REQUIRE_ANY, 1, 1);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, 0, 1);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_VERIFY_IF_GIVEN, 1, 1);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, 0, 0);
+    n_files = 0;
+    client_auth(CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY, 1, 1);
+}
+
+/* ------------------------------------------------- HelloRetryRequest */
+
+static int count_hrr(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    int *n = ctx;
+    /* a plaintext handshake record with a ServerHello whose random is the
+     * HRR value: record header 13, handshake header 12, version 2 */
+    if (!to_server && *len > 13 + 12 + 2 + 32 && d[0] == 22 && d[13] == 2 &&
+        memcmp(d + 13 + 12 + 2, hs13_hrr_random, 32) == 0)
+        (*n)++;
+    return 0;
+}
+
+/* with_cookie: the stateless cookie exchange (default); client_groups: the
+ * client's groups (its share is for the first), server_groups: the
+ * server's. */
+static void hrr_case(int with_cookie, const uint16_t *cg, size_t ncg, const uint16_t *sg, size_t nsg,
+                     int want_hrr)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    sc.cookie.exchange = with_cookie;
+    if (cg) cc.negotiate.groups = cg, cc.negotiate.n_groups = ncg;
+    if (sg) sc.negotiate.groups = sg, sc.negotiate.n_groups = nsg;
+    cdtls_conn *c, *sv;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(sv, "c:1", 3), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    int hrr = 0;
+    for (int i = 0; i < 10; i++) {
+        pass(c, sv, 1000 + (uint64_t)i, NULL, NULL, 1);
+        pass(sv, c, 1000 + (uint64_t)i, count_hrr, &hrr, 0);
+    }
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "client %s server %s",
+                 cdtls_strerror(cdtls_conn_error(c)), cdtls_strerror(cdtls_conn_error(sv)));
+    cr_assert_eq(cdtls_conn_get_state(sv), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(cdtls_conn_version(c), V13);
+    cr_assert_eq(hrr, want_hrr, "HelloRetryRequests seen: %d", hrr);
+    cdtls_conn_free(c);
+    cdtls_conn_free(sv);
+}
+
+Test(engine13, hrr_cookie_only)
+{
+    hrr_case(1, NULL, 0, NULL, 0, 1);
+}
+Test(engine13, no_hrr_without_cookie_exchange)
+{
+    hrr_case(0, NULL, 0, NULL, 0, 0);
+}
+Test(engine13, hrr_for_group_without_cookie)
+{
+    static const uint16_t cg[] = {29, 23}, sg[] = {23};
+    if (!cdtls_provider_default()->kx[CDTLS_GROUP_SECP256R1]) cr_skip_test("no P-256");
+    hrr_case(0, cg, 2, sg, 1, 1);
+}
+Test(engine13, hrr_for_group_with_cookie)
+{
+    static const uint16_t cg[] = {29, 23}, sg[] = {23};
+    if (!cdtls_provider_default()->kx[CDTLS_GROUP_SECP256R1]) cr_skip_test("no P-256");
+    hrr_case(1, cg, 2, sg, 1, 1);
+}
+Test(engine13, p384_share)
+{
+    static const uint16_t g[] = {24};
+    if (!cdtls_provider_default()->kx[CDTLS_GROUP_SECP384R1]) cr_skip_test("no P-384");
+    hrr_case(0, g, 1, g, 1, 0);
+}
+
+/* A second HelloRetryRequest (RFC 8446 §4.1.4) ends the handshake: the
+ * first one again, numbered as the ServerHello would be. */
+Test(engine13, second_hrr_refused)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cdtls_conn *c, *sv;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(sv, "c:1", 3), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    pass(c, sv, 1001, NULL, NULL, 1);
+    uint8_t hrr[2048];
+    size_t n = 0;
+    cr_assert_eq(cdtls_conn_next_datagram(sv, hrr, sizeof hrr, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_recv(c, hrr, n, NULL, 1002), CDTLS_OK);
+    uint8_t d[2048];
+    size_t dn;
+    while (cdtls_conn_next_datagram(c, d, sizeof d, &dn, NULL) == CDTLS_OK) {
+    }                /* the second ClientHello, not delivered */
+    hrr[10] = 1;     /* record sequence number 1 */
+    hrr[13 + 5] = 1; /* message_seq 1: in the ServerHello's place */
+    cr_assert_eq(cdtls_conn_recv(c, hrr, n, NULL, 1003), CDTLS_ERR_UNEXPECTED_MESSAGE);
     cdtls_conn_free(c);
     cdtls_conn_free(sv);
 }

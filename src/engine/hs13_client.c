@@ -226,7 +226,7 @@ static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *bod
     v->hh->hrr_len = len;
     rc = hs13_transcript_after_hrr(c, v->hh->ch1_hash, body, len);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    memcpy(v->hh->cookie, sh->cookie, sh->cookie_len);
+    if (sh->cookie_len) memcpy(v->hh->cookie, sh->cookie, sh->cookie_len);
     v->hh->cookie_len = sh->cookie_len;
     if (sh->has_key_share) {
         clear_shares(v);

@@ -894,6 +894,17 @@ static int process_messages(cdtls_conn *c, uint64_t now_ms)
     size_t msg_len;
     while (c->state == CDTLS_STATE_HANDSHAKING && c->h &&
            hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
+        c->v13->cur_msg_seq = seq;
+        if (c->role == CDTLS_SERVER && type == HS_CLIENT_HELLO) {
+            /* the second ClientHello after our HelloRetryRequest restarts
+             * the reassembly (hs13_server.c): it takes the message out */
+            uint8_t *own = hs_reasm_take(&c->h->reasm);
+            int rc = hs13_server_message(c, type, own + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN,
+                                         now_ms);
+            cdtls_free_wipe(c->a, own, msg_len);
+            if (rc) return rc;
+            continue;
+        }
         const uint8_t *body = msg + DTLS_HS_HEADER_LEN;
         size_t blen = msg_len - DTLS_HS_HEADER_LEN;
         int rc = c->role == CDTLS_CLIENT ? hs13_client_message(c, type, body, blen, now_ms)

@@ -106,6 +106,7 @@ typedef struct conn13 {
      * a KeyUpdate (kept until the peer's records of the old one stop) */
     record13_rx_epoch *rx_hs, *rx_ap, *rx_ap_old;
     uint64_t hs_read_epoch; /* epoch the handshake messages of the current state come in */
+    uint16_t cur_msg_seq;   /* message_seq of the message being handled */
 
     int hrr_seen;
     int psk_offered;         /* pre_shared_key in our ClientHello */

@@ -504,7 +504,7 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
         if (type != HS_CLIENT_HELLO) break;
         {
             int is13 = 0;
-            uint16_t seq = hs_reasm_next_seq(&c->h->reasm);
+            uint16_t seq = v->cur_msg_seq;
             rc = hs13_server_client_hello(c, seq, body, len, 0, now_ms, &is13);
             if (!rc && !is13) return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
             return rc;
