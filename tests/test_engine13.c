@@ -587,3 +587,186 @@ Test(engine13, second_hrr_refused)
     cdtls_conn_free(c);
     cdtls_conn_free(sv);
 }
+
+/* --------------------------------------------------------- reliability */
+
+/* Loss, duplication and reordering (RFC 9147 §5.8, §7): the handshake
+ * completes, and thanks to ACKs a retransmission carries only what the
+ * peer has not acknowledged: over the runs, fewer bytes than resending
+ * whole flights. Certificates make the flights several datagrams long at
+ * this MTU. */
+static void lossy_runs(unsigned loss, size_t mtu, uint64_t *sent_again, uint64_t *full, unsigned *ok_runs)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    *sent_again = *full = 0;
+    *ok_runs = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        n_files = 0;
+        ident id;
+        identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
+        cdtls_config cc, sc;
+        cert_configs(&id, &cc, &sc, "server.example.com");
+        cc.mtu = sc.mtu = mtu;
+        cc.timers.retransmit_initial_ms = sc.timers.retransmit_initial_ms = 400;
+        sim_impair imp = {loss, 10, 10, seed * 7919};
+        sim_link s;
+        cr_assert_eq(sim_init(&s, &cc, &sc, &imp), CDTLS_OK);
+        if (sim_run_handshake(&s, 60000)) {
+            (*ok_runs)++;
+            cr_assert_eq(cdtls_conn_version(s.client), V13);
+        }
+        for (int i = 0; i < 2; i++) {
+            const cdtls_conn *c = i ? s.server : s.client;
+            if (c->v13) *sent_again += c->v13->retransmitted_bytes, *full += c->v13->full_resend_bytes;
+        }
+        sim_free(&s);
+        ident_free(&id);
+    }
+}
+
+Test(engine13_cert, loss_30_acks_cut_retransmitted_bytes, .timeout = 60)
+{
+    uint64_t again, full;
+    unsigned ok;
+    lossy_runs(30, 400, &again, &full, &ok);
+    cr_assert_geq(ok, 18u, "only %u of 20 lossy handshakes completed", ok);
+    cr_assert_gt(full, 0u, "some flight was retransmitted");
+    cr_assert_lt(again, full, "retransmitted %llu bytes, whole flights would be %llu",
+                 (unsigned long long)again, (unsigned long long)full);
+    cr_log_info("30%% loss, MTU 400: %llu handshake bytes retransmitted, %llu with whole-flight resends",
+                (unsigned long long)again, (unsigned long long)full);
+}
+
+Test(engine13_cert, loss_10_small_mtu, .timeout = 60)
+{
+    uint64_t again, full;
+    unsigned ok;
+    lossy_runs(10, 200, &again, &full, &ok);
+    cr_assert_geq(ok, 19u, "only %u of 20 handshakes completed", ok);
+    cr_assert_leq(again, full);
+}
+
+/* ---------------------------------------------------- keys for others */
+
+struct lines {
+    char l[8][256];
+    int n;
+};
+
+static void keep_line(void *ctx, const char *line)
+{
+    struct lines *k = ctx;
+    if (k->n < 8) snprintf(k->l[k->n++], sizeof k->l[0], "%s", line);
+}
+
+/* The NSS key log with the 1.3 labels: both sides write the same five
+ * secrets for the session. */
+Test(engine13, keylog_13_labels_agree)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    struct lines kc = {{{0}}, 0}, ks = {{{0}}, 0};
+    cc.callbacks.keylog = keep_line, cc.callbacks.user = &kc;
+    sc.callbacks.keylog = keep_line, sc.callbacks.user = &ks;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    assert_handshake(&s, 10000);
+    cr_assert_eq(kc.n, 5);
+    cr_assert_eq(ks.n, 5);
+    static const char *labels[] = {"CLIENT_HANDSHAKE_TRAFFIC_SECRET ", "SERVER_HANDSHAKE_TRAFFIC_SECRET ",
+                                   "CLIENT_TRAFFIC_SECRET_0 ", "SERVER_TRAFFIC_SECRET_0 ",
+                                   "EXPORTER_SECRET "};
+    for (int i = 0; i < 5; i++) {
+        cr_assert(strncmp(kc.l[i], labels[i], strlen(labels[i])) == 0, "%s", kc.l[i]);
+        cr_assert_str_eq(kc.l[i], ks.l[i]);
+        cr_assert_eq(strlen(kc.l[i]), strlen(labels[i]) + 64 + 1 + 64);
+    }
+    sim_free(&s);
+}
+
+/* The RFC 8446 §7.5 exporter: both sides agree, label and context
+ * matter, no context is the empty context. */
+Test(engine13, exporter_13)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    assert_handshake(&s, 10000);
+    uint8_t a[32], b[32], c2[32], d[32], e[32];
+    static const uint8_t ctx[] = "ctx";
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-x", ctx, 3, 1, a, 32), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.server, "EXPERIMENTAL-x", ctx, 3, 1, b, 32), CDTLS_OK);
+    cr_assert(memcmp(a, b, 32) == 0);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-y", ctx, 3, 1, c2, 32), CDTLS_OK);
+    cr_assert(memcmp(a, c2, 32) != 0);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-x", NULL, 0, 0, d, 32), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_keying_material(s.client, "EXPERIMENTAL-x", NULL, 0, 1, e, 32), CDTLS_OK);
+    cr_assert(memcmp(d, e, 32) == 0);
+    cr_assert(memcmp(a, d, 32) != 0);
+    sim_free(&s);
+}
+
+/* ------------------------------------------------------------ hostile */
+
+/* Records of the other version: a DTLS 1.2 application-data record and a
+ * ChangeCipherSpec in a 1.3 connection, a unified-header record in a 1.2
+ * one; each is dropped and the connection goes on. */
+Test(engine13, records_of_the_other_version_dropped)
+{
+    for (int v13 = 0; v13 < 2; v13++) {
+        cdtls_config cc, sc;
+        psk_configs(&cc, &sc);
+        cc.versions.max = v13 ? 0 : V12;
+        static const uint16_t suites[] = {0x1301, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                          CDTLS_PSK_WITH_AES_128_CCM_8};
+        cc.negotiate.cipher_suites = sc.negotiate.cipher_suites = suites;
+        cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = 3;
+        sim_link s;
+        cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+        assert_handshake(&s, 10000);
+        cr_assert_eq(cdtls_conn_version(s.server), v13 ? V13 : V12);
+        static const uint8_t app12[] = {23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 24, 1, 2, 3, 4, 5, 6,
+                                        7,  8,    9,    1, 2, 3, 4, 5, 6, 7, 8, 9, 1,  2, 3, 4, 5, 6};
+        static const uint8_t ccs[] = {20, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 10, 0, 1, 1};
+        static const uint8_t unified[] = {0x2f, 0x12, 0x34, 0x00, 0x18, 1,  2,  3,  4,  5,  6,  7,  8,  9, 10,
+                                          11,   12,   13,   14,   15,   16, 17, 18, 19, 20, 21, 22, 23, 24};
+        static const uint8_t ack_plain[] = {26, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 77, 0, 18, 0, 16, 0,
+                                            0,  0,    0,    0, 0, 0, 2, 0, 0, 0, 0,  0, 0,  0, 99};
+        cr_assert_eq(cdtls_conn_recv(s.server, app12, sizeof app12, NULL, s.now_ms), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_recv(s.server, ccs, sizeof ccs, NULL, s.now_ms), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_recv(s.server, unified, sizeof unified, NULL, s.now_ms), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_recv(s.client, ack_plain, sizeof ack_plain, NULL, s.now_ms), CDTLS_OK);
+        uint8_t buf[64];
+        size_t n;
+        cr_assert_eq(cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL), CDTLS_ERR_WOULD_BLOCK);
+        cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_ESTABLISHED);
+        cr_assert(roundtrip(&s, 1, "still fine"));
+        cr_assert(roundtrip(&s, 0, "both ways"));
+        sim_free(&s);
+    }
+}
+
+/* A 1.3 handshake message where 1.2 expects its own (an
+ * EncryptedExtensions in place of the ServerHello) and a 1.2 one in a 1.3
+ * handshake (HelloVerifyRequest after the ServerHello) end the handshake
+ * or are ignored, never accepted. */
+Test(engine13, wrong_version_messages_refused)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cc.versions.max = V12;
+    static const uint16_t suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_AES_128_CCM_8};
+    cc.negotiate.cipher_suites = suites, cc.negotiate.n_cipher_suites = 2;
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    /* EncryptedExtensions (8), message_seq 0, in plaintext */
+    static const uint8_t ee[] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 14, /* record */
+                                 8,  0,    0,    2, 0, 0, 0, 0, 0, 0, 0, 2,     /* EE, seq 0 */
+                                 0,  0};                                        /* no extensions */
+    (void)cdtls_conn_recv(c, ee, sizeof ee, NULL, 1001);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_error(c), CDTLS_ERR_UNEXPECTED_MESSAGE);
+    cdtls_conn_free(c);
+}

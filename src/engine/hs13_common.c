@@ -677,6 +677,7 @@ static int transmit(cdtls_conn *c, int retransmission)
     for (size_t i = 0; i < c->flight_len && !rc; i++) {
         hs_header h;
         hs_header_get(c->flight[i].msg, &h);
+        if (retransmission) v->full_resend_bytes += h.length;
         if (!retransmission || !v->ack_tracking) {
             rc = put_range(c, i, 0, h.length, dgram, frag, &used, retransmission);
             continue;
@@ -994,6 +995,17 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
     if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
     if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
+    /* A peer that acknowledges a record of epoch 2 has our ServerHello
+     * (it has the keys), whether or not it lists its plaintext record */
+    int epoch2 = 0;
+    for (size_t i = 0; i < n; i++) epoch2 |= rns[i].epoch >= 2;
+    if (epoch2) {
+        ack13_record_number plain[ACK13_MAX_SENT];
+        size_t k = 0;
+        for (size_t i = 0; i < v->hh->atx.sent_count; i++)
+            if (v->hh->atx.sent[i].rn.epoch == 0) plain[k++] = v->hh->atx.sent[i].rn;
+        if (k) (void)ack13_tx_on_ack(&v->hh->atx, plain, k);
+    }
     if (!ack13_tx_flight_acked(&v->hh->atx)) return CDTLS_OK;
     /* RFC 9147 §7.1: a flight wholly acknowledged is not retransmitted */
     c->timer_at_ms = NO_TIMER;

@@ -122,7 +122,8 @@ typedef struct conn13 {
     ack13_rx arx;
     int ack_tracking; /* hh->atx describes the flight in c->flight */
     uint64_t last_ack_ms;
-    uint64_t retransmitted_bytes; /* handshake bytes sent again (tests read it) */
+    uint64_t retransmitted_bytes; /* handshake message bytes sent again (tests read them) */
+    uint64_t full_resend_bytes;   /* ...and what resending whole flights would have sent */
 } conn13;
 
 /* Frees the handshake-only part (hh). */
