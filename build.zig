@@ -71,7 +71,7 @@ const core_dirs = [_][]const u8{ "src/common", "src/keys", "src/record", "src/ha
 
 // Test files that need a POSIX host (fork/exec of openssl and gnutls peers,
 // pthreads): left out of Windows test binaries.
-const posix_only_tests = [_][]const u8{ "tests/udp_driver.c", "tests/test_interop.c", "tests/test_interop_cert.c", "tests/test_interop_app.c", "tests/test_interop_pion.c", "tests/test_interop_pion4.c", "tests/test_interop_nss.c", "tests/interop_listener.c", "tests/test_sock_cid.c", "tests/test_workers.c", "tests/test_listener_scale.c", "tests/test_abuse_listener.c", "tests/test_sock.c", "tests/test_sock_resume.c", "tests/interop_peers.c", "tests/test_interop_wolfssl.c", "tests/test_interop_nss13.c" };
+const posix_only_tests = [_][]const u8{ "tests/udp_driver.c", "tests/test_interop.c", "tests/test_interop_cert.c", "tests/test_interop_app.c", "tests/test_interop_pion.c", "tests/test_interop_pion4.c", "tests/test_interop_nss.c", "tests/interop_listener.c", "tests/test_sock_cid.c", "tests/test_workers.c", "tests/test_listener_scale.c", "tests/test_abuse_listener.c", "tests/test_sock.c", "tests/test_sock_resume.c", "tests/interop_peers.c", "tests/test_interop_wolfssl.c", "tests/test_interop_nss13.c", "tests/test_engine13_sock.c" };
 
 // The matrix `zig build cross` builds (library, tools and tests for each
 // provider that builds there). docs/portability.md has the results.

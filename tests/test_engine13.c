@@ -770,3 +770,50 @@ Test(engine13, wrong_version_messages_refused)
     cr_assert_eq(cdtls_conn_error(c), CDTLS_ERR_UNEXPECTED_MESSAGE);
     cdtls_conn_free(c);
 }
+
+/* The listener's stateless verifier (cdtls_hello_verifier) answers a 1.3
+ * ClientHello with a HelloRetryRequest carrying its cookie (RFC 9147
+ * §5.1), accepts the second hello, and the connection made for it
+ * continues the handshake from the cookie alone. */
+Test(engine13, hello_verifier_answers_13_with_hrr)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cdtls_hello_verifier *v;
+    cr_assert_eq(cdtls_hello_verifier_new(&sc, 1000, &v), CDTLS_OK);
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    uint8_t d[2048], reply[1024];
+    size_t n, rn;
+    cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "peer", 4, d, n, 1001, reply, sizeof reply, &rn),
+                 CDTLS_ERR_WOULD_BLOCK);
+    cr_assert(rn > 13 + 12 + 34 && reply[13] == 2 && memcmp(reply + 13 + 12 + 2, hs13_hrr_random, 32) == 0,
+              "a HelloRetryRequest, not a HelloVerifyRequest");
+    cr_assert_eq(cdtls_conn_recv(c, reply, rn, NULL, 1002), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_hello_verifier_check(v, "peer", 4, d, n, 1003, reply, sizeof reply, &rn), CDTLS_OK);
+    /* from another address the cookie is worthless */
+    uint8_t other[1024];
+    size_t on;
+    cr_assert_eq(cdtls_hello_verifier_check(v, "evil", 4, d, n, 1003, other, sizeof other, &on),
+                 CDTLS_ERR_WOULD_BLOCK);
+    cdtls_conn *sv;
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1003, &sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(sv, "peer", 4), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_cookie_verified(sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_recv(sv, d, n, NULL, 1004), CDTLS_OK);
+    for (int i = 0; i < 6; i++) {
+        pass(sv, c, 1005 + (uint64_t)i, NULL, NULL, 0);
+        pass(c, sv, 1005 + (uint64_t)i, NULL, NULL, 1);
+    }
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "client: %s",
+                 cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_get_state(sv), CDTLS_STATE_ESTABLISHED, "server: %s",
+                 cdtls_strerror(cdtls_conn_error(sv)));
+    cr_assert_eq(cdtls_conn_version(sv), V13);
+    cdtls_conn_free(c);
+    cdtls_conn_free(sv);
+    cdtls_hello_verifier_free(v);
+}

@@ -14,10 +14,17 @@
 #include "common/reader.h"
 #include "engine/conn_internal.h"
 
+#include "engine/hs13_internal.h"
+
 struct cdtls_hello_verifier {
     const cdtls_provider *p;
     const cdtls_allocator *a;
     cookie_keys keys;
+#if CDTLS_HAVE_DTLS13
+    /* what the DTLS 1.3 HelloRetryRequest needs of the configuration
+     * (suites, groups, versions; pointers borrowed like the config's) */
+    cdtls_config cfg;
+#endif
 };
 
 int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms, cdtls_hello_verifier **out)
@@ -30,6 +37,12 @@ int cdtls_hello_verifier_new(const cdtls_config *cfg, uint64_t now_ms, cdtls_hel
     if (!v) return CDTLS_ERR_NOMEM;
     v->p = p;
     v->a = a;
+#if CDTLS_HAVE_DTLS13
+    /* a caller's older (shorter) struct: its prefix, the defaults after */
+    cdtls_config_init(&v->cfg);
+    memcpy(&v->cfg, cfg, cfg->size && cfg->size < sizeof v->cfg ? cfg->size : sizeof v->cfg);
+    v->cfg.size = sizeof v->cfg;
+#endif
     int rc = cookie_keys_init(&v->keys, p, cfg->cookie.rotate_ms, now_ms);
     if (rc) {
         cdtls_free_wipe(a, v, sizeof *v);
@@ -97,6 +110,21 @@ int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t
     if (!find_hello_start(dgram, len, &rh, &h, &frag)) return CDTLS_ERR_DECODE;
     rc = hello_start_parse(&h, frag, &pre);
     if (rc) return rc;
+#if CDTLS_HAVE_DTLS13
+    /* RFC 9147 §5.1: a DTLS 1.3 ClientHello gets a HelloRetryRequest with
+     * a cookie instead of a HelloVerifyRequest. The cookie holds the hash
+     * of the whole first hello, so only an unfragmented one is answered
+     * so; a fragmented one gets the 1.2 exchange (its client answers with
+     * the legacy cookie, which the connection then accepts). */
+    if (h.fragment_length == h.length) {
+        int answered = 0, verified = 0;
+        rc = hs13_verifier_hello(&v->cfg, v->p, &v->keys, addr, addr_len, frag, h.length, h.message_seq,
+                                 rh.seq, reply, reply_cap, reply_len, &answered, &verified);
+        if (rc) return rc;
+        if (verified) return CDTLS_OK;
+        if (answered) return CDTLS_ERR_WOULD_BLOCK;
+    }
+#endif
 
     cookie_part parts[2];
     size_t np = hs_cookie_parts(pre.version_random_sid, pre.version_random_sid_len, addr, addr_len, parts);

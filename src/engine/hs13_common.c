@@ -60,17 +60,22 @@ static int suite_available(const cdtls_provider *p, uint16_t suite)
     return ok;
 }
 
-size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
+size_t hs13_cfg_suites(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap)
 {
     static const uint16_t defaults[] = {R13_TLS_AES_128_GCM_SHA256, R13_TLS_AES_256_GCM_SHA384,
                                         R13_TLS_CHACHA20_POLY1305_SHA256, R13_TLS_AES_128_CCM_SHA256};
-    const uint16_t *list = c->cfg->negotiate.cipher_suites ? c->cfg->negotiate.cipher_suites : defaults;
-    size_t n = c->cfg->negotiate.cipher_suites ? c->cfg->negotiate.n_cipher_suites
-                                               : sizeof defaults / sizeof defaults[0];
+    const uint16_t *list = cfg->negotiate.cipher_suites ? cfg->negotiate.cipher_suites : defaults;
+    size_t n = cfg->negotiate.cipher_suites ? cfg->negotiate.n_cipher_suites
+                                            : sizeof defaults / sizeof defaults[0];
     size_t k = 0;
     for (size_t i = 0; i < n && k < cap; i++)
-        if (suite_available(c->p, list[i])) out[k++] = list[i];
+        if (suite_available(p, list[i])) out[k++] = list[i];
     return k;
+}
+
+size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    return hs13_cfg_suites(c->cfg, c->p, out, cap);
 }
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
@@ -84,11 +89,16 @@ static int config_needs_12(const cdtls_config *cfg)
            cfg->callbacks.verify_raw_public_key;
 }
 
-int hs13_allows_13(const cdtls_conn *c)
+int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)
 {
     uint16_t s[8];
-    return conn_max_version(c->cfg) == CDTLS_VERSION_1_3 && !config_needs_12(c->cfg) &&
-           hs13_our_suites(c, s, 8) > 0;
+    return conn_max_version(cfg) == CDTLS_VERSION_1_3 && !config_needs_12(cfg) &&
+           hs13_cfg_suites(cfg, p, s, 8) > 0;
+}
+
+int hs13_allows_13(const cdtls_conn *c)
+{
+    return hs13_cfg_allows_13(c->cfg, c->p);
 }
 
 int hs13_allows_12(const cdtls_conn *c)

@@ -135,6 +135,8 @@ int hs13_suite_params(uint16_t suite, cdtls_hash_alg *hash, size_t *key_len);
 cdtls_hash_alg hs13_psk_hash(const uint16_t *suites, size_t n);
 /* Our 1.3 suites in preference order that the provider can do. */
 size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap);
+size_t hs13_cfg_suites(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap);
+int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p);
 /* The versions this side speaks: 1 when 1.3 / 1.2 are allowed. */
 int hs13_allows_13(const cdtls_conn *c);
 int hs13_allows_12(const cdtls_conn *c);
@@ -199,6 +201,15 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
 int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len, uint64_t now_ms);
 /* 1 when a server set up like this one would pick 1.3 for some client */
 int hs13_server_enabled(const cdtls_conn *c);
+int hs13_cfg_server_enabled(const cdtls_config *cfg, const cdtls_provider *p);
+/* The stateless HelloRetryRequest of a listener's hello verifier (RFC 9147
+ * §5.1) for an unfragmented 1.3 ClientHello body: *answered 0 when this
+ * hello is not one to answer so (the 1.2 cookie exchange goes on), else
+ * the record in out, or CDTLS_OK with *verified when its cookie is ours. */
+int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const cookie_keys *keys,
+                        const void *addr, size_t addr_len, const uint8_t *body, size_t len, uint16_t msg_seq,
+                        uint64_t record_seq, uint8_t *out, size_t cap, size_t *out_len, int *answered,
+                        int *verified);
 
 #endif /* CDTLS_HAVE_DTLS13 */
 #endif

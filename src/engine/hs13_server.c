@@ -25,11 +25,16 @@
 #define COOKIE13_FIXED 5u
 #define COOKIE13_MAX (COOKIE13_FIXED + TLS13_MAX_HASH + COOKIE_LEN)
 
+int hs13_cfg_server_enabled(const cdtls_config *cfg, const cdtls_provider *p)
+{
+    if (!hs13_cfg_allows_13(cfg, p)) return 0;
+    return cfg->psk.key_len || cfg->callbacks.psk || cfg->credentials.n_certs ||
+           cfg->callbacks.select_certificate;
+}
+
 int hs13_server_enabled(const cdtls_conn *c)
 {
-    if (!hs13_allows_13(c)) return 0;
-    return c->cfg->psk.key_len || c->cfg->callbacks.psk || c->cfg->credentials.n_certs ||
-           c->cfg->callbacks.select_certificate;
+    return hs13_cfg_server_enabled(c->cfg, c->p);
 }
 
 static int auth_requires(const cdtls_conn *c)
@@ -80,10 +85,10 @@ static int cookie_keys_ready(cdtls_conn *c, uint64_t now_ms)
     return CDTLS_OK;
 }
 
-static size_t cookie_parts13(const cdtls_conn *c, const hs13_client_hello *ch, const uint8_t *fixed,
-                             size_t fixed_len, cookie_part parts[3])
+static size_t cookie_parts13(const void *addr, size_t addr_len, const hs13_client_hello *ch,
+                             const uint8_t *fixed, size_t fixed_len, cookie_part parts[3])
 {
-    parts[0].p = c->peer_addr, parts[0].len = c->peer_addr_len;
+    parts[0].p = addr, parts[0].len = addr_len;
     parts[1].p = ch->legacy.random, parts[1].len = 32;
     parts[2].p = fixed, parts[2].len = fixed_len;
     return 3;
@@ -92,12 +97,11 @@ static size_t cookie_parts13(const cdtls_conn *c, const hs13_client_hello *ch, c
 /* The stateless HelloRetryRequest: the record echoes the ClientHello's
  * sequence number and message_seq (as a HelloVerifyRequest does), and
  * nothing of it is kept. */
-static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16_t suite, uint16_t group,
-                              const uint8_t *ch_hash, size_t hash_len, uint16_t msg_seq, uint64_t record_seq,
-                              uint64_t now_ms)
+static int stateless_hrr_record(const cdtls_provider *p, const cookie_keys *keys, const void *addr,
+                                size_t addr_len, const hs13_client_hello *ch, uint16_t suite, uint16_t group,
+                                const uint8_t *ch_hash, size_t hash_len, uint16_t msg_seq,
+                                uint64_t record_seq, uint8_t *rec, size_t cap, size_t *n)
 {
-    int rc = cookie_keys_ready(c, now_ms);
-    if (rc) return rc;
     uint8_t cookie[COOKIE13_MAX];
     cookie[0] = (uint8_t)(suite >> 8), cookie[1] = (uint8_t)suite;
     cookie[2] = (uint8_t)(group >> 8), cookie[3] = (uint8_t)group;
@@ -105,8 +109,8 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
     memcpy(cookie + COOKIE13_FIXED, ch_hash, hash_len);
     size_t fixed = COOKIE13_FIXED + hash_len;
     cookie_part parts[3];
-    size_t np = cookie_parts13(c, ch, cookie, fixed, parts);
-    rc = cookie_make(c->p, &c->h->cookies, parts, np, cookie + fixed);
+    size_t np = cookie_parts13(addr, addr_len, ch, cookie, fixed, parts);
+    int rc = cookie_make(p, keys, parts, np, cookie + fixed);
     if (rc) return rc;
     uint8_t msg[DTLS_HS_HEADER_LEN + H13_MAX_HRR];
     size_t blen = 0;
@@ -115,10 +119,20 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
     if (rc) return rc;
     hs_header h = {HS_SERVER_HELLO, (uint32_t)blen, msg_seq, 0, (uint32_t)blen};
     hs_header_put(&h, msg);
-    uint8_t rec[DTLS_RECORD_HEADER_LEN + sizeof msg];
+    return record_seal(NULL, CT_HANDSHAKE, DTLS_VERSION_1_2, 0, record_seq, msg, DTLS_HS_HEADER_LEN + blen,
+                       rec, cap, n);
+}
+
+static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16_t suite, uint16_t group,
+                              const uint8_t *ch_hash, size_t hash_len, uint16_t msg_seq, uint64_t record_seq,
+                              uint64_t now_ms)
+{
+    int rc = cookie_keys_ready(c, now_ms);
+    if (rc) return rc;
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + H13_MAX_HRR];
     size_t n = 0;
-    rc = record_seal(NULL, CT_HANDSHAKE, DTLS_VERSION_1_2, 0, record_seq, msg, DTLS_HS_HEADER_LEN + blen, rec,
-                     sizeof rec, &n);
+    rc = stateless_hrr_record(c->p, &c->h->cookies, c->peer_addr, c->peer_addr_len, ch, suite, group, ch_hash,
+                              hash_len, msg_seq, record_seq, rec, sizeof rec, &n);
     if (rc) return rc;
     rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
     return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
@@ -127,15 +141,29 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
 /* A cookie extension we did not make (another server's, forged, stale):
  * the hello is treated as one without a cookie, so it gets a fresh
  * HelloRetryRequest (RFC 9147 §5.1) and nothing else is believed. */
+static int cookie_shape_ok(const hs13_client_hello *ch)
+{
+    size_t hl = ch->cookie_len > COOKIE13_FIXED ? ch->cookie[4] : 0;
+    return ch->cookie_len == COOKIE13_FIXED + hl + COOKIE_LEN && (hl == 32 || hl == 48);
+}
+
+static int cookie_mac_ok(const cdtls_provider *p, const cookie_keys *keys, const void *addr, size_t addr_len,
+                         const hs13_client_hello *ch)
+{
+    if (!cookie_shape_ok(ch)) return 0;
+    const uint8_t *ck = ch->cookie;
+    size_t fixed = COOKIE13_FIXED + ck[4];
+    cookie_part parts[3];
+    return cookie_verify(p, keys, parts, cookie_parts13(addr, addr_len, ch, ck, fixed, parts), ck + fixed,
+                         COOKIE_LEN) == CDTLS_OK;
+}
+
 static int cookie_foreign(cdtls_conn *c, const hs13_client_hello *ch, uint64_t now_ms)
 {
+    /* a listener's hello verifier checked it already (with its own keys) */
+    if (c->cookie_verified) return !cookie_shape_ok(ch);
     if (cookie_keys_ready(c, now_ms) != CDTLS_OK) return 1;
-    const uint8_t *ck = ch->cookie;
-    size_t hl = ch->cookie_len > COOKIE13_FIXED ? ck[4] : 0;
-    cookie_part parts[3];
-    return ch->cookie_len != COOKIE13_FIXED + hl + COOKIE_LEN || (hl != 32 && hl != 48) ||
-           cookie_verify(c->p, &c->h->cookies, parts, cookie_parts13(c, ch, ck, COOKIE13_FIXED + hl, parts),
-                         ck + COOKIE13_FIXED + hl, COOKIE_LEN) != CDTLS_OK;
+    return !cookie_mac_ok(c->p, &c->h->cookies, c->peer_addr, c->peer_addr_len, ch);
 }
 
 /* Our PSK among the client's identities (external PSKs, RFC 8446
@@ -412,11 +440,21 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     } else if (ch.cookie_len && !cookie_foreign(c, &ch, now_ms)) {
         /* our stateless HelloRetryRequest came back: the cookie holds the
          * suite, the group asked for, Hash(ClientHello1) */
-        rc = cookie_keys_ready(c, now_ms);
-        if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         const uint8_t *ck = ch.cookie;
         size_t hl = ch.cookie_len > COOKIE13_FIXED ? ck[4] : 0;
         uint16_t cs = (uint16_t)(ck[0] << 8 | ck[1]), cg = (uint16_t)(ck[2] << 8 | ck[3]);
+        /* the HelloRetryRequest's suite and group stand (RFC 8446 §4.1.4);
+         * a listener's verifier chose them without looking at the PSK, so
+         * a suite we would not have picked is still taken when we can */
+        cdtls_hash_alg cs_hash;
+        size_t cs_kl;
+        if (k.suite != cs && hs_client_hello_offers_suite(&ch.legacy, cs) &&
+            hs13_suite_params(cs, &cs_hash, &cs_kl) && (k.psk_idx < 0 || cs_hash == k.psk_hash)) {
+            uint16_t ours[16];
+            size_t no = hs13_our_suites(c, ours, 16);
+            for (size_t i = 0; i < no; i++)
+                if (ours[i] == cs) k.suite = cs;
+        }
         if (k.suite != cs || (cg && (!k.have_share || k.group != cg)))
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         memcpy(ch1_hash, ck + COOKIE13_FIXED, hl);
@@ -539,6 +577,77 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
     default: break;
     }
     return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+}
+
+
+/* Groups of a configuration (as hs_our_groups, without a connection). */
+static size_t cfg_groups(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap)
+{
+    static const uint16_t defaults[] = {29, 23, 24};
+    const uint16_t *list = cfg->negotiate.groups ? cfg->negotiate.groups : defaults;
+    size_t n = cfg->negotiate.groups ? cfg->negotiate.n_groups : 3, k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (hs_kx_by_id(p, list[i])) out[k++] = list[i];
+    return k;
+}
+
+int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const cookie_keys *keys,
+                        const void *addr, size_t addr_len, const uint8_t *body, size_t len, uint16_t msg_seq,
+                        uint64_t record_seq, uint8_t *out, size_t cap, size_t *out_len, int *answered,
+                        int *verified)
+{
+    *answered = *verified = 0;
+    if (!hs13_cfg_server_enabled(cfg, p)) return CDTLS_OK;
+    hs13_client_hello ch;
+    if (hs13_client_hello_parse(body, len, &ch) != CDTLS_OK ||
+        !hs13_client_hello_offers_version(&ch, CDTLS_VERSION_1_3) || ch.legacy.cookie_len)
+        return CDTLS_OK;
+    if (ch.cookie_len && cookie_mac_ok(p, keys, addr, addr_len, &ch)) {
+        *verified = 1;
+        return CDTLS_OK;
+    }
+    /* the suite: ours in order that the client offers; with a PSK
+     * offered, first those of the PSK's hash (hs13_psk_hash) */
+    uint16_t suites[16], offered[64];
+    size_t ns = hs13_cfg_suites(cfg, p, suites, 16), no = 0;
+    for (size_t i = 0; i + 1 < ch.legacy.raw_suites_len && no < 64; i += 2)
+        offered[no++] = (uint16_t)(ch.legacy.raw_suites[i] << 8 | ch.legacy.raw_suites[i + 1]);
+    const cdtls_hash_alg psk_hash = hs13_psk_hash(offered, no);
+    uint16_t suite = 0;
+    for (int pass = ch.has_psk ? 0 : 1; pass < 2 && !suite; pass++)
+        for (size_t i = 0; i < ns && !suite; i++) {
+            cdtls_hash_alg h;
+            size_t kl;
+            (void)hs13_suite_params(suites[i], &h, &kl);
+            if (pass == 0 && h != psk_hash) continue;
+            if (hs_client_hello_offers_suite(&ch.legacy, suites[i])) suite = suites[i];
+        }
+    if (!suite) return CDTLS_OK; /* the connection refuses it (or speaks 1.2) */
+    /* the group: none when the client sent a share we take, else the
+     * first of ours it supports */
+    uint16_t groups[CDTLS_GROUP__COUNT], group = 0;
+    size_t ng = cfg_groups(cfg, p, groups, CDTLS_GROUP__COUNT);
+    hs13_key_share share;
+    int have_share = 0;
+    for (size_t i = 0; i < ng && !have_share; i++)
+        have_share = hs13_client_hello_find_share(&ch, groups[i], &share);
+    for (size_t i = 0; i < ng && !have_share && !group; i++)
+        if (hs_client_hello_offers_group(&ch.legacy, groups[i])) group = groups[i];
+    cdtls_hash_alg hash;
+    size_t kl;
+    (void)hs13_suite_params(suite, &hash, &kl);
+    const cdtls_hash_vt *hv = p->hash[hash];
+    uint8_t ch_hash[TLS13_MAX_HASH];
+    uint8_t hdr[4] = {HS_CLIENT_HELLO, (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    cdtls_hash_ctx hc;
+    hv->init(&hc);
+    hv->update(&hc, hdr, 4);
+    hv->update(&hc, body, len);
+    hv->final(&hc, ch_hash);
+    int rc = stateless_hrr_record(p, keys, addr, addr_len, &ch, suite, group, ch_hash, hv->digest_len,
+                                  msg_seq, record_seq, out, cap, out_len);
+    if (!rc) *answered = 1;
+    return rc;
 }
 
 #endif /* CDTLS_HAVE_DTLS13 */
