@@ -259,7 +259,7 @@ Test(engine13, downgrade_by_stripping_13_is_detected)
     static const uint16_t suites[] = {0x1301, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
                                       CDTLS_PSK_WITH_AES_128_CCM_8};
     cc.negotiate.cipher_suites = sc.negotiate.cipher_suites = suites;
-    cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = 3;
+    cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
     sc.cookie.exchange = 0;
     cdtls_conn *c, *sv;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
@@ -721,7 +721,7 @@ Test(engine13, records_of_the_other_version_dropped)
         static const uint16_t suites[] = {0x1301, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
                                           CDTLS_PSK_WITH_AES_128_CCM_8};
         cc.negotiate.cipher_suites = sc.negotiate.cipher_suites = suites;
-        cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = 3;
+        cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
         sim_link s;
         cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
         assert_handshake(&s, 10000);
@@ -756,8 +756,9 @@ Test(engine13, wrong_version_messages_refused)
     cdtls_config cc, sc;
     psk_configs(&cc, &sc);
     cc.versions.max = V12;
-    static const uint16_t suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256, CDTLS_PSK_WITH_AES_128_CCM_8};
-    cc.negotiate.cipher_suites = suites, cc.negotiate.n_cipher_suites = 2;
+    static const uint16_t suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                      CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_CCM_8};
+    cc.negotiate.cipher_suites = suites, cc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
     cdtls_conn *c;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
@@ -816,4 +817,73 @@ Test(engine13, hello_verifier_answers_13_with_hrr)
     cdtls_conn_free(c);
     cdtls_conn_free(sv);
     cdtls_hello_verifier_free(v);
+}
+
+/* ------------------------------------------------------------ KeyUpdate */
+
+/* RFC 9147 §8, both ways: the client updates and asks the server to; both
+ * move to epoch 4 once the KeyUpdates are ACKed, data flows throughout,
+ * and under loss the KeyUpdate is resent until ACKed. */
+static void key_update_run(unsigned loss)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    sim_impair imp = {loss, 0, 0, 4242};
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, &imp), CDTLS_OK);
+    assert_handshake(&s, 30000);
+    sim_run(&s, 5000); /* the final flight's ACK */
+    cr_assert_eq(cdtls_conn_update_keys(s.client, 1), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_update_keys(s.client, 0), CDTLS_ERR_BAD_STATE, "one at a time");
+    for (int i = 0; i < 40 && (s.client->v13->tx_ap_epoch < 4 || s.server->v13->tx_ap_epoch < 4); i++) {
+        sim_pump(&s);
+        sim_run(&s, 1000);
+    }
+    cr_assert_eq(s.client->v13->tx_ap_epoch, 4, "client writes epoch %llu",
+                 (unsigned long long)s.client->v13->tx_ap_epoch);
+    cr_assert_eq(s.server->v13->tx_ap_epoch, 4, "server writes epoch %llu",
+                 (unsigned long long)s.server->v13->tx_ap_epoch);
+    cr_assert_eq(s.server->v13->rx_ap->epoch, 4);
+    cr_assert_eq(s.client->v13->rx_ap->epoch, 4);
+    cr_assert_eq(s.client->v13->ku_received, 1);
+    cr_assert_eq(s.server->v13->ku_received, 1);
+    if (!loss) {
+        cr_assert(roundtrip(&s, 1, "after the update"));
+        cr_assert(roundtrip(&s, 0, "and back"));
+        /* again, without asking the peer: only the client's keys move */
+        cr_assert_eq(cdtls_conn_update_keys(s.client, 0), CDTLS_OK);
+        sim_pump(&s);
+        sim_run(&s, 2000);
+        cr_assert_eq(s.client->v13->tx_ap_epoch, 5);
+        cr_assert_eq(s.server->v13->tx_ap_epoch, 4);
+        cr_assert(roundtrip(&s, 1, "epoch 5"));
+        cr_assert(roundtrip(&s, 0, "epoch 4"));
+    }
+    sim_free(&s);
+}
+
+Test(engine13, key_update_both_ways)
+{
+    key_update_run(0);
+}
+
+Test(engine13, key_update_under_loss)
+{
+    key_update_run(30);
+}
+
+Test(engine13, key_update_on_12_unsupported)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cc.versions.max = V12;
+    static const uint16_t suites[] = {CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                      CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_CCM_8};
+    cc.negotiate.cipher_suites = suites, cc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_update_keys(s.client, 0), CDTLS_ERR_BAD_STATE);
+    assert_handshake(&s, 10000);
+    cr_assert_eq(cdtls_conn_update_keys(s.client, 0), CDTLS_ERR_UNSUPPORTED);
+    sim_free(&s);
 }

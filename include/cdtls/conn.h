@@ -217,6 +217,12 @@ CDTLS_API int cdtls_conn_uses_ems(const cdtls_conn *c);
 /* The negotiated version: CDTLS_VERSION_1_2 or CDTLS_VERSION_1_3, 0 while
  * the ServerHello has not settled it. */
 CDTLS_API uint16_t cdtls_conn_version(const cdtls_conn *c);
+/* DTLS 1.3 KeyUpdate (RFC 9147 §8): new sending keys once the peer has
+ * acknowledged the KeyUpdate; request_peer asks the peer to update its own
+ * too. CDTLS_ERR_UNSUPPORTED on a 1.2 connection, CDTLS_ERR_BAD_STATE
+ * before the handshake is done or while an update is still unacknowledged.
+ * The engine also updates on its own before a key's usage limit. */
+CDTLS_API int cdtls_conn_update_keys(cdtls_conn *c, int request_peer);
 /* The peer's certificate chain as it sent it, leaf first (borrowed; valid
  * while the connection lives); NULL with *n = 0 for PSK suites. */
 CDTLS_API const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);

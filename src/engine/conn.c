@@ -1272,6 +1272,20 @@ uint16_t cdtls_conn_version(const cdtls_conn *c)
     return c ? c->version : 0;
 }
 
+int cdtls_conn_update_keys(cdtls_conn *c, int request_peer)
+{
+    if (!c) return CDTLS_ERR_INVALID_ARG;
+    if (c->state == CDTLS_STATE_FAILED) return c->error;
+#if CDTLS_HAVE_DTLS13
+    if (c->version == CDTLS_VERSION_1_3 && c->v13) {
+        if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_ERR_BAD_STATE;
+        return hs13_key_update_send(c, request_peer, hs13_now(c));
+    }
+#endif
+    (void)request_peer;
+    return c->state == CDTLS_STATE_ESTABLISHED ? CDTLS_ERR_UNSUPPORTED : CDTLS_ERR_BAD_STATE;
+}
+
 /* cfg.versions: 0 = the lowest / highest this build speaks. A min above
  * the max, or outside what the build speaks, is refused by
  * context_validate. */

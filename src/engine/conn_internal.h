@@ -308,6 +308,8 @@ int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *
 size_t hs13_max_write(const cdtls_conn *c);
 uint64_t hs13_timeout(const cdtls_conn *c);
 uint16_t hs13_conn_suite(const cdtls_conn *c);
+int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms);
+uint64_t hs13_now(const cdtls_conn *c);
 void hs13_free(cdtls_conn *c);
 int hs13_export(const cdtls_conn *c, const char *label, const uint8_t *context, size_t context_len,
                 uint8_t *out, size_t out_len);

@@ -221,6 +221,11 @@ void hs13_free(cdtls_conn *c)
     c->v13 = NULL;
 }
 
+uint64_t hs13_now(const cdtls_conn *c)
+{
+    return c->v13 ? c->v13->last_now_ms : 0;
+}
+
 uint16_t hs13_conn_suite(const cdtls_conn *c)
 {
     return c->v13 ? c->v13->suite : 0;
@@ -801,6 +806,11 @@ int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *
 {
     conn13 *v = c->v13;
     if (len > hs13_max_write(c)) return CDTLS_ERR_RECORD_TOO_LARGE;
+    /* RFC 9147 §4.5.3: update before the key's limit (at 7/8 of it) */
+    if (!v->ku_pending && !v->final_pending && record13_key_update_due(v->tx_ap)) {
+        int rc = hs13_key_update_send(c, 0, v->last_now_ms);
+        if (rc) return rc;
+    }
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     const size_t cap = H13_HDR + len + record13_expansion(v->tx_ap, len);
     dgram_node *n = dgram_queue_node(&c->out, c->a, cap, oob);
@@ -836,6 +846,102 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL);
 }
 
+/* ---------------------------------------------------------- KeyUpdate */
+
+static int ku_transmit(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    uint8_t rec[H13_HDR + sizeof v->ku_msg + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    size_t used = 0;
+    ack13_record_number rn;
+    int rc = put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, v->ku_msg, sizeof v->ku_msg, rec, sizeof rec, &used,
+                        &rn);
+    if (rc) return rc;
+    v->ku_rn[v->n_ku_rn++ % 8] = rn;
+    return dgram_queue_push(&c->out, c->a, rec, used,
+                            c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+}
+
+/* Our KeyUpdate (RFC 9147 §8): sent under the current keys and resent
+ * until ACKed; only then do we send under the next epoch (§8: "the
+ * sender MUST NOT send records in the new epoch until the KeyUpdate is
+ * acknowledged"). */
+int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    if (v->ku_pending || v->final_pending || !v->tx_ap) return CDTLS_ERR_BAD_STATE;
+    hs_header h = {HS13_KEY_UPDATE, 1, c->send_msg_seq++, 0, 1};
+    hs_header_put(&h, v->ku_msg);
+    v->ku_msg[DTLS_HS_HEADER_LEN] = request_peer ? 1 : 0;
+    v->ku_pending = 1;
+    v->n_ku_rn = 0;
+    c->timeout_ms = c->cfg->timers.retransmit_initial_ms;
+    c->retransmits = 0;
+    c->timer_at_ms = now_ms + c->timeout_ms;
+    return ku_transmit(c);
+}
+
+/* The KeyUpdate was ACKed: the next sending epoch. */
+static int ku_done(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    uint8_t *secret = c->role == CDTLS_CLIENT ? v->c_ap : v->s_ap;
+    int rc = tls13_next_traffic_secret(c->p, v->hash, DTLS13_LABEL_PREFIX, secret, secret);
+    record13_cipher *ci = rc ? NULL : cdtls_alloc_zero(c->a, sizeof *ci);
+    if (!rc && !ci) rc = CDTLS_ERR_NOMEM;
+    if (!rc) rc = cipher_from_secret(c, ci, secret);
+    if (rc) {
+        if (ci) cdtls_free_wipe(c->a, ci, sizeof *ci);
+        return rc;
+    }
+    drop_tx(c, &v->tx_ap);
+    v->tx_ap = ci;
+    v->tx_ap_epoch++;
+    v->tx_seq_ap = 0;
+    v->ku_pending = 0;
+    v->ku_sent++;
+    c->timer_at_ms = NO_TIMER;
+    return CDTLS_OK;
+}
+
+/* The peer's KeyUpdate: acknowledged, its next epoch installed (the
+ * current one kept for records still on their way), and ours in answer
+ * when it asks (RFC 8446 §4.6.3). */
+static int ku_received(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t epoch, uint64_t seq,
+                       uint64_t now_ms)
+{
+    conn13 *v = c->v13;
+    int requested = 0;
+    if (hs13_key_update_parse(body, len, &requested) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
+    /* only under the peer's newest keys: one under older keys (already
+     * superseded) is a replay of an update done */
+    if (!v->rx_ap || epoch != v->rx_ap->epoch) return CDTLS_OK;
+    uint8_t *secret = c->role == CDTLS_CLIENT ? v->s_ap : v->c_ap;
+    int rc = tls13_next_traffic_secret(c->p, v->hash, DTLS13_LABEL_PREFIX, secret, secret);
+    record13_rx_epoch *e = rc ? NULL : cdtls_alloc_zero(c->a, sizeof *e);
+    if (!rc && !e) rc = CDTLS_ERR_NOMEM;
+    if (!rc) {
+        record13_rx_epoch_init(e, epoch + 1,
+                               c->cfg->limits.replay_window ? c->cfg->limits.replay_window : 64);
+        rc = cipher_from_secret(c, &e->cipher, secret);
+    }
+    if (rc) {
+        if (e) cdtls_free_wipe(c->a, e, sizeof *e);
+        return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+    }
+    drop_rx(c, &v->rx_ap_old);
+    v->rx_ap_old = v->rx_ap;
+    v->rx_ap = e;
+    v->ku_received++;
+    ack13_rx_new_flight(&v->arx);
+    ack13_record_number rn = {epoch, seq};
+    ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
+    rc = hs13_send_ack(c, now_ms);
+    if (!rc && requested && !v->ku_pending) rc = hs13_key_update_send(c, 0, now_ms);
+    return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+}
+
 /* ------------------------------------------------------------- timers */
 
 uint64_t hs13_timeout(const cdtls_conn *c)
@@ -845,7 +951,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
     if (c->state == CDTLS_STATE_HANDSHAKING) {
         uint64_t deadline = c->h ? c->h->hs_started_ms + c->cfg->timers.handshake_timeout_ms : NO_TIMER;
         t = c->timer_at_ms < deadline ? c->timer_at_ms : deadline;
-    } else if (c->state == CDTLS_STATE_ESTABLISHED && v && v->final_pending) {
+    } else if (c->state == CDTLS_STATE_ESTABLISHED && v && (v->final_pending || v->ku_pending)) {
         t = c->timer_at_ms;
     }
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
@@ -855,6 +961,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
 int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     conn13 *v = c->v13;
+    v->last_now_ms = now_ms;
     if (c->state == CDTLS_STATE_CLOSED) return CDTLS_OK;
     if (ack13_rx_due(&v->arx, now_ms)) {
         int rc = hs13_send_ack(c, now_ms);
@@ -863,8 +970,18 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
-    if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending) return CDTLS_OK;
+    if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
+    if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
+        /* our KeyUpdate is unacknowledged: again, with backoff (§8) */
+        uint64_t next = (uint64_t)c->timeout_ms * 2;
+        c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                                : (uint32_t)next;
+        c->timer_at_ms = now_ms + c->timeout_ms;
+        c->retransmits++;
+        int rc = ku_transmit(c);
+        return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
+    }
     /* the final flight of a client is resent until ACKed, within the
      * retransmission limit of the handshake (RFC 9147 §5.8.3, §7) */
     if (c->state == CDTLS_STATE_ESTABLISHED && c->retransmits >= 10) {
@@ -951,13 +1068,22 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch == 2 && c->role == CDTLS_CLIENT && v->final_pending) {
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq && h.type == HS13_KEY_UPDATE) {
+                /* the peer resends a KeyUpdate we have: our ACK was lost */
+                ack13_record_number rn = {epoch, seq};
+                ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
+                int rc = hs13_send_ack(c, now_ms);
+                if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
-                /* post-handshake messages: NewSessionTicket is not used
-                 * (no 1.3 resumption yet) and is acknowledged; KeyUpdate
-                 * is not built yet and is refused */
+                /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
+                 * is acknowledged and not used (no 1.3 resumption yet);
+                 * anything else ends the connection */
                 c->peer_next_seq = (uint16_t)(h.message_seq + 1);
-                if (h.type == HS_NEW_SESSION_TICKET) {
+                if (h.type == HS13_KEY_UPDATE) {
+                    int rc = ku_received(c, frag, h.length, epoch, seq, now_ms);
+                    if (rc) return rc;
+                } else if (h.type == HS_NEW_SESSION_TICKET) {
                     ack13_rx_new_flight(&v->arx);
                     ack13_record_number rn = {epoch, seq};
                     ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1003,6 +1129,16 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     ack13_record_number rns[64];
     size_t n = 0;
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
+    if (v->ku_pending) {
+        size_t kn = v->n_ku_rn < 8 ? v->n_ku_rn : 8;
+        for (size_t i = 0; i < n && v->ku_pending; i++)
+            for (size_t j = 0; j < kn; j++)
+                if (rns[i].epoch == v->ku_rn[j].epoch && rns[i].seq == v->ku_rn[j].seq) {
+                    int rc = ku_done(c);
+                    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+                    break;
+                }
+    }
     if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
     if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
     /* A peer that acknowledges a record of epoch 2 has our ServerHello
@@ -1114,6 +1250,7 @@ static int plaintext_record(cdtls_conn *c, const record_header *rh, const uint8_
 
 int hs13_process_records(cdtls_conn *c, cdtls_reader *r, const cdtls_oob *oob, uint64_t now_ms)
 {
+    c->v13->last_now_ms = now_ms;
     while (r->left > 0 && c->state != CDTLS_STATE_FAILED) {
         record13_kind k = record13_classify(r->p[0]);
         int rc = CDTLS_OK;

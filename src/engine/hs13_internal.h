@@ -122,6 +122,14 @@ typedef struct conn13 {
     ack13_rx arx;
     int ack_tracking; /* hh->atx describes the flight in c->flight */
     uint64_t last_ack_ms;
+    /* KeyUpdate (RFC 9147 §8): ours until ACKed, the record numbers that
+     * carried it; how many updates each way (tests read them) */
+    int ku_pending;
+    uint64_t last_now_ms; /* the newest time a call gave us (writes have none) */
+    uint8_t ku_msg[12 + 1]; /* handshake header + KeyUpdateRequest */
+    ack13_record_number ku_rn[8];
+    size_t n_ku_rn;
+    unsigned ku_sent, ku_received;
     uint64_t retransmitted_bytes; /* handshake message bytes sent again (tests read them) */
     uint64_t full_resend_bytes;   /* ...and what resending whole flights would have sent */
 } conn13;
@@ -180,6 +188,8 @@ int hs13_queue_certificate_verify(cdtls_conn *c, uint16_t scheme);
 int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len);
 int hs13_send_ack(cdtls_conn *c, uint64_t now_ms);
 void hs13_established(cdtls_conn *c);
+/* KeyUpdate: ours (request_peer: update_requested), and the peer's */
+int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms);
 /* Drops the epoch-2 keys of one direction (wiped). */
 void hs13_drop_tx_hs(cdtls_conn *c);
 void hs13_drop_rx_hs(cdtls_conn *c);
