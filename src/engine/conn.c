@@ -52,13 +52,19 @@ static int context_validate(cdtls_context *x)
         (cfg->psk.hint_len && !cfg->psk.hint) ||
         (cfg->verify.n_spki_pins && !cfg->verify.pinned_spki_sha256) || cfg->cid.length > CDTLS_MAX_CID_LEN)
         return CDTLS_ERR_INVALID_ARG;
-    /* versions: 1.2 and, when built in, 1.3; DTLS versions count down */
+        /* versions: 1.2 and, when built in, 1.3; DTLS versions count down */
+#if CDTLS_HAVE_DTLS13
     {
         const uint16_t lo = conn_min_version(cfg), hi = conn_max_version(cfg);
-        const uint16_t newest = CDTLS_HAVE_DTLS13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2;
-        if (lo > CDTLS_VERSION_1_2 || lo < newest || hi > CDTLS_VERSION_1_2 || hi < newest || hi > lo)
+        if (lo > CDTLS_VERSION_1_2 || lo < CDTLS_VERSION_1_3 || hi > CDTLS_VERSION_1_2 ||
+            hi < CDTLS_VERSION_1_3 || hi > lo)
             return CDTLS_ERR_INVALID_ARG;
     }
+#else
+    if ((cfg->versions.min && cfg->versions.min != CDTLS_VERSION_1_2) ||
+        (cfg->versions.max && cfg->versions.max != CDTLS_VERSION_1_2))
+        return CDTLS_ERR_INVALID_ARG;
+#endif
     if (!x->p->hash[CDTLS_HASH_SHA256]) return CDTLS_ERR_UNSUPPORTED;
     /* our raw public key (RFC 7250) and leaf certificate: their key types
      * decide which suites and schemes we can do */
@@ -1269,7 +1275,11 @@ uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c)
 
 uint16_t cdtls_conn_version(const cdtls_conn *c)
 {
+#if CDTLS_HAVE_DTLS13
     return c ? c->version : 0;
+#else
+    return c && c->suite ? CDTLS_VERSION_1_2 : 0; /* the suite is set with the ServerHello */
+#endif
 }
 
 int cdtls_conn_update_keys(cdtls_conn *c, int request_peer)
@@ -1313,7 +1323,11 @@ const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t 
 
 const uint8_t *cdtls_conn_psk_identity(const cdtls_conn *c, size_t *len)
 {
+#if CDTLS_HAVE_DTLS13
     const int psk13 = c && c->version == CDTLS_VERSION_1_3 && c->psk13_used && c->psk_identity_len;
+#else
+    const int psk13 = 0;
+#endif
     if (!c || (!psk13 && (!c->psk_identity_len || !c->suite || !suite_uses_psk(c->suite)))) {
         if (len) *len = 0;
         return NULL;

@@ -165,6 +165,9 @@ static int restore(cdtls_conn *c, cdtls_reader *r)
     c->read_epoch = c->write_epoch = 1;
     c->hs = HS_DONE;
     c->state = CDTLS_STATE_ESTABLISHED;
+#if CDTLS_HAVE_DTLS13
+    c->version = CDTLS_VERSION_1_2; /* only 1.2 connections are exported */
+#endif
     c->timer_at_ms = UINT64_MAX;
     conn_keep_record_buffers(c);
     conn_handshake_end(c);

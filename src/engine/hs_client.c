@@ -144,8 +144,8 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         hs13_free(c);
     }
-#endif
     c->version = CDTLS_VERSION_1_2;
+#endif
     /* RFC 5246 §7.4.1.4: an extension we did not offer in a ServerHello
      * aborts the handshake with unsupported_extension; we offer no type
      * that the parser does not know. */

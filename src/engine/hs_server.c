@@ -334,9 +334,14 @@ static int server_check_hello(cdtls_conn *c, const hs_client_hello *ch)
      * 1.0. client_version is the highest the client speaks: above 0xfefd
      * means it cannot do 1.2; below means a newer version, and we answer
      * 1.2 (a DTLS 1.3 hello's legacy_version is 1.2, RFC 9147 §5.3). */
-    if (ch->version > DTLS_VERSION_1_2 || conn_min_version(c->cfg) != CDTLS_VERSION_1_2)
+    if (ch->version > DTLS_VERSION_1_2)
+        return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
+#if CDTLS_HAVE_DTLS13
+    /* a 1.3-only server (versions.min) takes no 1.2 hello */
+    if (conn_min_version(c->cfg) != CDTLS_VERSION_1_2)
         return conn_fail(c, CDTLS_ERR_PROTOCOL_VERSION, ALERT_PROTOCOL_VERSION);
     c->version = CDTLS_VERSION_1_2;
+#endif
     if (!hs_client_hello_offers_null_compression(ch))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     /* RFC 5746 §3.6: an initial ClientHello's renegotiation_info is empty. */
