@@ -256,8 +256,8 @@ Test(engine13, downgrade_by_stripping_13_is_detected)
 {
     cdtls_config cc, sc;
     psk_configs(&cc, &sc);
-    static const uint16_t suites[] = {0x1301, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
-                                      CDTLS_PSK_WITH_AES_128_CCM_8};
+    static const uint16_t suites[] = {0x1301, 0x1303, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                      CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256, CDTLS_PSK_WITH_AES_128_CCM_8};
     cc.negotiate.cipher_suites = sc.negotiate.cipher_suites = suites;
     cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
     sc.cookie.exchange = 0;
@@ -718,7 +718,8 @@ Test(engine13, records_of_the_other_version_dropped)
         cdtls_config cc, sc;
         psk_configs(&cc, &sc);
         cc.versions.max = v13 ? 0 : V12;
-        static const uint16_t suites[] = {0x1301, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+        static const uint16_t suites[] = {0x1301, 0x1303, CDTLS_PSK_WITH_AES_128_GCM_SHA256,
+                                          CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256,
                                           CDTLS_PSK_WITH_AES_128_CCM_8};
         cc.negotiate.cipher_suites = sc.negotiate.cipher_suites = suites;
         cc.negotiate.n_cipher_suites = sc.negotiate.n_cipher_suites = sizeof suites / sizeof suites[0];
