@@ -888,3 +888,46 @@ Test(engine13, key_update_on_12_unsupported)
     cr_assert_eq(cdtls_conn_update_keys(s.client, 0), CDTLS_ERR_UNSUPPORTED);
     sim_free(&s);
 }
+
+/* RFC 9147 §7.2: an ACK listing records we never sent acknowledges
+ * nothing. The server's real ACK of the client's final flight is lost;
+ * an authentic ACK (under the server's keys) naming other record numbers
+ * leaves the client resending its flight; the real record numbers, when
+ * they come, end it. */
+Test(engine13, ack_for_records_never_sent_ignored)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    sc.cookie.exchange = 0;
+    cdtls_conn *c, *sv;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, 1000), CDTLS_OK);
+    pass(c, sv, 1001, NULL, NULL, 1); /* ClientHello */
+    pass(sv, c, 1002, NULL, NULL, 0); /* the server's flight */
+    pass(c, sv, 1003, NULL, NULL, 1); /* the client's final flight */
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(cdtls_conn_get_state(sv), CDTLS_STATE_ESTABLISHED);
+    uint8_t real_ack[256], d[256];
+    size_t real_n = 0, n;
+    cr_assert_eq(cdtls_conn_next_datagram(sv, real_ack, sizeof real_ack, &real_n, NULL), CDTLS_OK);
+    cr_assert(c->v13->final_pending, "the final flight waits for its ACK");
+    /* an ACK of (2, 9999) and (3, 77): never sent by the client */
+    ack13_rx saved = sv->v13->arx;
+    ack13_rx_new_flight(&sv->v13->arx);
+    ack13_record_number bogus[2] = {{2, 9999}, {3, 77}};
+    for (int i = 0; i < 2; i++) ack13_rx_note(&sv->v13->arx, bogus[i], 1, 1004, 1000);
+    cr_assert_eq(hs13_send_ack(sv, 1004), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(sv, d, sizeof d, &n, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_recv(c, d, n, NULL, 1005), CDTLS_OK);
+    cr_assert(c->v13->final_pending, "an ACK of records never sent acknowledged the flight");
+    cr_assert_eq(cdtls_conn_on_timeout(c, 1005 + 1500), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL), CDTLS_OK, "the flight is resent");
+    /* the real ACK, late */
+    sv->v13->arx = saved;
+    cr_assert_eq(cdtls_conn_recv(c, real_ack, real_n, NULL, 3000), CDTLS_OK);
+    cr_assert(!c->v13->final_pending);
+    cr_assert_eq(cdtls_conn_timeout(c), UINT64_MAX, "no timer once ACKed");
+    cdtls_conn_free(c);
+    cdtls_conn_free(sv);
+}
