@@ -270,7 +270,7 @@ static int run_connection(const cli_opts *o, const cdtls_context *ctx, const cha
     /* with standard input, standard output carries only the data */
     FILE *info = o->stdin_mode ? stderr : stdout;
     cdtls_conn *c = cdtls_sock_conn(s);
-    fprintf(info, "client: connected to %s, %s%s%s\n", peer,
+    fprintf(info, "client: connected to %s, %s, %s%s%s\n", peer, cli_version_name(cdtls_conn_version(c)),
             cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)),
             cdtls_conn_uses_ems(c) ? ", extended master secret" : "",
             cdtls_conn_resumed(c) ? ", resumed session" : "");

@@ -178,10 +178,12 @@ int main(int argc, char **argv)
                 const uint8_t *id = cdtls_conn_psk_identity(c, &idl);
                 const char *resumed = cdtls_conn_resumed(c) ? ", resumed session" : "";
                 if (id)
-                    fprintf(info, "server: %s connected, identity \"%.*s\", %s%s\n", peer, (int)idl,
-                            (const char *)id, cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
+                    fprintf(info, "server: %s connected, identity \"%.*s\", %s, %s%s\n", peer, (int)idl,
+                            (const char *)id, cli_version_name(cdtls_conn_version(c)),
+                            cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
                 else
-                    fprintf(info, "server: %s connected, %s%s\n", peer,
+                    fprintf(info, "server: %s connected, %s, %s%s\n", peer,
+                            cli_version_name(cdtls_conn_version(c)),
                             cdtls_cipher_suite_name(cdtls_conn_cipher_suite(c)), resumed);
                 size_t alpn_len;
                 const uint8_t *alpn = cdtls_conn_alpn(c, &alpn_len);

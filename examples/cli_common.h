@@ -50,10 +50,11 @@ typedef struct cli_opts {
     /* --idle-timeout MS (server): peers silent this long are dropped */
     uint32_t idle_timeout_ms;
     /* issue 22 */
-    int print;         /* server --print: data to stdout, no echo */
-    int cid;           /* --cid: connection IDs (RFC 9146) of this length */
-    int verbose;       /* --verbose: the handshake as it happens, on stderr */
-    int client_auth;   /* server --client-auth MODE (cdtls_client_auth) */
+    int print;                         /* server --print: data to stdout, no echo */
+    int cid;                           /* --cid: connection IDs (RFC 9146) of this length */
+    uint16_t min_version, max_version; /* --min-version, --max-version (0: the library's default) */
+    int verbose;                       /* --verbose: the handshake as it happens, on stderr */
+    int client_auth;                   /* server --client-auth MODE (cdtls_client_auth) */
     int expect_echo;   /* client --expect-echo: exit 1 unless every record comes back unchanged */
     int stdin_mode;    /* client: neither --message nor --messages: standard input */
     int timeout_given; /* --timeout on the command line (the server then bounds handshakes by it) */
@@ -88,6 +89,8 @@ void cli_failure_reason(int err, const cli_hs_trace *t, char *buf, size_t cap);
  * prefixed by who and (server) the peer, on stderr. */
 void cli_print_event(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev);
 /* The negotiated parameters of an established connection, on stderr. */
+/* "DTLS 1.2", "DTLS 1.3" for a wire version. */
+const char *cli_version_name(uint16_t version);
 void cli_print_established(const char *who, const char *peer, const cdtls_conn *c, const cdtls_event *ev);
 /* "0a1b..." (at most cap-1 characters). */
 void cli_hex(const uint8_t *b, size_t n, char *out, size_t cap);

@@ -329,6 +329,29 @@ check "the server refuses the client's certificate: bad certificate" "[ $crc2 -e
 "$bin"/cdtls-server --listen 127.0.0.1:1 --cert "$cert" --key "$key" --client-auth require > "$clog" 2>&1
 check "--client-auth require without --ca refused" "[ $? -eq 2 ] && grep -q 'need --ca' '$clog'"
 
+# DTLS 1.3 (--max-version 1.3 on both): piped input echoed back, the
+# version in both sides' connection lines; a 1.3 client to a 1.2-only
+# server settles on 1.2; --min-version 1.3 against it fails
+start_server --psk $psk --peers 1 --max-version 1.3
+printf 'one3\ntwo3\n' | client --psk $psk --expect-echo --max-version 1.3
+crc=$?; wait $srv; src=$?
+check "1.3: piped echo, both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ] && [ \"\$(cat '$cout')\" = \"\$(printf 'one3\ntwo3')\" ]"
+check "1.3: both sides say DTLS 1.3 and a 1.3 suite" "grep -q 'client: connected to .*, DTLS 1.3, TLS_AES_\\|client: connected to .*, DTLS 1.3, TLS_CHACHA20' '$cerr' && grep -q 'connected, identity \"cdtls\", DTLS 1.3, TLS_' '$sout'"
+start_server --psk $psk --peers 1 --print --max-version 1.3
+printf 'closing-at-once\n' | client --psk $psk --max-version 1.3
+crc=$?; wait $srv; src=$?
+check "1.3: data then an immediate close still reach the server" "[ $crc -eq 0 ] && [ $src -eq 0 ] && [ \"\$(cat '$sout')\" = 'closing-at-once' ]"
+start_server --psk $psk --peers 1
+client --psk $psk --max-version 1.3 --message mixed --messages 1 --expect-echo
+crc=$?; wait $srv; src=$?
+check "1.3 client, 1.2 server: DTLS 1.2" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'DTLS 1.2' '$cout'"
+start_server --psk $psk --peers 1 --timeout 2000
+client --psk $psk --min-version 1.3 --max-version 1.3 --message x --timeout 2000
+crc=$?; stop_server
+check "--min-version 1.3 against a 1.2 server fails" "[ $crc -ne 0 ]"
+client --psk $psk --max-version 1.4 --message x
+check "--max-version: unknown version refused (exit 2)" "[ $? -eq 2 ] && grep -q 'unknown DTLS version 1.4' '$cerr'"
+
 # flags: the deprecated --count still works and says so; --help lists
 # every flag, the suites and the default PSK identity
 start_server --psk $psk --count 1

@@ -183,7 +183,7 @@ Test(alpn, client_refuses_a_protocol_it_did_not_offer)
     app_configs(&cc, &sc);
     cc.alpn.protocols = sc.alpn.protocols = offer;
     cc.alpn.n_protocols = sc.alpn.n_protocols = 1;
-    sc.cookie.exchange = 0; /* the first server datagram carries the ServerHello */
+    sc.cookie.exchange = 0;              /* the first server datagram carries the ServerHello */
     cc.versions.max = CDTLS_VERSION_1_2; /* a 1.2 ServerHello (1.3 encrypts ALPN) */
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);

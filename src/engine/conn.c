@@ -1054,7 +1054,7 @@ static void observe_established(const cdtls_conn *c)
     if (!c->observer) return;
     cdtls_event ev = {0};
     ev.kind = CDTLS_EVENT_ESTABLISHED;
-    ev.version = DTLS_VERSION_1_2;
+    ev.version = c->version ? c->version : DTLS_VERSION_1_2;
     if (c->h && c->h->kx && !c->resumed) {
         ev.group = c->h->kx->tls_id;
         ev.group_name = c->h->kx->name;

@@ -125,7 +125,7 @@ typedef struct conn13 {
     /* KeyUpdate (RFC 9147 §8): ours until ACKed, the record numbers that
      * carried it; how many updates each way (tests read them) */
     int ku_pending;
-    uint64_t last_now_ms; /* the newest time a call gave us (writes have none) */
+    uint64_t last_now_ms;   /* the newest time a call gave us (writes have none) */
     uint8_t ku_msg[12 + 1]; /* handshake header + KeyUpdateRequest */
     ack13_record_number ku_rn[8];
     size_t n_ku_rn;

@@ -112,10 +112,24 @@ int suite_usable(const cdtls_provider *p, const suite_info *s)
     return 1;
 }
 
+/* The DTLS 1.3 suites (RFC 8446 §B.4, those RFC 9147 allows) are not in
+ * the 1.2 table: they name only the AEAD and the hash. */
+static const char *suite13_name(uint16_t suite)
+{
+    switch (suite) {
+    case 0x1301: return "TLS_AES_128_GCM_SHA256";
+    case 0x1302: return "TLS_AES_256_GCM_SHA384";
+    case 0x1303: return "TLS_CHACHA20_POLY1305_SHA256";
+    case 0x1304: return "TLS_AES_128_CCM_SHA256";
+    case 0x1305: return "TLS_AES_128_CCM_8_SHA256";
+    default: return NULL;
+    }
+}
+
 const char *cdtls_cipher_suite_name(uint16_t suite)
 {
     const suite_info *s = suite_find(suite);
-    return s ? s->name : NULL;
+    return s ? s->name : suite13_name(suite);
 }
 
 int cdtls_cipher_suite_supported(const cdtls_provider *p, uint16_t suite)

@@ -944,6 +944,16 @@ static void expire_idle(cdtls_listener *l)
     }
 }
 
+/* A peer that finished its handshake, sent data and closed before it was
+ * accepted: in DTLS 1.3 the client's Finished, its first records and its
+ * close_notify can all arrive in one batch (the server completes last), so
+ * the connection is closed when the listener first sees it established.
+ * What it sent is still handed to the application, then the close. */
+static int closed_with_data(const cdtls_sock *s)
+{
+    return s->rx_head != NULL; /* collect() moved what arrived into the socket's queue */
+}
+
 /* Timers, failed handshakes, and peers that just finished their handshake.
  * The retransmissions of all peers go out as one batch. */
 static void housekeeping(cdtls_listener *l)
@@ -954,7 +964,7 @@ static void housekeeping(cdtls_listener *l)
         cdtls_sock *s = *pp;
         fire_timer(s);
         cdtls_conn_state st = cdtls_conn_get_state(s->conn);
-        if (st == CDTLS_STATE_FAILED || st == CDTLS_STATE_CLOSED) {
+        if (st == CDTLS_STATE_FAILED || (st == CDTLS_STATE_CLOSED && !closed_with_data(s))) {
             *pp = s->next; /* never accepted (the list holds no other): nobody holds it */
             table_remove(l, s);
             l->n_peers--;
@@ -963,7 +973,7 @@ static void housekeeping(cdtls_listener *l)
             continue;
         }
         if (st == CDTLS_STATE_ESTABLISHED && s->predecessor) finish_restart(l, s);
-        if (!s->queued && st == CDTLS_STATE_ESTABLISHED) {
+        if (!s->queued && (st == CDTLS_STATE_ESTABLISHED || st == CDTLS_STATE_CLOSED)) {
             if (l->n_queued < l->backlog) {
                 s->queued = 1;
                 l->n_queued++;
