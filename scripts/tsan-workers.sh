@@ -23,6 +23,6 @@ srcs=$(ls src/common/*.c src/keys/*.c src/record/*.c src/handshake/*.c src/x509/
 # shellcheck disable=SC2086
 nice clang -std=c11 -Wall -Wextra -Werror -fsanitize=thread -fno-omit-frame-pointer -g -O1 \
   -Iinclude -Isrc -Itests/shim -Itests -DCDTLS_TEST_SHIM=1 "-DCDTLS_PROVIDER_NAME=\"$crypto\"" \
-  "-DCDTLS_SOURCE_DIR=\"$root\"" $srcs tests/shim/runner.c tests/test_workers.c "-l$lib" -lpthread \
+  "-DCDTLS_SOURCE_DIR=\"$root\"" $srcs tests/shim/runner.c tests/test_util.c tests/test_workers.c "-l$lib" -lpthread \
   -o "$out/workers-tsan"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" nice "$out/workers-tsan" --verbose --filter 'workers/*'
