@@ -607,31 +607,48 @@ Test(interop_wolfssl, server13_x25519_vs_our_client)
 }
 
 /* DTLS 1.3 with PSK (psk_dhe_ke, RFC 8446 §4.2.9), wolfSSL's built-in
- * key, both ways. */
+ * 1.3 key, both ways. wolfssl/test.h's 1.3 callbacks (my_psk_client_tls13_cb,
+ * my_psk_server_tls13_cb) do not use the 1.2 key: they hand out 32 bytes
+ * 0x01, 0x23, 0x45, ... (step 0x22, wrapping to 0x01) under
+ * "Client_identity", bound to TLS13-AES256-GCM-SHA384, so the binder
+ * (RFC 8446 §4.2.11.2) is an HMAC-SHA-384. cdtls takes SHA-384 for an
+ * external PSK only when the client offers no SHA-256 suite, so both sides
+ * are limited to TLS_AES_256_GCM_SHA384. */
+#define WOLF_TLS13_SUITE 0x1302u /* TLS_AES_256_GCM_SHA384 */
+static void wolf_psk13_config(cdtls_config *cfg, uint8_t key[32])
+{
+    int b = 0x01;
+    for (int i = 0; i < 32; i++, b += 0x22) {
+        if (b >= 0x100) b = 0x01;
+        key[i] = (uint8_t)b;
+    }
+    static const uint16_t suites[] = {WOLF_TLS13_SUITE};
+    cdtls_config_init(cfg);
+    cfg->psk.key = key, cfg->psk.key_len = 32;
+    cfg->psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg->psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    cfg->negotiate.cipher_suites = suites, cfg->negotiate.n_cipher_suites = 1;
+    peer_config_versions(cfg, PEER_V13, PEER_V13);
+}
 Test(interop_wolfssl, client13_psk_vs_listener)
 {
     peer_require_cdtls13(CDTLS_SERVER);
     cdtls_config cfg;
-    cdtls_config_init(&cfg);
-    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
-    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
-    peer_config_versions(&cfg, PEER_V13, PEER_V13);
-    const char *extra[] = {"-s", NULL};
+    uint8_t key[32];
+    wolf_psk13_config(&cfg, key);
+    const char *extra[] = {"-s", "-l", "TLS13-AES256-GCM-SHA384", NULL};
     uint16_t suite = 0;
     cr_assert_eq(wolf_client_vs_listener(&cfg, "4", extra, &suite), PEER_V13);
-    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+    cr_assert_eq(suite, WOLF_TLS13_SUITE, "TLS_AES_256_GCM_SHA384, not 0x%04x", suite);
 }
 
 Test(interop_wolfssl, server13_psk_vs_our_client)
 {
     peer_require_cdtls13(CDTLS_CLIENT);
     cdtls_config cfg;
-    cdtls_config_init(&cfg);
-    cfg.psk.key = wolf_psk, cfg.psk.key_len = sizeof wolf_psk;
-    cfg.psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg.psk.identity_len = strlen(WOLF_PSK_IDENTITY);
-    peer_config_versions(&cfg, PEER_V13, PEER_V13);
-    const char *extra[] = {"-s", NULL};
+    uint8_t key[32];
+    wolf_psk13_config(&cfg, key);
+    const char *extra[] = {"-s", "-l", "TLS13-AES256-GCM-SHA384", NULL};
     uint16_t suite = 0;
     cr_assert_eq(our_client_vs_wolf_server(&cfg, "4", extra, &suite), PEER_V13);
-    cr_assert_eq(suite >> 8, 0x13, "a TLS 1.3 suite, not 0x%04x", suite);
+    cr_assert_eq(suite, WOLF_TLS13_SUITE, "TLS_AES_256_GCM_SHA384, not 0x%04x", suite);
 }
