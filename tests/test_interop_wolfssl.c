@@ -615,7 +615,11 @@ Test(interop_wolfssl, server13_x25519_vs_our_client)
  * external PSK only when the client offers no SHA-256 suite, so both sides
  * are limited to TLS_AES_256_GCM_SHA384. */
 #define WOLF_TLS13_SUITE 0x1302u /* TLS_AES_256_GCM_SHA384 */
-static void wolf_psk13_config(cdtls_config *cfg, uint8_t key[32])
+/* identity: the wolfSSL example client given -l on 1.3 appends its suite's
+ * hash name to "Client_identity" (its ClientHello names
+ * "Client_identitySHA384"; the server callback maps that suffix back to the
+ * suite), the example server takes the bare one. */
+static void wolf_psk13_config(cdtls_config *cfg, uint8_t key[32], const char *identity)
 {
     int b = 0x01;
     for (int i = 0; i < 32; i++, b += 0x22) {
@@ -625,7 +629,7 @@ static void wolf_psk13_config(cdtls_config *cfg, uint8_t key[32])
     static const uint16_t suites[] = {WOLF_TLS13_SUITE};
     cdtls_config_init(cfg);
     cfg->psk.key = key, cfg->psk.key_len = 32;
-    cfg->psk.identity = (const uint8_t *)WOLF_PSK_IDENTITY, cfg->psk.identity_len = strlen(WOLF_PSK_IDENTITY);
+    cfg->psk.identity = (const uint8_t *)identity, cfg->psk.identity_len = strlen(identity);
     cfg->negotiate.cipher_suites = suites, cfg->negotiate.n_cipher_suites = 1;
     peer_config_versions(cfg, PEER_V13, PEER_V13);
 }
@@ -634,7 +638,7 @@ Test(interop_wolfssl, client13_psk_vs_listener)
     peer_require_cdtls13(CDTLS_SERVER);
     cdtls_config cfg;
     uint8_t key[32];
-    wolf_psk13_config(&cfg, key);
+    wolf_psk13_config(&cfg, key, WOLF_PSK_IDENTITY "SHA384");
     const char *extra[] = {"-s", "-l", "TLS13-AES256-GCM-SHA384", NULL};
     uint16_t suite = 0;
     cr_assert_eq(wolf_client_vs_listener(&cfg, "4", extra, &suite), PEER_V13);
@@ -646,7 +650,7 @@ Test(interop_wolfssl, server13_psk_vs_our_client)
     peer_require_cdtls13(CDTLS_CLIENT);
     cdtls_config cfg;
     uint8_t key[32];
-    wolf_psk13_config(&cfg, key);
+    wolf_psk13_config(&cfg, key, WOLF_PSK_IDENTITY);
     const char *extra[] = {"-s", "-l", "TLS13-AES256-GCM-SHA384", NULL};
     uint16_t suite = 0;
     cr_assert_eq(our_client_vs_wolf_server(&cfg, "4", extra, &suite), PEER_V13);
