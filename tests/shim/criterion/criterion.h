@@ -21,6 +21,7 @@
 #define CDTLS_TESTS_SHIM_CRITERION_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -126,5 +127,12 @@ void cdtls_shim_skip(const char *fmt, ...);
             cdtls_shim_fail(__FILE__, __LINE__, #a " differs from string " #b, " " __VA_ARGS__); \
     } while (0)
 #define cr_skip_test(...) cdtls_shim_skip(" " __VA_ARGS__)
+/* Criterion's informational line ("[----] text") on stderr. */
+#define cr_log_info(...)              \
+    do {                              \
+        fputs("[----] ", stderr);     \
+        fprintf(stderr, __VA_ARGS__); \
+        fputc('\n', stderr);          \
+    } while (0)
 
 #endif
