@@ -208,10 +208,12 @@ int main(int argc, char **argv)
             uint8_t buf[16384 + 1]; /* a record of 2^14 bytes and a NUL */
             size_t n;
             cdtls_oob oob;
-            rc = cdtls_sock_read(peers[i], buf, sizeof buf - 1, &n, &oob, n_peers == 1 ? 50 : 5);
             cdtls_addr_format(cdtls_sock_peer(peers[i]), peer, sizeof peer);
-            /* every record that is waiting, then the next peer */
-            for (int more = 0; rc == CDTLS_OK && more < 256; more++) {
+            /* the records that are waiting, at most 256 (then the next
+             * peer): the bound is checked before a read, never after, so
+             * no record is read and then dropped */
+            rc = cdtls_sock_read(peers[i], buf, sizeof buf - 1, &n, &oob, n_peers == 1 ? 50 : 5);
+            for (int more = 1; rc == CDTLS_OK; more++) {
                 if (o.print) {
                     fwrite(buf, 1, n, stdout);
                     fflush(stdout);
@@ -230,6 +232,7 @@ int main(int argc, char **argv)
                         fprintf(stderr, "%s: echo to %s failed: %s\n", o.prog, peer, cdtls_strerror(wrc));
                 }
                 fflush(info);
+                if (more == 256) break;
                 rc = cdtls_sock_read(peers[i], buf, sizeof buf - 1, &n, &oob, 0);
             }
             if (rc != CDTLS_OK && rc != CDTLS_ERR_TIMEOUT && rc != CDTLS_ERR_WOULD_BLOCK) {
