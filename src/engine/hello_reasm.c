@@ -46,14 +46,16 @@ void hello_reasm_expire(hello_reasm *t, uint64_t now_ms)
 {
     /* entries are appended as they start, so the oldest expire first; a
      * clock that went back expires nothing */
-    while (t->oldest && now_ms >= t->oldest->started_ms && now_ms - t->oldest->started_ms >= t->lim.timeout_ms)
+    while (t->oldest && now_ms >= t->oldest->started_ms &&
+           now_ms - t->oldest->started_ms >= t->lim.timeout_ms)
         hello_reasm_drop(t, t->oldest);
 }
 
 static hello_pending *find(hello_reasm *t, const void *addr, size_t addr_len, uint16_t msg_seq)
 {
     for (hello_pending *e = t->oldest; e; e = e->next)
-        if (e->msg_seq == msg_seq && e->addr_len == addr_len && (!addr_len || memcmp(e->addr, addr, addr_len) == 0))
+        if (e->msg_seq == msg_seq && e->addr_len == addr_len &&
+            (!addr_len || memcmp(e->addr, addr, addr_len) == 0))
             return e;
     return NULL;
 }
