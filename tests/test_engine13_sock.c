@@ -152,7 +152,7 @@ Test(engine13_sock, fragmented_hello13_across_batches, .timeout = 30)
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, now, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_start(c, now), CDTLS_OK);
     int first_flight = send_reversed(c, fd, &to, 30);
-    cr_assert_geq(first_flight, 3, "the hello went out in %d datagrams", first_flight);
+    cr_assert_geq(first_flight, 2, "the hello went out in %d datagrams", first_flight);
     int hrrs = 0, hvrs = 0, replies = 0;
     const uint64_t deadline = now + 10000;
     while (cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING && udp_now_ms() < deadline) {
