@@ -37,9 +37,13 @@ static void psk_config(cdtls_config *cfg, counting *cnt)
 /* ------------------------------------------------------------- wire bits */
 
 typedef struct buf {
-    uint8_t d[4096];
+    uint8_t d[20000];
     size_t n;
 } buf;
+
+/* Bytes of the padding extension in the browser hello (20 as Firefox
+ * sends; a test makes hellos of 10 KB and more with it). */
+static size_t pad_len = 20;
 
 static void put8(buf *b, unsigned v)
 {
@@ -140,7 +144,7 @@ static size_t browser_hello_ex(uint8_t *out, const uint8_t *cookie, size_t cooki
     e = ext_begin(&b, 0x0031); /* post_handshake_auth */
     len16_end(&b, e);
     e = ext_begin(&b, 0x0015); /* padding */
-    fill(&b, 0, 20);
+    fill(&b, 0, pad_len);
     len16_end(&b, e);
     e = ext_begin(&b, 0x0029); /* pre_shared_key: one identity, one binder */
     size_t il = identity ? strlen(identity) : 8;
@@ -175,8 +179,8 @@ static size_t hello_record(uint8_t *out, uint64_t rec_seq, uint16_t msg_seq, con
 }
 
 typedef struct dgrams {
-    uint8_t d[16][1600];
-    size_t n[16];
+    uint8_t d[32][1600];
+    size_t n[32];
     size_t count;
 } dgrams;
 
@@ -188,7 +192,7 @@ static void cut_hello(dgrams *w, const uint8_t *body, size_t body_len, uint16_t 
     w->count = 0;
     for (size_t off = 0; off < body_len; off += room) {
         size_t len = body_len - off < room ? body_len - off : room;
-        cr_assert(w->count < 16);
+        cr_assert(w->count < 32);
         w->n[w->count] = hello_record(w->d[w->count], rec_seq++, msg_seq, body, body_len, off, len);
         w->count++;
     }
@@ -627,12 +631,12 @@ static void verifier13_over_mtu(size_t mtu, size_t want_fragments, int how)
     cdtls_hello_verifier *v;
     cr_assert_eq(cdtls_hello_verifier_new(&sc, 1000, &v), CDTLS_OK);
     const size_t live0 = cnt.live;
-    static uint8_t body[4096];
+    static uint8_t body[20000];
     size_t bl = browser_hello(body, NULL, 0);
     static dgrams w;
     cut_hello(&w, body, bl, 0, 0, mtu);
     cr_assert_geq(w.count, want_fragments);
-    size_t order[32], no = 0;
+    size_t order[64], no = 0;
     for (size_t i = 0; i < w.count; i++) order[no++] = how == REVERSED ? w.count - 1 - i : i;
     if (how == SHUFFLED_DUPLICATED) {
         /* odd ones first, each twice, then the even ones last first */
@@ -647,7 +651,7 @@ static void verifier13_over_mtu(size_t mtu, size_t want_fragments, int how)
     cr_assert_eq(got.d[13], 2, "a HelloRetryRequest, not a HelloVerifyRequest (%u)", got.d[13]);
     cr_assert_eq(cnt.live, live0, "nothing held once answered");
     /* the same hello whole, in a record numbered as the highest fragment */
-    static uint8_t one[4096];
+    static uint8_t one[20000];
     size_t on = hello_record(one, w.count - 1, 0, body, bl, 0, bl);
     reply ref = check(v, "peer-a", one, on, 1001);
     cr_assert_eq(ref.rc, CDTLS_ERR_WOULD_BLOCK);
@@ -656,7 +660,7 @@ static void verifier13_over_mtu(size_t mtu, size_t want_fragments, int how)
     /* the second hello, cookie in its last fragments, fragmented reversed */
     uint8_t ck[256];
     size_t ckl = hrr_cookie(got.d, got.n, ck);
-    static uint8_t body2[4096];
+    static uint8_t body2[20000];
     size_t bl2 = browser_hello_ex(body2, NULL, 0, ck, ckl, NULL);
     static dgrams w2;
     cut_hello(&w2, body2, bl2, 1, w.count, mtu);
@@ -678,7 +682,7 @@ static void verifier13_over_mtu(size_t mtu, size_t want_fragments, int how)
     cr_assert_eq(rn, 0);
     cr_assert_not_null(hello, "the whole hello for the connection");
     /* it is epoch-0 handshake records whose fragments are exactly body2 */
-    static uint8_t again[4096];
+    static uint8_t again[20000];
     size_t at = 0, total = 0;
     while (at < hl) {
         cr_assert(hl - at >= 25 && hello[at] == 22 && hello[at + 3] == 0 && hello[at + 4] == 0);
@@ -714,6 +718,14 @@ Test(hello_frag, verifier13_browser_hello_at_mtu_300_shuffled_duplicated)
 Test(hello_frag, verifier13_browser_hello_at_mtu_200_reversed)
 {
     verifier13_over_mtu(200, 8, REVERSED);
+}
+/* A 12 KB hello (a long padding extension) in 11 fragments: the whole
+ * second hello comes back as two records (at most 8 KB of it each). */
+Test(hello_frag, verifier13_12k_hello_reversed)
+{
+    pad_len = 10600;
+    verifier13_over_mtu(1200, 11, REVERSED);
+    pad_len = 20; /* the shim runner runs tests in one process */
 }
 
 /* Several fragments in one datagram (records one after another, RFC 6347
