@@ -170,7 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const size_t need = (op & 3) == 1 ? 5 : 7;
             if (size - at < need) break;
             const unsigned k = (op >> 5) & 1;
-            size_t off = (size_t)(data[at] << 8 | data[at + 1]), len = (size_t)(data[at + 2] << 8 | data[at + 3]);
+            size_t off = (size_t)(data[at] << 8 | data[at + 1]),
+                   len = (size_t)(data[at + 2] << 8 | data[at + 3]);
             uint8_t seq = data[at + 4];
             size_t total = hello_len[k];
             if ((op & 3) == 3) total = (size_t)(data[at + 5] << 8 | data[at + 6]);
@@ -180,8 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         uint8_t reply[512], *whole = NULL;
         size_t rn = 0, wl = 0;
-        int rc = cdtls_hello_verifier_check_full(v, &a, sizeof a, dg, n, now, reply, sizeof reply, &rn, &whole,
-                                                 &wl);
+        int rc = cdtls_hello_verifier_check_full(v, &a, sizeof a, dg, n, now, reply, sizeof reply, &rn,
+                                                 &whole, &wl);
         CHECK(rn <= sizeof reply);
         if (rn) CHECK(rc == CDTLS_ERR_WOULD_BLOCK);
         if (whole) {
