@@ -658,19 +658,31 @@ static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, 
     }
     fe->now += FUZZ_STEP_MS;
     if (fe->verifier) {
-        size_t reply_len = 0;
-        int rc = cdtls_hello_verifier_check(fe->verifier, fuzz_peer_addr, sizeof fuzz_peer_addr - 1, dgram,
-                                            len, fe->now, fe->buf, sizeof fe->buf, &reply_len);
+        size_t reply_len = 0, whole_len = 0;
+        uint8_t *whole = NULL;
+        int rc = cdtls_hello_verifier_check_full(fe->verifier, fuzz_peer_addr, sizeof fuzz_peer_addr - 1,
+                                                 dgram, len, fe->now, fe->buf, sizeof fe->buf, &reply_len,
+                                                 &whole, &whole_len);
         if (rc == CDTLS_ERR_WOULD_BLOCK) {
             if (reply_len > sizeof fe->buf) abort();
-            if (fe->sink) fe->sink(fe->sink_ctx, fe->buf, reply_len);
+            if (fe->sink && reply_len) fe->sink(fe->sink_ctx, fe->buf, reply_len);
             return;
         }
         if (rc != CDTLS_OK) return;
-        cdtls_hello_verifier_free(fe->verifier);
-        fe->verifier = NULL;
         fuzz_engine_new_conn(fe);
         if (cdtls_conn_set_cookie_verified(fe->c) != CDTLS_OK) abort();
+        if (whole) {
+            /* the hello the verifier reassembled, in place of the datagram
+             * that completed it (as the listener does) */
+            (void)cdtls_conn_recv(fe->c, whole, whole_len, NULL, fe->now);
+            cdtls_hello_verifier_release(fe->verifier, whole, whole_len);
+            cdtls_hello_verifier_free(fe->verifier);
+            fe->verifier = NULL;
+            fuzz_engine_after(fe);
+            return;
+        }
+        cdtls_hello_verifier_free(fe->verifier);
+        fe->verifier = NULL;
     }
     if (fe->tap) fe->tap(fe->tap_ctx, fe, fe->part, dgram, len);
     cdtls_oob oob;

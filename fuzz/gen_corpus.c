@@ -865,6 +865,42 @@ static void hybrid_seeds(void)
     write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
 }
 
+/* fuzz_hello_verifier: our client's hellos in fragments (see that harness
+ * for the framing), in order, reversed with an inconsistent copy, and a
+ * flood from its eight addresses. */
+static void hello_verifier_op(vec *v, uint8_t op, unsigned off, unsigned len, uint8_t seq)
+{
+    vec_u8(v, op);
+    vec_u8(v, (uint8_t)(off >> 8)), vec_u8(v, (uint8_t)off);
+    vec_u8(v, (uint8_t)(len >> 8)), vec_u8(v, (uint8_t)len);
+    vec_u8(v, seq);
+}
+
+static void hello_verifier_seeds(void)
+{
+    vec v = {0};
+    vec_u8(&v, 0x7a); /* 8 pending, 3 per source, 1 MiB, 5 s */
+    for (unsigned k = 0; k < 2; k++)
+        for (unsigned off = 0; off < 2048; off += 100)
+            hello_verifier_op(&v, (uint8_t)(0x01 | k << 5), off, 100, 1);
+    write_seed("fuzz_hello_verifier", v.p, v.n);
+    v.n = 0;
+    vec_u8(&v, 0x65); /* 2 pending, 2 per source, 8 KiB, 5 s */
+    for (unsigned off = 2048; off > 0; off -= 128) {
+        hello_verifier_op(&v, 0x01, off - 128, 128, 2);
+        if (off == 1024) hello_verifier_op(&v, 0x41, 900, 200, 3);
+    }
+    write_seed("fuzz_hello_verifier", v.p, v.n);
+    v.n = 0;
+    vec_u8(&v, 0x10); /* 1 pending, 1 per source, 8 KiB, 50 ms */
+    for (unsigned a = 0; a < 8; a++) {
+        hello_verifier_op(&v, (uint8_t)(0x01 | a << 2), 0, 60, 0);
+        vec_u8(&v, 2), vec_u8(&v, 0), vec_u8(&v, 20); /* 20 ms */
+    }
+    write_seed("fuzz_hello_verifier", v.p, v.n);
+    free(v.p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -879,6 +915,7 @@ int main(int argc, char **argv)
     record13_seeds();
     hs13_seeds();
     hybrid_seeds();
+    hello_verifier_seeds();
     int failed = 0, sessions = 0, skipped = 0;
     vec seed = {0};
     for (size_t s = 0; s < FUZZ_N_SCENARIOS; s++) {

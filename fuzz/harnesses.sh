@@ -1,7 +1,7 @@
 # The harness table, sourced by scripts/fuzz.sh and oss-fuzz/build.sh (one
 # place for the names, dictionaries and input sizes of docs/fuzzing.md).
 # bash; defines fuzz_harnesses, fuzz_dict_of and fuzz_max_len_of.
-fuzz_harnesses=(fuzz_record fuzz_record13 fuzz_hs_msg fuzz_hs13_msg fuzz_hs_ext fuzz_hs_reasm fuzz_x509 fuzz_x509_chain
+fuzz_harnesses=(fuzz_record fuzz_record13 fuzz_hs_msg fuzz_hs13_msg fuzz_hs_ext fuzz_hs_reasm fuzz_hello_verifier fuzz_x509 fuzz_x509_chain
                 fuzz_pem fuzz_key fuzz_engine_client fuzz_engine_server fuzz_io_cmsg fuzz_io_gro fuzz_hybrid_kex)
 
 # the dictionary a harness runs with (a path in the source tree)

@@ -166,6 +166,72 @@ Test(interop_pion4, mlkem_client_vs_listener_mtu500)
     pion4_client_vs_listener("X25519MLKEM768,X25519", 500, 3);
 }
 
+/* Issue 16: the same pion client against a listener that serves DTLS 1.3
+ * too (its default suites). The listener's verifier reassembles the
+ * fragmented ~1.4 KB hello and answers it with the stateless cookie
+ * HelloRetryRequest over the whole hello (RFC 9147 §5.1), which also asks
+ * for an X25519 share; the handshake completes as 1.3. No
+ * HelloVerifyRequest is sent: the listener sends exactly one stateless
+ * reply, and a 1.3 hello answering a HelloVerifyRequest would carry a
+ * legacy_cookie that our server refuses (RFC 9147 §5.3). */
+static void count_stateless(void *user, const cdtls_addr *peer, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)peer;
+    if (!c && ev->kind == CDTLS_EVENT_HELLO_VERIFY_SENT) (*(int *)user)++;
+}
+
+static void pion4_client13_vs_listener(unsigned mtu, unsigned min_fragments)
+{
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0; /* the defaults: 1.3 and 1.2 */
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    int stateless = 0;
+    cr_assert_eq(cdtls_listener_set_observer(l, count_stateless, &stateless), CDTLS_OK);
+    char mtu_arg[16];
+    snprintf(mtu_arg, sizeof mtu_arg, "%u", mtu);
+    const char *extra[] = {
+        "-curves",  "X25519MLKEM768,X25519", "-mtu", mtu_arg, "-insecure", "-timeout", "8s",
+        "-message", "ping-13-frag",          NULL};
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake completed through the listener: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_conn_version(cdtls_sock_conn(s)), CDTLS_VERSION_1_3);
+    uint16_t suite = cdtls_conn_cipher_suite(cdtls_sock_conn(s));
+    expect_pion_on(&cli, "1.3", suite);
+    expect_fragmented_hello(&cli, mtu, min_fragments);
+    uint8_t buf[64];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's message: %s", cdtls_strerror(rc));
+    cr_assert(n == 12 && memcmp(buf, "ping-13-frag", 12) == 0);
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    int got = child_output_contains(&cli, "pion: recv=ping-13-frag", 3000);
+    if (!got) child_stop(&cli, 1);
+    cr_assert(got, "pion got our echo");
+    cr_assert_eq(stateless, 1, "one stateless reply, the HelloRetryRequest (%d)", stateless);
+    child_stop(&cli, 0);
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+Test(interop_pion4, mlkem_client13_vs_listener13_mtu1200)
+{
+    pion4_client13_vs_listener(1200, 2);
+}
+Test(interop_pion4, mlkem_client13_vs_listener13_mtu500)
+{
+    pion4_client13_vs_listener(500, 3);
+}
+
 /* A PSK suite both sides have: CCM_8 with BearSSL, ChaCha20 with libsodium. */
 static uint16_t psk_suite(void)
 {

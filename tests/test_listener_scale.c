@@ -386,11 +386,12 @@ Test(listener_scale, fragmented_hellos_reversed_in_one_batch, .timeout = 60)
 /* The datagrams of a fragmenting client's first hello, and of its second
  * hello carrying a cookie from another server's verifier: a cookie that is
  * wrong for our listener and for every address. */
-static void fragmented_hellos(flight *first, flight *second)
+static void fragmented_hellos(flight *first, flight *second, uint16_t server_max)
 {
     cdtls_config ccfg, other;
     fragmenting_client_cfg(&ccfg);
     cfg_init(&other, NULL);
+    other.versions.max = server_max;
     cdtls_conn *c;
     cdtls_hello_verifier *v;
     cr_assert_eq(cdtls_hello_verifier_new(&other, 0, &v), CDTLS_OK);
@@ -398,11 +399,14 @@ static void fragmented_hellos(flight *first, flight *second)
     cr_assert_eq(cdtls_conn_start(c, 0), CDTLS_OK);
     take_flight(c, first);
     cr_assert_geq(first->count, 3, "the hello goes out in %zu datagrams", first->count);
-    uint8_t reply[256];
-    size_t rn;
-    cr_assert_eq(
-        cdtls_hello_verifier_check(v, "elsewhere", 9, first->d[0], first->n[0], 0, reply, sizeof reply, &rn),
-        CDTLS_ERR_WOULD_BLOCK);
+    uint8_t reply[512];
+    size_t rn = 0;
+    /* a 1.2 verifier answers the first fragment; a 1.3 one the whole hello */
+    for (size_t k = 0; k < first->count && !rn; k++)
+        cr_assert_eq(cdtls_hello_verifier_check(v, "elsewhere", 9, first->d[k], first->n[k], 0, reply,
+                                                sizeof reply, &rn),
+                     CDTLS_ERR_WOULD_BLOCK);
+    cr_assert_gt(rn, 0);
     cr_assert_eq(cdtls_conn_recv(c, reply, rn, NULL, 0), CDTLS_OK);
     take_flight(c, second);
     cr_assert_geq(second->count, 3);
@@ -425,25 +429,36 @@ static void fragment_flood_round(cdtls_io_socket *tx, int senders, const flight 
         }
 }
 
-static long count_hvrs(cdtls_io_socket *tx, int senders)
+/* The stateless replies the senders got: HelloVerifyRequests (type 3) for
+ * a 1.2 server, HelloRetryRequests (type 2) for a 1.3 one, nothing else. */
+static long count_replies(cdtls_io_socket *tx, int senders, uint8_t type)
 {
-    long hvrs = 0;
+    long replies = 0;
     for (int i = 0; i < senders; i++) {
         uint8_t d[512];
         size_t n;
         while (cdtls_io_recv(&tx[i], d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 0) == CDTLS_OK) {
-            cr_assert(n > 25 && d[13] == 3, "only HelloVerifyRequests answer a flood");
-            hvrs++;
+            cr_assert(n > 25 && d[13] == type, "only stateless replies (%u) answer a flood, not %u", type,
+                      d[13]);
+            replies++;
         }
     }
-    return hvrs;
+    return replies;
 }
 
+static long count_hvrs(cdtls_io_socket *tx, int senders)
+{
+    return count_replies(tx, senders, 3);
+}
+
+/* A server speaking 1.2 only: the verifier answers first fragments and
+ * keeps nothing. (With 1.3 it reassembles: fragment_flood13_stays_in_budget.) */
 Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
 {
     counting cnt;
     cdtls_config cfg;
     cfg_init(&cfg, &cnt);
+    cfg.versions.max = CDTLS_VERSION_1_2;
     cfg.alpn.protocols = long_alpn;
     cfg.alpn.n_protocols = 1;
     cdtls_addr bind, where, any;
@@ -453,7 +468,7 @@ Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
     cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &l), CDTLS_OK);
     cdtls_io_local_addr(cdtls_listener_io(l), &where);
     static flight f1, f2;
-    fragmented_hellos(&f1, &f2);
+    fragmented_hellos(&f1, &f2, CDTLS_VERSION_1_2);
 
     /* 10 senders x ~14 datagrams a round: within the socket's receive buffer */
     enum { SENDERS = 10, ROUNDS = 200 };
@@ -506,6 +521,89 @@ Test(listener_scale, fragment_flood_allocates_nothing, .timeout = 120)
     cr_assert_eq(n_acc, 1);
     cr_assert_eq(cdtls_listener_peer_count(l), 1);
     fprintf(stderr, "listener_scale: a fragmenting client beside the flood established in %d rounds\n",
+            rounds);
+    cr_assert_leq(rounds, 10, "the flood slowed the handshake to %d rounds", rounds);
+    echo_check(&cl, acc[0], &where, 9);
+    cdtls_sock_close(acc[0]);
+    cdtls_conn_free(cl.c);
+    cdtls_io_close(&cl.io);
+    for (int i = 0; i < SENDERS; i++) cdtls_io_close(&tx[i]);
+    cdtls_listener_close(l);
+    cr_assert_eq(cnt.live, 0, "listener leaked %zu bytes", cnt.live);
+}
+
+/* The same flood at a server that speaks DTLS 1.3 (issue 16), plus hellos
+ * that never complete: every hello, first or with a wrong cookie, is
+ * reassembled before it is answered (the HelloRetryRequest's cookie binds
+ * the whole hello, RFC 9147 §5.1), so the verifier holds fragments, but
+ * never more than cfg.hello_reasm.budget bytes (counted by the allocator)
+ * and never more than max_per_source (8) hellos of the flooding /24 -
+ * the incomplete ones evict each other, oldest first; it never makes a
+ * peer, answers only with HelloRetryRequests, and a fragmenting client
+ * beside the (complete-hello) flood completes as 1.3. */
+Test(listener_scale, fragment_flood13_stays_in_budget, .timeout = 120)
+{
+    counting cnt;
+    cdtls_config cfg;
+    cfg_init(&cfg, &cnt);
+    cfg.alpn.protocols = long_alpn;
+    cfg.alpn.n_protocols = 1;
+    cfg.hello_reasm.budget = 64 * 1024; /* small, so the flood reaches it */
+    cdtls_addr bind, where, any;
+    cdtls_addr_parse("127.0.0.1", 0, &bind);
+    cdtls_addr_parse("127.0.0.1", 0, &any);
+    cdtls_listener *l;
+    cr_assert_eq(cdtls_listener_open(&cfg, &bind, 0, &l), CDTLS_OK);
+    cdtls_io_local_addr(cdtls_listener_io(l), &where);
+    static flight f1, f2;
+    fragmented_hellos(&f1, &f2, CDTLS_VERSION_1_3);
+    enum { SENDERS = 10, ROUNDS = 100 };
+    static cdtls_io_socket tx[SENDERS];
+    for (int i = 0; i < SENDERS; i++)
+        cr_assert_eq(cdtls_io_open(&tx[i], &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+    static cdtls_sock *acc[4];
+    int n_acc = 0;
+    const size_t baseline = cnt.live;
+    cnt.peak = cnt.live;
+    long sent = 0, hrrs = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        fragment_flood_round(tx, SENDERS, &f1, &f2, &where, &sent);
+        /* and hellos that never complete: all but the first fragment */
+        for (int i = 0; i < SENDERS; i++)
+            for (size_t k = 1; k < f1.count; k++)
+                sent += cdtls_io_send(&tx[i], f1.d[k], f1.n[k], &where, NULL, NULL, 0) == CDTLS_OK;
+        for (int j = 0; j < 8; j++) pump_listener(l, acc, &n_acc, 4);
+        hrrs += count_replies(tx, SENDERS, 2);
+        cr_assert_eq(cdtls_listener_peer_count(l), 0);
+        cr_assert_leq(cnt.peak - baseline, cfg.hello_reasm.budget, "round %d: peak %zu over the budget", r,
+                      cnt.peak - baseline);
+    }
+    const long hellos = 2L * SENDERS * ROUNDS;
+    cr_assert(hrrs > hellos * 9 / 10 && hrrs <= hellos, "%ld HelloRetryRequests for %ld whole hellos", hrrs,
+              hellos);
+    fprintf(
+        stderr,
+        "listener_scale: 1.3 fragment flood: %ld fragments, %ld hellos -> %ld HelloRetryRequests, 0 peers, "
+        "peak %zu bytes held (budget %zu)\n",
+        sent, hellos, hrrs, cnt.peak - baseline, cfg.hello_reasm.budget);
+    cdtls_config ccfg;
+    fragmenting_client_cfg(&ccfg);
+    client cl;
+    cr_assert_eq(cdtls_io_open(&cl.io, &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&ccfg, CDTLS_CLIENT, 0, &cl.c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(cl.c, 0), CDTLS_OK);
+    int rounds = 0;
+    for (; rounds < 100 && !(n_acc && cdtls_conn_get_state(cl.c) == CDTLS_STATE_ESTABLISHED); rounds++) {
+        fragment_flood_round(tx, SENDERS, &f1, &f2, &where, &sent);
+        client_pump(&cl, &where, 0);
+        for (int j = 0; j < 8; j++) pump_listener(l, acc, &n_acc, 4);
+        (void)count_replies(tx, SENDERS, 2);
+    }
+    cr_assert_eq(cdtls_conn_get_state(cl.c), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(cl.c)));
+    cr_assert_eq(cdtls_conn_version(cl.c), CDTLS_VERSION_1_3);
+    cr_assert_eq(n_acc, 1);
+    fprintf(stderr, "listener_scale: a fragmenting 1.3 client beside the flood established in %d rounds\n",
             rounds);
     cr_assert_leq(rounds, 10, "the flood slowed the handshake to %d rounds", rounds);
     echo_check(&cl, acc[0], &where, 9);

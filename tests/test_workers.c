@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cdtls/cdtls.h"
 #include "cdtls/sock.h"
@@ -551,4 +552,66 @@ Test(workers, nginx_cluster_resumes_across_nodes, .timeout = 120)
     cr_assert_gt(served[2], 0, "node 2 served some");
     cr_assert_eq(resumed, 5, "every dial after the first resumed by ticket");
     cr_assert_gt(resumed_elsewhere, 0, "a ticket from one node opened on the other");
+}
+
+/* ----------------------------- fragmented DTLS 1.3 hellos (issue 16) */
+
+/* Sends what the engine has, last datagram first, pausing between them so
+ * each lands in a receive batch of its own. */
+static void send_reversed_paced(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to)
+{
+    static uint8_t d[16][512];
+    size_t n[16], count = 0;
+    while (count < 16 && cdtls_conn_next_datagram(c, d[count], sizeof d[0], &n[count], NULL) == CDTLS_OK)
+        count++;
+    for (size_t i = count; i-- > 0;) {
+        cr_assert_eq(cdtls_io_send(io, d[i], n[i], to, NULL, NULL, 0), CDTLS_OK);
+        if (i) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+/* Clients whose 1.3 hellos go out in fragments (MTU 128), last first and
+ * across receive batches, against two workers sharing one verifier (under
+ * the group's lock): each handshake completes as 1.3 without the client
+ * retransmitting, so the verifier held the fragments across batches,
+ * answered with a HelloRetryRequest and handed the worker's new connection
+ * the whole second hello. */
+Test(workers, fragmented_hellos13_across_batches, .timeout = 120)
+{
+    cdtls_config scfg, ccfg;
+    psk_cfg(&scfg);
+    psk_cfg(&ccfg);
+    ccfg.mtu = 128;
+    ccfg.timers.retransmit_initial_ms = 60000;
+    ccfg.timers.handshake_timeout_ms = 120000;
+    server sv;
+    server_start(&sv, &scfg, 0);
+    cdtls_addr any;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &any), CDTLS_OK);
+    for (int k = 0; k < 6; k++) {
+        cdtls_io_socket io;
+        cr_assert_eq(cdtls_io_open(&io, &any, CDTLS_IO_NONBLOCK | CDTLS_IO_NO_PROBE), CDTLS_OK);
+        cdtls_conn *c;
+        cr_assert_eq(cdtls_conn_new(&ccfg, CDTLS_CLIENT, cdtls_io_now_ms(), &c), CDTLS_OK);
+        cr_assert_eq(cdtls_conn_start(c, cdtls_io_now_ms()), CDTLS_OK);
+        send_reversed_paced(c, &io, &sv.addr);
+        for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++) {
+            uint8_t d[2048];
+            size_t n;
+            if (cdtls_io_recv(&io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, 50) == CDTLS_OK)
+                (void)cdtls_conn_recv(c, d, n, NULL, cdtls_io_now_ms());
+            send_reversed_paced(c, &io, &sv.addr);
+        }
+        cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "client %d: %s", k,
+                     cdtls_strerror(cdtls_conn_error(c)));
+        cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+        cr_assert(echoes(c, &io, &sv.addr, "fragmented-13"), "client %d's echo", k);
+        cdtls_conn_free(c);
+        cdtls_io_close(&io);
+    }
+    server_stop(&sv);
+    cr_assert_eq(sv.w[0].accepted + sv.w[1].accepted, 6);
 }

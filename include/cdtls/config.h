@@ -104,6 +104,11 @@ typedef int (*cdtls_rpk_verify_callback)(void *ctx, const uint8_t *spki, size_t 
 /* Listener defaults (cdtls_config_init; 0 in the fields means these too). */
 #define CDTLS_LISTENER_HALF_OPEN_PER_SOURCE 32u
 #define CDTLS_LISTENER_HANDSHAKE_BUDGET (16u * 1024u * 1024u)
+/* Defaults of cfg.hello_reasm (0 in its fields means these). */
+#define CDTLS_HELLO_REASM_MAX_PENDING 256u
+#define CDTLS_HELLO_REASM_PER_SOURCE 8u
+#define CDTLS_HELLO_REASM_BUDGET (1024u * 1024u)
+#define CDTLS_HELLO_REASM_TIMEOUT_MS 5000u
 
 /* A resumable session (RFC 5246 §7.3 abbreviated handshake): what a
  * session store keeps. Secret: a store must protect and wipe it. */
@@ -476,6 +481,27 @@ typedef struct cdtls_config {
     struct cdtls_config_versions {
         uint16_t min, max;
     } versions;
+
+    /* The stateless cookie step (cdtls_hello_verifier, the listener)
+     * reassembles ClientHellos that come in fragments when the server
+     * speaks DTLS 1.3: the HelloRetryRequest's cookie binds the whole
+     * first hello, and a second hello's cookie extension may be in any
+     * fragment (RFC 9147 §5.1, §5.5). Bounded as below (docs/security.md,
+     * "Fragmented ClientHellos"); a zero field takes its default. */
+    struct cdtls_config_hello_reasm {
+        /* Hellos held at once (default 256); a new one beyond evicts the
+         * oldest. */
+        unsigned max_pending;
+        /* Of them from one IPv4 /24 or IPv6 /64 (default 8); a new one
+         * beyond evicts that source's oldest. */
+        unsigned max_per_source;
+        /* Bytes all held hellos take, entries and buffers (default 1 MiB).
+         * A hello's declared length is capped at CDTLS_MAX_CLIENT_HELLO_LEN. */
+        size_t budget;
+        /* A hello not whole this long after its first fragment is dropped
+         * (default 5000 ms). */
+        uint32_t timeout_ms;
+    } hello_reasm;
 } cdtls_config;
 
 /* Fills cfg with the defaults documented above and records the caller's

@@ -290,33 +290,52 @@ CDTLS_API int cdtls_conn_export_keying_material(const cdtls_conn *c, const char 
  * Stateless cookie exchange for servers (RFC 6347 §4.2.1).
  *
  * A server feeds every datagram from a peer it has no connection for to
- * cdtls_hello_verifier_check() before it allocates anything for that peer:
- *   CDTLS_OK                 the datagram holds the start of a ClientHello
- *                            with a valid cookie: create a server connection,
- *                            call cdtls_conn_set_cookie_verified(), feed it the
- *                            datagram and then every later one from that peer.
- *   CDTLS_ERR_WOULD_BLOCK    reply[0..*reply_len) is a HelloVerifyRequest: send it
- *                            to the peer and keep no state.
+ * cdtls_hello_verifier_check_full() before it allocates anything for that
+ * peer:
+ *   CDTLS_OK                 the datagram holds a ClientHello (or the start
+ *                            of one) with a valid cookie: create a server
+ *                            connection, call cdtls_conn_set_cookie_verified(),
+ *                            feed it *hello if not NULL (then release it with
+ *                            cdtls_hello_verifier_release), then the datagram,
+ *                            then every later one from that peer.
+ *   CDTLS_ERR_WOULD_BLOCK    *reply_len > 0: reply[0..*reply_len) is a
+ *                            HelloVerifyRequest (DTLS 1.2) or a
+ *                            HelloRetryRequest with a cookie (DTLS 1.3, RFC
+ *                            9147 §5.1): send it to the peer. *reply_len 0:
+ *                            the datagram held fragments of a ClientHello
+ *                            that the verifier keeps (below); send nothing.
  *   any other error          drop the datagram.
  *
  * ClientHellos may come in fragments, over several records and datagrams
- * (RFC 6347 §4.2.3; a DTLS 1.3 browser's hello with a post-quantum key
- * share is ~1.4 KB). The verifier looks, in every epoch-0 record of the
- * datagram, for the fragment at offset 0 of a ClientHello; it needs that
- * fragment to hold the hello through its cookie field (client_version,
- * random, session_id, cookie: 100 bytes with our 32-byte cookie; every MTU
- * the engine allows leaves room). The cookie binds the peer's address,
- * client_version, random and session_id, all in that fragment, so:
- *  - a first ClientHello is answered from its first fragment alone; its
- *    other fragments are dropped (nothing is reassembled, nothing kept);
- *  - the second ClientHello's cookie is checked on its first fragment, and
- *    the connection made then reassembles the rest. Its fragments that come
- *    before the first one are dropped here (keep them and feed them after
- *    the datagram that returned CDTLS_OK, as the socket listener does with
- *    the datagrams of the same batch, or let the client's retransmission
- *    bring them again, RFC 6347 §4.2.4).
+ * (RFC 6347 §4.2.3, RFC 9147 §5.5; a DTLS 1.3 browser's hello with a
+ * post-quantum key share is ~1.4 KB, cut at MTU ~1200).
+ *  - When the configuration serves DTLS 1.3, a fragmented hello is
+ *    reassembled here before it is answered: the HelloRetryRequest's cookie
+ *    holds the hash of the whole first hello, and whether it offers 1.3
+ *    (supported_versions), or returns our 1.3 cookie (the cookie
+ *    extension), may be in any fragment. Reassembly is bounded by
+ *    cfg.hello_reasm (pending hellos, per source prefix, bytes, time; the
+ *    oldest is evicted first) and keyed by address and message_seq; a
+ *    fragment that disagrees with bytes held is dropped. A 1.3 hello gets
+ *    the HelloRetryRequest, any other the HelloVerifyRequest. When a second
+ *    hello whose fragments came in several datagrams verifies, *hello is
+ *    the whole hello as one datagram of epoch-0 records.
+ *  - A hello whose fragment at offset 0 carries a valid legacy (DTLS 1.2)
+ *    cookie passes on that fragment alone; the connection reassembles the
+ *    rest. Its fragments that came before the first one in other calls are
+ *    not handed out (feed the connection the datagrams of the same batch
+ *    after the one that returned CDTLS_OK, as the socket listener does, or
+ *    let the client's retransmission bring them, RFC 6347 §4.2.4).
+ *  - Without DTLS 1.3 nothing is reassembled: a fragmented first hello is
+ *    answered from its fragment at offset 0 alone (the HelloVerifyRequest
+ *    cookie binds only what it holds: address, client_version, random,
+ *    session_id), its other fragments are dropped.
  * A ClientHello whose message length exceeds CDTLS_MAX_CLIENT_HELLO_LEN is
  * dropped here and by the connection.
+ *
+ * cdtls_hello_verifier_check() is _check_full() without *hello: a verified
+ * hello that was reassembled from earlier datagrams returns CDTLS_OK and
+ * the connection waits for the client to retransmit it.
  */
 #define CDTLS_MAX_CLIENT_HELLO_LEN 16384u
 
@@ -327,6 +346,11 @@ CDTLS_API void cdtls_hello_verifier_free(cdtls_hello_verifier *v);
 CDTLS_API int cdtls_hello_verifier_check(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
                                          const uint8_t *dgram, size_t len, uint64_t now_ms, uint8_t *reply,
                                          size_t reply_cap, size_t *reply_len);
+CDTLS_API int cdtls_hello_verifier_check_full(cdtls_hello_verifier *v, const void *addr, size_t addr_len,
+                                              const uint8_t *dgram, size_t len, uint64_t now_ms,
+                                              uint8_t *reply, size_t reply_cap, size_t *reply_len,
+                                              uint8_t **hello, size_t *hello_len);
+CDTLS_API void cdtls_hello_verifier_release(cdtls_hello_verifier *v, uint8_t *hello, size_t hello_len);
 
 
 /* ---------------------------------------------------------------------------

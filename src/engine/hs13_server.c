@@ -401,11 +401,6 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
 
     if (!hs_client_hello_offers_null_compression(&ch.legacy) || ch.legacy.raw_compression_len != 1)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    /* RFC 9147 §5.3: a non-empty legacy_cookie is refused, except the one
-     * our listener's HelloVerifyRequest asked for (the client offers 1.2
-     * too and answers it before it learns we speak 1.3) */
-    if (ch.legacy.cookie_len && !c->cookie_verified)
-        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (ch.has_psk && !ch.has_psk_modes)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_MISSING_EXTENSION_13);
     /* early_data: 0-RTT is refused by leaving it out of our
@@ -422,6 +417,14 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         *is13 = 0;
         return CDTLS_OK;
     }
+    /* RFC 9147 §5.3: "If a DTLS 1.3 ClientHello is received with any other
+     * value [than empty] in this field [legacy_cookie], the server MUST
+     * abort the handshake with an illegal_parameter alert". Checked once
+     * 1.3 is what we negotiate: a hello that also offers 1.2 and falls back
+     * above is a 1.2 one. Our listener answers every 1.3 hello with a
+     * HelloRetryRequest, fragmented or not (hello_verifier.c), so a client
+     * only sends one after a 1.2 HelloVerifyRequest it then misapplies. */
+    if (ch.legacy.cookie_len) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (rc) return conn_fail(c, rc, alert);
     v = hs13_alloc(c);
     if (!v) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);

@@ -763,20 +763,27 @@ static cdtls_sock *make_peer(cdtls_listener *l, const cdtls_addr *from);
 
 /* The stateless cookie check (RFC 6347 §4.2.1), by the listener's verifier
  * or its worker group's: 1 for a ClientHello with a valid cookie; 0 when a
- * ClientHello without one was answered with a HelloVerifyRequest; -1 for
- * anything else (no first fragment of a ClientHello, a bad cookie). The
- * reply is written straight into the outgoing batch: a flood of
- * ClientHellos is answered a batch at a time. */
-static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n)
+ * ClientHello without one was answered with a HelloVerifyRequest or a
+ * HelloRetryRequest, or its fragments were kept for reassembly
+ * (hello_verifier.c); -1 for anything else (no ClientHello fragment, a bad
+ * cookie). The reply is written straight into the outgoing batch: a flood
+ * of ClientHellos is answered a batch at a time. On 1, *hello may be the
+ * whole hello the verifier reassembled from earlier datagrams (release it
+ * with hello_release). */
+static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n, uint8_t **hello,
+                       size_t *hello_len)
 {
     tx_batch *t = &l->tx;
     if (t->n == TX_MSGS || DGRAM_MAX - t->used < HVR_MAX) (void)tx_send(t);
     size_t reply_len = 0;
     uint64_t now = cdtls_io_now_ms();
-    int rc = l->group ? worker_cookie_check(l->group, from, d, n, now, t->buf + t->used, HVR_MAX, &reply_len)
-                      : cdtls_hello_verifier_check(l->hv, from, sizeof *from, d, n, now, t->buf + t->used,
-                                                   HVR_MAX, &reply_len);
+    int rc = l->group
+                 ? worker_cookie_check(l->group, from, d, n, now, t->buf + t->used, HVR_MAX, &reply_len,
+                                       hello, hello_len)
+                 : cdtls_hello_verifier_check_full(l->hv, from, sizeof *from, d, n, now, t->buf + t->used,
+                                                   HVR_MAX, &reply_len, hello, hello_len);
     if (rc == CDTLS_ERR_WOULD_BLOCK) {
+        if (!reply_len) return 0; /* fragments held, nothing to say yet */
         tx_add(t, reply_len, from, l->cfg.oob.handshake.flags ? &l->cfg.oob.handshake : NULL, NULL, 0);
         if (!t->hold) (void)tx_send(t);
         listener_observe(l, from, NULL, CDTLS_EVENT_HELLO_VERIFY_SENT);
@@ -785,23 +792,53 @@ static int cookie_step(cdtls_listener *l, const cdtls_addr *from, const uint8_t 
     return rc == CDTLS_OK ? 1 : -1;
 }
 
-/* A datagram from an address with no connection: the stateless cookie check
- * first (RFC 6347 §4.2.1); only the start of a ClientHello with a valid
- * cookie makes a connection, which it returns (NULL otherwise). */
-static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
-                            const cdtls_oob *oob)
+static void hello_release(cdtls_listener *l, uint8_t *hello, size_t hello_len)
 {
-    if (cookie_step(l, from, d, n) != 1 || !admit_half_open(l, from)) return NULL;
+    if (!hello) return;
+    if (l->group)
+        worker_hello_release(l->group, hello, hello_len);
+    else
+        cdtls_hello_verifier_release(l->hv, hello, hello_len);
+}
+
+/* A new connection's first input: the whole hello the verifier reassembled
+ * (RFC 9147 §5.5: its fragments came in earlier datagrams, now gone) in
+ * place of the datagram that completed it, else that datagram. */
+static void deliver_first(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *oob, uint8_t *hello,
+                          size_t hello_len)
+{
+    if (hello)
+        deliver(s, hello, hello_len, oob, NULL, 0);
+    else
+        deliver(s, d, n, oob, NULL, 0);
+}
+
+/* A datagram from an address with no connection: the stateless cookie check
+ * first (RFC 6347 §4.2.1); only a ClientHello (or its start) with a valid
+ * cookie makes a connection, which it returns (NULL otherwise). *whole: the
+ * connection was given the whole hello (its earlier datagrams are not
+ * needed). */
+static cdtls_sock *new_peer(cdtls_listener *l, const cdtls_addr *from, const uint8_t *d, size_t n,
+                            const cdtls_oob *oob, int *whole)
+{
+    uint8_t *hello = NULL;
+    size_t hello_len = 0;
+    *whole = 0;
+    if (cookie_step(l, from, d, n, &hello, &hello_len) != 1 || !admit_half_open(l, from)) {
+        hello_release(l, hello, hello_len);
+        return NULL;
+    }
     cdtls_sock *s = make_peer(l, from);
-    if (!s) return NULL;
-    if (table_insert(l, s) != CDTLS_OK) {
+    if (s && table_insert(l, s) != CDTLS_OK) {
         l->peers = s->next; /* make_peer put it first */
         s->next = NULL;
         l->n_peers--;
         sock_free(s);
-        return NULL;
+        s = NULL;
     }
-    deliver(s, d, n, oob, NULL, 0);
+    if (s) deliver_first(s, d, n, oob, hello, hello_len);
+    *whole = hello != NULL;
+    hello_release(l, hello, hello_len);
     return s;
 }
 
@@ -870,8 +907,10 @@ static void deliver_known(cdtls_listener *l, cdtls_sock *s, const cdtls_io_msg *
     int epoch0 = m->len >= 5 && m->buf[3] == 0 && m->buf[4] == 0 && m->buf[0] != 25 /* tls12_cid */;
     if (epoch0 && epoch0_client_hello(m->buf, m->len) &&
         cdtls_conn_get_state(s->conn) != CDTLS_STATE_HANDSHAKING) {
-        int cookie = cookie_step(l, &m->addr, m->buf, m->len);
-        if (cookie == 0) return; /* answered with a HelloVerifyRequest */
+        uint8_t *hello = NULL;
+        size_t hello_len = 0;
+        int cookie = cookie_step(l, &m->addr, m->buf, m->len, &hello, &hello_len);
+        if (cookie == 0) return; /* answered with a HelloVerifyRequest, or held */
         if (cookie == 1) {
             /* a new handshake, also when one is under way already: the
              * client restarted again (or retransmits its hello), and the
@@ -880,10 +919,15 @@ static void deliver_known(cdtls_listener *l, cdtls_sock *s, const cdtls_io_msg *
                 unlink_peer(l, next);
                 sock_free(next);
             }
-            if (!admit_half_open(l, &m->addr) || !(next = make_peer(l, &m->addr))) return;
-            s->successor = next;
-            next->predecessor = s;
-            deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+            if (admit_half_open(l, &m->addr) && (next = make_peer(l, &m->addr)) != NULL) {
+                s->successor = next;
+                next->predecessor = s;
+                if (hello)
+                    deliver_first(next, m->buf, m->len, &m->oob, hello, hello_len);
+                else
+                    deliver(next, m->buf, m->len, &m->oob, m->raw, m->raw_len);
+            }
+            hello_release(l, hello, hello_len);
             return;
         }
     }
@@ -1079,14 +1123,14 @@ static int listener_step(cdtls_listener *l, int wait_ms)
         const cdtls_io_msg *m = &r->msgs[i];
         if (m->truncated) continue;
         cdtls_sock *s = table_find(l, &m->addr);
-        int to;
+        int to, whole;
         if (s)
             deliver_known(l, s, m);
         else if (l->group && (to = worker_route(l->group, l->worker, m->buf, m->len)) >= 0)
             worker_hand_off(l->group, l->worker, (unsigned)to, m);
         else if ((s = peer_by_cid(l, m->buf, m->len)) != NULL)
             deliver_rebound(s, &m->addr, m->buf, m->len, &m->oob, m->raw, m->raw_len);
-        else if ((s = new_peer(l, &m->addr, m->buf, m->len, &m->oob)) != NULL)
+        else if ((s = new_peer(l, &m->addr, m->buf, m->len, &m->oob, &whole)) != NULL && !whole)
             redeliver_earlier(s, r, i);
     }
     housekeeping(l);

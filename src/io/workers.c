@@ -199,13 +199,23 @@ static void store_del(void *ctx, const uint8_t *key, size_t key_len)
 }
 
 int worker_cookie_check(cdtls_worker_group *g, const cdtls_addr *from, const uint8_t *d, size_t n,
-                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len)
+                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len, uint8_t **hello,
+                        size_t *hello_len)
 {
-    /* the secret rotates inside the check: one worker at a time */
+    /* the secret rotates, and fragmented hellos are reassembled, inside
+     * the check: one worker at a time */
     (void)pthread_mutex_lock(&g->cookie_lock);
-    int rc = cdtls_hello_verifier_check(g->hv, from, sizeof *from, d, n, now_ms, reply, cap, reply_len);
+    int rc = cdtls_hello_verifier_check_full(g->hv, from, sizeof *from, d, n, now_ms, reply, cap, reply_len,
+                                             hello, hello_len);
     (void)pthread_mutex_unlock(&g->cookie_lock);
     return rc;
+}
+
+void worker_hello_release(cdtls_worker_group *g, uint8_t *hello, size_t hello_len)
+{
+    (void)pthread_mutex_lock(&g->cookie_lock);
+    cdtls_hello_verifier_release(g->hv, hello, hello_len);
+    (void)pthread_mutex_unlock(&g->cookie_lock);
 }
 
 /* ----------------------------------------------------------- CIDs */

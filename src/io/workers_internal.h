@@ -23,7 +23,10 @@ void listener_close_worker(cdtls_listener *l);
 /* workers.c, for sock.c (from worker `index`'s thread): */
 /* The stateless cookie check with the group's shared secret, under its lock. */
 int worker_cookie_check(cdtls_worker_group *g, const cdtls_addr *from, const uint8_t *d, size_t n,
-                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len);
+                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len, uint8_t **hello,
+                        size_t *hello_len);
+/* Frees a hello that worker_cookie_check handed out. */
+void worker_hello_release(cdtls_worker_group *g, uint8_t *hello, size_t hello_len);
 /* Gives a new server connection of worker index its worker CIDs. */
 void worker_conn_setup(cdtls_worker_group *g, unsigned index, cdtls_conn *c);
 /* The other worker a datagram's CID names (a tls12_cid record with a
