@@ -231,6 +231,13 @@ uint16_t hs13_conn_suite(const cdtls_conn *c)
     return c->v13 ? c->v13->suite : 0;
 }
 
+uint16_t hs13_conn_group(const cdtls_conn *c, const char **name)
+{
+    const cdtls_kx_vt *kx = c->v13 && c->v13->group ? hs_kx_by_id(c->p, c->v13->group) : NULL;
+    *name = kx ? kx->name : NULL;
+    return c->v13 ? c->v13->group : 0;
+}
+
 void hs13_set_suite(conn13 *v, uint16_t suite)
 {
     v->suite = suite;
@@ -721,6 +728,7 @@ int hs13_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len, uin
     hs_header_put(&h, msg);
     if (len) memcpy(msg + DTLS_HS_HEADER_LEN, body, len);
     hs13_transcript_add(c, type, body, len);
+    conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, msg, mlen);
     flight_entry *e = &c->flight[c->flight_len++];
     e->is_ccs = 0;
     e->epoch = epoch;
@@ -752,12 +760,19 @@ int hs13_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
     return transmit(c, 0);
 }
 
-int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+/* by_timer: 0 when the peer's retransmission asked for it (observer) */
+static int flight_retransmit(cdtls_conn *c, uint64_t now_ms, int by_timer)
 {
     if (c->flight_len == 0) return CDTLS_OK;
     c->retransmits++;
     if (c->flight_awaits_reply) c->timer_at_ms = now_ms + c->timeout_ms;
+    conn_observe_retransmit(c, by_timer);
     return transmit(c, 1);
+}
+
+int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+{
+    return flight_retransmit(c, now_ms, 1);
 }
 
 /* An ACK record (RFC 9147 §7): the record numbers listed, within what we
@@ -778,8 +793,11 @@ int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
     int rc = put_record(c, epoch, R13_CT_ACK, body, w.len, rec, sizeof rec, &used, &rn);
     if (rc) return rc;
     v->last_ack_ms = now_ms ? now_ms : 1;
-    return dgram_queue_push(&c->out, c->a, rec, used,
-                            c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    rc = dgram_queue_push(&c->out, c->a, rec, used,
+                          c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    /* the body: record_numbers<0..2^16-1>, 16 bytes each (RFC 9147 §7) */
+    if (rc == CDTLS_OK) conn_observe_ack(c, CDTLS_EVENT_ACK_SENT, (w.len - 2) / 16);
+    return rc;
 }
 
 void hs13_established(cdtls_conn *c)
@@ -875,6 +893,7 @@ int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms)
     v->ku_msg[DTLS_HS_HEADER_LEN] = request_peer ? 1 : 0;
     v->ku_pending = 1;
     v->n_ku_rn = 0;
+    conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, v->ku_msg, sizeof v->ku_msg);
     c->timeout_ms = c->cfg->timers.retransmit_initial_ms;
     c->retransmits = 0;
     c->timer_at_ms = now_ms + c->timeout_ms;
@@ -979,6 +998,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
                                                                 : (uint32_t)next;
         c->timer_at_ms = now_ms + c->timeout_ms;
         c->retransmits++;
+        conn_observe_retransmit(c, 1);
         int rc = ku_transmit(c);
         return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
     }
@@ -1011,7 +1031,7 @@ static int peer_retransmitted(cdtls_conn *c, uint64_t now_ms)
         now_ms - c->last_peer_retransmit_ms < c->timeout_ms / 2)
         return CDTLS_OK;
     c->last_peer_retransmit_ms = now_ms ? now_ms : 1;
-    return hs13_flight_retransmit(c, now_ms);
+    return flight_retransmit(c, now_ms, 0);
 }
 
 static int process_messages(cdtls_conn *c, uint64_t now_ms)
@@ -1023,6 +1043,7 @@ static int process_messages(cdtls_conn *c, uint64_t now_ms)
     while (c->state == CDTLS_STATE_HANDSHAKING && c->h &&
            hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
         c->v13->cur_msg_seq = seq;
+        conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, msg, msg_len);
         if (c->role == CDTLS_SERVER && type == HS_CLIENT_HELLO) {
             /* the second ClientHello after our HelloRetryRequest restarts
              * the reassembly (hs13_server.c): it takes the message out */
@@ -1080,6 +1101,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                  * is acknowledged and not used (no 1.3 resumption yet);
                  * anything else ends the connection */
                 c->peer_next_seq = (uint16_t)(h.message_seq + 1);
+                conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, frag - DTLS_HS_HEADER_LEN,
+                                     DTLS_HS_HEADER_LEN + h.length);
                 if (h.type == HS13_KEY_UPDATE) {
                     int rc = ku_received(c, frag, h.length, epoch, seq, now_ms);
                     if (rc) return rc;
@@ -1129,6 +1152,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     ack13_record_number rns[64];
     size_t n = 0;
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
+    conn_observe_ack(c, CDTLS_EVENT_ACK_RECEIVED, len >= 2 ? (len - 2) / 16 : 0);
     if (v->ku_pending) {
         size_t kn = v->n_ku_rn < 8 ? v->n_ku_rn : 8;
         for (size_t i = 0; i < n && v->ku_pending; i++)
