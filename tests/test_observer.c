@@ -12,6 +12,7 @@
 #include "cdtls/sock.h"
 #include "cdtls/suites.h"
 #include "cdtls/x509.h"
+#include "engine/conn_internal.h" /* CDTLS_HAVE_DTLS13 */
 
 static const uint8_t psk[16] = "observer-psk-16b";
 
@@ -455,6 +456,14 @@ Test(observer, listener_reports_peers_and_failures, .timeout = 30)
 }
 
 /* ------------------------------------------------------------- DTLS 1.3 */
+
+#if !CDTLS_HAVE_DTLS13
+/* -Ddtls13=false (CDTLS_NO_DTLS13): no 1.3 engine to observe */
+Test(observer13, compiled_out)
+{
+    cr_skip_test("DTLS 1.3 compiled out (-Ddtls13=false)");
+}
+#else
 
 /* The same recorder on a 1.3 handshake (RFC 9147 §5): every message of
  * both flights with its 1.3 type, the HelloRetryRequest, ACKs (§7),
@@ -911,3 +920,5 @@ Test(observer13, names)
     cr_assert_str_eq(cdtls_alert_name(109), "missing_extension");
     cr_assert_str_eq(cdtls_alert_name(116), "certificate_required");
 }
+
+#endif /* CDTLS_HAVE_DTLS13 */
