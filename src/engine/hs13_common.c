@@ -21,12 +21,13 @@
 /* ------------------------------------------------------ suites, schemes */
 
 /* RFC 8446 §B.4 with RFC 9147's record number masks; CCM_8 only on request
- * (§4.5.3: it needs limits of its own). */
+ * (§4.5.3: it needs limits of its own, ccm8_limits). */
 int hs13_suite_params(uint16_t suite, cdtls_hash_alg *hash, size_t *key_len)
 {
     switch (suite) {
     case R13_TLS_AES_128_GCM_SHA256:
-    case R13_TLS_AES_128_CCM_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 16; return 1;
+    case R13_TLS_AES_128_CCM_SHA256:
+    case R13_TLS_AES_128_CCM_8_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 16; return 1;
     case R13_TLS_AES_256_GCM_SHA384: *hash = CDTLS_HASH_SHA384, *key_len = 32; return 1;
     case R13_TLS_CHACHA20_POLY1305_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 32; return 1;
     default: return 0;
@@ -46,6 +47,25 @@ cdtls_hash_alg hs13_psk_hash(const uint16_t *suites, size_t n)
     return has384 ? CDTLS_HASH_SHA384 : CDTLS_HASH_SHA256;
 }
 
+/* TLS_AES_128_CCM_8_SHA256: RFC 9147 §4.5.3 leaves its limits to the
+ * implementation ("MUST set usage limits for AEAD_AES_128_CCM_8 based on
+ * an understanding of any additional forgery protections"). Ours: CCM's
+ * confidentiality limit, 2^23 records sealed (the tag length does not
+ * enter it), and 2^7 records failing authentication per key: a forgery
+ * against a 64-bit tag succeeds with probability 2^-64, so 128 attempts
+ * keep an attacker's chance of one below 2^-57. Reaching it fails the
+ * connection (CDTLS_ERR_LIMIT, bad_record_mac): the safeguard is to fail
+ * closed, at the price that whoever can inject 128 records can end the
+ * connection. That is why the suite is never a default: only a
+ * configuration that names it (cfg.negotiate.cipher_suites) offers or
+ * accepts it. */
+static const record13_limits ccm8_limits = {1u << 23, 1u << 7};
+
+static const record13_limits *suite_limits(uint16_t suite)
+{
+    return suite == R13_TLS_AES_128_CCM_8_SHA256 ? &ccm8_limits : NULL;
+}
+
 /* The provider has the AEAD, the record number mask, the hash and its HMAC. */
 static int suite_available(const cdtls_provider *p, uint16_t suite)
 {
@@ -54,8 +74,8 @@ static int suite_available(const cdtls_provider *p, uint16_t suite)
     if (!hs13_suite_params(suite, &hash, &key_len) || !p->hash[hash] || !p->hmac[hash]) return 0;
     static const uint8_t zero[32] = {0};
     record13_cipher rc;
-    int ok = record13_cipher_init(&rc, p, suite, zero, key_len, zero, TLS13_IV_LEN, zero, key_len, NULL) ==
-             CDTLS_OK;
+    int ok = record13_cipher_init(&rc, p, suite, zero, key_len, zero, TLS13_IV_LEN, zero, key_len,
+                                  suite_limits(suite)) == CDTLS_OK;
     if (ok) record13_cipher_clear(&rc);
     return ok;
 }
@@ -397,7 +417,7 @@ static int cipher_from_secret(cdtls_conn *c, record13_cipher *rc_out, const uint
     int rc = tls13_traffic_keys_derive(c->p, v->hash, DTLS13_LABEL_PREFIX, secret, v->key_len, &k);
     if (!rc)
         rc = record13_cipher_init(rc_out, c->p, v->suite, k.key, k.key_len, k.iv, TLS13_IV_LEN, k.sn_key,
-                                  k.key_len, NULL);
+                                  k.key_len, suite_limits(v->suite));
     cdtls_memzero(&k, sizeof k);
     return rc;
 }
