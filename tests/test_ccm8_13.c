@@ -169,8 +169,8 @@ Test(ccm8_13, integrity_limit_2_7)
         uint8_t got[64];
         size_t gn;
         /* nothing delivered; after the last, reads give the failure */
-        cr_assert_eq(cdtls_conn_read(s, got, sizeof got, &gn, NULL), i < 128 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_LIMIT,
-                     "forgery %d read", i);
+        cr_assert_eq(cdtls_conn_read(s, got, sizeof got, &gn, NULL),
+                     i < 128 ? CDTLS_ERR_WOULD_BLOCK : CDTLS_ERR_LIMIT, "forgery %d read", i);
         if (i < 128) {
             cr_assert_eq(rc, CDTLS_OK, "forgery %d: %s", i, cdtls_strerror(rc));
             cr_assert_eq(cdtls_conn_get_state(s), CDTLS_STATE_ESTABLISHED);

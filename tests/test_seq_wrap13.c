@@ -161,7 +161,8 @@ static int rx_tx_ciphers(record13_cipher *tx, record13_cipher *rx)
 {
     static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
                          iv[12] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab},
-                         sn[32] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d};
+                         sn[32] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57,
+                                   0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d};
     static const uint16_t suites[] = {R13_TLS_AES_128_GCM_SHA256, R13_TLS_CHACHA20_POLY1305_SHA256};
     const cdtls_provider *p = cdtls_provider_default();
     for (size_t i = 0; i < 2; i++) {
@@ -184,7 +185,8 @@ Test(seq_wrap13, record_layer_8bit_past_2_16, .timeout = 120)
     record13_cipher tx;
     record13_rx_epoch rx;
     record13_rx_epoch_init(&rx, 3, 64);
-    if (!rx_tx_ciphers(&tx, &rx.cipher)) cr_skip_test("no 1.3 suite with a record-number mask in this provider");
+    if (!rx_tx_ciphers(&tx, &rx.cipher))
+        cr_skip_test("no 1.3 suite with a record-number mask in this provider");
     const record13_header_opts o = {0, 0, NULL, 0};
     static uint8_t rec[BATCH][64];
     size_t len[BATCH];
