@@ -154,6 +154,8 @@ const Variant = struct {
     // Where artifacts go under the install prefix: null = bin/ and lib/ as
     // usual; "cross/<target>-<crypto>" for the matrix.
     subdir: ?[]const u8,
+    // -Ddtls13=false: DTLS 1.3 compiled out (CDTLS_NO_DTLS13, docs/building.md)
+    dtls13: bool = true,
 };
 
 // The provider's upstream library compiled for the target from third_party/
@@ -344,6 +346,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     lib_flags.appendSlice(&lib_only_flags) catch @panic("OOM");
     lib_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
     if (is_windows and v.crypto == .sodium) lib_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
+    if (!v.dtls13) lib_flags.append("-DCDTLS_NO_DTLS13=1") catch @panic("OOM");
 
     // ---------------------------------------------------------------- library
     const lib_mod = b.createModule(.{ .target = v.target, .optimize = v.optimize, .link_libc = true });
@@ -438,6 +441,8 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     test_flags.append(b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."})) catch @panic("OOM");
     test_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
     if (is_windows and v.crypto == .sodium) test_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
+    // the 1.3 tests skip themselves, saying why (CDTLS_HAVE_DTLS13, engine/conn_internal.h)
+    if (!v.dtls13) test_flags.append("-DCDTLS_NO_DTLS13=1") catch @panic("OOM");
     if (v.runner == .shim) {
         // tests/shim/criterion/criterion.h stands in for <criterion/criterion.h>.
         test_mod.addIncludePath(b.path("tests/shim"));
@@ -567,7 +572,8 @@ pub fn build(b: *std.Build) void {
     const runner = b.option(TestRunner, "test-runner", "criterion: link libcriterion (default for native builds); shim: tests/shim (default for other targets)") orelse (if (native) TestRunner.criterion else TestRunner.shim);
     const sanitize = b.option([]const u8, "sanitize", "build the tests with system clang and these -fsanitize= checks, e.g. address,undefined");
 
-    const v: Variant = .{ .target = target, .optimize = optimize, .crypto = crypto, .provider_source = provider_source, .provider_dir = provider_dir, .runner = runner, .subdir = null };
+    const dtls13 = b.option(bool, "dtls13", "DTLS 1.3 (default true); false compiles it out (CDTLS_NO_DTLS13): a 1.2-only library, smaller") orelse true;
+    const v: Variant = .{ .target = target, .optimize = optimize, .crypto = crypto, .provider_source = provider_source, .provider_dir = provider_dir, .runner = runner, .subdir = null, .dtls13 = dtls13 };
     const crypto_name = @tagName(crypto);
     const test_step = b.step("test", "run the test suites");
 
@@ -623,6 +629,7 @@ pub fn build(b: *std.Build) void {
         const cc = b.addSystemCommand(&.{"clang"});
         cc.addArgs(&base_flags);
         cc.addArgs(&.{ b.fmt("-fsanitize={s}", .{checks}), "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1", b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."}), b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name}) });
+        if (!dtls13) cc.addArg("-DCDTLS_NO_DTLS13=1");
         cc.addArg("-I");
         cc.addDirectoryArg(b.path("include"));
         cc.addArg("-I");

@@ -1,4 +1,4 @@
-/* cdtls-client: a DTLS 1.2 client, like `openssl s_client -dtls`: it sends
+/* cdtls-client: a DTLS 1.3 / 1.2 client, like `openssl s_client -dtls`: it sends
  * what arrives on standard input (a record per line) and writes what it
  * receives to standard output; or, with --message / --messages, sends a
  * numbered message and waits for each reply. Every datagram it sends is
@@ -67,6 +67,18 @@ static void echo_received(const cli_opts *o, const uint8_t *d, size_t n)
 /* Reads every record that is waiting (or, with wait_ms, the first one for
  * that long) to standard output: 0, 1 when the server closed, -1 on an
  * error (printed). */
+/* " (certificate_required)" after a peer's fatal alert, else "": in DTLS
+ * 1.3 the client finishes first, so a server refusing it (no certificate,
+ * a bad one) says so only after the handshake, in the first read. */
+static const char *alert_note(cdtls_sock *s, int rc, char *buf, size_t cap)
+{
+    uint8_t level = 0, desc = 0;
+    buf[0] = 0;
+    if (rc == CDTLS_ERR_PEER_ALERT && cdtls_conn_peer_alert(cdtls_sock_conn(s), &level, &desc) == 1)
+        snprintf(buf, cap, " (%s)", cdtls_alert_name(desc));
+    return buf;
+}
+
 static int drain(const cli_opts *o, cdtls_sock *s, int wait_ms)
 {
     for (;;) {
@@ -81,7 +93,9 @@ static int drain(const cli_opts *o, cdtls_sock *s, int wait_ms)
         }
         if (rc) {
             fflush(stdout);
-            fprintf(stderr, "%s: read failed: %s\n", o->prog, cdtls_strerror(rc));
+            char note[64];
+            fprintf(stderr, "%s: read failed: %s%s\n", o->prog, cdtls_strerror(rc),
+                    alert_note(s, rc, note, sizeof note));
             return -1;
         }
         fwrite(buf, 1, got, stdout);
@@ -203,6 +217,21 @@ static int run_stdin(const cli_opts *o, cdtls_sock *s)
             }
         }
     }
+    /* DTLS 1.3: the client finishes first (RFC 8446 §2), so a server that
+     * asked for our certificate judges it after we count as connected: its
+     * verdict is the ACK of our final flight (RFC 9147 §5.8.3) or an alert.
+     * Heard before we close, so that a refusal is reported (exit 1). */
+    if (!closed && !status && trace.cert_requested && !trace.acked &&
+        cdtls_conn_version(cdtls_sock_conn(s)) == CDTLS_VERSION_1_3) {
+        uint64_t deadline = cdtls_io_now_ms() + (uint64_t)o->timeout_ms;
+        while (!trace.acked && cdtls_io_now_ms() < deadline) {
+            int d = drain(o, s, 50);
+            if (d) {
+                status = d < 0;
+                break;
+            }
+        }
+    }
     if (o->expect_echo && !echo_failed && echo_len) {
         fprintf(stderr, "%s: --expect-echo: %zu bytes sent never came back\n", o->prog, echo_len);
         echo_failed = 1;
@@ -229,8 +258,9 @@ static int run_messages(const cli_opts *o, cdtls_sock *s)
         cdtls_oob oob;
         rc = cdtls_sock_read(s, buf, sizeof buf - 1, &got, &oob, o->timeout_ms);
         if (rc) {
-            fprintf(stderr, "%s: read failed: %s%s\n", o->prog, cdtls_strerror(rc),
-                    o->expect_echo ? " (no echo)" : "");
+            char note[64];
+            fprintf(stderr, "%s: read failed: %s%s%s\n", o->prog, cdtls_strerror(rc),
+                    alert_note(s, rc, note, sizeof note), o->expect_echo ? " (no echo)" : "");
             return 1;
         }
         buf[got] = 0;

@@ -1,4 +1,4 @@
-/* cdtls-server: a DTLS 1.2 server over one UDP socket for many peers, like
+/* cdtls-server: a DTLS 1.3 / 1.2 server over one UDP socket for many peers, like
  * `openssl s_server -dtls`: it echoes every record (marked as it arrived,
  * or as --dscp/--ecn say) or, with --print, writes what arrives to standard
  * output; it prints the DSCP/ECN of every datagram it receives, and for

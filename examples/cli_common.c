@@ -38,8 +38,8 @@ static void usage(const cli_opts *o, int is_server)
             "  --cid                connection IDs (RFC 9146, 8 bytes; AEAD suites)%s\n"
             "  --resume             resumable sessions (session IDs and RFC 5077 tickets)\n"
             "  --min-version V      lowest DTLS version to speak: 1.2 (default) or 1.3\n"
-            "  --max-version V      highest DTLS version to speak: 1.2 (the tools' default for now)\n"
-            "                       or 1.3 (--verbose does not trace a 1.3 handshake yet)\n"
+            "  --max-version V      highest DTLS version to speak: 1.3 (default; --resume and --cid\n"
+            "                       speak 1.2, which 1.3 does not have here yet) or 1.2\n"
             "%s"
             "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
             "  --timeout MS         handshake / read timeout (default 10000)%s\n"
@@ -434,12 +434,12 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
     }
     cfg->listener.idle_timeout_ms = o->idle_timeout_ms;
     if (o->cid) cfg->cid.length = (size_t)o->cid;
-    /* The tools stay on DTLS 1.2 unless asked for 1.3 (the library's own
-     * default is 1.3): their --verbose trace, the server's failure reasons
-     * and the client-auth reports do not yet follow a 1.3 handshake
-     * (docs/tools.md). */
-    cfg->versions.min = o->min_version; /* 0: the library's default, 1.2 */
-    cfg->versions.max = o->max_version ? o->max_version : CDTLS_VERSION_1_2;
+    /* 0: the library's defaults (1.2 lowest, 1.3 highest: a client offers
+     * both, a server picks the highest both speak; a configuration with
+     * what the library's 1.3 lacks, --resume or --cid, speaks 1.2,
+     * docs/dtls13.md) */
+    cfg->versions.min = o->min_version;
+    cfg->versions.max = o->max_version;
     if (o->client_auth > 0) cfg->verify.client_auth = (cdtls_client_auth)o->client_auth;
     if (o->resume) {
         cfg->resumption.store = cdtls_session_cache_init(&session_cache, session_entries,
@@ -512,7 +512,9 @@ void cli_trace_event(cli_hs_trace *t, const cdtls_event *ev)
         t->rx_type = ev->hs_type;
         t->rx_len = ev->length;
         if (ev->hs_type == 3) t->hvr_sent = 1;
+        if (ev->hs_type == 13) t->cert_requested = 1;
         break;
+    case CDTLS_EVENT_ACK_RECEIVED: t->acked = 1; break;
     case CDTLS_EVENT_HANDSHAKE_SENT: t->tx_type = ev->hs_type; break;
     case CDTLS_EVENT_ALERT_SENT: t->alert_sent = ev->alert_desc; break;
     case CDTLS_EVENT_ALERT_RECEIVED: t->alert_received = ev->alert_desc; break;
@@ -546,9 +548,16 @@ void cli_failure_reason(int err, const cli_hs_trace *t, char *buf, size_t cap)
                      "flight?)",
                      cdtls_handshake_type_name((uint8_t)t->rx_type));
         why = extra;
-    } else if (t->rx_type == 11 && t->rx_len == 3 && t->alert_sent == 40) {
-        /* an empty Certificate (RFC 5246 §7.4.6) where one is required */
+    } else if (t->rx_type == 11 &&
+               ((t->rx_len == 3 && t->alert_sent == 40) || (t->rx_len == 4 && t->alert_sent == 116))) {
+        /* an empty Certificate where one is required: 1.2 (RFC 5246 §7.4.6,
+         * handshake_failure) or 1.3 (empty context and list, RFC 8446
+         * §4.4.2.4, certificate_required) */
         why = "the client sent no certificate and one is required (--client-auth)";
+    } else if (err == CDTLS_ERR_BAD_FINISHED && t->rx_type == 1 && t->tx_type < 0) {
+        /* DTLS 1.3: the ClientHello's PSK binder did not verify (RFC 8446
+         * §4.2.11): the identity is ours, the key is not */
+        why = "the client's PSK binder does not verify: a wrong PSK";
     } else if (err == CDTLS_ERR_HANDSHAKE_FAILURE && t->rx_type == 1 && t->tx_type < 0) {
         why = "no cipher suite in common (or no group, or the extended master secret refused)";
     } else if (err <= CDTLS_ERR_DER && err >= CDTLS_ERR_CERT_REJECTED) {
@@ -570,8 +579,13 @@ void cli_print_event(const char *who, const char *peer, const cdtls_conn *c, con
     case CDTLS_EVENT_HANDSHAKE_SENT:
     case CDTLS_EVENT_HANDSHAKE_RECEIVED:
         fprintf(stderr, "%s %s %s (message_seq %u, %u bytes)\n", pre,
-                ev->kind == CDTLS_EVENT_HANDSHAKE_SENT ? ">>>" : "<<<",
-                cdtls_handshake_type_name(ev->hs_type), (unsigned)ev->message_seq, (unsigned)ev->length);
+                ev->kind == CDTLS_EVENT_HANDSHAKE_SENT ? ">>>" : "<<<", cdtls_event_message_name(ev),
+                (unsigned)ev->message_seq, (unsigned)ev->length);
+        break;
+    case CDTLS_EVENT_ACK_SENT:
+    case CDTLS_EVENT_ACK_RECEIVED:
+        fprintf(stderr, "%s %s ACK (%u record%s)\n", pre, ev->kind == CDTLS_EVENT_ACK_SENT ? ">>>" : "<<<",
+                ev->ack_records, ev->ack_records == 1 ? "" : "s");
         break;
     case CDTLS_EVENT_CCS_SENT: fprintf(stderr, "%s >>> ChangeCipherSpec\n", pre); break;
     case CDTLS_EVENT_CCS_RECEIVED: fprintf(stderr, "%s <<< ChangeCipherSpec\n", pre); break;
@@ -587,10 +601,16 @@ void cli_print_event(const char *who, const char *peer, const cdtls_conn *c, con
         break;
     case CDTLS_EVENT_ESTABLISHED: cli_print_established(who, peer, c, ev); break;
     case CDTLS_EVENT_FAILED:
-        fprintf(stderr, "%s handshake failed: %s\n", pre, cdtls_strerror(ev->error));
+        /* "connection", not "handshake": in 1.3 a client is established
+         * before the server has judged its flight, and a refusal (no
+         * certificate, a bad one) comes after "handshake done" */
+        fprintf(stderr, "%s connection failed: %s\n", pre, cdtls_strerror(ev->error));
         break;
     case CDTLS_EVENT_HELLO_VERIFY_SENT:
-        fprintf(stderr, "%s >>> HelloVerifyRequest (stateless)\n", pre);
+        /* the listener's stateless cookie check answered before any
+         * connection: a HelloVerifyRequest, or for a 1.3 hello a
+         * HelloRetryRequest with a cookie (RFC 9147 §5.1) */
+        fprintf(stderr, "%s >>> HelloVerifyRequest/HelloRetryRequest (stateless cookie)\n", pre);
         break;
     case CDTLS_EVENT_EVICTED: fprintf(stderr, "%s handshake evicted (too many in progress)\n", pre); break;
     case CDTLS_EVENT_IDLE: fprintf(stderr, "%s idle too long\n", pre); break;
@@ -627,5 +647,8 @@ void cli_print_established(const char *who, const char *peer, const cdtls_conn *
             cdtls_conn_uses_cid(c) ? (own_len ? own : "(empty)") : "",
             cdtls_conn_uses_cid(c) ? " peer's " : "",
             cdtls_conn_uses_cid(c) ? (peer_len ? theirs : "(empty)") : "", "",
-            cdtls_conn_resumed(c) ? "resumed session" : "new session", cdtls_conn_uses_ems(c) ? "yes" : "no");
+            cdtls_conn_resumed(c) ? "resumed session" : "new session",
+            ev->version == CDTLS_VERSION_1_3 ? "n/a (1.3)" /* RFC 8446 §7.1 binds the transcript */
+            : cdtls_conn_uses_ems(c)         ? "yes"
+                                             : "no");
 }

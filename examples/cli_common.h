@@ -80,6 +80,8 @@ typedef struct cli_hs_trace {
     uint32_t rx_len;
     int alert_sent, alert_received; /* descriptions, -1: none */
     int hvr_sent;                   /* the client got a HelloVerifyRequest */
+    int cert_requested;             /* the client got a CertificateRequest */
+    int acked;                      /* DTLS 1.3: an ACK came (of our final flight, after the handshake) */
 } cli_hs_trace;
 void cli_trace_reset(cli_hs_trace *t, const void *conn);
 void cli_trace_event(cli_hs_trace *t, const cdtls_event *ev);

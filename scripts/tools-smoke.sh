@@ -131,9 +131,10 @@ stop_server() { kill $srv 2>/dev/null; wait $srv 2>/dev/null; }
 client() { "$bin"/cdtls-client --connect "127.0.0.1:$port" "$@" > "$cout" 2> "$cerr"; }
 
 # standard input to the server and the echo to standard output, a record per
-# line (the last line without its newline is a record too), --verbose
+# line (the last line without its newline is a record too), --verbose (a
+# DTLS 1.2 handshake here: --max-version 1.2 on the client; 1.3's below)
 start_server --psk $psk --peers 1 --verbose
-printf 'one\ntwo\nlast' | client --psk $psk --expect-echo --verbose
+printf 'one\ntwo\nlast' | client --psk $psk --expect-echo --verbose --max-version 1.2
 crc=$?; wait $srv; src=$?
 check "stdin piping: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
 check "stdin piping: the echo on stdout, nothing else" "[ \"\$(cat '$cout')\" = \"\$(printf 'one\ntwo\nlast')\" ]"
@@ -142,6 +143,16 @@ check "--verbose: the client's handshake messages" "grep -q '>>> ClientHello (me
 check "--verbose: the negotiated parameters" "grep -q 'client: handshake done: DTLS 1.2, TLS_.*, group .*, ALPN none, CID none, new session' '$cerr'"
 check "--verbose: the server's, with the peer" "grep -q 'server: 127.0.0.1:[0-9]* <<< ClientHello (message_seq 1' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* >>> ServerHello ' '$serr' && grep -q '>>> HelloVerifyRequest' '$serr'"
 check "close_notify at end of input" "grep -q 'closed the connection' '$sout'"
+# --verbose on a DTLS 1.3 handshake (the tools' default): the listener's
+# stateless HelloRetryRequest, the server's encrypted flight, the client's
+# Finished, the server's ACK; version and group
+start_server --psk $psk --peers 1 --verbose
+printf 'v13\n' | client --psk $psk --expect-echo --verbose
+crc=$?; wait $srv; src=$?
+check "--verbose 1.3: both exit 0" "[ $crc -eq 0 ] && [ $src -eq 0 ]"
+check "--verbose 1.3: the client's handshake messages" "grep -q '>>> ClientHello (message_seq 0' '$cerr' && grep -q '<<< HelloRetryRequest (message_seq 0' '$cerr' && grep -q '>>> ClientHello (message_seq 1' '$cerr' && grep -q '<<< EncryptedExtensions (message_seq 2' '$cerr' && grep -q '<<< Finished (message_seq 3' '$cerr' && grep -q '>>> Finished (message_seq 2' '$cerr' && grep -q '<<< ACK (1 record)' '$cerr'"
+check "--verbose 1.3: the negotiated parameters" "grep -q 'client: handshake done: DTLS 1.3, TLS_.*, group X25519, ALPN none, CID none, new session' '$cerr'"
+check "--verbose 1.3: the server's, with the peer" "grep -q 'server: 127.0.0.1:[0-9]* >>> HelloVerifyRequest/HelloRetryRequest (stateless cookie)' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* >>> EncryptedExtensions ' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* <<< Finished ' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* >>> ACK (1 record)' '$serr' && grep -q 'server: 127.0.0.1:[0-9]* handshake done: DTLS 1.3' '$serr'"
 
 # a file of 100 KB (1,300 small records) through the echo, every byte back
 # in order: --expect-echo paces the client by the echo (DTLS does not
@@ -249,7 +260,8 @@ import socket, struct, subprocess, sys
 #   hvr.py CLIENT PSK PORT cookie  also the ClientHello with the cookie, then nothing
 cap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); cap.bind(("127.0.0.1", 0))
 p = subprocess.Popen([sys.argv[1], "--connect", "127.0.0.1:%d" % cap.getsockname()[1], "--psk", sys.argv[2],
-                      "--messages", "1", "--timeout", "500"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                      "--messages", "1", "--timeout", "500", "--max-version", "1.2"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 cap.settimeout(5); hello, _ = cap.recvfrom(4096); p.wait()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
 server = ("127.0.0.1", int(sys.argv[3]))
@@ -286,15 +298,24 @@ else
   echo "tools-smoke: skip dropped-hello cases (no python3)"
 fi
 
-# a wrong PSK: records under the wrong keys are dropped silently (RFC 6347
-# §4.1.2.7), so both sides time out; both say what it looks like
+# a wrong PSK in DTLS 1.2: records under the wrong keys are dropped silently
+# (RFC 6347 §4.1.2.7), so both sides time out; both say what it looks like
 start_server --psk $psk --timeout 1500
-client --psk 00112233445566778899aabbccddeeee --messages 1 --timeout 2000
+client --psk 00112233445566778899aabbccddeeee --messages 1 --timeout 2000 --max-version 1.2
 crc=$?
 for _ in $(seq 30); do grep -q "failed" "$serr" && break; sleep 0.1; done
 stop_server
 check "a wrong PSK: the client's hint" "[ $crc -eq 1 ] && grep -q 'failed: timed out (no answer to our Finished: a wrong PSK?)' '$cerr'"
 check "a wrong PSK: the server's" "grep -q 'failed: handshake timed out after ClientKeyExchange: no Finished from the peer authenticated (a wrong PSK' '$serr'"
+# ...and in DTLS 1.3: the ClientHello's binder does not verify (RFC 8446
+# §4.2.11), the server says decrypt_error at once
+start_server --psk $psk --timeout 1500
+client --psk 00112233445566778899aabbccddeeee --messages 1 --timeout 2000
+crc=$?
+for _ in $(seq 30); do grep -q "failed" "$serr" && break; sleep 0.1; done
+stop_server
+check "a wrong PSK in 1.3: the client hears decrypt_error" "[ $crc -eq 1 ] && grep -q 'failed: peer sent a fatal alert (decrypt_error)' '$cerr'"
+check "a wrong PSK in 1.3: the server says why" "grep -q 'failed: the client.s PSK binder does not verify: a wrong PSK (sent alert decrypt_error)' '$serr'"
 
 # --client-auth require (the default with --ca): a client certificate is
 # asked for and checked; without one the handshake fails and the server says why
@@ -311,7 +332,9 @@ echo anonymous | client --ca "$ca" --servername "$name" --timeout 3000
 crc=$?
 for _ in $(seq 20); do grep -q "failed" "$serr" && break; sleep 0.1; done
 stop_server
-check "--client-auth require, no certificate: client fails" "[ $crc -eq 1 ] && grep -q 'handshake_failure' '$cerr'"
+# (1.2: handshake_failure; 1.3: certificate_required, after the client's
+# handshake is done, RFC 8446 §4.4.2.4: its first read fails)
+check "--client-auth require, no certificate: client fails" "[ $crc -eq 1 ] && grep -q 'handshake_failure\\|certificate_required' '$cerr'"
 check "--client-auth require, no certificate: the server says why" "grep -q 'handshake with 127.0.0.1:[0-9]* failed: the client sent no certificate' '$serr'"
 start_server --cert "$cert" --key "$key" --client-auth request --peers 1
 echo anonymous | client --ca "$ca" --servername "$name" --expect-echo --timeout 3000
@@ -342,11 +365,11 @@ start_server --psk $psk --peers 1 --print --max-version 1.3
 printf 'closing-at-once\n' | client --psk $psk --max-version 1.3
 crc=$?; wait $srv; src=$?
 check "1.3: data then an immediate close still reach the server" "[ $crc -eq 0 ] && [ $src -eq 0 ] && [ \"\$(cat '$sout')\" = 'closing-at-once' ]"
-start_server --psk $psk --peers 1
+start_server --psk $psk --peers 1 --max-version 1.2
 client --psk $psk --max-version 1.3 --message mixed --messages 1 --expect-echo
 crc=$?; wait $srv; src=$?
 check "1.3 client, 1.2 server: DTLS 1.2" "[ $crc -eq 0 ] && [ $src -eq 0 ] && grep -q 'DTLS 1.2' '$cout'"
-start_server --psk $psk --peers 1 --timeout 2000
+start_server --psk $psk --peers 1 --timeout 2000 --max-version 1.2
 client --psk $psk --min-version 1.3 --max-version 1.3 --message x --timeout 2000
 crc=$?; stop_server
 check "--min-version 1.3 against a 1.2 server fails" "[ $crc -ne 0 ]"

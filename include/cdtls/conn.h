@@ -365,7 +365,17 @@ CDTLS_API void cdtls_hello_verifier_release(cdtls_hello_verifier *v, uint8_t *he
  * connection doing its own cookie exchange is not reported (a listener's
  * is, as CDTLS_EVENT_HELLO_VERIFY_SENT). The library makes the events: a
  * later version may append members to cdtls_event and kinds to the enum
- * (ignore kinds you do not know). */
+ * (ignore kinds you do not know).
+ *
+ * DTLS 1.3 (RFC 9147) reports the same kinds: every handshake message with
+ * its RFC 8446 §4 HandshakeType (EncryptedExtensions, CertificateRequest,
+ * Certificate, CertificateVerify, Finished; a HelloRetryRequest as a
+ * ServerHello with hello_retry set, the server's stateless one included;
+ * after the handshake KeyUpdate and NewSessionTicket), RETRANSMIT when a
+ * flight (only its unacknowledged parts, §7.2) or a KeyUpdate goes again,
+ * ACK_SENT / ACK_RECEIVED for ACK records, ESTABLISHED with version 0xfefc
+ * and the group of the key exchange (0 and NULL for psk_ke), and the same
+ * ALERT_* and FAILED events as 1.2. There is no CCS in 1.3. */
 typedef enum cdtls_event_kind {
     /* A handshake message of ours, added to the flight being built (the
      * flight is sent when it is complete): hs_type, message_seq, length. */
@@ -391,7 +401,12 @@ typedef enum cdtls_event_kind {
     /* cdtls_listener only (cdtls_listener_set_observer, cdtls/sock.h): */
     CDTLS_EVENT_HELLO_VERIFY_SENT, /* a ClientHello without a valid cookie was answered; no connection */
     CDTLS_EVENT_EVICTED,           /* a handshake in progress gave its place to a newer one (issue 20) */
-    CDTLS_EVENT_IDLE               /* an established peer was silent for cfg.listener.idle_timeout_ms */
+    CDTLS_EVENT_IDLE,              /* an established peer was silent for cfg.listener.idle_timeout_ms */
+    /* DTLS 1.3 only (RFC 9147 §7): an ACK record of ours queued, or one of
+     * the peer's that parsed, in either case ack_records the record
+     * numbers it lists (an ACK with none is legal and reported) */
+    CDTLS_EVENT_ACK_SENT,
+    CDTLS_EVENT_ACK_RECEIVED
 } cdtls_event_kind;
 
 typedef struct cdtls_event {
@@ -407,6 +422,10 @@ typedef struct cdtls_event {
     uint16_t version;                /* ESTABLISHED */
     uint16_t group;                  /* ESTABLISHED */
     const char *group_name;          /* ESTABLISHED: "X25519", "P-256", ... or NULL */
+    /* HANDSHAKE_*: 1 when this ServerHello is a HelloRetryRequest (RFC 8446
+     * §4.1.3: hs_type server_hello, the special random) */
+    int hello_retry;
+    unsigned ack_records; /* ACK_*: how many record numbers the ACK lists */
 } cdtls_event;
 
 /* c is NULL only for a listener's HELLO_VERIFY_SENT. */
@@ -421,6 +440,9 @@ CDTLS_API int cdtls_conn_set_observer(cdtls_conn *c, cdtls_observer fn, void *us
 CDTLS_API int cdtls_context_set_observer(cdtls_context *ctx, cdtls_observer fn, void *user);
 /* "ClientHello", "ServerKeyExchange", ...; "unknown" for other values. */
 CDTLS_API const char *cdtls_handshake_type_name(uint8_t type);
+/* The message a HANDSHAKE_* event names: cdtls_handshake_type_name, but
+ * "HelloRetryRequest" for a ServerHello that is one; NULL for other kinds. */
+CDTLS_API const char *cdtls_event_message_name(const cdtls_event *ev);
 /* "close_notify", "handshake_failure", ... (RFC 5246 §7.2, RFC 4279,
  * RFC 7301); "unknown" for other values. */
 CDTLS_API const char *cdtls_alert_name(uint8_t desc);

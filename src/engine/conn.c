@@ -332,10 +332,24 @@ int cdtls_conn_share_handshake_budget(cdtls_conn *c, cdtls_handshake_budget *b)
 
 /* ------------------------------------------------------------- failure */
 
+static void observe_alert_sent(const cdtls_conn *c, uint8_t level, uint8_t desc)
+{
+    if (!c->observer) return;
+    cdtls_event ev = {0};
+    ev.kind = CDTLS_EVENT_ALERT_SENT;
+    ev.alert_level = level;
+    ev.alert_desc = desc;
+    conn_observe(c, &ev);
+}
+
 int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
 {
 #if CDTLS_HAVE_DTLS13
-    if (c->version == CDTLS_VERSION_1_3) return hs13_send_alert(c, level, desc);
+    if (c->version == CDTLS_VERSION_1_3) {
+        int rc13 = hs13_send_alert(c, level, desc);
+        if (rc13 == CDTLS_OK) observe_alert_sent(c, level, desc);
+        return rc13;
+    }
 #endif
     uint8_t body[2] = {level, desc};
     uint8_t rec[DTLS_RECORD_HEADER_LEN + CDTLS_MAX_CID_LEN + 1 + 2 + RECORD_MAX_EXPANSION];
@@ -353,13 +367,7 @@ int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     c->write_seq[epoch]++;
     const cdtls_oob *oob = c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL;
     rc = dgram_queue_push(&c->out, c->a, rec, n, oob);
-    if (rc == CDTLS_OK && c->observer) {
-        cdtls_event ev = {0};
-        ev.kind = CDTLS_EVENT_ALERT_SENT;
-        ev.alert_level = level;
-        ev.alert_desc = desc;
-        conn_observe(c, &ev);
-    }
+    if (rc == CDTLS_OK) observe_alert_sent(c, level, desc);
     return rc;
 }
 
@@ -1059,6 +1067,9 @@ static void observe_established(const cdtls_conn *c)
         ev.group = c->h->kx->tls_id;
         ev.group_name = c->h->kx->name;
     }
+#if CDTLS_HAVE_DTLS13
+    if (c->version == CDTLS_VERSION_1_3) ev.group = hs13_conn_group(c, &ev.group_name);
+#endif
     conn_observe(c, &ev);
 }
 

@@ -270,6 +270,12 @@ struct cdtls_conn {
 /* observer.c: hands ev to the connection's observer, if it has one. */
 void conn_observe(const cdtls_conn *c, const cdtls_event *ev);
 void conn_observe_message(const cdtls_conn *c, cdtls_event_kind kind, const uint8_t *msg, size_t len);
+/* ...a plaintext handshake record (13-byte header) holding one whole message */
+void conn_observe_record(const cdtls_conn *c, cdtls_event_kind kind, const uint8_t *rec, size_t len);
+/* RETRANSMIT with c->retransmits and c->timeout_ms as they are now */
+void conn_observe_retransmit(const cdtls_conn *c, int by_timer);
+/* ACK_SENT / ACK_RECEIVED (DTLS 1.3) */
+void conn_observe_ack(const cdtls_conn *c, cdtls_event_kind kind, size_t n_records);
 
 /* conn.c */
 /* The handshake is over (established, or the state imported): its state
@@ -308,6 +314,8 @@ int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *
 size_t hs13_max_write(const cdtls_conn *c);
 uint64_t hs13_timeout(const cdtls_conn *c);
 uint16_t hs13_conn_suite(const cdtls_conn *c);
+/* the key exchange's group and its name; 0 and NULL for none (psk_ke) */
+uint16_t hs13_conn_group(const cdtls_conn *c, const char **name);
 int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms);
 uint64_t hs13_now(const cdtls_conn *c);
 void hs13_free(cdtls_conn *c);

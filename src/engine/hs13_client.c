@@ -291,6 +291,7 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
     if (!rc) rc = hs13_install_tx(c, 0);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->version = CDTLS_VERSION_1_3;
+    v->group = sh->has_key_share ? sh->share.group : 0; /* the observer's ESTABLISHED */
     v->st = H13_C_WAIT_EE;
     v->hs_read_epoch = 2;
     /* the ServerHello acknowledges our ClientHello (RFC 9147 §7.1): the

@@ -21,12 +21,13 @@
 /* ------------------------------------------------------ suites, schemes */
 
 /* RFC 8446 §B.4 with RFC 9147's record number masks; CCM_8 only on request
- * (§4.5.3: it needs limits of its own). */
+ * (§4.5.3: it needs limits of its own, ccm8_limits). */
 int hs13_suite_params(uint16_t suite, cdtls_hash_alg *hash, size_t *key_len)
 {
     switch (suite) {
     case R13_TLS_AES_128_GCM_SHA256:
-    case R13_TLS_AES_128_CCM_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 16; return 1;
+    case R13_TLS_AES_128_CCM_SHA256:
+    case R13_TLS_AES_128_CCM_8_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 16; return 1;
     case R13_TLS_AES_256_GCM_SHA384: *hash = CDTLS_HASH_SHA384, *key_len = 32; return 1;
     case R13_TLS_CHACHA20_POLY1305_SHA256: *hash = CDTLS_HASH_SHA256, *key_len = 32; return 1;
     default: return 0;
@@ -46,6 +47,25 @@ cdtls_hash_alg hs13_psk_hash(const uint16_t *suites, size_t n)
     return has384 ? CDTLS_HASH_SHA384 : CDTLS_HASH_SHA256;
 }
 
+/* TLS_AES_128_CCM_8_SHA256: RFC 9147 §4.5.3 leaves its limits to the
+ * implementation ("MUST set usage limits for AEAD_AES_128_CCM_8 based on
+ * an understanding of any additional forgery protections"). Ours: CCM's
+ * confidentiality limit, 2^23 records sealed (the tag length does not
+ * enter it), and 2^7 records failing authentication per key: a forgery
+ * against a 64-bit tag succeeds with probability 2^-64, so 128 attempts
+ * keep an attacker's chance of one below 2^-57. Reaching it fails the
+ * connection (CDTLS_ERR_LIMIT, bad_record_mac): the safeguard is to fail
+ * closed, at the price that whoever can inject 128 records can end the
+ * connection. That is why the suite is never a default: only a
+ * configuration that names it (cfg.negotiate.cipher_suites) offers or
+ * accepts it. */
+static const record13_limits ccm8_limits = {1u << 23, 1u << 7};
+
+static const record13_limits *suite_limits(uint16_t suite)
+{
+    return suite == R13_TLS_AES_128_CCM_8_SHA256 ? &ccm8_limits : NULL;
+}
+
 /* The provider has the AEAD, the record number mask, the hash and its HMAC. */
 static int suite_available(const cdtls_provider *p, uint16_t suite)
 {
@@ -54,8 +74,8 @@ static int suite_available(const cdtls_provider *p, uint16_t suite)
     if (!hs13_suite_params(suite, &hash, &key_len) || !p->hash[hash] || !p->hmac[hash]) return 0;
     static const uint8_t zero[32] = {0};
     record13_cipher rc;
-    int ok = record13_cipher_init(&rc, p, suite, zero, key_len, zero, TLS13_IV_LEN, zero, key_len, NULL) ==
-             CDTLS_OK;
+    int ok = record13_cipher_init(&rc, p, suite, zero, key_len, zero, TLS13_IV_LEN, zero, key_len,
+                                  suite_limits(suite)) == CDTLS_OK;
     if (ok) record13_cipher_clear(&rc);
     return ok;
 }
@@ -231,6 +251,13 @@ uint16_t hs13_conn_suite(const cdtls_conn *c)
     return c->v13 ? c->v13->suite : 0;
 }
 
+uint16_t hs13_conn_group(const cdtls_conn *c, const char **name)
+{
+    const cdtls_kx_vt *kx = c->v13 && c->v13->group ? hs_kx_by_id(c->p, c->v13->group) : NULL;
+    *name = kx ? kx->name : NULL;
+    return c->v13 ? c->v13->group : 0;
+}
+
 void hs13_set_suite(conn13 *v, uint16_t suite)
 {
     v->suite = suite;
@@ -390,7 +417,7 @@ static int cipher_from_secret(cdtls_conn *c, record13_cipher *rc_out, const uint
     int rc = tls13_traffic_keys_derive(c->p, v->hash, DTLS13_LABEL_PREFIX, secret, v->key_len, &k);
     if (!rc)
         rc = record13_cipher_init(rc_out, c->p, v->suite, k.key, k.key_len, k.iv, TLS13_IV_LEN, k.sn_key,
-                                  k.key_len, NULL);
+                                  k.key_len, suite_limits(v->suite));
     cdtls_memzero(&k, sizeof k);
     return rc;
 }
@@ -721,6 +748,7 @@ int hs13_queue(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t len, uin
     hs_header_put(&h, msg);
     if (len) memcpy(msg + DTLS_HS_HEADER_LEN, body, len);
     hs13_transcript_add(c, type, body, len);
+    conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, msg, mlen);
     flight_entry *e = &c->flight[c->flight_len++];
     e->is_ccs = 0;
     e->epoch = epoch;
@@ -752,12 +780,19 @@ int hs13_flight_send(cdtls_conn *c, uint64_t now_ms, int awaits_reply)
     return transmit(c, 0);
 }
 
-int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+/* by_timer: 0 when the peer's retransmission asked for it (observer) */
+static int flight_retransmit(cdtls_conn *c, uint64_t now_ms, int by_timer)
 {
     if (c->flight_len == 0) return CDTLS_OK;
     c->retransmits++;
     if (c->flight_awaits_reply) c->timer_at_ms = now_ms + c->timeout_ms;
+    conn_observe_retransmit(c, by_timer);
     return transmit(c, 1);
+}
+
+int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
+{
+    return flight_retransmit(c, now_ms, 1);
 }
 
 /* An ACK record (RFC 9147 §7): the record numbers listed, within what we
@@ -778,8 +813,11 @@ int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
     int rc = put_record(c, epoch, R13_CT_ACK, body, w.len, rec, sizeof rec, &used, &rn);
     if (rc) return rc;
     v->last_ack_ms = now_ms ? now_ms : 1;
-    return dgram_queue_push(&c->out, c->a, rec, used,
-                            c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    rc = dgram_queue_push(&c->out, c->a, rec, used,
+                          c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    /* the body: record_numbers<0..2^16-1>, 16 bytes each (RFC 9147 §7) */
+    if (rc == CDTLS_OK) conn_observe_ack(c, CDTLS_EVENT_ACK_SENT, (w.len - 2) / 16);
+    return rc;
 }
 
 void hs13_established(cdtls_conn *c)
@@ -875,6 +913,7 @@ int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms)
     v->ku_msg[DTLS_HS_HEADER_LEN] = request_peer ? 1 : 0;
     v->ku_pending = 1;
     v->n_ku_rn = 0;
+    conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, v->ku_msg, sizeof v->ku_msg);
     c->timeout_ms = c->cfg->timers.retransmit_initial_ms;
     c->retransmits = 0;
     c->timer_at_ms = now_ms + c->timeout_ms;
@@ -979,6 +1018,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
                                                                 : (uint32_t)next;
         c->timer_at_ms = now_ms + c->timeout_ms;
         c->retransmits++;
+        conn_observe_retransmit(c, 1);
         int rc = ku_transmit(c);
         return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
     }
@@ -1011,7 +1051,7 @@ static int peer_retransmitted(cdtls_conn *c, uint64_t now_ms)
         now_ms - c->last_peer_retransmit_ms < c->timeout_ms / 2)
         return CDTLS_OK;
     c->last_peer_retransmit_ms = now_ms ? now_ms : 1;
-    return hs13_flight_retransmit(c, now_ms);
+    return flight_retransmit(c, now_ms, 0);
 }
 
 static int process_messages(cdtls_conn *c, uint64_t now_ms)
@@ -1023,6 +1063,7 @@ static int process_messages(cdtls_conn *c, uint64_t now_ms)
     while (c->state == CDTLS_STATE_HANDSHAKING && c->h &&
            hs_reasm_next(&c->h->reasm, &type, &seq, &msg, &msg_len)) {
         c->v13->cur_msg_seq = seq;
+        conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, msg, msg_len);
         if (c->role == CDTLS_SERVER && type == HS_CLIENT_HELLO) {
             /* the second ClientHello after our HelloRetryRequest restarts
              * the reassembly (hs13_server.c): it takes the message out */
@@ -1080,6 +1121,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                  * is acknowledged and not used (no 1.3 resumption yet);
                  * anything else ends the connection */
                 c->peer_next_seq = (uint16_t)(h.message_seq + 1);
+                conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, frag - DTLS_HS_HEADER_LEN,
+                                     DTLS_HS_HEADER_LEN + h.length);
                 if (h.type == HS13_KEY_UPDATE) {
                     int rc = ku_received(c, frag, h.length, epoch, seq, now_ms);
                     if (rc) return rc;
@@ -1129,6 +1172,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     ack13_record_number rns[64];
     size_t n = 0;
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
+    conn_observe_ack(c, CDTLS_EVENT_ACK_RECEIVED, len >= 2 ? (len - 2) / 16 : 0);
     if (v->ku_pending) {
         size_t kn = v->n_ku_rn < 8 ? v->n_ku_rn : 8;
         for (size_t i = 0; i < n && v->ku_pending; i++)

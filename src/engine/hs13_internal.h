@@ -132,6 +132,7 @@ typedef struct conn13 {
     unsigned ku_sent, ku_received;
     uint64_t retransmitted_bytes; /* handshake message bytes sent again (tests read them) */
     uint64_t full_resend_bytes;   /* ...and what resending whole flights would have sent */
+    uint16_t group;               /* the key exchange's group, 0 for psk_ke (the observer reports it) */
 } conn13;
 
 /* Frees the handshake-only part (hh). */

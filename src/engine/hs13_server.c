@@ -135,6 +135,7 @@ static int send_stateless_hrr(cdtls_conn *c, const hs13_client_hello *ch, uint16
                               hash_len, msg_seq, record_seq, rec, sizeof rec, &n);
     if (rc) return rc;
     rc = dgram_queue_push(&c->out, c->a, rec, n, c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    if (rc == CDTLS_OK) conn_observe_record(c, CDTLS_EVENT_HANDSHAKE_SENT, rec, n);
     return rc == CDTLS_ERR_NOMEM ? CDTLS_OK : rc;
 }
 
@@ -365,6 +366,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->psk13_used = k->psk_idx >= 0;
     v->psk_selected = k->psk_idx >= 0;
+    v->group = kx ? k->group : 0; /* the observer's ESTABLISHED */
     v->st = v->cert_requested ? H13_S_WAIT_CERT : H13_S_WAIT_FIN;
     v->hs_read_epoch = 2;
     c->hs = HS_S_WAIT_FINISHED; /* no 1.2 state applies any more */

@@ -1,8 +1,11 @@
 /* Observing a connection (cdtls_conn_set_observer, cdtls/conn.h): the
  * engine reports what it sends and receives, so that tools can print a
  * handshake as it happens. Types and lengths only, never contents. */
+#include <string.h>
+
 #include "common/dtls.h"
 #include "engine/conn_internal.h"
+#include "handshake/hs13_msg.h"
 
 void conn_observe(const cdtls_conn *c, const cdtls_event *ev)
 {
@@ -19,6 +22,37 @@ void conn_observe_message(const cdtls_conn *c, cdtls_event_kind kind, const uint
     ev.hs_type = msg[0];
     ev.length = (uint32_t)(len - DTLS_HS_HEADER_LEN);
     ev.message_seq = (uint16_t)((msg[4] << 8) | msg[5]);
+    /* RFC 8446 §4.1.3: a HelloRetryRequest is a ServerHello whose random
+     * (after the 2-byte legacy_version) is the fixed SHA-256 value */
+    if (msg[0] == HS_SERVER_HELLO && len >= DTLS_HS_HEADER_LEN + 2 + 32 &&
+        memcmp(msg + DTLS_HS_HEADER_LEN + 2, hs13_hrr_random, 32) == 0)
+        ev.hello_retry = 1;
+    c->observer(c->observer_user, c, &ev);
+}
+
+void conn_observe_record(const cdtls_conn *c, cdtls_event_kind kind, const uint8_t *rec, size_t len)
+{
+    if (!c->observer || len < DTLS_RECORD_HEADER_LEN || rec[0] != CT_HANDSHAKE) return;
+    conn_observe_message(c, kind, rec + DTLS_RECORD_HEADER_LEN, len - DTLS_RECORD_HEADER_LEN);
+}
+
+void conn_observe_retransmit(const cdtls_conn *c, int by_timer)
+{
+    if (!c->observer) return;
+    cdtls_event ev = {0};
+    ev.kind = CDTLS_EVENT_RETRANSMIT;
+    ev.retransmits = c->retransmits;
+    ev.by_timer = by_timer;
+    ev.timeout_ms = c->timeout_ms;
+    c->observer(c->observer_user, c, &ev);
+}
+
+void conn_observe_ack(const cdtls_conn *c, cdtls_event_kind kind, size_t n_records)
+{
+    if (!c->observer) return;
+    cdtls_event ev = {0};
+    ev.kind = kind;
+    ev.ack_records = (unsigned)n_records;
     c->observer(c->observer_user, c, &ev);
 }
 
@@ -53,8 +87,21 @@ const char *cdtls_handshake_type_name(uint8_t type)
     case HS_CERTIFICATE_VERIFY: return "CertificateVerify";
     case HS_CLIENT_KEY_EXCHANGE: return "ClientKeyExchange";
     case HS_FINISHED: return "Finished";
+    /* RFC 8446 §4 */
+    case 5: return "EndOfEarlyData";
+    case HS13_ENCRYPTED_EXTENSIONS: return "EncryptedExtensions";
+    case HS13_KEY_UPDATE: return "KeyUpdate";
+    case HS13_MESSAGE_HASH: return "message_hash";
     default: return "unknown";
     }
+}
+
+const char *cdtls_event_message_name(const cdtls_event *ev)
+{
+    if (!ev || (ev->kind != CDTLS_EVENT_HANDSHAKE_SENT && ev->kind != CDTLS_EVENT_HANDSHAKE_RECEIVED))
+        return NULL;
+    if (ev->hs_type == HS_SERVER_HELLO && ev->hello_retry) return "HelloRetryRequest";
+    return cdtls_handshake_type_name(ev->hs_type);
 }
 
 const char *cdtls_alert_name(uint8_t desc)
@@ -84,6 +131,9 @@ const char *cdtls_alert_name(uint8_t desc)
     case ALERT_UNRECOGNIZED_NAME: return "unrecognized_name";
     case ALERT_UNKNOWN_PSK_IDENTITY: return "unknown_psk_identity";
     case ALERT_NO_APPLICATION_PROTOCOL: return "no_application_protocol";
+    case 86: return "inappropriate_fallback"; /* RFC 7507 */
+    case 109: return "missing_extension";     /* RFC 8446 §6.2 */
+    case 116: return "certificate_required";  /* RFC 8446 §6.2 */
     default: return "unknown";
     }
 }
