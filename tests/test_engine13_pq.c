@@ -71,8 +71,8 @@ typedef struct wire_log {
     uint8_t ch1[4096];
     size_t ch1_len, ch1_frag_bytes;
     unsigned ch1_dgrams, ch1_max_dgram;
-    unsigned n_ch;                 /* ClientHellos seen whole */
-    uint16_t ch_shares[4][2];      /* the groups of the key shares of each */
+    unsigned n_ch;            /* ClientHellos seen whole */
+    uint16_t ch_shares[4][2]; /* the groups of the key shares of each */
     size_t ch_n_shares[4];
     unsigned n_hrr;
     uint16_t hrr_group;
@@ -140,7 +140,8 @@ static void log_dgram(wire_log *w, int to_server, const uint8_t *d, size_t n)
             int seq = h[4] << 8 | h[5];
             size_t foff = (size_t)h[6] << 16 | (size_t)h[7] << 8 | h[8];
             size_t flen = (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11];
-            cr_assert(p + DTLS_HS_HEADER_LEN + flen <= rlen && foff + flen <= mlen && mlen + 4 <= sizeof w->msg[k]);
+            cr_assert(p + DTLS_HS_HEADER_LEN + flen <= rlen && foff + flen <= mlen &&
+                      mlen + 4 <= sizeof w->msg[k]);
             if (w->msg_seq[k] != seq || w->msg_len[k] != mlen) {
                 w->msg_seq[k] = seq;
                 w->msg_len[k] = mlen;
@@ -511,9 +512,9 @@ static size_t resize_share(uint8_t *b, size_t len, size_t at, long delta, int cl
     size_t q = 2 + 32; /* legacy_version, random */
     q += 1 + b[q];     /* session id */
     if (client) {
-        q += 1 + b[q];              /* legacy_cookie */
-        q += 2 + get16(b + q);      /* cipher suites */
-        q += 1 + b[q];              /* compression methods */
+        q += 1 + b[q];         /* legacy_cookie */
+        q += 2 + get16(b + q); /* cipher suites */
+        q += 1 + b[q];         /* compression methods */
     } else {
         q += 2 + 1; /* cipher suite, compression */
     }
