@@ -283,6 +283,24 @@ Test(pq13, hybrid_share_alone_at_mtu1200_cookie_hrr)
     default_mtu1200(1);
 }
 
+/* cdtls's defaults (1.3 and 1.2 offered, every suite): the same, with the
+ * larger hello a 1.2-capable client sends. */
+Test(pq13, defaults_offering_12_too)
+{
+    need_kem();
+    cdtls_config cc, sc;
+    configs(&cc, &sc);
+    cc.versions.min = sc.versions.min = 0;
+    run r;
+    handshake(&r, &cc, &sc);
+    assert_established(&r, HYB);
+    assert_first_shares(&r, 1, HYB, 0);
+    cr_assert_eq(r.w.ch1_dgrams, 2);
+    cr_log_info("1.3+1.2 X25519MLKEM768 hello: %zu bytes, %u datagrams at MTU 1200", r.w.ch1_len,
+                r.w.ch1_dgrams);
+    run_free(&r);
+}
+
 /* MTU 1472 (the UDP payload of a 1500-byte Ethernet frame over IPv4):
  * both shares fit one datagram, so both are sent (hybrid first). */
 Test(pq13, both_shares_at_mtu1472)
