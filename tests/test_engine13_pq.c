@@ -1,8 +1,10 @@
 /* X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem) in the DTLS 1.3 handshake,
- * our client against our server in memory (docs/pq.md): the client offers
- * the hybrid first, with its share alone when the ClientHello would not fit
- * one datagram with an X25519 share beside it (MTU 1200: two fragments) or
- * with both (MTU 1472: one datagram); the server takes the hybrid when its
+ * our client against our server in memory (docs/pq.md): the client lists
+ * the hybrid first and keeps its first hello to one datagram: both shares
+ * when they fit (MTU 1472), the hybrid's alone when only it fits, else the
+ * X25519 share (MTU 1200), the hybrid's coming by HelloRetryRequest; with
+ * the hybrid as its only group, a fragmented first hello; the server takes
+ * the hybrid when its
  * preference leads with it, by HelloRetryRequest when the client sent no
  * share for it (stateful and stateless cookie paths); a server without the
  * KEM (a provider table copy with kem[] = NULL) takes X25519, by
@@ -69,8 +71,8 @@ static void configs(cdtls_config *cc, cdtls_config *sc)
  * HelloRetryRequests and their groups, the ServerHello's group. */
 typedef struct wire_log {
     uint8_t ch1[4096];
-    size_t ch1_len, ch1_frag_bytes;
-    unsigned ch1_dgrams, ch1_max_dgram;
+    size_t ch1_len, ch1_frag_bytes, ch2_len;
+    unsigned ch1_dgrams, ch1_max_dgram, ch2_dgrams;
     unsigned n_ch;            /* ClientHellos seen whole */
     uint16_t ch_shares[4][2]; /* the groups of the key shares of each */
     size_t ch_n_shares[4];
@@ -94,6 +96,8 @@ static void on_whole_message(wire_log *w, int to_server, const uint8_t *m, size_
         if (w->n_ch == 0) {
             memcpy(w->ch1, m + 4, len - 4);
             w->ch1_len = len - 4;
+        } else if (w->n_ch == 1) {
+            w->ch2_len = len - 4;
         }
         if (w->n_ch < 4) {
             size_t off = 0;
@@ -123,7 +127,7 @@ static void on_whole_message(wire_log *w, int to_server, const uint8_t *m, size_
 static void log_dgram(wire_log *w, int to_server, const uint8_t *d, size_t n)
 {
     const int k = to_server ? 0 : 1;
-    int has_ch1 = 0;
+    int has_ch1 = 0, has_ch2 = 0;
     size_t off = 0;
     while (off + DTLS_RECORD_HEADER_LEN <= n) {
         if ((d[off] & 0xe0) == 0x20) break; /* a 1.3 unified header: the rest is encrypted */
@@ -159,6 +163,7 @@ static void log_dgram(wire_log *w, int to_server, const uint8_t *d, size_t n)
                     has_ch1 = 1;
                     w->ch1_frag_bytes += flen;
                 }
+                if (to_server && h[0] == HS_CLIENT_HELLO && w->n_ch == 1) has_ch2 = 1;
                 if (w->msg_got[k] == mlen) {
                     on_whole_message(w, to_server, w->msg[k], mlen + 4);
                     w->msg_seq[k] = -1;
@@ -167,6 +172,7 @@ static void log_dgram(wire_log *w, int to_server, const uint8_t *d, size_t n)
             p += DTLS_HS_HEADER_LEN + flen;
         }
     }
+    if (has_ch2) w->ch2_dgrams++;
     if (has_ch1) {
         w->ch1_dgrams++;
         if (n > w->ch1_max_dgram) w->ch1_max_dgram = (unsigned)n;
@@ -244,15 +250,73 @@ static void assert_first_shares(const run *r, size_t n, uint16_t g0, uint16_t g1
 
 TestSuite(pq13, .timeout = 30);
 
-/* The defaults at MTU 1200: the hybrid share alone (1,220 bytes on the
- * wire) makes a hello over the MTU, fragmented in two datagrams; an X25519
- * share would not have made it fit, so it is not sent. The server, whose
- * default preference leads with the hybrid, takes it at once. */
-static void default_mtu1200(int cookie)
+/* The MTU at which a 1.3-only PSK hello (configs()) carries the hybrid
+ * share alone: it fits one datagram with it (1400 bytes), not with an
+ * X25519 share too (1436). The tests check the shares, so a hello that
+ * changes size fails them rather than silently testing something else. */
+#define MTU_HYBRID_ALONE 1420u
+
+/* cdtls's defaults at MTU 1200: the hybrid leads supported_groups, but its
+ * 1216-byte share would fragment the first hello, which servers answering
+ * statelessly may refuse (docs/pq.md); so the first hello carries the X25519
+ * share, one datagram, and our server, whose default preference leads with
+ * the hybrid, asks for the hybrid's share by HelloRetryRequest (with the
+ * cookie exchange, in the cookie's HRR: no round trip more). The second
+ * hello carries the hybrid share alone, fragmented in two datagrams. */
+static void default_mtu1200(int cookie, int offer12)
 {
     need_kem();
     cdtls_config cc, sc;
     configs(&cc, &sc);
+    sc.cookie.exchange = cookie;
+    if (offer12) cc.versions.min = sc.versions.min = 0;
+    run r;
+    handshake(&r, &cc, &sc);
+    assert_established(&r, HYB);
+    assert_first_shares(&r, 1, X25519, 0);
+    hs13_client_hello ch;
+    cr_assert_eq(hs13_client_hello_parse(r.w.ch1, r.w.ch1_len, &ch), CDTLS_OK);
+    cr_assert(hs_client_hello_offers_group(&ch.legacy, HYB), "0x11ec in supported_groups");
+    cr_assert_eq(r.w.ch1_dgrams, 1, "the first ClientHello took %u datagrams", r.w.ch1_dgrams);
+    cr_assert_leq(r.w.ch1_max_dgram, 1200u);
+    cr_assert_eq(r.w.ch1_frag_bytes, r.w.ch1_len);
+    cr_assert_eq(r.w.n_hrr, 1);
+    cr_assert_eq(r.w.hrr_group, HYB);
+    cr_assert_eq(r.w.n_ch, 2);
+    cr_assert_eq(r.w.ch_n_shares[1], 1);
+    cr_assert_eq(r.w.ch_shares[1][0], HYB);
+    cr_assert_eq(r.w.ch2_dgrams, 2, "the second ClientHello took %u datagrams", r.w.ch2_dgrams);
+    cr_log_info(
+        "defaults at MTU 1200%s: first hello %zu bytes, second (hybrid share) %zu bytes in %u datagrams",
+        offer12 ? " (1.2 offered too)" : "", r.w.ch1_len, r.w.ch2_len, r.w.ch2_dgrams);
+    run_free(&r);
+}
+
+Test(pq13, defaults_mtu1200_hrr_to_hybrid)
+{
+    default_mtu1200(0, 0);
+}
+
+Test(pq13, defaults_mtu1200_cookie_hrr_to_hybrid)
+{
+    default_mtu1200(1, 0);
+}
+
+Test(pq13, defaults_offering_12_too)
+{
+    default_mtu1200(1, 1);
+}
+
+/* The hybrid as our only group: its share has to go in the first hello,
+ * which at MTU 1200 is two fragments: the first flight fragmented, and
+ * our server (with and without its cookie HelloRetryRequest) takes it. */
+static void hybrid_only_fragmented(int cookie)
+{
+    need_kem();
+    static const uint16_t g[] = {HYB};
+    cdtls_config cc, sc;
+    configs(&cc, &sc);
+    cc.negotiate.groups = g, cc.negotiate.n_groups = 1;
     sc.cookie.exchange = cookie;
     run r;
     handshake(&r, &cc, &sc);
@@ -262,42 +326,36 @@ static void default_mtu1200(int cookie)
     cr_assert_eq(r.w.ch1_dgrams, 2, "the first ClientHello took %u datagrams", r.w.ch1_dgrams);
     cr_assert_leq(r.w.ch1_max_dgram, 1200u);
     cr_assert_eq(r.w.ch1_frag_bytes, r.w.ch1_len, "fragments cover the hello once");
-    /* with the cookie exchange: one HelloRetryRequest, carrying the cookie
-     * only (the hybrid share was there); the second hello, as large,
-     * fragmented again */
     cr_assert_eq(r.w.n_hrr, cookie ? 1u : 0u);
     cr_assert_eq(r.w.hrr_group, 0);
-    cr_assert_eq(r.w.n_ch, cookie ? 2u : 1u);
-    if (cookie) cr_assert_eq(r.w.ch_shares[1][0], HYB);
-    cr_log_info("X25519MLKEM768 hello: %zu bytes, %u datagrams at MTU 1200", r.w.ch1_len, r.w.ch1_dgrams);
+    cr_log_info("hybrid-only hello: %zu bytes, %u datagrams at MTU 1200", r.w.ch1_len, r.w.ch1_dgrams);
     run_free(&r);
 }
 
-Test(pq13, hybrid_share_alone_at_mtu1200)
+Test(pq13, hybrid_only_first_hello_fragmented)
 {
-    default_mtu1200(0);
+    hybrid_only_fragmented(0);
 }
 
-Test(pq13, hybrid_share_alone_at_mtu1200_cookie_hrr)
+Test(pq13, hybrid_only_first_hello_fragmented_cookie)
 {
-    default_mtu1200(1);
+    hybrid_only_fragmented(1);
 }
 
-/* cdtls's defaults (1.3 and 1.2 offered, every suite): the same, with the
- * larger hello a 1.2-capable client sends. */
-Test(pq13, defaults_offering_12_too)
+/* At MTU_HYBRID_ALONE the hybrid share fits, X25519 beside it would not:
+ * the hybrid share alone, one datagram, taken at once. */
+Test(pq13, hybrid_share_alone_when_it_fits)
 {
     need_kem();
     cdtls_config cc, sc;
     configs(&cc, &sc);
-    cc.versions.min = sc.versions.min = 0;
+    cc.mtu = sc.mtu = MTU_HYBRID_ALONE;
     run r;
     handshake(&r, &cc, &sc);
     assert_established(&r, HYB);
     assert_first_shares(&r, 1, HYB, 0);
-    cr_assert_eq(r.w.ch1_dgrams, 2);
-    cr_log_info("1.3+1.2 X25519MLKEM768 hello: %zu bytes, %u datagrams at MTU 1200", r.w.ch1_len,
-                r.w.ch1_dgrams);
+    cr_assert_eq(r.w.ch1_dgrams, 1);
+    cr_assert_eq(r.w.n_hrr, 0);
     run_free(&r);
 }
 
@@ -343,6 +401,7 @@ static void hybrid_alone_vs_server_without_kem(int cookie)
     need_kem();
     cdtls_config cc, sc;
     configs(&cc, &sc);
+    cc.mtu = MTU_HYBRID_ALONE;
     sc.provider = provider_without_kem();
     sc.cookie.exchange = cookie;
     run r;
@@ -417,9 +476,16 @@ Test(pq13, server_preference_for_x25519)
     assert_established(&r, X25519);
     cr_assert_eq(r.w.n_hrr, 0);
     run_free(&r);
-    cc.mtu = 1200;
+    cc.mtu = MTU_HYBRID_ALONE;
     handshake(&r, &cc, &sc);
     assert_established(&r, HYB);
+    assert_first_shares(&r, 1, HYB, 0);
+    cr_assert_eq(r.w.n_hrr, 0);
+    run_free(&r);
+    /* and at MTU 1200 (the X25519 share alone) X25519 at once */
+    cc.mtu = 1200;
+    handshake(&r, &cc, &sc);
+    assert_established(&r, X25519);
     cr_assert_eq(r.w.n_hrr, 0);
     run_free(&r);
 }
@@ -606,7 +672,7 @@ static void hostile_server_share(long delta)
     need_kem();
     cdtls_config cc, sc;
     configs(&cc, &sc);
-    sc.mtu = 1400;
+    cc.mtu = sc.mtu = 1472; /* both shares in the hello; the ServerHello in one record */
     cdtls_conn *c, *s;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &s), CDTLS_OK);

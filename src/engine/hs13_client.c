@@ -62,6 +62,63 @@ static int make_share(cdtls_conn *c, uint16_t id)
     return CDTLS_OK;
 }
 
+/* The shares we hold, as the hello lists them: the hybrid first. */
+static size_t list_shares(const conn13 *v, hs13_key_share *shares)
+{
+    size_t ns = 0;
+    if (v->hh->hyb) {
+        shares[ns].group = CDTLS_GROUP_X25519MLKEM768;
+        shares[ns].key = v->hh->hyb->share;
+        shares[ns++].key_len = HYBRID_CLIENT_SHARE_LEN;
+    }
+    for (size_t i = 0; i < v->hh->n_kx; i++, ns++) {
+        shares[ns].group = v->hh->kx[i]->tls_id;
+        shares[ns].key = v->hh->kx_pub[i];
+        shares[ns].key_len = v->hh->kx[i]->public_len;
+    }
+    return ns;
+}
+
+/* The first hello's key shares (docs/pq.md): one for our first group, a
+ * server wanting another asks with a HelloRetryRequest. When that group is
+ * X25519MLKEM768 (1216 bytes), the first hello is kept to one datagram at
+ * our MTU, because servers that answer a first hello statelessly may
+ * refuse it fragmented (wolfSSL 5.9 does, even built to take fragmented
+ * hellos after the cookie): both shares (the hybrid and the next, classical
+ * group's) when they fit, else the hybrid's alone when it fits, else the
+ * classical one alone. The hybrid still leads supported_groups, so a server
+ * preferring it asks for its share, and one doing the cookie exchange asks
+ * in the same HelloRetryRequest: no round trip more. in is the hello
+ * without shares; scratch (cap bytes) takes a trial write, whose share
+ * bytes are placeholders: only the lengths count. */
+static int first_shares(cdtls_conn *c, hs13_client_hello_params *in, const uint16_t *groups, size_t n_groups,
+                        uint8_t *scratch, size_t cap)
+{
+    if (groups[0] != CDTLS_GROUP_X25519MLKEM768) return make_share(c, groups[0]);
+    uint16_t next = 0;
+    for (size_t i = 1; i < n_groups && !next; i++)
+        if (groups[i] != CDTLS_GROUP_X25519MLKEM768) next = groups[i];
+    const cdtls_kx_vt *kx2 = next ? hs_kx_by_id(c->p, next) : NULL;
+    if (!kx2) return make_share(c, CDTLS_GROUP_X25519MLKEM768); /* the hybrid is all we have */
+    static const uint8_t placeholder[HYBRID_CLIENT_SHARE_LEN];
+    hs13_key_share trial[2] = {{CDTLS_GROUP_X25519MLKEM768, placeholder, HYBRID_CLIENT_SHARE_LEN},
+                               {next, placeholder, kx2->public_len}};
+    in->shares = trial;
+    in->n_shares = 2;
+    cdtls_writer w;
+    writer_init(&w, scratch, cap);
+    int rc = hs13_client_hello_write(&w, in, NULL);
+    in->shares = NULL;
+    in->n_shares = 0;
+    if (rc) return rc;
+    const size_t both = DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + w.len;
+    const size_t hybrid_only = both - 4u - kx2->public_len;
+    if (hybrid_only > c->mtu) return make_share(c, next);
+    rc = make_share(c, CDTLS_GROUP_X25519MLKEM768);
+    if (!rc && both <= c->mtu) rc = make_share(c, next);
+    return rc;
+}
+
 /* The client's PSK (RFC 8446 §4.2.11, external): the configured one, or the
  * callback's (there is no identity hint in 1.3: it gets an empty one). */
 static int client_psk(cdtls_conn *c)
@@ -112,30 +169,11 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     in.versions = versions;
     in.n_versions = hs13_allows_12(c) ? 2 : 1;
 
-    /* key share: one, for our most preferred group (a server wanting
-     * another asks with a HelloRetryRequest); kept over retransmissions
-     * and a HelloVerifyRequest. X25519MLKEM768 first gets a classical
-     * share beside it only when the hello still fits one datagram (below,
-     * docs/pq.md) */
+    /* key shares: made for the first hello (first_shares), kept over
+     * retransmissions and a HelloVerifyRequest, replaced after a
+     * HelloRetryRequest; listed below once the rest of the hello is known */
     hs13_key_share shares[H13_MAX_SHARES + 1];
     const int first = v->hh->n_kx == 0 && !v->hh->hyb && n_groups && !v->hrr_seen;
-    if (first) {
-        int rc = make_share(c, groups[0]);
-        if (rc) return rc;
-    }
-    size_t ns = 0;
-    if (v->hh->hyb) {
-        shares[ns].group = CDTLS_GROUP_X25519MLKEM768;
-        shares[ns].key = v->hh->hyb->share;
-        shares[ns++].key_len = HYBRID_CLIENT_SHARE_LEN;
-    }
-    for (size_t i = 0; i < v->hh->n_kx; i++, ns++) {
-        shares[ns].group = v->hh->kx[i]->tls_id;
-        shares[ns].key = v->hh->kx_pub[i];
-        shares[ns].key_len = v->hh->kx[i]->public_len;
-    }
-    in.shares = shares;
-    in.n_shares = ns;
     in.send_key_share = n_groups > 0;
     in.cookie = v->hh->cookie;
     in.cookie_len = v->hh->cookie_len;
@@ -160,35 +198,17 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         in.binders = &binder;
         in.n_psks = 1;
     }
+    if (first) {
+        int rc = first_shares(c, &in, groups, n_groups, body, cap);
+        if (rc) return rc;
+    }
+    in.shares = shares;
+    in.n_shares = list_shares(v, shares);
     cdtls_writer w;
     writer_init(&w, body, cap);
     size_t binders_offset = 0;
     int rc = hs13_client_hello_write(&w, &in, &binders_offset);
     if (rc) return rc;
-    if (first && v->hh->hyb) {
-        /* X25519MLKEM768 leads: the next (classical) group of ours gets a
-         * share too if the hello still fits one datagram with it at our
-         * MTU (record and handshake headers, and the 4-byte entry header):
-         * a server without the hybrid then answers at once. Otherwise the
-         * hello is fragmented already, and one more fragment for every
-         * connection would pay for a round trip saved only with such
-         * servers, which ask by HelloRetryRequest (docs/pq.md). */
-        uint16_t next = 0;
-        for (size_t i = 1; i < n_groups && !next; i++)
-            if (groups[i] != CDTLS_GROUP_X25519MLKEM768) next = groups[i];
-        const cdtls_kx_vt *kx2 = next ? hs_kx_by_id(c->p, next) : NULL;
-        if (kx2 && DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + w.len + 4u + kx2->public_len <= c->mtu) {
-            rc = make_share(c, next);
-            if (rc) return rc;
-            shares[ns].group = kx2->tls_id;
-            shares[ns].key = v->hh->kx_pub[v->hh->n_kx - 1];
-            shares[ns++].key_len = kx2->public_len;
-            in.n_shares = ns;
-            writer_init(&w, body, cap);
-            rc = hs13_client_hello_write(&w, &in, &binders_offset);
-            if (rc) return rc;
-        }
-    }
     *len = w.len;
     if (v->psk_offered) {
         uint8_t h[TLS13_MAX_HASH], b[TLS13_MAX_HASH];

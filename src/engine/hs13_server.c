@@ -210,8 +210,10 @@ static int binder_ok(cdtls_conn *c, const hs13_client_hello *ch, const uint8_t *
  * protection is worth the round trip, docs/pq.md); failing both, the first
  * group of ours the client supports, by HelloRetryRequest. Among classical
  * groups a share in hand wins, since a round trip would buy nothing.
- * 0 when there is none in common. */
-static uint16_t pick_group(const uint16_t *groups, size_t ng, const hs13_client_hello *ch,
+ * hybrid_by_hrr 0: a share in hand wins for the hybrid too (a hello after a
+ * HelloRetryRequest, which cannot get another; the listener's verifier,
+ * below). 0 when there is none in common. */
+static uint16_t pick_group(const uint16_t *groups, size_t ng, const hs13_client_hello *ch, int hybrid_by_hrr,
                            hs13_key_share *share, int *have_share)
 {
     *have_share = 0;
@@ -220,11 +222,17 @@ static uint16_t pick_group(const uint16_t *groups, size_t ng, const hs13_client_
             *have_share = 1;
             return groups[i];
         }
-        if (groups[i] == CDTLS_GROUP_X25519MLKEM768 && hs_client_hello_offers_group(&ch->legacy, groups[i]))
+        if (hybrid_by_hrr && groups[i] == CDTLS_GROUP_X25519MLKEM768 &&
+            hs_client_hello_offers_group(&ch->legacy, groups[i]))
             return groups[i];
     }
-    for (size_t i = 0; i < ng; i++)
-        if (hs_client_hello_offers_group(&ch->legacy, groups[i])) return groups[i];
+    /* no share to take: ask for one; without hybrid_by_hrr a classical
+     * group first (its share keeps the second hello one datagram) */
+    for (int pass = hybrid_by_hrr; pass < 2; pass++)
+        for (size_t i = 0; i < ng; i++)
+            if ((pass == 1 || groups[i] != CDTLS_GROUP_X25519MLKEM768) &&
+                hs_client_hello_offers_group(&ch->legacy, groups[i]))
+                return groups[i];
     return 0;
 }
 
@@ -240,7 +248,7 @@ typedef struct choice {
     uint16_t sig;
 } choice;
 
-static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, int *alert)
+static int choose(cdtls_conn *c, const hs13_client_hello *ch, int retried, choice *ch_out, int *alert)
 {
     memset(ch_out, 0, sizeof *ch_out);
     *alert = ALERT_HANDSHAKE_FAILURE;
@@ -284,7 +292,7 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, in
      * (then a HelloRetryRequest asks for its share): pick_group */
     uint16_t groups[H13_MAX_GROUPS];
     size_t ng = hs13_our_groups(c, groups, H13_MAX_GROUPS);
-    ch_out->group = pick_group(groups, ng, ch, &ch_out->share, &ch_out->have_share);
+    ch_out->group = pick_group(groups, ng, ch, !retried, &ch_out->share, &ch_out->have_share);
     if (!ch_out->group) return CDTLS_ERR_HANDSHAKE_FAILURE;
     /* the share we take must have its group's length (RFC 8446 §4.2.8,
      * draft-ietf-tls-ecdhe-mlkem §3: 1216 bytes for X25519MLKEM768), checked
@@ -456,9 +464,12 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     /* early_data: 0-RTT is refused by leaving it out of our
      * EncryptedExtensions (RFC 8446 §4.2.10); such records fail to open */
 
+    /* a hello answering our HelloRetryRequest (stateful, or by a cookie of
+     * ours) cannot be asked again */
+    const int cookie_ours = !second && ch.cookie_len && !cookie_foreign(c, &ch, now_ms);
     choice k;
     int alert;
-    int rc = choose(c, &ch, &k, &alert);
+    int rc = choose(c, &ch, second || cookie_ours, &k, &alert);
     if (rc == CDTLS_ERR_HANDSHAKE_FAILURE && !second && hs13_allows_12(c) &&
         hs13_client_hello_offers_version(&ch, CDTLS_VERSION_1_2)) {
         /* nothing to authenticate 1.3 with (a PSK-only server and a client
@@ -482,7 +493,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         memcpy(hrr, v->hh->hrr, v->hh->hrr_len);
         hrr_len = v->hh->hrr_len;
         after_hrr = 1;
-    } else if (ch.cookie_len && !cookie_foreign(c, &ch, now_ms)) {
+    } else if (cookie_ours) {
         /* our stateless HelloRetryRequest came back: the cookie holds the
          * suite, the group asked for, Hash(ClientHello1) */
         const uint8_t *ck = ch.cookie;
@@ -658,12 +669,16 @@ int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const 
         }
     if (!suite) return CDTLS_OK; /* the connection refuses it (or speaks 1.2) */
     /* the group: none when the client sent a share we take, else the one
-     * to ask for (pick_group, as the connection will decide) */
+     * to ask for (pick_group, as the connection decides after the cookie).
+     * A share in hand wins here even over the hybrid: asking for the
+     * hybrid's share would make the second hello ~1.4 KB, fragmented, and
+     * the listener (src/io) does not reassemble a hello before a
+     * connection exists yet. When it does, pass 1 (docs/pq.md). */
     uint16_t groups[H13_MAX_GROUPS];
     size_t ng = hs13_cfg_groups(cfg, p, groups, H13_MAX_GROUPS);
     hs13_key_share share;
     int have_share = 0;
-    uint16_t group = pick_group(groups, ng, &ch, &share, &have_share);
+    uint16_t group = pick_group(groups, ng, &ch, 0, &share, &have_share);
     if (have_share) group = 0;
     cdtls_hash_alg hash;
     size_t kl;
