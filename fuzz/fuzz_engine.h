@@ -218,9 +218,9 @@ static const fuzz_scenario fuzz_scenarios[] = {
     {"ecdsa-chacha-resume-ticket-cid", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 29, 0,
      SC_CERT_ECDSA | SC_TICKET | SC_CID},
     {"ecdhe-psk-cbc-resume-ticket", CDTLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, 29, 0, SC_TICKET},
-    /* DTLS 1.3 with X25519MLKEM768 (docs/pq.md): the hybrid share alone in
-     * a hello fragmented at MTU 1200, through the cookie HelloRetryRequest;
-     * and both shares in one datagram at MTU 1472 */
+    /* DTLS 1.3 with X25519MLKEM768 (docs/pq.md): at MTU 1200 an X25519
+     * share first, the cookie HelloRetryRequest asking for the hybrid and a
+     * fragmented second hello; both shares in one datagram at MTU 1472 */
     {"defaults-psk-hybrid", 0, 0, 0, SC_HYBRID},
     {"defaults-ecdsa-hybrid-nocookie-mtu1472", 0, 0, 1472, SC_HYBRID | SC_CERT_ECDSA | SC_NO_COOKIE},
 };

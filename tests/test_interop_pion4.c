@@ -318,9 +318,10 @@ Test(interop_pion4, default_server_vs_our_client)
     pion_server_vs_our_client(0);
 }
 
-/* A pion server without the hybrid (X25519 only): where our client sent
- * the X25519MLKEM768 share alone (MTU 1200), pion asks for X25519 by
- * HelloRetryRequest and gets it. */
+/* A pion server without the hybrid (X25519 only): our client's first hello
+ * at MTU 1200 carries the X25519 share (the hybrid's would fragment it), so
+ * pion takes X25519 straight away. (pion's default server above, leading
+ * with the hybrid, asks for its share in its cookie HelloRetryRequest.) */
 Test(interop_pion4, x25519_server_vs_our_client)
 {
     pion_server_vs_our_client_curves(0, "X25519");
