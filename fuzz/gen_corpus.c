@@ -387,6 +387,7 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     cdtls_role peer_role = role == CDTLS_CLIENT ? CDTLS_SERVER : CDTLS_CLIENT;
     fuzz_provider pprov;
     fuzz_provider_init_fast(&pprov, 0x9e000 + scenario + (role == CDTLS_CLIENT ? 0 : 0x100));
+    fuzz_scenario_provider(sc, &pprov.base);
     fuzz_cfg pfc;
     fuzz_config(&pfc, sc, peer_role, &pprov.base);
     /* the peer's own clock: it is not replayed, so it need not follow the
@@ -719,7 +720,7 @@ static void record13_seeds(void)
  * writers (no 1.3 handshake runs yet to record). */
 static void hs13_seed(uint8_t type, int (*write)(cdtls_writer *w))
 {
-    uint8_t buf[1024];
+    uint8_t buf[2048]; /* an X25519MLKEM768 ClientHello is ~1.3 KB */
     cdtls_writer w;
     writer_init(&w, buf, sizeof buf);
     if (write(&w) != CDTLS_OK) {
@@ -824,8 +825,57 @@ static int seed_finished(cdtls_writer *w)
     return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
 }
 
+/* X25519MLKEM768 (0x11ec) key shares at their real sizes: a ClientHello
+ * with the 1216-byte hybrid share and an X25519 one beside it, a
+ * ServerHello with the 1120-byte hybrid share, a HelloRetryRequest asking
+ * for the hybrid (docs/pq.md). The bytes are a pattern; the parsers look at
+ * lengths only. */
+static uint8_t hybrid_key[1216];
+
+static int seed_client_hello_hybrid(cdtls_writer *w)
+{
+    static const uint16_t suites[] = {0x1301, 0x1303}, groups[] = {0x11ec, 29, 23}, sigs[] = {0x0403, 0x0807};
+    static const uint16_t versions[] = {HS13_DTLS_VERSION_1_3};
+    const hs13_key_share shares[] = {{0x11ec, hybrid_key, 1216}, {29, seed_key, 32}};
+    hs13_client_hello_params in;
+    memset(&in, 0, sizeof in);
+    in.legacy.version = DTLS_VERSION_1_2;
+    in.legacy.suites = suites, in.legacy.n_suites = 2;
+    in.legacy.groups = groups, in.legacy.n_groups = 3;
+    in.legacy.sig_algs = sigs, in.legacy.n_sig_algs = 2;
+    in.versions = versions, in.n_versions = 1;
+    in.shares = shares, in.n_shares = 2;
+    return hs13_client_hello_write(w, &in, NULL);
+}
+
+static int seed_server_hello_hybrid(cdtls_writer *w, int hrr)
+{
+    hs13_server_hello in;
+    memset(&in, 0, sizeof in);
+    in.legacy.version = DTLS_VERSION_1_2;
+    in.legacy.cipher_suite = 0x1301;
+    in.is_hrr = hrr;
+    in.has_selected_version = 1, in.selected_version = HS13_DTLS_VERSION_1_3;
+    in.has_key_share = 1, in.selected_group = 0x11ec;
+    in.share.group = 0x11ec, in.share.key = hybrid_key, in.share.key_len = 1120;
+    return hs13_server_hello_write(w, &in);
+}
+
+static int seed_sh_hybrid(cdtls_writer *w)
+{
+    return seed_server_hello_hybrid(w, 0);
+}
+static int seed_hrr_hybrid(cdtls_writer *w)
+{
+    return seed_server_hello_hybrid(w, 1);
+}
+
 static void hs13_seeds(void)
 {
+    for (size_t i = 0; i < sizeof hybrid_key; i++) hybrid_key[i] = (uint8_t)(i * 7 + 1);
+    hs13_seed(HS_CLIENT_HELLO, seed_client_hello_hybrid);
+    hs13_seed(HS_SERVER_HELLO, seed_sh_hybrid);
+    hs13_seed(HS_SERVER_HELLO, seed_hrr_hybrid);
     hs13_seed(HS_CLIENT_HELLO, seed_client_hello);
     hs13_seed(HS_SERVER_HELLO, seed_sh);
     hs13_seed(HS_SERVER_HELLO, seed_hrr);

@@ -548,7 +548,10 @@ Test(engine13, hrr_cookie_only)
 }
 Test(engine13, no_hrr_without_cookie_exchange)
 {
-    hrr_case(0, NULL, 0, NULL, 0, 0);
+    /* with ML-KEM-768 (sodium) the defaults lead with X25519MLKEM768, whose
+     * share our client leaves out of a first hello it would fragment
+     * (docs/pq.md): our server asks for it, one HRR */
+    hrr_case(0, NULL, 0, NULL, 0, cdtls_provider_default()->kem[CDTLS_KEM_MLKEM768] ? 1 : 0);
 }
 Test(engine13, hrr_for_group_without_cookie)
 {
@@ -575,6 +578,10 @@ Test(engine13, second_hrr_refused)
 {
     cdtls_config cc, sc;
     psk_configs(&cc, &sc);
+    /* a one-datagram hello (X25519MLKEM768's is two fragments at this MTU,
+     * which moves the record numbers this test edits) */
+    static const uint16_t x25519_only[] = {29};
+    cc.negotiate.groups = x25519_only, cc.negotiate.n_groups = 1;
     cdtls_conn *c, *sv;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);
@@ -789,6 +796,10 @@ Test(engine13, hello_verifier_answers_13_with_hrr)
 {
     cdtls_config cc, sc;
     psk_configs(&cc, &sc);
+    /* a one-datagram hello: this test hands the verifier the first
+     * datagram (X25519MLKEM768's hello is two fragments at this MTU) */
+    static const uint16_t x25519_only[] = {29};
+    cc.negotiate.groups = x25519_only, cc.negotiate.n_groups = 1;
     cdtls_hello_verifier *v;
     cr_assert_eq(cdtls_hello_verifier_new(&sc, 1000, &v), CDTLS_OK);
     cdtls_conn *c;
@@ -907,6 +918,9 @@ Test(engine13, ack_for_records_never_sent_ignored)
     cdtls_config cc, sc;
     psk_configs(&cc, &sc);
     sc.cookie.exchange = 0;
+    /* one round trip to the server's flight (no HRR for X25519MLKEM768) */
+    static const uint16_t x25519_only[] = {29};
+    cc.negotiate.groups = x25519_only, cc.negotiate.n_groups = 1;
     cdtls_conn *c, *sv;
     cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, 1000, &c), CDTLS_OK);
     cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, 1000, &sv), CDTLS_OK);

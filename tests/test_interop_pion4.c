@@ -10,8 +10,10 @@
  * defaults (1.3 and 1.2, X25519MLKEM768 first) settles on 1.3 with our
  * client, and on 1.2 with our client limited to 1.2; the pion client
  * settles on 1.3 with our server, through our stateless cookie
- * HelloRetryRequest, which also asks for an X25519 share when pion's
- * first share is X25519MLKEM768 (a group we do not have). */
+ * HelloRetryRequest. Issue 17: where our provider has ML-KEM-768 (sodium)
+ * both sides negotiate X25519MLKEM768, both roles, and the group is
+ * asserted on both sides (pion4-peer prints the ServerHello's); elsewhere
+ * X25519. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,28 @@ static void expect_pion_on(child *peer, const char *version, uint16_t suite)
     char line[96];
     snprintf(line, sizeof line, "pion: handshake ok version=%s suite=0x%04X", version, suite);
     int seen = child_output_contains(peer, line, 5000);
+    if (!seen) child_stop(peer, 1);
+    cr_assert(seen, "pion did not report \"%s\"", line);
+}
+
+/* The group we expect: X25519MLKEM768 where the provider has ML-KEM-768
+ * and pion offers it, else X25519. */
+static uint16_t want_group(const char *pion_curves)
+{
+    const cdtls_provider *p = cdtls_provider_default();
+    const int hybrid = p->kem[CDTLS_KEM_MLKEM768] &&
+                       (!pion_curves[0] || strstr(pion_curves, "X25519MLKEM768"));
+    return hybrid ? CDTLS_GROUP_X25519MLKEM768 : 0x001d;
+}
+
+/* pion's report of the ServerHello's key_share group ("pion: server_hello
+ * group=0x11EC"): pion keeps it to itself, so its peer prints it as it
+ * builds the ServerHello (server) or reads it off the wire (client). */
+static void expect_pion_group(child *peer, const char *what, uint16_t group)
+{
+    char line[96];
+    snprintf(line, sizeof line, "pion: %s group=0x%04X", what, group);
+    int seen = child_output_contains(peer, line, 3000);
     if (!seen) child_stop(peer, 1);
     cr_assert(seen, "pion did not report \"%s\"", line);
 }
@@ -294,12 +318,13 @@ static int64_t wall_clock(void *ctx)
  * picks 1.3 (after its cookie HelloRetryRequest); limited to 1.2
  * (max_version), our client gets 1.2 and ignores pion's downgrade sentinel,
  * as a 1.2 client must. */
-static void pion_server_vs_our_client(uint16_t max_version)
+static void pion_server_vs_our_client_curves(uint16_t max_version, const char *curves)
 {
     served_identity id;
     served_identity_load(&id, certs);
     uint16_t port = udp_free_port();
-    const char *extra[] = {"-cert", cert_file(id.pem_chain), "-key", cert_file(id.key_file), NULL};
+    const char *extra[] = {
+        "-cert", cert_file(id.pem_chain), "-key", cert_file(id.key_file), "-curves", curves, NULL};
     child srv;
     start_pion4(&srv, "server", port, extra);
     cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
@@ -331,6 +356,14 @@ static void pion_server_vs_our_client(uint16_t max_version)
     cr_assert_eq(cdtls_conn_version(cdtls_sock_conn(s)), want, "version 0x%04x",
                  cdtls_conn_version(cdtls_sock_conn(s)));
     expect_pion_on(&srv, want == CDTLS_VERSION_1_3 ? "1.3" : "1.2", suite);
+    if (want == CDTLS_VERSION_1_3) {
+        /* pion's server leads with X25519MLKEM768: taken straight from our
+         * hello's share where our provider has ML-KEM-768, else X25519 */
+        const uint16_t group = want_group(curves);
+        cr_assert_eq(cdtls_conn_group(cdtls_sock_conn(s)), group, "our client's group 0x%04x",
+                     cdtls_conn_group(cdtls_sock_conn(s)));
+        expect_pion_group(&srv, "server_hello", group);
+    }
     const char *ping = "ping-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
@@ -345,9 +378,23 @@ static void pion_server_vs_our_client(uint16_t max_version)
     served_identity_free(&id);
 }
 
+static void pion_server_vs_our_client(uint16_t max_version)
+{
+    pion_server_vs_our_client_curves(max_version, "");
+}
+
 Test(interop_pion4, default_server_vs_our_client)
 {
     pion_server_vs_our_client(0);
+}
+
+/* A pion server without the hybrid (X25519 only): our client's first hello
+ * at MTU 1200 carries the X25519 share (the hybrid's would fragment it), so
+ * pion takes X25519 straight away. (pion's default server above, leading
+ * with the hybrid, asks for its share in its cookie HelloRetryRequest.) */
+Test(interop_pion4, x25519_server_vs_our_client)
+{
+    pion_server_vs_our_client_curves(0, "X25519");
 }
 
 Test(interop_pion4, default_server_vs_our_dtls12_client)
@@ -357,8 +404,9 @@ Test(interop_pion4, default_server_vs_our_dtls12_client)
 
 /* The pion v4 client (1.3 and 1.2) against one server connection of ours
  * (over the test's UDP driver, no listener): our server answers its first
- * ClientHello with a stateless cookie HelloRetryRequest (asking for an
- * X25519 share too when pion led with X25519MLKEM768), then completes
+ * ClientHello with a stateless cookie HelloRetryRequest (asking for the
+ * X25519MLKEM768 share when pion supports it without sending one, or for
+ * X25519 when we lack the KEM and pion led with the hybrid), then completes
  * DTLS 1.3 with certificates or with pion's PSK, and echoes a message. */
 static void pion_client_vs_our_server13(const char *curves, int with_psk)
 {
@@ -402,6 +450,18 @@ static void pion_client_vs_our_server13(const char *curves, int with_psk)
     uint16_t suite = cdtls_conn_cipher_suite(c);
     cr_assert(suite >= 0x1301 && suite <= 0x1305, "suite 0x%04x", suite);
     expect_pion_on(&cli, "1.3", suite);
+    /* the group, on both sides: ours, and the ServerHello pion read */
+    const uint16_t group = want_group(curves);
+    cr_assert_eq(cdtls_conn_group(c), group, "our server's group 0x%04x", cdtls_conn_group(c));
+    expect_pion_group(&cli, "server_hello", group);
+    /* pion led with X25519 (its client default) but supports the hybrid:
+     * our server asked for the hybrid share by HelloRetryRequest */
+    if (!curves[0] && group == CDTLS_GROUP_X25519MLKEM768) {
+        expect_pion_group(&cli, "hello_retry_request", group);
+        cr_assert(child_output_contains(&cli, "shares=0x001D\n", 1000), "pion's first hello: X25519 share");
+        cr_assert(child_output_contains(&cli, "shares=0x11EC\n", 1000),
+                  "pion's second hello: the hybrid share");
+    }
     uint8_t buf[64];
     size_t n = 0;
     rc = udp_read(c, &u, buf, sizeof buf, &n, 5000);
@@ -424,9 +484,27 @@ Test(interop_pion4, client13_vs_our_server_x25519)
     pion_client_vs_our_server13("X25519", 0);
 }
 
+/* pion leads with the hybrid and sends both shares in a fragmented hello:
+ * our server takes X25519MLKEM768 where the provider has ML-KEM-768 (after
+ * its cookie HelloRetryRequest, which asks for no group), X25519 elsewhere. */
 Test(interop_pion4, client13_mlkem_first_vs_our_server_hrr_group)
 {
     pion_client_vs_our_server13("X25519MLKEM768,X25519", 0);
+}
+
+/* pion's client defaults (X25519, X25519MLKEM768, P-256, P-384; an X25519
+ * share only): our server asks for the hybrid by HelloRetryRequest where it
+ * has ML-KEM-768 (the hello that follows is fragmented), and takes X25519
+ * elsewhere. */
+Test(interop_pion4, client13_default_curves_vs_our_server)
+{
+    pion_client_vs_our_server13("", 0);
+}
+
+/* The same with pion's PSK (psk_dhe_ke): the hybrid key share with it. */
+Test(interop_pion4, client13_mlkem_psk_vs_our_server)
+{
+    pion_client_vs_our_server13("X25519MLKEM768,X25519", 1);
 }
 
 Test(interop_pion4, client13_psk_vs_our_server)

@@ -279,7 +279,9 @@ typedef struct cdtls_config {
         const uint16_t *cipher_suites;
         size_t n_cipher_suites;
         /* ECDHE groups in preference order (IANA NamedGroup). NULL = all
-         * the provider has: X25519, P-256, P-384. */
+         * the provider has: X25519, P-256, P-384, and for DTLS 1.3 first
+         * X25519MLKEM768 (0x11ec) when it has ML-KEM-768 (docs/pq.md; a
+         * list gets the hybrid only if it names 0x11ec, 1.2 ignores it). */
         const uint16_t *groups;
         size_t n_groups;
         /* Extended master secret (RFC 7627). Default CDTLS_EMS_REQUEST. */

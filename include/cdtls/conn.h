@@ -217,6 +217,12 @@ CDTLS_API int cdtls_conn_uses_ems(const cdtls_conn *c);
 /* The negotiated version: CDTLS_VERSION_1_2 or CDTLS_VERSION_1_3, 0 while
  * the ServerHello has not settled it. */
 CDTLS_API uint16_t cdtls_conn_version(const cdtls_conn *c);
+/* The key exchange group the handshake used (IANA NamedGroup: 0x001d
+ * X25519, 0x0017 P-256, 0x0018 P-384, 0x11ec X25519MLKEM768, the DTLS 1.3
+ * post-quantum hybrid, docs/pq.md) while the connection is ESTABLISHED;
+ * 0 in any other state and without (EC)DHE (a PSK-only suite or psk_ke, a
+ * resumed 1.2 session). A value, no ownership. */
+CDTLS_API uint16_t cdtls_conn_group(const cdtls_conn *c);
 /* DTLS 1.3 KeyUpdate (RFC 9147 §8): new sending keys once the peer has
  * acknowledged the KeyUpdate; request_peer asks the peer to update its own
  * too. CDTLS_ERR_UNSUPPORTED on a 1.2 connection, CDTLS_ERR_BAD_STATE

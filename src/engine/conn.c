@@ -1080,7 +1080,11 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
     c->recv_advanced = 0;
     const cdtls_conn_state before = c->state;
     int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
-    if (before == CDTLS_STATE_HANDSHAKING && c->state == CDTLS_STATE_ESTABLISHED) observe_established(c);
+    if (before == CDTLS_STATE_HANDSHAKING && c->state == CDTLS_STATE_ESTABLISHED) {
+        /* 1.2: the group is known only in the handshake's state (1.3 set it) */
+        if (!c->kx_group && c->h && c->h->kx && !c->resumed) c->kx_group = c->h->kx->tls_id;
+        observe_established(c);
+    }
     handshake_end_if_over(c);
     if (c->state == CDTLS_STATE_FAILED) return c->error;
     return rc;
@@ -1282,6 +1286,11 @@ uint16_t cdtls_conn_cipher_suite(const cdtls_conn *c)
     if (c && c->version == CDTLS_VERSION_1_3) return c->v13 ? hs13_conn_suite(c) : 0;
 #endif
     return c && c->suite ? c->suite->id : 0;
+}
+
+uint16_t cdtls_conn_group(const cdtls_conn *c)
+{
+    return c && c->state == CDTLS_STATE_ESTABLISHED ? c->kx_group : 0;
 }
 
 uint16_t cdtls_conn_version(const cdtls_conn *c)

@@ -265,6 +265,7 @@ struct cdtls_conn {
     _Bool peer_offered_13 : 1; /* server: the ClientHello offered 1.3 */
     _Bool psk13_used : 1;      /* 1.3: the handshake was authenticated by the PSK */
     struct conn13 *v13;
+    uint16_t kx_group; /* the (EC)DHE / hybrid group of the handshake (cdtls_conn_group), 0: none */
 };
 
 /* observer.c: hands ev to the connection's observer, if it has one. */

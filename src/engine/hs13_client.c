@@ -20,12 +20,32 @@
  * from the client's suites. */
 #define PSK_HASH (v->psk_hash)
 
-static void clear_shares(conn13 *v)
+static void clear_shares(cdtls_conn *c)
 {
+    conn13 *v = c->v13;
     for (size_t i = 0; i < v->hh->n_kx; i++)
         if (v->hh->kx[i]) v->hh->kx[i]->clear(&v->hh->kx_key[i]);
     memset(v->hh->kx, 0, sizeof v->hh->kx);
     v->hh->n_kx = 0;
+    hs13_hybrid_free(c);
+}
+
+/* An X25519MLKEM768 share (draft-ietf-tls-ecdhe-mlkem §3): ML-KEM-768 and
+ * X25519 keys kept until the ServerHello (hybrid_kex.h). */
+static int make_hybrid_share(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    if (v->hh->hyb || !hybrid_kex_available(c->p)) return CDTLS_ERR_INTERNAL;
+    h13_hybrid *h = cdtls_alloc_zero(c->a, sizeof *h);
+    if (!h) return CDTLS_ERR_NOMEM;
+    size_t n = 0;
+    int rc = hybrid_client_keygen(&h->hc, c->p, h->share, sizeof h->share, &n);
+    if (rc) {
+        cdtls_free_wipe(c->a, h, sizeof *h);
+        return rc;
+    }
+    v->hh->hyb = h;
+    return CDTLS_OK;
 }
 
 /* One key share (RFC 8446 §4.2.8) for group id, kept (private key and
@@ -33,12 +53,70 @@ static void clear_shares(conn13 *v)
 static int make_share(cdtls_conn *c, uint16_t id)
 {
     conn13 *v = c->v13;
+    if (id == CDTLS_GROUP_X25519MLKEM768) return make_hybrid_share(c);
     const cdtls_kx_vt *kx = hs_kx_by_id(c->p, id);
     if (!kx || v->hh->n_kx >= H13_MAX_SHARES) return CDTLS_ERR_INTERNAL;
     int rc = kx->keygen(c->p, &v->hh->kx_key[v->hh->n_kx], v->hh->kx_pub[v->hh->n_kx]);
     if (rc) return rc;
     v->hh->kx[v->hh->n_kx++] = kx;
     return CDTLS_OK;
+}
+
+/* The shares we hold, as the hello lists them: the hybrid first. */
+static size_t list_shares(const conn13 *v, hs13_key_share *shares)
+{
+    size_t ns = 0;
+    if (v->hh->hyb) {
+        shares[ns].group = CDTLS_GROUP_X25519MLKEM768;
+        shares[ns].key = v->hh->hyb->share;
+        shares[ns++].key_len = HYBRID_CLIENT_SHARE_LEN;
+    }
+    for (size_t i = 0; i < v->hh->n_kx; i++, ns++) {
+        shares[ns].group = v->hh->kx[i]->tls_id;
+        shares[ns].key = v->hh->kx_pub[i];
+        shares[ns].key_len = v->hh->kx[i]->public_len;
+    }
+    return ns;
+}
+
+/* The first hello's key shares (docs/pq.md): one for our first group, a
+ * server wanting another asks with a HelloRetryRequest. When that group is
+ * X25519MLKEM768 (1216 bytes), the first hello is kept to one datagram at
+ * our MTU, because servers that answer a first hello statelessly may
+ * refuse it fragmented (wolfSSL 5.9 does, even built to take fragmented
+ * hellos after the cookie): both shares (the hybrid and the next, classical
+ * group's) when they fit, else the hybrid's alone when it fits, else the
+ * classical one alone. The hybrid still leads supported_groups, so a server
+ * preferring it asks for its share, and one doing the cookie exchange asks
+ * in the same HelloRetryRequest: no round trip more. in is the hello
+ * without shares; scratch (cap bytes) takes a trial write, whose share
+ * bytes are placeholders: only the lengths count. */
+static int first_shares(cdtls_conn *c, hs13_client_hello_params *in, const uint16_t *groups, size_t n_groups,
+                        uint8_t *scratch, size_t cap)
+{
+    if (groups[0] != CDTLS_GROUP_X25519MLKEM768) return make_share(c, groups[0]);
+    uint16_t next = 0;
+    for (size_t i = 1; i < n_groups && !next; i++)
+        if (groups[i] != CDTLS_GROUP_X25519MLKEM768) next = groups[i];
+    const cdtls_kx_vt *kx2 = next ? hs_kx_by_id(c->p, next) : NULL;
+    if (!kx2) return make_share(c, CDTLS_GROUP_X25519MLKEM768); /* the hybrid is all we have */
+    static const uint8_t placeholder[HYBRID_CLIENT_SHARE_LEN];
+    hs13_key_share trial[2] = {{CDTLS_GROUP_X25519MLKEM768, placeholder, HYBRID_CLIENT_SHARE_LEN},
+                               {next, placeholder, kx2->public_len}};
+    in->shares = trial;
+    in->n_shares = 2;
+    cdtls_writer w;
+    writer_init(&w, scratch, cap);
+    int rc = hs13_client_hello_write(&w, in, NULL);
+    in->shares = NULL;
+    in->n_shares = 0;
+    if (rc) return rc;
+    const size_t both = DTLS_RECORD_HEADER_LEN + DTLS_HS_HEADER_LEN + w.len;
+    const size_t hybrid_only = both - 4u - kx2->public_len;
+    if (hybrid_only > c->mtu) return make_share(c, next);
+    rc = make_share(c, CDTLS_GROUP_X25519MLKEM768);
+    if (!rc && both <= c->mtu) rc = make_share(c, next);
+    return rc;
 }
 
 /* The client's PSK (RFC 8446 §4.2.11, external): the configured one, or the
@@ -75,8 +153,8 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     in.legacy.version = DTLS_VERSION_1_2; /* RFC 9147 §5.3 legacy_version */
     in.legacy.suites = suites;
     in.legacy.n_suites = n;
-    uint16_t groups[CDTLS_GROUP__COUNT];
-    size_t n_groups = hs_our_groups(c, groups, CDTLS_GROUP__COUNT);
+    uint16_t groups[H13_MAX_GROUPS];
+    size_t n_groups = hs13_our_groups(c, groups, H13_MAX_GROUPS);
     in.legacy.groups = groups;
     in.legacy.n_groups = n_groups;
     in.legacy.ext.ec_point_formats = ch->ext.ec_point_formats && ch->n_groups;
@@ -91,21 +169,11 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     in.versions = versions;
     in.n_versions = hs13_allows_12(c) ? 2 : 1;
 
-    /* key share: one, for our most preferred group (a server wanting
-     * another asks with a HelloRetryRequest); kept over retransmissions
-     * and a HelloVerifyRequest */
-    hs13_key_share shares[H13_MAX_SHARES];
-    if (v->hh->n_kx == 0 && n_groups && !v->hrr_seen) {
-        int rc = make_share(c, groups[0]);
-        if (rc) return rc;
-    }
-    for (size_t i = 0; i < v->hh->n_kx; i++) {
-        shares[i].group = v->hh->kx[i]->tls_id;
-        shares[i].key = v->hh->kx_pub[i];
-        shares[i].key_len = v->hh->kx[i]->public_len;
-    }
-    in.shares = shares;
-    in.n_shares = v->hh->n_kx;
+    /* key shares: made for the first hello (first_shares), kept over
+     * retransmissions and a HelloVerifyRequest, replaced after a
+     * HelloRetryRequest; listed below once the rest of the hello is known */
+    hs13_key_share shares[H13_MAX_SHARES + 1];
+    const int first = v->hh->n_kx == 0 && !v->hh->hyb && n_groups && !v->hrr_seen;
     in.send_key_share = n_groups > 0;
     in.cookie = v->hh->cookie;
     in.cookie_len = v->hh->cookie_len;
@@ -130,6 +198,12 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         in.binders = &binder;
         in.n_psks = 1;
     }
+    if (first) {
+        int rc = first_shares(c, &in, groups, n_groups, body, cap);
+        if (rc) return rc;
+    }
+    in.shares = shares;
+    in.n_shares = list_shares(v, shares);
     cdtls_writer w;
     writer_init(&w, body, cap);
     size_t binders_offset = 0;
@@ -203,11 +277,13 @@ static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *bod
     if (sh->has_psk || (!sh->has_key_share && !sh->cookie_len))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (sh->has_key_share) {
-        uint16_t groups[CDTLS_GROUP__COUNT];
-        size_t ng = hs_our_groups(c, groups, CDTLS_GROUP__COUNT), ok = 0;
+        uint16_t groups[H13_MAX_GROUPS];
+        size_t ng = hs13_our_groups(c, groups, H13_MAX_GROUPS), ok = 0;
         for (size_t i = 0; i < ng; i++) ok |= groups[i] == sh->selected_group;
         for (size_t i = 0; i < v->hh->n_kx; i++)
             if (v->hh->kx[i]->tls_id == sh->selected_group) ok = 0;
+        /* the hybrid too: asked for although we sent its share */
+        if (v->hh->hyb && sh->selected_group == CDTLS_GROUP_X25519MLKEM768) ok = 0;
         if (!ok) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     }
     if (len > sizeof v->hh->hrr || sh->cookie_len > sizeof v->hh->cookie || !v->hh->ch)
@@ -229,7 +305,7 @@ static int on_hrr(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *bod
     if (sh->cookie_len) memcpy(v->hh->cookie, sh->cookie, sh->cookie_len);
     v->hh->cookie_len = sh->cookie_len;
     if (sh->has_key_share) {
-        clear_shares(v);
+        clear_shares(c);
         rc = make_share(c, sh->selected_group);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     }
@@ -256,9 +332,23 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         v->psk_selected = 1;
     }
-    uint8_t shared[CDTLS_KX_MAX_SHARED];
+    /* an X25519MLKEM768 secret is 64 bytes, more than any classical one */
+    uint8_t shared[HYBRID_SHARED_LEN > CDTLS_KX_MAX_SHARED ? HYBRID_SHARED_LEN : CDTLS_KX_MAX_SHARED];
     size_t shared_len = 0;
-    if (sh->has_key_share) {
+    if (sh->has_key_share && sh->share.group == CDTLS_GROUP_X25519MLKEM768 && v->hh->hyb) {
+        /* decapsulate and X25519 (draft-ietf-tls-ecdhe-mlkem §3): a share
+         * not exactly 1120 bytes or an X25519 half giving zeros is
+         * illegal_parameter; a changed ciphertext is not detected here
+         * (implicit rejection) but at the server's Finished */
+        rc = hybrid_client_finish(&v->hh->hyb->hc, sh->share.key, sh->share.key_len, shared, sizeof shared);
+        if (rc) {
+            cdtls_memzero(shared, sizeof shared);
+            return conn_fail(
+                c, rc, rc == CDTLS_ERR_ILLEGAL_PARAMETER ? ALERT_ILLEGAL_PARAMETER : ALERT_INTERNAL_ERROR);
+        }
+        shared_len = HYBRID_SHARED_LEN;
+        c->kx_group = CDTLS_GROUP_X25519MLKEM768;
+    } else if (sh->has_key_share) {
         const cdtls_kx_vt *kx = NULL;
         size_t k = 0;
         for (size_t i = 0; i < v->hh->n_kx; i++)
@@ -268,11 +358,12 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
         rc = kx->derive(&v->hh->kx_key[k], sh->share.key, sh->share.key_len, shared);
         if (rc) return conn_fail(c, CDTLS_ERR_BAD_KEY, ALERT_ILLEGAL_PARAMETER);
         shared_len = kx->shared_len;
+        c->kx_group = kx->tls_id;
     } else if (!v->psk_selected || !(v->psk_modes & (1u << HS13_PSK_KE))) {
         /* RFC 8446 §9.2: without a PSK (or psk_ke) a key share is mandatory */
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_MISSING_EXTENSION_13);
     }
-    clear_shares(v);
+    clear_shares(c);
     if (!v->hrr_seen) {
         hs13_transcript_start(c);
         hs13_transcript_add(c, HS_CLIENT_HELLO, v->hh->ch, v->hh->ch_len);

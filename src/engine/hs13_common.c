@@ -163,6 +163,36 @@ uint16_t hs13_sig_choose(const cdtls_conn *c, cdtls_key_type t, const uint8_t *p
     return 0;
 }
 
+/* 1.3 groups: the configured list, or the default one. X25519MLKEM768
+ * leads the default when the provider has ML-KEM-768 (docs/pq.md): the
+ * client then offers it with a key share and the server picks it over a
+ * classical share (by HelloRetryRequest when the client sent none for it). */
+size_t hs13_cfg_groups(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap)
+{
+    static const uint16_t defaults[] = {CDTLS_GROUP_X25519MLKEM768, 29, 23, 24};
+    const uint16_t *list = cfg->negotiate.groups ? cfg->negotiate.groups : defaults;
+    size_t n = cfg->negotiate.groups ? cfg->negotiate.n_groups : sizeof defaults / sizeof defaults[0], k = 0;
+    const int hybrid = hybrid_kex_available(p);
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (list[i] == CDTLS_GROUP_X25519MLKEM768 ? hybrid : hs_kx_by_id(p, list[i]) != NULL)
+            out[k++] = list[i];
+    return k;
+}
+
+size_t hs13_our_groups(const cdtls_conn *c, uint16_t *out, size_t cap)
+{
+    return hs13_cfg_groups(c->cfg, c->p, out, cap);
+}
+
+void hs13_hybrid_free(cdtls_conn *c)
+{
+    conn13 *v = c->v13;
+    if (!v || !v->hh || !v->hh->hyb) return;
+    hybrid_client_clear(&v->hh->hyb->hc);
+    cdtls_free_wipe(c->a, v->hh->hyb, sizeof *v->hh->hyb);
+    v->hh->hyb = NULL;
+}
+
 /* -------------------------------------------------------------- state */
 
 conn13 *hs13_alloc(cdtls_conn *c)
@@ -221,6 +251,7 @@ void hs13_handshake_done(cdtls_conn *c)
 {
     conn13 *v = c->v13;
     if (!v || !v->hh) return;
+    hs13_hybrid_free(c);
     h13_hs *hh = v->hh;
     for (size_t i = 0; i < hh->n_kx; i++)
         if (hh->kx[i]) hh->kx[i]->clear(&hh->kx_key[i]);

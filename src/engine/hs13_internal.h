@@ -25,6 +25,7 @@
 
 #include "handshake/hs13_msg.h"
 #include "engine/ack13.h"
+#include "keys/hybrid_kex.h"
 #include "keys/tls13_schedule.h"
 #include "record/record13.h"
 
@@ -45,10 +46,11 @@ typedef enum hs13_state {
     H13_DONE
 } hs13_state;
 
-#define H13_MAX_CH 4096u    /* our ClientHello body, kept until the ServerHello */
-#define H13_MAX_HRR 512u    /* a HelloRetryRequest body we accept / write */
-#define H13_MAX_COOKIE 128u /* cookie extension we keep (client) */
-#define H13_MAX_SHARES 2u   /* key shares a ClientHello of ours carries */
+#define H13_MAX_CH 4096u                        /* our ClientHello body, kept until the ServerHello */
+#define H13_MAX_HRR 512u                        /* a HelloRetryRequest body we accept / write */
+#define H13_MAX_COOKIE 128u                     /* cookie extension we keep (client) */
+#define H13_MAX_SHARES 2u                       /* key shares a ClientHello of ours carries */
+#define H13_MAX_GROUPS (CDTLS_GROUP__COUNT + 1) /* the classical groups and X25519MLKEM768 */
 
 /* The DTLS 1.3 state of a connection: allocated by a client that offers
  * 1.3 (with its first ClientHello) and by a server that picks it; freed
@@ -68,6 +70,10 @@ typedef struct h13_hs {
     cdtls_kx_key kx_key[H13_MAX_SHARES];
     uint8_t kx_pub[H13_MAX_SHARES][CDTLS_KX_MAX_PUBLIC];
     size_t n_kx;
+    /* client: an X25519MLKEM768 share (draft-ietf-tls-ecdhe-mlkem), kept
+     * apart from kx[] (its keys are ~3.7 KB): allocated while offered,
+     * wiped and freed with the other shares */
+    struct h13_hybrid *hyb;
     uint8_t *ch; /* ClientHello body (until the transcript starts) */
     size_t ch_len, ch_cap;
     uint8_t hrr[H13_MAX_HRR]; /* the HelloRetryRequest body (binders after it hash it) */
@@ -135,6 +141,12 @@ typedef struct conn13 {
     uint16_t group;               /* the key exchange's group, 0 for psk_ke (the observer reports it) */
 } conn13;
 
+/* The client's X25519MLKEM768 private half and its ClientHello share. */
+typedef struct h13_hybrid {
+    hybrid_client hc;
+    uint8_t share[HYBRID_CLIENT_SHARE_LEN];
+} h13_hybrid;
+
 /* Frees the handshake-only part (hh). */
 void hs13_handshake_done(cdtls_conn *c);
 
@@ -146,6 +158,14 @@ cdtls_hash_alg hs13_psk_hash(const uint16_t *suites, size_t n);
 size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap);
 size_t hs13_cfg_suites(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap);
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p);
+/* Our 1.3 key exchange groups in preference order (IANA NamedGroup) that
+ * the provider can do: the configured list, or by default X25519MLKEM768
+ * (when the provider has ML-KEM-768, hybrid_kex_available), X25519, P-256,
+ * P-384. The hybrid is 1.3-only: the 1.2 code keeps hs_our_groups. */
+size_t hs13_cfg_groups(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap);
+size_t hs13_our_groups(const cdtls_conn *c, uint16_t *out, size_t cap);
+/* Frees (wiped) the client's hybrid share, if any. */
+void hs13_hybrid_free(cdtls_conn *c);
 /* The versions this side speaks: 1 when 1.3 / 1.2 are allowed. */
 int hs13_allows_13(const cdtls_conn *c);
 int hs13_allows_12(const cdtls_conn *c);

@@ -203,6 +203,40 @@ static int binder_ok(cdtls_conn *c, const hs13_client_hello *ch, const uint8_t *
     return ok;
 }
 
+/* The group for a ClientHello (both the connection and the listener's
+ * stateless verifier decide with it, so that they agree): in our
+ * preference order, the first group the client sent a share for, or
+ * X25519MLKEM768 when the client supports it without a share (then a
+ * HelloRetryRequest asks for that share, as pion v4 servers do: post-quantum
+ * protection is worth the round trip, docs/pq.md); failing both, the first
+ * group of ours the client supports, by HelloRetryRequest. Among classical
+ * groups a share in hand wins, since a round trip would buy nothing.
+ * hybrid_by_hrr 0: a share in hand wins for the hybrid too (a hello after a
+ * HelloRetryRequest, which cannot get another; the listener's verifier,
+ * below). 0 when there is none in common. */
+static uint16_t pick_group(const uint16_t *groups, size_t ng, const hs13_client_hello *ch, int hybrid_by_hrr,
+                           hs13_key_share *share, int *have_share)
+{
+    *have_share = 0;
+    for (size_t i = 0; i < ng; i++) {
+        if (hs13_client_hello_find_share(ch, groups[i], share)) {
+            *have_share = 1;
+            return groups[i];
+        }
+        if (hybrid_by_hrr && groups[i] == CDTLS_GROUP_X25519MLKEM768 &&
+            hs_client_hello_offers_group(&ch->legacy, groups[i]))
+            return groups[i];
+    }
+    /* no share to take: ask for one; without hybrid_by_hrr a classical
+     * group first (its share keeps the second hello one datagram) */
+    for (int pass = hybrid_by_hrr; pass < 2; pass++)
+        for (size_t i = 0; i < ng; i++)
+            if ((pass == 1 || groups[i] != CDTLS_GROUP_X25519MLKEM768) &&
+                hs_client_hello_offers_group(&ch->legacy, groups[i]))
+                return groups[i];
+    return 0;
+}
+
 /* The server's choices for a ClientHello offering 1.3. */
 typedef struct choice {
     int psk_idx; /* -1: certificates */
@@ -215,7 +249,7 @@ typedef struct choice {
     uint16_t sig;
 } choice;
 
-static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, int *alert)
+static int choose(cdtls_conn *c, const hs13_client_hello *ch, int retried, choice *ch_out, int *alert)
 {
     memset(ch_out, 0, sizeof *ch_out);
     *alert = ALERT_HANDSHAKE_FAILURE;
@@ -256,21 +290,25 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, choice *ch_out, in
     if (!ch_out->suite) return CDTLS_ERR_HANDSHAKE_FAILURE;
     if (ch_out->psk_idx >= 0 && !ch_out->psk_dhe) return CDTLS_OK; /* psk_ke: no group */
     /* a group of ours with a share from the client, else one it supports
-     * (then a HelloRetryRequest asks for its share) */
-    uint16_t groups[CDTLS_GROUP__COUNT];
-    size_t ng = hs_our_groups(c, groups, CDTLS_GROUP__COUNT);
-    for (size_t i = 0; i < ng; i++)
-        if (hs13_client_hello_find_share(ch, groups[i], &ch_out->share)) {
-            ch_out->group = groups[i];
-            ch_out->have_share = 1;
-            return CDTLS_OK;
+     * (then a HelloRetryRequest asks for its share): pick_group */
+    uint16_t groups[H13_MAX_GROUPS];
+    size_t ng = hs13_our_groups(c, groups, H13_MAX_GROUPS);
+    ch_out->group = pick_group(groups, ng, ch, !retried, &ch_out->share, &ch_out->have_share);
+    if (!ch_out->group) return CDTLS_ERR_HANDSHAKE_FAILURE;
+    /* the share we take must have its group's length (RFC 8446 §4.2.8,
+     * draft-ietf-tls-ecdhe-mlkem §3: 1216 bytes for X25519MLKEM768), checked
+     * before anything else is spent on this hello */
+    if (ch_out->have_share) {
+        const cdtls_kx_vt *kx = hs_kx_by_id(c->p, ch_out->group);
+        size_t want = ch_out->group == CDTLS_GROUP_X25519MLKEM768 ? HYBRID_CLIENT_SHARE_LEN
+                      : kx                                        ? kx->public_len
+                                                                  : 0;
+        if (ch_out->share.key_len != want) {
+            *alert = ALERT_ILLEGAL_PARAMETER;
+            return CDTLS_ERR_ILLEGAL_PARAMETER;
         }
-    for (size_t i = 0; i < ng; i++)
-        if (hs_client_hello_offers_group(&ch->legacy, groups[i])) {
-            ch_out->group = groups[i];
-            return CDTLS_OK;
-        }
-    return CDTLS_ERR_HANDSHAKE_FAILURE;
+    }
+    return CDTLS_OK;
 }
 
 /* EncryptedExtensions: ALPN and use_srtp as chosen from the ClientHello. */
@@ -305,12 +343,25 @@ static int queue_cr(cdtls_conn *c)
 static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice *k, uint64_t now_ms)
 {
     conn13 *v = c->v13;
-    uint8_t pub[CDTLS_KX_MAX_PUBLIC], shared[CDTLS_KX_MAX_SHARED];
-    size_t shared_len = 0;
+    /* sized for X25519MLKEM768: a 1120-byte share, a 64-byte secret */
+    uint8_t pub[HYBRID_SERVER_SHARE_LEN], shared[HYBRID_SHARED_LEN];
+    size_t shared_len = 0, pub_len = 0;
     int rc = c->p->random(c->p, c->server_random, sizeof c->server_random);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     const cdtls_kx_vt *kx = k->group ? hs_kx_by_id(c->p, k->group) : NULL;
-    if (kx) {
+    const int hybrid = k->group == CDTLS_GROUP_X25519MLKEM768;
+    if (hybrid) {
+        /* encapsulate to the client's ML-KEM key, X25519 beside it
+         * (draft-ietf-tls-ecdhe-mlkem §3); a share not exactly 1216 bytes,
+         * an encapsulation key failing FIPS 203's modulus check or an
+         * X25519 half giving zeros is illegal_parameter */
+        rc = hybrid_server_respond(c->p, k->share.key, k->share.key_len, pub, sizeof pub, &pub_len, shared,
+                                   sizeof shared);
+        if (rc)
+            return conn_fail(
+                c, rc, rc == CDTLS_ERR_ILLEGAL_PARAMETER ? ALERT_ILLEGAL_PARAMETER : ALERT_INTERNAL_ERROR);
+        shared_len = HYBRID_SHARED_LEN;
+    } else if (kx) {
         if (k->share.key_len != kx->public_len)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         cdtls_kx_key key;
@@ -319,6 +370,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
         kx->clear(&key);
         if (rc) return conn_fail(c, CDTLS_ERR_BAD_KEY, ALERT_ILLEGAL_PARAMETER);
         shared_len = kx->shared_len;
+        pub_len = kx->public_len;
     }
     hs13_server_hello sh;
     memset(&sh, 0, sizeof sh);
@@ -329,10 +381,10 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     sh.legacy.cipher_suite = k->suite;
     sh.has_selected_version = 1;
     sh.selected_version = CDTLS_VERSION_1_3;
-    sh.has_key_share = kx != NULL;
+    sh.has_key_share = pub_len > 0;
     sh.share.group = k->group;
     sh.share.key = pub;
-    sh.share.key_len = kx ? kx->public_len : 0;
+    sh.share.key_len = pub_len;
     sh.has_psk = k->psk_idx >= 0;
     sh.selected_identity = (uint16_t)(k->psk_idx >= 0 ? k->psk_idx : 0);
     uint8_t body[HS_BODY_MAX];
@@ -365,6 +417,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->psk13_used = k->psk_idx >= 0;
+    c->kx_group = pub_len ? k->group : 0;
     v->psk_selected = k->psk_idx >= 0;
     v->group = kx ? k->group : 0; /* the observer's ESTABLISHED */
     v->st = v->cert_requested ? H13_S_WAIT_CERT : H13_S_WAIT_FIN;
@@ -408,9 +461,12 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
     /* early_data: 0-RTT is refused by leaving it out of our
      * EncryptedExtensions (RFC 8446 §4.2.10); such records fail to open */
 
+    /* a hello answering our HelloRetryRequest (stateful, or by a cookie of
+     * ours) cannot be asked again */
+    const int cookie_ours = !second && ch.cookie_len && !cookie_foreign(c, &ch, now_ms);
     choice k;
     int alert;
-    int rc = choose(c, &ch, &k, &alert);
+    int rc = choose(c, &ch, second || cookie_ours, &k, &alert);
     if (rc == CDTLS_ERR_HANDSHAKE_FAILURE && !second && hs13_allows_12(c) &&
         hs13_client_hello_offers_version(&ch, CDTLS_VERSION_1_2)) {
         /* nothing to authenticate 1.3 with (a PSK-only server and a client
@@ -442,7 +498,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         memcpy(hrr, v->hh->hrr, v->hh->hrr_len);
         hrr_len = v->hh->hrr_len;
         after_hrr = 1;
-    } else if (ch.cookie_len && !cookie_foreign(c, &ch, now_ms)) {
+    } else if (cookie_ours) {
         /* our stateless HelloRetryRequest came back: the cookie holds the
          * suite, the group asked for, Hash(ClientHello1) */
         const uint8_t *ck = ch.cookie;
@@ -585,17 +641,6 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
 }
 
 
-/* Groups of a configuration (as hs_our_groups, without a connection). */
-static size_t cfg_groups(const cdtls_config *cfg, const cdtls_provider *p, uint16_t *out, size_t cap)
-{
-    static const uint16_t defaults[] = {29, 23, 24};
-    const uint16_t *list = cfg->negotiate.groups ? cfg->negotiate.groups : defaults;
-    size_t n = cfg->negotiate.groups ? cfg->negotiate.n_groups : 3, k = 0;
-    for (size_t i = 0; i < n && k < cap; i++)
-        if (hs_kx_by_id(p, list[i])) out[k++] = list[i];
-    return k;
-}
-
 int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const cookie_keys *keys,
                         const void *addr, size_t addr_len, const uint8_t *body, size_t len, uint16_t msg_seq,
                         uint64_t record_seq, uint8_t *out, size_t cap, size_t *out_len, int *answered,
@@ -628,16 +673,18 @@ int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const 
             if (hs_client_hello_offers_suite(&ch.legacy, suites[i])) suite = suites[i];
         }
     if (!suite) return CDTLS_OK; /* the connection refuses it (or speaks 1.2) */
-    /* the group: none when the client sent a share we take, else the
-     * first of ours it supports */
-    uint16_t groups[CDTLS_GROUP__COUNT], group = 0;
-    size_t ng = cfg_groups(cfg, p, groups, CDTLS_GROUP__COUNT);
+    /* the group: none when the client sent a share we take, else the one
+     * to ask for (pick_group, as the connection decides after the cookie).
+     * A share in hand wins here even over the hybrid: asking for the
+     * hybrid's share would make the second hello ~1.4 KB, fragmented, and
+     * the listener (src/io) does not reassemble a hello before a
+     * connection exists yet. When it does, pass 1 (docs/pq.md). */
+    uint16_t groups[H13_MAX_GROUPS];
+    size_t ng = hs13_cfg_groups(cfg, p, groups, H13_MAX_GROUPS);
     hs13_key_share share;
     int have_share = 0;
-    for (size_t i = 0; i < ng && !have_share; i++)
-        have_share = hs13_client_hello_find_share(&ch, groups[i], &share);
-    for (size_t i = 0; i < ng && !have_share && !group; i++)
-        if (hs_client_hello_offers_group(&ch.legacy, groups[i])) group = groups[i];
+    uint16_t group = pick_group(groups, ng, &ch, 0, &share, &have_share);
+    if (have_share) group = 0;
     cdtls_hash_alg hash;
     size_t kl;
     (void)hs13_suite_params(suite, &hash, &kl);

@@ -6,9 +6,15 @@
 // It prints what it negotiated, one "pion: key=value" line each:
 //
 //	pion: listening                                (server, ready)
-//	pion: client_hello bytes=1414                  (client: the body of each
+//	pion: client_hello bytes=1414 shares=0x11EC,0x001D
+//	                                               (client: the body of each
 //	                                               ClientHello it builds, to
-//	                                               show it is over the MTU)
+//	                                               show it is over the MTU,
+//	                                               and its key share groups)
+//	pion: server_hello group=0x11EC                (the DTLS 1.3 ServerHello's
+//	                                               key_share group: the server
+//	                                               as it builds it, the client
+//	                                               as it reads it off the wire)
 //	pion: handshake ok version=1.2 suite=0xC02B    (DTLS version, suite)
 //	pion: recv=<text>                              (a record received; the
 //	                                               server echoes it)
@@ -34,6 +40,7 @@ import (
 	"github.com/pion/dtls/v4/pkg/crypto/ciphersuite"
 	"github.com/pion/dtls/v4/pkg/crypto/elliptic"
 	"github.com/pion/dtls/v4/pkg/protocol"
+	"github.com/pion/dtls/v4/pkg/protocol/extension"
 	"github.com/pion/dtls/v4/pkg/protocol/handshake"
 )
 
@@ -182,6 +189,17 @@ func main() {
 		if *noCookie {
 			sopts = append(sopts, dtls.WithInsecureSkipVerifyHello(true))
 		}
+		sopts = append(sopts, dtls.WithServerHelloMessageHook(func(m handshake.MessageServerHello) handshake.Message {
+			for _, e := range m.Extensions {
+				if e.ExtensionType() != extension.TypeKeyShare {
+					continue
+				}
+				if d, err := e.MarshalData(); err == nil && len(d) >= 2 {
+					fmt.Printf("pion: server_hello group=0x%04X\n", uint16(d[0])<<8|uint16(d[1]))
+				}
+			}
+			return &m
+		}))
 		ln, err := dtls.ListenAddr("udp", udpAddr, sopts...)
 		if err != nil {
 			fail("listen: %v", err)
@@ -200,10 +218,14 @@ func main() {
 			copts[i] = o
 		}
 		copts = append(copts, dtls.WithClientHelloMessageHook(func(m handshake.MessageClientHello) handshake.Message {
-			fmt.Printf("pion: client_hello bytes=%d\n", m.MarshalSize())
+			fmt.Printf("pion: client_hello bytes=%d shares=%s\n", m.MarshalSize(), clientShareGroups(m.Extensions))
 			return &m
 		}))
-		conn, err := dtls.Dial("udp", udpAddr, copts...)
+		pconn, err := net.ListenUDP("udp", nil)
+		if err != nil {
+			fail("listen: %v", err)
+		}
+		conn, err := dtls.Client(&sniffConn{pconn}, udpAddr, copts...)
 		if err != nil {
 			fail("dial: %v", err)
 		}
@@ -262,5 +284,93 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 			fail("read: %v", err)
 		}
 		fmt.Printf("pion: recv=%s\n", buf[:n])
+	}
+}
+
+// clientShareGroups lists the key share groups of a ClientHello ("-" none).
+func clientShareGroups(exts []extension.Value) string {
+	var out []string
+	for _, e := range exts {
+		if e.ExtensionType() != extension.TypeKeyShare {
+			continue
+		}
+		d, err := e.MarshalData()
+		if err != nil || len(d) < 2 {
+			continue
+		}
+		d = d[2:] // client_shares<0..2^16-1>
+		for len(d) >= 4 {
+			n := int(d[2])<<8 | int(d[3])
+			out = append(out, fmt.Sprintf("0x%04X", uint16(d[0])<<8|uint16(d[1])))
+			if len(d) < 4+n {
+				break
+			}
+			d = d[4+n:]
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+// sniffConn reports the key_share group of the DTLS 1.3 ServerHello the
+// client receives: pion keeps the negotiated group to itself, so it is read
+// off the wire, from the plaintext epoch-0 record carrying the ServerHello's
+// first fragment (the key_share extension comes early in the body).
+type sniffConn struct {
+	*net.UDPConn
+}
+
+var hrrRandom = []byte{0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+	0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C}
+
+func (s *sniffConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, a, err := s.UDPConn.ReadFrom(p)
+	if err == nil {
+		sniffServerHello(p[:n])
+	}
+	return n, a, err
+}
+
+func sniffServerHello(d []byte) {
+	for len(d) >= 13 && d[0]&0xE0 != 0x20 { // plaintext records until a 1.3 unified header
+		rlen := int(d[11])<<8 | int(d[12])
+		if len(d) < 13+rlen {
+			return
+		}
+		r := d[13 : 13+rlen]
+		epoch0 := d[3] == 0 && d[4] == 0
+		d = d[13+rlen:]
+		// a handshake record whose first message is a ServerHello's first fragment
+		if !epoch0 || len(r) < 12 || r[0] != 2 || r[6] != 0 || r[7] != 0 || r[8] != 0 {
+			continue
+		}
+		b := r[12:]
+		if len(b) < 35 {
+			continue
+		}
+		hrr := string(b[2:34]) == string(hrrRandom)
+		q := 34
+		q += 1 + int(b[q]) // session id
+		q += 3             // suite, compression
+		if len(b) < q+2 {
+			continue
+		}
+		q += 2 // extensions length
+		for q+4 <= len(b) {
+			t := int(b[q])<<8 | int(b[q+1])
+			l := int(b[q+2])<<8 | int(b[q+3])
+			if t == int(extension.TypeKeyShare) && q+6 <= len(b) {
+				g := uint16(b[q+4])<<8 | uint16(b[q+5])
+				if hrr {
+					fmt.Printf("pion: hello_retry_request group=0x%04X\n", g)
+				} else {
+					fmt.Printf("pion: server_hello group=0x%04X\n", g)
+				}
+				break
+			}
+			q += 4 + l
+		}
 	}
 }
