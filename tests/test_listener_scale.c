@@ -317,6 +317,13 @@ static void fragmenting_client_cfg(cdtls_config *cfg)
      * complete from one copy of each flight */
     cfg->timers.retransmit_initial_ms = 60000;
     cfg->timers.handshake_timeout_ms = 120000;
+    /* X25519 only: with ML-KEM-768 in the provider a 1.3 server asks for
+     * the hybrid, whose 1,216-byte share makes a second hello of ~14
+     * datagrams at this MTU; the flood tests count datagrams per round
+     * against the socket buffer (the hybrid at a listener: pq13/ tests) */
+    static const uint16_t x25519_only[] = {0x001d};
+    cfg->negotiate.groups = x25519_only;
+    cfg->negotiate.n_groups = 1;
 }
 
 typedef struct flight {

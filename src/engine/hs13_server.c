@@ -674,16 +674,16 @@ int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const 
         }
     if (!suite) return CDTLS_OK; /* the connection refuses it (or speaks 1.2) */
     /* the group: none when the client sent a share we take, else the one
-     * to ask for (pick_group, as the connection decides after the cookie).
-     * A share in hand wins here even over the hybrid: asking for the
-     * hybrid's share would make the second hello ~1.4 KB, fragmented, and
-     * the listener (src/io) does not reassemble a hello before a
-     * connection exists yet. When it does, pass 1 (docs/pq.md). */
+     * to ask for (pick_group, as the connection decides after the cookie):
+     * the hybrid when the client lists it, even with an X25519 share in
+     * hand. Its second hello (~1.4 KB) comes in fragments, which the
+     * verifier reassembles under cfg.hello_reasm (hello_reasm.c) and hands
+     * out whole (docs/pq.md). */
     uint16_t groups[H13_MAX_GROUPS];
     size_t ng = hs13_cfg_groups(cfg, p, groups, H13_MAX_GROUPS);
     hs13_key_share share;
     int have_share = 0;
-    uint16_t group = pick_group(groups, ng, &ch, 0, &share, &have_share);
+    uint16_t group = pick_group(groups, ng, &ch, 1, &share, &have_share);
     if (have_share) group = 0;
     cdtls_hash_alg hash;
     size_t kl;
