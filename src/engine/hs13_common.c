@@ -286,6 +286,8 @@ uint16_t hs13_conn_group(const cdtls_conn *c, const char **name)
 {
     const cdtls_kx_vt *kx = c->v13 && c->v13->group ? hs_kx_by_id(c->p, c->v13->group) : NULL;
     *name = kx ? kx->name : NULL;
+    /* the hybrid is X25519 plus the provider's KEM, not one kx[] entry */
+    if (c->v13 && c->v13->group == CDTLS_GROUP_X25519MLKEM768) *name = "X25519MLKEM768";
     return c->v13 ? c->v13->group : 0;
 }
 
