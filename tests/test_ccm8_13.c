@@ -6,6 +6,8 @@
  * failing authentication per key (src/engine/hs13_common.c, ccm8_limits):
  * the 128th forgery ends the connection, 127 do not. */
 #include <criterion/criterion.h>
+
+#include "test_util.h"
 #include <string.h>
 
 #include "cdtls/conn.h"
@@ -45,21 +47,7 @@ static void configs(cdtls_config *cc, cdtls_config *sc, int server_names_it)
 
 static void shuttle(cdtls_conn *a, cdtls_conn *b, uint64_t now)
 {
-    uint8_t d[2048];
-    size_t n;
-    for (int round = 0; round < 32; round++) {
-        int moved = 0;
-        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            (void)cdtls_conn_recv(b, d, n, NULL, now);
-            moved = 1;
-        }
-        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            (void)cdtls_conn_recv(a, d, n, NULL, now);
-            moved = 1;
-        }
-        if (!moved) return;
-    }
-    cr_assert_fail("datagrams still moving after 32 rounds");
+    test_shuttle(a, b, now, NULL);
 }
 
 static void open_pair(cdtls_conn **c, cdtls_conn **s, int server_names_it)

@@ -4,6 +4,8 @@
  * alerts and failures; and a listener's, with the peer's address, over
  * loopback. */
 #include <criterion/criterion.h>
+
+#include "test_util.h"
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,25 +53,7 @@ static void record_event(void *user, const cdtls_conn *c, const cdtls_event *ev)
  * datagrams. Bounded. */
 static void shuttle(cdtls_conn *client, cdtls_conn *server, uint64_t now, unsigned *drop_from_server)
 {
-    uint8_t d[2048];
-    size_t n;
-    for (int round = 0; round < 32; round++) {
-        int moved = 0;
-        while (cdtls_conn_next_datagram(client, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            (void)cdtls_conn_recv(server, d, n, NULL, now);
-            moved = 1;
-        }
-        while (cdtls_conn_next_datagram(server, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            moved = 1;
-            if (drop_from_server && *drop_from_server) {
-                (*drop_from_server)--;
-                continue;
-            }
-            (void)cdtls_conn_recv(client, d, n, NULL, now);
-        }
-        if (!moved) return;
-    }
-    cr_assert_fail("datagrams still moving after 32 rounds");
+    test_shuttle(client, server, now, drop_from_server);
 }
 
 /* "S ClientHello" for a handshake message sent, "R ..." received, and

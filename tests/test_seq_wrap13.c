@@ -17,6 +17,8 @@
  *    one receiving epoch (record13_rx_open), reordered within the replay
  *    window near each 256 boundary around 2^16. */
 #include <criterion/criterion.h>
+
+#include "test_util.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -41,24 +43,9 @@ static int near_wrap(uint32_t first)
 
 static const uint8_t psk[16] = "seq-wrap-psk-16b";
 
-/* Moves every datagram both ways until none is left. Bounded. */
 static void shuttle(cdtls_conn *a, cdtls_conn *b, uint64_t now)
 {
-    uint8_t d[2048];
-    size_t n;
-    for (int round = 0; round < 32; round++) {
-        int moved = 0;
-        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            (void)cdtls_conn_recv(b, d, n, NULL, now);
-            moved = 1;
-        }
-        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK) {
-            (void)cdtls_conn_recv(a, d, n, NULL, now);
-            moved = 1;
-        }
-        if (!moved) return;
-    }
-    cr_assert_fail("datagrams still moving after 32 rounds");
+    test_shuttle(a, b, now, NULL);
 }
 
 typedef struct direction {

@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_util.h"
 
+#include "cdtls/conn.h"
+
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,4 +66,27 @@ const char *test_emulator(void)
 {
     const char *e = getenv("CDTLS_TEST_EMULATOR");
     return e && *e ? e : NULL;
+}
+
+void test_shuttle(struct cdtls_conn *a, struct cdtls_conn *b, uint64_t now, unsigned *drop_from_b)
+{
+    uint8_t d[2048];
+    size_t n;
+    for (int round = 0; round < 32; round++) {
+        int moved = 0;
+        while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) {
+            (void)cdtls_conn_recv(b, d, n, NULL, now);
+            moved = 1;
+        }
+        while (cdtls_conn_next_datagram(b, d, sizeof d, &n, NULL) == CDTLS_OK) {
+            moved = 1;
+            if (drop_from_b && *drop_from_b) {
+                (*drop_from_b)--;
+                continue;
+            }
+            (void)cdtls_conn_recv(a, d, n, NULL, now);
+        }
+        if (!moved) return;
+    }
+    cr_assert_fail("datagrams still moving after 32 rounds");
 }

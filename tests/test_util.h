@@ -9,6 +9,12 @@
  * Fails the running Criterion test on bad input or overflow. */
 size_t unhex(const char *hex, uint8_t *out, size_t cap);
 
+/* Moves every datagram between two connections in memory, both ways, until
+ * none is left (at most 32 rounds, else the test fails); with drop_from_b,
+ * that many of b's datagrams are dropped first (counted down). */
+struct cdtls_conn;
+void test_shuttle(struct cdtls_conn *a, struct cdtls_conn *b, uint64_t now, unsigned *drop_from_b);
+
 /* Fills dir with the path of a directory of test certificates (see
  * tests/x509/make-certs.sh), generated for this test unless the environment
  * variable CDTLS_TEST_CERTS names a prepared one; test_certs_remove deletes a
