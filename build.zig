@@ -539,6 +539,13 @@ fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.St
         lib_mod.addIncludePath(b.path("src"));
         lib_mod.addSystemIncludePath(.{ .cwd_relative = "/usr/include" });
         lib_mod.addCSourceFiles(.{ .files = sources.items, .flags = &flags });
+        // sodium: libsodium 1.0.22 from third_party/ when the system's lacks
+        // ML-KEM (sodiumFromSource), so the hs13 workload has X25519MLKEM768
+        const provider: ?*std.Build.Step.Compile = if (c == .sodium and sodiumFromSource(b))
+            addProviderFromSource(b, .{ .target = target, .optimize = .ReleaseFast, .crypto = .sodium, .provider_source = .source, .runner = .shim, .subdir = null })
+        else
+            null;
+        if (provider) |p| lib_mod.linkLibrary(p);
         const lib = b.addLibrary(.{ .linkage = .static, .name = b.fmt("cdtls-bench-{s}", .{name}), .root_module = lib_mod });
         // The archive itself too: scripts/bench.sh reports its .text size.
         step.dependOn(&b.addInstallArtifact(lib, .{ .dest_dir = .{ .override = dir } }).step);
@@ -549,7 +556,7 @@ fn addBench(b: *std.Build, target: std.Build.ResolvedTarget, step: *std.Build.St
         mod.addIncludePath(b.path("src"));
         mod.addCSourceFiles(.{ .files = &.{"bench/cdtls_bench.c"}, .flags = &warn_flags });
         mod.linkLibrary(lib);
-        mod.linkSystemLibrary(libName(c), .{});
+        if (provider) |p| mod.linkLibrary(p) else mod.linkSystemLibrary(libName(c), .{});
         const exe = b.addExecutable(.{ .name = b.fmt("cdtls-bench-{s}", .{name}), .root_module = mod });
         step.dependOn(&b.addInstallArtifact(exe, .{ .dest_dir = .{ .override = dir } }).step);
     }
