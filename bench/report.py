@@ -132,7 +132,9 @@ def main():
               "HelloRetryRequest on, one group offered and accepted. The pion column here is pion/dtls v4 "
               f"({impl_names.get(('pion', 'hs13'), 'not run')}); OpenSSL's DTLS has no 1.3. Median ms: lower is "
               "better (its ratio below 1 favours cdtls). X25519MLKEM768 needs ML-KEM-768 in the provider "
-              "(sodium with libsodium 1.0.22; libcrypto only with OpenSSL 3.5+).")
+              "(sodium with libsodium 1.0.22; libcrypto only with OpenSSL 3.5+): where the system's libsodium lacks it, the "
+              "sodium column here is cdtls-bench-sodium-src, on libsodium 1.0.22 compiled from third_party/ (portable C, "
+              "no assembly), the other tables' on the system's.")
 
     rows = []
     for s in suites_tp:

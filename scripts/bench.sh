@@ -126,7 +126,13 @@ for w in engine memory handshake resume hs13 tput tputsize loss; do
   # cdtls (a provider without ML-KEM-768 says so) against pion/dtls v4;
   # OpenSSL's DTLS has no 1.3, pion v3 neither
   if [ $w = hs13 ]; then
-    for p in bearssl sodium openssl; do run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
+    # sodium: on libsodium 1.0.22 from third_party/ (cdtls-bench-sodium-src,
+    # build.zig addBench) when the system's lacks ML-KEM and that tree is there
+    for p in bearssl sodium openssl; do
+      exe=$bin/cdtls-bench-$p
+      [ $p = sodium ] && [ -x "$bin/cdtls-bench-sodium-src" ] && exe=$bin/cdtls-bench-sodium-src
+      run "$w ${exe##*/}" "$exe" "${quick[@]}" --certs "$certs" --only $w
+    done
     if [ -x "$bin/pion4-bench" ]; then
       run "$w pion4" "$bin/pion4-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
     else
