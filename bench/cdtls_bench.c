@@ -8,6 +8,7 @@
  *   resume     session-ID resumption (RFC 5246 §7.3), same loop
  *   hs13       full DTLS 1.3 handshakes (Ed25519 + ChaCha20, P-256 + AES-GCM), X25519
  *              and X25519MLKEM768 (a skip where the provider has no ML-KEM)
+ *   tput13     one DTLS 1.3 connection (X25519): 1200-byte records, MB/s
  *   tput       one connection over loopback: 1200-byte records (bytes/s) and
  *              64-byte records (records/s), windows of 32 records, datagram
  *              by datagram and batched (sendmmsg/recvmmsg, cdtls_io_*_batch),
@@ -1762,6 +1763,62 @@ static void bench_hs13(void)
     }
 }
 
+/* tput13: one DTLS 1.3 connection (X25519, the suite and certificate of
+ * hs13 the provider has) streaming 1200-byte records over loopback, windows
+ * of 32, over io sockets connected to each other that ask for no receive
+ * reports (as tputsize): MB per CPU and wall second, best of 3. */
+static void bench_tput13(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t suite;
+        const char *cert;
+        uint16_t suite12;
+    } t13[] = {
+        {"TLS13-CHACHA20-POLY1305/X25519/Ed25519", TLS13_CHACHA20_POLY1305_SHA256, "ed25519",
+         CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+        {"TLS13-AES128-GCM/X25519/ECDSA-P256", TLS13_AES_128_GCM_SHA256, "p256",
+         CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+    };
+    for (size_t i = 0; i < sizeof t13 / sizeof t13[0]; i++) {
+        const char *name = t13[i].name;
+        const suite_def sd = {name, t13[i].suite12, 0, t13[i].cert, 0};
+        if (skip_suite(name)) continue;
+        cert_set cs;
+        cdtls_config cc, sc;
+        uint16_t suite = t13[i].suite, group = 29;
+        memset(&cs, 0, sizeof cs);
+        if (make_cfgs(&sd, &cs, &suite, &group, &cc, &sc)) {
+            free_certs(&cs);
+            bench_not_measured("tput13", name,
+                               "no certificates, or the provider lacks this signature or AEAD");
+            continue;
+        }
+        cc.versions.min = sc.versions.min = CDTLS_VERSION_1_3;
+        cc.versions.max = sc.versions.max = CDTLS_VERSION_1_3;
+        net n;
+        net_open(&n, 0);
+        if (cdtls_io_connect(&n.cli.io, &n.srv.addr) || cdtls_io_connect(&n.srv.io, &n.cli.addr)) exit(1);
+        (void)cdtls_io_set_recv_reports(&n.cli.io, 0);
+        (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
+        if (net_handshake(&n, &cc, &sc, NULL) != 0 || cdtls_conn_version(n.cli.c) != CDTLS_VERSION_1_3) {
+            bench_not_measured("tput13", name, "the DTLS 1.3 handshake failed");
+        } else {
+            size_t lost, total = quick ? 4000 : 30016, best_lost = 0;
+            double wall, best = 1e9, best_wall = 0;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            for (int rep = 0; rep < 3; rep++) {
+                double cpu = run_stream(&n, 1200, total, &lost, &wall);
+                if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
+            }
+            bench_stream_result("tput13", name, 1200, total, best_lost, best, best_wall);
+        }
+        net_free_conns(&n);
+        net_close(&n);
+        free_certs(&cs);
+    }
+}
+
 /* ------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1792,7 +1849,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--quick] [--only "
-                    "handshake|resume|hs13|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
+                    "handshake|resume|hs13|tput13|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
                     "[--certs DIR] "
                     "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
                     argv[0]);
@@ -1809,6 +1866,7 @@ int main(int argc, char **argv)
     RUN("handshake", bench_handshakes(0));
     RUN("resume", bench_handshakes(1));
     RUN("hs13", bench_hs13());
+    RUN("tput13", bench_tput13());
     RUN("tput", bench_tput());
     RUN("scale", bench_scale());
     RUN("workers", bench_workers());

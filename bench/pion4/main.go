@@ -15,7 +15,10 @@
 // MTU 1500, one group: X25519 or X25519MLKEM768. Each warm-up handshake
 // checks the version and the group the server put in its ServerHello.
 //
-//	pion4-bench [-quick] [-only hs13] [-certs DIR] [-suite NAME]
+//	pion4-bench [-quick] [-only hs13|tput13] [-certs DIR] [-suite NAME]
+//
+// tput13: one DTLS 1.3 connection (X25519) streaming 1200-byte records in
+// windows of 32, as bench/pion's tput1200 and cdtls_bench.c's tput13.
 //
 // Results are JSON lines, as bench_common.h prints them.
 package main
@@ -48,7 +51,7 @@ const impl = "pion-dtls-v4.0.1"
 
 var (
 	quick     = flag.Bool("quick", false, "short runs")
-	only      = flag.String("only", "", "one workload (hs13)")
+	only      = flag.String("only", "", "one workload (hs13, tput13)")
 	certsDir  = flag.String("certs", "zig-out/bench/certs", "certificates made by scripts/bench.sh")
 	onlySuite = flag.String("suite", "", "only this suite")
 )
@@ -142,46 +145,133 @@ func options(curve elliptic.Curve, suite ciphersuite.ID, cert string) ([]dtls.Cl
 
 var lo = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
 
-// one full handshake on two fresh loopback sockets; returns the version
-func fullHandshake(copts []dtls.ClientOption, sopts []dtls.ServerOption) (protocol.Version, error) {
+// one full handshake on two fresh loopback sockets; the pair stays open
+func dial(copts []dtls.ClientOption, sopts []dtls.ServerOption) (cli, srv *dtls.Conn, v protocol.Version, err error) {
 	c2, err := net.ListenUDP("udp4", lo)
 	if err != nil {
-		return 0, err
+		return nil, nil, 0, err
 	}
 	c1, err := net.ListenUDP("udp4", lo)
 	if err != nil {
 		c2.Close()
-		return 0, err
+		return nil, nil, 0, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv, err := dtls.Server(c2, c1.LocalAddr(), sopts...)
+	srv, err = dtls.Server(c2, c1.LocalAddr(), sopts...)
 	if err != nil {
 		c1.Close()
 		c2.Close()
-		return 0, err
+		return nil, nil, 0, err
 	}
-	cli, err := dtls.Client(c1, c2.LocalAddr(), copts...)
+	cli, err = dtls.Client(c1, c2.LocalAddr(), copts...)
 	if err != nil {
 		srv.Close()
 		c1.Close()
-		return 0, err
+		return nil, nil, 0, err
 	}
 	var serr error
 	done := make(chan struct{})
 	go func() { serr = srv.HandshakeContext(ctx); close(done) }()
 	cerr := cli.HandshakeContext(ctx)
 	<-done
-	var v protocol.Version
 	if st, ok := cli.ConnectionState(); ok {
 		v = st.NegotiatedVersion()
 	}
+	if cerr != nil || serr != nil {
+		cli.Close()
+		srv.Close()
+		return nil, nil, v, fmt.Errorf("client %v server %v", cerr, serr)
+	}
+	return cli, srv, v, nil
+}
+
+// one full handshake on two fresh loopback sockets; returns the version
+func fullHandshake(copts []dtls.ClientOption, sopts []dtls.ServerOption) (protocol.Version, error) {
+	cli, srv, v, err := dial(copts, sopts)
+	if err != nil {
+		return v, err
+	}
 	cli.Close()
 	srv.Close()
-	if cerr != nil || serr != nil {
-		return v, fmt.Errorf("client %v server %v", cerr, serr)
-	}
 	return v, nil
+}
+
+const window = 32
+
+// as bench/pion's stream: windows of 32 records, the receiver reading each
+// window with a 200 ms deadline (what does not come is lost)
+func stream(cli, srv *dtls.Conn, rec, total int) (cpu, wall float64, lost int) {
+	buf := make([]byte, rec)
+	rb := make([]byte, 16384)
+	w0, c0 := time.Now(), cpuSeconds()
+	for sent := 0; sent < total; sent += window {
+		for i := 0; i < window; i++ {
+			if _, err := cli.Write(buf); err != nil {
+				fmt.Fprintln(os.Stderr, "write:", err)
+				os.Exit(1)
+			}
+		}
+		got := 0
+		_ = srv.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		for got < window {
+			if _, err := srv.Read(rb); err != nil {
+				break
+			}
+			got++
+		}
+		lost += window - got
+	}
+	return cpuSeconds() - c0, time.Since(w0).Seconds(), lost
+}
+
+// tput13: one DTLS 1.3 connection (X25519) streaming 1200-byte records,
+// as cdtls_bench.c's tput13: MB per CPU and wall second, best of 3.
+func benchTput13() {
+	for _, t := range []struct {
+		name  string
+		suite ciphersuite.ID
+		cert  string
+	}{
+		{"TLS13-CHACHA20-POLY1305/X25519/Ed25519", ciphersuite.TLS_CHACHA20_POLY1305_SHA256, "ed25519"},
+		{"TLS13-AES128-GCM/X25519/ECDSA-P256", ciphersuite.TLS_AES_128_GCM_SHA256, "p256"},
+	} {
+		if *onlySuite != "" && *onlySuite != t.name {
+			continue
+		}
+		copts, sopts, err := options(elliptic.X25519, t.suite, t.cert)
+		if err != nil {
+			notMeasured("tput13", t.name, err.Error())
+			continue
+		}
+		cli, srv, v, err := dial(copts, sopts)
+		if err != nil || v != protocol.Version1_3 {
+			notMeasured("tput13", t.name, fmt.Sprintf("the DTLS 1.3 handshake failed (version %v): %v", v, err))
+			if err == nil {
+				cli.Close()
+				srv.Close()
+			}
+			continue
+		}
+		total := 30016
+		if *quick {
+			total = 4000
+		}
+		stream(cli, srv, 16, window)
+		best, bestWall, bestLost := 1e9, 0.0, 0
+		for rep := 0; rep < 3; rep++ {
+			cpu, wall, lost := stream(cli, srv, 1200, total)
+			if cpu < best {
+				best, bestWall, bestLost = cpu, wall, lost
+			}
+		}
+		cli.Close()
+		srv.Close()
+		d := float64(total-bestLost) * 1200
+		result("tput13", t.name, "MB_per_cpu_s", d/best/1e6)
+		result("tput13", t.name, "MB_per_wall_s", d/bestWall/1e6)
+		result("tput13", t.name, "lost", float64(bestLost))
+	}
 }
 
 func benchHS13() {
@@ -260,5 +350,8 @@ func main() {
 	runtime.GOMAXPROCS(1)
 	if *only == "" || *only == "hs13" {
 		benchHS13()
+	}
+	if *only == "" || *only == "tput13" {
+		benchTput13()
 	}
 }
