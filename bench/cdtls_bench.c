@@ -6,6 +6,9 @@
  *   handshake  full handshakes over loopback UDP, client and server driven by
  *              this one thread (so per CPU second = per core)
  *   resume     session-ID resumption (RFC 5246 §7.3), same loop
+ *   hs13       full DTLS 1.3 handshakes (Ed25519 + ChaCha20, P-256 + AES-GCM), X25519
+ *              and X25519MLKEM768 (a skip where the provider has no ML-KEM)
+ *   tput13     one DTLS 1.3 connection (X25519): 1200-byte records, MB/s
  *   tput       one connection over loopback: 1200-byte records (bytes/s) and
  *              64-byte records (records/s), windows of 32 records, datagram
  *              by datagram and batched (sendmmsg/recvmmsg, cdtls_io_*_batch),
@@ -1653,6 +1656,169 @@ static void bench_cbc_timing(void)
     record_cipher_clear(&r);
 }
 
+/* ------------------------------------------------- DTLS 1.3 handshakes */
+
+/* hs13: full DTLS 1.3 handshakes (RFC 9147), 1.3 only on both sides,
+ * TLS_CHACHA20_POLY1305_SHA256 with the server's Ed25519 certificate (what
+ * sodium has) and TLS_AES_128_GCM_SHA256 with ECDSA P-256 (what bearssl
+ * has), the certificate checked by the client, the cookie HelloRetryRequest on (the hello verifier, as the
+ * listener runs it), MTU 1500; the key exchange either X25519 or the hybrid
+ * X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem; the provider needs ML-KEM-768:
+ * sodium with libsodium 1.0.22, or libcrypto with OpenSSL 3.5). Rates per
+ * CPU and wall second, and the median wall time of one handshake (latency
+ * on loopback, both ends in this thread). Each warm-up handshake checks the
+ * version and the group actually negotiated. */
+#define TLS13_AES_128_GCM_SHA256 0x1301u
+#define TLS13_CHACHA20_POLY1305_SHA256 0x1303u
+static void bench_hs13(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t suite, group;
+        const char *cert;
+        uint16_t suite12; /* a 1.2 suite with the same AEAD and signature: what make_cfgs checks */
+    } g13[] = {
+        {"TLS13-CHACHA20-POLY1305/X25519/Ed25519", TLS13_CHACHA20_POLY1305_SHA256, 29, "ed25519",
+         CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+        {"TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519", TLS13_CHACHA20_POLY1305_SHA256,
+         CDTLS_GROUP_X25519MLKEM768, "ed25519", CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+        {"TLS13-AES128-GCM/X25519/ECDSA-P256", TLS13_AES_128_GCM_SHA256, 29, "p256",
+         CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+        {"TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256", TLS13_AES_128_GCM_SHA256, CDTLS_GROUP_X25519MLKEM768,
+         "p256", CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+    };
+    for (size_t i = 0; i < sizeof g13 / sizeof g13[0]; i++) {
+        const char *name = g13[i].name;
+        const suite_def sd = {name, g13[i].suite12, 0, g13[i].cert, 0};
+        if (skip_suite(name)) continue;
+        if (g13[i].group == CDTLS_GROUP_X25519MLKEM768 &&
+            !cdtls_provider_default()->kem[CDTLS_KEM_MLKEM768]) {
+            bench_not_measured("hs13", name, "this provider build has no ML-KEM-768");
+            continue;
+        }
+        cert_set cs;
+        cdtls_config cc, sc;
+        uint16_t suite = g13[i].suite, group = g13[i].group;
+        memset(&cs, 0, sizeof cs);
+        if (make_cfgs(&sd, &cs, &suite, &group, &cc, &sc)) {
+            free_certs(&cs);
+            bench_not_measured("hs13", name,
+                               "no certificates, or the provider lacks this signature or AEAD (sodium: no "
+                               "P-256, no AES-128-GCM; bearssl: no Ed25519)");
+            continue;
+        }
+        cc.versions.min = sc.versions.min = CDTLS_VERSION_1_3;
+        cc.versions.max = sc.versions.max = CDTLS_VERSION_1_3;
+        net n;
+        net_open(&n, 0);
+        int iters = quick ? 50 : 400;
+        int ok = 1;
+        const char *why = "handshake failed";
+        for (int w = 0; w < 5 && ok; w++) {
+            ok = net_handshake(&n, &cc, &sc, NULL) == 0;
+            if (ok && (cdtls_conn_version(n.cli.c) != CDTLS_VERSION_1_3 ||
+                       cdtls_conn_group(n.cli.c) != group || cdtls_conn_group(n.srv.c) != group)) {
+                ok = 0;
+                why = "negotiated another version or group than asked";
+            }
+            net_free_conns(&n);
+        }
+        if (!ok) {
+            bench_not_measured("hs13", name, why);
+            goto next;
+        }
+        double best = 0, wall_rate = 0, median_ms = 0;
+        static double lat[4000];
+        for (int rep = 0; rep < 3 && ok; rep++) {
+            double w0 = bench_wall(), c0 = bench_cpu();
+            int done = 0;
+            for (; done < iters; done++) {
+                double t0 = bench_wall();
+                if (net_handshake(&n, &cc, &sc, NULL) != 0) {
+                    ok = 0;
+                    break;
+                }
+                lat[done] = (bench_wall() - t0) * 1e3;
+                net_free_conns(&n);
+            }
+            double cpu = bench_cpu() - c0, wall = bench_wall() - w0;
+            if (ok && cpu > 0 && done / cpu > best) {
+                best = done / cpu;
+                wall_rate = done / wall;
+                qsort(lat, (size_t)done, sizeof lat[0], cmp_dbl);
+                median_ms = lat[done / 2];
+            }
+        }
+        if (!ok) {
+            bench_not_measured("hs13", name, "a handshake failed");
+        } else {
+            bench_result("hs13", name, "hs_per_cpu_s", best);
+            bench_result("hs13", name, "hs_per_wall_s", wall_rate);
+            bench_result("hs13", name, "median_ms", median_ms);
+        }
+    next:
+        net_free_conns(&n);
+        net_close(&n);
+        free_certs(&cs);
+    }
+}
+
+/* tput13: one DTLS 1.3 connection (X25519, the suite and certificate of
+ * hs13 the provider has) streaming 1200-byte records over loopback, windows
+ * of 32, over io sockets connected to each other that ask for no receive
+ * reports (as tputsize): MB per CPU and wall second, best of 3. */
+static void bench_tput13(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t suite;
+        const char *cert;
+        uint16_t suite12;
+    } t13[] = {
+        {"TLS13-CHACHA20-POLY1305/X25519/Ed25519", TLS13_CHACHA20_POLY1305_SHA256, "ed25519",
+         CDTLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256},
+        {"TLS13-AES128-GCM/X25519/ECDSA-P256", TLS13_AES_128_GCM_SHA256, "p256",
+         CDTLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+    };
+    for (size_t i = 0; i < sizeof t13 / sizeof t13[0]; i++) {
+        const char *name = t13[i].name;
+        const suite_def sd = {name, t13[i].suite12, 0, t13[i].cert, 0};
+        if (skip_suite(name)) continue;
+        cert_set cs;
+        cdtls_config cc, sc;
+        uint16_t suite = t13[i].suite, group = 29;
+        memset(&cs, 0, sizeof cs);
+        if (make_cfgs(&sd, &cs, &suite, &group, &cc, &sc)) {
+            free_certs(&cs);
+            bench_not_measured("tput13", name,
+                               "no certificates, or the provider lacks this signature or AEAD");
+            continue;
+        }
+        cc.versions.min = sc.versions.min = CDTLS_VERSION_1_3;
+        cc.versions.max = sc.versions.max = CDTLS_VERSION_1_3;
+        net n;
+        net_open(&n, 0);
+        if (cdtls_io_connect(&n.cli.io, &n.srv.addr) || cdtls_io_connect(&n.srv.io, &n.cli.addr)) exit(1);
+        (void)cdtls_io_set_recv_reports(&n.cli.io, 0);
+        (void)cdtls_io_set_recv_reports(&n.srv.io, 0);
+        if (net_handshake(&n, &cc, &sc, NULL) != 0 || cdtls_conn_version(n.cli.c) != CDTLS_VERSION_1_3) {
+            bench_not_measured("tput13", name, "the DTLS 1.3 handshake failed");
+        } else {
+            size_t lost, total = quick ? 4000 : 30016, best_lost = 0;
+            double wall, best = 1e9, best_wall = 0;
+            run_stream(&n, 16, WINDOW, &lost, &wall);
+            for (int rep = 0; rep < 3; rep++) {
+                double cpu = run_stream(&n, 1200, total, &lost, &wall);
+                if (cpu < best) best = cpu, best_wall = wall, best_lost = lost;
+            }
+            bench_stream_result("tput13", name, 1200, total, best_lost, best, best_wall);
+        }
+        net_free_conns(&n);
+        net_close(&n);
+        free_certs(&cs);
+    }
+}
+
 /* ------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1683,7 +1849,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--quick] [--only "
-                    "handshake|resume|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
+                    "handshake|resume|hs13|tput13|tput|engine|memory|scale|workers|cbc_timing|tputsize|loss] "
                     "[--certs DIR] "
                     "[--scale N] [--suite NAME] [--tput-net plain|connected|quiet|both]\n",
                     argv[0]);
@@ -1699,6 +1865,8 @@ int main(int argc, char **argv)
     RUN("memory", bench_memory());
     RUN("handshake", bench_handshakes(0));
     RUN("resume", bench_handshakes(1));
+    RUN("hs13", bench_hs13());
+    RUN("tput13", bench_tput13());
     RUN("tput", bench_tput());
     RUN("scale", bench_scale());
     RUN("workers", bench_workers());

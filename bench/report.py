@@ -59,6 +59,7 @@ def main():
         if not k:
             continue
         impl_names[k] = r["impl"]
+        impl_names[(k, r["workload"])] = r["impl"]
         key = (r["workload"], r["suite"], r["metric"] if r["metric"] != "not_measured" else None)
         if r["metric"] == "not_measured":
             why.append((k, r["workload"], r["suite"], r.get("why", "")))
@@ -114,6 +115,36 @@ def main():
     for s in suites_hs:
         rows.append(("full handshakes / wall-s", "handshake", s, "hs_per_wall_s"))
     table("Handshakes per second per core (client + server on one core, loopback)", rows)
+
+    suites_13 = ["TLS13-CHACHA20-POLY1305/X25519/Ed25519", "TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519",
+                 "TLS13-AES128-GCM/X25519/ECDSA-P256", "TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256"]
+    rows = []
+    for s in suites_13:
+        rows.append(("DTLS 1.3 full handshakes / CPU-s", "hs13", s, "hs_per_cpu_s"))
+    for s in suites_13:
+        rows.append(("DTLS 1.3 full handshakes / wall-s", "hs13", s, "hs_per_wall_s"))
+    for s in suites_13:
+        rows.append(("DTLS 1.3 handshake, median wall ms", "hs13", s, "median_ms"))
+    if any(w == "hs13" for (w, _, _) in results):
+        table("DTLS 1.3 full handshakes (client + server on one core, loopback)", rows,
+              "DTLS 1.3 only on both sides, TLS_CHACHA20_POLY1305_SHA256 with an Ed25519 certificate (sodium has "
+              "no P-256, bearssl no Ed25519) and TLS_AES_128_GCM_SHA256 with ECDSA P-256, checked by the client, cookie "
+              "HelloRetryRequest on, one group offered and accepted. The pion column here is pion/dtls v4 "
+              f"({impl_names.get(('pion', 'hs13'), 'not run')}); OpenSSL's DTLS has no 1.3. Median ms: lower is "
+              "better (its ratio below 1 favours cdtls). X25519MLKEM768 needs ML-KEM-768 in the provider "
+              "(sodium with libsodium 1.0.22; libcrypto only with OpenSSL 3.5+): where the system's libsodium lacks it, the "
+              "sodium column here is cdtls-bench-sodium-src, on libsodium 1.0.22 compiled from third_party/ (portable C, "
+              "no assembly), the other tables' on the system's.")
+
+    rows = []
+    for s in (suites_13[0], suites_13[2]):
+        rows.append(("DTLS 1.3, 1200-B records, MB/CPU-s", "tput13", s, "MB_per_cpu_s"))
+        rows.append(("DTLS 1.3, 1200-B records, MB/wall-s", "tput13", s, "MB_per_wall_s"))
+        rows.append(("DTLS 1.3, 1200-B records lost", "tput13", s, "lost"))
+    if any(w == "tput13" for (w, _, _) in results):
+        table("DTLS 1.3 throughput, one connection over loopback (sender + receiver on one core)", rows,
+              "X25519, 1200-byte records in windows of 32, one datagram per system call on both sides "
+              "(cdtls: connected io sockets without receive reports). The pion column is pion/dtls v4.")
 
     rows = []
     for s in suites_tp:
@@ -273,7 +304,7 @@ def main():
         lines.append("### Not measured, and why")
         lines.append("")
         for k, w, s, y in why:
-            lines.append(f"- {impl_names.get(k, k)}: {w} {s}: {y}")
+            lines.append(f"- {impl_names.get((k, w), k)}: {w} {s}: {y}")
         lines.append("")
     loads = [m for m in meta if m["meta"] == "load"]
     if loads:
@@ -290,11 +321,11 @@ def main():
     out = {
         "meta": meta,
         "results": [
-            {"workload": w, "suite": s, "metric": m, "impl": impl_names.get(k, k), "value": v}
+            {"workload": w, "suite": s, "metric": m, "impl": impl_names.get((k, w), k), "value": v}
             for (w, s, m), d in sorted(results.items()) if m != "n/m"
             for k, v in sorted(d.items())
         ],
-        "not_measured": [{"impl": impl_names.get(k, k), "workload": w, "suite": s, "why": y} for k, w, s, y in why],
+        "not_measured": [{"impl": impl_names.get((k, w), k), "workload": w, "suite": s, "why": y} for k, w, s, y in why],
     }
     json.dump(out, open(out_json, "w"), indent=1)
 

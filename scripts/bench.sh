@@ -13,8 +13,8 @@
 #              and pion alike (default 10000; 1000 with --quick)
 #   --out DIR  where raw.jsonl, results.json and results.md go
 #              (default zig-out/bench); the charts go to DIR/img
-#   --only W,W run only these workloads (engine memory handshake resume tput
-#              tputsize loss scale workers; default all)
+#   --only W,W run only these workloads (engine memory handshake resume hs13
+#              tput13 tput tputsize loss scale workers; default all)
 #   --charts-check  only render the charts from the committed results
 #              (bench/results.json, bench/results-charts.json) into a
 #              temporary directory: what scripts/test.sh runs
@@ -86,6 +86,10 @@ load() { meta "{\"meta\":\"load\",\"step\":\"$1\",\"uptime\":\"$(uptime | sed 's
 echo "bench: building (ReleaseFast)" >&2
 scripts/zig build bench --summary none
 (cd bench/pion && go build -o "$root/$bin/pion-bench" .)
+# pion/dtls v4 (DTLS 1.3, X25519MLKEM768) for hs13: its own module, as
+# tests/interop/pion4; a build that fails leaves hs13 without pion (a skip)
+rm -f "$bin/pion4-bench"
+(cd bench/pion4 && go build -o "$root/$bin/pion4-bench" .) || echo "bench: pion4-bench not built: hs13 runs without pion v4" >&2
 
 # One CA and one server certificate per key type; every program trusts the
 # CA and checks the name bench.example.
@@ -116,8 +120,30 @@ run() { # run NAME CMD... : JSON lines to raw.jsonl, the rest to stderr
   shift
   "$@" | tee -a "$raw" | sed 's/^/  /' >&2 || echo "bench: $1 exited with $?" >&2
 }
-for w in engine memory handshake resume tput tputsize loss; do
+for w in engine memory handshake resume hs13 tput13 tput tputsize loss; do
   want $w || continue
+  # DTLS 1.3 full handshakes, X25519 and X25519MLKEM768 (issues 16, 17),
+  # and 1.3 streams of 1200-byte records (tput13): cdtls (a provider
+  # without ML-KEM-768 says so) against pion/dtls v4; OpenSSL's DTLS has no
+  # 1.3, pion v3 neither
+  if [ $w = hs13 ] || [ $w = tput13 ]; then
+    # sodium: on libsodium 1.0.22 from third_party/ (cdtls-bench-sodium-src,
+    # build.zig addBench) when the system's lacks ML-KEM and that tree is there
+    for p in bearssl sodium openssl; do
+      exe=$bin/cdtls-bench-$p
+      [ $p = sodium ] && [ -x "$bin/cdtls-bench-sodium-src" ] && exe=$bin/cdtls-bench-sodium-src
+      run "$w ${exe##*/}" "$exe" "${quick[@]}" --certs "$certs" --only $w
+    done
+    if [ -x "$bin/pion4-bench" ]; then
+      run "$w pion4" "$bin/pion4-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
+    else
+      for s in TLS13-CHACHA20-POLY1305/X25519/Ed25519 TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519 TLS13-AES128-GCM/X25519/ECDSA-P256 TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256; do
+        [ $w = tput13 ] && [[ $s == *MLKEM* ]] && continue
+        printf '{"impl":"pion-dtls-v4","workload":"'$w'","suite":"%s","metric":"not_measured","why":"bench/pion4 did not build (Go or the module proxy missing?)"}\n' "$s" | tee -a "$raw" >&2
+      done
+    fi
+    continue
+  fi
   # the loss sweep takes wall time (retransmission timers), not CPU: one
   # cdtls provider stands for the engine (the provider does not change it)
   for p in bearssl sodium openssl; do [ $w = loss ] && [ $p != bearssl ] && continue; run "$w cdtls-$p" "$bin/cdtls-bench-$p" "${quick[@]}" --certs "$certs" --only $w; done
