@@ -48,6 +48,7 @@ static void put_vec8(cdtls_writer *w, const uint8_t *p, size_t n)
     writer_bytes(w, p, n);
 }
 
+#if CDTLS_HAVE_DTLS13
 static void put_u64(cdtls_writer *w, uint64_t v)
 {
     writer_u32(w, (uint32_t)(v >> 32));
@@ -61,6 +62,7 @@ static void put_window(cdtls_writer *w, const replay_window *rw)
     put_u64(w, rw->top);
     for (unsigned i = 0; i < rw->size / 64; i++) put_u64(w, rw->bits[i]);
 }
+#endif
 
 /* What both versions carry after their keys */
 static void put_common(cdtls_writer *w, const cdtls_conn *c)
@@ -206,6 +208,7 @@ static int get_common(cdtls_conn *c, cdtls_reader *r)
     return CDTLS_OK;
 }
 
+#if CDTLS_HAVE_DTLS13
 static int get_u64(cdtls_reader *r, uint64_t *v)
 {
     uint32_t hi = 0, lo = 0;
@@ -215,7 +218,6 @@ static int get_u64(cdtls_reader *r, uint64_t *v)
     return !r->failed;
 }
 
-#if CDTLS_HAVE_DTLS13
 /* A secret of the suite's hash length */
 static int get_secret(cdtls_reader *r, uint8_t *dst, size_t want)
 {
