@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cdtls/cdtls.h"
+#include "engine/hs13_internal.h"
 #include "sim_link.h"
 
 static const uint8_t st_psk[16] = {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58,
@@ -104,7 +105,7 @@ Test(conn_state, tampered_wrong_key_and_versions_refused)
 {
     cdtls_config cc, sc;
     st_configs(&cc, &sc, 0);
-    cc.versions.max = CDTLS_VERSION_1_2; /* state export is for 1.2 connections (docs/dtls13.md) */
+    cc.versions.max = CDTLS_VERSION_1_2; /* a 1.2 blob (the 1.3 ones below) */
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     uint8_t blob[2048];
@@ -128,10 +129,155 @@ Test(conn_state, tampered_wrong_key_and_versions_refused)
     cr_assert_eq(cdtls_conn_import_state(&cc, other, blob, len, 0, &c), CDTLS_ERR_AUTH);
     for (size_t cut = 0; cut < len; cut++)
         cr_assert_neq(cdtls_conn_import_state(&cc, st_key, blob, cut, 0, &c), CDTLS_OK);
-    blob[7] = 2; /* a future version */
+    blob[7] = 3; /* a future version */
     cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_ERR_UNSUPPORTED);
+    blob[7] = 2; /* the 1.3 version: refused unread without the 1.3 engine */
+#if CDTLS_HAVE_DTLS13
+    cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_ERR_AUTH);
+#else
+    cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_ERR_UNSUPPORTED);
+#endif
     blob[7] = 1;
     cr_assert_eq(cdtls_conn_import_state(&cc, st_key, blob, len, 0, &c), CDTLS_OK);
     cdtls_conn_free(c);
     sim_free(&s);
 }
+
+#if CDTLS_HAVE_DTLS13
+/* ------------------------------------------------------------- DTLS 1.3 */
+
+static void st13_configs(cdtls_config *cc, cdtls_config *sc)
+{
+    cdtls_config_init(cc);
+    cdtls_config_init(sc);
+    cc->psk.key = sc->psk.key = st_psk;
+    cc->psk.key_len = sc->psk.key_len = sizeof st_psk;
+    cc->psk.identity = sc->psk.identity = (const uint8_t *)"mover13";
+    cc->psk.identity_len = sc->psk.identity_len = 7;
+    cc->versions.min = sc->versions.min = CDTLS_VERSION_1_3;
+}
+
+/* Both sides' KeyUpdates (each asks the peer): the epochs move on by one
+ * each way, and data flows under the new keys. */
+static void st13_key_update(sim_link *s, cdtls_conn *initiator)
+{
+    const uint64_t c_ep = s->client->v13->tx_ap_epoch, s_ep = s->server->v13->tx_ap_epoch;
+    cr_assert_eq(cdtls_conn_update_keys(initiator, 1), CDTLS_OK);
+    for (int i = 0; i < 20 && (s->client->v13->tx_ap_epoch == c_ep || s->server->v13->tx_ap_epoch == s_ep);
+         i++) {
+        sim_pump(s);
+        sim_run(s, 1000);
+    }
+    cr_assert_eq(s->client->v13->tx_ap_epoch, c_ep + 1, "client writes epoch %llu",
+                 (unsigned long long)s->client->v13->tx_ap_epoch);
+    cr_assert_eq(s->server->v13->tx_ap_epoch, s_ep + 1, "server writes epoch %llu",
+                 (unsigned long long)s->server->v13->tx_ap_epoch);
+    sim_run(s, 3000); /* the ACKs settle */
+    cr_assert(deliver(s->client, s->server, "under the new keys, up", NULL, NULL));
+    cr_assert(deliver(s->server, s->client, "under the new keys, down", NULL, NULL));
+}
+
+/* One side exported and imported: the exporter output, the version, the
+ * data both ways and the replay window carry over; the old copy is retired. */
+static void st13_move(sim_link *s, cdtls_config *cfg, int move_server)
+{
+    cdtls_conn **side = move_server ? &s->server : &s->client;
+    cdtls_conn *peer = move_server ? s->client : s->server;
+    uint8_t last[2048];
+    size_t last_len = 0;
+    cr_assert(deliver(peer, *side, "before the move", last, &last_len));
+    uint8_t before[32], after[32];
+    cr_assert_eq(cdtls_conn_export_keying_material(*side, "EXPERIMENTAL-move", NULL, 0, 0, before, 32),
+                 CDTLS_OK);
+    const uint64_t tx_epoch = (*side)->v13->tx_ap_epoch, rx_epoch = (*side)->v13->rx_ap->epoch;
+    uint8_t blob[2048];
+    size_t blob_len = 0;
+    cr_assert_eq(cdtls_conn_export_state(*side, st_key, blob, sizeof blob, &blob_len), CDTLS_OK);
+    cr_assert_eq(blob[7], 2, "the 1.3 blob version");
+    cr_assert(blob_len > 100 && blob_len < 1200, "blob of %zu bytes", blob_len);
+    cr_assert_eq(cdtls_conn_write(*side, (const uint8_t *)"x", 1, NULL), CDTLS_ERR_CLOSED,
+                 "the exporter is retired");
+    cdtls_conn *moved = NULL;
+    int rc = cdtls_conn_import_state(cfg, st_key, blob, blob_len, s->now_ms, &moved);
+    cr_assert_eq(rc, CDTLS_OK, "import: %s", cdtls_strerror(rc));
+    cdtls_conn_free(*side);
+    *side = moved;
+    cr_assert_eq(cdtls_conn_get_state(moved), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(cdtls_conn_version(moved), CDTLS_VERSION_1_3);
+    cr_assert_eq(moved->v13->tx_ap_epoch, tx_epoch);
+    cr_assert_eq(moved->v13->rx_ap->epoch, rx_epoch);
+    cr_assert_eq(cdtls_conn_export_keying_material(moved, "EXPERIMENTAL-move", NULL, 0, 0, after, 32),
+                 CDTLS_OK);
+    cr_assert_eq(memcmp(before, after, 32), 0, "same exporter output after the move");
+    cr_assert(deliver(moved, peer, "after the move, out", NULL, NULL));
+    cr_assert(deliver(peer, moved, "after the move, in", NULL, NULL));
+    cr_assert(deliver(moved, peer, "and again", NULL, NULL),
+              "sequence numbers continue (the peer's window accepts them)");
+    (void)cdtls_conn_recv(moved, last, last_len, NULL, s->now_ms);
+    uint8_t buf[64];
+    size_t n;
+    cr_assert_eq(cdtls_conn_read(moved, buf, sizeof buf, &n, NULL), CDTLS_ERR_WOULD_BLOCK,
+                 "a record seen before the move is a replay after it");
+    cr_assert_eq(cdtls_conn_get_state(moved), CDTLS_STATE_ESTABLISHED);
+}
+
+/* Each side moved in turn, with KeyUpdates both ways after each move (the
+ * next epochs derive from the moved secrets), and a move after updates
+ * (epochs above 3 travel). */
+Test(conn_state, dtls13_each_side_moves_in_turn)
+{
+    cdtls_config cc, sc;
+    st13_configs(&cc, &sc);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    sim_run(&s, 5000); /* the final flight's ACK */
+    cr_assert_eq(cdtls_conn_version(s.client), CDTLS_VERSION_1_3);
+    st13_move(&s, &cc, 0);
+    st13_key_update(&s, s.client);
+    st13_key_update(&s, s.server);
+    st13_move(&s, &sc, 1);
+    st13_key_update(&s, s.server);
+    st13_key_update(&s, s.client);
+    st13_move(&s, &cc, 0);
+    st13_move(&s, &sc, 1);
+    st13_key_update(&s, s.client);
+    cr_assert_eq(s.client->v13->tx_ap_epoch, 8);
+    sim_free(&s);
+}
+
+Test(conn_state, dtls13_tampered_and_unsettled_refused)
+{
+    cdtls_config cc, sc;
+    st13_configs(&cc, &sc);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    sim_run(&s, 5000);
+    uint8_t blob[2048];
+    size_t len = 0;
+    /* an unacknowledged KeyUpdate is not moved */
+    cr_assert_eq(cdtls_conn_update_keys(s.server, 0), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_export_state(s.server, st_key, blob, sizeof blob, &len), CDTLS_ERR_BAD_STATE);
+    cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_ESTABLISHED, "still live");
+    sim_pump(&s);
+    sim_run(&s, 3000);
+    cr_assert_eq(cdtls_conn_export_state(s.server, st_key, blob, sizeof blob, &len), CDTLS_OK);
+    cdtls_conn *c = NULL;
+    for (size_t i = 0; i < len; i++) {
+        blob[i] ^= 0x20;
+        int rc = cdtls_conn_import_state(&sc, st_key, blob, len, 0, &c);
+        cr_assert(rc != CDTLS_OK && c == NULL, "byte %zu altered: %s", i, cdtls_strerror(rc));
+        blob[i] ^= 0x20;
+    }
+    for (size_t cut = 0; cut < len; cut++)
+        cr_assert_neq(cdtls_conn_import_state(&sc, st_key, blob, cut, 0, &c), CDTLS_OK);
+    blob[7] = 1; /* read as a 1.2 blob: the version is authenticated */
+    cr_assert_eq(cdtls_conn_import_state(&sc, st_key, blob, len, 0, &c), CDTLS_ERR_AUTH);
+    blob[7] = 2;
+    cr_assert_eq(cdtls_conn_import_state(&sc, st_key, blob, len, 0, &c), CDTLS_OK);
+    cr_assert_eq(c->v13->tx_ap_epoch, 4, "the updated epoch travelled");
+    cdtls_conn_free(c);
+    sim_free(&s);
+}
+#endif

@@ -271,6 +271,14 @@ CDTLS_API int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_le
  * read or sent. Export only once the handshake settled (established); the
  * exporting connection is retired (CLOSED, it sends nothing more), since
  * two live copies would reuse AEAD nonces. Up to about 1 KiB.
+ * DTLS 1.3 (blob version 2): the current application traffic secrets both
+ * ways (KeyUpdate goes on from them), the exporter secret, epochs, sequence
+ * numbers, the read epoch's replay window and the AEAD-limit counters; not
+ * carried besides: the read keys of the epoch before the peer's last
+ * KeyUpdate (its stragglers are lost). A 1.3 connection whose final flight
+ * or KeyUpdate is not acknowledged yet gives CDTLS_ERR_BAD_STATE (export
+ * once it settled); a build without 1.3 refuses a 1.3 blob with
+ * CDTLS_ERR_UNSUPPORTED.
  * Import: cfg supplies provider, allocator, callbacks and limits; errors:
  * CDTLS_ERR_AUTH (wrong key or altered blob), CDTLS_ERR_DECODE,
  * CDTLS_ERR_UNSUPPORTED (another version, or a suite this build lacks). */

@@ -455,6 +455,12 @@ static int cipher_from_secret(cdtls_conn *c, record13_cipher *rc_out, const uint
     return rc;
 }
 
+/* For the state import (conn_state.c): a cipher from a traffic secret. */
+int hs13_cipher_from_secret(cdtls_conn *c, record13_cipher *out, const uint8_t *secret)
+{
+    return cipher_from_secret(c, out, secret);
+}
+
 /* Our write keys of epoch 2 (handshake) or 3 (application). */
 int hs13_install_tx(cdtls_conn *c, int app)
 {

@@ -197,6 +197,8 @@ int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms);
 int hs13_handshake_keys(cdtls_conn *c, const uint8_t *psk, size_t psk_len, const uint8_t *shared,
                         size_t shared_len);
 int hs13_application_keys(cdtls_conn *c); /* over the transcript through the server Finished */
+/* The record keys of a traffic secret (RFC 8446 §7.3, RFC 9147 §4.2.3) */
+int hs13_cipher_from_secret(cdtls_conn *c, record13_cipher *out, const uint8_t *secret);
 int hs13_install_tx(cdtls_conn *c, int app);
 int hs13_install_rx(cdtls_conn *c, int app);
 int hs13_finished_make(cdtls_conn *c, int from_server, uint8_t *out);
