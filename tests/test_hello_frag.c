@@ -18,7 +18,7 @@
 #include "counting_alloc.h"
 #include "common/dtls.h"
 #include "engine/hello_reasm.h"
-#include "interop_peers.h"
+#include "test_util.h"
 
 static const uint8_t psk[16] = "hello-frag-psk16";
 static const uint16_t chacha_psk = CDTLS_PSK_WITH_CHACHA20_POLY1305_SHA256;
@@ -534,7 +534,7 @@ Test(hello_frag, our_fragmenting_client_reversed_and_duplicated)
 
 Test(hello_frag, our_fragmenting_client13_reversed_and_duplicated)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     counting cnt;
     fragmenting_client_reversed(CDTLS_VERSION_1_3, &cnt);
     cr_assert_eq(cnt.live, 0, "%zu bytes left", cnt.live);
@@ -711,29 +711,29 @@ static void verifier13_over_mtu(size_t mtu, size_t want_fragments, int how)
 
 Test(hello_frag, verifier13_browser_hello_at_mtu_1200)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     verifier13_over_mtu(1200, 2, IN_ORDER);
 }
 Test(hello_frag, verifier13_browser_hello_at_mtu_500_reversed)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     verifier13_over_mtu(500, 3, REVERSED);
 }
 Test(hello_frag, verifier13_browser_hello_at_mtu_300_shuffled_duplicated)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     verifier13_over_mtu(300, 6, SHUFFLED_DUPLICATED);
 }
 Test(hello_frag, verifier13_browser_hello_at_mtu_200_reversed)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     verifier13_over_mtu(200, 8, REVERSED);
 }
 /* A 12 KB hello (a long padding extension) in 11 fragments: the whole
  * second hello comes back as two records (at most 8 KB of it each). */
 Test(hello_frag, verifier13_12k_hello_reversed)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     pad_len = 10600;
     verifier13_over_mtu(1200, 11, REVERSED);
     pad_len = 20; /* the shim runner runs tests in one process */
@@ -746,7 +746,7 @@ Test(hello_frag, verifier13_12k_hello_reversed)
  * sender rewrite the hello) and the genuine bytes decide. */
 Test(hello_frag, verifier13_overlaps_and_inconsistent_fragments)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     cdtls_config sc;
     psk_config(&sc, NULL);
     cdtls_hello_verifier *v;
@@ -806,7 +806,7 @@ static int check_addr(cdtls_hello_verifier *v, const cdtls_addr *a, const uint8_
  * hello sent after the flood is still answered with a HelloRetryRequest. */
 Test(hello_frag, verifier13_fragment_flood_stays_in_budget)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     counting cnt;
     cdtls_config sc;
     psk_config(&sc, &cnt);
@@ -865,7 +865,7 @@ Test(hello_frag, verifier13_fragment_flood_stays_in_budget)
  * and other sources' hellos are untouched. */
 Test(hello_frag, verifier13_per_source_limit)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     counting cnt;
     cdtls_config sc;
     psk_config(&sc, &cnt);
@@ -912,7 +912,7 @@ Test(hello_frag, verifier13_per_source_limit)
  * not answered. */
 Test(hello_frag, verifier13_incomplete_hello_expires)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     counting cnt;
     cdtls_config sc;
     psk_config(&sc, &cnt);
@@ -975,7 +975,7 @@ static int server_alert_for(const uint8_t *body, size_t bl, int verified, int *e
 
 Test(hello_frag, conn13_refuses_legacy_cookie)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     static uint8_t body[4096];
     const uint8_t legacy[32] = {1, 2, 3};
     int err;

@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include "cdtls/conn.h"
+#include "engine/conn_internal.h" /* CDTLS_HAVE_DTLS13 */
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -89,4 +90,11 @@ void test_shuttle(struct cdtls_conn *a, struct cdtls_conn *b, uint64_t now, unsi
         if (!moved) return;
     }
     cr_assert_fail("datagrams still moving after 32 rounds");
+}
+
+void test_require_dtls13(void)
+{
+#if !CDTLS_HAVE_DTLS13
+    cr_skip_test("DTLS 1.3 compiled out (-Ddtls13=false)");
+#endif
 }

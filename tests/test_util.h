@@ -13,6 +13,9 @@ size_t unhex(const char *hex, uint8_t *out, size_t cap);
  * none is left (at most 32 rounds, else the test fails); with drop_from_b,
  * that many of b's datagrams are dropped first (counted down). */
 struct cdtls_conn;
+
+/* Skips the running test when DTLS 1.3 is compiled out (-Ddtls13=false). */
+void test_require_dtls13(void);
 void test_shuttle(struct cdtls_conn *a, struct cdtls_conn *b, uint64_t now, unsigned *drop_from_b);
 
 /* Fills dir with the path of a directory of test certificates (see

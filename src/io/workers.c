@@ -84,11 +84,18 @@ void cdtls_worker_group_close(cdtls_worker_group *g)
  * belong to a group that cannot be opened, but sock.c is the same on
  * every platform and links against them. */
 int worker_cookie_check(cdtls_worker_group *g, const cdtls_addr *from, const uint8_t *d, size_t n,
-                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len)
+                        uint64_t now_ms, uint8_t *reply, size_t cap, size_t *reply_len, uint8_t **hello,
+                        size_t *hello_len)
 {
     (void)g, (void)from, (void)d, (void)n, (void)now_ms, (void)reply, (void)cap;
     *reply_len = 0;
+    *hello = NULL;
+    *hello_len = 0;
     return -1;
+}
+void worker_hello_release(cdtls_worker_group *g, uint8_t *hello, size_t hello_len)
+{
+    (void)g, (void)hello, (void)hello_len;
 }
 void worker_conn_setup(cdtls_worker_group *g, unsigned index, cdtls_conn *c)
 {
