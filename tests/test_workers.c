@@ -19,7 +19,6 @@
 #include "cdtls/sock.h"
 #include "cdtls/workers.h"
 #include "test_util.h"
-#include "interop_peers.h"
 
 static const uint8_t psk[16] = "workers-psk-0016";
 
@@ -582,7 +581,7 @@ static void send_reversed_paced(cdtls_conn *c, cdtls_io_socket *io, const cdtls_
  * the whole second hello. */
 Test(workers, fragmented_hellos13_across_batches, .timeout = 120)
 {
-    peer_require_cdtls13(CDTLS_SERVER); /* a skip with -Ddtls13=false */
+    test_require_dtls13();
     cdtls_config scfg, ccfg;
     psk_cfg(&scfg);
     psk_cfg(&ccfg);
