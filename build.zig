@@ -81,6 +81,13 @@ pub const cross_targets = [_][]const u8{
     "x86_64-macos",         "x86_64-freebsd",
 };
 
+// Where `zig build cross` also builds the tests: the targets
+// scripts/cross-test.sh runs under an emulator by default, and one macOS (the
+// tests' POSIX calls differ there: mkdtemp, sockets). The test binaries are
+// most of the matrix's compile time (CI has 2 cores); the others' tests
+// build with `zig build cross-<triple>`.
+pub const cross_test_targets = [_][]const u8{ "aarch64-linux-musl", "s390x-linux-musl", "arm-linux-musleabihf", "x86_64-windows-gnu", "aarch64-macos" };
+
 // The libcrypto provider without its default.c, for test binaries of the
 // other providers that borrow from it.
 const openssl_provider_files = [_][]const u8{ "providers/openssl/openssl_cipher.c", "providers/openssl/openssl_hash.c", "providers/openssl/openssl_pkey.c", "providers/openssl/openssl_provider.c" };
@@ -325,7 +332,10 @@ const Built = struct {
     tests: ?*std.Build.Step.Compile,
 };
 
-fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: bool) ?Built {
+/// Library and tools go to `step`; the test binary to `test_install` (the
+/// same step for a normal build; the cross matrix builds tests only for the
+/// targets whose step asks for them).
+fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: bool, test_install: *std.Build.Step) ?Built {
     const t = v.target.result;
     const is_windows = t.os.tag == .windows;
     const crypto_name = @tagName(v.crypto);
@@ -344,7 +354,6 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     var lib_flags = List([]const u8).init(b.allocator);
     lib_flags.appendSlice(&warn_flags) catch @panic("OOM");
     lib_flags.appendSlice(&lib_only_flags) catch @panic("OOM");
-    lib_flags.append(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name})) catch @panic("OOM");
     if (is_windows and v.crypto == .sodium) lib_flags.append("-DSODIUM_STATIC=1") catch @panic("OOM");
     if (!v.dtls13) lib_flags.append("-DCDTLS_NO_DTLS13=1") catch @panic("OOM");
 
@@ -465,7 +474,7 @@ fn addVariant(b: *std.Build, v: Variant, step: *std.Build.Step, with_shared: boo
     if (v.runner == .criterion) test_mod.linkSystemLibrary("criterion", .{});
     if (!is_windows) test_mod.linkSystemLibrary("pthread", .{}); // tests/test_sock.c runs a server thread
     const tests = b.addExecutable(.{ .name = b.fmt("cdtls-tests-{s}", .{crypto_name}), .root_module = test_mod });
-    install(b, step, v, tests);
+    install(b, test_install, v, tests);
     return .{ .static_lib = static_lib, .tests = tests };
 }
 
@@ -597,7 +606,7 @@ pub fn build(b: *std.Build) void {
         return;
     }
 
-    const built = addVariant(b, v, b.getInstallStep(), true);
+    const built = addVariant(b, v, b.getInstallStep(), true, b.getInstallStep());
 
     // pkg-config file, pointing at the install prefix.
     const pc = b.addWriteFiles();
@@ -617,14 +626,21 @@ pub fn build(b: *std.Build) void {
     b.getInstallStep().dependOn(&b.addInstallFileWithDir(pc_file, .lib, "pkgconfig/cdtls.pc").step);
 
     // The matrix and the firmware image.
-    const cross_step = b.step("cross", "build library, tools and tests for every target x provider into zig-out/cross/");
+    const cross_step = b.step("cross", "build library and tools for every target x provider, and tests where cross_test_targets says, into zig-out/cross/");
     for (cross_targets) |triple| {
         const q = std.Target.Query.parse(.{ .arch_os_abi = triple }) catch @panic("bad triple");
         const xt = b.resolveTargetQuery(q);
+        // `zig build cross-<triple>`: one target, both providers, with its
+        // tests (scripts/cross-test.sh builds and runs through it).
+        const one = b.step(b.fmt("cross-{s}", .{triple}), b.fmt("build library, tools and tests for {s} x {{bearssl, sodium}} into zig-out/cross/", .{triple}));
+        const lib_only = b.allocator.create(std.Build.Step) catch @panic("OOM");
+        lib_only.* = std.Build.Step.init(.{ .id = .custom, .name = b.fmt("cross {s} library and tools", .{triple}), .owner = b });
+        one.dependOn(lib_only);
         for ([_]Crypto{ .bearssl, .sodium }) |c| {
             const xv: Variant = .{ .target = xt, .optimize = .ReleaseSafe, .crypto = c, .provider_source = .source, .runner = .shim, .subdir = b.fmt("cross/{s}-{s}", .{ triple, @tagName(c) }) };
-            _ = addVariant(b, xv, cross_step, false);
+            _ = addVariant(b, xv, lib_only, false, one);
         }
+        cross_step.dependOn(if (isIn(triple, &cross_test_targets)) one else lib_only);
     }
     const fw_step = b.step("firmware", "build the freestanding Cortex-M4 PSK/AES-CCM_8 core and firmware image into zig-out/firmware/");
     if (hasPath(b, "examples/firmware/psk_ccm8.c")) addFirmware(b, fw_step);
@@ -632,8 +648,8 @@ pub fn build(b: *std.Build) void {
     if (native and hasPath(b, "bench/cdtls_bench.c")) addBench(b, target, b.step("bench", "build the benchmarks (ReleaseFast, every provider, OpenSSL) into zig-out/bench/; scripts/bench.sh runs them"));
 
     if (sanitize) |checks| {
-        // System clang with ASan/UBSan; every source (library and tests) is
-        // compiled in one command so the whole program is instrumented.
+        // System clang with ASan/UBSan over every source, library and tests,
+        // so the whole program is instrumented.
         var lib_sources = List([]const u8).init(b.allocator);
         for (core_dirs) |dir| collectC(b, dir, &lib_sources);
         collectC(b, "src/io", &lib_sources);
@@ -644,26 +660,42 @@ pub fn build(b: *std.Build) void {
         // runs them in parallel), then one link: the whole program
         // instrumented, as before, in a fraction of the wall time of one
         // serial command.
-        var cflags = List([]const u8).init(b.allocator);
-        cflags.appendSlice(&base_flags) catch @panic("OOM");
-        cflags.appendSlice(&.{ b.fmt("-fsanitize={s}", .{checks}), "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1", b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."}), b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name}) }) catch @panic("OOM");
-        if (!dtls13) cflags.append("-DCDTLS_NO_DTLS13=1") catch @panic("OOM");
-        // as in addVariant: the tests borrow from the libcrypto provider
-        if (crypto != .openssl) cflags.append("-DCDTLS_TEST_OPENSSL=1") catch @panic("OOM");
+        // The library's objects get flags that do not name the provider, so
+        // src/ compiles once for the three providers' sanitized runs (the
+        // build cache is keyed by the command); of the tests, only the two
+        // files that read CDTLS_PROVIDER_NAME or CDTLS_TEST_OPENSSL differ.
+        var lib_cflags = List([]const u8).init(b.allocator);
+        lib_cflags.appendSlice(&base_flags) catch @panic("OOM");
+        lib_cflags.appendSlice(&.{ b.fmt("-fsanitize={s}", .{checks}), "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1" }) catch @panic("OOM");
+        if (!dtls13) lib_cflags.append("-DCDTLS_NO_DTLS13=1") catch @panic("OOM");
+        var test_cflags = List([]const u8).init(b.allocator);
+        test_cflags.appendSlice(lib_cflags.items) catch @panic("OOM");
+        test_cflags.append(b.fmt("-DCDTLS_SOURCE_DIR=\"{s}\"", .{b.build_root.path orelse "."})) catch @panic("OOM");
+        const link = b.addSystemCommand(&.{ "clang", b.fmt("-fsanitize={s}", .{checks}), "-g" });
         var all_sources = List([]const u8).init(b.allocator);
         all_sources.appendSlice(lib_sources.items) catch @panic("OOM");
-        all_sources.appendSlice(test_sources.items) catch @panic("OOM");
         if (crypto != .openssl) all_sources.appendSlice(&openssl_provider_files) catch @panic("OOM");
-        const link = b.addSystemCommand(&.{ "clang", b.fmt("-fsanitize={s}", .{checks}), "-g" });
-        for (all_sources.items) |f| {
+        const n_lib = all_sources.items.len;
+        all_sources.appendSlice(test_sources.items) catch @panic("OOM");
+        for (all_sources.items, 0..) |f, i| {
             const obj = b.addSystemCommand(&.{"clang"});
-            obj.addArgs(cflags.items);
+            obj.addArgs(if (i < n_lib) lib_cflags.items else test_cflags.items);
+            if (std.mem.eql(u8, f, "tests/test_provider_caps.c"))
+                obj.addArg(b.fmt("-DCDTLS_PROVIDER_NAME=\"{s}\"", .{crypto_name}));
+            // as in addVariant: the tests borrow from the libcrypto provider
+            if (crypto != .openssl and std.mem.eql(u8, f, "tests/test_provider_combine.c"))
+                obj.addArg("-DCDTLS_TEST_OPENSSL=1");
             obj.addArg("-I");
             obj.addDirectoryArg(b.path("include"));
             obj.addArg("-I");
             obj.addDirectoryArg(b.path("src"));
             obj.addArg("-I");
             obj.addDirectoryArg(b.path("tests"));
+            // The headers a source includes, from clang's depfile: the
+            // cache hashes a directory argument by its name only, so
+            // without it an edited header would not rebuild the object.
+            obj.addArg("-MD");
+            _ = obj.addPrefixedDepFileOutputArg("-MF", "deps.d");
             obj.addArg("-c");
             obj.addFileArg(b.path(f));
             obj.addArg("-o");
