@@ -153,6 +153,27 @@ PY
 set_crypto "${FUZZ_CRYPTO:-bearssl}"
 cmd=${1:-}
 shift || true
+# One harness of a smoke run: replay the seeds and regression inputs, then
+# fuzz from a fresh copy of the seeds (so a smoke run takes the same time
+# every time); prints "fuzz-smoke: <crypto> <harness> ok (...)" or why not.
+smoke_one() {
+  local c=$1 h=$2 s=$3 ok=1
+  if ! replay "$h"; then
+    ok=0
+    echo "fuzz-smoke: $c $h: replaying the corpus failed:"
+    grep -E 'ERROR|SUMMARY|Running:|==[0-9]+==' "$logs/$h.replay.log" | head -20
+  fi
+  rm -rf "$out/smoke-$c/$h" && mkdir -p "$out/smoke-$c/$h"
+  [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$out/smoke-$c/$h/"
+  if [ $ok = 1 ] && ! fuzz_one "$h" "$s" "$logs/$h.smoke.log" "$out/smoke-$c/$h"; then
+    ok=0
+    echo "fuzz-smoke: $c $h: fuzzing failed (artifacts in $crashes/$h/):"
+    grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$logs/$h.smoke.log" | head -20
+  fi
+  [ $ok = 1 ] && echo "fuzz-smoke: $c $h ok ($(stats "$logs/$h.smoke.log"))"
+  return 0
+}
+
 case $cmd in
   build) build ;;
   corpus) build && gen_corpus ;;
@@ -172,24 +193,17 @@ case $cmd in
         failed=$((failed + 1))
         continue
       fi
+      # Two harnesses at a time (each libFuzzer process uses one core; CI
+      # has 2), each writing its verdict to a file; shown in order after.
       for h in "${harnesses[@]}"; do
-        ok=1
-        if ! replay "$h"; then
-          ok=0
-          echo "fuzz-smoke: $c $h: replaying the corpus failed:"
-          grep -E 'ERROR|SUMMARY|Running:|==[0-9]+==' "$logs/$h.replay.log" | head -20
-        fi
-        # a fresh corpus of the seeds, so a smoke run takes the same time every time
-        rm -rf "$out/smoke-$c/$h" && mkdir -p "$out/smoke-$c/$h"
-        [ -d "$corpus.seeds/$h" ] && cp "$corpus.seeds/$h"/* "$out/smoke-$c/$h/"
-        if [ $ok = 1 ] && ! fuzz_one "$h" "$s" "$logs/$h.smoke.log" "$out/smoke-$c/$h"; then
-          ok=0
-          echo "fuzz-smoke: $c $h: fuzzing failed (artifacts in $crashes/$h/):"
-          grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$logs/$h.smoke.log" | head -20
-        fi
-        if [ $ok = 1 ]; then
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+        smoke_one "$c" "$h" "$s" > "$logs/$h.verdict" 2>&1 &
+      done
+      wait
+      for h in "${harnesses[@]}"; do
+        cat "$logs/$h.verdict"
+        if grep -q "^fuzz-smoke: $c $h ok" "$logs/$h.verdict"; then
           passed=$((passed + 1))
-          echo "fuzz-smoke: $c $h ok ($(stats "$logs/$h.smoke.log"))"
         else
           failed=$((failed + 1))
         fi

@@ -21,7 +21,7 @@ run() {
     status=1
   fi
   # per-step wall time, printed at the end: CI has 2 cores and 90 minutes,
-  # and the default run must stay well under 30 minutes
+  # and the default run must stay under 40 minutes
   timings+="$(printf '%5ds  %s' $((SECONDS - t0)) "$*")"$'\n'
 }
 
