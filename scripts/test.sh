@@ -10,7 +10,23 @@ cd "$root"
 scripts/setup.sh || exit 1
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# One set of test certificates for every run (tests/x509/make-certs.sh, the
+# suites' setups use it rather than making their own per test: 1-2 s each,
+# hundreds of times), and the Go interop peers built once (each test of
+# their suites would run `go build`; tests/test_util.h).
+certs=$(mktemp -d /tmp/cdtls-certs-XXXXXX)
+trap 'rm -f "$log"; rm -rf "$certs"' EXIT
+if tests/x509/make-certs.sh "$certs" > /dev/null; then
+  export CDTLS_TEST_CERTS="$certs"
+else
+  echo "=== make-certs.sh failed: each suite makes its own certificates"
+fi
+mkdir -p "$root/zig-out"
+if command -v go > /dev/null &&
+   (cd tests/interop/pion && go build -o "$root/zig-out/pion-peer" .) &&
+   (cd tests/interop/pion4 && go build -o "$root/zig-out/pion4-peer" .); then
+  export CDTLS_TEST_GO_PEERS_BUILT=1
+fi
 status=0
 timings=""
 run() {

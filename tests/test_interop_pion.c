@@ -27,15 +27,9 @@ static char peer_bin[512];
  * makes the certificates. No Go toolchain: the suite is skipped, said so. */
 static void setup(void)
 {
-    test_certs_make(certs, sizeof certs, "pion");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cat %s/clientonly.pem %s/int.pem > %s/clientchain.pem", certs, certs, certs);
-    cr_assert_eq(system(cmd), 0);
+    test_certs_make(certs, sizeof certs, "pion"); /* clientchain.pem among them */
     snprintf(peer_bin, sizeof peer_bin, "%s/zig-out/pion-peer", CDTLS_SOURCE_DIR);
-    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion && go build -o %s . 2>&1", CDTLS_SOURCE_DIR,
-             peer_bin);
-    if (system("command -v go > /dev/null 2>&1") != 0) cr_skip_test("no Go toolchain to build the pion peer");
-    cr_assert_eq(system(cmd), 0, "go build of tests/interop/pion failed");
+    test_go_peer_build("tests/interop/pion", peer_bin);
 }
 
 static void teardown(void)

@@ -37,14 +37,9 @@ static char pion4_bin[512];
  * certificates. No Go toolchain: the suite is skipped, said so. */
 static void setup(void)
 {
-    if (system("command -v go > /dev/null 2>&1") != 0)
-        cr_skip_test("no Go toolchain to build the pion v4 peer");
-    test_certs_make(certs, sizeof certs, "pion4");
     snprintf(pion4_bin, sizeof pion4_bin, "%s/zig-out/pion4-peer", CDTLS_SOURCE_DIR);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd %s/tests/interop/pion4 && go build -o %s . 2>&1", CDTLS_SOURCE_DIR,
-             pion4_bin);
-    cr_assert_eq(system(cmd), 0, "go build of tests/interop/pion4 failed");
+    test_go_peer_build("tests/interop/pion4", pion4_bin);
+    test_certs_make(certs, sizeof certs, "pion4");
 }
 
 static void teardown(void)

@@ -24,6 +24,13 @@ void test_shuttle(struct cdtls_conn *a, struct cdtls_conn *b, uint64_t now, unsi
  * generated directory and leaves a prepared one alone. */
 void test_certs_make(char *dir, size_t cap, const char *tag);
 void test_certs_remove(const char *dir);
+/* Builds the Go interop peer in SRC_DIR (relative to the source tree) into
+ * BIN with `go build` (Go's cache makes a rebuild about a second), or skips
+ * the test when there is no Go toolchain. When the environment variable
+ * CDTLS_TEST_GO_PEERS_BUILT is set (scripts/test.sh builds the peers once
+ * before its runs), the build is left out: every test of an interop suite
+ * would otherwise repeat it. */
+void test_go_peer_build(const char *src_dir, const char *bin);
 
 /* The emulator the tests run under ("qemu-s390x", "wine64", ...), from the
  * environment variable CDTLS_TEST_EMULATOR that scripts/cross-test.sh sets;

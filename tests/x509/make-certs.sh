@@ -57,5 +57,8 @@ ossl x509 -req -in p384.csr -CA root.pem -CAkey root.key -CAcreateserial -out p3
 ossl ec -in leaf.key -out leaf.sec1.pem
 ossl rsa -in rsaleaf.key -traditional -out rsaleaf.pkcs1.pem
 cat leaf.pem int.pem > chain.pem
+# the chains the interop suites hand to openssl (leafchain) and pion (clientchain)
+cat leaf.pem int.pem > leafchain.pem
+cat clientonly.pem int.pem > clientchain.pem
 for c in root int leaf clientonly notca undernotca sub undersub otherroot rsaroot rsaleaf rsapss ed p384; do der $c; done
 echo ok
