@@ -58,7 +58,8 @@ void test_go_peer_build(const char *src_dir, const char *bin)
 {
     const char *built = getenv("CDTLS_TEST_GO_PEERS_BUILT");
     if (built && *built) return;
-    if (system("command -v go > /dev/null 2>&1") != 0) cr_skip_test("no Go toolchain to build the peer in %s", src_dir);
+    if (system("command -v go > /dev/null 2>&1") != 0)
+        cr_skip_test("no Go toolchain to build the peer in %s", src_dir);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cd %s/%s && go build -o %s . 2>&1", CDTLS_SOURCE_DIR, src_dir, bin);
     cr_assert_eq(system(cmd), 0, "go build of %s failed", src_dir);
