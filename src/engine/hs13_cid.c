@@ -149,8 +149,8 @@ static int transmit(cdtls_conn *c, struct hs13_cid_state *s)
 
 static int can_send(const cdtls_conn *c)
 {
-    return c->version == CDTLS_VERSION_1_3 && c->v13 && c->state == CDTLS_STATE_ESTABLISHED && c->v13->tx_ap &&
-           c->use_cid;
+    return c->version == CDTLS_VERSION_1_3 && c->v13 && c->state == CDTLS_STATE_ESTABLISHED &&
+           c->v13->tx_ap && c->use_cid;
 }
 
 /* Starts sending the message in s->msg (body built after the header). */
@@ -236,7 +236,8 @@ int hs13_cid_on_timeout(cdtls_conn *c, uint64_t now_ms)
         return CDTLS_OK;
     }
     uint64_t next = (uint64_t)s->timeout_ms * 2;
-    s->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    s->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                            : (uint32_t)next;
     s->timer_at = now_ms + s->timeout_ms;
     s->retries++;
     c->retransmits++;
@@ -294,8 +295,7 @@ static int on_request_cid(cdtls_conn *c, struct hs13_cid_state *s, const uint8_t
     uint8_t num = 0;
     if (hs13_request_cid_parse(body, len, &num) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (++s->n_requests > CID13_REQUESTS_MAX)
-        return conn_fail(c, CDTLS_ERR_LIMIT, HS13_ALERT_TOO_MANY_CIDS);
+    if (++s->n_requests > CID13_REQUESTS_MAX) return conn_fail(c, CDTLS_ERR_LIMIT, HS13_ALERT_TOO_MANY_CIDS);
     /* §9: answered with cid_spare "as soon as possible", possibly with fewer
      * (even none) when excessive: we hold at most CID13_OWN_MAX */
     if (s->msg_len) {

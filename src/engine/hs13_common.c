@@ -101,8 +101,8 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
  * resumption, raw public keys (connection IDs it does: hs13_cid.c). A
- * configuration that asks for one of them speaks 1.2, as it did before 1.3 existed, rather than
- * losing the feature silently. */
+ * configuration that asks for one of them speaks 1.2, as it did before
+ * 1.3 existed, rather than losing the feature silently. */
 static int config_needs_12(const cdtls_config *cfg)
 {
     return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
