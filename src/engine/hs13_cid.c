@@ -239,8 +239,7 @@ int hs13_cid_on_timeout(cdtls_conn *c, uint64_t now_ms)
     s->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
                                                             : (uint32_t)next;
     s->timer_at = now_ms + s->timeout_ms;
-    s->retries++;
-    c->retransmits++;
+    s->retries++; /* not c->retransmits: that counts the final flight's tries */
     conn_observe_retransmit(c, 1);
     int rc = transmit(c, s);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
