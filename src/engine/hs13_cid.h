@@ -7,6 +7,8 @@
 
 #include "engine/hs13_internal.h"
 
+#if CDTLS_HAVE_DTLS13
+
 /* Server: the client's connection_id (in offer) answered in our
  * ServerHello (reply) when we hand out CIDs. */
 int hs13_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
@@ -42,5 +44,7 @@ int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack1
  * cdtls_conn_set_peer_address after an authenticated, newer record came
  * from a new address for a CID connection (src/io/sock.c
  * deliver_rebound); a path validation would start there. */
+
+#endif /* CDTLS_HAVE_DTLS13 */
 
 #endif
