@@ -371,6 +371,38 @@ Test(engine13_cid, cid_change_under_loss)
     sim_free(&s);
 }
 
+/* The state export moves the handshake's CIDs; the pool and the CIDs
+ * issued after it are not in the blob, so a connection that used
+ * NewConnectionId or RequestConnectionId is not exported. */
+Test(engine13_cid, state_export_with_cids)
+{
+    struct gen gc = {0xc9, 4, 0}, gs = {0x59, 4, 0};
+    cdtls_config cc, sc;
+    cid_configs(&cc, &sc, &gc, &gs);
+    sim_link s;
+    handshake(&s, &cc, &sc, NULL, NULL);
+    static const uint8_t key[32] = {1, 2, 3};
+    uint8_t blob[4096];
+    size_t n = 0;
+    cr_assert_eq(cdtls_conn_export_state(s.server, key, blob, sizeof blob, &n), CDTLS_OK);
+    cdtls_conn *moved = NULL;
+    cr_assert_eq(cdtls_conn_import_state(&sc, key, blob, n, s.now_ms, &moved), CDTLS_OK);
+    cr_assert(cdtls_conn_uses_cid(moved));
+    size_t len;
+    const uint8_t *own = cdtls_conn_own_cid(moved, &len);
+    const uint8_t want[4] = {0x59, 0x59, 0x59, 0};
+    cr_assert(len == 4 && memcmp(own, want, 4) == 0);
+    cdtls_conn_free(s.server);
+    s.server = moved;
+    cr_assert(send_and_read(&s, s.client, s.server, "to the imported server"));
+    cr_assert_eq(cdtls_conn_issue_cids(s.server, 1, 0, s.now_ms), CDTLS_OK);
+    sim_pump(&s);
+    sim_run(&s, 2000);
+    cr_assert_eq(cdtls_conn_export_state(s.server, key, blob, sizeof blob, &n), CDTLS_ERR_BAD_STATE);
+    cr_assert_eq(cdtls_conn_export_state(s.client, key, blob, sizeof blob, &n), CDTLS_ERR_BAD_STATE);
+    sim_free(&s);
+}
+
 /* ------------------------------------------------------------ hostile */
 
 /* The client sends a handshake message of type/body as if it were ours. */

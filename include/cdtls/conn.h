@@ -308,7 +308,8 @@ CDTLS_API int cdtls_conn_switch_cid(cdtls_conn *c);
  * carried besides: the read keys of the epoch before the peer's last
  * KeyUpdate (its stragglers are lost). A 1.3 connection whose final flight
  * or KeyUpdate is not acknowledged yet gives CDTLS_ERR_BAD_STATE (export
- * once it settled); a build without 1.3 refuses a 1.3 blob with
+ * once it settled), as does one whose CIDs changed after the handshake
+ * (cdtls_conn_issue_cids / _request_cids, either side: not moved); a build without 1.3 refuses a 1.3 blob with
  * CDTLS_ERR_UNSUPPORTED.
  * Import: cfg supplies provider, allocator, callbacks and limits; errors:
  * CDTLS_ERR_AUTH (wrong key or altered blob), CDTLS_ERR_DECODE,
