@@ -7,14 +7,16 @@
  * header): a HandshakeType (1 ClientHello, 2 ServerHello or
  * HelloRetryRequest, 4 NewSessionTicket, 8 EncryptedExtensions, 11
  * Certificate, 13 CertificateRequest, 15 CertificateVerify, 20 Finished,
- * 24 KeyUpdate), 26 (the ACK content type) for an ACK body, or 0xfe for a
- * bare extensions block read in each message context. */
+ * 24 KeyUpdate, 9 RequestConnectionId, 10 NewConnectionId), 26 (the ACK
+ * content type) for an ACK body, or 0xfe for a bare extensions block read
+ * in each message context. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/dtls.h"
 #include "fuzz_round_trip.h"
 #include "handshake/hs13_msg.h"
+#include "handshake/hs13_cid_msg.h"
 
 
 static uint8_t *xmalloc(size_t n)
@@ -212,6 +214,40 @@ static void extensions_block(const uint8_t *b, size_t n)
     free(buf);
 }
 
+/* NewConnectionId (RFC 9147 §9): the walk ends exactly at the list's end
+ * with as many entries as parsed, none empty; written back (when the
+ * entries share one length, as ours do) it is the same bytes. */
+static void new_cid(const uint8_t *b, size_t n)
+{
+    hs13_new_cid m;
+    if (hs13_new_cid_parse(b, n, &m) != CDTLS_OK) return;
+    CHECK(m.usage == HS13_CID_IMMEDIATE || m.usage == HS13_CID_SPARE);
+    CHECK(2 + m.list_len + 1 == n);
+    size_t off = 0, count = 0, len, first_len = 0;
+    const uint8_t *cid;
+    int one_len = 1;
+    uint8_t *flat = xmalloc(m.list_len);
+    size_t flat_len = 0;
+    while (hs13_new_cid_next(&m, &off, &cid, &len)) {
+        CHECK(len > 0 && cid > b && cid + len <= b + n);
+        if (count == 0) first_len = len;
+        one_len &= len == first_len;
+        memcpy(flat + flat_len, cid, len);
+        flat_len += len;
+        count++;
+    }
+    CHECK(count == m.n_cids && off == m.list_len);
+    if (one_len) {
+        uint8_t *buf = xmalloc(n);
+        cdtls_writer w;
+        writer_init(&w, buf, n);
+        CHECK(hs13_new_cid_write(&w, flat, first_len, count, m.usage) == CDTLS_OK);
+        CHECK(w.len == n && same(buf, w.len, b, n));
+        free(buf);
+    }
+    free(flat);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -260,6 +296,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case HS13_CONTENT_TYPE_ACK: ack(b, n); break;
+    case HS13_NEW_CONNECTION_ID: new_cid(b, n); break;
+    case HS13_REQUEST_CONNECTION_ID: {
+        uint8_t num;
+        CHECK((hs13_request_cid_parse(b, n, &num) == CDTLS_OK) == (n == 1));
+        break;
+    }
     case 0xfe: extensions_block(b, n); break;
     default: break;
     }

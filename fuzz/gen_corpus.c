@@ -40,6 +40,7 @@
 #include "fuzz_engine.h"
 #include "fuzz_record13.h"
 #include "handshake/hs13_msg.h"
+#include "handshake/hs13_cid_msg.h"
 #include "handshake/hs_msg.h"
 #include "handshake/hs_reasm.h"
 #include "keys/hybrid_kex.h"
@@ -819,6 +820,24 @@ static int seed_ack(cdtls_writer *w)
     return hs13_ack_write(w, rn, 3);
 }
 
+/* NewConnectionId (RFC 9147 §9): three 8-byte CIDs spare, one immediate;
+ * RequestConnectionId for 4 */
+static int seed_new_cid(cdtls_writer *w)
+{
+    return hs13_new_cid_write(w, seed_key, 8, 3, HS13_CID_SPARE);
+}
+
+static int seed_new_cid_immediate(cdtls_writer *w)
+{
+    return hs13_new_cid_write(w, seed_key, 4, 1, HS13_CID_IMMEDIATE);
+}
+
+static int seed_request_cid(cdtls_writer *w)
+{
+    writer_u8(w, 4);
+    return w->failed ? CDTLS_ERR_BUFFER_TOO_SMALL : CDTLS_OK;
+}
+
 static int seed_finished(cdtls_writer *w)
 {
     writer_bytes(w, seed_key, 32);
@@ -886,6 +905,9 @@ static void hs13_seeds(void)
     hs13_seed(HS13_KEY_UPDATE, seed_ku);
     hs13_seed(HS13_CONTENT_TYPE_ACK, seed_ack);
     hs13_seed(HS_FINISHED, seed_finished);
+    hs13_seed(HS13_NEW_CONNECTION_ID, seed_new_cid);
+    hs13_seed(HS13_NEW_CONNECTION_ID, seed_new_cid_immediate);
+    hs13_seed(HS13_REQUEST_CONNECTION_ID, seed_request_cid);
 }
 
 /* fuzz_hybrid_kex: a genuine ClientHello share (server's view), one a byte

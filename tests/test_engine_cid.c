@@ -192,6 +192,8 @@ static void cid_configs(cdtls_config *cc, cdtls_config *sc, const uint16_t *suit
     cc->psk.identity_len = sc->psk.identity_len = 3;
     cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = suite;
     cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
+    /* RFC 9146's tls12_cid records: DTLS 1.3 CIDs are test_engine13_cid.c's */
+    cc->versions.max = sc->versions.max = CDTLS_VERSION_1_2;
     if (gc) cc->callbacks.cid_generator = make_cid, cc->callbacks.user = gc;
     if (gs) sc->callbacks.cid_generator = make_cid, sc->callbacks.user = gs;
 }

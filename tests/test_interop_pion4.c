@@ -508,3 +508,184 @@ Test(interop_pion4, client13_psk_vs_our_server)
 {
     pion_client_vs_our_server13("X25519", 1);
 }
+
+/* ------------------------------------------- connection IDs over 1.3 */
+
+/* Connection IDs over DTLS 1.3 (RFC 9147 §9) with pion v4.0.1, which
+ * negotiates them in the hellos, puts them on its unified headers, answers
+ * RequestConnectionId, and moves a connection to a new path (Conn.AddPath,
+ * Path.Switch; -cid in tests/interop/pion4/cid.go, with
+ * CIDPathMigrationUnsafe: no return routability check, which cdtls does not
+ * speak yet). The pion client, after its first echo, moves to a new UDP
+ * port: our listener finds the session by the CID (our 8 bytes) and
+ * follows. Both sides ask for CIDs (pion 6 bytes), so every record each
+ * way carries one: our side drops records without its CID. */
+Test(interop_pion4, cid13_client_moves_vs_our_listener)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    cfg.versions.min = CDTLS_VERSION_1_3;
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[] = {"-cid",     "6",      "-migrate", "-insecure", "-timeout", "8s",
+                           "-message", "cid-13", "-max",     "1.3",       NULL};
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake through the listener: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+    cr_assert(cdtls_conn_uses_cid(c), "CIDs negotiated with pion over 1.3");
+    size_t n = 0;
+    (void)cdtls_conn_peer_cid(c, &n);
+    cr_assert_eq(n, 6, "pion's CID");
+    (void)cdtls_conn_own_cid(c, &n);
+    cr_assert_eq(n, 8);
+    expect_pion_on(&cli, "1.3", cdtls_conn_cipher_suite(c));
+    const cdtls_addr first = *cdtls_sock_peer(s);
+    for (int k = 0; k < 2; k++) {
+        uint8_t buf[64];
+        n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "pion's message %d: %s", k, cdtls_strerror(rc));
+        cr_assert(n == 6 && memcmp(buf, "cid-13", 6) == 0);
+        cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    }
+    int got = child_output_contains(&cli, "pion: recv after migration=cid-13", 3000);
+    if (!got) child_stop(&cli, 1);
+    cr_assert(got, "pion got our echo on its new path");
+    cr_assert(child_output_contains(&cli, "pion: migrated to", 1000));
+    cr_assert_neq(cdtls_sock_peer(s)->port, first.port, "the listener followed pion to its new port");
+    child_stop(&cli, 0);
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+static void io_send_all(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to)
+{
+    uint8_t d[2048];
+    size_t n;
+    while (cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        cr_assert_eq(cdtls_io_send(io, d, n, to, NULL, NULL, 0), CDTLS_OK);
+}
+
+static void io_pump(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to, int wait_ms)
+{
+    uint8_t d[2048];
+    size_t n;
+    if (cdtls_io_recv(io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, wait_ms) == CDTLS_OK)
+        (void)cdtls_conn_recv(c, d, n, NULL, cdtls_io_now_ms());
+    if (cdtls_conn_timeout(c) <= cdtls_io_now_ms()) (void)cdtls_conn_on_timeout(c, cdtls_io_now_ms());
+    io_send_all(c, io, to);
+}
+
+static int io_echo(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to, const char *msg)
+{
+    if (cdtls_conn_write(c, (const uint8_t *)msg, strlen(msg), NULL) != CDTLS_OK) return 0;
+    io_send_all(c, io, to);
+    for (int i = 0; i < 100; i++) {
+        uint8_t buf[256];
+        size_t n;
+        if (cdtls_conn_read(c, buf, sizeof buf, &n, NULL) == CDTLS_OK)
+            return n == strlen(msg) && memcmp(buf, msg, n) == 0;
+        io_pump(c, io, to, 50);
+    }
+    return 0;
+}
+
+static int empty_cid(void *user, uint8_t *cid, size_t cap, size_t *len)
+{
+    (void)user, (void)cid, (void)cap;
+    *len = 0;
+    return CDTLS_OK;
+}
+
+/* Our 1.3 client with CIDs against the pion server: it asks pion for spare
+ * CIDs (RequestConnectionId; pion answers with a NewConnectionId), switches
+ * to one, then sends from a new UDP port: pion (unsafe migration policy)
+ * takes the authenticated record with its CID and answers at the new
+ * address. With our_cid_len 0 we ask for none: pion puts none on its records. */
+static void our_client13_cid_vs_pion_server(size_t our_cid_len)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-cert",    cert_file(id.pem_chain),
+                           "-key",     cert_file(id.key_file),
+                           "-cid",     "8",
+                           "-echoes",  "2",
+                           "-max",     "1.3",
+                           "-timeout", "8s",
+                           NULL};
+    child srv;
+    start_pion4(&srv, "server", port, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.verify.insecure_skip_verify = 1;
+    cfg.versions.min = CDTLS_VERSION_1_3;
+    cfg.cid.length = our_cid_len;
+    if (!our_cid_len) cfg.callbacks.cid_generator = empty_cid; /* RFC 9146 §3: send pion's, receive none */
+    cdtls_addr bind, to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_io_socket a, b;
+    cr_assert_eq(cdtls_io_open(&a, &bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_io_open(&b, &bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(c, cdtls_io_now_ms()), CDTLS_OK);
+    io_send_all(c, &a, &to);
+    for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++)
+        io_pump(c, &a, &to, 50);
+    if (cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&srv, 1);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+    cr_assert(cdtls_conn_uses_cid(c));
+    size_t n;
+    (void)cdtls_conn_peer_cid(c, &n);
+    cr_assert_eq(n, 8, "pion's CID");
+    expect_pion_on(&srv, "1.3", cdtls_conn_cipher_suite(c));
+    cr_assert(io_echo(c, &a, &to, "before"), "echo before the move");
+    cr_assert_eq(cdtls_conn_request_cids(c, 2, cdtls_io_now_ms()), CDTLS_OK);
+    io_send_all(c, &a, &to);
+    for (int i = 0; i < 100 && cdtls_conn_spare_cids(c) == 0; i++) io_pump(c, &a, &to, 50);
+    if (cdtls_conn_spare_cids(c) == 0) child_stop(&srv, 1);
+    cr_assert_gt(cdtls_conn_spare_cids(c), 0, "pion answered our RequestConnectionId");
+    const uint8_t *old = cdtls_conn_peer_cid(c, &n);
+    uint8_t was[8];
+    memcpy(was, old, 8);
+    cr_assert_eq(cdtls_conn_switch_cid(c), CDTLS_OK);
+    cr_assert_neq(memcmp(cdtls_conn_peer_cid(c, &n), was, 8), 0, "a new CID of pion's");
+    int moved = io_echo(c, &b, &to, "after");
+    if (!moved) child_stop(&srv, 1);
+    cr_assert(moved, "pion answered at our new port");
+    cr_assert(child_output_contains(&srv, "pion: recv=after", 3000));
+    cdtls_conn_close(c);
+    io_send_all(c, &b, &to);
+    child_stop(&srv, 0);
+    cdtls_conn_free(c);
+    cdtls_io_close(&a);
+    cdtls_io_close(&b);
+    served_identity_free(&id);
+}
+
+Test(interop_pion4, cid13_our_client_moves_vs_pion_server)
+{
+    our_client13_cid_vs_pion_server(4);
+}
+
+Test(interop_pion4, cid13_zero_length_our_client_moves_vs_pion_server)
+{
+    our_client13_cid_vs_pion_server(0);
+}

@@ -13,7 +13,7 @@
 
 static const uint8_t psk[16] = "rebinding-psk-16";
 
-static void cid_cfg(cdtls_config *cfg, size_t cid_len)
+static void cid_cfg(cdtls_config *cfg, size_t cid_len, uint16_t version)
 {
     cdtls_config_init(cfg);
     cfg->psk.key = psk;
@@ -21,6 +21,7 @@ static void cid_cfg(cdtls_config *cfg, size_t cid_len)
     cfg->psk.identity = (const uint8_t *)"roamer";
     cfg->psk.identity_len = 6;
     cfg->cid.length = cid_len;
+    if (version) cfg->versions.min = cfg->versions.max = version;
 }
 
 typedef struct echo_ctx {
@@ -82,11 +83,13 @@ static int read_echo(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to, c
     return 0;
 }
 
-Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
+/* A client of `version` rebinds from socket A to B; the listener follows.
+ * With version 0 the listener speaks both. */
+static void rebinding(uint16_t client_version, uint16_t server_version)
 {
     cdtls_config scfg, ccfg;
-    cid_cfg(&scfg, 8);
-    cid_cfg(&ccfg, 8);
+    cid_cfg(&scfg, 8, server_version);
+    cid_cfg(&ccfg, 8, client_version);
     cdtls_addr bind, server;
     cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
     echo_ctx e = {0};
@@ -109,6 +112,7 @@ Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
         pump(c, &a, &server, 50);
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
     cr_assert(cdtls_conn_uses_cid(c));
+    if (client_version) cr_assert_eq(cdtls_conn_version(c), client_version);
 
     cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"from A", 6, NULL), CDTLS_OK);
     send_all(c, &a, &server);
@@ -128,4 +132,115 @@ Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
     cdtls_io_close(&a);
     cdtls_io_close(&b);
     cdtls_listener_close(e.l);
+}
+
+Test(sock_cid, nat_rebinding_keeps_the_session, .timeout = 30)
+{
+    rebinding(CDTLS_VERSION_1_2, CDTLS_VERSION_1_2);
+}
+
+/* DTLS 1.3 (RFC 9147 §9): the CID in the unified header, its length the
+ * one the listener's side issued */
+Test(sock_cid, nat_rebinding_keeps_the_session_13, .timeout = 30)
+{
+#ifdef CDTLS_NO_DTLS13
+    cr_skip_test("DTLS 1.3 compiled out (-Ddtls13=false)");
+#else
+    rebinding(CDTLS_VERSION_1_3, 0);
+#endif
+}
+
+/* One listener, a 1.2 and a 1.3 CID client side by side: both rebind,
+ * both sessions follow (the listener reads the CID of either format). */
+#ifndef CDTLS_NO_DTLS13
+typedef struct echo2_ctx {
+    cdtls_listener *l;
+    int echoed[2];
+    uint16_t version[2];
+} echo2_ctx;
+
+static void *echo2_server(void *arg)
+{
+    echo2_ctx *e = arg;
+    cdtls_sock *s[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        if (cdtls_listener_accept(e->l, 10000, &s[k]) != CDTLS_OK) goto out;
+    for (int k = 0; k < 2; k++) e->version[k] = cdtls_conn_version(cdtls_sock_conn(s[k]));
+    for (int i = 0; i < 400 && e->echoed[0] + e->echoed[1] < 4; i++)
+        for (int k = 0; k < 2; k++) {
+            uint8_t buf[512];
+            size_t n;
+            if (cdtls_sock_read(s[k], buf, sizeof buf, &n, NULL, 10) == CDTLS_OK) {
+                (void)cdtls_sock_write(s[k], buf, n, NULL);
+                e->echoed[k]++;
+            }
+        }
+out:
+    for (int k = 0; k < 2; k++)
+        if (s[k]) cdtls_sock_close(s[k]);
+    return NULL;
+}
+
+typedef struct roamer {
+    cdtls_conn *c;
+    cdtls_io_socket a, b;
+} roamer;
+
+static void roamer_start(roamer *r, uint16_t version, const cdtls_addr *bind, const cdtls_addr *server)
+{
+    static cdtls_config cfg[2];
+    cdtls_config *cc = &cfg[version == CDTLS_VERSION_1_3];
+    cid_cfg(cc, 4, version);
+    cr_assert_eq(cdtls_io_open(&r->a, bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_io_open(&r->b, bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(cc, CDTLS_CLIENT, cdtls_io_now_ms(), &r->c), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(r->c, cdtls_io_now_ms()), CDTLS_OK);
+    send_all(r->c, &r->a, server);
+    for (int i = 0; i < 200 && cdtls_conn_get_state(r->c) == CDTLS_STATE_HANDSHAKING; i++)
+        pump(r->c, &r->a, server, 50);
+    cr_assert_eq(cdtls_conn_get_state(r->c), CDTLS_STATE_ESTABLISHED);
+    cr_assert(cdtls_conn_uses_cid(r->c));
+    cr_assert_eq(cdtls_conn_version(r->c), version);
+}
+
+#endif
+
+Test(sock_cid, one_listener_serves_12_and_13_cid_peers, .timeout = 60)
+{
+#ifdef CDTLS_NO_DTLS13
+    cr_skip_test("DTLS 1.3 compiled out (-Ddtls13=false)");
+#else
+    cdtls_config scfg;
+    cid_cfg(&scfg, 8, 0);
+    cdtls_addr bind, server;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    echo2_ctx e = {0};
+    cr_assert_eq(cdtls_listener_open(&scfg, &bind, 0, &e.l), CDTLS_OK);
+    cr_assert_eq(cdtls_io_local_addr(cdtls_listener_io(e.l), &server), CDTLS_OK);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, echo2_server, &e), 0);
+    roamer r12, r13;
+    roamer_start(&r12, CDTLS_VERSION_1_2, &bind, &server);
+    roamer_start(&r13, CDTLS_VERSION_1_3, &bind, &server);
+    roamer *rs[2] = {&r12, &r13};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(cdtls_conn_write(rs[k]->c, (const uint8_t *)"from A", 6, NULL), CDTLS_OK);
+        send_all(rs[k]->c, &rs[k]->a, &server);
+        cr_assert(read_echo(rs[k]->c, &rs[k]->a, &server, "from A"));
+    }
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(cdtls_conn_write(rs[k]->c, (const uint8_t *)"from B", 6, NULL), CDTLS_OK);
+        send_all(rs[k]->c, &rs[k]->b, &server);
+        cr_assert(read_echo(rs[k]->c, &rs[k]->b, &server, "from B"), "client %d followed to its new port", k);
+    }
+    pthread_join(th, NULL);
+    cr_assert_eq(e.echoed[0] + e.echoed[1], 4);
+    cr_assert(e.version[0] != e.version[1], "the listener spoke both versions");
+    for (int k = 0; k < 2; k++) {
+        cdtls_conn_free(rs[k]->c);
+        cdtls_io_close(&rs[k]->a);
+        cdtls_io_close(&rs[k]->b);
+    }
+    cdtls_listener_close(e.l);
+#endif
 }

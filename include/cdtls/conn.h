@@ -258,9 +258,40 @@ CDTLS_API int cdtls_conn_set_cid_generator(cdtls_conn *c, cdtls_cid_generator ge
  * move a connection to the datagram's source address (RFC 9146 §6). */
 CDTLS_API int cdtls_conn_recv_advanced(const cdtls_conn *c);
 /* For routing by CID before any connection is known: if the datagram
- * starts with a tls12_cid record, points *cid at its cid_len CID bytes and
- * returns 1; else 0. Reads nothing beyond len. */
+ * starts with a tls12_cid record (DTLS 1.2, RFC 9146) or a DTLS 1.3
+ * unified header with the C bit (RFC 9147 §4), points *cid at its cid_len
+ * CID bytes and returns 1; else 0. cid_len is the length of the CIDs this
+ * side issued (the 1.3 header does not carry it). Reads nothing beyond
+ * len. */
 CDTLS_API int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid);
+/* DTLS 1.3 connection ID updates (RFC 9147 §9), once CIDs were negotiated
+ * (cdtls_conn_uses_cid) and the handshake is over. CIDs are copied into the
+ * connection; the pointers the getters return borrow it until the next
+ * call on it.
+ * - cdtls_conn_cid_is_ours: 1 if cid is the CID of the handshake or one
+ *   this side handed out since (a listener routes by it);
+ * - cdtls_conn_issue_cids: sends a NewConnectionId with n (1..8) new CIDs
+ *   of ours, made as the first one was (the generator, or cid.length
+ *   random bytes); immediate: cid_immediate (the peer must switch to the
+ *   first), else cid_spare. Resent until ACKed; one CID message at a time
+ *   (CDTLS_ERR_WOULD_BLOCK while one is unacknowledged). CDTLS_ERR_BAD_STATE
+ *   without CIDs, before the handshake ends, with a zero-length CID of ours
+ *   (§9 forbids it) or over 1.2; CDTLS_ERR_LIMIT once 8 CIDs of ours are
+ *   in use;
+ * - cdtls_conn_request_cids: sends a RequestConnectionId for n (1..255)
+ *   CIDs; CDTLS_ERR_BAD_STATE as above (or while we send an empty CID,
+ *   §9), CDTLS_ERR_WOULD_BLOCK while a CID message is unacknowledged or an
+ *   earlier request is unanswered (§9);
+ * - cdtls_conn_spare_cids: how many spare CIDs of the peer are held (at
+ *   most 8; §9 allows discarding more);
+ * - cdtls_conn_switch_cid: puts the oldest spare CID of the peer on our
+ *   records from now on (§9: "SHOULD use a new CID whenever sending on a
+ *   new path"); CDTLS_ERR_WOULD_BLOCK when there is none (request some). */
+CDTLS_API int cdtls_conn_cid_is_ours(const cdtls_conn *c, const uint8_t *cid, size_t len);
+CDTLS_API int cdtls_conn_issue_cids(cdtls_conn *c, size_t n, int immediate, uint64_t now_ms);
+CDTLS_API int cdtls_conn_request_cids(cdtls_conn *c, unsigned n, uint64_t now_ms);
+CDTLS_API size_t cdtls_conn_spare_cids(const cdtls_conn *c);
+CDTLS_API int cdtls_conn_switch_cid(cdtls_conn *c);
 
 /* Connection state export (moving an established session to another
  * process or host): the keys, the next sequence numbers, the replay window
@@ -277,7 +308,8 @@ CDTLS_API int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_le
  * carried besides: the read keys of the epoch before the peer's last
  * KeyUpdate (its stragglers are lost). A 1.3 connection whose final flight
  * or KeyUpdate is not acknowledged yet gives CDTLS_ERR_BAD_STATE (export
- * once it settled); a build without 1.3 refuses a 1.3 blob with
+ * once it settled), as does one whose CIDs changed after the handshake
+ * (cdtls_conn_issue_cids / _request_cids, either side: not moved); a build without 1.3 refuses a 1.3 blob with
  * CDTLS_ERR_UNSUPPORTED.
  * Import: cfg supplies provider, allocator, callbacks and limits; errors:
  * CDTLS_ERR_AUTH (wrong key or altered blob), CDTLS_ERR_DECODE,

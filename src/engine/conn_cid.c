@@ -18,27 +18,33 @@ static int has_cid_generator(const cdtls_conn *c)
     return c->cid_gen || conn_cid_wanted(c->cfg);
 }
 
-/* Our CID: the connection's generator's, the application's generator's,
- * or cid.length random bytes (unique among a server's connections with
- * overwhelming probability: 2^-64 per pair at 8 bytes, as pion's
- * RandomCIDGenerator). */
-static int make_own_cid(cdtls_conn *c)
+/* A CID of ours: the connection's generator's, the application's
+ * generator's, or cid.length random bytes (unique among a server's
+ * connections with overwhelming probability: 2^-64 per pair at 8 bytes, as
+ * pion's RandomCIDGenerator). Also the CIDs that DTLS 1.3's
+ * NewConnectionId hands out (hs13_cid.c). */
+int conn_cid_make(cdtls_conn *c, uint8_t *out, size_t cap, size_t *len)
 {
     const cdtls_config *cfg = c->cfg;
     size_t n = 0;
     int rc;
     if (c->cid_gen) {
-        rc = c->cid_gen(c->cid_gen_ctx, c->own_cid, sizeof c->own_cid, &n);
+        rc = c->cid_gen(c->cid_gen_ctx, out, cap, &n);
     } else if (cfg->callbacks.cid_generator) {
-        rc = cfg->callbacks.cid_generator(cfg->callbacks.user, c->own_cid, sizeof c->own_cid, &n);
+        rc = cfg->callbacks.cid_generator(cfg->callbacks.user, out, cap, &n);
     } else {
         n = cfg->cid.length;
-        rc = n <= sizeof c->own_cid ? c->p->random(c->p, c->own_cid, n) : CDTLS_ERR_INVALID_ARG;
+        rc = n <= cap ? c->p->random(c->p, out, n) : CDTLS_ERR_INVALID_ARG;
     }
     if (rc) return rc;
-    if (n > sizeof c->own_cid) return CDTLS_ERR_INVALID_ARG;
-    c->own_cid_len = n;
+    if (n > cap) return CDTLS_ERR_INVALID_ARG;
+    *len = n;
     return CDTLS_OK;
+}
+
+static int make_own_cid(cdtls_conn *c)
+{
+    return conn_cid_make(c, c->own_cid, sizeof c->own_cid, &c->own_cid_len);
 }
 
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext)
@@ -150,8 +156,21 @@ int cdtls_conn_recv_advanced(const cdtls_conn *c)
 
 int cdtls_datagram_cid(const uint8_t *dgram, size_t len, size_t cid_len, const uint8_t **cid)
 {
-    /* type(1) version(2) epoch(2) seq(6), then the CID */
-    if (!dgram || !cid || cid_len == 0 || len < 11 + cid_len + 2 || dgram[0] != CT_TLS12_CID) return 0;
-    *cid = dgram + 11;
-    return 1;
+    if (!dgram || !cid || cid_len == 0 || len == 0) return 0;
+    /* DTLS 1.2: type(1) version(2) epoch(2) seq(6), then the CID */
+    if (dgram[0] == CT_TLS12_CID) {
+        if (len < 11 + cid_len + 2) return 0;
+        *cid = dgram + 11;
+        return 1;
+    }
+    /* DTLS 1.3 unified header (RFC 9147 §4): 0 0 1 C S L E E, then the CID
+     * when C is set; its length is not on the wire but what we issued.
+     * Then at least a sequence byte and the 16 bytes of ciphertext the
+     * record number mask needs (§4.2.3). */
+    if ((dgram[0] & 0xe0u) == 0x20u && (dgram[0] & 0x10u)) {
+        if (len < 1 + cid_len + 1 + 16) return 0;
+        *cid = dgram + 1;
+        return 1;
+    }
+    return 0;
 }

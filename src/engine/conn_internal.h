@@ -341,6 +341,8 @@ int hs_app_ext_config_ok(const cdtls_config *cfg);
 /* conn_cid.c: connection IDs in the hellos (RFC 9146 §3) */
 /* This side uses connection IDs: a generator, or cid.length random bytes. */
 int conn_cid_wanted(const cdtls_config *cfg);
+/* Makes one CID of ours into out (the generator's, or cid.length random bytes). */
+int conn_cid_make(cdtls_conn *c, uint8_t *out, size_t cap, size_t *len);
 int conn_cid_offer(cdtls_conn *c, hs_extensions *ext);
 int conn_cid_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
 int conn_cid_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);

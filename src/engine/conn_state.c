@@ -107,9 +107,10 @@ static int put13(const cdtls_conn *c, cdtls_writer *w)
 {
     const conn13 *v = c->v13;
     /* an unacknowledged final flight or KeyUpdate would need its
-     * retransmission state moved too */
+     * retransmission state moved too; so would the CIDs NewConnectionId
+     * and RequestConnectionId added (v->cid, hs13_cid.c): not in the blob */
     if (!v || v->st != H13_DONE || c->hs != HS_DONE || v->final_pending || v->ku_pending || !v->tx_ap ||
-        !v->rx_ap)
+        !v->rx_ap || v->cid)
         return CDTLS_ERR_BAD_STATE;
     writer_u8(w, (unsigned)c->role);
     writer_u16(w, v->suite);

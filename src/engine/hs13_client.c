@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "common/writer.h"
 #include "engine/hs13_internal.h"
+#include "engine/hs13_cid.h"
 #include "engine/x509_use.h"
 
 #if CDTLS_HAVE_DTLS13
@@ -325,6 +326,8 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
     if (v->hrr_seen && sh->legacy.cipher_suite != v->suite)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     hs13_set_suite(v, sh->legacy.cipher_suite);
+    rc = hs13_cid_accept_reply(c, &sh->legacy.ext); /* RFC 9147 §9 */
+    if (rc) return rc;
     /* PSK: our single identity, in a mode we offered */
     v->psk_selected = 0;
     if (sh->has_psk) {

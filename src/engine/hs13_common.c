@@ -11,6 +11,7 @@
 #include "common/mem.h"
 #include "common/writer.h"
 #include "engine/hs13_internal.h"
+#include "engine/hs13_cid.h"
 #include "engine/x509_use.h"
 
 #if CDTLS_HAVE_DTLS13
@@ -99,13 +100,13 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
 }
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
- * resumption, connection IDs, raw public keys. A configuration that asks
- * for one of them speaks 1.2, as it did before 1.3 existed, rather than
- * losing the feature silently. */
+ * resumption, raw public keys (connection IDs it does: hs13_cid.c). A
+ * configuration that asks for one of them speaks 1.2, as it did before
+ * 1.3 existed, rather than losing the feature silently. */
 static int config_needs_12(const cdtls_config *cfg)
 {
     return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
-           conn_cid_wanted(cfg) || cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
+           cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
            cfg->callbacks.verify_raw_public_key;
 }
 
@@ -268,6 +269,7 @@ void hs13_free(cdtls_conn *c)
     if (!v) return;
     clear_keys(c);
     hs13_handshake_done(c);
+    hs13_cid_free(c);
     cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
     c->v13 = NULL;
 }
@@ -655,12 +657,12 @@ static record13_cipher *tx_cipher(conn13 *v, uint64_t epoch, uint64_t **seq)
     return NULL;
 }
 
-static size_t overhead(conn13 *v, uint64_t epoch)
+static size_t overhead(const cdtls_conn *c, uint64_t epoch)
 {
     uint64_t *seq;
     if (epoch == 0) return DTLS_RECORD_HEADER_LEN;
-    record13_cipher *rc = tx_cipher(v, epoch, &seq);
-    return H13_HDR + (rc ? record13_expansion(rc, 64) : 17);
+    record13_cipher *rc = tx_cipher(c->v13, epoch, &seq);
+    return H13_HDR + hs13_cid_tx_len(c) + (rc ? record13_expansion(rc, 64) : 17);
 }
 
 /* Seals one record of epoch into dgram at *used; *rn its record number. */
@@ -683,6 +685,7 @@ static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t
         record13_cipher *ci = tx_cipher(v, epoch, &seq);
         if (!ci) return CDTLS_ERR_INTERNAL;
         record13_header_opts o = {1, 1, NULL, 0};
+        hs13_cid_header(c, &o); /* RFC 9147 §9.1: the peer's CID from epoch 2 on */
         rn->epoch = epoch;
         rn->seq = *seq;
         rc = record13_seal(ci, &o, epoch, *seq, type, pt, len, 0, dgram + *used, cap - *used, &n);
@@ -712,7 +715,7 @@ static int put_range(cdtls_conn *c, size_t i, uint32_t off, uint32_t len, uint8_
     hs_header h;
     hs_header_get(e->msg, &h);
     const uint8_t *body = e->msg + DTLS_HS_HEADER_LEN;
-    const size_t oh = overhead(v, e->epoch);
+    const size_t oh = overhead(c, e->epoch);
     const size_t need_min = oh + DTLS_HS_HEADER_LEN + (len ? 1 : 0);
     if (need_min > mtu) return CDTLS_ERR_INTERNAL;
     uint32_t done = 0;
@@ -839,7 +842,8 @@ int hs13_flight_retransmit(cdtls_conn *c, uint64_t now_ms)
 int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
 {
     conn13 *v = c->v13;
-    uint8_t body[2 + 16 * ACK13_MAX_RECEIVED], rec[H13_HDR + sizeof body + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    uint8_t body[2 + 16 * ACK13_MAX_RECEIVED],
+        rec[H13_HDR + CDTLS_MAX_CID_LEN + sizeof body + 1 + CDTLS_AEAD_MAX_TAG + 16];
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
     ack13_rx_write(&v->arx, &w);
@@ -873,7 +877,7 @@ size_t hs13_max_write(const cdtls_conn *c)
 {
     const conn13 *v = c->v13;
     if (!v || c->state != CDTLS_STATE_ESTABLISHED || !v->tx_ap) return 0;
-    size_t oh = H13_HDR + record13_expansion(v->tx_ap, 64);
+    size_t oh = H13_HDR + hs13_cid_tx_len(c) + record13_expansion(v->tx_ap, 64);
     if (c->mtu <= oh) return 0;
     size_t room = c->mtu - oh;
     return room > DTLS_MAX_PLAINTEXT ? DTLS_MAX_PLAINTEXT : room;
@@ -889,7 +893,7 @@ int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *
         if (rc) return rc;
     }
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
-    const size_t cap = H13_HDR + len + record13_expansion(v->tx_ap, len);
+    const size_t cap = H13_HDR + hs13_cid_tx_len(c) + len + record13_expansion(v->tx_ap, len);
     dgram_node *n = dgram_queue_node(&c->out, c->a, cap, oob);
     if (!n) return CDTLS_ERR_NOMEM;
     size_t used = 0;
@@ -911,7 +915,7 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     conn13 *v = c->v13;
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     uint8_t body[2] = {level, desc};
-    uint8_t rec[DTLS_RECORD_HEADER_LEN + 2 + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    uint8_t rec[DTLS_RECORD_HEADER_LEN + CDTLS_MAX_CID_LEN + 2 + 1 + CDTLS_AEAD_MAX_TAG + 16];
     uint64_t epoch = !v                                                ? 0
                      : v->tx_ap && c->state != CDTLS_STATE_HANDSHAKING ? v->tx_ap_epoch
                      : v->tx_hs                                        ? 2
@@ -923,12 +927,34 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL);
 }
 
+/* A post-handshake message (NewConnectionId, RequestConnectionId) alone
+ * in a datagram under the current application keys. */
+int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack13_record_number *rn)
+{
+    conn13 *v = c->v13;
+    if (!v->tx_ap) return CDTLS_ERR_BAD_STATE;
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    const size_t cap = H13_HDR + hs13_cid_tx_len(c) + len + record13_expansion(v->tx_ap, len);
+    dgram_node *n = dgram_queue_node(&c->out, c->a, cap,
+                                     c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    if (!n) return CDTLS_ERR_NOMEM;
+    size_t used = 0;
+    int rc = put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, msg, len, n->data, cap, &used, rn);
+    if (rc) {
+        dgram_queue_recycle(&c->out, c->a, n);
+        return rc;
+    }
+    n->len = used;
+    dgram_queue_append(&c->out, n);
+    return CDTLS_OK;
+}
+
 /* ---------------------------------------------------------- KeyUpdate */
 
 static int ku_transmit(cdtls_conn *c)
 {
     conn13 *v = c->v13;
-    uint8_t rec[H13_HDR + sizeof v->ku_msg + 1 + CDTLS_AEAD_MAX_TAG + 16];
+    uint8_t rec[H13_HDR + CDTLS_MAX_CID_LEN + sizeof v->ku_msg + 1 + CDTLS_AEAD_MAX_TAG + 16];
     size_t used = 0;
     ack13_record_number rn;
     int rc = put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, v->ku_msg, sizeof v->ku_msg, rec, sizeof rec, &used,
@@ -1033,6 +1059,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
         t = c->timer_at_ms;
     }
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
+    if (v && hs13_cid_timeout(c) < t) t = hs13_cid_timeout(c);
     return t;
 }
 
@@ -1048,6 +1075,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    if (hs13_cid_on_timeout(c, now_ms)) return c->error;
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
@@ -1148,7 +1176,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch == 2 && c->role == CDTLS_CLIENT && v->final_pending) {
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq && h.type == HS13_KEY_UPDATE) {
+            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
+                       (h.type == HS13_KEY_UPDATE || hs13_cid_msg_type(h.type))) {
                 /* the peer resends a KeyUpdate we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1164,6 +1193,9 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                                      DTLS_HS_HEADER_LEN + h.length);
                 if (h.type == HS13_KEY_UPDATE) {
                     int rc = ku_received(c, frag, h.length, epoch, seq, now_ms);
+                    if (rc) return rc;
+                } else if (hs13_cid_msg_type(h.type)) {
+                    int rc = hs13_cid_received(c, h.type, frag, h.length, epoch, seq, now_ms);
                     if (rc) return rc;
                 } else if (h.type == HS_NEW_SESSION_TICKET) {
                     ack13_rx_new_flight(&v->arx);
@@ -1206,7 +1238,6 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
 
 static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now_ms)
 {
-    (void)now_ms;
     conn13 *v = c->v13;
     ack13_record_number rns[64];
     size_t n = 0;
@@ -1222,6 +1253,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
                     break;
                 }
     }
+    if (hs13_cid_on_ack(c, rns, n, now_ms)) return c->error;
     if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
     if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
     /* A peer that acknowledges a record of epoch 2 has our ServerHello
@@ -1301,8 +1333,12 @@ static int open_record(cdtls_conn *c, record13_header *h, const cdtls_oob *oob, 
     size_t pt_len = 0;
     uint8_t type = 0;
     uint64_t seq = 0;
+    const uint64_t newest = e->next_expected;
     int rc = record13_rx_open(e, h, node->data, h->body_len, &pt_len, &type, &seq);
     if (rc == CDTLS_OK) {
+        /* RFC 9146 §6, RFC 9147 §9: only an authenticated record newer than
+         * all before may move a CID connection to a new address */
+        if (seq >= newest && e == v->rx_ap) c->recv_advanced = 1;
         rc = dispatch(c, type, &node, pt_len, e->epoch, seq, now_ms);
     } else if (rc == CDTLS_ERR_LIMIT) {
         /* §4.5.3: the integrity limit of this key is reached */
@@ -1339,8 +1375,9 @@ int hs13_process_records(cdtls_conn *c, cdtls_reader *r, const cdtls_oob *oob, u
         int rc = CDTLS_OK;
         if (k == R13_KIND_CIPHERTEXT) {
             record13_header h;
-            if (record13_read(r, 0, &h) != CDTLS_OK) break;
-            rc = open_record(c, &h, oob, now_ms);
+            if (record13_read(r, hs13_cid_rx_len(c), &h) != CDTLS_OK) break;
+            /* RFC 9147 §9: a record not carrying one of our CIDs is dropped */
+            if (hs13_cid_rx_ok(c, &h)) rc = open_record(c, &h, oob, now_ms);
         } else if (k == R13_KIND_PLAINTEXT || k == R13_KIND_DTLS12) {
             record_header rh;
             const uint8_t *hdr, *frag;

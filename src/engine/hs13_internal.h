@@ -139,6 +139,7 @@ typedef struct conn13 {
     uint64_t retransmitted_bytes; /* handshake message bytes sent again (tests read them) */
     uint64_t full_resend_bytes;   /* ...and what resending whole flights would have sent */
     uint16_t group;               /* the key exchange's group, 0 for psk_ke (the observer reports it) */
+    struct hs13_cid_state *cid;   /* NewConnectionId / RequestConnectionId (hs13_cid.c), NULL until used */
 } conn13;
 
 /* The client's X25519MLKEM768 private half and its ClientHello share. */

@@ -11,6 +11,7 @@
 #include "common/mem.h"
 #include "common/writer.h"
 #include "engine/hs13_internal.h"
+#include "engine/hs13_cid.h"
 #include "engine/x509_use.h"
 
 #if CDTLS_HAVE_DTLS13
@@ -387,6 +388,10 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     sh.share.key_len = pub_len;
     sh.has_psk = k->psk_idx >= 0;
     sh.selected_identity = (uint16_t)(k->psk_idx >= 0 ? k->psk_idx : 0);
+    rc = hs13_cid_accept_offer(c, &ch->legacy.ext, &sh.legacy.ext); /* RFC 9147 §9 */
+    if (rc)
+        return conn_fail(c, rc,
+                         rc == CDTLS_ERR_ILLEGAL_PARAMETER ? ALERT_ILLEGAL_PARAMETER : ALERT_INTERNAL_ERROR);
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
     writer_init(&w, body, sizeof body);

@@ -33,26 +33,40 @@ int reuseport_steer_by_cid(cdtls_io_socket *io, uint16_t node, unsigned config, 
         return CDTLS_ERR_INVALID_ARG;
     const unsigned at = CDTLS_WORKER_CID_OFFSET; /* the CID in a tls12_cid record */
     const unsigned first = (config << 5) | (unsigned)(cid_len - 1);
-    /* The jumps count instructions forward from the next one: each check
-     * that fails goes to the last instruction (the fallback), so its
-     * offset is the number of instructions between it and that one. */
+    /* The CID is at `at` in a tls12_cid record (RFC 9146 §4) and at 1 in a
+     * DTLS 1.3 unified header whose first byte is 0 0 1 C=1 (RFC 9147 §4):
+     * X holds where, the loads after the length check are relative to it.
+     * The jumps count instructions forward from the next one: each check
+     * that fails goes to instruction 19 (the fallback). */
     struct sock_filter code[] = {
-        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-        /* 1: shorter than a record header and the CID: not ours */
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, at + (unsigned)cid_len, 0, 8),
-        /* 2 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CT_TLS12_CID, 0, 6),
-        /* 4: the config octet (rotation and length) */
-        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, at),
-        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, first, 0, 4),
-        /* 6: the node */
-        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, at + 1),
-        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, node, 0, 2),
-        /* 8: the worker, returned as the socket's index if it has one */
-        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, at + 3),
-        /* 9 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, n, 0, 1),
-        /* 10 */ BPF_STMT(BPF_RET | BPF_K, FALLBACK),
-        /* 11 */ BPF_STMT(BPF_RET | BPF_A, 0),
+        /* 0 */ BPF_STMT(BPF_LDX | BPF_W | BPF_IMM, at),
+        /* 1 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+        /* 2: tls12_cid: on to 6 with X = at */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CT_TLS12_CID, 3, 0),
+        /* 3 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0u),
+        /* 4: a unified header with the C bit, else not ours */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x30u, 0, 14),
+        /* 5 */ BPF_STMT(BPF_LDX | BPF_W | BPF_IMM, 1),
+        /* 6 */ BPF_STMT(BPF_STX, 0),
+        /* 7-9: X = where the CID ends */
+        BPF_STMT(BPF_MISC | BPF_TXA, 0),
+        /* 8 */ BPF_STMT(BPF_ALU | BPF_ADD | BPF_K, (unsigned)cid_len),
+        /* 9 */ BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+        /* 11: shorter than the header and the CID: not ours */
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_X, 0, 0, 7),
+        /* 12 */ BPF_STMT(BPF_LDX | BPF_W | BPF_MEM, 0),
+        /* 13: the config octet (rotation and length) */
+        BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),
+        /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, first, 0, 4),
+        /* 15: the node */
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, 1),
+        /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, node, 0, 2),
+        /* 17: the worker, returned as the socket's index if it has one */
+        BPF_STMT(BPF_LD | BPF_B | BPF_IND, 3),
+        /* 18 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, n, 0, 1),
+        /* 19 */ BPF_STMT(BPF_RET | BPF_K, FALLBACK),
+        /* 20 */ BPF_STMT(BPF_RET | BPF_A, 0),
     };
     struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
     if (setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0) {

@@ -1052,9 +1052,14 @@ static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
     if (!l->cfg.callbacks.cid_generator && !l->cfg.cid.length && !l->group) return NULL;
     for (size_t i = 0; i < l->table_size; i++)
         for (cdtls_sock *s = l->table[i]; s; s = s->hnext) {
+            /* the length of this peer's CIDs: the header of a DTLS 1.3
+             * record does not carry it (RFC 9147 §4); the CID may be any
+             * it was handed (the handshake's or a NewConnectionId's) */
             size_t len;
             const uint8_t *own = cdtls_conn_own_cid(s->conn, &len), *cid;
-            if (own && len && cdtls_datagram_cid(d, n, len, &cid) && memcmp(cid, own, len) == 0) return s;
+            if (own && len && cdtls_datagram_cid(d, n, len, &cid) &&
+                cdtls_conn_cid_is_ours(s->conn, cid, len))
+                return s;
         }
     return NULL;
 }
@@ -1064,6 +1069,8 @@ static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t
 {
     (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
     if (cdtls_conn_recv_advanced(s->conn)) {
+        /* the hook for return routability (RFC 9853): the peer's path
+         * changed here, for DTLS 1.2 and 1.3 CID connections alike */
         table_remove(s->l, s);
         s->peer = *from;
         (void)table_insert(s->l, s); /* the table exists: it holds s */

@@ -104,6 +104,7 @@ func main() {
 	flag.Parse()
 
 	var opts []dtls.Option
+	opts = append(opts, cidOptions()...) // cid.go
 	if *curves != "" {
 		var cs []elliptic.Curve
 		for _, n := range strings.Split(*curves, ",") {
@@ -265,13 +266,15 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	buf := make([]byte, 2048)
 	if role == "server" {
-		n, err := conn.Read(buf)
-		if err != nil {
-			fail("read: %v", err)
-		}
-		fmt.Printf("pion: recv=%s\n", buf[:n])
-		if _, err := conn.Write(buf[:n]); err != nil {
-			fail("write: %v", err)
+		for i := 0; i < *echoes; i++ { // cid.go
+			n, err := conn.Read(buf)
+			if err != nil {
+				fail("read: %v", err)
+			}
+			fmt.Printf("pion: recv=%s\n", buf[:n])
+			if _, err := conn.Write(buf[:n]); err != nil {
+				fail("write: %v", err)
+			}
 		}
 		// Let the echo leave before close_notify.
 		time.Sleep(200 * time.Millisecond)
@@ -284,6 +287,7 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 			fail("read: %v", err)
 		}
 		fmt.Printf("pion: recv=%s\n", buf[:n])
+		migrateAndEcho(conn, message) // cid.go
 	}
 }
 
