@@ -423,6 +423,13 @@ static int on_ee(cdtls_conn *c, const uint8_t *body, size_t len)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &ee.shared, &alert); /* ALPN, use_srtp */
+    /* RFC 7250 §4.2: the certificate types, here in 1.3 (RFC 8446 §4.2);
+     * none with a PSK, where no certificate follows */
+    if (!rc && v->psk_selected && (ee.shared.server_cert_type_len || ee.shared.client_cert_type_len)) {
+        alert = ALERT_UNSUPPORTED_EXTENSION;
+        rc = CDTLS_ERR_ILLEGAL_PARAMETER;
+    }
+    if (!rc) rc = rpk_accept(c, &ee.shared, &alert);
     if (rc) return conn_fail(c, rc, alert);
     v->st = v->psk_selected ? H13_C_WAIT_FIN : H13_C_WAIT_CERT_CR;
     return CDTLS_OK;
@@ -438,8 +445,8 @@ static int on_cr(cdtls_conn *c, const uint8_t *body, size_t len)
     if (cr.context_len) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     v->cert_requested = 1;
     v->client_sig = 0;
-    if (c->h->n_certs && c->h->have_own_leaf)
-        v->client_sig = hs13_sig_choose(c, c->h->own_leaf.key.type, cr.sig_algs, cr.sig_algs_len);
+    cdtls_key_type t;
+    if (rpk_own_key_type(c, &t)) v->client_sig = hs13_sig_choose(c, t, cr.sig_algs, cr.sig_algs_len);
     v->st = H13_C_WAIT_CERT;
     return CDTLS_OK;
 }
@@ -466,7 +473,7 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     conn_flight_clear(c);
     if (v->cert_requested) {
         rc = hs13_queue_certificate(c, v->hh->cr_context, v->hh->cr_context_len,
-                                    v->client_sig ? c->h->n_certs : 0);
+                                    v->client_sig ? (c->own_cert_rpk ? 1 : c->h->n_certs) : 0);
         if (!rc && v->client_sig) rc = hs13_queue_certificate_verify(c, v->client_sig);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     }

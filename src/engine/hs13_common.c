@@ -99,14 +99,13 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
 }
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
- * resumption, connection IDs, raw public keys. A configuration that asks
+ * resumption, connection IDs. A configuration that asks
  * for one of them speaks 1.2, as it did before 1.3 existed, rather than
  * losing the feature silently. */
 static int config_needs_12(const cdtls_config *cfg)
 {
     return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
-           conn_cid_wanted(cfg) || cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
-           cfg->callbacks.verify_raw_public_key;
+           conn_cid_wanted(cfg);
 }
 
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)
@@ -537,9 +536,10 @@ int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context
     hs13_cert_entry entries[CDTLS_X509_MAX_DEPTH];
     if (n_chain > CDTLS_X509_MAX_DEPTH) n_chain = CDTLS_X509_MAX_DEPTH;
     size_t size = 1 + context_len + 3;
+    if (n_chain && c->own_cert_rpk) n_chain = 1; /* RFC 7250 §3 in RFC 8446 §4.4.2: our SPKI alone */
     for (size_t i = 0; i < n_chain; i++) {
-        entries[i].data = c->h->cert_chain[i];
-        entries[i].len = c->h->cert_chain_len[i];
+        entries[i].data = c->own_cert_rpk ? c->cfg->credentials.raw_public_key : c->h->cert_chain[i];
+        entries[i].len = c->own_cert_rpk ? c->cfg->credentials.raw_public_key_len : c->h->cert_chain_len[i];
         entries[i].ext.p = NULL;
         entries[i].ext.len = 0;
         entries[i].ext.count = 0;
@@ -570,8 +570,16 @@ int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judg
     if (ct.context_len != 0) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (ct.count == 0) return CDTLS_OK;
     cdtls_reader walk = ct.list;
-    size_t total = 0;
     hs13_cert_entry e;
+    if (c->peer_cert_rpk) { /* RFC 7250 §3: one entry, a SubjectPublicKeyInfo */
+        if (ct.count != 1 || !hs13_certificate_next(&walk, &e))
+            return conn_fail(c, CDTLS_ERR_DECODE, ALERT_BAD_CERTIFICATE);
+        if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+        rc = rpk_take_peer_spki(c, e.data, e.len, judge);
+        if (!rc) *n_out = 1;
+        return rc;
+    }
+    size_t total = 0;
     for (size_t i = 0; i < ct.count; i++) {
         if (!hs13_certificate_next(&walk, &e)) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
         if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
