@@ -76,7 +76,8 @@ static int echo(sim_link *s)
     if (cdtls_conn_write(s->server, (const uint8_t *)"back", 4, NULL) != CDTLS_OK) return 0;
     sim_pump(s);
     sim_run(s, 1000);
-    return cdtls_conn_read(s->client, b, sizeof b, &n, NULL) == CDTLS_OK && n == 4 && memcmp(b, "back", 4) == 0;
+    return cdtls_conn_read(s->client, b, sizeof b, &n, NULL) == CDTLS_OK && n == 4 &&
+           memcmp(b, "back", 4) == 0;
 }
 
 static void assert_spki(const cdtls_conn *c, const rpk_id *id)
@@ -151,8 +152,11 @@ Test(rpk13, wrong_pin_is_bad_certificate)
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_UNTRUSTED);
-    /* the server learns why: the client's alert (hs_cert_alert) */
+    /* the server learns why: bad_certificate */
     cr_assert_neq(cdtls_conn_error(s.server), CDTLS_OK);
+    uint8_t level = 0, desc = 0;
+    cr_assert(cdtls_conn_peer_alert(s.server, &level, &desc));
+    cr_assert_eq(desc, 42, "bad_certificate, got %u", desc);
     sim_free(&s);
     free_id(&srv);
 }
@@ -224,6 +228,9 @@ Test(rpk13, mutual_raw_keys)
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_CERT_UNTRUSTED);
+    uint8_t level = 0, desc = 0;
+    cr_assert(cdtls_conn_peer_alert(s.client, &level, &desc));
+    cr_assert_eq(desc, 42, "bad_certificate, got %u", desc);
     sim_free(&s);
     free_id(&srv);
     free_id(&cli);

@@ -181,7 +181,11 @@ int rpk_take_peer_spki(cdtls_conn *c, const uint8_t *spki, size_t len, int judge
     c->peer_chain[0].der_len = len;
     c->peer_chain_len = 1;
     rc = judge ? rpk_judge(c, der, len) : CDTLS_OK;
-    return rc ? conn_fail(c, rc, hs_cert_alert(rc)) : CDTLS_OK;
+    /* a key no pin names is a bad certificate, not one of an unknown CA
+     * (there is no CA); the application's refusal stays certificate_unknown */
+    if (rc)
+        return conn_fail(c, rc, rc == CDTLS_ERR_CERT_UNTRUSTED ? ALERT_BAD_CERTIFICATE : hs_cert_alert(rc));
+    return CDTLS_OK;
 }
 
 /* The key our CertificateVerify signs with: the raw key's when the peer
