@@ -168,6 +168,9 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     uint16_t versions[2] = {CDTLS_VERSION_1_3, CDTLS_VERSION_1_2};
     in.versions = versions;
     in.n_versions = hs13_allows_12(c) ? 2 : 1;
+    /* RFC 8446 §4.2.6: the server may ask for our certificate later */
+    in.post_handshake_auth = c->cfg->verify.post_handshake_auth != 0;
+    hs13_ph_offered(c, in.post_handshake_auth);
 
     /* key shares: made for the first hello (first_shares), kept over
      * retransmissions and a HelloVerifyRequest, replaced after a
@@ -480,6 +483,7 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     uint8_t vd[TLS13_MAX_HASH];
     rc = hs13_finished_make(c, 0, vd);
     if (!rc) rc = hs13_queue(c, HS_FINISHED, vd, v->hash_len, 2);
+    if (!rc) hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
     if (!rc) rc = hs13_install_tx(c, 1);
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);

@@ -267,6 +267,7 @@ void hs13_free(cdtls_conn *c)
     if (!v) return;
     clear_keys(c);
     hs13_handshake_done(c);
+    hs13_ph_free(c);
     cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
     c->v13 = NULL;
 }
@@ -560,14 +561,23 @@ int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context
  * caller decides). Per-entry extensions answer requests we never make. */
 int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge, size_t *n_out)
 {
+    return hs13_on_certificate_ctx(c, body, len, judge, NULL, 0, n_out);
+}
+
+/* ...whose certificate_request_context must be ctx (RFC 8446 §4.4.2: empty
+ * in the handshake, the CertificateRequest's after it) */
+int hs13_on_certificate_ctx(cdtls_conn *c, const uint8_t *body, size_t len, int judge, const uint8_t *ctx,
+                            size_t ctx_len, size_t *n_out)
+{
     hs13_certificate ct;
     *n_out = 0;
     if (c->peer_block) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     int rc = hs13_certificate_parse(body, len, CDTLS_X509_MAX_DEPTH, &ct);
     if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
     if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    /* the context: empty in the server's; ours (empty) echoed in the client's */
-    if (ct.context_len != 0) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    /* the context: empty in the server's; ours echoed in the client's */
+    if (ct.context_len != ctx_len || (ctx_len && !cdtls_ct_equal(ct.context, ctx, ctx_len)))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (ct.count == 0) return CDTLS_OK;
     cdtls_reader walk = ct.list;
     hs13_cert_entry e;
@@ -931,6 +941,27 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL);
 }
 
+/* A post-handshake message (whole, its DTLS header included) in one record
+ * of the current application epoch, a datagram of its own; *rn its record
+ * number for the peer's ACK (RFC 9147 §7). hs13_posthandshake.c */
+int hs13_post_hs_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack13_record_number *rn)
+{
+    conn13 *v = c->v13;
+    if (!v->tx_ap) return CDTLS_ERR_BAD_STATE;
+    if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
+    const size_t cap = H13_HDR + len + record13_expansion(v->tx_ap, len);
+    if (cap > c->mtu) return CDTLS_ERR_LIMIT;
+    uint8_t *rec = c->a->alloc(c->a->ctx, cap);
+    if (!rec) return CDTLS_ERR_NOMEM;
+    size_t used = 0;
+    int rc = put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, msg, len, rec, cap, &used, rn);
+    if (!rc)
+        rc = dgram_queue_push(&c->out, c->a, rec, used,
+                              c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
+    cdtls_free_wipe(c->a, rec, cap);
+    return rc;
+}
+
 /* ---------------------------------------------------------- KeyUpdate */
 
 static int ku_transmit(cdtls_conn *c)
@@ -1041,6 +1072,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
         t = c->timer_at_ms;
     }
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
+    if (v && c->state == CDTLS_STATE_ESTABLISHED && hs13_ph_timeout(c) < t) t = hs13_ph_timeout(c);
     return t;
 }
 
@@ -1056,6 +1088,10 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    if (c->state == CDTLS_STATE_ESTABLISHED) {
+        int rc = hs13_ph_on_timeout(c, now_ms); /* post-handshake auth (hs13_posthandshake.c) */
+        if (rc) return rc;
+    }
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
@@ -1156,7 +1192,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch == 2 && c->role == CDTLS_CLIENT && v->final_pending) {
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq && h.type == HS13_KEY_UPDATE) {
+            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
+                       (h.type == HS13_KEY_UPDATE || hs13_ph_handles(h.type))) {
                 /* the peer resends a KeyUpdate we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1164,6 +1201,11 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
+                if (hs13_ph_handles(h.type)) { /* post-handshake auth, in order (hs13_posthandshake.c) */
+                    int rc = hs13_ph_receive(c, &h, frag, epoch, seq, now_ms);
+                    if (rc) return rc;
+                    continue;
+                }
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
                  * is acknowledged and not used (no 1.3 resumption yet);
                  * anything else ends the connection */
@@ -1220,6 +1262,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     size_t n = 0;
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
     conn_observe_ack(c, CDTLS_EVENT_ACK_RECEIVED, len >= 2 ? (len - 2) / 16 : 0);
+    hs13_ph_on_ack(c, rns, n);
     if (v->ku_pending) {
         size_t kn = v->n_ku_rn < 8 ? v->n_ku_rn : 8;
         for (size_t i = 0; i < n && v->ku_pending; i++)

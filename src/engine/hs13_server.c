@@ -594,6 +594,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         hs13_transcript_start(c);
     }
     hs13_transcript_add(c, HS_CLIENT_HELLO, body, body_len);
+    hs13_ph_offered(c, ch.post_handshake_auth); /* RFC 8446 §4.2.6 */
     return send_flight(c, &ch, &k, now_ms);
 }
 
@@ -638,6 +639,7 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
         rc = hs13_finished_check(c, 0, body, len);
         if (rc) return rc;
         hs13_transcript_add(c, type, body, len);
+        hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
         /* the client has our flight; its final flight gets an ACK at once
          * (RFC 9147 §7.1), resent when the client resends */
         conn_flight_clear(c);
