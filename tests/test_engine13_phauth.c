@@ -32,9 +32,9 @@ typedef struct cert_id {
 static void make_cert(cert_id *id, const char *name)
 {
     const cdtls_provider *p = cdtls_provider_default();
-    cr_assert_eq(cdtls_x509_selfsign(p, NULL, name, 1700000000, 30, id->der, sizeof id->der, &id->der_len,
-                                     &id->key),
-                 CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_selfsign(p, NULL, name, 1700000000, 30, id->der, sizeof id->der, &id->der_len, &id->key),
+        CDTLS_OK);
     cdtls_x509_cert c;
     cr_assert_eq(cdtls_x509_parse(id->der, id->der_len, &c), CDTLS_OK);
     cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &c, id->fp), CDTLS_OK);
@@ -59,7 +59,8 @@ static void configs(cdtls_config *cc, cdtls_config *sc, const cert_id *srv, cons
     cc->verify.pinned_sha256 = srv->fp, cc->verify.n_pins = 1;
     cc->verify.post_handshake_auth = 1;
     if (cli) {
-        cc->credentials.chain = cli->chain, cc->credentials.chain_len = cli->lens, cc->credentials.n_certs = 1;
+        cc->credentials.chain = cli->chain, cc->credentials.chain_len = cli->lens,
+        cc->credentials.n_certs = 1;
         cc->credentials.private_key = cli->key;
         sc->verify.pinned_sha256 = cli->fp, sc->verify.n_pins = 1;
     }
@@ -104,8 +105,8 @@ static int peer_alert(const cdtls_conn *c)
 static void handshake(sim_link *s, const cdtls_config *cc, const cdtls_config *sc)
 {
     cr_assert_eq(sim_init(s, cc, sc, NULL), CDTLS_OK);
-    cr_assert(sim_run_handshake(s, 10000), "client %s, server %s", cdtls_strerror(cdtls_conn_error(s->client)),
-              cdtls_strerror(cdtls_conn_error(s->server)));
+    cr_assert(sim_run_handshake(s, 10000), "client %s, server %s",
+              cdtls_strerror(cdtls_conn_error(s->client)), cdtls_strerror(cdtls_conn_error(s->server)));
     cr_assert_eq(cdtls_conn_version(s->server), CDTLS_VERSION_1_3);
     sim_run(s, 2000); /* the client's final flight ACKed */
 }
@@ -138,12 +139,14 @@ Test(phauth13, client_authenticates_after_the_handshake)
     cr_assert_eq(cdtls_conn_client_auth_state(s.server), CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED);
     cr_assert_eq(cdtls_conn_client_auth_state(s.client), CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED);
     const cdtls_x509_cert *peer = cdtls_conn_peer_certificates(s.server, &n);
-    cr_assert(peer && n == 1 && peer[0].der_len == cli.der_len && memcmp(peer[0].der, cli.der, cli.der_len) == 0,
+    cr_assert(peer && n == 1 && peer[0].der_len == cli.der_len &&
+                  memcmp(peer[0].der, cli.der, cli.der_len) == 0,
               "the server holds the client's certificate");
     /* the messages each way, and the server's ACK of the client's flight */
     cr_assert_eq(ks.sent[13], 1, "one CertificateRequest");
     cr_assert_eq(kc.received[13], 1);
-    cr_assert(kc.sent[11] == 1 && kc.sent[15] == 1 && kc.sent[20] == 1, "Certificate, CertificateVerify, Finished");
+    cr_assert(kc.sent[11] == 1 && kc.sent[15] == 1 && kc.sent[20] == 1,
+              "Certificate, CertificateVerify, Finished");
     cr_assert(ks.received[11] == 1 && ks.received[15] == 1 && ks.received[20] == 1);
     cr_assert_geq(ks.acks_sent, 1);
     cr_assert_geq(kc.acks_received, 1);

@@ -34,9 +34,9 @@
 
 #if CDTLS_HAVE_DTLS13
 
-#define PHA_CTX_LEN 8u    /* our certificate_request_context: random, unique per request */
-#define PHA_MAX_MSGS 3u   /* Certificate, CertificateVerify, Finished */
-#define PHA_MAX_RN 32u    /* record numbers of our flight we recognise in an ACK */
+#define PHA_CTX_LEN 8u  /* our certificate_request_context: random, unique per request */
+#define PHA_MAX_MSGS 3u /* Certificate, CertificateVerify, Finished */
+#define PHA_MAX_RN 32u  /* record numbers of our flight we recognise in an ACK */
 #define PHA_MAX_RETRANS 10u
 #define ALERT_CERTIFICATE_REQUIRED_13 116 /* RFC 8446 §6.2 */
 
@@ -116,7 +116,8 @@ static void cur_add(cdtls_conn *c, h13_pha *ph, const uint8_t *msg, size_t msg_l
     const cdtls_hash_vt *h = c->p->hash[c->v13->hash];
     uint8_t hdr[4] = {msg[0], msg[1], msg[2], msg[3]};
     h->update(&ph->cur, hdr, 4);
-    if (msg_len > DTLS_HS_HEADER_LEN) h->update(&ph->cur, msg + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN);
+    if (msg_len > DTLS_HS_HEADER_LEN)
+        h->update(&ph->cur, msg + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN);
 }
 
 /* A message (header + body) of ours appended to the flight being built. */
@@ -181,7 +182,7 @@ int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms)
     /* RFC 8446 §4.6.2: only a client that offered post_handshake_auth */
     if (!ph || !ph->offered || !ph->have_th) return CDTLS_ERR_UNSUPPORTED;
     if (ph->st != PHA_IDLE) return CDTLS_ERR_BAD_STATE; /* one request at a time */
-    if (c->peer_block) return CDTLS_ERR_BAD_STATE;       /* the client is authenticated already */
+    if (c->peer_block) return CDTLS_ERR_BAD_STATE;      /* the client is authenticated already */
     out_free(c, ph);
     int rc = c->p->random(c->p, ph->ctx, PHA_CTX_LEN);
     if (rc) return rc;
@@ -269,7 +270,8 @@ static int server_message(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_
         if (tls13_verify_data_check(c->p, v->hash, DTLS13_LABEL_PREFIX, v->c_ap, th, body, len) != CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_BAD_FINISHED, ALERT_DECRYPT_ERROR);
         ph->st = PHA_IDLE;
-        ph->result = c->peer_chain_len ? CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED : CDTLS_CLIENT_AUTH_STATE_DECLINED;
+        ph->result = c->peer_chain_len ? CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED
+                                       : CDTLS_CLIENT_AUTH_STATE_DECLINED;
         cdtls_memzero(&ph->cur, sizeof ph->cur);
         /* RFC 9147 §7.1: the client's flight is not implicitly acknowledged */
         ack13_rx_due_now(&v->arx, now_ms);
@@ -287,7 +289,8 @@ static int client_answer(cdtls_conn *c, h13_pha *ph, const uint8_t *msg, size_t 
 {
     conn13 *v = c->v13;
     hs13_certificate_request cr;
-    if (hs13_certificate_request_parse(msg + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN, &cr) != CDTLS_OK)
+    if (hs13_certificate_request_parse(msg + DTLS_HS_HEADER_LEN, msg_len - DTLS_HS_HEADER_LEN, &cr) !=
+        CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     out_free(c, ph); /* a new request supersedes an answer not yet acknowledged */
     memcpy(ph->ctx, cr.context, cr.context_len);
@@ -429,7 +432,8 @@ int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms)
         return CDTLS_OK;
     }
     uint64_t next = (uint64_t)ph->timeout_ms * 2;
-    ph->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    ph->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                             : (uint32_t)next;
     ph->timer_at = now_ms + ph->timeout_ms;
     ph->retransmits++;
     conn_observe_retransmit(c, 1);
