@@ -438,6 +438,8 @@ int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms)
     ph->retransmits++;
     conn_observe_retransmit(c, 1);
     int rc = out_transmit(c, ph);
+    /* an output queue the application has not drained: the next timer tries again */
+    if (rc == CDTLS_ERR_LIMIT && c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_OK;
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }
 
