@@ -1199,13 +1199,12 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
                 int rc = hs13_send_ack(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && hs13_ph_handles(h.type)) {
+                /* post-handshake auth, reassembled (hs13_posthandshake.c) */
+                int rc = hs13_ph_receive(c, &h, frag, epoch, seq, now_ms);
+                if (rc) return rc;
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
-                if (hs13_ph_handles(h.type)) { /* post-handshake auth, in order (hs13_posthandshake.c) */
-                    int rc = hs13_ph_receive(c, &h, frag, epoch, seq, now_ms);
-                    if (rc) return rc;
-                    continue;
-                }
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
                  * is acknowledged and not used (no 1.3 resumption yet);
                  * anything else ends the connection */

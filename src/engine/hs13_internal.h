@@ -228,8 +228,8 @@ void hs13_ph_offered(cdtls_conn *c, int offered); /* client: we offered; server:
 void hs13_ph_keep_transcript(cdtls_conn *c);      /* at the client's Finished */
 void hs13_ph_free(cdtls_conn *c);
 int hs13_ph_handles(uint8_t type); /* a post-handshake message type of ours */
-/* a whole message of those types at or after the next message_seq */
-int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *body, uint64_t epoch, uint64_t seq,
+/* a fragment of a message of those types at or after the next message_seq */
+int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *frag, uint64_t epoch, uint64_t seq,
                     uint64_t now_ms);
 void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n);
 uint64_t hs13_ph_timeout(const cdtls_conn *c);

@@ -13,10 +13,11 @@
  * The CertificateRequest is acknowledged implicitly by the client's flight
  * (RFC 9147 §7.1, item 2) and resent by the server's timer until then (or
  * until an ACK lists it); the client's flight is resent by its timer until
- * the server's ACK lists all its records. Each message goes whole in one
- * record of the current application epoch; the receive path takes only
- * whole post-handshake messages (as it does for KeyUpdate), so a client
- * chain that does not fit in one record is refused with CDTLS_ERR_LIMIT.
+ * the server's ACK lists all its records. Messages go in records of the
+ * current application epoch, fragmented to the MTU (RFC 9147 §5.5); a
+ * retransmission carries only the fragments not yet ACKed (§7.2). Received
+ * messages are reassembled (hs_reasm: bounded as the handshake's, in
+ * message_seq order) before they are handled.
  *
  * Transcript (RFC 8446 §4.4): the Handshake Context of a post-handshake
  * message is the main handshake through the client's Finished, then the
@@ -31,12 +32,14 @@
 #include "common/mem.h"
 #include "common/writer.h"
 #include "engine/hs13_internal.h"
+#include "handshake/hs_reasm.h"
 
 #if CDTLS_HAVE_DTLS13
 
-#define PHA_CTX_LEN 8u  /* our certificate_request_context: random, unique per request */
-#define PHA_MAX_MSGS 3u /* Certificate, CertificateVerify, Finished */
-#define PHA_MAX_RN 32u  /* record numbers of our flight we recognise in an ACK */
+#define PHA_CTX_LEN 8u    /* our certificate_request_context: random, unique per request */
+#define PHA_MAX_MSGS 3u   /* Certificate, CertificateVerify, Finished */
+#define PHA_MAX_RN 64u    /* record numbers of our flight we recognise in an ACK */
+#define PHA_MAX_FRAGS 64u /* fragments of one message (a bit each) */
 #define PHA_MAX_RETRANS 10u
 #define ALERT_CERTIFICATE_REQUIRED_13 116 /* RFC 8446 §6.2 */
 
@@ -62,9 +65,15 @@ struct h13_pha {
     /* our messages being resent (handshake headers included) */
     uint8_t *out;
     size_t out_cap, n_msgs, off[PHA_MAX_MSGS], len[PHA_MAX_MSGS];
+    size_t frag_room; /* body bytes per fragment, fixed for the flight */
     ack13_record_number rn[PHA_MAX_RN];
-    uint8_t rn_msg[PHA_MAX_RN], acked[PHA_MAX_MSGS];
+    uint8_t rn_msg[PHA_MAX_RN], rn_frag[PHA_MAX_RN];
+    uint64_t acked[PHA_MAX_MSGS]; /* a bit per fragment */
     size_t n_rn;
+    /* the peer's post-handshake messages of ours, reassembled */
+    hs_reasm reasm;
+    int reasm_on;
+    int flight_seen; /* server: a record of the client's answer came (its ACK list restarts) */
     uint64_t timer_at;
     uint32_t timeout_ms;
     unsigned retransmits;
@@ -74,7 +83,10 @@ static h13_pha *pha_get(cdtls_conn *c)
 {
     conn13 *v = c->v13;
     if (!v) return NULL;
-    if (!v->pha) v->pha = cdtls_alloc_zero(c->a, sizeof *v->pha);
+    if (!v->pha) {
+        v->pha = cdtls_alloc_zero(c->a, sizeof *v->pha);
+        if (v->pha) v->pha->timer_at = UINT64_MAX;
+    }
     return v->pha;
 }
 
@@ -91,6 +103,7 @@ void hs13_ph_free(cdtls_conn *c)
     conn13 *v = c->v13;
     if (!v || !v->pha) return;
     out_free(c, v->pha);
+    if (v->pha->reasm_on) hs_reasm_free(&v->pha->reasm);
     cdtls_free_wipe(c->a, v->pha, sizeof *v->pha);
     v->pha = NULL;
 }
@@ -140,31 +153,59 @@ static int out_add(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_t *body
     if (len) memcpy(m + DTLS_HS_HEADER_LEN, body, len);
     ph->off[ph->n_msgs] = used;
     ph->len[ph->n_msgs] = DTLS_HS_HEADER_LEN + len;
-    ph->acked[ph->n_msgs] = 0;
     ph->n_msgs++;
     cur_add(c, ph, m, DTLS_HS_HEADER_LEN + len);
     conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, m, DTLS_HS_HEADER_LEN + len);
     return CDTLS_OK;
 }
 
-/* Sends the messages not yet acknowledged, each in a fresh record (RFC
- * 9147 §5.8.1), noting the record numbers for the ACK. */
+static size_t n_frags(const h13_pha *ph, size_t i)
+{
+    size_t body = ph->len[i] - DTLS_HS_HEADER_LEN;
+    return body ? (body + ph->frag_room - 1) / ph->frag_room : 1;
+}
+
+/* Sends the fragments not yet acknowledged, each in a fresh record (RFC
+ * 9147 §5.8.1, §5.5), noting the record numbers for the ACK. */
 static int out_transmit(cdtls_conn *c, h13_pha *ph)
 {
-    for (size_t i = 0; i < ph->n_msgs; i++) {
-        if (ph->acked[i]) continue;
-        ack13_record_number rn;
-        int rc = hs13_post_hs_send(c, ph->out + ph->off[i], ph->len[i], &rn);
-        if (rc) return rc;
-        ph->rn[ph->n_rn % PHA_MAX_RN] = rn;
-        ph->rn_msg[ph->n_rn % PHA_MAX_RN] = (uint8_t)i;
-        ph->n_rn++;
+    uint8_t *frag = c->a->alloc(c->a->ctx, DTLS_HS_HEADER_LEN + ph->frag_room);
+    if (!frag) return CDTLS_ERR_NOMEM;
+    int rc = CDTLS_OK;
+    for (size_t i = 0; i < ph->n_msgs && !rc; i++) {
+        const uint8_t *m = ph->out + ph->off[i];
+        hs_header h;
+        hs_header_get(m, &h);
+        for (size_t k = 0; k < n_frags(ph, i) && !rc; k++) {
+            if (ph->acked[i] >> k & 1u) continue;
+            size_t off = k * ph->frag_room;
+            size_t take = h.length - off < ph->frag_room ? h.length - off : ph->frag_room;
+            hs_header fh = {h.type, h.length, h.message_seq, (uint32_t)off, (uint32_t)take};
+            hs_header_put(&fh, frag);
+            if (take) memcpy(frag + DTLS_HS_HEADER_LEN, m + DTLS_HS_HEADER_LEN + off, take);
+            ack13_record_number rn;
+            rc = hs13_post_hs_send(c, frag, DTLS_HS_HEADER_LEN + take, &rn);
+            if (rc) break;
+            ph->rn[ph->n_rn % PHA_MAX_RN] = rn;
+            ph->rn_msg[ph->n_rn % PHA_MAX_RN] = (uint8_t)i;
+            ph->rn_frag[ph->n_rn % PHA_MAX_RN] = (uint8_t)k;
+            ph->n_rn++;
+        }
     }
-    return CDTLS_OK;
+    cdtls_free_wipe(c->a, frag, DTLS_HS_HEADER_LEN + ph->frag_room);
+    return rc;
 }
 
 static int out_send(cdtls_conn *c, h13_pha *ph, uint64_t now_ms)
 {
+    /* fragments fill a record of the current epoch (hs13_max_write) */
+    size_t room = hs13_max_write(c);
+    if (room <= DTLS_HS_HEADER_LEN) return CDTLS_ERR_LIMIT;
+    ph->frag_room = room - DTLS_HS_HEADER_LEN;
+    for (size_t i = 0; i < ph->n_msgs; i++) {
+        if (n_frags(ph, i) > PHA_MAX_FRAGS) return CDTLS_ERR_LIMIT;
+        ph->acked[i] = 0;
+    }
     ph->timeout_ms = c->cfg->timers.retransmit_initial_ms;
     ph->retransmits = 0;
     ph->timer_at = now_ms + ph->timeout_ms;
@@ -202,6 +243,7 @@ int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms)
         return rc;
     }
     ph->st = PHA_S_WAIT_CERT;
+    ph->flight_seen = 0;
     ph->require = require;
     ph->cr_acked = 0;
     ph->result = CDTLS_CLIENT_AUTH_STATE_PENDING;
@@ -234,18 +276,15 @@ static int cv_check(cdtls_conn *c, h13_pha *ph, const uint8_t *body, size_t len)
 }
 
 static int server_message(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_t *msg, size_t msg_len,
-                          uint64_t epoch, uint64_t seq, uint64_t now_ms)
+                          uint64_t now_ms)
 {
     conn13 *v = c->v13;
     const uint8_t *body = msg + DTLS_HS_HEADER_LEN;
     size_t len = msg_len - DTLS_HS_HEADER_LEN;
     int rc;
-    ack13_record_number rn = {epoch, seq};
     if (ph->st == PHA_S_WAIT_CERT && type == HS_CERTIFICATE) {
         /* the client's flight: our CertificateRequest is implicitly acknowledged (RFC 9147 §7.1) */
         out_free(c, ph);
-        ack13_rx_new_flight(&v->arx);
-        ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
         size_t n = 0;
         rc = hs13_on_certificate_ctx(c, body, len, 1, ph->ctx, ph->ctx_len, &n);
         if (rc) return rc;
@@ -256,7 +295,6 @@ static int server_message(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_
         return CDTLS_OK;
     }
     if (ph->st == PHA_S_WAIT_CV && type == HS_CERTIFICATE_VERIFY) {
-        ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
         rc = cv_check(c, ph, body, len);
         if (rc) return rc;
         cur_add(c, ph, msg, msg_len);
@@ -264,7 +302,6 @@ static int server_message(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_
         return CDTLS_OK;
     }
     if (ph->st == PHA_S_WAIT_FIN && type == HS_FINISHED) {
-        ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
         uint8_t th[TLS13_MAX_HASH];
         c->p->hash[v->hash]->final(&ph->cur, th);
         if (tls13_verify_data_check(c->p, v->hash, DTLS13_LABEL_PREFIX, v->c_ap, th, body, len) != CDTLS_OK)
@@ -371,18 +408,60 @@ int hs13_ph_handles(uint8_t type)
            type == HS_FINISHED;
 }
 
-int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *body, uint64_t epoch, uint64_t seq,
+static int handle_message(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint64_t now_ms);
+
+int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *frag, uint64_t epoch, uint64_t seq,
                     uint64_t now_ms)
 {
     conn13 *v = c->v13;
     h13_pha *ph = v->pha;
-    /* in order only: one after a gap waits for the peer to resend what is
-     * missing (its timer runs until our ACK or answer) */
-    if (h->message_seq != c->peer_next_seq) return CDTLS_OK;
-    c->peer_next_seq = (uint16_t)(h->message_seq + 1);
-    const uint8_t *msg = body - DTLS_HS_HEADER_LEN;
-    const size_t msg_len = DTLS_HS_HEADER_LEN + h->length;
-    const uint8_t type = h->type;
+    if (!ph) {
+        /* no post_handshake_auth offered or seen: a whole CertificateRequest
+         * (or anything of these types) is unexpected_message (RFC 8446
+         * §4.6.2); fragments of one are dropped */
+        if (h->message_seq != c->peer_next_seq || h->fragment_offset || h->fragment_length != h->length)
+            return CDTLS_OK;
+        return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    }
+    if (!ph->reasm_on) {
+        hs_reasm_limits lim = {c->cfg->limits.max_handshake_message, c->cfg->limits.max_handshake_buffer,
+                               NULL};
+        if (hs_reasm_init(&ph->reasm, c->a, &lim) != CDTLS_OK)
+            return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+        ph->reasm_on = 1;
+    }
+    /* other post-handshake messages (KeyUpdate) move peer_next_seq on */
+    if (hs_reasm_next_seq(&ph->reasm) != c->peer_next_seq) {
+        hs_reasm_reset(&ph->reasm);
+        hs_reasm_set_next_seq(&ph->reasm, c->peer_next_seq);
+    }
+    if (hs_reasm_add(&ph->reasm, h, frag, h->fragment_length) != CDTLS_OK) return CDTLS_OK; /* dropped */
+    if (c->role == CDTLS_SERVER && ph->st != PHA_IDLE) {
+        /* the records of the client's answer, for our ACK (RFC 9147 §7):
+         * at most ¼ RTO after one (the missing fragments then come again
+         * alone), at once after the Finished */
+        ack13_record_number rn = {epoch, seq};
+        if (!ph->flight_seen) ack13_rx_new_flight(&v->arx);
+        ph->flight_seen = 1;
+        ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
+    }
+    uint8_t type;
+    uint16_t mseq;
+    const uint8_t *msg;
+    size_t msg_len;
+    while (c->state == CDTLS_STATE_ESTABLISHED && hs_reasm_next(&ph->reasm, &type, &mseq, &msg, &msg_len)) {
+        c->peer_next_seq = (uint16_t)(mseq + 1);
+        int rc = handle_message(c, msg, msg_len, now_ms);
+        if (ph->reasm_on) hs_reasm_consume(&ph->reasm);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+
+static int handle_message(cdtls_conn *c, const uint8_t *msg, size_t msg_len, uint64_t now_ms)
+{
+    h13_pha *ph = c->v13->pha;
+    const uint8_t type = msg[0];
     conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, msg, msg_len);
     if (c->role == CDTLS_CLIENT) {
         /* RFC 8446 §4.6.2: a CertificateRequest to a client that did not
@@ -393,7 +472,7 @@ int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *body, uint
     }
     if (!ph || ph->st == PHA_IDLE || type == HS_CERTIFICATE_REQUEST)
         return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
-    return server_message(c, ph, type, msg, msg_len, epoch, seq, now_ms);
+    return server_message(c, ph, type, msg, msg_len, now_ms);
 }
 
 void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n)
@@ -404,9 +483,13 @@ void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n)
     size_t kn = ph->n_rn < PHA_MAX_RN ? ph->n_rn : PHA_MAX_RN;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < kn; j++)
-            if (rns[i].epoch == ph->rn[j].epoch && rns[i].seq == ph->rn[j].seq) ph->acked[ph->rn_msg[j]] = 1;
-    for (size_t i = 0; i < ph->n_msgs; i++)
-        if (!ph->acked[i]) return;
+            if (rns[i].epoch == ph->rn[j].epoch && rns[i].seq == ph->rn[j].seq)
+                ph->acked[ph->rn_msg[j]] |= (uint64_t)1 << ph->rn_frag[j];
+    for (size_t i = 0; i < ph->n_msgs; i++) {
+        size_t nf = n_frags(ph, i);
+        uint64_t all = nf >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << nf) - 1;
+        if ((ph->acked[i] & all) != all) return;
+    }
     /* all of it acknowledged (RFC 9147 §7.1): not resent any more */
     out_free(c, ph);
     if (ph->st == PHA_C_PENDING) ph->st = PHA_IDLE;
