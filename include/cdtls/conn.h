@@ -240,7 +240,7 @@ CDTLS_API int cdtls_conn_update_keys(cdtls_conn *c, int request_peer);
  * anchors, pins, callbacks of the server's cfg.verify); a bad chain or
  * signature fails the connection. require: an empty Certificate fails it
  * too (certificate_required), else the connection goes on unauthenticated.
- * Each message must fit one record (CDTLS_ERR_LIMIT otherwise).
+ * Messages are fragmented to the MTU both ways (at most 64 fragments each).
  * CDTLS_ERR_UNSUPPORTED on DTLS 1.2, on a client, or when the client did not
  * offer post_handshake_auth; CDTLS_ERR_BAD_STATE before the handshake is
  * done, while a request is outstanding, or once the client has shown a
