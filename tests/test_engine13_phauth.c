@@ -340,6 +340,11 @@ Test(phauth13, second_request_while_pending_refused)
     handshake(&s, &cc, &sc);
     cr_assert_eq(cdtls_conn_request_client_auth(s.server, 1), CDTLS_OK);
     cr_assert_eq(cdtls_conn_request_client_auth(s.server, 1), CDTLS_ERR_BAD_STATE);
+    /* nor may the connection be moved (its exchange state would not go along) */
+    static const uint8_t key[32] = {1};
+    uint8_t blob[4096];
+    size_t blob_len = 0;
+    cr_assert_eq(cdtls_conn_export_state(s.server, key, blob, sizeof blob, &blob_len), CDTLS_ERR_BAD_STATE);
     sim_pump(&s);
     sim_run(&s, 3000);
     cr_assert_eq(cdtls_conn_client_auth_state(s.server), CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED);

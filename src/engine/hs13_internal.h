@@ -235,6 +235,8 @@ void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n);
 uint64_t hs13_ph_timeout(const cdtls_conn *c);
 int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms);
 int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms);
+/* 1 while an exchange is under way (a request out, an answer unACKed) */
+int hs13_ph_busy(const cdtls_conn *c);
 
 /* hs13_client.c */
 /* Writes our ClientHello (1.3 form, offering 1.2 too when allowed) from

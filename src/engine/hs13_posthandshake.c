@@ -495,6 +495,12 @@ void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n)
     if (ph->st == PHA_C_PENDING) ph->st = PHA_IDLE;
 }
 
+int hs13_ph_busy(const cdtls_conn *c)
+{
+    const conn13 *v = c->v13;
+    return v && v->pha && (v->pha->st != PHA_IDLE || v->pha->n_msgs);
+}
+
 uint64_t hs13_ph_timeout(const cdtls_conn *c)
 {
     const conn13 *v = c->v13;
