@@ -803,6 +803,61 @@ static int seed_cert(cdtls_writer *w)
     return hs13_certificate_write(w, NULL, 0, e, 2);
 }
 
+/* Raw public keys over 1.3 (RFC 7250 in RFC 8446 §4.4.2) and post-handshake
+ * authentication (§4.6.2): a P-256 SubjectPublicKeyInfo as the one entry of
+ * a Certificate answering an 8-byte certificate_request_context; that
+ * CertificateRequest; EncryptedExtensions with both certificate types; a
+ * ClientHello offering post_handshake_auth and raw keys. */
+static const uint8_t seed_spki[91] = {
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1,
+    0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d,
+    0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe,
+    0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b,
+    0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
+
+static int seed_cert_rpk(cdtls_writer *w)
+{
+    hs13_cert_entry e[1] = {{seed_spki, sizeof seed_spki, {NULL, 0, 0}}};
+    return hs13_certificate_write(w, seed_key, 8, e, 1);
+}
+
+static int seed_cr_posthandshake(cdtls_writer *w)
+{
+    static const uint16_t sigs[] = {0x0807, 0x0403, 0x0503, 0x0804, 0x0805, 0x0806};
+    return hs13_certificate_request_write(w, seed_key, 8, sigs, 6);
+}
+
+static int seed_ee_rpk(cdtls_writer *w)
+{
+    static const uint8_t rpk[1] = {HS_CERT_TYPE_RAW_PUBLIC_KEY};
+    hs_extensions e;
+    memset(&e, 0, sizeof e);
+    e.server_cert_type = rpk, e.server_cert_type_len = 1;
+    e.client_cert_type = rpk, e.client_cert_type_len = 1;
+    return hs13_encrypted_extensions_write(w, &e, 0);
+}
+
+static int seed_client_hello_pha_rpk(cdtls_writer *w)
+{
+    static const uint16_t suites[] = {0x1301}, groups[] = {29}, sigs[] = {0x0403, 0x0807};
+    static const uint16_t versions[] = {HS13_DTLS_VERSION_1_3};
+    static const hs13_key_share shares[] = {{29, seed_key, 32}};
+    static const uint8_t types[3] = {2, HS_CERT_TYPE_RAW_PUBLIC_KEY, HS_CERT_TYPE_X509};
+    hs13_client_hello_params in;
+    memset(&in, 0, sizeof in);
+    in.legacy.version = DTLS_VERSION_1_2;
+    in.legacy.suites = suites, in.legacy.n_suites = 1;
+    in.legacy.groups = groups, in.legacy.n_groups = 1;
+    in.legacy.sig_algs = sigs, in.legacy.n_sig_algs = 2;
+    in.legacy.ext.server_cert_type = types, in.legacy.ext.server_cert_type_len = 3;
+    in.legacy.ext.client_cert_type = types, in.legacy.ext.client_cert_type_len = 3;
+    in.versions = versions, in.n_versions = 1;
+    in.shares = shares, in.n_shares = 1;
+    in.post_handshake_auth = 1;
+    return hs13_client_hello_write(w, &in, NULL);
+}
+
 static int seed_nst(cdtls_writer *w)
 {
     hs13_new_session_ticket t = {3600, 0x01020304, seed_key, 2, seed_key, 32, {NULL, 0, 0}, 1, 4096};
@@ -908,6 +963,10 @@ static void hs13_seeds(void)
     hs13_seed(HS13_NEW_CONNECTION_ID, seed_new_cid);
     hs13_seed(HS13_NEW_CONNECTION_ID, seed_new_cid_immediate);
     hs13_seed(HS13_REQUEST_CONNECTION_ID, seed_request_cid);
+    hs13_seed(HS_CERTIFICATE, seed_cert_rpk);
+    hs13_seed(HS_CERTIFICATE_REQUEST, seed_cr_posthandshake);
+    hs13_seed(HS13_ENCRYPTED_EXTENSIONS, seed_ee_rpk);
+    hs13_seed(HS_CLIENT_HELLO, seed_client_hello_pha_rpk);
 }
 
 /* fuzz_hybrid_kex: a genuine ClientHello share (server's view), one a byte

@@ -689,3 +689,157 @@ Test(interop_pion4, cid13_zero_length_our_client_moves_vs_pion_server)
 {
     our_client13_cid_vs_pion_server(0);
 }
+
+/* ------------------------------------ DTLS-SRTP and ALPN over DTLS 1.3 */
+
+/* use_srtp and ALPN negotiated over DTLS 1.3 (RFC 9147 keeps RFC 5764's
+ * use_srtp; the server answers both in EncryptedExtensions), both roles;
+ * the SRTP keying material of RFC 5764 §4.2 comes from the 1.3 exporter
+ * (RFC 8446 §7.5, "EXTRACTOR-dtls_srtp", no context): ours must equal
+ * pion's exported block byte for byte. */
+static const char *const alpn13_list[] = {"webrtc", "h2"};
+static const uint16_t srtp13_list[] = {CDTLS_SRTP_AEAD_AES_128_GCM, CDTLS_SRTP_AES128_CM_HMAC_SHA1_80};
+
+/* "pion: export=<HEX>" of the client_key|server_key|client_salt|server_salt
+ * block, as ours; and pion's view of the profile and protocol. */
+static void expect_same_srtp13(child *peer, const cdtls_conn *c)
+{
+    cdtls_srtp_keys k;
+    cr_assert_eq(cdtls_conn_srtp_keys(c, &k), CDTLS_OK);
+    cr_assert_eq(k.profile, CDTLS_SRTP_AEAD_AES_128_GCM);
+    cr_assert(k.key_len == 16 && k.salt_len == 12);
+    char line[256];
+    size_t n = (size_t)snprintf(line, sizeof line, "pion: export=");
+    const uint8_t *parts[4] = {k.client_key, k.server_key, k.client_salt, k.server_salt};
+    const size_t lens[4] = {k.key_len, k.key_len, k.salt_len, k.salt_len};
+    for (int p = 0; p < 4; p++)
+        for (size_t i = 0; i < lens[p]; i++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%02X", parts[p][i]);
+    int same = child_output_contains(peer, line, 3000);
+    if (!same) child_stop(peer, 1);
+    cr_assert(same, "pion's SRTP keying material differs from ours (%s)", line);
+    cr_assert(child_output_contains(peer, "pion: srtp=0x0007", 1000));
+    cr_assert(child_output_contains(peer, "pion: alpn=webrtc", 1000));
+    size_t alen = 0;
+    const uint8_t *proto = cdtls_conn_alpn(c, &alen);
+    cr_assert(proto && alen == 6 && memcmp(proto, "webrtc", 6) == 0, "our ALPN result");
+}
+
+/* pion's client (1.3 only) against our server: pion prefers SHA1_80 and
+ * h2 first, our server's preference (AEAD_AES_128_GCM, webrtc) wins. */
+Test(interop_pion4, client13_srtp_alpn_vs_our_server)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.credentials.chain = id.chain, cfg.credentials.chain_len = id.lens;
+    cfg.credentials.n_certs = id.n_certs, cfg.credentials.private_key = id.key;
+    cfg.alpn.protocols = alpn13_list, cfg.alpn.n_protocols = 2;
+    cfg.srtp.profiles = srtp13_list, cfg.srtp.n_profiles = 2;
+    uint16_t port = 0;
+    int fd = udp_open(0, &port);
+    cr_assert(fd >= 0);
+    const char *extra[] = {"-min",
+                           "1.3",
+                           "-curves",
+                           "X25519",
+                           "-insecure",
+                           "-alpn",
+                           "h2,webrtc",
+                           "-srtp",
+                           "SRTP_AES128_CM_HMAC_SHA1_80,SRTP_AEAD_AES_128_GCM",
+                           "-export",
+                           "EXTRACTOR-dtls_srtp:56",
+                           "-timeout",
+                           "8s",
+                           "-message",
+                           "srtp-13",
+                           NULL};
+    cdtls_conn *c = NULL;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, udp_now_ms(), &c), CDTLS_OK);
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    udp_peer u = {fd, {0}, 0};
+    int rc = udp_handshake(c, &u, 9000);
+    if (rc != 1 || cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&cli, 1);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "our server: %s",
+                 cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+    expect_pion_on(&cli, "1.3", cdtls_conn_cipher_suite(c));
+    cr_assert_eq(cdtls_conn_srtp_profile(c), CDTLS_SRTP_AEAD_AES_128_GCM);
+    expect_same_srtp13(&cli, c);
+    uint8_t buf[64];
+    size_t n = 0;
+    rc = udp_read(c, &u, buf, sizeof buf, &n, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's message: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_conn_write(c, buf, n, NULL), CDTLS_OK);
+    (void)udp_flush(c, &u);
+    int got = child_output_contains(&cli, "pion: recv=srtp-13", 3000);
+    if (!got) child_stop(&cli, 1);
+    cr_assert(got, "pion got our echo");
+    child_stop(&cli, 0);
+    cdtls_conn_free(c);
+    close(fd);
+    served_identity_free(&id);
+}
+
+/* pion's server (1.3 only) against our client: pion's preference decides
+ * (AEAD_AES_128_GCM first, webrtc its only protocol). */
+Test(interop_pion4, server13_srtp_alpn_vs_our_client)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-cert",   cert_file(id.pem_chain),
+                           "-key",    cert_file(id.key_file),
+                           "-min",    "1.3",
+                           "-alpn",   "webrtc",
+                           "-srtp",   "SRTP_AEAD_AES_128_GCM,SRTP_AES128_CM_HMAC_SHA1_80",
+                           "-export", "EXTRACTOR-dtls_srtp:56",
+                           NULL};
+    child srv;
+    start_pion4(&srv, "server", port, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
+    uint8_t root[4096];
+    FILE *f = fopen(cert_file(id.root_der), "rb");
+    cr_assert_not_null(f);
+    size_t rn = fread(root, 1, sizeof root, f);
+    fclose(f);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root, rn, &anchor), CDTLS_OK);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
+    cfg.server_name = id.host;
+    cfg.callbacks.unix_time = wall_clock;
+    cfg.versions.min = CDTLS_VERSION_1_3;
+    static const char *const ours[] = {"h2", "webrtc"};
+    static const uint16_t our_srtp[] = {CDTLS_SRTP_AES128_CM_HMAC_SHA1_80, CDTLS_SRTP_AEAD_AES_128_GCM};
+    cfg.alpn.protocols = ours, cfg.alpn.n_protocols = 2;
+    cfg.srtp.profiles = our_srtp, cfg.srtp.n_profiles = 2;
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with the pion v4 server: %s", cdtls_strerror(rc));
+    const cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+    expect_pion_on(&srv, "1.3", cdtls_conn_cipher_suite(c));
+    cr_assert_eq(cdtls_conn_srtp_profile(c), CDTLS_SRTP_AEAD_AES_128_GCM);
+    expect_same_srtp13(&srv, c);
+    const char *ping = "srtp-13-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's echo: %s", cdtls_strerror(rc));
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    served_identity_free(&id);
+}

@@ -341,6 +341,10 @@ typedef struct cdtls_config {
         size_t n_spki_pins;
         /* Server: ask the client for a certificate (certificate suites only). */
         cdtls_client_auth client_auth;
+        /* Client, DTLS 1.3: offer post_handshake_auth (RFC 8446 §4.2.6), so
+         * that the server may ask for our certificate (credentials) after
+         * the handshake (cdtls_conn_request_client_auth). */
+        int post_handshake_auth;
     } verify;
 
     /* Retransmission (RFC 6347 §4.2.4.1): first timeout, doubling up to the

@@ -229,6 +229,35 @@ CDTLS_API uint16_t cdtls_conn_group(const cdtls_conn *c);
  * before the handshake is done or while an update is still unacknowledged.
  * The engine also updates on its own before a key's usage limit. */
 CDTLS_API int cdtls_conn_update_keys(cdtls_conn *c, int request_peer);
+/* DTLS 1.3 post-handshake client authentication (RFC 8446 §4.6.2, RFC 9147
+ * §5.8.4): a server asks the client of an established connection for its
+ * certificate with a CertificateRequest (a fresh certificate_request_context),
+ * resent until the client answers; the client (cfg.verify.post_handshake_auth
+ * set, so it offered post_handshake_auth) answers on its own with
+ * Certificate, CertificateVerify and Finished, or an empty Certificate and
+ * Finished when it has no certificate the server's schemes fit, resent until
+ * the server's ACK. The client's chain is judged like a handshake's (trust
+ * anchors, pins, callbacks of the server's cfg.verify); a bad chain or
+ * signature fails the connection. require: an empty Certificate fails it
+ * too (certificate_required), else the connection goes on unauthenticated.
+ * Messages are fragmented to the MTU both ways (at most 64 fragments each).
+ * CDTLS_ERR_UNSUPPORTED on DTLS 1.2, on a client, or when the client did not
+ * offer post_handshake_auth; CDTLS_ERR_BAD_STATE before the handshake is
+ * done, while a request is outstanding, or once the client has shown a
+ * certificate. */
+CDTLS_API int cdtls_conn_request_client_auth(cdtls_conn *c, int require);
+typedef enum cdtls_client_auth_state {
+    CDTLS_CLIENT_AUTH_STATE_NONE = 0,      /* no post-handshake request (yet) */
+    CDTLS_CLIENT_AUTH_STATE_PENDING,       /* server: our request is outstanding */
+    CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED, /* the client's certificate and signature checked
+                                              (client: we answered with ours); see
+                                              cdtls_conn_peer_certificates */
+    CDTLS_CLIENT_AUTH_STATE_DECLINED       /* the client answered with an empty Certificate */
+} cdtls_client_auth_state;
+/* The outcome of the latest post-handshake authentication (a
+ * cdtls_client_auth_state). The observer sees its messages as
+ * CDTLS_EVENT_HANDSHAKE_SENT / _RECEIVED and the server's ACK as ACK_SENT. */
+CDTLS_API int cdtls_conn_client_auth_state(const cdtls_conn *c);
 /* The peer's certificate chain as it sent it, leaf first (borrowed; valid
  * while the connection lives); NULL with *n = 0 for PSK suites. */
 CDTLS_API const cdtls_x509_cert *cdtls_conn_peer_certificates(const cdtls_conn *c, size_t *n);

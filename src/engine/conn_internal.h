@@ -372,6 +372,10 @@ int rpk_judge(const cdtls_conn *c, const uint8_t *spki, size_t len);
 /* The Certificate body for our side: chain (n entries) or raw key. */
 int rpk_or_chain_write(const cdtls_conn *c, cdtls_writer *w, size_t n_chain);
 size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain);
+/* DTLS 1.3: the peer's SPKI from its Certificate entry, kept and judged */
+int rpk_take_peer_spki(cdtls_conn *c, const uint8_t *spki, size_t len, int judge);
+/* the type of the key we would sign our CertificateVerify with: 0 if none */
+int rpk_own_key_type(const cdtls_conn *c, cdtls_key_type *t);
 
 /* hs_server.c: the server's PSK for an identity, into c->psk (and the
  * identity into c->psk_identity); CDTLS_ERR_UNKNOWN_PSK if none */

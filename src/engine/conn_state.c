@@ -112,6 +112,7 @@ static int put13(const cdtls_conn *c, cdtls_writer *w)
     if (!v || v->st != H13_DONE || c->hs != HS_DONE || v->final_pending || v->ku_pending || !v->tx_ap ||
         !v->rx_ap || v->cid)
         return CDTLS_ERR_BAD_STATE;
+    if (hs13_ph_busy(c)) return CDTLS_ERR_BAD_STATE; /* a post-handshake auth exchange (not moved) */
     writer_u8(w, (unsigned)c->role);
     writer_u16(w, v->suite);
     writer_u8(w, c->use_cid ? 4u : 0u);

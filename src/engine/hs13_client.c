@@ -169,6 +169,9 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     uint16_t versions[2] = {CDTLS_VERSION_1_3, CDTLS_VERSION_1_2};
     in.versions = versions;
     in.n_versions = hs13_allows_12(c) ? 2 : 1;
+    /* RFC 8446 §4.2.6: the server may ask for our certificate later */
+    in.post_handshake_auth = c->cfg->verify.post_handshake_auth != 0;
+    hs13_ph_offered(c, in.post_handshake_auth);
 
     /* key shares: made for the first hello (first_shares), kept over
      * retransmissions and a HelloVerifyRequest, replaced after a
@@ -426,6 +429,13 @@ static int on_ee(cdtls_conn *c, const uint8_t *body, size_t len)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &ee.shared, &alert); /* ALPN, use_srtp */
+    /* RFC 7250 §4.2: the certificate types, here in 1.3 (RFC 8446 §4.2);
+     * none with a PSK, where no certificate follows */
+    if (!rc && v->psk_selected && (ee.shared.server_cert_type_len || ee.shared.client_cert_type_len)) {
+        alert = ALERT_UNSUPPORTED_EXTENSION;
+        rc = CDTLS_ERR_ILLEGAL_PARAMETER;
+    }
+    if (!rc) rc = rpk_accept(c, &ee.shared, &alert);
     if (rc) return conn_fail(c, rc, alert);
     v->st = v->psk_selected ? H13_C_WAIT_FIN : H13_C_WAIT_CERT_CR;
     return CDTLS_OK;
@@ -441,8 +451,8 @@ static int on_cr(cdtls_conn *c, const uint8_t *body, size_t len)
     if (cr.context_len) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     v->cert_requested = 1;
     v->client_sig = 0;
-    if (c->h->n_certs && c->h->have_own_leaf)
-        v->client_sig = hs13_sig_choose(c, c->h->own_leaf.key.type, cr.sig_algs, cr.sig_algs_len);
+    cdtls_key_type t;
+    if (rpk_own_key_type(c, &t)) v->client_sig = hs13_sig_choose(c, t, cr.sig_algs, cr.sig_algs_len);
     v->st = H13_C_WAIT_CERT;
     return CDTLS_OK;
 }
@@ -469,13 +479,14 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     conn_flight_clear(c);
     if (v->cert_requested) {
         rc = hs13_queue_certificate(c, v->hh->cr_context, v->hh->cr_context_len,
-                                    v->client_sig ? c->h->n_certs : 0);
+                                    v->client_sig ? (c->own_cert_rpk ? 1 : c->h->n_certs) : 0);
         if (!rc && v->client_sig) rc = hs13_queue_certificate_verify(c, v->client_sig);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     }
     uint8_t vd[TLS13_MAX_HASH];
     rc = hs13_finished_make(c, 0, vd);
     if (!rc) rc = hs13_queue(c, HS_FINISHED, vd, v->hash_len, 2);
+    if (!rc) hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
     if (!rc) rc = hs13_install_tx(c, 1);
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);

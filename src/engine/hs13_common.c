@@ -100,14 +100,14 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
 }
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
- * resumption, raw public keys (connection IDs it does: hs13_cid.c). A
- * configuration that asks for one of them speaks 1.2, as it did before
- * 1.3 existed, rather than losing the feature silently. */
+/* What the 1.3 engine does not do yet (docs/dtls13.md): session
+ * resumption (connection IDs: hs13_cid.c; raw public keys: the certificate
+ * types in hs13_client.c/hs13_server.c). A configuration that asks for it
+ * speaks 1.2, as it did before 1.3 existed, rather than losing the feature
+ * silently. */
 static int config_needs_12(const cdtls_config *cfg)
 {
-    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
-           cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
-           cfg->callbacks.verify_raw_public_key;
+    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys;
 }
 
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)
@@ -270,6 +270,7 @@ void hs13_free(cdtls_conn *c)
     clear_keys(c);
     hs13_handshake_done(c);
     hs13_cid_free(c);
+    hs13_ph_free(c);
     cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
     c->v13 = NULL;
 }
@@ -539,9 +540,10 @@ int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context
     hs13_cert_entry entries[CDTLS_X509_MAX_DEPTH];
     if (n_chain > CDTLS_X509_MAX_DEPTH) n_chain = CDTLS_X509_MAX_DEPTH;
     size_t size = 1 + context_len + 3;
+    if (n_chain && c->own_cert_rpk) n_chain = 1; /* RFC 7250 §3 in RFC 8446 §4.4.2: our SPKI alone */
     for (size_t i = 0; i < n_chain; i++) {
-        entries[i].data = c->h->cert_chain[i];
-        entries[i].len = c->h->cert_chain_len[i];
+        entries[i].data = c->own_cert_rpk ? c->cfg->credentials.raw_public_key : c->h->cert_chain[i];
+        entries[i].len = c->own_cert_rpk ? c->cfg->credentials.raw_public_key_len : c->h->cert_chain_len[i];
         entries[i].ext.p = NULL;
         entries[i].ext.len = 0;
         entries[i].ext.count = 0;
@@ -562,18 +564,35 @@ int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context
  * caller decides). Per-entry extensions answer requests we never make. */
 int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge, size_t *n_out)
 {
+    return hs13_on_certificate_ctx(c, body, len, judge, NULL, 0, n_out);
+}
+
+/* ...whose certificate_request_context must be ctx (RFC 8446 §4.4.2: empty
+ * in the handshake, the CertificateRequest's after it) */
+int hs13_on_certificate_ctx(cdtls_conn *c, const uint8_t *body, size_t len, int judge, const uint8_t *ctx,
+                            size_t ctx_len, size_t *n_out)
+{
     hs13_certificate ct;
     *n_out = 0;
     if (c->peer_block) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
     int rc = hs13_certificate_parse(body, len, CDTLS_X509_MAX_DEPTH, &ct);
     if (rc == CDTLS_ERR_LIMIT) return conn_fail(c, CDTLS_ERR_CERT_PATHLEN, ALERT_BAD_CERTIFICATE);
     if (rc) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    /* the context: empty in the server's; ours (empty) echoed in the client's */
-    if (ct.context_len != 0) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
+    /* the context: empty in the server's; ours echoed in the client's */
+    if (ct.context_len != ctx_len || (ctx_len && !cdtls_ct_equal(ct.context, ctx, ctx_len)))
+        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
     if (ct.count == 0) return CDTLS_OK;
     cdtls_reader walk = ct.list;
-    size_t total = 0;
     hs13_cert_entry e;
+    if (c->peer_cert_rpk) { /* RFC 7250 §3: one entry, a SubjectPublicKeyInfo */
+        if (ct.count != 1 || !hs13_certificate_next(&walk, &e))
+            return conn_fail(c, CDTLS_ERR_DECODE, ALERT_BAD_CERTIFICATE);
+        if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
+        rc = rpk_take_peer_spki(c, e.data, e.len, judge);
+        if (!rc) *n_out = 1;
+        return rc;
+    }
+    size_t total = 0;
     for (size_t i = 0; i < ct.count; i++) {
         if (!hs13_certificate_next(&walk, &e)) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
         if (e.ext.count) return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
@@ -927,14 +946,18 @@ int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc)
     return dgram_queue_push(&c->out, c->a, rec, used, c->cfg->oob.alert.flags ? &c->cfg->oob.alert : NULL);
 }
 
-/* A post-handshake message (NewConnectionId, RequestConnectionId) alone
- * in a datagram under the current application keys. */
+/* A post-handshake message (whole, or one fragment of it, its DTLS header
+ * included: NewConnectionId, RequestConnectionId, the post-handshake
+ * authentication messages) in one record of the current application epoch,
+ * a datagram of its own; *rn its record number for the peer's ACK (RFC 9147
+ * §7). hs13_cid.c, hs13_posthandshake.c */
 int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack13_record_number *rn)
 {
     conn13 *v = c->v13;
     if (!v->tx_ap) return CDTLS_ERR_BAD_STATE;
     if (c->out.count >= CONN_MAX_OUT_QUEUE) return CDTLS_ERR_LIMIT;
     const size_t cap = H13_HDR + hs13_cid_tx_len(c) + len + record13_expansion(v->tx_ap, len);
+    if (cap > c->mtu) return CDTLS_ERR_LIMIT;
     dgram_node *n = dgram_queue_node(&c->out, c->a, cap,
                                      c->cfg->oob.handshake.flags ? &c->cfg->oob.handshake : NULL);
     if (!n) return CDTLS_ERR_NOMEM;
@@ -1060,6 +1083,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
     }
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
     if (v && hs13_cid_timeout(c) < t) t = hs13_cid_timeout(c);
+    if (v && c->state == CDTLS_STATE_ESTABLISHED && hs13_ph_timeout(c) < t) t = hs13_ph_timeout(c);
     return t;
 }
 
@@ -1076,6 +1100,10 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
     if (hs13_cid_on_timeout(c, now_ms)) return c->error;
+    if (c->state == CDTLS_STATE_ESTABLISHED) {
+        int rc = hs13_ph_on_timeout(c, now_ms); /* post-handshake auth (hs13_posthandshake.c) */
+        if (rc) return rc;
+    }
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
@@ -1177,12 +1205,16 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
-                       (h.type == HS13_KEY_UPDATE || hs13_cid_msg_type(h.type))) {
+                       (h.type == HS13_KEY_UPDATE || hs13_cid_msg_type(h.type) || hs13_ph_handles(h.type))) {
                 /* the peer resends a KeyUpdate we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
                 int rc = hs13_send_ack(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
+            } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && hs13_ph_handles(h.type)) {
+                /* post-handshake auth, reassembled (hs13_posthandshake.c) */
+                int rc = hs13_ph_receive(c, &h, frag, epoch, seq, now_ms);
+                if (rc) return rc;
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
@@ -1243,6 +1275,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
     size_t n = 0;
     if (ack13_parse(pt, len, rns, 64, &n) != CDTLS_OK) return CDTLS_OK; /* malformed: dropped */
     conn_observe_ack(c, CDTLS_EVENT_ACK_RECEIVED, len >= 2 ? (len - 2) / 16 : 0);
+    hs13_ph_on_ack(c, rns, n);
     if (v->ku_pending) {
         size_t kn = v->n_ku_rn < 8 ? v->n_ku_rn : 8;
         for (size_t i = 0; i < n && v->ku_pending; i++)

@@ -120,6 +120,7 @@ typedef struct conn13 {
     cdtls_hash_alg psk_hash; /* the external PSK's (hs13_psk_hash) */
     int psk_selected;        /* the server accepted our PSK / we accepted the client's */
     int cert_requested;      /* the server sent CertificateRequest */
+    struct h13_pha *pha;     /* post-handshake auth (hs13_posthandshake.c), NULL unless offered */
     uint16_t client_sig;     /* client: scheme for our CertificateVerify, 0: none possible */
     int final_pending;       /* client: our final flight is not ACKed yet (RFC 9147 §5.8.3) */
     uint16_t selected_group; /* server: the group of the HelloRetryRequest (stateful, no cookie) */
@@ -217,6 +218,26 @@ int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms);
 /* Drops the epoch-2 keys of one direction (wiped). */
 void hs13_drop_tx_hs(cdtls_conn *c);
 void hs13_drop_rx_hs(cdtls_conn *c);
+
+/* hs13_posthandshake.c: post-handshake client authentication (RFC 8446
+ * §4.6.2); the state is opaque to the rest of the engine */
+typedef struct h13_pha h13_pha;
+int hs13_on_certificate_ctx(cdtls_conn *c, const uint8_t *body, size_t len, int judge, const uint8_t *ctx,
+                            size_t ctx_len, size_t *n_out);
+int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack13_record_number *rn);
+void hs13_ph_offered(cdtls_conn *c, int offered); /* client: we offered; server: the client did */
+void hs13_ph_keep_transcript(cdtls_conn *c);      /* at the client's Finished */
+void hs13_ph_free(cdtls_conn *c);
+int hs13_ph_handles(uint8_t type); /* a post-handshake message type of ours */
+/* a fragment of a message of those types at or after the next message_seq */
+int hs13_ph_receive(cdtls_conn *c, const hs_header *h, const uint8_t *frag, uint64_t epoch, uint64_t seq,
+                    uint64_t now_ms);
+void hs13_ph_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n);
+uint64_t hs13_ph_timeout(const cdtls_conn *c);
+int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms);
+int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms);
+/* 1 while an exchange is under way (a request out, an answer unACKed) */
+int hs13_ph_busy(const cdtls_conn *c);
 
 /* hs13_client.c */
 /* Writes our ClientHello (1.3 form, offering 1.2 too when allowed) from

@@ -30,7 +30,7 @@ int hs13_cfg_server_enabled(const cdtls_config *cfg, const cdtls_provider *p)
 {
     if (!hs13_cfg_allows_13(cfg, p)) return 0;
     return cfg->psk.key_len || cfg->callbacks.psk || cfg->credentials.n_certs ||
-           cfg->callbacks.select_certificate;
+           cfg->callbacks.select_certificate || cfg->credentials.raw_public_key_len;
 }
 
 int hs13_server_enabled(const cdtls_conn *c)
@@ -270,12 +270,22 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, int retried, choic
         /* certificates: a key and a scheme the client takes */
         int rc = hs_server_select_certificate(c, &ch->legacy);
         if (rc) return rc;
-        if (!c->h->have_own_leaf || !c->h->n_certs) return CDTLS_ERR_HANDSHAKE_FAILURE;
+        /* RFC 7250 §4.2: the certificate types, answered in EncryptedExtensions */
+        rc = rpk_choose(c, &ch->legacy.ext, alert);
+        if (rc) return rc;
+        cdtls_key_type t;
+        if (c->rpk_server_none ||
+            (c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE && c->rpk_client_none)) {
+            *alert = ALERT_UNSUPPORTED_CERTIFICATE;
+            return CDTLS_ERR_HANDSHAKE_FAILURE;
+        }
+        *alert = ALERT_HANDSHAKE_FAILURE;
+        if (!rpk_own_key_type(c, &t)) return CDTLS_ERR_HANDSHAKE_FAILURE;
         if (!ch->legacy.ext.has_signature_algorithms) {
             *alert = ALERT_MISSING_EXTENSION_13;
             return CDTLS_ERR_HANDSHAKE_FAILURE;
         }
-        ch_out->sig = hs13_sig_choose(c, c->h->own_leaf.key.type, ch->legacy.ext.signature_algorithms,
+        ch_out->sig = hs13_sig_choose(c, t, ch->legacy.ext.signature_algorithms,
                                       ch->legacy.ext.signature_algorithms_len);
         if (!ch_out->sig) return CDTLS_ERR_HANDSHAKE_FAILURE;
     }
@@ -312,13 +322,17 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, int retried, choic
     return CDTLS_OK;
 }
 
-/* EncryptedExtensions: ALPN and use_srtp as chosen from the ClientHello. */
-static int queue_ee(cdtls_conn *c)
+/* EncryptedExtensions: ALPN and use_srtp as chosen from the ClientHello,
+ * and with certificates the certificate types (RFC 8446 §4.2's table puts
+ * RFC 7250's extensions here). */
+static int queue_ee(cdtls_conn *c, int certs)
 {
     hs_extensions reply;
     memset(&reply, 0, sizeof reply);
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX];
     int rc = hs_app_ext_reply(c, &reply, app_ext, sizeof app_ext);
+    uint8_t rpk_ext[2];
+    if (certs) rpk_reply(c, &reply, rpk_ext);
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
@@ -405,11 +419,11 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (!rc) rc = hs13_install_tx(c, 0);
     if (!rc) rc = hs13_install_rx(c, 0);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    rc = queue_ee(c);
+    rc = queue_ee(c, k->psk_idx < 0);
     if (rc) return rc;
     if (k->psk_idx < 0) {
         if (c->cfg->verify.client_auth != CDTLS_CLIENT_AUTH_NONE) rc = queue_cr(c);
-        if (!rc) rc = hs13_queue_certificate(c, NULL, 0, c->h->n_certs);
+        if (!rc) rc = hs13_queue_certificate(c, NULL, 0, c->own_cert_rpk ? 1 : c->h->n_certs);
         if (!rc) rc = hs13_queue_certificate_verify(c, k->sig);
     }
     uint8_t vd[TLS13_MAX_HASH];
@@ -585,6 +599,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         hs13_transcript_start(c);
     }
     hs13_transcript_add(c, HS_CLIENT_HELLO, body, body_len);
+    hs13_ph_offered(c, ch.post_handshake_auth); /* RFC 8446 §4.2.6 */
     return send_flight(c, &ch, &k, now_ms);
 }
 
@@ -629,6 +644,7 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
         rc = hs13_finished_check(c, 0, body, len);
         if (rc) return rc;
         hs13_transcript_add(c, type, body, len);
+        hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
         /* the client has our flight; its final flight gets an ACK at once
          * (RFC 9147 §7.1), resent when the client resends */
         conn_flight_clear(c);

@@ -8,6 +8,8 @@
 #include "common/dtls.h"
 #include "common/mem.h"
 #include "engine/conn_internal.h"
+#include "engine/hs_internal.h"
+#include "engine/x509_use.h"
 
 int rpk_have_own(const cdtls_conn *c)
 {
@@ -163,4 +165,39 @@ size_t rpk_or_chain_size(const cdtls_conn *c, size_t n_chain)
 {
     if (c->own_cert_rpk) return 3 + c->cfg->credentials.raw_public_key_len;
     return hs_certificate_size(c->h->cert_chain_len, n_chain);
+}
+
+/* DTLS 1.3 (RFC 8446 §4.4.2 with RFC 7250 §3): the one CertificateEntry's
+ * cert_data is the SubjectPublicKeyInfo. Kept, as in 1.2, as a "chain" of
+ * one whose der is the SPKI and whose key is the parsed key. */
+int rpk_take_peer_spki(cdtls_conn *c, const uint8_t *spki, size_t len, int judge)
+{
+    uint8_t *der = hs_peer_block_alloc(c, 1, len);
+    if (!der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
+    memcpy(der, spki, len);
+    int rc = engine_x509_parse_spki(der, len, &c->peer_chain[0].key);
+    if (rc) return conn_fail(c, rc, ALERT_BAD_CERTIFICATE);
+    c->peer_chain[0].der = der;
+    c->peer_chain[0].der_len = len;
+    c->peer_chain_len = 1;
+    rc = judge ? rpk_judge(c, der, len) : CDTLS_OK;
+    /* a key no pin names is a bad certificate, not one of an unknown CA
+     * (there is no CA); the application's refusal stays certificate_unknown */
+    if (rc)
+        return conn_fail(c, rc, rc == CDTLS_ERR_CERT_UNTRUSTED ? ALERT_BAD_CERTIFICATE : hs_cert_alert(rc));
+    return CDTLS_OK;
+}
+
+/* The key our CertificateVerify signs with: the raw key's when the peer
+ * took one (RFC 7250), else the leaf certificate's. 0 when we have none. */
+int rpk_own_key_type(const cdtls_conn *c, cdtls_key_type *t)
+{
+    if (c->own_cert_rpk) {
+        if (!c->h->have_own_rpk) return 0;
+        *t = c->h->own_rpk_key.type;
+        return 1;
+    }
+    if (!c->h->n_certs || !c->h->have_own_leaf) return 0;
+    *t = c->h->own_leaf.key.type;
+    return 1;
 }

@@ -103,7 +103,7 @@ func main() {
 	noCookie := flag.Bool("no-cookie", false, "server: no HelloVerifyRequest / cookie HelloRetryRequest before the handshake")
 	flag.Parse()
 
-	var opts []dtls.Option
+	opts := srtpOptions() // -alpn, -srtp (srtp.go)
 	opts = append(opts, cidOptions()...) // cid.go
 	if *curves != "" {
 		var cs []elliptic.Curve
@@ -263,6 +263,7 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 		fail("no connection state")
 	}
 	fmt.Printf("pion: handshake ok version=%s suite=0x%04X\n", versionName(state.NegotiatedVersion()), uint16(state.CipherSuiteID))
+	reportSRTP(conn, state) // -alpn, -srtp, -export (srtp.go)
 	_ = conn.SetDeadline(time.Now().Add(timeout))
 	buf := make([]byte, 2048)
 	if role == "server" {
