@@ -25,9 +25,9 @@
 
 #define RRC_COOKIE_LEN 8u /* RFC 9853 §4: uint64 Cookie */
 #define RRC_MSG_LEN (1u + RRC_COOKIE_LEN)
-#define RRC_MAX_OUT 4u     /* datagrams waiting for an address other than the path's */
-#define RRC_MAX_TRIES 3u   /* path_challenges per probe: one, and two repeats paced at T/3 */
-#define RRC_AMPLIFICATION 3u /* RFC 9853 §2: the anti-amplification limit */
+#define RRC_MAX_OUT 4u         /* datagrams waiting for an address other than the path's */
+#define RRC_MAX_TRIES 3u       /* path_challenges per probe: one, and two repeats paced at T/3 */
+#define RRC_AMPLIFICATION 3u   /* RFC 9853 §2: the anti-amplification limit */
 #define RRC_DEFAULT_T_MS 1000u /* RFC 9853 §5.5: T without an RTT estimate */
 /* a sealed RRC record: header, CID, explicit nonce, message, inner type, tag */
 #define RRC_REC_MAX (DTLS_RECORD_HEADER_LEN + CDTLS_MAX_CID_LEN + 8u + RRC_MSG_LEN + 1u + 32u)
@@ -55,11 +55,12 @@ struct conn_rrc {
     const uint8_t *src;
     size_t src_len;
     int src_not_preferred;
+    _Bool got_rrc; /* ...carried an RRC message */
     /* the check in progress */
     rrc_phase phase;
     uint8_t cand[CONN_MAX_ADDR]; /* the new, unvalidated address */
     size_t cand_len;
-    uint64_t cand_received, cand_sent; /* bytes from / to it (§2) */
+    uint64_t cand_received, cand_sent;              /* bytes from / to it (§2) */
     uint8_t cookies[RRC_MAX_TRIES][RRC_COOKIE_LEN]; /* this probe's challenges, fresh each (§5.3) */
     unsigned n_cookies;
     uint64_t probe_started_ms, deadline_ms;
@@ -163,8 +164,8 @@ const void *cdtls_conn_path_address(const cdtls_conn *c, size_t *len)
 /* Seals one RRC message with the current write epoch. DTLS 1.2: epoch 1,
  * in the tls12_cid format when a CID goes to the peer (RFC 9853 §4: the
  * message MUST be protected with the active keys). */
-static int rrc_seal(cdtls_conn *c, uint8_t type, const uint8_t cookie[RRC_COOKIE_LEN], uint8_t *out, size_t cap,
-                    size_t *out_len)
+static int rrc_seal(cdtls_conn *c, uint8_t type, const uint8_t cookie[RRC_COOKIE_LEN], uint8_t *out,
+                    size_t cap, size_t *out_len)
 {
 #if CDTLS_HAVE_DTLS13
     if (c->version == CDTLS_VERSION_1_3) return CDTLS_ERR_UNSUPPORTED; /* not wired: see the top */
@@ -268,11 +269,13 @@ int conn_rrc_handle(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch, uin
     /* RFC 9853 §4: protected with the active keys; a plaintext one is
      * forged or misplaced: dropped as an invalid record */
     if (epoch == 0) return CDTLS_OK;
-    /* §3: not used unless both sides sent rrc; an authenticated one from a
-     * peer that did not negotiate it is a protocol violation (RFC 5246 §6:
-     * an unexpected record type) */
-    if (!r || !r->negotiated) return conn_fail(c, CDTLS_ERR_UNEXPECTED_MESSAGE, ALERT_UNEXPECTED_MESSAGE);
+    /* §3: not used unless both sides sent rrc. RFC 9853 names no alert for
+     * a peer that sends one anyway; without the extension the content type
+     * is one this connection does not know, and the engine drops those
+     * (as every unknown content type, tests/test_hostile_peer.c). */
+    if (!r || !r->negotiated) return CDTLS_OK;
     if (c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_OK;
+    r->got_rrc = 1;
     if (len < 1) return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
     const uint8_t type = pt[0];
     /* §4: unknown msg_type: parsed and ignored */
@@ -346,6 +349,10 @@ static int rrc_after_datagram(cdtls_conn *c, const cdtls_path *from, size_t len,
     /* RFC 9146 §6: only a record newer than all before may move the peer;
      * a replayed or older one leaves everything as it is */
     if (!c->recv_advanced) return CDTLS_OK;
+    /* nor does a datagram with RRC messages: a probe, or the answer to
+     * one, is no request to migrate (a path_drop from the address the peer
+     * gives up would otherwise start a check of that address again) */
+    if (r->got_rrc) return CDTLS_OK;
     memcpy(r->cand, a, from->addr_len);
     r->cand_len = from->addr_len;
     r->cand_received = len;
@@ -363,6 +370,7 @@ int cdtls_conn_recv_path(cdtls_conn *c, const uint8_t *dgram, size_t len, const 
         c->rrc->src_len = from->addr_len;
         c->rrc->src_not_preferred = from->not_preferred;
     }
+    if (c->rrc) c->rrc->got_rrc = 0;
     c->recv_authenticated = 0;
     int rc = cdtls_conn_recv(c, dgram, len, oob, now_ms);
     if (c->rrc) {
