@@ -19,10 +19,10 @@
 
 static const uint8_t rrc_psk[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
 
-#define ADDR_A "198.51.100.1:4000"  /* the client's first address */
-#define ADDR_B "198.51.100.2:5000"  /* after its NAT rebinding */
-#define ADDR_V "203.0.113.66:53"    /* a victim whose address an attacker spoofs */
-#define ADDR_S "192.0.2.1:5684"     /* the server */
+#define ADDR_A "198.51.100.1:4000" /* the client's first address */
+#define ADDR_B "198.51.100.2:5000" /* after its NAT rebinding */
+#define ADDR_V "203.0.113.66:53"   /* a victim whose address an attacker spoofs */
+#define ADDR_S "192.0.2.1:5684"    /* the server */
 
 static uint16_t aead_suite(void)
 {
@@ -57,8 +57,8 @@ typedef struct net {
     sim_link s;
     cdtls_conn *c, *srv;
     uint64_t now;
-    const char *at;       /* where the client sends from */
-    const char *listen2;  /* a second local address the client still receives on (or NULL) */
+    const char *at;      /* where the client sends from */
+    const char *listen2; /* a second local address the client still receives on (or NULL) */
     int listen2_not_preferred;
     size_t bytes_to[3];   /* server → A, B, V */
     size_t bytes_from[3]; /* A, B, V → server */
@@ -106,7 +106,8 @@ static size_t client_flush_from(net *n, const char *from, int not_preferred)
     size_t len, k = 0;
     const void *to;
     size_t to_len;
-    while (k < 64 && cdtls_conn_next_datagram_path(n->c, buf, sizeof buf, &len, NULL, &to, &to_len) == CDTLS_OK) {
+    while (k < 64 &&
+           cdtls_conn_next_datagram_path(n->c, buf, sizeof buf, &len, NULL, &to, &to_len) == CDTLS_OK) {
         server_recv(n, buf, len, from, not_preferred);
         k++;
     }
@@ -123,7 +124,8 @@ static size_t server_flush(net *n)
     const void *to;
     size_t to_len;
     for (int guard = 0; guard < 64; guard++) {
-        if (cdtls_conn_next_datagram_path(n->srv, buf, sizeof buf, &len, NULL, &to, &to_len) != CDTLS_OK) break;
+        if (cdtls_conn_next_datagram_path(n->srv, buf, sizeof buf, &len, NULL, &to, &to_len) != CDTLS_OK)
+            break;
         cr_assert(to != NULL, "the server knows its path");
         int i = addr_index(to, to_len);
         cr_assert(i >= 0);
@@ -205,8 +207,10 @@ static void run_timers(net *n, uint64_t until)
 
 Test(rrc, negotiated_only_when_both_want_it_and_cids_are_used)
 {
-    static const int cases[][3] = {{CDTLS_RRC_BASIC, CDTLS_RRC_BASIC, 1}, {CDTLS_RRC_BASIC, CDTLS_RRC_OFF, 0},
-                                   {CDTLS_RRC_OFF, CDTLS_RRC_BASIC, 0}, {CDTLS_RRC_ENHANCED, CDTLS_RRC_BASIC, 1}};
+    static const int cases[][3] = {{CDTLS_RRC_BASIC, CDTLS_RRC_BASIC, 1},
+                                   {CDTLS_RRC_BASIC, CDTLS_RRC_OFF, 0},
+                                   {CDTLS_RRC_OFF, CDTLS_RRC_BASIC, 0},
+                                   {CDTLS_RRC_ENHANCED, CDTLS_RRC_BASIC, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cdtls_config cc, sc;
         configs(&cc, &sc, cases[i][0], cases[i][1]);
@@ -328,7 +332,8 @@ Test(rrc, spoofed_address_gets_no_more_than_the_budget)
      * discarded, so they add nothing to V's budget */
     for (int i = 0; i < 20; i++) server_recv(&n, rec, rec_len, ADDR_V, 0);
     /* the application keeps talking; its data goes to A */
-    for (int i = 0; i < 5; i++) cr_assert_eq(cdtls_conn_write(n.srv, (const uint8_t *)"data", 4, NULL), CDTLS_OK);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(cdtls_conn_write(n.srv, (const uint8_t *)"data", 4, NULL), CDTLS_OK);
     server_flush(&n);
     run_timers(&n, n.now + 5000);
     cr_assert(path_is(&n, ADDR_A), "never followed");
