@@ -9,6 +9,7 @@
  * address: the client sends from `at`, the server's datagrams reach the
  * client only when addressed to where it is. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cdtls/cdtls.h"
@@ -342,6 +343,9 @@ Test(rrc, spoofed_address_gets_no_more_than_the_budget)
     cr_assert(n.bytes_to[2] <= 3 * rec_len, "sent to V: %zu, received from V (counted once): %zu",
               n.bytes_to[2], rec_len);
     cr_assert_eq(n.dgrams_to[0], 5, "the data went to A");
+    fprintf(stderr,
+            "rrc: spoofed copy of %zu B from V -> %zu challenge(s), %zu B to V (limit %zu), %d withheld\n",
+            rec_len, n.dgrams_to[2], n.bytes_to[2], 3 * rec_len, saw(&n, CDTLS_PATH_BUDGET));
     /* with a record this small the third challenge does not fit */
     const size_t challenge = n.bytes_to[2] / n.dgrams_to[2];
     if (3 * rec_len < 3 * challenge) cr_assert(saw(&n, CDTLS_PATH_BUDGET) >= 1);

@@ -103,7 +103,7 @@ func main() {
 	noCookie := flag.Bool("no-cookie", false, "server: no HelloVerifyRequest / cookie HelloRetryRequest before the handshake")
 	flag.Parse()
 
-	var opts []dtls.Option
+	opts := rrcOptions() // rrc.go: -cid, RFC 9853
 	if *curves != "" {
 		var cs []elliptic.Curve
 		for _, n := range strings.Split(*curves, ",") {
@@ -275,6 +275,7 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 		}
 		// Let the echo leave before close_notify.
 		time.Sleep(200 * time.Millisecond)
+		rrcReport(conn)
 	} else if message != "" {
 		if _, err := conn.Write([]byte(message)); err != nil {
 			fail("write: %v", err)
