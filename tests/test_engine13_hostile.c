@@ -100,7 +100,7 @@ static void flood(int request_peer)
     cr_assert(sent > 100, "the flood ran (%d)", sent);
     const cdtls_conn_state st = cdtls_conn_get_state(s.server);
     fprintf(stderr,
-            "engine13_hostile: %d KeyUpdates (update_requested=%d) -> server %s, %u taken, %u of its own sent "
+            "engine13_hostile: %d KeyUpdates (update_requested=%d) -> server %s, %u received, %u of its own sent "
             "(%u retransmissions), %zu datagrams dropped, live +%zu B at peak, +%zu B after\n",
             sent, request_peer, st == CDTLS_STATE_ESTABLISHED ? "established" : "failed", w.ku_recv_msgs,
             w.ku_sent_msgs, w.retransmits, dropped_from_server, peak_extra,
