@@ -227,6 +227,13 @@ static const fuzz_scenario fuzz_scenarios[] = {
     /* return routability (RFC 9853): the server runs the enhanced check;
      * forged records of type 27 reach the RRC parser */
     {"psk-gcm-cid-rrc", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 0, 0, SC_CID | SC_RRC},
+    /* DTLS 1.3 with each suite pinned (issue 16): the defaults-* scenarios
+     * above only reach the provider's first choice */
+    {"tls13-aes128gcm-ecdsa", 0x1301, 0, 0, SC_CERT_ECDSA},
+    {"tls13-aes256gcm-ecdsa", 0x1302, 0, 0, SC_CERT_ECDSA},
+    {"tls13-chacha20-ecdsa", 0x1303, 0, 0, SC_CERT_ECDSA},
+    {"tls13-aes128ccm-psk", 0x1304, 0, 0, 0},
+    {"tls13-aes128gcm-psk", 0x1301, 0, 0, 0},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
@@ -241,7 +248,16 @@ static void fuzz_scenario_provider(const fuzz_scenario *sc, cdtls_provider *p)
 static int fuzz_scenario_supported(const fuzz_scenario *sc)
 {
     const cdtls_provider *p = cdtls_provider_fuzz_crypto();
-    if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) return 0;
+    if (sc->suite >= 0x1301 && sc->suite <= 0x1304) {
+        /* a 1.3 suite (cdtls_cipher_suite_supported knows the 1.2 ones):
+         * 1.3 compiled in, and the provider's AEAD (+ record-number mask,
+         * which comes with it) */
+        static const cdtls_aead_alg alg13[] = {CDTLS_AEAD_AES_128_GCM, CDTLS_AEAD_AES_256_GCM,
+                                               CDTLS_AEAD_CHACHA20_POLY1305, CDTLS_AEAD_AES_128_CCM};
+        if (!CDTLS_HAVE_DTLS13 || !p->aead[alg13[sc->suite - 0x1301]]) return 0;
+    } else if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) {
+        return 0;
+    }
     fuzz_fixtures_load();
     if ((sc->flags & (SC_CERT_ECDSA | SC_RPK)) && !fuzz_fx.id[FI_ECDSA].key) return 0;
     if ((sc->flags & SC_CERT_RSA) && !fuzz_fx.id[FI_RSA].key) return 0;
