@@ -22,8 +22,8 @@
 static const uint8_t flood_psk[16] = "keyupdate-flood!";
 
 typedef struct watch {
-    unsigned ku_sent_msgs;  /* HANDSHAKE_SENT KeyUpdate (24): each new one of ours */
-    unsigned ku_recv_msgs;  /* HANDSHAKE_RECEIVED KeyUpdate */
+    unsigned ku_sent_msgs; /* HANDSHAKE_SENT KeyUpdate (24): each new one of ours */
+    unsigned ku_recv_msgs; /* HANDSHAKE_RECEIVED KeyUpdate */
     unsigned retransmits;
     uint8_t alert_sent;
 } watch;
@@ -95,16 +95,18 @@ static void flood(int request_peer)
         dropped_from_server += drain(s.server, NULL, now); /* ACKs and KeyUpdates never arrive */
         now += 1;
         if (cdtls_conn_timeout(s.server) <= now) (void)cdtls_conn_on_timeout(s.server, now);
-        if (cnt.live > live_before && cnt.live - live_before > peak_extra) peak_extra = cnt.live - live_before;
+        if (cnt.live > live_before && cnt.live - live_before > peak_extra)
+            peak_extra = cnt.live - live_before;
     }
     cr_assert(sent > 100, "the flood ran (%d)", sent);
     const cdtls_conn_state st = cdtls_conn_get_state(s.server);
-    fprintf(stderr,
-            "engine13_hostile: %d KeyUpdates (update_requested=%d) -> server %s, %u received, %u of its own sent "
-            "(%u retransmissions), %zu datagrams dropped, live +%zu B at peak, +%zu B after\n",
-            sent, request_peer, st == CDTLS_STATE_ESTABLISHED ? "established" : "failed", w.ku_recv_msgs,
-            w.ku_sent_msgs, w.retransmits, dropped_from_server, peak_extra,
-            cnt.live > live_before ? cnt.live - live_before : 0);
+    fprintf(
+        stderr,
+        "engine13_hostile: %d KeyUpdates (update_requested=%d) -> server %s, %u received, %u of its own sent "
+        "(%u retransmissions), %zu datagrams dropped, live +%zu B at peak, +%zu B after\n",
+        sent, request_peer, st == CDTLS_STATE_ESTABLISHED ? "established" : "failed", w.ku_recv_msgs,
+        w.ku_sent_msgs, w.retransmits, dropped_from_server, peak_extra,
+        cnt.live > live_before ? cnt.live - live_before : 0);
     /* bounded: two read epochs and one write epoch at a time, whatever came */
     cr_assert(peak_extra <= 64 * 1024, "the server grew by %zu bytes", peak_extra);
     /* §8: at most one KeyUpdate of ours unacknowledged: with no ACK ever
