@@ -179,6 +179,7 @@ enum {
     SC_RESUME = 1u << 13,     /* session store on both sides (resumption by session ID) */
     SC_TICKET = 1u << 14,     /* client store + session_tickets; server ticket keys */
     SC_HYBRID = 1u << 15,     /* ML-KEM-768 (the stand-in) both sides: 1.3 leads with X25519MLKEM768 */
+    SC_RRC = 1u << 16,        /* RFC 9853 (with SC_CID): datagrams from one of three addresses */
 };
 
 typedef struct fuzz_scenario {
@@ -223,6 +224,16 @@ static const fuzz_scenario fuzz_scenarios[] = {
      * fragmented second hello; both shares in one datagram at MTU 1472 */
     {"defaults-psk-hybrid", 0, 0, 0, SC_HYBRID},
     {"defaults-ecdsa-hybrid-nocookie-mtu1472", 0, 0, 1472, SC_HYBRID | SC_CERT_ECDSA | SC_NO_COOKIE},
+    /* return routability (RFC 9853): the server runs the enhanced check;
+     * forged records of type 27 reach the RRC parser */
+    {"psk-gcm-cid-rrc", CDTLS_PSK_WITH_AES_128_GCM_SHA256, 0, 0, SC_CID | SC_RRC},
+    /* DTLS 1.3 with each suite pinned (issue 16): the defaults-* scenarios
+     * above only reach the provider's first choice */
+    {"tls13-aes128gcm-ecdsa", 0x1301, 0, 0, SC_CERT_ECDSA},
+    {"tls13-aes256gcm-ecdsa", 0x1302, 0, 0, SC_CERT_ECDSA},
+    {"tls13-chacha20-ecdsa", 0x1303, 0, 0, SC_CERT_ECDSA},
+    {"tls13-aes128ccm-psk", 0x1304, 0, 0, 0},
+    {"tls13-aes128gcm-psk", 0x1301, 0, 0, 0},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
@@ -237,7 +248,16 @@ static void fuzz_scenario_provider(const fuzz_scenario *sc, cdtls_provider *p)
 static int fuzz_scenario_supported(const fuzz_scenario *sc)
 {
     const cdtls_provider *p = cdtls_provider_fuzz_crypto();
-    if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) return 0;
+    if (sc->suite >= 0x1301 && sc->suite <= 0x1304) {
+        /* a 1.3 suite (cdtls_cipher_suite_supported knows the 1.2 ones):
+         * 1.3 compiled in, and the provider's AEAD (+ record-number mask,
+         * which comes with it) */
+        static const cdtls_aead_alg alg13[] = {CDTLS_AEAD_AES_128_GCM, CDTLS_AEAD_AES_256_GCM,
+                                               CDTLS_AEAD_CHACHA20_POLY1305, CDTLS_AEAD_AES_128_CCM};
+        if (!CDTLS_HAVE_DTLS13 || !p->aead[alg13[sc->suite - 0x1301]]) return 0;
+    } else if (sc->suite && !cdtls_cipher_suite_supported(p, sc->suite)) {
+        return 0;
+    }
     fuzz_fixtures_load();
     if ((sc->flags & (SC_CERT_ECDSA | SC_RPK)) && !fuzz_fx.id[FI_ECDSA].key) return 0;
     if ((sc->flags & SC_CERT_RSA) && !fuzz_fx.id[FI_RSA].key) return 0;
@@ -348,6 +368,10 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
     if (sc->flags & SC_CID) {
         c->cid.length = 8;
     }
+    if (sc->flags & SC_RRC) {
+        c->cid.rrc = role == CDTLS_SERVER ? CDTLS_RRC_ENHANCED : CDTLS_RRC_BASIC;
+        c->cid.rrc_timeout_ms = 300;
+    }
     if ((sc->flags & SC_RESUME) || ((sc->flags & SC_TICKET) && role == CDTLS_CLIENT))
         c->resumption.store = cdtls_session_cache_init(&fc->cache, fc->entries, 4);
     if (sc->flags & SC_TICKET) {
@@ -408,6 +432,17 @@ typedef struct fuzz_engine {
  * discard it; gen_corpus hands it to the real peer). */
 static void fuzz_engine_drain(fuzz_engine *fe)
 {
+    if (fe->c && (fe->sc->flags & SC_RRC)) {
+        /* the datagrams a return routability check addresses elsewhere
+         * first (cdtls_conn_next_datagram never hands them out) */
+        size_t n, to_len;
+        const void *to;
+        while (cdtls_conn_next_datagram_path(fe->c, fe->buf, sizeof fe->buf, &n, NULL, &to, &to_len) ==
+               CDTLS_OK) {
+            if (n == 0 || n > fe->c->mtu || (to == NULL) != (to_len == 0)) abort();
+            if (fe->sink) fe->sink(fe->sink_ctx, fe->buf, n);
+        }
+    }
     if (!fe->c) return;
     size_t n;
     cdtls_oob oob;
@@ -639,6 +674,20 @@ static int fuzz_engine_forge(fuzz_engine *fe, const uint8_t *p, size_t n, size_t
     return rc == CDTLS_OK;
 }
 
+/* SC_RRC: the datagram comes from one of three addresses (which, from a
+ * byte of the input), so the peer appears to move and the check runs. */
+static void fuzz_engine_recv(fuzz_engine *fe, const uint8_t *d, size_t n, const cdtls_oob *oob, uint8_t pick)
+{
+    static const char *const addrs[3] = {"peer-a", "peer-b", "victim"};
+    if (!(fe->sc->flags & SC_RRC)) {
+        (void)cdtls_conn_recv(fe->c, d, n, oob, fe->now);
+        return;
+    }
+    const char *a = addrs[pick % 3];
+    const cdtls_path from = {a, strlen(a), pick >= 128};
+    (void)cdtls_conn_recv_path(fe->c, d, n, oob, &from, fe->now);
+}
+
 /* One part of the input: a datagram from the peer (mark 0), the timer
  * (mark 1), the next connection (mark 2), or a record to forge (mark 3). */
 static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, int mark)
@@ -647,7 +696,7 @@ static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, 
         size_t n;
         if (!fuzz_engine_forge(fe, dgram, len, &n)) return;
         fe->now += FUZZ_STEP_MS;
-        (void)cdtls_conn_recv(fe->c, fe->buf, n, NULL, fe->now);
+        fuzz_engine_recv(fe, fe->buf, n, NULL, dgram[0] ^ (uint8_t)len);
         fuzz_engine_after(fe);
         return;
     }
@@ -702,7 +751,7 @@ static void fuzz_engine_step(fuzz_engine *fe, const uint8_t *dgram, size_t len, 
     if (fe->tap) fe->tap(fe->tap_ctx, fe, fe->part, dgram, len);
     cdtls_oob oob;
     memset(&oob, 0, sizeof oob);
-    (void)cdtls_conn_recv(fe->c, dgram, len, &oob, fe->now);
+    fuzz_engine_recv(fe, dgram, len, &oob, len ? dgram[len - 1] : 0);
     (void)cdtls_conn_recv_advanced(fe->c);
     fuzz_engine_after(fe);
 }

@@ -843,3 +843,105 @@ Test(interop_pion4, server13_srtp_alpn_vs_our_client)
     child_stop(&srv, 0);
     served_identity_free(&id);
 }
+
+/* RFC 9853 against pion v4's CIDPathMigrationRRC server (tests/interop/pion4
+ * rrc.go, -cid 8): our client finishes the handshake from socket A and
+ * sends its message from socket B, as after a NAT rebinding. pion keeps
+ * the session on A, sends a path_challenge to B, which our client answers
+ * from B; pion then moves the session to B. Both ends negotiated rrc (our
+ * cdtls_conn_uses_rrc; pion follows only with RRC negotiated). */
+static void rrc_send_all(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to)
+{
+    uint8_t d[2048];
+    size_t n;
+    while (cdtls_conn_next_datagram(c, d, sizeof d, &n, NULL) == CDTLS_OK)
+        cr_assert_eq(cdtls_io_send(io, d, n, to, NULL, NULL, 0), CDTLS_OK);
+}
+
+static void rrc_pump(cdtls_conn *c, cdtls_io_socket *io, const cdtls_addr *to, int wait_ms)
+{
+    uint8_t d[2048];
+    size_t n;
+    if (cdtls_io_recv(io, d, sizeof d, &n, NULL, NULL, NULL, 0, NULL, wait_ms) == CDTLS_OK)
+        (void)cdtls_conn_recv(c, d, n, NULL, cdtls_io_now_ms());
+    if (cdtls_conn_timeout(c) <= cdtls_io_now_ms()) (void)cdtls_conn_on_timeout(c, cdtls_io_now_ms());
+    rrc_send_all(c, io, to);
+}
+
+static int rrc_answered;
+static void rrc_watch(void *user, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)user, (void)c;
+    if (ev->kind == CDTLS_EVENT_PATH && ev->path_event == CDTLS_PATH_CHALLENGE_ANSWERED) rrc_answered++;
+}
+
+Test(interop_pion4, rrc_server_checks_our_client_move)
+{
+    uint16_t suite = psk_suite();
+    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
+        cr_skip_test("provider lacks %s", cdtls_cipher_suite_name(suite));
+    uint8_t psk[16];
+    cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-psk",     PION4_PSK_HEX, "-suites", cdtls_cipher_suite_name(suite),
+                           "-max",     "1.2",         "-rrc-cid", "8",
+                           "-timeout", "8s",          NULL};
+    child srv;
+    start_pion4(&srv, "server", port, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
+
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.psk.key = psk, cfg.psk.key_len = sizeof psk;
+    cfg.psk.identity = (const uint8_t *)"cdtls", cfg.psk.identity_len = 5;
+    cfg.negotiate.cipher_suites = &suite, cfg.negotiate.n_cipher_suites = 1;
+    cfg.versions.max = CDTLS_VERSION_1_2;
+    cfg.cid.length = 8;
+    cfg.cid.rrc = CDTLS_RRC_BASIC;
+    cdtls_addr bind, server;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", 0, &bind), CDTLS_OK);
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &server), CDTLS_OK);
+    cdtls_io_socket a, b;
+    cr_assert_eq(cdtls_io_open(&a, &bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cr_assert_eq(cdtls_io_open(&b, &bind, CDTLS_IO_NO_PROBE), CDTLS_OK);
+    cdtls_addr addr_b;
+    cdtls_io_local_addr(&b, &addr_b);
+    cdtls_conn *c;
+    cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_CLIENT, cdtls_io_now_ms(), &c), CDTLS_OK);
+    rrc_answered = 0;
+    cdtls_conn_set_observer(c, rrc_watch, NULL);
+    cr_assert_eq(cdtls_conn_start(c, cdtls_io_now_ms()), CDTLS_OK);
+    rrc_send_all(c, &a, &server);
+    for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++)
+        rrc_pump(c, &a, &server, 50);
+    if (cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&srv, 1);
+    cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert(cdtls_conn_uses_cid(c));
+    cr_assert(cdtls_conn_uses_rrc(c), "pion's ServerHello carries rrc");
+
+    const char *msg = "moved-to-B";
+    cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)msg, strlen(msg), NULL), CDTLS_OK);
+    rrc_send_all(c, &b, &server);
+    int echoed = 0;
+    for (int i = 0; i < 100 && (!echoed || !rrc_answered); i++) {
+        for (int k = 0; k < 2; k++) {
+            rrc_pump(c, k ? &b : &a, &server, 20);
+            uint8_t buf[128];
+            size_t n;
+            if (cdtls_conn_read(c, buf, sizeof buf, &n, NULL) == CDTLS_OK)
+                echoed = n == strlen(msg) && memcmp(buf, msg, n) == 0;
+        }
+    }
+    cr_assert(rrc_answered >= 1, "pion's path_challenge reached B and was answered");
+    cr_assert(echoed, "pion echoes");
+    char line[64];
+    snprintf(line, sizeof line, "pion: remote=127.0.0.1:%u", addr_b.port);
+    int moved = child_output_contains(&srv, line, 3000);
+    if (!moved) child_stop(&srv, 1);
+    cr_assert(moved, "pion followed the session to B after our path_response (\"%s\")", line);
+    cr_assert(child_output_contains(&srv, "pion: done", 3000));
+    child_stop(&srv, 0);
+    cdtls_conn_free(c);
+    cdtls_io_close(&a);
+    cdtls_io_close(&b);
+}

@@ -215,6 +215,10 @@ CDTLS_API const cdtls_session_store *cdtls_session_cache_init(cdtls_session_cach
 CDTLS_API void cdtls_session_cache_clear(cdtls_session_cache *cache);
 
 #define CDTLS_MAX_CID_LEN 255u
+/* cfg.cid.rrc (RFC 9853) */
+#define CDTLS_RRC_OFF 0
+#define CDTLS_RRC_BASIC 1
+#define CDTLS_RRC_ENHANCED 2
 #define CDTLS_MAX_ALPN_OFFERED 32u
 #define CDTLS_MAX_ALPN_LIST 1024u /* encoded ProtocolNameList we offer */
 #define CDTLS_MAX_SRTP_PROFILES 16u
@@ -433,6 +437,18 @@ typedef struct cdtls_config {
          * collisions among a server's connections negligible (2^-64 per
          * pair). */
         size_t length;
+        /* Return Routability Check (RFC 9853), only with CIDs: the client
+         * offers and the server accepts the rrc extension (DTLS 1.2), and
+         * a connection fed the source address of each datagram
+         * (cdtls_conn_recv_path) checks a peer's new address before it
+         * sends there (docs/security.md, "Return routability").
+         * CDTLS_RRC_OFF (0, default), CDTLS_RRC_BASIC (challenge the new
+         * address, RFC 9853 §5.1) or CDTLS_RRC_ENHANCED (first the old
+         * address, against off-path attackers, §5.2). */
+        int rrc;
+        /* T (RFC 9853 §5.5): how long a check waits for its answer; 0:
+         * 1000 ms (the RFC's default without an RTT estimate). */
+        uint32_t rrc_timeout_ms;
     } cid;
 
     /* Session resumption (RFC 5246 §7.3). */

@@ -322,6 +322,55 @@ CDTLS_API int cdtls_conn_request_cids(cdtls_conn *c, unsigned n, uint64_t now_ms
 CDTLS_API size_t cdtls_conn_spare_cids(const cdtls_conn *c);
 CDTLS_API int cdtls_conn_switch_cid(cdtls_conn *c);
 
+/* ---------------------------------------------------------------------------
+ * Return Routability Check (RFC 9853; cfg.cid.rrc). The engine does no I/O,
+ * so the caller tells it where each datagram came from and asks where each
+ * one goes:
+ *
+ *   cdtls_path from = { &src, sizeof src, 0 };
+ *   cdtls_conn_recv_path(c, dgram, n, &oob, &from, now_ms);
+ *   while (cdtls_conn_next_datagram_path(c, buf, cap, &n, &oob, &to, &to_len) == CDTLS_OK)
+ *       sendto(buf, n, to ? to : <the peer's usual address>);
+ *
+ * Addresses are opaque bytes (a sockaddr, say) of at most 128 bytes,
+ * compared bytewise: give the same address the same bytes. The first
+ * address a connection with RRC sees becomes its path. Once RRC is
+ * negotiated and a record newer than all before (RFC 9146 §6) comes from
+ * another address, the connection sends a path_challenge there (with
+ * CDTLS_RRC_ENHANCED first to the old address, RFC 9853 §5.2) and keeps
+ * sending everything else to the old address until the peer answers from
+ * the new one; then the new address is the path (observer event
+ * CDTLS_EVENT_PATH, cdtls_conn_path_address). Toward the unvalidated
+ * address it sends at most three times the bytes it received from there
+ * (RFC 9853 §2, the anti-amplification limit); a check unanswered after
+ * cfg.cid.rrc_timeout_ms fails and the path stays. The connection's timer
+ * (cdtls_conn_timeout / _on_timeout) drives the check's repetitions and
+ * its end. The other way round, a path_challenge from the peer is answered
+ * (path_response, or path_drop when from->not_preferred) to the address it
+ * came from. */
+typedef struct cdtls_path {
+    const void *addr; /* the datagram's source address (borrowed for the call); NULL: unknown */
+    size_t addr_len;
+    /* 1: the datagram came in on a local path this side no longer prefers
+     * (it moved away voluntarily): a path_challenge on it gets path_drop */
+    int not_preferred;
+} cdtls_path;
+/* cdtls_conn_recv with the datagram's source (from may be NULL: unknown). */
+CDTLS_API int cdtls_conn_recv_path(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob,
+                                   const cdtls_path *from, uint64_t now_ms);
+/* cdtls_conn_next_datagram that also says where the datagram goes: *to
+ * (borrowed from the connection, valid until its next call) with *to_len
+ * bytes; NULL and 0 when no address is known (send it to the peer as
+ * usual). Datagrams to a checked address come first. Callers of
+ * cdtls_conn_recv_path use this one: cdtls_conn_next_datagram never hands
+ * out a datagram meant for an address other than the path's. */
+CDTLS_API int cdtls_conn_next_datagram_path(cdtls_conn *c, uint8_t *buf, size_t cap, size_t *len,
+                                            cdtls_oob *oob, const void **to, size_t *to_len);
+/* 1 if both sides sent the rrc extension. */
+CDTLS_API int cdtls_conn_uses_rrc(const cdtls_conn *c);
+/* The validated path address (borrowed), NULL with *len 0 if none known. */
+CDTLS_API const void *cdtls_conn_path_address(const cdtls_conn *c, size_t *len);
+
 /* Connection state export (moving an established session to another
  * process or host): the keys, the next sequence numbers, the replay window
  * and what was negotiated (suite, EMS, ALPN, SRTP, CIDs, peer address, PSK
@@ -481,8 +530,22 @@ typedef enum cdtls_event_kind {
      * the peer's that parsed, in either case ack_records the record
      * numbers it lists (an ACK with none is legal and reported) */
     CDTLS_EVENT_ACK_SENT,
-    CDTLS_EVENT_ACK_RECEIVED
+    CDTLS_EVENT_ACK_RECEIVED,
+    /* Return Routability Check (RFC 9853): what happened to a path,
+     * path_event (cdtls_path_event); path_sent / path_received are the
+     * bytes sent to / received from the address being checked. */
+    CDTLS_EVENT_PATH
 } cdtls_event_kind;
+
+typedef enum cdtls_path_event {
+    CDTLS_PATH_CHALLENGE_SENT = 1, /* a path_challenge queued (to the new address, or the old: enhanced) */
+    CDTLS_PATH_VALIDATED,          /* the new address answered: it is the path now */
+    CDTLS_PATH_KEPT,               /* enhanced: the old address answered path_response, the path stays */
+    CDTLS_PATH_DROP_RECEIVED,      /* the peer answered path_drop */
+    CDTLS_PATH_FAILED,             /* no answer within T: the path stays */
+    CDTLS_PATH_BUDGET,             /* a path_challenge withheld: the anti-amplification limit */
+    CDTLS_PATH_CHALLENGE_ANSWERED  /* the peer's path_challenge answered (path_response or path_drop) */
+} cdtls_path_event;
 
 typedef struct cdtls_event {
     cdtls_event_kind kind;
@@ -500,7 +563,9 @@ typedef struct cdtls_event {
     /* HANDSHAKE_*: 1 when this ServerHello is a HelloRetryRequest (RFC 8446
      * §4.1.3: hs_type server_hello, the special random) */
     int hello_retry;
-    unsigned ack_records; /* ACK_*: how many record numbers the ACK lists */
+    unsigned ack_records;              /* ACK_*: how many record numbers the ACK lists */
+    cdtls_path_event path_event;       /* PATH */
+    uint64_t path_sent, path_received; /* PATH */
 } cdtls_event;
 
 /* c is NULL only for a listener's HELLO_VERIFY_SENT. */

@@ -11,7 +11,8 @@ enum dtls_content_type {
     CT_ALERT = 21,
     CT_HANDSHAKE = 22,
     CT_APPLICATION_DATA = 23,
-    CT_TLS12_CID = 25
+    CT_TLS12_CID = 25,
+    CT_RRC = 27 /* return_routability_check, RFC 9853 §4 */
 };
 
 #define DTLS_RECORD_HEADER_LEN 13u           /* type(1) version(2) epoch(2) seq(6) length(2) */
@@ -81,6 +82,7 @@ enum dtls_extension_type {
     EXT_SESSION_TICKET = 35,
     EXT_SIGNATURE_ALGORITHMS_CERT = 50,
     EXT_CONNECTION_ID = 54,
+    EXT_RRC = 61, /* RFC 9853 §3: empty extension_data */
     EXT_RENEGOTIATION_INFO = 0xff01
 };
 

@@ -302,6 +302,7 @@ void cdtls_conn_free(cdtls_conn *c)
 #if CDTLS_HAVE_DTLS13
     hs13_free(c);
 #endif
+    conn_rrc_free(c);
     cdtls_context *own = c->own_ctx;
     cdtls_free_wipe(a, c, sizeof *c); /* wipes the master secret */
     cdtls_context_free(own);
@@ -618,7 +619,15 @@ static int flight_retransmit(cdtls_conn *c, uint64_t now_ms, int by_timer)
     return flight_transmit(c);
 }
 
+static uint64_t timeout_hs(const cdtls_conn *c);
+
 uint64_t cdtls_conn_timeout(const cdtls_conn *c)
+{
+    uint64_t t = timeout_hs(c), r = c ? conn_rrc_timeout(c) : NO_TIMER;
+    return r < t ? r : t; /* RFC 9853 §5.5: the path check's timer T */
+}
+
+static uint64_t timeout_hs(const cdtls_conn *c)
 {
 #if CDTLS_HAVE_DTLS13
     if (c && c->version == CDTLS_VERSION_1_3) return hs13_timeout(c);
@@ -652,6 +661,7 @@ int cdtls_conn_on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     if (!c) return CDTLS_ERR_INVALID_ARG;
     int rc = on_timeout(c, now_ms);
+    if (!rc && c->state == CDTLS_STATE_ESTABLISHED) rc = conn_rrc_on_timeout(c, now_ms);
     handshake_end_if_over(c);
     return rc;
 }
@@ -918,6 +928,7 @@ static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, 
         if (epoch == 0 && c->read_epoch != 0) return CDTLS_OK;
         return conn_handle_alert(c, pt, len);
     case CT_APPLICATION_DATA: return conn_handle_app_data(c, node, len, epoch);
+    case CT_RRC: return conn_rrc_handle(c, pt, len, epoch, now_ms); /* RFC 9853 */
     default: return CDTLS_OK; /* unknown content type: drop (RFC 5246 §6) */
     }
 }
@@ -960,6 +971,7 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
                                         rh->length ? rh->length : 1, &pt_len);
     if (rc == CDTLS_OK) {
         if (c->cfg->limits.replay_window) replay_accept(w, rh->seq);
+        c->recv_authenticated = 1;
         if (epoch == 1 && (!c->have_newest || rh->seq > c->newest_seq)) {
             c->have_newest = 1;
             c->newest_seq = rh->seq;

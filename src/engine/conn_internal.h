@@ -266,6 +266,12 @@ struct cdtls_conn {
     _Bool psk13_used : 1;      /* 1.3: the handshake was authenticated by the PSK */
     struct conn13 *v13;
     uint16_t kx_group; /* the (EC)DHE / hybrid group of the handshake (cdtls_conn_group), 0: none */
+    /* Return Routability Check (RFC 9853, conn_rrc.c): allocated when this
+     * side offers or accepts rrc; recv_authenticated: the datagram being
+     * processed authenticated a record (its bytes count toward the
+     * anti-amplification limit, RFC 9853 §2) */
+    struct conn_rrc *rrc;
+    _Bool recv_authenticated : 1;
 };
 
 /* observer.c: hands ev to the connection's observer, if it has one. */
@@ -358,6 +364,16 @@ size_t conn_cid_pad(cdtls_conn *c, int epoch, size_t pt_len, size_t cap);
  * when negotiated; pad is ignored otherwise). */
 int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t pt_len, size_t pad,
               uint8_t *out, size_t cap, size_t *out_len);
+
+/* conn_rrc.c: Return Routability Check (RFC 9853) */
+int conn_rrc_offer(cdtls_conn *c, hs_extensions *ext);
+void conn_rrc_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
+int conn_rrc_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);
+/* An authenticated record of content type return_routability_check. */
+int conn_rrc_handle(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch, uint64_t now_ms);
+uint64_t conn_rrc_timeout(const cdtls_conn *c); /* UINT64_MAX: none */
+int conn_rrc_on_timeout(cdtls_conn *c, uint64_t now_ms);
+void conn_rrc_free(cdtls_conn *c);
 
 /* hs_rpk.c: raw public keys (RFC 7250) */
 int rpk_have_own(const cdtls_conn *c);

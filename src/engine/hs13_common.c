@@ -100,14 +100,16 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
 }
 
 /* What the 1.3 engine does not do yet (docs/dtls13.md): session
-/* What the 1.3 engine does not do yet (docs/dtls13.md): session
- * resumption (connection IDs: hs13_cid.c; raw public keys: the certificate
- * types in hs13_client.c/hs13_server.c). A configuration that asks for it
+ * resumption, the return routability check (RFC 9853: conn_rrc.c is wired
+ * to the 1.2 records only). A configuration that asks for one of them
  * speaks 1.2, as it did before 1.3 existed, rather than losing the feature
- * silently. */
+ * silently (a CID peer followed to a new address unchecked). Connection
+ * IDs: hs13_cid.c; raw public keys: the certificate types in
+ * hs13_client.c/hs13_server.c. */
 static int config_needs_12(const cdtls_config *cfg)
 {
-    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys;
+    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
+           (conn_cid_wanted(cfg) && cfg->cid.rrc);
 }
 
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)

@@ -72,6 +72,7 @@ int hs_client_send_hello(cdtls_conn *c, uint64_t now_ms)
     uint8_t app_ext[HS_APP_EXT_OFFER_MAX]; /* ALPN, use_srtp */
     rc = hs_app_ext_offer(c, &ch.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_offer(c, &ch.ext); /* RFC 9146 */
+    if (!rc) rc = conn_rrc_offer(c, &ch.ext); /* RFC 9853 */
     uint8_t rpk_ext[8];                       /* RFC 7250 certificate types */
     if (!rc) rc = rpk_offer(c, &ch.ext, rpk_ext);
     if (rc) return rc;
@@ -180,6 +181,7 @@ static int client_on_server_hello(cdtls_conn *c, const uint8_t *body, size_t len
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &sh.ext, &alert); /* ALPN, use_srtp */
     if (!rc) rc = conn_cid_accept_reply(c, &sh.ext, &alert);
+    if (!rc) rc = conn_rrc_accept_reply(c, &sh.ext, &alert);
     if (!rc) rc = rpk_accept(c, &sh.ext, &alert); /* RFC 7250 */
     if (rc) return conn_fail(c, rc, alert);
     /* RFC 5077 §3.2: a SessionTicket extension only in answer to ours; it

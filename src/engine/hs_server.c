@@ -114,6 +114,7 @@ static int server_hello_queue(cdtls_conn *c, const hs_client_hello *ch)
     uint8_t app_ext[HS_APP_EXT_REPLY_MAX];   /* ALPN, use_srtp chosen from the ClientHello */
     rc = hs_app_ext_reply(c, &sh.ext, app_ext, sizeof app_ext);
     if (!rc) rc = conn_cid_accept_offer(c, &ch->ext, &sh.ext); /* RFC 9146 */
+    if (!rc) conn_rrc_accept_offer(c, &ch->ext, &sh.ext);      /* RFC 9853 */
     uint8_t rpk_ext[2];
     if (hs_suite_uses_cert(c->suite) && !c->resumed) rpk_reply(c, &sh.ext, rpk_ext); /* RFC 7250 */
     if (rc) return rc;

@@ -63,7 +63,8 @@ enum {
     SEEN_CID = 1 << 10,
     SEEN_CCT = 1 << 11,
     SEEN_SCT = 1 << 12,
-    SEEN_TICKET = 1 << 13
+    SEEN_TICKET = 1 << 13,
+    SEEN_RRC = 1 << 14
 };
 
 /* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, with
@@ -216,6 +217,11 @@ int hs_extensions_parse(cdtls_reader *r, hs_extensions *e)
             e->cid_len = cid.left;
             break;
         }
+        case EXT_RRC:
+            bit = SEEN_RRC;
+            ok = body.left == 0; /* RFC 9853 §3: empty */
+            e->has_rrc = 1;
+            break;
         case EXT_CLIENT_CERTIFICATE_TYPE:
         case EXT_SERVER_CERTIFICATE_TYPE:
             /* RFC 7250 §3: ClientHello: CertificateType list<1..2^8-1>;
@@ -322,6 +328,7 @@ void hs_extensions_write_entries(cdtls_writer *w, const hs_extensions *e, const 
         writer_u8(w, (unsigned)e->cid_len);
         writer_bytes(w, e->cid, e->cid_len);
     }
+    if (e->has_rrc) put_ext_header(w, EXT_RRC, 0);
 }
 
 /* Writes the extensions a hello carries (groups only in ClientHello). */

@@ -79,6 +79,8 @@ typedef struct hs_extensions {
     int session_ticket;
     const uint8_t *ticket;
     size_t ticket_len;
+    /* rrc (RFC 9853 §3): present (its extension_data is empty) */
+    int has_rrc;
 } hs_extensions;
 
 /* Reads an extensions block<0..2^16-1> into e (absent, at the end of the

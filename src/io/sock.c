@@ -260,6 +260,30 @@ static void tx_add(tx_batch *t, size_t len, const cdtls_addr *to, const cdtls_oo
     t->used += len;
 }
 
+/* RFC 9853 (return routability): the engine compares addresses bytewise,
+ * so it gets them in a canonical form without the struct's padding. */
+#define PATH_KEY_LEN 23u
+static void path_key(const cdtls_addr *a, uint8_t k[PATH_KEY_LEN])
+{
+    k[0] = a->ip.family;
+    memcpy(k + 1, a->ip.addr, 16);
+    k[17] = (uint8_t)(a->port >> 8);
+    k[18] = (uint8_t)a->port;
+    for (int i = 0; i < 4; i++) k[19 + i] = (uint8_t)(a->scope_id >> (24 - 8 * i));
+}
+
+static int path_unkey(const void *key, size_t len, cdtls_addr *a)
+{
+    const uint8_t *k = key;
+    if (!k || len != PATH_KEY_LEN) return 0;
+    memset(a, 0, sizeof *a);
+    a->ip.family = k[0];
+    memcpy(a->ip.addr, k + 1, 16);
+    a->port = (uint16_t)(k[17] << 8 | k[18]);
+    a->scope_id = (uint32_t)k[19] << 24 | (uint32_t)k[20] << 16 | (uint32_t)k[21] << 8 | k[22];
+    return 1;
+}
+
 /* Sends what the engine queued, as one batch (more if it does not fit
  * one), each datagram with its own OOB; raw (the caller's native control
  * bytes) rides every one of them. While a listener step holds the batch,
@@ -273,9 +297,13 @@ static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
             int rc = tx_send(t);
             if (rc) return rc;
         }
-        size_t n;
+        size_t n, to_len;
         cdtls_oob oob;
-        int rc = cdtls_conn_next_datagram(s->conn, t->buf + t->used, DGRAM_MAX - t->used, &n, &oob);
+        const void *to;
+        cdtls_addr dest;
+        /* a path_challenge goes to the address being checked (RFC 9853) */
+        int rc = cdtls_conn_next_datagram_path(s->conn, t->buf + t->used, DGRAM_MAX - t->used, &n, &oob, &to,
+                                               &to_len);
         if (rc == CDTLS_ERR_WOULD_BLOCK) break;
         if (rc == CDTLS_ERR_BUFFER_TOO_SMALL && t->n > 0) {
             /* the rest of the buffer is too short for it: send, and it goes
@@ -285,7 +313,7 @@ static int flush(cdtls_sock *s, const uint8_t *raw, size_t raw_len)
             continue;
         }
         if (rc) return rc;
-        tx_add(t, n, &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
+        tx_add(t, n, path_unkey(to, to_len, &dest) ? &dest : &s->peer, oob.flags ? &oob : NULL, raw, raw_len);
     }
     return t->hold ? CDTLS_OK : tx_send(t);
 }
@@ -360,7 +388,10 @@ static void deliver(cdtls_sock *s, const uint8_t *d, size_t n, const cdtls_oob *
                     size_t raw_len)
 {
     uint64_t now = cdtls_io_now_ms();
-    (void)cdtls_conn_recv(s->conn, d, n, oob, now);
+    uint8_t key[PATH_KEY_LEN];
+    path_key(&s->peer, key);
+    const cdtls_path from = {key, sizeof key, 0};
+    (void)cdtls_conn_recv_path(s->conn, d, n, oob, &from, now);
     if (cdtls_conn_recv_advanced(s->conn)) s->heard_ms = now;
     collect(s, raw, raw_len);
     (void)flush(s, NULL, 0);
@@ -1067,14 +1098,24 @@ static cdtls_sock *peer_by_cid(cdtls_listener *l, const uint8_t *d, size_t n)
 static void deliver_rebound(cdtls_sock *s, const cdtls_addr *from, const uint8_t *d, size_t n,
                             const cdtls_oob *oob, const uint8_t *raw, size_t raw_len)
 {
-    (void)cdtls_conn_recv(s->conn, d, n, oob, cdtls_io_now_ms());
-    if (cdtls_conn_recv_advanced(s->conn)) {
-        /* the hook for return routability (RFC 9853): the peer's path
-         * changed here, for DTLS 1.2 and 1.3 CID connections alike */
+    uint8_t key[PATH_KEY_LEN];
+    path_key(from, key);
+    const cdtls_path path = {key, sizeof key, 0};
+    (void)cdtls_conn_recv_path(s->conn, d, n, oob, &path, cdtls_io_now_ms());
+    cdtls_addr to = *from;
+    /* With RRC (RFC 9853) the peer moves once the engine validated the
+     * new address (path_response from there), not on the record itself;
+     * meanwhile only path_challenges go there (flush). Without it, RFC
+     * 9146 §6: on an authenticated record newer than all before. */
+    const int move = cdtls_conn_uses_rrc(s->conn)
+                         ? path_unkey(cdtls_conn_path_address(s->conn, NULL), PATH_KEY_LEN, &to) &&
+                               !same_addr(&to, &s->peer)
+                         : cdtls_conn_recv_advanced(s->conn);
+    if (move) {
         table_remove(s->l, s);
-        s->peer = *from;
+        s->peer = to;
         (void)table_insert(s->l, s); /* the table exists: it holds s */
-        (void)cdtls_conn_set_peer_address(s->conn, from, sizeof *from);
+        (void)cdtls_conn_set_peer_address(s->conn, &to, sizeof to);
     }
     collect(s, raw, raw_len);
     (void)flush(s, NULL, 0);
@@ -1214,12 +1255,20 @@ static void listener_free(cdtls_listener *l)
 
 static int sock_step(cdtls_sock *s, int wait_ms)
 {
-    return s->l ? listener_step(s->l, wait_ms) : client_step(s, wait_ms);
+    if (!s->l) return client_step(s, wait_ms);
+    int rc = listener_step(s->l, wait_ms);
+    /* an accepted peer is in no list the listener's housekeeping walks:
+     * its own timer (RFC 9853 §5.5, a return routability check's T and
+     * repeats) fires here */
+    fire_timer(s);
+    return rc;
 }
 
 static int sock_wait_ms(cdtls_sock *s, uint64_t deadline, int forever)
 {
-    return s->l ? listener_wait_ms(s->l, deadline, forever) : wait_budget(s->conn, deadline, forever);
+    if (!s->l) return wait_budget(s->conn, deadline, forever);
+    int l = listener_wait_ms(s->l, deadline, forever), own = wait_budget(s->conn, deadline, forever);
+    return own < l ? own : l;
 }
 
 /* Waits until a record is queued; returns its item (still queued). */

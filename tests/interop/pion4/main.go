@@ -105,6 +105,7 @@ func main() {
 
 	opts := srtpOptions() // -alpn, -srtp (srtp.go)
 	opts = append(opts, cidOptions()...) // cid.go
+	opts = append(opts, rrcOptions()...) // rrc.go: -rrc-cid, RFC 9853
 	if *curves != "" {
 		var cs []elliptic.Curve
 		for _, n := range strings.Split(*curves, ",") {
@@ -279,6 +280,7 @@ func session(ctx context.Context, conn *dtls.Conn, role, message string, timeout
 		}
 		// Let the echo leave before close_notify.
 		time.Sleep(200 * time.Millisecond)
+		rrcReport(conn)
 	} else if message != "" {
 		if _, err := conn.Write([]byte(message)); err != nil {
 			fail("write: %v", err)
