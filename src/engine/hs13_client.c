@@ -187,6 +187,7 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     }
     v->psk_offered = client_psk(c) && (!v->hrr_seen || v->hash == PSK_HASH);
     hs13_psk_identity id = {c->psk_identity, c->psk_identity_len, 0};
+    if (!v->psk_offered) v->psk_offered = hs13_ticket_client_offer(c, &id); /* resumption (hs13_ticket.c) */
     const size_t binder_len = c->p->hash[v->psk_hash] ? c->p->hash[v->psk_hash]->digest_len : 32;
     hs13_bytes binder = {NULL, binder_len};
     if (v->psk_offered) {
@@ -331,6 +332,7 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
         if (!v->psk_offered || sh->selected_identity != 0 || v->hash != PSK_HASH)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         v->psk_selected = 1;
+        c->resumed = v->psk_resumption; /* our ticket was accepted */
     }
     /* an X25519MLKEM768 secret is 64 bytes, more than any classical one */
     uint8_t shared[HYBRID_SHARED_LEN > CDTLS_KX_MAX_SHARED ? HYBRID_SHARED_LEN : CDTLS_KX_MAX_SHARED];
@@ -473,6 +475,7 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     uint8_t vd[TLS13_MAX_HASH];
     rc = hs13_finished_make(c, 0, vd);
     if (!rc) rc = hs13_queue(c, HS_FINISHED, vd, v->hash_len, 2);
+    if (!rc) rc = hs13_ticket_res_master(c);
     if (!rc) rc = hs13_install_tx(c, 1);
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);

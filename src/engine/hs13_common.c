@@ -104,8 +104,7 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
  * losing the feature silently. */
 static int config_needs_12(const cdtls_config *cfg)
 {
-    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
-           conn_cid_wanted(cfg) || cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
+    return conn_cid_wanted(cfg) || cfg->credentials.raw_public_key_len || cfg->verify.n_spki_pins ||
            cfg->callbacks.verify_raw_public_key;
 }
 
@@ -268,6 +267,7 @@ void hs13_free(cdtls_conn *c)
     if (!v) return;
     clear_keys(c);
     hs13_handshake_done(c);
+    hs13_ticket_free(c);
     cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
     c->v13 = NULL;
 }
@@ -372,7 +372,7 @@ int hs13_binder(const cdtls_conn *c, const uint8_t *psk, size_t psk_len, const u
     uint8_t bk[TLS13_MAX_HASH];
     int rc = tls13_schedule_init(&ks, c->p, v->hash, DTLS13_LABEL_PREFIX);
     if (!rc) rc = tls13_schedule_early(&ks, psk, psk_len);
-    if (!rc) rc = tls13_binder_key(&ks, 1, bk);
+    if (!rc) rc = tls13_binder_key(&ks, !v->psk_resumption, bk); /* "ext binder" / "res binder" */
     if (!rc) rc = tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, bk, hash_in, out);
     tls13_schedule_wipe(&ks);
     cdtls_memzero(bk, sizeof bk);
@@ -690,6 +690,12 @@ static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t
     }
     if (!rc) *used += n;
     return rc;
+}
+
+int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len, uint8_t *dgram,
+                    size_t cap, size_t *used, ack13_record_number *rn)
+{
+    return put_record(c, epoch, type, pt, len, dgram, cap, used, rn);
 }
 
 static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
@@ -1032,6 +1038,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
     } else if (c->state == CDTLS_STATE_ESTABLISHED && v && (v->final_pending || v->ku_pending)) {
         t = c->timer_at_ms;
     }
+    if (v && hs13_ticket_timer(c) < t) t = hs13_ticket_timer(c);
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
     return t;
 }
@@ -1048,6 +1055,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    if (hs13_ticket_on_timeout(c, now_ms) != CDTLS_OK) return conn_fail(c, CDTLS_ERR_INTERNAL, ALERT_INTERNAL_ERROR);
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
@@ -1157,7 +1165,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
-                 * is acknowledged and not used (no 1.3 resumption yet);
+                 * is acknowledged and kept (hs13_ticket.c);
                  * anything else ends the connection */
                 c->peer_next_seq = (uint16_t)(h.message_seq + 1);
                 conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, frag - DTLS_HS_HEADER_LEN,
@@ -1166,6 +1174,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                     int rc = ku_received(c, frag, h.length, epoch, seq, now_ms);
                     if (rc) return rc;
                 } else if (h.type == HS_NEW_SESSION_TICKET) {
+                    int trc = hs13_ticket_client_on_nst(c, frag, h.length, now_ms); /* kept when wanted */
+                    if (trc) return trc;
                     ack13_rx_new_flight(&v->arx);
                     ack13_record_number rn = {epoch, seq};
                     ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1222,6 +1232,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
                     break;
                 }
     }
+    hs13_ticket_on_ack(c, rns, n); /* our NewSessionTicket */
     if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
     if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
     /* A peer that acknowledges a record of epoch 2 has our ServerHello
