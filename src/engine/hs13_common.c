@@ -692,8 +692,8 @@ static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t
     return rc;
 }
 
-int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len, uint8_t *dgram,
-                    size_t cap, size_t *used, ack13_record_number *rn)
+int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len,
+                    uint8_t *dgram, size_t cap, size_t *used, ack13_record_number *rn)
 {
     return put_record(c, epoch, type, pt, len, dgram, cap, used, rn);
 }
@@ -1055,7 +1055,8 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->state == CDTLS_STATE_HANDSHAKING && c->h && c->cfg->timers.handshake_timeout_ms &&
         now_ms - c->h->hs_started_ms >= c->cfg->timers.handshake_timeout_ms)
         return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
-    if (hs13_ticket_on_timeout(c, now_ms) != CDTLS_OK) return conn_fail(c, CDTLS_ERR_INTERNAL, ALERT_INTERNAL_ERROR);
+    if (hs13_ticket_on_timeout(c, now_ms) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_INTERNAL, ALERT_INTERNAL_ERROR);
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {

@@ -249,8 +249,8 @@ int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const 
                         int *verified);
 
 /* Seals one record of epoch into dgram at *used (hs13_common.c). */
-int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len, uint8_t *dgram,
-                    size_t cap, size_t *used, ack13_record_number *rn);
+int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len,
+                    uint8_t *dgram, size_t cap, size_t *used, ack13_record_number *rn);
 
 /* hs13_ticket.c: resumption (RFC 8446 §4.6.1, §4.2.11; RFC 9147 §5.8) */
 typedef struct h13_ticket h13_ticket;

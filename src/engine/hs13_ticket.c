@@ -39,7 +39,7 @@
 #if CDTLS_HAVE_DTLS13
 
 #define NST_NONCE_LEN 8u
-#define NST_TICKET_MAX (TICKET_MAX_OURS + 8u)
+#define NST_TICKET_MAX (TICKET_MAX_OURS + 16u) /* a 1.3 ticket carries 12 bytes more */
 #define NST_BODY_MAX (4u + 4u + 1u + NST_NONCE_LEN + 2u + NST_TICKET_MAX + 2u)
 #define STATEFUL_ID_LEN 32u
 /* RFC 8446 §8.3: the client's idea of the ticket's age and ours may
@@ -136,7 +136,8 @@ static int nst_transmit(cdtls_conn *c)
     uint8_t rec[5u + sizeof t->msg + 1 + CDTLS_AEAD_MAX_TAG + 16]; /* header as hs13_common.c writes it */
     size_t used = 0;
     ack13_record_number rn;
-    int rc = hs13_put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, t->msg, t->msg_len, rec, sizeof rec, &used, &rn);
+    int rc = hs13_put_record(c, v->tx_ap_epoch, CT_HANDSHAKE, t->msg, t->msg_len, rec, sizeof rec, &used,
+                             &rn);
     if (rc) return rc;
     t->rn[t->n_rn++ % 8] = rn;
     return dgram_queue_push(&c->out, c->a, rec, used,
@@ -189,6 +190,7 @@ void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms)
     /* a resumed session keeps its age: lifetimes bound sessions, not
      * tickets (RFC 8446 §4.6.1: "the original handshake") */
     s->created_ms = t->have_sess ? t->sess.created_ms : now_ms;
+    s->ticket_issued_ms = now_ms;
     memcpy(s->server_name_hash, c->sni_hash, sizeof s->server_name_hash);
     /* PSK = HKDF-Expand-Label(resumption_master_secret, "resumption",
      * ticket_nonce, Hash.length) (RFC 8446 §4.6.1, "dtls13" prefix) */
@@ -247,7 +249,8 @@ int hs13_ticket_on_timeout(cdtls_conn *c, uint64_t now_ms)
         return CDTLS_OK;
     }
     uint64_t next = (uint64_t)t->timeout_ms * 2;
-    t->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    t->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
+                                                            : (uint32_t)next;
     t->timer_at_ms = now_ms + t->timeout_ms;
     t->retransmits++;
     conn_observe_retransmit(c, 1);
@@ -275,26 +278,29 @@ static int open_identity(cdtls_conn *c, h13_ticket *t, const hs13_psk_identity *
         return 1;
     const cdtls_session_store *st = c->cfg->resumption.store;
     if (!c->cfg->resumption.ticket_keys && st && st->get && id->identity_len == STATEFUL_ID_LEN &&
-        st->get(st->ctx, id->identity, id->identity_len, &t->sess) == CDTLS_OK && t->sess.id_len == STATEFUL_ID_LEN &&
-        memcmp(t->sess.id, id->identity, STATEFUL_ID_LEN) == 0) {
+        st->get(st->ctx, id->identity, id->identity_len, &t->sess) == CDTLS_OK &&
+        t->sess.id_len == STATEFUL_ID_LEN && memcmp(t->sess.id, id->identity, STATEFUL_ID_LEN) == 0) {
         t->stateful = 1;
         return 1;
     }
     return 0;
 }
 
-static int acceptable(const cdtls_conn *c, const cdtls_session *s, const hs13_psk_identity *id, uint64_t now_ms)
+static int acceptable(const cdtls_conn *c, const cdtls_session *s, const hs13_psk_identity *id,
+                      uint64_t now_ms)
 {
     cdtls_hash_alg hash;
     size_t kl;
-    if (s->version != CDTLS_VERSION_1_3 || !hs13_suite_params(s->cipher_suite, &hash, &kl) || !c->p->hash[hash])
+    if (s->version != CDTLS_VERSION_1_3 || !hs13_suite_params(s->cipher_suite, &hash, &kl) ||
+        !c->p->hash[hash])
         return 0;
     /* lifetime (RFC 8446 §4.6.1) from the original handshake */
     if (now_ms < s->created_ms || now_ms - s->created_ms > lifetime_ms(c)) return 0;
     /* the client's view of the age (obfuscated_ticket_age - age_add, mod
      * 2^32, RFC 8446 §4.2.11.1) against ours (§8.3) */
+    if (now_ms < s->ticket_issued_ms) return 0;
     const uint32_t client_age = id->obfuscated_ticket_age - s->ticket_age_add;
-    const uint64_t our_age = now_ms - s->created_ms;
+    const uint64_t our_age = now_ms - s->ticket_issued_ms;
     const uint64_t diff = our_age > client_age ? our_age - client_age : client_age - our_age;
     if (diff > AGE_WINDOW_MS) return 0;
     /* the same host name (RFC 8446 §4.6.1, RFC 6066 §3) */
@@ -398,8 +404,8 @@ int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
     uint64_t life = lifetime_ms(c);
     if (t->sess.ticket_lifetime_s && (uint64_t)t->sess.ticket_lifetime_s * 1000u < life)
         life = (uint64_t)t->sess.ticket_lifetime_s * 1000u;
-    if (!hs13_suite_params(t->sess.cipher_suite, &hash, &kl) || !c->p->hash[hash] || now_ms < t->sess.created_ms ||
-        now_ms - t->sess.created_ms > life)
+    if (!hs13_suite_params(t->sess.cipher_suite, &hash, &kl) || !c->p->hash[hash] ||
+        now_ms < t->sess.created_ms || now_ms - t->sess.created_ms > life)
         return 0;
     /* a suite of ours with the ticket's hash, and after a HelloRetryRequest
      * the suite it chose must have it (RFC 8446 §4.1.4) */

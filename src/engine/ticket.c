@@ -10,7 +10,7 @@
  *           || created_ms(8) || master_secret(48) || psk_binder(32)
  *           || server_name_hash(32)
  *           || psk_identity<0..2^16-1>
- *           [|| ticket_age_add(4): version 2 only]
+ *           [|| ticket_age_add(4) || ticket_issued_ms(8): version 2 only]
  *
  * version 1 is a DTLS 1.2 session (master_secret is the 1.2 master
  * secret), version 2 a DTLS 1.3 one (master_secret holds the resumption
@@ -114,11 +114,11 @@ static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint8_t ver
     int rc = rotate(k, now_ms);
     if (rc) return rc;
     if (!k->keys[0].used) return CDTLS_ERR_BAD_STATE;
-    const size_t extra = version == TICKET_VERSION_13 ? 4u : 0u;
+    const size_t extra = version == TICKET_VERSION_13 ? 12u : 0u;
     const size_t need = TICKET_HDR + TICKET_STATE_FIXED + s->psk_identity_len + extra + a->tag_len;
     if (cap < need) return CDTLS_ERR_BUFFER_TOO_SMALL;
 
-    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 4u];
+    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u];
     cdtls_writer w;
     writer_init(&w, state, sizeof state);
     writer_u8(&w, version);
@@ -131,7 +131,11 @@ static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint8_t ver
     writer_bytes(&w, s->server_name_hash, sizeof s->server_name_hash);
     writer_u16(&w, (unsigned)s->psk_identity_len);
     writer_bytes(&w, s->psk_identity, s->psk_identity_len);
-    if (extra) writer_u32(&w, s->ticket_age_add);
+    if (extra) {
+        writer_u32(&w, s->ticket_age_add);
+        writer_u32(&w, (uint32_t)(s->ticket_issued_ms >> 32));
+        writer_u32(&w, (uint32_t)s->ticket_issued_ms);
+    }
     rc = w.failed ? CDTLS_ERR_INTERNAL : CDTLS_OK;
 
     memcpy(out, k->keys[0].name, CDTLS_TICKET_KEY_NAME_LEN);
@@ -157,7 +161,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8
     if (!a) return CDTLS_ERR_UNSUPPORTED;
     if (rotate(k, now_ms) != CDTLS_OK) return CDTLS_ERR_INTERNAL;
     if (len < TICKET_HDR + TICKET_STATE_FIXED + a->tag_len ||
-        len > TICKET_HDR + TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 4u + a->tag_len) {
+        len > TICKET_HDR + TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u + a->tag_len) {
         k->refused++;
         return CDTLS_ERR_DECODE;
     }
@@ -171,7 +175,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8
         k->refused++;
         return CDTLS_ERR_AUTH;
     }
-    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 4u];
+    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u];
     const size_t state_len = len - TICKET_HDR - a->tag_len;
     cdtls_aead_ctx ctx;
     int rc = a->init(&ctx, key->key, 32);
@@ -185,7 +189,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8
         reader_init(&r, state, state_len);
         uint8_t version = 0, flags = 0;
         uint16_t suite = 0, id_len = 0;
-        uint32_t hi = 0, lo = 0, age_add = 0;
+        uint32_t hi = 0, lo = 0, age_add = 0, ihi = 0, ilo = 0;
         const uint8_t *master = NULL, *binder = NULL, *sni = NULL, *identity = NULL;
         reader_u8(&r, &version);
         reader_u16(&r, &suite);
@@ -197,7 +201,11 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8
         (void)reader_bytes(&r, 32, &sni);
         reader_u16(&r, &id_len);
         (void)reader_bytes(&r, id_len, &identity);
-        if (want == TICKET_VERSION_13) reader_u32(&r, &age_add);
+        if (want == TICKET_VERSION_13) {
+            reader_u32(&r, &age_add);
+            reader_u32(&r, &ihi);
+            reader_u32(&r, &ilo);
+        }
         /* authenticated, so made by us: a bad layout means another version */
         if (r.failed || r.left != 0 || version != want || id_len > CDTLS_MAX_PSK_IDENTITY_LEN) {
             rc = CDTLS_ERR_DECODE;
@@ -212,6 +220,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8
             if (id_len) memcpy(out->psk_identity, identity, id_len);
             out->psk_identity_len = id_len;
             out->ticket_age_add = age_add;
+            out->ticket_issued_ms = ((uint64_t)ihi << 32) | ilo;
             out->version = want == TICKET_VERSION_13 ? CDTLS_VERSION_1_3 : 0;
             *old_key = which != 0;
         }
