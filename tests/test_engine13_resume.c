@@ -112,7 +112,8 @@ static int drop_post_handshake(void *ctx, int to_server, uint8_t *data, size_t *
 {
     (void)data, (void)len;
     dropper *d = ctx;
-    if (!to_server && d->drop_after_established && cdtls_conn_get_state(d->s->server) == CDTLS_STATE_ESTABLISHED) {
+    if (!to_server && d->drop_after_established &&
+        cdtls_conn_get_state(d->s->server) == CDTLS_STATE_ESTABLISHED) {
         d->drop_after_established--;
         return 0;
     }

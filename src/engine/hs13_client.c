@@ -198,6 +198,8 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         in.identities = &id;
         in.binders = &binder;
         in.n_psks = 1;
+    } else if (n_groups && hs13_ticket_wanted(c)) {
+        in.psk_modes = 1u << HS13_PSK_DHE_KE; /* tickets wanted (RFC 8446 §4.2.9) */
     }
     if (first) {
         int rc = first_shares(c, &in, groups, n_groups, body, cap);

@@ -77,6 +77,14 @@ static int client_keeps(const cdtls_conn *c)
     return c->role == CDTLS_CLIENT && st && st->put && st->get;
 }
 
+/* A client that keeps tickets says so with psk_key_exchange_modes even
+ * when it has none to offer: servers (pion v4) issue tickets only to a
+ * client that lists a mode (RFC 8446 §4.2.9). */
+int hs13_ticket_wanted(const cdtls_conn *c)
+{
+    return client_keeps(c) && !c->cfg->psk.key_len && !c->cfg->callbacks.psk;
+}
+
 static h13_ticket *tk_get(cdtls_conn *c)
 {
     conn13 *v = c->v13;
