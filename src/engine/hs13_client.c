@@ -219,7 +219,9 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         v->hash = PSK_HASH;
         rc = hs13_binder_hash(c, v->hh->ch1_hash, v->hrr_seen ? v->hh->hrr : NULL, v->hh->hrr_len, body,
                               w.len, binders_offset, h);
-        if (!rc) rc = hs13_binder(c, c->h->psk, c->h->psk_len, h, b);
+        size_t psk_len = 0;
+        const uint8_t *psk = hs13_offered_psk(c, &psk_len); /* external, or the ticket's */
+        if (!rc) rc = hs13_binder(c, psk, psk_len, h, b);
         v->hash = keep;
         hs13_bytes bb = {b, binder_len};
         if (!rc) rc = hs13_client_hello_set_binders(body, w.len, binders_offset, &bb, 1);
@@ -379,8 +381,9 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
         v->hh->ch_cap = v->hh->ch_len = 0;
     }
     memcpy(c->server_random, sh->legacy.random, sizeof c->server_random);
-    rc = hs13_handshake_keys(c, v->psk_selected ? c->h->psk : NULL, v->psk_selected ? c->h->psk_len : 0,
-                             shared_len ? shared : NULL, shared_len);
+    size_t psk_len = 0;
+    const uint8_t *psk = v->psk_selected ? hs13_offered_psk(c, &psk_len) : NULL;
+    rc = hs13_handshake_keys(c, psk, psk_len, shared_len ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (!rc) rc = hs13_install_rx(c, 0);
     if (!rc) rc = hs13_install_tx(c, 0);

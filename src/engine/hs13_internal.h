@@ -266,6 +266,7 @@ void hs13_ticket_psk_hash(const cdtls_conn *c, cdtls_hash_alg *hash);
 void hs13_ticket_server_used(cdtls_conn *c);
 int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id);
 int hs13_ticket_wanted(const cdtls_conn *c);
+const uint8_t *hs13_offered_psk(const cdtls_conn *c, size_t *len);
 int hs13_ticket_client_on_nst(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms);
 
 #endif /* CDTLS_HAVE_DTLS13 */

@@ -64,6 +64,10 @@ struct h13_ticket {
     cdtls_session sess;
     int have_sess;
     int stateful; /* server: sess came from the store (single use) */
+    /* client: the PSK offered (kept out of c->h->psk, whose presence would
+     * add the 1.2 PSK suites to a second ClientHello: RFC 8446 §4.1.2) */
+    uint8_t psk[TLS13_MAX_HASH];
+    size_t psk_len;
 };
 
 static int server_issues(const cdtls_conn *c)
@@ -388,6 +392,7 @@ void hs13_ticket_server_used(cdtls_conn *c)
 int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
 {
     conn13 *v = c->v13;
+    v->psk_resumption = 0;
     if (!client_keeps(c) || c->cfg->psk.key_len || c->cfg->callbacks.psk) return 0;
     h13_ticket *t = tk_get(c);
     if (!t) return 0;
@@ -425,9 +430,8 @@ int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
         ok |= h2 == hash;
     }
     if (!ok || (v->hrr_seen && v->hash != hash)) return 0;
-    const size_t len = c->p->hash[hash]->digest_len;
-    memcpy(c->h->psk, t->sess.master_secret, len);
-    c->h->psk_len = len;
+    t->psk_len = c->p->hash[hash]->digest_len;
+    memcpy(t->psk, t->sess.master_secret, t->psk_len);
     v->psk_hash = hash;
     v->psk_resumption = 1;
     id->identity = t->sess.ticket;
@@ -435,6 +439,19 @@ int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
     /* RFC 8446 §4.2.11.1: age in ms plus ticket_age_add, mod 2^32 */
     id->obfuscated_ticket_age = (uint32_t)(now_ms - t->sess.created_ms) + t->sess.ticket_age_add;
     return 1;
+}
+
+/* The client's PSK in its hello: the ticket's when it offers one, else
+ * the external one. */
+const uint8_t *hs13_offered_psk(const cdtls_conn *c, size_t *len)
+{
+    const h13_ticket *t = c->v13 ? c->v13->tk : NULL;
+    if (c->v13 && c->v13->psk_resumption && t && t->psk_len) {
+        *len = t->psk_len;
+        return t->psk;
+    }
+    *len = c->h->psk_len;
+    return c->h->psk;
 }
 
 /* A NewSessionTicket after the handshake (RFC 8446 §4.6.1): its session

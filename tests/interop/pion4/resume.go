@@ -55,6 +55,9 @@ func (s *memStore) Del(key []byte) error {
 var pskSelected = make(chan bool, 16)
 
 func serverHelloPSK(m handshake.MessageServerHello) handshake.Message {
+	if r := m.Random.MarshalFixed(); string(r[:]) == string(hrrRandom) {
+		return &m // a HelloRetryRequest: the ServerHello comes later
+	}
 	psk := false
 	for _, e := range m.Extensions {
 		if e.ExtensionType() == extension.TypePreSharedKey {
