@@ -142,6 +142,7 @@ typedef struct conn13 {
     /* resumption (hs13_ticket.c): the PSK offered / selected is a ticket's
      * ("res binder"), not an external one; the ticket state */
     int psk_resumption;
+    int ticket_offered; /* client: our hello's first identity is a ticket */
     struct h13_ticket *tk;
 } conn13;
 
@@ -264,7 +265,7 @@ void hs13_ticket_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n)
 int hs13_ticket_server_find(cdtls_conn *c, const hs13_client_hello *ch);
 void hs13_ticket_psk_hash(const cdtls_conn *c, cdtls_hash_alg *hash);
 void hs13_ticket_server_used(cdtls_conn *c);
-int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id);
+int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id, cdtls_hash_alg *hash);
 int hs13_ticket_wanted(const cdtls_conn *c);
 const uint8_t *hs13_offered_psk(const cdtls_conn *c, size_t *len);
 int hs13_ticket_client_on_nst(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms);

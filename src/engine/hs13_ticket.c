@@ -27,7 +27,11 @@
  * psk_dhe_ke only (a fresh key share: forward secrecy), never early_data
  * (0-RTT is not implemented: it needs replay protection that a sans-IO
  * engine without shared state cannot give, RFC 8446 §8; docs/dtls13.md).
- * A client that has an external PSK configured offers that, not tickets.
+ * A client with an external PSK offers its ticket first and the PSK
+ * second (both binders over one hello), so a refused ticket still leaves
+ * the PSK. A ticket from a PSK handshake names the PSK identity; the server
+ * resumes it only while that identity is still known (a revoked identity
+ * revokes its tickets), and reports it (cdtls_conn_psk_identity).
  */
 #include <string.h>
 
@@ -86,7 +90,7 @@ static int client_keeps(const cdtls_conn *c)
  * client that lists a mode (RFC 8446 §4.2.9). */
 int hs13_ticket_wanted(const cdtls_conn *c)
 {
-    return client_keeps(c) && !c->cfg->psk.key_len && !c->cfg->callbacks.psk;
+    return client_keeps(c);
 }
 
 static h13_ticket *tk_get(cdtls_conn *c)
@@ -204,6 +208,12 @@ void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms)
     s->created_ms = t->have_sess ? t->sess.created_ms : now_ms;
     s->ticket_issued_ms = now_ms;
     memcpy(s->server_name_hash, c->sni_hash, sizeof s->server_name_hash);
+    if (c->psk13_used && c->psk_identity_len <= sizeof s->psk_identity) {
+        /* the external PSK identity this session stands on (for a resumed
+         * one: the session's, restored into c->psk_identity) */
+        memcpy(s->psk_identity, c->psk_identity, c->psk_identity_len);
+        s->psk_identity_len = c->psk_identity_len;
+    }
     /* PSK = HKDF-Expand-Label(resumption_master_secret, "resumption",
      * ticket_nonce, Hash.length) (RFC 8446 §4.6.1, "dtls13" prefix) */
     if (!rc)
@@ -347,7 +357,9 @@ int hs13_ticket_server_find(cdtls_conn *c, const hs13_client_hello *ch)
     size_t off = 0;
     hs13_psk_identity id;
     for (int i = 0; i < 16 && hs13_psk_identity_next(ch->identities, ch->identities_len, &off, &id); i++) {
-        if (open_identity(c, t, &id, now_ms) && acceptable(c, &t->sess, &id, now_ms)) {
+        if (open_identity(c, t, &id, now_ms) && acceptable(c, &t->sess, &id, now_ms) &&
+            (t->sess.psk_identity_len == 0 ||
+             conn_server_lookup_psk(c, t->sess.psk_identity, t->sess.psk_identity_len) == CDTLS_OK)) {
             cdtls_hash_alg hash;
             size_t kl;
             (void)hs13_suite_params(t->sess.cipher_suite, &hash, &kl);
@@ -387,13 +399,13 @@ void hs13_ticket_server_used(cdtls_conn *c)
 
 /* ------------------------------------------------------------ client */
 
-/* Our ClientHello's ticket, if we have one for this server: its PSK in
- * c->h->psk, v->psk_hash its suite's hash. 1 when offered. */
-int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
+/* Our ClientHello's ticket, if we have one for this server: its PSK kept
+ * here (hs13_offered_psk), *hash_out its suite's hash. 1 when offered. */
+int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id, cdtls_hash_alg *hash_out)
 {
     conn13 *v = c->v13;
     v->psk_resumption = 0;
-    if (!client_keeps(c) || c->cfg->psk.key_len || c->cfg->callbacks.psk) return 0;
+    if (!client_keeps(c)) return 0;
     h13_ticket *t = tk_get(c);
     if (!t) return 0;
     const uint64_t now_ms = c->h ? c->h->hs_started_ms : 0;
@@ -432,8 +444,7 @@ int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id)
     if (!ok || (v->hrr_seen && v->hash != hash)) return 0;
     t->psk_len = c->p->hash[hash]->digest_len;
     memcpy(t->psk, t->sess.master_secret, t->psk_len);
-    v->psk_hash = hash;
-    v->psk_resumption = 1;
+    *hash_out = hash;
     id->identity = t->sess.ticket;
     id->identity_len = t->sess.ticket_len;
     /* RFC 8446 §4.2.11.1: age in ms plus ticket_age_add, mod 2^32 */
