@@ -383,4 +383,48 @@ Test(engine13_resume, a_13_ticket_is_not_a_12_session)
     env_free(&e);
 }
 
+/* An external PSK and a ticket: the client offers both (ticket first);
+ * the second connection resumes and the server reports the PSK identity
+ * the session stands on; a refused ticket (new key ring) leaves the PSK:
+ * a full PSK handshake, not a failure. */
+static const uint8_t ext_psk[16] = {0x70, 0x73, 0x6b, 0x2d, 0x72, 0x65, 0x73, 0x75,
+                                    0x6d, 0x65, 0x2d, 0x31, 0x33, 0x21, 0x21, 0x21};
+
+Test(engine13_resume, external_psk_and_ticket)
+{
+    env e;
+    env_init(&e, 1);
+    e.cc.psk.key = e.sc.psk.key = ext_psk;
+    e.cc.psk.key_len = e.sc.psk.key_len = sizeof ext_psk;
+    e.cc.psk.identity = e.sc.psk.identity = (const uint8_t *)"sensor-13";
+    e.cc.psk.identity_len = e.sc.psk.identity_len = 9;
+    outcome o1 = connect_once(&e, 0);
+    cr_assert(o1.ok && !o1.resumed_c && !o1.resumed_s && o1.version == V13, "first: a PSK handshake");
+    cr_assert_eq(o1.s.certs_sent, 0);
+    cr_assert_eq(o1.s.tickets_sent, 1);
+    /* resumed, and the identity reported on the server */
+    sim_link s;
+    e.clock_ms += 60000;
+    cr_assert_eq(sim_init_at(&s, &e.cc, &e.sc, NULL, e.clock_ms), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 30000));
+    cr_assert(cdtls_conn_resumed(s.client) && cdtls_conn_resumed(s.server), "resumed on both sides");
+    size_t n = 0;
+    const uint8_t *who = cdtls_conn_psk_identity(s.server, &n);
+    cr_assert(who && n == 9 && memcmp(who, "sensor-13", 9) == 0, "the session's PSK identity");
+    cr_assert(sim_exchange(&s, 20));
+    sim_run(&s, 60000);
+    e.clock_ms = s.now_ms;
+    sim_free(&s);
+    /* the ticket refused (keys replaced): the PSK still authenticates */
+    cdtls_ticket_keys_wipe(&e.keys);
+    cr_assert_eq(cdtls_ticket_keys_init(&e.keys, NULL, 3600u * 1000u, e.clock_ms), CDTLS_OK);
+    uint64_t refused = e.keys.refused;
+    outcome o3 = connect_once(&e, 0);
+    cr_assert(o3.ok, "falls back to the PSK: client %s, server %s", cdtls_strerror(o3.err_c),
+              cdtls_strerror(o3.err_s));
+    cr_assert(!o3.resumed_c && !o3.resumed_s);
+    cr_assert_gt(e.keys.refused, refused, "the ticket was offered and refused");
+    env_free(&e);
+}
+
 #endif /* CDTLS_HAVE_DTLS13 */
