@@ -143,6 +143,10 @@ static outcome connect_once(env *e, unsigned drop)
     o.err_c = cdtls_conn_error(s.client);
     o.err_s = cdtls_conn_error(s.server);
     o.version = cdtls_conn_version(s.client);
+    /* the key exchange groups (the accessor: the observer's ESTABLISHED
+     * event names no group for a server on X25519MLKEM768) */
+    o.c.group = cdtls_conn_group(s.client);
+    o.s.group = cdtls_conn_group(s.server);
     o.ticket_pending = (unsigned)hs13_ticket_pending(s.server);
     e->clock_ms = s.now_ms;
     sim_free(&s);
