@@ -106,12 +106,18 @@ typedef struct outcome {
 typedef struct dropper {
     sim_link *s;
     unsigned drop_after_established; /* server datagrams to drop once it is established */
+    unsigned drop_client_acks;       /* client datagrams to drop once it has the ticket */
+    const unsigned *tickets_received;
 } dropper;
 
 static int drop_post_handshake(void *ctx, int to_server, uint8_t *data, size_t *len)
 {
     (void)data, (void)len;
     dropper *d = ctx;
+    if (to_server && d->drop_client_acks && *d->tickets_received > 0) {
+        d->drop_client_acks--;
+        return 0;
+    }
     if (!to_server && d->drop_after_established &&
         cdtls_conn_get_state(d->s->server) == CDTLS_STATE_ESTABLISHED) {
         d->drop_after_established--;
@@ -122,14 +128,21 @@ static int drop_post_handshake(void *ctx, int to_server, uint8_t *data, size_t *
 
 /* One connection a minute after the one before (ages are measured on the
  * virtual clock); it runs on after the handshake so the ticket arrives. */
+static outcome connect_dropping(env *e, unsigned drop, unsigned drop_acks);
+
 static outcome connect_once(env *e, unsigned drop)
+{
+    return connect_dropping(e, drop, 0);
+}
+
+static outcome connect_dropping(env *e, unsigned drop, unsigned drop_acks)
 {
     outcome o;
     memset(&o, 0, sizeof o);
     sim_link s;
     e->clock_ms += 60000;
     cr_assert_eq(sim_init_at(&s, &e->cc, &e->sc, NULL, e->clock_ms), CDTLS_OK);
-    dropper d = {&s, drop};
+    dropper d = {&s, drop, drop_acks, &o.c.tickets_received};
     s.tamper = drop_post_handshake, s.tamper_ctx = &d;
     cdtls_conn_set_observer(s.client, observe, &o.c);
     cdtls_conn_set_observer(s.server, observe, &o.s);
@@ -233,6 +246,22 @@ Test(engine13_resume, lost_ticket_is_resent_until_acked)
     cr_assert_eq(o1.c.tickets_received, 1, "the client took it once");
     outcome o2 = connect_once(&e, 0);
     assert_resumed(&o2, "with the resent ticket");
+    env_free(&e);
+}
+
+/* The client's ACK of the ticket lost: the server resends the ticket, the
+ * client (which has it) ACKs again (RFC 9147 §7.1) rather than ignoring an
+ * old message, and the server stops. */
+Test(engine13_resume, lost_ack_of_the_ticket)
+{
+    env e;
+    env_init(&e, 1);
+    outcome o1 = connect_dropping(&e, 0, 2);
+    assert_full(&o1, "first");
+    cr_assert_geq(o1.s.retransmits_established, 1, "the ticket was resent");
+    cr_assert_eq(o1.c.tickets_received, 1, "the client took it once");
+    cr_assert_eq(o1.ticket_pending, 0, "the resend was ACKed");
+    assert_resumed((outcome[]){connect_once(&e, 0)}, "second");
     env_free(&e);
 }
 

@@ -1157,8 +1157,9 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch == 2 && c->role == CDTLS_CLIENT && v->final_pending) {
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq && h.type == HS13_KEY_UPDATE) {
-                /* the peer resends a KeyUpdate we have: our ACK was lost */
+            } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
+                       (h.type == HS13_KEY_UPDATE || h.type == HS_NEW_SESSION_TICKET)) {
+                /* the peer resends a KeyUpdate / NewSessionTicket we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
                 int rc = hs13_send_ack(c, now_ms);
