@@ -186,9 +186,8 @@ static int make_ticket(cdtls_conn *c, const cdtls_session *s, uint64_t now_ms, u
  * issuing one is not an error: resumption is an optimisation. Also after
  * a resumed handshake, so that a client never needs to offer a ticket
  * twice. */
-void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms)
+static void issue(cdtls_conn *c, uint64_t now_ms)
 {
-    if (!server_issues(c)) return;
     conn13 *v = c->v13;
     h13_ticket *t = v->tk;
     if (!t || !t->have_res_master || t->pending || !v->tx_ap) return;
@@ -246,7 +245,17 @@ void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms)
     t->timeout_ms = c->cfg->timers.retransmit_initial_ms;
     t->timer_at_ms = now_ms + t->timeout_ms;
     conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_SENT, t->msg, t->msg_len);
-    if (nst_transmit(c) != CDTLS_OK) t->pending = 0;
+    cdtls_memzero(&t->sess, sizeof t->sess); /* the resumed session: done with */
+    cdtls_memzero(t->res_master, sizeof t->res_master);
+    if (nst_transmit(c) != CDTLS_OK) hs13_ticket_free(c);
+}
+
+void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms)
+{
+    if (!server_issues(c) || !c->v13) return;
+    issue(c, now_ms);
+    /* nothing to resend: the state goes (the secrets with it) */
+    if (c->v13->tk && !c->v13->tk->pending) hs13_ticket_free(c);
 }
 
 uint64_t hs13_ticket_timer(const cdtls_conn *c)
@@ -267,7 +276,7 @@ int hs13_ticket_on_timeout(cdtls_conn *c, uint64_t now_ms)
     h13_ticket *t = c->v13 ? c->v13->tk : NULL;
     if (!t || !t->pending || c->state != CDTLS_STATE_ESTABLISHED || now_ms < t->timer_at_ms) return CDTLS_OK;
     if (t->retransmits >= MAX_NST_RETRANSMITS) {
-        t->pending = 0; /* the client does without a ticket */
+        hs13_ticket_free(c); /* the client does without a ticket */
         return CDTLS_OK;
     }
     uint64_t next = (uint64_t)t->timeout_ms * 2;
@@ -287,6 +296,8 @@ void hs13_ticket_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n)
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < kn; j++)
             if (rns[i].epoch == t->rn[j].epoch && rns[i].seq == t->rn[j].seq) t->pending = 0;
+    /* a server needs nothing of it any more (~2 KB per connection) */
+    if (!t->pending && c->role == CDTLS_SERVER) hs13_ticket_free(c);
 }
 
 /* One identity of the client's: the session it names, if we made it. */
