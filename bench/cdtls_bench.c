@@ -1670,6 +1670,69 @@ static void bench_cbc_timing(void)
  * version and the group actually negotiated. */
 #define TLS13_AES_128_GCM_SHA256 0x1301u
 #define TLS13_CHACHA20_POLY1305_SHA256 0x1303u
+
+/* A 1.3 handshake whose server issues a NewSessionTicket: net_handshake,
+ * then the ticket (sent with the server's ACK) is read by the client and
+ * its ACK by the server, so the next handshake can resume with it. */
+static int net_handshake13_ticket(net *n, const cdtls_config *cc, const cdtls_config *sc, int *resumed)
+{
+    if (net_handshake(n, cc, sc, resumed) != 0) return -1;
+    int got = 0; /* the ticket's datagram read, then the ACK's */
+    for (int i = 0; i < 10 && got < 2; i++) {
+        size_t in = drain_ep(n, &n->cli);
+        flush_ep(n, &n->cli, &n->srv);
+        size_t acks = drain_ep(n, &n->srv);
+        got += (in > 0) + (acks > 0);
+        if (!in && !acks) net_wait(n, 5);
+    }
+    return 0;
+}
+
+/* hs13 "... resumed": the same suite and group, each handshake resuming
+ * the previous one's session by a stateless ticket (RFC 8446 §4.6.1,
+ * psk_dhe_ke: the key exchange stays, the certificate and its signature
+ * go). Issue 17. */
+static void bench_hs13_resumed(net *n, const char *name, const cdtls_config *cc0, const cdtls_config *sc0,
+                               int iters)
+{
+    char rname[128];
+    snprintf(rname, sizeof rname, "%s resumed", name);
+    cdtls_session_cache ccache;
+    static cdtls_session_cache_entry cent[2];
+    cdtls_ticket_keys keys;
+    if (cdtls_ticket_keys_init(&keys, NULL, 0, cdtls_io_now_ms()) != CDTLS_OK) {
+        bench_not_measured("hs13", rname, "no ticket keys (the provider lacks the ticket AEAD)");
+        return;
+    }
+    cdtls_config cc = *cc0, sc = *sc0;
+    cc.resumption.store = cdtls_session_cache_init(&ccache, cent, 2);
+    sc.resumption.ticket_keys = &keys;
+    int resumed = 0, ok = net_handshake13_ticket(n, &cc, &sc, &resumed) == 0; /* the full one */
+    net_free_conns(n);
+    for (int w = 0; w < 3 && ok; w++) {
+        ok = net_handshake13_ticket(n, &cc, &sc, &resumed) == 0 && resumed;
+        net_free_conns(n);
+    }
+    double best = 0, wall_rate = 0;
+    for (int rep = 0; rep < 3 && ok; rep++) {
+        double w0 = bench_wall(), c0 = bench_cpu();
+        int done = 0;
+        for (; done < iters && ok; done++) {
+            ok = net_handshake13_ticket(n, &cc, &sc, &resumed) == 0 && resumed;
+            net_free_conns(n);
+        }
+        double cpu = bench_cpu() - c0, wall = bench_wall() - w0;
+        if (ok && cpu > 0 && done / cpu > best) best = done / cpu, wall_rate = done / wall;
+    }
+    if (!ok) {
+        bench_not_measured("hs13", rname, "a handshake failed or did not resume");
+    } else {
+        bench_result("hs13", rname, "hs_per_cpu_s", best);
+        bench_result("hs13", rname, "hs_per_wall_s", wall_rate);
+    }
+    cdtls_ticket_keys_wipe(&keys);
+}
+
 static void bench_hs13(void)
 {
     static const struct {
@@ -1755,6 +1818,7 @@ static void bench_hs13(void)
             bench_result("hs13", name, "hs_per_cpu_s", best);
             bench_result("hs13", name, "hs_per_wall_s", wall_rate);
             bench_result("hs13", name, "median_ms", median_ms);
+            bench_hs13_resumed(&n, name, &cc, &sc, iters);
         }
     next:
         net_free_conns(&n);

@@ -36,10 +36,11 @@ static void usage(const cli_opts *o, int is_server)
             "%s"
             "  --alpn LIST          ALPN protocols, comma-separated, in preference order\n"
             "  --cid                connection IDs (RFC 9146, 8 bytes; AEAD suites)%s\n"
-            "  --resume             resumable sessions (session IDs and RFC 5077 tickets)\n"
+            "  --resume             resumable sessions (1.2: session IDs and RFC 5077 tickets;\n"
+            "                       1.3: NewSessionTicket)\n"
             "  --min-version V      lowest DTLS version to speak: 1.2 (default) or 1.3\n"
-            "  --max-version V      highest DTLS version to speak: 1.3 (default; --resume and --cid\n"
-            "                       speak 1.2, which 1.3 does not have here yet) or 1.2\n"
+            "  --max-version V      highest DTLS version to speak: 1.3 (default; --cid speaks\n"
+            "                       1.2, which 1.3 does not have here yet) or 1.2\n"
             "%s"
             "  --keylog FILE        append NSS key log lines (for Wireshark; also $SSLKEYLOGFILE)\n"
             "  --timeout MS         handshake / read timeout (default 10000)%s\n"
@@ -436,7 +437,7 @@ void cli_config(cli_opts *o, cdtls_config *cfg)
     if (o->cid) cfg->cid.length = (size_t)o->cid;
     /* 0: the library's defaults (1.2 lowest, 1.3 highest: a client offers
      * both, a server picks the highest both speak; a configuration with
-     * what the library's 1.3 lacks, --resume or --cid, speaks 1.2,
+     * what the library's 1.3 lacks, --cid, speaks 1.2,
      * docs/dtls13.md) */
     cfg->versions.min = o->min_version;
     cfg->versions.max = o->max_version;

@@ -864,6 +864,24 @@ static int seed_nst(cdtls_writer *w)
     return hs13_new_session_ticket_write(w, &t);
 }
 
+/* The shape our server sends (hs13_ticket.c): lifetime left of 24 h, an
+ * 8-byte nonce, a sealed ticket of 182 bytes (key name, nonce, state with
+ * ticket_age_add and issue time, tag), no extensions; and the edges: the
+ * 7-day maximum, an empty nonce, a 32-byte stateful ticket ID. */
+static int seed_nst_ours(cdtls_writer *w)
+{
+    static uint8_t ticket[182];
+    for (size_t i = 0; i < sizeof ticket; i++) ticket[i] = (uint8_t)(i * 7 + 1);
+    hs13_new_session_ticket t = {86400, 0xa5a5f00d, seed_key, 8, ticket, sizeof ticket, {NULL, 0, 0}, 0, 0};
+    return hs13_new_session_ticket_write(w, &t);
+}
+
+static int seed_nst_stateful(cdtls_writer *w)
+{
+    hs13_new_session_ticket t = {604800, 0, NULL, 0, seed_key, 32, {NULL, 0, 0}, 0, 0};
+    return hs13_new_session_ticket_write(w, &t);
+}
+
 static int seed_ku(cdtls_writer *w)
 {
     return hs13_key_update_write(w, 1);
@@ -957,6 +975,8 @@ static void hs13_seeds(void)
     hs13_seed(HS_CERTIFICATE_REQUEST, seed_cr);
     hs13_seed(HS_CERTIFICATE, seed_cert);
     hs13_seed(HS_NEW_SESSION_TICKET, seed_nst);
+    hs13_seed(HS_NEW_SESSION_TICKET, seed_nst_ours);
+    hs13_seed(HS_NEW_SESSION_TICKET, seed_nst_stateful);
     hs13_seed(HS13_KEY_UPDATE, seed_ku);
     hs13_seed(HS13_CONTENT_TYPE_ACK, seed_ack);
     hs13_seed(HS_FINISHED, seed_finished);

@@ -39,6 +39,8 @@ static void r_configs(cdtls_config *cc, cdtls_config *sc, caches *k)
 {
     cdtls_config_init(cc);
     cdtls_config_init(sc);
+    /* 1.2's session-ID resumption (1.3's tickets: test_engine13_resume.c) */
+    cc->versions.max = sc->versions.max = CDTLS_VERSION_1_2;
     cc->psk.key = sc->psk.key = r_psk;
     cc->psk.key_len = sc->psk.key_len = sizeof r_psk;
     cc->psk.identity = sc->psk.identity = (const uint8_t *)"again";

@@ -945,3 +945,143 @@ Test(interop_pion4, rrc_server_checks_our_client_move)
     cdtls_io_close(&a);
     cdtls_io_close(&b);
 }
+
+/* ---------------------------------------------------- 1.3 resumption */
+
+/* Issue 17, DTLS 1.3 resumption with pion v4.0.1 (which has it in both
+ * roles: a SessionStore, tickets after the handshake, the ticket as a PSK
+ * with psk_dhe_ke). pion4-peer -conns 2 runs two connections sharing one
+ * store and prints, per connection, whether its ServerHello selected a PSK
+ * ("pion: conn=N psk=1"), as pion's server built it or its client read
+ * it; our side says cdtls_conn_resumed. */
+static int sock_one(const cdtls_config *cfg, uint16_t port, child *peer, int *resumed, size_t *n_certs)
+{
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(peer, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with the pion v4 server: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_conn_version(cdtls_sock_conn(s)), CDTLS_VERSION_1_3);
+    const char *ping = "resume-ping";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(peer, 1);
+    cr_assert_eq(rc, CDTLS_OK, "pion's echo: %s", cdtls_strerror(rc));
+    *resumed = cdtls_conn_resumed(cdtls_sock_conn(s));
+    (void)cdtls_conn_peer_certificates(cdtls_sock_conn(s), n_certs);
+    cdtls_sock_close(s);
+    return 1;
+}
+
+Test(interop_pion4, resumption13_pion_server_vs_our_client)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint16_t port = udp_free_port();
+    const char *extra[] = {"-cert",    cert_file(id.pem_chain),
+                           "-key",     cert_file(id.key_file),
+                           "-conns",   "2",
+                           "-min",     "1.3",
+                           "-timeout", "15s",
+                           NULL};
+    child srv;
+    start_pion4(&srv, "server", port, extra);
+    cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
+    uint8_t root[4096];
+    FILE *f = fopen(cert_file(id.root_der), "rb");
+    cr_assert_not_null(f);
+    size_t rn = fread(root, 1, sizeof root, f);
+    fclose(f);
+    cdtls_x509_cert anchor;
+    cr_assert_eq(cdtls_x509_parse(root, rn, &anchor), CDTLS_OK);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[2];
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.verify.trust_anchors = &anchor, cfg.verify.n_trust_anchors = 1;
+    cfg.server_name = id.host;
+    cfg.callbacks.unix_time = wall_clock;
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    int resumed = -1;
+    size_t n_certs = 0;
+    sock_one(&cfg, port, &srv, &resumed, &n_certs);
+    cr_assert_eq(resumed, 0, "the first connection is a full handshake");
+    cr_assert_gt(n_certs, 0);
+    cdtls_session kept;
+    cr_assert_eq(cfg.resumption.store->get(cfg.resumption.store->ctx, (const uint8_t *)id.host,
+                                           strlen(id.host), &kept),
+                 CDTLS_OK, "our client kept pion's ticket");
+    cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
+    cr_assert(child_output_contains(&srv, "pion: conn=1 psk=0", 3000), "pion: a full handshake first");
+    sock_one(&cfg, port, &srv, &resumed, &n_certs);
+    cr_assert_eq(resumed, 1, "our client resumed with pion's ticket");
+    int seen = child_output_contains(&srv, "pion: conn=2 psk=1", 3000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen, "pion's ServerHello selected our ticket");
+    cr_assert(child_output_contains(&srv, "pion: done", 3000));
+    child_stop(&srv, 0);
+    served_identity_free(&id);
+}
+
+/* The pion v4 client, twice, against two server connections of ours (one
+ * socket, the test's UDP driver): our stateless ticket from the first
+ * resumes the second, on both sides. */
+Test(interop_pion4, resumption13_pion_client_vs_our_server)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_ticket_keys keys;
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 3600u * 1000u, udp_now_ms()), CDTLS_OK);
+    cdtls_config cfg;
+    cdtls_config_init(&cfg);
+    cfg.credentials.chain = id.chain, cfg.credentials.chain_len = id.lens;
+    cfg.credentials.n_certs = id.n_certs, cfg.credentials.private_key = id.key;
+    cfg.resumption.ticket_keys = &keys;
+    uint16_t port = 0;
+    int fd = udp_open(0, &port);
+    cr_assert(fd >= 0);
+    /* X25519: pion4-peer reads pre_shared_key off an unfragmented
+     * ServerHello (the hybrid's 1,120-byte share may split it) */
+    const char *extra[] = {"-insecure", "-conns",   "2",   "-min",     "1.3",     "-curves",
+                           "X25519",    "-timeout", "15s", "-message", "ping-13", NULL};
+    child cli;
+    int resumed[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        cdtls_conn *c = NULL;
+        cr_assert_eq(cdtls_conn_new(&cfg, CDTLS_SERVER, udp_now_ms(), &c), CDTLS_OK);
+        if (i == 0) start_pion4(&cli, "client", port, extra);
+        udp_peer u = {fd, {0}, 0};
+        int rc = udp_handshake(c, &u, 9000);
+        if (rc != 1 || cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&cli, 1);
+        cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "our server, connection %d: %s", i + 1,
+                     cdtls_strerror(cdtls_conn_error(c)));
+        cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+        resumed[i] = cdtls_conn_resumed(c);
+        uint8_t buf[64];
+        size_t n = 0;
+        rc = udp_read(c, &u, buf, sizeof buf, &n, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "pion's message: %s", cdtls_strerror(rc));
+        cr_assert_eq(cdtls_conn_write(c, buf, n, NULL), CDTLS_OK);
+        (void)udp_flush(c, &u);
+        /* the ticket's ACK and pion's close_notify */
+        (void)udp_read(c, &u, buf, sizeof buf, &n, 500);
+        cdtls_conn_free(c);
+    }
+    cr_assert_eq(resumed[0], 0, "first: a full handshake");
+    cr_assert(child_output_contains(&cli, "pion: store set ticket=1", 3000), "pion kept our ticket");
+    cr_assert(child_output_contains(&cli, "pion: conn=1 psk=0", 3000));
+    cr_assert_eq(resumed[1], 1, "our server resumed pion's second connection");
+    int seen = child_output_contains(&cli, "pion: conn=2 psk=1", 3000);
+    if (!seen) child_stop(&cli, 1);
+    cr_assert(seen, "pion read our ServerHello selecting its ticket");
+    child_stop(&cli, 0);
+    cdtls_ticket_keys_wipe(&keys);
+    close(fd);
+    served_identity_free(&id);
+}

@@ -134,6 +134,12 @@ typedef struct cdtls_session {
     uint8_t ticket[CDTLS_MAX_TICKET_LEN];
     size_t ticket_len;
     uint32_t ticket_lifetime_s; /* the server's hint; 0 = none given */
+    /* DTLS 1.3 (RFC 8446 §4.6.1): CDTLS_VERSION_1_3 for a 1.3 session (then
+     * master_secret holds the resumption PSK and cipher_suite is a 1.3
+     * suite), 0 for a 1.2 one. Neither version resumes the other's. */
+    uint16_t version;
+    uint32_t ticket_age_add;   /* 1.3: the server's obfuscation of the ticket age */
+    uint64_t ticket_issued_ms; /* 1.3 server: when this ticket was issued (its age, RFC 8446 §8.3) */
 } cdtls_session;
 
 /* Session ticket keys (RFC 5077 §4), a server's: tickets are sealed with

@@ -416,6 +416,12 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
                 size_t *out_len);
 int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
                 int *old_key);
+/* The same format and key ring for DTLS 1.3 tickets (hs13_ticket.c): a
+ * version byte of their own, so neither version opens the other's. */
+int ticket_seal13(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
+                  size_t *out_len);
+int ticket_open13(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
+                  int *old_key);
 #define TICKET_MAX_OURS (16u + 12u + 128u + CDTLS_MAX_PSK_IDENTITY_LEN + 16u)
 
 /* exporter.c: the NSS key log line, once the master secret exists */

@@ -189,18 +189,37 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
         size_t n13 = hs13_our_suites(c, s13, 16);
         v->psk_hash = hs13_psk_hash(s13, n13);
     }
-    v->psk_offered = client_psk(c) && (!v->hrr_seen || v->hash == PSK_HASH);
-    hs13_psk_identity id = {c->psk_identity, c->psk_identity_len, 0};
+    const int ext = client_psk(c) && (!v->hrr_seen || v->hash == PSK_HASH);
+    /* resumption (hs13_ticket.c): our ticket first, the external PSK after
+     * it (so a refused ticket still leaves the PSK), when both share a hash */
+    hs13_psk_identity ids[2];
+    hs13_bytes binders[2];
+    size_t n_psk = 0;
+    cdtls_hash_alg ticket_hash = v->psk_hash;
+    v->ticket_offered = hs13_ticket_client_offer(c, &ids[0], &ticket_hash) &&
+                        (!ext || ticket_hash == PSK_HASH);
+    if (v->ticket_offered) {
+        v->psk_hash = ticket_hash;
+        n_psk = 1;
+    }
+    if (ext) {
+        ids[n_psk].identity = c->psk_identity;
+        ids[n_psk].identity_len = c->psk_identity_len;
+        ids[n_psk++].obfuscated_ticket_age = 0; /* external: 0 (RFC 8446 §4.2.11) */
+    }
+    v->psk_offered = (int)n_psk;
     const size_t binder_len = c->p->hash[v->psk_hash] ? c->p->hash[v->psk_hash]->digest_len : 32;
-    hs13_bytes binder = {NULL, binder_len};
+    for (size_t i = 0; i < n_psk; i++) binders[i].p = NULL, binders[i].len = binder_len;
     if (v->psk_offered) {
         /* psk_dhe_ke when we have groups, psk_ke (no forward secrecy) when
          * configured without any */
         v->psk_modes = n_groups ? (1u << HS13_PSK_DHE_KE) : (1u << HS13_PSK_KE);
         in.psk_modes = v->psk_modes;
-        in.identities = &id;
-        in.binders = &binder;
-        in.n_psks = 1;
+        in.identities = ids;
+        in.binders = binders;
+        in.n_psks = n_psk;
+    } else if (n_groups && hs13_ticket_wanted(c)) {
+        in.psk_modes = 1u << HS13_PSK_DHE_KE; /* tickets wanted (RFC 8446 §4.2.9) */
     }
     if (first) {
         int rc = first_shares(c, &in, groups, n_groups, body, cap);
@@ -215,15 +234,22 @@ int hs13_client_hello_build(cdtls_conn *c, hs_client_hello *ch, uint8_t *body, s
     if (rc) return rc;
     *len = w.len;
     if (v->psk_offered) {
-        uint8_t h[TLS13_MAX_HASH], b[TLS13_MAX_HASH];
+        uint8_t h[TLS13_MAX_HASH], b[2][TLS13_MAX_HASH];
+        hs13_bytes bb[2];
         const cdtls_hash_alg keep = v->hash;
         v->hash = PSK_HASH;
         rc = hs13_binder_hash(c, v->hh->ch1_hash, v->hrr_seen ? v->hh->hrr : NULL, v->hh->hrr_len, body,
                               w.len, binders_offset, h);
-        if (!rc) rc = hs13_binder(c, c->h->psk, c->h->psk_len, h, b);
+        for (size_t i = 0; i < n_psk && !rc; i++) {
+            v->psk_resumption = v->ticket_offered && i == 0; /* "res binder" / "ext binder" */
+            size_t psk_len = 0;
+            const uint8_t *psk = hs13_offered_psk(c, &psk_len);
+            rc = hs13_binder(c, psk, psk_len, h, b[i]);
+            bb[i].p = b[i], bb[i].len = binder_len;
+        }
+        v->psk_resumption = 0;
         v->hash = keep;
-        hs13_bytes bb = {b, binder_len};
-        if (!rc) rc = hs13_client_hello_set_binders(body, w.len, binders_offset, &bb, 1);
+        if (!rc) rc = hs13_client_hello_set_binders(body, w.len, binders_offset, bb, n_psk);
         cdtls_memzero(b, sizeof b);
         if (rc) return rc;
     }
@@ -334,9 +360,11 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
     /* PSK: our single identity, in a mode we offered */
     v->psk_selected = 0;
     if (sh->has_psk) {
-        if (!v->psk_offered || sh->selected_identity != 0 || v->hash != PSK_HASH)
+        if (!v->psk_offered || sh->selected_identity >= (unsigned)v->psk_offered || v->hash != PSK_HASH)
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         v->psk_selected = 1;
+        v->psk_resumption = v->ticket_offered && sh->selected_identity == 0;
+        c->resumed = v->psk_resumption; /* our ticket was accepted */
     }
     /* an X25519MLKEM768 secret is 64 bytes, more than any classical one */
     uint8_t shared[HYBRID_SHARED_LEN > CDTLS_KX_MAX_SHARED ? HYBRID_SHARED_LEN : CDTLS_KX_MAX_SHARED];
@@ -381,8 +409,9 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
         v->hh->ch_cap = v->hh->ch_len = 0;
     }
     memcpy(c->server_random, sh->legacy.random, sizeof c->server_random);
-    rc = hs13_handshake_keys(c, v->psk_selected ? c->h->psk : NULL, v->psk_selected ? c->h->psk_len : 0,
-                             shared_len ? shared : NULL, shared_len);
+    size_t psk_len = 0;
+    const uint8_t *psk = v->psk_selected ? hs13_offered_psk(c, &psk_len) : NULL;
+    rc = hs13_handshake_keys(c, psk, psk_len, shared_len ? shared : NULL, shared_len);
     cdtls_memzero(shared, sizeof shared);
     if (!rc) rc = hs13_install_rx(c, 0);
     if (!rc) rc = hs13_install_tx(c, 0);
@@ -487,6 +516,7 @@ static int on_fin(cdtls_conn *c, uint64_t now_ms)
     rc = hs13_finished_make(c, 0, vd);
     if (!rc) rc = hs13_queue(c, HS_FINISHED, vd, v->hash_len, 2);
     if (!rc) hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
+    if (!rc) rc = hs13_ticket_res_master(c);
     if (!rc) rc = hs13_install_tx(c, 1);
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);

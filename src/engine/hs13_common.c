@@ -99,17 +99,15 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
     return hs13_cfg_suites(c->cfg, c->p, out, cap);
 }
 
-/* What the 1.3 engine does not do yet (docs/dtls13.md): session
- * resumption, the return routability check (RFC 9853: conn_rrc.c is wired
- * to the 1.2 records only). A configuration that asks for one of them
- * speaks 1.2, as it did before 1.3 existed, rather than losing the feature
- * silently (a CID peer followed to a new address unchecked). Connection
- * IDs: hs13_cid.c; raw public keys: the certificate types in
- * hs13_client.c/hs13_server.c. */
+/* What the 1.3 engine does not do yet (docs/dtls13.md): the return
+ * routability check (RFC 9853: conn_rrc.c is wired to the 1.2 records
+ * only). A configuration that asks for it speaks 1.2 rather than losing the
+ * feature silently (a CID peer followed to a new address unchecked).
+ * Resumption: hs13_ticket.c; connection IDs: hs13_cid.c; raw public keys:
+ * the certificate types in hs13_client.c/hs13_server.c. */
 static int config_needs_12(const cdtls_config *cfg)
 {
-    return cfg->resumption.store || cfg->resumption.tickets || cfg->resumption.ticket_keys ||
-           (conn_cid_wanted(cfg) && cfg->cid.rrc);
+    return conn_cid_wanted(cfg) && cfg->cid.rrc;
 }
 
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)
@@ -273,6 +271,7 @@ void hs13_free(cdtls_conn *c)
     hs13_handshake_done(c);
     hs13_cid_free(c);
     hs13_ph_free(c);
+    hs13_ticket_free(c);
     cdtls_free_wipe(c->a, v, sizeof *v); /* application secrets */
     c->v13 = NULL;
 }
@@ -377,7 +376,7 @@ int hs13_binder(const cdtls_conn *c, const uint8_t *psk, size_t psk_len, const u
     uint8_t bk[TLS13_MAX_HASH];
     int rc = tls13_schedule_init(&ks, c->p, v->hash, DTLS13_LABEL_PREFIX);
     if (!rc) rc = tls13_schedule_early(&ks, psk, psk_len);
-    if (!rc) rc = tls13_binder_key(&ks, 1, bk);
+    if (!rc) rc = tls13_binder_key(&ks, !v->psk_resumption, bk); /* "ext binder" / "res binder" */
     if (!rc) rc = tls13_verify_data(c->p, v->hash, DTLS13_LABEL_PREFIX, bk, hash_in, out);
     tls13_schedule_wipe(&ks);
     cdtls_memzero(bk, sizeof bk);
@@ -714,6 +713,12 @@ static int put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t
     }
     if (!rc) *used += n;
     return rc;
+}
+
+int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len,
+                    uint8_t *dgram, size_t cap, size_t *used, ack13_record_number *rn)
+{
+    return put_record(c, epoch, type, pt, len, dgram, cap, used, rn);
 }
 
 static int flush_dgram(cdtls_conn *c, uint8_t *dgram, size_t *used)
@@ -1083,6 +1088,7 @@ uint64_t hs13_timeout(const cdtls_conn *c)
     } else if (c->state == CDTLS_STATE_ESTABLISHED && v && (v->final_pending || v->ku_pending)) {
         t = c->timer_at_ms;
     }
+    if (v && hs13_ticket_timer(c) < t) t = hs13_ticket_timer(c);
     if (v && c->state != CDTLS_STATE_FAILED && v->arx.ack_at_ms < t) t = v->arx.ack_at_ms;
     if (v && hs13_cid_timeout(c) < t) t = hs13_cid_timeout(c);
     if (v && c->state == CDTLS_STATE_ESTABLISHED && hs13_ph_timeout(c) < t) t = hs13_ph_timeout(c);
@@ -1106,6 +1112,8 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
         int rc = hs13_ph_on_timeout(c, now_ms); /* post-handshake auth (hs13_posthandshake.c) */
         if (rc) return rc;
     }
+    if (hs13_ticket_on_timeout(c, now_ms) != CDTLS_OK)
+        return conn_fail(c, CDTLS_ERR_INTERNAL, ALERT_INTERNAL_ERROR);
     if (c->state == CDTLS_STATE_ESTABLISHED && !v->final_pending && !v->ku_pending) return CDTLS_OK;
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
@@ -1207,8 +1215,9 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
-                       (h.type == HS13_KEY_UPDATE || hs13_cid_msg_type(h.type) || hs13_ph_handles(h.type))) {
-                /* the peer resends a KeyUpdate we have: our ACK was lost */
+                       (h.type == HS13_KEY_UPDATE || h.type == HS_NEW_SESSION_TICKET || hs13_cid_msg_type(h.type) ||
+                        hs13_ph_handles(h.type))) {
+                /* the peer resends a post-handshake message we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
                 int rc = hs13_send_ack(c, now_ms);
@@ -1220,7 +1229,7 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
             } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
-                 * is acknowledged and not used (no 1.3 resumption yet);
+                 * is acknowledged and kept (hs13_ticket.c);
                  * anything else ends the connection */
                 c->peer_next_seq = (uint16_t)(h.message_seq + 1);
                 conn_observe_message(c, CDTLS_EVENT_HANDSHAKE_RECEIVED, frag - DTLS_HS_HEADER_LEN,
@@ -1232,6 +1241,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                     int rc = hs13_cid_received(c, h.type, frag, h.length, epoch, seq, now_ms);
                     if (rc) return rc;
                 } else if (h.type == HS_NEW_SESSION_TICKET) {
+                    int trc = hs13_ticket_client_on_nst(c, frag, h.length, now_ms); /* kept when wanted */
+                    if (trc) return trc;
                     ack13_rx_new_flight(&v->arx);
                     ack13_record_number rn = {epoch, seq};
                     ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1289,6 +1300,7 @@ static int handle_ack(cdtls_conn *c, const uint8_t *pt, size_t len, uint64_t now
                 }
     }
     if (hs13_cid_on_ack(c, rns, n, now_ms)) return c->error;
+    hs13_ticket_on_ack(c, rns, n); /* our NewSessionTicket */
     if (!v->ack_tracking || !v->hh || c->flight_len == 0) return CDTLS_OK;
     if (ack13_tx_on_ack(&v->hh->atx, rns, n) == 0) return CDTLS_OK; /* none of ours (§7.2) */
     /* A peer that acknowledges a record of epoch 2 has our ServerHello

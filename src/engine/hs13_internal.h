@@ -141,6 +141,11 @@ typedef struct conn13 {
     uint64_t full_resend_bytes;   /* ...and what resending whole flights would have sent */
     uint16_t group;               /* the key exchange's group, 0 for psk_ke (the observer reports it) */
     struct hs13_cid_state *cid;   /* NewConnectionId / RequestConnectionId (hs13_cid.c), NULL until used */
+    /* resumption (hs13_ticket.c): the PSK offered / selected is a ticket's
+     * ("res binder"), not an external one; the ticket state */
+    int psk_resumption;
+    int ticket_offered; /* client: our hello's first identity is a ticket */
+    struct h13_ticket *tk;
 } conn13;
 
 /* The client's X25519MLKEM768 private half and its ClientHello share. */
@@ -265,6 +270,27 @@ int hs13_verifier_hello(const cdtls_config *cfg, const cdtls_provider *p, const 
                         const void *addr, size_t addr_len, const uint8_t *body, size_t len, uint16_t msg_seq,
                         uint64_t record_seq, uint8_t *out, size_t cap, size_t *out_len, int *answered,
                         int *verified);
+
+/* Seals one record of epoch into dgram at *used (hs13_common.c). */
+int hs13_put_record(cdtls_conn *c, uint64_t epoch, uint8_t type, const uint8_t *pt, size_t len,
+                    uint8_t *dgram, size_t cap, size_t *used, ack13_record_number *rn);
+
+/* hs13_ticket.c: resumption (RFC 8446 §4.6.1, §4.2.11; RFC 9147 §5.8) */
+typedef struct h13_ticket h13_ticket;
+void hs13_ticket_free(cdtls_conn *c);
+int hs13_ticket_res_master(cdtls_conn *c); /* transcript through the client Finished */
+void hs13_ticket_server_issue(cdtls_conn *c, uint64_t now_ms);
+uint64_t hs13_ticket_timer(const cdtls_conn *c);
+int hs13_ticket_pending(const cdtls_conn *c);
+int hs13_ticket_on_timeout(cdtls_conn *c, uint64_t now_ms);
+void hs13_ticket_on_ack(cdtls_conn *c, const ack13_record_number *rns, size_t n);
+int hs13_ticket_server_find(cdtls_conn *c, const hs13_client_hello *ch);
+void hs13_ticket_psk_hash(const cdtls_conn *c, cdtls_hash_alg *hash);
+void hs13_ticket_server_used(cdtls_conn *c);
+int hs13_ticket_client_offer(cdtls_conn *c, hs13_psk_identity *id, cdtls_hash_alg *hash);
+int hs13_ticket_wanted(const cdtls_conn *c);
+const uint8_t *hs13_offered_psk(const cdtls_conn *c, size_t *len);
+int hs13_ticket_client_on_nst(cdtls_conn *c, const uint8_t *body, size_t len, uint64_t now_ms);
 
 #endif /* CDTLS_HAVE_DTLS13 */
 #endif

@@ -172,6 +172,8 @@ static int cookie_foreign(cdtls_conn *c, const hs13_client_hello *ch, uint64_t n
  * §4.2.11): the index of the first we know, -1 for none. */
 static int find_psk(cdtls_conn *c, const hs13_client_hello *ch)
 {
+    int ticket = hs13_ticket_server_find(c, ch); /* resumption first (hs13_ticket.c) */
+    if (ticket >= 0) return ticket;
     if (!ch->has_psk || !ch->has_psk_modes) return -1;
     if (!(ch->psk_modes & ((1u << HS13_PSK_DHE_KE) | (1u << HS13_PSK_KE)))) return -1;
     if (!c->cfg->psk.key_len && !c->cfg->callbacks.psk) return -1;
@@ -261,6 +263,7 @@ static int choose(cdtls_conn *c, const hs13_client_hello *ch, int retried, choic
         for (size_t i = 0; i + 1 < ch->legacy.raw_suites_len && n < 64; i += 2)
             offered[n++] = (uint16_t)(ch->legacy.raw_suites[i] << 8 | ch->legacy.raw_suites[i + 1]);
         ch_out->psk_hash = hs13_psk_hash(offered, n);
+        hs13_ticket_psk_hash(c, &ch_out->psk_hash); /* a ticket's: its suite's */
     }
     if (ch_out->psk_idx >= 0)
         ch_out->psk_dhe = (ch->psk_modes & (1u << HS13_PSK_DHE_KE)) && ch->has_key_share;
@@ -436,6 +439,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (!rc) rc = hs13_flight_send(c, now_ms, 1);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     c->psk13_used = k->psk_idx >= 0;
+    if (k->psk_idx >= 0) hs13_ticket_server_used(c);
     c->kx_group = pub_len ? k->group : 0;
     v->psk_selected = k->psk_idx >= 0;
     v->group = kx ? k->group : 0; /* the observer's ESTABLISHED */
@@ -645,6 +649,7 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
         if (rc) return rc;
         hs13_transcript_add(c, type, body, len);
         hs13_ph_keep_transcript(c); /* post-handshake auth (hs13_posthandshake.c) */
+        (void)hs13_ticket_res_master(c);
         /* the client has our flight; its final flight gets an ACK at once
          * (RFC 9147 §7.1), resent when the client resends */
         conn_flight_clear(c);
@@ -655,6 +660,7 @@ int hs13_server_message(cdtls_conn *c, uint8_t type, const uint8_t *body, size_t
         hs13_handshake_done(c);
         ack13_rx_due_now(&v->arx, now_ms);
         rc = hs13_send_ack(c, now_ms);
+        if (!rc) hs13_ticket_server_issue(c, now_ms);
         return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
     default: break;
     }

@@ -131,8 +131,10 @@ void resume_client_lookup(cdtls_conn *c, const uint16_t *offered, size_t n_offer
     int has_handle = (s->id_len > 0 && s->id_len <= sizeof s->id) ||
                      (s->ticket_len > 0 && s->ticket_len <= sizeof s->ticket && c->cfg->resumption.tickets);
     const suite_info *suite = suite_find(s->cipher_suite);
-    if (!suite_ok || !ems_ok || !has_handle || !fresh(c, s, now_ms) || !suite ||
-        s->psk_identity_len > sizeof s->psk_identity || (suite_uses_psk(suite) && !psk_still_valid(c, s))) {
+    /* a DTLS 1.3 session (hs13_ticket.c) is offered only as a 1.3 PSK */
+    if (s->version == CDTLS_VERSION_1_3 || !suite_ok || !ems_ok || !has_handle || !fresh(c, s, now_ms) ||
+        !suite || s->psk_identity_len > sizeof s->psk_identity ||
+        (suite_uses_psk(suite) && !psk_still_valid(c, s))) {
         resume_release(c);
         return;
     }
@@ -173,7 +175,8 @@ int resume_client_accepted(const cdtls_conn *c, const hs_server_hello *sh)
 static int server_acceptable(cdtls_conn *c, const hs_client_hello *ch, const cdtls_session *s,
                              uint64_t now_ms)
 {
-    int ok = fresh(c, s, now_ms) && hs_client_hello_offers_suite(ch, s->cipher_suite) &&
+    int ok = s->version != CDTLS_VERSION_1_3 && fresh(c, s, now_ms) &&
+             hs_client_hello_offers_suite(ch, s->cipher_suite) &&
              cdtls_cipher_suite_supported(c->p, s->cipher_suite) && suite_find(s->cipher_suite) &&
              ems_matches(c, s, ch->ext.ems) && s->psk_identity_len <= sizeof s->psk_identity &&
              memcmp(s->server_name_hash, c->sni_hash, sizeof c->sni_hash) == 0;

@@ -10,6 +10,12 @@
  *           || created_ms(8) || master_secret(48) || psk_binder(32)
  *           || server_name_hash(32)
  *           || psk_identity<0..2^16-1>
+ *           [|| ticket_age_add(4) || ticket_issued_ms(8): version 2 only]
+ *
+ * version 1 is a DTLS 1.2 session (master_secret is the 1.2 master
+ * secret), version 2 a DTLS 1.3 one (master_secret holds the resumption
+ * PSK, RFC 8446 §4.6.1, Hash.length bytes). Each opener asks for its own
+ * version, so a 1.2 ticket is never taken as a 1.3 PSK or the reverse.
  *
  * The nonce is random per ticket (96 bits; keys rotate long before a
  * collision is likely). The key that opened a ticket is reported so that
@@ -23,6 +29,7 @@
 #include "engine/conn_internal.h"
 
 #define TICKET_VERSION 1u
+#define TICKET_VERSION_13 2u
 #define TICKET_HDR (CDTLS_TICKET_KEY_NAME_LEN + 12u)
 #define TICKET_STATE_FIXED (1u + 2u + 1u + 8u + KS_MASTER_LEN + 32u + 32u + 2u)
 
@@ -99,21 +106,22 @@ void cdtls_ticket_keys_wipe(cdtls_ticket_keys *k)
     if (k) cdtls_memzero(k->keys, sizeof k->keys);
 }
 
-static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out,
-                       size_t cap, size_t *out_len)
+static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint8_t version, uint64_t now_ms,
+                       uint8_t *out, size_t cap, size_t *out_len)
 {
     const cdtls_aead_vt *a = k->provider ? blob_aead(k->provider) : NULL;
     if (!a || s->psk_identity_len > CDTLS_MAX_PSK_IDENTITY_LEN) return CDTLS_ERR_UNSUPPORTED;
     int rc = rotate(k, now_ms);
     if (rc) return rc;
     if (!k->keys[0].used) return CDTLS_ERR_BAD_STATE;
-    const size_t need = TICKET_HDR + TICKET_STATE_FIXED + s->psk_identity_len + a->tag_len;
+    const size_t extra = version == TICKET_VERSION_13 ? 12u : 0u;
+    const size_t need = TICKET_HDR + TICKET_STATE_FIXED + s->psk_identity_len + extra + a->tag_len;
     if (cap < need) return CDTLS_ERR_BUFFER_TOO_SMALL;
 
-    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN];
+    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u];
     cdtls_writer w;
     writer_init(&w, state, sizeof state);
-    writer_u8(&w, TICKET_VERSION);
+    writer_u8(&w, version);
     writer_u16(&w, s->cipher_suite);
     writer_u8(&w, s->ems ? 1u : 0u);
     writer_u32(&w, (uint32_t)(s->created_ms >> 32));
@@ -123,6 +131,11 @@ static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t no
     writer_bytes(&w, s->server_name_hash, sizeof s->server_name_hash);
     writer_u16(&w, (unsigned)s->psk_identity_len);
     writer_bytes(&w, s->psk_identity, s->psk_identity_len);
+    if (extra) {
+        writer_u32(&w, s->ticket_age_add);
+        writer_u32(&w, (uint32_t)(s->ticket_issued_ms >> 32));
+        writer_u32(&w, (uint32_t)s->ticket_issued_ms);
+    }
     rc = w.failed ? CDTLS_ERR_INTERNAL : CDTLS_OK;
 
     memcpy(out, k->keys[0].name, CDTLS_TICKET_KEY_NAME_LEN);
@@ -141,14 +154,14 @@ static int seal_locked(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t no
     return CDTLS_OK;
 }
 
-static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms,
+static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint8_t want, uint64_t now_ms,
                        cdtls_session *out, int *old_key)
 {
     const cdtls_aead_vt *a = k->provider ? blob_aead(k->provider) : NULL;
     if (!a) return CDTLS_ERR_UNSUPPORTED;
     if (rotate(k, now_ms) != CDTLS_OK) return CDTLS_ERR_INTERNAL;
     if (len < TICKET_HDR + TICKET_STATE_FIXED + a->tag_len ||
-        len > TICKET_HDR + TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + a->tag_len) {
+        len > TICKET_HDR + TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u + a->tag_len) {
         k->refused++;
         return CDTLS_ERR_DECODE;
     }
@@ -162,7 +175,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint6
         k->refused++;
         return CDTLS_ERR_AUTH;
     }
-    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN];
+    uint8_t state[TICKET_STATE_FIXED + CDTLS_MAX_PSK_IDENTITY_LEN + 12u];
     const size_t state_len = len - TICKET_HDR - a->tag_len;
     cdtls_aead_ctx ctx;
     int rc = a->init(&ctx, key->key, 32);
@@ -176,7 +189,7 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint6
         reader_init(&r, state, state_len);
         uint8_t version = 0, flags = 0;
         uint16_t suite = 0, id_len = 0;
-        uint32_t hi = 0, lo = 0;
+        uint32_t hi = 0, lo = 0, age_add = 0, ihi = 0, ilo = 0;
         const uint8_t *master = NULL, *binder = NULL, *sni = NULL, *identity = NULL;
         reader_u8(&r, &version);
         reader_u16(&r, &suite);
@@ -188,8 +201,13 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint6
         (void)reader_bytes(&r, 32, &sni);
         reader_u16(&r, &id_len);
         (void)reader_bytes(&r, id_len, &identity);
+        if (want == TICKET_VERSION_13) {
+            reader_u32(&r, &age_add);
+            reader_u32(&r, &ihi);
+            reader_u32(&r, &ilo);
+        }
         /* authenticated, so made by us: a bad layout means another version */
-        if (r.failed || r.left != 0 || version != TICKET_VERSION || id_len > CDTLS_MAX_PSK_IDENTITY_LEN) {
+        if (r.failed || r.left != 0 || version != want || id_len > CDTLS_MAX_PSK_IDENTITY_LEN) {
             rc = CDTLS_ERR_DECODE;
         } else {
             memset(out, 0, sizeof *out);
@@ -201,6 +219,9 @@ static int open_locked(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint6
             memcpy(out->server_name_hash, sni, sizeof out->server_name_hash);
             if (id_len) memcpy(out->psk_identity, identity, id_len);
             out->psk_identity_len = id_len;
+            out->ticket_age_add = age_add;
+            out->ticket_issued_ms = ((uint64_t)ihi << 32) | ilo;
+            out->version = want == TICKET_VERSION_13 ? CDTLS_VERSION_1_3 : 0;
             *old_key = which != 0;
         }
     }
@@ -218,7 +239,7 @@ int ticket_seal(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, u
                 size_t *out_len)
 {
     keys_lock(k, 1);
-    int rc = seal_locked(k, s, now_ms, out, cap, out_len);
+    int rc = seal_locked(k, s, TICKET_VERSION, now_ms, out, cap, out_len);
     keys_lock(k, 0);
     return rc;
 }
@@ -227,7 +248,25 @@ int ticket_open(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now
                 int *old_key)
 {
     keys_lock(k, 1);
-    int rc = open_locked(k, t, len, now_ms, out, old_key);
+    int rc = open_locked(k, t, len, TICKET_VERSION, now_ms, out, old_key);
+    keys_lock(k, 0);
+    return rc;
+}
+
+int ticket_seal13(cdtls_ticket_keys *k, const cdtls_session *s, uint64_t now_ms, uint8_t *out, size_t cap,
+                  size_t *out_len)
+{
+    keys_lock(k, 1);
+    int rc = seal_locked(k, s, TICKET_VERSION_13, now_ms, out, cap, out_len);
+    keys_lock(k, 0);
+    return rc;
+}
+
+int ticket_open13(cdtls_ticket_keys *k, const uint8_t *t, size_t len, uint64_t now_ms, cdtls_session *out,
+                  int *old_key)
+{
+    keys_lock(k, 1);
+    int rc = open_locked(k, t, len, TICKET_VERSION_13, now_ms, out, old_key);
     keys_lock(k, 0);
     return rc;
 }

@@ -101,6 +101,7 @@ func main() {
 	serverName := flag.String("servername", "", "client: SNI and the name the server certificate must carry")
 	keyLog := flag.String("keylog", "", "append NSS key log lines (CLIENT_RANDOM, the 1.3 traffic secrets) to this file")
 	noCookie := flag.Bool("no-cookie", false, "server: no HelloVerifyRequest / cookie HelloRetryRequest before the handshake")
+	conns := flag.Int("conns", 1, "connections in a row sharing one session store (resumption, resume.go)")
 	flag.Parse()
 
 	opts := srtpOptions() // -alpn, -srtp (srtp.go)
@@ -181,6 +182,10 @@ func main() {
 	udpAddr, err := net.ResolveUDPAddr("udp", *addr)
 	if err != nil {
 		fail("bad -addr: %v", err)
+	}
+	if *conns > 1 {
+		runResume(ctx, *role, udpAddr, opts, *message, *timeout, *conns)
+		return
 	}
 
 	if *role == "server" {
