@@ -11,6 +11,7 @@
 
 #include "cdtls/conn.h"
 #include "engine/hs13_cid.h"
+#include "engine/hs13_internal.h" /* the read epoch */
 #include "handshake/hs13_cid_msg.h"
 #include "sim_link.h"
 #include "test_util.h"
@@ -285,6 +286,47 @@ Test(engine13_cid, new_connection_id_then_switch)
     cr_assert_arr_eq(w.last_to_server, second, 6);
     cr_assert(send_and_read(&s, s.server, s.client, "answer"));
     cr_assert_eq(gs.calls, 4, "the handshake's CID and three issued");
+    sim_free(&s);
+}
+
+/* Post-handshake messages out of order: the server's NewConnectionId is
+ * lost and its KeyUpdate (the next message_seq) arrives first. The client
+ * must not take the KeyUpdate then (it would step past the lost message,
+ * whose resent copy would look old: ACKed and never used); it drops it,
+ * the server resends both, and the client ends with the spare CIDs and the
+ * new epoch. */
+static int drop_first_to_client;
+static int drop_one(void *ctx, int to_server, uint8_t *data, size_t *len)
+{
+    (void)ctx, (void)data, (void)len;
+    if (!to_server && drop_first_to_client) {
+        drop_first_to_client = 0;
+        return 0;
+    }
+    return 1;
+}
+
+Test(engine13_cid, lost_message_overtaken_by_the_next_is_still_processed)
+{
+    struct gen gc = {0xc2, 4, 0}, gs = {0x52, 6, 0};
+    cdtls_config cc, sc;
+    cid_configs(&cc, &sc, &gc, &gs);
+    sim_link s;
+    handshake(&s, &cc, &sc, NULL, NULL);
+    const uint64_t epoch = s.client->v13->rx_ap->epoch;
+    s.tamper = drop_one;
+    drop_first_to_client = 1;
+    cr_assert_eq(cdtls_conn_issue_cids(s.server, 2, 0, s.now_ms), CDTLS_OK); /* lost */
+    cr_assert_eq(cdtls_conn_update_keys(s.server, 0), CDTLS_OK);             /* arrives first */
+    sim_pump(&s);
+    cr_assert_eq(drop_first_to_client, 0, "the NewConnectionId was dropped");
+    cr_assert_eq(cdtls_conn_spare_cids(s.client), 0);
+    cr_assert_eq(s.client->v13->rx_ap->epoch, epoch, "the KeyUpdate waits for the message before it");
+    sim_run(&s, 20000);
+    cr_assert_eq(cdtls_conn_spare_cids(s.client), 2, "the resent NewConnectionId was used");
+    cr_assert_eq(s.client->v13->rx_ap->epoch, epoch + 1, "then the KeyUpdate");
+    cr_assert(send_and_read(&s, s.server, s.client, "after both"));
+    cr_assert(send_and_read(&s, s.client, s.server, "and back"));
     sim_free(&s);
 }
 

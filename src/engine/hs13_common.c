@@ -1215,8 +1215,8 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 int rc = peer_retransmitted(c, now_ms);
                 if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
             } else if (epoch >= 3 && h.message_seq < c->peer_next_seq &&
-                       (h.type == HS13_KEY_UPDATE || h.type == HS_NEW_SESSION_TICKET || hs13_cid_msg_type(h.type) ||
-                        hs13_ph_handles(h.type))) {
+                       (h.type == HS13_KEY_UPDATE || h.type == HS_NEW_SESSION_TICKET ||
+                        hs13_cid_msg_type(h.type) || hs13_ph_handles(h.type))) {
                 /* the peer resends a post-handshake message we have: our ACK was lost */
                 ack13_record_number rn = {epoch, seq};
                 ack13_rx_note(&v->arx, rn, 1, now_ms, c->timeout_ms);
@@ -1226,7 +1226,14 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, uint64
                 /* post-handshake auth, reassembled (hs13_posthandshake.c) */
                 int rc = hs13_ph_receive(c, &h, frag, epoch, seq, now_ms);
                 if (rc) return rc;
-            } else if (epoch >= 3 && h.message_seq >= c->peer_next_seq && h.fragment_offset == 0 &&
+            } else if (epoch >= 3 && h.message_seq > c->peer_next_seq) {
+                /* a later message overtook one that was lost: dropped and
+                 * not ACKed, so the peer resends it after the one we lack
+                 * (RFC 9147 §5.2: a message beyond next_receive_seq MAY be
+                 * discarded). Taken now, it would move peer_next_seq past
+                 * the lost one, whose resent copy would then look old: ACKed,
+                 * never processed (a NewConnectionId or ticket lost). */
+            } else if (epoch >= 3 && h.message_seq == c->peer_next_seq && h.fragment_offset == 0 &&
                        h.fragment_length == h.length) {
                 /* post-handshake messages: KeyUpdate (§8); NewSessionTicket
                  * is acknowledged and kept (hs13_ticket.c);
