@@ -636,9 +636,12 @@ int hs13_queue_certificate_verify(cdtls_conn *c, uint16_t scheme)
     return rc ? rc : hs13_queue(c, HS_CERTIFICATE_VERIFY, body, w.len, 2);
 }
 
-/* The peer's CertificateVerify over the transcript before it (RFC 8446
- * §4.4.3), with a scheme we offered that fits its key. */
-int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len)
+/* The peer's CertificateVerify (RFC 8446 §4.4.3) over the transcript hash
+ * th, with a scheme we offered that fits its key; from_server: the
+ * server's context string. Also for post-handshake authentication
+ * (hs13_posthandshake.c), whose transcript is its own. */
+int hs13_certificate_verify_check_over(cdtls_conn *c, const uint8_t *body, size_t len, const uint8_t *th,
+                                       int from_server)
 {
     hs_certificate_verify cv;
     if (hs_certificate_verify_parse(body, len, &cv) != CDTLS_OK)
@@ -651,15 +654,22 @@ int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len
     cdtls_key_type t = c->peer_chain[0].key.type;
     if (!offered || !v || !(v->key_types & CDTLS_KEY_BIT(t)) || !hs13_sig_fits(cv.sig_alg, t))
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    uint8_t th[TLS13_MAX_HASH], content[HS13_CV_CONTENT_MAX];
+    uint8_t content[HS13_CV_CONTENT_MAX];
     size_t content_len = 0;
-    hs13_transcript_hash(c, th);
-    int rc = hs13_certificate_verify_content(c->role == CDTLS_CLIENT, th, c->v13->hash_len, content,
-                                             sizeof content, &content_len);
+    int rc = hs13_certificate_verify_content(from_server, th, c->v13->hash_len, content, sizeof content,
+                                             &content_len);
     if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
     if (v->verify(&c->peer_chain[0].key, content, content_len, cv.signature, cv.signature_len) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
     return CDTLS_OK;
+}
+
+/* The peer's CertificateVerify over the handshake transcript before it. */
+int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len)
+{
+    uint8_t th[TLS13_MAX_HASH];
+    hs13_transcript_hash(c, th);
+    return hs13_certificate_verify_check_over(c, body, len, th, c->role == CDTLS_CLIENT);
 }
 
 /* ------------------------------------------------------------ records */

@@ -216,6 +216,8 @@ int hs13_queue_certificate(cdtls_conn *c, const uint8_t *context, size_t context
 int hs13_on_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int judge, size_t *n_out);
 int hs13_queue_certificate_verify(cdtls_conn *c, uint16_t scheme);
 int hs13_certificate_verify_check(cdtls_conn *c, const uint8_t *body, size_t len);
+int hs13_certificate_verify_check_over(cdtls_conn *c, const uint8_t *body, size_t len, const uint8_t *th,
+                                       int from_server);
 int hs13_send_ack(cdtls_conn *c, uint64_t now_ms);
 void hs13_established(cdtls_conn *c);
 /* KeyUpdate: ours (request_peer: update_requested), and the peer's */

@@ -254,25 +254,9 @@ int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms)
  * transcript (RFC 8446 §4.4.3), with a scheme we offered. */
 static int cv_check(cdtls_conn *c, h13_pha *ph, const uint8_t *body, size_t len)
 {
-    hs_certificate_verify cv;
-    if (hs_certificate_verify_parse(body, len, &cv) != CDTLS_OK)
-        return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    uint16_t ours[16];
-    size_t n = hs13_our_sig_algs(c, ours, 16);
-    int offered = 0;
-    for (size_t i = 0; i < n; i++) offered |= ours[i] == cv.sig_alg;
-    const cdtls_sig_vt *sv = hs_sig_by_id(c->p, cv.sig_alg);
-    cdtls_key_type t = c->peer_chain[0].key.type;
-    if (!offered || !sv || !(sv->key_types & CDTLS_KEY_BIT(t)) || !hs13_sig_fits(cv.sig_alg, t))
-        return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
-    uint8_t th[TLS13_MAX_HASH], content[HS13_CV_CONTENT_MAX];
-    size_t content_len = 0;
+    uint8_t th[TLS13_MAX_HASH];
     c->p->hash[c->v13->hash]->final(&ph->cur, th);
-    int rc = hs13_certificate_verify_content(0, th, c->v13->hash_len, content, sizeof content, &content_len);
-    if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
-    if (sv->verify(&c->peer_chain[0].key, content, content_len, cv.signature, cv.signature_len) != CDTLS_OK)
-        return conn_fail(c, CDTLS_ERR_SIGNATURE, ALERT_DECRYPT_ERROR);
-    return CDTLS_OK;
+    return hs13_certificate_verify_check_over(c, body, len, th, 0);
 }
 
 static int server_message(cdtls_conn *c, h13_pha *ph, uint8_t type, const uint8_t *msg, size_t msg_len,
