@@ -883,7 +883,7 @@ Test(interop_pion4, rrc_server_checks_our_client_move)
     uint8_t psk[16];
     cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
     uint16_t port = udp_free_port();
-    const char *extra[] = {"-psk",     PION4_PSK_HEX, "-suites", cdtls_cipher_suite_name(suite),
+    const char *extra[] = {"-psk",     PION4_PSK_HEX, "-suites",  cdtls_cipher_suite_name(suite),
                            "-max",     "1.2",         "-rrc-cid", "8",
                            "-timeout", "8s",          NULL};
     child srv;
