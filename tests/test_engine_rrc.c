@@ -646,3 +646,77 @@ RRC_TEST(without_negotiation_dropped_and_unanswered)
     sim_free(&m.s);
     net_down(&n);
 }
+
+#if CDTLS_HAVE_DTLS13
+/* Appends an empty rrc extension to the 1.3 ServerHello (not a
+ * HelloRetryRequest) at the head of a server datagram: the record, the
+ * handshake header and the extensions block each grow by 4 bytes. */
+static int add_rrc_to_server_hello(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    int *done = ctx;
+    static const uint8_t hrr_random[4] = {0xcf, 0x21, 0xad, 0x74}; /* RFC 8446 §4.1.3 */
+    if (to_server || *done || *len < 13 + 12 + 38 || d[0] != CT_HANDSHAKE || d[13] != HS_SERVER_HELLO)
+        return 1;
+    if (memcmp(d + 13 + 12 + 2, hrr_random, 4) == 0) return 1;
+    const size_t rec_len = (size_t)d[11] << 8 | d[12];
+    const size_t end = 13 + rec_len; /* the ServerHello ends its record (unfragmented) */
+    const size_t body = 13 + 12;
+    size_t p = body + 2 + 32;
+    p += 1 + d[p]; /* legacy_session_id_echo */
+    p += 2 + 1;    /* cipher_suite, compression */
+    const size_t ext_at = p;
+    cr_assert_leq(end, *len);
+    cr_assert_lt(*len + 4, 2048);
+    memmove(d + end + 4, d + end, *len - end);
+    static const uint8_t rrc_ext[4] = {0x00, 61, 0x00, 0x00};
+    memcpy(d + end, rrc_ext, 4);
+    *len += 4;
+    size_t v = ((size_t)d[ext_at] << 8 | d[ext_at + 1]) + 4;
+    d[ext_at] = (uint8_t)(v >> 8), d[ext_at + 1] = (uint8_t)v;
+    v = rec_len + 4;
+    d[11] = (uint8_t)(v >> 8), d[12] = (uint8_t)v;
+    for (size_t at = 14; at <= 22; at += 8) { /* length (3 bytes), fragment_length */
+        v = ((size_t)d[at] << 16 | (size_t)d[at + 1] << 8 | d[at + 2]) + 4;
+        d[at] = (uint8_t)(v >> 16), d[at + 1] = (uint8_t)(v >> 8), d[at + 2] = (uint8_t)v;
+    }
+    *done = 1;
+    return 1;
+}
+
+static uint8_t client_alert;
+static void observe_client(void *user, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)user, (void)c;
+    if (ev->kind == CDTLS_EVENT_ALERT_SENT) client_alert = ev->alert_desc;
+}
+
+/* RFC 9853 §3 and RFC 8446 §4.1.4: a 1.3 ServerHello with an rrc extension
+ * the client did not offer ends the handshake with unsupported_extension.
+ * The same ServerHello untouched (the control) completes. */
+Test(rrc13, unoffered_rrc_in_server_hello_is_unsupported_extension)
+{
+    v13 = 1;
+    for (int tamper = 0; tamper < 2; tamper++) {
+        cdtls_config cc, sc;
+        configs(&cc, &sc, CDTLS_RRC_OFF, CDTLS_RRC_OFF);
+        sim_link s;
+        int done = 0;
+        client_alert = 0;
+        cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+        cdtls_conn_set_observer(s.client, observe_client, NULL);
+        if (tamper) s.tamper = add_rrc_to_server_hello, s.tamper_ctx = &done;
+        int up = sim_run_handshake(&s, 10000);
+        if (!tamper) {
+            cr_assert(up);
+            cr_assert_eq(cdtls_conn_version(s.client), CDTLS_VERSION_1_3);
+            cr_assert(cdtls_conn_uses_cid(s.client) && !cdtls_conn_uses_rrc(s.client));
+        } else {
+            cr_assert(done, "the ServerHello was found and extended");
+            cr_assert(!up);
+            cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_FAILED);
+            cr_assert_eq(client_alert, ALERT_UNSUPPORTED_EXTENSION);
+        }
+        sim_free(&s);
+    }
+}
+#endif

@@ -16,9 +16,10 @@
  * only rrc_seal does. DTLS 1.2: tls12_cid records of epoch 1; DTLS 1.3:
  * the content type in DTLSInnerPlaintext of the current application epoch
  * (RFC 9853 §4, hs13_seal_app_record), received through hs13_common.c's
- * dispatch. The rrc extension goes with connection_id in both versions: in
- * the ClientHello and the ServerHello (hs_client.c/hs_server.c for 1.2,
- * hs13_client.c/hs13_server.c for 1.3). */
+ * dispatch. The rrc extension is in the ClientHello and the ServerHello in
+ * both versions (§3; §6 Figure 2 is a 1.3 ServerHello with connection_id
+ * and rrc): hs_client.c/hs_server.c for 1.2, hs13_client.c/hs13_server.c
+ * for 1.3. */
 #include <string.h>
 
 #include "common/dtls.h"

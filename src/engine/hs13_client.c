@@ -358,7 +358,7 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
     rc = hs13_cid_accept_reply(c, &sh->legacy.ext); /* RFC 9147 §9 */
     if (rc) return rc;
     int rrc_alert = ALERT_INTERNAL_ERROR;
-    rc = conn_rrc_accept_reply(c, &sh->legacy.ext, &rrc_alert); /* RFC 9853 §3: beside connection_id */
+    rc = conn_rrc_accept_reply(c, &sh->legacy.ext, &rrc_alert); /* RFC 9853 §3, §6: in the ServerHello */
     if (rc) return conn_fail(c, rc, rrc_alert);
     /* PSK: our single identity, in a mode we offered */
     v->psk_selected = 0;
