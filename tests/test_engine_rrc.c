@@ -1,5 +1,6 @@
-/* Return Routability Check (RFC 9853) over DTLS 1.2 connection IDs, in
- * memory: the rrc extension's negotiation, a peer's address change checked
+/* Return Routability Check (RFC 9853) over DTLS 1.2 and DTLS 1.3
+ * connection IDs, in memory (each test runs for both versions: suite rrc
+ * for 1.2, rrc13 for 1.3): the rrc extension's negotiation, a peer's address change checked
  * and followed, a spoofed address kept within the anti-amplification
  * budget and never followed, the enhanced check (old path first), path_drop,
  * and hostile or unnegotiated RRC messages.
@@ -16,6 +17,9 @@
 #include "common/dtls.h"
 #include "common/writer.h"
 #include "engine/conn_internal.h"
+#if CDTLS_HAVE_DTLS13
+#include "engine/hs13_internal.h"
+#endif
 #include "sim_link.h"
 
 static const uint8_t rrc_psk[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
@@ -33,6 +37,28 @@ static uint16_t aead_suite(void)
 }
 
 static uint16_t suite;
+static int v13; /* the version the test runs: 0 DTLS 1.2, 1 DTLS 1.3 */
+
+/* Each RRC_TEST runs once per version (RFC 9853 covers both). */
+#if CDTLS_HAVE_DTLS13
+#define RRC13_TEST(name) \
+    Test(rrc13, name)    \
+    {                    \
+        v13 = 1;         \
+        name##_body();   \
+    }
+#else
+#define RRC13_TEST(name)
+#endif
+#define RRC_TEST(name)             \
+    static void name##_body(void); \
+    Test(rrc, name)                \
+    {                              \
+        v13 = 0;                   \
+        name##_body();             \
+    }                              \
+    RRC13_TEST(name)               \
+    static void name##_body(void)
 
 static void configs(cdtls_config *cc, cdtls_config *sc, int client_rrc, int server_rrc)
 {
@@ -43,8 +69,13 @@ static void configs(cdtls_config *cc, cdtls_config *sc, int client_rrc, int serv
     cc->psk.key_len = sc->psk.key_len = sizeof rrc_psk;
     cc->psk.identity = sc->psk.identity = (const uint8_t *)"rrc";
     cc->psk.identity_len = sc->psk.identity_len = 3;
-    cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = &suite;
-    cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
+    if (v13) {
+        /* the default 1.3 suites, PSK with (EC)DHE */
+        cc->versions.min = sc->versions.min = CDTLS_VERSION_1_3;
+    } else {
+        cc->negotiate.cipher_suites = sc->negotiate.cipher_suites = &suite;
+        cc->negotiate.n_cipher_suites = sc->negotiate.n_cipher_suites = 1;
+    }
     cc->cid.length = 8;
     sc->cid.length = 8;
     cc->cid.rrc = client_rrc;
@@ -167,6 +198,7 @@ static void net_up(net *n, int client_rrc, int server_rrc)
     sim_run(&n->s, 1000);
     n->c = n->s.client;
     n->srv = n->s.server;
+    cr_assert_eq(cdtls_conn_version(n->srv), v13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2);
     n->now = n->s.now_ms;
     n->at = ADDR_A;
     cdtls_conn_set_observer(n->srv, observe, n);
@@ -206,7 +238,7 @@ static void run_timers(net *n, uint64_t until)
 
 /* ------------------------------------------------------------ negotiation */
 
-Test(rrc, negotiated_only_when_both_want_it_and_cids_are_used)
+RRC_TEST(negotiated_only_when_both_want_it_and_cids_are_used)
 {
     static const int cases[][3] = {{CDTLS_RRC_BASIC, CDTLS_RRC_BASIC, 1},
                                    {CDTLS_RRC_BASIC, CDTLS_RRC_OFF, 0},
@@ -218,6 +250,7 @@ Test(rrc, negotiated_only_when_both_want_it_and_cids_are_used)
         sim_link s;
         cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
         cr_assert(sim_run_handshake(&s, 10000));
+        cr_assert_eq(cdtls_conn_version(s.client), v13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2);
         cr_assert_eq(cdtls_conn_uses_rrc(s.client), cases[i][2], "case %zu", i);
         cr_assert_eq(cdtls_conn_uses_rrc(s.server), cases[i][2], "case %zu", i);
         sim_free(&s);
@@ -270,7 +303,7 @@ Test(rrc, extension_codec_round_trip_and_non_empty_refused)
 
 /* --------------------------------------------------------- address change */
 
-Test(rrc, address_change_checked_then_followed)
+RRC_TEST(address_change_checked_then_followed)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
@@ -291,7 +324,10 @@ Test(rrc, address_change_checked_then_followed)
     size_t to_len;
     cr_assert_eq(cdtls_conn_next_datagram_path(n.srv, buf, sizeof buf, &len, NULL, &to, &to_len), CDTLS_OK);
     cr_assert_eq(addr_index(to, to_len), 1);
-    cr_assert_eq(buf[0], CT_TLS12_CID, "RRC travels in a protected CID record (§4)");
+    if (v13) /* RFC 9147 §4: a unified header with the C bit: the peer's CID */
+        cr_assert(buf[0] >= 0x20 && buf[0] <= 0x3f && (buf[0] & 0x10), "RRC in a protected CID record (§4)");
+    else
+        cr_assert_eq(buf[0], CT_TLS12_CID, "RRC travels in a protected CID record (§4)");
     n.bytes_to[1] += len;
     /* deliver the challenge to the client at B, its answer comes from B */
     cdtls_path ps = {ADDR_S, strlen(ADDR_S), 0};
@@ -315,7 +351,7 @@ Test(rrc, address_change_checked_then_followed)
 /* An attacker races a copy of the client's record from a victim's address
  * V (RFC 9853 §8.1); V never answers. The server sends V only
  * path_challenges, at most 3x the bytes that came from V, and stays with A. */
-Test(rrc, spoofed_address_gets_no_more_than_the_budget)
+RRC_TEST(spoofed_address_gets_no_more_than_the_budget)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
@@ -361,7 +397,7 @@ Test(rrc, spoofed_address_gets_no_more_than_the_budget)
 
 /* The budget counts what came from the new address: a client at B that
  * keeps sending while its answer is lost earns the repeats. */
-Test(rrc, repeats_paced_and_lost_answers_recovered)
+RRC_TEST(repeats_paced_and_lost_answers_recovered)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
@@ -390,7 +426,7 @@ Test(rrc, repeats_paced_and_lost_answers_recovered)
 
 /* RFC 9853 §5.2 case 3: the old path is alive and preferred (an off-path
  * attacker raced a copy from B): the client answers on A, the server stays. */
-Test(rrc, enhanced_old_path_alive_keeps_it)
+RRC_TEST(enhanced_old_path_alive_keeps_it)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_ENHANCED);
@@ -413,7 +449,7 @@ Test(rrc, enhanced_old_path_alive_keeps_it)
 
 /* §5.2 case 2: the old path is alive but the client moved on purpose: it
  * answers path_drop on A, the server checks B and follows. */
-Test(rrc, enhanced_old_path_not_preferred_path_drop_then_new)
+RRC_TEST(enhanced_old_path_not_preferred_path_drop_then_new)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_ENHANCED);
@@ -432,7 +468,7 @@ Test(rrc, enhanced_old_path_not_preferred_path_drop_then_new)
 }
 
 /* §5.2 case 1: the old path is dead: after T the server checks B. */
-Test(rrc, enhanced_old_path_dead_times_out_to_new)
+RRC_TEST(enhanced_old_path_dead_times_out_to_new)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_ENHANCED);
@@ -448,7 +484,7 @@ Test(rrc, enhanced_old_path_dead_times_out_to_new)
 }
 
 /* path_drop in answer to the challenge of the new address: not followed. */
-Test(rrc, path_drop_on_the_new_address_keeps_the_path)
+RRC_TEST(path_drop_on_the_new_address_keeps_the_path)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
@@ -474,12 +510,19 @@ Test(rrc, path_drop_on_the_new_address_keeps_the_path)
 static size_t seal_rrc(cdtls_conn *c, int epoch, const uint8_t *msg, size_t len, uint8_t *out, size_t cap)
 {
     size_t n = 0;
+#if CDTLS_HAVE_DTLS13
+    if (v13) { /* the current application epoch (>= 3), with the server's CID */
+        cr_assert_eq(cdtls_conn_version(c), CDTLS_VERSION_1_3);
+        cr_assert_eq(hs13_seal_app_record(c, CT_RRC, msg, len, out, cap, &n), CDTLS_OK);
+        return n;
+    }
+#endif
     cr_assert_eq(conn_seal(c, epoch, CT_RRC, msg, len, 0, out, cap, &n), CDTLS_OK);
     c->write_seq[epoch]++;
     return n;
 }
 
-Test(rrc, malformed_messages_fail_with_decode_error)
+RRC_TEST(malformed_messages_fail_with_decode_error)
 {
     static const struct {
         uint8_t msg[12];
@@ -503,7 +546,7 @@ Test(rrc, malformed_messages_fail_with_decode_error)
     }
 }
 
-Test(rrc, unknown_types_wrong_cookies_and_plaintext_ignored)
+RRC_TEST(unknown_types_wrong_cookies_and_plaintext_ignored)
 {
     net n;
     net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
@@ -560,7 +603,7 @@ Test(rrc, unknown_types_wrong_cookies_and_plaintext_ignored)
 
 /* §3: RRC is not used unless both sides sent rrc: an authenticated RRC
  * record on a connection without it is not answered. */
-Test(rrc, without_negotiation_dropped_and_unanswered)
+RRC_TEST(without_negotiation_dropped_and_unanswered)
 {
     net n;
     memset(&n, 0, sizeof n);
@@ -572,6 +615,7 @@ Test(rrc, without_negotiation_dropped_and_unanswered)
     n.c = n.s.client;
     n.srv = n.s.server;
     cdtls_conn_set_observer(n.srv, observe, &n);
+    cr_assert_eq(cdtls_conn_version(n.srv), v13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2);
     cr_assert(cdtls_conn_uses_cid(n.srv) && !cdtls_conn_uses_rrc(n.srv));
     static const uint8_t chal[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
     uint8_t rec[256];
@@ -602,3 +646,86 @@ Test(rrc, without_negotiation_dropped_and_unanswered)
     sim_free(&m.s);
     net_down(&n);
 }
+
+#if CDTLS_HAVE_DTLS13
+/* Appends an empty rrc extension to the 1.3 ServerHello (not a
+ * HelloRetryRequest) at the head of a server datagram: the record, the
+ * handshake header and the extensions block each grow by 4 bytes. */
+static int add_rrc_to_server_hello(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    int *done = ctx;
+    static const uint8_t hrr_random[4] = {0xcf, 0x21, 0xad, 0x74}; /* RFC 8446 §4.1.3 */
+    if (to_server || *done || *len < 13 + 12 + 38 || d[0] != CT_HANDSHAKE || d[13] != HS_SERVER_HELLO)
+        return 1;
+    if (memcmp(d + 13 + 12 + 2, hrr_random, 4) == 0) return 1;
+    /* only a whole ServerHello in one record (fragment_offset 0, fragment_length == length) */
+    if (memcmp(d + 13 + 6, "\0\0\0", 3) != 0 || memcmp(d + 13 + 1, d + 13 + 9, 3) != 0) return 1;
+    const size_t rec_len = (size_t)d[11] << 8 | d[12];
+    const size_t end = 13 + rec_len; /* the ServerHello ends its record (unfragmented) */
+    const size_t body = 13 + 12;
+    size_t p = body + 2 + 32;
+    p += 1 + d[p]; /* legacy_session_id_echo */
+    p += 2 + 1;    /* cipher_suite, compression */
+    const size_t ext_at = p;
+    cr_assert_leq(end, *len);
+    cr_assert_lt(*len + 4, 2048);
+    memmove(d + end + 4, d + end, *len - end);
+    static const uint8_t rrc_ext[4] = {0x00, 61, 0x00, 0x00};
+    memcpy(d + end, rrc_ext, 4);
+    *len += 4;
+    size_t v = ((size_t)d[ext_at] << 8 | d[ext_at + 1]) + 4;
+    d[ext_at] = (uint8_t)(v >> 8), d[ext_at + 1] = (uint8_t)v;
+    v = rec_len + 4;
+    d[11] = (uint8_t)(v >> 8), d[12] = (uint8_t)v;
+    for (size_t at = 14; at <= 22; at += 8) { /* length (3 bytes), fragment_length */
+        v = ((size_t)d[at] << 16 | (size_t)d[at + 1] << 8 | d[at + 2]) + 4;
+        d[at] = (uint8_t)(v >> 16), d[at + 1] = (uint8_t)(v >> 8), d[at + 2] = (uint8_t)v;
+    }
+    *done = 1;
+    return 1;
+}
+
+static uint8_t client_alert;
+static void observe_client(void *user, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)user, (void)c;
+    if (ev->kind == CDTLS_EVENT_ALERT_SENT) client_alert = ev->alert_desc;
+}
+
+/* RFC 9853 §3 and RFC 8446 §4.1.4: a 1.3 ServerHello with an rrc extension
+ * the client did not offer ends the handshake with unsupported_extension.
+ * The same ServerHello untouched (the control) completes. */
+Test(rrc13, unoffered_rrc_in_server_hello_is_unsupported_extension)
+{
+    v13 = 1;
+    for (int tamper = 0; tamper < 2; tamper++) {
+        cdtls_config cc, sc;
+        configs(&cc, &sc, CDTLS_RRC_OFF, CDTLS_RRC_OFF);
+        /* X25519: a ServerHello small enough for one record (not the hybrid) */
+        static const uint16_t x25519_only[] = {29};
+        cc.negotiate.groups = sc.negotiate.groups = x25519_only;
+        cc.negotiate.n_groups = sc.negotiate.n_groups = 1;
+        sim_link s;
+        int done = 0;
+        client_alert = 0;
+        cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+        cdtls_conn_set_observer(s.client, observe_client, NULL);
+        if (tamper) s.tamper = add_rrc_to_server_hello, s.tamper_ctx = &done;
+        int up = sim_run_handshake(&s, 10000);
+        if (!tamper) {
+            cr_assert(up);
+            cr_assert_eq(cdtls_conn_version(s.client), CDTLS_VERSION_1_3);
+            cr_assert(cdtls_conn_uses_cid(s.client) && !cdtls_conn_uses_rrc(s.client));
+        } else {
+            cr_assert(done, "the ServerHello was found and extended");
+            cr_assert(!up);
+            cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_FAILED,
+                         "client state %d (%s), server %d, alert %d", (int)cdtls_conn_get_state(s.client),
+                         cdtls_strerror(cdtls_conn_error(s.client)), (int)cdtls_conn_get_state(s.server),
+                         client_alert);
+            cr_assert_eq(client_alert, ALERT_UNSUPPORTED_EXTENSION);
+        }
+        sim_free(&s);
+    }
+}
+#endif

@@ -875,27 +875,45 @@ static void rrc_watch(void *user, const cdtls_conn *c, const cdtls_event *ev)
     if (ev->kind == CDTLS_EVENT_PATH && ev->path_event == CDTLS_PATH_CHALLENGE_ANSWERED) rrc_answered++;
 }
 
-Test(interop_pion4, rrc_server_checks_our_client_move)
+/* v13: the same over DTLS 1.3 (pion v4.0.1 negotiates rrc beside
+ * connection_id in its 1.3 ServerHello, flight13/flight4handler.go, and
+ * checks paths with RRC messages in 1.3 records), with a certificate. */
+static void rrc_vs_pion_server(int v13)
 {
     uint16_t suite = psk_suite();
-    if (!cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
+    if (!v13 && !cdtls_cipher_suite_supported(cdtls_provider_default(), suite))
         cr_skip_test("provider lacks %s", cdtls_cipher_suite_name(suite));
+    if (v13) peer_require_cdtls13(CDTLS_CLIENT);
     uint8_t psk[16];
     cr_assert_eq(unhex(PION4_PSK_HEX, psk, sizeof psk), sizeof psk);
     uint16_t port = udp_free_port();
-    const char *extra[] = {"-psk",     PION4_PSK_HEX, "-suites",  cdtls_cipher_suite_name(suite),
-                           "-max",     "1.2",         "-rrc-cid", "8",
-                           "-timeout", "8s",          NULL};
+    const char *extra12[] = {"-psk",     PION4_PSK_HEX, "-suites",  cdtls_cipher_suite_name(suite),
+                             "-max",     "1.2",         "-rrc-cid", "8",
+                             "-timeout", "8s",          NULL};
+    served_identity id;
+    memset(&id, 0, sizeof id);
+    if (v13) served_identity_load(&id, certs);
+    const char *extra13[] = {"-cert",    v13 ? cert_file(id.pem_chain) : "",
+                             "-key",     v13 ? cert_file(id.key_file) : "",
+                             "-rrc-cid", "8",
+                             "-max",     "1.3",
+                             "-timeout", "8s",
+                             NULL};
     child srv;
-    start_pion4(&srv, "server", port, extra);
+    start_pion4(&srv, "server", port, v13 ? extra13 : extra12);
     cr_assert(child_output_contains(&srv, "pion: listening", 10000), "the pion v4 server did not start");
 
     cdtls_config cfg;
     cdtls_config_init(&cfg);
-    cfg.psk.key = psk, cfg.psk.key_len = sizeof psk;
-    cfg.psk.identity = (const uint8_t *)"cdtls", cfg.psk.identity_len = 5;
-    cfg.negotiate.cipher_suites = &suite, cfg.negotiate.n_cipher_suites = 1;
-    cfg.versions.max = CDTLS_VERSION_1_2;
+    if (v13) {
+        cfg.verify.insecure_skip_verify = 1;
+        cfg.versions.min = CDTLS_VERSION_1_3;
+    } else {
+        cfg.psk.key = psk, cfg.psk.key_len = sizeof psk;
+        cfg.psk.identity = (const uint8_t *)"cdtls", cfg.psk.identity_len = 5;
+        cfg.negotiate.cipher_suites = &suite, cfg.negotiate.n_cipher_suites = 1;
+        cfg.versions.max = CDTLS_VERSION_1_2;
+    }
     cfg.cid.length = 8;
     cfg.cid.rrc = CDTLS_RRC_BASIC;
     cdtls_addr bind, server;
@@ -917,6 +935,7 @@ Test(interop_pion4, rrc_server_checks_our_client_move)
     if (cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) child_stop(&srv, 1);
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
     cr_assert(cdtls_conn_uses_cid(c));
+    cr_assert_eq(cdtls_conn_version(c), v13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2);
     cr_assert(cdtls_conn_uses_rrc(c), "pion's ServerHello carries rrc");
 
     const char *msg = "moved-to-B";
@@ -944,6 +963,17 @@ Test(interop_pion4, rrc_server_checks_our_client_move)
     cdtls_conn_free(c);
     cdtls_io_close(&a);
     cdtls_io_close(&b);
+    if (v13) served_identity_free(&id);
+}
+
+Test(interop_pion4, rrc_server_checks_our_client_move)
+{
+    rrc_vs_pion_server(0);
+}
+
+Test(interop_pion4, rrc13_server_checks_our_client_move)
+{
+    rrc_vs_pion_server(1);
 }
 
 /* ---------------------------------------------------- 1.3 resumption */

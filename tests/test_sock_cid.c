@@ -275,11 +275,12 @@ static int read_either(cdtls_conn *c, cdtls_io_socket *a, cdtls_io_socket *b, co
     return 0;
 }
 
-Test(sock_cid, rrc_checks_a_new_address_before_following_it, .timeout = 30)
+static void rrc_sock(uint16_t version)
 {
+    memset(path_events, 0, sizeof path_events);
     cdtls_config scfg, ccfg;
-    cid_cfg(&scfg, 8, CDTLS_VERSION_1_2); /* RRC is wired for 1.2 (docs/dtls13.md) */
-    cid_cfg(&ccfg, 8, CDTLS_VERSION_1_2);
+    cid_cfg(&scfg, 8, version == CDTLS_VERSION_1_2 ? version : 0); /* the listener speaks both */
+    cid_cfg(&ccfg, 8, version);
     scfg.cid.rrc = ccfg.cid.rrc = CDTLS_RRC_BASIC;
     scfg.cid.rrc_timeout_ms = 300;
     cdtls_addr bind, server;
@@ -304,6 +305,7 @@ Test(sock_cid, rrc_checks_a_new_address_before_following_it, .timeout = 30)
     for (int i = 0; i < 200 && cdtls_conn_get_state(c) == CDTLS_STATE_HANDSHAKING; i++)
         pump(c, &a, &server, 50);
     cr_assert_eq(cdtls_conn_get_state(c), CDTLS_STATE_ESTABLISHED, "%s", cdtls_strerror(cdtls_conn_error(c)));
+    cr_assert_eq(cdtls_conn_version(c), version);
     cr_assert(cdtls_conn_uses_cid(c) && cdtls_conn_uses_rrc(c));
     cr_assert_eq(cdtls_conn_write(c, (const uint8_t *)"from A", 6, NULL), CDTLS_OK);
     send_all(c, &a, &server);
@@ -357,4 +359,20 @@ Test(sock_cid, rrc_checks_a_new_address_before_following_it, .timeout = 30)
     cdtls_io_close(&b);
     cdtls_io_close(&v);
     cdtls_listener_close(e.l);
+}
+
+Test(sock_cid, rrc_checks_a_new_address_before_following_it, .timeout = 30)
+{
+    rrc_sock(CDTLS_VERSION_1_2);
+}
+
+/* The same over DTLS 1.3 (RFC 9853 §4: the RRC messages in DTLSInnerPlaintext
+ * of the application epoch, the rrc extension beside connection_id). */
+Test(sock_cid, rrc_checks_a_new_address_before_following_it_13, .timeout = 30)
+{
+#ifdef CDTLS_NO_DTLS13
+    cr_skip_test("DTLS 1.3 compiled out (-Ddtls13=false)");
+#else
+    rrc_sock(CDTLS_VERSION_1_3);
+#endif
 }

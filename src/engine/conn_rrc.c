@@ -13,15 +13,21 @@
  *
  * Version-agnostic on purpose: the state machine (conn_rrc_handle, the
  * timer, the address bookkeeping) does not depend on the record format;
- * only rrc_seal does. DTLS 1.2 is wired (tls12_cid records, the rrc
- * extension in the hellos); in DTLS 1.3 the same messages travel in
- * protected records (RFC 9853 §4) and the extension in
- * EncryptedExtensions, which is not wired yet. */
+ * only rrc_seal does. DTLS 1.2: tls12_cid records of epoch 1; DTLS 1.3:
+ * the content type in DTLSInnerPlaintext of the current application epoch
+ * (RFC 9853 §4, hs13_seal_app_record), received through hs13_common.c's
+ * dispatch. The rrc extension is in the ClientHello and the ServerHello in
+ * both versions (§3; §6 Figure 2 is a 1.3 ServerHello with connection_id
+ * and rrc): hs_client.c/hs_server.c for 1.2, hs13_client.c/hs13_server.c
+ * for 1.3. */
 #include <string.h>
 
 #include "common/dtls.h"
 #include "common/mem.h"
 #include "engine/conn_internal.h"
+#if CDTLS_HAVE_DTLS13
+#include "engine/hs13_internal.h"
+#endif
 
 #define RRC_COOKIE_LEN 8u /* RFC 9853 §4: uint64 Cookie */
 #define RRC_MSG_LEN (1u + RRC_COOKIE_LEN)
@@ -161,14 +167,20 @@ const void *cdtls_conn_path_address(const cdtls_conn *c, size_t *len)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Seals one RRC message with the current write epoch. DTLS 1.2: epoch 1,
- * in the tls12_cid format when a CID goes to the peer (RFC 9853 §4: the
- * message MUST be protected with the active keys). */
+/* Seals one RRC message with the current write epoch (RFC 9853 §4: the
+ * message MUST be protected with the active keys). DTLS 1.2: epoch 1, in
+ * the tls12_cid format when a CID goes to the peer; DTLS 1.3: the current
+ * application epoch (>= 3, after any KeyUpdate) with the peer's CID. */
 static int rrc_seal(cdtls_conn *c, uint8_t type, const uint8_t cookie[RRC_COOKIE_LEN], uint8_t *out,
                     size_t cap, size_t *out_len)
 {
 #if CDTLS_HAVE_DTLS13
-    if (c->version == CDTLS_VERSION_1_3) return CDTLS_ERR_UNSUPPORTED; /* not wired: see the top */
+    if (c->version == CDTLS_VERSION_1_3) {
+        uint8_t m13[RRC_MSG_LEN];
+        m13[0] = type;
+        memcpy(m13 + 1, cookie, RRC_COOKIE_LEN);
+        return hs13_seal_app_record(c, CT_RRC, m13, sizeof m13, out, cap, out_len);
+    }
 #endif
     if (!c->have_write_cipher || c->write_seq[1] > DTLS_MAX_SEQ) return CDTLS_ERR_LIMIT;
     uint8_t msg[RRC_MSG_LEN];

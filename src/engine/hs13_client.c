@@ -357,6 +357,9 @@ static int on_sh(cdtls_conn *c, const hs13_server_hello *sh, const uint8_t *body
     hs13_set_suite(v, sh->legacy.cipher_suite);
     rc = hs13_cid_accept_reply(c, &sh->legacy.ext); /* RFC 9147 §9 */
     if (rc) return rc;
+    int rrc_alert = ALERT_INTERNAL_ERROR;
+    rc = conn_rrc_accept_reply(c, &sh->legacy.ext, &rrc_alert); /* RFC 9853 §3, §6: in the ServerHello */
+    if (rc) return conn_fail(c, rc, rrc_alert);
     /* PSK: our single identity, in a mode we offered */
     v->psk_selected = 0;
     if (sh->has_psk) {
@@ -454,7 +457,8 @@ static int on_ee(cdtls_conn *c, const uint8_t *body, size_t len)
     hs13_encrypted_extensions ee;
     if (hs13_encrypted_extensions_parse(body, len, &ee) != CDTLS_OK)
         return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-    if (ee.shared.n_unknown > (unsigned)(ee.early_data != 0) || ee.early_data || ee.shared.has_cid)
+    if (ee.shared.n_unknown > (unsigned)(ee.early_data != 0) || ee.early_data || ee.shared.has_cid ||
+        ee.shared.has_rrc)
         return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_UNSUPPORTED_EXTENSION);
     int alert = ALERT_INTERNAL_ERROR;
     int rc = hs_app_ext_accept(c, &ee.shared, &alert); /* ALPN, use_srtp */

@@ -99,22 +99,10 @@ size_t hs13_our_suites(const cdtls_conn *c, uint16_t *out, size_t cap)
     return hs13_cfg_suites(c->cfg, c->p, out, cap);
 }
 
-/* What the 1.3 engine does not do yet (docs/dtls13.md): the return
- * routability check (RFC 9853: conn_rrc.c is wired to the 1.2 records
- * only). A configuration that asks for it speaks 1.2 rather than losing the
- * feature silently (a CID peer followed to a new address unchecked).
- * Resumption: hs13_ticket.c; connection IDs: hs13_cid.c; raw public keys:
- * the certificate types in hs13_client.c/hs13_server.c. */
-static int config_needs_12(const cdtls_config *cfg)
-{
-    return conn_cid_wanted(cfg) && cfg->cid.rrc;
-}
-
 int hs13_cfg_allows_13(const cdtls_config *cfg, const cdtls_provider *p)
 {
     uint16_t s[8];
-    return conn_max_version(cfg) == CDTLS_VERSION_1_3 && !config_needs_12(cfg) &&
-           hs13_cfg_suites(cfg, p, s, 8) > 0;
+    return conn_max_version(cfg) == CDTLS_VERSION_1_3 && hs13_cfg_suites(cfg, p, s, 8) > 0;
 }
 
 int hs13_allows_13(const cdtls_conn *c)
@@ -989,6 +977,18 @@ int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack1
     return CDTLS_OK;
 }
 
+/* One record of the current application epoch, with the peer's CID, into
+ * out (conn_rrc.c: RFC 9853 §4, the RRC messages use the active keys). */
+int hs13_seal_app_record(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    conn13 *v = c->v13;
+    if (!v || !v->tx_ap) return CDTLS_ERR_BAD_STATE;
+    ack13_record_number rn;
+    *out_len = 0;
+    return put_record(c, v->tx_ap_epoch, type, pt, len, out, cap, out_len, &rn);
+}
+
 /* ---------------------------------------------------------- KeyUpdate */
 
 static int ku_transmit(cdtls_conn *c)
@@ -1361,6 +1361,10 @@ static int dispatch(cdtls_conn *c, uint8_t type, dgram_node **node, size_t len, 
     case R13_CT_ACK:
         if (epoch == 0) return CDTLS_OK;
         return handle_ack(c, pt, len, now_ms);
+    case CT_RRC:
+        /* RFC 9853 §4: in DTLSInnerPlaintext of the application epochs */
+        if (epoch < 3) return CDTLS_OK;
+        return conn_rrc_handle(c, pt, len, (int)epoch, now_ms);
     default: return CDTLS_OK;
     }
 }
@@ -1400,6 +1404,7 @@ static int open_record(cdtls_conn *c, record13_header *h, const cdtls_oob *oob, 
     const uint64_t newest = e->next_expected;
     int rc = record13_rx_open(e, h, node->data, h->body_len, &pt_len, &type, &seq);
     if (rc == CDTLS_OK) {
+        c->recv_authenticated = 1; /* conn_rrc.c: the address counts */
         /* RFC 9146 §6, RFC 9147 §9: only an authenticated record newer than
          * all before may move a CID connection to a new address */
         if (seq >= newest && e == v->rx_ap) c->recv_advanced = 1;

@@ -409,6 +409,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (rc)
         return conn_fail(c, rc,
                          rc == CDTLS_ERR_ILLEGAL_PARAMETER ? ALERT_ILLEGAL_PARAMETER : ALERT_INTERNAL_ERROR);
+    conn_rrc_accept_offer(c, &ch->legacy.ext, &sh.legacy.ext); /* RFC 9853 §3, §6: in the ServerHello */
     uint8_t body[HS_BODY_MAX];
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
