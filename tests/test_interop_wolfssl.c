@@ -774,8 +774,8 @@ Test(interop_wolfssl, post_handshake_auth13_our_server_asks)
     uint16_t port;
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
     child cli;
-    const char *extra[] = {"-A", cert_file(id.root_pem), "-c", cert_file(ci.pem_chain), "-k",
-                           cert_file(ci.key_file), "-Q", NULL};
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-c", cert_file(ci.pem_chain),
+                           "-k", cert_file(ci.key_file), "-Q", NULL};
     start_wolf(&cli, wolf_client, "4", port, extra);
     cdtls_sock *s = NULL;
     int rc = cdtls_listener_accept(l, 10000, &s);
@@ -793,7 +793,8 @@ Test(interop_wolfssl, post_handshake_auth13_our_server_asks)
     if (rc != CDTLS_OK) child_stop(&cli, 1);
     cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
     while (n && buf[n - 1] == 0) n--;
-    cr_assert(n == 14 && memcmp(buf, "hello wolfssl!", 14) == 0, "the wolfSSL client sent \"%.*s\"", (int)n, buf);
+    cr_assert(n == 14 && memcmp(buf, "hello wolfssl!", 14) == 0, "the wolfSSL client sent \"%.*s\"", (int)n,
+              buf);
 
     rc = cdtls_conn_request_client_auth(c, 1);
     if (rc != CDTLS_OK) child_stop(&cli, 1);
@@ -824,6 +825,48 @@ Test(interop_wolfssl, post_handshake_auth13_our_server_asks)
     served_identity_free(&id);
 }
 
+/* Without -Q the wolfSSL client offers no post_handshake_auth (RFC 8446
+ * §4.2.6), so we may not ask: CDTLS_ERR_UNSUPPORTED, the connection going
+ * on unharmed (its "hello" echoed). */
+Test(interop_wolfssl, post_handshake_auth13_not_offered)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    const char *extra[] = {"-A", cert_file(id.root_pem), NULL};
+    start_wolf(&cli, wolf_client, "4", port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with the wolfSSL client: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    rc = cdtls_conn_request_client_auth(c, 1);
+    if (rc != CDTLS_ERR_UNSUPPORTED) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_ERR_UNSUPPORTED, "asking a client that did not offer post_handshake_auth: %s",
+                 cdtls_strerror(rc));
+    cr_assert_eq(cdtls_conn_client_auth_state(c), CDTLS_CLIENT_AUTH_STATE_NONE);
+    uint8_t buf[512];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
+    const char *reply = "echo-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)reply, strlen(reply), NULL), CDTLS_OK);
+    int echoed = child_output_contains(&cli, reply, 5000);
+    child_stop(&cli, !echoed);
+    cr_assert(echoed, "the wolfSSL client printed our reply");
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
 /* The other way: the wolfSSL server given -Q, after our first line, asks
  * our client (post_handshake_auth offered, our client identity as
  * credentials) for its certificate with wolfSSL_request_certificate
@@ -831,7 +874,7 @@ Test(interop_wolfssl, post_handshake_auth13_our_server_asks)
  * second line under WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, its -A our root:
  * it prints that line only once our Certificate, CertificateVerify and
  * Finished have passed. Our side: AUTHENTICATED (we answered with ours). */
-Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks)
+static void wolf_server_asks(int give_cert)
 {
     peer_require_cdtls13(CDTLS_CLIENT);
     if (!wolf_usage_has(wolf_server, "post-handshake"))
@@ -850,14 +893,16 @@ Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks)
     size_t lens[2] = {read_cert_file(ci.leaf_der, der[0], sizeof der[0]), 0};
     size_t n_certs = 1;
     if (ci.int_der) lens[1] = read_cert_file(ci.int_der, der[1], sizeof der[1]), n_certs = 2;
-    cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = n_certs;
-    cfg.credentials.private_key = id.key; /* the client-only leaf has the leaf's key */
+    if (give_cert) {
+        cfg.credentials.chain = chain, cfg.credentials.chain_len = lens, cfg.credentials.n_certs = n_certs;
+        cfg.credentials.private_key = id.key; /* the client-only leaf has the leaf's key */
+    }
     cfg.verify.post_handshake_auth = 1;
 
     uint16_t port = udp_free_port();
     child srv;
-    const char *extra[] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-A",
-                           cert_file(id.root_pem), "-Q", NULL};
+    const char *extra[] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file),
+                           "-A", cert_file(id.root_pem),  "-Q", NULL};
     start_wolf(&srv, wolf_server, "4", port, extra);
     int bound = peer_udp_bound(port, 5000);
     if (!bound) child_stop(&srv, 1);
@@ -881,30 +926,50 @@ Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks)
     if (rc != CDTLS_OK) child_stop(&srv, 1);
     cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
     while (n && buf[n - 1] == 0) n--;
-    cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0, "the wolfSSL server answered \"%.*s\"",
-              (int)n, buf);
+    cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+              "the wolfSSL server answered \"%.*s\"", (int)n, buf);
     int asked = child_output_contains(&srv, "Successfully requested post-hs certificate", 3000);
     if (!asked) child_stop(&srv, 1);
     cr_assert(asked, "the wolfSSL server did not request a certificate");
     int st = cdtls_conn_client_auth_state(c);
-    if (st != CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED) child_stop(&srv, 1);
-    cr_assert_eq(st, CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED, "client auth state %d", st);
+    int want = give_cert ? CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED : CDTLS_CLIENT_AUTH_STATE_DECLINED;
+    if (st != want) child_stop(&srv, 1);
+    cr_assert_eq(st, want, "client auth state %d, want %d", st, want);
     const char *second = "second-after-auth";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)second, strlen(second), NULL), CDTLS_OK);
     /* our Finished is resent until ACKed: keep the connection driven while
      * the wolfSSL server reads (bounded: 15 rounds of 200 ms) */
+    const char *outcome = give_cert ? "Client message: second-after-auth" : "SSL_read failed";
     int said = 0;
     for (int round = 0; round < 15 && !said; round++) {
         (void)cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 200);
-        said = child_output_contains(&srv, "Client message: second-after-auth", 0);
+        said = child_output_contains(&srv, outcome, 0);
     }
     if (!said) child_stop(&srv, 1);
-    cr_assert(said, "the wolfSSL server did not take our post-handshake certificate");
+    cr_assert(said, "the wolfSSL server did not print \"%s\"", outcome);
     int err = child_output_contains(&srv, "wolfSSL error", 0);
-    child_stop(&srv, err);
-    cr_assert(!err, "the wolfSSL server reported an error");
+    int took = child_output_contains(&srv, "Client message: second-after-auth", 0);
+    child_stop(&srv, give_cert ? err : took);
+    if (give_cert)
+        cr_assert(!err, "the wolfSSL server reported an error");
+    else
+        cr_assert(!took, "the wolfSSL server took our line without a certificate");
     cdtls_sock_close(s);
     served_identity_free(&id);
+}
+
+Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks)
+{
+    wolf_server_asks(1);
+}
+
+/* The same without credentials: we answer with an empty Certificate and
+ * Finished (DECLINED), and the wolfSSL server, which asked under
+ * WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, fails its read ("SSL_read failed")
+ * and never prints our second line: it checks what we send. */
+Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks_no_cert)
+{
+    wolf_server_asks(0);
 }
 
 /* Raw public keys (RFC 7250) over DTLS 1.3, wolfSSL built with
@@ -917,7 +982,7 @@ Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks)
  * requires the client's, pinned by SHA-256: mutual raw keys. Both sides
  * sign CertificateVerify with the raw keys; our side must see the
  * client's SPKI byte for byte. */
-Test(interop_wolfssl, raw_public_keys13_our_server)
+static void wolf_rpk_client(int pin_matches)
 {
     peer_require_cdtls13(CDTLS_SERVER);
     if (!wolf_usage_has(wolf_client, "--rpk"))
@@ -953,11 +1018,17 @@ Test(interop_wolfssl, raw_public_keys13_our_server)
     cfg.verify.pinned_spki_sha256 = cli_pin, cfg.verify.n_spki_pins = 1;
     cfg.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 
+    const char *extra[] = {"--rpk", "--files-are-der",        "-c", cert_file("rpk.spki.der"),
+                           "-k",    cert_file("rpk.key.der"), NULL};
+    if (!pin_matches) {
+        cli_pin[0] ^= 0x01;
+        wolf_client_refused(&cfg, "4", extra);
+        served_identity_free(&id);
+        return;
+    }
     uint16_t port;
     cdtls_listener *l = listener_on_loopback(&cfg, &port);
     child cli;
-    const char *extra[] = {"--rpk", "--files-are-der", "-c", cert_file("rpk.spki.der"), "-k",
-                           cert_file("rpk.key.der"), NULL};
     start_wolf(&cli, wolf_client, "4", port, extra);
     cdtls_sock *s = NULL;
     int rc = cdtls_listener_accept(l, 10000, &s);
@@ -975,7 +1046,8 @@ Test(interop_wolfssl, raw_public_keys13_our_server)
     if (rc != CDTLS_OK) child_stop(&cli, 1);
     cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
     while (n && buf[n - 1] == 0) n--;
-    cr_assert(n == 14 && memcmp(buf, "hello wolfssl!", 14) == 0, "the wolfSSL client sent \"%.*s\"", (int)n, buf);
+    cr_assert(n == 14 && memcmp(buf, "hello wolfssl!", 14) == 0, "the wolfSSL client sent \"%.*s\"", (int)n,
+              buf);
     const char *reply = "echo-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)reply, strlen(reply), NULL), CDTLS_OK);
     int echoed = child_output_contains(&cli, reply, 5000);
@@ -990,6 +1062,20 @@ Test(interop_wolfssl, raw_public_keys13_our_server)
     served_identity_free(&id);
 }
 
+Test(interop_wolfssl, raw_public_keys13_our_server)
+{
+    wolf_rpk_client(1);
+}
+
+/* The same with a pin that is not the client's key's: our listener refuses
+ * the raw key (bad_certificate, RFC 7250 §3 leaves the check to the
+ * application: here the pin), hands out no connection, and the wolfSSL
+ * client reports the failure. */
+Test(interop_wolfssl, raw_public_keys13_pin_mismatch)
+{
+    wolf_rpk_client(0);
+}
+
 /* Our client pinning a wolfSSL server's raw key needs a server that sends
  * one: wolfSSL 5.9.2's examples/server has no --rpk (server.c never calls
  * wolfSSL_CTX_set_server_cert_type), so this direction cannot be run
@@ -998,8 +1084,9 @@ Test(interop_wolfssl, raw_public_keys13_wolf_server)
 {
     peer_require_cdtls13(CDTLS_CLIENT);
     if (!wolf_usage_has(wolf_server, "--rpk"))
-        cr_skip_test("wolfSSL's example server has no raw public key option (5.9.2's examples/server/server.c "
-                     "has no --rpk, even built with --enable-rpk): our pinning client has no wolfSSL server "
-                     "to meet");
+        cr_skip_test(
+            "wolfSSL's example server has no raw public key option (5.9.2's examples/server/server.c "
+            "has no --rpk, even built with --enable-rpk): our pinning client has no wolfSSL server "
+            "to meet");
     cr_assert_fail("this wolfSSL example server offers --rpk: the interop test is to be written");
 }
