@@ -19,7 +19,13 @@
  * DTLSv1.2|DTLSv1.3", "SSL cipher suite is ...", "SSL curve name is ..."
  * on both sides; the server prints "Client message: <text>" and answers
  * "I hear you fa shizzle!"; the client sends "hello wolfssl!" and prints
- * the answer. */
+ * the answer.
+ *
+ * Issue 17: with --enable-rpk and --enable-postauth (scripts/build-peers.sh)
+ * the 1.3 raw-public-key tests (wolfSSL's client --rpk; its server example
+ * has no such option) and the post-handshake client authentication tests
+ * (-Q, both roles) run against the real peer, each with a negative control
+ * showing the other side checks. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
