@@ -942,7 +942,10 @@ static void wolf_server_asks(int give_cert)
     if (st != want) child_stop(&srv, 1);
     cr_assert_eq(st, want, "client auth state %d, want %d", st, want);
     const char *second = "second-after-auth";
-    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)second, strlen(second), NULL), CDTLS_OK);
+    rc = cdtls_sock_write(s, (const uint8_t *)second, strlen(second), NULL);
+    /* declined, the server's alert may already have ended the connection
+     * (it reads our empty Certificate as soon as its answer is out) */
+    if (give_cert) cr_assert_eq(rc, CDTLS_OK, "%s", cdtls_strerror(rc));
     /* our Finished is resent until ACKed: keep the connection driven while
      * the wolfSSL server reads (bounded: 15 rounds of 200 ms) */
     const char *outcome = give_cert ? "Client message: second-after-auth" : "SSL_read failed";
@@ -984,11 +987,12 @@ Test(interop_wolfssl, post_handshake_auth13_wolf_server_asks_no_cert)
  * doPeerCheck = 0), so the -c it loads (--files-are-der) must be a bare
  * SubjectPublicKeyInfo: a fresh key made here with openssl (P-256, or
  * Ed25519 where the provider signs only that), its SPKI and PKCS#8 in DER.
- * Our listener serves its own SPKI (credentials.raw_public_key) and
- * requires the client's, pinned by SHA-256: mutual raw keys. Both sides
+ * Our listener serves its own SPKI (credentials.raw_public_key) and, in
+ * the mutual modes, requires the client's, pinned by SHA-256. Both sides
  * sign CertificateVerify with the raw keys; our side must see the
  * client's SPKI byte for byte. */
-static void wolf_rpk_client(int pin_matches)
+enum { RPK_SERVER_ONLY, RPK_MUTUAL, RPK_MUTUAL_WRONG_PIN };
+static void wolf_rpk_client(int mode)
 {
     peer_require_cdtls13(CDTLS_SERVER);
     if (!wolf_usage_has(wolf_client, "--rpk"))
@@ -1005,6 +1009,11 @@ static void wolf_rpk_client(int pin_matches)
              "openssl pkey -in rpk.pem -outform DER -out rpk.key.der 2>/dev/null && "
              "openssl pkey -in rpk.pem -pubout -outform DER -out rpk.spki.der 2>/dev/null",
              certs, alg);
+    if (mode != RPK_SERVER_ONLY && !p->sig[CDTLS_SIG_ECDSA_SHA256])
+        cr_skip_test("wolfSSL 5.9.2's client fails with an Ed25519 raw key of its own once asked for it "
+                     "(\"wolfSSL_connect error -140, ASN parsing error\"; P-256 works), and provider %s "
+                     "verifies only Ed25519",
+                     p->name);
     if (system(cmd) != 0) cr_skip_test("openssl could not make the wolfSSL client's raw key (%s)", alg);
     uint8_t cli_spki[512], cli_pin[32];
     size_t cli_spki_len = read_cert_file("rpk.spki.der", cli_spki, sizeof cli_spki);
@@ -1021,12 +1030,14 @@ static void wolf_rpk_client(int pin_matches)
     cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
     peer_config_versions(&cfg, PEER_V13, PEER_V13);
     cfg.credentials.raw_public_key = our_spki, cfg.credentials.raw_public_key_len = our_spki_len;
-    cfg.verify.pinned_spki_sha256 = cli_pin, cfg.verify.n_spki_pins = 1;
-    cfg.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    if (mode != RPK_SERVER_ONLY) {
+        cfg.verify.pinned_spki_sha256 = cli_pin, cfg.verify.n_spki_pins = 1;
+        cfg.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    }
 
     const char *extra[] = {"--rpk", "--files-are-der",        "-c", cert_file("rpk.spki.der"),
                            "-k",    cert_file("rpk.key.der"), NULL};
-    if (!pin_matches) {
+    if (mode == RPK_MUTUAL_WRONG_PIN) {
         cli_pin[0] ^= 0x01;
         wolf_client_refused(&cfg, "4", extra);
         served_identity_free(&id);
@@ -1042,10 +1053,14 @@ static void wolf_rpk_client(int pin_matches)
     cr_assert_eq(rc, CDTLS_OK, "no raw-key handshake with the wolfSSL client: %s", cdtls_strerror(rc));
     cdtls_conn *c = cdtls_sock_conn(s);
     cr_assert_eq(peer_conn_version(c), PEER_V13);
-    expect_peer_leaf(c, cli_spki, cli_spki_len, "raw public key (SPKI)");
     size_t n_peer = 0;
     cdtls_conn_peer_certificates(c, &n_peer);
-    cr_assert_eq(n_peer, 1, "a raw key is one entry, not a chain");
+    if (mode == RPK_MUTUAL) {
+        expect_peer_leaf(c, cli_spki, cli_spki_len, "raw public key (SPKI)");
+        cr_assert_eq(n_peer, 1, "a raw key is one entry, not a chain");
+    } else {
+        cr_assert_eq(n_peer, 0, "no client key asked for, none taken");
+    }
     uint8_t buf[512];
     size_t n = 0;
     rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
@@ -1068,9 +1083,17 @@ static void wolf_rpk_client(int pin_matches)
     served_identity_free(&id);
 }
 
+/* Our raw key only (no CertificateRequest): wolfSSL's client, which takes
+ * RawPublicKey alone for the server (an X.509 certificate would be refused
+ * as the wrong type), completes the handshake on our SPKI. */
 Test(interop_wolfssl, raw_public_keys13_our_server)
 {
-    wolf_rpk_client(1);
+    wolf_rpk_client(RPK_SERVER_ONLY);
+}
+
+Test(interop_wolfssl, raw_public_keys13_mutual)
+{
+    wolf_rpk_client(RPK_MUTUAL);
 }
 
 /* The same with a pin that is not the client's key's: our listener refuses
@@ -1079,7 +1102,7 @@ Test(interop_wolfssl, raw_public_keys13_our_server)
  * client reports the failure. */
 Test(interop_wolfssl, raw_public_keys13_pin_mismatch)
 {
-    wolf_rpk_client(0);
+    wolf_rpk_client(RPK_MUTUAL_WRONG_PIN);
 }
 
 /* Our client pinning a wolfSSL server's raw key needs a server that sends
