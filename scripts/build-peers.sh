@@ -32,10 +32,14 @@ mkdir -p "$cache/dl"
 WOLFSSL_VERSION=5.9.2
 WOLFSSL_SUITE=sid
 # issue 16's options, and what our 1.2 interop tests use besides (PSK,
-# AES-CCM, Ed25519 for the libsodium build's certificates)
+# AES-CCM, Ed25519 for the libsodium build's certificates); issue 17's RFC
+# 7250 raw public keys (--enable-rpk) and 1.3 post-handshake client auth
+# (--enable-postauth). The options are part of the cache key below, so a
+# .peers/wolfssl built without them is rebuilt.
 WOLFSSL_OPTS=(--enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-frag-ch
               --enable-curve25519 --enable-mlkem --enable-pqc-hybrids
               --enable-psk --enable-aesccm --enable-ed25519
+              --enable-rpk --enable-postauth
               --enable-static --disable-shared --disable-crypttests --disable-benchmark)
 NSS_VERSION=3.110
 NSS_SUITE=trixie
