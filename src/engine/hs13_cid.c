@@ -174,7 +174,7 @@ static int send_new_cids(cdtls_conn *c, struct hs13_cid_state *s, size_t n, uint
     if (n > room) n = room;
     if (n > CID13_ISSUE_MAX) n = CID13_ISSUE_MAX;
     if (usage == HS13_CID_IMMEDIATE && n == 0) return CDTLS_ERR_LIMIT;
-    uint8_t cids[CID13_ISSUE_MAX * CDTLS_MAX_CID_LEN];
+    uint8_t cids[CID13_ISSUE_MAX * CDTLS_MAX_CID_LEN] = {0}; /* n may be 0 (a spare list may be empty) */
     const size_t len = c->own_cid_len;
     for (size_t i = 0; i < n; i++) {
         size_t got = 0;
