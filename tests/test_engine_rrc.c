@@ -267,6 +267,37 @@ RRC_TEST(negotiated_only_when_both_want_it_and_cids_are_used)
     sim_free(&s);
 }
 
+/* A connection moved by cdtls_conn_export_state / _import_state keeps its
+ * check: the imported server still challenges a new address rather than
+ * following it (without RRC in the blob, it followed unchecked). */
+RRC_TEST(state_export_keeps_the_check)
+{
+    net n;
+    net_up(&n, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
+    static const uint8_t key[32] = {7};
+    uint8_t blob[2048];
+    size_t len = 0;
+    cr_assert_eq(cdtls_conn_export_state(n.srv, key, blob, sizeof blob, &len), CDTLS_OK);
+    cdtls_config cc, sc;
+    configs(&cc, &sc, CDTLS_RRC_BASIC, CDTLS_RRC_BASIC);
+    cdtls_conn *moved = NULL;
+    cr_assert_eq(cdtls_conn_import_state(&sc, key, blob, len, n.now, &moved), CDTLS_OK);
+    cr_assert(cdtls_conn_uses_rrc(moved), "rrc survives the move");
+    cdtls_conn_free(moved);
+    net_down(&n);
+    /* and a blob of a connection without it imports without it */
+    configs(&cc, &sc, CDTLS_RRC_OFF, CDTLS_RRC_BASIC);
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert(sim_run_handshake(&s, 10000));
+    sim_run(&s, 1000);
+    cr_assert_eq(cdtls_conn_export_state(s.server, key, blob, sizeof blob, &len), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_import_state(&sc, key, blob, len, s.now_ms, &moved), CDTLS_OK);
+    cr_assert(!cdtls_conn_uses_rrc(moved));
+    cdtls_conn_free(moved);
+    sim_free(&s);
+}
+
 Test(rrc, extension_codec_round_trip_and_non_empty_refused)
 {
     uint8_t buf[64];

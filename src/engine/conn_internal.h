@@ -369,6 +369,7 @@ int conn_seal(cdtls_conn *c, int epoch, uint8_t type, const uint8_t *pt, size_t 
 int conn_rrc_offer(cdtls_conn *c, hs_extensions *ext);
 void conn_rrc_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensions *reply);
 int conn_rrc_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert);
+int conn_rrc_restore(cdtls_conn *c); /* conn_state.c: rrc was negotiated before the export */
 /* An authenticated record of content type return_routability_check. */
 int conn_rrc_handle(cdtls_conn *c, const uint8_t *pt, size_t len, int epoch, uint64_t now_ms);
 uint64_t conn_rrc_timeout(const cdtls_conn *c); /* UINT64_MAX: none */

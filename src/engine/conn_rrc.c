@@ -137,6 +137,18 @@ void conn_rrc_accept_offer(cdtls_conn *c, const hs_extensions *offer, hs_extensi
     reply->has_rrc = 1;
 }
 
+/* An imported connection (cdtls_conn_import_state) that had negotiated
+ * rrc keeps checking: without it, the listener would follow the peer to
+ * any new address unchecked. The path is adopted from the first datagram
+ * after the import, as after a handshake. */
+int conn_rrc_restore(cdtls_conn *c)
+{
+    int rc = rrc_alloc(c);
+    if (rc) return rc;
+    c->rrc->negotiated = 1;
+    return CDTLS_OK;
+}
+
 int conn_rrc_accept_reply(cdtls_conn *c, const hs_extensions *reply, int *alert)
 {
     if (!reply->has_rrc) {

@@ -64,6 +64,10 @@ static void put_window(cdtls_writer *w, const replay_window *rw)
 }
 #endif
 
+/* The flags byte's bit for "the return routability check (RFC 9853) was
+ * negotiated": the imported connection keeps checking new addresses. */
+#define FLAG_RRC 16u
+
 /* What both versions carry after their keys */
 static void put_common(cdtls_writer *w, const cdtls_conn *c)
 {
@@ -83,7 +87,7 @@ static int put12(const cdtls_conn *c, cdtls_writer *w)
     writer_u8(w, (unsigned)c->role);
     writer_u16(w, c->suite->id);
     writer_u8(w, (unsigned)((c->use_ems ? 1 : 0) | (c->use_etm ? 2 : 0) | (c->use_cid ? 4 : 0) |
-                            (c->peer_secure_reneg ? 8 : 0)));
+                            (c->peer_secure_reneg ? 8 : 0) | (cdtls_conn_uses_rrc(c) ? FLAG_RRC : 0)));
     writer_bytes(w, c->master, KS_MASTER_LEN);
     writer_bytes(w, c->client_random, KS_RANDOM_LEN);
     writer_bytes(w, c->server_random, KS_RANDOM_LEN);
@@ -115,7 +119,7 @@ static int put13(const cdtls_conn *c, cdtls_writer *w)
     if (hs13_ph_busy(c)) return CDTLS_ERR_BAD_STATE; /* a post-handshake auth exchange (not moved) */
     writer_u8(w, (unsigned)c->role);
     writer_u16(w, v->suite);
-    writer_u8(w, c->use_cid ? 4u : 0u);
+    writer_u8(w, (c->use_cid ? 4u : 0u) | (cdtls_conn_uses_rrc(c) ? FLAG_RRC : 0u));
     put_vec8(w, v->c_ap, v->hash_len);
     put_vec8(w, v->s_ap, v->hash_len);
     put_vec8(w, v->exporter, v->hash_len);
@@ -248,6 +252,11 @@ static int restore13(cdtls_conn *c, cdtls_reader *r, uint64_t now_ms)
     hs13_set_suite(v, suite);
     v->hash_len = c->p->hash[hash]->digest_len;
     c->use_cid = (flags >> 2) & 1;
+    if (flags & FLAG_RRC) {
+        if (!c->use_cid) return CDTLS_ERR_DECODE;
+        int rc = conn_rrc_restore(c);
+        if (rc) return rc;
+    }
     if (!get_secret(r, v->c_ap, v->hash_len) || !get_secret(r, v->s_ap, v->hash_len) ||
         !get_secret(r, v->exporter, v->hash_len) || !reader_bytes(r, KS_RANDOM_LEN, &p))
         return CDTLS_ERR_DECODE;
@@ -314,6 +323,11 @@ static int restore(cdtls_conn *c, cdtls_reader *r)
     if (!c->suite || !cdtls_cipher_suite_supported(c->p, suite)) return CDTLS_ERR_UNSUPPORTED;
     c->use_ems = flags & 1, c->use_etm = (flags >> 1) & 1, c->use_cid = (flags >> 2) & 1;
     c->peer_secure_reneg = (flags >> 3) & 1;
+    if (flags & FLAG_RRC) {
+        if (!c->use_cid) return CDTLS_ERR_DECODE;
+        int rc = conn_rrc_restore(c);
+        if (rc) return rc;
+    }
     if (!reader_bytes(r, KS_MASTER_LEN, &p)) return CDTLS_ERR_DECODE;
     memcpy(c->master, p, KS_MASTER_LEN);
     if (!reader_bytes(r, KS_RANDOM_LEN, &p)) return CDTLS_ERR_DECODE;
