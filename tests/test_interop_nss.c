@@ -59,8 +59,9 @@ static void setup(void)
              "cd %s && rm -rf %s && mkdir %s && certutil -N -d %s --empty-password"
              " && certutil -A -d %s -n cdtls-root -t C,, -i root.pem"
              " && openssl pkcs12 -export -in leaf.pem -inkey leaf.key -certfile int.pem -name cdtls-leaf"
-             " -out leaf.p12 -passout pass: && pk12util -i leaf.p12 -d %s -W '' > /dev/null",
-             certs, nssdir, nssdir, nssdb, nssdb, nssdb);
+             " -out %s/leaf.p12 -passout pass: && pk12util -i %s/leaf.p12 -d %s -W '' > /dev/null",
+             certs, nssdir, nssdir, nssdb, nssdb, nssdir, nssdir,
+             nssdb); /* the p12 in this process's directory */
     cr_assert_eq(system(cmd), 0, "making the NSS database failed: %s", cmd);
 }
 

@@ -62,8 +62,9 @@ static void setup(void)
              "cd %s && rm -rf %s && mkdir %s && %s -N -d %s --empty-password"
              " && %s -A -d %s -n cdtls-root -t C,, -i root.pem"
              " && openssl pkcs12 -export -in leaf.pem -inkey leaf.key -certfile int.pem -name cdtls-leaf"
-             " -out leaf13.p12 -passout pass: && %s -i leaf13.p12 -d %s -W '' > /dev/null",
-             certs, nssdir, nssdir, certutil, nssdb, certutil, nssdb, pk12util, nssdb);
+             " -out %s/leaf13.p12 -passout pass: && %s -i %s/leaf13.p12 -d %s -W '' > /dev/null",
+             certs, nssdir, nssdir, certutil, nssdb, certutil, nssdb, nssdir, pk12util, nssdir,
+             nssdb); /* the p12 in this process's directory (the certificates' may be shared) */
     cr_assert_eq(system(cmd), 0, "making the NSS database failed: %s", cmd);
 }
 

@@ -1003,12 +1003,18 @@ static void wolf_rpk_client(int mode)
     const cdtls_provider *p = cdtls_provider_default();
     const char *alg = p->sig[CDTLS_SIG_ECDSA_SHA256] ? "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"
                                                      : "-algorithm ED25519";
+    /* names of this process: the certificate directory may be shared by
+     * tests running side by side (CDTLS_TEST_CERTS) */
+    char rpk_pem[48], rpk_key[48], rpk_spki[48];
+    snprintf(rpk_pem, sizeof rpk_pem, "rpk-%ld.pem", (long)getpid());
+    snprintf(rpk_key, sizeof rpk_key, "rpk-%ld.key.der", (long)getpid());
+    snprintf(rpk_spki, sizeof rpk_spki, "rpk-%ld.spki.der", (long)getpid());
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && openssl genpkey %s -out rpk.pem 2>/dev/null && "
-             "openssl pkey -in rpk.pem -outform DER -out rpk.key.der 2>/dev/null && "
-             "openssl pkey -in rpk.pem -pubout -outform DER -out rpk.spki.der 2>/dev/null",
-             certs, alg);
+             "cd '%s' && openssl genpkey %s -out %s 2>/dev/null && "
+             "openssl pkey -in %s -outform DER -out %s 2>/dev/null && "
+             "openssl pkey -in %s -pubout -outform DER -out %s 2>/dev/null",
+             certs, alg, rpk_pem, rpk_pem, rpk_key, rpk_pem, rpk_spki);
     if (mode != RPK_SERVER_ONLY && !p->sig[CDTLS_SIG_ECDSA_SHA256])
         cr_skip_test("wolfSSL 5.9.2's client fails with an Ed25519 raw key of its own once asked for it "
                      "(\"wolfSSL_connect error -140, ASN parsing error\"; P-256 works), and provider %s "
@@ -1016,7 +1022,7 @@ static void wolf_rpk_client(int mode)
                      p->name);
     if (system(cmd) != 0) cr_skip_test("openssl could not make the wolfSSL client's raw key (%s)", alg);
     uint8_t cli_spki[512], cli_pin[32];
-    size_t cli_spki_len = read_cert_file("rpk.spki.der", cli_spki, sizeof cli_spki);
+    size_t cli_spki_len = read_cert_file(rpk_spki, cli_spki, sizeof cli_spki);
     sha256(cli_spki, cli_spki_len, cli_pin);
 
     /* our raw key: the served identity's, as its SPKI */
@@ -1035,8 +1041,8 @@ static void wolf_rpk_client(int mode)
         cfg.verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
     }
 
-    const char *extra[] = {"--rpk", "--files-are-der",        "-c", cert_file("rpk.spki.der"),
-                           "-k",    cert_file("rpk.key.der"), NULL};
+    const char *extra[] = {"--rpk", "--files-are-der",  "-c", cert_file(rpk_spki),
+                           "-k",    cert_file(rpk_key), NULL};
     if (mode == RPK_MUTUAL_WRONG_PIN) {
         cli_pin[0] ^= 0x01;
         wolf_client_refused(&cfg, "4", extra);
