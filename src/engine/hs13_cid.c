@@ -235,10 +235,7 @@ int hs13_cid_on_timeout(cdtls_conn *c, uint64_t now_ms)
         s->request_open = 0;
         return CDTLS_OK;
     }
-    uint64_t next = (uint64_t)s->timeout_ms * 2;
-    s->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
-                                                            : (uint32_t)next;
-    s->timer_at = now_ms + s->timeout_ms;
+    s->timer_at = hs13_backoff(c, &s->timeout_ms, now_ms);
     s->retries++; /* not c->retransmits: that counts the final flight's tries */
     conn_observe_retransmit(c, 1);
     int rc = transmit(c, s);

@@ -1105,6 +1105,17 @@ uint64_t hs13_timeout(const cdtls_conn *c)
     return t;
 }
 
+/* The retransmission timeout doubled, up to timers.retransmit_max_ms (RFC
+ * 9147 §5.8.2); the handshake's flights, KeyUpdate and every post-handshake
+ * message (hs13_cid.c, hs13_ticket.c, hs13_posthandshake.c) back off alike.
+ * Returns the next deadline from now_ms. */
+uint64_t hs13_backoff(const cdtls_conn *c, uint32_t *timeout_ms, uint64_t now_ms)
+{
+    const uint64_t next = (uint64_t)*timeout_ms * 2;
+    *timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms : (uint32_t)next;
+    return now_ms + *timeout_ms;
+}
+
 int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     conn13 *v = c->v13;
@@ -1128,10 +1139,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
     if (c->timer_at_ms == NO_TIMER || now_ms < c->timer_at_ms) return CDTLS_OK;
     if (c->state == CDTLS_STATE_ESTABLISHED && v->ku_pending && !v->final_pending) {
         /* our KeyUpdate is unacknowledged: again, with backoff (§8) */
-        uint64_t next = (uint64_t)c->timeout_ms * 2;
-        c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
-                                                                : (uint32_t)next;
-        c->timer_at_ms = now_ms + c->timeout_ms;
+        c->timer_at_ms = hs13_backoff(c, &c->timeout_ms, now_ms);
         c->retransmits++;
         conn_observe_retransmit(c, 1);
         int rc = ku_transmit(c);
@@ -1148,9 +1156,7 @@ int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms)
         hs13_handshake_done(c);
         return CDTLS_OK;
     }
-    uint64_t next = (uint64_t)c->timeout_ms * 2;
-    c->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
-                                                            : (uint32_t)next;
+    (void)hs13_backoff(c, &c->timeout_ms, now_ms); /* hs13_flight_retransmit sets the timer */
     int rc = hs13_flight_retransmit(c, now_ms);
     return rc ? conn_fail(c, rc, ALERT_INTERNAL_ERROR) : CDTLS_OK;
 }

@@ -232,6 +232,7 @@ typedef struct h13_pha h13_pha;
 int hs13_on_certificate_ctx(cdtls_conn *c, const uint8_t *body, size_t len, int judge, const uint8_t *ctx,
                             size_t ctx_len, size_t *n_out);
 int hs13_post_handshake_send(cdtls_conn *c, const uint8_t *msg, size_t len, ack13_record_number *rn);
+uint64_t hs13_backoff(const cdtls_conn *c, uint32_t *timeout_ms, uint64_t now_ms);
 int hs13_seal_app_record(cdtls_conn *c, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out, size_t cap,
                          size_t *out_len);
 void hs13_ph_offered(cdtls_conn *c, int offered); /* client: we offered; server: the client did */

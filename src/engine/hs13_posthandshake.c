@@ -504,10 +504,7 @@ int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms)
         ph->st = PHA_IDLE;
         return CDTLS_OK;
     }
-    uint64_t next = (uint64_t)ph->timeout_ms * 2;
-    ph->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
-                                                             : (uint32_t)next;
-    ph->timer_at = now_ms + ph->timeout_ms;
+    ph->timer_at = hs13_backoff(c, &ph->timeout_ms, now_ms);
     ph->retransmits++;
     conn_observe_retransmit(c, 1);
     int rc = out_transmit(c, ph);

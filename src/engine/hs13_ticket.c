@@ -279,10 +279,7 @@ int hs13_ticket_on_timeout(cdtls_conn *c, uint64_t now_ms)
         hs13_ticket_free(c); /* the client does without a ticket */
         return CDTLS_OK;
     }
-    uint64_t next = (uint64_t)t->timeout_ms * 2;
-    t->timeout_ms = next > c->cfg->timers.retransmit_max_ms ? c->cfg->timers.retransmit_max_ms
-                                                            : (uint32_t)next;
-    t->timer_at_ms = now_ms + t->timeout_ms;
+    t->timer_at_ms = hs13_backoff(c, &t->timeout_ms, now_ms);
     t->retransmits++;
     conn_observe_retransmit(c, 1);
     return nst_transmit(c);
