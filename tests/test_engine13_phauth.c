@@ -445,6 +445,55 @@ Test(phauth13, fragmented_answer_under_loss, .timeout = 60)
     free_cert(&extra2);
 }
 
+/* drops the client's datagrams longer than max (its answer), lets its
+ * short ones (ACKs) through */
+static int drop_long_to_server(void *ctx, int to_server, uint8_t *data, size_t *len)
+{
+    (void)data;
+    size_t *max = ctx;
+    return !to_server || *len <= *max;
+}
+
+/* The client's answer never arrives (RFC 8446 §4.6.2: it MUST answer):
+ * the server gives up timers.handshake_timeout_ms after the request, not
+ * after its ten resends of the request (several minutes), and not never
+ * once the request was acknowledged. */
+Test(phauth13, unanswered_request_times_out)
+{
+    cert_id srv, cli;
+    make_cert(&srv, "server.example");
+    make_cert(&cli, "client.example");
+    cdtls_config cc, sc;
+    configs(&cc, &sc, &srv, &cli);
+    sc.timers.handshake_timeout_ms = 5000;
+    sim_link s;
+    handshake(&s, &cc, &sc);
+    counts ks = {0};
+    cdtls_conn_set_observer(s.server, observe, &ks);
+    size_t max = 80;
+    s.tamper = drop_long_to_server, s.tamper_ctx = &max;
+    const uint64_t asked = s.now_ms;
+    cr_assert_eq(cdtls_conn_request_client_auth(s.server, 0), CDTLS_OK);
+    cr_assert_leq(cdtls_conn_timeout(s.server), asked + 5000);
+    sim_pump(&s);
+    /* step by step (the link jumps to the next event) until it fails */
+    for (int i = 0; i < 1000 && cdtls_conn_get_state(s.server) == CDTLS_STATE_ESTABLISHED; i++) {
+        cr_assert_eq(cdtls_conn_client_auth_state(s.server), CDTLS_CLIENT_AUTH_STATE_PENDING);
+        cr_assert_lt(s.now_ms, asked + 5100, "still waiting after the deadline");
+        sim_run(&s, 1);
+    }
+    cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_FAILED);
+    cr_assert_eq(cdtls_conn_error(s.server), CDTLS_ERR_HANDSHAKE_TIMEOUT, "%s",
+                 cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert_geq(s.now_ms, asked + 4900, "failed at +%llu ms, before the deadline",
+                  (unsigned long long)(s.now_ms - asked));
+    cr_assert_geq(ks.retransmits, 1, "the request went again meanwhile");
+    cr_assert_eq(ks.received[11], 0, "no Certificate got through");
+    sim_free(&s);
+    free_cert(&srv);
+    free_cert(&cli);
+}
+
 /* over DTLS 1.2 there is no post-handshake authentication */
 Test(phauth13, unsupported_on_12)
 {

@@ -114,6 +114,10 @@ Test(rpk, wrong_pin_is_refused)
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert(!sim_run_handshake(&s, 5000));
     cr_assert_eq(cdtls_conn_error(s.client), CDTLS_ERR_CERT_UNTRUSTED);
+    /* a raw key has no CA: bad_certificate (as in 1.3), not unknown_ca */
+    uint8_t level = 0, desc = 0;
+    cr_assert(cdtls_conn_peer_alert(s.server, &level, &desc));
+    cr_assert_eq(desc, 42, "bad_certificate, got %u", desc);
     sim_free(&s);
     free_id(&srv);
 }

@@ -661,6 +661,32 @@ Test(observer13, hrr_for_group_sequence)
     pair_close(&p);
 }
 
+/* X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem): both sides report the
+ * hybrid, which has no kx[] entry of its own (the server reported 0). */
+Test(observer13, hybrid_group_reported_both_sides)
+{
+    if (!cdtls_provider_default()->kem[CDTLS_KEM_MLKEM768]) cr_skip_test("no ML-KEM-768 in this provider");
+    cdtls_config cc, sc;
+    psk13_configs(&cc, &sc, 0);
+    static const uint16_t hybrid[] = {CDTLS_GROUP_X25519MLKEM768};
+    cc.negotiate.groups = sc.negotiate.groups = hybrid;
+    cc.negotiate.n_groups = sc.negotiate.n_groups = 1;
+    pair p;
+    pair_open13(&p, &cc, &sc);
+    cr_assert_eq(cdtls_conn_start(p.c, 1000), CDTLS_OK);
+    shuttle(p.c, p.s, 1000, NULL);
+    const cdtls_event *ce = find_kind(&p.rc, CDTLS_EVENT_ESTABLISHED),
+                      *se = find_kind(&p.rs, CDTLS_EVENT_ESTABLISHED);
+    cr_assert_not_null(ce);
+    cr_assert_not_null(se);
+    cr_assert_eq(ce->group, CDTLS_GROUP_X25519MLKEM768);
+    cr_assert_eq(se->group, CDTLS_GROUP_X25519MLKEM768);
+    cr_assert_str_eq(ce->group_name, "X25519MLKEM768");
+    cr_assert_str_eq(se->group_name, "X25519MLKEM768");
+    cr_assert_eq(cdtls_conn_group(p.s), CDTLS_GROUP_X25519MLKEM768);
+    pair_close(&p);
+}
+
 /* Certificates both ways (RFC 8446 §4.3.2, §4.4.2-3): CertificateRequest,
  * Certificate, CertificateVerify in each flight. */
 Test(observer13, certificate_handshake_sequence)

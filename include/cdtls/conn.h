@@ -241,6 +241,9 @@ CDTLS_API int cdtls_conn_update_keys(cdtls_conn *c, int request_peer);
  * signature fails the connection. require: an empty Certificate fails it
  * too (certificate_required), else the connection goes on unauthenticated.
  * Messages are fragmented to the MTU both ways (at most 64 fragments each).
+ * The client's whole answer is due within cfg.timers.handshake_timeout_ms of
+ * the request, whether it ACKed the request or not (RFC 8446 §4.6.2: it MUST
+ * answer); after that the connection fails with CDTLS_ERR_HANDSHAKE_TIMEOUT.
  * CDTLS_ERR_UNSUPPORTED on DTLS 1.2, on a client, or when the client did not
  * offer post_handshake_auth; CDTLS_ERR_BAD_STATE before the handshake is
  * done, while a request is outstanding, or once the client has shown a

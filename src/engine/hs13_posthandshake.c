@@ -58,8 +58,7 @@ struct h13_pha {
     int offered; /* the ClientHello carried post_handshake_auth */
     int st;
     int require; /* server: an empty Certificate fails the connection */
-    int cr_acked;
-    int result; /* cdtls_client_auth_state */
+    int result;  /* cdtls_client_auth_state */
     uint8_t ctx[255];
     size_t ctx_len;
     /* our messages being resent (handshake headers included) */
@@ -75,6 +74,7 @@ struct h13_pha {
     int reasm_on;
     int flight_seen; /* server: a record of the client's answer came (its ACK list restarts) */
     uint64_t timer_at;
+    uint64_t deadline; /* server: the client's whole answer is due by then */
     uint32_t timeout_ms;
     unsigned retransmits;
 };
@@ -243,9 +243,11 @@ int hs13_ph_request(cdtls_conn *c, int require, uint64_t now_ms)
         return rc;
     }
     ph->st = PHA_S_WAIT_CERT;
+    /* a client that ACKs the request (RFC 9147 §7.1) and never answers
+     * would otherwise keep us waiting, and the exchange's state, for good */
+    ph->deadline = now_ms + c->cfg->timers.handshake_timeout_ms;
     ph->flight_seen = 0;
     ph->require = require;
-    ph->cr_acked = 0;
     ph->result = CDTLS_CLIENT_AUTH_STATE_PENDING;
     return CDTLS_OK;
 }
@@ -485,20 +487,35 @@ int hs13_ph_busy(const cdtls_conn *c)
     return v && v->pha && (v->pha->st != PHA_IDLE || v->pha->n_msgs);
 }
 
+static int server_waiting(const cdtls_conn *c, const h13_pha *ph)
+{
+    return c->role == CDTLS_SERVER && ph->st != PHA_IDLE;
+}
+
 uint64_t hs13_ph_timeout(const cdtls_conn *c)
 {
     const conn13 *v = c->v13;
-    return v && v->pha && v->pha->n_msgs ? v->pha->timer_at : UINT64_MAX;
+    const h13_pha *ph = v ? v->pha : NULL;
+    if (!ph) return UINT64_MAX;
+    uint64_t t = ph->n_msgs ? ph->timer_at : UINT64_MAX;
+    if (server_waiting(c, ph) && ph->deadline < t) t = ph->deadline;
+    return t;
 }
 
 int hs13_ph_on_timeout(cdtls_conn *c, uint64_t now_ms)
 {
     conn13 *v = c->v13;
     h13_pha *ph = v ? v->pha : NULL;
-    if (!ph || !ph->n_msgs || now_ms < ph->timer_at || c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_OK;
+    if (!ph || c->state != CDTLS_STATE_ESTABLISHED) return CDTLS_OK;
+    if (server_waiting(c, ph) && now_ms >= ph->deadline) {
+        /* no complete answer within timers.handshake_timeout_ms, ACKed or not */
+        out_free(c, ph);
+        return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
+    }
+    if (!ph->n_msgs || now_ms < ph->timer_at) return CDTLS_OK;
     if (ph->retransmits >= PHA_MAX_RETRANS) {
         /* the peer is gone or refuses: the request times out */
-        int server = c->role == CDTLS_SERVER && ph->st != PHA_IDLE;
+        int server = server_waiting(c, ph);
         out_free(c, ph);
         if (server) return conn_fail(c, CDTLS_ERR_HANDSHAKE_TIMEOUT, -1);
         ph->st = PHA_IDLE;

@@ -443,7 +443,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     if (k->psk_idx >= 0) hs13_ticket_server_used(c);
     c->kx_group = pub_len ? k->group : 0;
     v->psk_selected = k->psk_idx >= 0;
-    v->group = kx ? k->group : 0; /* the observer's ESTABLISHED */
+    v->group = pub_len ? k->group : 0; /* the observer's ESTABLISHED (the hybrid has no kx entry) */
     v->st = v->cert_requested ? H13_S_WAIT_CERT : H13_S_WAIT_FIN;
     v->hs_read_epoch = 2;
     c->hs = HS_S_WAIT_FINISHED; /* no 1.2 state applies any more */

@@ -280,17 +280,9 @@ int hs_on_peer_certificate(cdtls_conn *c, const uint8_t *body, size_t len, int j
         size_t spki_len;
         if (hs_raw_public_key_parse(body, len, &spki, &spki_len) != CDTLS_OK)
             return conn_fail(c, CDTLS_ERR_DECODE, ALERT_DECODE_ERROR);
-        uint8_t *der = hs_peer_block_alloc(c, 1, spki_len);
-        if (!der) return conn_fail(c, CDTLS_ERR_NOMEM, ALERT_INTERNAL_ERROR);
-        memcpy(der, spki, spki_len);
-        int prc = engine_x509_parse_spki(der, spki_len, &c->peer_chain[0].key);
-        if (prc) return conn_fail(c, prc, ALERT_BAD_CERTIFICATE);
-        c->peer_chain[0].der = der;
-        c->peer_chain[0].der_len = spki_len;
-        c->peer_chain_len = 1;
-        prc = judge ? rpk_judge(c, der, spki_len) : CDTLS_OK;
-        if (prc) return conn_fail(c, prc, hs_cert_alert(prc));
-        return CDTLS_OK;
+        /* the same keeping and judging as 1.3's (bad_certificate for a
+         * key no pin names) */
+        return rpk_take_peer_spki(c, spki, spki_len, judge);
     }
     cdtls_reader list;
     size_t n = 0;
