@@ -1115,3 +1115,97 @@ Test(interop_pion4, resumption13_pion_client_vs_our_server)
     close(fd);
     served_identity_free(&id);
 }
+
+/* ------------------------------------ RRC: pion's client moves (RFC 9853) */
+
+/* The reverse of rrc_vs_pion_server: pion v4.0.1's client (-rrc-cid 6:
+ * CIDPathMigrationRRC, so it offers rrc) moves to a new UDP socket after
+ * its first echo (-migrate, cid.go). pion's client checks the new path
+ * itself first (Path.Probe: a spare CID of ours, then path_challenge from
+ * the new socket, which our listener answers there: PATH_CHALLENGE_ANSWERED),
+ * then switches and sends again from there. Our listener (cfg.cid.rrc
+ * basic) must not follow on that record alone: it sends its own
+ * path_challenge to the new address (PATH_CHALLENGE_SENT), pion's
+ * path_response comes back (PATH_VALIDATED), and only then does the session
+ * move. pion's client migrates over 1.3 only (Conn.AddPath needs its 1.3
+ * state: "path migration or probing unavailable" over 1.2). */
+static int rrc_events[8];
+static void rrc_count(void *user, const cdtls_conn *c, const cdtls_event *ev)
+{
+    (void)user, (void)c;
+    if (ev->kind == CDTLS_EVENT_PATH && ev->path_event < 8) rrc_events[ev->path_event]++;
+}
+
+static void rrc_pion_client_moves(int v13)
+{
+    if (!v13)
+        cr_skip_test("pion v4.0.1's client cannot move a DTLS 1.2 connection: Conn.AddPath "
+                     "(connection_id.go canMigratePath) needs its 1.3 state");
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    if (v13)
+        cfg.versions.min = CDTLS_VERSION_1_3;
+    else
+        cfg.versions.max = CDTLS_VERSION_1_2;
+    cfg.cid.length = 8;
+    cfg.cid.rrc = CDTLS_RRC_BASIC;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[] = {"-rrc-cid", "6",      "-migrate", "-insecure",         "-timeout", "8s",
+                           "-message", "rrc-mv", "-max",     v13 ? "1.3" : "1.2", NULL};
+    child cli;
+    start_pion4(&cli, "client", port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake through the listener: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(cdtls_conn_version(c), v13 ? CDTLS_VERSION_1_3 : CDTLS_VERSION_1_2);
+    cr_assert(cdtls_conn_uses_cid(c), "CIDs negotiated with pion");
+    cr_assert(cdtls_conn_uses_rrc(c), "rrc negotiated with pion (its hello offered it)");
+    memset(rrc_events, 0, sizeof rrc_events);
+    cdtls_conn_set_observer(c, rrc_count, NULL);
+    const cdtls_addr first = *cdtls_sock_peer(s);
+    for (int k = 0; k < 2; k++) {
+        uint8_t buf[64];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "pion's message %d: %s", k, cdtls_strerror(rc));
+        cr_assert(n == 6 && memcmp(buf, "rrc-mv", 6) == 0);
+        if (k == 1) {
+            cr_assert_geq(rrc_events[CDTLS_PATH_CHALLENGE_ANSWERED], 1, "pion's probe answered");
+            /* the record from the new port was taken; the session moves
+             * once pion answered our own challenge there */
+            for (int i = 0; i < 100 && !rrc_events[CDTLS_PATH_VALIDATED]; i++)
+                (void)cdtls_sock_read(s, buf, 0, &n, NULL, 20);
+            cr_assert_geq(rrc_events[CDTLS_PATH_CHALLENGE_SENT], 1, "we challenged pion's new port");
+            cr_assert_geq(rrc_events[CDTLS_PATH_VALIDATED], 1, "pion answered our path_challenge");
+            cr_assert_neq(cdtls_sock_peer(s)->port, first.port,
+                          "the listener followed pion once the check passed");
+        }
+        cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    }
+    int got = child_output_contains(&cli, "pion: recv after migration=rrc-mv", 3000);
+    if (!got) child_stop(&cli, 1);
+    cr_assert(got, "pion got our echo on its new path");
+    cr_assert(child_output_contains(&cli, "pion: probed", 1000));
+    child_stop(&cli, 0);
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+Test(interop_pion4, rrc_client_moves_vs_our_listener)
+{
+    rrc_pion_client_moves(0);
+}
+
+Test(interop_pion4, rrc13_client_moves_vs_our_listener)
+{
+    rrc_pion_client_moves(1);
+}

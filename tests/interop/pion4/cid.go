@@ -9,9 +9,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pion/dtls/v4"
 )
@@ -45,6 +47,18 @@ func migrateAndEcho(conn *dtls.Conn, message string) {
 	path, err := conn.AddPath(sock)
 	if err != nil {
 		fail("add path: %v", err)
+	}
+	if *rrcCidLen > 0 {
+		// RFC 9853 (rrc.go): pion validates the new path itself first
+		// (a spare CID of ours, by RequestConnectionId if it has none,
+		// then path_challenge from the new socket), then switches.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		err := path.Probe(ctx)
+		cancel()
+		if err != nil {
+			fail("probe path: %v", err)
+		}
+		fmt.Printf("pion: probed %s\n", sock.LocalAddr())
 	}
 	if err := path.Switch(); err != nil {
 		fail("switch path: %v", err)
