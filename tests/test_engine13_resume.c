@@ -156,8 +156,7 @@ static outcome connect_dropping(env *e, unsigned drop, unsigned drop_acks)
     o.err_c = cdtls_conn_error(s.client);
     o.err_s = cdtls_conn_error(s.server);
     o.version = cdtls_conn_version(s.client);
-    /* the key exchange groups (the accessor: the observer's ESTABLISHED
-     * event names no group for a server on X25519MLKEM768) */
+    /* the key exchange groups, as the connections report them */
     o.c.group = cdtls_conn_group(s.client);
     o.s.group = cdtls_conn_group(s.server);
     o.ticket_pending = (unsigned)hs13_ticket_pending(s.server);
@@ -457,6 +456,46 @@ Test(engine13_resume, external_psk_and_ticket)
               cdtls_strerror(o3.err_s));
     cr_assert(!o3.resumed_c && !o3.resumed_s);
     cr_assert_gt(e.keys.refused, refused, "the ticket was offered and refused");
+    env_free(&e);
+}
+
+/* The server's PSK table: one identity, revocable. */
+static int revoked_13;
+static int lookup_sensor13(void *ctx, const uint8_t *id, size_t len, uint8_t *identity, size_t identity_cap,
+                           size_t *identity_len, uint8_t *psk, size_t psk_cap, size_t *psk_len)
+{
+    (void)ctx, (void)identity, (void)identity_cap, (void)identity_len;
+    if (revoked_13 || len != 9 || memcmp(id, "sensor-13", 9) != 0 || psk_cap < sizeof ext_psk)
+        return CDTLS_ERR_UNKNOWN_PSK;
+    memcpy(psk, ext_psk, sizeof ext_psk);
+    *psk_len = sizeof ext_psk;
+    return CDTLS_OK;
+}
+
+/* A revoked PSK revokes the tickets made from it (RFC 8446 §4.6.1: a
+ * resumption PSK stands on the original handshake's authentication): the
+ * server opens the ticket, finds its identity no longer known and refuses
+ * it; the client's external PSK is refused too, and the handshake falls
+ * back to the server's certificate (the client also pins it). */
+Test(engine13_resume, revoked_psk_revokes_its_tickets)
+{
+    env e;
+    env_init(&e, 1);
+    e.cc.psk.key = ext_psk;
+    e.cc.psk.key_len = sizeof ext_psk;
+    e.cc.psk.identity = (const uint8_t *)"sensor-13";
+    e.cc.psk.identity_len = 9;
+    e.sc.callbacks.psk = lookup_sensor13;
+    revoked_13 = 0;
+    outcome o1 = connect_once(&e, 0);
+    cr_assert(o1.ok && !o1.resumed_s && o1.s.certs_sent == 0, "first: a PSK handshake");
+    cr_assert_eq(o1.c.tickets_received, 1);
+    assert_resumed((outcome[]){connect_once(&e, 0)}, "while the identity is known");
+    revoked_13 = 1;
+    const uint64_t opened = e.keys.opened;
+    outcome o3 = connect_once(&e, 0);
+    assert_full(&o3, "identity revoked");
+    cr_assert_gt(e.keys.opened, opened, "the ticket was offered and opened, then refused");
     env_free(&e);
 }
 
