@@ -652,6 +652,114 @@ Test(engine13_cert, loss_30_acks_cut_retransmitted_bytes, .timeout = 60)
                 (unsigned long long)again, (unsigned long long)full);
 }
 
+/* Holds the first `hold` datagrams of the server's first flight back and
+ * delivers them after the rest (the link keeps them in flight 20 ms
+ * longer): the ServerHello is overtaken by records of epoch 2. */
+typedef struct overtaker {
+    sim_link *s;
+    unsigned seen, skip, hold; /* let `skip` through first (a HelloRetryRequest) */
+} overtaker;
+
+static int hold_server_hello(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    overtaker *o = ctx;
+    if (to_server) return 1;
+    const unsigned i = o->seen++;
+    if (i < o->skip || i >= o->skip + o->hold) return 1;
+    sim_link *s = o->s;
+    cr_assert_lt(s->n_inflight, (size_t)SIM_MAX_INFLIGHT);
+    sim_dgram *g = &s->inflight[s->n_inflight++];
+    memset(g, 0, sizeof *g);
+    g->at_ms = s->now_ms + 25;
+    g->to_server = 0;
+    g->len = *len;
+    memcpy(g->data, d, *len);
+    return 0; /* "dropped" here, delivered late from the table */
+}
+
+/* RFC 9147 §4.2.1: records of the next epoch that arrive before its keys
+ * are kept (up to limits.max_early_records) and read once the keys are
+ * there. The server's flight at MTU 400 takes several datagrams; the
+ * first (ServerHello, then epoch-2 records) arrives last. The client
+ * reads the whole flight without any retransmission, as if in order
+ * (before: the server's timer resent the rest, 1015 ms). With the cookie
+ * exchange, the same after the HelloRetryRequest (the client knows the
+ * version then: the other receive path). */
+static void overtaken_server_hello(unsigned hold, int cookie)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    n_files = 0;
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
+    cdtls_config cc, sc;
+    cert_configs(&id, &cc, &sc, "server.example.com");
+    cc.mtu = sc.mtu = 400;
+    sc.cookie.exchange = cookie;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(s.server, "c:1", 3), CDTLS_OK);
+    overtaker o = {&s, 0, cookie ? 1u : 0u, hold};
+    s.tamper = hold_server_hello, s.tamper_ctx = &o;
+    const uint64_t t0 = s.now_ms;
+    cr_assert(sim_run_handshake(&s, 10000), "client %s, server %s",
+              cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
+    cr_assert_eq(cdtls_conn_version(s.client), V13);
+    cr_assert_eq(s.client->v13->retransmitted_bytes + s.server->v13->retransmitted_bytes, 0,
+                 "nothing sent again (client %llu, server %llu bytes; established after %llu ms)",
+                 (unsigned long long)s.client->v13->retransmitted_bytes,
+                 (unsigned long long)s.server->v13->retransmitted_bytes, (unsigned long long)(s.now_ms - t0));
+    cr_assert_lt(s.now_ms - t0, 200, "established after %llu ms", (unsigned long long)(s.now_ms - t0));
+    cr_assert(roundtrip(&s, 1, "after the overtaking"));
+    sim_free(&s);
+    ident_free(&id);
+}
+
+Test(engine13_cert, server_hello_overtaken_by_epoch2_records)
+{
+    overtaken_server_hello(1, 0);
+}
+
+Test(engine13_cert, two_first_datagrams_overtaken)
+{
+    overtaken_server_hello(2, 0);
+}
+
+Test(engine13_cert, server_hello_overtaken_after_hrr)
+{
+    overtaken_server_hello(1, 1);
+}
+
+/* Anyone can send a client protected-looking records before its
+ * ServerHello: at most limits.max_early_records datagrams are kept, they
+ * fail to open once the keys exist, and the handshake goes on as if they
+ * had never come. */
+Test(engine13_cert, junk_before_server_hello_is_bounded)
+{
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256]) cr_skip_test("no ECDSA");
+    n_files = 0;
+    ident id;
+    identity(&id, "leaf.der", "int.der", "leaf.key", "root.der");
+    cdtls_config cc, sc;
+    cert_configs(&id, &cc, &sc, "server.example.com");
+    cc.limits.max_early_records = 4;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    uint8_t junk[300];
+    for (int i = 0; i < 20; i++) {
+        for (size_t k = 0; k < sizeof junk; k++) junk[k] = (uint8_t)(k * 31 + (size_t)i * 7);
+        junk[0] = (uint8_t)(0x2c | (i & 3)); /* unified header: S and L set, any epoch bits */
+        junk[1] = 0, junk[2] = (uint8_t)i;
+        junk[3] = 1, junk[4] = 0x20; /* length 288: the rest */
+        cr_assert_eq(sim_inject(&s, 0, junk, sizeof junk), CDTLS_OK);
+    }
+    cr_assert_leq(s.client->h->early.count, 4u, "kept %zu", s.client->h->early.count);
+    cr_assert(sim_run_handshake(&s, 10000), "client %s", cdtls_strerror(cdtls_conn_error(s.client)));
+    cr_assert_eq(s.client->v13->retransmitted_bytes + s.server->v13->retransmitted_bytes, 0);
+    cr_assert(roundtrip(&s, 1, "after the junk"));
+    sim_free(&s);
+    ident_free(&id);
+}
+
 Test(engine13_cert, loss_10_small_mtu, .timeout = 60)
 {
     uint64_t again, full;

@@ -378,8 +378,9 @@ typedef struct cdtls_config {
         size_t max_handshake_message;
         size_t max_handshake_buffer;
         /* Records of the next epoch that arrive before its keys exist (e.g.
-         * Finished overtaking ChangeCipherSpec) are kept, up to this many.
-         * Default 8. */
+         * Finished overtaking ChangeCipherSpec; in DTLS 1.3 a client's
+         * datagrams of protected records overtaking the ServerHello) are
+         * kept, up to this many. Default 8. */
         unsigned max_early_records;
         /* 0 (default): each connection keeps one record buffer per
          * direction (up to mtu bytes, wiped while unused) for the next

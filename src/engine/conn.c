@@ -986,8 +986,9 @@ static int process_record(cdtls_conn *c, const record_header *rh, const uint8_t 
 }
 
 /* Records of the next epoch that overtook the peer's ChangeCipherSpec are
- * kept (bounded) and replayed once the keys are installed. */
-static void keep_early_record(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
+ * kept (bounded) and replayed once the keys are installed; in 1.3, the
+ * handshake records that overtook the ServerHello (hs13_keeps_early). */
+void conn_keep_early(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob)
 {
     if (!c->h || c->h->early.count >= c->cfg->limits.max_early_records) return;
     (void)dgram_queue_push(&c->h->early, c->a, rec, len, oob);
@@ -1046,6 +1047,15 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, con
          * that settled it) in the 1.3 record formats */
         if (c->version == CDTLS_VERSION_1_3) return hs13_process_records(c, &r, oob, now_ms);
 #endif
+#if CDTLS_HAVE_DTLS13
+        if (!from_early && hs13_keeps_early(c, r.p[0])) {
+            /* RFC 9147 §4.2.1: epoch-2 records of a server that overtook
+             * its ServerHello; the rest of the datagram, read once the
+             * handshake keys exist (replay_early13) */
+            conn_keep_early(c, r.p, r.left, oob);
+            break;
+        }
+#endif
         record_header rh;
         const uint8_t *hdr, *frag;
         size_t hdr_len = 0;
@@ -1054,7 +1064,7 @@ static int process_datagram(cdtls_conn *c, const uint8_t *dgram, size_t len, con
             break;
         if (rh.version != DTLS_VERSION_1_2 && !(rh.epoch == 0 && rh.version == DTLS_VERSION_1_0)) continue;
         if (rh.epoch == c->read_epoch + 1 && !from_early && c->state == CDTLS_STATE_HANDSHAKING) {
-            keep_early_record(c, hdr, hdr_len + rh.length, oob);
+            conn_keep_early(c, hdr, hdr_len + rh.length, oob);
             continue;
         }
         int was_epoch0 = c->read_epoch == 0;
@@ -1085,6 +1095,23 @@ static void observe_established(const cdtls_conn *c)
     conn_observe(c, &ev);
 }
 
+#if CDTLS_HAVE_DTLS13
+/* The 1.3 records kept before the handshake keys existed, once they do:
+ * those kept when this runs, at most (one that cannot be read is dropped
+ * as the peer's retransmission would be). */
+static int replay_early13(cdtls_conn *c, uint64_t now_ms)
+{
+    size_t n = c->h->early.count;
+    while (n-- > 0 && c->state == CDTLS_STATE_HANDSHAKING && c->h && c->h->early.head) {
+        dgram_node *d = dgram_queue_take(&c->h->early);
+        int rc = process_datagram(c, d->data, d->len, &d->oob, now_ms, 1);
+        dgram_node_free(c->a, d);
+        if (rc) return rc;
+    }
+    return CDTLS_OK;
+}
+#endif
+
 int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls_oob *oob, uint64_t now_ms)
 {
     if (!c || (!dgram && len)) return CDTLS_ERR_INVALID_ARG;
@@ -1092,6 +1119,9 @@ int cdtls_conn_recv(cdtls_conn *c, const uint8_t *dgram, size_t len, const cdtls
     c->recv_advanced = 0;
     const cdtls_conn_state before = c->state;
     int rc = process_datagram(c, dgram, len, oob, now_ms, 0);
+#if CDTLS_HAVE_DTLS13
+    if (!rc && c->h && c->h->early.head && hs13_early_readable(c)) rc = replay_early13(c, now_ms);
+#endif
     if (before == CDTLS_STATE_HANDSHAKING && c->state == CDTLS_STATE_ESTABLISHED) {
         /* 1.2: the group is known only in the handshake's state (1.3 set it) */
         if (!c->kx_group && c->h && c->h->kx && !c->resumed) c->kx_group = c->h->kx->tls_id;

@@ -291,6 +291,9 @@ void conn_handshake_end(cdtls_conn *c);
 /* The peer's next handshake message_seq (older ones are retransmissions). */
 uint16_t conn_peer_next_seq(const cdtls_conn *c);
 int conn_fail(cdtls_conn *c, int err, int alert_desc);
+/* Keeps a record (or the rest of a datagram) of an epoch whose keys are not
+ * there yet, up to limits.max_early_records (conn.c). */
+void conn_keep_early(cdtls_conn *c, const uint8_t *rec, size_t len, const cdtls_oob *oob);
 int conn_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc);
 void conn_transcript_add(cdtls_conn *c, const uint8_t *msg, size_t len);
 int conn_transcript_hash(const cdtls_conn *c, uint8_t *out, size_t *len);
@@ -315,6 +318,10 @@ uint16_t conn_max_version(const cdtls_config *cfg);
 #if CDTLS_HAVE_DTLS13
 /* hs13_common.c: the 1.3 record path, once the connection speaks 1.3 */
 int hs13_process_records(cdtls_conn *c, cdtls_reader *r, const cdtls_oob *oob, uint64_t now_ms);
+/* Records of the handshake epoch before its keys (RFC 9147 §4.2.1): kept
+ * by conn_keep_early while hs13_keeps_early, read once hs13_early_readable. */
+int hs13_keeps_early(const cdtls_conn *c, uint8_t first_byte);
+int hs13_early_readable(const cdtls_conn *c);
 int hs13_on_timeout(cdtls_conn *c, uint64_t now_ms);
 int hs13_send_alert(cdtls_conn *c, uint8_t level, uint8_t desc);
 int hs13_write(cdtls_conn *c, const uint8_t *data, size_t len, const cdtls_oob *oob);

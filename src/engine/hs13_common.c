@@ -1383,10 +1383,33 @@ static record13_rx_epoch *rx_for_bits(conn13 *v, uint8_t bits)
     return NULL;
 }
 
+/* A client that offered 1.3 and has no handshake keys yet (no
+ * ServerHello: before it, or after a HelloRetryRequest) keeps the
+ * protected records that reach it (RFC 9147 §4.2.1: "implementations MAY
+ * buffer records of a future epoch"): a ServerHello overtaken by the rest
+ * of its flight then costs no retransmission. Bounded by
+ * limits.max_early_records; garbage kept this way fails to open later. */
+int hs13_keeps_early(const cdtls_conn *c, uint8_t first_byte)
+{
+    const conn13 *v = c->v13;
+    return c->role == CDTLS_CLIENT && c->state == CDTLS_STATE_HANDSHAKING && v && !v->rx_hs && !v->rx_ap &&
+           c->version != CDTLS_VERSION_1_2 && record13_classify(first_byte) == R13_KIND_CIPHERTEXT;
+}
+
+int hs13_early_readable(const cdtls_conn *c)
+{
+    return c->version == CDTLS_VERSION_1_3 && c->v13 && c->v13->rx_hs;
+}
+
 static int open_record(cdtls_conn *c, record13_header *h, const cdtls_oob *oob, uint64_t now_ms)
 {
     conn13 *v = c->v13;
     record13_rx_epoch *e = rx_for_bits(v, h->epoch_bits);
+    if (!e && hs13_keeps_early(c, h->flags)) {
+        /* after a HelloRetryRequest, before the second ServerHello */
+        conn_keep_early(c, h->hdr, h->hdr_len + h->body_len, oob);
+        return CDTLS_OK;
+    }
     if (!e && h->epoch_bits == 2 && c->role == CDTLS_SERVER && c->state == CDTLS_STATE_ESTABLISHED &&
         v->tx_ap) {
         /* The server keeps no epoch-2 keys once established (memory): a

@@ -226,6 +226,7 @@ int hs13_key_update_send(cdtls_conn *c, int request_peer, uint64_t now_ms);
 void hs13_drop_tx_hs(cdtls_conn *c);
 void hs13_drop_rx_hs(cdtls_conn *c);
 
+
 /* hs13_posthandshake.c: post-handshake client authentication (RFC 8446
  * §4.6.2); the state is opaque to the rest of the engine */
 typedef struct h13_pha h13_pha;
