@@ -60,6 +60,11 @@ static void enqueue(sim_link *s, int to_server, const uint8_t *data, size_t len,
     memcpy(d->data, data, len);
 }
 
+void sim_deliver_later(sim_link *s, int to_server, const uint8_t *data, size_t len, uint64_t delay_ms)
+{
+    enqueue(s, to_server, data, len, NULL, delay_ms);
+}
+
 static void pump_one(sim_link *s, cdtls_conn *from, int to_server)
 {
     uint8_t buf[2048];

@@ -55,6 +55,10 @@ int sim_run_handshake(sim_link *s, uint64_t budget_ms);
 void sim_run(sim_link *s, uint64_t budget_ms);
 /* Drains a side's output queue into the link (to_server: from the client). */
 void sim_pump(sim_link *s);
+/* Puts a datagram in flight, due delay_ms from now (the link's own
+ * datagrams take 5 ms): a tamper hook that returns 0 after this delays it
+ * past the ones sent after it. */
+void sim_deliver_later(sim_link *s, int to_server, const uint8_t *data, size_t len, uint64_t delay_ms);
 /* Injects raw bytes as if they arrived from the network. */
 int sim_inject(sim_link *s, int to_server, const uint8_t *data, size_t len);
 

@@ -469,3 +469,44 @@ Test(engine_oob, flights_writes_and_reads_keep_their_oob)
     cdtls_conn_free(cl);
     cdtls_conn_free(sv);
 }
+
+/* The server's data sent right after its Finished (RFC 5246 §7.4.9: its
+ * side of a full handshake is done then) overtakes the datagram carrying
+ * CCS and Finished: the client, still waiting for them, keeps the record
+ * (after the CCS arrives it opens under the new keys) and hands it out
+ * once the Finished is checked, instead of dropping it. */
+typedef struct finish_holder {
+    sim_link *s;
+    int held;
+} finish_holder;
+
+static int hold_servers_finished(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    finish_holder *f = ctx;
+    if (to_server || f->held || cdtls_conn_get_state(f->s->server) != CDTLS_STATE_ESTABLISHED) return 1;
+    f->held = 1;
+    sim_deliver_later(f->s, 0, d, *len, 25);
+    return 0;
+}
+
+Test(engine, server_data_overtaking_its_finished_12)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc, NULL);
+    cc.versions.max = sc.versions.max = CDTLS_VERSION_1_2;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    finish_holder f = {&s, 0};
+    s.tamper = hold_servers_finished, s.tamper_ctx = &f;
+    for (int i = 0; i < 1000 && !f.held; i++) sim_run(&s, 1);
+    cr_assert(f.held, "the server's CCS and Finished held back");
+    cr_assert_eq(cdtls_conn_write(s.server, (const uint8_t *)"hello first", 11, NULL), CDTLS_OK);
+    sim_pump(&s);
+    uint8_t buf[64];
+    size_t n = 0;
+    cr_assert_eq(cdtls_conn_get_state(s.client), CDTLS_STATE_HANDSHAKING);
+    cr_assert(sim_run_handshake(&s, 5000), "client %s", cdtls_strerror(cdtls_conn_error(s.client)));
+    cr_assert_eq(cdtls_conn_read(s.client, buf, sizeof buf, &n, NULL), CDTLS_OK, "the data is kept");
+    cr_assert(n == 11 && memcmp(buf, "hello first", 11) == 0);
+    sim_free(&s);
+}

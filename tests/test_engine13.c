@@ -657,24 +657,18 @@ Test(engine13_cert, loss_30_acks_cut_retransmitted_bytes, .timeout = 60)
  * longer): the ServerHello is overtaken by records of epoch 2. */
 typedef struct overtaker {
     sim_link *s;
+    int to_server;             /* the direction held back */
     unsigned seen, skip, hold; /* let `skip` through first (a HelloRetryRequest) */
 } overtaker;
 
-static int hold_server_hello(void *ctx, int to_server, uint8_t *d, size_t *len)
+static int hold_back(void *ctx, int to_server, uint8_t *d, size_t *len)
 {
     overtaker *o = ctx;
-    if (to_server) return 1;
+    if (to_server != o->to_server) return 1;
     const unsigned i = o->seen++;
     if (i < o->skip || i >= o->skip + o->hold) return 1;
-    sim_link *s = o->s;
-    cr_assert_lt(s->n_inflight, (size_t)SIM_MAX_INFLIGHT);
-    sim_dgram *g = &s->inflight[s->n_inflight++];
-    memset(g, 0, sizeof *g);
-    g->at_ms = s->now_ms + 25;
-    g->to_server = 0;
-    g->len = *len;
-    memcpy(g->data, d, *len);
-    return 0; /* "dropped" here, delivered late from the table */
+    sim_deliver_later(o->s, to_server, d, *len, 25);
+    return 0; /* not now: 20 ms after those sent after it */
 }
 
 /* RFC 9147 §4.2.1: records of the next epoch that arrive before its keys
@@ -698,8 +692,8 @@ static void overtaken_server_hello(unsigned hold, int cookie)
     sim_link s;
     cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
     cr_assert_eq(cdtls_conn_set_peer_address(s.server, "c:1", 3), CDTLS_OK);
-    overtaker o = {&s, 0, cookie ? 1u : 0u, hold};
-    s.tamper = hold_server_hello, s.tamper_ctx = &o;
+    overtaker o = {&s, 0, 0, cookie ? 1u : 0u, hold};
+    s.tamper = hold_back, s.tamper_ctx = &o;
     const uint64_t t0 = s.now_ms;
     cr_assert(sim_run_handshake(&s, 10000), "client %s, server %s",
               cdtls_strerror(cdtls_conn_error(s.client)), cdtls_strerror(cdtls_conn_error(s.server)));
@@ -758,6 +752,98 @@ Test(engine13_cert, junk_before_server_hello_is_bounded)
     cr_assert(roundtrip(&s, 1, "after the junk"));
     sim_free(&s);
     ident_free(&id);
+}
+
+/* Holds back the client's first datagram once it is established: its
+ * Finished (the groups may make a HelloRetryRequest come first). */
+typedef struct finished_holder {
+    sim_link *s;
+    int held, corrupt;
+    uint8_t d[2048];
+    size_t len;
+} finished_holder;
+
+static int hold_clients_finished(void *ctx, int to_server, uint8_t *d, size_t *len)
+{
+    finished_holder *f = ctx;
+    if (!to_server || f->held || cdtls_conn_get_state(f->s->client) != CDTLS_STATE_ESTABLISHED) return 1;
+    f->held = 1;
+    if (f->corrupt) d[*len - 1] ^= 1; /* its tag */
+    cr_assert_leq(*len, sizeof f->d);
+    memcpy(f->d, d, *len);
+    f->len = *len;
+    return 0; /* sent on by write_before_finished_arrives */
+}
+
+/* Runs the handshake until the client's Finished is held, then has the
+ * client write msg and lets the Finished go 95 ms after it. */
+static void write_before_finished_arrives(sim_link *s, finished_holder *f, const char *msg)
+{
+    s->tamper = hold_clients_finished, s->tamper_ctx = f;
+    for (int i = 0; i < 1000 && !f->held; i++) sim_run(s, 1);
+    cr_assert(f->held, "the client's Finished held back");
+    cr_assert_eq(cdtls_conn_get_state(s->server), CDTLS_STATE_HANDSHAKING);
+    cr_assert_eq(cdtls_conn_write(s->client, (const uint8_t *)msg, strlen(msg), NULL), CDTLS_OK);
+    sim_pump(s);
+    sim_deliver_later(s, 1, f->d, f->len, 100);
+}
+
+/* The client's data sent right after its Finished (RFC 8446 §4.4.4)
+ * overtakes it: the server, still waiting for the Finished, keeps the
+ * authenticated record and hands it out once the handshake is done
+ * (before: dropped, and the application's first message was lost). */
+Test(engine13, client_data_overtaking_its_finished)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cc.versions.min = CDTLS_VERSION_1_3;
+    sc.cookie.exchange = 0;
+    static const uint16_t x25519[] = {29}; /* one datagram each way, no HelloRetryRequest */
+    cc.negotiate.groups = sc.negotiate.groups = x25519;
+    cc.negotiate.n_groups = sc.negotiate.n_groups = 1;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    static finished_holder f;
+    f = (finished_holder){.s = &s};
+    write_before_finished_arrives(&s, &f, "first words");
+    /* the data arrives first: kept, not yet readable */
+    for (int i = 0; i < 1000 && s.server->h && s.server->h->early_app.count == 0; i++) sim_run(&s, 1);
+    cr_assert_eq(cdtls_conn_get_state(s.server), CDTLS_STATE_HANDSHAKING);
+    uint8_t buf[64];
+    size_t n = 0;
+    cr_assert_eq(cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL), CDTLS_ERR_WOULD_BLOCK,
+                 "nothing before the Finished is checked");
+    assert_handshake(&s, 5000);
+    cr_assert_eq(cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL), CDTLS_OK, "the data is kept");
+    cr_assert(n == 11 && memcmp(buf, "first words", 11) == 0);
+    cr_assert(roundtrip(&s, 1, "and after"));
+    sim_free(&s);
+}
+
+/* ...and a handshake that fails after such data never hands it out: the
+ * held Finished is corrupted on its way, the client's resends are lost. */
+Test(engine13, data_before_a_bad_finished_is_never_read)
+{
+    cdtls_config cc, sc;
+    psk_configs(&cc, &sc);
+    cc.versions.min = CDTLS_VERSION_1_3;
+    sc.cookie.exchange = 0;
+    sc.timers.handshake_timeout_ms = 3000;
+    static const uint16_t x25519[] = {29};
+    cc.negotiate.groups = sc.negotiate.groups = x25519;
+    cc.negotiate.n_groups = sc.negotiate.n_groups = 1;
+    sim_link s;
+    cr_assert_eq(sim_init(&s, &cc, &sc, NULL), CDTLS_OK);
+    static finished_holder f;
+    f = (finished_holder){.s = &s, .corrupt = 1};
+    write_before_finished_arrives(&s, &f, "secret");
+    s.imp.loss_pct = 100; /* the client's retransmissions would complete it */
+    sim_run(&s, 10000);
+    cr_assert_neq(cdtls_conn_get_state(s.server), CDTLS_STATE_ESTABLISHED);
+    uint8_t buf[64];
+    size_t n = 0;
+    cr_assert_neq(cdtls_conn_read(s.server, buf, sizeof buf, &n, NULL), CDTLS_OK);
+    sim_free(&s);
 }
 
 Test(engine13_cert, loss_10_small_mtu, .timeout = 60)

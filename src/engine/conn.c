@@ -156,6 +156,7 @@ static int handshake_init(cdtls_conn *c, uint64_t now_ms)
     conn_handshake *h = c->h;
     h->hs_started_ms = now_ms;
     dgram_queue_init(&h->early);
+    dgram_queue_init(&h->early_app);
     if (cfg->psk.key_len) memcpy(h->psk, cfg->psk.key, cfg->psk.key_len);
     h->psk_len = cfg->psk.key_len;
     if (cfg->psk.hint_len) memcpy(h->psk_hint, cfg->psk.hint, cfg->psk.hint_len);
@@ -266,6 +267,11 @@ void conn_handshake_end(cdtls_conn *c)
     c->peer_next_seq = hs_reasm_next_seq(&h->reasm);
     hs_reasm_free(&h->reasm);
     dgram_queue_clear(&h->early, a);
+    /* data that overtook the peer's Finished is the application's once the
+     * handshake succeeded (conn_handle_app_data), else it goes with it */
+    for (dgram_node *n; c->state == CDTLS_STATE_ESTABLISHED && (n = dgram_queue_take(&h->early_app)) != NULL;)
+        dgram_queue_append(&c->app, n);
+    dgram_queue_clear(&h->early_app, a);
     if (h->have_pending_read) record_cipher_clear(&h->pending_read);
     if (h->have_kx_key && h->kx) h->kx->clear(&h->kx_key);
     if (h->hs_log) cdtls_free_wipe(a, h->hs_log, h->hs_log_cap);
@@ -771,6 +777,19 @@ int conn_handle_app_data(cdtls_conn *c, dgram_node **node, size_t len, int epoch
     /* Application data is only valid under the negotiated keys, after the
      * handshake (RFC 5246 §7.4.9, RFC 6347 §4.1: epoch 0 data is dropped). */
     if (epoch == 0 || c->close_received) return CDTLS_OK;
+    if (c->state == CDTLS_STATE_HANDSHAKING && c->h) {
+        /* Under the new keys before the peer's Finished: the peer's data
+         * sent right after its Finished (a 1.3 client's, RFC 8446 §4.4.4;
+         * a 1.2 server's after a full handshake, a client's after an
+         * abbreviated one) that overtook it. Authenticated, but not the
+         * application's before the Finished is checked: kept (bounded,
+         * limits.max_early_records) until then (conn_handshake_end). */
+        if (c->h->early_app.count >= c->cfg->limits.max_early_records) return CDTLS_OK;
+        (*node)->len = len;
+        dgram_queue_append(&c->h->early_app, *node);
+        *node = NULL;
+        return CDTLS_OK;
+    }
     if (c->state != CDTLS_STATE_ESTABLISHED && c->state != CDTLS_STATE_CLOSED) return CDTLS_OK;
     /* reader not draining: drop (bounded in records and in bytes, so that
      * a peer sending 2^14-byte records cannot make us hold 4 MiB) */

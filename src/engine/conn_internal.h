@@ -120,6 +120,9 @@ typedef struct conn_handshake {
     record_cipher pending_read;
     int have_pending_read;
     dgram_queue early;
+    /* application data under the new keys that overtook the peer's
+     * Finished (conn_handle_app_data): the application's once established */
+    dgram_queue early_app;
 } conn_handshake;
 
 #define CONTEXT_MAX_SUITES 64u
