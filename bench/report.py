@@ -78,6 +78,10 @@ def main():
         return results.get((w, s, m), {}).get(k)
 
     def nm(w, s, k):
+        # a program that could not make a suite's full 1.3 handshakes says
+        # so once, for the suite: its resumed row is not measured for that
+        if s.endswith(" resumed") and (w, s, "n/m") not in results:
+            return results.get((w, s[: -len(" resumed")], "n/m"), {}).get(k)
         return results.get((w, s, "n/m"), {}).get(k)
 
     lines = []

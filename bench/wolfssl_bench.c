@@ -123,6 +123,11 @@ static void drain_socket(int fd)
     }
 }
 
+/* The server's cookie key, made once as cdtls's hello verifier keys its
+ * cookies once (wolfSSL_send_hrr_cookie without one draws a new key for
+ * every WOLFSSL object). */
+static unsigned char cookie_secret[32];
+
 static int on_ticket(WOLFSSL *ssl, const unsigned char *t, int len, void *ctx)
 {
     (void)ssl, (void)t, (void)len;
@@ -177,21 +182,32 @@ static WOLFSSL *new_ssl(WOLFSSL_CTX *ctx, int fd, struct sockaddr_in *peer, int 
 static int pair_handshake(pair *p, WOLFSSL_CTX *cctx, WOLFSSL_CTX *sctx, int group, int tickets,
                           WOLFSSL_SESSION *sess)
 {
+    const char *what = NULL;
     p->cli = new_ssl(cctx, p->cfd, &p->saddr, group);
     p->srv = new_ssl(sctx, p->sfd, &p->caddr, group);
-    if (!p->cli || !p->srv) return -1;
+    if (!p->cli || !p->srv)
+        what = "wolfSSL_new, set_fd, dtls_set_peer or set_groups";
     /* the client offers a share of the one group (else wolfSSL sends none
      * for a hybrid and pays a HelloRetryRequest the others do not) */
-    if (wolfSSL_UseKeyShare(p->cli, (word16)group) != WOLFSSL_SUCCESS) return -1;
-    if (wolfSSL_check_domain_name(p->cli, "bench.example") != WOLFSSL_SUCCESS) return -1;
-    if (sess && wolfSSL_set_session(p->cli, sess) != WOLFSSL_SUCCESS) return -1;
-    (void)wolfSSL_set_SessionTicket_cb(p->cli, on_ticket, p);
+    else if (wolfSSL_UseKeyShare(p->cli, (word16)group) != WOLFSSL_SUCCESS)
+        what = "wolfSSL_UseKeyShare";
+    else if (wolfSSL_check_domain_name(p->cli, "bench.example") != WOLFSSL_SUCCESS)
+        what = "wolfSSL_check_domain_name";
+    else if (sess && wolfSSL_set_session(p->cli, sess) != WOLFSSL_SUCCESS)
+        what = "wolfSSL_set_session";
     /* the stateless cookie exchange, as cdtls's hello verifier and pion */
-    if (wolfSSL_send_hrr_cookie(p->srv, NULL, 0) != WOLFSSL_SUCCESS) return -1;
+    else if (wolfSSL_send_hrr_cookie(p->srv, cookie_secret, sizeof cookie_secret) != WOLFSSL_SUCCESS)
+        what = "wolfSSL_send_hrr_cookie";
     /* wolfSSL's server issues a ticket after every 1.3 handshake by
      * default; cdtls's and pion's full rows issue none (no ticket keys, no
      * session store): the full rows here neither, the resumed rows do */
-    if (!tickets && wolfSSL_no_ticket_TLSv13(p->srv) != WOLFSSL_SUCCESS) return -1;
+    else if (!tickets && wolfSSL_no_ticket_TLSv13(p->srv) != 0) /* 0 on success, unlike the rest */
+        what = "wolfSSL_no_ticket_TLSv13";
+    if (what) {
+        fprintf(stderr, "wolfssl: %s failed\n", what);
+        return -1;
+    }
+    (void)wolfSSL_set_SessionTicket_cb(p->cli, on_ticket, p);
     int cdone = 0, sdone = 0;
     for (int idle = 0; idle < 20;) {
         int c = step(p->cli, 0, &cdone), s = step(p->srv, 1, &sdone);
@@ -477,6 +493,10 @@ int main(int argc, char **argv)
     }
     if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
         fprintf(stderr, "wolfSSL_Init failed\n");
+        return 1;
+    }
+    if (getentropy(cookie_secret, sizeof cookie_secret) != 0) {
+        fprintf(stderr, "getentropy failed\n");
         return 1;
     }
     static char impl[64];
