@@ -57,9 +57,10 @@ typedef struct suite13 {
 } suite13;
 
 static const suite13 suites[] = {
-    {"TLS13-CHACHA20-POLY1305/X25519/Ed25519", "TLS13-CHACHA20-POLY1305-SHA256", WOLFSSL_ECC_X25519, "ed25519"},
-    {"TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519", "TLS13-CHACHA20-POLY1305-SHA256", WOLFSSL_X25519MLKEM768,
+    {"TLS13-CHACHA20-POLY1305/X25519/Ed25519", "TLS13-CHACHA20-POLY1305-SHA256", WOLFSSL_ECC_X25519,
      "ed25519"},
+    {"TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519", "TLS13-CHACHA20-POLY1305-SHA256",
+     WOLFSSL_X25519MLKEM768, "ed25519"},
     {"TLS13-AES128-GCM/X25519/ECDSA-P256", "TLS13-AES128-GCM-SHA256", WOLFSSL_ECC_X25519, "p256"},
     {"TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256", "TLS13-AES128-GCM-SHA256", WOLFSSL_X25519MLKEM768, "p256"},
 };
@@ -144,7 +145,8 @@ static int step(WOLFSSL *ssl, int server, int *done)
     int err = wolfSSL_get_error(ssl, rc);
     if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) return 0;
     char buf[WOLFSSL_MAX_ERROR_SZ];
-    fprintf(stderr, "wolfssl %s: %d %s\n", server ? "server" : "client", err, wolfSSL_ERR_error_string(err, buf));
+    fprintf(stderr, "wolfssl %s: %d %s\n", server ? "server" : "client", err,
+            wolfSSL_ERR_error_string(err, buf));
     return -1;
 }
 
@@ -185,8 +187,7 @@ static int pair_handshake(pair *p, WOLFSSL_CTX *cctx, WOLFSSL_CTX *sctx, int gro
     const char *what = NULL;
     p->cli = new_ssl(cctx, p->cfd, &p->saddr, group);
     p->srv = new_ssl(sctx, p->sfd, &p->caddr, group);
-    if (!p->cli || !p->srv)
-        what = "wolfSSL_new, set_fd, dtls_set_peer or set_groups";
+    if (!p->cli || !p->srv) what = "wolfSSL_new, set_fd, dtls_set_peer or set_groups";
     /* the client offers a share of the one group (else wolfSSL sends none
      * for a hybrid and pays a HelloRetryRequest the others do not) */
     else if (wolfSSL_UseKeyShare(p->cli, (word16)group) != WOLFSSL_SUCCESS)
@@ -346,7 +347,8 @@ static void bench_hs13(void)
         WOLFSSL_CTX *cctx = NULL, *sctx = NULL;
         if (make_ctxs(s, &cctx, &sctx)) {
             free_ctxs(cctx, sctx);
-            bench_not_measured("hs13", s->name, "no certificates, or this wolfSSL build lacks the suite or key");
+            bench_not_measured("hs13", s->name,
+                               "no certificates, or this wolfSSL build lacks the suite or key");
             continue;
         }
         pair p;
@@ -450,12 +452,14 @@ static void bench_tput13(void)
         WOLFSSL_CTX *cctx = NULL, *sctx = NULL;
         if (make_ctxs(s, &cctx, &sctx)) {
             free_ctxs(cctx, sctx);
-            bench_not_measured("tput13", s->name, "no certificates, or this wolfSSL build lacks the suite or key");
+            bench_not_measured("tput13", s->name,
+                               "no certificates, or this wolfSSL build lacks the suite or key");
             continue;
         }
         pair p;
         pair_open(&p);
-        if (pair_handshake(&p, cctx, sctx, s->group, 0, NULL) != 0 || wolfSSL_version(p.cli) != DTLS1_3_VERSION) {
+        if (pair_handshake(&p, cctx, sctx, s->group, 0, NULL) != 0 ||
+            wolfSSL_version(p.cli) != DTLS1_3_VERSION) {
             bench_not_measured("tput13", s->name, "the DTLS 1.3 handshake failed");
         } else {
             size_t lost, total = quick ? 4000 : 30016, best_lost = 0;
@@ -487,7 +491,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--suite") && i + 1 < argc)
             only_suite = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only hs13|tput13] [--certs DIR] [--suite NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only hs13|tput13] [--certs DIR] [--suite NAME]\n",
+                    argv[0]);
             return 2;
         }
     }
