@@ -101,12 +101,12 @@ rm -f "$bin/pion4-bench"
 # same source tarball (.peers/dl; the peer keeps only its two example
 # programs) into $bin/wolfssl, once per tarball and options, with the peer's
 # DTLS 1.3 options and what a user tuning it for speed on x86-64 adds
-# (tickets for the resumed rows; AES-NI, the assembly and the single-
-# precision P-256). A .peers/wolfssl with include/ and lib/ is used as it is.
+# (tickets for the resumed rows, the MTU call for MTU 1500 as the other
+# programs; AES-NI, the assembly and the single-precision P-256). A .peers/wolfssl with include/ and lib/ is used as it is.
 # Anything missing leaves wolfssl_why: the rows are not_measured with it.
 WOLFSSL_BENCH_OPTS=(--enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-frag-ch
                     --enable-curve25519 --enable-mlkem --enable-pqc-hybrids --enable-ed25519
-                    --enable-session-ticket --enable-static --disable-shared --disable-crypttests
+                    --enable-session-ticket --enable-dtls-mtu --enable-static --disable-shared --disable-crypttests
                     --disable-benchmark --disable-examples)
 [ "$(uname -m)" = x86_64 ] && WOLFSSL_BENCH_OPTS+=(--enable-aesni --enable-intelasm --enable-sp --enable-sp-asm)
 wolfssl_why=
