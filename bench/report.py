@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Gathers the JSON result lines of one scripts/bench.sh run (cdtls-bench-*,
-openssl-bench, pion-bench, and bench.sh's own meta lines) into one table with
+openssl-bench, pion-bench, pion4-bench and wolfssl-bench for DTLS 1.3, and
+bench.sh's own meta lines) into one table with
 ratios, printed as Markdown, and a machine-readable results.json.
 
     report.py RAW.jsonl OUT.json [OUT.md]
