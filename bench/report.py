@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Gathers the JSON result lines of one scripts/bench.sh run (cdtls-bench-*,
-openssl-bench, pion-bench, and bench.sh's own meta lines) into one table with
+openssl-bench, pion-bench, pion4-bench and wolfssl-bench for DTLS 1.3, and
+bench.sh's own meta lines) into one table with
 ratios, printed as Markdown, and a machine-readable results.json.
 
     report.py RAW.jsonl OUT.json [OUT.md]
@@ -18,10 +19,17 @@ IMPLS = [("cdtls-bearssl", "bearssl"), ("cdtls-sodium", "sodium"), ("cdtls-opens
 OURS = [k for k, _ in IMPLS if k.startswith("cdtls")]
 # the ratio columns: each cdtls provider against OpenSSL's DTLS, then against pion
 RATIOS = [(o, t) for t in ("openssl", "pion") for o in OURS]
+# The DTLS 1.3 tables (hs13, tput13): OpenSSL's DTLS has no 1.3; pion there
+# is pion/dtls v4 (bench/pion4), and wolfSSL (bench/wolfssl_bench.c) joins:
+# each cdtls provider against pion v4, then against wolfSSL.
+IMPLS13 = [("cdtls-bearssl", "bearssl"), ("cdtls-sodium", "sodium"), ("cdtls-openssl", "libcrypto"),
+           ("pion", "pion v4"), ("wolfssl", "wolfSSL")]
+RATIOS13 = [(o, t) for t in ("pion", "wolfssl") for o in OURS]
+ALL_IMPLS = IMPLS + [("wolfssl", "wolfSSL")]
 
 
 def impl_key(name):
-    for key, _ in IMPLS:
+    for key, _ in ALL_IMPLS:
         if name.startswith(key):
             return key
     return None
@@ -71,16 +79,21 @@ def main():
         return results.get((w, s, m), {}).get(k)
 
     def nm(w, s, k):
+        # a program that could not make a suite's full 1.3 handshakes says
+        # so once, for the suite: its resumed row is not measured for that
+        if s.endswith(" resumed") and (w, s, "n/m") not in results:
+            return results.get((w, s[: -len(" resumed")], "n/m"), {}).get(k)
         return results.get((w, s, "n/m"), {}).get(k)
 
     lines = []
-    label_of = dict(IMPLS)
-    cols = [label for _, label in IMPLS] + [f"{label_of[o]}/{label_of[t]}" for o, t in RATIOS]
 
-    def table(title, rows, note=""):
+    def table(title, rows, note="", impls=IMPLS, ratios=RATIOS):
         """rows: (label, workload, suite, metric[, peer workload]); with a
         peer workload the peers' cells and the ratios use that one (the
-        peers' unbatched numbers beside our batched ones, marked *)."""
+        peers' unbatched numbers beside our batched ones, marked *).
+        impls: the columns (key, label); ratios: (ours, theirs) keys."""
+        label_of = dict(impls)
+        cols = [label for _, label in impls] + [f"{label_of[o]}/{label_of[t]}" for o, t in ratios]
         lines.append(f"### {title}")
         lines.append("")
         if note:
@@ -91,13 +104,13 @@ def main():
         for row in rows:
             label, w, s, m = row[:4]
             pw = row[4] if len(row) > 4 else w
-            vals = {k: get(w if k.startswith("cdtls") else pw, s, m, k) for k, _ in IMPLS}
+            vals = {k: get(w if k.startswith("cdtls") else pw, s, m, k) for k, _ in impls}
             cells = []
-            for k, _ in IMPLS:
+            for k, _ in impls:
                 v = vals[k]
                 mark = "*" if v is not None and pw != w and not k.startswith("cdtls") else ""
                 cells.append(fmt(v) + mark if v is not None else (nm(w if k.startswith("cdtls") else pw, s, k) or ""))
-            for ours, theirs in RATIOS:
+            for ours, theirs in ratios:
                 a, b = vals[ours], vals[theirs]
                 num = (int, float)
                 cells.append(f"{a / b:.2f}" if isinstance(a, num) and isinstance(b, num) and b else "")
@@ -125,16 +138,24 @@ def main():
         rows.append(("DTLS 1.3 full handshakes / wall-s", "hs13", s, "hs_per_wall_s"))
     for s in suites_13:
         rows.append(("DTLS 1.3 handshake, median wall ms", "hs13", s, "median_ms"))
+    for s in suites_13:
+        rows.append(("DTLS 1.3 resumed handshakes / CPU-s", "hs13", s + " resumed", "hs_per_cpu_s"))
+    for s in suites_13:
+        rows.append(("DTLS 1.3 resumed handshakes / wall-s", "hs13", s + " resumed", "hs_per_wall_s"))
     if any(w == "hs13" for (w, _, _) in results):
-        table("DTLS 1.3 full handshakes (client + server on one core, loopback)", rows,
+        table("DTLS 1.3 full and resumed handshakes (client + server on one core, loopback)", rows,
               "DTLS 1.3 only on both sides, TLS_CHACHA20_POLY1305_SHA256 with an Ed25519 certificate (sodium has "
               "no P-256, bearssl no Ed25519) and TLS_AES_128_GCM_SHA256 with ECDSA P-256, checked by the client, cookie "
-              "HelloRetryRequest on, one group offered and accepted. The pion column here is pion/dtls v4 "
-              f"({impl_names.get(('pion', 'hs13'), 'not run')}); OpenSSL's DTLS has no 1.3. Median ms: lower is "
+              "HelloRetryRequest on, one group offered and accepted. \"resumed\": each handshake resumes the "
+              "previous one's session by its 1.3 ticket (psk_dhe_ke: the same group, no certificate), and waits "
+              "until the client holds the new ticket. The pion column here is pion/dtls v4 "
+              f"({impl_names.get(('pion', 'hs13'), 'not run')}), the wolfSSL one "
+              f"{impl_names.get(('wolfssl', 'hs13'), 'wolfSSL (not run)')} (bench/wolfssl_bench.c, its own UDP "
+              "I/O); OpenSSL's DTLS has no 1.3. Median ms: lower is "
               "better (its ratio below 1 favours cdtls). X25519MLKEM768 needs ML-KEM-768 in the provider "
               "(sodium with libsodium 1.0.22; libcrypto only with OpenSSL 3.5+): where the system's libsodium lacks it, the "
               "sodium column here is cdtls-bench-sodium-src, on libsodium 1.0.22 compiled from third_party/ (portable C, "
-              "no assembly), the other tables' on the system's.")
+              "no assembly), the other tables' on the system's.", IMPLS13, RATIOS13)
 
     rows = []
     for s in (suites_13[0], suites_13[2]):
@@ -144,7 +165,8 @@ def main():
     if any(w == "tput13" for (w, _, _) in results):
         table("DTLS 1.3 throughput, one connection over loopback (sender + receiver on one core)", rows,
               "X25519, 1200-byte records in windows of 32, one datagram per system call on both sides "
-              "(cdtls: connected io sockets without receive reports). The pion column is pion/dtls v4.")
+              "(cdtls: connected io sockets without receive reports). The pion column is pion/dtls v4; "
+              "wolfSSL reads and writes its own unconnected UDP sockets.", IMPLS13, RATIOS13)
 
     rows = []
     for s in suites_tp:

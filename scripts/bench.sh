@@ -14,7 +14,10 @@
 #   --out DIR  where raw.jsonl, results.json and results.md go
 #              (default zig-out/bench); the charts go to DIR/img
 #   --only W,W run only these workloads (engine memory handshake resume hs13
-#              tput13 tput tputsize loss scale workers; default all)
+#              tput13 tput tputsize loss scale workers; default all); hs13
+#              holds the 1.3 full and resumed handshakes
+#              ("<suite> resumed" rows), tput13 the 1.3 throughput, each
+#              for cdtls, pion/dtls v4 and wolfSSL (bench/wolfssl_bench.c)
 #   --charts-check  only render the charts from the committed results
 #              (bench/results.json, bench/results-charts.json) into a
 #              temporary directory: what scripts/test.sh runs
@@ -25,7 +28,8 @@
 # results.
 #
 # Needs: scripts/setup.sh (zig, libssl-dev, the providers), Go (for pion),
-# openssl (to make the certificates). The load average is recorded before
+# openssl (to make the certificates); for the wolfSSL rows, the peer built
+# by scripts/build-peers.sh wolfssl, cc, autoconf/automake/libtool. The load average is recorded before
 # each step: other builds on the machine slow every program alike within a
 # step, and rates are per CPU second, which load disturbs little.
 set -euo pipefail
@@ -91,6 +95,58 @@ scripts/zig build bench --summary none
 rm -f "$bin/pion4-bench"
 (cd bench/pion4 && go build -o "$root/$bin/pion4-bench" .) || echo "bench: pion4-bench not built: hs13 runs without pion v4" >&2
 
+# wolfSSL for the DTLS 1.3 workloads (issue 16, bench/wolfssl_bench.c):
+# where scripts/build-peers.sh built the wolfSSL interop peer
+# (.peers/wolfssl), the library is configured and compiled here from the
+# same source tarball (.peers/dl; the peer keeps only its two example
+# programs) into $bin/wolfssl, once per tarball and options, with the peer's
+# DTLS 1.3 options and what a user tuning it for speed on x86-64 adds
+# (tickets for the resumed rows, the MTU call for MTU 1500 as the other
+# programs; AES-NI, the assembly and the single-precision P-256). A .peers/wolfssl with include/ and lib/ is used as it is.
+# Anything missing leaves wolfssl_why: the rows are not_measured with it.
+WOLFSSL_BENCH_OPTS=(--enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-frag-ch
+                    --enable-curve25519 --enable-mlkem --enable-pqc-hybrids --enable-ed25519
+                    --enable-session-ticket --enable-dtls-mtu --enable-static --disable-shared --disable-crypttests
+                    --disable-benchmark --disable-examples)
+[ "$(uname -m)" = x86_64 ] && WOLFSSL_BENCH_OPTS+=(--enable-aesni --enable-intelasm --enable-sp --enable-sp-asm)
+wolfssl_why=
+build_wolfssl_bench() {
+  rm -f "$bin/wolfssl-bench"
+  local peer=.peers/wolfssl prefix tarball key dir="$bin/wolfssl"
+  if [ ! -d "$peer" ]; then
+    wolfssl_why="no .peers/wolfssl (scripts/build-peers.sh wolfssl builds it)$( [ -f .peers/wolfssl.skip ] && printf ': %s' "$(cat .peers/wolfssl.skip)")"
+    return 1
+  fi
+  if [ -f "$peer/include/wolfssl/ssl.h" ] && [ -f "$peer/lib/libwolfssl.a" ]; then
+    prefix=$peer
+  else
+    tarball=$(ls .peers/dl/wolfssl_*.orig.tar.gz 2> /dev/null | sort -V | tail -1)
+    [ -n "$tarball" ] || { wolfssl_why="no wolfSSL source tarball in .peers/dl to build the library from"; return 1; }
+    key="${tarball##*/} ${WOLFSSL_BENCH_OPTS[*]}"
+    prefix=$dir/prefix
+    if [ "$(cat "$dir/built" 2> /dev/null)" != "$key" ] || [ ! -f "$prefix/lib/libwolfssl.a" ]; then
+      echo "bench: building wolfSSL from ${tarball##*/} (log $dir/build.log)" >&2
+      rm -rf "$dir" && mkdir -p "$dir/src"
+      if ! { tar -xzf "$tarball" -C "$dir/src" --strip-components=1 &&
+             (cd "$dir/src" && nice ./autogen.sh && nice ./configure --prefix="$root/$prefix" "${WOLFSSL_BENCH_OPTS[@]}" &&
+              nice make -j"$(nproc)" && make install); } > "$dir/build.log" 2>&1; then
+        wolfssl_why="wolfSSL library build failed: $(grep -m1 -E '\*\*\*|error:' "$dir/build.log" || tail -1 "$dir/build.log")"
+        return 1
+      fi
+      rm -rf "$dir/src"
+      echo "$key" > "$dir/built"
+    fi
+  fi
+  if ! cc -std=c11 -O2 -Wall -Wextra -Ibench -I"$prefix/include" bench/wolfssl_bench.c "$prefix/lib/libwolfssl.a" \
+       -lm -lpthread -o "$bin/wolfssl-bench" 2> "$bin/wolfssl-bench.err"; then
+    wolfssl_why="bench/wolfssl_bench.c did not compile against $prefix: $(grep -m1 error: "$bin/wolfssl-bench.err")"
+    return 1
+  fi
+}
+if want hs13 || want tput13; then
+  build_wolfssl_bench || echo "bench: wolfssl-bench not built: $wolfssl_why" >&2
+fi
+
 # One CA and one server certificate per key type; every program trusts the
 # CA and checks the name bench.example.
 certs=$bin/certs
@@ -134,12 +190,28 @@ for w in engine memory handshake resume hs13 tput13 tput tputsize loss; do
       [ $p = sodium ] && [ -x "$bin/cdtls-bench-sodium-src" ] && exe=$bin/cdtls-bench-sodium-src
       run "$w ${exe##*/}" "$exe" "${quick[@]}" --certs "$certs" --only $w
     done
+    # the 1.3 rows a program that could not be built did not measure:
+    # each full row, and for hs13 its resumed one too
+    rows13() {
+      for s in TLS13-CHACHA20-POLY1305/X25519/Ed25519 TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519 TLS13-AES128-GCM/X25519/ECDSA-P256 TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256; do
+        [ $w = tput13 ] && [[ $s == *MLKEM* ]] && continue
+        echo "$s"
+        if [ $w = hs13 ]; then echo "$s resumed"; fi
+      done
+      return 0 # (set -e, pipefail: the pipelines below must not stop the run)
+    }
     if [ -x "$bin/pion4-bench" ]; then
       run "$w pion4" "$bin/pion4-bench" ${quick[@]:+-quick} -certs "$certs" -only $w
     else
-      for s in TLS13-CHACHA20-POLY1305/X25519/Ed25519 TLS13-CHACHA20-POLY1305/X25519MLKEM768/Ed25519 TLS13-AES128-GCM/X25519/ECDSA-P256 TLS13-AES128-GCM/X25519MLKEM768/ECDSA-P256; do
-        [ $w = tput13 ] && [[ $s == *MLKEM* ]] && continue
+      rows13 | while read -r s; do
         printf '{"impl":"pion-dtls-v4","workload":"'$w'","suite":"%s","metric":"not_measured","why":"bench/pion4 did not build (Go or the module proxy missing?)"}\n' "$s" | tee -a "$raw" >&2
+      done
+    fi
+    if [ -x "$bin/wolfssl-bench" ]; then
+      run "$w wolfssl" "$bin/wolfssl-bench" "${quick[@]}" --certs "$certs" --only $w
+    else
+      rows13 | while read -r s; do
+        printf '{"impl":"wolfssl","workload":"%s","suite":"%s","metric":"not_measured","why":"%s"}\n' "$w" "$s" "${wolfssl_why//\"/\'}" | tee -a "$raw" >&2
       done
     fi
     continue

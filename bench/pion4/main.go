@@ -14,6 +14,9 @@
 // see options), the cookie HelloRetryRequest on (pion's default),
 // MTU 1500, one group: X25519 or X25519MLKEM768. Each warm-up handshake
 // checks the version and the group the server put in its ServerHello.
+// After each suite's full rows, "<suite> resumed": the same handshake
+// resuming by a 1.3 session ticket (pion's SessionStore on both sides), each
+// one checked to resume, as cdtls_bench.c's resumed hs13 rows.
 //
 //	pion4-bench [-quick] [-only hs13|tput13] [-certs DIR] [-suite NAME]
 //
@@ -24,6 +27,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -35,6 +39,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -72,8 +77,10 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)*1e-6
 }
 
-// the group the server last put in its ServerHello's key_share
-var serverGroup atomic.Uint32
+// the group the server last put in its ServerHello's key_share, and
+// whether that ServerHello selected a pre_shared_key (a resumption); the
+// HelloRetryRequest comes through the hook first, the ServerHello after it
+var serverGroup, serverPSK atomic.Uint32
 
 func options(curve elliptic.Curve, suite ciphersuite.ID, cert string) ([]dtls.ClientOption, []dtls.ServerOption, error) {
 	leaf, err := tls.LoadX509KeyPair(*certsDir+"/"+cert+"-leaf.pem", *certsDir+"/"+cert+"-leaf.key")
@@ -130,7 +137,11 @@ func options(curve elliptic.Curve, suite ciphersuite.ID, cert string) ([]dtls.Cl
 	}
 	sopts = append(sopts, dtls.WithCertificates(leaf),
 		dtls.WithServerHelloMessageHook(func(m handshake.MessageServerHello) handshake.Message {
+			psk := uint32(0)
 			for _, e := range m.Extensions {
+				if e.ExtensionType() == extension.TypePreSharedKey {
+					psk = 1
+				}
 				if e.ExtensionType() != extension.TypeKeyShare {
 					continue
 				}
@@ -138,6 +149,7 @@ func options(curve elliptic.Curve, suite ciphersuite.ID, cert string) ([]dtls.Cl
 					serverGroup.Store(uint32(d[0])<<8 | uint32(d[1]))
 				}
 			}
+			serverPSK.Store(psk)
 			return &m
 		}))
 	return copts, sopts, nil
@@ -342,7 +354,139 @@ func benchHS13() {
 		result("hs13", g.name, "hs_per_cpu_s", best)
 		result("hs13", g.name, "hs_per_wall_s", wallRate)
 		result("hs13", g.name, "median_ms", median)
+		benchHS13Resumed(g.name, g.curve, copts, sopts, iters)
 	}
+}
+
+// memStore is a pion SessionStore in memory (one per side). The client's
+// says on ticketSet when a 1.3 ticket went in: the NewSessionTicket comes
+// after the handshake, read by the client's read loop. pion's client asks
+// with the key "<server address>_<server name>"; every handshake here has a
+// server socket of its own (a new port), so the client's store keys by the
+// server name alone, what SessionStore's documentation says a client's key
+// is (cdtls_bench.c's server keeps its socket: its address is the key).
+type memStore struct {
+	mu        sync.Mutex
+	m         map[string]dtls.Session
+	ticketSet chan struct{}
+	byName    bool
+}
+
+func newMemStore(client bool) *memStore {
+	return &memStore{m: map[string]dtls.Session{}, ticketSet: make(chan struct{}, 1), byName: client}
+}
+
+func (s *memStore) key(k []byte) string {
+	if i := bytes.LastIndexByte(k, '_'); s.byName && i >= 0 {
+		return string(k[i+1:])
+	}
+	return string(k)
+}
+
+func (s *memStore) Set(key []byte, sess dtls.Session) error {
+	s.mu.Lock()
+	s.m[s.key(key)] = sess
+	s.mu.Unlock()
+	if sess.Ticket != nil {
+		select {
+		case s.ticketSet <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *memStore) Get(key []byte) (dtls.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[s.key(key)], nil
+}
+
+func (s *memStore) Del(key []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, s.key(key))
+	return nil
+}
+
+// One handshake on two fresh loopback sockets that ends when the client's
+// store took the server's new ticket (as cdtls_bench.c's
+// net_handshake13_ticket waits for its store's put), so the next one can
+// resume with it. Returns whether the server's ServerHello selected a PSK.
+func ticketHandshake(copts []dtls.ClientOption, sopts []dtls.ServerOption, cstore *memStore) (bool, error) {
+	select { // a ticket left over from before does not count
+	case <-cstore.ticketSet:
+	default:
+	}
+	serverPSK.Store(0)
+	cli, srv, v, err := dial(copts, sopts)
+	if err != nil {
+		return false, err
+	}
+	defer srv.Close()
+	defer cli.Close()
+	if v != protocol.Version1_3 {
+		return false, fmt.Errorf("negotiated version %v, not 1.3", v)
+	}
+	psk := serverPSK.Load() == 1
+	select {
+	case <-cstore.ticketSet:
+	case <-time.After(2 * time.Second):
+		return psk, errors.New("no ticket reached the client's store within 2 s")
+	}
+	return psk, nil
+}
+
+// hs13 "... resumed": the same suite and group, each handshake resuming the
+// previous one's session by its ticket (RFC 8446 §4.6.1; pion issues and
+// takes tickets when both sides have a SessionStore, keyed by the server
+// name on the client, by the ticket on the server), as cdtls_bench.c's
+// bench_hs13_resumed: one full handshake for the first ticket, 3 resumed
+// for warm-up, then the best of 3 runs of iters, each checked to resume
+// (the server's ServerHello carries pre_shared_key) and with its group.
+func benchHS13Resumed(name string, curve elliptic.Curve, copts0 []dtls.ClientOption, sopts0 []dtls.ServerOption, iters int) {
+	rname := name + " resumed"
+	cstore, sstore := newMemStore(true), newMemStore(false)
+	copts := append(append([]dtls.ClientOption(nil), copts0...), dtls.WithSessionStore(cstore))
+	sopts := append(append([]dtls.ServerOption(nil), sopts0...), dtls.WithSessionStore(sstore))
+	if _, err := ticketHandshake(copts, sopts, cstore); err != nil {
+		notMeasured("hs13", rname, "the full handshake that makes the ticket: "+err.Error())
+		return
+	}
+	for w := 0; w < 3; w++ {
+		serverGroup.Store(0)
+		psk, err := ticketHandshake(copts, sopts, cstore)
+		if err != nil {
+			notMeasured("hs13", rname, "handshake failed: "+err.Error())
+			return
+		}
+		if !psk {
+			notMeasured("hs13", rname, "the server did not resume (no pre_shared_key in its ServerHello)")
+			return
+		}
+		if serverGroup.Load() != uint32(curve) {
+			notMeasured("hs13", rname, fmt.Sprintf("resumed with group 0x%04x, not 0x%04x", serverGroup.Load(), uint16(curve)))
+			return
+		}
+	}
+	best, wallRate := 0.0, 0.0
+	for rep := 0; rep < 3; rep++ {
+		w0, c0 := time.Now(), cpuSeconds()
+		for i := 0; i < iters; i++ {
+			psk, err := ticketHandshake(copts, sopts, cstore)
+			if err != nil || !psk {
+				fmt.Fprintln(os.Stderr, "pion4 resumed handshake failed or did not resume:", err)
+				notMeasured("hs13", rname, "a handshake failed or did not resume")
+				return
+			}
+		}
+		cpu, wall := cpuSeconds()-c0, time.Since(w0).Seconds()
+		if r := float64(iters) / cpu; r > best {
+			best, wallRate = r, float64(iters)/wall
+		}
+	}
+	result("hs13", rname, "hs_per_cpu_s", best)
+	result("hs13", rname, "hs_per_wall_s", wallRate)
 }
 
 func main() {
