@@ -25,7 +25,12 @@
  * the 1.3 raw-public-key tests (wolfSSL's client --rpk; its server example
  * has no such option) and the post-handshake client authentication tests
  * (-Q, both roles) run against the real peer, each with a negative control
- * showing the other side checks. */
+ * showing the other side checks.
+ *
+ * Issue 17, 1.3 session resumption (wolfSSL built with
+ * --enable-session-ticket) both ways, stateless and stateful tickets on our
+ * side, with X25519MLKEM768 where the provider has ML-KEM; 1.3 connection
+ * IDs both ways (below). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,22 +113,29 @@ static uint16_t psk_suite(void)
 
 /* Starts wolfSSL's example program: prog, "-u -v <version> [-h 127.0.0.1]
  * -p <port>", then extra (NULL-terminated). */
-static void start_wolf(child *ch, const char *prog, const char *version, uint16_t port,
-                       const char *const *extra)
+static void start_wolf_ex(child *ch, const char *prog, const char *version, uint16_t port,
+                          const char *const *extra, int line_buffered)
 {
     static char port_arg[8];
     snprintf(port_arg, sizeof port_arg, "%u", port);
-    char *argv[40];
+    char *argv[42];
     size_t n = 0;
+    if (line_buffered) argv[n++] = "stdbuf", argv[n++] = "-oL";
     argv[n++] = (char *)prog;
     argv[n++] = "-u";
     argv[n++] = "-v", argv[n++] = (char *)version;
     /* the server binds 127.0.0.1 unless -b, and has no -h */
     if (prog == wolf_client) argv[n++] = "-h", argv[n++] = "127.0.0.1";
     argv[n++] = "-p", argv[n++] = port_arg;
-    for (size_t i = 0; extra && extra[i] && n < 39; i++) argv[n++] = (char *)extra[i];
+    for (size_t i = 0; extra && extra[i] && n < 41; i++) argv[n++] = (char *)extra[i];
     argv[n] = NULL;
     cr_assert_eq(child_start(ch, argv), 0);
+}
+
+static void start_wolf(child *ch, const char *prog, const char *version, uint16_t port,
+                       const char *const *extra)
+{
+    start_wolf_ex(ch, prog, version, port, extra, 0);
 }
 
 /* wolfSSL reports "SSL version is DTLSv1.x" for the version expected. */
@@ -240,6 +252,24 @@ static void client_config(const served_identity *id, cdtls_x509_cert *anchor, ui
     cfg->callbacks.unix_time = wall_clock;
 }
 
+/* Since wolfSSL is built with session tickets (scripts/build-peers.sh,
+ * issue 17), its DTLS 1.3 server sends a NewSessionTicket after each
+ * handshake, and a line of ours sent at once after our Finished (before the
+ * server's ACK of it, which RFC 9147 allows) never reaches the example's
+ * wolfSSL_read: the server answers without printing "Client message:"
+ * (seen on the wire: our Finished, our record, then wolfSSL's ACK and
+ * ticket; our record is not resent, as application data never is). So on
+ * 1.3 our client first reads for 300 ms, taking the server's ACK and its
+ * ticket, before its first line. */
+static void settle_13(cdtls_sock *s)
+{
+    if (peer_conn_version(cdtls_sock_conn(s)) != PEER_V13) return;
+    uint8_t buf[64];
+    size_t n = 0;
+    int rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 300);
+    cr_assert_eq(rc, CDTLS_ERR_TIMEOUT, "%s", cdtls_strerror(rc));
+}
+
 /* The wolfSSL server started with version and extra (it binds 127.0.0.1
  * and waits) against our client with cfg: handshake, our line printed by
  * wolfSSL, its answer read. Returns our negotiated version. */
@@ -262,10 +292,11 @@ static int our_client_vs_wolf_server(const cdtls_config *cfg, const char *versio
     *suite = cdtls_conn_cipher_suite(c);
     int v = peer_conn_version(c);
     note_cid(c);
-    const char *ping = "ping-from-cdtls";
-    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
     size_t n = 0;
+    settle_13(s);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
     if (rc != CDTLS_OK) child_stop(&srv, 1);
     cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
@@ -922,6 +953,7 @@ static void wolf_server_asks(int give_cert)
     cdtls_conn *c = cdtls_sock_conn(s);
     cr_assert_eq(peer_conn_version(c), PEER_V13);
     cr_assert_eq(cdtls_conn_client_auth_state(c), CDTLS_CLIENT_AUTH_STATE_NONE);
+    settle_13(s);
     const char *ping = "ping-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
@@ -1124,4 +1156,257 @@ Test(interop_wolfssl, raw_public_keys13_wolf_server)
             "has no --rpk, even built with --enable-rpk): our pinning client has no wolfSSL server "
             "to meet");
     cr_assert_fail("this wolfSSL example server offers --rpk: the interop test is to be written");
+}
+
+/* ------------------------------------------------- 1.3 resumption */
+
+/* The examples' stdout is a file here, fully buffered: what a program that
+ * stays for a second connection printed of its first is seen only at its
+ * exit. The tests that read it in between run it under coreutils' stdbuf
+ * -oL (line-buffered stdout). */
+static void require_stdbuf(void)
+{
+    if (system("stdbuf --version > /dev/null 2>&1") != 0)
+        cr_skip_test("no stdbuf (coreutils) to line-buffer the wolfSSL example's output");
+}
+
+/* Issue 17: DTLS 1.3 resumption (RFC 8446 §2.2, §4.6.1: a NewSessionTicket
+ * after the handshake, its PSK offered in the next ClientHello with
+ * psk_dhe_ke) with wolfSSL built with --enable-session-ticket (without it
+ * wolfSSL 5.9.2 has no 1.3 tickets: "Can't do TLS 1.3 resumption; need
+ * session tickets!"). What wolfSSL's examples print (wolfssl/test.h
+ * showPeerEx, examples/client/client.c): "SSL reused session" on both sides
+ * for a resumed connection; the client's -r second connection also prints
+ * "reused session id" (else "didn't reuse session id!!!") and sends
+ * "resuming wolfssl!"; "Session Ticket CB: ticketSz = N" each time a ticket
+ * arrives. keyshare: wolfSSL's key share flags as for the 1.3 tests above.
+ *
+ * The wolfSSL client with -r (its second connection from a new socket, with
+ * the session of the first; --waitTicket: the first waits until our ticket
+ * is in) against our listener, twice: a full handshake, then a resumed one,
+ * on both sides. stateful: our server keeps the sessions in a
+ * cdtls_session_cache (the ticket is an index into it), else it seals them
+ * into stateless tickets under cdtls_ticket_keys. */
+static void wolf_client_resumes(const char *const *keyshare, int stateful)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    require_stdbuf();
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_ticket_keys keys;
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[4];
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 3600u * 1000u, cdtls_io_now_ms()), CDTLS_OK);
+    if (stateful)
+        cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 4);
+    else
+        cfg.resumption.ticket_keys = &keys;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[10] = {"-A", cert_file(id.root_pem), "-x", "-r", "--waitTicket"};
+    size_t ne = 5;
+    for (size_t i = 0; keyshare && keyshare[i] && ne < 9; i++) extra[ne++] = keyshare[i];
+    extra[ne] = NULL;
+    child cli;
+    start_wolf_ex(&cli, wolf_client, "4", port, extra, 1);
+    int resumed[2] = {-1, -1};
+    uint16_t group[2] = {0, 0};
+    static const char *const said[2] = {"hello wolfssl!", "resuming wolfssl!"};
+    static const char *const reply[2] = {"echo-from-cdtls-full", "echo-from-cdtls-resumed"};
+    for (int i = 0; i < 2; i++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 10000, &s);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no handshake with the wolfSSL client: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        group[i] = cdtls_conn_group(c);
+        uint8_t buf[256];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no record from the wolfSSL client: %s", i + 1,
+                     cdtls_strerror(rc));
+        while (n && buf[n - 1] == 0) n--;
+        int same = n == strlen(said[i]) && memcmp(buf, said[i], n) == 0;
+        if (!same) child_stop(&cli, 1);
+        cr_assert(same, "connection %d: the wolfSSL client sent \"%.*s\"", i + 1, (int)n, buf);
+        cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)reply[i], strlen(reply[i]), NULL), CDTLS_OK);
+        int echoed = child_output_contains(&cli, reply[i], 5000);
+        if (!echoed) child_stop(&cli, 1);
+        cr_assert(echoed, "connection %d: the wolfSSL client printed our reply", i + 1);
+        cdtls_sock_close(s);
+    }
+    int got_ticket = child_output_contains(&cli, "Session Ticket CB: ticketSz", 0);
+    int reused = child_output_contains(&cli, "reused session id", 0) &&
+                 child_output_contains(&cli, "SSL reused session", 0);
+    int not_reused = child_output_contains(&cli, "didn't reuse session id", 0);
+    int err = child_output_contains(&cli, "wolfSSL error", 0);
+    child_stop(&cli, !got_ticket || !reused || not_reused || err || resumed[0] != 0 || resumed[1] != 1);
+    cdtls_listener_close(l);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our server resumed the wolfSSL client's second connection");
+    cr_assert(got_ticket, "the wolfSSL client took our NewSessionTicket");
+    cr_assert(reused && !not_reused, "the wolfSSL client says its second connection resumed");
+    cr_assert(!err, "the wolfSSL client reported an error");
+    /* psk_dhe_ke: the resumed handshake ran a key exchange too, on the
+     * group of the first (wolfSSL's key share) */
+    cr_assert(group[1] != 0 && group[1] == group[0], "groups 0x%04x then 0x%04x", group[0], group[1]);
+    if (!stateful) {
+        cr_assert_geq(keys.sealed, 1, "a stateless ticket was sealed");
+        cr_assert_geq(keys.opened, 1, "and opened again on resumption");
+    }
+    cdtls_ticket_keys_wipe(&keys);
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, resumption13_wolf_client_vs_listener)
+{
+    wolf_client_resumes(NULL, 0);
+}
+
+Test(interop_wolfssl, resumption13_stateful_wolf_client_vs_listener)
+{
+    wolf_client_resumes(NULL, 1);
+}
+
+Test(interop_wolfssl, resumption13_mlkem_wolf_client_vs_listener)
+{
+    if (!peer_cdtls_has_mlkem())
+        cr_skip_test("provider %s has no ML-KEM-768: no X25519MLKEM768 on our side",
+                     cdtls_provider_default()->name);
+    const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
+    wolf_client_resumes(ks, 0);
+}
+
+/* Our client (one cdtls_session_cache for both connections) against the
+ * wolfSSL server with -r (it takes a second connection after the first and
+ * allows its resumption; its tickets are its own, sealed with the example's
+ * ticket key): the first is a full handshake that leaves wolfSSL's ticket,
+ * a 1.3 session, in our store; the second offers it and is resumed, on both
+ * sides. */
+/* The inode of a UDP socket bound to 127.0.0.1:port other than the one
+ * with inode not (0: any), waiting up to wait_ms; 0 if none. */
+static unsigned long udp_socket_inode(uint16_t port, unsigned long not, int wait_ms)
+{
+    char want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    for (int waited = 0; waited <= wait_ms; waited += 20) {
+        FILE *f = fopen("/proc/net/udp", "r");
+        if (!f) return 0;
+        char line[512], local[64];
+        unsigned long inode = 0, found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
+                strcmp(local, want) == 0 && inode != not &&inode != 0)
+                found = inode;
+        fclose(f);
+        if (found) return found;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void our_client_resumes_wolf(const char *const *keyshare)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    require_stdbuf();
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[2];
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    const char *extra[10] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", "-r"};
+    size_t ne = 6;
+    for (size_t i = 0; keyshare && keyshare[i] && ne < 9; i++) extra[ne++] = keyshare[i];
+    extra[ne] = NULL;
+    uint16_t port = udp_free_port();
+    child srv;
+    start_wolf_ex(&srv, wolf_server, "4", port, extra, 1);
+    static const char *const ping[2] = {"ping-full-handshake", "ping-resumed"};
+    int resumed[2] = {-1, -1};
+    unsigned long first_inode = 0;
+    for (int i = 0; i < 2; i++) {
+        /* the example server closes its socket after a connection and binds
+         * a new one for the next (examples/server/server.c, udp_accept in
+         * wolfssl/test.h): a ClientHello sent between the two would meet a
+         * closed port, so wait for the new socket (another inode) */
+        unsigned long inode = udp_socket_inode(port, i == 0 ? 0 : first_inode, 5000);
+        if (!inode) child_stop(&srv, 1);
+        cr_assert(inode, "the wolfSSL server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
+        if (i == 0) first_inode = inode;
+        cdtls_addr to;
+        cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+        cdtls_sock *s = NULL;
+        int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: handshake with the wolfSSL server: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        settle_13(s);
+        cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping[i], strlen(ping[i]), NULL), CDTLS_OK);
+        uint8_t buf[128];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: the wolfSSL server's answer: %s", i + 1,
+                     cdtls_strerror(rc));
+        while (n && buf[n - 1] == 0) n--;
+        cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+                  "the wolfSSL server answered \"%.*s\"", (int)n, buf);
+        char line[64];
+        snprintf(line, sizeof line, "Client message: %s", ping[i]);
+        int took = child_output_contains(&srv, line, 3000);
+        if (!took) child_stop(&srv, 1);
+        cr_assert(took, "the wolfSSL server printed \"%s\"", line);
+        if (i == 0) {
+            cdtls_session kept;
+            int rc_get = cfg.resumption.store->get(cfg.resumption.store->ctx, (const uint8_t *)id.host,
+                                                   strlen(id.host), &kept);
+            if (rc_get != CDTLS_OK) child_stop(&srv, 1);
+            cr_assert_eq(rc_get, CDTLS_OK, "our client kept the wolfSSL server's ticket");
+            cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
+            cr_assert_gt(kept.ticket_len, 0);
+            int early = child_output_contains(&srv, "SSL reused session", 0);
+            if (early) child_stop(&srv, 1);
+            cr_assert(!early, "the wolfSSL server calls the first connection resumed");
+        }
+        cdtls_sock_close(s);
+    }
+    int reused = child_output_contains(&srv, "SSL reused session", 3000);
+    int err = child_output_contains(&srv, "wolfSSL error", 0);
+    child_stop(&srv, !reused || err || resumed[0] != 0 || resumed[1] != 1);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our client resumed with the wolfSSL server's ticket");
+    cr_assert(reused, "the wolfSSL server says the second connection resumed");
+    cr_assert(!err, "the wolfSSL server reported an error");
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, resumption13_our_client_vs_wolf_server)
+{
+    our_client_resumes_wolf(NULL);
+}
+
+Test(interop_wolfssl, resumption13_mlkem_our_client_vs_wolf_server)
+{
+    if (!peer_cdtls_has_mlkem())
+        cr_skip_test("provider %s has no ML-KEM-768: no X25519MLKEM768 on our side",
+                     cdtls_provider_default()->name);
+    const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
+    our_client_resumes_wolf(ks);
 }
