@@ -31,11 +31,17 @@
  * --enable-session-ticket) both ways, stateless and stateful tickets on our
  * side, with X25519MLKEM768 where the provider has ML-KEM; 1.3 connection
  * IDs both ways (below). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cdtls/cdtls.h"
@@ -1409,4 +1415,254 @@ Test(interop_wolfssl, resumption13_mlkem_our_client_vs_wolf_server)
                      cdtls_provider_default()->name);
     const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
     our_client_resumes_wolf(ks);
+}
+
+/* ------------------------------------------------ 1.3 connection IDs */
+
+/* Issue 17: connection IDs in DTLS 1.3 (RFC 9147 §9: the connection_id
+ * extension of RFC 9146, the CID then in the unified header of every
+ * DTLSCiphertext, C bit 0x10). wolfSSL's --cid with -v 4 asks for the CID
+ * "wolfcid1" and prints the one it sends ("Sending CID is" and its bytes);
+ * we ask for 8 random bytes. Between the two runs a relay of ours (a child
+ * process on loopback) that keeps every datagram, so the records
+ * themselves show the CIDs: each protected record of epoch 3 (application
+ * data and ACKs; the unified header's low epoch bits 3) from the client
+ * carries the server's CID, each from the server the client's. */
+typedef struct relay {
+    pid_t pid;
+    uint16_t port;
+    char log[64];
+} relay;
+
+/* Starts a relay on 127.0.0.1 (r->port) to 127.0.0.1:to: datagrams from the
+ * first source that writes to it go to `to`, the answers back to that
+ * source; each is logged to r->log as 'c' (client to server) or 's', a
+ * 2-byte length and the bytes. Runs at most 30 s. */
+static void relay_start(relay *r, uint16_t to)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->log, sizeof r->log, "/tmp/cdtls-relay-XXXXXX");
+    int logfd = mkstemp(r->log);
+    cr_assert(logfd >= 0);
+    int down = socket(AF_INET, SOCK_DGRAM, 0), up = socket(AF_INET, SOCK_DGRAM, 0);
+    cr_assert(down >= 0 && up >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(down, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    cr_assert_eq(getsockname(down, (struct sockaddr *)&a, &al), 0);
+    r->port = ntohs(a.sin_port);
+    a.sin_port = htons(to);
+    cr_assert_eq(connect(up, (struct sockaddr *)&a, sizeof a), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct sockaddr_in peer;
+        socklen_t pl = 0;
+        uint8_t d[65536];
+        time_t end = time(NULL) + 30;
+        while (time(NULL) < end) {
+            struct pollfd p[2] = {{down, POLLIN, 0}, {up, POLLIN, 0}};
+            if (poll(p, 2, 100) <= 0) continue;
+            for (int k = 0; k < 2; k++) {
+                if (!(p[k].revents & POLLIN)) continue;
+                struct sockaddr_in from;
+                socklen_t fl = sizeof from;
+                ssize_t n = recvfrom(p[k].fd, d, sizeof d, 0, (struct sockaddr *)&from, &fl);
+                if (n <= 0) continue;
+                if (k == 0 && pl == 0) peer = from, pl = fl;
+                if (k == 0 &&
+                    (from.sin_port != peer.sin_port || from.sin_addr.s_addr != peer.sin_addr.s_addr))
+                    continue;
+                uint8_t h[3] = {k == 0 ? 'c' : 's', (uint8_t)(n >> 8), (uint8_t)n};
+                if (write(logfd, h, 3) != 3 || write(logfd, d, (size_t)n) != n) _exit(2);
+                if (k == 0)
+                    (void)send(up, d, (size_t)n, 0);
+                else if (pl)
+                    (void)sendto(down, d, (size_t)n, 0, (struct sockaddr *)&peer, pl);
+            }
+        }
+        _exit(0);
+    }
+    close(logfd), close(down), close(up);
+    r->pid = pid;
+}
+
+static void relay_stop(relay *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+/* What the relay saw one way: unified-header records of epoch 3 carrying
+ * the expected CID, carrying another, carrying none. */
+typedef struct cid_seen {
+    size_t right, wrong, none, records;
+} cid_seen;
+
+static cid_seen relay_scan(const relay *r, char dir, const uint8_t *cid, size_t cid_len)
+{
+    cid_seen s = {0, 0, 0, 0};
+    FILE *f = fopen(r->log, "rb");
+    cr_assert_not_null(f);
+    uint8_t h[3], d[65536];
+    while (fread(h, 1, 3, f) == 3) {
+        size_t n = (size_t)h[1] << 8 | h[2];
+        if (fread(d, 1, n, f) != n) break;
+        if (h[0] != dir) continue;
+        for (size_t i = 0; i < n;) {
+            uint8_t b = d[i];
+            size_t len;
+            if ((b & 0xe0) == 0x20) { /* 001CSLEE, RFC 9147 §4 */
+                size_t at = i + 1;
+                int has_cid = (b & 0x10) != 0, is_app_epoch = (b & 0x03) == 3;
+                if (has_cid) {
+                    if (at + cid_len > n) break;
+                    int same = memcmp(d + at, cid, cid_len) == 0;
+                    if (is_app_epoch) same ? s.right++ : s.wrong++;
+                    at += cid_len;
+                } else if (is_app_epoch) {
+                    s.none++;
+                }
+                if (is_app_epoch) s.records++;
+                at += (b & 0x08) ? 2 : 1;
+                if (b & 0x04) {
+                    if (at + 2 > n) break;
+                    len = (size_t)d[at] << 8 | d[at + 1];
+                    at += 2;
+                } else {
+                    len = n - at;
+                }
+                i = at + len;
+            } else { /* DTLSPlaintext: 13-byte header */
+                if (i + 13 > n) break;
+                len = (size_t)d[i + 11] << 8 | d[i + 12];
+                i += 13 + len;
+            }
+        }
+    }
+    fclose(f);
+    return s;
+}
+
+/* The records both ways carry the CIDs asked for: the client's records the
+ * server's CID, the server's the client's, none without, at least one each
+ * way (application data flowed both ways). */
+static void expect_cids_on_wire(const relay *r, const uint8_t *server_cid, size_t server_len,
+                                const uint8_t *client_cid, size_t client_len)
+{
+    cid_seen c = relay_scan(r, 'c', server_cid, server_len), s = relay_scan(r, 's', client_cid, client_len);
+    cr_assert(c.right >= 1 && c.wrong == 0 && c.none == 0,
+              "client to server, epoch 3: %zu records with the server's CID, %zu with another, %zu without",
+              c.right, c.wrong, c.none);
+    cr_assert(s.right >= 1 && s.wrong == 0 && s.none == 0,
+              "server to client, epoch 3: %zu records with the client's CID, %zu with another, %zu without",
+              s.right, s.wrong, s.none);
+}
+
+/* The wolfSSL client (-v 4 --cid) through the relay to our listener (1.3,
+ * cid.length 8). */
+Test(interop_wolfssl, client13_cid_vs_listener)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    relay r;
+    relay_start(&r, port);
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "--cid", wolf_cid, NULL};
+    child cli;
+    start_wolf(&cli, wolf_client, "4", r.port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "no 1.3 handshake with the wolfSSL client: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    note_cid(c);
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    expect_cids(&cli);
+    expect_wolf_version(&cli, PEER_V13);
+    int echoed = child_output_contains(&cli, "hello wolfssl!", 5000);
+    if (!echoed) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert(echoed, "the wolfSSL client printed our echo");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    relay_stop(&r);
+    expect_cids_on_wire(&r, last_cid.own, last_cid.own_len, (const uint8_t *)wolf_cid, 8);
+    unlink(r.log);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+/* Our client (1.3, cid.length 8) through the relay to the wolfSSL server
+ * (-v 4 --cid). */
+Test(interop_wolfssl, server13_cid_vs_our_client)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port = udp_free_port();
+    const char *extra[] = {
+        "-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", "--cid", wolf_cid, NULL};
+    child srv;
+    start_wolf(&srv, wolf_server, "4", port, extra);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "the wolfSSL server did not bind 127.0.0.1:%u", port);
+    relay r;
+    relay_start(&r, port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", r.port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "1.3 handshake with the wolfSSL server: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    note_cid(c);
+    settle_13(s);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
+    while (n && buf[n - 1] == 0) n--;
+    cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+              "the wolfSSL server answered \"%.*s\"", (int)n, buf);
+    int said = child_output_contains(&srv, "Client message: ping-from-cdtls", 3000);
+    if (!said) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert(said, "the wolfSSL server printed our line");
+    expect_cids(&srv);
+    expect_wolf_version(&srv, PEER_V13);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    relay_stop(&r);
+    expect_cids_on_wire(&r, (const uint8_t *)wolf_cid, 8, last_cid.own, last_cid.own_len);
+    unlink(r.log);
+    served_identity_free(&id);
 }
