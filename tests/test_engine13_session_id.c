@@ -35,9 +35,9 @@ static void setup(void)
 {
     const cdtls_provider *p = cdtls_provider_default();
     size_t der_len = 0;
-    cr_assert_eq(cdtls_x509_selfsign(p, NULL, HOST, (int64_t)time(NULL) - 86400, 30, der, sizeof der, &der_len,
-                                     &key),
-                 CDTLS_OK);
+    cr_assert_eq(
+        cdtls_x509_selfsign(p, NULL, HOST, (int64_t)time(NULL) - 86400, 30, der, sizeof der, &der_len, &key),
+        CDTLS_OK);
     cdtls_x509_cert cert;
     cr_assert_eq(cdtls_x509_parse(der, der_len, &cert), CDTLS_OK);
     cr_assert_eq(cdtls_x509_fingerprint_sha256(p, &cert, pin), CDTLS_OK);
@@ -105,10 +105,10 @@ static size_t hello_with_session_id(cdtls_conn *cli, uint8_t *out, size_t cap)
  * whose legacy_session_id_echo is empty. */
 static void expect_empty_echo(const uint8_t *reply, size_t n, const char *what)
 {
-    cr_assert(n > SID_LEN_AT && reply[0] == 22 && reply[13] == 2, "%s: a ServerHello record (%zu bytes)", what,
-              n);
-    cr_assert_eq(reply[SID_LEN_AT], 0, "%s echoes the client's legacy_session_id (%u bytes; RFC 9147 §5)", what,
-                 reply[SID_LEN_AT]);
+    cr_assert(n > SID_LEN_AT && reply[0] == 22 && reply[13] == 2, "%s: a ServerHello record (%zu bytes)",
+              what, n);
+    cr_assert_eq(reply[SID_LEN_AT], 0, "%s echoes the client's legacy_session_id (%u bytes; RFC 9147 §5)",
+                 what, reply[SID_LEN_AT]);
 }
 
 static void configs(cdtls_config *cc, cdtls_config *sc)
@@ -156,7 +156,8 @@ Test(engine13_session_id, server_hello_does_not_echo)
     uint8_t reply[2048];
     size_t rn = 0;
     cr_assert_eq(cdtls_conn_next_datagram(srv, reply, sizeof reply, &rn, NULL), CDTLS_OK);
-    cr_assert(!contains(reply, rn, "\xcf\x21\xad\x74\xe5\x9a\x61\x11", 8), "a ServerHello, not a HelloRetryRequest");
+    cr_assert(!contains(reply, rn, "\xcf\x21\xad\x74\xe5\x9a\x61\x11", 8),
+              "a ServerHello, not a HelloRetryRequest");
     expect_empty_echo(reply, rn, "the ServerHello");
     cdtls_conn_free(srv);
     cdtls_conn_free(cli);
