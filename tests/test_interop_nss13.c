@@ -354,3 +354,105 @@ Test(interop_nss13, server13_p384_hrr_vs_our_client)
 {
     server13_vs_our_client("P384");
 }
+
+/* ------------------------------------------------- 1.3 resumption */
+
+/* Issue 17: DTLS 1.3 resumption with NSS 3.110. NSS's DTLS peer is tstclnt
+ * in both roles (selfserv has no DTLS: cmd/selfserv/selfserv.c opens only
+ * TCP sockets); -L N runs N connections one after another in one process
+ * (main's `while (numConnections--) run()`), with one client session cache
+ * (SSL_ClearSessionCache only at exit) and, as a server, one process-wide
+ * ticket key (tls13 tickets are self-encrypted), so the second connection
+ * can resume with the first's ticket. -A file is read afresh by each run
+ * (stdin would be at its end for the second). tstclnt prints, per
+ * handshake (printSecurityInfo), its client-side counters: "N cache hits;
+ * ..." and "N stateless resumes" (ssl3stats hsh_sid_cache_hits,
+ * hsh_sid_stateless_resumes: a client resuming with a ticket). */
+static void start_tstclnt_loop(child *ch, const char *role, uint16_t port, const char *file)
+{
+    static char port_arg[8];
+    snprintf(port_arg, sizeof port_arg, "%u", port);
+    char *argv[24];
+    size_t n = 0;
+    argv[n++] = (char *)tstclnt;
+    argv[n++] = "-h", argv[n++] = "127.0.0.1";
+    argv[n++] = "-p", argv[n++] = port_arg;
+    argv[n++] = "-d", argv[n++] = nssdb;
+    argv[n++] = "-V", argv[n++] = "tls1.3:tls1.3";
+    argv[n++] = "-P", argv[n++] = (char *)role;
+    argv[n++] = "-L", argv[n++] = "2";
+    argv[n++] = "-A", argv[n++] = (char *)file;
+    if (strcmp(role, "client") == 0)
+        argv[n++] = "-a", argv[n++] = "server.example.com";
+    else
+        argv[n++] = "-n", argv[n++] = "cdtls-leaf";
+    argv[n] = NULL;
+    unsetenv("SSLKEYLOGFILE");
+    cr_assert_eq(child_start(ch, argv), 0);
+}
+
+/* A file in this process's NSS directory holding text. */
+static const char *text_file(const char *name, const char *text)
+{
+    static char path[260];
+    snprintf(path, sizeof path, "%s/%s", nssdir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* tstclnt -P client -L 2 against our listener issuing stateless tickets:
+ * each run sends its line, we echo it and close (close_notify ends its
+ * run); the second connection is resumed on both sides. */
+Test(interop_nss13, resumption13_tstclnt_vs_listener)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_ticket_keys keys;
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 3600u * 1000u, cdtls_io_now_ms()), CDTLS_OK);
+    cfg.resumption.ticket_keys = &keys;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    start_tstclnt_loop(&cli, "client", port, text_file("req-client", "ping-from-nss\n"));
+    int resumed[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 10000, &s);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no handshake with tstclnt: %s", i + 1, cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        uint8_t buf[256];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no record from tstclnt: %s", i + 1, cdtls_strerror(rc));
+        cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0, "tstclnt sent \"%.*s\"", (int)n, buf);
+        cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+        /* our close_notify ends tstclnt's run (its socket read returns 0);
+         * first let the echo and the ticket's ACK go both ways */
+        for (int round = 0; round < 5; round++) (void)cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 100);
+        cdtls_sock_close(s);
+    }
+    int resumes = child_output_contains(&cli, "1 stateless resumes", 5000);
+    /* and the first handshake was a full one on its side too */
+    int full_first = child_output_contains(&cli, "0 stateless resumes", 0);
+    child_stop(&cli, resumed[0] != 0 || resumed[1] != 1 || !resumes || !full_first);
+    cdtls_listener_close(l);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our server resumed tstclnt's second connection");
+    cr_assert(resumes, "tstclnt counts one stateless (ticket) resumption");
+    cr_assert(full_first, "tstclnt's first connection was no resumption");
+    cr_assert_geq(keys.opened, 1, "our ticket was opened again");
+    cdtls_ticket_keys_wipe(&keys);
+    served_identity_free(&id);
+}
