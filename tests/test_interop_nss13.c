@@ -384,8 +384,9 @@ static void start_tstclnt_loop(child *ch, const char *role, uint16_t port, const
     argv[n++] = "-A", argv[n++] = (char *)file;
     if (strcmp(role, "client") == 0)
         argv[n++] = "-a", argv[n++] = "server.example.com";
-    else
-        argv[n++] = "-n", argv[n++] = "cdtls-leaf";
+    else /* -u: SSL_ENABLE_SESSION_TICKETS, without which an NSS server
+          * sends no 1.3 NewSessionTicket (tls13_ServerHandleFinished) */
+        argv[n++] = "-n", argv[n++] = "cdtls-leaf", argv[n++] = "-u";
     argv[n] = NULL;
     unsetenv("SSLKEYLOGFILE");
     cr_assert_eq(child_start(ch, argv), 0);
@@ -454,5 +455,103 @@ Test(interop_nss13, resumption13_tstclnt_vs_listener)
     cr_assert(full_first, "tstclnt's first connection was no resumption");
     cr_assert_geq(keys.opened, 1, "our ticket was opened again");
     cdtls_ticket_keys_wipe(&keys);
+    served_identity_free(&id);
+}
+
+/* The inode of a UDP socket bound to 127.0.0.1:port other than the one
+ * with inode not (0: any), waiting up to wait_ms; 0 if none. */
+static unsigned long udp_socket_inode(uint16_t port, unsigned long not, int wait_ms)
+{
+    char want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    for (int waited = 0; waited <= wait_ms; waited += 20) {
+        FILE *f = fopen("/proc/net/udp", "r");
+        if (!f) return 0;
+        char line[512], local[64];
+        unsigned long inode = 0, found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
+                strcmp(local, want) == 0 && inode != not &&inode != 0)
+                found = inode;
+        fclose(f);
+        if (found) return found;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* Our client (one cdtls_session_cache) against tstclnt -P server -L 2 -u:
+ * each run of tstclnt binds the port afresh (bindToClient), sends its line
+ * from -A once the handshake is done and ends at that file's end (closing
+ * with close_notify); the ticket of the first connection resumes the
+ * second. tstclnt's printed counters are its client-side ones (hsh_*),
+ * nothing a server counts, so NSS's side of it is what it sent: a
+ * ServerHello whose pre_shared_key selects our ticket (what our client's
+ * cdtls_conn_resumed reports) and its line under the keys derived from it. */
+Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[2];
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt_loop(&srv, "server", port, text_file("req-server", "pong-from-nss\n"));
+    int resumed[2] = {-1, -1};
+    size_t n_certs[2] = {0, 0};
+    unsigned long first_inode = 0;
+    for (int i = 0; i < 2; i++) {
+        unsigned long inode = udp_socket_inode(port, i == 0 ? 0 : first_inode, 5000);
+        if (!inode) child_stop(&srv, 1);
+        cr_assert(inode, "tstclnt -P server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
+        if (i == 0) first_inode = inode;
+        cdtls_addr to;
+        cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+        cdtls_sock *s = NULL;
+        int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: handshake with tstclnt -P server: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        (void)cdtls_conn_peer_certificates(c, &n_certs[i]);
+        uint8_t buf[128];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: tstclnt's line: %s", i + 1, cdtls_strerror(rc));
+        cr_assert(n == 14 && memcmp(buf, "pong-from-nss\n", 14) == 0, "got \"%.*s\"", (int)n, buf);
+        if (i == 0) {
+            /* NSS's server may send its line before our Finished is in
+             * (0.5-RTT data, RFC 8446 §2) and its ticket after it: read on
+             * until the ticket is in our store (bounded: 20 rounds of
+             * 100 ms) */
+            cdtls_session kept;
+            int got = -1;
+            for (int round = 0; round < 20; round++) {
+                got = cfg.resumption.store->get(cfg.resumption.store->ctx, (const uint8_t *)id.host,
+                                                strlen(id.host), &kept);
+                if (got == CDTLS_OK) break;
+                (void)cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 100);
+            }
+            if (got != CDTLS_OK) child_stop(&srv, 1);
+            cr_assert_eq(got, CDTLS_OK, "our client kept NSS's ticket");
+            cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
+        }
+        cdtls_sock_close(s);
+    }
+    child_stop(&srv, resumed[0] != 0 || resumed[1] != 1);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_gt(n_certs[0], 0, "NSS sent its certificate in the full handshake");
+    cr_assert_eq(resumed[1], 1, "our client resumed with NSS's ticket");
     served_identity_free(&id);
 }
