@@ -555,3 +555,104 @@ Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
     cr_assert_eq(resumed[1], 1, "our client resumed with NSS's ticket");
     served_identity_free(&id);
 }
+
+/* ------------------------------------------------ 1.3 connection IDs */
+
+/* NSS 3.110 has no DTLS connection IDs, in either version: its
+ * SSLExtensionType (lib/ssl/sslt.h) has no connection_id (54, RFC 9146 /
+ * RFC 9147 §9), its SSLHandshakeType no new_connection_id (9) or
+ * request_connection_id (10) (dtls13con.c only quotes them, from RFC 9147
+ * §5.8.4, in a comment), and its DTLS 1.3 record writer
+ * (dtls13_InsertCipherTextHeader) only ever writes the unified header with
+ * the C bit clear (UNIFIED_HEADER_LONG 0x2c, UNIFIED_HEADER_SHORT 0x20). So
+ * what can be checked with NSS is that offering CIDs costs nothing: NSS
+ * ignores our connection_id extension (unknown extensions are ignored, RFC
+ * 8446 §4.2), nothing is negotiated, and the connection works on plain
+ * records, both roles. */
+Test(interop_nss13, cid13_with_nss)
+{
+    cr_skip_test(
+        "NSS 3.110 has no DTLS connection IDs: no connection_id extension (54) in lib/ssl/sslt.h, "
+        "no NewConnectionId/RequestConnectionId, its 1.3 records never set the unified header's C bit "
+        "(dtls13con.c); cid13_offered_* check that offering them to NSS is harmless");
+}
+
+Test(interop_nss13, cid13_offered_to_tstclnt_client)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    start_tstclnt(&cli, "client", port, "tls1.3:tls1.3", NULL, NULL);
+    cr_assert_eq(child_write(&cli, "ping-from-nss\n"), 0);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with tstclnt: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    cr_assert_not(cdtls_conn_uses_cid(c), "a CID negotiated with an NSS that has none");
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from tstclnt: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0, "tstclnt sent \"%.*s\"", (int)n, buf);
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    int echoed = child_output_contains(&cli, "ping-from-nss", 3000);
+    child_stop(&cli, !echoed);
+    cr_assert(echoed, "tstclnt printed our echo");
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, cid13_offered_to_tstclnt_server)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt(&srv, "server", port, "tls1.3:tls1.3", NULL, NULL);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "tstclnt -P server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with tstclnt -P server: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    cr_assert_not(cdtls_conn_uses_cid(c), "a CID negotiated with an NSS that has none");
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    int seen = child_output_contains(&srv, ping, 5000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen, "tstclnt printed our line");
+    cr_assert_eq(child_write(&srv, "pong-from-nss\n"), 0);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "tstclnt's line: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "pong-from-nss\n", 14) == 0, "got \"%.*s\"", (int)n, buf);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    served_identity_free(&id);
+}
