@@ -530,6 +530,11 @@ Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
     int resumed[2] = {-1, -1};
     size_t n_certs[2] = {0, 0};
     unsigned long first_inode = 0;
+    /* each connection stays open until both are done: its close_notify,
+     * sent while the peer's next socket waits for its first datagram (to
+     * connect to its sender), would take that socket for the old
+     * connection's address */
+    cdtls_sock *open_socks[2] = {NULL, NULL};
     for (int i = 0; i < 2; i++) {
         unsigned long inode = udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
         if (!inode) child_stop(&srv, 1);
@@ -569,8 +574,9 @@ Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
             cr_assert_eq(got, CDTLS_OK, "our client kept NSS's ticket");
             cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
         }
-        cdtls_sock_close(s);
+        open_socks[i] = s;
     }
+    for (int i = 0; i < 2; i++) cdtls_sock_close(open_socks[i]);
     child_stop(&srv, resumed[0] != 0 || resumed[1] != 1);
     cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
     cr_assert_gt(n_certs[0], 0, "NSS sent its certificate in the full handshake");

@@ -1366,6 +1366,11 @@ static void our_client_resumes_wolf(const char *const *keyshare)
     static const char *const ping[2] = {"ping-full-handshake", "ping-resumed"};
     int resumed[2] = {-1, -1};
     unsigned long first_inode = 0;
+    /* each connection stays open until both are done: its close_notify,
+     * sent while the peer's next socket waits for its first datagram (to
+     * connect to its sender), would take that socket for the old
+     * connection's address */
+    cdtls_sock *open_socks[2] = {NULL, NULL};
     for (int i = 0; i < 2; i++) {
         /* the example server closes its socket after a connection and binds
          * a new one for the next (examples/server/server.c, udp_accept in
@@ -1413,8 +1418,9 @@ static void our_client_resumes_wolf(const char *const *keyshare)
             if (early) child_stop(&srv, 1);
             cr_assert(!early, "the wolfSSL server calls the first connection resumed");
         }
-        cdtls_sock_close(s);
+        open_socks[i] = s;
     }
+    for (int i = 0; i < 2; i++) cdtls_sock_close(open_socks[i]);
     int reused = child_output_contains(&srv, "SSL reused session", 3000);
     int err = child_output_contains(&srv, "wolfSSL error", 0);
     child_stop(&srv, !reused || err || resumed[0] != 0 || resumed[1] != 1);
