@@ -50,8 +50,9 @@ Test(hs13_cookie_order, cookie_in_the_first_fragment_of_a_hybrid_hello)
     cr_assert_eq(hs13_client_hello_parse(buf, w.len, &ch), CDTLS_OK);
     cr_assert(ch.cookie && ch.cookie_len == sizeof cookie && memcmp(ch.cookie, cookie, sizeof cookie) == 0);
     size_t cookie_end = (size_t)(ch.cookie - buf) + ch.cookie_len;
-    cr_assert_leq(cookie_end, FIRST_FRAGMENT_BODY, "the cookie ends at byte %zu of the hello, after the first "
-                                                  "fragment (%u bytes)",
+    cr_assert_leq(cookie_end, FIRST_FRAGMENT_BODY,
+                  "the cookie ends at byte %zu of the hello, after the first "
+                  "fragment (%u bytes)",
                   cookie_end, FIRST_FRAGMENT_BODY);
     cr_assert(ch.cookie < ch.key_shares, "the cookie before the key shares");
     hs13_key_share got;
