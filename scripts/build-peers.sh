@@ -34,12 +34,16 @@ WOLFSSL_SUITE=sid
 # issue 16's options, and what our 1.2 interop tests use besides (PSK,
 # AES-CCM, Ed25519 for the libsodium build's certificates); issue 17's RFC
 # 7250 raw public keys (--enable-rpk) and 1.3 post-handshake client auth
-# (--enable-postauth). The options are part of the cache key below, so a
-# .peers/wolfssl built without them is rebuilt.
+# (--enable-postauth); issue 17's 1.3 resumption: without
+# --enable-session-ticket (off by default) wolfSSL has no 1.3
+# NewSessionTicket at all and its example client refuses -r with -v 4
+# ("Can't do TLS 1.3 resumption; need session tickets!", client.c). The
+# options are part of the cache key below, so a .peers/wolfssl built without
+# them is rebuilt.
 WOLFSSL_OPTS=(--enable-dtls --enable-dtls13 --enable-dtlscid --enable-dtls-frag-ch
               --enable-curve25519 --enable-mlkem --enable-pqc-hybrids
               --enable-psk --enable-aesccm --enable-ed25519
-              --enable-rpk --enable-postauth
+              --enable-rpk --enable-postauth --enable-session-ticket
               --enable-static --disable-shared --disable-crypttests --disable-benchmark)
 NSS_VERSION=3.110
 NSS_SUITE=trixie

@@ -18,6 +18,7 @@
  * built yet". NSS 3.87's and 3.110's lack of Ed25519 and of DTLS 1.2 PSK
  * suites skip the libsodium build as in test_interop_nss.c. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,4 +354,333 @@ Test(interop_nss13, server13_vs_our_client)
 Test(interop_nss13, server13_p384_hrr_vs_our_client)
 {
     server13_vs_our_client("P384");
+}
+
+/* ------------------------------------------------- 1.3 resumption */
+
+/* Issue 17: DTLS 1.3 resumption with NSS 3.110. NSS's DTLS peer is tstclnt
+ * in both roles (selfserv has no DTLS: cmd/selfserv/selfserv.c opens only
+ * TCP sockets); -L N runs N connections one after another in one process
+ * (main's `while (numConnections--) run()`), with one client session cache
+ * (SSL_ClearSessionCache only at exit) and, as a server, one process-wide
+ * ticket key (tls13 tickets are self-encrypted), so the second connection
+ * can resume with the first's ticket. -A file is read afresh by each run
+ * (stdin would be at its end for the second). tstclnt prints, per
+ * handshake (printSecurityInfo), its client-side counters: "N cache hits;
+ * ..." and "N stateless resumes" (ssl3stats hsh_sid_cache_hits,
+ * hsh_sid_stateless_resumes: a client resuming with a ticket). */
+static void start_tstclnt_loop(child *ch, const char *role, uint16_t port, const char *file)
+{
+    static char port_arg[8];
+    snprintf(port_arg, sizeof port_arg, "%u", port);
+    char *argv[24];
+    size_t n = 0;
+    argv[n++] = (char *)tstclnt;
+    argv[n++] = "-h", argv[n++] = "127.0.0.1";
+    argv[n++] = "-p", argv[n++] = port_arg;
+    argv[n++] = "-d", argv[n++] = nssdb;
+    argv[n++] = "-V", argv[n++] = "tls1.3:tls1.3";
+    argv[n++] = "-P", argv[n++] = (char *)role;
+    argv[n++] = "-L", argv[n++] = "2";
+    argv[n++] = "-A", argv[n++] = (char *)file;
+    if (strcmp(role, "client") == 0)
+        argv[n++] = "-a", argv[n++] = "server.example.com";
+    else /* -u: SSL_ENABLE_SESSION_TICKETS, without which an NSS server
+          * sends no 1.3 NewSessionTicket (tls13_ServerHandleFinished) */
+        argv[n++] = "-n", argv[n++] = "cdtls-leaf", argv[n++] = "-u";
+    argv[n] = NULL;
+    unsetenv("SSLKEYLOGFILE");
+    cr_assert_eq(child_start(ch, argv), 0);
+}
+
+/* A file in this process's NSS directory holding text. */
+static const char *text_file(const char *name, const char *text)
+{
+    static char path[260];
+    snprintf(path, sizeof path, "%s/%s", nssdir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* tstclnt -P client -L 2 against our listener issuing stateless tickets:
+ * each run sends its line, we echo it and close (close_notify ends its
+ * run); the second connection is resumed on both sides. */
+Test(interop_nss13, resumption13_tstclnt_vs_listener)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_ticket_keys keys;
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 3600u * 1000u, cdtls_io_now_ms()), CDTLS_OK);
+    cfg.resumption.ticket_keys = &keys;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    start_tstclnt_loop(&cli, "client", port, text_file("req-client", "ping-from-nss\n"));
+    int resumed[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 10000, &s);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no handshake with tstclnt: %s", i + 1, cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        uint8_t buf[256];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no record from tstclnt: %s", i + 1, cdtls_strerror(rc));
+        cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0, "tstclnt sent \"%.*s\"", (int)n, buf);
+        cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+        /* our close_notify ends tstclnt's run (its socket read returns 0);
+         * first let the echo and the ticket's ACK go both ways */
+        for (int round = 0; round < 5; round++) (void)cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 100);
+        cdtls_sock_close(s);
+    }
+    int resumes = child_output_contains(&cli, "1 stateless resumes", 5000);
+    /* and the first handshake was a full one on its side too */
+    int full_first = child_output_contains(&cli, "0 stateless resumes", 0);
+    child_stop(&cli, resumed[0] != 0 || resumed[1] != 1 || !resumes || !full_first);
+    cdtls_listener_close(l);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our server resumed tstclnt's second connection");
+    cr_assert(resumes, "tstclnt counts one stateless (ticket) resumption");
+    cr_assert(full_first, "tstclnt's first connection was no resumption");
+    cr_assert_geq(keys.opened, 1, "our ticket was opened again");
+    cdtls_ticket_keys_wipe(&keys);
+    served_identity_free(&id);
+}
+
+/* 1 if process pid has the socket with this inode open. */
+static int socket_of(pid_t pid, unsigned long inode)
+{
+    char dir[64], want[48], path[340], link[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) link[n] = 0, found = strcmp(link, want) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The inode of a UDP socket of process pid bound to 127.0.0.1:port, other
+ * than the one with inode not (0: any), waiting up to wait_ms; 0 if none.
+ * The peer's own socket: between its two sockets the port is free, and a
+ * test running beside this one may take it (udp_free_port). */
+static unsigned long udp_socket_inode(pid_t pid, uint16_t port, unsigned long not, int wait_ms)
+{
+    char want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    for (int waited = 0; waited <= wait_ms; waited += 20) {
+        FILE *f = fopen("/proc/net/udp", "r");
+        if (!f) return 0;
+        char line[512], local[64];
+        unsigned long inode = 0, found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
+                strcmp(local, want) == 0 && inode != not &&inode != 0 && socket_of(pid, inode))
+                found = inode;
+        fclose(f);
+        if (found) return found;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* Our client (one cdtls_session_cache) against tstclnt -P server -L 2 -u:
+ * each run of tstclnt binds the port afresh (bindToClient), sends its line
+ * from -A once the handshake is done and ends at that file's end (closing
+ * with close_notify); the ticket of the first connection resumes the
+ * second. tstclnt's printed counters are its client-side ones (hsh_*),
+ * nothing a server counts, so NSS's side of it is what it sent: a
+ * ServerHello whose pre_shared_key selects our ticket (what our client's
+ * cdtls_conn_resumed reports) and its line under the keys derived from it. */
+Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[2];
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt_loop(&srv, "server", port, text_file("req-server", "pong-from-nss\n"));
+    int resumed[2] = {-1, -1};
+    size_t n_certs[2] = {0, 0};
+    unsigned long first_inode = 0;
+    /* each connection stays open until both are done: its close_notify,
+     * sent while the peer's next socket waits for its first datagram (to
+     * connect to its sender), would take that socket for the old
+     * connection's address */
+    cdtls_sock *open_socks[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        unsigned long inode = udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
+        if (!inode) child_stop(&srv, 1);
+        cr_assert(inode, "tstclnt -P server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
+        if (i == 0) first_inode = inode;
+        cdtls_addr to;
+        cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+        cdtls_sock *s = NULL;
+        int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: handshake with tstclnt -P server: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        (void)cdtls_conn_peer_certificates(c, &n_certs[i]);
+        uint8_t buf[128];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: tstclnt's line: %s", i + 1, cdtls_strerror(rc));
+        cr_assert(n == 14 && memcmp(buf, "pong-from-nss\n", 14) == 0, "got \"%.*s\"", (int)n, buf);
+        if (i == 0) {
+            /* NSS's server may send its line before our Finished is in
+             * (0.5-RTT data, RFC 8446 §2) and its ticket after it: read on
+             * until the ticket is in our store (bounded: 20 rounds of
+             * 100 ms) */
+            cdtls_session kept;
+            int got = -1;
+            for (int round = 0; round < 20; round++) {
+                got = cfg.resumption.store->get(cfg.resumption.store->ctx, (const uint8_t *)id.host,
+                                                strlen(id.host), &kept);
+                if (got == CDTLS_OK) break;
+                (void)cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 100);
+            }
+            if (got != CDTLS_OK) child_stop(&srv, 1);
+            cr_assert_eq(got, CDTLS_OK, "our client kept NSS's ticket");
+            cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
+        }
+        open_socks[i] = s;
+    }
+    for (int i = 0; i < 2; i++) cdtls_sock_close(open_socks[i]);
+    child_stop(&srv, resumed[0] != 0 || resumed[1] != 1);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_gt(n_certs[0], 0, "NSS sent its certificate in the full handshake");
+    cr_assert_eq(resumed[1], 1, "our client resumed with NSS's ticket");
+    served_identity_free(&id);
+}
+
+/* ------------------------------------------------ 1.3 connection IDs */
+
+/* NSS 3.110 has no DTLS connection IDs, in either version: its
+ * SSLExtensionType (lib/ssl/sslt.h) has no connection_id (54, RFC 9146 /
+ * RFC 9147 §9), its SSLHandshakeType no new_connection_id (9) or
+ * request_connection_id (10) (dtls13con.c only quotes them, from RFC 9147
+ * §5.8.4, in a comment), and its DTLS 1.3 record writer
+ * (dtls13_InsertCipherTextHeader) only ever writes the unified header with
+ * the C bit clear (UNIFIED_HEADER_LONG 0x2c, UNIFIED_HEADER_SHORT 0x20). So
+ * what can be checked with NSS is that offering CIDs costs nothing: NSS
+ * ignores our connection_id extension (unknown extensions are ignored, RFC
+ * 8446 §4.2), nothing is negotiated, and the connection works on plain
+ * records, both roles. */
+Test(interop_nss13, cid13_with_nss)
+{
+    cr_skip_test(
+        "NSS 3.110 has no DTLS connection IDs: no connection_id extension (54) in lib/ssl/sslt.h, "
+        "no NewConnectionId/RequestConnectionId, its 1.3 records never set the unified header's C bit "
+        "(dtls13con.c); cid13_offered_* check that offering them to NSS is harmless");
+}
+
+Test(interop_nss13, cid13_offered_to_tstclnt_client)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    start_tstclnt(&cli, "client", port, "tls1.3:tls1.3", NULL, NULL);
+    cr_assert_eq(child_write(&cli, "ping-from-nss\n"), 0);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no handshake with tstclnt: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    cr_assert_not(cdtls_conn_uses_cid(c), "a CID negotiated with an NSS that has none");
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from tstclnt: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0, "tstclnt sent \"%.*s\"", (int)n, buf);
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    int echoed = child_output_contains(&cli, "ping-from-nss", 3000);
+    child_stop(&cli, !echoed);
+    cr_assert(echoed, "tstclnt printed our echo");
+    cdtls_sock_close(s);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+Test(interop_nss13, cid13_offered_to_tstclnt_server)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt(&srv, "server", port, "tls1.3:tls1.3", NULL, NULL);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "tstclnt -P server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "handshake with tstclnt -P server: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    cr_assert_not(cdtls_conn_uses_cid(c), "a CID negotiated with an NSS that has none");
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    int seen = child_output_contains(&srv, ping, 5000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen, "tstclnt printed our line");
+    cr_assert_eq(child_write(&srv, "pong-from-nss\n"), 0);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "tstclnt's line: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "pong-from-nss\n", 14) == 0, "got \"%.*s\"", (int)n, buf);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    served_identity_free(&id);
 }

@@ -25,12 +25,24 @@
  * the 1.3 raw-public-key tests (wolfSSL's client --rpk; its server example
  * has no such option) and the post-handshake client authentication tests
  * (-Q, both roles) run against the real peer, each with a negative control
- * showing the other side checks. */
+ * showing the other side checks.
+ *
+ * Issue 17, 1.3 session resumption (wolfSSL built with
+ * --enable-session-ticket) both ways, stateless and stateful tickets on our
+ * side, with X25519MLKEM768 where the provider has ML-KEM; 1.3 connection
+ * IDs both ways (below). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cdtls/cdtls.h"
@@ -108,22 +120,29 @@ static uint16_t psk_suite(void)
 
 /* Starts wolfSSL's example program: prog, "-u -v <version> [-h 127.0.0.1]
  * -p <port>", then extra (NULL-terminated). */
-static void start_wolf(child *ch, const char *prog, const char *version, uint16_t port,
-                       const char *const *extra)
+static void start_wolf_ex(child *ch, const char *prog, const char *version, uint16_t port,
+                          const char *const *extra, int line_buffered)
 {
     static char port_arg[8];
     snprintf(port_arg, sizeof port_arg, "%u", port);
-    char *argv[40];
+    char *argv[42];
     size_t n = 0;
+    if (line_buffered) argv[n++] = "stdbuf", argv[n++] = "-oL";
     argv[n++] = (char *)prog;
     argv[n++] = "-u";
     argv[n++] = "-v", argv[n++] = (char *)version;
     /* the server binds 127.0.0.1 unless -b, and has no -h */
     if (prog == wolf_client) argv[n++] = "-h", argv[n++] = "127.0.0.1";
     argv[n++] = "-p", argv[n++] = port_arg;
-    for (size_t i = 0; extra && extra[i] && n < 39; i++) argv[n++] = (char *)extra[i];
+    for (size_t i = 0; extra && extra[i] && n < 41; i++) argv[n++] = (char *)extra[i];
     argv[n] = NULL;
     cr_assert_eq(child_start(ch, argv), 0);
+}
+
+static void start_wolf(child *ch, const char *prog, const char *version, uint16_t port,
+                       const char *const *extra)
+{
+    start_wolf_ex(ch, prog, version, port, extra, 0);
 }
 
 /* wolfSSL reports "SSL version is DTLSv1.x" for the version expected. */
@@ -240,6 +259,24 @@ static void client_config(const served_identity *id, cdtls_x509_cert *anchor, ui
     cfg->callbacks.unix_time = wall_clock;
 }
 
+/* Since wolfSSL is built with session tickets (scripts/build-peers.sh,
+ * issue 17), its DTLS 1.3 server sends a NewSessionTicket after each
+ * handshake, and a line of ours sent at once after our Finished (before the
+ * server's ACK of it, which RFC 9147 allows) never reaches the example's
+ * wolfSSL_read: the server answers without printing "Client message:"
+ * (seen on the wire: our Finished, our record, then wolfSSL's ACK and
+ * ticket; our record is not resent, as application data never is). So on
+ * 1.3 our client first reads for 300 ms, taking the server's ACK and its
+ * ticket, before its first line. */
+static void settle_13(cdtls_sock *s)
+{
+    if (peer_conn_version(cdtls_sock_conn(s)) != PEER_V13) return;
+    uint8_t buf[64];
+    size_t n = 0;
+    int rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 300);
+    cr_assert_eq(rc, CDTLS_ERR_TIMEOUT, "%s", cdtls_strerror(rc));
+}
+
 /* The wolfSSL server started with version and extra (it binds 127.0.0.1
  * and waits) against our client with cfg: handshake, our line printed by
  * wolfSSL, its answer read. Returns our negotiated version. */
@@ -262,10 +299,11 @@ static int our_client_vs_wolf_server(const cdtls_config *cfg, const char *versio
     *suite = cdtls_conn_cipher_suite(c);
     int v = peer_conn_version(c);
     note_cid(c);
-    const char *ping = "ping-from-cdtls";
-    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
     size_t n = 0;
+    settle_13(s);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
     if (rc != CDTLS_OK) child_stop(&srv, 1);
     cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
@@ -922,6 +960,7 @@ static void wolf_server_asks(int give_cert)
     cdtls_conn *c = cdtls_sock_conn(s);
     cr_assert_eq(peer_conn_version(c), PEER_V13);
     cr_assert_eq(cdtls_conn_client_auth_state(c), CDTLS_CLIENT_AUTH_STATE_NONE);
+    settle_13(s);
     const char *ping = "ping-from-cdtls";
     cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
     uint8_t buf[128];
@@ -1124,4 +1163,534 @@ Test(interop_wolfssl, raw_public_keys13_wolf_server)
             "has no --rpk, even built with --enable-rpk): our pinning client has no wolfSSL server "
             "to meet");
     cr_assert_fail("this wolfSSL example server offers --rpk: the interop test is to be written");
+}
+
+/* ------------------------------------------------- 1.3 resumption */
+
+/* The examples' stdout is a file here, fully buffered: what a program that
+ * stays for a second connection printed of its first is seen only at its
+ * exit. The tests that read it in between run it under coreutils' stdbuf
+ * -oL (line-buffered stdout). */
+static void require_stdbuf(void)
+{
+    if (system("stdbuf --version > /dev/null 2>&1") != 0)
+        cr_skip_test("no stdbuf (coreutils) to line-buffer the wolfSSL example's output");
+}
+
+/* Issue 17: DTLS 1.3 resumption (RFC 8446 §2.2, §4.6.1: a NewSessionTicket
+ * after the handshake, its PSK offered in the next ClientHello with
+ * psk_dhe_ke) with wolfSSL built with --enable-session-ticket (without it
+ * wolfSSL 5.9.2 has no 1.3 tickets: "Can't do TLS 1.3 resumption; need
+ * session tickets!"). What wolfSSL's examples print (wolfssl/test.h
+ * showPeerEx, examples/client/client.c): "SSL reused session" on both sides
+ * for a resumed connection; the client's -r second connection also prints
+ * "reused session id" (else "didn't reuse session id!!!") and sends
+ * "resuming wolfssl!"; "Session Ticket CB: ticketSz = N" each time a ticket
+ * arrives. keyshare: wolfSSL's key share flags as for the 1.3 tests above.
+ *
+ * The wolfSSL client with -r (its second connection from a new socket, with
+ * the session of the first; --waitTicket: the first waits until our ticket
+ * is in) against our listener, twice: a full handshake, then a resumed one,
+ * on both sides. stateful: our server keeps the sessions in a
+ * cdtls_session_cache (the ticket is an index into it), else it seals them
+ * into stateless tickets under cdtls_ticket_keys. */
+static void wolf_client_resumes(const char *const *keyshare, int stateful)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    require_stdbuf();
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_ticket_keys keys;
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[4];
+    cr_assert_eq(cdtls_ticket_keys_init(&keys, NULL, 3600u * 1000u, cdtls_io_now_ms()), CDTLS_OK);
+    if (stateful)
+        cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 4);
+    else
+        cfg.resumption.ticket_keys = &keys;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    const char *extra[10] = {"-A", cert_file(id.root_pem), "-x", "-r", "--waitTicket"};
+    size_t ne = 5;
+    for (size_t i = 0; keyshare && keyshare[i] && ne < 9; i++) extra[ne++] = keyshare[i];
+    extra[ne] = NULL;
+    child cli;
+    start_wolf_ex(&cli, wolf_client, "4", port, extra, 1);
+    int resumed[2] = {-1, -1};
+    uint16_t group[2] = {0, 0};
+    static const char *const said[2] = {"hello wolfssl!", "resuming wolfssl!"};
+    static const char *const reply[2] = {"echo-from-cdtls-full", "echo-from-cdtls-resumed"};
+    for (int i = 0; i < 2; i++) {
+        cdtls_sock *s = NULL;
+        int rc = cdtls_listener_accept(l, 10000, &s);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no handshake with the wolfSSL client: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        group[i] = cdtls_conn_group(c);
+        uint8_t buf[256];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&cli, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: no record from the wolfSSL client: %s", i + 1,
+                     cdtls_strerror(rc));
+        while (n && buf[n - 1] == 0) n--;
+        int same = n == strlen(said[i]) && memcmp(buf, said[i], n) == 0;
+        if (!same) child_stop(&cli, 1);
+        cr_assert(same, "connection %d: the wolfSSL client sent \"%.*s\"", i + 1, (int)n, buf);
+        cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)reply[i], strlen(reply[i]), NULL), CDTLS_OK);
+        int echoed = child_output_contains(&cli, reply[i], 5000);
+        if (!echoed) child_stop(&cli, 1);
+        cr_assert(echoed, "connection %d: the wolfSSL client printed our reply", i + 1);
+        cdtls_sock_close(s);
+    }
+    int got_ticket = child_output_contains(&cli, "Session Ticket CB: ticketSz", 0);
+    int reused = child_output_contains(&cli, "reused session id", 0) &&
+                 child_output_contains(&cli, "SSL reused session", 0);
+    int not_reused = child_output_contains(&cli, "didn't reuse session id", 0);
+    int err = child_output_contains(&cli, "wolfSSL error", 0);
+    child_stop(&cli, !got_ticket || !reused || not_reused || err || resumed[0] != 0 || resumed[1] != 1);
+    cdtls_listener_close(l);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our server resumed the wolfSSL client's second connection");
+    cr_assert(got_ticket, "the wolfSSL client took our NewSessionTicket");
+    cr_assert(reused && !not_reused, "the wolfSSL client says its second connection resumed");
+    cr_assert(!err, "the wolfSSL client reported an error");
+    /* psk_dhe_ke: the resumed handshake ran a key exchange too, on the
+     * group of the first (wolfSSL's key share) */
+    cr_assert(group[1] != 0 && group[1] == group[0], "groups 0x%04x then 0x%04x", group[0], group[1]);
+    if (!stateful) {
+        cr_assert_geq(keys.sealed, 1, "a stateless ticket was sealed");
+        cr_assert_geq(keys.opened, 1, "and opened again on resumption");
+    }
+    cdtls_ticket_keys_wipe(&keys);
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, resumption13_wolf_client_vs_listener)
+{
+    wolf_client_resumes(NULL, 0);
+}
+
+Test(interop_wolfssl, resumption13_stateful_wolf_client_vs_listener)
+{
+    wolf_client_resumes(NULL, 1);
+}
+
+Test(interop_wolfssl, resumption13_mlkem_wolf_client_vs_listener)
+{
+    if (!peer_cdtls_has_mlkem())
+        cr_skip_test("provider %s has no ML-KEM-768: no X25519MLKEM768 on our side",
+                     cdtls_provider_default()->name);
+    const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
+    wolf_client_resumes(ks, 0);
+}
+
+/* Our client (one cdtls_session_cache for both connections) against the
+ * wolfSSL server with -r (it takes a second connection after the first and
+ * allows its resumption; its tickets are its own, sealed with the example's
+ * ticket key): the first is a full handshake that leaves wolfSSL's ticket,
+ * a 1.3 session, in our store; the second offers it and is resumed, on both
+ * sides. */
+/* 1 if process pid has the socket with this inode open. */
+static int socket_of(pid_t pid, unsigned long inode)
+{
+    char dir[64], want[48], path[340], link[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) link[n] = 0, found = strcmp(link, want) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+/* The inode of a UDP socket of process pid bound to 127.0.0.1:port, other
+ * than the one with inode not (0: any), waiting up to wait_ms; 0 if none.
+ * The peer's own socket: between its two sockets the port is free, and a
+ * test running beside this one may take it (udp_free_port). */
+static unsigned long udp_socket_inode(pid_t pid, uint16_t port, unsigned long not, int wait_ms)
+{
+    char want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    for (int waited = 0; waited <= wait_ms; waited += 20) {
+        FILE *f = fopen("/proc/net/udp", "r");
+        if (!f) return 0;
+        char line[512], local[64];
+        unsigned long inode = 0, found = 0;
+        while (!found && fgets(line, sizeof line, f))
+            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
+                strcmp(local, want) == 0 && inode != not &&inode != 0 && socket_of(pid, inode))
+                found = inode;
+        fclose(f);
+        if (found) return found;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static void our_client_resumes_wolf(const char *const *keyshare)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    require_stdbuf();
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cdtls_session_cache cache;
+    cdtls_session_cache_entry entries[2];
+    cfg.resumption.store = cdtls_session_cache_init(&cache, entries, 2);
+    const char *extra[10] = {"-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", "-r"};
+    size_t ne = 6;
+    for (size_t i = 0; keyshare && keyshare[i] && ne < 9; i++) extra[ne++] = keyshare[i];
+    extra[ne] = NULL;
+    uint16_t port = udp_free_port();
+    child srv;
+    start_wolf_ex(&srv, wolf_server, "4", port, extra, 1);
+    static const char *const ping[2] = {"ping-full-handshake", "ping-resumed"};
+    int resumed[2] = {-1, -1};
+    unsigned long first_inode = 0;
+    /* each connection stays open until both are done: its close_notify,
+     * sent while the peer's next socket waits for its first datagram (to
+     * connect to its sender), would take that socket for the old
+     * connection's address */
+    cdtls_sock *open_socks[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        /* the example server closes its socket after a connection and binds
+         * a new one for the next (examples/server/server.c, udp_accept in
+         * wolfssl/test.h): a ClientHello sent between the two would meet a
+         * closed port, so wait for the new socket (another inode) */
+        unsigned long inode = udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
+        if (!inode) child_stop(&srv, 1);
+        cr_assert(inode, "the wolfSSL server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
+        if (i == 0) first_inode = inode;
+        cdtls_addr to;
+        cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+        cdtls_sock *s = NULL;
+        int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: handshake with the wolfSSL server: %s", i + 1,
+                     cdtls_strerror(rc));
+        cdtls_conn *c = cdtls_sock_conn(s);
+        cr_assert_eq(peer_conn_version(c), PEER_V13);
+        resumed[i] = cdtls_conn_resumed(c);
+        settle_13(s);
+        cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping[i], strlen(ping[i]), NULL), CDTLS_OK);
+        uint8_t buf[128];
+        size_t n = 0;
+        rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+        if (rc != CDTLS_OK) child_stop(&srv, 1);
+        cr_assert_eq(rc, CDTLS_OK, "connection %d: the wolfSSL server's answer: %s", i + 1,
+                     cdtls_strerror(rc));
+        while (n && buf[n - 1] == 0) n--;
+        cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+                  "the wolfSSL server answered \"%.*s\"", (int)n, buf);
+        char line[64];
+        snprintf(line, sizeof line, "Client message: %s", ping[i]);
+        int took = child_output_contains(&srv, line, 3000);
+        if (!took) child_stop(&srv, 1);
+        cr_assert(took, "the wolfSSL server printed \"%s\"", line);
+        if (i == 0) {
+            cdtls_session kept;
+            int rc_get = cfg.resumption.store->get(cfg.resumption.store->ctx, (const uint8_t *)id.host,
+                                                   strlen(id.host), &kept);
+            if (rc_get != CDTLS_OK) child_stop(&srv, 1);
+            cr_assert_eq(rc_get, CDTLS_OK, "our client kept the wolfSSL server's ticket");
+            cr_assert_eq(kept.version, CDTLS_VERSION_1_3);
+            cr_assert_gt(kept.ticket_len, 0);
+            int early = child_output_contains(&srv, "SSL reused session", 0);
+            if (early) child_stop(&srv, 1);
+            cr_assert(!early, "the wolfSSL server calls the first connection resumed");
+        }
+        open_socks[i] = s;
+    }
+    for (int i = 0; i < 2; i++) cdtls_sock_close(open_socks[i]);
+    int reused = child_output_contains(&srv, "SSL reused session", 3000);
+    int err = child_output_contains(&srv, "wolfSSL error", 0);
+    child_stop(&srv, !reused || err || resumed[0] != 0 || resumed[1] != 1);
+    cr_assert_eq(resumed[0], 0, "the first connection is a full handshake");
+    cr_assert_eq(resumed[1], 1, "our client resumed with the wolfSSL server's ticket");
+    cr_assert(reused, "the wolfSSL server says the second connection resumed");
+    cr_assert(!err, "the wolfSSL server reported an error");
+    served_identity_free(&id);
+}
+
+Test(interop_wolfssl, resumption13_our_client_vs_wolf_server)
+{
+    our_client_resumes_wolf(NULL);
+}
+
+Test(interop_wolfssl, resumption13_mlkem_our_client_vs_wolf_server)
+{
+    if (!peer_cdtls_has_mlkem())
+        cr_skip_test("provider %s has no ML-KEM-768: no X25519MLKEM768 on our side",
+                     cdtls_provider_default()->name);
+    const char *ks[] = {"--pqc", "X25519MLKEM768", NULL};
+    our_client_resumes_wolf(ks);
+}
+
+/* ------------------------------------------------ 1.3 connection IDs */
+
+/* Issue 17: connection IDs in DTLS 1.3 (RFC 9147 §9: the connection_id
+ * extension of RFC 9146, the CID then in the unified header of every
+ * DTLSCiphertext, C bit 0x10). wolfSSL's --cid with -v 4 asks for the CID
+ * "wolfcid1" and prints the one it sends ("Sending CID is" and its bytes);
+ * we ask for 8 random bytes. Between the two runs a relay of ours (a child
+ * process on loopback) that keeps every datagram, so the records
+ * themselves show the CIDs: each protected record of epoch 3 (application
+ * data and ACKs; the unified header's low epoch bits 3) from the client
+ * carries the server's CID, each from the server the client's. */
+typedef struct relay {
+    pid_t pid;
+    uint16_t port;
+    char log[64];
+} relay;
+
+/* Starts a relay on 127.0.0.1 (r->port) to 127.0.0.1:to: datagrams from the
+ * first source that writes to it go to `to`, the answers back to that
+ * source; each is logged to r->log as 'c' (client to server) or 's', a
+ * 2-byte length and the bytes. Runs at most 30 s. */
+static void relay_start(relay *r, uint16_t to)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->log, sizeof r->log, "/tmp/cdtls-relay-XXXXXX");
+    int logfd = mkstemp(r->log);
+    cr_assert(logfd >= 0);
+    int down = socket(AF_INET, SOCK_DGRAM, 0), up = socket(AF_INET, SOCK_DGRAM, 0);
+    cr_assert(down >= 0 && up >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(down, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    cr_assert_eq(getsockname(down, (struct sockaddr *)&a, &al), 0);
+    r->port = ntohs(a.sin_port);
+    a.sin_port = htons(to);
+    cr_assert_eq(connect(up, (struct sockaddr *)&a, sizeof a), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct sockaddr_in peer;
+        socklen_t pl = 0;
+        uint8_t d[65536];
+        time_t end = time(NULL) + 30;
+        while (time(NULL) < end) {
+            struct pollfd p[2] = {{down, POLLIN, 0}, {up, POLLIN, 0}};
+            if (poll(p, 2, 100) <= 0) continue;
+            for (int k = 0; k < 2; k++) {
+                if (!(p[k].revents & POLLIN)) continue;
+                struct sockaddr_in from;
+                socklen_t fl = sizeof from;
+                ssize_t n = recvfrom(p[k].fd, d, sizeof d, 0, (struct sockaddr *)&from, &fl);
+                if (n <= 0) continue;
+                if (k == 0 && pl == 0) peer = from, pl = fl;
+                if (k == 0 &&
+                    (from.sin_port != peer.sin_port || from.sin_addr.s_addr != peer.sin_addr.s_addr))
+                    continue;
+                uint8_t h[3] = {k == 0 ? 'c' : 's', (uint8_t)(n >> 8), (uint8_t)n};
+                if (write(logfd, h, 3) != 3 || write(logfd, d, (size_t)n) != n) _exit(2);
+                if (k == 0)
+                    (void)send(up, d, (size_t)n, 0);
+                else if (pl)
+                    (void)sendto(down, d, (size_t)n, 0, (struct sockaddr *)&peer, pl);
+            }
+        }
+        _exit(0);
+    }
+    close(logfd), close(down), close(up);
+    r->pid = pid;
+}
+
+static void relay_stop(relay *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+/* What the relay saw one way: unified-header records of epoch 3 carrying
+ * the expected CID, carrying another, carrying none. */
+typedef struct cid_seen {
+    size_t right, wrong, none, records;
+} cid_seen;
+
+static cid_seen relay_scan(const relay *r, char dir, const uint8_t *cid, size_t cid_len)
+{
+    cid_seen s = {0, 0, 0, 0};
+    FILE *f = fopen(r->log, "rb");
+    cr_assert_not_null(f);
+    uint8_t h[3], d[65536];
+    while (fread(h, 1, 3, f) == 3) {
+        size_t n = (size_t)h[1] << 8 | h[2];
+        if (fread(d, 1, n, f) != n) break;
+        if (h[0] != dir) continue;
+        for (size_t i = 0; i < n;) {
+            uint8_t b = d[i];
+            size_t len;
+            if ((b & 0xe0) == 0x20) { /* 001CSLEE, RFC 9147 §4 */
+                size_t at = i + 1;
+                int has_cid = (b & 0x10) != 0, is_app_epoch = (b & 0x03) == 3;
+                if (has_cid) {
+                    if (at + cid_len > n) break;
+                    int same = memcmp(d + at, cid, cid_len) == 0;
+                    if (is_app_epoch) same ? s.right++ : s.wrong++;
+                    at += cid_len;
+                } else if (is_app_epoch) {
+                    s.none++;
+                }
+                if (is_app_epoch) s.records++;
+                at += (b & 0x08) ? 2 : 1;
+                if (b & 0x04) {
+                    if (at + 2 > n) break;
+                    len = (size_t)d[at] << 8 | d[at + 1];
+                    at += 2;
+                } else {
+                    len = n - at;
+                }
+                i = at + len;
+            } else { /* DTLSPlaintext: 13-byte header */
+                if (i + 13 > n) break;
+                len = (size_t)d[i + 11] << 8 | d[i + 12];
+                i += 13 + len;
+            }
+        }
+    }
+    fclose(f);
+    return s;
+}
+
+/* The records both ways carry the CIDs asked for: the client's records the
+ * server's CID, the server's the client's, none without, at least one each
+ * way (application data flowed both ways). */
+static void expect_cids_on_wire(const relay *r, const uint8_t *server_cid, size_t server_len,
+                                const uint8_t *client_cid, size_t client_len)
+{
+    cid_seen c = relay_scan(r, 'c', server_cid, server_len), s = relay_scan(r, 's', client_cid, client_len);
+    cr_assert(c.right >= 1 && c.wrong == 0 && c.none == 0,
+              "client to server, epoch 3: %zu records with the server's CID, %zu with another, %zu without",
+              c.right, c.wrong, c.none);
+    cr_assert(s.right >= 1 && s.wrong == 0 && s.none == 0,
+              "server to client, epoch 3: %zu records with the client's CID, %zu with another, %zu without",
+              s.right, s.wrong, s.none);
+}
+
+/* The wolfSSL client (-v 4 --cid) through the relay to our listener (1.3,
+ * cid.length 8). */
+Test(interop_wolfssl, client13_cid_vs_listener)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    served_identity id;
+    served_identity_load(&id, certs);
+    cdtls_config cfg;
+    served_identity_config(&id, &cfg);
+    cfg.negotiate.cipher_suites = NULL, cfg.negotiate.n_cipher_suites = 0;
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    relay r;
+    relay_start(&r, port);
+    const char *extra[] = {"-A", cert_file(id.root_pem), "-x", "--cid", wolf_cid, NULL};
+    child cli;
+    start_wolf(&cli, wolf_client, "4", r.port, extra);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "no 1.3 handshake with the wolfSSL client: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    note_cid(c);
+    uint8_t buf[256];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "no record from the wolfSSL client: %s", cdtls_strerror(rc));
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    expect_cids(&cli);
+    expect_wolf_version(&cli, PEER_V13);
+    int echoed = child_output_contains(&cli, "hello wolfssl!", 5000);
+    if (!echoed) child_stop(&cli, 1), relay_stop(&r);
+    cr_assert(echoed, "the wolfSSL client printed our echo");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    relay_stop(&r);
+    expect_cids_on_wire(&r, last_cid.own, last_cid.own_len, (const uint8_t *)wolf_cid, 8);
+    unlink(r.log);
+    cdtls_listener_close(l);
+    served_identity_free(&id);
+}
+
+/* Our client (1.3, cid.length 8) through the relay to the wolfSSL server
+ * (-v 4 --cid). */
+Test(interop_wolfssl, server13_cid_vs_our_client)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    served_identity id;
+    served_identity_load(&id, certs);
+    uint8_t root[4096];
+    cdtls_x509_cert anchor;
+    cdtls_config cfg;
+    client_config(&id, &anchor, root, sizeof root, &cfg);
+    peer_config_versions(&cfg, PEER_V13, PEER_V13);
+    cfg.cid.length = 8;
+    uint16_t port = udp_free_port();
+    const char *extra[] = {
+        "-c", cert_file(id.pem_chain), "-k", cert_file(id.key_file), "-d", "--cid", wolf_cid, NULL};
+    child srv;
+    start_wolf(&srv, wolf_server, "4", port, extra);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "the wolfSSL server did not bind 127.0.0.1:%u", port);
+    relay r;
+    relay_start(&r, port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", r.port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "1.3 handshake with the wolfSSL server: %s", cdtls_strerror(rc));
+    cdtls_conn *c = cdtls_sock_conn(s);
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    note_cid(c);
+    settle_13(s);
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    uint8_t buf[128];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert_eq(rc, CDTLS_OK, "the wolfSSL server's answer: %s", cdtls_strerror(rc));
+    while (n && buf[n - 1] == 0) n--;
+    cr_assert(n == 22 && memcmp(buf, "I hear you fa shizzle!", 22) == 0,
+              "the wolfSSL server answered \"%.*s\"", (int)n, buf);
+    int said = child_output_contains(&srv, "Client message: ping-from-cdtls", 3000);
+    if (!said) child_stop(&srv, 1), relay_stop(&r);
+    cr_assert(said, "the wolfSSL server printed our line");
+    expect_cids(&srv);
+    expect_wolf_version(&srv, PEER_V13);
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    relay_stop(&r);
+    expect_cids_on_wire(&r, (const uint8_t *)wolf_cid, 8, last_cid.own, last_cid.own_len);
+    unlink(r.log);
+    served_identity_free(&id);
 }

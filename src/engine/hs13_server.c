@@ -52,14 +52,16 @@ static int auth_verifies(const cdtls_conn *c)
 
 /* A HelloRetryRequest body (RFC 8446 §4.1.4): written the same way when
  * sent and when rebuilt from a cookie for the transcript. */
-static int hrr_write(const hs13_client_hello *ch, uint16_t suite, uint16_t group, const uint8_t *cookie,
-                     size_t cookie_len, uint8_t *out, size_t cap, size_t *len)
+static int hrr_write(uint16_t suite, uint16_t group, const uint8_t *cookie, size_t cookie_len, uint8_t *out,
+                     size_t cap, size_t *len)
 {
     hs13_server_hello hrr;
     memset(&hrr, 0, sizeof hrr);
     hrr.legacy.version = DTLS_VERSION_1_2;
-    hrr.legacy.session_id = ch->legacy.session_id;
-    hrr.legacy.session_id_len = ch->legacy.session_id_len;
+    /* legacy_session_id_echo stays empty: "DTLS servers MUST NOT echo the
+     * legacy_session_id value from the client" (RFC 9147 §5; no TLS 1.3
+     * compatibility mode in DTLS). A client resuming may send one
+     * (wolfSSL's does), and wolfSSL aborts on a non-empty echo. */
     hrr.legacy.cipher_suite = suite;
     hrr.is_hrr = 1;
     hrr.has_selected_version = 1;
@@ -115,8 +117,7 @@ static int stateless_hrr_record(const cdtls_provider *p, const cookie_keys *keys
     if (rc) return rc;
     uint8_t msg[DTLS_HS_HEADER_LEN + H13_MAX_HRR];
     size_t blen = 0;
-    rc = hrr_write(ch, suite, group, cookie, fixed + COOKIE_LEN, msg + DTLS_HS_HEADER_LEN, H13_MAX_HRR,
-                   &blen);
+    rc = hrr_write(suite, group, cookie, fixed + COOKIE_LEN, msg + DTLS_HS_HEADER_LEN, H13_MAX_HRR, &blen);
     if (rc) return rc;
     hs_header h = {HS_SERVER_HELLO, (uint32_t)blen, msg_seq, 0, (uint32_t)blen};
     hs_header_put(&h, msg);
@@ -394,8 +395,7 @@ static int send_flight(cdtls_conn *c, const hs13_client_hello *ch, const choice 
     memset(&sh, 0, sizeof sh);
     sh.legacy.version = DTLS_VERSION_1_2;
     memcpy(sh.legacy.random, c->server_random, 32);
-    sh.legacy.session_id = ch->legacy.session_id;
-    sh.legacy.session_id_len = ch->legacy.session_id_len;
+    /* legacy_session_id_echo empty (RFC 9147 §5), as in hrr_write */
     sh.legacy.cipher_suite = k->suite;
     sh.has_selected_version = 1;
     sh.selected_version = CDTLS_VERSION_1_3;
@@ -543,7 +543,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         if (k.suite != cs || (cg && (!k.have_share || k.group != cg)))
             return conn_fail(c, CDTLS_ERR_ILLEGAL_PARAMETER, ALERT_ILLEGAL_PARAMETER);
         memcpy(ch1_hash, ck + COOKIE13_FIXED, hl);
-        rc = hrr_write(&ch, cs, cg, ch.cookie, ch.cookie_len, hrr, sizeof hrr, &hrr_len);
+        rc = hrr_write(cs, cg, ch.cookie, ch.cookie_len, hrr, sizeof hrr, &hrr_len);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         c->cookie_verified = 1;
         after_hrr = 1;
@@ -571,7 +571,7 @@ int hs13_server_client_hello(cdtls_conn *c, uint16_t msg_seq, const uint8_t *bod
         }
         /* no cookie exchange: a HelloRetryRequest for the key share, and
          * we keep what the second ClientHello continues from */
-        rc = hrr_write(&ch, k.suite, group, NULL, 0, v->hh->hrr, sizeof v->hh->hrr, &v->hh->hrr_len);
+        rc = hrr_write(k.suite, group, NULL, 0, v->hh->hrr, sizeof v->hh->hrr, &v->hh->hrr_len);
         if (rc) return conn_fail(c, rc, ALERT_INTERNAL_ERROR);
         memcpy(v->hh->ch1_hash, ch1_hash, hv->digest_len);
         v->selected_group = group;

@@ -376,13 +376,19 @@ int hs13_client_hello_write(cdtls_writer *w, const hs13_client_hello_params *in,
         writer_u8(w, (unsigned)(2 * in->n_versions));
         for (size_t i = 0; i < in->n_versions; i++) writer_u16(w, in->versions[i]);
     }
-    if ((in->n_shares || in->send_key_share) && write_client_shares(w, in) != CDTLS_OK)
-        return CDTLS_ERR_INVALID_ARG;
+    /* the cookie before the key shares (RFC 8446 §4.2 leaves the order
+     * free but for pre_shared_key): a second hello carrying the hybrid's
+     * share (1,216 bytes) comes in fragments, and a server that checks the
+     * cookie statelessly may look for it in the fragment at offset 0 alone
+     * (wolfSSL 5.9.2, WOLFSSL_DTLS_CH_FRAG: "Cookie probably missing from
+     * first fragment. Dropping.") */
     if (in->cookie_len) {
         put_ext_header(w, EXT13_COOKIE, 2 + in->cookie_len);
         writer_u16(w, (unsigned)in->cookie_len);
         writer_bytes(w, in->cookie, in->cookie_len);
     }
+    if ((in->n_shares || in->send_key_share) && write_client_shares(w, in) != CDTLS_OK)
+        return CDTLS_ERR_INVALID_ARG;
     unsigned modes = in->psk_modes & ((1u << HS13_PSK_KE) | (1u << HS13_PSK_DHE_KE));
     if (modes) {
         unsigned n = (modes & 1u) + (modes >> 1);
