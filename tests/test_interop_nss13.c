@@ -684,3 +684,181 @@ Test(interop_nss13, cid13_offered_to_tstclnt_server)
     child_stop(&srv, 0);
     served_identity_free(&id);
 }
+
+/* ------------------------------------ 1.3 external PSK, X25519MLKEM768 */
+
+/* tstclnt -z HEX:LABEL: a TLS 1.3 external PSK (RFC 8446 §4.2.11, SHA-256),
+ * in both roles, with no certificate on either side. This is also how the
+ * hybrid meets NSS here: the sodium provider, the one with ML-KEM, signs
+ * with Ed25519 only, which NSS cannot use (the certificate suite above
+ * skips with it); a PSK handshake with psk_dhe_ke needs no signature. */
+#define NSS_PSK_HEX "0x6364746c732d6e73732d70736b2d3133"
+#define NSS_PSK_LABEL "cdtls-nss-psk"
+static const uint8_t nss_psk[16] = {'c', 'd', 't', 'l', 's', '-', 'n', 's',
+                                    's', '-', 'p', 's', 'k', '-', '1', '3'};
+static char psk_dir[64], psk_db[80], psk_certs[64];
+
+static void psk_setup(void)
+{
+    tstclnt = peer_program("nss", "tstclnt");
+    const char *certutil = peer_program("nss", "certutil");
+    const char *pk12util = peer_program("nss", "pk12util");
+    cr_assert_eq(setenv("LD_LIBRARY_PATH", peer_path("nss", "lib"), 1), 0);
+    snprintf(psk_dir, sizeof psk_dir, "/tmp/cdtls-nss-psk-XXXXXX");
+    cr_assert_not_null(mkdtemp(psk_dir));
+    /* tstclnt opens a database, and as a server installs a certificate,
+     * even when the handshake uses none: the test ECDSA leaf (made by the
+     * openssl command line, whatever our provider signs with) */
+    test_certs_make(psk_certs, sizeof psk_certs, "nss13psk");
+    snprintf(psk_db, sizeof psk_db, "sql:%s", psk_dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s -N -d %s --empty-password"
+             " && openssl pkcs12 -export -in leaf.pem -inkey leaf.key -name cdtls-leaf -out %s/leaf.p12"
+             " -passout pass: && %s -i %s/leaf.p12 -d %s -W '' > /dev/null",
+             psk_certs, certutil, psk_db, psk_dir, pk12util, psk_dir, psk_db);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void psk_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", psk_dir);
+    (void)system(cmd);
+    if (psk_certs[0]) test_certs_remove(psk_certs);
+}
+
+TestSuite(interop_nss13_psk, .init = psk_setup, .fini = psk_teardown, .timeout = 60);
+
+static void start_tstclnt_psk(child *ch, const char *role, uint16_t port, const char *groups,
+                              const char *keylog)
+{
+    static char port_arg[8];
+    snprintf(port_arg, sizeof port_arg, "%u", port);
+    char *argv[20];
+    size_t n = 0;
+    argv[n++] = (char *)tstclnt;
+    argv[n++] = "-h", argv[n++] = "127.0.0.1";
+    argv[n++] = "-p", argv[n++] = port_arg;
+    argv[n++] = "-d", argv[n++] = psk_db;
+    argv[n++] = "-V", argv[n++] = "tls1.3:tls1.3";
+    argv[n++] = "-P", argv[n++] = (char *)role;
+    argv[n++] = "-z", argv[n++] = NSS_PSK_HEX ":" NSS_PSK_LABEL;
+    argv[n++] = "-I", argv[n++] = (char *)groups;
+    if (strcmp(role, "server") == 0) argv[n++] = "-n", argv[n++] = "cdtls-leaf";
+    argv[n] = NULL;
+    cr_assert_eq(setenv("SSLKEYLOGFILE", keylog, 1), 0);
+    cr_assert_eq(child_start(ch, argv), 0);
+    unsetenv("SSLKEYLOGFILE");
+}
+
+static void psk_config(cdtls_config *cfg, keylines *ours)
+{
+    cdtls_config_init(cfg);
+    cfg->psk.key = nss_psk, cfg->psk.key_len = sizeof nss_psk;
+    cfg->psk.identity = (const uint8_t *)NSS_PSK_LABEL, cfg->psk.identity_len = strlen(NSS_PSK_LABEL);
+    peer_config_versions(cfg, PEER_V13, PEER_V13);
+    cfg->callbacks.keylog = keylog_collect, cfg->callbacks.user = ours;
+}
+
+/* The group both sides must have used: the hybrid where our provider has
+ * ML-KEM-768, else X25519 (NSS's second group, by HelloRetryRequest when
+ * NSS is the client and sent the hybrid's share first). */
+static uint16_t want_group(void)
+{
+    return peer_cdtls_has_mlkem() ? CDTLS_GROUP_X25519MLKEM768 : 29;
+}
+
+static void expect_psk_session(const cdtls_conn *c)
+{
+    cr_assert_eq(peer_conn_version(c), PEER_V13);
+    size_t n = 0;
+    const uint8_t *who = cdtls_conn_psk_identity(c, &n);
+    cr_assert(who && n == strlen(NSS_PSK_LABEL) && memcmp(who, NSS_PSK_LABEL, n) == 0, "the PSK's label");
+    size_t nc = 0;
+    cr_assert_null(cdtls_conn_peer_certificates(c, &nc), "no certificate in a PSK handshake");
+    cr_assert_eq(cdtls_conn_group(c), want_group(), "group 0x%04x", cdtls_conn_group(c));
+}
+
+static void psk_tstclnt_vs_listener(const char *groups)
+{
+    peer_require_cdtls13(CDTLS_SERVER);
+    keylines ours = {.n = 0};
+    cdtls_config cfg;
+    psk_config(&cfg, &ours);
+    char keylog[128];
+    snprintf(keylog, sizeof keylog, "%s/nss-keylog-client", psk_dir);
+    uint16_t port;
+    cdtls_listener *l = listener_on_loopback(&cfg, &port);
+    child cli;
+    start_tstclnt_psk(&cli, "client", port, groups, keylog);
+    cr_assert_eq(child_write(&cli, "ping-from-nss\n"), 0);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_listener_accept(l, 10000, &s);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no PSK handshake with tstclnt: %s", cdtls_strerror(rc));
+    expect_psk_session(cdtls_sock_conn(s));
+    uint8_t buf[64];
+    size_t n = 0;
+    rc = cdtls_sock_read(s, buf, sizeof buf, &n, NULL, 5000);
+    if (rc != CDTLS_OK) child_stop(&cli, 1);
+    cr_assert_eq(rc, CDTLS_OK, "no record from tstclnt: %s", cdtls_strerror(rc));
+    cr_assert(n == 14 && memcmp(buf, "ping-from-nss\n", 14) == 0);
+    cr_assert_eq(cdtls_sock_write(s, buf, n, NULL), CDTLS_OK);
+    int echoed = child_output_contains(&cli, "ping-from-nss", 3000);
+    if (!echoed) child_stop(&cli, 1);
+    cr_assert(echoed, "tstclnt printed our echo");
+    cdtls_sock_close(s);
+    child_stop(&cli, 0);
+    cdtls_listener_close(l);
+    expect_same_keylog(&ours, keylog);
+}
+
+Test(interop_nss13_psk, tstclnt_hybrid_first_vs_listener)
+{
+    psk_tstclnt_vs_listener("mlkem768x25519,x25519");
+}
+
+static void psk_our_client_vs_tstclnt(const char *groups)
+{
+    peer_require_cdtls13(CDTLS_CLIENT);
+    /* seen with sodium: tstclnt -P server answers our hello with
+     * SSL_ERROR_UNSUPPORTED_SIGNATURE_ALGORITHM before it looks at the PSK,
+     * as no scheme we list (Ed25519 alone) fits its certificate */
+    if (!cdtls_provider_default()->sig[CDTLS_SIG_ECDSA_SHA256])
+        cr_skip_test("provider %s lists Ed25519 only in signature_algorithms, and NSS 3.110's server "
+                     "refuses such a hello even for an external-PSK handshake "
+                     "(SSL_ERROR_UNSUPPORTED_SIGNATURE_ALGORITHM)",
+                     cdtls_provider_default()->name);
+    keylines ours = {.n = 0};
+    cdtls_config cfg;
+    psk_config(&cfg, &ours);
+    char keylog[128];
+    snprintf(keylog, sizeof keylog, "%s/nss-keylog-server", psk_dir);
+    uint16_t port = udp_free_port();
+    child srv;
+    start_tstclnt_psk(&srv, "server", port, groups, keylog);
+    int bound = peer_udp_bound(port, 5000);
+    if (!bound) child_stop(&srv, 1);
+    cr_assert(bound, "tstclnt -P server did not bind 127.0.0.1:%u", port);
+    cdtls_addr to;
+    cr_assert_eq(cdtls_addr_parse("127.0.0.1", port, &to), CDTLS_OK);
+    cdtls_sock *s = NULL;
+    int rc = cdtls_sock_dial(&cfg, &to, 8000, &s);
+    if (rc != CDTLS_OK) child_stop(&srv, 1);
+    cr_assert_eq(rc, CDTLS_OK, "PSK handshake with tstclnt -P server: %s", cdtls_strerror(rc));
+    expect_psk_session(cdtls_sock_conn(s));
+    const char *ping = "ping-from-cdtls";
+    cr_assert_eq(cdtls_sock_write(s, (const uint8_t *)ping, strlen(ping), NULL), CDTLS_OK);
+    int seen = child_output_contains(&srv, ping, 5000);
+    if (!seen) child_stop(&srv, 1);
+    cr_assert(seen, "tstclnt printed our line");
+    cdtls_sock_close(s);
+    child_stop(&srv, 0);
+    expect_same_keylog(&ours, keylog);
+}
+
+Test(interop_nss13_psk, our_client_vs_tstclnt_server_hybrid_first)
+{
+    psk_our_client_vs_tstclnt("mlkem768x25519,x25519");
+}
