@@ -1147,6 +1147,40 @@ static void hybrid_seeds(void)
     x[100] = 0;
     x[HYBRID_MLKEM768_CT_LEN + 5] = 0x01;
     write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
+    x[HYBRID_MLKEM768_CT_LEN + 5] = 0;
+    /* every length a confused peer might send (issue 17): one byte over,
+     * each half alone, the halves' other sizes, nothing */
+    static const size_t client_lens[] = {HYBRID_CLIENT_SHARE_LEN + 1, HYBRID_MLKEM768_EK_LEN,
+                                         HYBRID_X25519_LEN, HYBRID_SERVER_SHARE_LEN, 0};
+    static uint8_t big[HYBRID_CLIENT_SHARE_LEN + 1];
+    hybrid_client c2;
+    if (hybrid_client_keygen(&c2, &prov.base, big, sizeof big, &cn) != CDTLS_OK) return;
+    hybrid_client_clear(&c2);
+    for (size_t i = 0; i < sizeof client_lens / sizeof client_lens[0]; i++)
+        write_seed2("fuzz_hybrid_kex", 0, big, client_lens[i]);
+    static const size_t server_lens[] = {HYBRID_MLKEM768_CT_LEN, HYBRID_X25519_LEN,
+                                         HYBRID_SERVER_SHARE_LEN - 1, HYBRID_CLIENT_SHARE_LEN};
+    static uint8_t zeros[HYBRID_CLIENT_SHARE_LEN];
+    for (size_t i = 0; i < sizeof server_lens / sizeof server_lens[0]; i++)
+        write_seed2("fuzz_hybrid_kex", 1, zeros, server_lens[i]);
+    /* below the hybrid (first byte 0x80 and up): the KEM's encaps on a
+     * genuine encapsulation key, one byte short and over, a ciphertext
+     * and nothing; its decaps on the genuine ciphertext (zeros XORed),
+     * one byte changed, one short and one over; each for the stand-in and
+     * (bit 1) the build's own ML-KEM */
+    for (uint8_t real = 0; real <= 2; real += 2) {
+        static const size_t ek_lens[] = {HYBRID_MLKEM768_EK_LEN, HYBRID_MLKEM768_EK_LEN - 1,
+                                         HYBRID_MLKEM768_EK_LEN + 1, HYBRID_MLKEM768_CT_LEN, 0};
+        for (size_t i = 0; i < sizeof ek_lens / sizeof ek_lens[0]; i++)
+            write_seed2("fuzz_hybrid_kex", (uint8_t)(0x80 | real), big, ek_lens[i]);
+        static const size_t ct_lens[] = {HYBRID_MLKEM768_CT_LEN, HYBRID_MLKEM768_CT_LEN - 1,
+                                         HYBRID_MLKEM768_CT_LEN + 1, HYBRID_MLKEM768_EK_LEN};
+        for (size_t i = 0; i < sizeof ct_lens / sizeof ct_lens[0]; i++)
+            write_seed2("fuzz_hybrid_kex", (uint8_t)(0x81 | real), zeros, ct_lens[i]);
+        zeros[700] = 0x04;
+        write_seed2("fuzz_hybrid_kex", (uint8_t)(0x81 | real), zeros, HYBRID_MLKEM768_CT_LEN);
+        zeros[700] = 0;
+    }
 }
 
 /* fuzz_hello_verifier: our client's hellos in fragments (see that harness
