@@ -313,10 +313,12 @@ static void forge_hs13(fuzz_engine *t, vec *seed, uint8_t type, const uint8_t *b
  * messages instead of ciphertext that never opens (issue 17):
  * NewSessionTicket to a client (only on the last connection: the ticket
  * it stores replaces the one the next connection would offer),
- * NewConnectionId and RequestConnectionId (with CIDs), a CertificateRequest
- * (a client that offered post_handshake_auth), a KeyUpdate asking for ours,
- * application data and a warning alert (nothing that fails the target: its
- * fatal alert would reach the peer, which the recording needs alive). */
+ * NewConnectionId and RequestConnectionId (with CIDs), a KeyUpdate asking
+ * for ours,
+ * application data and a warning alert. Nothing that fails the target (its
+ * fatal alert would reach the peer, which the recording needs alive) or
+ * that it answers to the peer: no CertificateRequest (the client's
+ * Certificate would fail a server that asked for none). */
 static void forge_records13(fuzz_engine *t, vec *seed, int last_conn)
 {
     cdtls_conn *c = t->c;
@@ -346,13 +348,6 @@ static void forge_records13(fuzz_engine *t, vec *seed, int last_conn)
             forge_hs13(t, seed, HS13_NEW_CONNECTION_ID, body, w.len, &seq);
         const uint8_t want = 3;
         forge_hs13(t, seed, HS13_REQUEST_CONNECTION_ID, &want, 1, &seq);
-    }
-    if (t->role == CDTLS_CLIENT && (t->sc->flags & SC_PHA)) {
-        static const uint16_t sigs[] = {0x0403, 0x0804};
-        static const uint8_t ctx[8] = {0xf0, 0x12, 0x9e};
-        writer_init(&w, body, sizeof body);
-        if (hs13_certificate_request_write(&w, ctx, sizeof ctx, sigs, 2) == CDTLS_OK)
-            forge_hs13(t, seed, HS_CERTIFICATE_REQUEST, body, w.len, &seq);
     }
     writer_init(&w, body, sizeof body);
     if (hs13_key_update_write(&w, 1) == CDTLS_OK) forge_hs13(t, seed, HS13_KEY_UPDATE, body, w.len, &seq);
@@ -439,7 +434,10 @@ static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
  * message, each with a fresh copy of the deterministic generator, must be
  * equal. BearSSL's are (RFC 6979 ECDSA; the PSS salt from random()).
  * libcrypto 3.0 draws ECDSA nonces and PSS salts from its own DRBG, so a
- * recorded session in which the target signs cannot replay there. */
+ * recorded session in which the target signs cannot replay there. The
+ * probe signs through the provider the target signs with (the fuzzing
+ * one, whose keys wrap the real provider's): asked of the real provider,
+ * a wrapped key is refused, and every build lost its signing roles. */
 static int signatures_replay(void)
 {
     static const struct {
@@ -450,7 +448,7 @@ static int signatures_replay(void)
     fuzz_fixtures_load();
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         const cdtls_sign_key *key = fuzz_fx.id[probes[i].ident].key;
-        const cdtls_sig_vt *v = cdtls_provider_default()->sig[probes[i].alg];
+        const cdtls_sig_vt *v = cdtls_provider_fuzz_crypto()->sig[probes[i].alg];
         if (!key || !v) continue;
         uint8_t sig[2][CDTLS_SIG_MAX_LEN];
         size_t len[2] = {sizeof sig[0], sizeof sig[1]};
