@@ -252,12 +252,11 @@ static const fuzz_scenario fuzz_scenarios[] = {
     {"tls13-defaults-psk-hybrid-resume-ticket", 0, 0, 0, SC_HYBRID | SC_TICKET},
     /* CIDs: NewConnectionId and RequestConnectionId both ways, ACKed */
     {"tls13-aes128gcm-psk-cid-update", 0x1301, 0, 0, SC_CID | SC_CID13},
-    /* post-handshake client authentication after a PSK handshake:
-     * CertificateRequest, then the client's Certificate, CertificateVerify
-     * and Finished, fragmented at MTU 400 (the server signs nothing, so its
-     * role records wherever the provider's signatures are not
-     * replayable) */
+    /* post-handshake client authentication: CertificateRequest, then the
+     * client's Certificate, CertificateVerify and Finished, after a PSK
+     * handshake fragmented at MTU 400, and after a certificate handshake */
     {"tls13-aes128gcm-psk-pha-mtu400", 0x1301, 0, 400, SC_PHA},
+    {"tls13-chacha20-ecdsa-pha", 0x1303, 0, 0, SC_CERT_ECDSA | SC_PHA},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
