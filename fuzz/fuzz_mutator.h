@@ -28,7 +28,8 @@
  *              FUZZ_FORGE_MARK part holding its plaintext, mutated as
  *              above: the harness re-encrypts it when it runs, so a
  *              mutated Finished, renegotiating ClientHello or protected
- *              alert reaches the target authenticated;
+ *              alert reaches the target authenticated (DTLS 1.3: the
+ *              records of the target's application epoch, fm_tap13);
  *
  * and 40 % of the time it leaves the whole input to libFuzzer's own
  * byte mutations (LLVMFuzzerMutate), which its comparison tracing guides.

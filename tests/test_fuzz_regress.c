@@ -12,6 +12,10 @@
 #include "cdtls/provider.h"
 #include "cdtls/x509.h"
 #include "engine/conn_internal.h" /* CDTLS_HAVE_DTLS13 */
+#if CDTLS_HAVE_DTLS13
+#include "engine/ack13.h"
+#include "engine/hs13_internal.h"
+#endif
 
 /* An allocator that counts how often the core broke cdtls/alloc.h's
  * contract: alloc(0), or free with another size than was allocated. */
@@ -140,3 +144,72 @@ Test(fuzz_regress, tls13_hello_record_with_old_fragment)
     cdtls_conn_free(cli);
     cdtls_conn_free(srv);
 }
+
+/* fuzz_engine_server, scenario tls13-aes128gcm-psk-pha-mtu400 (issue 17,
+ * fuzz/regress/fuzz_engine_server/tls13-ack-over-the-mtu): a client whose
+ * post-handshake flight came in many small records got an ACK listing
+ * every one of them (up to 32, ACK13_MAX_RECEIVED: a 536-byte record) in
+ * one datagram, past cfg.mtu (400). Now the ACK lists the newest record
+ * numbers that fit. */
+#if CDTLS_HAVE_DTLS13
+static void pump(cdtls_conn *a, cdtls_conn *b, uint64_t now, size_t mtu, size_t *largest)
+{
+    uint8_t d[2048];
+    size_t n;
+    while (cdtls_conn_next_datagram(a, d, sizeof d, &n, NULL) == CDTLS_OK) {
+        if (n > *largest) *largest = n;
+        cr_assert_leq(n, mtu, "a datagram of %zu bytes, MTU %zu", n, mtu);
+        (void)cdtls_conn_recv(b, d, n, NULL, now);
+    }
+}
+
+Test(fuzz_regress, tls13_ack_within_the_mtu)
+{
+    static const uint8_t psk[16] = "ack-over-the-mtu";
+    cdtls_config cc, sc;
+    cdtls_config_init(&cc);
+    cdtls_config_init(&sc);
+    cc.psk.key = sc.psk.key = psk;
+    cc.psk.key_len = sc.psk.key_len = sizeof psk;
+    cc.psk.identity = sc.psk.identity = (const uint8_t *)"ack";
+    cc.psk.identity_len = sc.psk.identity_len = 3;
+    cc.versions.min = sc.versions.min = CDTLS_VERSION_1_3;
+    cc.mtu = sc.mtu = 400;
+    uint64_t now = 1000;
+    size_t largest = 0;
+    cdtls_conn *cli = NULL, *srv = NULL;
+    cr_assert_eq(cdtls_conn_new(&cc, CDTLS_CLIENT, now, &cli), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_new(&sc, CDTLS_SERVER, now, &srv), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_set_peer_address(srv, "client", 6), CDTLS_OK);
+    cr_assert_eq(cdtls_conn_start(cli, now), CDTLS_OK);
+    for (int i = 0; i < 50 && (cdtls_conn_get_state(cli) != CDTLS_STATE_ESTABLISHED ||
+                               cdtls_conn_get_state(srv) != CDTLS_STATE_ESTABLISHED);
+         i++) {
+        now += 10;
+        pump(cli, srv, now, 400, &largest);
+        pump(srv, cli, now, 400, &largest);
+    }
+    cr_assert_eq(cdtls_conn_get_state(srv), CDTLS_STATE_ESTABLISHED);
+    cr_assert_eq(cdtls_conn_version(srv), CDTLS_VERSION_1_3);
+    pump(cli, srv, now, 400, &largest);
+    pump(srv, cli, now, 400, &largest);
+    /* the server received a flight of 32 records (as a peer sending its
+     * post-handshake messages one small record each can make it), and
+     * ACKs it */
+    ack13_rx *arx = &srv->v13->arx;
+    ack13_rx_new_flight(arx);
+    for (uint64_t s = 0; s < ACK13_MAX_RECEIVED; s++) {
+        const ack13_record_number rn = {3, 100 + s};
+        ack13_rx_note(arx, rn, 1, now, 1000);
+    }
+    cr_assert_eq(arx->n, ACK13_MAX_RECEIVED);
+    largest = 0;
+    cr_assert_eq(hs13_send_ack(srv, now), CDTLS_OK);
+    pump(srv, cli, now, 400, &largest); /* fails the test past 400 bytes */
+    cr_assert_gt(largest, 400 - 32, "the ACK fills the datagram (%zu bytes)", largest);
+    cr_assert_eq(cdtls_conn_get_state(cli), CDTLS_STATE_ESTABLISHED, "%s",
+                 cdtls_strerror(cdtls_conn_error(cli)));
+    cdtls_conn_free(cli);
+    cdtls_conn_free(srv);
+}
+#endif
