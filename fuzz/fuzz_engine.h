@@ -39,6 +39,10 @@
 #include "fuzz_common.h"
 #include "handshake/suites.h"
 #include "record/record.h"
+#if CDTLS_HAVE_DTLS13
+#include "engine/hs13_internal.h"
+#include "record/record13.h"
+#endif
 
 #ifndef FUZZ_CERT_DIR
 #define FUZZ_CERT_DIR "fuzz/certs"
@@ -180,6 +184,10 @@ enum {
     SC_TICKET = 1u << 14,     /* client store + session_tickets; server ticket keys */
     SC_HYBRID = 1u << 15,     /* ML-KEM-768 (the stand-in) both sides: 1.3 leads with X25519MLKEM768 */
     SC_RRC = 1u << 16,        /* RFC 9853 (with SC_CID): datagrams from one of three addresses */
+    SC_CID13 = 1u << 17,      /* 1.3, with SC_CID: both sides issue and request CIDs once established
+                                 (NewConnectionId / RequestConnectionId, RFC 9147 §9) */
+    SC_PHA = 1u << 18,        /* 1.3: the client offers post_handshake_auth (clientonly+int), the
+                                 server asks for it once established (RFC 8446 §4.6.2) */
 };
 
 typedef struct fuzz_scenario {
@@ -234,6 +242,21 @@ static const fuzz_scenario fuzz_scenarios[] = {
     {"tls13-chacha20-ecdsa", 0x1303, 0, 0, SC_CERT_ECDSA},
     {"tls13-aes128ccm-psk", 0x1304, 0, 0, 0},
     {"tls13-aes128gcm-psk", 0x1301, 0, 0, 0},
+    /* DTLS 1.3 after the handshake (issue 17). Resumption, two connections
+     * each: stateless tickets (server ticket_keys) and a stateful server
+     * store; the first connection runs until the client has stored the
+     * NewSessionTicket, the second offers it (pre_shared_key, binders,
+     * psk_dhe_ke); the last with the X25519MLKEM768 hybrid share. */
+    {"tls13-aes128gcm-psk-resume-ticket", 0x1301, 0, 0, SC_TICKET},
+    {"tls13-chacha20-ecdsa-resume-store", 0x1303, 0, 0, SC_CERT_ECDSA | SC_RESUME},
+    {"tls13-defaults-psk-hybrid-resume-ticket", 0, 0, 0, SC_HYBRID | SC_TICKET},
+    /* CIDs: NewConnectionId and RequestConnectionId both ways, ACKed */
+    {"tls13-aes128gcm-psk-cid-update", 0x1301, 0, 0, SC_CID | SC_CID13},
+    /* post-handshake client authentication: CertificateRequest, then the
+     * client's Certificate, CertificateVerify and Finished, after a PSK
+     * handshake fragmented at MTU 400, and after a certificate handshake */
+    {"tls13-aes128gcm-psk-pha-mtu400", 0x1301, 0, 400, SC_PHA},
+    {"tls13-chacha20-ecdsa-pha", 0x1303, 0, 0, SC_CERT_ECDSA | SC_PHA},
 };
 #define FUZZ_N_SCENARIOS (sizeof fuzz_scenarios / sizeof fuzz_scenarios[0])
 
@@ -265,6 +288,9 @@ static int fuzz_scenario_supported(const fuzz_scenario *sc)
     if ((sc->flags & SC_CLIENT_AUTH) && (sc->flags & SC_CERT_ED) && !fuzz_fx.id[FI_ED25519].key) return 0;
     if ((sc->flags & SC_CLIENT_AUTH) && !(sc->flags & SC_CERT_ED) && !fuzz_fx.id[FI_ECDSA_CLIENT].key)
         return 0;
+    if ((sc->flags & SC_PHA) && !fuzz_fx.id[FI_ECDSA_CLIENT].key) return 0;
+    /* the post-handshake messages of 1.3 */
+    if ((sc->flags & (SC_CID13 | SC_PHA)) && !CDTLS_HAVE_DTLS13) return 0;
     if (sc->group == 23 && !p->kx[CDTLS_GROUP_SECP256R1]) return 0;
     if (sc->group == 24 && !p->kx[CDTLS_GROUP_SECP384R1]) return 0;
     if (sc->group == 29 && !p->kx[CDTLS_GROUP_X25519]) return 0;
@@ -336,6 +362,7 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
     if (sc->flags & SC_CERT_ED) server_id = &fuzz_fx.id[FI_ED25519];
     if (sc->flags & SC_CLIENT_AUTH)
         client_id = (sc->flags & SC_CERT_ED) ? &fuzz_fx.id[FI_ED25519] : &fuzz_fx.id[FI_ECDSA_CLIENT];
+    if (sc->flags & SC_PHA) client_id = &fuzz_fx.id[FI_ECDSA_CLIENT];
     const fuzz_identity *mine = role == CDTLS_SERVER ? server_id : client_id;
     const fuzz_identity *theirs = role == CDTLS_SERVER ? client_id : server_id;
     if (mine) {
@@ -353,7 +380,10 @@ static void fuzz_config(fuzz_cfg *fc, const fuzz_scenario *sc, cdtls_role role, 
                          : server_id == &fuzz_fx.id[FI_RSA] ? "rsa.example.com"
                                                             : "ed.example.com";
     }
-    if (role == CDTLS_SERVER && client_id) c->verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    if (role == CDTLS_SERVER && client_id && !(sc->flags & SC_PHA))
+        c->verify.client_auth = CDTLS_CLIENT_AUTH_REQUIRE_AND_VERIFY;
+    /* SC_PHA: no certificate in the handshake; the server asks after it */
+    if (role == CDTLS_CLIENT && (sc->flags & SC_PHA)) c->verify.post_handshake_auth = 1;
     if (sc->flags & SC_RPK) {
         /* the server sends its raw key, the client pins it */
         if (role == CDTLS_SERVER) {
@@ -414,10 +444,11 @@ typedef struct fuzz_engine {
     cdtls_conn *c;
     cdtls_hello_verifier *verifier; /* SC_VERIFIER servers, until a cookie verifies */
     uint64_t now;
-    int established_seen; /* connections of this input that got established */
-    int resumed_seen;     /* ...by an abbreviated handshake */
-    int conn_established; /* the current connection did */
-    int conns;            /* FUZZ_NEXT_CONN_MARKs taken */
+    int established_seen;             /* connections of this input that got established */
+    int resumed_seen;                 /* ...by an abbreviated handshake */
+    int conn_established;             /* the current connection did */
+    int conns;                        /* FUZZ_NEXT_CONN_MARKs taken */
+    int issued, requested, pha_asked; /* SC_CID13 / SC_PHA: done on the current connection */
     cdtls_conn_state last_state;
     fuzz_sink sink;
     void *sink_ctx;
@@ -560,6 +591,40 @@ static void fuzz_engine_check_state(fuzz_engine *fe)
     fe->last_state = st;
 }
 
+/* SC_CID13, SC_PHA: what the target starts once established, each tried
+ * after every step until the engine takes it (one CID message at a time,
+ * CDTLS_ERR_WOULD_BLOCK until the last one is ACKed, RFC 9147 §9). */
+static void fuzz_engine_post_handshake(fuzz_engine *fe)
+{
+    cdtls_conn *c = fe->c;
+    if (!fe->conn_established || cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) return;
+    int rc;
+    if ((fe->sc->flags & SC_CID13) && !fe->issued) {
+        rc = cdtls_conn_issue_cids(c, 2, 0, fe->now);
+        fe->issued = rc != CDTLS_ERR_WOULD_BLOCK;
+    } else if ((fe->sc->flags & SC_CID13) && !fe->requested) {
+        rc = cdtls_conn_request_cids(c, 2, fe->now);
+        fe->requested = rc != CDTLS_ERR_WOULD_BLOCK;
+    }
+    if ((fe->sc->flags & SC_PHA) && fe->role == CDTLS_SERVER && !fe->pha_asked) {
+        rc = cdtls_conn_request_client_auth(c, 1);
+        /* offered (the scenario's client does) and established: taken */
+        fe->pha_asked = 1;
+        (void)rc;
+    }
+    /* post-handshake authentication, whatever the fuzzer sent: a client the
+     * server calls authenticated showed the configured certificate */
+    if ((fe->sc->flags & SC_PHA) && fe->role == CDTLS_SERVER &&
+        cdtls_conn_client_auth_state(c) == CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED) {
+        size_t n;
+        const cdtls_x509_cert *chain = cdtls_conn_peer_certificates(c, &n);
+        const fuzz_identity *id = &fuzz_fx.id[FI_ECDSA_CLIENT];
+        if (!chain || n == 0 || chain[0].der_len != id->len[0] ||
+            memcmp(chain[0].der, id->der[0], id->len[0]) != 0)
+            abort();
+    }
+}
+
 /* After each step: take every application record and echo it back. */
 static void fuzz_engine_after(fuzz_engine *fe)
 {
@@ -572,6 +637,7 @@ static void fuzz_engine_after(fuzz_engine *fe)
         if (cdtls_conn_resumed(c)) fe->resumed_seen++;
         fuzz_engine_established(fe);
     }
+    fuzz_engine_post_handshake(fe);
     const int borrow = fe->turns & 1;
     for (int i = 0; i < 300; i++) {
         size_t n = 0;
@@ -599,6 +665,7 @@ static int fuzz_engine_new_conn(fuzz_engine *fe)
 {
     if (cdtls_conn_new(&fe->fc.cfg, fe->role, fe->now, &fe->c) != CDTLS_OK) abort();
     fe->conn_established = 0;
+    fe->issued = fe->requested = fe->pha_asked = 0;
     fe->last_state = CDTLS_STATE_HANDSHAKING;
     /* a server's cookies bind the address; a client without a server name
      * finds its session by it */
@@ -659,6 +726,20 @@ static void fuzz_engine_end_conn(fuzz_engine *fe)
 static int fuzz_engine_forge(fuzz_engine *fe, const uint8_t *p, size_t n, size_t *out_len)
 {
     cdtls_conn *c = fe->c;
+#if CDTLS_HAVE_DTLS13
+    if (c && n >= 1 && c->v13 && c->v13->rx_ap) {
+        /* DTLS 1.3: a record of the current application epoch (after a
+         * KeyUpdate, the new one), the next sequence number, 16-bit
+         * sequence bits and a length, our CID when we have one, the last
+         * plaintext byte as padding (RFC 9147 §4) */
+        record13_rx_epoch *e = c->v13->rx_ap;
+        size_t pt13 = n - 1 > 16384 ? 16384 : n - 1;
+        record13_header_opts o = {1, 1, NULL, 0};
+        if (c->use_cid && c->own_cid_len) o.cid = c->own_cid, o.cid_len = c->own_cid_len;
+        return record13_seal(&e->cipher, &o, e->epoch, e->next_expected, p[0], p + 1, pt13,
+                             pt13 ? p[n - 1] % 32 : 0, fe->buf, sizeof fe->buf, out_len) == CDTLS_OK;
+    }
+#endif
     if (!c || n < 1 || !c->have_read_cipher || c->read_cipher.kind != RC_AEAD) return 0;
     const replay_window *w = &c->replay[1];
     uint64_t seq = w->any ? w->top + 1 : 1;

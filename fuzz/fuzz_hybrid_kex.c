@@ -11,7 +11,21 @@
  * exactly when the ciphertext and X25519 halves are unchanged, and a
  * changed ciphertext changes the ML-KEM half only (implicit rejection).
  * The fuzzing provider's stand-ins do the crypto, with its ML-KEM-768
- * stand-in installed whatever the build's provider has. */
+ * stand-in installed whatever the build's provider has.
+ *
+ * A first byte of 0x80 or more goes below the hybrid, to the KEM itself
+ * (provider.h's cdtls_kem_vt length contract, which the hybrid never
+ * tests: it hands the KEM exactly 1184 / 1088 bytes):
+ *   bit 0 clear: encaps to the rest as an encapsulation key of any length;
+ *                bit 0 set: decaps of a genuine ciphertext XORed with the
+ *                rest (cut or padded as above);
+ *   bit 1 set:   the build's own ML-KEM-768 when its provider has one (a
+ *                sodium build on libsodium >= 1.0.21), else the stand-in.
+ * Invariants: encaps succeeds only on public_len bytes, and a refusal is
+ * CDTLS_ERR_BAD_KEY leaving ct and shared untouched or zero; decaps
+ * succeeds exactly on ciphertext_len bytes, gives the encapsulated secret
+ * for the genuine ciphertext and another one for any change (implicit
+ * rejection, FIPS 203 §6.3). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +91,58 @@ static void client_view(const cdtls_provider *p, const uint8_t *in, size_t len)
     hybrid_client_clear(&c);
 }
 
+static int all_byte(const uint8_t *b, size_t n, uint8_t v)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) acc |= (uint8_t)(b[i] ^ v);
+    return acc == 0;
+}
+
+#define KEM_MAX_EK 1184u
+#define KEM_MAX_CT 1088u
+
+static void kem_view(const cdtls_provider *p, const cdtls_kem_vt *k, int decaps, const uint8_t *in,
+                     size_t len)
+{
+    if (k->public_len > KEM_MAX_EK || k->ciphertext_len > KEM_MAX_CT || k->shared_len > 32) abort();
+    uint8_t ct[KEM_MAX_CT], shared[32];
+    if (!decaps) {
+        memset(ct, 0x5a, sizeof ct);
+        memset(shared, 0x5a, sizeof shared);
+        int rc = k->encaps(p, in, len, ct, shared);
+        if (rc == CDTLS_OK) {
+            if (len != k->public_len) abort(); /* only the one legal length */
+            return;
+        }
+        if (rc != CDTLS_ERR_BAD_KEY) abort();
+        /* nothing of the encapsulation left behind */
+        if (!all_byte(ct, k->ciphertext_len, 0x5a) && !all_zero(ct, k->ciphertext_len)) abort();
+        if (!all_byte(shared, k->shared_len, 0x5a) && !all_zero(shared, k->shared_len)) abort();
+        return;
+    }
+    cdtls_kem_key key;
+    uint8_t pub[KEM_MAX_EK], k_enc[32], k_dec[32];
+    if (k->keygen(p, &key, pub) != CDTLS_OK) abort();
+    if (k->encaps(p, pub, k->public_len, ct, k_enc) != CDTLS_OK) abort();
+    static uint8_t peer[KEM_MAX_CT + 4096];
+    size_t plen = len > sizeof peer ? sizeof peer : len;
+    int changed = 0;
+    for (size_t i = 0; i < plen; i++) {
+        peer[i] = (uint8_t)((i < k->ciphertext_len ? ct[i] : 0) ^ in[i]);
+        if (i < k->ciphertext_len && in[i]) changed = 1;
+    }
+    if (plen == 0) memcpy(peer, ct, k->ciphertext_len), plen = k->ciphertext_len;
+    memset(k_dec, 0x5a, sizeof k_dec);
+    int rc = k->decaps(&key, peer, plen, k_dec);
+    if (plen != k->ciphertext_len) {
+        if (rc != CDTLS_ERR_BAD_KEY) abort();
+    } else {
+        if (rc != CDTLS_OK) abort(); /* a tampered ciphertext is not an error */
+        if ((memcmp(k_dec, k_enc, k->shared_len) == 0) == changed) abort();
+    }
+    k->clear(&key);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -86,6 +152,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!prov.base.kx[CDTLS_GROUP_X25519]) return 0; /* a build without X25519 has no hybrid */
     if (!hybrid_kex_available(&prov.base)) abort();
     if (size == 0) return 0;
+    if (data[0] & 0x80) {
+        const cdtls_kem_vt *real = cdtls_provider_default()->kem[CDTLS_KEM_MLKEM768];
+        const cdtls_kem_vt *k = (data[0] & 2) && real ? real : prov.base.kem[CDTLS_KEM_MLKEM768];
+        kem_view(&prov.base, k, data[0] & 1, data + 1, size - 1);
+        return 0;
+    }
     if (data[0] & 1)
         client_view(&prov.base, data + 1, size - 1);
     else

@@ -28,7 +28,8 @@
  *              FUZZ_FORGE_MARK part holding its plaintext, mutated as
  *              above: the harness re-encrypts it when it runs, so a
  *              mutated Finished, renegotiating ClientHello or protected
- *              alert reaches the target authenticated;
+ *              alert reaches the target authenticated (DTLS 1.3: the
+ *              records of the target's application epoch, fm_tap13);
  *
  * and 40 % of the time it leaves the whole input to libFuzzer's own
  * byte mutations (LLVMFuzzerMutate), which its comparison tracing guides.
@@ -438,10 +439,64 @@ typedef struct fm_tap_state {
     uint8_t cid_len;
 } fm_tap_state;
 
+#if CDTLS_HAVE_DTLS13
+/* DTLS 1.3 (issue 17): the unified-header records of the target's current
+ * application epoch that it can open (the peer's post-handshake messages,
+ * ACKs, data), so that they too become forge parts the fuzzer mutates as
+ * plaintext (fuzz_engine_forge seals them in that epoch again). Opening
+ * here uses the target's own keys in this replay of the input only (a
+ * failure counts toward that key's integrity limit, 2^36). Other records
+ * are stepped over; an unreadable one ends the datagram, as for the
+ * engine. */
+static void fm_tap13(fm_tap_state *t, const cdtls_conn *c, size_t part, const uint8_t *dgram, size_t len)
+{
+    record13_rx_epoch *e = c->v13->rx_ap;
+    if (!e) return;
+    const size_t cid_len = c->use_cid ? c->own_cid_len : 0;
+    cdtls_reader rd;
+    reader_init(&rd, dgram, len);
+    while (rd.left > 0 && t->n < 32) {
+        const size_t off = len - rd.left;
+        const record13_kind kind = record13_classify(rd.p[0]);
+        if (kind == R13_KIND_PLAINTEXT || kind == R13_KIND_DTLS12) {
+            if (rd.left < DTLS_RECORD_HEADER_LEN) return;
+            const size_t l = (size_t)rd.p[11] << 8 | rd.p[12];
+            if (reader_skip(&rd, DTLS_RECORD_HEADER_LEN + l) != CDTLS_OK) return;
+            continue;
+        }
+        record13_header h;
+        if (kind != R13_KIND_CIPHERTEXT || record13_read(&rd, cid_len, &h) != CDTLS_OK) return;
+        if (h.epoch_bits != (uint8_t)(e->epoch & 3) || record13_unmask_seq(&e->cipher, &h) != CDTLS_OK)
+            continue;
+        const uint64_t seq = record13_seq_reconstruct(e->next_expected, h.seq_bits, 8u * h.seq_len);
+        uint8_t *out = t->store + t->used;
+        const size_t cap = sizeof t->store - t->used;
+        size_t pt_len = 0;
+        uint8_t type = 0;
+        if (cap < h.body_len || record13_open(&e->cipher, &h, seq, out, cap, &pt_len, &type) != CDTLS_OK)
+            continue;
+        fm_opened *o = &t->rec[t->n++];
+        o->part = part;
+        o->off = off;
+        o->whole = h.hdr_len + h.body_len;
+        o->type = type;
+        o->pt_off = t->used;
+        o->pt_len = pt_len;
+        t->used += pt_len;
+    }
+}
+#endif
+
 static void fm_tap(void *ctx, const fuzz_engine *fe, size_t part, const uint8_t *dgram, size_t len)
 {
     fm_tap_state *t = ctx;
     const cdtls_conn *c = fe->c;
+#if CDTLS_HAVE_DTLS13
+    if (c && c->v13) {
+        fm_tap13(t, c, part, dgram, len);
+        return;
+    }
+#endif
     /* AEAD only: the harness seals forged parts with AEAD read keys
      * (fuzz_engine_forge), so a CBC record turned into one would be lost */
     if (!c || !c->have_read_cipher || c->read_cipher.kind != RC_AEAD) return;

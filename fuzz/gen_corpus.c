@@ -292,8 +292,81 @@ static void forge_one(fuzz_engine *t, vec *seed, uint8_t type, const uint8_t *bo
  * handshake message of an unknown type. The peer itself never learns of
  * them; its later records fall behind the replay window, which is why
  * they come last. */
-static void forge_records(fuzz_engine *t, vec *seed)
+#if CDTLS_HAVE_DTLS13
+/* A DTLS 1.3 handshake message (12-byte header, whole) with the
+ * message_seq the target expects next, forged; *seq moves on. */
+static void forge_hs13(fuzz_engine *t, vec *seed, uint8_t type, const uint8_t *body, size_t len,
+                       uint16_t *seq)
 {
+    uint8_t msg[1024];
+    if (DTLS_HS_HEADER_LEN + len > sizeof msg) abort();
+    hs_header h = {type, (uint32_t)len, *seq, 0, (uint32_t)len};
+    hs_header_put(&h, msg);
+    memcpy(msg + DTLS_HS_HEADER_LEN, body, len);
+    forge_one(t, seed, 22, msg, DTLS_HS_HEADER_LEN + len);
+    (*seq)++;
+}
+
+/* DTLS 1.3: what an authenticated peer sends after the handshake, as
+ * FUZZ_FORGE_MARK parts (fuzz_engine_forge seals them in the target's
+ * application epoch), so the fuzzer mutates the plaintext of post-handshake
+ * messages instead of ciphertext that never opens (issue 17):
+ * NewSessionTicket to a client (only on the last connection: the ticket
+ * it stores replaces the one the next connection would offer),
+ * NewConnectionId and RequestConnectionId (with CIDs), a KeyUpdate asking
+ * for ours,
+ * application data and a warning alert. Nothing that fails the target (its
+ * fatal alert would reach the peer, which the recording needs alive) or
+ * that it answers to the peer: no CertificateRequest (the client's
+ * Certificate would fail a server that asked for none). */
+static void forge_records13(fuzz_engine *t, vec *seed, int last_conn)
+{
+    cdtls_conn *c = t->c;
+    if (!c || !c->v13 || !c->v13->rx_ap || cdtls_conn_get_state(c) != CDTLS_STATE_ESTABLISHED) return;
+    uint16_t seq = conn_peer_next_seq(c);
+    uint8_t body[600];
+    cdtls_writer w;
+    static const char data[] = "forged 1.3 application data\x05";
+    forge_one(t, seed, 23, (const uint8_t *)data, sizeof data - 1);
+    if (t->role == CDTLS_CLIENT && last_conn) {
+        static const uint8_t ticket[40] = {0x7a, 1, 2, 3};
+        hs13_new_session_ticket nst;
+        memset(&nst, 0, sizeof nst);
+        nst.lifetime_s = 3600, nst.age_add = 0x01020304;
+        nst.nonce = (const uint8_t *)"\x00\x01", nst.nonce_len = 2;
+        nst.ticket = ticket, nst.ticket_len = sizeof ticket;
+        nst.has_max_early_data = 1, nst.max_early_data = 1024;
+        writer_init(&w, body, sizeof body);
+        if (hs13_new_session_ticket_write(&w, &nst) == CDTLS_OK)
+            forge_hs13(t, seed, HS_NEW_SESSION_TICKET, body, w.len, &seq);
+    }
+    if (c->use_cid) {
+        static const uint8_t cids[3 * 8] = {0xc1, 1, 2, 3, 4,    5, 6, 7, 0xc2, 1, 2, 3,
+                                            4,    5, 6, 7, 0xc3, 1, 2, 3, 4,    5, 6, 7};
+        writer_init(&w, body, sizeof body);
+        if (hs13_new_cid_write(&w, cids, 8, 3, HS13_CID_SPARE) == CDTLS_OK)
+            forge_hs13(t, seed, HS13_NEW_CONNECTION_ID, body, w.len, &seq);
+        const uint8_t want = 3;
+        forge_hs13(t, seed, HS13_REQUEST_CONNECTION_ID, &want, 1, &seq);
+    }
+    writer_init(&w, body, sizeof body);
+    if (hs13_key_update_write(&w, 1) == CDTLS_OK) forge_hs13(t, seed, HS13_KEY_UPDATE, body, w.len, &seq);
+    /* after the KeyUpdate: sealed in the next epoch */
+    forge_one(t, seed, 23, (const uint8_t *)data, sizeof data - 1);
+    static const uint8_t warning[] = {1, 90}; /* user_canceled, a warning (RFC 8446 §6.1) */
+    forge_one(t, seed, 21, warning, sizeof warning);
+}
+#endif
+
+static void forge_records(fuzz_engine *t, vec *seed, int last_conn)
+{
+#if CDTLS_HAVE_DTLS13
+    if (t->c && t->c->v13) {
+        forge_records13(t, seed, last_conn);
+        return;
+    }
+#endif
+    (void)last_conn;
     if (!t->c || !t->c->have_read_cipher || t->c->read_cipher.kind != RC_AEAD) return;
     static const char data[] = "forged application data\x03";
     static const uint8_t warning[] = {1, 100}; /* no_renegotiation */
@@ -310,6 +383,37 @@ static void forge_records(fuzz_engine *t, vec *seed)
     }
     forge_one(t, seed, 20, ccs, sizeof ccs);
     forge_one(t, seed, 22, unknown_hs, sizeof unknown_hs);
+}
+
+/* The peer's own post-handshake messages (SC_CID13, SC_PHA), so the seeds
+ * hold them: NewConnectionId (two spare CIDs), then RequestConnectionId
+ * for two of the target's, then (a server peer) a CertificateRequest.
+ * Each call tries the next while the link is quiet; 1 while some are not
+ * yet done or not yet ACKed (the pings and the close wait for them). */
+typedef struct peer_post {
+    int issued, requested, pha, rounds;
+} peer_post;
+
+static int peer_post_handshake(const fuzz_scenario *sc, cdtls_conn *peer, cdtls_role peer_role, uint64_t pnow,
+                               peer_post *st)
+{
+    if (!(sc->flags & (SC_CID13 | SC_PHA)) || st->rounds >= 40) return 0;
+    st->rounds++;
+    if ((sc->flags & SC_CID13) && !st->issued) {
+        st->issued = cdtls_conn_issue_cids(peer, 2, 0, pnow) != CDTLS_ERR_WOULD_BLOCK;
+        return 1;
+    }
+    if ((sc->flags & SC_CID13) && !st->requested) {
+        st->requested = cdtls_conn_request_cids(peer, 2, pnow) != CDTLS_ERR_WOULD_BLOCK;
+        return 1;
+    }
+    if ((sc->flags & SC_PHA) && !st->pha && peer_role == CDTLS_SERVER) {
+        st->pha = 1;
+        (void)cdtls_conn_request_client_auth(peer, 1);
+        return 1;
+    }
+    st->rounds = 40;
+    return 0;
 }
 
 static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
@@ -330,7 +434,10 @@ static cdtls_conn *peer_new(fuzz_cfg *pfc, cdtls_role peer_role, uint64_t now)
  * message, each with a fresh copy of the deterministic generator, must be
  * equal. BearSSL's are (RFC 6979 ECDSA; the PSS salt from random()).
  * libcrypto 3.0 draws ECDSA nonces and PSS salts from its own DRBG, so a
- * recorded session in which the target signs cannot replay there. */
+ * recorded session in which the target signs cannot replay there. The
+ * probe signs through the provider the target signs with (the fuzzing
+ * one, whose keys wrap the real provider's): asked of the real provider,
+ * a wrapped key is refused, and every build lost its signing roles. */
 static int signatures_replay(void)
 {
     static const struct {
@@ -341,7 +448,7 @@ static int signatures_replay(void)
     fuzz_fixtures_load();
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         const cdtls_sign_key *key = fuzz_fx.id[probes[i].ident].key;
-        const cdtls_sig_vt *v = cdtls_provider_default()->sig[probes[i].alg];
+        const cdtls_sig_vt *v = cdtls_provider_fuzz_crypto()->sig[probes[i].alg];
         if (!key || !v) continue;
         uint8_t sig[2][CDTLS_SIG_MAX_LEN];
         size_t len[2] = {sizeof sig[0], sizeof sig[1]};
@@ -361,7 +468,7 @@ static int signatures_replay(void)
 static int target_signs(const fuzz_scenario *sc, cdtls_role role)
 {
     if (role == CDTLS_SERVER) return (sc->flags & (SC_CERT_ECDSA | SC_CERT_RSA | SC_CERT_ED | SC_RPK)) != 0;
-    return (sc->flags & SC_CLIENT_AUTH) != 0;
+    return (sc->flags & (SC_CLIENT_AUTH | SC_PHA)) != 0;
 }
 
 /* Records one session; returns 1 if both sides got to ESTABLISHED and the
@@ -401,6 +508,9 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     direction_init(&up);
     direction_init(&down);
     int dropped = 0, pings = 0, closed = 0, quiet = 0;
+    peer_post pst;
+    memset(&pst, 0, sizeof pst);
+    int cid_ok = 0, pha_ok = 0; /* SC_CID13 / SC_PHA: the exchanges happened (checked below) */
     /* resumption scenarios: a full handshake, then a resumed one */
     int conns = (sc->flags & (SC_RESUME | SC_TICKET)) ? 2 : 1, conn = 0, first_ok = 1;
     static uint8_t buf[65536];
@@ -418,6 +528,7 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
             peer = peer_new(&pfc, peer_role, pnow);
             drain_conn(peer, &to_target);
             pings = closed = quiet = 0;
+            memset(&pst, 0, sizeof pst);
         }
         int progress = 0;
         /* the peer's datagrams to the target: recorded */
@@ -460,7 +571,9 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
         }
         int both = target.c && cdtls_conn_get_state(target.c) == CDTLS_STATE_ESTABLISHED &&
                    cdtls_conn_get_state(peer) == CDTLS_STATE_ESTABLISHED;
-        if (both && !progress) {
+        int peer_busy = 0;
+        if (both && !progress) peer_busy = peer_post_handshake(sc, peer, peer_role, pnow, &pst);
+        if (both && !progress && !peer_busy) {
             if (pings < 3) {
                 /* a short message, an empty record (legal application
                  * data), and the largest record that fits the MTU */
@@ -476,7 +589,16 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
                 (void)cdtls_conn_write(peer, msg, len, NULL);
             } else if (pings == 3) {
                 pings++;
-                forge_records(&target, seed);
+                /* before the forged records (which may end the target):
+                 * the post-handshake exchanges of the scenario happened */
+                if (target.c && cdtls_conn_spare_cids(target.c) > 0 && cdtls_conn_spare_cids(peer) > 0)
+                    cid_ok++;
+                {
+                    cdtls_conn *srv = role == CDTLS_SERVER ? target.c : peer;
+                    if (srv && cdtls_conn_client_auth_state(srv) == CDTLS_CLIENT_AUTH_STATE_AUTHENTICATED)
+                        pha_ok++;
+                }
+                forge_records(&target, seed, conn == conns - 1);
             } else if (!closed) {
                 closed = 1;
                 (void)cdtls_conn_close(peer);
@@ -510,6 +632,15 @@ static int record_session(size_t scenario, cdtls_role role, int variant, vec *se
     }
     int ok = first_ok && target.established_seen == conns && cdtls_conn_get_state(peer) != CDTLS_STATE_FAILED;
     if (conns > 1 && target.resumed_seen != conns - 1) ok = 0;
+    if ((sc->flags & SC_CID13) && cid_ok != conns) {
+        fprintf(stderr, "gen_corpus: %s: no spare CIDs on both sides after the handshake\n", sc->name);
+        ok = 0;
+    }
+    if ((sc->flags & SC_PHA) && pha_ok != conns) {
+        fprintf(stderr, "gen_corpus: %s: the post-handshake client authentication did not finish\n",
+                sc->name);
+        ok = 0;
+    }
     if (!ok)
         fprintf(stderr, "gen_corpus: %s as %s (%s): target %s (%s), peer %s\n", sc->name,
                 role == CDTLS_CLIENT ? "client" : "server", variant_name[variant],
@@ -1014,6 +1145,40 @@ static void hybrid_seeds(void)
     x[100] = 0;
     x[HYBRID_MLKEM768_CT_LEN + 5] = 0x01;
     write_seed2("fuzz_hybrid_kex", 1, x, HYBRID_SERVER_SHARE_LEN);
+    x[HYBRID_MLKEM768_CT_LEN + 5] = 0;
+    /* every length a confused peer might send (issue 17): one byte over,
+     * each half alone, the halves' other sizes, nothing */
+    static const size_t client_lens[] = {HYBRID_CLIENT_SHARE_LEN + 1, HYBRID_MLKEM768_EK_LEN,
+                                         HYBRID_X25519_LEN, HYBRID_SERVER_SHARE_LEN, 0};
+    static uint8_t big[HYBRID_CLIENT_SHARE_LEN + 1];
+    hybrid_client c2;
+    if (hybrid_client_keygen(&c2, &prov.base, big, sizeof big, &cn) != CDTLS_OK) return;
+    hybrid_client_clear(&c2);
+    for (size_t i = 0; i < sizeof client_lens / sizeof client_lens[0]; i++)
+        write_seed2("fuzz_hybrid_kex", 0, big, client_lens[i]);
+    static const size_t server_lens[] = {HYBRID_MLKEM768_CT_LEN, HYBRID_X25519_LEN,
+                                         HYBRID_SERVER_SHARE_LEN - 1, HYBRID_CLIENT_SHARE_LEN};
+    static uint8_t zeros[HYBRID_CLIENT_SHARE_LEN];
+    for (size_t i = 0; i < sizeof server_lens / sizeof server_lens[0]; i++)
+        write_seed2("fuzz_hybrid_kex", 1, zeros, server_lens[i]);
+    /* below the hybrid (first byte 0x80 and up): the KEM's encaps on a
+     * genuine encapsulation key, one byte short and over, a ciphertext
+     * and nothing; its decaps on the genuine ciphertext (zeros XORed),
+     * one byte changed, one short and one over; each for the stand-in and
+     * (bit 1) the build's own ML-KEM */
+    for (uint8_t real = 0; real <= 2; real += 2) {
+        static const size_t ek_lens[] = {HYBRID_MLKEM768_EK_LEN, HYBRID_MLKEM768_EK_LEN - 1,
+                                         HYBRID_MLKEM768_EK_LEN + 1, HYBRID_MLKEM768_CT_LEN, 0};
+        for (size_t i = 0; i < sizeof ek_lens / sizeof ek_lens[0]; i++)
+            write_seed2("fuzz_hybrid_kex", (uint8_t)(0x80 | real), big, ek_lens[i]);
+        static const size_t ct_lens[] = {HYBRID_MLKEM768_CT_LEN, HYBRID_MLKEM768_CT_LEN - 1,
+                                         HYBRID_MLKEM768_CT_LEN + 1, HYBRID_MLKEM768_EK_LEN};
+        for (size_t i = 0; i < sizeof ct_lens / sizeof ct_lens[0]; i++)
+            write_seed2("fuzz_hybrid_kex", (uint8_t)(0x81 | real), zeros, ct_lens[i]);
+        zeros[700] = 0x04;
+        write_seed2("fuzz_hybrid_kex", (uint8_t)(0x81 | real), zeros, HYBRID_MLKEM768_CT_LEN);
+        zeros[700] = 0;
+    }
 }
 
 /* fuzz_hello_verifier: our client's hellos in fragments (see that harness

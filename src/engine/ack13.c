@@ -160,8 +160,15 @@ int ack13_rx_due(const ack13_rx *r, uint64_t now_ms)
 
 void ack13_rx_write(ack13_rx *r, cdtls_writer *w)
 {
-    writer_u16(w, (unsigned)(r->n * 16));
-    for (size_t i = 0; i < r->n; i++) {
+    ack13_rx_write_max(r, w, r->n);
+}
+
+void ack13_rx_write_max(ack13_rx *r, cdtls_writer *w, size_t max)
+{
+    /* the newest: got[] is sorted, the last are the latest records */
+    const size_t first = r->n > max ? r->n - max : 0;
+    writer_u16(w, (unsigned)((r->n - first) * 16));
+    for (size_t i = first; i < r->n; i++) {
         writer_u32(w, (uint32_t)(r->got[i].epoch >> 32));
         writer_u32(w, (uint32_t)r->got[i].epoch);
         writer_u32(w, (uint32_t)(r->got[i].seq >> 32));

@@ -98,6 +98,9 @@ int ack13_rx_due(const ack13_rx *r, uint64_t now_ms);
 /* Writes the ACK body (§7: RecordNumber record_numbers<0..2^16-1>) and
  * disarms the timer; the list is kept, so a later ACK repeats it. */
 void ack13_rx_write(ack13_rx *r, cdtls_writer *w);
+/* The same with at most max record numbers, the newest: what fits the
+ * MTU (an ACK is one record in one datagram; §7 lets it list a subset). */
+void ack13_rx_write_max(ack13_rx *r, cdtls_writer *w, size_t max);
 
 /* Parses an ACK body into at most cap record numbers (more are skipped:
  * they are only hints). CDTLS_ERR_DECODE on a malformed body. */

@@ -854,6 +854,13 @@ static int handle_handshake(cdtls_conn *c, const uint8_t *pt, size_t len, int ep
     while (r.left > 0) {
         hs_header h;
         const uint8_t *frag;
+        /* A ClientHello or ServerHello earlier in this record settled DTLS
+         * 1.3: the rest of the record is not the 1.2 handshake's (its
+         * reassembly and flights are 1.3's now; an old fragment here made
+         * the 1.2 code resend a 1.3 flight, sealing epoch-2 entries with
+         * 1.2 epochs: write_seq[2], out of bounds). Dropped; the peer
+         * resends what it still needs (RFC 9147 §5.8). */
+        if (c->version == CDTLS_VERSION_1_3) return CDTLS_OK;
         /* RFC 6347 §4.2.3: a record may hold several fragments; a bad one
          * ends the record (the rest cannot be delimited). */
         if (hs_header_read(&r, &h, &frag) != CDTLS_OK) return CDTLS_OK;

@@ -870,10 +870,16 @@ int hs13_send_ack(cdtls_conn *c, uint64_t now_ms)
         rec[H13_HDR + CDTLS_MAX_CID_LEN + sizeof body + 1 + CDTLS_AEAD_MAX_TAG + 16];
     cdtls_writer w;
     writer_init(&w, body, sizeof body);
-    ack13_rx_write(&v->arx, &w);
-    if (w.failed) return CDTLS_ERR_INTERNAL;
     /* RFC 9147 §7: the ACK goes under the newest epoch we write */
     uint64_t epoch = v->tx_ap ? v->tx_ap_epoch : v->tx_hs ? 2 : 0;
+    /* no larger than the MTU (cfg.mtu bounds every datagram we emit): the
+     * newest record numbers that fit, 16 bytes each after the 2-byte
+     * length. 32 of them (ACK13_MAX_RECEIVED) make a 536-byte record,
+     * which a peer sending many small records used to get past a small
+     * MTU (fuzz_engine_server, issue 17) */
+    const size_t oh = overhead(c, epoch) + 2;
+    ack13_rx_write_max(&v->arx, &w, c->mtu > oh ? (c->mtu - oh) / 16 : 0);
+    if (w.failed) return CDTLS_ERR_INTERNAL;
     if (epoch == 0) return CDTLS_OK; /* nothing to ACK in plaintext */
     size_t used = 0;
     ack13_record_number rn;
