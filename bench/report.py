@@ -154,8 +154,8 @@ def main():
               "I/O); OpenSSL's DTLS has no 1.3. Median ms: lower is "
               "better (its ratio below 1 favours cdtls). X25519MLKEM768 needs ML-KEM-768 in the provider "
               "(sodium with libsodium 1.0.22; libcrypto only with OpenSSL 3.5+): where the system's libsodium lacks it, the "
-              "sodium column here is cdtls-bench-sodium-src, on libsodium 1.0.22 compiled from third_party/ (portable C, "
-              "no assembly), the other tables' on the system's.", IMPLS13, RATIOS13)
+              "sodium column here is cdtls-bench-sodium-src, on libsodium 1.0.22 compiled from third_party/ (docs/portability.md: "
+              "x86-64 SIMD and X25519 assembly), the other tables' on the system's.", IMPLS13, RATIOS13)
 
     rows = []
     for s in (suites_13[0], suites_13[2]):
