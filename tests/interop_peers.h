@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cdtls/cdtls.h"
 
@@ -23,6 +24,10 @@ const char *peer_path(const char *peer, const char *sub);
  * from /proc/net/udp (Linux), for peer servers that say nothing once they
  * listen. 0 also when /proc/net/udp cannot be read. */
 int peer_udp_bound(uint16_t port, int wait_ms);
+/* The inode of a UDP socket of process pid bound to 127.0.0.1:port, other
+ * than the one with inode not (0: any), waiting up to wait_ms; 0 if none:
+ * a peer's own fresh socket (a test beside this one may take a free port). */
+unsigned long peer_udp_socket_inode(pid_t pid, uint16_t port, unsigned long not, int wait_ms);
 
 /* Sets cfg's lowest and highest DTLS version where this cdtls has the
  * setting (0x0102 for 1.2, 0x0103 for 1.3: our own names, mapped here);

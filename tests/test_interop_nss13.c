@@ -18,7 +18,6 @@
  * built yet". NSS 3.87's and 3.110's lack of Ed25519 and of DTLS 1.2 PSK
  * suites skip the libsodium build as in test_interop_nss.c. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,50 +458,6 @@ Test(interop_nss13, resumption13_tstclnt_vs_listener)
     served_identity_free(&id);
 }
 
-/* 1 if process pid has the socket with this inode open. */
-static int socket_of(pid_t pid, unsigned long inode)
-{
-    char dir[64], want[48], path[340], link[64];
-    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
-    snprintf(want, sizeof want, "socket:[%lu]", inode);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(path, link, sizeof link - 1);
-        if (n > 0) link[n] = 0, found = strcmp(link, want) == 0;
-    }
-    closedir(d);
-    return found;
-}
-
-/* The inode of a UDP socket of process pid bound to 127.0.0.1:port, other
- * than the one with inode not (0: any), waiting up to wait_ms; 0 if none.
- * The peer's own socket: between its two sockets the port is free, and a
- * test running beside this one may take it (udp_free_port). */
-static unsigned long udp_socket_inode(pid_t pid, uint16_t port, unsigned long not, int wait_ms)
-{
-    char want[32];
-    snprintf(want, sizeof want, "0100007F:%04X", port);
-    for (int waited = 0; waited <= wait_ms; waited += 20) {
-        FILE *f = fopen("/proc/net/udp", "r");
-        if (!f) return 0;
-        char line[512], local[64];
-        unsigned long inode = 0, found = 0;
-        while (!found && fgets(line, sizeof line, f))
-            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
-                strcmp(local, want) == 0 && inode != not &&inode != 0 && socket_of(pid, inode))
-                found = inode;
-        fclose(f);
-        if (found) return found;
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
-
 /* Our client (one cdtls_session_cache) against tstclnt -P server -L 2 -u:
  * each run of tstclnt binds the port afresh (bindToClient), sends its line
  * from -A once the handshake is done and ends at that file's end (closing
@@ -536,7 +491,7 @@ Test(interop_nss13, resumption13_our_client_vs_tstclnt_server)
      * connection's address */
     cdtls_sock *open_socks[2] = {NULL, NULL};
     for (int i = 0; i < 2; i++) {
-        unsigned long inode = udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
+        unsigned long inode = peer_udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
         if (!inode) child_stop(&srv, 1);
         cr_assert(inode, "tstclnt -P server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
         if (i == 0) first_inode = inode;

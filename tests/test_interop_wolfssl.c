@@ -33,7 +33,6 @@
  * IDs both ways (below). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -1298,49 +1297,6 @@ Test(interop_wolfssl, resumption13_mlkem_wolf_client_vs_listener)
  * ticket key): the first is a full handshake that leaves wolfSSL's ticket,
  * a 1.3 session, in our store; the second offers it and is resumed, on both
  * sides. */
-/* 1 if process pid has the socket with this inode open. */
-static int socket_of(pid_t pid, unsigned long inode)
-{
-    char dir[64], want[48], path[340], link[64];
-    snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
-    snprintf(want, sizeof want, "socket:[%lu]", inode);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d)) != NULL) {
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        ssize_t n = readlink(path, link, sizeof link - 1);
-        if (n > 0) link[n] = 0, found = strcmp(link, want) == 0;
-    }
-    closedir(d);
-    return found;
-}
-
-/* The inode of a UDP socket of process pid bound to 127.0.0.1:port, other
- * than the one with inode not (0: any), waiting up to wait_ms; 0 if none.
- * The peer's own socket: between its two sockets the port is free, and a
- * test running beside this one may take it (udp_free_port). */
-static unsigned long udp_socket_inode(pid_t pid, uint16_t port, unsigned long not, int wait_ms)
-{
-    char want[32];
-    snprintf(want, sizeof want, "0100007F:%04X", port);
-    for (int waited = 0; waited <= wait_ms; waited += 20) {
-        FILE *f = fopen("/proc/net/udp", "r");
-        if (!f) return 0;
-        char line[512], local[64];
-        unsigned long inode = 0, found = 0;
-        while (!found && fgets(line, sizeof line, f))
-            if (sscanf(line, " %*d: %63s %*s %*s %*s %*s %*s %*s %*s %lu", local, &inode) == 2 &&
-                strcmp(local, want) == 0 && inode != not &&inode != 0 && socket_of(pid, inode))
-                found = inode;
-        fclose(f);
-        if (found) return found;
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
 
 static void our_client_resumes_wolf(const char *const *keyshare)
 {
@@ -1376,7 +1332,7 @@ static void our_client_resumes_wolf(const char *const *keyshare)
          * a new one for the next (examples/server/server.c, udp_accept in
          * wolfssl/test.h): a ClientHello sent between the two would meet a
          * closed port, so wait for the new socket (another inode) */
-        unsigned long inode = udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
+        unsigned long inode = peer_udp_socket_inode(srv.pid, port, i == 0 ? 0 : first_inode, 5000);
         if (!inode) child_stop(&srv, 1);
         cr_assert(inode, "the wolfSSL server did not bind 127.0.0.1:%u (connection %d)", port, i + 1);
         if (i == 0) first_inode = inode;
