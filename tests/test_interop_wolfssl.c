@@ -1433,7 +1433,8 @@ static void relay_start(relay *r, uint16_t to)
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(
+        0x7f000001u) /* 127.0.0.1: INADDR_LOOPBACK is hidden on macOS under _POSIX_C_SOURCE */;
     cr_assert_eq(bind(down, (struct sockaddr *)&a, sizeof a), 0);
     socklen_t al = sizeof a;
     cr_assert_eq(getsockname(down, (struct sockaddr *)&a, &al), 0);
